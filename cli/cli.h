@@ -1,0 +1,60 @@
+/* cli.h - the coinbc command: argument parsing and dispatch only, no logic.
+ * Each subcommand lives in cli/cmd_<name>.c and exports cli_cmd_<name>. */
+#ifndef COINBC_CLI_H
+#define COINBC_CLI_H
+
+#include <stdint.h>
+
+#include "common/common.h"
+
+/* ---- option parser ----------------------------------------------------
+ * A table of options; long names only ("--seed 5" or "--seed=5").
+ * Positional arguments are collected in order. */
+typedef enum { CLI_STR, CLI_INT, CLI_I64, CLI_F64, CLI_FLAG, CLI_RANGE } cli_kind;
+
+typedef struct {
+    const char *name;    /* without the leading "--" */
+    cli_kind kind;
+    void *dst;           /* const char**, int*, int64_t*, double*, int* (flag), cli_range* */
+    const char *metavar; /* shown in usage ("S", "FILE"); NULL for flags */
+    const char *help;
+    int seen;            /* set by the parser */
+} cli_opt;
+
+typedef struct {
+    int32_t lo, hi; /* inclusive */
+} cli_range;
+
+typedef struct {
+    const char *name;
+    const char *summary; /* one line */
+    const char *usage;   /* "coinbc level --seed S [options]" */
+    const char *details; /* extra paragraphs after the options, may be NULL */
+} cli_cmd_info;
+
+/* Parses argv[1..argc-1] (argv[0] is the subcommand name). Returns 0 on
+ * success, 1 when --help was printed (caller exits 0), -1 on error (message
+ * already printed to stderr). pos receives positional arguments (up to
+ * max_pos; more is an error). */
+int cli_parse(int argc, char **argv, const cli_cmd_info *info, cli_opt *opts, int nopts,
+              const char **pos, int max_pos, int *npos);
+void cli_usage(const cli_cmd_info *info, const cli_opt *opts, int nopts, FILE *out);
+
+/* Prints "coinbc <cmd>: <msg>" to stderr and returns exit status 1. */
+int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints the cb_err message and returns exit status 1. */
+int cli_fail(const char *cmd, const cb_err *e);
+
+/* ---- subcommands (each returns the process exit status) -------------- */
+int cli_cmd_level(int argc, char **argv);
+int cli_cmd_play(int argc, char **argv);
+int cli_cmd_record(int argc, char **argv);
+int cli_cmd_capture(int argc, char **argv);
+int cli_cmd_data(int argc, char **argv);
+int cli_cmd_train(int argc, char **argv);
+int cli_cmd_eval(int argc, char **argv);
+int cli_cmd_rollout(int argc, char **argv);
+int cli_cmd_report(int argc, char **argv);
+int cli_cmd_bench(int argc, char **argv);
+
+#endif

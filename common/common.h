@@ -1,0 +1,128 @@
+/* common.h - small shared pieces used by every coinbc module:
+ * error reporting, an explicit RNG, atomic file writes, progress reporting,
+ * a deterministic parallel-for, and a monotonic clock.
+ *
+ * Library code never prints and never exits: it returns 0 on success or a
+ * negative CB_E* code, and fills a cb_err whose message names the file, the
+ * level and what was wrong. Only cli/ prints. */
+#ifndef COINBC_COMMON_H
+#define COINBC_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CB_VERSION "0.1.0"
+
+/* ---- errors ---------------------------------------------------------- */
+
+enum {
+    CB_OK = 0,
+    CB_EIO = -1,      /* open/read/write/rename failed (errno text in message) */
+    CB_EFORMAT = -2,  /* malformed input file */
+    CB_EARG = -3,     /* bad argument or option value */
+    CB_ENOMEM = -4,   /* allocation failed */
+    CB_ECRC = -5,     /* checksum mismatch */
+    CB_ERANGE = -6,   /* value out of its allowed range */
+    CB_EEXIST = -7,   /* output exists and overwriting was not allowed */
+    CB_ENOTFOUND = -8 /* a file, level or key that should exist does not */
+};
+
+typedef struct {
+    int code;       /* last error code (negative), 0 when none */
+    char msg[1024]; /* "path: level 12: what was wrong" style message */
+} cb_err;
+
+/* Sets e->code = code and formats e->msg; returns code (negative) so callers
+ * can write `return cb_fail(e, CB_EIO, "%s: %s", path, strerror(errno));`.
+ * e may be NULL. */
+int cb_fail(cb_err *e, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Prefixes the existing message with more context ("while reading X: ").
+ * Returns e->code. */
+int cb_err_prefix(cb_err *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void cb_err_clear(cb_err *e);
+const char *cb_strerror(int code); /* short name of a CB_E* code */
+
+/* ---- explicit RNG (xoshiro256**, seeded through splitmix64) ------------ */
+
+typedef struct {
+    uint64_t s[4];
+} cb_rng;
+
+void cb_rng_seed(cb_rng *r, uint64_t seed);
+/* A generator for an independent stream, e.g. per level: seed mixed with id. */
+void cb_rng_seed2(cb_rng *r, uint64_t seed, uint64_t stream);
+uint64_t cb_rng_u64(cb_rng *r);
+uint32_t cb_rng_u32(cb_rng *r);
+uint32_t cb_rng_below(cb_rng *r, uint32_t n); /* uniform in [0, n), n > 0, unbiased */
+double cb_rng_uniform(cb_rng *r);             /* uniform in [0, 1), 53 bits */
+float cb_rng_uniformf(cb_rng *r);             /* uniform in [0, 1), 24 bits */
+double cb_rng_normal(cb_rng *r);              /* standard normal (Box-Muller, no cache) */
+uint64_t cb_splitmix64(uint64_t *state);      /* advances *state, returns output */
+
+/* ---- atomic files --------------------------------------------------- */
+/* Write to "<path>.tmp.XXXXXX" in the same folder, then fflush + fsync +
+ * rename over <path> + fsync of the folder. On any failure (including a full
+ * disk) the temp file is removed and <path> is left as it was. */
+typedef struct {
+    FILE *fp;         /* write through this (fwrite/fprintf) or cb_afile_write */
+    char path[4096];  /* final name */
+    char tmp[4096];   /* temporary name */
+    int failed;       /* sticky: a write failed */
+} cb_afile;
+
+int cb_afile_open(cb_afile *f, const char *path, cb_err *e);
+int cb_afile_write(cb_afile *f, const void *buf, size_t n, cb_err *e);
+/* Flushes, fsyncs, closes and renames into place. Always releases f. */
+int cb_afile_commit(cb_afile *f, cb_err *e);
+/* Closes and removes the temporary file; path is untouched. Safe to call on
+ * an already committed or aborted file. */
+void cb_afile_abort(cb_afile *f);
+/* Whole-buffer convenience. */
+int cb_write_file_atomic(const char *path, const void *buf, size_t n, cb_err *e);
+/* Reads a whole file into a malloc'd buffer (+1 NUL byte not counted). */
+int cb_read_file(const char *path, uint8_t **out, size_t *n, cb_err *e);
+/* mkdir -p; ok if it exists as a directory. */
+int cb_mkdirs(const char *path, cb_err *e);
+int cb_fsync_dir(const char *dir, cb_err *e);
+
+/* ---- progress -------------------------------------------------------- */
+/* On a terminal: one redrawn line "label [#####     ] done/total 12.3/s ETA 0:42".
+ * Otherwise: a plain line at most every `interval` seconds (default 5 s) and at
+ * the end. Writes to stderr only. quiet silences everything. */
+typedef struct {
+    const char *label;
+    const char *unit; /* "levels", "steps", ... */
+    int64_t total;    /* <= 0: unknown */
+    int64_t done;
+    int quiet, tty;
+    double t_start, t_last;
+    double interval;
+} cb_progress;
+
+void cb_progress_start(cb_progress *p, const char *label, const char *unit, int64_t total, int quiet);
+void cb_progress_update(cb_progress *p, int64_t done); /* absolute count */
+void cb_progress_add(cb_progress *p, int64_t n);
+void cb_progress_finish(cb_progress *p);
+
+/* ---- time and threads ------------------------------------------------ */
+double cb_now(void);        /* monotonic seconds (for rates only, never for seeds) */
+int cb_default_threads(void); /* online cores, at least 1 */
+
+/* Runs fn(ctx, i) for i in [0, n) on nthreads threads (work is taken in
+ * index order; results must be written to per-index slots so the output is
+ * identical for any thread count). fn returns 0 or a negative code; the
+ * first failure (lowest i) is returned and the remaining work is skipped. */
+typedef int (*cb_task_fn)(void *ctx, int64_t i);
+int cb_parallel_for(int64_t n, int nthreads, cb_task_fn fn, void *ctx);
+
+/* ---- text helpers ---------------------------------------------------- */
+/* Strict integer/float parsing of a whole string; 0 on success. */
+int cb_parse_i64(const char *s, int64_t *out);
+int cb_parse_f64(const char *s, double *out);
+/* "A-B" or "A" -> [lo, hi] inclusive, nonnegative int32; 0 on success. */
+int cb_parse_range(const char *s, int32_t *lo, int32_t *hi);
+
+#endif

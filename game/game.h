@@ -1,0 +1,165 @@
+/* game.h - the CoinRun engine: procgen-identical level generation and
+ * physics (see ../shared/coinrun/SPEC.md), 64x64 rendering in coinbc's own
+ * flat art, an overview map, PNG output, and the expert planner.
+ *
+ * A level (game_level) is immutable after generation: the grid, the static
+ * entities (saws, crates), the enemies' starting state, the themes, and the
+ * parity of the level RNG's per-step draws (the only use of the RNG during
+ * steps), so the dynamic state needs no Mersenne Twister.
+ * A game state (game_state) is a small plain value: copy it with `=`, hash it
+ * with game_state_hash. Enemy trails are cosmetic; they live in game_trails,
+ * which only rendering needs. */
+#ifndef COINBC_GAME_H
+#define COINBC_GAME_H
+
+#include <stdint.h>
+
+#include "common/common.h"
+
+#define GAME_W 64
+#define GAME_H 64
+#define GAME_OBS 64                  /* observation is GAME_OBS x GAME_OBS x 3, row 0 at the top */
+#define GAME_OBS_BYTES (64 * 64 * 3)
+#define GAME_NUM_ACTIONS 15
+#define GAME_TIMEOUT 1000
+#define GAME_MAX_ENEMIES 48
+#define GAME_MAX_STATICS 112         /* saws + crates */
+#define GAME_MAX_ENTS (1 + GAME_MAX_ENEMIES + GAME_MAX_STATICS)
+#define GAME_TRAIL_LIFE 9            /* a trail is visible at ages 0..8 */
+
+enum { GAME_EASY = 0, GAME_HARD = 1 };
+
+/* procgen grid ids */
+enum {
+    GAME_GOAL = 1,
+    GAME_WALL_MID = 15,
+    GAME_WALL_TOP = 16,
+    GAME_LAVA_MID = 17,
+    GAME_LAVA_TOP = 18,
+    GAME_ENEMY_BARRIER = 19,
+    GAME_SPACE = 100
+};
+
+/* procgen entity type ids */
+enum { GAME_ENT_AGENT = 0, GAME_ENT_SAW = 2, GAME_ENT_ENEMY = 5, GAME_ENT_CRATE = 20, GAME_ENT_TRAIL = 59 };
+
+enum { GAME_RUNNING = 0, GAME_COIN = 1, GAME_DEATH = 2, GAME_TIMEOUT_END = 3 };
+
+typedef struct {
+    uint8_t type;   /* GAME_ENT_SAW or GAME_ENT_CRATE */
+    uint8_t theme;  /* crate theme 0..3 */
+    float x, y;     /* box centre */
+} game_static;
+
+typedef struct {
+    uint8_t type;   /* GAME_ENT_* */
+    uint8_t index;  /* index into statics[] or enemies (by type) */
+} game_ent_ref;
+
+typedef struct {
+    int32_t seed;
+    int mode;                       /* GAME_EASY / GAME_HARD */
+    uint8_t grid[GAME_H][GAME_W];   /* grid[y][x], y = 0 is the floor row */
+    float bg_pct_x;
+    int bg_index, player_theme, wall_theme;
+    int nstatics;
+    game_static statics[GAME_MAX_STATICS];   /* saws and crates, creation order */
+    int ncrates;
+    uint8_t crate_rev[GAME_MAX_STATICS];     /* indices of crates in statics[], last created first */
+    int nenemies;
+    float enemy_x0[GAME_MAX_ENEMIES], enemy_y0[GAME_MAX_ENEMIES], enemy_vx0[GAME_MAX_ENEMIES];
+    uint8_t enemy_theme[GAME_MAX_ENEMIES];
+    int nents;                      /* agent + enemies + statics */
+    game_ent_ref order[GAME_MAX_ENTS]; /* procgen entity-list order at reset (agent first) */
+    uint8_t step_parity[(GAME_TIMEOUT + 7) / 8]; /* bit t: step_rand of step t (0-based) is odd */
+    int goal_x, goal_y;             /* the coin cell */
+} game_level;
+
+typedef struct {
+    float x, y, vx, vy;
+} game_body;
+
+typedef struct {
+    game_body agent;
+    game_body enemy[GAME_MAX_ENEMIES]; /* only the first level->nenemies are used */
+    float last_agent_y;
+    int32_t time;          /* steps taken in this episode */
+    int8_t ax, ay;         /* decoded action of the last step (ay after the support rule) */
+    uint8_t has_support;   /* support computed at the start of the last step */
+    uint8_t is_on_crate;
+    uint8_t mirror;        /* agent faces left */
+    uint8_t outcome;       /* GAME_RUNNING, GAME_COIN, GAME_DEATH, GAME_TIMEOUT_END */
+    uint8_t pad[2];
+} game_state;
+
+typedef struct {
+    float reward;  /* 10 on the coin step, else 0 */
+    int done;      /* episode ended on this step */
+    int complete;  /* the coin was touched */
+    int outcome;   /* GAME_* outcome when done */
+} game_step_out;
+
+/* Cosmetic enemy trails for rendering: the x of each enemy at the end of the
+ * last GAME_TRAIL_LIFE steps (ring buffer). */
+typedef struct {
+    int count;   /* how many steps are recorded (<= GAME_TRAIL_LIFE) */
+    int head;    /* slot of the newest step */
+    float x[GAME_TRAIL_LIFE][GAME_MAX_ENEMIES];
+    float y[GAME_TRAIL_LIFE][GAME_MAX_ENEMIES];
+} game_trails;
+
+/* ---- procgen's Mersenne Twister (std::mt19937) ------------------------ */
+typedef struct {
+    uint32_t w[624];
+    int p;
+} game_mt;
+void game_mt_seed(game_mt *m, uint32_t seed);
+uint32_t game_mt_next(game_mt *m);
+
+/* ---- levels and steps -------------------------------------------------- */
+const char *game_mode_name(int mode);
+int game_mode_parse(const char *s, int *mode); /* "easy"/"hard" -> 0 on success */
+
+/* Generates level `seed` exactly as procgen does and fills *init with the
+ * reset state. Returns 0, or CB_ERANGE with a message if a capacity limit is
+ * exceeded (never happens for procgen's generator). */
+int game_level_generate(game_level *L, game_state *init, int32_t seed, int mode, cb_err *e);
+void game_reset(const game_level *L, game_state *s);
+
+/* One step of procgen's CoinRun game logic. `action` in 0..14 (asserted).
+ * No auto-reset: after done the caller resets. */
+void game_step(const game_level *L, game_state *s, int action, game_step_out *out);
+
+uint64_t game_state_hash(const game_level *L, const game_state *s);
+
+/* The layout in the refdata text format (header, 64 rows, entities, "end"). */
+int game_level_dump(const game_level *L, FILE *out);
+
+/* Trails: reset clears them; update after every step records enemy positions. */
+void game_trails_reset(game_trails *t);
+void game_trails_update(game_trails *t, const game_level *L, const game_state *s);
+
+/* ---- rendering --------------------------------------------------------- */
+/* The 64x64 RGB observation (row-major, row 0 at the top) of state s.
+ * trails may be NULL (drawn without trails). */
+void game_render(uint8_t *rgb, const game_level *L, const game_state *s, const game_trails *trails);
+/* An overview of the whole level, `px` pixels per cell: (64*px) x (64*px) RGB. */
+void game_render_map(uint8_t *rgb, int px, const game_level *L, const game_state *s);
+/* Writes an RGB image as an 8-bit PNG through libpng (atomically). */
+int game_write_png(const char *path, const uint8_t *rgb, int w, int h, cb_err *e);
+
+/* ---- environment: level + state + trails with procgen's auto-reset ----- */
+typedef struct {
+    game_level level;
+    game_state state;
+    game_state start;
+    game_trails trails;
+    int episode;    /* episodes finished so far */
+} game_env;
+
+int game_env_init(game_env *env, int32_t seed, int mode, cb_err *e);
+/* Steps; on done, resets to the level's start (the same level: num_levels=1). */
+void game_env_step(game_env *env, int action, game_step_out *out);
+void game_env_render(const game_env *env, uint8_t *rgb);
+
+#endif
