@@ -139,6 +139,20 @@ int game_level_dump(const game_level *L, FILE *out);
 void game_trails_reset(game_trails *t);
 void game_trails_update(game_trails *t, const game_level *L, const game_state *s);
 
+/* One row of the refdata traces format (no newline):
+ * seed,step,action,x,y,vx,vy,reward,done,outcome with %.4f floats. */
+int game_trace_row(char *buf, size_t n, int32_t seed, int step, int action, const game_state *s,
+                   const game_step_out *o);
+const char *game_outcome_name(int outcome); /* "", "coin", "death", "timeout" */
+
+/* The refdata trace policy (shared/coinrun/refdata/README.md, section 2). */
+typedef struct {
+    uint64_t state;
+    int hold, action;
+} game_refpolicy;
+void game_refpolicy_init(game_refpolicy *p, int32_t seed);
+int game_refpolicy_next(game_refpolicy *p);
+
 /* ---- rendering --------------------------------------------------------- */
 /* The 64x64 RGB observation (row-major, row 0 at the top) of state s.
  * trails may be NULL (drawn without trails). */
