@@ -117,6 +117,9 @@ int cb_default_threads(void); /* online cores, at least 1 */
  * first failure (lowest i) is returned and the remaining work is skipped. */
 typedef int (*cb_task_fn)(void *ctx, int64_t i);
 int cb_parallel_for(int64_t n, int nthreads, cb_task_fn fn, void *ctx);
+/* The same, passing the worker id (0..nthreads-1) for per-worker scratch. */
+typedef int (*cb_task_fn_w)(void *ctx, int64_t i, int worker);
+int cb_parallel_for_w(int64_t n, int nthreads, cb_task_fn_w fn, void *ctx);
 
 /* ---- text helpers ---------------------------------------------------- */
 /* Strict integer/float parsing of a whole string; 0 on success. */

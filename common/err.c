@@ -22,7 +22,12 @@ int cb_err_prefix(cb_err *e, const char *fmt, ...) {
     vsnprintf(pre, sizeof pre, fmt, ap);
     va_end(ap);
     memcpy(old, e->msg, sizeof old);
-    snprintf(e->msg, sizeof e->msg, "%s%s", pre, old);
+    size_t lp = strnlen(pre, sizeof pre), lo = strnlen(old, sizeof old - 1);
+    if (lp > sizeof e->msg - 1) lp = sizeof e->msg - 1;
+    if (lo > sizeof e->msg - 1 - lp) lo = sizeof e->msg - 1 - lp;
+    memcpy(e->msg, pre, lp);
+    memcpy(e->msg + lp, old, lo);
+    e->msg[lp + lo] = 0;
     return e->code;
 }
 

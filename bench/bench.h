@@ -1,0 +1,7 @@
+/* bench.h - benchmarks behind `coinbc bench NAME`. Each prints its figures
+ * and the machine it ran on to stdout and returns an exit status. */
+#ifndef COINBC_BENCH_H
+#define COINBC_BENCH_H
+int bench_game(int argc, char **argv);
+void bench_print_machine(void);
+#endif

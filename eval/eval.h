@@ -1,0 +1,120 @@
+/* eval.h - how well a policy does on levels: offline accuracy against the
+ * expert's labels, closed-loop play in the engine, and reports. */
+#ifndef COINBC_EVAL_H
+#define COINBC_EVAL_H
+
+#include <stdint.h>
+
+#include "common/common.h"
+#include "game/game.h"
+
+#define EVAL_NA GAME_NUM_ACTIONS
+
+/* ---- statistics ---------------------------------------------------------- */
+/* 95% Wilson score interval of a rate k/n. */
+void eval_wilson(int64_t k, int64_t n, double *lo, double *hi);
+/* Mean and half-width of a 95% normal interval of the mean. */
+void eval_mean_ci(const double *x, int64_t n, double *mean, double *half);
+/* CoinRun-equivalent action: 9..14 are NOOP (4). */
+int eval_merge_action(int a);
+
+/* ---- policies ---------------------------------------------------------- */
+/* A policy maps a batch of frames (n x 64x64x3 RGB) to action probabilities
+ * (n x 15). `worker` is the id of the calling thread (0..nworkers-1): an
+ * implementation keeps per-worker scratch so workers may call concurrently.
+ * Results for a frame must not depend on the other frames in the batch. */
+typedef struct {
+    void *self;
+    int (*probs)(void *self, int worker, const uint8_t *frames, int n, float *probs, cb_err *e);
+} eval_policy;
+
+/* ---- offline accuracy ---------------------------------------------------- */
+/* Accumulated over frames; per-level figures are kept for the levels seen. */
+typedef struct {
+    int32_t seed;
+    int64_t n, correct, correct_merged;
+    double loss_sum;
+} eval_level_acc;
+
+typedef struct {
+    int64_t n, correct, correct_merged;
+    double loss_sum;                   /* sum of -log p(label) */
+    int64_t confusion[EVAL_NA][EVAL_NA]; /* [label][predicted] */
+    int nlevels, cap;
+    eval_level_acc *levels;            /* malloc'd, one per level added */
+} eval_acc;
+
+void eval_acc_init(eval_acc *a);
+void eval_acc_free(eval_acc *a);
+/* Adds n frames of one level: labels (n) and the policy's probabilities
+ * (n x 15). Prediction = argmax. */
+int eval_acc_add(eval_acc *a, int32_t seed, const uint8_t *labels, const float *probs, int64_t n, cb_err *e);
+
+typedef struct {
+    double acc, acc_merged, loss;
+    double level_mean, level_std;      /* per-level accuracy across levels */
+    int worst[5], nworst;              /* indices into a->levels, lowest accuracy first */
+} eval_acc_summary;
+void eval_acc_summarize(eval_acc_summary *s, const eval_acc *a);
+
+/* ---- closed-loop play ---------------------------------------------------- */
+enum { EVAL_AGENT_POLICY = 0, EVAL_AGENT_EXPERT = 1, EVAL_AGENT_RANDOM = 2 };
+
+typedef struct {
+    int32_t seed;
+    int episodes;
+    int coins, deaths, timeouts;
+    int64_t steps_to_coin; /* summed over the episodes that reached the coin */
+    int64_t steps;         /* all steps played */
+} eval_level_result;
+
+typedef struct {
+    int agent;             /* EVAL_AGENT_* */
+    const eval_policy *policy; /* for EVAL_AGENT_POLICY */
+    /* for EVAL_AGENT_EXPERT: plays one level's episodes with the expert,
+     * filling *out (the expert works on game states, not frames). */
+    int (*expert_level)(void *self, int worker, int32_t seed, int mode, int episodes, eval_level_result *out,
+                        cb_err *e);
+    void *expert_self;
+    int mode;              /* GAME_EASY / GAME_HARD */
+    int episodes;          /* per level */
+    int sample;            /* 1: sample from the probabilities, 0: greedy argmax */
+    uint64_t seed;         /* sampling / random-policy RNG seed */
+    int threads;
+    int quiet;
+    const char *label;     /* progress label */
+    /* Optional film: frames of the first film_levels levels' first episode,
+     * up to film_steps each (filled by the rollout). */
+    int film_levels, film_steps;
+    uint8_t *film;         /* film_levels * film_steps * GAME_OBS_BYTES */
+    uint8_t *film_action;  /* film_levels * film_steps, 255 = no frame */
+    int *film_len, *film_outcome;
+} eval_rollout_opts;
+
+/* Plays levels seeds[0..n) and fills out[0..n). Levels are processed in
+ * fixed chunks (batched policy calls inside a chunk) handed to threads, so the
+ * results do not depend on the thread count. */
+int eval_rollout(eval_level_result *out, const int32_t *seeds, int n, const eval_rollout_opts *o, cb_err *e);
+
+typedef struct {
+    int levels, episodes, coins, deaths, timeouts;
+    double success, success_lo, success_hi;
+    double death_rate, timeout_rate;
+    double mean_steps_to_coin, steps_half; /* over successful episodes, with a 95% half-width */
+} eval_rollout_summary;
+void eval_rollout_summarize(eval_rollout_summary *s, const eval_level_result *r, int n);
+
+/* ---- charts -------------------------------------------------------------- */
+/* A line chart as inline SVG (no scripts), series drawn in distinct colours
+ * with a legend. NaN y values are gaps. */
+typedef struct {
+    const char *name;
+    const double *x, *y;
+    int n;
+} eval_series;
+void eval_svg_lines(FILE *f, const char *title, const char *xlabel, const char *ylabel, const eval_series *s,
+                    int ns, int width, int height);
+/* Writes s with &, <, >, " escaped for HTML. */
+void eval_html_escape(FILE *f, const char *s);
+
+#endif

@@ -1,0 +1,60 @@
+/* run.c - run the coinbc binary from tests, capturing stdout and stderr. */
+#include "tests/support/run.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+const char *test_coinbc(void) {
+    const char *p = getenv("COINBC");
+    return p && *p ? p : "build/coinbc";
+}
+
+static void slurp(const char *path, char *buf, size_t n) {
+    if (!buf || !n) return;
+    buf[0] = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return;
+    size_t got = fread(buf, 1, n - 1, f);
+    buf[got] = 0;
+    fclose(f);
+}
+
+int test_run(char *out, size_t outn, char *err, size_t errn, const char *fmt, ...) {
+    char args[8192], cmd[9000];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    char o[] = "/tmp/coinbc_out_XXXXXX", e[] = "/tmp/coinbc_err_XXXXXX";
+    int fo = mkstemp(o), fe = mkstemp(e);
+    if (fo < 0 || fe < 0) return -1;
+    close(fo);
+    close(fe);
+    snprintf(cmd, sizeof cmd, "%s %s >%s 2>%s </dev/null", test_coinbc(), args, o, e);
+    int st = system(cmd);
+    slurp(o, out, outn);
+    slurp(e, err, errn);
+    unlink(o);
+    unlink(e);
+    if (st == -1 || !WIFEXITED(st)) return -1;
+    return WEXITSTATUS(st);
+}
+
+char *test_tmpdir(void) {
+    char *d = strdup("/tmp/coinbc_test_XXXXXX");
+    if (!d || !mkdtemp(d)) {
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+void test_rmtree(const char *dir) {
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+}

@@ -1,0 +1,15 @@
+/* run.h - test helpers to run the coinbc program and capture its output. */
+#ifndef COINBC_TEST_RUN_H
+#define COINBC_TEST_RUN_H
+#include <stddef.h>
+/* Path of the coinbc binary under test ($COINBC or build/coinbc). */
+const char *test_coinbc(void);
+/* Runs `coinbc ARGS` through the shell; stdout and stderr go to the given
+ * buffers (truncated, NUL-terminated; either may be NULL). Returns the exit
+ * status, or -1 if the program could not be run. */
+int test_run(char *out, size_t outn, char *err, size_t errn, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* A fresh temporary folder (mkdtemp), removed by test_rmtree. */
+char *test_tmpdir(void);
+void test_rmtree(const char *dir);
+#endif
