@@ -4,6 +4,8 @@
  * inside. Textures are anchored to the world through integer texel offsets,
  * so they scroll with the level exactly as the camera moves. */
 #include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "game/art.h"
@@ -46,44 +48,149 @@ static inline uint32_t hash2(int x, int y) {
     return h;
 }
 
-/* ---- background ------------------------------------------------------- */
+/* ---- cells and background, one pass --------------------------------------- */
+/* Each pixel shows the cell that contains its centre (no overdraw needed:
+ * cell spans tile the frame exactly, so there are no seams). Walls, lava and
+ * the background are filled span by span; the coin and the lava surface are
+ * shapes drawn over the background afterwards. */
 
-static void draw_background(const canvas *c, const game_level *L) {
+typedef struct bg_cache bg_cache;
+typedef struct {
     game_bg_style st;
-    game_art_bg(L->mode == GAME_EASY ? 0 : L->bg_index, &st);
-    const int H = (int)(64 * SCALE); /* texel rows covering world y in [0, 64] */
-    /* world-anchored horizontal offset from bg_pct_x (image aspect 1.5) */
-    int shift = (int)(64.0f * L->bg_pct_x * 0.5f * SCALE);
-    for (int py = 0; py < GAME_OBS; py++) {
+    int shift, H;
+    game_rgb mid, dark, top;
+    bg_cache *cache;
+} cell_art;
+
+static inline game_rgb bg_pixel(const cell_art *ca, game_rgb base, int tx, int ty) {
+    const game_bg_style *st = &ca->st;
+    switch (st->pattern) {
+    case 1:
+        if ((hash2(tx >> 1, ty >> 1) >> 24) < 3u) return st->accent;
+        return base;
+    case 2:
+        return ((((tx + ty) / st->period) & 1) != 0) ? mix(base, st->accent, 40) : base;
+    case 3: {
+        int q = tx >= 0 ? tx / 24 : (tx - 23) / 24, r = tx - q * 24;
+        int h = 60 + (int)(hash2(q, 7) % 40u), h2 = 60 + (int)(hash2(q + 1, 7) % 40u);
+        return ty < h + (h2 - h) * r / 24 ? mix(base, st->accent, 90) : base;
+    }
+    case 4:
+        return (((unsigned)tx % (unsigned)st->period) < 2 && ((unsigned)ty % (unsigned)st->period) < 2)
+                   ? mix(base, st->accent, 160)
+                   : base;
+    default: return base;
+    }
+}
+
+/* Background rows are cached per thread: the background depends only on its
+ * style and world offset, so a row of texels is computed once per level look
+ * and then copied. TEX_X0 shifts texel x so every reachable index is >= 0. */
+#define TEX_X0 64
+#define TEX_W 640
+#define TEX_H 316
+
+struct bg_cache {
+    int style, shift;            /* background key */
+    uint8_t built[TEX_H];
+    uint8_t tex[TEX_H][TEX_W * 3];
+    int wall_key;                /* wall theme of `wall` (-1: none) */
+    uint8_t wall[64][128 * 3];   /* 64x64 texel wall-interior tile, each row twice */
+};
+
+static pthread_key_t bg_key;
+static pthread_once_t bg_once = PTHREAD_ONCE_INIT;
+static void bg_key_make(void) { pthread_key_create(&bg_key, free); }
+
+static bg_cache *bg_cache_get(int style, int shift) {
+    pthread_once(&bg_once, bg_key_make);
+    bg_cache *bc = pthread_getspecific(bg_key);
+    if (!bc) {
+        bc = malloc(sizeof *bc);
+        if (!bc) return NULL;
+        bc->style = -1;
+        bc->wall_key = -1;
+        pthread_setspecific(bg_key, bc);
+    }
+    if (bc->style != style || bc->shift != shift) {
+        bc->style = style;
+        bc->shift = shift;
+        memset(bc->built, 0, sizeof bc->built);
+    }
+    return bc;
+}
+
+static const uint8_t *bg_row(bg_cache *bc, const cell_art *ca, int ty) {
+    uint8_t *row = bc->tex[ty];
+    if (!bc->built[ty]) {
+        game_rgb base = mix(ca->st.bottom, ca->st.top, ty * 256 / ca->H);
+        for (int x = 0; x < TEX_W; x++) put(row + x * 3, bg_pixel(ca, base, x - TEX_X0 + ca->shift, ty));
+        bc->built[ty] = 1;
+    }
+    return row;
+}
+
+static void fill_background(const canvas *c, const cell_art *ca, int a, int b, int r0, int r1) {
+    bg_cache *bc = ca->cache;
+    for (int py = r0; py < r1; py++) {
         int ty = c->oy - py;
         uint8_t *row = c->img + (size_t)py * GAME_OBS * 3;
-        if (ty < 0 || ty >= H) continue; /* black outside the image */
-        game_rgb base = mix(st.bottom, st.top, ty * 256 / H);
-        for (int px = 0; px < GAME_OBS; px++) {
-            int tx = px + c->ox + shift;
-            game_rgb col = base;
-            switch (st.pattern) {
-            case 1:
-                if (hash2(tx >> 1, ty >> 1) % 89u == 0) col = st.accent;
-                break;
-            case 2:
-                if ((((tx + ty) / st.period) & 1) != 0) col = mix(base, st.accent, 40);
-                break;
-            case 3: {
-                int h = 60 + (int)(hash2(tx / 24, 7) % 40u);
-                int h2 = 60 + (int)(hash2(tx / 24 + 1, 7) % 40u);
-                int hh = h + (h2 - h) * (((tx % 24) + 24) % 24) / 24;
-                if (ty < hh) col = mix(base, st.accent, 90);
-                break;
-            }
-            case 4:
-                if (((unsigned)tx % (unsigned)st.period) < 2 && ((unsigned)ty % (unsigned)st.period) < 2)
-                    col = mix(base, st.accent, 160);
-                break;
-            default: break;
-            }
-            put(row + px * 3, col);
+        if (ty < 0 || ty >= ca->H) {
+            memset(row + a * 3, 0, (size_t)(b - a) * 3);
+            continue;
         }
+        int x0 = a + c->ox + TEX_X0;
+        if (bc && ty < TEX_H && x0 >= 0 && b + c->ox + TEX_X0 <= TEX_W) {
+            memcpy(row + a * 3, bg_row(bc, ca, ty) + x0 * 3, (size_t)(b - a) * 3);
+            continue;
+        }
+        game_rgb base = mix(ca->st.bottom, ca->st.top, ty * 256 / ca->H);
+        for (int px = a; px < b; px++) put(row + px * 3, bg_pixel(ca, base, px + c->ox + ca->shift, ty));
+    }
+}
+
+/* 1 where a wall texel is speckled dark; world-anchored, period 512 texels */
+static uint8_t speckle[512][512 / 8];
+static pthread_once_t speckle_once = PTHREAD_ONCE_INIT;
+static void speckle_make(void) {
+    for (int y = 0; y < 512; y++)
+        for (int x = 0; x < 512; x++)
+            if ((hash2(x >> 1, y >> 1) & 7u) == 0) speckle[y][x >> 3] |= (uint8_t)(1u << (x & 7));
+}
+/* period 64 texels (13 world units), so walls can be copied from one tile */
+static inline int is_speckle(int tx, int ty) { return (speckle[ty & 63][(tx & 63) >> 3] >> (tx & 7)) & 1; }
+
+static void wall_tile(bg_cache *bc, const cell_art *ca, int theme) {
+    if (bc->wall_key == theme) return;
+    for (int y = 0; y < 64; y++)
+        for (int x = 0; x < 128; x++) put(bc->wall[y] + x * 3, is_speckle(x & 63, y) ? ca->dark : ca->mid);
+    bc->wall_key = theme;
+}
+
+static void fill_wall(const canvas *c, const cell_art *ca, int is_top, float vt, float vb, int a, int b, int r0,
+                      int r1) {
+    for (int py = r0; py < r1; py++) {
+        uint8_t *row = c->img + (size_t)py * GAME_OBS * 3;
+        float fy = (vb - (py + 0.5f)) / (vb - vt);
+        if (is_top && fy > 0.72f) {
+            for (int px = a; px < b; px++) put(row + px * 3, ca->top);
+            continue;
+        }
+        int ty = c->oy - py;
+        if (ca->cache) {
+            memcpy(row + a * 3, ca->cache->wall[ty & 63] + ((a + c->ox) & 63) * 3, (size_t)(b - a) * 3);
+            continue;
+        }
+        for (int px = a; px < b; px++) put(row + px * 3, is_speckle(px + c->ox, ty) ? ca->dark : ca->mid);
+    }
+}
+
+static void fill_lava(const canvas *c, int a, int b, int r0, int r1) {
+    game_rgb base = {230, 80, 20}, hot = {255, 170, 40};
+    for (int py = r0; py < r1; py++) {
+        uint8_t *row = c->img + (size_t)py * GAME_OBS * 3;
+        int ty = c->oy - py;
+        for (int px = a; px < b; px++) put(row + px * 3, (hash2(px + c->ox, ty) >> 29) == 0 ? hot : base);
     }
 }
 
@@ -120,22 +227,6 @@ static void draw_rect(const canvas *c, float x0, float x1, float y0, float y1, s
 }
 
 typedef struct {
-    game_rgb mid, dark, top;
-    int is_top;
-} wall_arg;
-
-static int shade_wall(const void *v, float fx, float fy, int tx, int ty, game_rgb *out) {
-    (void)fx;
-    const wall_arg *w = v;
-    if (w->is_top && fy > 0.72f) {
-        *out = w->top;
-        return 1;
-    }
-    *out = (hash2(tx >> 1, ty >> 1) & 7u) == 0 ? w->dark : w->mid;
-    return 1;
-}
-
-typedef struct {
     int is_top;
 } lava_arg;
 
@@ -146,7 +237,7 @@ static int shade_lava(const void *v, float fx, float fy, int tx, int ty, game_rg
         if (fy > wave) return 0;
     }
     game_rgb base = {230, 80, 20}, hot = {255, 170, 40};
-    *out = (hash2(tx, ty) % 11u) == 0 ? hot : base;
+    *out = (hash2(tx, ty) >> 29) == 0 ? hot : base;
     return 1;
 }
 
@@ -304,32 +395,45 @@ void game_render(uint8_t *rgb, const game_level *L, const game_state *s, const g
     c.ox = (int)floorf(0.5f - 32.0f + c.cx * SCALE);
     c.oy = (int)floorf(c.cy * SCALE + 31.5f);
     memset(rgb, 0, GAME_OBS_BYTES);
-    draw_background(&c, L);
 
-    wall_arg wall;
-    game_art_wall(L->mode == GAME_EASY ? 0 : L->wall_theme, &wall.mid, &wall.dark, &wall.top);
-    int i0 = (int)(c.cx - 7.5f), i1 = (int)(c.cx + 7.5f);
-    int j0 = (int)(c.cy - 7.5f), j1 = (int)(c.cy + 7.5f);
-    for (int j = j0; j <= j1; j++)
+    cell_art ca;
+    game_art_bg(L->mode == GAME_EASY ? 0 : L->bg_index, &ca.st);
+    ca.H = (int)(64 * SCALE); /* texel rows covering world y in [0, 64] */
+    ca.shift = (int)(64.0f * L->bg_pct_x * 0.5f * SCALE); /* world-anchored offset (image aspect 1.5) */
+    game_art_wall(L->mode == GAME_EASY ? 0 : L->wall_theme, &ca.mid, &ca.dark, &ca.top);
+    ca.cache = bg_cache_get(L->mode == GAME_EASY ? 0 : L->bg_index, ca.shift);
+    pthread_once(&speckle_once, speckle_make);
+    if (ca.cache) wall_tile(ca.cache, &ca, L->mode == GAME_EASY ? 0 : L->wall_theme);
+    int i0 = (int)floorf(c.cx - 7.5f), i1 = (int)floorf(c.cx + 7.5f);
+    int j0 = (int)floorf(c.cy - 7.5f), j1 = (int)floorf(c.cy + 7.5f);
+    for (int j = j0; j <= j1; j++) {
+        float vt = to_v(&c, (float)(j + 1)), vb = to_v(&c, (float)j);
+        int r0, r1;
+        span(vt, vb, &r0, &r1);
+        if (r0 >= r1) continue;
         for (int i = i0; i <= i1; i++) {
+            int a, b;
+            span(to_u(&c, (float)i), to_u(&c, (float)(i + 1)), &a, &b);
+            if (a >= b) continue;
             int t = game_cell(L, i, j);
-            float x0 = i - 0.02f, x1 = i + 1.02f, y0 = j - 0.02f, y1 = j + 1.02f;
             switch (t) {
             case GAME_WALL_MID:
-            case GAME_WALL_TOP:
-                wall.is_top = t == GAME_WALL_TOP;
-                draw_rect(&c, x0, x1, y0, y1, shade_wall, &wall, 256);
-                break;
-            case GAME_LAVA_MID:
+            case GAME_WALL_TOP: fill_wall(&c, &ca, t == GAME_WALL_TOP, vt, vb, a, b, r0, r1); break;
+            case GAME_LAVA_MID: fill_lava(&c, a, b, r0, r1); break;
             case GAME_LAVA_TOP: {
-                lava_arg la = {t == GAME_LAVA_TOP};
-                draw_rect(&c, x0, x1, y0, y1, shade_lava, &la, 256);
+                fill_background(&c, &ca, a, b, r0, r1);
+                lava_arg la = {1};
+                draw_rect(&c, (float)i, (float)(i + 1), (float)j, (float)(j + 1), shade_lava, &la, 256);
                 break;
             }
-            case GAME_GOAL: draw_rect(&c, x0, x1, y0, y1, shade_coin, NULL, 256); break;
-            default: break;
+            case GAME_GOAL:
+                fill_background(&c, &ca, a, b, r0, r1);
+                draw_rect(&c, (float)i, (float)(i + 1), (float)j, (float)(j + 1), shade_coin, NULL, 256);
+                break;
+            default: fill_background(&c, &ca, a, b, r0, r1);
             }
         }
+    }
 
     /* z = 0: saws and crates in creation order, then trails oldest first */
     saw_arg sa = {(s->time % 2 == 0) ? 1 : 2};
