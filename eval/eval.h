@@ -104,6 +104,15 @@ typedef struct {
 } eval_rollout_summary;
 void eval_rollout_summarize(eval_rollout_summary *s, const eval_level_result *r, int n);
 
+/* ---- pictures ------------------------------------------------------------ */
+/* Draws text in a 3x5 pixel font (digits, capitals, ": - / . + % =") at (x, y). */
+void eval_draw_text(uint8_t *rgb, int w, int h, int x, int y, const char *text, const uint8_t color[3]);
+/* A contact sheet PNG: one row per level's first episode (the film_* arrays
+ * of eval_rollout_opts), `cols` frames per row. */
+int eval_film_write(const char *path, const int32_t *seeds, int nlevels, const uint8_t *film,
+                    const uint8_t *film_action, const int *film_len, const int *film_outcome, int film_steps, int cols,
+                    cb_err *e);
+
 /* ---- charts -------------------------------------------------------------- */
 /* A line chart as inline SVG (no scripts), series drawn in distinct colours
  * with a legend. NaN y values are gaps. */
