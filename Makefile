@@ -32,7 +32,7 @@ TESTLIB_SRC := $(wildcard tests/support/*.c)
 TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/%.o)
 
 DEB_PKGS := gcc make libopenblas-dev libpng-dev zlib1g-dev libcmocka-dev pkg-config
-DEB_TEST_PKGS :=
+DEB_TEST_PKGS := chromium
 
 .PHONY: all deps test check bench clean help demo fuzz
 .SECONDARY:

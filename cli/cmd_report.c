@@ -1,8 +1,26 @@
-/* cmd_report.c - coinbc report (not built yet: see the open issues). */
+/* cmd_report.c - coinbc report: one self-contained HTML page comparing runs. */
 #include "cli/cli.h"
+#include "eval/eval.h"
 
 int cli_cmd_report(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    return cli_error("report", "this command is not built yet in this version of coinbc");
+    const char *out = "report.html";
+    cli_opt opts[] = {
+        {"out", CLI_STR, &out, "FILE", "the HTML page to write (default report.html)", 0},
+    };
+    cli_cmd_info info = {
+        "report", "Write one self-contained HTML page (no network, no scripts) comparing training runs:\n"
+                  "a table of method, tau, train and test accuracy, gap and rollout success, learning curves,\n"
+                  "mask density per layer, and sample frames with the expert's and the policy's actions.",
+        "coinbc report RUN... [-o report.html]",
+        "Each RUN is a folder written by coinbc train (and filled further by coinbc eval and\n"
+        "coinbc rollout). example: coinbc report runs/mean runs/and -o report.html"};
+    const char *pos[256];
+    int npos = 0;
+    int rc = cli_parse(argc, argv, &info, opts, 1, pos, 256, &npos);
+    if (rc) return rc > 0 ? 0 : 2;
+    if (npos == 0) return cli_error("report", "give at least one RUN folder (see coinbc report --help)"), 2;
+    cb_err e = {0};
+    if (eval_report_write(out, pos, npos, &e)) return cli_fail("report", &e);
+    fprintf(stderr, "report: wrote %s (%d run%s)\n", out, npos, npos == 1 ? "" : "s");
+    return 0;
 }

@@ -1,0 +1,173 @@
+/* test_report.c - the HTML report: built from hand-made run folders, checked
+ * as text (table, charts, escaping, embedded frames), then rendered in
+ * headless Chromium; the screenshot must show the page and its charts. */
+#include <png.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "eval/eval.h"
+#include "tests/support/run.h"
+
+static void write_text(const char *dir, const char *name, const char *text) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void make_run(const char *root, const char *name, const char *method, double tau, double acc0) {
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/%s", root, name);
+    cb_err e = {0};
+    assert_int_equal(cb_mkdirs(dir, &e), 0);
+    char buf[2100];
+    snprintf(buf, sizeof buf, "{\"method\": \"%s\", \"tau\": %g, \"net\": \"impala\", \"seed\": 1}\n", method, tau);
+    write_text(dir, "config.json", buf);
+    FILE *f;
+    snprintf(buf, sizeof buf, "%s/metrics.csv", dir);
+    f = fopen(buf, "w");
+    fprintf(f, "epoch,step,train_loss,train_acc,val_loss,val_acc,mask_conv0,mask_fc,seconds\n");
+    for (int ep = 1; ep <= 6; ep++)
+        fprintf(f, "%d,%d,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.1f\n", ep, ep * 100, 2.0 / ep, acc0 + 0.05 * ep,
+                2.2 / ep, acc0 + 0.03 * ep, tau > 0 ? 0.9 - 0.05 * ep : 1.0, tau > 0 ? 0.8 - 0.02 * ep : 1.0, 10.0 * ep);
+    fclose(f);
+    snprintf(buf, sizeof buf, "{\"train_acc\": %.3f, \"test_acc\": %.3f, \"test_acc_merged\": %.3f}\n", acc0 + 0.3,
+             acc0 + 0.15, acc0 + 0.17);
+    write_text(dir, "eval.json", buf);
+    write_text(dir, "rollout.json",
+               "{\"success\": 0.42, \"success_lo\": 0.35, \"success_hi\": 0.49, \"expert_success\": 1.0, "
+               "\"random_success\": 0.05}\n");
+    /* sample frames: a small green PNG */
+    uint8_t img[32 * 16 * 3];
+    for (int i = 0; i < 32 * 16; i++) {
+        img[i * 3] = 20;
+        img[i * 3 + 1] = 200;
+        img[i * 3 + 2] = 60;
+    }
+    snprintf(buf, sizeof buf, "%s/eval_frames.png", dir);
+    assert_int_equal(game_write_png(buf, img, 32, 16, &e), 0);
+}
+
+static char *slurp(const char *path) {
+    uint8_t *b;
+    size_t n;
+    if (cb_read_file(path, &b, &n, NULL)) return NULL;
+    return (char *)b;
+}
+
+static int count(const char *hay, const char *needle) {
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p++) n++;
+    return n;
+}
+
+/* reads an RGB or RGBA PNG into rgb (w*h*3) */
+static uint8_t *read_png(const char *path, int *w, int *h) {
+    png_image im;
+    memset(&im, 0, sizeof im);
+    im.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_file(&im, path)) return NULL;
+    im.format = PNG_FORMAT_RGB;
+    uint8_t *buf = malloc(PNG_IMAGE_SIZE(im));
+    if (!buf || !png_image_finish_read(&im, NULL, buf, 0, NULL)) {
+        free(buf);
+        png_image_free(&im);
+        return NULL;
+    }
+    *w = (int)im.width;
+    *h = (int)im.height;
+    return buf;
+}
+
+static char *root;
+
+static void test_report_html(void **st) {
+    (void)st;
+    root = test_tmpdir();
+    assert_non_null(root);
+    make_run(root, "mean", "mean", 0, 0.30);
+    make_run(root, "and<x>", "and", 0.8, 0.33);
+    char out[1024], o2[1024], err[4096];
+    snprintf(out, sizeof out, "%s/report.html", root);
+    assert_int_equal(test_run(o2, sizeof o2, err, sizeof err, "report %s/mean '%s/and<x>' -o %s", root, root, out), 0);
+    char *html = slurp(out);
+    assert_non_null(html);
+    assert_non_null(strstr(html, "<table id=\"runs\">"));
+    assert_non_null(strstr(html, "and&lt;x&gt;")); /* escaped run name */
+    assert_null(strstr(html, "and<x>"));
+    assert_non_null(strstr(html, "45.0%"));        /* test accuracy of "mean": 0.30 + 0.15 */
+    assert_non_null(strstr(html, "+15.0"));        /* the gap */
+    assert_non_null(strstr(html, "42.0% [35.0, 49.0]"));
+    assert_int_equal(count(html, "<svg"), 3);      /* curves + two mask charts */
+    assert_int_equal(count(html, "data:image/png;base64,"), 2);
+    assert_null(strstr(html, "<script"));
+    assert_null(strstr(html, "http://") ? strstr(html, "src=\"http") : NULL);
+    free(html);
+    /* bad input */
+    assert_int_not_equal(test_run(o2, sizeof o2, err, sizeof err, "report %s/nope -o %s/r2.html", root, root), 0);
+    assert_non_null(strstr(err, "not a run folder"));
+    assert_int_not_equal(test_run(o2, sizeof o2, err, sizeof err, "report"), 0);
+}
+
+static void test_report_renders_in_chromium(void **st) {
+    (void)st;
+    const char *chromium = access("/usr/bin/chromium", X_OK) == 0 ? "/usr/bin/chromium" : NULL;
+    if (!chromium) fail_msg("chromium is not installed (make deps installs it for this test)");
+    char cmd[4096], shot[1024];
+    snprintf(shot, sizeof shot, "%s/shot.png", root);
+    snprintf(cmd, sizeof cmd,
+             "%s --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking "
+             "--disable-component-update --disable-sync --disable-dev-shm-usage --hide-scrollbars "
+             "--user-data-dir=%s/chrome --window-size=1100,2600 --screenshot=%s file://%s/report.html "
+             ">%s/chrome.log 2>&1",
+             chromium, root, shot, root, root);
+    int rc = system(cmd);
+    if (rc != 0) {
+        snprintf(cmd, sizeof cmd, "tail -5 %s/chrome.log", root);
+        if (system(cmd) != 0) {
+        }
+    }
+    int w = 0, h = 0;
+    uint8_t *img = read_png(shot, &w, &h);
+    assert_non_null(img);
+    assert_int_equal(w, 1100);
+    /* the page is there: plenty of dark text pixels on white; the charts are
+     * there: pixels of the first series colour (#1f77b4) and the second
+     * (#d62728); the embedded frames: their green (20,200,60) */
+    long dark = 0, blue = 0, red = 0, green = 0;
+    for (long i = 0; i < (long)w * h; i++) {
+        const uint8_t *p = img + i * 3;
+        if (p[0] < 80 && p[1] < 80 && p[2] < 80) dark++;
+        if (abs(p[0] - 0x1f) < 12 && abs(p[1] - 0x77) < 12 && abs(p[2] - 0xb4) < 12) blue++;
+        if (abs(p[0] - 0xd6) < 12 && abs(p[1] - 0x27) < 12 && abs(p[2] - 0x28) < 12) red++;
+        if (abs(p[0] - 20) < 10 && abs(p[1] - 200) < 10 && abs(p[2] - 60) < 10) green++;
+    }
+    printf("screenshot %dx%d: %ld text pixels, %ld blue, %ld red chart pixels, %ld frame pixels\n", w, h, dark, blue, red,
+           green);
+    assert_true(dark > 2000);
+    assert_true(blue > 200);
+    assert_true(red > 200);
+    assert_true(green > 1000);
+    free(img);
+    if (getenv("COINBC_KEEP_SHOT")) {
+        snprintf(cmd, sizeof cmd, "cp %s /tmp/coinbc_report_shot.png", shot);
+        if (system(cmd) != 0) printf("could not keep the screenshot\n");
+    }
+    test_rmtree(root);
+    free(root);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_report_html),
+        cmocka_unit_test(test_report_renders_in_chromium),
+    };
+    return cmocka_run_group_tests_name("report", tests, NULL, NULL);
+}
