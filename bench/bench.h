@@ -3,5 +3,6 @@
 #ifndef COINBC_BENCH_H
 #define COINBC_BENCH_H
 int bench_game(int argc, char **argv);
+int bench_expert(int argc, char **argv);
 void bench_print_machine(void);
 #endif

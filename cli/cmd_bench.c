@@ -12,6 +12,7 @@ typedef struct {
 
 static const bench_entry BENCHES[] = {
     {"game", bench_game, "engine steps/s with and without rendering, levels/s"},
+    {"expert", bench_expert, "expert success rate and planning time per level"},
 };
 #define NB ((int)(sizeof BENCHES / sizeof BENCHES[0]))
 

@@ -176,4 +176,67 @@ int game_env_init(game_env *env, int32_t seed, int mode, cb_err *e);
 void game_env_step(game_env *env, int action, game_step_out *out);
 void game_env_render(const game_env *env, uint8_t *rgb);
 
+/* ---- expert planner (game/expert*.c, docs/EXPERT.md) --------------------
+ * A planner that searches copies of the deterministic state for the way to
+ * the coin. game_expert_act plans the whole way from the state it is given,
+ * keeps the plan, and replans only when a later state is not the one the
+ * plan expected (compared by a hash of the fields game_expert_canonical
+ * compares, so an equivalent executed action does not force a replan).
+ * Deterministic: no clocks, no shared state; one game_expert per thread.
+ * Labels are canonical: among actions that do the same thing in a state,
+ * the simplest one is returned (game_expert_canonical; docs/EXPERT.md). */
+enum {
+    GAME_EXPERT_ENOPATH = -20, /* the search space was exhausted without reaching the coin */
+    GAME_EXPERT_EBUDGET = -21  /* the search budget ran out before reaching the coin */
+};
+
+typedef struct {
+    int64_t max_steps; /* search budget: simulated game steps per plan (0 = default) */
+    int max_nodes;     /* search budget: stored search nodes per plan (0 = default) */
+} game_expert_opts;
+
+typedef struct game_expert_ws game_expert_ws; /* search workspace (expert.c) */
+
+typedef struct {
+    game_expert_opts opts;
+    /* the current plan: plan[i] is the action at the state with
+     * time == plan_t0 + i, whose expected hash is plan_hash[i] */
+    int plan_len;
+    int32_t plan_t0;
+    int plan_rc;                 /* 0, or the failure code of the search that made a best-effort plan */
+    int32_t plan_seed;           /* level the plan belongs to */
+    int plan_mode;
+    uint8_t plan[GAME_TIMEOUT];
+    uint64_t plan_hash[GAME_TIMEOUT];
+    /* counters since init (for benchmarks and summaries) */
+    int64_t searches;            /* plans made (first plans and replans) */
+    int64_t failures;            /* searches that did not reach the coin (a quantized search that
+                                  * found no path and its exact retry count as one) */
+    int64_t sim_steps;           /* game steps simulated by all searches */
+    int64_t last_nodes;          /* nodes stored by the last search */
+    game_expert_ws *ws;
+} game_expert;
+
+/* Allocates the search workspace once. opts may be NULL (defaults). */
+int game_expert_init(game_expert *ex, const game_expert_opts *opts, cb_err *e);
+void game_expert_free(game_expert *ex);
+/* Forgets the plan (the next act plans afresh). */
+void game_expert_reset(game_expert *ex);
+/* The expert's action in state s of level L (s must be running: outcome
+ * GAME_RUNNING). Returns 0, or GAME_EXPERT_ENOPATH / GAME_EXPERT_EBUDGET /
+ * CB_EARG with a message naming the level. On a search failure *action is
+ * still set, to the first action of a best-effort plan towards the state
+ * that came closest to the coin, and that plan is followed (returning the
+ * same code, without searching again) until it runs out or diverges. */
+int game_expert_act(game_expert *ex, const game_level *L, const game_state *s, int *action, cb_err *e);
+/* The simplest action that does the same thing as `action` in state s
+ * (docs/EXPERT.md): the first action in GAME_EXPERT_ORDER whose next state
+ * equals the next state of `action` in every field except the stored ay
+ * (which nothing reads); floats compare by value, so -0 equals +0. */
+int game_expert_canonical(const game_level *L, const game_state *s, int action);
+/* The tie-break order, simplest first: NOOP, RIGHT, LEFT, UP, DOWN,
+ * RIGHT+UP, LEFT+UP, RIGHT+DOWN, LEFT+DOWN. Actions 9..14 are never
+ * returned (they decode to NOOP). */
+extern const uint8_t GAME_EXPERT_ORDER[9];
+
 #endif

@@ -1,0 +1,441 @@
+/* record.c - expert play -> recordings folder (docs/FORMATS-recordings.md).
+ * Each level is played with the expert until it has `states` states,
+ * starting a new episode of the same level after each end. With
+ * probability `noise` the executed action is a uniformly random one of the
+ * 15, but the recorded label is always the expert's action at that state.
+ * Levels are independent tasks of cb_parallel_for_w with their own RNG
+ * stream (cb_rng_seed2(seed, level)), so the bytes written do not depend on
+ * the thread count. Every file is written atomically (temporary name, then
+ * rename). Frames are not fsync'd one by one (two fsyncs per 64x64 frame
+ * would cost more than everything else together); instead the level's file
+ * system is synced (syncfs) once, before its actions.csv and meta.json are
+ * written with fsync, so a level folder whose meta.json exists is complete. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <png.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "capture/record.h"
+
+#define PROGRESS_EVERY 64
+
+typedef struct {
+    int64_t states, episodes, coins, deaths, timeouts, random_actions, searches, expert_nopath, expert_budget;
+} level_sum;
+
+/* A per-worker cache of the blocks libpng and zlib allocate for every frame
+ * (~300 KB), so that encoding 64x64 frames does not grow and trim the heap
+ * each time. Blocks carry their size in a 16-byte header. */
+#define POOL_SLOTS 24
+typedef struct {
+    void *blk[POOL_SLOTS];
+    size_t size[POOL_SLOTS];
+} png_pool;
+
+typedef struct {
+    game_expert ex;
+    game_env *env;
+    png_pool pool;
+    int fail_level_i; /* index of the failing level, or -1 */
+    cb_err err;
+} worker;
+
+typedef struct {
+    const capture_record_opts *o;
+    worker *w;
+    level_sum *sums;
+} rec_ctx;
+
+/* growable text buffer for actions.csv */
+typedef struct {
+    char *p;
+    size_t n, cap;
+} tbuf;
+
+static int tb_printf(tbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int tb_printf(tbuf *b, const char *fmt, ...) {
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
+        va_end(ap);
+        if (k < 0) return -1;
+        if (b->p && b->n + (size_t)k < b->cap) {
+            b->n += (size_t)k;
+            return 0;
+        }
+        size_t cap = b->cap ? b->cap * 2 : 65536;
+        while (cap < b->n + (size_t)k + 1) cap *= 2;
+        char *np = realloc(b->p, cap);
+        if (!np) return -1;
+        b->p = np;
+        b->cap = cap;
+    }
+}
+
+/* ---- PNG frames ------------------------------------------------------------ */
+typedef struct {
+    uint8_t *p;
+    size_t n, cap;
+    int oom;
+} membuf;
+
+static void mem_write(png_structp png, png_bytep data, png_size_t len) {
+    membuf *m = png_get_io_ptr(png);
+    if (m->oom) return;
+    if (m->n + len > m->cap) {
+        size_t cap = m->cap ? m->cap : 16384;
+        while (cap < m->n + len) cap *= 2;
+        uint8_t *np = realloc(m->p, cap);
+        if (!np) {
+            m->oom = 1;
+            return;
+        }
+        m->p = np;
+        m->cap = cap;
+    }
+    memcpy(m->p + m->n, data, len);
+    m->n += len;
+}
+
+static void mem_flush(png_structp png) { (void)png; }
+
+static png_voidp pool_malloc(png_structp png, png_alloc_size_t size) {
+    png_pool *pl = png_get_mem_ptr(png);
+    for (int i = 0; i < POOL_SLOTS; i++)
+        if (pl->blk[i] && pl->size[i] == size) {
+            void *b = pl->blk[i];
+            pl->blk[i] = NULL;
+            return (uint8_t *)b + 16;
+        }
+    uint8_t *b = malloc(size + 16);
+    if (!b) return NULL;
+    memcpy(b, &size, sizeof size);
+    return b + 16;
+}
+
+static void pool_free(png_structp png, png_voidp ptr) {
+    if (!ptr) return;
+    png_pool *pl = png_get_mem_ptr(png);
+    uint8_t *b = (uint8_t *)ptr - 16;
+    size_t size;
+    memcpy(&size, b, sizeof size);
+    for (int i = 0; i < POOL_SLOTS; i++)
+        if (!pl->blk[i]) {
+            pl->blk[i] = b;
+            pl->size[i] = size;
+            return;
+        }
+    free(b);
+}
+
+static void pool_release(png_pool *pl) {
+    for (int i = 0; i < POOL_SLOTS; i++) free(pl->blk[i]);
+    memset(pl, 0, sizeof *pl);
+}
+
+/* The 64x64 RGB frame as PNG bytes in m (same settings as game_write_png,
+ * so the same bytes). */
+static int encode_png(membuf *m, png_pool *pool, const uint8_t *rgb, cb_err *e) {
+    m->n = 0;
+    m->oom = 0;
+    png_structp png =
+        png_create_write_struct_2(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL, pool, pool_malloc, pool_free);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!png || !info) {
+        png_destroy_write_struct(&png, &info);
+        return cb_fail(e, CB_ENOMEM, "out of memory in libpng");
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        return cb_fail(e, CB_ENOMEM, "libpng failed to encode a frame");
+    }
+    png_set_write_fn(png, m, mem_write, mem_flush);
+    png_set_compression_level(png, 6);
+    png_set_IHDR(png, info, GAME_OBS, GAME_OBS, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    for (int y = 0; y < GAME_OBS; y++) png_write_row(png, (png_const_bytep)(rgb + (size_t)y * GAME_OBS * 3));
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    if (m->oom) return cb_fail(e, CB_ENOMEM, "out of memory encoding a frame");
+    return 0;
+}
+
+/* Writes buf to "<path>.tmp" and renames it to path (no fsync, see above). */
+static int write_renamed(const char *path, const void *buf, size_t n, cb_err *e) {
+    char tmp[4400];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return cb_fail(e, CB_EARG, "%.80s...: path too long", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return cb_fail(e, CB_EIO, "%s: %s", tmp, strerror(errno));
+    const uint8_t *p = buf;
+    size_t left = n;
+    while (left > 0) {
+        ssize_t k = write(fd, p, left);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) {
+            int err = k < 0 ? errno : ENOSPC;
+            close(fd);
+            unlink(tmp);
+            return cb_fail(e, CB_EIO, "%s: write failed: %s", path, strerror(err));
+        }
+        p += k;
+        left -= (size_t)k;
+    }
+    if (close(fd) != 0) {
+        int err = errno;
+        unlink(tmp);
+        return cb_fail(e, CB_EIO, "%s: write failed: %s", path, strerror(err));
+    }
+    if (rename(tmp, path) != 0) {
+        int err = errno;
+        unlink(tmp);
+        return cb_fail(e, CB_EIO, "%s: rename failed: %s", path, strerror(err));
+    }
+    return 0;
+}
+
+static int sync_dir_fs(const char *dir, cb_err *e) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return cb_fail(e, CB_EIO, "%s: %s", dir, strerror(errno));
+    int rc = syncfs(fd);
+    int err = errno;
+    close(fd);
+    if (rc != 0) return cb_fail(e, CB_EIO, "%s: syncfs failed: %s", dir, strerror(err));
+    return 0;
+}
+
+/* ---- levels ------------------------------------------------------------------ */
+/* With force: removes the files a previous recording may have left in a
+ * level folder (frames, actions.csv, meta.json, temporaries), nothing else. */
+static int clean_level_dir(const char *dir, cb_err *e) {
+    DIR *d = opendir(dir);
+    if (!d) return cb_fail(e, CB_EIO, "%s: %s", dir, strerror(errno));
+    struct dirent *de;
+    int rc = 0;
+    while ((de = readdir(d)) != NULL) {
+        const char *n = de->d_name;
+        size_t len = strlen(n);
+        int ours = (strncmp(n, "frame_", 6) == 0 && len > 4 && strcmp(n + len - 4, ".png") == 0) ||
+                   strcmp(n, "actions.csv") == 0 || strcmp(n, "meta.json") == 0 ||
+                   ((strncmp(n, "frame_", 6) == 0 || strncmp(n, "actions.csv", 11) == 0 ||
+                     strncmp(n, "meta.json", 9) == 0) && strstr(n, ".tmp."));
+        if (!ours) continue;
+        char path[4600];
+        snprintf(path, sizeof path, "%s/%s", dir, n);
+        if (unlink(path) != 0) {
+            rc = cb_fail(e, CB_EIO, "%s: cannot remove: %s", path, strerror(errno));
+            break;
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+static int write_level_meta(const char *dir, const capture_record_opts *o, int32_t level, const level_sum *s,
+                            cb_err *e) {
+    char path[4300], buf[2048];
+    snprintf(path, sizeof path, "%s/meta.json", dir);
+    int n = snprintf(buf, sizeof buf,
+                     "{\n  \"format\": \"coinbc-recording\",\n  \"format_version\": 1,\n"
+                     "  \"coinbc_version\": \"%s\",\n  \"level\": %d,\n  \"mode\": \"%s\",\n"
+                     "  \"states\": %lld,\n  \"noise\": %.17g,\n  \"seed\": %llu,\n"
+                     "  \"episodes\": %lld,\n  \"coins\": %lld,\n  \"deaths\": %lld,\n  \"timeouts\": %lld,\n"
+                     "  \"random_actions\": %lld,\n  \"expert_searches\": %lld,\n  \"expert_no_path\": %lld,\n"
+                     "  \"expert_budget_exhausted\": %lld\n}\n",
+                     CB_VERSION, level, game_mode_name(o->mode), (long long)s->states, o->noise,
+                     (unsigned long long)o->seed, (long long)s->episodes, (long long)s->coins,
+                     (long long)s->deaths, (long long)s->timeouts, (long long)s->random_actions,
+                     (long long)s->searches, (long long)s->expert_nopath, (long long)s->expert_budget);
+    return cb_write_file_atomic(path, buf, (size_t)n, e);
+}
+
+static int record_level(void *vctx, int64_t i, int wid) {
+    rec_ctx *c = vctx;
+    const capture_record_opts *o = c->o;
+    worker *w = &c->w[wid];
+    cb_err *e = &w->err;
+    int32_t level = o->lo + (int32_t)i;
+    level_sum *s = &c->sums[i];
+    memset(s, 0, sizeof *s);
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/level_%d", o->out, level);
+    tbuf csv = {0};
+    membuf png = {0};
+    int rc = cb_mkdirs(dir, e);
+    if (!rc && o->force) rc = clean_level_dir(dir, e);
+    if (!rc) rc = game_env_init(w->env, level, o->mode, e);
+    if (!rc && tb_printf(&csv, "%s\n", CAPTURE_RECORD_CSV_HEADER)) rc = cb_fail(e, CB_ENOMEM, "out of memory");
+    if (rc) goto out;
+
+    cb_rng rng;
+    cb_rng_seed2(&rng, o->seed, (uint64_t)level);
+    game_expert_reset(&w->ex);
+    int64_t searches0 = w->ex.searches, reported = 0;
+    uint8_t rgb[GAME_OBS_BYTES];
+    cb_err xe = {0};
+    for (int64_t t = 0; t < o->states; t++) {
+        char path[4300];
+        snprintf(path, sizeof path, "%s/frame_%06lld.png", dir, (long long)t);
+        game_env_render(w->env, rgb);
+        if ((rc = encode_png(&png, &w->pool, rgb, e)) || (rc = write_renamed(path, png.p, png.n, e))) goto out;
+        int label;
+        int64_t before = w->ex.searches;
+        int xrc = game_expert_act(&w->ex, &w->env->level, &w->env->state, &label, &xe);
+        if (w->ex.searches > before) {
+            s->expert_nopath += xrc == GAME_EXPERT_ENOPATH;
+            s->expert_budget += xrc == GAME_EXPERT_EBUDGET;
+        }
+        if (xrc == CB_EARG || xrc == CB_ENOMEM) {
+            rc = cb_fail(e, xrc, "%s", xe.msg);
+            goto out;
+        }
+        int executed = label;
+        if (cb_rng_uniform(&rng) < o->noise) {
+            executed = (int)cb_rng_below(&rng, GAME_NUM_ACTIONS);
+            s->random_actions++;
+        }
+        int episode = w->env->episode, ep_step = w->env->state.time;
+        game_step_out so;
+        game_env_step(w->env, executed, &so);
+        if (so.done) {
+            s->episodes++;
+            s->coins += so.outcome == GAME_COIN;
+            s->deaths += so.outcome == GAME_DEATH;
+            s->timeouts += so.outcome == GAME_TIMEOUT_END;
+        }
+        if (tb_printf(&csv, "%lld,%d,%g,%d,%d,%d,%d,%d\n", (long long)t, label, (double)so.reward, so.done, label,
+                      executed, episode, ep_step)) {
+            rc = cb_fail(e, CB_ENOMEM, "out of memory");
+            goto out;
+        }
+        s->states++;
+        if (o->progress && (t + 1) % PROGRESS_EVERY == 0) {
+            o->progress(o->progress_ctx, t + 1 - reported, 0);
+            reported = t + 1;
+        }
+    }
+    s->searches = w->ex.searches - searches0;
+    if ((rc = sync_dir_fs(dir, e))) goto out;
+    char path[4300];
+    snprintf(path, sizeof path, "%s/actions.csv", dir);
+    if ((rc = cb_write_file_atomic(path, csv.p, csv.n, e))) goto out;
+    if ((rc = write_level_meta(dir, o, level, s, e))) goto out;
+    if (o->progress) o->progress(o->progress_ctx, o->states - reported, 1);
+out:
+    free(csv.p);
+    free(png.p);
+    if (rc) {
+        if (w->fail_level_i < 0 || i < w->fail_level_i) w->fail_level_i = (int)i;
+        cb_err_prefix(e, "level %d: ", level);
+    }
+    return rc;
+}
+
+static int write_run_meta(const capture_record_opts *o, const capture_record_summary *s, cb_err *e) {
+    char path[4200], buf[2048];
+    snprintf(path, sizeof path, "%s/meta.json", o->out);
+    int n = snprintf(buf, sizeof buf,
+                     "{\n  \"format\": \"coinbc-recordings\",\n  \"format_version\": 1,\n"
+                     "  \"coinbc_version\": \"%s\",\n  \"levels\": \"%d-%d\",\n  \"level_lo\": %d,\n"
+                     "  \"level_hi\": %d,\n  \"mode\": \"%s\",\n  \"states_per_level\": %lld,\n"
+                     "  \"noise\": %.17g,\n  \"seed\": %llu,\n  \"states\": %lld,\n  \"episodes\": %lld,\n"
+                     "  \"coins\": %lld,\n  \"deaths\": %lld,\n  \"timeouts\": %lld,\n  \"random_actions\": %lld,\n"
+                     "  \"expert_searches\": %lld,\n  \"expert_no_path\": %lld,\n  \"expert_budget_exhausted\": %lld\n}\n",
+                     CB_VERSION, o->lo, o->hi, o->lo, o->hi, game_mode_name(o->mode), (long long)o->states,
+                     o->noise, (unsigned long long)o->seed, (long long)s->states, (long long)s->episodes,
+                     (long long)s->coins, (long long)s->deaths, (long long)s->timeouts,
+                     (long long)s->random_actions, (long long)s->searches, (long long)s->expert_nopath,
+                     (long long)s->expert_budget);
+    return cb_write_file_atomic(path, buf, (size_t)n, e);
+}
+
+int capture_record(const capture_record_opts *o, capture_record_summary *sum, cb_err *e) {
+    memset(sum, 0, sizeof *sum);
+    if (o->lo < 0 || o->hi < o->lo)
+        return cb_fail(e, CB_EARG, "--levels %d-%d: the range is empty or reversed (need 0 <= A <= B)", o->lo, o->hi);
+    if (o->mode != GAME_EASY && o->mode != GAME_HARD) return cb_fail(e, CB_EARG, "mode %d is not easy or hard", o->mode);
+    if (o->states <= 0 || o->states > 1000000000)
+        return cb_fail(e, CB_EARG, "--states %lld: need 1 <= N <= 1000000000", (long long)o->states);
+    if (!(o->noise >= 0 && o->noise <= 1)) return cb_fail(e, CB_EARG, "--noise %g: need 0 <= EPS <= 1", o->noise);
+    if (o->threads < 1 || o->threads > 64) return cb_fail(e, CB_EARG, "--threads %d: need 1..64", o->threads);
+    if (!o->out || !o->out[0]) return cb_fail(e, CB_EARG, "no output folder");
+    if (strlen(o->out) > 3900) return cb_fail(e, CB_EARG, "%.60s...: output path too long", o->out);
+    struct stat st;
+    if (stat(o->out, &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) return cb_fail(e, CB_EEXIST, "%s: exists and is not a folder", o->out);
+        if (!o->force) return cb_fail(e, CB_EEXIST, "%s: exists (use --force to write into it)", o->out);
+    }
+    int rc = cb_mkdirs(o->out, e);
+    if (rc) return rc;
+    if (access(o->out, W_OK) != 0) return cb_fail(e, CB_EIO, "%s: folder is not writable: %s", o->out, strerror(errno));
+    if (o->force) { /* the run is not complete again until its meta.json is rewritten */
+        char path[4200];
+        snprintf(path, sizeof path, "%s/meta.json", o->out);
+        if (unlink(path) != 0 && errno != ENOENT) return cb_fail(e, CB_EIO, "%s: cannot remove: %s", path, strerror(errno));
+    }
+
+    int64_t n = (int64_t)o->hi - o->lo + 1;
+    int nt = o->threads < n ? o->threads : (int)n;
+    rec_ctx c = {.o = o};
+    c.w = calloc((size_t)nt, sizeof *c.w);
+    c.sums = calloc((size_t)n, sizeof *c.sums);
+    if (!c.w || !c.sums) {
+        free(c.w);
+        free(c.sums);
+        return cb_fail(e, CB_ENOMEM, "out of memory for %lld levels", (long long)n);
+    }
+    int ninit = 0;
+    for (; ninit < nt; ninit++) {
+        c.w[ninit].fail_level_i = -1;
+        c.w[ninit].env = malloc(sizeof *c.w[ninit].env);
+        if (!c.w[ninit].env) {
+            rc = cb_fail(e, CB_ENOMEM, "out of memory");
+            break;
+        }
+        if ((rc = game_expert_init(&c.w[ninit].ex, NULL, e))) {
+            free(c.w[ninit].env);
+            break;
+        }
+    }
+    if (!rc) {
+        rc = cb_parallel_for_w(n, nt, record_level, &c);
+        if (rc) { /* the message of the lowest failing level */
+            int best = -1;
+            for (int k = 0; k < nt; k++)
+                if (c.w[k].fail_level_i >= 0 && (best < 0 || c.w[k].fail_level_i < c.w[best].fail_level_i)) best = k;
+            if (best >= 0 && e) *e = c.w[best].err;
+        }
+    }
+    for (int k = 0; k < ninit; k++) {
+        pool_release(&c.w[k].pool);
+        game_expert_free(&c.w[k].ex);
+        free(c.w[k].env);
+    }
+    if (!rc) {
+        for (int64_t i = 0; i < n; i++) {
+            level_sum *s = &c.sums[i];
+            sum->levels++;
+            sum->states += s->states;
+            sum->episodes += s->episodes;
+            sum->coins += s->coins;
+            sum->deaths += s->deaths;
+            sum->timeouts += s->timeouts;
+            sum->random_actions += s->random_actions;
+            sum->searches += s->searches;
+            sum->expert_nopath += s->expert_nopath;
+            sum->expert_budget += s->expert_budget;
+        }
+        rc = write_run_meta(o, sum, e);
+    }
+    free(c.w);
+    free(c.sums);
+    return rc;
+}
