@@ -1,8 +1,210 @@
-/* cmd_data.c - coinbc data (not built yet: see the open issues). */
+/* cmd_data.c - coinbc data info|verify|split|export: look at, check, split
+ * and export datasets. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture/capture.h"
 #include "cli/cli.h"
 
+static int data_info(int argc, char **argv) {
+    int json = 0;
+    cli_opt opts[] = {{"json", CLI_FLAG, &json, NULL, "print JSON instead of a table", 0}};
+    cli_cmd_info info = {"data info", "Levels, frames, sizes, compression ratio and the label histogram of a dataset.",
+                         "coinbc data info DATA [--json]", "example: coinbc data info train.cbd"};
+    const char *pos[1];
+    int npos = 0, rc = cli_parse(argc, argv, &info, opts, 1, pos, 1, &npos);
+    if (rc) return rc > 0 ? 0 : 2;
+    if (npos != 1) return cli_error("data info", "give one DATA folder"), 2;
+    ds_reader *r;
+    cb_err e = {0};
+    if (ds_open(&r, pos[0], &e)) return cli_fail("data info", &e);
+    int n = ds_nlevels(r);
+    int64_t frames = ds_total_frames(r), episodes = 0;
+    uint64_t bytes = 0;
+    int modes[3] = {0};
+    for (int i = 0; i < n; i++) {
+        const ds_entry *en = ds_level_entry(r, i);
+        bytes += en->bytes;
+        episodes += en->episodes;
+        modes[en->mode + 1]++;
+    }
+    /* label histogram: read every level (one at a time) */
+    int64_t hist[DS_NUM_ACTIONS] = {0};
+    int status = 0;
+    for (int i = 0; i < n; i++) {
+        int32_t s = ds_level_seed(r, i);
+        ds_level l;
+        if (ds_load(r, &s, 1, &l, 1, &e)) {
+            status = cli_fail("data info", &e);
+            break;
+        }
+        for (int64_t t = 0; t < l.n; t++) hist[l.label[t]]++;
+        ds_level_free(&l);
+    }
+    double raw = (double)frames * DS_FRAME_BYTES;
+    static const char *const NAMES[DS_NUM_ACTIONS] = {"LEFT+DOWN", "LEFT", "LEFT+UP", "DOWN", "NOOP", "UP", "RIGHT+DOWN",
+                                                      "RIGHT", "RIGHT+UP", "9", "10", "11", "12", "13", "14"};
+    if (json) {
+        printf("{\"path\": \"%s\", \"levels\": %d, \"frames\": %lld, \"episodes\": %lld, \"bytes\": %llu, "
+               "\"raw_frame_bytes\": %.0f, \"compression_ratio\": %.3f, \"first_seed\": %d, \"last_seed\": %d, "
+               "\"manifest_crc\": \"%08x\", \"label_histogram\": [",
+               ds_path(r), n, (long long)frames, (long long)episodes, (unsigned long long)bytes, raw,
+               bytes ? raw / (double)bytes : 0, n ? ds_level_seed(r, 0) : 0, n ? ds_level_seed(r, n - 1) : 0,
+               ds_manifest_crc(r));
+        for (int a = 0; a < DS_NUM_ACTIONS; a++) printf("%s%lld", a ? ", " : "", (long long)hist[a]);
+        printf("]}\n");
+    } else {
+        printf("dataset    %s\nsource     %s\ncommand    %s\n", ds_path(r), ds_source(r), ds_command(r));
+        printf("levels     %d (seeds %d..%d; %d easy, %d hard, %d unknown mode)\n", n, n ? ds_level_seed(r, 0) : 0,
+               n ? ds_level_seed(r, n - 1) : 0, modes[1], modes[2], modes[0]);
+        printf("frames     %lld in %lld episodes\n", (long long)frames, (long long)episodes);
+        printf("size       %.1f MB on disk, %.1f MB of raw frames, compression %.1fx\n", bytes / 1e6, raw / 1e6,
+               bytes ? raw / (double)bytes : 0);
+        printf("labels     (the action to learn)\n");
+        for (int a = 0; a < DS_NUM_ACTIONS; a++)
+            if (hist[a]) printf("  %2d %-10s %9lld  %5.1f%%\n", a, NAMES[a], (long long)hist[a], frames ? 100.0 * hist[a] / frames : 0);
+    }
+    ds_close(r);
+    return status;
+}
+
+static int data_verify(int argc, char **argv) {
+    int quiet = 0;
+    cli_opt opts[] = {{"quiet", CLI_FLAG, &quiet, NULL, "no progress output", 0}};
+    cli_cmd_info info = {"data verify", "Check every shard of a dataset: size and CRC32 against the manifest, header and\n"
+                                        "payload CRCs, frame counts, episodes and values. Exits non-zero naming each bad shard.",
+                         "coinbc data verify DATA", NULL};
+    const char *pos[1];
+    int npos = 0, rc = cli_parse(argc, argv, &info, opts, 1, pos, 1, &npos);
+    if (rc) return rc > 0 ? 0 : 2;
+    if (npos != 1) return cli_error("data verify", "give one DATA folder"), 2;
+    ds_reader *r;
+    cb_err e = {0};
+    if (ds_open(&r, pos[0], &e)) return cli_fail("data verify", &e);
+    int n = ds_nlevels(r), bad = 0;
+    cb_progress p;
+    cb_progress_start(&p, "verify", "levels", n, quiet);
+    for (int i = 0; i < n; i++) {
+        if (ds_verify_level(r, i, &e)) {
+            fprintf(stderr, "coinbc data verify: BAD: %s\n", e.msg);
+            bad++;
+        }
+        cb_progress_update(&p, i + 1);
+    }
+    cb_progress_finish(&p);
+    printf("%s: %d levels, %d good, %d bad\n", pos[0], n, n - bad, bad);
+    ds_close(r);
+    return bad ? 1 : 0;
+}
+
+static int copy_levels(const char *cmd, ds_reader *r, const char *out, int32_t lo, int32_t hi, const char *command,
+                       int *count) {
+    cb_err e = {0};
+    ds_writer *w;
+    if (ds_writer_open(&w, out, 0, ds_source(r), command, &e)) return cli_fail(cmd, &e);
+    *count = 0;
+    for (int i = 0; i < ds_nlevels(r); i++) {
+        int32_t s = ds_level_seed(r, i);
+        if (s < lo || s > hi) continue;
+        ds_level l;
+        if (ds_load(r, &s, 1, &l, 1, &e) || ds_writer_add(w, &l, &e)) {
+            ds_level_free(&l);
+            ds_writer_abort(w);
+            return cli_fail(cmd, &e);
+        }
+        ds_level_free(&l);
+        (*count)++;
+    }
+    if (*count == 0) {
+        ds_writer_abort(w);
+        return cli_error(cmd, "%s: no levels in %d-%d", ds_path(r), lo, hi);
+    }
+    if (ds_writer_commit(w, &e)) return cli_fail(cmd, &e);
+    return 0;
+}
+
+static int data_split(int argc, char **argv) {
+    cli_range tr = {0, 0}, te = {0, 0};
+    const char *out = NULL;
+    cli_opt opts[] = {
+        {"train", CLI_RANGE, &tr, "A-B", "training level seeds", 0},
+        {"test", CLI_RANGE, &te, "C-D", "test level seeds (must not overlap --train)", 0},
+        {"out", CLI_STR, &out, "PREFIX", "writes PREFIX-train.cbd and PREFIX-test.cbd (-o)", 0},
+    };
+    cli_cmd_info info = {"data split", "Split a dataset by level seed (never by frame) into a training and a test dataset.",
+                         "coinbc data split DATA --train A-B --test C-D -o PREFIX",
+                         "example: coinbc data split all.cbd --train 0-63 --test 1000-1999 -o coinrun"};
+    const char *pos[1];
+    int npos = 0, rc = cli_parse(argc, argv, &info, opts, 3, pos, 1, &npos);
+    if (rc) return rc > 0 ? 0 : 2;
+    if (npos != 1 || !opts[0].seen || !opts[1].seen || !out)
+        return cli_error("data split", "give DATA, --train A-B, --test C-D and -o PREFIX"), 2;
+    if (!(tr.hi < te.lo || te.hi < tr.lo))
+        return cli_error("data split", "--train %d-%d and --test %d-%d overlap", tr.lo, tr.hi, te.lo, te.hi), 2;
+    ds_reader *r;
+    cb_err e = {0};
+    if (ds_open(&r, pos[0], &e)) return cli_fail("data split", &e);
+    char a[4200], b[4200], cmd[600];
+    snprintf(a, sizeof a, "%s-train.cbd", out);
+    snprintf(b, sizeof b, "%s-test.cbd", out);
+    snprintf(cmd, sizeof cmd, "coinbc data split %.200s --train %d-%d --test %d-%d", pos[0], tr.lo, tr.hi, te.lo, te.hi);
+    int na = 0, nb = 0;
+    int status = copy_levels("data split", r, a, tr.lo, tr.hi, cmd, &na);
+    if (!status) status = copy_levels("data split", r, b, te.lo, te.hi, cmd, &nb);
+    if (!status) printf("%s: %d levels\n%s: %d levels\n", a, na, b, nb);
+    ds_close(r);
+    return status;
+}
+
+static int data_export(int argc, char **argv) {
+    cli_range lv = {0, INT32_MAX};
+    const char *fmt = "png", *out = NULL;
+    cli_opt opts[] = {
+        {"levels", CLI_RANGE, &lv, "A-B", "only these level seeds (default all)", 0},
+        {"format", CLI_STR, &fmt, "png|npz", "PNG level folders (default) or one .npz per episode", 0},
+        {"out", CLI_STR, &out, "DIR", "output folder (-o)", 0},
+    };
+    cli_cmd_info info = {"data export", "Export levels as recordings; capturing the export gives the same frames and labels.",
+                         "coinbc data export DATA [--levels A-B] --format png|npz -o DIR", NULL};
+    const char *pos[1];
+    int npos = 0, rc = cli_parse(argc, argv, &info, opts, 3, pos, 1, &npos);
+    if (rc) return rc > 0 ? 0 : 2;
+    if (npos != 1 || !out) return cli_error("data export", "give DATA and -o DIR"), 2;
+    int npz = !strcmp(fmt, "npz");
+    if (!npz && strcmp(fmt, "png")) return cli_error("data export", "unknown --format '%s' (png or npz)", fmt), 2;
+    ds_reader *r;
+    cb_err e = {0};
+    if (ds_open(&r, pos[0], &e)) return cli_fail("data export", &e);
+    int count = 0, status = 0;
+    for (int i = 0; i < ds_nlevels(r) && !status; i++) {
+        int32_t s = ds_level_seed(r, i);
+        if (s < lv.lo || s > lv.hi) continue;
+        ds_level l;
+        if (ds_load(r, &s, 1, &l, 1, &e) || (npz ? capture_export_npz(&l, out, &e) : capture_export_png(&l, out, &e)))
+            status = cli_fail("data export", &e);
+        ds_level_free(&l);
+        count++;
+    }
+    if (!status) printf("exported %d levels as %s to %s\n", count, fmt, out);
+    ds_close(r);
+    return status;
+}
+
 int cli_cmd_data(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    return cli_error("data", "this command is not built yet in this version of coinbc");
+    static const char *usage = "usage: coinbc data info|verify|split|export ...   (coinbc data SUB --help)\n"
+                               "  info     levels, frames, sizes, compression ratio, label histogram\n"
+                               "  verify   check every shard; non-zero exit naming each bad one\n"
+                               "  split    split by level seed into training and test datasets\n"
+                               "  export   levels back out as PNG folders or .npz episodes\n";
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "info")) return data_info(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "verify")) return data_verify(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "split")) return data_split(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "export")) return data_export(argc - 1, argv + 1);
+    cli_error("data", "unknown subcommand '%s'", argv[1]);
+    fputs(usage, stderr);
+    return 2;
 }

@@ -1,0 +1,287 @@
+/* capture.c - recordings -> dataset: finds the inputs, groups them by level
+ * seed in a stable order, reads and encodes levels in parallel, and writes
+ * the dataset (all or nothing unless skip_bad). */
+#include <dirent.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "capture/capture.h"
+
+enum { IN_PNG = 0, IN_NPZ = 1 };
+
+typedef struct {
+    int kind;
+    int32_t seed;
+    int64_t index;
+    char path[4096];
+} input;
+
+typedef struct {
+    input *v;
+    int n, cap;
+} input_list;
+
+static int add_input(input_list *l, int kind, int32_t seed, int64_t index, const char *path, cb_err *e) {
+    if (l->n == l->cap) {
+        int cap = l->cap ? l->cap * 2 : 64;
+        input *nv = realloc(l->v, sizeof *nv * (size_t)cap);
+        if (!nv) return cb_fail(e, CB_ENOMEM, "capture: out of memory");
+        l->v = nv;
+        l->cap = cap;
+    }
+    input *in = &l->v[l->n++];
+    in->kind = kind;
+    in->seed = seed;
+    in->index = index;
+    snprintf(in->path, sizeof in->path, "%s", path);
+    return 0;
+}
+
+static int is_dir(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int level_seed_of(const char *name, int32_t *seed) {
+    if (strncmp(name, "level_", 6) != 0) return CB_EARG;
+    int64_t v;
+    if (cb_parse_i64(name + 6, &v) || v < INT32_MIN || v > INT32_MAX) return CB_EARG;
+    *seed = (int32_t)v;
+    return 0;
+}
+
+static int add_path(input_list *l, const char *path, cb_err *e) {
+    const char *base = strrchr(path, '/');
+    base = base && base[1] ? base + 1 : path;
+    size_t bl = strlen(path);
+    int32_t seed;
+    int64_t idx, T;
+    if (!is_dir(path)) {
+        if (bl > 4 && !strcmp(path + bl - 4, ".npz")) {
+            if (capture_parse_npz_name(path, &seed, &idx, &T))
+                return cb_fail(e, CB_EARG, "%s: the name does not follow {timestamp}_{index}_{T}_{seed}_{return}.npz", path);
+            return add_input(l, IN_NPZ, seed, idx, path, e);
+        }
+        FILE *f = fopen(path, "rb");
+        if (!f) return cb_fail(e, CB_ENOTFOUND, "%s: no such file or folder", path);
+        fclose(f);
+        return cb_fail(e, CB_EARG, "%s: not a recording (give a level_SEED folder, a folder of them, or .npz files)", path);
+    }
+    char sub[4200];
+    snprintf(sub, sizeof sub, "%s/actions.csv", path);
+    FILE *f = fopen(sub, "rb");
+    if (f) { /* a level folder itself */
+        fclose(f);
+        char name[256];
+        snprintf(name, sizeof name, "%s", base);
+        size_t nl = strlen(name);
+        if (nl && name[nl - 1] == '/') name[nl - 1] = 0;
+        if (level_seed_of(name, &seed))
+            return cb_fail(e, CB_EARG, "%s: a recording folder must be named level_SEED", path);
+        return add_input(l, IN_PNG, seed, 0, path, e);
+    }
+    DIR *d = opendir(path);
+    if (!d) return cb_fail(e, CB_EIO, "%s: cannot read the folder", path);
+    struct dirent *de;
+    int found = 0, rc = 0;
+    while (!rc && (de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
+        size_t nl = strlen(de->d_name);
+        if (!level_seed_of(de->d_name, &seed) && is_dir(sub)) {
+            rc = add_input(l, IN_PNG, seed, 0, sub, e);
+            found++;
+        } else if (nl > 4 && !strcmp(de->d_name + nl - 4, ".npz")) {
+            if (capture_parse_npz_name(sub, &seed, &idx, &T))
+                rc = cb_fail(e, CB_EARG, "%s: the name does not follow {timestamp}_{index}_{T}_{seed}_{return}.npz", sub);
+            else
+                rc = add_input(l, IN_NPZ, seed, idx, sub, e);
+            found++;
+        }
+    }
+    closedir(d);
+    if (!rc && !found) rc = cb_fail(e, CB_ENOTFOUND, "%s: no level_SEED folders or .npz files in it", path);
+    return rc;
+}
+
+static int by_level(const void *a, const void *b) {
+    const input *x = a, *y = b;
+    if (x->seed != y->seed) return (x->seed > y->seed) - (x->seed < y->seed);
+    if (x->kind != y->kind) return x->kind - y->kind;
+    return strcmp(x->path, y->path);
+}
+
+/* Concatenates parts into one level, renumbering episodes consecutively. */
+static int concat(ds_level *out, ds_level *parts, int n, int32_t seed, cb_err *e) {
+    int64_t total = 0;
+    for (int i = 0; i < n; i++) total += parts[i].n;
+    int rc = ds_level_alloc(out, seed, -1, total, e);
+    if (rc) return rc;
+    int64_t at = 0;
+    int32_t ep_base = 0;
+    for (int i = 0; i < n; i++) {
+        ds_level *p = &parts[i];
+        memcpy(out->frames + (size_t)at * DS_FRAME_BYTES, p->frames, (size_t)p->n * DS_FRAME_BYTES);
+        memcpy(out->label + at, p->label, (size_t)p->n);
+        memcpy(out->action + at, p->action, (size_t)p->n);
+        memcpy(out->done + at, p->done, (size_t)p->n);
+        memcpy(out->reward + at, p->reward, sizeof(float) * (size_t)p->n);
+        memcpy(out->step + at, p->step, sizeof(int32_t) * (size_t)p->n);
+        int32_t maxep = -1;
+        for (int64_t t = 0; t < p->n; t++) {
+            out->episode[at + t] = ep_base + p->episode[t] - (p->n ? p->episode[0] : 0);
+            if (out->episode[at + t] > maxep) maxep = out->episode[at + t];
+        }
+        ep_base = maxep + 1;
+        at += p->n;
+    }
+    return 0;
+}
+
+typedef struct {
+    const input_list *in;
+    const int *first; /* group g spans in->v[first[g] .. first[g+1]) */
+    int ngroups;
+    ds_writer *w;
+    const capture_opts *o;
+    cb_err *errs;
+    int *bad;
+    pthread_mutex_t mu;
+    int done;
+    capture_summary *s;
+} run_ctx;
+
+static int group_task(void *vctx, int64_t g) {
+    run_ctx *c = vctx;
+    const input *items = c->in->v + c->first[g];
+    int n = c->first[g + 1] - c->first[g];
+    int32_t seed = items[0].seed;
+    cb_err *e = &c->errs[g];
+    ds_level *parts = calloc((size_t)n, sizeof *parts);
+    if (!parts) return cb_fail(e, CB_ENOMEM, "capture: out of memory");
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        if (items[i].kind == IN_PNG) {
+            int alpha = 0;
+            rc = capture_read_pngdir(items[i].path, seed, &parts[i], &alpha, e);
+            if (!rc && alpha && c->o->warn) {
+                char msg[4300];
+                snprintf(msg, sizeof msg, "%s: frames have an alpha channel; it was dropped", items[i].path);
+                c->o->warn(c->o->ctx, msg);
+            }
+        } else {
+            rc = capture_read_npz(items[i].path, &parts[i], e);
+        }
+    }
+    ds_level lvl;
+    memset(&lvl, 0, sizeof lvl);
+    if (!rc) rc = n == 1 ? (lvl = parts[0], memset(&parts[0], 0, sizeof parts[0]), 0) : concat(&lvl, parts, n, seed, e);
+    for (int i = 0; i < n; i++) ds_level_free(&parts[i]);
+    free(parts);
+    if (!rc) rc = ds_writer_add(c->w, &lvl, e);
+    pthread_mutex_lock(&c->mu);
+    if (!rc) {
+        c->s->levels++;
+        c->s->frames += lvl.n;
+        c->s->episodes += ds_level_episodes(&lvl);
+    }
+    c->done++;
+    if (c->o->progress) c->o->progress(c->o->ctx, c->done, c->ngroups);
+    pthread_mutex_unlock(&c->mu);
+    ds_level_free(&lvl);
+    if (rc && c->o->skip_bad) {
+        c->bad[g] = 1;
+        return 0;
+    }
+    return rc;
+}
+
+void capture_summary_free(capture_summary *s) {
+    for (int i = 0; i < s->nskipped; i++) free(s->skipped[i]);
+    free(s->skipped);
+    memset(s, 0, sizeof *s);
+}
+
+int capture_run(const char *const *inputs, int n, const char *out, const capture_opts *o, capture_summary *s,
+                cb_err *e) {
+    memset(s, 0, sizeof *s);
+    if (n <= 0) return cb_fail(e, CB_EARG, "capture: no inputs");
+    input_list l = {0};
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++) rc = add_path(&l, inputs[i], e);
+    if (rc) {
+        free(l.v);
+        return rc;
+    }
+    /* filter by --levels, sort into a stable order, group by seed */
+    int k = 0;
+    for (int i = 0; i < l.n; i++)
+        if (!o->has_range || (l.v[i].seed >= o->lo && l.v[i].seed <= o->hi)) l.v[k++] = l.v[i];
+    l.n = k;
+    if (l.n == 0) {
+        free(l.v);
+        return cb_fail(e, CB_ENOTFOUND, "capture: no recordings of levels %d-%d in the inputs", o->lo, o->hi);
+    }
+    qsort(l.v, (size_t)l.n, sizeof *l.v, by_level);
+    for (int i = 1; i < l.n; i++)
+        if (!strcmp(l.v[i].path, l.v[i - 1].path)) {
+            rc = cb_fail(e, CB_EARG, "%s: given twice", l.v[i].path);
+            free(l.v);
+            return rc;
+        }
+    s->inputs = l.n;
+    int *first = malloc(sizeof(int) * (size_t)(l.n + 1)), ng = 0;
+    if (!first) {
+        free(l.v);
+        return cb_fail(e, CB_ENOMEM, "capture: out of memory");
+    }
+    for (int i = 0; i < l.n; i++)
+        if (i == 0 || l.v[i].seed != l.v[i - 1].seed) first[ng++] = i;
+    first[ng] = l.n;
+    ds_writer *w;
+    char source[512];
+    snprintf(source, sizeof source, "coinbc capture of %d recording%s", l.n, l.n == 1 ? "" : "s");
+    rc = ds_writer_open(&w, out, o->append, source, o->command, e);
+    if (rc) {
+        free(first);
+        free(l.v);
+        return rc;
+    }
+    run_ctx c = {.in = &l, .first = first, .ngroups = ng, .w = w, .o = o, .s = s};
+    c.errs = calloc((size_t)ng, sizeof *c.errs);
+    c.bad = calloc((size_t)ng, sizeof *c.bad);
+    if (!c.errs || !c.bad) rc = cb_fail(e, CB_ENOMEM, "capture: out of memory");
+    pthread_mutex_init(&c.mu, NULL);
+    if (!rc) rc = cb_parallel_for(ng, o->threads > 0 ? o->threads : cb_default_threads(), group_task, &c);
+    if (rc) {
+        for (int g = 0; g < ng; g++)
+            if (c.errs[g].code) {
+                *e = c.errs[g];
+                break;
+            }
+        cb_err_prefix(e, "nothing was written: ");
+        ds_writer_abort(w);
+    } else {
+        for (int g = 0; g < ng; g++)
+            if (c.bad[g]) {
+                char **ns = realloc(s->skipped, sizeof(char *) * (size_t)(s->nskipped + 1));
+                if (!ns) break;
+                s->skipped = ns;
+                s->skipped[s->nskipped++] = strdup(c.errs[g].msg);
+            }
+        if (s->levels == 0) {
+            ds_writer_abort(w);
+            rc = cb_fail(e, CB_EFORMAT, "capture: every level was bad; nothing was written");
+        } else {
+            rc = ds_writer_commit(w, e);
+        }
+    }
+    pthread_mutex_destroy(&c.mu);
+    free(c.errs);
+    free(c.bad);
+    free(first);
+    free(l.v);
+    return rc;
+}

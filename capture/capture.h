@@ -1,0 +1,54 @@
+/* capture.h - recordings in and out: PNG-folder recordings and NumPy .npz
+ * episodes converted into a dataset, datasets exported back to either.
+ * (Expert play into recordings is capture/record.h.) */
+#ifndef COINBC_CAPTURE_H
+#define COINBC_CAPTURE_H
+
+#include <stdint.h>
+
+#include "common/common.h"
+#include "dataset/dataset.h"
+
+typedef struct {
+    int has_range;
+    int32_t lo, hi;      /* --levels filter (inclusive) */
+    int skip_bad;        /* capture the other levels when one is bad */
+    int append;          /* add to an existing dataset */
+    int threads;
+    const char *command; /* stored in the manifest */
+    /* warnings (e.g. an alpha channel dropped) and progress, from any thread */
+    void (*warn)(void *ctx, const char *msg);
+    void (*progress)(void *ctx, int levels_done, int levels_total);
+    void *ctx;
+} capture_opts;
+
+typedef struct {
+    int inputs;       /* recordings found (level folders + npz files) */
+    int levels;       /* levels written */
+    int64_t frames, episodes;
+    int nskipped;
+    char **skipped;   /* messages of skipped levels (skip_bad), malloc'd */
+} capture_summary;
+void capture_summary_free(capture_summary *s);
+
+/* Converts recordings into the dataset `out`. Inputs: a recordings folder
+ * holding level_SEED folders and/or .npz files, a single level_SEED folder, or
+ * an .npz file. Several inputs and episodes of one level go into that level's
+ * shard in a stable order (PNG folders first, then .npz by file name). */
+int capture_run(const char *const *inputs, int n, const char *out, const capture_opts *o, capture_summary *s,
+                cb_err *e);
+
+/* One PNG-folder recording (frame_NNNNNN.png + actions.csv) as a level.
+ * *alpha is set when an alpha channel was dropped. */
+int capture_read_pngdir(const char *dir, int32_t seed, ds_level *out, int *alpha, cb_err *e);
+/* One .npz episode as a level (episode 0); seed from the file name. */
+int capture_read_npz(const char *path, ds_level *out, cb_err *e);
+/* {timestamp}_{index}_{T}_{seed}_{return}.npz -> seed, index, T. */
+int capture_parse_npz_name(const char *path, int32_t *seed, int64_t *index, int64_t *T);
+
+/* Export: PNG level folders (frame_NNNNNN.png, actions.csv with label,
+ * executed, episode, episode_step) or one .npz per episode. */
+int capture_export_png(const ds_level *l, const char *dir, cb_err *e);
+int capture_export_npz(const ds_level *l, const char *dir, cb_err *e);
+
+#endif

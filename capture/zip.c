@@ -1,0 +1,235 @@
+/* zip.c - reading and writing zip files as numpy's savez / savez_compressed
+ * make them (PKWARE APPNOTE: central directory, zip64 extra fields). */
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "capture/zip.h"
+
+static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static uint32_t le32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t le64(const uint8_t *p) { return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32; }
+
+int capture_zip_open(capture_zip *z, const uint8_t *buf, size_t n, const char *path, cb_err *e) {
+    memset(z, 0, sizeof *z);
+    z->buf = buf;
+    z->n = n;
+    z->path = path;
+    if (n < 22) return cb_fail(e, CB_EFORMAT, "%s: not a zip/npz file (too short; truncated?)", path);
+    /* end of central directory: last 22 bytes + up to 64 KiB comment */
+    size_t eocd = (size_t)-1;
+    size_t stop = n > 22 + 65535 ? n - 22 - 65535 : 0;
+    for (size_t i = n - 22 + 1; i-- > stop;)
+        if (le32(buf + i) == 0x06054b50) {
+            eocd = i;
+            break;
+        }
+    if (eocd == (size_t)-1) {
+        if (n >= 4 && le32(buf) == 0x04034b50)
+            return cb_fail(e, CB_EFORMAT, "%s: zip file is truncated (no central directory)", path);
+        return cb_fail(e, CB_EFORMAT, "%s: not a zip/npz file", path);
+    }
+    uint64_t count = le16(buf + eocd + 10), cd_size = le32(buf + eocd + 12), cd_off = le32(buf + eocd + 16);
+    if (eocd >= 20 && le32(buf + eocd - 20) == 0x07064b50) { /* zip64 locator */
+        uint64_t z64 = le64(buf + eocd - 20 + 8);
+        if (z64 + 56 > n || le32(buf + z64) != 0x06064b50)
+            return cb_fail(e, CB_EFORMAT, "%s: bad zip64 end of central directory", path);
+        count = le64(buf + z64 + 32);
+        cd_size = le64(buf + z64 + 40);
+        cd_off = le64(buf + z64 + 48);
+    }
+    if (cd_off > n || cd_size > n - cd_off) return cb_fail(e, CB_EFORMAT, "%s: central directory out of the file (truncated?)", path);
+    if (count > 16) return cb_fail(e, CB_EFORMAT, "%s: %llu members; an episode file has at most 16", path, (unsigned long long)count);
+    size_t p = (size_t)cd_off;
+    for (uint64_t k = 0; k < count; k++) {
+        if (p + 46 > n || le32(buf + p) != 0x02014b50) return cb_fail(e, CB_EFORMAT, "%s: damaged central directory", path);
+        capture_zip_member *m = &z->mem[z->nmem];
+        m->method = le16(buf + p + 10);
+        m->crc = le32(buf + p + 16);
+        m->csize = le32(buf + p + 20);
+        m->usize = le32(buf + p + 24);
+        size_t nl = le16(buf + p + 28), xl = le16(buf + p + 30), cl = le16(buf + p + 32);
+        uint64_t loff = le32(buf + p + 42);
+        if (p + 46 + nl + xl + cl > n) return cb_fail(e, CB_EFORMAT, "%s: damaged central directory", path);
+        if (nl >= sizeof m->name) return cb_fail(e, CB_EFORMAT, "%s: member name too long", path);
+        memcpy(m->name, buf + p + 46, nl);
+        m->name[nl] = 0;
+        /* zip64 extra: only the fields that are 0xFFFFFFFF in the record, in order */
+        const uint8_t *x = buf + p + 46 + nl, *xe = x + xl;
+        while (x + 4 <= xe) {
+            uint16_t id = le16(x), sz = le16(x + 2);
+            if (x + 4 + sz > xe) break;
+            if (id == 0x0001) {
+                const uint8_t *q = x + 4, *qe = q + sz;
+                if (m->usize == 0xFFFFFFFFu && q + 8 <= qe) m->usize = le64(q), q += 8;
+                if (m->csize == 0xFFFFFFFFu && q + 8 <= qe) m->csize = le64(q), q += 8;
+                if (loff == 0xFFFFFFFFu && q + 8 <= qe) loff = le64(q), q += 8;
+            }
+            x += 4 + sz;
+        }
+        if (loff + 30 > n || le32(buf + loff) != 0x04034b50)
+            return cb_fail(e, CB_EFORMAT, "%s: member %s: bad local header (truncated?)", path, m->name);
+        m->data_off = loff + 30 + le16(buf + loff + 26) + le16(buf + loff + 28);
+        if (m->data_off > n || m->csize > n - m->data_off)
+            return cb_fail(e, CB_EFORMAT, "%s: member %s runs past the end of the file (truncated)", path, m->name);
+        if (m->method != 0 && m->method != 8)
+            return cb_fail(e, CB_EFORMAT, "%s: member %s uses zip method %d (only stored and deflate)", path, m->name, m->method);
+        z->nmem++;
+        p += 46 + nl + xl + cl;
+    }
+    return 0;
+}
+
+const capture_zip_member *capture_zip_find(const capture_zip *z, const char *name) {
+    for (int i = 0; i < z->nmem; i++)
+        if (!strcmp(z->mem[i].name, name)) return &z->mem[i];
+    return NULL;
+}
+
+int capture_zip_extract(const capture_zip *z, const capture_zip_member *m, uint64_t limit, uint8_t **out, size_t *outn,
+                        cb_err *e) {
+    *out = NULL;
+    *outn = 0;
+    if (m->usize > limit)
+        return cb_fail(e, CB_EFORMAT, "%s: member %s declares %llu bytes, more than its array can hold (%llu)", z->path,
+                       m->name, (unsigned long long)m->usize, (unsigned long long)limit);
+    uint8_t *buf = malloc(m->usize ? m->usize : 1);
+    if (!buf) return cb_fail(e, CB_ENOMEM, "%s: out of memory for member %s", z->path, m->name);
+    const uint8_t *src = z->buf + m->data_off;
+    if (m->method == 0) {
+        if (m->csize != m->usize) {
+            free(buf);
+            return cb_fail(e, CB_EFORMAT, "%s: stored member %s has mismatched sizes", z->path, m->name);
+        }
+        memcpy(buf, src, m->usize);
+    } else {
+        z_stream s;
+        memset(&s, 0, sizeof s);
+        if (inflateInit2(&s, -15) != Z_OK) {
+            free(buf);
+            return cb_fail(e, CB_ENOMEM, "%s: zlib init failed", z->path);
+        }
+        s.next_in = (Bytef *)src;
+        s.avail_in = (uInt)m->csize;
+        s.next_out = buf;
+        s.avail_out = (uInt)m->usize;
+        int zr = inflate(&s, Z_FINISH);
+        uint8_t extra;
+        int more = 0;
+        if (zr == Z_BUF_ERROR || zr == Z_OK) { /* output full: does the stream want to go on? */
+            s.next_out = &extra;
+            s.avail_out = 1;
+            more = inflate(&s, Z_FINISH) != Z_STREAM_END || s.avail_out == 0;
+        }
+        uint64_t got = s.total_out;
+        inflateEnd(&s);
+        if (zr != Z_STREAM_END && (more || got != m->usize)) {
+            free(buf);
+            if (got >= m->usize)
+                return cb_fail(e, CB_EFORMAT, "%s: member %s inflates to more than its declared %llu bytes (zip bomb?)",
+                               z->path, m->name, (unsigned long long)m->usize);
+            return cb_fail(e, CB_EFORMAT, "%s: member %s is damaged or truncated (inflated %llu of %llu bytes)", z->path,
+                           m->name, (unsigned long long)got, (unsigned long long)m->usize);
+        }
+        if (got != m->usize) {
+            free(buf);
+            return cb_fail(e, CB_EFORMAT, "%s: member %s inflated to %llu bytes, declared %llu", z->path, m->name,
+                           (unsigned long long)got, (unsigned long long)m->usize);
+        }
+    }
+    if ((uint32_t)crc32(0, buf, (uInt)m->usize) != m->crc) {
+        free(buf);
+        return cb_fail(e, CB_ECRC, "%s: member %s fails its CRC32 (damaged)", z->path, m->name);
+    }
+    *out = buf;
+    *outn = (size_t)m->usize;
+    return 0;
+}
+
+int capture_zip_peek(const capture_zip *z, const capture_zip_member *m, uint8_t *out, size_t want, size_t *got,
+                     cb_err *e) {
+    const uint8_t *src = z->buf + m->data_off;
+    if (m->method == 0) {
+        *got = want < m->csize ? want : (size_t)m->csize;
+        memcpy(out, src, *got);
+        return 0;
+    }
+    z_stream s;
+    memset(&s, 0, sizeof s);
+    if (inflateInit2(&s, -15) != Z_OK) return cb_fail(e, CB_ENOMEM, "%s: zlib init failed", z->path);
+    s.next_in = (Bytef *)src;
+    s.avail_in = (uInt)m->csize;
+    s.next_out = out;
+    s.avail_out = (uInt)want;
+    int zr = inflate(&s, Z_SYNC_FLUSH);
+    *got = want - s.avail_out;
+    inflateEnd(&s);
+    if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR)
+        return cb_fail(e, CB_EFORMAT, "%s: member %s is not a valid deflate stream", z->path, m->name);
+    return 0;
+}
+
+static void w16(uint8_t *p, uint16_t v) {
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+static void w32(uint8_t *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+void capture_zip_writer_init(capture_zip_writer *w, FILE *fp) {
+    memset(w, 0, sizeof *w);
+    w->fp = fp;
+}
+
+int capture_zip_writer_add(capture_zip_writer *w, const char *name, const uint8_t *data, size_t n) {
+    if (w->n >= 16 || n > 0xFFFFFFF0u) return CB_ERANGE;
+    size_t nl = strlen(name);
+    uint8_t h[30];
+    uint32_t crc = (uint32_t)crc32(0, data, (uInt)n);
+    memset(h, 0, sizeof h);
+    w32(h, 0x04034b50);
+    w16(h + 4, 20);
+    w32(h + 14, crc);
+    w32(h + 18, (uint32_t)n);
+    w32(h + 22, (uint32_t)n);
+    w16(h + 26, (uint16_t)nl);
+    if (fwrite(h, 1, 30, w->fp) != 30 || fwrite(name, 1, nl, w->fp) != nl || (n && fwrite(data, 1, n, w->fp) != n))
+        return CB_EIO;
+    snprintf(w->ent[w->n].name, sizeof w->ent[w->n].name, "%s", name);
+    w->ent[w->n].crc = crc;
+    w->ent[w->n].size = n;
+    w->ent[w->n].off = w->off;
+    w->n++;
+    w->off += 30 + nl + n;
+    return 0;
+}
+
+int capture_zip_writer_finish(capture_zip_writer *w) {
+    uint64_t cd = w->off, cdn = 0;
+    for (int i = 0; i < w->n; i++) {
+        size_t nl = strlen(w->ent[i].name);
+        uint8_t h[46];
+        memset(h, 0, sizeof h);
+        w32(h, 0x02014b50);
+        w16(h + 4, 20);
+        w16(h + 6, 20);
+        w32(h + 16, w->ent[i].crc);
+        w32(h + 20, (uint32_t)w->ent[i].size);
+        w32(h + 24, (uint32_t)w->ent[i].size);
+        w16(h + 28, (uint16_t)nl);
+        w32(h + 42, (uint32_t)w->ent[i].off);
+        if (fwrite(h, 1, 46, w->fp) != 46 || fwrite(w->ent[i].name, 1, nl, w->fp) != nl) return CB_EIO;
+        cdn += 46 + nl;
+    }
+    uint8_t eo[22];
+    memset(eo, 0, sizeof eo);
+    w32(eo, 0x06054b50);
+    w16(eo + 8, (uint16_t)w->n);
+    w16(eo + 10, (uint16_t)w->n);
+    w32(eo + 12, (uint32_t)cdn);
+    w32(eo + 16, (uint32_t)cd);
+    return fwrite(eo, 1, 22, w->fp) == 22 ? 0 : CB_EIO;
+}

@@ -1,0 +1,86 @@
+/* dataset.h - coinbc datasets: a folder NAME.cbd with a versioned text
+ * manifest and one compressed, checksummed shard per level (docs/FORMATS.md).
+ * Any level can be read without the others; writes are atomic, so a crash or
+ * a full disk leaves the dataset as it was. */
+#ifndef COINBC_DATASET_H
+#define COINBC_DATASET_H
+
+#include <stdint.h>
+
+#include "common/common.h"
+
+#define DS_W 64
+#define DS_H 64
+#define DS_C 3
+#define DS_FRAME_BYTES (DS_W * DS_H * DS_C)
+#define DS_NUM_ACTIONS 15
+#define DS_VERSION 1
+
+/* One level's frames and per-frame columns, in memory. */
+typedef struct {
+    int32_t seed;     /* level seed */
+    int8_t mode;      /* 0 easy, 1 hard, -1 unknown */
+    int64_t n;        /* frames */
+    uint8_t *frames;  /* n * 64*64*3 RGB, row 0 at the top */
+    uint8_t *label;   /* n: the action to learn, 0..14 */
+    uint8_t *action;  /* n: the executed action */
+    float *reward;    /* n */
+    uint8_t *done;    /* n */
+    int32_t *episode; /* n */
+    int32_t *step;    /* n */
+} ds_level;
+
+/* Allocates the arrays of a level with n frames (one block). */
+int ds_level_alloc(ds_level *l, int32_t seed, int mode, int64_t n, cb_err *e);
+void ds_level_free(ds_level *l);
+int ds_level_episodes(const ds_level *l); /* distinct episode indices */
+
+/* ---- reading ------------------------------------------------------------- */
+typedef struct ds_reader ds_reader;
+
+typedef struct {
+    int32_t seed;
+    int8_t mode;
+    int64_t frames;
+    int32_t episodes;
+    char file[64];       /* shard file name inside the folder */
+    uint64_t bytes;      /* shard size */
+    uint32_t crc;        /* CRC32 of the shard file */
+} ds_entry;
+
+int ds_open(ds_reader **r, const char *path, cb_err *e); /* reads and validates the manifest */
+void ds_close(ds_reader *r);
+int ds_nlevels(const ds_reader *r);
+int32_t ds_level_seed(const ds_reader *r, int i);      /* manifest order: sorted by seed */
+const ds_entry *ds_level_entry(const ds_reader *r, int i);
+int ds_find(const ds_reader *r, int32_t seed);         /* index or -1 */
+const char *ds_path(const ds_reader *r);
+const char *ds_source(const ds_reader *r);
+const char *ds_command(const ds_reader *r);
+uint32_t ds_manifest_crc(const ds_reader *r);          /* identifies the dataset's content */
+int64_t ds_total_frames(const ds_reader *r);
+/* Decompresses and verifies the given levels (out[i] for seeds[i]) on
+ * nthreads threads. On failure nothing is left allocated. */
+int ds_load(ds_reader *r, const int32_t *seeds, int n, ds_level *out, int nthreads, cb_err *e);
+/* Reads one level's shard and checks it completely (CRCs, sizes, values). */
+int ds_verify_level(ds_reader *r, int i, cb_err *e);
+
+/* ---- shards ---------------------------------------------------------------- */
+/* Encodes a level as a shard image (malloc'd); filter 1 = difference to the
+ * previous frame before deflate, 0 = none. */
+int ds_shard_encode(const ds_level *l, int filter, int level, uint8_t **out, size_t *n, cb_err *e);
+/* Decodes and checks a shard image; `name` is used in messages. */
+int ds_shard_decode(const uint8_t *buf, size_t n, const char *name, ds_level *out, cb_err *e);
+
+/* ---- writing ------------------------------------------------------------- */
+typedef struct ds_writer ds_writer;
+/* append: add to an existing dataset (its manifest is kept; only the manifest
+ * is rewritten at commit). Otherwise the folder must not hold a dataset. */
+int ds_writer_open(ds_writer **w, const char *path, int append, const char *source, const char *command, cb_err *e);
+int ds_writer_add(ds_writer *w, const ds_level *l, cb_err *e); /* writes that level's shard atomically */
+int ds_writer_commit(ds_writer *w, cb_err *e);                 /* writes the manifest atomically, frees w */
+void ds_writer_abort(ds_writer *w);                             /* removes new shards, leaves the dataset as it was */
+/* Compression: filter (default 1) and zlib level (default 6). */
+void ds_writer_set_compression(ds_writer *w, int filter, int zlevel);
+
+#endif

@@ -1,0 +1,139 @@
+/* writer.c - creating or extending a dataset. Each level's shard is written
+ * atomically under its real name; the manifest, written last and atomically,
+ * is what makes levels part of the dataset. Abort removes the shards this
+ * writer created, so the dataset is left as it was. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "dataset/manifest.h"
+
+struct ds_writer {
+    char path[4096];
+    ds_manifest m;
+    int nnew, capnew;
+    char (*newfiles)[64];
+    int filter, zlevel;
+    pthread_mutex_t mu; /* ds_writer_add may be called from several threads */
+};
+
+int ds_writer_open(ds_writer **out, const char *path, int append, const char *source, const char *command, cb_err *e) {
+    *out = NULL;
+    ds_writer *w = calloc(1, sizeof *w);
+    if (!w) return cb_fail(e, CB_ENOMEM, "%s: out of memory", path);
+    snprintf(w->path, sizeof w->path, "%s", path);
+    w->filter = 1;
+    w->zlevel = 6;
+    pthread_mutex_init(&w->mu, NULL);
+    char mp[4200];
+    snprintf(mp, sizeof mp, "%s/manifest.txt", path);
+    struct stat st;
+    int exists = stat(mp, &st) == 0;
+    if (exists && !append) {
+        free(w);
+        return cb_fail(e, CB_EEXIST, "%s: already holds a dataset; give another name, or add levels to it with --append",
+                       path);
+    }
+    if (exists) {
+        uint8_t *text;
+        size_t n;
+        int rc = cb_read_file(mp, &text, &n, e);
+        if (!rc) rc = ds_manifest_parse(&w->m, (const char *)text, n, mp, e);
+        if (!rc) free(text);
+        if (rc) {
+            free(w);
+            return rc;
+        }
+    } else {
+        ds_manifest_init(&w->m);
+        int rc = cb_mkdirs(path, e);
+        if (rc) {
+            free(w);
+            return rc;
+        }
+    }
+    snprintf(w->m.source, sizeof w->m.source, "%s", source ? source : "");
+    snprintf(w->m.command, sizeof w->m.command, "%s", command ? command : "");
+    *out = w;
+    return 0;
+}
+
+void ds_writer_set_compression(ds_writer *w, int filter, int zlevel) {
+    w->filter = filter ? 1 : 0;
+    w->zlevel = zlevel < 0 ? 6 : (zlevel > 9 ? 9 : zlevel);
+}
+
+int ds_writer_add(ds_writer *w, const ds_level *l, cb_err *e) {
+    pthread_mutex_lock(&w->mu);
+    int dup = ds_manifest_find(&w->m, l->seed) >= 0;
+    pthread_mutex_unlock(&w->mu);
+    if (dup) return cb_fail(e, CB_EEXIST, "%s: level %d is already in the dataset", w->path, l->seed);
+    for (int64_t i = 0; i < l->n; i++)
+        if (l->label[i] >= DS_NUM_ACTIONS || l->action[i] >= DS_NUM_ACTIONS)
+            return cb_fail(e, CB_ERANGE, "level %d: frame %lld has action %d / label %d outside 0..14", l->seed,
+                           (long long)i, l->action[i], l->label[i]);
+    uint8_t *buf;
+    size_t n;
+    int rc = ds_shard_encode(l, w->filter, w->zlevel, &buf, &n, e);
+    if (rc) return rc;
+    ds_entry en;
+    memset(&en, 0, sizeof en);
+    en.seed = l->seed;
+    en.mode = l->mode;
+    en.frames = l->n;
+    en.episodes = ds_level_episodes(l);
+    snprintf(en.file, sizeof en.file, "level_%d.cbs", l->seed);
+    en.bytes = n;
+    en.crc = (uint32_t)crc32(0, buf, (uInt)n);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", w->path, en.file);
+    rc = cb_write_file_atomic(path, buf, n, e);
+    free(buf);
+    if (rc) return cb_err_prefix(e, "level %d: ", l->seed);
+    pthread_mutex_lock(&w->mu);
+    if (w->nnew == w->capnew) {
+        int cap = w->capnew ? w->capnew * 2 : 64;
+        char(*nf)[64] = realloc(w->newfiles, sizeof *nf * (size_t)cap);
+        if (!nf) {
+            pthread_mutex_unlock(&w->mu);
+            unlink(path);
+            return cb_fail(e, CB_ENOMEM, "out of memory");
+        }
+        w->newfiles = nf;
+        w->capnew = cap;
+    }
+    snprintf(w->newfiles[w->nnew++], 64, "%s", en.file);
+    rc = ds_manifest_add(&w->m, &en, e);
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+int ds_writer_commit(ds_writer *w, cb_err *e) {
+    int rc = ds_manifest_write(&w->m, w->path, e);
+    if (rc) {
+        ds_writer_abort(w);
+        return rc;
+    }
+    ds_manifest_free(&w->m);
+    free(w->newfiles);
+    pthread_mutex_destroy(&w->mu);
+    free(w);
+    return 0;
+}
+
+void ds_writer_abort(ds_writer *w) {
+    if (!w) return;
+    for (int i = 0; i < w->nnew; i++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", w->path, w->newfiles[i]);
+        unlink(path);
+    }
+    ds_manifest_free(&w->m);
+    free(w->newfiles);
+    pthread_mutex_destroy(&w->mu);
+    free(w);
+}
