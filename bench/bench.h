@@ -4,5 +4,6 @@
 #define COINBC_BENCH_H
 int bench_game(int argc, char **argv);
 int bench_expert(int argc, char **argv);
+int bench_data(int argc, char **argv);
 void bench_print_machine(void);
 #endif

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "capture/record.h"
+#include "dataset/dataset.h"
 
 #define PROGRESS_EVERY 64
 
@@ -266,11 +267,18 @@ static int record_level(void *vctx, int64_t i, int wid) {
     level_sum *s = &c->sums[i];
     memset(s, 0, sizeof *s);
     char dir[4200];
-    snprintf(dir, sizeof dir, "%s/level_%d", o->out, level);
+    snprintf(dir, sizeof dir, "%s/level_%d", o->out ? o->out : ".", level);
     tbuf csv = {0};
     membuf png = {0};
-    int rc = cb_mkdirs(dir, e);
-    if (!rc && o->force) rc = clean_level_dir(dir, e);
+    ds_level dl;
+    memset(&dl, 0, sizeof dl);
+    int rc = 0;
+    if (o->dataset) {
+        rc = ds_level_alloc(&dl, level, o->mode, o->states, e);
+    } else {
+        rc = cb_mkdirs(dir, e);
+        if (!rc && o->force) rc = clean_level_dir(dir, e);
+    }
     if (!rc) rc = game_env_init(w->env, level, o->mode, e);
     if (!rc && tb_printf(&csv, "%s\n", CAPTURE_RECORD_CSV_HEADER)) rc = cb_fail(e, CB_ENOMEM, "out of memory");
     if (rc) goto out;
@@ -284,8 +292,12 @@ static int record_level(void *vctx, int64_t i, int wid) {
     for (int64_t t = 0; t < o->states; t++) {
         char path[4300];
         snprintf(path, sizeof path, "%s/frame_%06lld.png", dir, (long long)t);
-        game_env_render(w->env, rgb);
-        if ((rc = encode_png(&png, &w->pool, rgb, e)) || (rc = write_renamed(path, png.p, png.n, e))) goto out;
+        if (o->dataset) {
+            game_env_render(w->env, dl.frames + (size_t)t * DS_FRAME_BYTES);
+        } else {
+            game_env_render(w->env, rgb);
+            if ((rc = encode_png(&png, &w->pool, rgb, e)) || (rc = write_renamed(path, png.p, png.n, e))) goto out;
+        }
         int label;
         int64_t before = w->ex.searches;
         int xrc = game_expert_act(&w->ex, &w->env->level, &w->env->state, &label, &xe);
@@ -311,8 +323,15 @@ static int record_level(void *vctx, int64_t i, int wid) {
             s->deaths += so.outcome == GAME_DEATH;
             s->timeouts += so.outcome == GAME_TIMEOUT_END;
         }
-        if (tb_printf(&csv, "%lld,%d,%g,%d,%d,%d,%d,%d\n", (long long)t, label, (double)so.reward, so.done, label,
-                      executed, episode, ep_step)) {
+        if (o->dataset) {
+            dl.label[t] = (uint8_t)label;
+            dl.action[t] = (uint8_t)executed;
+            dl.reward[t] = so.reward;
+            dl.done[t] = (uint8_t)so.done;
+            dl.episode[t] = episode;
+            dl.step[t] = ep_step;
+        } else if (tb_printf(&csv, "%lld,%d,%g,%d,%d,%d,%d,%d\n", (long long)t, label, (double)so.reward, so.done, label,
+                             executed, episode, ep_step)) {
             rc = cb_fail(e, CB_ENOMEM, "out of memory");
             goto out;
         }
@@ -323,6 +342,11 @@ static int record_level(void *vctx, int64_t i, int wid) {
         }
     }
     s->searches = w->ex.searches - searches0;
+    if (o->dataset) {
+        if ((rc = ds_writer_add(o->dataset, &dl, e))) goto out;
+        if (o->progress) o->progress(o->progress_ctx, o->states - reported, 1);
+        goto out;
+    }
     if ((rc = sync_dir_fs(dir, e))) goto out;
     char path[4300];
     snprintf(path, sizeof path, "%s/actions.csv", dir);
@@ -332,6 +356,7 @@ static int record_level(void *vctx, int64_t i, int wid) {
 out:
     free(csv.p);
     free(png.p);
+    ds_level_free(&dl);
     if (rc) {
         if (w->fail_level_i < 0 || i < w->fail_level_i) w->fail_level_i = (int)i;
         cb_err_prefix(e, "level %d: ", level);
@@ -357,6 +382,8 @@ static int write_run_meta(const capture_record_opts *o, const capture_record_sum
     return cb_write_file_atomic(path, buf, (size_t)n, e);
 }
 
+static int record_levels(const capture_record_opts *o, capture_record_summary *sum, cb_err *e);
+
 int capture_record(const capture_record_opts *o, capture_record_summary *sum, cb_err *e) {
     memset(sum, 0, sizeof *sum);
     if (o->lo < 0 || o->hi < o->lo)
@@ -366,6 +393,7 @@ int capture_record(const capture_record_opts *o, capture_record_summary *sum, cb
         return cb_fail(e, CB_EARG, "--states %lld: need 1 <= N <= 1000000000", (long long)o->states);
     if (!(o->noise >= 0 && o->noise <= 1)) return cb_fail(e, CB_EARG, "--noise %g: need 0 <= EPS <= 1", o->noise);
     if (o->threads < 1 || o->threads > 64) return cb_fail(e, CB_EARG, "--threads %d: need 1..64", o->threads);
+    if (o->dataset) return record_levels(o, sum, e);
     if (!o->out || !o->out[0]) return cb_fail(e, CB_EARG, "no output folder");
     if (strlen(o->out) > 3900) return cb_fail(e, CB_EARG, "%.60s...: output path too long", o->out);
     struct stat st;
@@ -382,6 +410,11 @@ int capture_record(const capture_record_opts *o, capture_record_summary *sum, cb
         if (unlink(path) != 0 && errno != ENOENT) return cb_fail(e, CB_EIO, "%s: cannot remove: %s", path, strerror(errno));
     }
 
+    return record_levels(o, sum, e);
+}
+
+static int record_levels(const capture_record_opts *o, capture_record_summary *sum, cb_err *e) {
+    int rc = 0;
     int64_t n = (int64_t)o->hi - o->lo + 1;
     int nt = o->threads < n ? o->threads : (int)n;
     rec_ctx c = {.o = o};
@@ -433,7 +466,7 @@ int capture_record(const capture_record_opts *o, capture_record_summary *sum, cb
             sum->expert_nopath += s->expert_nopath;
             sum->expert_budget += s->expert_budget;
         }
-        rc = write_run_meta(o, sum, e);
+        if (!o->dataset) rc = write_run_meta(o, sum, e);
     }
     free(c.w);
     free(c.sums);

@@ -18,7 +18,10 @@ typedef struct {
     int64_t states;   /* states recorded per level, >= 1 */
     double noise;     /* probability of executing a random action, in [0, 1] */
     uint64_t seed;    /* noise RNG: level L uses cb_rng_seed2(seed, L) */
-    const char *out;  /* output folder */
+    const char *out;  /* output folder (ignored when dataset is set) */
+    /* If set, each level goes straight into this dataset (in memory, then one
+     * shard) instead of PNG files; the caller opens and commits the writer. */
+    struct ds_writer *dataset;
     int force;        /* write into an existing folder (stale level files are replaced) */
     int threads;      /* worker threads, >= 1 */
     /* Optional progress callback, called from worker threads (the callee

@@ -6,6 +6,7 @@
 
 #include "capture/record.h"
 #include "cli/cli.h"
+#include "dataset/dataset.h"
 
 typedef struct {
     pthread_mutex_t mu;
@@ -52,11 +53,14 @@ int cli_cmd_record(int argc, char **argv) {
         "record",
         "Play levels with the expert planner and write a recordings folder: per level\n"
         "level_SEED/frame_NNNNNN.png, actions.csv and meta.json (docs/FORMATS-recordings.md).",
-        "coinbc record --levels A-B [--mode easy|hard] --states N [--noise EPS] [--seed S] --out DIR",
+        "coinbc record --levels A-B [--mode easy|hard] --states N [--noise EPS] [--seed S] --out DIR|DATA.cbd",
         "Each level is played until it has N states, starting a new episode of the same level\n"
         "after each end. With probability EPS a uniformly random action is executed instead of\n"
         "the expert's; the recorded label is always the expert's action at that state.\n"
-        "example: coinbc record --levels 0-63 --states 1000 --noise 0.1 --out rec/train"};
+        "With --out NAME.cbd the levels go straight into a dataset (no PNG files in between);\n"
+        "with --force an existing dataset is extended (levels already in it are refused).\n"
+        "example: coinbc record --levels 0-63 --states 1000 --noise 0.1 --out rec/train\n"
+        "         coinbc record --levels 0-63 --states 1000 --out train.cbd"};
     int nopt = (int)(sizeof opts / sizeof opts[0]);
     int rc = cli_parse(argc, argv, &info, opts, nopt, NULL, 0, NULL);
     if (rc) return rc > 0 ? 0 : 2;
@@ -69,9 +73,16 @@ int cli_cmd_record(int argc, char **argv) {
     if (!(noise >= 0 && noise <= 1)) return cli_error("record", "--noise %g: need 0 <= EPS <= 1", noise), 2;
     if (seed < 0) return cli_error("record", "--seed %lld: need S >= 0", (long long)seed), 2;
     if (threads < 1 || threads > 64) return cli_error("record", "--threads %d: need 1..64", threads), 2;
-    if (ends_with(out, ".cbd"))
-        return cli_error("record", "%s: writing a dataset directly is not available in this build yet "
-                                   "(record to a folder, then use coinbc capture)", out), 2;
+    ds_writer *dw = NULL;
+    cb_err e = {0};
+    if (ends_with(out, ".cbd")) { /* straight into a dataset, no PNG files in between */
+        char command[1024], source[256];
+        size_t k = (size_t)snprintf(command, sizeof command, "coinbc");
+        for (int i = 0; i < argc && k < sizeof command; i++) k += (size_t)snprintf(command + k, sizeof command - k, " %s", argv[i]);
+        snprintf(source, sizeof source, "coinbc %s record: expert play of %s levels %d-%d, noise %g, seed %lld", CB_VERSION,
+                 mode_s, levels.lo, levels.hi, noise, (long long)seed);
+        if (ds_writer_open(&dw, out, force, source, command, &e)) return cli_fail("record", &e);
+    }
 
     rec_progress rp;
     pthread_mutex_init(&rp.mu, NULL);
@@ -82,11 +93,14 @@ int cli_cmd_record(int argc, char **argv) {
 
     capture_record_opts o = {.lo = levels.lo, .hi = levels.hi, .mode = mode, .states = states, .noise = noise,
                              .seed = (uint64_t)seed, .out = out, .force = force, .threads = threads,
-                             .progress = on_progress, .progress_ctx = &rp};
+                             .progress = on_progress, .progress_ctx = &rp, .dataset = dw};
     capture_record_summary s;
-    cb_err e = {0};
     double t0 = cb_now();
     rc = capture_record(&o, &s, &e);
+    if (dw) {
+        if (rc) ds_writer_abort(dw);
+        else rc = ds_writer_commit(dw, &e);
+    }
     double dt = cb_now() - t0;
     if (rc == 0) cb_progress_finish(&rp.p);
     pthread_mutex_destroy(&rp.mu);

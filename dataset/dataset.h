@@ -80,7 +80,8 @@ int ds_writer_open(ds_writer **w, const char *path, int append, const char *sour
 int ds_writer_add(ds_writer *w, const ds_level *l, cb_err *e); /* writes that level's shard atomically */
 int ds_writer_commit(ds_writer *w, cb_err *e);                 /* writes the manifest atomically, frees w */
 void ds_writer_abort(ds_writer *w);                             /* removes new shards, leaves the dataset as it was */
-/* Compression: filter (default 1) and zlib level (default 6). */
+/* Compression: inter-frame filter (default 0: measured to hurt, see writer.c)
+ * and zlib level (default 6). */
 void ds_writer_set_compression(ds_writer *w, int filter, int zlevel);
 
 #endif

@@ -1,0 +1,86 @@
+/* bench_data.c - dataset codec: what the inter-frame filter buys (size and
+ * time, filter on vs off on the same levels in one run) and how fast levels
+ * load on 1 thread vs all cores. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench/bench.h"
+#include "capture/record.h"
+#include "cli/cli.h"
+#include "dataset/dataset.h"
+
+int bench_data(int argc, char **argv) {
+    const char *data = NULL;
+    cli_opt opts[] = {{"data", CLI_STR, &data, "DATA.cbd", "dataset to measure (default: record 16 easy levels x 1000)", 0}};
+    cli_cmd_info info = {"bench data", "Dataset codec: compression with and without the inter-frame filter, load speed.",
+                         "coinbc bench data [--data DATA.cbd]", NULL};
+    int rc = cli_parse(argc, argv, &info, opts, 1, NULL, 0, NULL);
+    if (rc) return rc > 0 ? 0 : 2;
+    cb_err e = {0};
+    char tmp[] = "/tmp/coinbc_bench_XXXXXX", path[256];
+    if (!data) {
+        if (!mkdtemp(tmp)) return cli_error("bench data", "cannot make a temporary folder");
+        snprintf(path, sizeof path, "%s/b.cbd", tmp);
+        ds_writer *w;
+        if (ds_writer_open(&w, path, 0, "bench", "bench data", &e)) return cli_fail("bench data", &e);
+        capture_record_opts o = {.lo = 0, .hi = 15, .mode = GAME_EASY, .states = 1000, .noise = 0.1, .seed = 1,
+                                 .threads = cb_default_threads(), .dataset = w};
+        capture_record_summary s;
+        if (capture_record(&o, &s, &e) || ds_writer_commit(w, &e)) return cli_fail("bench data", &e);
+        data = path;
+    }
+    ds_reader *r;
+    if (ds_open(&r, data, &e)) return cli_fail("bench data", &e);
+    int n = ds_nlevels(r);
+    int32_t *seeds = malloc(sizeof(int32_t) * (size_t)n);
+    ds_level *lv = calloc((size_t)n, sizeof *lv);
+    for (int i = 0; i < n; i++) seeds[i] = ds_level_seed(r, i);
+    bench_print_machine();
+    double t0 = cb_now();
+    if (ds_load(r, seeds, n, lv, 1, &e)) return cli_fail("bench data", &e);
+    double t1 = cb_now() - t0;
+    for (int i = 0; i < n; i++) ds_level_free(&lv[i]);
+    t0 = cb_now();
+    if (ds_load(r, seeds, n, lv, cb_default_threads(), &e)) return cli_fail("bench data", &e);
+    double t2 = cb_now() - t0;
+    int64_t frames = ds_total_frames(r);
+    double raw = (double)frames * DS_FRAME_BYTES;
+    printf("%s: %d levels, %lld frames (%.0f MB of raw frames)\n", data, n, (long long)frames, raw / 1e6);
+    printf("load (read + CRC + inflate + unfilter): 1 thread %.2f s (%.0f MB/s), %d threads %.2f s (%.0f MB/s), speed-up %.2fx\n",
+           t1, raw / 1e6 / t1, cb_default_threads(), t2, raw / 1e6 / t2, t1 / t2);
+    for (int level = 1; level <= 6; level += 5) {
+        size_t bytes[2] = {0, 0};
+        double enc[2] = {0, 0}, dec[2] = {0, 0};
+        for (int f = 0; f < 2; f++)
+            for (int i = 0; i < n; i++) {
+                uint8_t *buf;
+                size_t len;
+                double a = cb_now();
+                if (ds_shard_encode(&lv[i], f, level, &buf, &len, &e)) return cli_fail("bench data", &e);
+                double b = cb_now();
+                ds_level back;
+                if (ds_shard_decode(buf, len, "bench", &back, &e)) return cli_fail("bench data", &e);
+                double c = cb_now();
+                enc[f] += b - a;
+                dec[f] += c - b;
+                bytes[f] += len;
+                ds_level_free(&back);
+                free(buf);
+            }
+        printf("zlib level %d: no filter %.1f MB (%.1fx, encode %.0f MB/s, decode %.0f MB/s); "
+               "inter-frame filter %.1f MB (%.1fx, encode %.0f MB/s, decode %.0f MB/s): filtered/unfiltered size %.2f\n",
+               level, bytes[0] / 1e6, raw / bytes[0], raw / 1e6 / enc[0], raw / 1e6 / dec[0], bytes[1] / 1e6, raw / bytes[1],
+               raw / 1e6 / enc[1], raw / 1e6 / dec[1], (double)bytes[1] / bytes[0]);
+    }
+    for (int i = 0; i < n; i++) ds_level_free(&lv[i]);
+    free(lv);
+    free(seeds);
+    ds_close(r);
+    if (data == path) {
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
+        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp);
+    }
+    return 0;
+}
