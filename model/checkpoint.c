@@ -1,0 +1,110 @@
+/* checkpoint.c - one file per checkpoint: a versioned header with the
+ * network config and training state, the parameters and both Adam moments,
+ * and a trailing CRC32 of everything before it; written atomically. */
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "model/model.h"
+
+#define CK_MAGIC "CBCKPT\0\0"
+#define CK_VERSION 1
+
+typedef struct {
+    char magic[8];
+    uint32_t version, header_size;
+    int32_t net, c0, c1, c2, hidden, pad;
+    uint64_t nparams;
+    int64_t step, epoch;
+    uint64_t rng[4];
+    double best_val;
+    uint64_t extra[8];
+} ck_header; /* little-endian x86-64 layout, 184 bytes */
+
+int model_save(const model *m, const model_ckpt_state *st, const char *path, cb_err *e) {
+    ck_header h;
+    memset(&h, 0, sizeof h);
+    memcpy(h.magic, CK_MAGIC, 8);
+    h.version = CK_VERSION;
+    h.header_size = sizeof h;
+    h.net = m->cfg.net;
+    h.c0 = m->cfg.channels[0];
+    h.c1 = m->cfg.channels[1];
+    h.c2 = m->cfg.channels[2];
+    h.hidden = m->cfg.hidden;
+    h.nparams = m->nparams;
+    h.step = st->step;
+    h.epoch = st->epoch;
+    memcpy(h.rng, st->rng.s, sizeof h.rng);
+    h.best_val = st->best_val;
+    memcpy(h.extra, st->extra, sizeof h.extra);
+    cb_afile f;
+    int rc = cb_afile_open(&f, path, e);
+    if (rc) return rc;
+    uint32_t crc = (uint32_t)crc32(0, (const Bytef *)&h, sizeof h);
+    size_t bytes = sizeof(float) * m->nparams * 3;
+    crc = (uint32_t)crc32(crc, (const Bytef *)m->mem, (uInt)bytes);
+    if ((rc = cb_afile_write(&f, &h, sizeof h, e)) || (rc = cb_afile_write(&f, m->mem, bytes, e)) ||
+        (rc = cb_afile_write(&f, &crc, 4, e))) {
+        cb_afile_abort(&f);
+        return rc;
+    }
+    return cb_afile_commit(&f, e);
+}
+
+int model_load(model *m, model_ckpt_state *st, const char *path, cb_err *e) {
+    memset(m, 0, sizeof *m);
+    uint8_t *buf;
+    size_t n;
+    int rc = cb_read_file(path, &buf, &n, e);
+    if (rc) return rc;
+    ck_header h;
+    if (n < sizeof h + 4) {
+        free(buf);
+        return cb_fail(e, CB_EFORMAT, "%s: not a coinbc checkpoint (too short: truncated?)", path);
+    }
+    memcpy(&h, buf, sizeof h);
+    if (memcmp(h.magic, CK_MAGIC, 8) != 0) {
+        free(buf);
+        return cb_fail(e, CB_EFORMAT, "%s: not a coinbc checkpoint (bad magic)", path);
+    }
+    if (h.version != CK_VERSION || h.header_size != sizeof h) {
+        free(buf);
+        return cb_fail(e, CB_EFORMAT, "%s: checkpoint version %u is not supported (this coinbc reads %d)", path, h.version,
+                       CK_VERSION);
+    }
+    size_t want = sizeof h + sizeof(float) * (size_t)h.nparams * 3 + 4;
+    if (h.nparams > ((uint64_t)1 << 32) || n != want) {
+        free(buf);
+        return cb_fail(e, CB_EFORMAT, "%s: %zu bytes, a checkpoint of %llu parameters has %zu (truncated?)", path, n,
+                       (unsigned long long)h.nparams, want);
+    }
+    uint32_t crc;
+    memcpy(&crc, buf + n - 4, 4);
+    if (crc != (uint32_t)crc32(0, buf, (uInt)(n - 4))) {
+        free(buf);
+        return cb_fail(e, CB_ECRC, "%s: checkpoint CRC mismatch (the file is damaged)", path);
+    }
+    model_config cfg = {h.net, {h.c0, h.c1, h.c2}, h.hidden};
+    rc = model_init(m, &cfg, e);
+    if (!rc && m->nparams != h.nparams) {
+        model_free(m);
+        rc = cb_fail(e, CB_EFORMAT, "%s: %llu parameters, but its config (%s) has %zu", path,
+                     (unsigned long long)h.nparams, model_net_name(h.net), m->nparams);
+    }
+    if (rc) {
+        free(buf);
+        return cb_err_prefix(e, "%s: ", path);
+    }
+    memcpy(m->mem, buf + sizeof h, sizeof(float) * m->nparams * 3);
+    if (st) {
+        memset(st, 0, sizeof *st);
+        st->step = h.step;
+        st->epoch = h.epoch;
+        memcpy(st->rng.s, h.rng, sizeof h.rng);
+        st->best_val = h.best_val;
+        memcpy(st->extra, h.extra, sizeof h.extra);
+    }
+    free(buf);
+    return 0;
+}

@@ -1,0 +1,313 @@
+/* test_model.c - the networks against references nobody here wrote:
+ * PyTorch's logits, loss and per-level parameter gradients on fixed weights
+ * and inputs (tests/fixtures/torch, made by tools/torch_ref.py), and central
+ * finite differences of every tensor; per-level gradients averaged equal the
+ * whole-batch gradient; checkpoints round trip and refuse damage. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "model/model.h"
+
+typedef struct {
+    int32_t hdr[8];
+    float *params, *logits, *grads, loss;
+    uint8_t *frames, *labels;
+    uint8_t *file;
+} fixture;
+
+static int load_fixture(fixture *f, const char *path) {
+    size_t n;
+    cb_err e = {0};
+    if (cb_read_file(path, &f->file, &n, &e)) return -1;
+    memcpy(f->hdr, f->file, 32);
+    int L = f->hdr[5], B = f->hdr[6], P = f->hdr[7], N = L * B;
+    uint8_t *p = f->file + 32;
+    f->params = (float *)p;
+    p += 4 * (size_t)P;
+    f->frames = p;
+    p += (size_t)N * 64 * 64 * 3;
+    f->labels = p;
+    p += N;
+    float *fl = malloc(sizeof(float) * ((size_t)N * 15 + 1 + (size_t)L * P));
+    memcpy(fl, p, sizeof(float) * ((size_t)N * 15 + 1 + (size_t)L * P));
+    f->logits = fl;
+    f->loss = fl[N * 15];
+    f->grads = fl + N * 15 + 1;
+    return 0;
+}
+
+static void check_torch(const char *path) {
+    fixture f;
+    assert_int_equal(load_fixture(&f, path), 0);
+    model_config cfg = {f.hdr[0], {f.hdr[1], f.hdr[2], f.hdr[3]}, f.hdr[4]};
+    int L = f.hdr[5], B = f.hdr[6], N = L * B;
+    model m;
+    cb_err e = {0};
+    assert_int_equal(model_init(&m, &cfg, &e), 0);
+    assert_int_equal((int)m.nparams, f.hdr[7]);
+    memcpy(m.params, f.params, sizeof(float) * m.nparams);
+    assert_int_equal(model_set_batch(&m, N, &e), 0);
+    float logits[64 * 15];
+    model_forward_u8(&m, f.frames, N, logits);
+    double maxd = 0;
+    for (int i = 0; i < N * 15; i++) maxd = fmax(maxd, fabs(logits[i] - f.logits[i]));
+    double loss = model_loss(&m, f.labels, N, NULL);
+    float *g = malloc(sizeof(float) * m.nparams * (size_t)L);
+    model_backward(&m, f.labels, L, B, g);
+    double maxg = 0, maxref = 0, worst_rel = 0;
+    for (size_t i = 0; i < m.nparams * (size_t)L; i++) {
+        double d = fabs(g[i] - f.grads[i]);
+        maxg = fmax(maxg, d);
+        maxref = fmax(maxref, fabs(f.grads[i]));
+    }
+    /* per tensor and level: relative error of the whole tensor's gradient */
+    for (int l = 0; l < L; l++)
+        for (int t = 0; t < m.ntensors; t++) {
+            double num = 0, den = 0;
+            for (size_t i = 0; i < m.tensors[t].size; i++) {
+                size_t k = (size_t)l * m.nparams + m.tensors[t].off + i;
+                num += (g[k] - f.grads[k]) * (g[k] - f.grads[k]);
+                den += (double)f.grads[k] * f.grads[k];
+            }
+            double rel = sqrt(num / (den + 1e-30));
+            if (rel > worst_rel) worst_rel = rel;
+            if (rel > 1e-4) printf("  %s level %d: relative error %.2e\n", m.tensors[t].name, l, rel);
+        }
+    printf("%s: max |logit diff| %.2e, loss %.7f vs %.7f, max |grad diff| %.2e (max |grad| %.2e), worst tensor rel. error %.2e\n",
+           path, maxd, loss, f.loss, maxg, maxref, worst_rel);
+    assert_true(maxd < 1e-4);
+    assert_true(fabs(loss - f.loss) < 1e-5);
+    assert_true(worst_rel < 1e-4);
+    free(g);
+    model_free(&m);
+    free(f.logits);
+    free(f.file);
+}
+
+static void test_impala_vs_pytorch(void **st) {
+    (void)st;
+    check_torch("tests/fixtures/torch/impala_small.bin");
+}
+
+static void test_nature_vs_pytorch(void **st) {
+    (void)st;
+    check_torch("tests/fixtures/torch/nature_small.bin");
+}
+
+/* An independent double-precision forward of the same op list, with direct
+ * (naive) convolution in NCHW layout: the reference for finite differences.
+ * Returns the mean cross-entropy of level l's B frames. */
+static double naive_loss(const model *m, const double *p, const uint8_t *frames, const uint8_t *labels, int l, int B) {
+    double *act[MODEL_MAX_OPS + 1];
+    for (int a = 0; a < m->nacts; a++) act[a] = calloc((size_t)B * m->acts[a].c * m->acts[a].h * m->acts[a].w, sizeof(double));
+    for (int s = 0; s < B; s++)
+        for (int c = 0; c < 3; c++)
+            for (int j = 0; j < 64 * 64; j++)
+                act[0][((size_t)s * 3 + c) * 4096 + j] = frames[((size_t)(l * B + s) * 4096 + j) * 3 + c] / 255.0;
+    for (int i = 0; i < m->nops; i++) {
+        const model_op *o = &m->ops[i];
+        const model_act *ai = &m->acts[o->in], *ao = &m->acts[o->out];
+        double *x = act[o->in], *y = act[o->out];
+        size_t per_in = (size_t)ai->c * ai->h * ai->w, per_out = (size_t)ao->c * ao->h * ao->w;
+        for (int s = 0; s < B; s++) {
+            const double *xs = x + s * per_in;
+            double *ys = y + s * per_out;
+            switch (o->type) {
+            case OP_CONV: {
+                const double *w = p + m->tensors[o->wt].off, *bb = p + m->tensors[o->wt + 1].off;
+                for (int co = 0; co < o->cout; co++)
+                    for (int oy = 0; oy < o->ho; oy++)
+                        for (int ox = 0; ox < o->wo; ox++) {
+                            double acc = bb[co];
+                            for (int ci = 0; ci < o->cin; ci++)
+                                for (int ky = 0; ky < o->k; ky++)
+                                    for (int kx = 0; kx < o->k; kx++) {
+                                        int iy = oy * o->stride - o->pad + ky, ix = ox * o->stride - o->pad + kx;
+                                        if (iy < 0 || ix < 0 || iy >= o->h || ix >= o->w) continue;
+                                        acc += w[((co * o->cin + ci) * o->k + ky) * o->k + kx] * xs[(ci * o->h + iy) * o->w + ix];
+                                    }
+                            ys[(co * o->ho + oy) * o->wo + ox] = acc;
+                        }
+                break;
+            }
+            case OP_RELU:
+                for (size_t j = 0; j < per_in; j++) ys[j] = xs[j] > 0 ? xs[j] : 0;
+                break;
+            case OP_POOL:
+                for (int c = 0; c < ai->c; c++)
+                    for (int oy = 0; oy < o->ho; oy++)
+                        for (int ox = 0; ox < o->wo; ox++) {
+                            double best = -1e300;
+                            for (int ky = 0; ky < 3; ky++)
+                                for (int kx = 0; kx < 3; kx++) {
+                                    int iy = oy * 2 - 1 + ky, ix = ox * 2 - 1 + kx;
+                                    if (iy >= 0 && ix >= 0 && iy < o->h && ix < o->w && xs[(c * o->h + iy) * o->w + ix] > best)
+                                        best = xs[(c * o->h + iy) * o->w + ix];
+                                }
+                            ys[(c * o->ho + oy) * o->wo + ox] = best;
+                        }
+                break;
+            case OP_ADD:
+                for (size_t j = 0; j < per_in; j++) ys[j] = xs[j] + act[o->in2][s * per_in + j];
+                break;
+            case OP_FLAT: memcpy(ys, xs, sizeof(double) * per_in); break;
+            case OP_LINEAR: {
+                const double *w = p + m->tensors[o->wt].off, *bb = p + m->tensors[o->wt + 1].off;
+                for (int k = 0; k < o->dout; k++) {
+                    double acc = bb[k];
+                    for (int j = 0; j < o->din; j++) acc += w[(size_t)k * o->din + j] * xs[j];
+                    ys[k] = acc;
+                }
+                break;
+            }
+            }
+        }
+    }
+    double loss = 0;
+    const double *z = act[m->nacts - 1];
+    for (int s = 0; s < B; s++) {
+        double mx = -1e300, sum = 0;
+        for (int a = 0; a < 15; a++) mx = fmax(mx, z[s * 15 + a]);
+        for (int a = 0; a < 15; a++) sum += exp(z[s * 15 + a] - mx);
+        loss += mx + log(sum) - z[s * 15 + labels[l * B + s]];
+    }
+    for (int a = 0; a < m->nacts; a++) free(act[a]);
+    return loss / B;
+}
+
+static void check_fd(const char *net, int c0, int c1, int c2, int hidden) {
+    model_config cfg;
+    assert_int_equal(model_config_default(&cfg, net), 0);
+    cfg.channels[0] = c0;
+    cfg.channels[1] = c1;
+    cfg.channels[2] = c2;
+    cfg.hidden = hidden;
+    model m;
+    cb_err e = {0};
+    assert_int_equal(model_init(&m, &cfg, &e), 0);
+    cb_rng r;
+    cb_rng_seed(&r, 3);
+    model_init_params(&m, &r);
+    int L = 2, B = 2, N = 4;
+    uint8_t *frames = malloc((size_t)N * 64 * 64 * 3), labels[4] = {3, 7, 8, 1};
+    for (size_t i = 0; i < (size_t)N * 64 * 64 * 3; i++) frames[i] = (uint8_t)cb_rng_u32(&r);
+    assert_int_equal(model_set_batch(&m, N, &e), 0);
+    float *g = malloc(sizeof(float) * m.nparams * L);
+    model_forward_u8(&m, frames, N, NULL);
+    model_backward(&m, labels, L, B, g);
+    /* the same model for the one-level losses (batch B) */
+    double worst = 0;
+    int checked = 0, bad = 0;
+    double *pd = malloc(sizeof(double) * m.nparams);
+    for (size_t i = 0; i < m.nparams; i++) pd[i] = m.params[i];
+    for (int t = 0; t < m.ntensors; t++)
+        for (int k = 0; k < 6; k++) {
+            size_t i = m.tensors[t].off + cb_rng_below(&r, (uint32_t)m.tensors[t].size);
+            int l = k % L;
+            double w0 = pd[i];
+            const double h = 1e-5;
+            pd[i] = w0 + h;
+            double lp = naive_loss(&m, pd, frames, labels, l, B);
+            pd[i] = w0 - h;
+            double lm = naive_loss(&m, pd, frames, labels, l, B);
+            pd[i] = w0;
+            double fd = (lp - lm) / (2.0 * h), an = g[(size_t)l * m.nparams + i];
+            double err = fabs(fd - an) / fmax(fmax(fabs(fd), fabs(an)), 1e-6);
+            checked++;
+            if (err > worst) worst = err;
+            if (err > 1e-3) {
+                bad++;
+                if (bad <= 5)
+                    printf("  %s[%zu] level %d: finite difference %.6f, backward %.6f\n", m.tensors[t].name,
+                       i - m.tensors[t].off, l, fd, an);
+            }
+        }
+    printf("%s: %d gradient entries against double-precision central differences of an independent naive\n"
+           "  forward (h = 1e-5): worst relative error %.2e, %d above 1e-3\n", net, checked, worst, bad);
+    /* a step can still cross a ReLU or max-pool kink: allow 2 of the entries to miss */
+    assert_true(bad <= 2);
+    free(pd);
+    /* mean of the per-level gradients == gradient of the whole batch's mean loss */
+    float *g1 = malloc(sizeof(float) * m.nparams);
+    model_forward_u8(&m, frames, N, NULL);
+    model_backward(&m, labels, 1, N, g1);
+    double md = 0, mx = 0;
+    for (size_t i = 0; i < m.nparams; i++) {
+        md = fmax(md, fabs(0.5 * (g[i] + g[m.nparams + i]) - g1[i]));
+        mx = fmax(mx, fabs(g1[i]));
+    }
+    assert_true(md <= 1e-5 * fmax(mx, 1));
+    free(g1);
+    free(g);
+    free(frames);
+    model_free(&m);
+}
+
+static void test_impala_finite_differences(void **st) {
+    (void)st;
+    check_fd("impala", 3, 4, 4, 8);
+}
+
+static void test_nature_finite_differences(void **st) {
+    (void)st;
+    check_fd("nature", 4, 4, 4, 8);
+}
+
+static void test_checkpoint(void **st) {
+    (void)st;
+    model_config cfg;
+    model_config_default(&cfg, "nature");
+    cfg.hidden = 16;
+    model m, m2;
+    cb_err e = {0};
+    assert_int_equal(model_init(&m, &cfg, &e), 0);
+    cb_rng r;
+    cb_rng_seed(&r, 9);
+    model_init_params(&m, &r);
+    for (size_t i = 0; i < m.nparams; i++) m.adam_m[i] = (float)i, m.adam_v[i] = 1.0f / (float)(i + 1);
+    model_ckpt_state s = {.step = 123, .epoch = 4, .rng = r, .best_val = 0.5};
+    char path[] = "/tmp/coinbc_ckpt_XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    assert_int_equal(model_save(&m, &s, path, &e), 0);
+    model_ckpt_state s2;
+    assert_int_equal(model_load(&m2, &s2, path, &e), 0);
+    assert_int_equal(m2.nparams, m.nparams);
+    assert_memory_equal(m2.mem, m.mem, sizeof(float) * m.nparams * 3);
+    assert_true(s2.step == 123 && s2.epoch == 4 && s2.best_val == 0.5);
+    assert_memory_equal(&s2.rng, &r, sizeof r);
+    model_free(&m2);
+    /* damage: a flipped byte, a truncated file, not a checkpoint */
+    uint8_t *buf;
+    size_t n;
+    assert_int_equal(cb_read_file(path, &buf, &n, &e), 0);
+    buf[n / 2] ^= 4;
+    assert_int_equal(cb_write_file_atomic(path, buf, n, &e), 0);
+    assert_true(model_load(&m2, &s2, path, &e) < 0);
+    assert_non_null(strstr(e.msg, "CRC"));
+    buf[n / 2] ^= 4;
+    assert_int_equal(cb_write_file_atomic(path, buf, n - 100, &e), 0);
+    assert_true(model_load(&m2, &s2, path, &e) < 0);
+    assert_non_null(strstr(e.msg, path));
+    assert_int_equal(cb_write_file_atomic(path, "hello", 5, &e), 0);
+    assert_true(model_load(&m2, &s2, path, &e) < 0);
+    assert_true(model_load(&m2, &s2, "/nonexistent/ckpt", &e) < 0);
+    free(buf);
+    unlink(path);
+    model_free(&m);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_impala_vs_pytorch),         cmocka_unit_test(test_nature_vs_pytorch),
+        cmocka_unit_test(test_impala_finite_differences), cmocka_unit_test(test_nature_finite_differences),
+        cmocka_unit_test(test_checkpoint),
+    };
+    return cmocka_run_group_tests_name("model", tests, NULL, NULL);
+}
