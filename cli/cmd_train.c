@@ -1,8 +1,164 @@
-/* cmd_train.c - coinbc train (not built yet: see the open issues). */
+/* cmd_train.c - coinbc train: a policy from a dataset, with one gradient per
+ * level combined by mean, AND-mask, SAND-mask or the geometric mean. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "cli/cli.h"
+#include "train/train.h"
+
+/* loads the levels of r within [lo, hi] (all if !has) */
+static int load_range(const char *cmd, ds_reader *r, int has, cli_range rg, ds_level **out, int *n, int threads) {
+    int cnt = 0;
+    int32_t *seeds = malloc(sizeof(int32_t) * (size_t)(ds_nlevels(r) + 1));
+    if (!seeds) return cli_error(cmd, "out of memory");
+    for (int i = 0; i < ds_nlevels(r); i++) {
+        int32_t s = ds_level_seed(r, i);
+        if (!has || (s >= rg.lo && s <= rg.hi)) seeds[cnt++] = s;
+    }
+    if (cnt == 0) {
+        free(seeds);
+        return cli_error(cmd, "%s: no levels in %d-%d (the dataset has %d levels, seeds %d..%d)", ds_path(r), rg.lo, rg.hi,
+                         ds_nlevels(r), ds_nlevels(r) ? ds_level_seed(r, 0) : 0,
+                         ds_nlevels(r) ? ds_level_seed(r, ds_nlevels(r) - 1) : 0);
+    }
+    *out = calloc((size_t)cnt, sizeof **out);
+    cb_err e = {0};
+    if (!*out || ds_load(r, seeds, cnt, *out, threads, &e)) {
+        free(seeds);
+        free(*out);
+        *out = NULL;
+        return e.code ? cli_fail(cmd, &e) : cli_error(cmd, "out of memory");
+    }
+    free(seeds);
+    *n = cnt;
+    return 0;
+}
+
+static int parse_channels(const char *s, int ch[3]) {
+    return sscanf(s, "%d,%d,%d", &ch[0], &ch[1], &ch[2]) == 3 ? 0 : -1;
+}
 
 int cli_cmd_train(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    return cli_error("train", "this command is not built yet in this version of coinbc");
+    const char *out = NULL, *method_s = "mean", *net_s = "impala", *val_path = NULL, *rescale_s = "on",
+               *sched_s = "step", *wdmode_s = "l2", *channels_s = NULL;
+    cli_range trl = {0, 0}, vall = {0, 0};
+    double tau = 0.8, sand_k = 1.0, lr = 5e-4, wd = 0;
+    int epochs = 10, L = 16, B = 8, resume = 0, quiet = 0, threads = 0, hidden = 0;
+    int64_t seed = 0, max_steps = 0;
+    cli_opt opts[] = {
+        {"train-levels", CLI_RANGE, &trl, "A-B", "training level seeds (default: every level of DATA)", 0},
+        {"val-levels", CLI_RANGE, &vall, "C-D", "validation level seeds (from DATA, or from --val)", 0},
+        {"val", CLI_STR, &val_path, "DATA2", "validation dataset (default: --val-levels of DATA, or none)", 0},
+        {"method", CLI_STR, &method_s, "M", "mean (default), and, sand or geomean", 0},
+        {"tau", CLI_F64, &tau, "T", "agreement threshold in [0,1] for and/sand/geomean (default 0.8)", 0},
+        {"sand-k", CLI_F64, &sand_k, "K", "SAND-mask steepness (default 1)", 0},
+        {"rescale", CLI_STR, &rescale_s, "on|off", "rescale by 1/(fraction of each tensor's mask on) (default on)", 0},
+        {"net", CLI_STR, &net_s, "NET", "impala (default) or nature", 0},
+        {"channels", CLI_STR, &channels_s, "A,B,C", "channel counts (impala 16,32,32; nature 32,64,64)", 0},
+        {"hidden", CLI_INT, &hidden, "H", "hidden width (impala 256, nature 512)", 0},
+        {"epochs", CLI_INT, &epochs, "N", "epochs (default 10); an epoch is one pass of the training frames' worth of steps", 0},
+        {"lr", CLI_F64, &lr, "LR", "Adam learning rate (default 5e-4)", 0},
+        {"lr-schedule", CLI_STR, &sched_s, "S", "step (x0.1 at 3/4 of training, default) or const", 0},
+        {"wd", CLI_F64, &wd, "WD", "weight decay, added after the mask (default 0)", 0},
+        {"wd-mode", CLI_STR, &wdmode_s, "M", "l2 (default) or decoupled", 0},
+        {"batch-levels", CLI_INT, &L, "L", "levels per batch (default 16)", 0},
+        {"batch-frames", CLI_INT, &B, "B", "frames per level per batch (default 8)", 0},
+        {"seed", CLI_I64, &seed, "S", "random seed for initialisation and sampling (default 0)", 0},
+        {"resume", CLI_FLAG, &resume, NULL, "continue from RUN/latest.ckpt", 0},
+        {"max-steps", CLI_I64, &max_steps, "N", "stop after N optimizer steps in total (default: no limit)", 0},
+        {"threads", CLI_INT, &threads, "T", "threads for loading data (default: all cores)", 0},
+        {"quiet", CLI_FLAG, &quiet, NULL, "no progress output", 0},
+        {"out", CLI_STR, &out, "RUN", "run folder to write (-o)", 0},
+    };
+    cli_cmd_info info = {
+        "train", "Train a policy that predicts the expert's action from a 64x64 frame. Each batch holds L levels x B\n"
+                 "frames; the backward pass yields one gradient per level, and --method combines them: mean (plain\n"
+                 "averaging), and (keep directions whose signs agree on at least a tau share of levels), sand (a soft\n"
+                 "version) or geomean (geometric mean under the AND mask).",
+        "coinbc train DATA [--train-levels A-B] [--val-levels C-D | --val DATA2] --method M [options] -o RUN",
+        "RUN gets config.json, metrics.csv and metrics.jsonl (per epoch: loss, accuracy, mask density per layer),\n"
+        "latest.ckpt and best.ckpt (by validation accuracy).\n"
+        "example: coinbc train train.cbd --val test.cbd --method and --tau 0.8 --epochs 10 -o runs/and"};
+    int nopt = (int)(sizeof opts / sizeof opts[0]);
+    const char *pos[1];
+    int npos = 0, rc = cli_parse(argc, argv, &info, opts, nopt, pos, 1, &npos);
+    if (rc) return rc > 0 ? 0 : 2;
+    if (npos != 1) return cli_error("train", "give one DATA (see coinbc train --help)"), 2;
+    if (!out) return cli_error("train", "-o RUN is required"), 2;
+    train_opts o;
+    memset(&o, 0, sizeof o);
+    if (train_method_parse(method_s, &o.comb.method)) return cli_error("train", "unknown --method '%s'", method_s), 2;
+    if (model_config_default(&o.net, net_s)) return cli_error("train", "unknown --net '%s' (impala or nature)", net_s), 2;
+    if (channels_s && parse_channels(channels_s, o.net.channels)) return cli_error("train", "--channels wants A,B,C"), 2;
+    if (hidden) o.net.hidden = hidden;
+    if (strcmp(rescale_s, "on") && strcmp(rescale_s, "off")) return cli_error("train", "--rescale is on or off"), 2;
+    if (strcmp(sched_s, "step") && strcmp(sched_s, "const")) return cli_error("train", "--lr-schedule is step or const"), 2;
+    if (strcmp(wdmode_s, "l2") && strcmp(wdmode_s, "decoupled")) return cli_error("train", "--wd-mode is l2 or decoupled"), 2;
+    if (!(tau >= 0 && tau <= 1)) return cli_error("train", "--tau %g is outside [0, 1]", tau), 2;
+    if (seed < 0) return cli_error("train", "--seed must be >= 0"), 2;
+    o.comb.tau = o.comb.method == TRAIN_MEAN ? 0 : tau;
+    o.comb.sand_k = sand_k;
+    o.comb.rescale = !strcmp(rescale_s, "on");
+    o.epochs = epochs;
+    o.lr = lr;
+    o.lr_decay = !strcmp(sched_s, "step");
+    o.wd = wd;
+    o.wd_mode = !strcmp(wdmode_s, "decoupled") ? TRAIN_WD_DECOUPLED : TRAIN_WD_L2;
+    o.batch_levels = L;
+    o.batch_frames = B;
+    o.seed = (uint64_t)seed;
+    o.threads = threads;
+    o.run = out;
+    o.resume = resume;
+    o.quiet = quiet;
+    o.max_steps = max_steps;
+
+    cb_err e = {0};
+    ds_reader *r = NULL, *rv = NULL;
+    ds_level *tr = NULL, *va = NULL;
+    int ntr = 0, nva = 0, status = 0;
+    if (ds_open(&r, pos[0], &e)) return cli_fail("train", &e);
+    if ((status = load_range("train", r, opts[0].seen, trl, &tr, &ntr, threads))) goto done;
+    if (val_path) {
+        if (ds_open(&rv, val_path, &e)) {
+            status = cli_fail("train", &e);
+            goto done;
+        }
+        if ((status = load_range("train", rv, opts[1].seen, vall, &va, &nva, threads))) goto done;
+    } else if (opts[1].seen) {
+        if ((status = load_range("train", r, 1, vall, &va, &nva, threads))) goto done;
+        for (int i = 0; i < nva; i++)
+            for (int j = 0; j < ntr; j++)
+                if (va[i].seed == tr[j].seed) {
+                    status = cli_error("train", "level %d is in both the training and the validation levels", va[i].seed);
+                    goto done;
+                }
+    }
+    char extra[2048];
+    snprintf(extra, sizeof extra,
+             "  \"data\": \"%s\",\n  \"data_manifest_crc\": \"%08x\",\n  \"train_seed_range\": [%d, %d],\n"
+             "  \"val_data\": \"%s\",\n  \"val_manifest_crc\": \"%08x\"",
+             pos[0], ds_manifest_crc(r), tr[0].seed, tr[ntr - 1].seed, val_path ? val_path : (nva ? pos[0] : ""),
+             rv ? ds_manifest_crc(rv) : (nva ? ds_manifest_crc(r) : 0));
+    o.config_extra = extra;
+    if (!quiet)
+        fprintf(stderr, "train: %d training levels, %d validation levels, %s, method %s (tau %g), %d x %d per batch\n", ntr,
+                nva, model_net_name(o.net.net), train_method_name(o.comb.method), o.comb.tau, L, B);
+    train_result res;
+    if (train_run(&o, tr, ntr, va, nva, &res, &e)) {
+        status = cli_fail("train", &e);
+        goto done;
+    }
+    printf("trained %s (%s, tau %g) for %d epochs, %lld steps in %.1f s (%.0f samples/s): train acc %.4f, val acc %.4f "
+           "(best %.4f) -> %s\n",
+           model_net_name(o.net.net), train_method_name(o.comb.method), o.comb.tau, res.epochs_done, (long long)res.steps,
+           res.seconds, res.samples_per_s, res.train_acc, res.val_acc, res.best_val_acc, out);
+done:
+    for (int i = 0; i < ntr; i++) ds_level_free(&tr[i]);
+    for (int i = 0; i < nva; i++) ds_level_free(&va[i]);
+    free(tr);
+    free(va);
+    ds_close(r);
+    ds_close(rv);
+    return status;
 }
