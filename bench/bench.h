@@ -5,5 +5,6 @@
 int bench_game(int argc, char **argv);
 int bench_expert(int argc, char **argv);
 int bench_data(int argc, char **argv);
+int bench_train(int argc, char **argv);
 void bench_print_machine(void);
 #endif

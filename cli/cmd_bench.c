@@ -13,6 +13,7 @@ typedef struct {
 static const bench_entry BENCHES[] = {
     {"game", bench_game, "engine steps/s with and without rendering, levels/s"},
     {"expert", bench_expert, "expert success rate and planning time per level"},
+    {"train", bench_train, "training step samples/s: mean, AND-mask, naive per-level passes; sgemm GFLOP/s"},
     {"data", bench_data, "dataset codec: inter-frame filter on vs off, load speed on 1 vs all cores"},
 };
 #define NB ((int)(sizeof BENCHES / sizeof BENCHES[0]))

@@ -1,8 +1,231 @@
-/* cmd_eval.c - coinbc eval (not built yet: see the open issues). */
+/* cmd_eval.c - coinbc eval: offline accuracy of a run's policy on held-out
+ * levels (streamed level by level), and on its training levels for the gap. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "cli/cli.h"
+#include "cli/policy.h"
+#include "dataset/dataset.h"
+
+static const char *const ANAMES[15] = {"L+D", "L", "L+U", "D", "NOOP", "U", "R+D", "R", "R+U",
+                                       "9", "10", "11", "12", "13", "14"};
+
+/* evaluates levels of r in [lo, hi] one at a time; keeps a few frames for the report */
+static int eval_levels(const char *cmd, model *m, ds_reader *r, int32_t lo, int32_t hi, eval_acc *acc, uint8_t *sheet,
+                       uint8_t *sheet_lab, uint8_t *sheet_pred, int *nsheet, int quiet) {
+    cb_err e = {0};
+    int n = 0;
+    for (int i = 0; i < ds_nlevels(r); i++) n += ds_level_seed(r, i) >= lo && ds_level_seed(r, i) <= hi;
+    if (n == 0)
+        return cli_error(cmd, "%s: no levels in %d-%d (the dataset has seeds %d..%d)", ds_path(r), lo, hi,
+                         ds_nlevels(r) ? ds_level_seed(r, 0) : 0, ds_nlevels(r) ? ds_level_seed(r, ds_nlevels(r) - 1) : 0);
+    cb_progress p;
+    cb_progress_start(&p, "eval", "levels", n, quiet);
+    float *probs = NULL;
+    int64_t cap = 0, done = 0;
+    for (int i = 0; i < ds_nlevels(r); i++) {
+        int32_t s = ds_level_seed(r, i);
+        if (s < lo || s > hi) continue;
+        ds_level l;
+        if (ds_load(r, &s, 1, &l, 1, &e)) {
+            free(probs);
+            return cli_fail(cmd, &e);
+        }
+        if (l.n > cap) {
+            free(probs);
+            cap = l.n;
+            probs = malloc(sizeof(float) * (size_t)cap * MODEL_NA);
+            if (!probs) return cli_error(cmd, "out of memory");
+        }
+        for (int64_t k = 0; k < l.n; k += 256) {
+            int b = (int)(l.n - k < 256 ? l.n - k : 256);
+            if (m->batch < b && model_set_batch(m, 256, &e)) return cli_fail(cmd, &e);
+            model_forward_u8(m, l.frames + (size_t)k * DS_FRAME_BYTES, b, NULL);
+            memcpy(probs + (size_t)k * MODEL_NA, m->probs, sizeof(float) * (size_t)b * MODEL_NA);
+        }
+        if (eval_acc_add(acc, l.seed, l.label, probs, l.n, &e)) return cli_fail(cmd, &e);
+        if (sheet && *nsheet < 8 && l.n > 0) { /* one frame from the middle of each of the first levels */
+            int64_t k = l.n / 2;
+            memcpy(sheet + (size_t)*nsheet * DS_FRAME_BYTES, l.frames + (size_t)k * DS_FRAME_BYTES, DS_FRAME_BYTES);
+            sheet_lab[*nsheet] = l.label[k];
+            int best = 0;
+            for (int a = 1; a < MODEL_NA; a++)
+                if (probs[k * MODEL_NA + a] > probs[k * MODEL_NA + best]) best = a;
+            sheet_pred[*nsheet] = (uint8_t)best;
+            (*nsheet)++;
+        }
+        ds_level_free(&l);
+        cb_progress_update(&p, ++done);
+    }
+    cb_progress_finish(&p);
+    free(probs);
+    return 0;
+}
+
+static void print_table(const char *what, const eval_acc *a) {
+    eval_acc_summary s;
+    eval_acc_summarize(&s, a);
+    printf("%s: %d levels, %lld frames\n", what, a->nlevels, (long long)a->n);
+    printf("  accuracy %.4f   merged (9..14 = NOOP) %.4f   loss %.4f\n", s.acc, s.acc_merged, s.loss);
+    printf("  per level: mean %.4f, std %.4f; worst:", s.level_mean, s.level_std);
+    for (int k = 0; k < s.nworst; k++) {
+        const eval_level_acc *l = &a->levels[s.worst[k]];
+        printf(" %d (%.3f)", l->seed, (double)l->correct / (double)l->n);
+    }
+    printf("\n  confusion (rows: expert label, columns: policy action; only rows with frames)\n        ");
+    for (int p = 0; p < 9; p++) printf("%6s", ANAMES[p]);
+    printf("  9-14\n");
+    for (int y = 0; y < 15; y++) {
+        int64_t tot = 0;
+        for (int p = 0; p < 15; p++) tot += a->confusion[y][p];
+        if (!tot) continue;
+        printf("  %5s ", ANAMES[y]);
+        int64_t rest = 0;
+        for (int p = 0; p < 15; p++)
+            if (p < 9) printf("%6lld", (long long)a->confusion[y][p]);
+            else rest += a->confusion[y][p];
+        printf("%6lld\n", (long long)rest);
+    }
+}
+
+static void json_acc(FILE *f, const char *prefix, const eval_acc *a) {
+    eval_acc_summary s;
+    eval_acc_summarize(&s, a);
+    fprintf(f, "  \"%s_levels\": %d,\n", prefix, a->nlevels);
+    fprintf(f, "  \"%s_frames\": %lld,\n", prefix, (long long)a->n);
+    fprintf(f, "  \"%s_acc\": %.6f,\n", prefix, s.acc);
+    fprintf(f, "  \"%s_acc_merged\": %.6f,\n", prefix, s.acc_merged);
+    fprintf(f, "  \"%s_loss\": %.6f,\n", prefix, s.loss);
+    fprintf(f, "  \"%s_level_acc_mean\": %.6f,\n", prefix, s.level_mean);
+    fprintf(f, "  \"%s_level_acc_std\": %.6f,\n", prefix, s.level_std);
+}
 
 int cli_cmd_eval(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    return cli_error("eval", "this command is not built yet in this version of coinbc");
+    cli_range lv = {0, INT32_MAX};
+    const char *ckpt = NULL;
+    int json = 0, no_train = 0, quiet = 0;
+    cli_opt opts[] = {
+        {"levels", CLI_RANGE, &lv, "A-B", "held-out level seeds to evaluate (default: every level of DATA)", 0},
+        {"checkpoint", CLI_STR, &ckpt, "FILE", "checkpoint to evaluate (default RUN/best.ckpt)", 0},
+        {"no-train", CLI_FLAG, &no_train, NULL, "skip the training levels (the train/test gap)", 0},
+        {"json", CLI_FLAG, &json, NULL, "print JSON instead of tables", 0},
+        {"quiet", CLI_FLAG, &quiet, NULL, "no progress output", 0},
+    };
+    cli_cmd_info info = {
+        "eval", "Accuracy of a run's policy against the expert's labels on held-out levels: overall, with the\n"
+                "NOOP-equivalent actions 9..14 merged, per level (mean, std, worst), the confusion matrix; and the\n"
+                "same on the run's training levels, so the train/test gap is one command away. Writes RUN/eval.json\n"
+                "and RUN/eval_frames.png (held-out frames with the expert's and the policy's action).",
+        "coinbc eval RUN DATA [--levels A-B] [--checkpoint FILE] [--json]",
+        "Levels are read one at a time, so memory stays flat however many there are.\n"
+        "example: coinbc eval runs/and test.cbd"};
+    const char *pos[2];
+    int npos = 0, rc = cli_parse(argc, argv, &info, opts, 5, pos, 2, &npos);
+    if (rc) return rc > 0 ? 0 : 2;
+    if (npos != 2) return cli_error("eval", "give RUN and DATA (see coinbc eval --help)"), 2;
+    char path[4200];
+    if (!ckpt) {
+        snprintf(path, sizeof path, "%s/best.ckpt", pos[0]);
+        ckpt = path;
+    }
+    model m;
+    model_ckpt_state st;
+    cb_err e = {0};
+    if (model_load(&m, &st, ckpt, &e)) {
+        if (e.code == CB_ENOTFOUND)
+            return cli_error("eval", "%s: no checkpoint (is %s a run folder made by coinbc train?)", ckpt, pos[0]);
+        return cli_fail("eval", &e);
+    }
+    ds_reader *r;
+    if (ds_open(&r, pos[1], &e)) {
+        model_free(&m);
+        return cli_fail("eval", &e);
+    }
+    eval_acc test, train;
+    eval_acc_init(&test);
+    eval_acc_init(&train);
+    uint8_t *sheet = malloc(8 * DS_FRAME_BYTES), lab[8], pred[8];
+    int nsheet = 0, status = eval_levels("eval", &m, r, lv.lo, lv.hi, &test, sheet, lab, pred, &nsheet, quiet);
+    /* the training levels, from config.json */
+    int have_train = 0;
+    char cfgp[4200], data[4096] = "";
+    snprintf(cfgp, sizeof cfgp, "%s/config.json", pos[0]);
+    uint8_t *cfg = NULL;
+    size_t cn;
+    if (!status && !no_train && cb_read_file(cfgp, &cfg, &cn, NULL) == 0 &&
+        eval_json_str((char *)cfg, "data", data, sizeof data) == 0) {
+        const char *q = strstr((char *)cfg, "\"train_seed_range\": [");
+        int tlo, thi;
+        ds_reader *rt;
+        if (q && sscanf(q, "\"train_seed_range\": [%d, %d]", &tlo, &thi) == 2) {
+            if (ds_open(&rt, data, &e) == 0) {
+                status = eval_levels("eval", &m, rt, tlo, thi, &train, NULL, NULL, NULL, NULL, quiet);
+                have_train = !status;
+                ds_close(rt);
+            } else if (!quiet) {
+                fprintf(stderr, "coinbc eval: training data not evaluated: %s\n", e.msg);
+            }
+        }
+    }
+    free(cfg);
+    if (!status) {
+        char *jbuf = NULL;
+        size_t jn = 0;
+        FILE *jf = open_memstream(&jbuf, &jn);
+        fprintf(jf, "{\n  \"checkpoint\": \"%s\",\n  \"data\": \"%s\",\n", ckpt, pos[1]);
+        json_acc(jf, "test", &test);
+        if (have_train) {
+            json_acc(jf, "train", &train);
+            eval_acc_summary a, b;
+            eval_acc_summarize(&a, &train);
+            eval_acc_summarize(&b, &test);
+            fprintf(jf, "  \"gap\": %.6f,\n", a.acc - b.acc);
+        }
+        fprintf(jf, "  \"confusion\": [");
+        for (int y = 0; y < 15; y++) {
+            fprintf(jf, "%s[", y ? ", " : "");
+            for (int p = 0; p < 15; p++) fprintf(jf, "%s%lld", p ? ", " : "", (long long)test.confusion[y][p]);
+            fprintf(jf, "]");
+        }
+        fprintf(jf, "]\n}\n");
+        fclose(jf);
+        if (json) fputs(jbuf, stdout);
+        else {
+            print_table("held-out levels", &test);
+            if (have_train) {
+                print_table("training levels", &train);
+                eval_acc_summary a, b;
+                eval_acc_summarize(&a, &train);
+                eval_acc_summarize(&b, &test);
+                printf("train/test gap: %+.4f\n", a.acc - b.acc);
+            }
+        }
+        snprintf(path, sizeof path, "%s/eval.json", pos[0]);
+        if (cb_write_file_atomic(path, jbuf, jn, &e)) status = cli_fail("eval", &e);
+        free(jbuf);
+        /* the frames for the report: 8 frames side by side, E (expert) and P (policy) under each */
+        if (!status && nsheet > 0) {
+            int W = nsheet * 66, H = 64 + 10;
+            uint8_t *img = calloc((size_t)W * H * 3, 1);
+            static const uint8_t white[3] = {255, 255, 255}, green[3] = {90, 230, 90}, red[3] = {255, 90, 90};
+            for (int k = 0; k < nsheet; k++) {
+                for (int y = 0; y < 64; y++)
+                    memcpy(img + ((size_t)y * W + k * 66 + 1) * 3, sheet + (size_t)k * DS_FRAME_BYTES + (size_t)y * 64 * 3, 64 * 3);
+                char t[32];
+                snprintf(t, sizeof t, "E%d", lab[k]);
+                eval_draw_text(img, W, H, k * 66 + 4, 67, t, white);
+                snprintf(t, sizeof t, "P%d", pred[k]);
+                eval_draw_text(img, W, H, k * 66 + 34, 67, t, pred[k] == lab[k] ? green : red);
+            }
+            snprintf(path, sizeof path, "%s/eval_frames.png", pos[0]);
+            if (game_write_png(path, img, W, H, &e)) status = cli_fail("eval", &e);
+            free(img);
+        }
+    }
+    free(sheet);
+    eval_acc_free(&test);
+    eval_acc_free(&train);
+    ds_close(r);
+    model_free(&m);
+    return status;
 }

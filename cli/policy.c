@@ -1,0 +1,109 @@
+/* policy.c - the glue the eval and rollout commands share: a trained
+ * checkpoint as an eval_policy (one model copy per worker thread), and the
+ * expert as a rollout player. */
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/policy.h"
+
+static int ckpt_probs(void *self, int worker, const uint8_t *frames, int n, float *probs, cb_err *e) {
+    cli_ckpt_policy *p = self;
+    model *m = &p->models[worker];
+    if (m->batch < n) {
+        int rc = model_set_batch(m, n < 64 ? 64 : n, e);
+        if (rc) return rc;
+    }
+    model_forward_u8(m, frames, n, NULL);
+    memcpy(probs, m->probs, sizeof(float) * (size_t)n * MODEL_NA);
+    return 0;
+}
+
+int cli_ckpt_policy_open(cli_ckpt_policy *p, const char *path, int workers, cb_err *e) {
+    memset(p, 0, sizeof *p);
+    p->models = calloc((size_t)workers, sizeof *p->models);
+    if (!p->models) return cb_fail(e, CB_ENOMEM, "out of memory");
+    for (int w = 0; w < workers; w++) {
+        model_ckpt_state st;
+        int rc = model_load(&p->models[w], &st, path, e);
+        if (rc) {
+            cli_ckpt_policy_close(p);
+            return rc;
+        }
+        p->n++;
+    }
+    p->policy.self = p;
+    p->policy.probs = ckpt_probs;
+    return 0;
+}
+
+void cli_ckpt_policy_close(cli_ckpt_policy *p) {
+    for (int w = 0; w < p->n; w++) model_free(&p->models[w]);
+    free(p->models);
+    memset(p, 0, sizeof *p);
+}
+
+/* plays a level's episodes with the expert (deterministic, so every episode
+ * from the reset state is the same one, played anyway) */
+int cli_expert_level(void *self, int worker, int32_t seed, int mode, int episodes, eval_level_result *out, cb_err *e) {
+    cli_expert_pool *x = self;
+    game_expert *ex = &x->ex[worker];
+    game_env *env = &x->env[worker];
+    memset(out, 0, sizeof *out);
+    out->seed = seed;
+    int rc = game_env_init(env, seed, mode, e);
+    if (rc) return rc;
+    game_expert_reset(ex);
+    int t = 0;
+    while (out->episodes < episodes) {
+        int a;
+        cb_err xe;
+        int xrc = game_expert_act(ex, &env->level, &env->state, &a, &xe);
+        if (xrc == CB_EARG || xrc == CB_ENOMEM) return cb_fail(e, xrc, "%s", xe.msg);
+        game_step_out so;
+        game_env_step(env, a, &so);
+        t++;
+        out->steps++;
+        if (so.done) {
+            out->episodes++;
+            if (so.outcome == GAME_COIN) {
+                out->coins++;
+                out->steps_to_coin += t;
+            } else if (so.outcome == GAME_DEATH) {
+                out->deaths++;
+            } else {
+                out->timeouts++;
+            }
+            t = 0;
+        }
+    }
+    return 0;
+}
+
+int cli_expert_pool_open(cli_expert_pool *x, int workers, cb_err *e) {
+    memset(x, 0, sizeof *x);
+    x->ex = calloc((size_t)workers, sizeof *x->ex);
+    x->env = calloc((size_t)workers, sizeof *x->env);
+    if (!x->ex || !x->env) {
+        free(x->ex);
+        free(x->env);
+        return cb_fail(e, CB_ENOMEM, "out of memory");
+    }
+    for (int w = 0; w < workers; w++) {
+        int rc = game_expert_init(&x->ex[w], NULL, e);
+        if (rc) {
+            x->n = w;
+            cli_expert_pool_close(x);
+            return rc;
+        }
+    }
+    x->n = workers;
+    return 0;
+}
+
+void cli_expert_pool_close(cli_expert_pool *x) {
+    for (int w = 0; w < x->n; w++) game_expert_free(&x->ex[w]);
+    free(x->ex);
+    free(x->env);
+    memset(x, 0, sizeof *x);
+}
