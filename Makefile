@@ -43,8 +43,10 @@ help:
 	@echo "make deps       install the Debian packages coinbc needs (apt-get, only if missing)"
 	@echo "make test       deps + build + run every cmocka test program ('N passed, N failed')"
 	@echo "make SANITIZE=1 test   the same tests under ASan+UBSan (build-san/)"
+	@echo "make demo       the whole pipeline on a default: record, train mean and and, eval, rollout, report"
 	@echo "make bench      run the benchmarks (figures on stdout)"
 	@echo "make clean      remove build/ and build-san/"
+	@echo "make fuzz       build the libFuzzer targets tests/fuzz/*.c with clang and run each FUZZ_TIME (60) s"
 
 # Installs only what is missing, so it is quick on a prepared machine.
 deps:
@@ -78,10 +80,47 @@ test: deps
 
 check: test
 
+# The main job: record, capture, train mean and AND-mask, evaluate, play, report.
+demo: deps
+	@$(MAKE) --no-print-directory $(BUILD)/coinbc
+	COINBC=$(BUILD)/coinbc sh tools/demo.sh
+
 bench: deps $(BUILD)/coinbc
 	$(BUILD)/coinbc bench all
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
+
+# libFuzzer targets (tests/fuzz/fuzz_*.c), built with clang into build-fuzz/
+# and run FUZZ_TIME seconds each on a copy of tests/fuzz/corpus/NAME (the
+# repository's seeds stay as they are). Crashes are left in build-fuzz/.
+FUZZ_CC    ?= clang
+FUZZ_TIME  ?= 60
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -pthread -fno-omit-frame-pointer \
+              -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+FUZZ_LIB   := $(wildcard common/*.c dataset/*.c) $(filter-out capture/record.c,$(wildcard capture/*.c))
+FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+
+build-fuzz/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -MMD -MP -c -o $@ $<
+
+build-fuzz/fuzz_%: build-fuzz/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB:%.c=build-fuzz/obj/%.o)
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ -lpng -lz -lm -lpthread
+
+fuzz:
+	@if ! command -v $(FUZZ_CC) >/dev/null 2>&1; then \
+	  echo "fuzz: $(FUZZ_CC) not found (apt-get install clang); nothing built"; exit 1; fi
+	@$(MAKE) --no-print-directory $(FUZZ_NAMES:%=build-fuzz/%)
+	@for t in $(FUZZ_NAMES); do \
+	  c=build-fuzz/corpus-$${t#fuzz_}; mkdir -p $$c; \
+	  [ -d tests/fuzz/corpus/$${t#fuzz_} ] && cp -n tests/fuzz/corpus/$${t#fuzz_}/* $$c/ 2>/dev/null; \
+	  echo "fuzz: $$t for $(FUZZ_TIME) s"; \
+	  (cd build-fuzz && ./$$t -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 -print_final_stats=1 corpus-$${t#fuzz_} \
+	     > $$t.log 2>&1) || { echo "fuzz: $$t FAILED, see build-fuzz/$$t.log"; tail -30 build-fuzz/$$t.log; exit 1; }; \
+	  grep -E "^(Done|stat::number_of_executed_units|stat::peak_rss_mb)" build-fuzz/$$t.log | tr '\n' ' '; echo; \
+	done
+
+-include $(shell find build-fuzz -name '*.d' 2>/dev/null)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
