@@ -34,7 +34,7 @@ TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/%.o)
 DEB_PKGS := gcc make libopenblas-dev libpng-dev zlib1g-dev libcmocka-dev pkg-config
 DEB_TEST_PKGS := chromium
 
-.PHONY: all deps test check bench clean help demo fuzz
+.PHONY: all deps test check bench clean help demo reproduce fuzz
 .SECONDARY:
 all: $(BUILD)/coinbc
 
@@ -44,6 +44,7 @@ help:
 	@echo "make test       deps + build + run every cmocka test program ('N passed, N failed')"
 	@echo "make SANITIZE=1 test   the same tests under ASan+UBSan (build-san/)"
 	@echo "make demo       the whole pipeline on a default: record, train mean and and, eval, rollout, report"
+	@echo "make reproduce  the paper-scale experiment: mean, and, sand, geomean x 3 seeds (hours)"
 	@echo "make bench      run the benchmarks (figures on stdout)"
 	@echo "make clean      remove build/ and build-san/"
 	@echo "make fuzz       build the libFuzzer targets tests/fuzz/*.c with clang and run each FUZZ_TIME (60) s"
@@ -84,6 +85,11 @@ check: test
 demo: deps
 	@$(MAKE) --no-print-directory $(BUILD)/coinbc
 	COINBC=$(BUILD)/coinbc sh tools/demo.sh
+
+# The paper-scale experiment: 4 methods x 3 seeds on 64 x 1000 training states.
+reproduce: deps
+	@$(MAKE) --no-print-directory $(BUILD)/coinbc
+	COINBC=$(BUILD)/coinbc sh tools/reproduce.sh
 
 bench: deps $(BUILD)/coinbc
 	$(BUILD)/coinbc bench all
