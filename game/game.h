@@ -99,8 +99,9 @@ typedef struct {
     int outcome;   /* GAME_* outcome when done */
 } game_step_out;
 
-/* Cosmetic enemy trails for rendering: the x of each enemy at the end of the
- * last GAME_TRAIL_LIFE steps (ring buffer). */
+/* Cosmetic enemy trails for rendering: where each enemy spawned its trail
+ * (x, and y below its centre) at the end of each of the last
+ * GAME_TRAIL_LIFE steps (ring buffer). */
 typedef struct {
     int count;   /* how many steps are recorded (<= GAME_TRAIL_LIFE) */
     int head;    /* slot of the newest step */

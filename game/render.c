@@ -1,503 +1,322 @@
-/* render.c - the 64x64 observation: procgen's camera (centred on the agent,
- * 13x13 world units), draw order and animation timing (SPEC.md 5), in
- * coinbc's own flat art. A pixel belongs to a shape when its centre lies
- * inside. Textures are anchored to the world through integer texel offsets,
- * so they scroll with the level exactly as the camera moves. */
-#include <math.h>
-#include <pthread.h>
-#include <stdlib.h>
+/* render.c - the 64x64 observation (SPEC.md 5): procgen's camera (centred
+ * on the agent, 13x13 world units, u = (wx - cx) * 64/13 + 32, v = (cy - wy)
+ * * 64/13 + 32), its draw order (background, grid cells with a 0.02 overdraw,
+ * z=0 entities: saws and crates then trails oldest first; z=1: the agent,
+ * then enemies) and its animation timing, in coinbc's own art (art.c).
+ *
+ * Pixel rule: a pixel belongs to a shape when its centre lies inside it.
+ * Speed: nothing is evaluated per pixel that can be looked up. Cells are
+ * drawn row by row as merged spans copied from world-anchored textures
+ * (texel (px + ox, oy - py) for pixel (px, py)), so a row of ground is one
+ * memcpy; sprites are nearest-sampled textures. */
 #include <string.h>
 
-#include "game/art.h"
 #include "game/internal.h"
+#include "game/raster.h"
 
 #define SCALE (64.0f / 13.0f)
+#define OVERDRAW 0.02f
+#define BG_ASPECT 1.5f /* our background "image" aspect ratio, for bg_pct_x (SPEC.md 5.4) */
+#define MAXC 20        /* cells per axis in view: at most 16 */
+
+/* what a cell paints: nothing, the background behind, or a texture */
+enum { K_NONE, K_BG, K_WALL, K_TOP, K_LAVA, K_LTOP };
+
+static inline int kind_of(int t) {
+    switch (t) {
+    case GAME_WALL_MID: return K_WALL;
+    case GAME_WALL_TOP: return K_TOP;
+    case GAME_LAVA_MID: return K_LAVA;
+    case GAME_LAVA_TOP: return K_LTOP;
+    default: return K_NONE; /* SPACE, ENEMY_BARRIER; GOAL's coin is a sprite drawn after */
+    }
+}
+/* K_WALL, K_TOP and K_LAVA cover their whole rectangle; K_LTOP only below its wave */
+static inline int opaque(int k) { return k == K_WALL || k == K_TOP || k == K_LAVA; }
+
+/* A run of pixels along one axis with the same candidate cells: cell `c`
+ * alone (n = 1), or cells c and c+1 (n = 2) where the 0.02 overdraw of both
+ * covers the pixel centre; c+1 is drawn later (procgen loops x outer, y
+ * inner, both ascending). */
+typedef struct {
+    int a, b, c, n;
+} run;
+
+/* Runs along an axis. edge(k) = first pixel whose centre is at or after the
+ * image coordinate of cell boundary k, for k = k0..k1+1 (cell k covers
+ * [edge(k), edge(k+1)) without overdraw); lo(k) and hi(k) are the same for
+ * the boundary moved by -/+0.02 in image order. `flip` is set for rows, where
+ * image order runs from high cell index to low. */
+typedef struct {
+    int edge, shared; /* shared: the doubly-covered pixel at this boundary, or -1 */
+} bound;
+
+static int make_runs(bound *bd, int k0, int k1, int n, int flip, run *out) {
+    int nr = 0;
+    /* cells in image order */
+    for (int s = 0; s <= k1 - k0; s++) {
+        int k = flip ? k1 - s : k0 + s;
+        /* its image-order first and last boundaries */
+        const bound *first = flip ? &bd[k + 1 - k0] : &bd[k - k0];
+        const bound *last = flip ? &bd[k - k0] : &bd[k + 1 - k0];
+        int a = first->edge, b = last->edge;
+        if (first->shared >= 0 && first->shared == a) a++;
+        if (last->shared >= 0 && last->shared == b - 1) b--;
+        if (a < 0) a = 0;
+        if (b > n) b = n;
+        if (a < b) out[nr++] = (run){a, b, k, 1};
+        if (s < k1 - k0 && last->shared >= 0) {
+            int sh = last->shared;
+            out[nr++] = (run){sh, sh + 1, flip ? k - 1 : k, 2};
+        }
+    }
+    return nr;
+}
+
+/* boundaries along x (cells i0..i1) or y (cells j0..j1, image order downwards) */
+static void make_bounds(const game_canvas *c, int k0, int k1, int is_y, bound *bd) {
+    for (int k = k0; k <= k1 + 1; k++) {
+        float fk = (float)k;
+        int e, lo, hi;
+        if (!is_y) {
+            e = cv_edge(cv_u(c, fk));
+            lo = cv_edge(cv_u(c, fk - OVERDRAW));
+            hi = cv_edge(cv_u(c, fk + OVERDRAW));
+        } else { /* image order is top-down: y = k + 0.02 comes first */
+            e = cv_edge(cv_v(c, fk));
+            lo = cv_edge(cv_v(c, fk + OVERDRAW));
+            hi = cv_edge(cv_v(c, fk - OVERDRAW));
+        }
+        int sh = lo < e ? e - 1 : (hi > e ? e : -1);
+        if (k == k0 || k == k1 + 1 || sh < 0 || sh >= GAME_OBS) sh = -1;
+        bd[k - k0] = (bound){e < 0 ? 0 : (e > GAME_OBS ? GAME_OBS : e), sh};
+    }
+}
+
+/* one span of a row-run's paint list */
+typedef struct {
+    int16_t a, b;
+    uint8_t kind;
+    int j; /* cell row (for K_TOP and K_LTOP, whose look depends on the height in the cell) */
+} paint;
 
 typedef struct {
-    uint8_t *img;
-    float cx, cy;   /* camera centre in world units */
-    int ox, oy;     /* texel of pixel (px, py) = (px + ox, oy - py) */
-} canvas;
+    const game_art_tables *A;
+    const uint8_t *bg;
+    int wall, ox, oy, bgx;
+    float cy;
+} cell_ctx;
 
-static inline float to_u(const canvas *c, float wx) { return (wx - c->cx) * SCALE + 32.0f; }
-static inline float to_v(const canvas *c, float wy) { return (c->cy - wy) * SCALE + 32.0f; }
-
-/* pixel span [a, b) covered by [u0, u1) under the pixel-centre rule */
-static inline void span(float u0, float u1, int *a, int *b) {
-    int lo = (int)ceilf(u0 - 0.5f), hi = (int)ceilf(u1 - 0.5f);
-    *a = lo < 0 ? 0 : lo;
-    *b = hi > GAME_OBS ? GAME_OBS : hi;
-}
-
-static inline void put(uint8_t *p, game_rgb c) {
-    p[0] = c.r;
-    p[1] = c.g;
-    p[2] = c.b;
-}
-
-static inline game_rgb mix(game_rgb a, game_rgb b, int t256) {
-    return (game_rgb){(uint8_t)((a.r * (256 - t256) + b.r * t256) >> 8), (uint8_t)((a.g * (256 - t256) + b.g * t256) >> 8),
-                      (uint8_t)((a.b * (256 - t256) + b.b * t256) >> 8)};
-}
-
-static inline uint32_t hash2(int x, int y) {
-    uint32_t h = (uint32_t)x * 0x9E3779B1u ^ (uint32_t)y * 0x85EBCA77u;
-    h ^= h >> 15;
-    h *= 0x2C1B3C6Du;
-    h ^= h >> 12;
-    return h;
-}
-
-/* ---- cells and background, one pass --------------------------------------- */
-/* Each pixel shows the cell that contains its centre (no overdraw needed:
- * cell spans tile the frame exactly, so there are no seams). Walls, lava and
- * the background are filled span by span; the coin and the lava surface are
- * shapes drawn over the background afterwards. */
-
-typedef struct bg_cache bg_cache;
-typedef struct {
-    game_bg_style st;
-    int shift, H;
-    game_rgb mid, dark, top;
-    bg_cache *cache;
-} cell_art;
-
-static inline game_rgb bg_pixel(const cell_art *ca, game_rgb base, int tx, int ty) {
-    const game_bg_style *st = &ca->st;
-    switch (st->pattern) {
-    case 1:
-        if ((hash2(tx >> 1, ty >> 1) >> 24) < 3u) return st->accent;
-        return base;
-    case 2:
-        return ((((tx + ty) / st->period) & 1) != 0) ? mix(base, st->accent, 40) : base;
-    case 3: {
-        int q = tx >= 0 ? tx / 24 : (tx - 23) / 24, r = tx - q * 24;
-        int h = 60 + (int)(hash2(q, 7) % 40u), h2 = 60 + (int)(hash2(q + 1, 7) % 40u);
-        return ty < h + (h2 - h) * r / 24 ? mix(base, st->accent, 90) : base;
-    }
-    case 4:
-        return (((unsigned)tx % (unsigned)st->period) < 2 && ((unsigned)ty % (unsigned)st->period) < 2)
-                   ? mix(base, st->accent, 160)
-                   : base;
-    default: return base;
+/* copies n bytes (n >= 3) of a span with a few unaligned moves */
+static inline void copy_span(uint8_t *d, const uint8_t *s, size_t n) {
+    if (n >= 16) {
+        for (size_t k = 0; k + 16 <= n; k += 16) memcpy(d + k, s + k, 16);
+        memcpy(d + n - 16, s + n - 16, 16);
+    } else if (n >= 8) {
+        memcpy(d, s, 8);
+        memcpy(d + n - 8, s + n - 8, 8);
+    } else if (n >= 4) {
+        memcpy(d, s, 4);
+        memcpy(d + n - 4, s + n - 4, 4);
+    } else {
+        d[0] = s[0], d[1] = s[1], d[2] = s[2];
     }
 }
 
-/* Background rows are cached per thread: the background depends only on its
- * style and world offset, so a row of texels is computed once per level look
- * and then copied. TEX_X0 shifts texel x so every reachable index is >= 0. */
-#define TEX_X0 64
-#define TEX_W 640
-#define TEX_H 316
-
-struct bg_cache {
-    int style, shift;            /* background key */
-    uint8_t built[TEX_H];
-    uint8_t tex[TEX_H][TEX_W * 3];
-    int wall_key;                /* wall theme of `wall` (-1: none) */
-    uint8_t wall[64][128 * 3];   /* 64x64 texel wall-interior tile, each row twice */
-};
-
-static pthread_key_t bg_key;
-static pthread_once_t bg_once = PTHREAD_ONCE_INIT;
-static void bg_key_make(void) { pthread_key_create(&bg_key, free); }
-
-static bg_cache *bg_cache_get(int style, int shift) {
-    pthread_once(&bg_once, bg_key_make);
-    bg_cache *bc = pthread_getspecific(bg_key);
-    if (!bc) {
-        bc = malloc(sizeof *bc);
-        if (!bc) return NULL;
-        bc->style = -1;
-        bc->wall_key = -1;
-        pthread_setspecific(bg_key, bc);
-    }
-    if (bc->style != style || bc->shift != shift) {
-        bc->style = style;
-        bc->shift = shift;
-        memset(bc->built, 0, sizeof bc->built);
-    }
-    return bc;
-}
-
-static const uint8_t *bg_row(bg_cache *bc, const cell_art *ca, int ty) {
-    uint8_t *row = bc->tex[ty];
-    if (!bc->built[ty]) {
-        game_rgb base = mix(ca->st.bottom, ca->st.top, ty * 256 / ca->H);
-        for (int x = 0; x < TEX_W; x++) put(row + x * 3, bg_pixel(ca, base, x - TEX_X0 + ca->shift, ty));
-        bc->built[ty] = 1;
-    }
-    return row;
-}
-
-static void fill_background(const canvas *c, const cell_art *ca, int a, int b, int r0, int r1) {
-    bg_cache *bc = ca->cache;
-    for (int py = r0; py < r1; py++) {
-        int ty = c->oy - py;
-        uint8_t *row = c->img + (size_t)py * GAME_OBS * 3;
-        if (ty < 0 || ty >= ca->H) {
-            memset(row + a * 3, 0, (size_t)(b - a) * 3);
-            continue;
+static void paint_row(const cell_ctx *x, uint8_t *row, int py, const paint *p, int np) {
+    int ty = x->oy - py;
+    unsigned ty63 = (unsigned)ty & 63u;
+    float wy = x->cy - ((float)py + 0.5f - 32.0f) / SCALE; /* world y of the row's pixel centres */
+    const uint8_t *wrow = x->A->wall[x->wall][ty63], *lrow = x->A->lava[ty63];
+    const uint8_t *bgrow = (ty >= 0 && ty < ART_BG_H) ? x->bg + (size_t)ty * ART_BG_ROW : NULL;
+    for (int k = 0; k < np; k++) {
+        int a = p[k].a, n = (p[k].b - a) * 3;
+        uint8_t *dst = row + a * 3;
+        unsigned t63 = ((unsigned)(a + x->ox) & 63u) * 3;
+        switch (p[k].kind) {
+        case K_BG:
+            if (bgrow) copy_span(dst, bgrow + ((unsigned)(a + x->ox + x->bgx) % ART_BG_PERIOD) * 3, (size_t)n);
+            else memset(dst, 0, (size_t)n);
+            break;
+        case K_WALL: copy_span(dst, wrow + t63, (size_t)n); break;
+        case K_LAVA: copy_span(dst, lrow + t63, (size_t)n); break;
+        case K_TOP: {
+            float fy = wy - (float)p[k].j;
+            const uint8_t *src = fy >= ART_GRASS_Y ? x->A->grass[x->wall][0] : fy >= ART_EDGE_Y ? x->A->grass[x->wall][1] : wrow;
+            copy_span(dst, src + t63, (size_t)n);
+            break;
         }
-        int x0 = a + c->ox + TEX_X0;
-        if (bc && ty < TEX_H && x0 >= 0 && b + c->ox + TEX_X0 <= TEX_W) {
-            memcpy(row + a * 3, bg_row(bc, ca, ty) + x0 * 3, (size_t)(b - a) * 3);
-            continue;
-        }
-        game_rgb base = mix(ca->st.bottom, ca->st.top, ty * 256 / ca->H);
-        for (int px = a; px < b; px++) put(row + px * 3, bg_pixel(ca, base, px + c->ox + ca->shift, ty));
-    }
-}
-
-/* 1 where a wall texel is speckled dark; world-anchored, period 512 texels */
-static uint8_t speckle[512][512 / 8];
-static pthread_once_t speckle_once = PTHREAD_ONCE_INIT;
-static void speckle_make(void) {
-    for (int y = 0; y < 512; y++)
-        for (int x = 0; x < 512; x++)
-            if ((hash2(x >> 1, y >> 1) & 7u) == 0) speckle[y][x >> 3] |= (uint8_t)(1u << (x & 7));
-}
-/* period 64 texels (13 world units), so walls can be copied from one tile */
-static inline int is_speckle(int tx, int ty) { return (speckle[ty & 63][(tx & 63) >> 3] >> (tx & 7)) & 1; }
-
-static void wall_tile(bg_cache *bc, const cell_art *ca, int theme) {
-    if (bc->wall_key == theme) return;
-    for (int y = 0; y < 64; y++)
-        for (int x = 0; x < 128; x++) put(bc->wall[y] + x * 3, is_speckle(x & 63, y) ? ca->dark : ca->mid);
-    bc->wall_key = theme;
-}
-
-static void fill_wall(const canvas *c, const cell_art *ca, int is_top, float vt, float vb, int a, int b, int r0,
-                      int r1) {
-    for (int py = r0; py < r1; py++) {
-        uint8_t *row = c->img + (size_t)py * GAME_OBS * 3;
-        float fy = (vb - (py + 0.5f)) / (vb - vt);
-        if (is_top && fy > 0.72f) {
-            for (int px = a; px < b; px++) put(row + px * 3, ca->top);
-            continue;
-        }
-        int ty = c->oy - py;
-        if (ca->cache) {
-            memcpy(row + a * 3, ca->cache->wall[ty & 63] + ((a + c->ox) & 63) * 3, (size_t)(b - a) * 3);
-            continue;
-        }
-        for (int px = a; px < b; px++) put(row + px * 3, is_speckle(px + c->ox, ty) ? ca->dark : ca->mid);
-    }
-}
-
-static void fill_lava(const canvas *c, int a, int b, int r0, int r1) {
-    game_rgb base = {230, 80, 20}, hot = {255, 170, 40};
-    for (int py = r0; py < r1; py++) {
-        uint8_t *row = c->img + (size_t)py * GAME_OBS * 3;
-        int ty = c->oy - py;
-        for (int px = a; px < b; px++) put(row + px * 3, (hash2(px + c->ox, ty) >> 29) == 0 ? hot : base);
-    }
-}
-
-/* ---- shapes ------------------------------------------------------------- */
-
-typedef int (*shade_fn)(const void *arg, float fx, float fy, int tx, int ty, game_rgb *out);
-
-/* Draws the world rectangle [x0,x1] x [y0,y1]; fx, fy in [0,1) measured from
- * the left and from the BOTTOM. alpha256 < 256 blends. */
-static void draw_rect(const canvas *c, float x0, float x1, float y0, float y1, shade_fn fn, const void *arg,
-                      int alpha256) {
-    float u0 = to_u(c, x0), u1 = to_u(c, x1), vt = to_v(c, y1), vb = to_v(c, y0);
-    int a, b, r0, r1;
-    span(u0, u1, &a, &b);
-    span(vt, vb, &r0, &r1);
-    if (a >= b || r0 >= r1) return;
-    float iw = 1.0f / (u1 - u0), ih = 1.0f / (vb - vt);
-    for (int py = r0; py < r1; py++) {
-        float fy = (vb - (py + 0.5f)) * ih;
-        uint8_t *row = c->img + (size_t)py * GAME_OBS * 3;
-        for (int px = a; px < b; px++) {
-            float fx = (px + 0.5f - u0) * iw;
-            game_rgb col;
-            if (!fn(arg, fx, fy, px + c->ox, c->oy - py, &col)) continue;
-            uint8_t *p = row + px * 3;
-            if (alpha256 >= 256) {
-                put(p, col);
-            } else {
-                game_rgb d = {p[0], p[1], p[2]};
-                put(p, mix(d, col, alpha256));
+        case K_LTOP: {
+            float fy = wy - (float)p[k].j;
+            if (fy < ART_LAVA_Y0) {
+                copy_span(dst, lrow + t63, (size_t)n);
+            } else if (fy < ART_LAVA_Y1) {
+                for (int px = a; px < p[k].b; px++, dst += 3) {
+                    unsigned t = (unsigned)(px + x->ox) & 63u;
+                    float h = x->A->wave[t];
+                    const uint8_t *s = fy < h - 0.14f ? lrow + t * 3 : (fy < h ? x->A->lava_surf + t * 3 : NULL);
+                    if (s) dst[0] = s[0], dst[1] = s[1], dst[2] = s[2];
+                }
             }
+            break;
+        }
+        default: break;
         }
     }
 }
 
-typedef struct {
-    int is_top;
-} lava_arg;
+/* Background and grid cells (SPEC.md 5.2 steps 1, 2 and 4). Returns the
+ * number of coin cells in view, stored in coins[] (drawn after). */
+static int draw_cells(const game_canvas *c, const game_level *L, int *coins) {
+    int easy = L->mode == GAME_EASY;
+    cell_ctx x = {.A = game_art(), .bg = game_art_bg(easy ? 0 : L->bg_index), .wall = easy ? 0 : L->wall_theme, .cy = c->cy};
+    x.wall = (int)((unsigned)x.wall % ART_NWALL);
+    x.ox = (int)floorf(c->cx * SCALE - 31.5f);
+    x.oy = (int)floorf(c->cy * SCALE + 31.5f);
+    x.bgx = (int)floorf(64.0f * L->bg_pct_x * (BG_ASPECT - 1.0f) * SCALE);
 
-static int shade_lava(const void *v, float fx, float fy, int tx, int ty, game_rgb *out) {
-    const lava_arg *l = v;
-    if (l->is_top) {
-        float wave = 0.62f + 0.08f * sinf(fx * 12.566f);
-        if (fy > wave) return 0;
+    /* procgen draws cells int(c - 7.5) .. int(c + 7.5); floor gives the same
+     * visible cells and stays right for any camera position */
+    int i0 = (int)floorf(c->cx - 7.5f), i1 = (int)floorf(c->cx + 7.5f);
+    int j0 = (int)floorf(c->cy - 7.5f), j1 = (int)floorf(c->cy + 7.5f);
+    uint8_t kind[MAXC][MAXC];
+    int ncoin = 0;
+    for (int j = j0; j <= j1; j++)
+        for (int i = i0; i <= i1; i++) {
+            int t = game_cell(L, i, j);
+            kind[j - j0][i - i0] = (uint8_t)kind_of(t);
+            if (t == GAME_GOAL && ncoin < 4) coins[ncoin++] = j * GAME_W + i;
+        }
+
+    bound bx[MAXC], by[MAXC];
+    run cols[2 * MAXC], rows[2 * MAXC];
+    make_bounds(c, i0, i1, 0, bx);
+    make_bounds(c, j0, j1, 1, by);
+    int ncol = make_runs(bx, i0, i1, GAME_OBS, 0, cols);
+    int nrow = make_runs(by, j0, j1, GAME_OBS, 1, rows);
+
+    paint p[5 * 2 * MAXC];
+    for (int r = 0; r < nrow; r++) {
+        const run *R = &rows[r];
+        /* first the candidate rows, per cell column: what a single column
+         * shows (a texture or the background), or -1 when a lava surface
+         * needs the general stack below */
+        int8_t eff[MAXC];
+        const uint8_t *ka = kind[R->c - j0], *kb = R->n == 2 ? kind[R->c + 1 - j0] : NULL;
+        for (int i = 0; i <= i1 - i0; i++) {
+            int k = ka[i];
+            if (kb && (opaque(kb[i]) || kb[i] == K_LTOP)) k = opaque(kb[i]) ? kb[i] | 0x10 : K_LTOP;
+            eff[i] = (int8_t)(k == K_LTOP ? -1 : (k == K_NONE ? K_BG : k));
+        }
+        int np = 0, prev_single = 0;
+        for (int q = 0; q < ncol; q++) {
+            const run *C = &cols[q];
+            int e0 = eff[C->c - i0], e = e0;
+            if (C->n == 2) {
+                int e1 = eff[C->c + 1 - i0];
+                e = (e0 < 0 || e1 < 0) ? -1 : ((e1 & 15) != K_BG ? e1 : e0);
+            }
+            paint one;
+            if (e >= 0) { /* a single texture: merge with the previous span if it continues it */
+                int k = e & 15, j = R->c + (e >> 4);
+                one = (paint){(int16_t)C->a, (int16_t)C->b, (uint8_t)k, j};
+                if (prev_single && p[np - 1].kind == k && p[np - 1].b == C->a && (k != K_TOP || p[np - 1].j == j)) {
+                    p[np - 1].b = (int16_t)C->b;
+                } else {
+                    p[np++] = one;
+                }
+                prev_single = 1;
+                continue;
+            }
+            /* the general stack, in procgen's draw order: the last opaque
+             * candidate hides everything before it; a lava surface only
+             * partly, so what is under it is painted first */
+            int nl = 0;
+            p[np] = (paint){(int16_t)C->a, (int16_t)C->b, K_BG, 0};
+            nl = 1;
+            for (int i = C->c; i < C->c + C->n; i++)
+                for (int j = R->c; j < R->c + R->n; j++) {
+                    int k = kind[j - j0][i - i0];
+                    if (opaque(k)) {
+                        p[np] = (paint){(int16_t)C->a, (int16_t)C->b, (uint8_t)k, j};
+                        nl = 1;
+                    } else if (k == K_LTOP) {
+                        p[np + nl++] = (paint){(int16_t)C->a, (int16_t)C->b, (uint8_t)k, j};
+                    }
+                }
+            np += nl;
+            prev_single = 0;
+        }
+        for (int py = R->a; py < R->b; py++) paint_row(&x, c->img + (size_t)py * GAME_OBS * 3, py, p, np);
     }
-    game_rgb base = {230, 80, 20}, hot = {255, 170, 40};
-    *out = (hash2(tx, ty) >> 29) == 0 ? hot : base;
-    return 1;
+    return ncoin;
 }
 
-static int shade_coin(const void *v, float fx, float fy, int tx, int ty, game_rgb *out) {
-    (void)v;
-    (void)tx;
-    (void)ty;
-    float dx = fx - 0.5f, dy = fy - 0.5f, r2 = dx * dx + dy * dy;
-    if (r2 > 0.36f * 0.36f) return 0;
-    *out = r2 > 0.26f * 0.26f ? (game_rgb){200, 150, 20} : (game_rgb){255, 215, 50};
-    if (fabsf(dx) < 0.05f && fabsf(dy) < 0.15f) *out = (game_rgb){200, 150, 20};
-    return 1;
+/* ---- the frame ---------------------------------------------------------------- */
+
+static int agent_pose(const game_state *s) {
+    if (fabsf(s->agent.vx) < 0.01f && s->ax == 0 && s->has_support) return ART_POSE_STAND;
+    if ((s->time / 5) % 2 == 0 || !s->has_support) return ART_POSE_WALK1;
+    return ART_POSE_WALK2;
 }
 
-typedef struct {
-    int frame;
-} saw_arg;
-
-static int shade_saw(const void *v, float fx, float fy, int tx, int ty, game_rgb *out) {
-    (void)tx;
-    (void)ty;
-    const saw_arg *s = v;
-    float dx = fx - 0.5f, dy = fy - 0.5f, r2 = dx * dx + dy * dy;
-    if (r2 > 0.49f * 0.49f) return 0;
-    if (r2 < 0.14f * 0.14f) {
-        *out = (game_rgb){60, 60, 70};
-        return 1;
-    }
-    if (r2 > 0.34f * 0.34f) {
-        /* teeth: alternating octants, shifted by one octant per frame */
-        int oct = (dx > 0) * 4 + (dy > 0) * 2 + (fabsf(dx) > fabsf(dy));
-        int tooth = (oct + s->frame) & 1;
-        if (!tooth) return 0;
-        *out = (game_rgb){215, 215, 225};
-        return 1;
-    }
-    *out = (game_rgb){170, 170, 185};
-    return 1;
+static inline int in_view(const game_canvas *c, float x, float y, float r) {
+    return fabsf(x - c->cx) < 6.5f + r + 0.5f && fabsf(y - c->cy) < 6.5f + r + 0.5f;
 }
-
-typedef struct {
-    int skin;
-} crate_arg;
-
-static int shade_crate(const void *v, float fx, float fy, int tx, int ty, game_rgb *out) {
-    (void)tx;
-    (void)ty;
-    const crate_arg *c = v;
-    game_rgb wood = {190, 130, 70}, edge = {110, 70, 35};
-    float e = fx < fy ? fx : fy, e2 = (1 - fx) < (1 - fy) ? 1 - fx : 1 - fy;
-    float border = e < e2 ? e : e2;
-    switch (c->skin) {
-    case 0: /* boxCrate: border and an X */
-        *out = (border < 0.12f || fabsf(fx - fy) < 0.08f || fabsf(fx + fy - 1) < 0.08f) ? edge : wood;
-        break;
-    case 1: /* double: two borders */
-        *out = (border < 0.1f || (border > 0.2f && border < 0.28f)) ? edge : (game_rgb){200, 150, 90};
-        break;
-    case 2: /* single: border and a middle plank */
-        *out = (border < 0.12f || fabsf(fy - 0.5f) < 0.07f) ? edge : (game_rgb){170, 115, 60};
-        break;
-    default: /* warning: yellow/black stripes inside a border */
-        if (border < 0.12f)
-            *out = (game_rgb){60, 60, 60};
-        else
-            *out = (((int)((fx + fy) * 5)) & 1) ? (game_rgb){30, 30, 30} : (game_rgb){240, 200, 30};
-        break;
-    }
-    return 1;
-}
-
-static int shade_trail(const void *v, float fx, float fy, int tx, int ty, game_rgb *out) {
-    (void)v;
-    (void)tx;
-    (void)ty;
-    float dx = fx - 0.5f, dy = fy - 0.5f;
-    if (dx * dx + dy * dy > 0.25f) return 0;
-    *out = (game_rgb){255, 255, 255};
-    return 1;
-}
-
-typedef struct {
-    game_rgb body;
-    int frame, mirror, theme;
-} enemy_arg;
-
-static int shade_enemy(const void *v, float fx, float fy, int tx, int ty, game_rgb *out) {
-    (void)tx;
-    (void)ty;
-    const enemy_arg *a = v;
-    if (a->mirror) fx = 1 - fx; /* unmirrored enemies face left */
-    float h = a->frame == 1 ? 0.62f : 0.5f, w = a->frame == 1 ? 0.42f : 0.47f;
-    float dx = (fx - 0.5f) / w, dy = fy / h;
-    if (dx * dx + dy * dy > 1) return 0;
-    game_rgb c = a->body;
-    switch (a->theme % 3) {
-    case 1: /* spots */
-        if (((int)(fx * 5) + (int)(fy * 5)) % 3 == 0 && fy > 0.12f) c = mix(c, (game_rgb){0, 0, 0}, 150);
-        break;
-    case 2: /* segments */
-        if (((int)(fx * 6)) & 1) c = mix(c, (game_rgb){255, 255, 255}, 60);
-        break;
-    default: break;
-    }
-    /* eye towards the facing side (left in sprite space) */
-    float ex = fx - 0.3f, ey = fy - h * 0.6f;
-    if (ex * ex + ey * ey < 0.09f * 0.09f) c = (game_rgb){255, 255, 255};
-    if (ex * ex + ey * ey < 0.04f * 0.04f) c = (game_rgb){0, 0, 0};
-    *out = c;
-    return 1;
-}
-
-typedef struct {
-    game_rgb body;
-    int pose; /* 0 stand, 1 walk 1, 2 walk 2 */
-    int mirror;
-} agent_arg;
-
-static int shade_agent(const void *v, float fx, float fy, int tx, int ty, game_rgb *out) {
-    (void)tx;
-    (void)ty;
-    const agent_arg *a = v;
-    if (a->mirror) fx = 1 - fx; /* unmirrored faces right */
-    game_rgb dark = mix(a->body, (game_rgb){0, 0, 0}, 110);
-    /* sprite rect is 1 x 2.0156 world units; the body fills the lower ~60% */
-    if (fy < 0.09f) { /* legs */
-        int leg = 0;
-        if (a->pose == 0) leg = (fx > 0.3f && fx < 0.43f) || (fx > 0.57f && fx < 0.7f);
-        else if (a->pose == 1) leg = (fx > 0.18f && fx < 0.33f) || (fx > 0.67f && fx < 0.82f);
-        else leg = (fx > 0.38f && fx < 0.62f);
-        if (!leg) return 0;
-        *out = dark;
-        return 1;
-    }
-    if (fy < 0.36f) { /* body */
-        if (fx < 0.22f || fx > 0.78f) return 0;
-        *out = a->body;
-        if (fy < 0.12f) *out = dark;
-        return 1;
-    }
-    float dx = (fx - 0.5f), dy = (fy - 0.46f) * 2.0156f;
-    if (dx * dx + dy * dy > 0.3f * 0.3f) return 0; /* head */
-    game_rgb c = a->body;
-    float ex = fx - 0.64f, ey = (fy - 0.48f) * 2.0156f;
-    if (ex * ex + ey * ey < 0.1f * 0.1f) c = (game_rgb){255, 255, 255};
-    if ((ex - 0.03f) * (ex - 0.03f) + ey * ey < 0.05f * 0.05f) c = (game_rgb){20, 20, 20};
-    *out = c;
-    return 1;
-}
-
-/* ---- the frame ------------------------------------------------------------ */
 
 void game_render(uint8_t *rgb, const game_level *L, const game_state *s, const game_trails *tr) {
-    canvas c = {.img = rgb, .cx = s->agent.x, .cy = s->agent.y};
-    c.ox = (int)floorf(0.5f - 32.0f + c.cx * SCALE);
-    c.oy = (int)floorf(c.cy * SCALE + 31.5f);
-    memset(rgb, 0, GAME_OBS_BYTES);
+    const game_art_tables *A = game_art();
+    game_canvas c = {.img = rgb, .w = GAME_OBS, .h = GAME_OBS, .cx = s->agent.x, .cy = s->agent.y, .scale = SCALE,
+                     .hw = 32.0f, .hh = 32.0f};
 
-    cell_art ca;
-    game_art_bg(L->mode == GAME_EASY ? 0 : L->bg_index, &ca.st);
-    ca.H = (int)(64 * SCALE); /* texel rows covering world y in [0, 64] */
-    ca.shift = (int)(64.0f * L->bg_pct_x * 0.5f * SCALE); /* world-anchored offset (image aspect 1.5) */
-    game_art_wall(L->mode == GAME_EASY ? 0 : L->wall_theme, &ca.mid, &ca.dark, &ca.top);
-    ca.cache = bg_cache_get(L->mode == GAME_EASY ? 0 : L->bg_index, ca.shift);
-    pthread_once(&speckle_once, speckle_make);
-    if (ca.cache) wall_tile(ca.cache, &ca, L->mode == GAME_EASY ? 0 : L->wall_theme);
-    int i0 = (int)floorf(c.cx - 7.5f), i1 = (int)floorf(c.cx + 7.5f);
-    int j0 = (int)floorf(c.cy - 7.5f), j1 = (int)floorf(c.cy + 7.5f);
-    for (int j = j0; j <= j1; j++) {
-        float vt = to_v(&c, (float)(j + 1)), vb = to_v(&c, (float)j);
-        int r0, r1;
-        span(vt, vb, &r0, &r1);
-        if (r0 >= r1) continue;
-        for (int i = i0; i <= i1; i++) {
-            int a, b;
-            span(to_u(&c, (float)i), to_u(&c, (float)(i + 1)), &a, &b);
-            if (a >= b) continue;
-            int t = game_cell(L, i, j);
-            switch (t) {
-            case GAME_WALL_MID:
-            case GAME_WALL_TOP: fill_wall(&c, &ca, t == GAME_WALL_TOP, vt, vb, a, b, r0, r1); break;
-            case GAME_LAVA_MID: fill_lava(&c, a, b, r0, r1); break;
-            case GAME_LAVA_TOP: {
-                fill_background(&c, &ca, a, b, r0, r1);
-                lava_arg la = {1};
-                draw_rect(&c, (float)i, (float)(i + 1), (float)j, (float)(j + 1), shade_lava, &la, 256);
-                break;
-            }
-            case GAME_GOAL:
-                fill_background(&c, &ca, a, b, r0, r1);
-                draw_rect(&c, (float)i, (float)(i + 1), (float)j, (float)(j + 1), shade_coin, NULL, 256);
-                break;
-            default: fill_background(&c, &ca, a, b, r0, r1);
-            }
-        }
+    int coins[4];
+    int ncoin = draw_cells(&c, L, coins);
+    for (int k = 0; k < ncoin; k++) {
+        float i = (float)(coins[k] % GAME_W), j = (float)(coins[k] / GAME_W);
+        game_blit(&c, i - OVERDRAW, i + 1 + OVERDRAW, j - OVERDRAW, j + 1 + OVERDRAW, &A->coin[0][0][0], ART_SH, 0, 256);
     }
 
-    /* z = 0: saws and crates in creation order, then trails oldest first */
-    saw_arg sa = {(s->time % 2 == 0) ? 1 : 2};
+    /* z = 0: saws and crates in creation order */
+    const uint8_t *saw = &A->saw[s->time % 2 == 0 ? 0 : 1][0][0][0];
     for (int k = 0; k < L->nstatics; k++) {
         const game_static *m = &L->statics[k];
-        if (fabsf(m->x - c.cx) > 8 || fabsf(m->y - c.cy) > 8) continue;
-        if (m->type == GAME_ENT_SAW) {
-            draw_rect(&c, m->x - 0.5f, m->x + 0.5f, m->y - 0.5f, m->y + 0.5f, shade_saw, &sa, 256);
-        } else {
-            crate_arg ca = {m->theme};
-            draw_rect(&c, m->x - 0.5f, m->x + 0.5f, m->y - 0.5f, m->y + 0.5f, shade_crate, &ca, 256);
-        }
+        if (!in_view(&c, m->x, m->y, 0.5f)) continue;
+        const uint8_t *tex = m->type == GAME_ENT_SAW ? saw : &A->crate[m->theme % ART_NCRATE][0][0][0];
+        game_blit(&c, m->x - 0.5f, m->x + 0.5f, m->y - 0.5f, m->y + 0.5f, tex, ART_SH, 0, 256);
     }
-    if (tr) {
-        for (int age = tr->count - 1; age >= 0; age--) {
+    /* then trails, oldest first; each step's trails were appended in reverse
+     * enemy order (SPEC.md 4.10) */
+    if (tr && tr->count > 0) {
+        float rx = 0.3f, ry = 0.2f, alpha = 0.5f;
+        float RX[GAME_TRAIL_LIFE], RY[GAME_TRAIL_LIFE], AL[GAME_TRAIL_LIFE];
+        for (int k = 0; k < GAME_TRAIL_LIFE; k++) {
+            RX[k] = rx, RY[k] = ry, AL[k] = alpha;
+            rx = rx * 1.05f, ry = ry * 1.05f, alpha = alpha * 0.8f;
+        }
+        int count = tr->count > GAME_TRAIL_LIFE ? GAME_TRAIL_LIFE : tr->count;
+        for (int age = count - 1; age >= 0; age--) {
             int slot = ((tr->head - age) % GAME_TRAIL_LIFE + GAME_TRAIL_LIFE) % GAME_TRAIL_LIFE;
-            float rx = 0.3f, ry = 0.2f, alpha = 0.5f, dy = 0;
-            for (int k = 0; k < age; k++) {
-                dy = dy + 0.01f;
-                rx = rx * 1.05f;
-                ry = ry * 1.05f;
-                alpha = alpha * 0.8f;
-            }
+            int a256 = (int)lrintf(AL[age] * 256.0f);
             for (int e = L->nenemies - 1; e >= 0; e--) {
-                float x = tr->x[slot][e], y = tr->y[slot][e] + dy;
-                if (fabsf(x - c.cx) > 8 || fabsf(y - c.cy) > 8) continue;
-                draw_rect(&c, x - rx, x + rx, y - ry, y + ry, shade_trail, NULL, (int)(alpha * 256));
+                float x = tr->x[slot][e], y = tr->y[slot][e];
+                for (int k = 0; k < age; k++) y = y + 0.01f; /* vy = 0.01f, one tick per step */
+                if (!in_view(&c, x, y, 0.5f)) continue;
+                game_blit(&c, x - RX[age], x + RX[age], y - RY[age], y + RY[age], &A->disc[0][0][0], ART_SH, 0, a256);
             }
         }
     }
 
-    /* z = 1: the agent, then enemies over it */
-    agent_arg aa = {.body = game_art_player(L->mode == GAME_EASY ? 0 : L->player_theme), .mirror = s->mirror};
-    if (fabsf(s->agent.vx) < 0.01f && s->ax == 0 && s->has_support)
-        aa.pose = 0;
-    else if ((s->time / 5) % 2 == 0 || !s->has_support)
-        aa.pose = 1;
-    else
-        aa.pose = 2;
-    float ax = s->agent.x, ay = s->agent.y;
-    draw_rect(&c, ax - 0.5f, ax + 0.5f, ay - GAME_ARY, ay + 1.43691f, shade_agent, &aa, 256);
+    /* z = 1: the agent, then the enemies over it */
+    int easy = L->mode == GAME_EASY;
+    int pt = easy ? 0 : (int)((unsigned)L->player_theme % ART_NPLAYER);
+    game_blit(&c, s->agent.x - 0.5f, s->agent.x + 0.5f, s->agent.y - GAME_ARY, s->agent.y + 1.43691f,
+              &A->agent[pt][agent_pose(s)][0][0][0], ART_AGENT_H, s->mirror, 256);
+    int eframe = (s->time / 5) % 2 == 0 ? 0 : 1;
     for (int e = 0; e < L->nenemies; e++) {
         const game_body *b = &s->enemy[e];
-        if (fabsf(b->x - c.cx) > 8 || fabsf(b->y - c.cy) > 8) continue;
-        enemy_arg ea = {.body = game_art_enemy(L->enemy_theme[e]),
-                        .frame = ((s->time / 5) % 2 == 0) ? 1 : 2,
-                        .mirror = s->time > 0 && b->vx > 0,
-                        .theme = L->enemy_theme[e]};
-        draw_rect(&c, b->x - 0.5f, b->x + 0.5f, b->y - 0.5f, b->y + 0.5f, shade_enemy, &ea, 256);
+        if (!in_view(&c, b->x, b->y, 0.5f)) continue;
+        int mirror = s->time > 0 && b->vx > 0; /* set by each step; not at reset */
+        game_blit(&c, b->x - 0.5f, b->x + 0.5f, b->y - 0.5f, b->y + 0.5f,
+                  &A->enemy[L->enemy_theme[e] % ART_NENEMY][eframe][0][0][0], ART_SH, mirror, 256);
     }
-}
-
-/* ---- trails --------------------------------------------------------------- */
-
-void game_trails_reset(game_trails *t) {
-    t->count = 0;
-    t->head = GAME_TRAIL_LIFE - 1;
-}
-
-void game_trails_update(game_trails *t, const game_level *L, const game_state *s) {
-    t->head = (t->head + 1) % GAME_TRAIL_LIFE;
-    for (int e = 0; e < L->nenemies; e++) {
-        t->x[t->head][e] = s->enemy[e].x;
-        t->y[t->head][e] = (float)((double)s->enemy[e].y - 0.5 * 0.5);
-    }
-    if (t->count < GAME_TRAIL_LIFE) t->count++;
 }
