@@ -14,7 +14,8 @@ enum { IN_PNG = 0, IN_NPZ = 1 };
 typedef struct {
     int kind;
     int32_t seed;
-    int64_t index;
+    int64_t index;     /* .npz: the episode index from the name */
+    size_t stamp_len;  /* .npz: length of the folder + timestamp prefix of path */
     char path[4096];
 } input;
 
@@ -36,6 +37,12 @@ static int add_input(input_list *l, int kind, int32_t seed, int64_t index, const
     in->seed = seed;
     in->index = index;
     snprintf(in->path, sizeof in->path, "%s", path);
+    /* {timestamp}_{index}_{T}_{seed}_{return}.npz: the prefix ends at the
+     * fourth '_' from the right */
+    in->stamp_len = strlen(in->path);
+    for (int k = 0; k < 4 && kind == IN_NPZ; k++)
+        while (in->stamp_len > 0 && in->path[--in->stamp_len] != '_') {
+        }
     return 0;
 }
 
@@ -110,6 +117,13 @@ static int by_level(const void *a, const void *b) {
     const input *x = a, *y = b;
     if (x->seed != y->seed) return (x->seed > y->seed) - (x->seed < y->seed);
     if (x->kind != y->kind) return x->kind - y->kind;
+    if (x->kind == IN_NPZ) { /* by folder and timestamp, then by episode index (10 after 9) */
+        size_t n = x->stamp_len < y->stamp_len ? x->stamp_len : y->stamp_len;
+        int c = strncmp(x->path, y->path, n);
+        if (c == 0 && x->stamp_len != y->stamp_len) c = x->stamp_len < y->stamp_len ? -1 : 1;
+        if (c) return c;
+        if (x->index != y->index) return x->index < y->index ? -1 : 1;
+    }
     return strcmp(x->path, y->path);
 }
 
@@ -175,9 +189,22 @@ static int group_task(void *vctx, int64_t g) {
             rc = capture_read_npz(items[i].path, &parts[i], e);
         }
     }
+    /* the mode: what the recordings say (they must agree), else --mode */
+    int mode = -1;
+    for (int i = 0; i < n && !rc; i++) {
+        if (parts[i].mode >= 0 && mode >= 0 && parts[i].mode != mode)
+            rc = cb_fail(e, CB_EFORMAT, "level %d: %s says mode %s, %s says %s", seed, items[0].path, mode ? "hard" : "easy",
+                         items[i].path, parts[i].mode ? "hard" : "easy");
+        if (parts[i].mode >= 0) mode = parts[i].mode;
+    }
+    if (!rc && mode >= 0 && c->o->has_mode && mode != c->o->mode)
+        rc = cb_fail(e, CB_EFORMAT, "level %d: --mode %s, but the recording (%s) says %s", seed,
+                     c->o->mode ? "hard" : "easy", items[0].path, mode ? "hard" : "easy");
+    if (mode < 0 && c->o->has_mode) mode = c->o->mode;
     ds_level lvl;
     memset(&lvl, 0, sizeof lvl);
     if (!rc) rc = n == 1 ? (lvl = parts[0], memset(&parts[0], 0, sizeof parts[0]), 0) : concat(&lvl, parts, n, seed, e);
+    if (!rc) lvl.mode = (int8_t)mode;
     for (int i = 0; i < n; i++) ds_level_free(&parts[i]);
     free(parts);
     if (!rc) rc = ds_writer_add(c->w, &lvl, e);
@@ -267,11 +294,18 @@ int capture_run(const char *const *inputs, int n, const char *out, const capture
         for (int g = 0; g < ng; g++)
             if (c.bad[g]) {
                 char **ns = realloc(s->skipped, sizeof(char *) * (size_t)(s->nskipped + 1));
-                if (!ns) break;
-                s->skipped = ns;
-                s->skipped[s->nskipped++] = strdup(c.errs[g].msg);
+                char *msg = strdup(c.errs[g].msg);
+                if (ns) s->skipped = ns;
+                if (!ns || !msg) {
+                    free(msg);
+                    rc = cb_fail(e, CB_ENOMEM, "capture: out of memory");
+                    break;
+                }
+                s->skipped[s->nskipped++] = msg;
             }
-        if (s->levels == 0) {
+        if (rc) {
+            ds_writer_abort(w);
+        } else if (s->levels == 0) {
             ds_writer_abort(w);
             rc = cb_fail(e, CB_EFORMAT, "capture: every level was bad; nothing was written");
         } else {

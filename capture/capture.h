@@ -15,6 +15,7 @@ typedef struct {
     int skip_bad;        /* capture the other levels when one is bad */
     int append;          /* add to an existing dataset */
     int threads;
+    int has_mode, mode;  /* --mode: 0 easy, 1 hard, for recordings that do not say (meta.json does) */
     const char *command; /* stored in the manifest */
     /* warnings (e.g. an alpha channel dropped) and progress, from any thread */
     void (*warn)(void *ctx, const char *msg);
@@ -39,10 +40,16 @@ int capture_run(const char *const *inputs, int n, const char *out, const capture
                 cb_err *e);
 
 /* One PNG-folder recording (frame_NNNNNN.png + actions.csv) as a level.
- * *alpha is set when an alpha channel was dropped. */
+ * *alpha is set when an alpha channel was dropped. The mode comes from the
+ * folder's meta.json ("mode": "easy"|"hard", as coinbc record writes it),
+ * else it is -1 (unknown). */
 int capture_read_pngdir(const char *dir, int32_t seed, ds_level *out, int *alpha, cb_err *e);
 /* One .npz episode as a level (episode 0); seed from the file name. */
 int capture_read_npz(const char *path, ds_level *out, cb_err *e);
+/* The same from the bytes of an .npz file; `path` is used in messages, T is
+ * the step count the name gives (-1: not checked). */
+int capture_npz_decode(const uint8_t *buf, size_t n, const char *path, int32_t seed, int64_t T, ds_level *out,
+                       cb_err *e);
 /* {timestamp}_{index}_{T}_{seed}_{return}.npz -> seed, index, T. */
 int capture_parse_npz_name(const char *path, int32_t *seed, int64_t *index, int64_t *T);
 

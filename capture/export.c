@@ -39,9 +39,17 @@ int capture_export_png(const ds_level *l, const char *dir, cb_err *e) {
         snprintf(fp, sizeof fp, "%s/frame_%06lld.png", path, (long long)t);
         if ((rc = write_png(fp, l->frames + (size_t)t * DS_FRAME_BYTES, e))) return rc;
     }
+    cb_afile f;
+    if (l->mode >= 0) { /* the mode, where capture looks for it */
+        char meta[4300];
+        snprintf(meta, sizeof meta, "%s/meta.json", path);
+        if ((rc = cb_afile_open(&f, meta, e))) return rc;
+        fprintf(f.fp, "{\n  \"format\": \"coinbc-export\",\n  \"level\": %d,\n  \"mode\": \"%s\"\n}\n", l->seed,
+                l->mode ? "hard" : "easy");
+        if ((rc = cb_afile_commit(&f, e))) return rc;
+    }
     char csv[4300];
     snprintf(csv, sizeof csv, "%s/actions.csv", path);
-    cb_afile f;
     if ((rc = cb_afile_open(&f, csv, e))) return rc;
     fprintf(f.fp, "step,action,reward,done,label,executed,episode,episode_step\n");
     for (int64_t t = 0; t < l->n; t++)

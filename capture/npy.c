@@ -1,10 +1,25 @@
 /* npy.c - reading the .npy header ({'descr': '<u1', 'fortran_order': False,
  * 'shape': (...), }) and elements of any integer, float or bool dtype;
  * writing simple arrays for export. */
+#include <float.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "capture/npy.h"
+
+/* numpy's float128 ('f16') on x86-64 is the x87 80-bit long double, padded */
+#if defined(__x86_64__) && LDBL_MANT_DIG == 64
+#define LONG_DOUBLE_IS_X87 1
+#else
+#define LONG_DOUBLE_IS_X87 0
+#endif
+
+static double half_to_double(uint16_t h) {
+    int s = h >> 15, ex = (h >> 10) & 31, m = h & 1023;
+    double v = ex == 0 ? ldexp(m, -24) : ex == 31 ? (m ? NAN : INFINITY) : ldexp(m + 1024, ex - 25);
+    return s ? -v : v;
+}
 
 int capture_npy_header(capture_npy *a, const uint8_t *buf, size_t n, const char *name, cb_err *e) {
     memset(a, 0, sizeof *a);
@@ -36,14 +51,21 @@ int capture_npy_header(capture_npy *a, const uint8_t *buf, size_t n, const char 
     int k = 0;
     for (q++; *q && *q != '\'' && k < 15; q++) descr[k++] = *q;
     descr[k] = 0;
-    if (strlen(descr) < 3 || (descr[0] != '<' && descr[0] != '|' && descr[0] != '='))
-        return cb_fail(e, CB_EFORMAT, "%s: unsupported dtype '%s' (little-endian integer, float or bool only)", name, descr);
+    /* byte order, kind, item size: '<i8', '|u1', '>f4', '|b1' ... */
+    char *endp = NULL;
+    long sz = strlen(descr) >= 3 ? strtol(descr + 2, &endp, 10) : 0;
+    int order_ok = descr[0] == '<' || descr[0] == '|' || descr[0] == '=' || descr[0] == '>';
     a->kind = descr[1];
-    a->size = atoi(descr + 2);
-    int ok = (a->kind == 'u' && (a->size == 1 || a->size == 2 || a->size == 4 || a->size == 8)) ||
-             (a->kind == 'i' && (a->size == 1 || a->size == 2 || a->size == 4 || a->size == 8)) ||
-             (a->kind == 'f' && (a->size == 4 || a->size == 8)) || (a->kind == 'b' && a->size == 1);
-    if (!ok) return cb_fail(e, CB_EFORMAT, "%s: unsupported dtype '%s' (integer, float32/64 or bool only)", name, descr);
+    a->size = (int)sz;
+    a->big = descr[0] == '>';
+    int ok = order_ok && endp && *endp == 0 &&
+             (((a->kind == 'u' || a->kind == 'i') && (sz == 1 || sz == 2 || sz == 4 || sz == 8)) ||
+              (a->kind == 'f' && (sz == 2 || sz == 4 || sz == 8 || (sz == 16 && LONG_DOUBLE_IS_X87))) ||
+              (a->kind == 'b' && sz == 1));
+    if (!ok)
+        return cb_fail(e, CB_EFORMAT,
+                       "%s: unsupported dtype '%s' (integer, float16/32/64, longdouble or bool, in either byte order)",
+                       name, descr);
     char *colon = strchr(f, ':');
     if (!colon) return cb_fail(e, CB_EFORMAT, "%s: bad fortran_order", name);
     while (*++colon == ' ') {
@@ -68,34 +90,41 @@ int capture_npy_header(capture_npy *a, const uint8_t *buf, size_t n, const char 
 }
 
 double capture_npy_f64(const capture_npy *a, const uint8_t *data, uint64_t i) {
-    const uint8_t *p = data + i * (uint64_t)a->size;
+    uint8_t p[16];
+    const uint8_t *q = data + i * (uint64_t)a->size;
+    for (int k = 0; k < a->size; k++) p[k] = a->big ? q[a->size - 1 - k] : q[k]; /* to little-endian */
     switch (a->kind) {
     case 'b':
     case 'u': {
         uint64_t v = 0;
-        memcpy(&v, p, (size_t)a->size);
+        for (int k = a->size - 1; k >= 0; k--) v = v << 8 | p[k];
         return (double)v;
     }
     case 'i': {
-        int64_t v = 0;
-        switch (a->size) {
-        case 1: v = (int8_t)p[0]; break;
-        case 2: { int16_t x; memcpy(&x, p, 2); v = x; break; }
-        case 4: { int32_t x; memcpy(&x, p, 4); v = x; break; }
-        default: memcpy(&v, p, 8);
-        }
-        return (double)v;
+        uint64_t v = 0;
+        for (int k = a->size - 1; k >= 0; k--) v = v << 8 | p[k];
+        int sh = 64 - 8 * a->size; /* sign-extend */
+        return (double)((int64_t)(v << sh) >> sh);
     }
     default:
+        if (a->size == 2) return half_to_double((uint16_t)(p[0] | p[1] << 8));
         if (a->size == 4) {
             float x;
             memcpy(&x, p, 4);
             return x;
-        } else {
+        }
+        if (a->size == 8) {
             double x;
             memcpy(&x, p, 8);
             return x;
         }
+#if LONG_DOUBLE_IS_X87
+        long double x;
+        memcpy(&x, p, sizeof x < 16 ? sizeof x : 16);
+        return (double)x;
+#else
+        return NAN;
+#endif
     }
 }
 

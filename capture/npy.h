@@ -11,7 +11,8 @@
 
 typedef struct {
     char kind;          /* 'u', 'i', 'f', 'b' */
-    int size;           /* bytes per item */
+    int size;           /* bytes per item: u/i 1,2,4,8; f 2,4,8 (and 16 on x86-64: long double); b 1 */
+    int big;            /* big-endian items ('>') */
     int ndim;
     int64_t shape[8];
     size_t header_len;  /* bytes before the data */
@@ -19,7 +20,7 @@ typedef struct {
 } capture_npy;
 
 /* Parses a header from the first bytes of a .npy file (n may be the whole
- * file or just its start). Little-endian and C order only. */
+ * file or just its start). Either byte order; C order only. */
 int capture_npy_header(capture_npy *a, const uint8_t *buf, size_t n, const char *name, cb_err *e);
 /* Element i as double / as int64 (checked integral for floats). */
 double capture_npy_f64(const capture_npy *a, const uint8_t *data, uint64_t i);

@@ -3,6 +3,7 @@
  * rewards, dones ((T,) or (T,1), any integer/float/bool dtype), the level
  * seed from the file name {timestamp}_{index}_{T}_{seed}_{return}.npz.
  * Optional members written by coinbc's export: labels, executed. */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,15 @@ int capture_read_npz(const char *path, ds_level *out, cb_err *e) {
     size_t fn;
     int rc = cb_read_file(path, &file, &fn, e);
     if (rc) return rc;
+    rc = capture_npz_decode(file, fn, path, seed, Tname, out, e);
+    free(file);
+    return rc;
+}
+
+int capture_npz_decode(const uint8_t *file, size_t fn, const char *path, int32_t seed, int64_t Tname, ds_level *out,
+                       cb_err *e) {
+    memset(out, 0, sizeof *out);
+    int rc = 0;
     capture_zip z;
     arr obs = {0}, act = {0}, rew = {0}, don = {0}, lab = {0}, exe = {0};
     rc = capture_zip_open(&z, file, fn, path, e);
@@ -116,7 +126,7 @@ int capture_read_npz(const char *path, ds_level *out, cb_err *e) {
                          path, (long long)h->shape[0], (long long)h->shape[1], (long long)h->shape[2], (long long)h->shape[3]);
         T = h->shape[0] - 1;
         if (!rc && T < 1) rc = cb_fail(e, CB_EFORMAT, "%s: observations hold no step", path);
-        if (!rc && T != Tname)
+        if (!rc && Tname >= 0 && T != Tname)
             rc = cb_fail(e, CB_EFORMAT, "%s: the name says %lld steps but observations hold %lld (+1)", path,
                          (long long)Tname, (long long)T);
     }
@@ -136,7 +146,7 @@ int capture_read_npz(const char *path, ds_level *out, cb_err *e) {
             rc = cb_fail(e, CB_EFORMAT, "%s: step %lld: action %g is not one of 0..14", path, (long long)t, a);
             break;
         }
-        if (!isfinite(r) || !(d == 0 || d == 1)) {
+        if (!(fabs(r) <= FLT_MAX) || !(d == 0 || d == 1)) {
             rc = cb_fail(e, CB_EFORMAT, "%s: step %lld: bad reward %g or done %g", path, (long long)t, r, d);
             break;
         }
@@ -162,6 +172,5 @@ int capture_read_npz(const char *path, ds_level *out, cb_err *e) {
     free(don.buf);
     free(lab.buf);
     free(exe.buf);
-    free(file);
     return rc;
 }

@@ -34,7 +34,7 @@ int capture_zip_open(capture_zip *z, const uint8_t *buf, size_t n, const char *p
     uint64_t count = le16(buf + eocd + 10), cd_size = le32(buf + eocd + 12), cd_off = le32(buf + eocd + 16);
     if (eocd >= 20 && le32(buf + eocd - 20) == 0x07064b50) { /* zip64 locator */
         uint64_t z64 = le64(buf + eocd - 20 + 8);
-        if (z64 + 56 > n || le32(buf + z64) != 0x06064b50)
+        if (z64 > n || n - z64 < 56 || le32(buf + z64) != 0x06064b50)
             return cb_fail(e, CB_EFORMAT, "%s: bad zip64 end of central directory", path);
         count = le64(buf + z64 + 32);
         cd_size = le64(buf + z64 + 40);
@@ -69,11 +69,13 @@ int capture_zip_open(capture_zip *z, const uint8_t *buf, size_t n, const char *p
             }
             x += 4 + sz;
         }
-        if (loff + 30 > n || le32(buf + loff) != 0x04034b50)
+        if (loff > n || n - loff < 30 || le32(buf + loff) != 0x04034b50)
             return cb_fail(e, CB_EFORMAT, "%s: member %s: bad local header (truncated?)", path, m->name);
         m->data_off = loff + 30 + le16(buf + loff + 26) + le16(buf + loff + 28);
         if (m->data_off > n || m->csize > n - m->data_off)
             return cb_fail(e, CB_EFORMAT, "%s: member %s runs past the end of the file (truncated)", path, m->name);
+        if (m->usize >= ((uint64_t)1 << 32) || m->csize >= ((uint64_t)1 << 32))
+            return cb_fail(e, CB_EFORMAT, "%s: member %s is 4 GiB or more; an episode file holds far less", path, m->name);
         if (m->method != 0 && m->method != 8)
             return cb_fail(e, CB_EFORMAT, "%s: member %s uses zip method %d (only stored and deflate)", path, m->name, m->method);
         z->nmem++;
@@ -95,6 +97,11 @@ int capture_zip_extract(const capture_zip *z, const capture_zip_member *m, uint6
     if (m->usize > limit)
         return cb_fail(e, CB_EFORMAT, "%s: member %s declares %llu bytes, more than its array can hold (%llu)", z->path,
                        m->name, (unsigned long long)m->usize, (unsigned long long)limit);
+    /* deflate cannot expand more than 1032:1, so a larger claim is a bomb or
+     * damage, refused before anything is allocated */
+    if (m->method == 8 && m->usize / 1032 > m->csize)
+        return cb_fail(e, CB_EFORMAT, "%s: member %s claims %llu bytes from %llu compressed (zip bomb?)", z->path, m->name,
+                       (unsigned long long)m->usize, (unsigned long long)m->csize);
     uint8_t *buf = malloc(m->usize ? m->usize : 1);
     if (!buf) return cb_fail(e, CB_ENOMEM, "%s: out of memory for member %s", z->path, m->name);
     const uint8_t *src = z->buf + m->data_off;
@@ -139,7 +146,7 @@ int capture_zip_extract(const capture_zip *z, const capture_zip_member *m, uint6
                            (unsigned long long)got, (unsigned long long)m->usize);
         }
     }
-    if ((uint32_t)crc32(0, buf, (uInt)m->usize) != m->crc) {
+    if ((uint32_t)crc32_z(0, buf, (size_t)m->usize) != m->crc) {
         free(buf);
         return cb_fail(e, CB_ECRC, "%s: member %s fails its CRC32 (damaged)", z->path, m->name);
     }
@@ -188,7 +195,7 @@ int capture_zip_writer_add(capture_zip_writer *w, const char *name, const uint8_
     if (w->n >= 16 || n > 0xFFFFFFF0u) return CB_ERANGE;
     size_t nl = strlen(name);
     uint8_t h[30];
-    uint32_t crc = (uint32_t)crc32(0, data, (uInt)n);
+    uint32_t crc = (uint32_t)crc32_z(0, data, n);
     memset(h, 0, sizeof h);
     w32(h, 0x04034b50);
     w16(h + 4, 20);

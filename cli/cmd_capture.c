@@ -21,7 +21,7 @@ static void on_warn(void *ctx, const char *msg) {
 
 static void on_progress(void *ctx, int done, int total) {
     cap_ui *u = ctx;
-    (void)total;
+    u->prog.total = total; /* known once the inputs are grouped by level */
     cb_progress_update(&u->prog, done);
 }
 
@@ -35,11 +35,13 @@ int cli_cmd_capture(int argc, char **argv) {
     const char *out = NULL;
     cli_range levels = {0, 0};
     int skip_bad = 0, append = 0, quiet = 0, threads = 0;
+    const char *mode = NULL;
     cli_opt opts[] = {
         {"out", CLI_STR, &out, "DATA.cbd", "the dataset folder to write (required; -o)", 0},
         {"levels", CLI_RANGE, &levels, "A-B", "only levels with seeds A..B", 0},
         {"skip-bad", CLI_FLAG, &skip_bad, NULL, "capture the good levels when some are bad, and list the bad ones", 0},
         {"append", CLI_FLAG, &append, NULL, "add levels to an existing dataset (rewrites only its manifest)", 0},
+        {"mode", CLI_STR, &mode, "easy|hard", "the mode of recordings that do not say (meta.json does)", 0},
         {"threads", CLI_INT, &threads, "T", "worker threads (default: all cores)", 0},
         {"quiet", CLI_FLAG, &quiet, NULL, "no progress output", 0},
     };
@@ -49,7 +51,8 @@ int cli_cmd_capture(int argc, char **argv) {
         "coinbc capture INPUT... -o DATA.cbd [--levels A-B] [--skip-bad] [--append]",
         "An INPUT is a recordings folder (holding level_SEED folders and/or .npz files), one level_SEED\n"
         "folder, or one .npz file. Several inputs of one level go into that level's shard in a stable order.\n"
-        "By default one bad level aborts the capture and nothing is written.\n"
+        "By default one bad level aborts the capture and nothing is written; with --skip-bad the good\n"
+        "levels are written, the bad ones listed, and the exit status is 1.\n"
         "example: coinbc capture rec/ -o train.cbd --levels 0-63"};
     const char *pos[4096];
     int npos = 0;
@@ -58,13 +61,17 @@ int cli_cmd_capture(int argc, char **argv) {
     if (rc) return rc > 0 ? 0 : 2;
     if (!npos) return cli_error("capture", "give at least one INPUT (see coinbc capture --help)"), 2;
     if (!out) return cli_error("capture", "-o DATA.cbd is required"), 2;
+    int mode_v = -1;
+    if (mode && !strcmp(mode, "easy")) mode_v = 0;
+    else if (mode && !strcmp(mode, "hard")) mode_v = 1;
+    else if (mode) return cli_error("capture", "--mode must be easy or hard, not '%s'", mode), 2;
     char command[2048];
     join_args(command, sizeof command, argc, argv);
     cap_ui ui = {.quiet = quiet};
     pthread_mutex_init(&ui.mu, NULL);
     cb_progress_start(&ui.prog, "capture", "levels", 0, quiet);
     capture_opts o = {.has_range = opts[1].seen, .lo = levels.lo, .hi = levels.hi, .skip_bad = skip_bad,
-                      .append = append, .threads = threads, .command = command, .warn = on_warn,
+                      .append = append, .threads = threads, .has_mode = mode_v >= 0, .mode = mode_v, .command = command, .warn = on_warn,
                       .progress = on_progress, .ctx = &ui};
     capture_summary s;
     cb_err e = {0};

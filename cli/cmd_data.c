@@ -7,12 +7,15 @@
 #include "cli/cli.h"
 
 static int data_info(int argc, char **argv) {
-    int json = 0;
-    cli_opt opts[] = {{"json", CLI_FLAG, &json, NULL, "print JSON instead of a table", 0}};
+    int json = 0, quiet = 0;
+    cli_opt opts[] = {{"json", CLI_FLAG, &json, NULL, "print JSON instead of a table", 0},
+                      {"quiet", CLI_FLAG, &quiet, NULL, "no progress output", 0}};
     cli_cmd_info info = {"data info", "Levels, frames, sizes, compression ratio and the label histogram of a dataset.",
-                         "coinbc data info DATA [--json]", "example: coinbc data info train.cbd"};
+                         "coinbc data info DATA [--json]",
+                         "Every shard is read for the histograms (labels: the action to learn; executed: the action\n"
+                         "played). example: coinbc data info train.cbd"};
     const char *pos[1];
-    int npos = 0, rc = cli_parse(argc, argv, &info, opts, 1, pos, 1, &npos);
+    int npos = 0, rc = cli_parse(argc, argv, &info, opts, 2, pos, 1, &npos);
     if (rc) return rc > 0 ? 0 : 2;
     if (npos != 1) return cli_error("data info", "give one DATA folder"), 2;
     ds_reader *r;
@@ -29,8 +32,10 @@ static int data_info(int argc, char **argv) {
         modes[en->mode + 1]++;
     }
     /* label histogram: read every level (one at a time) */
-    int64_t hist[DS_NUM_ACTIONS] = {0};
+    int64_t hist[DS_NUM_ACTIONS] = {0}, exec[DS_NUM_ACTIONS] = {0};
     int status = 0;
+    cb_progress p;
+    cb_progress_start(&p, "info", "levels", n, quiet);
     for (int i = 0; i < n; i++) {
         int32_t s = ds_level_seed(r, i);
         ds_level l;
@@ -38,8 +43,17 @@ static int data_info(int argc, char **argv) {
             status = cli_fail("data info", &e);
             break;
         }
-        for (int64_t t = 0; t < l.n; t++) hist[l.label[t]]++;
+        for (int64_t t = 0; t < l.n; t++) {
+            hist[l.label[t]]++;
+            exec[l.action[t]]++;
+        }
         ds_level_free(&l);
+        cb_progress_update(&p, i + 1);
+    }
+    cb_progress_finish(&p);
+    if (status) {
+        ds_close(r);
+        return status;
     }
     double raw = (double)frames * DS_FRAME_BYTES;
     static const char *const NAMES[DS_NUM_ACTIONS] = {"LEFT+DOWN", "LEFT", "LEFT+UP", "DOWN", "NOOP", "UP", "RIGHT+DOWN",
@@ -52,6 +66,8 @@ static int data_info(int argc, char **argv) {
                bytes ? raw / (double)bytes : 0, n ? ds_level_seed(r, 0) : 0, n ? ds_level_seed(r, n - 1) : 0,
                ds_manifest_crc(r));
         for (int a = 0; a < DS_NUM_ACTIONS; a++) printf("%s%lld", a ? ", " : "", (long long)hist[a]);
+        printf("], \"executed_histogram\": [");
+        for (int a = 0; a < DS_NUM_ACTIONS; a++) printf("%s%lld", a ? ", " : "", (long long)exec[a]);
         printf("]}\n");
     } else {
         printf("dataset    %s\nsource     %s\ncommand    %s\n", ds_path(r), ds_source(r), ds_command(r));
@@ -60,9 +76,11 @@ static int data_info(int argc, char **argv) {
         printf("frames     %lld in %lld episodes\n", (long long)frames, (long long)episodes);
         printf("size       %.1f MB on disk, %.1f MB of raw frames, compression %.1fx\n", bytes / 1e6, raw / 1e6,
                bytes ? raw / (double)bytes : 0);
-        printf("labels     (the action to learn)\n");
+        printf("actions       label (to learn)     executed\n");
         for (int a = 0; a < DS_NUM_ACTIONS; a++)
-            if (hist[a]) printf("  %2d %-10s %9lld  %5.1f%%\n", a, NAMES[a], (long long)hist[a], frames ? 100.0 * hist[a] / frames : 0);
+            if (hist[a] || exec[a])
+                printf("  %2d %-10s %9lld %5.1f%%  %9lld %5.1f%%\n", a, NAMES[a], (long long)hist[a],
+                       frames ? 100.0 * hist[a] / frames : 0, (long long)exec[a], frames ? 100.0 * exec[a] / frames : 0);
     }
     ds_close(r);
     return status;
@@ -98,11 +116,15 @@ static int data_verify(int argc, char **argv) {
 }
 
 static int copy_levels(const char *cmd, ds_reader *r, const char *out, int32_t lo, int32_t hi, const char *command,
-                       int *count) {
+                       int quiet, int *count) {
     cb_err e = {0};
     ds_writer *w;
     if (ds_writer_open(&w, out, 0, ds_source(r), command, &e)) return cli_fail(cmd, &e);
     *count = 0;
+    int total = 0;
+    for (int i = 0; i < ds_nlevels(r); i++) total += ds_level_seed(r, i) >= lo && ds_level_seed(r, i) <= hi;
+    cb_progress p;
+    cb_progress_start(&p, out, "levels", total, quiet || total == 0);
     for (int i = 0; i < ds_nlevels(r); i++) {
         int32_t s = ds_level_seed(r, i);
         if (s < lo || s > hi) continue;
@@ -114,7 +136,9 @@ static int copy_levels(const char *cmd, ds_reader *r, const char *out, int32_t l
         }
         ds_level_free(&l);
         (*count)++;
+        cb_progress_update(&p, *count);
     }
+    cb_progress_finish(&p);
     if (*count == 0) {
         ds_writer_abort(w);
         return cli_error(cmd, "%s: no levels in %d-%d", ds_path(r), lo, hi);
@@ -126,16 +150,19 @@ static int copy_levels(const char *cmd, ds_reader *r, const char *out, int32_t l
 static int data_split(int argc, char **argv) {
     cli_range tr = {0, 0}, te = {0, 0};
     const char *out = NULL;
+    int quiet = 0;
     cli_opt opts[] = {
         {"train", CLI_RANGE, &tr, "A-B", "training level seeds", 0},
         {"test", CLI_RANGE, &te, "C-D", "test level seeds (must not overlap --train)", 0},
         {"out", CLI_STR, &out, "PREFIX", "writes PREFIX-train.cbd and PREFIX-test.cbd (-o)", 0},
+        {"quiet", CLI_FLAG, &quiet, NULL, "no progress output", 0},
     };
     cli_cmd_info info = {"data split", "Split a dataset by level seed (never by frame) into a training and a test dataset.",
                          "coinbc data split DATA --train A-B --test C-D -o PREFIX",
+                         "Shards are copied as levels (decoded, checked, re-encoded); the input is not changed.\n"
                          "example: coinbc data split all.cbd --train 0-63 --test 1000-1999 -o coinrun"};
     const char *pos[1];
-    int npos = 0, rc = cli_parse(argc, argv, &info, opts, 3, pos, 1, &npos);
+    int npos = 0, rc = cli_parse(argc, argv, &info, opts, 4, pos, 1, &npos);
     if (rc) return rc > 0 ? 0 : 2;
     if (npos != 1 || !opts[0].seen || !opts[1].seen || !out)
         return cli_error("data split", "give DATA, --train A-B, --test C-D and -o PREFIX"), 2;
@@ -149,8 +176,8 @@ static int data_split(int argc, char **argv) {
     snprintf(b, sizeof b, "%s-test.cbd", out);
     snprintf(cmd, sizeof cmd, "coinbc data split %.200s --train %d-%d --test %d-%d", pos[0], tr.lo, tr.hi, te.lo, te.hi);
     int na = 0, nb = 0;
-    int status = copy_levels("data split", r, a, tr.lo, tr.hi, cmd, &na);
-    if (!status) status = copy_levels("data split", r, b, te.lo, te.hi, cmd, &nb);
+    int status = copy_levels("data split", r, a, tr.lo, tr.hi, cmd, quiet, &na);
+    if (!status) status = copy_levels("data split", r, b, te.lo, te.hi, cmd, quiet, &nb);
     if (!status) printf("%s: %d levels\n%s: %d levels\n", a, na, b, nb);
     ds_close(r);
     return status;
@@ -159,15 +186,20 @@ static int data_split(int argc, char **argv) {
 static int data_export(int argc, char **argv) {
     cli_range lv = {0, INT32_MAX};
     const char *fmt = "png", *out = NULL;
+    int quiet = 0;
     cli_opt opts[] = {
         {"levels", CLI_RANGE, &lv, "A-B", "only these level seeds (default all)", 0},
         {"format", CLI_STR, &fmt, "png|npz", "PNG level folders (default) or one .npz per episode", 0},
         {"out", CLI_STR, &out, "DIR", "output folder (-o)", 0},
+        {"quiet", CLI_FLAG, &quiet, NULL, "no progress output", 0},
     };
     cli_cmd_info info = {"data export", "Export levels as recordings; capturing the export gives the same frames and labels.",
-                         "coinbc data export DATA [--levels A-B] --format png|npz -o DIR", NULL};
+                         "coinbc data export DATA [--levels A-B] --format png|npz -o DIR",
+                         "png: DIR/level_SEED/frame_NNNNNN.png + actions.csv (step,action,reward,done,label,executed,\n"
+                         "episode,episode_step). npz: one DIR/{timestamp}_{index}_{T}_{seed}_{return}.npz per episode,\n"
+                         "channels last, stored members. example: coinbc data export test.cbd --levels 5-9 --format npz -o out"};
     const char *pos[1];
-    int npos = 0, rc = cli_parse(argc, argv, &info, opts, 3, pos, 1, &npos);
+    int npos = 0, rc = cli_parse(argc, argv, &info, opts, 4, pos, 1, &npos);
     if (rc) return rc > 0 ? 0 : 2;
     if (npos != 1 || !out) return cli_error("data export", "give DATA and -o DIR"), 2;
     int npz = !strcmp(fmt, "npz");
@@ -175,7 +207,10 @@ static int data_export(int argc, char **argv) {
     ds_reader *r;
     cb_err e = {0};
     if (ds_open(&r, pos[0], &e)) return cli_fail("data export", &e);
-    int count = 0, status = 0;
+    int count = 0, status = 0, total = 0;
+    for (int i = 0; i < ds_nlevels(r); i++) total += ds_level_seed(r, i) >= lv.lo && ds_level_seed(r, i) <= lv.hi;
+    cb_progress p;
+    cb_progress_start(&p, "export", "levels", total, quiet);
     for (int i = 0; i < ds_nlevels(r) && !status; i++) {
         int32_t s = ds_level_seed(r, i);
         if (s < lv.lo || s > lv.hi) continue;
@@ -184,7 +219,10 @@ static int data_export(int argc, char **argv) {
             status = cli_fail("data export", &e);
         ds_level_free(&l);
         count++;
+        cb_progress_update(&p, count);
     }
+    cb_progress_finish(&p);
+    if (!status && count == 0) status = cli_error("data export", "%s: no levels in %d-%d", pos[0], lv.lo, lv.hi);
     if (!status) printf("exported %d levels as %s to %s\n", count, fmt, out);
     ds_close(r);
     return status;

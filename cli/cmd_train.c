@@ -1,5 +1,6 @@
 /* cmd_train.c - coinbc train: a policy from a dataset, with one gradient per
  * level combined by mean, AND-mask, SAND-mask or the geometric mean. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,7 +36,36 @@ static int load_range(const char *cmd, ds_reader *r, int has, cli_range rg, ds_l
 }
 
 static int parse_channels(const char *s, int ch[3]) {
-    return sscanf(s, "%d,%d,%d", &ch[0], &ch[1], &ch[2]) == 3 ? 0 : -1;
+    char tail;
+    return sscanf(s, "%d,%d,%d%c", &ch[0], &ch[1], &ch[2], &tail) == 3 ? 0 : -1;
+}
+
+/* s as the inside of a JSON string (quotes, backslashes, control bytes escaped) */
+static void json_escape(char *out, size_t cap, const char *s) {
+    size_t k = 0;
+    for (; *s && k + 7 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            out[k++] = '\\';
+            out[k++] = (char)c;
+        } else if (c < 0x20) {
+            k += (size_t)snprintf(out + k, cap - k, "\\u%04x", c);
+        } else {
+            out[k++] = (char)c;
+        }
+    }
+    out[k] = 0;
+}
+
+static void print_epoch(void *ctx, const train_epoch_stats *s) {
+    (void)ctx;
+    if (isnan(s->val_acc))
+        fprintf(stderr, "epoch %lld: step %lld, train loss %.4f acc %.4f, %.1f s (%.0f samples/s)\n", (long long)s->epoch,
+                (long long)s->step, s->train_loss, s->train_acc, s->seconds, s->samples_per_s);
+    else
+        fprintf(stderr, "epoch %lld: step %lld, train loss %.4f acc %.4f, val loss %.4f acc %.4f%s, %.1f s (%.0f samples/s)\n",
+                (long long)s->epoch, (long long)s->step, s->train_loss, s->train_acc, s->val_loss, s->val_acc,
+                s->best ? " (best)" : "", s->seconds, s->samples_per_s);
 }
 
 int cli_cmd_train(int argc, char **argv) {
@@ -66,7 +96,7 @@ int cli_cmd_train(int argc, char **argv) {
         {"seed", CLI_I64, &seed, "S", "random seed for initialisation and sampling (default 0)", 0},
         {"resume", CLI_FLAG, &resume, NULL, "continue from RUN/latest.ckpt", 0},
         {"max-steps", CLI_I64, &max_steps, "N", "stop after N optimizer steps in total (default: no limit)", 0},
-        {"threads", CLI_INT, &threads, "T", "threads for loading data (default: all cores)", 0},
+        {"threads", CLI_INT, &threads, "T", "threads for loading data and training (default: all cores; results do not depend on it)", 0},
         {"quiet", CLI_FLAG, &quiet, NULL, "no progress output", 0},
         {"out", CLI_STR, &out, "RUN", "run folder to write (-o)", 0},
     };
@@ -112,6 +142,7 @@ int cli_cmd_train(int argc, char **argv) {
     o.resume = resume;
     o.quiet = quiet;
     o.max_steps = max_steps;
+    o.on_epoch = quiet ? NULL : print_epoch;
 
     cb_err e = {0};
     ds_reader *r = NULL, *rv = NULL;
@@ -134,12 +165,14 @@ int cli_cmd_train(int argc, char **argv) {
                     goto done;
                 }
     }
-    char extra[2048];
+    char extra[12288], data_j[4200], val_j[4200];
+    json_escape(data_j, sizeof data_j, pos[0]);
+    json_escape(val_j, sizeof val_j, val_path ? val_path : (nva ? pos[0] : ""));
     snprintf(extra, sizeof extra,
              "  \"data\": \"%s\",\n  \"data_manifest_crc\": \"%08x\",\n  \"train_seed_range\": [%d, %d],\n"
-             "  \"val_data\": \"%s\",\n  \"val_manifest_crc\": \"%08x\"",
-             pos[0], ds_manifest_crc(r), tr[0].seed, tr[ntr - 1].seed, val_path ? val_path : (nva ? pos[0] : ""),
-             rv ? ds_manifest_crc(rv) : (nva ? ds_manifest_crc(r) : 0));
+             "  \"val_data\": \"%s\",\n  \"val_manifest_crc\": \"%08x\",\n  \"val_seed_range\": [%d, %d]",
+             data_j, ds_manifest_crc(r), tr[0].seed, tr[ntr - 1].seed, val_j,
+             rv ? ds_manifest_crc(rv) : (nva ? ds_manifest_crc(r) : 0), nva ? va[0].seed : -1, nva ? va[nva - 1].seed : -1);
     o.config_extra = extra;
     if (!quiet)
         fprintf(stderr, "train: %d training levels, %d validation levels, %s, method %s (tau %g), %d x %d per batch\n", ntr,

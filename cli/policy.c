@@ -30,6 +30,8 @@ int cli_ckpt_policy_open(cli_ckpt_policy *p, const char *path, int workers, cb_e
             cli_ckpt_policy_close(p);
             return rc;
         }
+        /* the rollout runs one level chunk per worker: one compute thread per copy */
+        if (workers > 1) model_set_threads(&p->models[w], 1);
         p->n++;
     }
     p->policy.self = p;

@@ -187,8 +187,9 @@ int ds_manifest_parse(ds_manifest *m, const char *text, size_t n, const char *na
         return cb_fail(e, CB_EFORMAT, "%s: truncated (no end line)", name);
     }
     if (declared != m->n) {
+        int listed = m->n;
         ds_manifest_free(m);
-        return cb_fail(e, CB_EFORMAT, "%s: says %d levels but lists %d", name, declared, m->n);
+        return cb_fail(e, CB_EFORMAT, "%s: says %d levels but lists %d", name, declared, listed);
     }
     ds_manifest_sort(m);
     return 0;

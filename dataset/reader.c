@@ -6,6 +6,7 @@
 #include <zlib.h>
 
 #include "dataset/manifest.h"
+#include "dataset/shard.h"
 
 struct ds_reader {
     char path[4096];
@@ -59,17 +60,21 @@ int64_t ds_total_frames(const ds_reader *r) {
     return t;
 }
 
-/* Reads and decodes entry i into *out, checking it against the manifest. */
-static int load_entry(const ds_reader *r, int i, ds_level *out, cb_err *e) {
+int ds_read_shard(const ds_reader *r, int i, uint8_t **out, size_t *outn, cb_err *e) {
     const ds_entry *en = &r->m.e[i];
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", r->path, en->file);
     uint8_t *buf;
     size_t n;
+    *out = NULL;
+    *outn = 0;
     int rc = cb_read_file(path, &buf, &n, e);
     if (rc) {
         if (rc == CB_ENOTFOUND)
-            return cb_fail(e, CB_ENOTFOUND, "%s: level %d: the manifest lists this shard but it is missing", path, en->seed);
+            return cb_fail(e, CB_ENOTFOUND,
+                           "%s: level %d: the manifest lists this shard but it is missing (restore it, or capture the "
+                           "level into a new dataset)",
+                           path, en->seed);
         return rc;
     }
     if (n != en->bytes) {
@@ -77,10 +82,24 @@ static int load_entry(const ds_reader *r, int i, ds_level *out, cb_err *e) {
         return cb_fail(e, CB_EFORMAT, "%s: level %d: %zu bytes, the manifest says %llu (truncated or replaced)", path,
                        en->seed, n, (unsigned long long)en->bytes);
     }
-    if ((uint32_t)crc32(0, buf, (uInt)n) != en->crc) {
+    if ((uint32_t)crc32_z(0, buf, n) != en->crc) {
         free(buf);
         return cb_fail(e, CB_ECRC, "%s: level %d: CRC32 does not match the manifest (the shard is damaged)", path, en->seed);
     }
+    *out = buf;
+    *outn = n;
+    return 0;
+}
+
+/* Reads and decodes entry i into *out, checking it against the manifest. */
+static int load_entry(const ds_reader *r, int i, ds_level *out, cb_err *e) {
+    const ds_entry *en = &r->m.e[i];
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", r->path, en->file);
+    uint8_t *buf;
+    size_t n;
+    int rc = ds_read_shard(r, i, &buf, &n, e);
+    if (rc) return rc;
     rc = ds_shard_decode(buf, n, path, out, e);
     free(buf);
     if (rc) return rc;

@@ -19,7 +19,8 @@ typedef struct {
     uint64_t rng[4];
     double best_val;
     uint64_t extra[8];
-} ck_header; /* little-endian x86-64 layout, 184 bytes */
+} ck_header; /* little-endian x86-64 layout, 168 bytes */
+_Static_assert(sizeof(ck_header) == 168, "checkpoint header layout");
 
 int model_save(const model *m, const model_ckpt_state *st, const char *path, cb_err *e) {
     ck_header h;
@@ -87,14 +88,16 @@ int model_load(model *m, model_ckpt_state *st, const char *path, cb_err *e) {
     }
     model_config cfg = {h.net, {h.c0, h.c1, h.c2}, h.hidden};
     rc = model_init(m, &cfg, e);
-    if (!rc && m->nparams != h.nparams) {
-        model_free(m);
-        rc = cb_fail(e, CB_EFORMAT, "%s: %llu parameters, but its config (%s) has %zu", path,
-                     (unsigned long long)h.nparams, model_net_name(h.net), m->nparams);
-    }
     if (rc) {
         free(buf);
         return cb_err_prefix(e, "%s: ", path);
+    }
+    if (m->nparams != h.nparams) {
+        size_t have = m->nparams;
+        model_free(m);
+        free(buf);
+        return cb_fail(e, CB_EFORMAT, "%s: holds %llu parameters, but its config (%s, channels %d,%d,%d, hidden %d) has %zu",
+                       path, (unsigned long long)h.nparams, model_net_name(h.net), h.c0, h.c1, h.c2, h.hidden, have);
     }
     memcpy(m->mem, buf + sizeof h, sizeof(float) * m->nparams * 3);
     if (st) {

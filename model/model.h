@@ -2,10 +2,14 @@
  * frames, forward and backward on OpenBLAS sgemm (im2col), one parameter
  * gradient per level from a single backward pass, and checkpoints.
  *
- * Activations are stored channel-major over the batch (C, N, H, W) so a
- * convolution is one sgemm for the whole batch, and the columns of one level
- * (B consecutive samples) are contiguous: per-level weight gradients are L
- * sgemms over those column blocks, while the data gradient is computed once. */
+ * The batch is processed in chunks of samples (one level's B frames, or a
+ * divisor of B), each chunk laid out channel-major (C, s, H, W) so a
+ * convolution over it is one im2col + one sgemm. Chunks run in parallel on
+ * the model's threads, each thread with its own workspace and single-threaded
+ * OpenBLAS, so the results are bit-identical for any thread count. In the
+ * backward pass a level's chunks run on one thread and their parameter
+ * gradients go to that level's own gradient vector: one forward and one
+ * data-gradient backward for the whole batch, L parameter gradients. */
 #ifndef COINBC_MODEL_H
 #define COINBC_MODEL_H
 
@@ -60,39 +64,67 @@ typedef struct {
     size_t nparams;
     /* one allocation: parameters, Adam first and second moments */
     float *mem;
-    float *params, *adam_m, *adam_v;
-    /* per batch size (model_set_batch): activations and their gradients,
-     * pool argmax, the im2col workspace, logits/probabilities */
-    int batch;
+    float *params;  /* (nparams) */
+    float *adam_m;  /* (nparams) */
+    float *adam_v;  /* (nparams) */
+    int threads;    /* worker threads for forward/backward (model_set_threads) */
+    /* per batch size (model_set_batch / model_set_batch_levels): the batch is
+     * cut into chunks of `chunk` samples; chunk j of activation a starts at
+     * act[a] + j * chunk * (c*h*w) and is laid out (C, s, H, W) for its s
+     * samples, so a flat activation is simply (n, D) row-major. */
+    int batch;      /* samples the buffers hold (0: none) */
+    int chunk;      /* samples per chunk */
+    int trainable;  /* dact and the data-gradient workspace exist */
     float *act_mem;
-    float **act, **dact;
-    int32_t *pool_mem, **pool_idx;
-    float *col;
+    float **act, **dact; /* (nacts) each; dact NULL unless trainable */
+    int32_t *pool_mem, **pool_idx; /* argmax of each max pool, within its plane */
+    float *ws;      /* per worker: im2col (col_size) [+ its gradient (col_size)] */
     size_t col_size;
-    float *probs;  /* batch x 15 */
+    int ws_workers;
+    float *probs;   /* (batch, 15) softmax of the last forward */
 } model;
 
 /* Default config of a net ("impala" or "nature"); returns 0 or CB_EARG. */
 int model_config_default(model_config *c, const char *net);
 const char *model_net_name(int net);
+/* Builds the op list and allocates parameters and Adam state (zero). Also
+ * sets OpenBLAS to one thread: model/ runs its own threads over chunks of
+ * the batch, each issuing single-threaded GEMMs, which is what makes results
+ * independent of the thread count. threads defaults to all cores. */
 int model_init(model *m, const model_config *cfg, cb_err *e);
 void model_free(model *m);
 /* PyTorch's default init: weights and biases uniform in +-1/sqrt(fan_in). */
 void model_init_params(model *m, cb_rng *r);
-/* Allocates activations for batches of up to n samples (once per size). */
+/* Threads for forward/backward (>= 1). Changing it drops the batch buffers
+ * (call model_set_batch again). Outputs do not depend on it. */
+void model_set_threads(model *m, int threads);
+/* Inference buffers for batches of up to n samples (no gradients). A no-op
+ * when they already hold exactly that. */
 int model_set_batch(model *m, int n, cb_err *e);
+/* Training buffers for L levels x B frames (activations, their gradients,
+ * workspace); the chunk size divides B so no chunk straddles two levels. */
+int model_set_batch_levels(model *m, int L, int B, cb_err *e);
 
-/* Forward: frames n x 64x64x3 uint8 (HWC) -> m->probs (n x 15, softmax) and,
- * if logits != NULL, the logits. n <= batch. */
+/* Forward: frames n x 64x64x3 uint8 (HWC, row 0 at the top, as in ds_level)
+ * -> m->probs (n x 15, softmax) and, if logits != NULL, the logits (n x 15).
+ * n <= m->batch. */
 void model_forward_u8(model *m, const uint8_t *frames, int n, float *logits);
-/* The same from float input already in (C, N, H, W) layout, scaled. */
-void model_forward(model *m, const float *x_cnhw, int n, float *logits);
-/* Mean cross-entropy of the last forward against labels (n). */
+/* The same from float input (n, 3, 64, 64) (NCHW, already scaled). */
+void model_forward(model *m, const float *x_nchw, int n, float *logits);
+/* Mean cross-entropy of the last forward's n samples against labels (n),
+ * computed from the logits in double; *correct gets the argmax hits. */
 double model_loss(const model *m, const uint8_t *labels, int n, int *correct);
-/* Backward of the loss sum_l mean_{b in level l} CE: n = L * B samples,
- * level l = samples [l*B, (l+1)*B). Writes one parameter gradient per level
- * into grads (L x nparams, overwritten). */
+/* Backward of the last forward (n = L * B samples; level l = samples
+ * [l*B, (l+1)*B)). Writes one parameter gradient per level into grads
+ * (L x nparams, overwritten): the gradient of the mean cross-entropy over
+ * that level's B frames. The data gradient of every sample is computed once;
+ * only the parameter-gradient GEMMs and bias sums are split by level.
+ * Needs model_set_batch_levels(m, L', B) with L' >= L. */
 void model_backward(model *m, const uint8_t *labels, int L, int B, float *grads);
+/* Convenience for evaluation: probabilities (n x 15, may be NULL) and argmax
+ * actions (n, may be NULL) for any number of frames, in batches (sets an
+ * inference batch of 256 if none is set). */
+int model_predict(model *m, const uint8_t *frames, int64_t n, float *probs, uint8_t *actions, cb_err *e);
 
 /* ---- checkpoints ----------------------------------------------------------- */
 typedef struct {

@@ -2,9 +2,12 @@
  * allocation for parameters and Adam state, activations per batch size,
  * forward, loss, and the backward pass that yields one parameter gradient
  * per level. */
+#include <cblas.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <assert.h>
 
 #include "model/kernels.h"
 #include "model/model.h"
@@ -195,6 +198,8 @@ int model_init(model *m, const model_config *cfg, cb_err *e) {
     m->params = m->mem;
     m->adam_m = m->mem + m->nparams;
     m->adam_v = m->mem + 2 * m->nparams;
+    m->threads = cb_default_threads();
+    openblas_set_num_threads(1);
     return 0;
 }
 
@@ -212,14 +217,14 @@ static void free_batch(model *m) {
     free(m->act);
     free(m->pool_mem);
     free(m->pool_idx);
-    free(m->col);
+    free(m->ws);
     free(m->probs);
-    m->act_mem = NULL;
+    m->act_mem = m->ws = m->probs = NULL;
     m->act = m->dact = NULL;
     m->pool_mem = NULL;
     m->pool_idx = NULL;
-    m->col = m->probs = NULL;
-    m->batch = 0;
+    m->batch = m->chunk = m->trainable = m->ws_workers = 0;
+    m->col_size = 0;
 }
 
 void model_free(model *m) {
@@ -228,107 +233,176 @@ void model_free(model *m) {
     memset(m, 0, sizeof *m);
 }
 
-int model_set_batch(model *m, int n, cb_err *e) {
-    if (n == m->batch) return 0;
+void model_set_threads(model *m, int threads) {
+    if (threads < 1) threads = 1;
+    if (threads > 64) threads = 64;
+    if (threads == m->threads) return;
+    m->threads = threads;
     free_batch(m);
+}
+
+/* floats of activation a per sample */
+static size_t per_sample(const model *m, int a) { return (size_t)m->acts[a].c * m->acts[a].h * m->acts[a].w; }
+
+static int alloc_batch(model *m, int n, int chunk, int trainable, cb_err *e) {
+    free_batch(m);
+    if (n < 1 || chunk < 1 || chunk > n) return cb_fail(e, CB_EARG, "model: bad batch %d (chunk %d)", n, chunk);
     size_t total = 0, pools = 0, col = 0;
-    for (int a = 0; a < m->nacts; a++) total += (size_t)n * m->acts[a].c * m->acts[a].h * m->acts[a].w;
+    for (int a = 0; a < m->nacts; a++) total += (size_t)n * per_sample(m, a);
     for (int i = 0; i < m->nops; i++) {
         const model_op *o = &m->ops[i];
-        if (o->type == OP_POOL) pools += (size_t)n * m->acts[o->out].c * o->ho * o->wo;
+        if (o->type == OP_POOL) pools += (size_t)n * per_sample(m, o->out);
         if (o->type == OP_CONV) {
-            size_t c = (size_t)o->cin * o->k * o->k * n * o->ho * o->wo;
+            size_t c = (size_t)o->cin * o->k * o->k * chunk * o->ho * o->wo;
             if (c > col) col = c;
         }
     }
-    m->act_mem = malloc(sizeof(float) * total * 2);
-    m->act = malloc(sizeof(float *) * (size_t)m->nacts * 2);
+    int workers = m->threads < 1 ? 1 : m->threads;
+    size_t ws = col * (trainable ? 2 : 1) * (size_t)workers;
+    m->act_mem = malloc(sizeof(float) * total * (trainable ? 2 : 1));
+    m->act = calloc((size_t)m->nacts * 2, sizeof(float *));
     m->pool_mem = malloc(sizeof(int32_t) * (pools ? pools : 1));
-    m->pool_idx = malloc(sizeof(int32_t *) * (size_t)(m->npools ? m->npools : 1));
-    m->col = malloc(sizeof(float) * col * 2); /* im2col and its gradient */
+    m->pool_idx = calloc((size_t)(m->npools ? m->npools : 1), sizeof(int32_t *));
+    m->ws = malloc(sizeof(float) * ws);
     m->probs = malloc(sizeof(float) * (size_t)n * MODEL_NA);
-    if (!m->act_mem || !m->act || !m->pool_mem || !m->pool_idx || !m->col || !m->probs) {
+    if (!m->act_mem || !m->act || !m->pool_mem || !m->pool_idx || !m->ws || !m->probs) {
         free_batch(m);
-        return cb_fail(e, CB_ENOMEM, "model: out of memory for a batch of %d", n);
+        return cb_fail(e, CB_ENOMEM, "model: out of memory for a batch of %d (%.0f MB of activations)", n,
+                       (double)total * (trainable ? 8 : 4) / 1e6);
     }
-    m->dact = m->act + m->nacts;
     size_t off = 0;
     for (int a = 0; a < m->nacts; a++) {
-        size_t sz = (size_t)n * m->acts[a].c * m->acts[a].h * m->acts[a].w;
         m->act[a] = m->act_mem + off;
-        m->dact[a] = m->act_mem + total + off;
-        off += sz;
+        off += (size_t)n * per_sample(m, a);
+    }
+    if (trainable) {
+        m->dact = m->act + m->nacts;
+        for (int a = 0; a < m->nacts; a++) m->dact[a] = m->act[a] + total;
     }
     size_t poff = 0;
     for (int i = 0; i < m->nops; i++) {
         const model_op *o = &m->ops[i];
         if (o->type != OP_POOL) continue;
         m->pool_idx[o->pool_buf] = m->pool_mem + poff;
-        poff += (size_t)n * m->acts[o->out].c * o->ho * o->wo;
+        poff += (size_t)n * per_sample(m, o->out);
     }
     m->col_size = col;
+    m->ws_workers = workers;
     m->batch = n;
+    m->chunk = chunk;
+    m->trainable = trainable;
     return 0;
 }
 
-static size_t act_size(const model *m, int a, int n) { return (size_t)n * m->acts[a].c * m->acts[a].h * m->acts[a].w; }
+int model_set_batch(model *m, int n, cb_err *e) {
+    if (n == m->batch && !m->trainable && m->ws_workers == m->threads) return 0;
+    return alloc_batch(m, n, n < 8 ? n : 8, 0, e);
+}
 
-void model_forward(model *m, const float *x, int n, float *logits) {
-    if (x != m->act[0]) memcpy(m->act[0], x, sizeof(float) * act_size(m, 0, n));
+int model_set_batch_levels(model *m, int L, int B, cb_err *e) {
+    if (L < 1 || B < 1) return cb_fail(e, CB_EARG, "model: bad batch of %d levels x %d frames", L, B);
+    int chunk = 1; /* the largest divisor of B up to 16: chunks never straddle levels */
+    for (int d = 1; d <= 16 && d <= B; d++)
+        if (B % d == 0) chunk = d;
+    if (m->trainable && m->batch == L * B && m->chunk == chunk && m->ws_workers == m->threads) return 0;
+    return alloc_batch(m, L * B, chunk, 1, e);
+}
+
+/* ---- forward ---------------------------------------------------------------- */
+
+typedef struct {
+    model *m;
+    int n;
+    const uint8_t *u8;  /* HWC frames, or */
+    const float *f32;   /* NCHW floats */
+    float *logits;
+    const uint8_t *labels;
+    int L, B;
+    float *grads;
+} run_ctx;
+
+static float *chunk_ptr(float *base, const model *m, int a, int j) { return base + (size_t)j * m->chunk * per_sample(m, a); }
+
+/* all ops forward for the s samples of chunk j, using worker w's workspace */
+static void forward_chunk(model *m, int j, int s, int w) {
+    float *col = m->ws + (size_t)w * m->col_size * (m->trainable ? 2 : 1);
     for (int i = 0; i < m->nops; i++) {
         const model_op *o = &m->ops[i];
-        float *in = m->act[o->in], *out = m->act[o->out];
+        float *in = chunk_ptr(m->act[o->in], m, o->in, j), *out = chunk_ptr(m->act[o->out], m, o->out, j);
         switch (o->type) {
         case OP_CONV: {
-            int NHW = n * o->ho * o->wo, CKK = o->cin * o->k * o->k;
-            k_im2col(m->col, in, o->cin, n, o->h, o->w, o->k, o->stride, o->pad, o->ho, o->wo);
             const model_tensor *tw = &m->tensors[o->wt], *tb = &m->tensors[o->wt + 1];
-            k_conv_forward(out, m->col, m->params + tw->off, m->params + tb->off, o->cout, CKK, NHW);
+            k_im2col(col, in, o->cin, s, o->h, o->w, o->k, o->stride, o->pad, o->ho, o->wo);
+            k_conv_forward(out, col, m->params + tw->off, m->params + tb->off, o->cout, o->cin * o->k * o->k,
+                           s * o->ho * o->wo);
             break;
         }
-        case OP_RELU: k_relu_forward(out, in, act_size(m, o->in, n)); break;
-        case OP_POOL:
-            k_maxpool_forward(out, m->pool_idx[o->pool_buf], in, m->acts[o->in].c * n, o->h, o->w, o->ho, o->wo);
+        case OP_RELU: k_relu_forward(out, in, (size_t)s * per_sample(m, o->in)); break;
+        case OP_POOL: {
+            int32_t *idx = m->pool_idx[o->pool_buf] + (size_t)j * m->chunk * per_sample(m, o->out);
+            k_maxpool_forward(out, idx, in, m->acts[o->in].c * s, o->h, o->w, o->ho, o->wo);
             break;
+        }
         case OP_ADD: {
-            const float *in2 = m->act[o->in2];
-            size_t sz = act_size(m, o->in, n);
-            for (size_t j = 0; j < sz; j++) out[j] = in[j] + in2[j];
+            const float *in2 = chunk_ptr(m->act[o->in2], m, o->in2, j);
+            size_t sz = (size_t)s * per_sample(m, o->in);
+            for (size_t k = 0; k < sz; k++) out[k] = in[k] + in2[k];
             break;
         }
-        case OP_FLAT: k_flatten(out, in, o->cin, n, o->h * o->w); break;
+        case OP_FLAT: k_flatten(out, in, o->cin, s, o->h * o->w); break;
         case OP_LINEAR: {
             const model_tensor *tw = &m->tensors[o->wt], *tb = &m->tensors[o->wt + 1];
-            k_linear_forward(out, in, m->params + tw->off, m->params + tb->off, n, o->din, o->dout);
+            k_linear_forward(out, in, m->params + tw->off, m->params + tb->off, s, o->din, o->dout);
             break;
         }
         }
     }
-    const float *z = m->act[m->nacts - 1];
-    for (int s = 0; s < n; s++) {
-        const float *zi = z + (size_t)s * MODEL_NA;
+    /* softmax of the chunk's logits rows, in double */
+    const float *z = m->act[m->nacts - 1] + (size_t)j * m->chunk * MODEL_NA;
+    float *p = m->probs + (size_t)j * m->chunk * MODEL_NA;
+    for (int r = 0; r < s; r++) {
+        const float *zi = z + (size_t)r * MODEL_NA;
         float mx = zi[0];
         for (int a = 1; a < MODEL_NA; a++) mx = zi[a] > mx ? zi[a] : mx;
-        double sum = 0;
-        for (int a = 0; a < MODEL_NA; a++) sum += exp((double)(zi[a] - mx));
-        for (int a = 0; a < MODEL_NA; a++) m->probs[(size_t)s * MODEL_NA + a] = (float)(exp((double)(zi[a] - mx)) / sum);
-        if (logits) memcpy(logits + (size_t)s * MODEL_NA, zi, sizeof(float) * MODEL_NA);
+        double ex[MODEL_NA], sum = 0;
+        for (int a = 0; a < MODEL_NA; a++) sum += ex[a] = exp((double)zi[a] - mx);
+        for (int a = 0; a < MODEL_NA; a++) p[(size_t)r * MODEL_NA + a] = (float)(ex[a] / sum);
     }
 }
 
-void model_forward_u8(model *m, const uint8_t *frames, int n, float *logits) {
-    /* HWC uint8 -> (C, N, H, W) in [0, 1], written straight into act[0] */
-    float *x = m->act[0];
+static int forward_task(void *vctx, int64_t jj, int w) {
+    run_ctx *c = vctx;
+    model *m = c->m;
+    int j = (int)jj, s0 = j * m->chunk, s = c->n - s0 < m->chunk ? c->n - s0 : m->chunk;
     const int HW = MODEL_IN_H * MODEL_IN_W;
-    for (int s = 0; s < n; s++) {
-        const uint8_t *f = frames + (size_t)s * HW * 3;
-        for (int c = 0; c < 3; c++) {
-            float *dst = x + ((size_t)c * n + s) * HW;
-            for (int j = 0; j < HW; j++) dst[j] = (float)f[j * 3 + c] * (1.0f / 255.0f);
+    float *x = chunk_ptr(m->act[0], m, 0, j); /* (3, s, 64, 64) */
+    for (int r = 0; r < s; r++)
+        for (int ch = 0; ch < 3; ch++) {
+            float *dst = x + ((size_t)ch * s + r) * HW;
+            if (c->u8) {
+                const uint8_t *f = c->u8 + (size_t)(s0 + r) * HW * 3;
+                for (int k = 0; k < HW; k++) dst[k] = (float)f[k * 3 + ch] * (1.0f / 255.0f);
+            } else {
+                memcpy(dst, c->f32 + ((size_t)(s0 + r) * 3 + ch) * HW, sizeof(float) * HW);
+            }
         }
-    }
-    model_forward(m, x, n, logits);
+    forward_chunk(m, j, s, w);
+    if (c->logits)
+        memcpy(c->logits + (size_t)s0 * MODEL_NA, m->act[m->nacts - 1] + (size_t)s0 * MODEL_NA,
+               sizeof(float) * (size_t)s * MODEL_NA);
+    return 0;
 }
+
+static void run_forward(model *m, const uint8_t *u8, const float *f32, int n, float *logits) {
+    assert(m->batch >= n && n >= 0);
+    run_ctx c = {.m = m, .n = n, .u8 = u8, .f32 = f32, .logits = logits};
+    int chunks = (n + m->chunk - 1) / m->chunk;
+    cb_parallel_for_w(chunks, m->ws_workers, forward_task, &c);
+}
+
+void model_forward_u8(model *m, const uint8_t *frames, int n, float *logits) { run_forward(m, frames, NULL, n, logits); }
+
+void model_forward(model *m, const float *x, int n, float *logits) { run_forward(m, NULL, x, n, logits); }
 
 double model_loss(const model *m, const uint8_t *labels, int n, int *correct) {
     /* from the logits, log-sum-exp in double: exact even where probabilities underflow */
@@ -349,58 +423,101 @@ double model_loss(const model *m, const uint8_t *labels, int n, int *correct) {
     return n ? loss / n : 0;
 }
 
-void model_backward(model *m, const uint8_t *labels, int L, int B, float *grads) {
-    int n = L * B;
-    memset(grads, 0, sizeof(float) * m->nparams * (size_t)L);
-    for (int a = 0; a < m->nacts; a++) memset(m->dact[a], 0, sizeof(float) * act_size(m, a, n));
+/* ---- backward --------------------------------------------------------------- */
+
+/* all ops backward for chunk j (s samples), parameter gradients added into g */
+static void backward_chunk(model *m, int j, int s, const uint8_t *labels, int B, float *g, int w) {
+    float *col = m->ws + (size_t)w * m->col_size * 2, *dcol = col + m->col_size;
+    uint8_t have[MODEL_MAX_OPS + 1] = {0}; /* dact[a] of this chunk holds a value (else: overwrite it) */
     /* d(mean over the level's B frames of CE)/dlogits = (p - onehot) / B */
-    float *dz = m->dact[m->nacts - 1];
-    for (int s = 0; s < n; s++)
+    float *dz = m->dact[m->nacts - 1] + (size_t)j * m->chunk * MODEL_NA;
+    const float *p = m->probs + (size_t)j * m->chunk * MODEL_NA;
+    const uint8_t *lab = labels + (size_t)j * m->chunk;
+    for (int r = 0; r < s; r++)
         for (int a = 0; a < MODEL_NA; a++)
-            dz[(size_t)s * MODEL_NA + a] = (m->probs[(size_t)s * MODEL_NA + a] - (a == labels[s] ? 1.0f : 0.0f)) / (float)B;
+            dz[r * MODEL_NA + a] = (p[r * MODEL_NA + a] - (a == lab[r] ? 1.0f : 0.0f)) / (float)B;
+    have[m->nacts - 1] = 1;
     for (int i = m->nops - 1; i >= 0; i--) {
         const model_op *o = &m->ops[i];
-        float *in = m->act[o->in], *din = m->dact[o->in], *out = m->act[o->out], *dout = m->dact[o->out];
+        float *in = chunk_ptr(m->act[o->in], m, o->in, j), *din = chunk_ptr(m->dact[o->in], m, o->in, j);
+        float *out = chunk_ptr(m->act[o->out], m, o->out, j), *dout = chunk_ptr(m->dact[o->out], m, o->out, j);
+        size_t in_size = (size_t)s * per_sample(m, o->in);
+        assert(have[o->out]);
+        int acc = have[o->in];
         switch (o->type) {
         case OP_CONV: {
-            int HWo = o->ho * o->wo, NHW = n * HWo, CKK = o->cin * o->k * o->k;
+            int NHW = s * o->ho * o->wo, CKK = o->cin * o->k * o->k;
             const model_tensor *tw = &m->tensors[o->wt], *tb = &m->tensors[o->wt + 1];
-            k_im2col(m->col, in, o->cin, n, o->h, o->w, o->k, o->stride, o->pad, o->ho, o->wo);
-            for (int l = 0; l < L; l++) {
-                float *g = grads + (size_t)l * m->nparams;
-                k_conv_backward_params(g + tw->off, g + tb->off, dout, m->col, o->cout, CKK, NHW, l * B * HWo, B * HWo);
-            }
+            k_im2col(col, in, o->cin, s, o->h, o->w, o->k, o->stride, o->pad, o->ho, o->wo);
+            k_conv_backward_params(g + tw->off, g + tb->off, dout, col, o->cout, CKK, NHW);
             if (o->in != 0) { /* no gradient for the input image */
-                float *dcol = m->col + m->col_size;
                 k_conv_backward_data(dcol, m->params + tw->off, dout, o->cout, CKK, NHW);
-                k_col2im_add(din, dcol, o->cin, n, o->h, o->w, o->k, o->stride, o->pad, o->ho, o->wo);
+                if (!acc) memset(din, 0, sizeof(float) * in_size);
+                k_col2im_add(din, dcol, o->cin, s, o->h, o->w, o->k, o->stride, o->pad, o->ho, o->wo);
             }
             break;
         }
-        case OP_RELU: k_relu_backward_add(din, dout, out, act_size(m, o->in, n)); break;
-        case OP_POOL:
-            k_maxpool_backward_add(din, dout, m->pool_idx[o->pool_buf], m->acts[o->in].c * n, o->h, o->w, o->ho, o->wo);
+        case OP_RELU: k_relu_backward(din, dout, out, in_size, acc); break;
+        case OP_POOL: {
+            const int32_t *idx = m->pool_idx[o->pool_buf] + (size_t)j * m->chunk * per_sample(m, o->out);
+            if (!acc) memset(din, 0, sizeof(float) * in_size);
+            k_maxpool_backward_add(din, dout, idx, m->acts[o->in].c * s, o->h, o->w, o->ho, o->wo);
             break;
+        }
         case OP_ADD: {
-            float *din2 = m->dact[o->in2];
-            size_t sz = act_size(m, o->in, n);
-            for (size_t j = 0; j < sz; j++) {
-                din[j] += dout[j];
-                din2[j] += dout[j];
-            }
+            float *din2 = chunk_ptr(m->dact[o->in2], m, o->in2, j);
+            int acc2 = have[o->in2];
+            for (size_t k = 0; k < in_size; k++) din[k] = acc ? din[k] + dout[k] : dout[k];
+            for (size_t k = 0; k < in_size; k++) din2[k] = acc2 ? din2[k] + dout[k] : dout[k];
+            have[o->in2] = 1;
             break;
         }
-        case OP_FLAT: k_unflatten_add(din, dout, o->cin, n, o->h * o->w); break;
+        case OP_FLAT: k_unflatten(din, dout, o->cin, s, o->h * o->w, acc); break;
         case OP_LINEAR: {
             const model_tensor *tw = &m->tensors[o->wt], *tb = &m->tensors[o->wt + 1];
-            for (int l = 0; l < L; l++) {
-                float *g = grads + (size_t)l * m->nparams;
-                k_linear_backward_params(g + tw->off, g + tb->off, dout + (size_t)l * B * o->dout,
-                                         in + (size_t)l * B * o->din, B, o->din, o->dout);
-            }
-            k_linear_backward_data_add(din, dout, m->params + tw->off, n, o->din, o->dout);
+            k_linear_backward_params(g + tw->off, g + tb->off, dout, in, s, o->din, o->dout);
+            k_linear_backward_data(din, dout, m->params + tw->off, s, o->din, o->dout, acc);
             break;
         }
         }
+        have[o->in] = 1;
     }
+}
+
+/* one level: its chunks in order on this worker, into its own gradient */
+static int backward_task(void *vctx, int64_t l, int w) {
+    run_ctx *c = vctx;
+    model *m = c->m;
+    float *g = c->grads + (size_t)l * m->nparams;
+    memset(g, 0, sizeof(float) * m->nparams);
+    int per = c->B / m->chunk;
+    for (int k = 0; k < per; k++) backward_chunk(m, (int)l * per + k, m->chunk, c->labels, c->B, g, w);
+    return 0;
+}
+
+void model_backward(model *m, const uint8_t *labels, int L, int B, float *grads) {
+    assert(m->trainable && L * B <= m->batch && B % m->chunk == 0);
+    run_ctx c = {.m = m, .n = L * B, .labels = labels, .L = L, .B = B, .grads = grads};
+    cb_parallel_for_w(L, m->ws_workers, backward_task, &c);
+}
+
+int model_predict(model *m, const uint8_t *frames, int64_t n, float *probs, uint8_t *actions, cb_err *e) {
+    if (m->batch < 1) {
+        int rc = model_set_batch(m, 256, e);
+        if (rc) return rc;
+    }
+    for (int64_t s = 0; s < n; s += m->batch) {
+        int k = (int)(n - s < m->batch ? n - s : m->batch);
+        model_forward_u8(m, frames + (size_t)s * MODEL_IN_C * MODEL_IN_H * MODEL_IN_W, k, NULL);
+        if (probs) memcpy(probs + (size_t)s * MODEL_NA, m->probs, sizeof(float) * (size_t)k * MODEL_NA);
+        if (actions)
+            for (int r = 0; r < k; r++) {
+                const float *p = m->probs + (size_t)r * MODEL_NA;
+                int best = 0;
+                for (int a = 1; a < MODEL_NA; a++)
+                    if (p[a] > p[best]) best = a;
+                actions[s + r] = (uint8_t)best;
+            }
+    }
+    return 0;
 }

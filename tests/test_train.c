@@ -1,268 +1,482 @@
-/* test_train.c - the gradient combiners on hand-computed cases (sign 0, all
- * agreeing, none agreeing, tau 0 == mean, SAND with zero variance, the
- * geometric mean, NaN/inf refused), Adam's first step, learning a synthetic
- * task, determinism and resume == uninterrupted. */
+/* test_train.c - the gradient combiners on hand-computed cases (sign 0,
+ * every level agreeing, none agreeing, tau 0 equal to the mean, SAND with
+ * zero variance, the geometric mean, per-tensor rescaling, NaN and inf
+ * refused), Adam and both weight-decay modes by hand, and the training loop
+ * on synthetic levels: it learns, its run folder is complete, it is
+ * bit-identical across runs and thread counts, --resume (at an epoch end and
+ * mid-epoch) equals an uninterrupted run, and divergence keeps the last good
+ * checkpoint. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
-#include "tests/support/run.h"
 #include "train/train.h"
 
-/* L = 3 levels, one tensor of 4 entries:
- *   entry 0: +1 +1 +3  (all agree)      mean 5/3
- *   entry 1: +2 -2 +2  |mean sign| 1/3 mean 2/3
- *   entry 2:  0  0  0  (sign 0)         mean 0
- *   entry 3: -1 -1 +1  |mean sign| 1/3 mean -1/3 */
-static const float G[3][4] = {{1, 2, 0, -1}, {1, -2, 0, -1}, {3, 2, 0, 1}};
-static model_tensor T1 = {"t.w", 0, 4, 1};
+/* two tensors: "a.w" (4 entries) and "b.w" (2) */
+static const model_tensor T2[2] = {{"a.w", 0, 4, 1}, {"b.w", 4, 2, 1}};
+#define P2 6
 
-static void combine(const train_combine_opts *o, float out[4], float *dens) {
+static void combine(float *out, float *dens, const float *g, int L, int method, double tau, double k, int rescale) {
+    train_combine_opts o = {method, tau, k, rescale};
     cb_err e = {0};
-    assert_int_equal(train_combine(out, dens, &G[0][0], 3, 4, &T1, 1, o, &e), 0);
+    assert_int_equal(train_combine(out, dens, g, L, P2, T2, 2, &o, &e), 0);
 }
 
-static void near(float a, double b) {
-    if (fabs(a - b) > 1e-6 * fmax(1, fabs(b))) fail_msg("%g != %g", (double)a, b);
+static void near(double got, double want) {
+    if (fabs(got - want) > 1e-6 * fmax(1, fabs(want))) fail_msg("got %.9g, want %.9g", got, want);
 }
 
 static void test_mean_and_tau0(void **st) {
     (void)st;
-    float a[4], b[4], d;
-    train_combine_opts mean = {TRAIN_MEAN, 0, 1, 1}, and0 = {TRAIN_AND, 0, 1, 1};
-    combine(&mean, a, &d);
-    near(a[0], 5.0 / 3), near(a[1], 2.0 / 3), near(a[2], 0), near(a[3], -1.0 / 3);
-    near(d, 1);
-    combine(&and0, b, &d);
-    assert_memory_equal(a, b, sizeof a); /* tau 0 is plain averaging */
-    near(d, 1);
+    /* 3 levels x 6 parameters */
+    const float g[3 * P2] = {1, -2, 0, 3, 1, -1, /**/ 2, 1, 0, -3, 1, -1, /**/ 3, 1, 0, 6, 1, 2};
+    float out[P2], dens[2], out2[P2];
+    combine(out, dens, g, 3, TRAIN_MEAN, 0, 1, 1);
+    const double want[P2] = {2, 0, 0, 2, 1, 0};
+    for (int i = 0; i < P2; i++) near(out[i], want[i]);
+    near(dens[0], 1), near(dens[1], 1);
+    /* AND with tau 0 keeps everything: equal to the mean, with or without rescale */
+    combine(out2, dens, g, 3, TRAIN_AND, 0, 1, 1);
+    assert_memory_equal(out, out2, sizeof out);
+    near(dens[0], 1), near(dens[1], 1);
+    combine(out2, dens, g, 3, TRAIN_AND, 0, 1, 0);
+    assert_memory_equal(out, out2, sizeof out);
 }
 
 static void test_and_mask(void **st) {
     (void)st;
-    float a[4], d;
-    train_combine_opts o = {TRAIN_AND, 1.0, 1, 0};
-    combine(&o, a, &d); /* only entry 0 agrees fully; sign 0 never agrees at tau > 0 */
-    near(a[0], 5.0 / 3), near(a[1], 0), near(a[2], 0), near(a[3], 0);
-    near(d, 0.25);
-    o.rescale = 1; /* 1 / (fraction on) = 4 */
-    combine(&o, a, &d);
-    near(a[0], 20.0 / 3), near(a[1], 0);
-    o.tau = 0.3; /* |mean sign| 1/3 >= 0.3: entries 0, 1, 3; entry 2 (all zero) has 0 */
-    o.rescale = 0;
-    combine(&o, a, &d);
-    near(a[0], 5.0 / 3), near(a[1], 2.0 / 3), near(a[2], 0), near(a[3], -1.0 / 3);
-    near(d, 0.75);
-    o.tau = 1.0 / 3; /* AND uses >=: exactly 1/3 still passes */
-    combine(&o, a, &d);
-    near(d, 0.75);
-    /* none agreeing: the whole tensor is masked, rescale does not divide by 0 */
-    const float H[2][2] = {{1, -1}, {-1, 1}};
-    model_tensor t2 = {"h.w", 0, 2, 1};
-    train_combine_opts o2 = {TRAIN_AND, 0.5, 1, 1};
-    cb_err e = {0};
-    float out[2];
-    assert_int_equal(train_combine(out, &d, &H[0][0], 2, 2, &t2, 1, &o2, &e), 0);
-    near(out[0], 0), near(out[1], 0), near(d, 0);
+    /* entry 0: all agree (+); 1: 2 of 3 (+,+,-) -> |mean sign| 1/3; 2: signs
+     * (+, 0, +) -> sign(0) = 0 gives 2/3; 3: all agree (-);
+     * tensor b: both entries disagree completely */
+    const float g[3 * P2] = {1, 1, 3, -1, 1, -1, /**/ 2, 2, 0, -2, -1, 1, /**/ 3, -1, 3, -6, 1, 0};
+    float out[P2], dens[2];
+    combine(out, dens, g, 3, TRAIN_AND, 1.0, 1, 0);
+    near(out[0], 2), near(out[1], 0), near(out[2], 0), near(out[3], -3);
+    near(dens[0], 0.5);
+    /* none agree: b fully masked, zero (and no division by zero when rescaling) */
+    near(out[4], 0), near(out[5], 0), near(dens[1], 0);
+    /* tau = 2/3 keeps entry 2 (>=, and sign(0) counted as 0, not as agreement) */
+    combine(out, dens, g, 3, TRAIN_AND, 2.0 / 3.0, 1, 0);
+    near(out[2], 2), near(out[1], 0), near(dens[0], 0.75);
+    /* rescale: per tensor, by 1 / (share of the tensor's mask that is on) */
+    combine(out, dens, g, 3, TRAIN_AND, 1.0, 1, 1);
+    near(out[0], 4), near(out[3], -6), near(out[1], 0), near(out[4], 0);
+    assert_false(isnan(out[4]) || isnan(out[5]));
+    /* b's entry 5 has signs (-, +, 0): |mean| = 0; entry 4 (+, -, +): 1/3 */
+    combine(out, dens, g, 3, TRAIN_AND, 1.0 / 3.0, 1, 1);
+    near(dens[1], 0.5), near(out[4], 2 * (1.0 / 3.0)), near(out[5], 0);
 }
 
-static void test_sand(void **st) {
+static void test_sand_mask(void **st) {
     (void)st;
-    /* zero variance across levels: the limit of tanh, 1 above tau, 0 at or below (SAND uses >) */
-    const float Z[2][2] = {{0.5f, -0.25f}, {0.5f, -0.25f}};
-    model_tensor t2 = {"z.w", 0, 2, 1};
-    train_combine_opts o = {TRAIN_SAND, 0.5, 10, 0};
-    cb_err e = {0};
-    float out[2], d;
-    assert_int_equal(train_combine(out, &d, &Z[0][0], 2, 2, &t2, 1, &o, &e), 0);
-    near(out[0], 0.5), near(out[1], -0.25), near(d, 1);
-    o.tau = 1.0;
-    assert_int_equal(train_combine(out, &d, &Z[0][0], 2, 2, &t2, 1, &o, &e), 0);
-    near(out[0], 0), near(out[1], 0), near(d, 0);
-    /* the soft mask on the 3-level example, k = 0.5, tau = 0.5:
-     * entry 0: a = 1, var = ((1-5/3)^2*2 + (3-5/3)^2)/2 = 4/3, mask = tanh(0.5*0.5/(4/3))
-     * entry 1: a = 1/3 < tau -> 0; entry 2: var 0, a = 0 -> 0;
-     * entry 3: a = 1/3 -> 0 */
-    train_combine_opts s = {TRAIN_SAND, 0.5, 0.5, 0};
-    float a[4];
-    combine(&s, a, &d);
-    double m0 = tanh(0.5 * 0.5 / (4.0 / 3));
-    near(a[0], m0 * 5.0 / 3), near(a[1], 0), near(a[2], 0), near(a[3], 0);
-    near(d, m0 / 4);
-    s.rescale = 1; /* divided by the mask's mean */
-    combine(&s, a, &d);
-    near(a[0], 5.0 / 3 * 4);
+    /* entry 0: 1, 2, 3 (mean 2, unbiased variance 1, all agree);
+     * entry 1: 5, 5, 5 (zero variance, all agree) -> mask 1;
+     * entry 2: 0, 0, 0 (zero variance, |mean sign| 0) -> mask 0;
+     * entry 3: 1, -1, 3 (mean 1, var 4, |mean sign| 1/3);
+     * b: 2, 2, 2 and -1, -1, -1 (zero variance, agree) */
+    const float g[3 * P2] = {1, 5, 0, 1, 2, -1, /**/ 2, 5, 0, -1, 2, -1, /**/ 3, 5, 0, 3, 2, -1};
+    float out[P2], dens[2];
+    const double tau = 0.5, k = 2;
+    combine(out, dens, g, 3, TRAIN_SAND, tau, k, 0);
+    double m0 = tanh(k * (1 - tau) / 1.0); /* 0.76159416 */
+    near(out[0], 2 * m0);
+    near(out[1], 5);
+    near(out[2], 0);
+    near(out[3], 0); /* max(0, tanh(2 * (1/3 - 1/2) / 4)) = 0 */
+    near(dens[0], (m0 + 1) / 4);
+    near(out[4], 2), near(out[5], -1), near(dens[1], 1);
+    /* tau 1: agreement exactly at tau gives 0 (SAND uses >), also at zero variance */
+    combine(out, dens, g, 3, TRAIN_SAND, 1.0, k, 0);
+    near(out[0], 0), near(out[1], 0), near(dens[0], 0), near(out[4], 0);
+    /* rescale by the mean of the soft mask */
+    combine(out, dens, g, 3, TRAIN_SAND, tau, k, 1);
+    near(out[0], 2 * m0 / ((m0 + 1) / 4));
+    near(out[1], 5 / ((m0 + 1) / 4));
 }
 
-static void test_geomean_and_bad_input(void **st) {
+static void test_geomean(void **st) {
     (void)st;
-    const float Q[2][3] = {{2, -1, 3}, {8, -4, -3}};
-    model_tensor t = {"q.w", 0, 3, 1};
-    train_combine_opts o = {TRAIN_GEOMEAN, 1.0, 1, 0};
-    cb_err e = {0};
-    float out[3], d;
-    assert_int_equal(train_combine(out, &d, &Q[0][0], 2, 3, &t, 1, &o, &e), 0);
-    near(out[0], 4), near(out[1], -2), near(out[2], 0); /* sqrt(2*8), -sqrt(1*4), masked */
-    float bad[2][3] = {{1, 2, 3}, {1, NAN, 3}};
-    assert_int_equal(train_combine(out, &d, &bad[0][0], 2, 3, &t, 1, &o, &e), CB_ERANGE);
-    assert_non_null(strstr(e.msg, "level 1"));
-    assert_non_null(strstr(e.msg, "q.w"));
-    bad[1][1] = INFINITY;
-    assert_int_equal(train_combine(out, &d, &bad[0][0], 2, 3, &t, 1, &o, &e), CB_ERANGE);
+    /* entry 0: 1, 4, 16 -> 4; entry 1: -1, -4, -16 -> -4; entry 2: 1, -4, 16
+     * (signs disagree: masked at tau 1); entry 3: 0, 2, 2 (sign 0: masked at tau 1) */
+    const float g[3 * P2] = {1, -1, 1, 0, 1, 1, /**/ 4, -4, -4, 2, 1, 1, /**/ 16, -16, 16, 2, 1, 1};
+    float out[P2], dens[2];
+    combine(out, dens, g, 3, TRAIN_GEOMEAN, 1.0, 1, 0);
+    near(out[0], 4), near(out[1], -4), near(out[2], 0), near(out[3], 0), near(dens[0], 0.5);
+    near(out[4], 1), near(dens[1], 1);
+    /* tau 0: no mask; entry 3 = sign(mean) * exp(mean log(|g| + 1e-10)) = (1e-10 * 4)^(1/3) */
+    combine(out, dens, g, 3, TRAIN_GEOMEAN, 0, 1, 0);
+    near(out[2], 4), near(out[3], cbrt(1e-10 * 2 * 2));
 }
 
-static void test_adam_first_step(void **st) {
+static void test_nonfinite_rejected(void **st) {
+    (void)st;
+    float g[3 * P2] = {0}, out[P2], dens[2];
+    train_combine_opts o = {TRAIN_AND, 0.5, 1, 1};
+    cb_err e = {0};
+    g[2 * P2 + 5] = NAN;
+    assert_int_equal(train_combine(out, dens, g, 3, P2, T2, 2, &o, &e), CB_ERANGE);
+    assert_non_null(strstr(e.msg, "level 2"));
+    assert_non_null(strstr(e.msg, "b.w"));
+    g[2 * P2 + 5] = 0;
+    g[P2 + 1] = -INFINITY;
+    for (int m = 0; m < 4; m++) {
+        o.method = m;
+        assert_int_equal(train_combine(out, dens, g, 3, P2, T2, 2, &o, &e), CB_ERANGE);
+        assert_non_null(strstr(e.msg, "level 1"));
+        assert_non_null(strstr(e.msg, "a.w"));
+    }
+}
+
+static void test_adam(void **st) {
     (void)st;
     model m;
-    model_config c;
-    model_config_default(&c, "nature");
-    c.channels[0] = c.channels[1] = c.channels[2] = 2;
-    c.hidden = 4;
-    cb_err e = {0};
-    assert_int_equal(model_init(&m, &c, &e), 0);
-    for (size_t i = 0; i < m.nparams; i++) m.params[i] = 1.0f;
-    float *g = calloc(m.nparams, sizeof(float));
-    g[0] = 0.5f, g[1] = -2.0f;
-    train_adam_step(&m, g, 0.01, 1, 0, TRAIN_WD_L2);
-    /* the first Adam step moves by lr * sign(g) (bias-corrected m / sqrt(v)) */
-    near(m.params[0], 0.99), near(m.params[1], 1.01), near(m.params[2], 1.0);
-    memset(g, 0, sizeof(float) * m.nparams);
-    memset(m.adam_m, 0, sizeof(float) * m.nparams * 2);
-    train_adam_step(&m, g, 0.01, 1, 0.1, TRAIN_WD_DECOUPLED);
-    near(m.params[2], 1.0 - 0.01 * 0.1); /* decoupled: w -= lr * wd * w, nothing else */
-    free(g);
-    model_free(&m);
+    memset(&m, 0, sizeof m);
+    float mem[3 * 2] = {0};
+    m.nparams = 2;
+    m.params = mem, m.adam_m = mem + 2, m.adam_v = mem + 4;
+    m.params[0] = 1, m.params[1] = -2;
+    /* step 1: m = 0.1 g, v = 0.001 g^2, bias-corrected m/sqrt(v) = sign(g): w -= lr */
+    float g[2] = {0.5f, -0.25f};
+    train_adam_step(&m, g, 0.1, 1, 0, TRAIN_WD_L2);
+    near(m.params[0], 0.9), near(m.params[1], -1.9);
+    near(m.adam_m[0], 0.05), near(m.adam_v[0], 0.00025);
+    /* step 2 with g = 0: m = 0.045, v = 0.00024975; mhat = 0.045 / 0.19, vhat = 0.00024975 / 0.001999 */
+    g[0] = 0, g[1] = 0;
+    train_adam_step(&m, g, 0.1, 2, 0, TRAIN_WD_L2);
+    double mh = 0.045 / (1 - 0.81), vh = 0.00024975 / (1 - 0.998001);
+    near(m.params[0], 0.9 - 0.1 * mh / (sqrt(vh) + 1e-8));
+    /* L2: wd * w is added to the gradient (after the mask) */
+    m.params[0] = 1, m.params[1] = 0;
+    memset(m.adam_m, 0, sizeof(float) * 4);
+    g[0] = 0, g[1] = 0;
+    train_adam_step(&m, g, 0.1, 1, 0.5, TRAIN_WD_L2);
+    near(m.params[0], 0.9); /* g' = 0.5: a full Adam step */
+    near(m.params[1], 0);
+    /* decoupled: w -= lr * wd * w besides the Adam step on g */
+    m.params[0] = 1;
+    memset(m.adam_m, 0, sizeof(float) * 4);
+    train_adam_step(&m, g, 0.1, 1, 0.5, TRAIN_WD_DECOUPLED);
+    near(m.params[0], 1 - 0.1 * 0.5);
+    near(m.adam_m[0], 0);
 }
 
-/* levels whose frames are a flat colour that tells the label */
-static void synth(ds_level *lv, int n) {
-    cb_rng r;
-    cb_rng_seed(&r, 5);
+/* ---- training on synthetic levels --------------------------------------------- */
+
+/* Level i: a background colour of its own plus noise, and a bright square
+ * whose horizontal third is the label (0, 1 or 2); a level-specific
+ * distractor dot. */
+static void make_levels(ds_level *lv, int n, int frames, int32_t seed0) {
     cb_err e = {0};
-    static const uint8_t acts[3] = {7, 8, 4};
     for (int i = 0; i < n; i++) {
-        assert_int_equal(ds_level_alloc(&lv[i], i, 0, 64, &e), 0);
-        for (int t = 0; t < 64; t++) {
-            int k = (int)cb_rng_below(&r, 3);
-            uint8_t *f = lv[i].frames + (size_t)t * DS_FRAME_BYTES;
-            for (int p = 0; p < 64 * 64; p++) {
-                f[3 * p] = (uint8_t)(k == 0 ? 200 : 20 + i);
-                f[3 * p + 1] = (uint8_t)(k == 1 ? 200 : 30);
-                f[3 * p + 2] = (uint8_t)(k == 2 ? 200 : (p * 7) & 63);
-            }
-            lv[i].label[t] = lv[i].action[t] = acts[k];
-            lv[i].reward[t] = 0;
-            lv[i].done[t] = 0;
-            lv[i].episode[t] = 0;
-            lv[i].step[t] = t;
+        assert_int_equal(ds_level_alloc(&lv[i], seed0 + i, 0, frames, &e), 0);
+        cb_rng r;
+        cb_rng_seed2(&r, 77, (uint64_t)(seed0 + i));
+        uint8_t bg[3] = {(uint8_t)cb_rng_below(&r, 120), (uint8_t)cb_rng_below(&r, 120), (uint8_t)cb_rng_below(&r, 120)};
+        for (int f = 0; f < frames; f++) {
+            uint8_t *px = lv[i].frames + (size_t)f * DS_FRAME_BYTES;
+            int lab = (int)cb_rng_below(&r, 3);
+            int x0 = lab * 21 + (int)cb_rng_below(&r, 8), y0 = (int)cb_rng_below(&r, 50);
+            for (int y = 0; y < 64; y++)
+                for (int x = 0; x < 64; x++)
+                    for (int c = 0; c < 3; c++) {
+                        int v = bg[c] + (int)cb_rng_below(&r, 40);
+                        if (x >= x0 && x < x0 + 12 && y >= y0 && y < y0 + 12) v = c == 1 ? 250 : 60;
+                        px[(y * 64 + x) * 3 + c] = (uint8_t)v;
+                    }
+            lv[i].label[f] = (uint8_t)lab;
+            lv[i].action[f] = (uint8_t)lab;
+            lv[i].reward[f] = 0;
+            lv[i].done[f] = f == frames - 1;
+            lv[i].episode[f] = 0;
+            lv[i].step[f] = f;
         }
     }
 }
 
-static train_opts small_opts(const char *run, int method, int epochs) {
+typedef struct {
+    ds_level tr[6], va[2];
+} synth;
+
+static int setup_synth(void **st) {
+    synth *s = calloc(1, sizeof *s);
+    make_levels(s->tr, 6, 48, 100);
+    make_levels(s->va, 2, 48, 200);
+    *st = s;
+    return 0;
+}
+
+static int teardown_synth(void **st) {
+    synth *s = *st;
+    for (int i = 0; i < 6; i++) ds_level_free(&s->tr[i]);
+    for (int i = 0; i < 2; i++) ds_level_free(&s->va[i]);
+    free(s);
+    return 0;
+}
+
+static train_opts small_opts(const char *run, int method) {
     train_opts o;
     memset(&o, 0, sizeof o);
     model_config_default(&o.net, "nature");
-    o.net.channels[0] = 4, o.net.channels[1] = 8, o.net.channels[2] = 8, o.net.hidden = 16;
+    o.net.channels[0] = 8, o.net.channels[1] = 8, o.net.channels[2] = 8, o.net.hidden = 32;
     o.comb = (train_combine_opts){method, method == TRAIN_MEAN ? 0 : 0.5, 1, 1};
-    o.epochs = epochs;
+    o.epochs = 3;
     o.lr = 3e-3;
     o.lr_decay = 1;
+    o.wd = 1e-4;
     o.batch_levels = 4;
     o.batch_frames = 4;
     o.seed = 11;
+    o.threads = 2;
     o.run = run;
     o.quiet = 1;
     return o;
 }
 
-static void test_learns_and_resumes(void **st) {
-    (void)st;
-    ds_level lv[6];
-    synth(lv, 6);
-    char *dir = test_tmpdir();
-    char a[512], b[512];
-    snprintf(a, sizeof a, "%s/a", dir);
-    snprintf(b, sizeof b, "%s/b", dir);
+static char *tmpdir(void) {
+    char t[] = "/tmp/coinbc_train_XXXXXX";
+    char *d = mkdtemp(t);
+    assert_non_null(d);
+    return strdup(d);
+}
+
+static uint8_t *slurp(const char *dir, const char *name, size_t *n) {
+    char p[4200];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    uint8_t *b = NULL;
     cb_err e = {0};
-    train_result r1, r2;
-    /* AND-mask training learns the colour -> action rule (on held-out levels too) */
-    char c[512];
-    snprintf(c, sizeof c, "%s/c", dir);
-    train_opts oc = small_opts(c, TRAIN_AND, 10);
-    assert_int_equal(train_run(&oc, lv, 4, lv + 4, 2, &r1, &e), 0);
-    printf("synthetic task: train acc %.3f, val acc %.3f after %lld steps\n", r1.train_acc, r1.val_acc, (long long)r1.steps);
-    assert_true(r1.val_acc > 0.9);
-    train_opts o = small_opts(a, TRAIN_AND, 4);
-    assert_int_equal(train_run(&o, lv, 4, lv + 4, 2, &r1, &e), 0);
-    /* a run stopped after 2 of 4 epochs (as if killed), then resumed with the
-     * same options: the same checkpoint bytes as the uninterrupted run */
-    train_opts ob = small_opts(b, TRAIN_AND, 4);
-    ob.max_steps = 2 * 16; /* 4 levels x 64 frames / (4 x 4) = 16 steps per epoch */
-    assert_int_equal(train_run(&ob, lv, 4, lv + 4, 2, &r2, &e), 0);
-    assert_int_equal(r2.epochs_done, 2);
-    ob.max_steps = 0;
-    ob.resume = 1;
-    assert_int_equal(train_run(&ob, lv, 4, lv + 4, 2, &r2, &e), 0);
-    char pa[600], pb[600];
-    uint8_t *ba, *bb;
-    size_t na, nb;
-    snprintf(pa, sizeof pa, "%s/latest.ckpt", a);
-    snprintf(pb, sizeof pb, "%s/latest.ckpt", b);
-    assert_int_equal(cb_read_file(pa, &ba, &na, &e), 0);
-    assert_int_equal(cb_read_file(pb, &bb, &nb, &e), 0);
-    assert_int_equal(na, nb);
-    assert_memory_equal(ba, bb, na);
-    free(ba);
-    free(bb);
-    snprintf(pa, sizeof pa, "%s/metrics.csv", a);
-    snprintf(pb, sizeof pb, "%s/metrics.csv", b);
-    assert_int_equal(cb_read_file(pa, &ba, &na, &e), 0);
-    assert_int_equal(cb_read_file(pb, &bb, &nb, &e), 0);
-    /* same rows except the seconds column: compare the first 6 columns */
-    int rows = 0;
-    for (char *p = (char *)ba; (p = strchr(p, '\n')); p++) rows++;
-    assert_int_equal(rows, 5);
-    assert_non_null(strstr((char *)ba, "mask_conv0"));
-    free(ba);
-    free(bb);
-    /* bad options */
-    train_opts bad = small_opts(a, TRAIN_AND, 1);
-    bad.batch_levels = 9;
-    assert_int_equal(train_run(&bad, lv, 4, NULL, 0, &r1, &e), CB_EARG);
-    assert_non_null(strstr(e.msg, "--batch-levels"));
-    snprintf(pa, sizeof pa, "%s/none", dir);
-    bad = small_opts(pa, TRAIN_AND, 1);
-    bad.resume = 1;
-    assert_true(train_run(&bad, lv, 4, NULL, 0, &r1, &e) < 0);
-    assert_non_null(strstr(e.msg, "cannot resume"));
-    /* a learning rate that blows up stops with a clear message and keeps the last checkpoint */
-    bad = small_opts(a, TRAIN_MEAN, 3);
-    bad.lr = 1e30;
-    bad.lr_decay = 0;
-    int rc = train_run(&bad, lv, 4, NULL, 0, &r1, &e);
-    if (rc) {
-        assert_non_null(strstr(e.msg, "diverged") ? strstr(e.msg, "diverged") : strstr(e.msg, "not finite"));
-        model m;
-        model_ckpt_state s;
-        snprintf(pa, sizeof pa, "%s/latest.ckpt", a);
-        assert_int_equal(model_load(&m, &s, pa, &e), 0);
-        model_free(&m);
+    if (cb_read_file(p, &b, n, &e)) fail_msg("cannot read %s: %s", p, e.msg);
+    return b;
+}
+
+static void assert_same_file(const char *d1, const char *d2, const char *name) {
+    size_t n1, n2;
+    uint8_t *a = slurp(d1, name, &n1), *b = slurp(d2, name, &n2);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(a, b, n1);
+    free(a), free(b);
+}
+
+/* metrics.csv without its "seconds" column (the 8th) */
+static char *csv_no_seconds(const char *dir) {
+    size_t n;
+    char *t = (char *)slurp(dir, "metrics.csv", &n), *o = malloc(n + 1), *q = o;
+    int col = 0;
+    for (char *p = t; *p; p++) {
+        if (*p == '\n') col = 0;
+        else if (*p == ',') col++;
+        if (col != 7 || *p == ',' || *p == '\n') *q++ = *p;
     }
-    for (int i = 0; i < 6; i++) ds_level_free(&lv[i]);
-    test_rmtree(dir);
-    free(dir);
+    *q = 0;
+    free(t);
+    return o;
+}
+
+static void rm_run(char *d) {
+    const char *f[] = {"config.json", "metrics.csv", "metrics.jsonl", "latest.ckpt", "best.ckpt"};
+    char p[4200];
+    for (int i = 0; i < 5; i++) {
+        snprintf(p, sizeof p, "%s/%s", d, f[i]);
+        unlink(p);
+    }
+    rmdir(d);
+    free(d);
+}
+
+static void test_learns_and_writes_run(void **st) {
+    synth *s = *st;
+    char *d = tmpdir();
+    train_opts o = small_opts(d, TRAIN_AND);
+    o.epochs = 6;
+    train_result res;
+    cb_err e = {0};
+    int rc = train_run(&o, s->tr, 6, s->va, 2, &res, &e);
+    if (rc) fail_msg("%s", e.msg);
+    printf("and-mask on synthetic levels: %d epochs, %lld steps, train acc %.3f, val acc %.3f (chance 0.33)\n",
+           res.epochs_done, (long long)res.steps, res.train_acc, res.val_acc);
+    assert_int_equal(res.epochs_done, 6);
+    assert_int_equal(res.steps, 6 * (6 * 48 / 16));
+    assert_true(res.val_acc > 0.8);
+    /* the run folder */
+    size_t n;
+    char *cfg = (char *)slurp(d, "config.json", &n);
+    assert_non_null(strstr(cfg, "\"method\": \"and\""));
+    assert_non_null(strstr(cfg, "\"tau\": 0.5"));
+    assert_non_null(strstr(cfg, "\"steps_per_epoch\": 18"));
+    free(cfg);
+    char *csv = (char *)slurp(d, "metrics.csv", &n);
+    assert_true(!strncmp(csv, "epoch,step,train_loss,train_acc,val_loss,val_acc,lr,seconds,mask_conv0,mask_conv1,mask_conv2,"
+                              "mask_fc,mask_logits\n", 103));
+    int lines = 0;
+    for (char *p = csv; *p; p++) lines += *p == '\n';
+    assert_int_equal(lines, 7);
+    /* epoch 6 ran at lr x 0.1 (its steps are past 3/4 of 108), epoch 4 not */
+    assert_non_null(strstr(csv, "\n6,108,"));
+    assert_non_null(strstr(strstr(csv, "\n6,108,"), ",0.0003,"));
+    assert_non_null(strstr(strstr(csv, "\n4,72,"), ",0.003,"));
+    free(csv);
+    char *js = (char *)slurp(d, "metrics.jsonl", &n);
+    assert_non_null(strstr(js, "\"mask_density\": {\"conv0\": "));
+    free(js);
+    /* best.ckpt loads and predicts like the run's validation accuracy says */
+    char p[4200];
+    snprintf(p, sizeof p, "%s/best.ckpt", d);
+    model m;
+    model_ckpt_state cs;
+    assert_int_equal(model_load(&m, &cs, p, &e), 0);
+    double vl, va;
+    assert_int_equal(train_evaluate(&m, s->va, 2, &vl, &va, &e), 0);
+    near(va, cs.best_val);
+    model_free(&m);
+    /* a second run into the same folder is refused without --resume */
+    assert_int_equal(train_run(&o, s->tr, 6, s->va, 2, &res, &e), CB_EEXIST);
+    rm_run(d);
+}
+
+static void test_deterministic_any_threads(void **st) {
+    synth *s = *st;
+    char *d1 = tmpdir(), *d2 = tmpdir();
+    train_opts o1 = small_opts(d1, TRAIN_SAND), o2 = small_opts(d2, TRAIN_SAND);
+    o1.epochs = o2.epochs = 1;
+    o1.threads = 1;
+    o2.threads = 2;
+    train_result r1, r2;
+    cb_err e = {0};
+    assert_int_equal(train_run(&o1, s->tr, 6, s->va, 2, &r1, &e), 0);
+    assert_int_equal(train_run(&o2, s->tr, 6, s->va, 2, &r2, &e), 0);
+    assert_same_file(d1, d2, "latest.ckpt");
+    char *c1 = csv_no_seconds(d1), *c2 = csv_no_seconds(d2);
+    assert_string_equal(c1, c2);
+    free(c1), free(c2);
+    rm_run(d1);
+    rm_run(d2);
+}
+
+static void test_resume_equals_uninterrupted(void **st) {
+    synth *s = *st;
+    char *full = tmpdir(), *part = tmpdir(), *mid = tmpdir();
+    train_opts of = small_opts(full, TRAIN_AND), op = small_opts(part, TRAIN_AND), om = small_opts(mid, TRAIN_AND);
+    train_result r;
+    cb_err e = {0};
+    assert_int_equal(train_run(&of, s->tr, 6, s->va, 2, &r, &e), 0);
+    /* interrupted after epoch 1 (max_steps = one epoch), then resumed */
+    op.max_steps = 18;
+    assert_int_equal(train_run(&op, s->tr, 6, s->va, 2, &r, &e), 0);
+    assert_int_equal(r.epochs_done, 1);
+    op.max_steps = 0;
+    op.resume = 1;
+    op.threads = 1; /* another thread count on the way, too */
+    assert_int_equal(train_run(&op, s->tr, 6, s->va, 2, &r, &e), 0);
+    assert_int_equal(r.epochs_done, 3);
+    assert_same_file(full, part, "latest.ckpt");
+    assert_same_file(full, part, "best.ckpt");
+    char *c1 = csv_no_seconds(full), *c2 = csv_no_seconds(part);
+    assert_string_equal(c1, c2);
+    free(c1), free(c2);
+    /* stopped mid-epoch (step 25 of 54), resumed: the same final checkpoint */
+    om.max_steps = 25;
+    assert_int_equal(train_run(&om, s->tr, 6, s->va, 2, &r, &e), 0);
+    assert_int_equal(r.epochs_done, 1);
+    assert_int_equal(r.steps, 25);
+    om.max_steps = 0;
+    om.resume = 1;
+    assert_int_equal(train_run(&om, s->tr, 6, s->va, 2, &r, &e), 0);
+    assert_same_file(full, mid, "latest.ckpt");
+    /* resuming with another network is refused */
+    om.net.hidden = 16;
+    assert_int_equal(train_run(&om, s->tr, 6, s->va, 2, &r, &e), CB_EARG);
+    printf("resume with another net: %s\n", e.msg);
+    assert_non_null(strstr(e.msg, "hidden 32"));
+    rm_run(full);
+    rm_run(part);
+    rm_run(mid);
+}
+
+static void test_divergence_keeps_last_good(void **st) {
+    synth *s = *st;
+    char *d = tmpdir();
+    train_opts o = small_opts(d, TRAIN_MEAN);
+    o.max_steps = 18;
+    train_result r;
+    cb_err e = {0};
+    assert_int_equal(train_run(&o, s->tr, 6, s->va, 2, &r, &e), 0);
+    size_t n0;
+    uint8_t *before = slurp(d, "latest.ckpt", &n0);
+    char *csv0 = (char *)slurp(d, "metrics.csv", &n0);
+    /* an absurd learning rate blows the weights up within a step or two */
+    o.max_steps = 0;
+    o.resume = 1;
+    o.lr = 1e30;
+    int rc = train_run(&o, s->tr, 6, s->va, 2, &r, &e);
+    printf("divergence: %s\n", e.msg);
+    assert_int_equal(rc, CB_ERANGE);
+    assert_non_null(strstr(e.msg, "diverged"));
+    assert_non_null(strstr(e.msg, "latest.ckpt"));
+    size_t n1;
+    uint8_t *after = slurp(d, "latest.ckpt", &n1);
+    assert_int_equal(n0 > 0, 1);
+    char *csv1 = (char *)slurp(d, "metrics.csv", &n1);
+    assert_string_equal(csv0, csv1);
+    size_t nb;
+    uint8_t *b2 = slurp(d, "latest.ckpt", &nb);
+    model m;
+    char p[4200];
+    snprintf(p, sizeof p, "%s/latest.ckpt", d);
+    model_ckpt_state cs;
+    assert_int_equal(model_load(&m, &cs, p, &e), 0);
+    assert_int_equal(cs.step, 18);
+    model_free(&m);
+    free(before), free(after), free(b2), free(csv0), free(csv1);
+    rm_run(d);
+}
+
+static void test_bad_options(void **st) {
+    synth *s = *st;
+    train_result r;
+    cb_err e = {0};
+    train_opts o = small_opts("/tmp/coinbc_train_never", TRAIN_AND);
+    o.batch_levels = 7; /* more than the 6 levels */
+    assert_int_equal(train_run(&o, s->tr, 6, NULL, 0, &r, &e), CB_EARG);
+    assert_non_null(strstr(e.msg, "batch-levels"));
+    o = small_opts("/tmp/coinbc_train_never", TRAIN_AND);
+    o.comb.tau = 1.5;
+    assert_int_equal(train_run(&o, s->tr, 6, NULL, 0, &r, &e), CB_EARG);
+    o = small_opts("/tmp/coinbc_train_never", TRAIN_AND);
+    o.lr = NAN;
+    assert_int_equal(train_run(&o, s->tr, 6, NULL, 0, &r, &e), CB_EARG);
+    o = small_opts("/tmp/coinbc_train_never", TRAIN_AND);
+    s->tr[3].label[5] = 15;
+    assert_int_equal(train_run(&o, s->tr, 6, NULL, 0, &r, &e), CB_EFORMAT);
+    assert_non_null(strstr(e.msg, "level 103 frame 5"));
+    s->tr[3].label[5] = 1;
+    assert_int_equal(access("/tmp/coinbc_train_never", F_OK), -1);
+    /* --resume without a checkpoint */
+    char *d = tmpdir();
+    o = small_opts(d, TRAIN_AND);
+    o.resume = 1;
+    assert_true(train_run(&o, s->tr, 6, NULL, 0, &r, &e) < 0);
+    assert_non_null(strstr(e.msg, "cannot resume"));
+    rmdir(d);
+    free(d);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mean_and_tau0),       cmocka_unit_test(test_and_mask),
-        cmocka_unit_test(test_sand),                cmocka_unit_test(test_geomean_and_bad_input),
-        cmocka_unit_test(test_adam_first_step),     cmocka_unit_test(test_learns_and_resumes),
+        cmocka_unit_test(test_mean_and_tau0),
+        cmocka_unit_test(test_and_mask),
+        cmocka_unit_test(test_sand_mask),
+        cmocka_unit_test(test_geomean),
+        cmocka_unit_test(test_nonfinite_rejected),
+        cmocka_unit_test(test_adam),
+        cmocka_unit_test(test_learns_and_writes_run),
+        cmocka_unit_test(test_deterministic_any_threads),
+        cmocka_unit_test(test_resume_equals_uninterrupted),
+        cmocka_unit_test(test_divergence_keeps_last_good),
+        cmocka_unit_test(test_bad_options),
     };
-    return cmocka_run_group_tests_name("train", tests, NULL, NULL);
+    return cmocka_run_group_tests_name("train", tests, setup_synth, teardown_synth);
 }

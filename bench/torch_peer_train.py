@@ -1,0 +1,110 @@
+#!/usr/bin/python3
+"""PyTorch peer of `coinbc bench train`: the same IMPALA network (16, 32, 32,
+hidden 256) and batch (16 levels x 8 frames of 64x64 RGB), CPU, 2 threads.
+Run with Debian's python3-torch: /usr/bin/python3 bench/torch_peer_train.py
+
+Times one training step (forward, backward, combine, Adam) in three ways:
+  mean       plain averaging, one backward pass
+  and-ref    AND-mask as the reference code does it: one forward pass over
+             the batch, then torch.autograd.grad of each level's loss
+             through the whole graph (L backward passes over the batch)
+  and-loop   AND-mask with a loop of per-level forward/backward passes
+and prints samples/s for each."""
+import argparse
+import os
+import platform
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Res(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.c0 = nn.Conv2d(c, c, 3, padding=1)
+        self.c1 = nn.Conv2d(c, c, 3, padding=1)
+
+    def forward(self, x):
+        return x + self.c1(F.relu(self.c0(F.relu(x))))
+
+
+class Impala(nn.Module):
+    def __init__(self, ch=(16, 32, 32), hidden=256):
+        super().__init__()
+        layers, cin = [], 3
+        for c in ch:
+            layers += [nn.Conv2d(cin, c, 3, padding=1), nn.MaxPool2d(3, 2, padding=1), Res(c), Res(c)]
+            cin = c
+        self.body = nn.Sequential(*layers)
+        self.fc = nn.Linear(cin * 8 * 8, hidden)
+        self.out = nn.Linear(hidden, 15)
+
+    def forward(self, x):
+        x = F.relu(self.body(x)).flatten(1)
+        return self.out(F.relu(self.fc(x)))
+
+
+def and_mask(grads_per_level, params, tau=0.8):
+    """grads_per_level: list (levels) of lists (params); sets p.grad."""
+    for i, p in enumerate(params):
+        g = torch.stack([gl[i] for gl in grads_per_level])
+        mask = (torch.sign(g).mean(0).abs() >= tau).float()
+        frac = mask.mean()
+        p.grad = mask * g.mean(0) / (1e-10 + frac)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--levels", type=int, default=16)
+    ap.add_argument("--frames", type=int, default=8)
+    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    L, B = a.levels, a.frames
+    net = Impala()
+    params = list(net.parameters())
+    opt = torch.optim.Adam(params, lr=1e-6)
+    x = torch.rand(L * B, 3, 64, 64)
+    y = torch.randint(0, 15, (L * B,))
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; torch {torch.__version__}, "
+          f"{a.threads} threads; impala {sum(p.numel() for p in params)} parameters; batch {L} levels x {B} frames")
+
+    def step_mean():
+        opt.zero_grad()
+        F.cross_entropy(net(x), y).backward()
+        opt.step()
+
+    def step_and_ref():
+        logits = net(x)
+        grads = []
+        for l in range(L):
+            loss = F.cross_entropy(logits[l * B:(l + 1) * B], y[l * B:(l + 1) * B])
+            grads.append(torch.autograd.grad(loss, params, retain_graph=True))
+        and_mask(grads, params)
+        opt.step()
+
+    def step_and_loop():
+        grads = []
+        for l in range(L):
+            loss = F.cross_entropy(net(x[l * B:(l + 1) * B]), y[l * B:(l + 1) * B])
+            grads.append(torch.autograd.grad(loss, params))
+        and_mask(grads, params)
+        opt.step()
+
+    for name, fn in (("mean", step_mean), ("and-ref (autograd.grad per level)", step_and_ref),
+                     ("and-loop (per-level forward/backward)", step_and_loop)):
+        fn()  # warm-up
+        steps = a.steps if name == "mean" or "loop" in name else max(2, a.steps // 2)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            fn()
+        dt = time.perf_counter() - t0
+        print(f"  {name:40s} {steps * L * B / dt:8.1f} samples/s  {dt / steps:.3f} s/step")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,19 @@
+/* png.h - one recording frame from a PNG file: any colour type and bit depth
+ * libpng reads, converted to 8-bit RGB without gamma changes (palette and
+ * gray expanded, 16-bit scaled with rounding, alpha dropped). Internal to
+ * capture/. */
+#ifndef COINBC_CAPTURE_PNG_H
+#define COINBC_CAPTURE_PNG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/common.h"
+
+/* Decodes a PNG image held in memory into rgb (64*64*3 bytes); anything but
+ * 64x64 is refused. *alpha is set when an alpha channel or transparency was
+ * dropped. `name` is used in messages. */
+int capture_png_decode(const uint8_t *buf, size_t n, const char *name, uint8_t *rgb, int *alpha, cb_err *e);
+/* The same from a file. */
+int capture_png_read(const char *path, uint8_t *rgb, int *alpha, cb_err *e);
+#endif
