@@ -197,9 +197,13 @@ int eval_report_write(const char *path, const char *const *runs, int nruns, cb_e
 
     /* learning curves: train and val accuracy per epoch, every run */
     fprintf(f, "<h2>Learning curves</h2>\n<div class=\"charts\">\n");
-    eval_series *ser = calloc((size_t)nruns * 2 + 1, sizeof *ser);
-    double **xs = calloc((size_t)nruns * 2 + 1, sizeof *xs), **ys = calloc((size_t)nruns * 2 + 1, sizeof *ys);
-    char (*names)[128] = calloc((size_t)nruns * 2 + 1, sizeof *names);
+    /* room for two curves per run, or every mask column of one run */
+    int cap = nruns * 2 + 1;
+    for (int i = 0; i < nruns; i++)
+        if (rd[i].ncols + 1 > cap) cap = rd[i].ncols + 1;
+    eval_series *ser = calloc((size_t)cap, sizeof *ser);
+    double **xs = calloc((size_t)cap, sizeof *xs), **ys = calloc((size_t)cap, sizeof *ys);
+    char (*names)[128] = calloc((size_t)cap, sizeof *names);
     if (!ser || !xs || !ys || !names) {
         free(ser);
         free(xs);
@@ -242,7 +246,7 @@ int eval_report_write(const char *path, const char *const *runs, int nruns, cb_e
         run_data *r = &rd[i];
         int ce = col(r, "epoch");
         ns = 0;
-        for (int c = 0; c < r->ncols && ns < nruns * 2; c++) {
+        for (int c = 0; c < r->ncols && ns < cap; c++) {
             if (!r->cols[c] || strncmp(r->cols[c], "mask_", 5) != 0) continue;
             xs[ns] = malloc(sizeof(double) * (size_t)r->nrows);
             ys[ns] = malloc(sizeof(double) * (size_t)r->nrows);
