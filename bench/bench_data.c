@@ -40,13 +40,24 @@ int bench_data(int argc, char **argv) {
     ds_level *lv = calloc((size_t)n, sizeof *lv);
     for (int i = 0; i < n; i++) seeds[i] = ds_level_seed(r, i);
     bench_print_machine();
-    double t0 = cb_now();
-    if (ds_load(r, seeds, n, lv, 1, &e)) return cli_fail("bench data", &e);
-    double t1 = cb_now() - t0;
-    for (int i = 0; i < n; i++) ds_level_free(&lv[i]);
-    t0 = cb_now();
+    /* one untimed load first, so both timed loads find the files in the page
+     * cache and reuse memory the allocator already has */
     if (ds_load(r, seeds, n, lv, cb_default_threads(), &e)) return cli_fail("bench data", &e);
-    double t2 = cb_now() - t0;
+    for (int i = 0; i < n; i++) ds_level_free(&lv[i]);
+    double t1 = 1e30, t2 = 1e30;
+    for (int rep = 0; rep < 2; rep++) { /* best of two, alternating */
+        double t0 = cb_now();
+        if (ds_load(r, seeds, n, lv, 1, &e)) return cli_fail("bench data", &e);
+        double d = cb_now() - t0;
+        t1 = d < t1 ? d : t1;
+        for (int i = 0; i < n; i++) ds_level_free(&lv[i]);
+        t0 = cb_now();
+        if (ds_load(r, seeds, n, lv, cb_default_threads(), &e)) return cli_fail("bench data", &e);
+        d = cb_now() - t0;
+        t2 = d < t2 ? d : t2;
+        if (rep == 0)
+            for (int i = 0; i < n; i++) ds_level_free(&lv[i]);
+    }
     int64_t frames = ds_total_frames(r);
     double raw = (double)frames * DS_FRAME_BYTES;
     printf("%s: %d levels, %lld frames (%.0f MB of raw frames)\n", data, n, (long long)frames, raw / 1e6);
