@@ -116,6 +116,28 @@ static void test_report_html(void **st) {
     assert_int_not_equal(test_run(o2, sizeof o2, err, sizeof err, "report"), 0);
 }
 
+/* a run with more layers than two series per run: every layer gets a line */
+static void test_report_all_layers(void **st) {
+    (void)st;
+    char *dir = test_tmpdir();
+    char run[1024], out[1024], o2[1024], err[4096];
+    snprintf(run, sizeof run, "%s/wide", dir);
+    cb_err e = {0};
+    assert_int_equal(cb_mkdirs(run, &e), 0);
+    write_text(run, "config.json", "{\"method\": \"and\", \"tau\": 0.5}\n");
+    write_text(run, "metrics.csv",
+               "epoch,train_acc,val_acc,mask_a,mask_b,mask_c,mask_d,mask_e,mask_f\n"
+               "1,0.5,0.4,0.9,0.8,0.7,0.6,0.5,0.4\n2,0.6,0.5,0.8,0.7,0.6,0.5,0.4,0.3\n");
+    snprintf(out, sizeof out, "%s/r.html", dir);
+    assert_int_equal(test_run(o2, sizeof o2, err, sizeof err, "report %s -o %s", run, out), 0);
+    char *html = slurp(out);
+    assert_non_null(html);
+    assert_int_equal(count(html, "<polyline"), 2 + 6);
+    free(html);
+    test_rmtree(dir);
+    free(dir);
+}
+
 static void test_report_renders_in_chromium(void **st) {
     (void)st;
     const char *chromium = access("/usr/bin/chromium", X_OK) == 0 ? "/usr/bin/chromium" : NULL;
@@ -167,6 +189,7 @@ static void test_report_renders_in_chromium(void **st) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_report_html),
+        cmocka_unit_test(test_report_all_layers),
         cmocka_unit_test(test_report_renders_in_chromium),
     };
     return cmocka_run_group_tests_name("report", tests, NULL, NULL);
