@@ -14,6 +14,11 @@ int cli_error(const char *cmd, const char *fmt, ...) {
     return 1;
 }
 
+void cli_join_args(char *buf, size_t n, int argc, char **argv) {
+    size_t k = (size_t)snprintf(buf, n, "coinbc");
+    for (int i = 0; i < argc && k < n; i++) k += (size_t)snprintf(buf + k, n - k, " %s", argv[i]);
+}
+
 int cli_fail(const char *cmd, const cb_err *e) {
     return cli_error(cmd, "%s", e->msg[0] ? e->msg : cb_strerror(e->code));
 }

@@ -40,6 +40,9 @@ int cli_parse(int argc, char **argv, const cli_cmd_info *info, cli_opt *opts, in
               const char **pos, int max_pos, int *npos);
 void cli_usage(const cli_cmd_info *info, const cli_opt *opts, int nopts, FILE *out);
 
+/* "coinbc ARGV..." into buf (truncated to n), for manifests and configs. */
+void cli_join_args(char *buf, size_t n, int argc, char **argv);
+
 /* Prints "coinbc <cmd>: <msg>" to stderr and returns exit status 1. */
 int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints the cb_err message and returns exit status 1. */

@@ -25,12 +25,6 @@ static void on_progress(void *ctx, int done, int total) {
     cb_progress_update(&u->prog, done);
 }
 
-/* the command line, for the manifest */
-static void join_args(char *buf, size_t n, int argc, char **argv) {
-    size_t k = (size_t)snprintf(buf, n, "coinbc");
-    for (int i = 0; i < argc && k < n; i++) k += (size_t)snprintf(buf + k, n - k, " %s", argv[i]);
-}
-
 int cli_cmd_capture(int argc, char **argv) {
     const char *out = NULL;
     cli_range levels = {0, 0};
@@ -66,7 +60,7 @@ int cli_cmd_capture(int argc, char **argv) {
     else if (mode && !strcmp(mode, "hard")) mode_v = 1;
     else if (mode) return cli_error("capture", "--mode must be easy or hard, not '%s'", mode), 2;
     char command[2048];
-    join_args(command, sizeof command, argc, argv);
+    cli_join_args(command, sizeof command, argc, argv);
     cap_ui ui = {.quiet = quiet};
     pthread_mutex_init(&ui.mu, NULL);
     cb_progress_start(&ui.prog, "capture", "levels", 0, quiet);

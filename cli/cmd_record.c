@@ -77,8 +77,7 @@ int cli_cmd_record(int argc, char **argv) {
     cb_err e = {0};
     if (ends_with(out, ".cbd")) { /* straight into a dataset, no PNG files in between */
         char command[1024], source[256];
-        size_t k = (size_t)snprintf(command, sizeof command, "coinbc");
-        for (int i = 0; i < argc && k < sizeof command; i++) k += (size_t)snprintf(command + k, sizeof command - k, " %s", argv[i]);
+        cli_join_args(command, sizeof command, argc, argv);
         snprintf(source, sizeof source, "coinbc %s record: expert play of %s levels %d-%d, noise %g, seed %lld", CB_VERSION,
                  mode_s, levels.lo, levels.hi, noise, (long long)seed);
         if (ds_writer_open(&dw, out, force, source, command, &e)) return cli_fail("record", &e);
