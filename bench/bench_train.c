@@ -90,6 +90,7 @@ static double time_steps(model *m, int variant, const uint8_t *frames, const uin
 int bench_train(int argc, char **argv) {
     const char *net = "impala";
     int L = 16, B = 8, steps = 5, threads = cb_default_threads(), naive = 1;
+    int64_t tile = MODEL_TILE_FLOATS;
     cli_opt opts[] = {
         {"net", CLI_STR, &net, "NET", "impala (default) or nature", 0},
         {"batch-levels", CLI_INT, &L, "L", "levels per batch (default 16)", 0},
@@ -97,6 +98,7 @@ int bench_train(int argc, char **argv) {
         {"steps", CLI_INT, &steps, "N", "timed steps per variant (default 5)", 0},
         {"threads", CLI_INT, &threads, "T", "threads (default: all cores)", 0},
         {"naive", CLI_INT, &naive, "0|1", "also time the reference-style AND-mask step (default 1)", 0},
+        {"tile", CLI_I64, &tile, "F", "im2col tile limit in floats (default 65536; 0: one tile per chunk)", 0},
     };
     cli_cmd_info info = {"bench train",
                          "Training step speed: mean, AND-mask and SAND-mask steps (forward, one backward pass with\n"
@@ -106,13 +108,14 @@ int bench_train(int argc, char **argv) {
                          NULL};
     int rc = cli_parse(argc, argv, &info, opts, (int)(sizeof opts / sizeof opts[0]), NULL, 0, NULL);
     if (rc) return rc > 0 ? 0 : 2;
-    if (L < 1 || B < 1 || steps < 1 || threads < 1) return cli_error("bench train", "sizes must be positive"), 2;
+    if (L < 1 || B < 1 || steps < 1 || threads < 1 || tile < 0) return cli_error("bench train", "sizes must be positive"), 2;
     model m;
     model_config cfg;
     cb_err e = {0};
     if (model_config_default(&cfg, net)) return cli_error("bench train", "unknown --net '%s'", net), 2;
     if (model_init(&m, &cfg, &e)) return cli_fail("bench train", &e);
     model_set_threads(&m, threads);
+    m.tile_floats = (size_t)tile;
     cb_rng r;
     cb_rng_seed(&r, 1);
     model_init_params(&m, &r);
@@ -140,8 +143,9 @@ int bench_train(int argc, char **argv) {
            "  conv-shaped %dx%dx%d product (one 8-frame chunk)\n",
            r_big, threads, r_big1, r1, maxc, 8 * 1024, maxc * 9);
     double ff = forward_flops(&m);
-    printf("%s: %zu parameters, %.1f MFLOP forward per frame (training ~3x); batch %d levels x %d frames, %d thread%s\n",
-           net, m.nparams, ff / 1e6, L, B, threads, threads == 1 ? "" : "s");
+    printf("%s: %zu parameters, %.1f MFLOP forward per frame (training ~3x); batch %d levels x %d frames, %d thread%s,\n"
+           "  im2col tiles of %s\n", net, m.nparams, ff / 1e6, L, B, threads, threads == 1 ? "" : "s",
+           tile ? "at most the given floats" : "a whole chunk");
     const char *names[4] = {"mean", "and (tau 0.8)", "sand (tau 0.8, k 1)", "and, reference-style (L full backwards)"};
     double rate[4] = {0};
     for (int v = 0; v < 4; v++) {

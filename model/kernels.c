@@ -2,7 +2,11 @@
  * linear layers, forward and backward. Parameter-gradient kernels add into
  * the gradients; data-gradient kernels add when acc is set and overwrite
  * otherwise (the first writer of an activation's gradient overwrites, which
- * saves clearing it), scatter kernels (col2im, max-pool) always add. */
+ * saves clearing it), scatter kernels (col2im, max-pool) always add.
+ *
+ * Convolutions work on tiles of output rows (row r = n*Ho + oy of the chunk)
+ * so the im2col matrix of a tile stays in the core's cache between being
+ * written and being read by sgemm. */
 #include <cblas.h>
 #include <string.h>
 
@@ -17,81 +21,142 @@ static void valid_cols(int W, int S, int P, int kx, int Wo, int *lo, int *hi) {
     *hi = b;
 }
 
-void k_im2col(float *col, const float *x, int C, int N, int H, int W, int K, int S, int P, int Ho, int Wo) {
-    size_t NHW = (size_t)N * Ho * Wo;
+/* im2col of a "same" stride-1 convolution (Wo == W): for a fixed channel and
+ * kernel offset, the tile's rows that fall inside one sample's plane are one
+ * contiguous stretch of it shifted by kx - P, so each stretch is one memcpy,
+ * followed by zeroing the |kx - P| columns per row that fell off an edge. */
+static void im2col_same(float *col, const float *x, size_t cstride, int C, int H, int W, int K, int P, int r0, int r1) {
+    size_t tc = (size_t)(r1 - r0) * W;
     for (int c = 0; c < C; c++)
         for (int ky = 0; ky < K; ky++)
             for (int kx = 0; kx < K; kx++) {
-                float *row = col + ((size_t)(c * K + ky) * K + kx) * NHW;
-                int lo, hi;
-                valid_cols(W, S, P, kx, Wo, &lo, &hi);
-                for (int n = 0; n < N; n++) {
-                    const float *plane = x + ((size_t)c * N + n) * H * W;
-                    float *r = row + (size_t)n * Ho * Wo;
-                    for (int oy = 0; oy < Ho; oy++) {
-                        int iy = oy * S - P + ky;
-                        float *ro = r + oy * Wo;
-                        if (iy < 0 || iy >= H || lo >= hi) {
-                            memset(ro, 0, sizeof(float) * (size_t)Wo);
-                            continue;
-                        }
-                        const float *src = plane + iy * W + lo * S - P + kx;
-                        for (int ox = 0; ox < lo; ox++) ro[ox] = 0.0f;
-                        if (S == 1)
-                            memcpy(ro + lo, src, sizeof(float) * (size_t)(hi - lo));
-                        else
-                            for (int ox = lo; ox < hi; ox++) ro[ox] = src[(ox - lo) * S];
-                        for (int ox = hi; ox < Wo; ox++) ro[ox] = 0.0f;
+                float *row = col + ((size_t)(c * K + ky) * K + kx) * tc;
+                int d = kx - P;
+                for (int r = r0; r < r1;) {
+                    int n = r / H, oy = r - n * H, iy = oy - P + ky;
+                    int end = r1 < (n + 1) * H ? r1 : (n + 1) * H; /* this sample's rows in the tile */
+                    float *dst = row + (size_t)(r - r0) * W;
+                    if (iy < 0) { /* rows above the image */
+                        int k = -iy < end - r ? -iy : end - r;
+                        memset(dst, 0, sizeof(float) * (size_t)k * W);
+                        r += k;
+                        continue;
                     }
+                    int rows = H - iy < end - r ? H - iy : end - r; /* rows inside the image */
+                    if (rows <= 0) {
+                        memset(dst, 0, sizeof(float) * (size_t)(end - r) * W);
+                        r = end;
+                        continue;
+                    }
+                    const float *src = x + c * cstride + ((size_t)n * H + iy) * W;
+                    size_t len = (size_t)rows * W;
+                    if (d >= 0) {
+                        memcpy(dst, src + d, sizeof(float) * (len - (size_t)d));
+                        for (int t = 0; t < rows; t++)
+                            for (int q = W - d; q < W; q++) dst[(size_t)t * W + q] = 0.0f;
+                    } else {
+                        memcpy(dst - d, src, sizeof(float) * (len + (size_t)d));
+                        for (int t = 0; t < rows; t++)
+                            for (int q = 0; q < -d; q++) dst[(size_t)t * W + q] = 0.0f;
+                    }
+                    r += rows;
                 }
             }
 }
 
-void k_col2im_add(float *dx, const float *col, int C, int N, int H, int W, int K, int S, int P, int Ho, int Wo) {
-    size_t NHW = (size_t)N * Ho * Wo;
-    for (int c = 0; c < C; c++)
-        for (int ky = 0; ky < K; ky++)
-            for (int kx = 0; kx < K; kx++) {
-                const float *row = col + ((size_t)(c * K + ky) * K + kx) * NHW;
-                int lo, hi;
-                valid_cols(W, S, P, kx, Wo, &lo, &hi);
-                for (int n = 0; n < N; n++) {
-                    float *plane = dx + ((size_t)c * N + n) * H * W;
-                    const float *r = row + (size_t)n * Ho * Wo;
-                    for (int oy = 0; oy < Ho; oy++) {
-                        int iy = oy * S - P + ky;
-                        if (iy < 0 || iy >= H || lo >= hi) continue;
-                        float *dst = plane + iy * W + lo * S - P + kx;
-                        const float *ro = r + oy * Wo;
-                        if (S == 1)
-                            for (int ox = lo; ox < hi; ox++) dst[ox - lo] += ro[ox];
-                        else
-                            for (int ox = lo; ox < hi; ox++) dst[(ox - lo) * S] += ro[ox];
-                    }
-                }
-            }
-}
-
-void k_conv_forward(float *out, const float *col, const float *w, const float *b, int Cout, int CKK, int NHW) {
-    for (int co = 0; co < Cout; co++) {
-        float *o = out + (size_t)co * NHW;
-        for (int j = 0; j < NHW; j++) o[j] = b[co];
+void k_im2col(float *col, const float *x, size_t cstride, int C, int H, int W, int K, int S, int P, int Ho, int Wo,
+              int r0, int r1) {
+    if (S == 1 && Ho == H && Wo == W && K <= W) {
+        im2col_same(col, x, cstride, C, H, W, K, P, r0, r1);
+        return;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Cout, NHW, CKK, 1.0f, w, CKK, col, NHW, 1.0f, out, NHW);
+    size_t tc = (size_t)(r1 - r0) * Wo;
+    for (int c = 0; c < C; c++)
+        for (int ky = 0; ky < K; ky++)
+            for (int kx = 0; kx < K; kx++) {
+                float *row = col + ((size_t)(c * K + ky) * K + kx) * tc;
+                int lo, hi;
+                valid_cols(W, S, P, kx, Wo, &lo, &hi);
+                for (int r = r0; r < r1; r++) {
+                    int n = r / Ho, iy = (r - n * Ho) * S - P + ky;
+                    float *ro = row + (size_t)(r - r0) * Wo;
+                    if (iy < 0 || iy >= H || lo >= hi) {
+                        for (int ox = 0; ox < Wo; ox++) ro[ox] = 0.0f;
+                        continue;
+                    }
+                    const float *src = x + c * cstride + ((size_t)n * H + iy) * W + lo * S - P + kx;
+                    for (int ox = 0; ox < lo; ox++) ro[ox] = 0.0f;
+                    if (S == 1)
+                        memcpy(ro + lo, src, sizeof(float) * (size_t)(hi - lo));
+                    else
+                        for (int ox = lo; ox < hi; ox++) ro[ox] = src[(ox - lo) * S];
+                    for (int ox = hi; ox < Wo; ox++) ro[ox] = 0.0f;
+                }
+            }
 }
 
-void k_conv_backward_params(float *gw, float *gb, const float *dout, const float *col, int Cout, int CKK, int NHW) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Cout, CKK, NHW, 1.0f, dout, NHW, col, NHW, 1.0f, gw, CKK);
+void k_col2im_add(float *dx, size_t cstride, const float *col, int C, int H, int W, int K, int S, int P, int Ho, int Wo,
+                  int r0, int r1) {
+    size_t tc = (size_t)(r1 - r0) * Wo;
+    for (int c = 0; c < C; c++)
+        for (int ky = 0; ky < K; ky++)
+            for (int kx = 0; kx < K; kx++) {
+                const float *row = col + ((size_t)(c * K + ky) * K + kx) * tc;
+                int lo, hi;
+                valid_cols(W, S, P, kx, Wo, &lo, &hi);
+                for (int r = r0; r < r1; r++) {
+                    int n = r / Ho, iy = (r - n * Ho) * S - P + ky;
+                    if (iy < 0 || iy >= H || lo >= hi) continue;
+                    float *dst = dx + c * cstride + ((size_t)n * H + iy) * W + lo * S - P + kx;
+                    const float *ro = row + (size_t)(r - r0) * Wo;
+                    if (S == 1)
+                        for (int ox = lo; ox < hi; ox++) dst[ox - lo] += ro[ox];
+                    else
+                        for (int ox = lo; ox < hi; ox++) dst[(ox - lo) * S] += ro[ox];
+                }
+            }
+}
+
+void k_matmul(float *c, int ldc, const float *a, const float *b, int M, int N, int K, int acc) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a, K, b, N, acc ? 1.0f : 0.0f, c, ldc);
+}
+
+void k_conv_forward(float *out, int ldo, const float *col, const float *w, const float *b, int Cout, int CKK, int cols) {
+    for (int co = 0; co < Cout; co++) {
+        float *o = out + (size_t)co * ldo;
+        for (int j = 0; j < cols; j++) o[j] = b[co];
+    }
+    k_matmul(out, ldo, w, col, Cout, cols, CKK, 1);
+}
+
+void k_conv_backward_params(float *gw, const float *dout, int ldd, const float *col, int Cout, int CKK, int cols) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Cout, CKK, cols, 1.0f, dout, ldd, col, cols, 1.0f, gw, CKK);
+}
+
+void k_bias_backward(float *gb, const float *dout, int Cout, int NHW) {
     for (int co = 0; co < Cout; co++) {
         const float *d = dout + (size_t)co * NHW;
-        float s = 0;
-        for (int j = 0; j < NHW; j++) s += d[j];
+        float part[8] = {0};
+        int j = 0;
+        for (; j + 8 <= NHW; j += 8)
+            for (int t = 0; t < 8; t++) part[t] += d[j + t];
+        float s = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+        for (; j < NHW; j++) s += d[j];
         gb[co] += s;
     }
 }
 
-void k_conv_backward_data(float *dcol, const float *w, const float *dout, int Cout, int CKK, int NHW) {
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CKK, NHW, Cout, 1.0f, w, CKK, dout, NHW, 0.0f, dcol, NHW);
+void k_conv_backward_data(float *dcol, const float *w, const float *dout, int ldd, int Cout, int CKK, int cols) {
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CKK, cols, Cout, 1.0f, w, CKK, dout, ldd, 0.0f, dcol, cols);
+}
+
+void k_conv_flip(float *wf, const float *w, int Cout, int Cin, int K) {
+    for (int ci = 0; ci < Cin; ci++)
+        for (int co = 0; co < Cout; co++)
+            for (int ky = 0; ky < K; ky++)
+                for (int kx = 0; kx < K; kx++)
+                    wf[(((size_t)ci * Cout + co) * K + ky) * K + kx] =
+                        w[(((size_t)co * Cin + ci) * K + (K - 1 - ky)) * K + (K - 1 - kx)];
 }
 
 void k_relu_forward(float *out, const float *in, size_t n) {

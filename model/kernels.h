@@ -7,15 +7,27 @@
 
 #include <stdint.h>
 
-/* col = the K x K patches (stride S, zero padding P) of x (C, N, H, W); col2im adds them back */
-void k_im2col(float *col, const float *x, int C, int N, int H, int W, int K, int S, int P, int Ho, int Wo);
-void k_col2im_add(float *dx, const float *col, int C, int N, int H, int W, int K, int S, int P, int Ho, int Wo);
-/* out (Cout, N*Ho*Wo) = w (Cout, Cin*K*K) x col + b */
-void k_conv_forward(float *out, const float *col, const float *w, const float *b, int Cout, int CKK, int NHW);
-/* gw (Cout, CKK) += dout (Cout, NHW) x col^T, gb (Cout) += row sums of dout */
-void k_conv_backward_params(float *gw, float *gb, const float *dout, const float *col, int Cout, int CKK, int NHW);
-/* dcol (CKK, NHW) = w^T x dout */
-void k_conv_backward_data(float *dcol, const float *w, const float *dout, int Cout, int CKK, int NHW);
+/* col (C*K*K, (r1-r0)*Wo) = the K x K patches (stride S, zero padding P) of
+ * output rows r0..r1-1 of x, output row r = n*Ho + oy; channel c of sample n
+ * of x starts at x + c*cstride + n*H*W. col2im adds such a tile back into dx. */
+void k_im2col(float *col, const float *x, size_t cstride, int C, int H, int W, int K, int S, int P, int Ho, int Wo,
+              int r0, int r1);
+void k_col2im_add(float *dx, size_t cstride, const float *col, int C, int H, int W, int K, int S, int P, int Ho, int Wo,
+                  int r0, int r1);
+/* c (M, N; row stride ldc) (+)= a (M, K) x b (K, N) */
+void k_matmul(float *c, int ldc, const float *a, const float *b, int M, int N, int K, int acc);
+/* out (Cout, cols; row stride ldo) = w (Cout, Cin*K*K) x col + b */
+void k_conv_forward(float *out, int ldo, const float *col, const float *w, const float *b, int Cout, int CKK, int cols);
+/* gw (Cout, CKK) += dout (Cout, cols; row stride ldd) x col^T */
+void k_conv_backward_params(float *gw, const float *dout, int ldd, const float *col, int Cout, int CKK, int cols);
+/* gb (Cout) += row sums of dout (Cout, NHW) */
+void k_bias_backward(float *gb, const float *dout, int Cout, int NHW);
+/* dcol (CKK, cols) = w^T x dout (Cout, cols; row stride ldd) */
+void k_conv_backward_data(float *dcol, const float *w, const float *dout, int ldd, int Cout, int CKK, int cols);
+/* wf (Cin, Cout*K*K) = w (Cout, Cin, K, K) with channels swapped and the
+ * kernel turned by 180 degrees: the data gradient of a stride-1 convolution
+ * is the convolution of its output gradient (padding K-1-P) with wf. */
+void k_conv_flip(float *wf, const float *w, int Cout, int Cin, int K);
 void k_relu_forward(float *out, const float *in, size_t n);
 void k_relu_backward(float *din, const float *dout, const float *out, size_t n, int acc);
 /* 3x3, stride 2, pad 1 max pool over (C*N) planes of H x W -> Ho x Wo */

@@ -24,6 +24,10 @@
 #define MODEL_NA 15
 #define MODEL_MAX_OPS 64
 #define MODEL_MAX_TENSORS 64
+/* Convolutions run on tiles of output rows whose im2col matrix holds at most
+ * this many floats (256 KB), so it is still in the core's L2 cache when
+ * sgemm reads it (bench train: tile sizes). */
+#define MODEL_TILE_FLOATS (1 << 16)
 
 enum { MODEL_IMPALA = 0, MODEL_NATURE = 1 };
 
@@ -49,6 +53,7 @@ typedef struct {
     int din, dout;             /* linear */
     int wt;                    /* weight tensor index (bias = wt + 1), -1 if none */
     int pool_buf;              /* index of the argmax buffer of a pool */
+    size_t flip_off;           /* conv: its flipped weights in model.wflip (stride-1 data gradient) */
 } model_op;
 
 typedef struct {
@@ -68,6 +73,7 @@ typedef struct {
     float *adam_m;  /* (nparams) */
     float *adam_v;  /* (nparams) */
     int threads;    /* worker threads for forward/backward (model_set_threads) */
+    size_t tile_floats; /* im2col tile limit (MODEL_TILE_FLOATS); 0: one tile per chunk; set before model_set_batch* */
     /* per batch size (model_set_batch / model_set_batch_levels): the batch is
      * cut into chunks of `chunk` samples; chunk j of activation a starts at
      * act[a] + j * chunk * (c*h*w) and is laid out (C, s, H, W) for its s
@@ -82,6 +88,7 @@ typedef struct {
     size_t col_size;
     int ws_workers;
     float *probs;   /* (batch, 15) softmax of the last forward */
+    float *wflip;   /* trainable: flipped weights of the stride-1 convolutions (k_conv_flip) */
 } model;
 
 /* Default config of a net ("impala" or "nature"); returns 0 or CB_EARG. */

@@ -199,6 +199,7 @@ int model_init(model *m, const model_config *cfg, cb_err *e) {
     m->adam_m = m->mem + m->nparams;
     m->adam_v = m->mem + 2 * m->nparams;
     m->threads = cb_default_threads();
+    m->tile_floats = MODEL_TILE_FLOATS;
     openblas_set_num_threads(1);
     return 0;
 }
@@ -219,7 +220,8 @@ static void free_batch(model *m) {
     free(m->pool_idx);
     free(m->ws);
     free(m->probs);
-    m->act_mem = m->ws = m->probs = NULL;
+    free(m->wflip);
+    m->act_mem = m->ws = m->probs = m->wflip = NULL;
     m->act = m->dact = NULL;
     m->pool_mem = NULL;
     m->pool_idx = NULL;
@@ -241,20 +243,38 @@ void model_set_threads(model *m, int threads) {
     free_batch(m);
 }
 
+/* Output rows (of rowlen floats) per convolution tile: the tile's im2col
+ * matrix (ckk x rows*rowlen floats) is kept under m->tile_floats. */
+static int tile_rows(const model *m, int ckk, int rowlen, int rows) {
+    if (!m->tile_floats) return rows;
+    int r = (int)(m->tile_floats / ((size_t)ckk * rowlen));
+    if (r < 1) r = 1;
+    return r < rows ? r : rows;
+}
+
+/* stride-1 convolutions get their data gradient as a convolution with flipped weights */
+static int flip_data_grad(const model_op *o) { return o->stride == 1 && o->in != 0; }
+
 /* floats of activation a per sample */
 static size_t per_sample(const model *m, int a) { return (size_t)m->acts[a].c * m->acts[a].h * m->acts[a].w; }
 
 static int alloc_batch(model *m, int n, int chunk, int trainable, cb_err *e) {
     free_batch(m);
     if (n < 1 || chunk < 1 || chunk > n) return cb_fail(e, CB_EARG, "model: bad batch %d (chunk %d)", n, chunk);
-    size_t total = 0, pools = 0, col = 0;
+    size_t total = 0, pools = 0, col = 0, flips = 0;
     for (int a = 0; a < m->nacts; a++) total += (size_t)n * per_sample(m, a);
     for (int i = 0; i < m->nops; i++) {
         const model_op *o = &m->ops[i];
         if (o->type == OP_POOL) pools += (size_t)n * per_sample(m, o->out);
         if (o->type == OP_CONV) {
-            size_t c = (size_t)o->cin * o->k * o->k * chunk * o->ho * o->wo;
+            int ckk = o->cin * o->k * o->k, dkk = o->cout * o->k * o->k;
+            size_t c = (size_t)ckk * tile_rows(m, ckk, o->wo, chunk * o->ho) * o->wo;
             if (c > col) col = c;
+            if (trainable && flip_data_grad(o)) {
+                c = (size_t)dkk * tile_rows(m, dkk, o->w, chunk * o->h) * o->w;
+                if (c > col) col = c;
+                flips += (size_t)dkk * o->cin;
+            }
         }
     }
     int workers = m->threads < 1 ? 1 : m->threads;
@@ -265,7 +285,8 @@ static int alloc_batch(model *m, int n, int chunk, int trainable, cb_err *e) {
     m->pool_idx = calloc((size_t)(m->npools ? m->npools : 1), sizeof(int32_t *));
     m->ws = malloc(sizeof(float) * ws);
     m->probs = malloc(sizeof(float) * (size_t)n * MODEL_NA);
-    if (!m->act_mem || !m->act || !m->pool_mem || !m->pool_idx || !m->ws || !m->probs) {
+    m->wflip = malloc(sizeof(float) * (flips ? flips : 1));
+    if (!m->act_mem || !m->act || !m->pool_mem || !m->pool_idx || !m->ws || !m->probs || !m->wflip) {
         free_batch(m);
         return cb_fail(e, CB_ENOMEM, "model: out of memory for a batch of %d (%.0f MB of activations)", n,
                        (double)total * (trainable ? 8 : 4) / 1e6);
@@ -332,9 +353,14 @@ static void forward_chunk(model *m, int j, int s, int w) {
         switch (o->type) {
         case OP_CONV: {
             const model_tensor *tw = &m->tensors[o->wt], *tb = &m->tensors[o->wt + 1];
-            k_im2col(col, in, o->cin, s, o->h, o->w, o->k, o->stride, o->pad, o->ho, o->wo);
-            k_conv_forward(out, col, m->params + tw->off, m->params + tb->off, o->cout, o->cin * o->k * o->k,
-                           s * o->ho * o->wo);
+            int ckk = o->cin * o->k * o->k, rows = s * o->ho, tr = tile_rows(m, ckk, o->wo, rows);
+            for (int r0 = 0; r0 < rows; r0 += tr) {
+                int r1 = r0 + tr < rows ? r0 + tr : rows;
+                k_im2col(col, in, (size_t)s * o->h * o->w, o->cin, o->h, o->w, o->k, o->stride, o->pad, o->ho, o->wo, r0,
+                         r1);
+                k_conv_forward(out + (size_t)r0 * o->wo, rows * o->wo, col, m->params + tw->off, m->params + tb->off,
+                               o->cout, ckk, (r1 - r0) * o->wo);
+            }
             break;
         }
         case OP_RELU: k_relu_forward(out, in, (size_t)s * per_sample(m, o->in)); break;
@@ -446,14 +472,33 @@ static void backward_chunk(model *m, int j, int s, const uint8_t *labels, int B,
         int acc = have[o->in];
         switch (o->type) {
         case OP_CONV: {
-            int NHW = s * o->ho * o->wo, CKK = o->cin * o->k * o->k;
+            int NHW = s * o->ho * o->wo, CKK = o->cin * o->k * o->k, DKK = o->cout * o->k * o->k;
+            int rows = s * o->ho, tr = tile_rows(m, CKK, o->wo, rows);
+            size_t in_c = (size_t)s * o->h * o->w, out_c = (size_t)NHW; /* channel strides */
             const model_tensor *tw = &m->tensors[o->wt], *tb = &m->tensors[o->wt + 1];
-            k_im2col(col, in, o->cin, s, o->h, o->w, o->k, o->stride, o->pad, o->ho, o->wo);
-            k_conv_backward_params(g + tw->off, g + tb->off, dout, col, o->cout, CKK, NHW);
-            if (o->in != 0) { /* no gradient for the input image */
-                k_conv_backward_data(dcol, m->params + tw->off, dout, o->cout, CKK, NHW);
+            k_bias_backward(g + tb->off, dout, o->cout, NHW);
+            for (int r0 = 0; r0 < rows; r0 += tr) {
+                int r1 = r0 + tr < rows ? r0 + tr : rows;
+                k_im2col(col, in, in_c, o->cin, o->h, o->w, o->k, o->stride, o->pad, o->ho, o->wo, r0, r1);
+                k_conv_backward_params(g + tw->off, dout + (size_t)r0 * o->wo, NHW, col, o->cout, CKK, (r1 - r0) * o->wo);
+            }
+            if (o->in == 0) break; /* no gradient for the input image */
+            if (flip_data_grad(o)) { /* din = conv(dout, flipped w), padding K-1-P, tile by input rows */
+                int irows = s * o->h, itr = tile_rows(m, DKK, o->w, irows), P2 = o->k - 1 - o->pad;
+                for (int r0 = 0; r0 < irows; r0 += itr) {
+                    int r1 = r0 + itr < irows ? r0 + itr : irows;
+                    k_im2col(col, dout, out_c, o->cout, o->ho, o->wo, o->k, 1, P2, o->h, o->w, r0, r1);
+                    k_matmul(din + (size_t)r0 * o->w, (int)in_c, m->wflip + o->flip_off, col, o->cin, (r1 - r0) * o->w,
+                             DKK, acc);
+                }
+            } else { /* strided: dcol = w^T dout, scattered back by col2im */
                 if (!acc) memset(din, 0, sizeof(float) * in_size);
-                k_col2im_add(din, dcol, o->cin, s, o->h, o->w, o->k, o->stride, o->pad, o->ho, o->wo);
+                for (int r0 = 0; r0 < rows; r0 += tr) {
+                    int r1 = r0 + tr < rows ? r0 + tr : rows;
+                    k_conv_backward_data(dcol, m->params + tw->off, dout + (size_t)r0 * o->wo, NHW, o->cout, CKK,
+                                         (r1 - r0) * o->wo);
+                    k_col2im_add(din, in_c, dcol, o->cin, o->h, o->w, o->k, o->stride, o->pad, o->ho, o->wo, r0, r1);
+                }
             }
             break;
         }
@@ -497,6 +542,14 @@ static int backward_task(void *vctx, int64_t l, int w) {
 
 void model_backward(model *m, const uint8_t *labels, int L, int B, float *grads) {
     assert(m->trainable && L * B <= m->batch && B % m->chunk == 0);
+    size_t off = 0; /* the flipped weights of this step's parameters, shared by all levels */
+    for (int i = 0; i < m->nops; i++) {
+        model_op *o = &m->ops[i];
+        if (o->type != OP_CONV || !flip_data_grad(o)) continue;
+        o->flip_off = off;
+        k_conv_flip(m->wflip + off, m->params + m->tensors[o->wt].off, o->cout, o->cin, o->k);
+        off += (size_t)o->cout * o->k * o->k * o->cin;
+    }
     run_ctx c = {.m = m, .n = L * B, .labels = labels, .L = L, .B = B, .grads = grads};
     cb_parallel_for_w(L, m->ws_workers, backward_task, &c);
 }

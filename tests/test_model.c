@@ -182,7 +182,8 @@ static double naive_loss(const model *m, const double *p, const uint8_t *frames,
     return loss / B;
 }
 
-static void check_fd(const char *net, int c0, int c1, int c2, int hidden) {
+/* tile: im2col tile limit in floats (0: the model's default) */
+static void check_fd(const char *net, int c0, int c1, int c2, int hidden, size_t tile) {
     model_config cfg;
     assert_int_equal(model_config_default(&cfg, net), 0);
     cfg.channels[0] = c0;
@@ -192,6 +193,7 @@ static void check_fd(const char *net, int c0, int c1, int c2, int hidden) {
     model m;
     cb_err e = {0};
     assert_int_equal(model_init(&m, &cfg, &e), 0);
+    if (tile) m.tile_floats = tile;
     cb_rng r;
     cb_rng_seed(&r, 3);
     model_init_params(&m, &r);
@@ -237,8 +239,8 @@ static void check_fd(const char *net, int c0, int c1, int c2, int hidden) {
                        m.tensors[t].name, i - m.tensors[t].off, l, fd[0], fd[1], an);
             }
         }
-    printf("%s: %d gradient entries against double-precision central differences of an independent naive\n"
-           "  forward: worst relative error %.2e, %d above 1e-3 (%d entries skipped at a kink)\n", net, checked, worst,
+    printf("%s (tiles of %zu floats): %d gradient entries against double-precision central differences of an independent naive\n"
+           "  forward: worst relative error %.2e, %d above 1e-3 (%d entries skipped at a kink)\n", net, m.tile_floats, checked, worst,
            bad, kinks);
     assert_int_equal(bad, 0);
     assert_true(kinks * 10 <= checked);
@@ -261,12 +263,21 @@ static void check_fd(const char *net, int c0, int c1, int c2, int hidden) {
 
 static void test_impala_finite_differences(void **st) {
     (void)st;
-    check_fd("impala", 3, 4, 4, 8);
+    check_fd("impala", 3, 4, 4, 8, 0);
 }
 
 static void test_nature_finite_differences(void **st) {
     (void)st;
-    check_fd("nature", 4, 4, 4, 8);
+    check_fd("nature", 4, 4, 4, 8, 0);
+}
+
+/* Convolutions cut into tiles of a few output rows (tiles that end inside a
+ * sample and tiles that cross from one sample into the next, the strided
+ * col2im path and the flipped-weight path) give the same gradients. */
+static void test_tiles_finite_differences(void **st) {
+    (void)st;
+    check_fd("impala", 3, 4, 4, 8, 3000);
+    check_fd("nature", 4, 4, 4, 8, 64);
 }
 
 static void test_checkpoint(void **st) {
@@ -409,7 +420,7 @@ int main(void) {
         cmocka_unit_test(test_impala_vs_pytorch),         cmocka_unit_test(test_nature_vs_pytorch),
         cmocka_unit_test(test_impala_finite_differences), cmocka_unit_test(test_nature_finite_differences),
         cmocka_unit_test(test_checkpoint),               cmocka_unit_test(test_levels_and_threads),
-        cmocka_unit_test(test_checkpoint_mismatch),
+        cmocka_unit_test(test_checkpoint_mismatch),       cmocka_unit_test(test_tiles_finite_differences),
     };
     return cmocka_run_group_tests_name("model", tests, NULL, NULL);
 }
