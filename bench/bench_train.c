@@ -52,9 +52,10 @@ typedef struct {
 /* variant: 0 mean, 1 and, 2 sand, 3 and done reference-style */
 static double time_steps(model *m, int variant, const uint8_t *frames, const uint8_t *labels, int L, int B, int steps,
                          float *grads, float *g, float *dens, phases *ph) {
-    train_combine_opts co = {TRAIN_MEAN, 0, 1, 1};
-    if (variant == 1 || variant == 3) co = (train_combine_opts){TRAIN_AND, 0.8, 1, 1};
-    if (variant == 2) co = (train_combine_opts){TRAIN_SAND, 0.8, 1, 1};
+    train_combine_opts co = {.method = TRAIN_MEAN, .tau = 0, .sand_k = 1, .rescale = 1};
+    if (variant == 1 || variant == 3) co = (train_combine_opts){.method = TRAIN_AND, .tau = 0.8, .sand_k = 1, .rescale = 1};
+    if (variant == 2) co = (train_combine_opts){.method = TRAIN_SAND, .tau = 0.8, .sand_k = 1, .rescale = 1};
+    co.threads = m->threads;
     memset(ph, 0, sizeof *ph);
     cb_err e;
     double t_all = 0;

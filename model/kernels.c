@@ -175,26 +175,24 @@ void k_maxpool_forward(float *out, int32_t *idx, const float *in, int planes, in
         const float *src = in + (size_t)p * H * W;
         float *o = out + (size_t)p * Ho * Wo;
         int32_t *ix = idx + (size_t)p * Ho * Wo;
-        for (int oy = 0; oy < Ho; oy++)
+        for (int oy = 0; oy < Ho; oy++) {
+            int y0 = oy * 2 - 1 < 0 ? 0 : oy * 2 - 1, y1 = oy * 2 + 1 < H - 1 ? oy * 2 + 1 : H - 1; /* rows y0..y1 */
             for (int ox = 0; ox < Wo; ox++) {
-                float best = -3.4e38f;
-                int bi = -1;
-                for (int ky = 0; ky < 3; ky++) {
-                    int iy = oy * 2 - 1 + ky;
-                    if (iy < 0 || iy >= H) continue;
-                    for (int kx = 0; kx < 3; kx++) {
-                        int xx = ox * 2 - 1 + kx;
-                        if (xx < 0 || xx >= W) continue;
-                        float v = src[iy * W + xx];
-                        if (bi < 0 || v > best) { /* first maximum wins, as in PyTorch */
-                            best = v;
-                            bi = iy * W + xx;
-                        }
+                int x0 = ox * 2 - 1 < 0 ? 0 : ox * 2 - 1, x1 = ox * 2 + 1 < W - 1 ? ox * 2 + 1 : W - 1;
+                /* scanned row by row; only a strictly larger value replaces the
+                 * maximum, so the first maximum wins, as in PyTorch */
+                int bi = y0 * W + x0;
+                float best = src[bi];
+                for (int y = y0; y <= y1; y++)
+                    for (int x = x0; x <= x1; x++) {
+                        float v = src[y * W + x];
+                        bi = v > best ? y * W + x : bi;
+                        best = v > best ? v : best;
                     }
-                }
                 o[oy * Wo + ox] = best;
                 ix[oy * Wo + ox] = bi;
             }
+        }
     }
 }
 

@@ -22,7 +22,7 @@ static const model_tensor T2[2] = {{"a.w", 0, 4, 1}, {"b.w", 4, 2, 1}};
 #define P2 6
 
 static void combine(float *out, float *dens, const float *g, int L, int method, double tau, double k, int rescale) {
-    train_combine_opts o = {method, tau, k, rescale};
+    train_combine_opts o = {.method = method, .tau = tau, .sand_k = k, .rescale = rescale};
     cb_err e = {0};
     assert_int_equal(train_combine(out, dens, g, L, P2, T2, 2, &o, &e), 0);
 }
@@ -116,7 +116,7 @@ static void test_geomean(void **st) {
 static void test_nonfinite_rejected(void **st) {
     (void)st;
     float g[3 * P2] = {0}, out[P2], dens[2];
-    train_combine_opts o = {TRAIN_AND, 0.5, 1, 1};
+    train_combine_opts o = {.method = TRAIN_AND, .tau = 0.5, .sand_k = 1, .rescale = 1};
     cb_err e = {0};
     g[2 * P2 + 5] = NAN;
     assert_int_equal(train_combine(out, dens, g, 3, P2, T2, 2, &o, &e), CB_ERANGE);
@@ -130,6 +130,39 @@ static void test_nonfinite_rejected(void **st) {
         assert_non_null(strstr(e.msg, "level 1"));
         assert_non_null(strstr(e.msg, "a.w"));
     }
+}
+
+/* Tensors of many blocks (parallel combine): every method gives the same
+ * bits on 1 and 2 threads, and a non-finite entry deep in a large tensor is
+ * reported with its level and tensor. */
+static void test_combine_threads(void **st) {
+    (void)st;
+    const model_tensor T[3] = {{"big.w", 0, 50000, 1}, {"small.b", 50000, 7, 1}, {"mid.w", 50007, 20000, 1}};
+    const size_t P = 70007;
+    const int L = 5;
+    float *g = malloc(sizeof(float) * P * L), *o1 = malloc(sizeof(float) * P), *o2 = malloc(sizeof(float) * P);
+    assert_non_null(g);
+    cb_rng r;
+    cb_rng_seed(&r, 11);
+    for (size_t i = 0; i < P * L; i++) g[i] = cb_rng_uniformf(&r) - 0.4f; /* mostly positive: masks partly on */
+    for (int m = 0; m < 4; m++) {
+        float d1[3], d2[3];
+        train_combine_opts a = {.method = m, .tau = 0.6, .sand_k = 1, .rescale = 1, .threads = 1}, b = a;
+        b.threads = 2;
+        cb_err e = {0};
+        assert_int_equal(train_combine(o1, d1, g, L, P, T, 3, &a, &e), 0);
+        assert_int_equal(train_combine(o2, d2, g, L, P, T, 3, &b, &e), 0);
+        assert_memory_equal(o1, o2, sizeof(float) * P);
+        assert_memory_equal(d1, d2, sizeof d1);
+        if (m != TRAIN_MEAN) assert_true(d1[0] > 0.05 && d1[0] < 0.95);
+    }
+    g[3 * P + 50007 + 19000] = NAN;
+    train_combine_opts a = {.method = TRAIN_AND, .tau = 0.6, .sand_k = 1, .rescale = 1, .threads = 2};
+    cb_err e = {0};
+    assert_int_equal(train_combine(o1, NULL, g, L, P, T, 3, &a, &e), CB_ERANGE);
+    assert_non_null(strstr(e.msg, "level 3"));
+    assert_non_null(strstr(e.msg, "mid.w"));
+    free(g), free(o1), free(o2);
 }
 
 static void test_adam(void **st) {
@@ -223,7 +256,7 @@ static train_opts small_opts(const char *run, int method) {
     memset(&o, 0, sizeof o);
     model_config_default(&o.net, "nature");
     o.net.channels[0] = 8, o.net.channels[1] = 8, o.net.channels[2] = 8, o.net.hidden = 32;
-    o.comb = (train_combine_opts){method, method == TRAIN_MEAN ? 0 : 0.5, 1, 1};
+    o.comb = (train_combine_opts){.method = method, .tau = method == TRAIN_MEAN ? 0 : 0.5, .sand_k = 1, .rescale = 1};
     o.epochs = 3;
     o.lr = 3e-3;
     o.lr_decay = 1;
@@ -473,7 +506,7 @@ int main(void) {
         cmocka_unit_test(test_nonfinite_rejected),
         cmocka_unit_test(test_adam),
         cmocka_unit_test(test_learns_and_writes_run),
-        cmocka_unit_test(test_deterministic_any_threads),
+        cmocka_unit_test(test_deterministic_any_threads), cmocka_unit_test(test_combine_threads),
         cmocka_unit_test(test_resume_equals_uninterrupted),
         cmocka_unit_test(test_divergence_keeps_last_good),
         cmocka_unit_test(test_bad_options),

@@ -4,6 +4,7 @@
  * geometric mean (sign(mean) * exp(mean log(|g| + 1e-10)) under the AND
  * mask). sign(0) = 0. Rescaling is per tensor. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "train/train.h"
@@ -28,72 +29,127 @@ int train_method_parse(const char *s, int *m) {
 
 static int sgn(float v) { return (v > 0) - (v < 0); }
 
+/* one parameter: the combined value into *dst, the mask value returned;
+ * g points at level 0's entry, level l's is g[l * P] */
+static double combine_one(float *dst, const float *g, int L, size_t P, const train_combine_opts *o) {
+    double sum = 0;
+    int ssum = 0;
+    for (int l = 0; l < L; l++) {
+        sum += g[(size_t)l * P];
+        ssum += sgn(g[(size_t)l * P]);
+    }
+    double mean = sum / L, agree = fabs((double)ssum) / L, v, mask = 1;
+    switch (o->method) {
+    case TRAIN_MEAN: v = mean; break;
+    case TRAIN_AND:
+        mask = agree >= o->tau ? 1 : 0;
+        v = mask * mean;
+        break;
+    case TRAIN_SAND: {
+        double var = 0;
+        for (int l = 0; l < L; l++) {
+            double d = g[(size_t)l * P] - mean;
+            var += d * d;
+        }
+        var = L > 1 ? var / (L - 1) : 0;
+        double a = agree - o->tau;
+        if (var > 0) {
+            double x = o->sand_k * a / var;
+            mask = x > 0 ? tanh(x) : 0; /* max(0, tanh(x)) */
+        } else {
+            mask = a > 0 ? 1 : 0; /* the limit of tanh(+-inf); a = 0 gives 0 (SAND uses >) */
+        }
+        v = mask * mean;
+        break;
+    }
+    default: { /* geometric mean under the AND mask */
+        mask = agree >= o->tau ? 1 : 0;
+        double lg = 0;
+        for (int l = 0; l < L; l++) lg += log(fabs((double)g[(size_t)l * P]) + 1e-10);
+        v = mask * sgn((float)mean) * exp(lg / L);
+        break;
+    }
+    }
+    *dst = (float)v;
+    return mask;
+}
+
+/* The parameters are cut into blocks of at most COMB_BLOCK within a tensor;
+ * blocks run in parallel, each summing its mask into its own slot, and the
+ * slots are added in block order: the result does not depend on the threads. */
+#define COMB_BLOCK 8192
+
+typedef struct {
+    int t;            /* tensor */
+    size_t i0, i1;    /* parameter range within it */
+    double on;        /* mask mass of the block */
+    int bad_level;    /* first non-finite gradient found: level (-1: none) */
+    size_t bad_i;     /*   and parameter index in the tensor */
+} comb_block;
+
+typedef struct {
+    float *out;
+    const float *grads;
+    int L;
+    size_t P;
+    const model_tensor *tensors;
+    const train_combine_opts *o;
+    comb_block *blocks;
+} comb_ctx;
+
+static int combine_block(void *vctx, int64_t b) {
+    comb_ctx *c = vctx;
+    comb_block *k = &c->blocks[b];
+    const model_tensor *T = &c->tensors[k->t];
+    double on = 0;
+    for (size_t i = k->i0; i < k->i1; i++) {
+        const float *g = c->grads + T->off + i;
+        for (int l = 0; l < c->L; l++)
+            if (!isfinite(g[(size_t)l * c->P])) {
+                k->bad_level = l;
+                k->bad_i = i;
+                return 0;
+            }
+        on += combine_one(c->out + T->off + i, g, c->L, c->P, c->o);
+    }
+    k->on = on;
+    return 0;
+}
+
 int train_combine(float *out, float *density, const float *grads, int L, size_t P, const model_tensor *tensors, int nt,
                   const train_combine_opts *o, cb_err *e) {
+    size_t nb = 0;
+    for (int t = 0; t < nt; t++) nb += (tensors[t].size + COMB_BLOCK - 1) / COMB_BLOCK;
+    comb_block *blocks = malloc(sizeof *blocks * (nb ? nb : 1));
+    if (!blocks) return cb_fail(e, CB_ENOMEM, "combine: out of memory");
+    nb = 0;
+    for (int t = 0; t < nt; t++)
+        for (size_t i = 0; i < tensors[t].size; i += COMB_BLOCK)
+            blocks[nb++] = (comb_block){t, i, i + COMB_BLOCK < tensors[t].size ? i + COMB_BLOCK : tensors[t].size, 0, -1, 0};
+    comb_ctx c = {out, grads, L, P, tensors, o, blocks};
+    cb_parallel_for((int64_t)nb, o->threads > 1 ? o->threads : 1, combine_block, &c);
+    for (size_t b = 0; b < nb; b++)
+        if (blocks[b].bad_level >= 0) {
+            const model_tensor *T = &tensors[blocks[b].t];
+            size_t i = blocks[b].bad_i;
+            int l = blocks[b].bad_level;
+            int rc = cb_fail(e, CB_ERANGE, "gradient of level %d is not finite (%g) in tensor %s", l,
+                             (double)grads[(size_t)l * P + T->off + i], T->name);
+            free(blocks);
+            return rc;
+        }
+    size_t b = 0;
     for (int t = 0; t < nt; t++) {
         const model_tensor *T = &tensors[t];
-        for (int l = 0; l < L; l++) {
-            const float *g = grads + (size_t)l * P + T->off;
-            for (size_t i = 0; i < T->size; i++)
-                if (!isfinite(g[i]))
-                    return cb_fail(e, CB_ERANGE, "gradient of level %d is not finite (%g) in tensor %s", l, (double)g[i],
-                                   T->name);
-        }
-    }
-    for (int t = 0; t < nt; t++) {
-        const model_tensor *T = &tensors[t];
-        float *dst = out + T->off;
-        double on = 0; /* mask mass */
-        for (size_t i = 0; i < T->size; i++) {
-            double sum = 0;
-            int ssum = 0;
-            for (int l = 0; l < L; l++) {
-                float g = grads[(size_t)l * P + T->off + i];
-                sum += g;
-                ssum += sgn(g);
-            }
-            double mean = sum / L, agree = fabs((double)ssum) / L, v;
-            double mask = 1;
-            switch (o->method) {
-            case TRAIN_MEAN: v = mean; break;
-            case TRAIN_AND:
-                mask = agree >= o->tau ? 1 : 0;
-                v = mask * mean;
-                break;
-            case TRAIN_SAND: {
-                double var = 0;
-                for (int l = 0; l < L; l++) {
-                    double d = grads[(size_t)l * P + T->off + i] - mean;
-                    var += d * d;
-                }
-                var = L > 1 ? var / (L - 1) : 0;
-                double a = agree - o->tau;
-                if (var > 0) {
-                    double x = o->sand_k * a / var;
-                    mask = x > 0 ? tanh(x) : 0; /* max(0, tanh(x)) */
-                } else {
-                    mask = a > 0 ? 1 : 0; /* the limit of tanh(+-inf); a = 0 gives 0 (SAND uses >) */
-                }
-                v = mask * mean;
-                break;
-            }
-            default: { /* geometric mean under the AND mask */
-                mask = agree >= o->tau ? 1 : 0;
-                double lg = 0;
-                for (int l = 0; l < L; l++) lg += log(fabs((double)grads[(size_t)l * P + T->off + i]) + 1e-10);
-                v = mask * sgn((float)mean) * exp(lg / L);
-                break;
-            }
-            }
-            on += mask;
-            dst[i] = (float)v;
-        }
+        double on = 0; /* mask mass, added block by block in order */
+        for (; b < nb && blocks[b].t == t; b++) on += blocks[b].on;
         double frac = T->size ? on / (double)T->size : 1;
         if (density) density[t] = (float)frac;
         if (o->method != TRAIN_MEAN && o->rescale && frac > 0) {
-            float s = (float)(1.0 / frac);
+            float s = (float)(1.0 / frac), *dst = out + T->off;
             for (size_t i = 0; i < T->size; i++) dst[i] *= s;
         }
     }
+    free(blocks);
     return 0;
 }

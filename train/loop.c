@@ -244,7 +244,9 @@ int train_run(const train_opts *o, const ds_level *train, int n_train, const ds_
                 goto out;
             }
             model_backward(&m, labels, L, B, grads);
-            if ((rc = train_combine(g, density, grads, L, m.nparams, m.tensors, m.ntensors, &o->comb, e))) {
+            train_combine_opts co = o->comb;
+            co.threads = m.threads;
+            if ((rc = train_combine(g, density, grads, L, m.nparams, m.tensors, m.ntensors, &co, e))) {
                 cb_err_prefix(e, "training diverged at step %lld (epoch %lld; the run folder keeps the last good epoch, "
                               "%s): ", (long long)st.step + 1, (long long)epoch + 1, ckpath);
                 goto out;

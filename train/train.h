@@ -22,6 +22,7 @@ typedef struct {
     double tau;      /* agreement threshold in [0, 1]; 0 = plain averaging */
     double sand_k;   /* SAND-mask steepness */
     int rescale;     /* rescale by 1 / (fraction of the tensor's mask that is on) */
+    int threads;     /* threads to combine on (0 or 1: the caller's); results do not depend on it */
 } train_combine_opts;
 
 /* Combines per-level gradients grads (L x P) into out (P), tensor by tensor
