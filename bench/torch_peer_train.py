@@ -9,6 +9,8 @@ Times one training step (forward, backward, combine, Adam) in three ways:
              the batch, then torch.autograd.grad of each level's loss
              through the whole graph (L backward passes over the batch)
   and-loop   AND-mask with a loop of per-level forward/backward passes
+  and-vmap   AND-mask with per-level gradients from functorch's
+             vmap(grad(loss)) over the levels (when functorch is there)
 and prints samples/s for each."""
 import argparse
 import os
@@ -95,10 +97,26 @@ def main():
         and_mask(grads, params)
         opt.step()
 
-    for name, fn in (("mean", step_mean), ("and-ref (autograd.grad per level)", step_and_ref),
-                     ("and-loop (per-level forward/backward)", step_and_loop)):
+    variants = [("mean", step_mean), ("and-ref (autograd.grad per level)", step_and_ref),
+                ("and-loop (per-level forward/backward)", step_and_loop)]
+    try:
+        from functorch import grad, make_functional, vmap
+        fmodel, fparams = make_functional(net)
+        xl, yl = x.view(L, B, 3, 64, 64), y.view(L, B)
+        level_grads = vmap(grad(lambda p, xb, yb: F.cross_entropy(fmodel(p, xb), yb)), in_dims=(None, 0, 0))
+
+        def step_and_vmap():
+            for q, p in zip(fparams, params):  # the functional copy follows the trained parameters
+                q.data = p.data
+            g = level_grads(fparams, xl, yl)
+            and_mask([[gi[l] for gi in g] for l in range(L)], params)
+            opt.step()
+        variants.append(("and-vmap (functorch vmap of grad)", step_and_vmap))
+    except ImportError:
+        print("  (functorch not available: no and-vmap variant)")
+    for name, fn in variants:
         fn()  # warm-up
-        steps = a.steps if name == "mean" or "loop" in name else max(2, a.steps // 2)
+        steps = a.steps if name == "mean" or "loop" in name or "vmap" in name else max(2, a.steps // 2)
         t0 = time.perf_counter()
         for _ in range(steps):
             fn()

@@ -5,6 +5,7 @@
 # Knobs (environment): REPRO_DIR, REPRO_EPOCHS (10), REPRO_SEEDS ("1 2 3"),
 # REPRO_METHODS ("mean and sand geomean"), REPRO_NET (nature), REPRO_TEST_HI
 # (2999: test levels 1000..REPRO_TEST_HI), REPRO_ROLLOUT_HI (1199),
+# REPRO_TAU (0.8: the AND/SAND/geomean agreement threshold),
 # REPRO_MAX_STEPS (unset: no limit; for a quick check of the script).
 set -e
 C=${COINBC:-build/coinbc}
@@ -15,6 +16,7 @@ METHODS=${REPRO_METHODS:-mean and sand geomean}
 NET=${REPRO_NET:-nature}
 TEST_HI=${REPRO_TEST_HI:-2999}
 ROLL_HI=${REPRO_ROLLOUT_HI:-1199}
+TAU=${REPRO_TAU:-0.8}
 EXTRA=""
 [ -n "$REPRO_MAX_STEPS" ] && EXTRA="--max-steps $REPRO_MAX_STEPS"
 mkdir -p "$D"
@@ -26,7 +28,7 @@ for m in $METHODS; do
     R="$D/$m-$s"
     echo "== $m, seed $s"
     # validation on the first 200 test levels each epoch; the full test set at the end
-    $C train "$D/train.cbd" --val "$D/test.cbd" --val-levels 1000-1199 --net $NET --method $m --tau 0.8 \
+    $C train "$D/train.cbd" --val "$D/test.cbd" --val-levels 1000-1199 --net $NET --method $m --tau $TAU \
       --epochs $EPOCHS --seed $s $EXTRA --quiet -o "$R"
     $C eval "$R" "$D/test.cbd" --quiet --json > /dev/null
     $C rollout "$R" --levels 1000-$ROLL_HI --quiet --json > /dev/null
