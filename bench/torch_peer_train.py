@@ -17,35 +17,13 @@ import os
 import platform
 import time
 
+import sys
+
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
-
-class Res(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.c0 = nn.Conv2d(c, c, 3, padding=1)
-        self.c1 = nn.Conv2d(c, c, 3, padding=1)
-
-    def forward(self, x):
-        return x + self.c1(F.relu(self.c0(F.relu(x))))
-
-
-class Impala(nn.Module):
-    def __init__(self, ch=(16, 32, 32), hidden=256):
-        super().__init__()
-        layers, cin = [], 3
-        for c in ch:
-            layers += [nn.Conv2d(cin, c, 3, padding=1), nn.MaxPool2d(3, 2, padding=1), Res(c), Res(c)]
-            cin = c
-        self.body = nn.Sequential(*layers)
-        self.fc = nn.Linear(cin * 8 * 8, hidden)
-        self.out = nn.Linear(hidden, 15)
-
-    def forward(self, x):
-        x = F.relu(self.body(x)).flatten(1)
-        return self.out(F.relu(self.fc(x)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from torch_nets import Impala  # noqa: E402
 
 
 def and_mask(grads_per_level, params, tau=0.8):

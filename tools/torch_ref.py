@@ -14,53 +14,17 @@ uint8 labels[L*B]; float32 logits[L*B*15]; float32 loss;
 float32 grads[L*nparams]."""
 import os
 import struct
+import sys
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_nets import Impala, Nature  # noqa: E402
+
 torch.set_num_threads(1)
-
-
-class Res(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.c0 = nn.Conv2d(c, c, 3, padding=1)
-        self.c1 = nn.Conv2d(c, c, 3, padding=1)
-
-    def forward(self, x):
-        return x + self.c1(F.relu(self.c0(F.relu(x))))
-
-
-class Impala(nn.Module):
-    def __init__(self, ch, hidden):
-        super().__init__()
-        layers, cin = [], 3
-        for c in ch:
-            layers += [nn.Conv2d(cin, c, 3, padding=1), nn.MaxPool2d(3, 2, padding=1), Res(c), Res(c)]
-            cin = c
-        self.body = nn.Sequential(*layers)
-        self.fc = nn.Linear(cin * 8 * 8, hidden)
-        self.out = nn.Linear(hidden, 15)
-
-    def forward(self, x):
-        x = F.relu(self.body(x)).flatten(1)
-        return self.out(F.relu(self.fc(x)))
-
-
-class Nature(nn.Module):
-    def __init__(self, ch, hidden):
-        super().__init__()
-        self.c0 = nn.Conv2d(3, ch[0], 8, 4)
-        self.c1 = nn.Conv2d(ch[0], ch[1], 4, 2)
-        self.c2 = nn.Conv2d(ch[1], ch[2], 3, 1)
-        self.fc = nn.Linear(ch[2] * 4 * 4, hidden)
-        self.out = nn.Linear(hidden, 15)
-
-    def forward(self, x):
-        x = F.relu(self.c2(F.relu(self.c1(F.relu(self.c0(x))))))
-        return self.out(F.relu(self.fc(x.flatten(1))))
 
 
 def write(path, net_id, model, ch, hidden, L, B, seed):
