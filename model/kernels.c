@@ -196,12 +196,21 @@ void k_maxpool_forward(float *out, int32_t *idx, const float *in, int planes, in
     }
 }
 
-void k_maxpool_backward_add(float *din, const float *dout, const int32_t *idx, int planes, int H, int W, int Ho, int Wo) {
+void k_maxpool_backward(float *din, const float *dout, const int32_t *idx, int planes, int H, int W, int Ho, int Wo,
+                        int acc) {
     for (int p = 0; p < planes; p++) {
         float *d = din + (size_t)p * H * W;
         const float *g = dout + (size_t)p * Ho * Wo;
         const int32_t *ix = idx + (size_t)p * Ho * Wo;
-        for (int j = 0; j < Ho * Wo; j++) d[ix[j]] += g[j];
+        for (int oy = 0; oy < Ho; oy++) {
+            /* output row oy reaches input rows 2oy-1..2oy+1; rows 2oy and 2oy+1
+             * are first reached here, so they are cleared just before (when
+             * overwriting), while they are about to be in cache anyway */
+            if (!acc)
+                for (int y = 2 * oy; y <= 2 * oy + 1 && y < H; y++) memset(d + (size_t)y * W, 0, sizeof(float) * (size_t)W);
+            for (int ox = 0; ox < Wo; ox++) d[ix[oy * Wo + ox]] += g[oy * Wo + ox];
+        }
+        if (!acc && 2 * Ho < H) memset(d + (size_t)2 * Ho * W, 0, sizeof(float) * (size_t)(H - 2 * Ho) * W);
     }
 }
 

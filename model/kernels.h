@@ -32,7 +32,9 @@ void k_relu_forward(float *out, const float *in, size_t n);
 void k_relu_backward(float *din, const float *dout, const float *out, size_t n, int acc);
 /* 3x3, stride 2, pad 1 max pool over (C*N) planes of H x W -> Ho x Wo */
 void k_maxpool_forward(float *out, int32_t *idx, const float *in, int planes, int H, int W, int Ho, int Wo);
-void k_maxpool_backward_add(float *din, const float *dout, const int32_t *idx, int planes, int H, int W, int Ho, int Wo);
+/* din (+)= dout routed to each window's argmax (idx: index within the plane) */
+void k_maxpool_backward(float *din, const float *dout, const int32_t *idx, int planes, int H, int W, int Ho, int Wo,
+                        int acc);
 /* (C, N, HW) <-> (N, C*HW) */
 void k_flatten(float *out, const float *in, int C, int N, int HW);
 void k_unflatten(float *din, const float *dout, int C, int N, int HW, int acc);

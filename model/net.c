@@ -505,8 +505,7 @@ static void backward_chunk(model *m, int j, int s, const uint8_t *labels, int B,
         case OP_RELU: k_relu_backward(din, dout, out, in_size, acc); break;
         case OP_POOL: {
             const int32_t *idx = m->pool_idx[o->pool_buf] + (size_t)j * m->chunk * per_sample(m, o->out);
-            if (!acc) memset(din, 0, sizeof(float) * in_size);
-            k_maxpool_backward_add(din, dout, idx, m->acts[o->in].c * s, o->h, o->w, o->ho, o->wo);
+            k_maxpool_backward(din, dout, idx, m->acts[o->in].c * s, o->h, o->w, o->ho, o->wo, acc);
             break;
         }
         case OP_ADD: {
