@@ -50,14 +50,16 @@ static void im2col_same(float *col, const float *x, size_t cstride, int C, int H
                     }
                     const float *src = x + c * cstride + ((size_t)n * H + iy) * W;
                     size_t len = (size_t)rows * W;
+                    /* the edge columns are cleared one store at a time: |d| is 1 for
+                     * 3x3 kernels, and a loop here would become a memset call per row */
                     if (d >= 0) {
                         memcpy(dst, src + d, sizeof(float) * (len - (size_t)d));
-                        for (int t = 0; t < rows; t++)
-                            for (int q = W - d; q < W; q++) dst[(size_t)t * W + q] = 0.0f;
+                        for (int q = W - d; q < W; q++)
+                            for (int t = 0; t < rows; t++) dst[(size_t)t * W + q] = 0.0f;
                     } else {
                         memcpy(dst - d, src, sizeof(float) * (len + (size_t)d));
-                        for (int t = 0; t < rows; t++)
-                            for (int q = 0; q < -d; q++) dst[(size_t)t * W + q] = 0.0f;
+                        for (int q = 0; q < -d; q++)
+                            for (int t = 0; t < rows; t++) dst[(size_t)t * W + q] = 0.0f;
                     }
                     r += rows;
                 }
@@ -129,8 +131,9 @@ void k_conv_forward(float *out, int ldo, const float *col, const float *w, const
     k_matmul(out, ldo, w, col, Cout, cols, CKK, 1);
 }
 
-void k_conv_backward_params(float *gw, const float *dout, int ldd, const float *col, int Cout, int CKK, int cols) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Cout, CKK, cols, 1.0f, dout, ldd, col, cols, 1.0f, gw, CKK);
+void k_conv_backward_params(float *gw, const float *dout, int ldd, const float *col, int Cout, int CKK, int cols, int acc) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Cout, CKK, cols, 1.0f, dout, ldd, col, cols, acc ? 1.0f : 0.0f, gw,
+                CKK);
 }
 
 void k_bias_backward(float *gb, const float *dout, int Cout, int NHW) {
@@ -148,6 +151,15 @@ void k_bias_backward(float *gb, const float *dout, int Cout, int NHW) {
 
 void k_conv_backward_data(float *dcol, const float *w, const float *dout, int ldd, int Cout, int CKK, int cols) {
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CKK, cols, Cout, 1.0f, w, CKK, dout, ldd, 0.0f, dcol, cols);
+}
+
+void k_conv_unflip_add(float *gw, const float *gt, int Cout, int Cin, int K) {
+    for (int co = 0; co < Cout; co++)
+        for (int ci = 0; ci < Cin; ci++)
+            for (int ky = 0; ky < K; ky++)
+                for (int kx = 0; kx < K; kx++)
+                    gw[(((size_t)co * Cin + ci) * K + ky) * K + kx] +=
+                        gt[(((size_t)ci * Cout + co) * K + (K - 1 - ky)) * K + (K - 1 - kx)];
 }
 
 void k_conv_flip(float *wf, const float *w, int Cout, int Cin, int K) {

@@ -18,8 +18,8 @@ void k_col2im_add(float *dx, size_t cstride, const float *col, int C, int H, int
 void k_matmul(float *c, int ldc, const float *a, const float *b, int M, int N, int K, int acc);
 /* out (Cout, cols; row stride ldo) = w (Cout, Cin*K*K) x col + b */
 void k_conv_forward(float *out, int ldo, const float *col, const float *w, const float *b, int Cout, int CKK, int cols);
-/* gw (Cout, CKK) += dout (Cout, cols; row stride ldd) x col^T */
-void k_conv_backward_params(float *gw, const float *dout, int ldd, const float *col, int Cout, int CKK, int cols);
+/* gw (Cout, CKK) (+)= dout (Cout, cols; row stride ldd) x col^T */
+void k_conv_backward_params(float *gw, const float *dout, int ldd, const float *col, int Cout, int CKK, int cols, int acc);
 /* gb (Cout) += row sums of dout (Cout, NHW) */
 void k_bias_backward(float *gb, const float *dout, int Cout, int NHW);
 /* dcol (CKK, cols) = w^T x dout (Cout, cols; row stride ldd) */
@@ -28,6 +28,9 @@ void k_conv_backward_data(float *dcol, const float *w, const float *dout, int ld
  * kernel turned by 180 degrees: the data gradient of a stride-1 convolution
  * is the convolution of its output gradient (padding K-1-P) with wf. */
 void k_conv_flip(float *wf, const float *w, int Cout, int Cin, int K);
+/* gw (Cout, Cin, K, K) += gt (Cin, Cout, K, K) with channels swapped and the
+ * kernel turned back (the inverse arrangement of k_conv_flip) */
+void k_conv_unflip_add(float *gw, const float *gt, int Cout, int Cin, int K);
 void k_relu_forward(float *out, const float *in, size_t n);
 void k_relu_backward(float *din, const float *dout, const float *out, size_t n, int acc);
 /* 3x3, stride 2, pad 1 max pool over (C*N) planes of H x W -> Ho x Wo */

@@ -86,6 +86,7 @@ typedef struct {
     int32_t *pool_mem, **pool_idx; /* argmax of each max pool, within its plane */
     float *ws;      /* per worker: im2col (col_size) [+ its gradient (col_size)] */
     size_t col_size;
+    size_t ws_stride; /* floats per worker: col [, dcol, the turned weight gradient of one conv] */
     int ws_workers;
     float *probs;   /* (batch, 15) softmax of the last forward */
     float *wflip;   /* trainable: flipped weights of the stride-1 convolutions (k_conv_flip) */

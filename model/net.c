@@ -226,7 +226,7 @@ static void free_batch(model *m) {
     m->pool_mem = NULL;
     m->pool_idx = NULL;
     m->batch = m->chunk = m->trainable = m->ws_workers = 0;
-    m->col_size = 0;
+    m->col_size = m->ws_stride = 0;
 }
 
 void model_free(model *m) {
@@ -261,7 +261,7 @@ static size_t per_sample(const model *m, int a) { return (size_t)m->acts[a].c * 
 static int alloc_batch(model *m, int n, int chunk, int trainable, cb_err *e) {
     free_batch(m);
     if (n < 1 || chunk < 1 || chunk > n) return cb_fail(e, CB_EARG, "model: bad batch %d (chunk %d)", n, chunk);
-    size_t total = 0, pools = 0, col = 0, flips = 0;
+    size_t total = 0, pools = 0, col = 0, flips = 0, gmax = 0;
     for (int a = 0; a < m->nacts; a++) total += (size_t)n * per_sample(m, a);
     for (int i = 0; i < m->nops; i++) {
         const model_op *o = &m->ops[i];
@@ -274,11 +274,12 @@ static int alloc_batch(model *m, int n, int chunk, int trainable, cb_err *e) {
                 c = (size_t)dkk * tile_rows(m, dkk, o->w, chunk * o->h) * o->w;
                 if (c > col) col = c;
                 flips += (size_t)dkk * o->cin;
+                if ((size_t)dkk * o->cin > gmax) gmax = (size_t)dkk * o->cin;
             }
         }
     }
     int workers = m->threads < 1 ? 1 : m->threads;
-    size_t ws = col * (trainable ? 2 : 1) * (size_t)workers;
+    size_t stride = col * (trainable ? 2 : 1) + gmax, ws = stride * (size_t)workers;
     m->act_mem = malloc(sizeof(float) * total * (trainable ? 2 : 1));
     m->act = calloc((size_t)m->nacts * 2, sizeof(float *));
     m->pool_mem = malloc(sizeof(int32_t) * (pools ? pools : 1));
@@ -308,6 +309,7 @@ static int alloc_batch(model *m, int n, int chunk, int trainable, cb_err *e) {
         poff += (size_t)n * per_sample(m, o->out);
     }
     m->col_size = col;
+    m->ws_stride = stride;
     m->ws_workers = workers;
     m->batch = n;
     m->chunk = chunk;
@@ -346,7 +348,7 @@ static float *chunk_ptr(float *base, const model *m, int a, int j) { return base
 
 /* all ops forward for the s samples of chunk j, using worker w's workspace */
 static void forward_chunk(model *m, int j, int s, int w) {
-    float *col = m->ws + (size_t)w * m->col_size * (m->trainable ? 2 : 1);
+    float *col = m->ws + (size_t)w * m->ws_stride;
     for (int i = 0; i < m->nops; i++) {
         const model_op *o = &m->ops[i];
         float *in = chunk_ptr(m->act[o->in], m, o->in, j), *out = chunk_ptr(m->act[o->out], m, o->out, j);
@@ -453,7 +455,7 @@ double model_loss(const model *m, const uint8_t *labels, int n, int *correct) {
 
 /* all ops backward for chunk j (s samples), parameter gradients added into g */
 static void backward_chunk(model *m, int j, int s, const uint8_t *labels, int B, float *g, int w) {
-    float *col = m->ws + (size_t)w * m->col_size * 2, *dcol = col + m->col_size;
+    float *col = m->ws + (size_t)w * m->ws_stride, *dcol = col + m->col_size, *gt = dcol + m->col_size;
     uint8_t have[MODEL_MAX_OPS + 1] = {0}; /* dact[a] of this chunk holds a value (else: overwrite it) */
     /* d(mean over the level's B frames of CE)/dlogits = (p - onehot) / B */
     float *dz = m->dact[m->nacts - 1] + (size_t)j * m->chunk * MODEL_NA;
@@ -477,28 +479,35 @@ static void backward_chunk(model *m, int j, int s, const uint8_t *labels, int B,
             size_t in_c = (size_t)s * o->h * o->w, out_c = (size_t)NHW; /* channel strides */
             const model_tensor *tw = &m->tensors[o->wt], *tb = &m->tensors[o->wt + 1];
             k_bias_backward(g + tb->off, dout, o->cout, NHW);
+            if (flip_data_grad(o)) {
+                /* Tiles of input rows: the im2col of the output gradient (padding
+                 * K-1-P) gives both gradients. din = flipped w x colD, and since
+                 * dW[co][ci][ky][kx] = sum_q in[ci][q] colD[co][K-1-ky][K-1-kx][q],
+                 * gt = in x colD^T is dW with the kernel turned: no im2col of the
+                 * input is needed. */
+                int irows = s * o->h, itr = tile_rows(m, DKK, o->w, irows), P2 = o->k - 1 - o->pad;
+                for (int r0 = 0; r0 < irows; r0 += itr) {
+                    int r1 = r0 + itr < irows ? r0 + itr : irows, tc = (r1 - r0) * o->w;
+                    k_im2col(col, dout, out_c, o->cout, o->ho, o->wo, o->k, 1, P2, o->h, o->w, r0, r1);
+                    k_matmul(din + (size_t)r0 * o->w, (int)in_c, m->wflip + o->flip_off, col, o->cin, tc, DKK, acc);
+                    k_conv_backward_params(gt, in + (size_t)r0 * o->w, (int)in_c, col, o->cin, DKK, tc, r0 > 0);
+                }
+                k_conv_unflip_add(g + tw->off, gt, o->cout, o->cin, o->k);
+                break;
+            }
             for (int r0 = 0; r0 < rows; r0 += tr) {
                 int r1 = r0 + tr < rows ? r0 + tr : rows;
                 k_im2col(col, in, in_c, o->cin, o->h, o->w, o->k, o->stride, o->pad, o->ho, o->wo, r0, r1);
-                k_conv_backward_params(g + tw->off, dout + (size_t)r0 * o->wo, NHW, col, o->cout, CKK, (r1 - r0) * o->wo);
+                k_conv_backward_params(g + tw->off, dout + (size_t)r0 * o->wo, NHW, col, o->cout, CKK, (r1 - r0) * o->wo, 1);
             }
             if (o->in == 0) break; /* no gradient for the input image */
-            if (flip_data_grad(o)) { /* din = conv(dout, flipped w), padding K-1-P, tile by input rows */
-                int irows = s * o->h, itr = tile_rows(m, DKK, o->w, irows), P2 = o->k - 1 - o->pad;
-                for (int r0 = 0; r0 < irows; r0 += itr) {
-                    int r1 = r0 + itr < irows ? r0 + itr : irows;
-                    k_im2col(col, dout, out_c, o->cout, o->ho, o->wo, o->k, 1, P2, o->h, o->w, r0, r1);
-                    k_matmul(din + (size_t)r0 * o->w, (int)in_c, m->wflip + o->flip_off, col, o->cin, (r1 - r0) * o->w,
-                             DKK, acc);
-                }
-            } else { /* strided: dcol = w^T dout, scattered back by col2im */
-                if (!acc) memset(din, 0, sizeof(float) * in_size);
-                for (int r0 = 0; r0 < rows; r0 += tr) {
-                    int r1 = r0 + tr < rows ? r0 + tr : rows;
-                    k_conv_backward_data(dcol, m->params + tw->off, dout + (size_t)r0 * o->wo, NHW, o->cout, CKK,
-                                         (r1 - r0) * o->wo);
-                    k_col2im_add(din, in_c, dcol, o->cin, o->h, o->w, o->k, o->stride, o->pad, o->ho, o->wo, r0, r1);
-                }
+            /* strided: dcol = w^T dout, scattered back by col2im */
+            if (!acc) memset(din, 0, sizeof(float) * in_size);
+            for (int r0 = 0; r0 < rows; r0 += tr) {
+                int r1 = r0 + tr < rows ? r0 + tr : rows;
+                k_conv_backward_data(dcol, m->params + tw->off, dout + (size_t)r0 * o->wo, NHW, o->cout, CKK,
+                                     (r1 - r0) * o->wo);
+                k_col2im_add(din, in_c, dcol, o->cin, o->h, o->w, o->k, o->stride, o->pad, o->ho, o->wo, r0, r1);
             }
             break;
         }
