@@ -182,27 +182,74 @@ void k_relu_backward(float *din, const float *dout, const float *out, size_t n, 
         for (size_t i = 0; i < n; i++) din[i] = out[i] > 0 ? dout[i] : 0.0f;
 }
 
+/* 3x3 stride 2 pad 1 max pool, separable: first the maximum of each row
+ * over the three columns of every window (the leftmost wins ties), then of
+ * three such row maxima (the topmost wins ties). Together the first maximum
+ * in row-major window order wins, as in PyTorch. */
+#define POOL_MAX_H 256
+#define POOL_MAX_WO 128
+
 void k_maxpool_forward(float *out, int32_t *idx, const float *in, int planes, int H, int W, int Ho, int Wo) {
+    static _Thread_local float hm[POOL_MAX_H * POOL_MAX_WO];
+    static _Thread_local int32_t hx[POOL_MAX_H * POOL_MAX_WO];
+    if (H > POOL_MAX_H || Wo > POOL_MAX_WO || W < 2 || H < 2) { /* not for this network's sizes; kept general */
+        for (int p = 0; p < planes; p++)
+            for (int oy = 0; oy < Ho; oy++)
+                for (int ox = 0; ox < Wo; ox++) {
+                    const float *src = in + (size_t)p * H * W;
+                    int y0 = oy * 2 - 1 < 0 ? 0 : oy * 2 - 1, y1 = oy * 2 + 1 < H - 1 ? oy * 2 + 1 : H - 1;
+                    int x0 = ox * 2 - 1 < 0 ? 0 : ox * 2 - 1, x1 = ox * 2 + 1 < W - 1 ? ox * 2 + 1 : W - 1;
+                    int bi = y0 * W + x0;
+                    for (int y = y0; y <= y1; y++)
+                        for (int x = x0; x <= x1; x++) bi = src[y * W + x] > src[bi] ? y * W + x : bi;
+                    out[((size_t)p * Ho + oy) * Wo + ox] = src[bi];
+                    idx[((size_t)p * Ho + oy) * Wo + ox] = bi;
+                }
+        return;
+    }
+    int last = (W - 2) / 2; /* windows ox >= 1 with 2ox+1 <= W-1 are whole */
+    if (last > Wo - 1) last = Wo - 1;
     for (int p = 0; p < planes; p++) {
         const float *src = in + (size_t)p * H * W;
+        for (int y = 0; y < H; y++) {
+            const float *r = src + (size_t)y * W;
+            float *m = hm + y * Wo;
+            int32_t *mx = hx + y * Wo;
+            /* ox = 0: columns 0, 1 */
+            m[0] = r[0], mx[0] = 0;
+            if (r[1] > m[0]) m[0] = r[1], mx[0] = 1;
+            for (int ox = 1; ox <= last; ox++) {
+                float a = r[2 * ox - 1], b = r[2 * ox], c = r[2 * ox + 1];
+                float best = a;
+                int32_t bi = 2 * ox - 1;
+                bi = b > best ? 2 * ox : bi;
+                best = b > best ? b : best;
+                bi = c > best ? 2 * ox + 1 : bi;
+                best = c > best ? c : best;
+                m[ox] = best, mx[ox] = bi;
+            }
+            for (int ox = last + 1; ox < Wo; ox++) { /* the right edge */
+                int x0 = 2 * ox - 1, x1 = 2 * ox + 1 < W - 1 ? 2 * ox + 1 : W - 1;
+                m[ox] = r[x0], mx[ox] = x0;
+                for (int x = x0 + 1; x <= x1; x++)
+                    if (r[x] > m[ox]) m[ox] = r[x], mx[ox] = x;
+            }
+        }
         float *o = out + (size_t)p * Ho * Wo;
         int32_t *ix = idx + (size_t)p * Ho * Wo;
         for (int oy = 0; oy < Ho; oy++) {
-            int y0 = oy * 2 - 1 < 0 ? 0 : oy * 2 - 1, y1 = oy * 2 + 1 < H - 1 ? oy * 2 + 1 : H - 1; /* rows y0..y1 */
-            for (int ox = 0; ox < Wo; ox++) {
-                int x0 = ox * 2 - 1 < 0 ? 0 : ox * 2 - 1, x1 = ox * 2 + 1 < W - 1 ? ox * 2 + 1 : W - 1;
-                /* scanned row by row; only a strictly larger value replaces the
-                 * maximum, so the first maximum wins, as in PyTorch */
-                int bi = y0 * W + x0;
-                float best = src[bi];
-                for (int y = y0; y <= y1; y++)
-                    for (int x = x0; x <= x1; x++) {
-                        float v = src[y * W + x];
-                        bi = v > best ? y * W + x : bi;
-                        best = v > best ? v : best;
-                    }
-                o[oy * Wo + ox] = best;
-                ix[oy * Wo + ox] = bi;
+            int y0 = oy * 2 - 1 < 0 ? 0 : oy * 2 - 1, y1 = oy * 2 + 1 < H - 1 ? oy * 2 + 1 : H - 1;
+            float *ov = o + oy * Wo;
+            int32_t *oi = ix + oy * Wo;
+            for (int ox = 0; ox < Wo; ox++) ov[ox] = hm[y0 * Wo + ox], oi[ox] = y0 * W + hx[y0 * Wo + ox];
+            for (int y = y0 + 1; y <= y1; y++) {
+                const float *m = hm + y * Wo;
+                const int32_t *mx = hx + y * Wo;
+                for (int ox = 0; ox < Wo; ox++) {
+                    int gt = m[ox] > ov[ox];
+                    oi[ox] = gt ? y * W + mx[ox] : oi[ox];
+                    ov[ox] = gt ? m[ox] : ov[ox];
+                }
             }
         }
     }

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 #include <zlib.h>
 
+#include "model/kernels.h"
 #include "model/model.h"
 
 typedef struct {
@@ -280,6 +281,37 @@ static void test_tiles_finite_differences(void **st) {
     check_fd("nature", 4, 4, 4, 8, 64);
 }
 
+/* The max pool against a plain 9-element scan, on values with many ties
+ * (small integers) and on sizes with odd and even edges: same maxima and the
+ * same argmax (the first in row-major window order, PyTorch's choice). */
+static void test_maxpool_ties(void **st) {
+    (void)st;
+    const int sizes[][2] = {{64, 64}, {32, 32}, {16, 16}, {8, 8}, {7, 5}, {5, 7}, {2, 2}, {3, 9}};
+    cb_rng r;
+    cb_rng_seed(&r, 21);
+    for (int k = 0; k < 8; k++) {
+        int H = sizes[k][0], W = sizes[k][1], Ho = (H - 1) / 2 + 1, Wo = (W - 1) / 2 + 1, planes = 3;
+        float *in = malloc(sizeof(float) * planes * H * W), *out = malloc(sizeof(float) * planes * Ho * Wo);
+        int32_t *idx = malloc(sizeof(int32_t) * planes * Ho * Wo);
+        for (int i = 0; i < planes * H * W; i++) in[i] = (float)cb_rng_below(&r, 3) - 1.0f;
+        k_maxpool_forward(out, idx, in, planes, H, W, Ho, Wo);
+        for (int p = 0; p < planes; p++)
+            for (int oy = 0; oy < Ho; oy++)
+                for (int ox = 0; ox < Wo; ox++) {
+                    const float *src = in + (size_t)p * H * W;
+                    int bi = -1;
+                    for (int y = 2 * oy - 1; y <= 2 * oy + 1; y++)
+                        for (int x = 2 * ox - 1; x <= 2 * ox + 1; x++)
+                            if (y >= 0 && y < H && x >= 0 && x < W && (bi < 0 || src[y * W + x] > src[bi])) bi = y * W + x;
+                    size_t j = ((size_t)p * Ho + oy) * Wo + ox;
+                    if (idx[j] != bi || out[j] != src[bi])
+                        fail_msg("%dx%d plane %d window (%d,%d): argmax %d value %g, want %d value %g", H, W, p, oy, ox,
+                                 idx[j], (double)out[j], bi, (double)src[bi]);
+                }
+        free(in), free(out), free(idx);
+    }
+}
+
 static void test_checkpoint(void **st) {
     (void)st;
     model_config cfg;
@@ -421,6 +453,7 @@ int main(void) {
         cmocka_unit_test(test_impala_finite_differences), cmocka_unit_test(test_nature_finite_differences),
         cmocka_unit_test(test_checkpoint),               cmocka_unit_test(test_levels_and_threads),
         cmocka_unit_test(test_checkpoint_mismatch),       cmocka_unit_test(test_tiles_finite_differences),
+        cmocka_unit_test(test_maxpool_ties),
     };
     return cmocka_run_group_tests_name("model", tests, NULL, NULL);
 }
