@@ -9,7 +9,10 @@ CC      ?= gcc
 MARCH   ?= $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo 2>/dev/null && echo x86-64-v3 || echo x86-64-v2)
 # -ffp-contract=off: the engine must round exactly as procgen's spec says
 # (the one fused multiply-add it needs is an explicit fmaf()).
-CFLAGS  ?= -O2
+# -O3: GCC vectorizes the layer kernels' loops only there (at -O2 its cost
+# model keeps loops of unknown length scalar); bench train: about 1.2x the
+# samples/s of -O2. FP results are the same: no -ffast-math, no contraction.
+CFLAGS  ?= -O3
 CFLAGS  += -std=c11 -D_GNU_SOURCE -march=$(MARCH) -ffp-contract=off -Wall -Wextra -g \
            -MMD -MP -I. -pthread
 LDLIBS  := -lopenblas -lpng -lz -lm -lpthread
@@ -68,7 +71,7 @@ $(BUILD)/libcoinbc.a: $(LIB_OBJ)
 $(BUILD)/coinbc: $(CLI_OBJ) $(BUILD)/libcoinbc.a
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libcoinbc.a $(LDLIBS)
 
-$(BUILD)/%.o: %.c
+$(BUILD)/%.o: %.c Makefile
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 

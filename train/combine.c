@@ -3,6 +3,7 @@
  * (max(0, tanh(k (|mean sign| - tau) / var)), unbiased variance over levels);
  * geometric mean (sign(mean) * exp(mean log(|g| + 1e-10)) under the AND
  * mask). sign(0) = 0. Rescaling is per tensor. */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,20 +98,57 @@ typedef struct {
     comb_block *blocks;
 } comb_ctx;
 
+/* Mean and AND-mask run level-major over sub-blocks of SUB parameters (each
+ * level's stretch read contiguously, the sums vectorizable); the per-element
+ * sums keep the level order, so the result is the same as combine_one's.
+ * SAND and the geometric mean, and any sub-block holding a non-finite
+ * value, go element by element. */
+#define SUB 512
+
 static int combine_block(void *vctx, int64_t b) {
     comb_ctx *c = vctx;
     comb_block *k = &c->blocks[b];
     const model_tensor *T = &c->tensors[k->t];
-    double on = 0;
-    for (size_t i = k->i0; i < k->i1; i++) {
-        const float *g = c->grads + T->off + i;
-        for (int l = 0; l < c->L; l++)
-            if (!isfinite(g[(size_t)l * c->P])) {
-                k->bad_level = l;
-                k->bad_i = i;
-                return 0;
+    const int L = c->L, method = c->o->method;
+    double on = 0, sum[SUB];
+    int ssum[SUB];
+    for (size_t i0 = k->i0; i0 < k->i1; i0 += SUB) {
+        int n = (int)(k->i1 - i0 < SUB ? k->i1 - i0 : SUB), bad = 0;
+        const float *g0 = c->grads + T->off + i0;
+        if (method == TRAIN_MEAN || method == TRAIN_AND) {
+            for (int i = 0; i < n; i++) sum[i] = 0, ssum[i] = 0;
+            for (int l = 0; l < L; l++) {
+                const float *g = g0 + (size_t)l * c->P;
+                for (int i = 0; i < n; i++) {
+                    float v = g[i];
+                    bad |= !(fabsf(v) <= FLT_MAX);
+                    sum[i] += v;
+                    ssum[i] += (v > 0) - (v < 0);
+                }
             }
-        on += combine_one(c->out + T->off + i, g, c->L, c->P, c->o);
+        }
+        if (method == TRAIN_MEAN && !bad) {
+            for (int i = 0; i < n; i++) c->out[T->off + i0 + i] = (float)(sum[i] / L);
+            on += n;
+        } else if (method == TRAIN_AND && !bad) {
+            float *dst = c->out + T->off + i0;
+            for (int i = 0; i < n; i++) {
+                double mask = fabs((double)ssum[i]) / L >= c->o->tau ? 1 : 0;
+                dst[i] = (float)(mask * (sum[i] / L));
+                on += mask;
+            }
+        } else {
+            for (int i = 0; i < n; i++) {
+                const float *g = g0 + i;
+                for (int l = 0; l < L; l++)
+                    if (!isfinite(g[(size_t)l * c->P])) {
+                        k->bad_level = l;
+                        k->bad_i = i0 + i;
+                        return 0;
+                    }
+                on += combine_one(c->out + T->off + i0 + i, g, L, c->P, c->o);
+            }
+        }
     }
     k->on = on;
     return 0;
