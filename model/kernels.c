@@ -1,8 +1,8 @@
 /* kernels.c - convolution (im2col + sgemm), max pooling, ReLU, flatten and
- * linear layers, forward and backward. Parameter-gradient kernels add into
- * the gradients; data-gradient kernels add when acc is set and overwrite
- * otherwise (the first writer of an activation's gradient overwrites, which
- * saves clearing it), scatter kernels (col2im, max-pool) always add.
+ * linear layers, forward and backward. Gradient kernels add when acc is set
+ * and overwrite otherwise: the first writer of an activation's gradient, and
+ * a level's first chunk for the parameter gradients, overwrite, which saves
+ * clearing them. col2im always adds.
  *
  * Convolutions work on tiles of output rows (row r = n*Ho + oy of the chunk)
  * so the im2col matrix of a tile stays in the core's cache between being
@@ -136,7 +136,7 @@ void k_conv_backward_params(float *gw, const float *dout, int ldd, const float *
                 CKK);
 }
 
-void k_bias_backward(float *gb, const float *dout, int Cout, int NHW) {
+void k_bias_backward(float *gb, const float *dout, int Cout, int NHW, int acc) {
     for (int co = 0; co < Cout; co++) {
         const float *d = dout + (size_t)co * NHW;
         float part[8] = {0};
@@ -145,7 +145,7 @@ void k_bias_backward(float *gb, const float *dout, int Cout, int NHW) {
             for (int t = 0; t < 8; t++) part[t] += d[j + t];
         float s = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
         for (; j < NHW; j++) s += d[j];
-        gb[co] += s;
+        gb[co] = acc ? gb[co] + s : s;
     }
 }
 
@@ -153,13 +153,15 @@ void k_conv_backward_data(float *dcol, const float *w, const float *dout, int ld
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CKK, cols, Cout, 1.0f, w, CKK, dout, ldd, 0.0f, dcol, cols);
 }
 
-void k_conv_unflip_add(float *gw, const float *gt, int Cout, int Cin, int K) {
+void k_conv_unflip(float *gw, const float *gt, int Cout, int Cin, int K, int acc) {
     for (int co = 0; co < Cout; co++)
         for (int ci = 0; ci < Cin; ci++)
             for (int ky = 0; ky < K; ky++)
-                for (int kx = 0; kx < K; kx++)
-                    gw[(((size_t)co * Cin + ci) * K + ky) * K + kx] +=
-                        gt[(((size_t)ci * Cout + co) * K + (K - 1 - ky)) * K + (K - 1 - kx)];
+                for (int kx = 0; kx < K; kx++) {
+                    float v = gt[(((size_t)ci * Cout + co) * K + (K - 1 - ky)) * K + (K - 1 - kx)];
+                    float *d = &gw[(((size_t)co * Cin + ci) * K + ky) * K + kx];
+                    *d = acc ? *d + v : v;
+                }
 }
 
 void k_conv_flip(float *wf, const float *w, int Cout, int Cin, int K) {
@@ -295,10 +297,27 @@ void k_linear_forward(float *out, const float *in, const float *w, const float *
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, Dout, Din, 1.0f, in, Din, w, Din, 1.0f, out, Dout);
 }
 
-void k_linear_backward_params(float *gw, float *gb, const float *dout, const float *in, int N, int Din, int Dout) {
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Dout, Din, N, 1.0f, dout, Dout, in, Din, 1.0f, gw, Din);
-    for (int r = 0; r < N; r++)
-        for (int o = 0; o < Dout; o++) gb[o] += dout[(size_t)r * Dout + o];
+/* Written out rather than an sgemm: with N (a chunk, <= 16) so small the
+ * product is bound by the traffic of gw, and here each row of gw is written
+ * once, without sgemm's clearing pass and read-back. */
+void k_linear_backward_params(float *gw, float *gb, const float *dout, const float *in, int N, int Din, int Dout, int acc) {
+    for (int o = 0; o < Dout; o++) {
+        float *row = gw + (size_t)o * Din;
+        int r = 0;
+        if (!acc) {
+            float a = dout[o];
+            for (int d = 0; d < Din; d++) row[d] = a * in[d];
+            r = 1;
+        }
+        for (; r < N; r++) {
+            float a = dout[(size_t)r * Dout + o];
+            const float *x = in + (size_t)r * Din;
+            for (int d = 0; d < Din; d++) row[d] += a * x[d];
+        }
+        float sb = acc ? gb[o] : 0.0f;
+        for (int q = 0; q < N; q++) sb += dout[(size_t)q * Dout + o];
+        gb[o] = sb;
+    }
 }
 
 void k_linear_backward_data(float *din, const float *dout, const float *w, int N, int Din, int Dout, int acc) {

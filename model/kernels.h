@@ -1,7 +1,8 @@
 /* kernels.h - the layer kernels (internal to model/). Outputs first, sizes
  * explicit; acc: add into the output instead of overwriting it. They work on
  * one chunk of N samples: spatial activations (C, N, H, W), flat ones
- * (N, D); "col" is the im2col matrix (Cin*K*K, N*Ho*Wo). */
+ * (N, D); "col" is the im2col matrix (Cin*K*K, N*Ho*Wo). Parameter-gradient
+ * kernels with acc 0 write (the first chunk of a level) instead of adding. */
 #ifndef COINBC_MODEL_KERNELS_H
 #define COINBC_MODEL_KERNELS_H
 
@@ -20,17 +21,17 @@ void k_matmul(float *c, int ldc, const float *a, const float *b, int M, int N, i
 void k_conv_forward(float *out, int ldo, const float *col, const float *w, const float *b, int Cout, int CKK, int cols);
 /* gw (Cout, CKK) (+)= dout (Cout, cols; row stride ldd) x col^T */
 void k_conv_backward_params(float *gw, const float *dout, int ldd, const float *col, int Cout, int CKK, int cols, int acc);
-/* gb (Cout) += row sums of dout (Cout, NHW) */
-void k_bias_backward(float *gb, const float *dout, int Cout, int NHW);
+/* gb (Cout) (+)= row sums of dout (Cout, NHW) */
+void k_bias_backward(float *gb, const float *dout, int Cout, int NHW, int acc);
 /* dcol (CKK, cols) = w^T x dout (Cout, cols; row stride ldd) */
 void k_conv_backward_data(float *dcol, const float *w, const float *dout, int ldd, int Cout, int CKK, int cols);
 /* wf (Cin, Cout*K*K) = w (Cout, Cin, K, K) with channels swapped and the
  * kernel turned by 180 degrees: the data gradient of a stride-1 convolution
  * is the convolution of its output gradient (padding K-1-P) with wf. */
 void k_conv_flip(float *wf, const float *w, int Cout, int Cin, int K);
-/* gw (Cout, Cin, K, K) += gt (Cin, Cout, K, K) with channels swapped and the
- * kernel turned back (the inverse arrangement of k_conv_flip) */
-void k_conv_unflip_add(float *gw, const float *gt, int Cout, int Cin, int K);
+/* gw (Cout, Cin, K, K) (+)= gt (Cin, Cout, K, K) with channels swapped and
+ * the kernel turned back (the inverse arrangement of k_conv_flip) */
+void k_conv_unflip(float *gw, const float *gt, int Cout, int Cin, int K, int acc);
 void k_relu_forward(float *out, const float *in, size_t n);
 void k_relu_backward(float *din, const float *dout, const float *out, size_t n, int acc);
 /* 3x3, stride 2, pad 1 max pool over (C*N) planes of H x W -> Ho x Wo */
@@ -43,8 +44,8 @@ void k_flatten(float *out, const float *in, int C, int N, int HW);
 void k_unflatten(float *din, const float *dout, int C, int N, int HW, int acc);
 /* out (N, Dout) = in (N, Din) x w^T + b */
 void k_linear_forward(float *out, const float *in, const float *w, const float *b, int N, int Din, int Dout);
-/* gw (Dout, Din) += dout^T x in, gb (Dout) += column sums of dout (N rows) */
-void k_linear_backward_params(float *gw, float *gb, const float *dout, const float *in, int N, int Din, int Dout);
+/* gw (Dout, Din) (+)= dout^T x in, gb (Dout) (+)= column sums of dout (N rows) */
+void k_linear_backward_params(float *gw, float *gb, const float *dout, const float *in, int N, int Din, int Dout, int acc);
 /* din (N, Din) (+)= dout x w */
 void k_linear_backward_data(float *din, const float *dout, const float *w, int N, int Din, int Dout, int acc);
 #endif

@@ -453,8 +453,9 @@ double model_loss(const model *m, const uint8_t *labels, int n, int *correct) {
 
 /* ---- backward --------------------------------------------------------------- */
 
-/* all ops backward for chunk j (s samples), parameter gradients added into g */
-static void backward_chunk(model *m, int j, int s, const uint8_t *labels, int B, float *g, int w) {
+/* all ops backward for chunk j (s samples), parameter gradients added into g,
+ * or written into it for the level's first chunk (first: g holds garbage) */
+static void backward_chunk(model *m, int j, int s, const uint8_t *labels, int B, float *g, int first, int w) {
     float *col = m->ws + (size_t)w * m->ws_stride, *dcol = col + m->col_size, *gt = dcol + m->col_size;
     uint8_t have[MODEL_MAX_OPS + 1] = {0}; /* dact[a] of this chunk holds a value (else: overwrite it) */
     /* d(mean over the level's B frames of CE)/dlogits = (p - onehot) / B */
@@ -478,7 +479,7 @@ static void backward_chunk(model *m, int j, int s, const uint8_t *labels, int B,
             int rows = s * o->ho, tr = tile_rows(m, CKK, o->wo, rows);
             size_t in_c = (size_t)s * o->h * o->w, out_c = (size_t)NHW; /* channel strides */
             const model_tensor *tw = &m->tensors[o->wt], *tb = &m->tensors[o->wt + 1];
-            k_bias_backward(g + tb->off, dout, o->cout, NHW);
+            k_bias_backward(g + tb->off, dout, o->cout, NHW, !first);
             if (flip_data_grad(o)) {
                 /* Tiles of input rows: the im2col of the output gradient (padding
                  * K-1-P) gives both gradients. din = flipped w x colD, and since
@@ -492,13 +493,14 @@ static void backward_chunk(model *m, int j, int s, const uint8_t *labels, int B,
                     k_matmul(din + (size_t)r0 * o->w, (int)in_c, m->wflip + o->flip_off, col, o->cin, tc, DKK, acc);
                     k_conv_backward_params(gt, in + (size_t)r0 * o->w, (int)in_c, col, o->cin, DKK, tc, r0 > 0);
                 }
-                k_conv_unflip_add(g + tw->off, gt, o->cout, o->cin, o->k);
+                k_conv_unflip(g + tw->off, gt, o->cout, o->cin, o->k, !first);
                 break;
             }
             for (int r0 = 0; r0 < rows; r0 += tr) {
                 int r1 = r0 + tr < rows ? r0 + tr : rows;
                 k_im2col(col, in, in_c, o->cin, o->h, o->w, o->k, o->stride, o->pad, o->ho, o->wo, r0, r1);
-                k_conv_backward_params(g + tw->off, dout + (size_t)r0 * o->wo, NHW, col, o->cout, CKK, (r1 - r0) * o->wo, 1);
+                k_conv_backward_params(g + tw->off, dout + (size_t)r0 * o->wo, NHW, col, o->cout, CKK, (r1 - r0) * o->wo,
+                                       !first || r0 > 0);
             }
             if (o->in == 0) break; /* no gradient for the input image */
             /* strided: dcol = w^T dout, scattered back by col2im */
@@ -528,7 +530,7 @@ static void backward_chunk(model *m, int j, int s, const uint8_t *labels, int B,
         case OP_FLAT: k_unflatten(din, dout, o->cin, s, o->h * o->w, acc); break;
         case OP_LINEAR: {
             const model_tensor *tw = &m->tensors[o->wt], *tb = &m->tensors[o->wt + 1];
-            k_linear_backward_params(g + tw->off, g + tb->off, dout, in, s, o->din, o->dout);
+            k_linear_backward_params(g + tw->off, g + tb->off, dout, in, s, o->din, o->dout, !first);
             k_linear_backward_data(din, dout, m->params + tw->off, s, o->din, o->dout, acc);
             break;
         }
@@ -542,9 +544,8 @@ static int backward_task(void *vctx, int64_t l, int w) {
     run_ctx *c = vctx;
     model *m = c->m;
     float *g = c->grads + (size_t)l * m->nparams;
-    memset(g, 0, sizeof(float) * m->nparams);
     int per = c->B / m->chunk;
-    for (int k = 0; k < per; k++) backward_chunk(m, (int)l * per + k, m->chunk, c->labels, c->B, g, w);
+    for (int k = 0; k < per; k++) backward_chunk(m, (int)l * per + k, m->chunk, c->labels, c->B, g, k == 0, w);
     return 0;
 }
 
