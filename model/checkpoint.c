@@ -53,52 +53,34 @@ int model_save(const model *m, const model_ckpt_state *st, const char *path, cb_
     return cb_afile_commit(&f, e);
 }
 
-int model_load(model *m, model_ckpt_state *st, const char *path, cb_err *e) {
+int model_load_mem(model *m, model_ckpt_state *st, const uint8_t *buf, size_t n, const char *path, cb_err *e) {
     memset(m, 0, sizeof *m);
-    uint8_t *buf;
-    size_t n;
-    int rc = cb_read_file(path, &buf, &n, e);
-    if (rc) return rc;
     ck_header h;
-    if (n < sizeof h + 4) {
-        free(buf);
-        return cb_fail(e, CB_EFORMAT, "%s: not a coinbc checkpoint (too short: truncated?)", path);
-    }
+    if (n < sizeof h + 4) return cb_fail(e, CB_EFORMAT, "%s: not a coinbc checkpoint (too short: truncated?)", path);
     memcpy(&h, buf, sizeof h);
-    if (memcmp(h.magic, CK_MAGIC, 8) != 0) {
-        free(buf);
-        return cb_fail(e, CB_EFORMAT, "%s: not a coinbc checkpoint (bad magic)", path);
-    }
-    if (h.version != CK_VERSION || h.header_size != sizeof h) {
-        free(buf);
+    if (memcmp(h.magic, CK_MAGIC, 8) != 0) return cb_fail(e, CB_EFORMAT, "%s: not a coinbc checkpoint (bad magic)", path);
+    if (h.version != CK_VERSION || h.header_size != sizeof h)
         return cb_fail(e, CB_EFORMAT, "%s: checkpoint version %u is not supported (this coinbc reads %d)", path, h.version,
                        CK_VERSION);
-    }
-    size_t want = sizeof h + sizeof(float) * (size_t)h.nparams * 3 + 4;
-    if (h.nparams > ((uint64_t)1 << 32) || n != want) {
-        free(buf);
+    if (h.nparams > ((uint64_t)1 << 32) || n != sizeof h + sizeof(float) * (size_t)h.nparams * 3 + 4)
         return cb_fail(e, CB_EFORMAT, "%s: %zu bytes, a checkpoint of %llu parameters has %zu (truncated?)", path, n,
-                       (unsigned long long)h.nparams, want);
-    }
+                       (unsigned long long)h.nparams, sizeof h + sizeof(float) * (size_t)h.nparams * 3 + 4);
     uint32_t crc;
     memcpy(&crc, buf + n - 4, 4);
-    if (crc != (uint32_t)crc32(0, buf, (uInt)(n - 4))) {
-        free(buf);
+    if (crc != (uint32_t)crc32(0, buf, (uInt)(n - 4)))
         return cb_fail(e, CB_ECRC, "%s: checkpoint CRC mismatch (the file is damaged)", path);
-    }
+    /* the config's size is checked against the file before anything is allocated */
     model_config cfg = {h.net, {h.c0, h.c1, h.c2}, h.hidden};
-    rc = model_init(m, &cfg, e);
-    if (rc) {
-        free(buf);
-        return cb_err_prefix(e, "%s: ", path);
-    }
-    if (m->nparams != h.nparams) {
-        size_t have = m->nparams;
-        model_free(m);
-        free(buf);
+    model plan;
+    int rc = model_plan(&plan, &cfg, e);
+    if (rc) return cb_err_prefix(e, "%s: ", path);
+    if (plan.nparams != h.nparams)
         return cb_fail(e, CB_EFORMAT, "%s: holds %llu parameters, but its config (%s, channels %d,%d,%d, hidden %d) has %zu",
-                       path, (unsigned long long)h.nparams, model_net_name(h.net), h.c0, h.c1, h.c2, h.hidden, have);
-    }
+                       path, (unsigned long long)h.nparams, model_net_name(h.net), h.c0, h.c1, h.c2, h.hidden,
+                       plan.nparams);
+    if (!(h.rng[0] | h.rng[1] | h.rng[2] | h.rng[3]))
+        return cb_fail(e, CB_EFORMAT, "%s: the training RNG state is all zero (not written by coinbc)", path);
+    if ((rc = model_init(m, &cfg, e))) return cb_err_prefix(e, "%s: ", path);
     memcpy(m->mem, buf + sizeof h, sizeof(float) * m->nparams * 3);
     if (st) {
         memset(st, 0, sizeof *st);
@@ -108,6 +90,16 @@ int model_load(model *m, model_ckpt_state *st, const char *path, cb_err *e) {
         st->best_val = h.best_val;
         memcpy(st->extra, h.extra, sizeof h.extra);
     }
-    free(buf);
     return 0;
+}
+
+int model_load(model *m, model_ckpt_state *st, const char *path, cb_err *e) {
+    memset(m, 0, sizeof *m);
+    uint8_t *buf;
+    size_t n;
+    int rc = cb_read_file(path, &buf, &n, e);
+    if (rc) return rc;
+    rc = model_load_mem(m, st, buf, n, path, e);
+    free(buf);
+    return rc;
 }

@@ -100,6 +100,10 @@ const char *model_net_name(int net);
  * the batch, each issuing single-threaded GEMMs, which is what makes results
  * independent of the thread count. threads defaults to all cores. */
 int model_init(model *m, const model_config *cfg, cb_err *e);
+/* Only the op list and the parameter count (m->nparams) of a config, no
+ * allocation (model_free is not needed): for checking a file's size against
+ * its config before allocating. */
+int model_plan(model *m, const model_config *cfg, cb_err *e);
 void model_free(model *m);
 /* PyTorch's default init: weights and biases uniform in +-1/sqrt(fan_in). */
 void model_init_params(model *m, cb_rng *r);
@@ -148,5 +152,7 @@ int model_save(const model *m, const model_ckpt_state *st, const char *path, cb_
 /* Loads a checkpoint into a model built from its config (m is initialised
  * here). Damaged or mismatched files are clear errors. */
 int model_load(model *m, model_ckpt_state *st, const char *path, cb_err *e);
+/* The same from the n bytes of a checkpoint in memory; name is used in errors. */
+int model_load_mem(model *m, model_ckpt_state *st, const uint8_t *buf, size_t n, const char *name, cb_err *e);
 
 #endif

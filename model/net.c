@@ -152,7 +152,7 @@ static int linear(builder *b, int in, int dout, const char *name) {
     return out;
 }
 
-int model_init(model *m, const model_config *cfg, cb_err *e) {
+int model_plan(model *m, const model_config *cfg, cb_err *e) {
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
     for (int i = 0; i < 3; i++)
@@ -193,6 +193,12 @@ int model_init(model *m, const model_config *cfg, cb_err *e) {
         return cb_fail(e, CB_EARG, "model: unknown net %d", cfg->net);
     }
     if (b.err) return cb_fail(e, CB_ERANGE, "model: network too large for the op table");
+    return 0;
+}
+
+int model_init(model *m, const model_config *cfg, cb_err *e) {
+    int rc = model_plan(m, cfg, e);
+    if (rc) return rc;
     m->mem = calloc(m->nparams * 3, sizeof(float));
     if (!m->mem) return cb_fail(e, CB_ENOMEM, "model: out of memory for %zu parameters", m->nparams);
     m->params = m->mem;

@@ -434,6 +434,22 @@ static void test_checkpoint_mismatch(void **st) {
     assert_true(model_load(&m2, NULL, path, &e) < 0);
     printf("mismatch: %s\n", e.msg);
     assert_non_null(strstr(e.msg, "parameters"));
+    /* the largest config the header can name, in a small file: refused by
+     * its parameter count (checked before the model is allocated) */
+    const int32_t big[4] = {1024, 1024, 1024, 65536};
+    memcpy(buf + 8 + 4 * 3, big, sizeof big); /* c0, c1, c2, hidden */
+    crc = (uint32_t)crc32(0, buf, (uInt)(n - 4));
+    memcpy(buf + n - 4, &crc, 4);
+    assert_true(model_load_mem(&m2, NULL, buf, n, "big.ckpt", &e) < 0);
+    assert_non_null(strstr(e.msg, "big.ckpt"));
+    assert_non_null(strstr(e.msg, "hidden 65536"));
+    /* the right config, but an all-zero training RNG (saved with s.rng unset) */
+    const int32_t ok[4] = {32, 64, 64, 8};
+    memcpy(buf + 8 + 4 * 3, ok, sizeof ok);
+    crc = (uint32_t)crc32(0, buf, (uInt)(n - 4));
+    memcpy(buf + n - 4, &crc, 4);
+    assert_true(model_load_mem(&m2, NULL, buf, n, "zero-rng.ckpt", &e) < 0);
+    assert_non_null(strstr(e.msg, "RNG"));
     /* a future version */
     uint32_t ver = 99;
     memcpy(buf + 8, &ver, 4);
