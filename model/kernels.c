@@ -188,27 +188,10 @@ void k_relu_backward(float *din, const float *dout, const float *out, size_t n, 
  * over the three columns of every window (the leftmost wins ties), then of
  * three such row maxima (the topmost wins ties). Together the first maximum
  * in row-major window order wins, as in PyTorch. */
-#define POOL_MAX_H 256
-#define POOL_MAX_WO 128
-
-void k_maxpool_forward(float *out, int32_t *idx, const float *in, int planes, int H, int W, int Ho, int Wo) {
-    static _Thread_local float hm[POOL_MAX_H * POOL_MAX_WO];
-    static _Thread_local int32_t hx[POOL_MAX_H * POOL_MAX_WO];
-    if (H > POOL_MAX_H || Wo > POOL_MAX_WO || W < 2 || H < 2) { /* not for this network's sizes; kept general */
-        for (int p = 0; p < planes; p++)
-            for (int oy = 0; oy < Ho; oy++)
-                for (int ox = 0; ox < Wo; ox++) {
-                    const float *src = in + (size_t)p * H * W;
-                    int y0 = oy * 2 - 1 < 0 ? 0 : oy * 2 - 1, y1 = oy * 2 + 1 < H - 1 ? oy * 2 + 1 : H - 1;
-                    int x0 = ox * 2 - 1 < 0 ? 0 : ox * 2 - 1, x1 = ox * 2 + 1 < W - 1 ? ox * 2 + 1 : W - 1;
-                    int bi = y0 * W + x0;
-                    for (int y = y0; y <= y1; y++)
-                        for (int x = x0; x <= x1; x++) bi = src[y * W + x] > src[bi] ? y * W + x : bi;
-                    out[((size_t)p * Ho + oy) * Wo + ox] = src[bi];
-                    idx[((size_t)p * Ho + oy) * Wo + ox] = bi;
-                }
-        return;
-    }
+void k_maxpool_forward(float *out, int32_t *idx, const float *in, int planes, int H, int W, int Ho, int Wo,
+                       float *scratch) {
+    float *hm = scratch;                          /* (H, Wo) row maxima */
+    int32_t *hx = (int32_t *)(scratch + (size_t)H * Wo); /* their columns */
     int last = (W - 2) / 2; /* windows ox >= 1 with 2ox+1 <= W-1 are whole */
     if (last > Wo - 1) last = Wo - 1;
     for (int p = 0; p < planes; p++) {
@@ -219,7 +202,7 @@ void k_maxpool_forward(float *out, int32_t *idx, const float *in, int planes, in
             int32_t *mx = hx + y * Wo;
             /* ox = 0: columns 0, 1 */
             m[0] = r[0], mx[0] = 0;
-            if (r[1] > m[0]) m[0] = r[1], mx[0] = 1;
+            if (W > 1 && r[1] > m[0]) m[0] = r[1], mx[0] = 1;
             for (int ox = 1; ox <= last; ox++) {
                 float a = r[2 * ox - 1], b = r[2 * ox], c = r[2 * ox + 1];
                 float best = a;

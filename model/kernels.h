@@ -35,7 +35,9 @@ void k_conv_unflip(float *gw, const float *gt, int Cout, int Cin, int K, int acc
 void k_relu_forward(float *out, const float *in, size_t n);
 void k_relu_backward(float *din, const float *dout, const float *out, size_t n, int acc);
 /* 3x3, stride 2, pad 1 max pool over (C*N) planes of H x W -> Ho x Wo */
-void k_maxpool_forward(float *out, int32_t *idx, const float *in, int planes, int H, int W, int Ho, int Wo);
+/* scratch: 2*H*Wo floats */
+void k_maxpool_forward(float *out, int32_t *idx, const float *in, int planes, int H, int W, int Ho, int Wo,
+                       float *scratch);
 /* din (+)= dout routed to each window's argmax (idx: index within the plane) */
 void k_maxpool_backward(float *din, const float *dout, const int32_t *idx, int planes, int H, int W, int Ho, int Wo,
                         int acc);

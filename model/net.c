@@ -270,8 +270,11 @@ static int alloc_batch(model *m, int n, int chunk, int trainable, cb_err *e) {
     size_t total = 0, pools = 0, col = 0, flips = 0, gmax = 0;
     for (int a = 0; a < m->nacts; a++) total += (size_t)n * per_sample(m, a);
     for (int i = 0; i < m->nops; i++) {
-        const model_op *o = &m->ops[i];
-        if (o->type == OP_POOL) pools += (size_t)n * per_sample(m, o->out);
+        model_op *o = &m->ops[i];
+        if (o->type == OP_POOL) {
+            pools += (size_t)n * per_sample(m, o->out);
+            if ((size_t)2 * o->h * o->wo > col) col = (size_t)2 * o->h * o->wo; /* its scratch */
+        }
         if (o->type == OP_CONV) {
             int ckk = o->cin * o->k * o->k, dkk = o->cout * o->k * o->k;
             size_t c = (size_t)ckk * tile_rows(m, ckk, o->wo, chunk * o->ho) * o->wo;
@@ -279,6 +282,7 @@ static int alloc_batch(model *m, int n, int chunk, int trainable, cb_err *e) {
             if (trainable && flip_data_grad(o)) {
                 c = (size_t)dkk * tile_rows(m, dkk, o->w, chunk * o->h) * o->w;
                 if (c > col) col = c;
+                o->flip_off = flips;
                 flips += (size_t)dkk * o->cin;
                 if ((size_t)dkk * o->cin > gmax) gmax = (size_t)dkk * o->cin;
             }
@@ -374,7 +378,7 @@ static void forward_chunk(model *m, int j, int s, int w) {
         case OP_RELU: k_relu_forward(out, in, (size_t)s * per_sample(m, o->in)); break;
         case OP_POOL: {
             int32_t *idx = m->pool_idx[o->pool_buf] + (size_t)j * m->chunk * per_sample(m, o->out);
-            k_maxpool_forward(out, idx, in, m->acts[o->in].c * s, o->h, o->w, o->ho, o->wo);
+            k_maxpool_forward(out, idx, in, m->acts[o->in].c * s, o->h, o->w, o->ho, o->wo, col);
             break;
         }
         case OP_ADD: {
@@ -557,13 +561,10 @@ static int backward_task(void *vctx, int64_t l, int w) {
 
 void model_backward(model *m, const uint8_t *labels, int L, int B, float *grads) {
     assert(m->trainable && L * B <= m->batch && B % m->chunk == 0);
-    size_t off = 0; /* the flipped weights of this step's parameters, shared by all levels */
-    for (int i = 0; i < m->nops; i++) {
-        model_op *o = &m->ops[i];
-        if (o->type != OP_CONV || !flip_data_grad(o)) continue;
-        o->flip_off = off;
-        k_conv_flip(m->wflip + off, m->params + m->tensors[o->wt].off, o->cout, o->cin, o->k);
-        off += (size_t)o->cout * o->k * o->k * o->cin;
+    for (int i = 0; i < m->nops; i++) { /* this step's flipped weights, shared by all levels */
+        const model_op *o = &m->ops[i];
+        if (o->type == OP_CONV && flip_data_grad(o))
+            k_conv_flip(m->wflip + o->flip_off, m->params + m->tensors[o->wt].off, o->cout, o->cin, o->k);
     }
     run_ctx c = {.m = m, .n = L * B, .labels = labels, .L = L, .B = B, .grads = grads};
     cb_parallel_for_w(L, m->ws_workers, backward_task, &c);

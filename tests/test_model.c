@@ -286,15 +286,16 @@ static void test_tiles_finite_differences(void **st) {
  * same argmax (the first in row-major window order, PyTorch's choice). */
 static void test_maxpool_ties(void **st) {
     (void)st;
-    const int sizes[][2] = {{64, 64}, {32, 32}, {16, 16}, {8, 8}, {7, 5}, {5, 7}, {2, 2}, {3, 9}};
+    const int sizes[][2] = {{64, 64}, {32, 32}, {16, 16}, {8, 8}, {7, 5}, {5, 7}, {2, 2}, {3, 9}, {1, 6}, {6, 1}};
     cb_rng r;
     cb_rng_seed(&r, 21);
-    for (int k = 0; k < 8; k++) {
+    for (int k = 0; k < (int)(sizeof sizes / sizeof sizes[0]); k++) {
         int H = sizes[k][0], W = sizes[k][1], Ho = (H - 1) / 2 + 1, Wo = (W - 1) / 2 + 1, planes = 3;
         float *in = malloc(sizeof(float) * planes * H * W), *out = malloc(sizeof(float) * planes * Ho * Wo);
         int32_t *idx = malloc(sizeof(int32_t) * planes * Ho * Wo);
+        float *scratch = malloc(sizeof(float) * 2 * H * Wo);
         for (int i = 0; i < planes * H * W; i++) in[i] = (float)cb_rng_below(&r, 3) - 1.0f;
-        k_maxpool_forward(out, idx, in, planes, H, W, Ho, Wo);
+        k_maxpool_forward(out, idx, in, planes, H, W, Ho, Wo, scratch);
         for (int p = 0; p < planes; p++)
             for (int oy = 0; oy < Ho; oy++)
                 for (int ox = 0; ox < Wo; ox++) {
@@ -308,7 +309,7 @@ static void test_maxpool_ties(void **st) {
                         fail_msg("%dx%d plane %d window (%d,%d): argmax %d value %g, want %d value %g", H, W, p, oy, ox,
                                  idx[j], (double)out[j], bi, (double)src[bi]);
                 }
-        free(in), free(out), free(idx);
+        free(in), free(out), free(idx), free(scratch);
     }
 }
 
