@@ -4,7 +4,7 @@
 # compiles into build/libcoinbc.a; cli/ links it into build/coinbc; each
 # tests/test_*.c is its own cmocka program; bench/*.c are benchmark programs.
 
-MODULES := common game capture dataset model train eval
+MODULES := common game capture dataset model train eval run
 CC      ?= gcc
 MARCH   ?= $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo 2>/dev/null && echo x86-64-v3 || echo x86-64-v2)
 # -ffp-contract=off: the engine must round exactly as procgen's spec says
@@ -15,7 +15,7 @@ MARCH   ?= $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc
 CFLAGS  ?= -O3
 CFLAGS  += -std=c11 -D_GNU_SOURCE -march=$(MARCH) -ffp-contract=off -Wall -Wextra -g \
            -MMD -MP -I. -pthread
-LDLIBS  := -lopenblas -lpng -lz -lm -lpthread
+LDLIBS  := -lopenblas -lpng -lz -ljansson -lm -lpthread
 BUILD   := build
 
 ifeq ($(SANITIZE),1)
@@ -34,7 +34,9 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TESTLIB_SRC := $(wildcard tests/support/*.c)
 TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/%.o)
 
-DEB_PKGS := gcc make libopenblas-dev libpng-dev zlib1g-dev libcmocka-dev pkg-config
+# libjansson-dev: JSON of run and tune folders (run/); python3-optuna: the
+# tune driver's TPE sampler, pruner and storage (tools/tune.py).
+DEB_PKGS := gcc make libopenblas-dev libpng-dev zlib1g-dev libcmocka-dev libjansson-dev pkg-config python3 python3-optuna
 DEB_TEST_PKGS := chromium
 
 .PHONY: all deps test check bench clean help demo reproduce fuzz

@@ -38,6 +38,9 @@ typedef struct {
  * max_pos; more is an error). */
 int cli_parse(int argc, char **argv, const cli_cmd_info *info, cli_opt *opts, int nopts,
               const char **pos, int max_pos, int *npos);
+/* the number of entries of an option array (never type the count by hand) */
+#define CLI_COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
 void cli_usage(const cli_cmd_info *info, const cli_opt *opts, int nopts, FILE *out);
 
 /* "coinbc ARGV..." into buf (truncated to n), for manifests and configs. */
