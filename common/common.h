@@ -25,7 +25,8 @@ enum {
     CB_ECRC = -5,     /* checksum mismatch */
     CB_ERANGE = -6,   /* value out of its allowed range */
     CB_EEXIST = -7,   /* output exists and overwriting was not allowed */
-    CB_ENOTFOUND = -8 /* a file, level or key that should exist does not */
+    CB_ENOTFOUND = -8, /* a file, level or key that should exist does not */
+    CB_EBUSY = -9      /* another process holds the output's writer lock */
 };
 
 typedef struct {
@@ -87,6 +88,26 @@ int cb_read_file(const char *path, uint8_t **out, size_t *n, cb_err *e);
 /* mkdir -p; ok if it exists as a directory. */
 int cb_mkdirs(const char *path, cb_err *e);
 int cb_fsync_dir(const char *dir, cb_err *e);
+
+/* ---- writer locks ----------------------------------------------------
+ * Every command that writes a dataset, run folder, recordings folder or
+ * tune folder holds cb_lock on it for its whole run: a second writer fails
+ * at once with CB_EBUSY and a message naming the holder (pid, command). The
+ * folder is created if missing. The lock dies with its process (flock), so
+ * a killed writer never blocks the next one. Readers take no lock. */
+typedef struct {
+    int fd;           /* -1 when not held */
+    int created_dir;  /* the folder did not exist before cb_lock_acquire */
+    char dir[4096];
+    char path[4200];  /* DIR/.coinbc-lock */
+} cb_lock;
+
+/* holder: the command line to show to the next writer (e.g. "coinbc train ... -o RUN"). */
+int cb_lock_acquire(cb_lock *l, const char *dir, const char *holder, cb_err *e);
+/* Releases the lock. remove_dir_if_empty: also delete the lock file, and the
+ * folder when cb_lock_acquire created it and nothing else was left in it
+ * (for a command that failed before writing anything). */
+void cb_lock_release(cb_lock *l, int remove_dir_if_empty);
 
 /* ---- progress -------------------------------------------------------- */
 /* On a terminal: one redrawn line "label [#####     ] done/total 12.3/s ETA 0:42".

@@ -48,6 +48,7 @@ const char *cb_strerror(int code) {
     case CB_ERANGE: return "out of range";
     case CB_EEXIST: return "already exists";
     case CB_ENOTFOUND: return "not found";
+    case CB_EBUSY: return "busy";
     default: return "error";
     }
 }

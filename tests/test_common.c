@@ -4,7 +4,9 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -146,9 +148,61 @@ static void test_parallel(void **st) {
     assert_int_equal(cb_parallel_for(1000, 1, square_task, out), CB_EARG);
 }
 
+/* a second writer fails at once naming the holder; the holder's death frees
+ * the lock; a released lock can be taken again */
+static void test_lock(void **st) {
+    (void)st;
+    char dir[] = "/tmp/coinbc_lock_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char out[600];
+    snprintf(out, sizeof out, "%s/run", dir);
+    int pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        cb_lock l;
+        cb_err e = {0};
+        char ok = cb_lock_acquire(&l, out, "coinbc train data.cbd -o run", &e) == 0 ? 'y' : 'n';
+        if (write(pfd[1], &ok, 1) != 1) _exit(1);
+        pause(); /* held until killed */
+        _exit(0);
+    }
+    char ok = 0;
+    assert_int_equal(read(pfd[0], &ok, 1), 1);
+    assert_int_equal(ok, 'y');
+    cb_lock l;
+    cb_err e = {0};
+    assert_int_equal(cb_lock_acquire(&l, out, "second", &e), CB_EBUSY);
+    char want[64];
+    snprintf(want, sizeof want, "pid %ld: coinbc train data.cbd -o run", (long)pid);
+    assert_non_null(strstr(e.msg, want));
+    assert_non_null(strstr(e.msg, out));
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    assert_int_equal(cb_lock_acquire(&l, out, "third", &e), 0);
+    cb_lock l2;
+    assert_int_equal(cb_lock_acquire(&l2, out, "fourth", &e), CB_EBUSY);
+    cb_lock_release(&l, 0);
+    assert_int_equal(cb_lock_acquire(&l2, out, "fourth", &e), 0);
+    /* a failed command's release removes the lock file, and the folder it made */
+    char fresh[600];
+    snprintf(fresh, sizeof fresh, "%s/fresh", dir);
+    cb_lock l3;
+    assert_int_equal(cb_lock_acquire(&l3, fresh, "fifth", &e), 0);
+    cb_lock_release(&l3, 1);
+    struct stat sb;
+    assert_int_not_equal(stat(fresh, &sb), 0);
+    cb_lock_release(&l2, 1); /* out existed before l2: it stays */
+    assert_int_equal(stat(out, &sb), 0);
+    rmdir(out);
+    close(pfd[0]);
+    close(pfd[1]);
+    rmdir(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_err),      cmocka_unit_test(test_rng),      cmocka_unit_test(test_atomic),
+        cmocka_unit_test(test_err), cmocka_unit_test(test_lock),      cmocka_unit_test(test_rng),      cmocka_unit_test(test_atomic),
         cmocka_unit_test(test_parse),    cmocka_unit_test(test_parallel),
     };
     return cmocka_run_group_tests_name("common", tests, NULL, NULL);
