@@ -1,5 +1,5 @@
 /* game.h - the CoinRun engine: procgen-identical level generation and
- * physics (see ../shared/coinrun/SPEC.md), 64x64 rendering in coinbc's own
+ * physics (see docs/SPEC.md), 64x64 rendering in coinbc's own
  * flat art, an overview map, PNG output, and the expert planner.
  *
  * A level (game_level) is immutable after generation: the grid, the static
@@ -146,7 +146,7 @@ int game_trace_row(char *buf, size_t n, int32_t seed, int step, int action, cons
                    const game_step_out *o);
 const char *game_outcome_name(int outcome); /* "", "coin", "death", "timeout" */
 
-/* The refdata trace policy (shared/coinrun/refdata/README.md, section 2). */
+/* The refdata trace policy (tests/data/procgen/README.md, section 2). */
 typedef struct {
     uint64_t state;
     int hold, action;

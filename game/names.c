@@ -1,4 +1,4 @@
-/* names.c - procgen's theme and background names (SPEC.md 7), used by the
+/* names.c - procgen's theme and background names (docs/SPEC.md 7), used by the
  * layout dump and by people; coinbc draws its own art for each of them. */
 #include "game/names.h"
 

@@ -30,7 +30,6 @@ static void test_refdata_png_and_npz(void **st) {
     (void)st;
     const char *png = test_refdata("recordings_png/level_5000");
     const char *npz = test_refdata("recordings_npz/20261122-110822_0_101_6000_10.00.npz");
-    if (!png || !npz) skip();
     ds_level l;
     int alpha;
     cb_err e = {0};
@@ -260,7 +259,6 @@ static void test_export_roundtrip_and_filters(void **st) {
     (void)st;
     const char *png = test_refdata("recordings_png");
     const char *npz = test_refdata("recordings_npz");
-    if (!png || !npz) skip();
     char *root = test_tmpdir();
     assert_int_equal(test_run(out, sizeof out, err, sizeof err, "capture --quiet %s --mode easy -o %s/a.cbd", png, root), 0);
     assert_int_equal(test_run(out, sizeof out, err, sizeof err, "capture --quiet --append %s -o %s/a.cbd", npz, root), 0);

@@ -18,7 +18,6 @@ static char out[1 << 20], err[8192];
 static void test_level_dump_matches_refdata(void **st) {
     (void)st;
     const char *path = test_refdata("layouts_hard.txt.gz");
-    if (!path) skip();
     assert_int_equal(test_run(out, sizeof out, err, sizeof err, "level --seed 0 --mode hard --dump"), 0);
     gzFile f = gzopen(path, "rb");
     char ref[16384];
@@ -62,7 +61,6 @@ static void test_level_bad_input(void **st) {
 static void test_play_refdata_matches_traces(void **st) {
     (void)st;
     const char *path = test_refdata("traces_easy.csv.gz");
-    if (!path) skip();
     assert_int_equal(test_run(out, sizeof out, err, sizeof err, "play --seed 3 --policy refdata --header"), 0);
     gzFile f = gzopen(path, "rb");
     char line[256];
