@@ -1,4 +1,4 @@
-/* record.c - expert play -> recordings folder (docs/FORMATS-recordings.md).
+/* record.c - expert play -> recordings folder (docs/FORMATS.md, "Recordings folders").
  * Each level is played with the expert until it has `states` states,
  * starting a new episode of the same level after each end. With
  * probability `noise` the executed action is a uniformly random one of the

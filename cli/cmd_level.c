@@ -5,7 +5,6 @@
 
 #include "cli/cli.h"
 #include "game/game.h"
-#include "game/names.h"
 
 static int parse_seed(const char *cmd, int64_t v, int32_t *seed) {
     if (v < INT32_MIN || v > INT32_MAX)
@@ -76,12 +75,13 @@ int cli_cmd_level(int argc, char **argv) {
         }
     }
     if (!dump && !png && !map) {
+        game_theme_names tn = game_level_theme_names(L);
         int saws = 0, crates = L->ncrates;
         for (int i = 0; i < L->nstatics; i++) saws += L->statics[i].type == GAME_ENT_SAW;
         printf("level %d (%s): coin at cell (%d,%d), %d enemies, %d saws, %d crates, background %s, "
                "player %s, ground %s\n",
                seed, game_mode_name(mode), L->goal_x, L->goal_y, L->nenemies, saws, crates,
-               game_bg_name(L->bg_index), game_player_name(L->player_theme), game_wall_name(L->wall_theme));
+               tn.bg, tn.player, tn.wall);
     }
 out:
     free(L);

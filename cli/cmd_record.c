@@ -1,5 +1,5 @@
 /* cmd_record.c - coinbc record: play levels with the expert planner and
- * write a recordings folder (capture/record.h, docs/FORMATS-recordings.md). */
+ * write a recordings folder (capture/record.h, docs/FORMATS.md). */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -52,7 +52,7 @@ int cli_cmd_record(int argc, char **argv) {
     cli_cmd_info info = {
         "record",
         "Play levels with the expert planner and write a recordings folder: per level\n"
-        "level_SEED/frame_NNNNNN.png, actions.csv and meta.json (docs/FORMATS-recordings.md).",
+        "level_SEED/frame_NNNNNN.png, actions.csv and meta.json (docs/FORMATS.md, section Recordings folders).",
         "coinbc record --levels A-B [--mode easy|hard] --states N [--noise EPS] [--seed S] --out DIR|DATA.cbd",
         "Each level is played until it has N states, starting a new episode of the same level\n"
         "after each end. With probability EPS a uniformly random action is executed instead of\n"

@@ -145,6 +145,13 @@ void game_trails_update(game_trails *t, const game_level *L, const game_state *s
 int game_trace_row(char *buf, size_t n, int32_t seed, int step, int action, const game_state *s,
                    const game_step_out *o);
 const char *game_outcome_name(int outcome); /* "", "coin", "death", "timeout" */
+/* procgen's names of a level's themes (docs/SPEC.md 7), for summaries. */
+typedef struct {
+    const char *bg;     /* background asset path, "platform_backgrounds/alien_bg.png" */
+    const char *player; /* player theme */
+    const char *wall;   /* wall (ground) theme */
+} game_theme_names;
+game_theme_names game_level_theme_names(const game_level *L);
 
 /* The refdata trace policy (tests/data/procgen/README.md, section 2). */
 typedef struct {

@@ -1,5 +1,6 @@
 /* names.c - procgen's theme and background names (docs/SPEC.md 7), used by the
- * layout dump and by people; coinbc draws its own art for each of them. */
+ * layout dump, level summaries and by people; coinbc draws its own art for each of them. */
+#include "game/game.h"
 #include "game/names.h"
 
 static const char *const BG[62] = {
@@ -46,3 +47,7 @@ const char *game_player_name(int i) { return i >= 0 && i < 5 ? PLAYER[i] : "?"; 
 const char *game_wall_name(int i) { return i >= 0 && i < 6 ? WALL[i] : "?"; }
 const char *game_enemy_name(int i) { return i >= 0 && i < 9 ? ENEMY[i] : "?"; }
 const char *game_crate_name(int i) { return i >= 0 && i < 4 ? CRATE[i] : "?"; }
+
+game_theme_names game_level_theme_names(const game_level *L) {
+    return (game_theme_names){game_bg_name(L->bg_index), game_player_name(L->player_theme), game_wall_name(L->wall_theme)};
+}

@@ -34,6 +34,10 @@ static void test_level_summary_and_help(void **st) {
     (void)st;
     assert_int_equal(test_run(out, sizeof out, err, sizeof err, "level --seed 12"), 0);
     assert_non_null(strstr(out, "level 12 (easy)"));
+    /* theme names (game_level_theme_names) as the reference layout of hard
+     * seed 0 names them: bg_name, player_color, ground_theme */
+    assert_int_equal(test_run(out, sizeof out, err, sizeof err, "level --seed 0 --mode hard"), 0);
+    assert_non_null(strstr(out, "background space_backgrounds/parallax-space-backgound.png, player Pink, ground Sand"));
     assert_int_equal(test_run(out, sizeof out, err, sizeof err, "level --help"), 0);
     assert_non_null(strstr(out, "--seed"));
     assert_int_equal(test_run(out, sizeof out, err, sizeof err, "--help"), 0);

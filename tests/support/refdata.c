@@ -19,7 +19,8 @@
 #define REFDATA_SUBDIR "tests/data/procgen"
 
 /* Walks up from dir (at most 8 levels) looking for REFDATA_SUBDIR/README.md;
- * on success writes the folder into out and returns 1. */
+ * on success writes the folder that holds it (the repository) into out and
+ * returns 1. */
 static int find_up(const char *dir, char *out, size_t n) {
     char cur[PATH_MAX];
     snprintf(cur, sizeof cur, "%s", dir);
@@ -27,7 +28,7 @@ static int find_up(const char *dir, char *out, size_t n) {
         char probe[PATH_MAX + 64];
         snprintf(probe, sizeof probe, "%s/" REFDATA_SUBDIR "/README.md", cur);
         if (access(probe, R_OK) == 0) {
-            snprintf(out, n, "%s/" REFDATA_SUBDIR, cur);
+            snprintf(out, n, "%s", cur);
             return 1;
         }
         char *slash = strrchr(cur, '/');
@@ -38,26 +39,33 @@ static int find_up(const char *dir, char *out, size_t n) {
     return 0;
 }
 
-const char *test_refdata_root(void) {
-    static char root[PATH_MAX + 64];
+const char *test_repo_root(void) {
+    static char root[PATH_MAX];
     if (root[0]) return root;
-    const char *env = getenv("COINBC_REFDATA");
-    if (env && *env) {
-        snprintf(root, sizeof root, "%s", env);
-        return root;
-    }
     char exe[PATH_MAX];
     ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    int found = 0;
     if (k > 0) {
         exe[k] = 0;
         char *slash = strrchr(exe, '/');
         if (slash) *slash = 0;
-        if (find_up(exe, root, sizeof root)) return root;
+        found = find_up(exe, root, sizeof root);
     }
     char cwd[PATH_MAX];
-    if (getcwd(cwd, sizeof cwd) && find_up(cwd, root, sizeof root)) return root;
-    root[0] = 0;
-    return NULL;
+    if (!found && getcwd(cwd, sizeof cwd)) found = find_up(cwd, root, sizeof root);
+    if (!found) root[0] = 0;
+    return found ? root : NULL;
+}
+
+const char *test_refdata_root(void) {
+    static char path[PATH_MAX + 64];
+    if (path[0]) return path;
+    const char *env = getenv("COINBC_REFDATA");
+    const char *repo = test_repo_root();
+    if (env && *env) snprintf(path, sizeof path, "%s", env);
+    else if (repo) snprintf(path, sizeof path, "%s/" REFDATA_SUBDIR, repo);
+    else return NULL;
+    return path;
 }
 
 const char *test_refdata(const char *name) {
