@@ -111,7 +111,7 @@ FUZZ_CC    ?= clang
 FUZZ_TIME  ?= 60
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -pthread -fno-omit-frame-pointer \
               -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
-FUZZ_LIB   := $(wildcard common/*.c dataset/*.c model/*.c) $(filter-out capture/record.c,$(wildcard capture/*.c))
+FUZZ_LIB   := $(wildcard common/*.c dataset/*.c model/*.c) $(filter-out capture/record.c,$(wildcard capture/*.c)) game/png.c
 FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 
 build-fuzz/obj/%.o: %.c

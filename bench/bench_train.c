@@ -121,7 +121,7 @@ int bench_train(int argc, char **argv) {
     cb_rng_seed(&r, 1);
     model_init_params(&m, &r);
     int N = L * B;
-    uint8_t *frames = malloc((size_t)N * 12288), *labels = malloc((size_t)N);
+    uint8_t *frames = malloc((size_t)N * CB_FRAME_BYTES), *labels = malloc((size_t)N);
     float *grads = malloc(sizeof(float) * m.nparams * (size_t)L), *g = malloc(sizeof(float) * m.nparams),
           *dens = malloc(sizeof(float) * (size_t)m.ntensors);
     if (!frames || !labels || !grads || !g || !dens || model_set_batch_levels(&m, L, B, &e)) {

@@ -5,6 +5,7 @@
 
 #include "capture/capture.h"
 #include "cli/cli.h"
+#include "game/game.h"
 
 static int data_info(int argc, char **argv) {
     int json = 0, quiet = 0;
@@ -56,8 +57,6 @@ static int data_info(int argc, char **argv) {
         return status;
     }
     double raw = (double)frames * DS_FRAME_BYTES;
-    static const char *const NAMES[DS_NUM_ACTIONS] = {"LEFT+DOWN", "LEFT", "LEFT+UP", "DOWN", "NOOP", "UP", "RIGHT+DOWN",
-                                                      "RIGHT", "RIGHT+UP", "9", "10", "11", "12", "13", "14"};
     if (json) {
         printf("{\"path\": \"%s\", \"levels\": %d, \"frames\": %lld, \"episodes\": %lld, \"bytes\": %llu, "
                "\"raw_frame_bytes\": %.0f, \"compression_ratio\": %.3f, \"first_seed\": %d, \"last_seed\": %d, "
@@ -79,7 +78,7 @@ static int data_info(int argc, char **argv) {
         printf("actions       label (to learn)     executed\n");
         for (int a = 0; a < DS_NUM_ACTIONS; a++)
             if (hist[a] || exec[a])
-                printf("  %2d %-10s %9lld %5.1f%%  %9lld %5.1f%%\n", a, NAMES[a], (long long)hist[a],
+                printf("  %2d %-10s %9lld %5.1f%%  %9lld %5.1f%%\n", a, game_action_name(a), (long long)hist[a],
                        frames ? 100.0 * hist[a] / frames : 0, (long long)exec[a], frames ? 100.0 * exec[a] / frames : 0);
     }
     ds_close(r);

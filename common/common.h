@@ -14,6 +14,22 @@
 
 #define CB_VERSION "0.1.0"
 
+/* ---- facts every module shares ----------------------------------------
+ * procgen CoinRun's 15 actions and its 64x64 RGB frame (row 0 at the top,
+ * channels last). Defined here only; game/, dataset/, model/ and eval/ name
+ * them GAME_*, DS_*, MODEL_*, EVAL_* as aliases of these, each tied by a
+ * _Static_assert in its header. */
+#define CB_NUM_ACTIONS 15
+#define CB_FRAME_W 64
+#define CB_FRAME_H 64
+#define CB_FRAME_C 3
+#define CB_FRAME_BYTES (CB_FRAME_W * CB_FRAME_H * CB_FRAME_C)
+
+/* The index of the largest of x[0..n), the lowest index among equal ones
+ * (so a uniform row gives 0); NaNs are never chosen (all NaN: 0). The one
+ * argmax for predictions, accuracies and greedy play. */
+int cb_argmax(const float *x, int n);
+
 /* ---- errors ---------------------------------------------------------- */
 
 enum {

@@ -29,12 +29,7 @@ typedef struct {
 } ro_slot;
 
 static int pick(const float *p, int sample, cb_rng *r) {
-    if (!sample) {
-        int best = 0;
-        for (int a = 1; a < EVAL_NA; a++)
-            if (p[a] > p[best]) best = a;
-        return best;
-    }
+    if (!sample) return cb_argmax(p, EVAL_NA);
     double u = cb_rng_uniform(r), c = 0;
     for (int a = 0; a < EVAL_NA; a++) {
         c += p[a];

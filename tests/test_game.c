@@ -228,11 +228,31 @@ static void test_modes(void **st) {
     assert_int_equal(game_level_generate(&L, NULL, INT32_MAX, GAME_EASY, &e), 0);
 }
 
+/* The one action-name table: procgen's order (action a moves by
+ * (a / 3 - 1, a % 3 - 1) for a <= 8, as game_step decodes it), 9..14 by number. */
+static void test_action_names(void **st) {
+    (void)st;
+    const char *xs[3] = {"LEFT", "", "RIGHT"}, *ys[3] = {"DOWN", "", "UP"};
+    for (int a = 0; a < 9; a++) {
+        char want[32];
+        const char *x = xs[a / 3], *y = ys[a % 3];
+        snprintf(want, sizeof want, "%s%s%s", x, *x && *y ? "+" : "", *x || *y ? y : "NOOP");
+        assert_string_equal(game_action_name(a), want);
+        assert_true(strlen(game_action_short_name(a)) <= 4);
+        assert_int_equal(game_action_short_name(a)[0], want[0]);
+    }
+    assert_string_equal(game_action_short_name(8), "R+U");
+    assert_string_equal(game_action_name(9), "9");
+    assert_string_equal(game_action_short_name(14), "14");
+    assert_string_equal(game_action_name(15), "?");
+    assert_string_equal(game_action_name(-1), "?");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mt_vectors),  cmocka_unit_test(test_layouts_easy), cmocka_unit_test(test_layouts_hard),
         cmocka_unit_test(test_traces_easy), cmocka_unit_test(test_traces_hard),  cmocka_unit_test(test_state_copy_and_hash),
-        cmocka_unit_test(test_timeout),     cmocka_unit_test(test_modes),
+        cmocka_unit_test(test_timeout),     cmocka_unit_test(test_modes),       cmocka_unit_test(test_action_names),
     };
     return cmocka_run_group_tests_name("game", tests, NULL, NULL);
 }
