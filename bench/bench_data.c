@@ -18,7 +18,7 @@ int bench_data(int argc, char **argv) {
     cli_opt opts[] = {{"data", CLI_STR, &data, "DATA.cbd", "dataset to measure (default: record 16 easy levels x 1000)", 0}};
     cli_cmd_info info = {"bench data", "Dataset codec: compression with and without the inter-frame filter, load speed.",
                          "coinbc bench data [--data DATA.cbd]", NULL};
-    int rc = cli_parse(argc, argv, &info, opts, 1, NULL, 0, NULL);
+    int rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), NULL, 0, NULL);
     if (rc) return rc > 0 ? 0 : 2;
     cb_err e = {0};
     char tmp[] = "/tmp/coinbc_bench_XXXXXX", path[256];

@@ -107,7 +107,7 @@ int bench_train(int argc, char **argv) {
                          "(one full backward pass per level), next to the machine's sgemm rate.",
                          "coinbc bench train [--net impala|nature] [--batch-levels L] [--batch-frames B] [--steps N]",
                          NULL};
-    int rc = cli_parse(argc, argv, &info, opts, (int)(sizeof opts / sizeof opts[0]), NULL, 0, NULL);
+    int rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), NULL, 0, NULL);
     if (rc) return rc > 0 ? 0 : 2;
     if (L < 1 || B < 1 || steps < 1 || threads < 1 || tile < 0) return cli_error("bench train", "sizes must be positive"), 2;
     model m;

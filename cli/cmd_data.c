@@ -16,7 +16,7 @@ static int data_info(int argc, char **argv) {
                          "Every shard is read for the histograms (labels: the action to learn; executed: the action\n"
                          "played). example: coinbc data info train.cbd"};
     const char *pos[1];
-    int npos = 0, rc = cli_parse(argc, argv, &info, opts, 2, pos, 1, &npos);
+    int npos = 0, rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), pos, 1, &npos);
     if (rc) return rc > 0 ? 0 : 2;
     if (npos != 1) return cli_error("data info", "give one DATA folder"), 2;
     ds_reader *r;
@@ -92,7 +92,7 @@ static int data_verify(int argc, char **argv) {
                                         "payload CRCs, frame counts, episodes and values. Exits non-zero naming each bad shard.",
                          "coinbc data verify DATA", NULL};
     const char *pos[1];
-    int npos = 0, rc = cli_parse(argc, argv, &info, opts, 1, pos, 1, &npos);
+    int npos = 0, rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), pos, 1, &npos);
     if (rc) return rc > 0 ? 0 : 2;
     if (npos != 1) return cli_error("data verify", "give one DATA folder"), 2;
     ds_reader *r;
@@ -161,9 +161,9 @@ static int data_split(int argc, char **argv) {
                          "Shards are copied as levels (decoded, checked, re-encoded); the input is not changed.\n"
                          "example: coinbc data split all.cbd --train 0-63 --test 1000-1999 -o coinrun"};
     const char *pos[1];
-    int npos = 0, rc = cli_parse(argc, argv, &info, opts, 4, pos, 1, &npos);
+    int npos = 0, rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), pos, 1, &npos);
     if (rc) return rc > 0 ? 0 : 2;
-    if (npos != 1 || !opts[0].seen || !opts[1].seen || !out)
+    if (npos != 1 || !CLI_SEEN(opts, "train") || !CLI_SEEN(opts, "test") || !out)
         return cli_error("data split", "give DATA, --train A-B, --test C-D and -o PREFIX"), 2;
     if (!(tr.hi < te.lo || te.hi < tr.lo))
         return cli_error("data split", "--train %d-%d and --test %d-%d overlap", tr.lo, tr.hi, te.lo, te.hi), 2;
@@ -198,7 +198,7 @@ static int data_export(int argc, char **argv) {
                          "episode,episode_step). npz: one DIR/{timestamp}_{index}_{T}_{seed}_{return}.npz per episode,\n"
                          "channels last, stored members. example: coinbc data export test.cbd --levels 5-9 --format npz -o out"};
     const char *pos[1];
-    int npos = 0, rc = cli_parse(argc, argv, &info, opts, 4, pos, 1, &npos);
+    int npos = 0, rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), pos, 1, &npos);
     if (rc) return rc > 0 ? 0 : 2;
     if (npos != 1 || !out) return cli_error("data export", "give DATA and -o DIR"), 2;
     int npz = !strcmp(fmt, "npz");

@@ -31,10 +31,9 @@ int cli_cmd_level(int argc, char **argv) {
         "Without --dump, --png or --map, prints a one-line summary of the level.\n"
         "example: coinbc level --seed 7 --mode hard --dump\n"
         "         coinbc level --seed 7 --map level7.png"};
-    int nopt = (int)(sizeof opts / sizeof opts[0]);
-    int rc = cli_parse(argc, argv, &info, opts, nopt, NULL, 0, NULL);
+    int rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), NULL, 0, NULL);
     if (rc) return rc > 0 ? 0 : 2;
-    if (!opts[0].seen) return cli_error("level", "--seed S is required (see coinbc level --help)"), 2;
+    if (!CLI_SEEN(opts, "seed")) return cli_error("level", "--seed S is required (see coinbc level --help)"), 2;
     int32_t seed = 0;
     if (parse_seed("level", seed64, &seed)) return 2;
     int mode;
