@@ -1,6 +1,7 @@
-/* common.h - small shared pieces used by every coinbc module:
- * error reporting, an explicit RNG, atomic file writes, progress reporting,
- * a deterministic parallel-for, and a monotonic clock.
+/* common.h - small shared pieces used by every coinbc module: the facts
+ * they share (action count, frame size) and argmax, error reporting, an
+ * explicit RNG, atomic file writes, progress reporting, a deterministic
+ * parallel-for, and a monotonic clock.
  *
  * Library code never prints and never exits: it returns 0 on success or a
  * negative CB_E* code, and fills a cb_err whose message names the file, the
