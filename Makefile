@@ -1,10 +1,12 @@
 # coinbc build. `make help` lists the targets.
 #
-# Layout: every module folder (common game capture dataset model train eval)
-# compiles into build/libcoinbc.a; cli/ links it into build/coinbc; each
-# tests/test_*.c is its own cmocka program; bench/*.c are benchmark programs.
+# Layout: every module folder compiles into build/libcoinbc.a. MODULES is in
+# dependency order: a module includes only the public headers of the ones
+# before it (docs/ARCHITECTURE.md; tests/test_layout.c checks it). cli/ and
+# bench/ (the benchmarks behind `coinbc bench`) link it into build/coinbc;
+# each tests/test_*.c is its own cmocka program.
 
-MODULES := common game capture dataset model train eval run
+MODULES := common game dataset capture model train eval run
 CC      ?= gcc
 MARCH   ?= $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo 2>/dev/null && echo x86-64-v3 || echo x86-64-v2)
 # -ffp-contract=off: the engine must round exactly as procgen's spec says
@@ -109,7 +111,7 @@ FUZZ_CC    ?= clang
 FUZZ_TIME  ?= 60
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -pthread -fno-omit-frame-pointer \
               -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
-FUZZ_LIB   := $(wildcard common/*.c dataset/*.c model/*.c) $(filter-out capture/record.c,$(wildcard capture/*.c))
+FUZZ_LIB   := $(wildcard common/*.c dataset/*.c model/*.c) $(filter-out capture/record.c,$(wildcard capture/*.c)) game/png.c
 FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 
 build-fuzz/obj/%.o: %.c

@@ -9,8 +9,8 @@
 #include "capture/record.h"
 #include "cli/cli.h"
 #include "dataset/dataset.h"
+#include "game/game.h"
 
-#include <png.h>
 #include <zlib.h>
 
 int bench_data(int argc, char **argv) {
@@ -18,7 +18,7 @@ int bench_data(int argc, char **argv) {
     cli_opt opts[] = {{"data", CLI_STR, &data, "DATA.cbd", "dataset to measure (default: record 16 easy levels x 1000)", 0}};
     cli_cmd_info info = {"bench data", "Dataset codec: compression with and without the inter-frame filter, load speed.",
                          "coinbc bench data [--data DATA.cbd]", NULL};
-    int rc = cli_parse(argc, argv, &info, opts, 1, NULL, 0, NULL);
+    int rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), NULL, 0, NULL);
     if (rc) return rc > 0 ? 0 : 2;
     cb_err e = {0};
     char tmp[] = "/tmp/coinbc_bench_XXXXXX", path[256];
@@ -87,29 +87,24 @@ int bench_data(int argc, char **argv) {
                level, bytes[0] / 1e6, raw / bytes[0], raw / 1e6 / enc[0], raw / 1e6 / dec[0], bytes[1] / 1e6, raw / bytes[1],
                raw / 1e6 / enc[1], raw / 1e6 / dec[1], (double)bytes[1] / bytes[0]);
     }
-    /* the same frames as PNG files (libpng, default settings) and as the
+    /* the same frames as PNG files (coinbc's encoder, as record writes them) and as the
      * observations array of a savez_compressed episode (deflate level 6 of
      * the raw bytes, which is what numpy's zipfile stores) */
     {
         size_t png_bytes = 0, npz_bytes = 0, ds_bytes = 0;
+        game_png enc;
+        game_png_init(&enc);
         for (int i = 0; i < n; i++) {
-            for (int64_t t = 0; t < lv[i].n; t++) {
-                png_image im;
-                memset(&im, 0, sizeof im);
-                im.version = PNG_IMAGE_VERSION;
-                im.width = DS_W;
-                im.height = DS_H;
-                im.format = PNG_FORMAT_RGB;
-                png_alloc_size_t sz = 0;
-                if (png_image_write_to_memory(&im, NULL, &sz, 0, lv[i].frames + (size_t)t * DS_FRAME_BYTES, 0, NULL))
-                    png_bytes += sz;
-            }
+            for (int64_t t = 0; t < lv[i].n; t++)
+                if (game_png_encode(&enc, lv[i].frames + (size_t)t * DS_FRAME_BYTES, DS_W, DS_H, NULL) == 0)
+                    png_bytes += enc.n;
             uLongf cap = compressBound((uLong)(lv[i].n * DS_FRAME_BYTES));
             uint8_t *z = malloc(cap);
             if (z && compress2(z, &cap, lv[i].frames, (uLong)(lv[i].n * DS_FRAME_BYTES), 6) == Z_OK) npz_bytes += cap;
             free(z);
             ds_bytes += ds_level_entry(r, ds_find(r, lv[i].seed))->bytes;
         }
+        game_png_free(&enc);
         printf("the same frames: dataset shards %.1f MB, PNG files %.1f MB (dataset/PNG %.2f), savez_compressed-style "
                "deflate-6 of the frames %.1f MB (dataset/npz %.2f)\n",
                ds_bytes / 1e6, png_bytes / 1e6, (double)ds_bytes / (double)png_bytes, npz_bytes / 1e6,

@@ -96,7 +96,7 @@ int bench_expert(int argc, char **argv) {
                          "coinbc bench expert [--levels A-B] [--mode easy|hard|both] [--threads T]",
                          "Each level is played once from its start with the expert. Planning time per level is\n"
                          "the wall time spent in game_expert_act over the episode (first plan and any replans)."};
-    int rc = cli_parse(argc, argv, &info, opts, (int)(sizeof opts / sizeof opts[0]), NULL, 0, NULL);
+    int rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), NULL, 0, NULL);
     if (rc) return rc > 0 ? 0 : 2;
     int modes[2], nmodes = 0;
     if (!strcmp(mode_s, "both")) {

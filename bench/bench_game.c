@@ -58,7 +58,7 @@ int bench_game(int argc, char **argv) {
     };
     cli_cmd_info info = {"bench game", "Engine speed: steps/s with and without rendering, levels/s.",
                          "coinbc bench game [--steps N]", NULL};
-    int rc = cli_parse(argc, argv, &info, opts, 1, NULL, 0, NULL);
+    int rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), NULL, 0, NULL);
     if (rc) return rc > 0 ? 0 : 2;
     if (steps < 1000) return cli_error("bench game", "--steps must be at least 1000");
     bench_print_machine();

@@ -107,7 +107,7 @@ int bench_train(int argc, char **argv) {
                          "(one full backward pass per level), next to the machine's sgemm rate.",
                          "coinbc bench train [--net impala|nature] [--batch-levels L] [--batch-frames B] [--steps N]",
                          NULL};
-    int rc = cli_parse(argc, argv, &info, opts, (int)(sizeof opts / sizeof opts[0]), NULL, 0, NULL);
+    int rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), NULL, 0, NULL);
     if (rc) return rc > 0 ? 0 : 2;
     if (L < 1 || B < 1 || steps < 1 || threads < 1 || tile < 0) return cli_error("bench train", "sizes must be positive"), 2;
     model m;
@@ -121,7 +121,7 @@ int bench_train(int argc, char **argv) {
     cb_rng_seed(&r, 1);
     model_init_params(&m, &r);
     int N = L * B;
-    uint8_t *frames = malloc((size_t)N * 12288), *labels = malloc((size_t)N);
+    uint8_t *frames = malloc((size_t)N * CB_FRAME_BYTES), *labels = malloc((size_t)N);
     float *grads = malloc(sizeof(float) * m.nparams * (size_t)L), *g = malloc(sizeof(float) * m.nparams),
           *dens = malloc(sizeof(float) * (size_t)m.ntensors);
     if (!frames || !labels || !grads || !g || !dens || model_set_batch_levels(&m, L, B, &e)) {

@@ -4,29 +4,16 @@
  * {timestamp}_{index}_{T}_{seed}_{return}.npz (stored members, channels last,
  * T+1 observations, the last repeating the episode's first frame as procgen's
  * auto-reset does). Capturing an export gives back the same frames and labels. */
-#include <png.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "capture/capture.h"
 #include "capture/npy.h"
 #include "capture/zip.h"
+#include "game/game.h"
 
 static int write_png(const char *path, const uint8_t *rgb, cb_err *e) {
-    cb_afile f;
-    int rc = cb_afile_open(&f, path, e);
-    if (rc) return rc;
-    png_image im;
-    memset(&im, 0, sizeof im);
-    im.version = PNG_IMAGE_VERSION;
-    im.width = DS_W;
-    im.height = DS_H;
-    im.format = PNG_FORMAT_RGB;
-    if (!png_image_write_to_stdio(&im, f.fp, 0, rgb, 0, NULL)) {
-        cb_afile_abort(&f);
-        return cb_fail(e, CB_EIO, "%s: writing the PNG failed (%s)", path, im.message);
-    }
-    return cb_afile_commit(&f, e);
+    return game_write_png(path, rgb, DS_W, DS_H, e); /* coinbc's one PNG encoder */
 }
 
 int capture_export_png(const ds_level *l, const char *dir, cb_err *e) {
@@ -98,7 +85,7 @@ int capture_export_npz(const ds_level *l, const char *dir, cb_err *e) {
             const void *data;
             size_t bytes;
         } mem[5] = {
-            {"observations.npy", "|u1", {T + 1, 64, 64, 3}, 4, obs, (size_t)(T + 1) * DS_FRAME_BYTES},
+            {"observations.npy", "|u1", {T + 1, DS_H, DS_W, DS_C}, 4, obs, (size_t)(T + 1) * DS_FRAME_BYTES},
             {"actions.npy", "<i8", {T}, 1, act, sizeof(int64_t) * (size_t)T},
             {"rewards.npy", "<f4", {T}, 1, rew, sizeof(float) * (size_t)T},
             {"dones.npy", "|b1", {T}, 1, don, (size_t)T},

@@ -1,4 +1,4 @@
-/* record.c - expert play -> recordings folder (docs/FORMATS-recordings.md).
+/* record.c - expert play -> recordings folder (docs/FORMATS.md, "Recordings folders").
  * Each level is played with the expert until it has `states` states,
  * starting a new episode of the same level after each end. With
  * probability `noise` the executed action is a uniformly random one of the
@@ -13,8 +13,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <png.h>
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,19 +28,10 @@ typedef struct {
     int64_t states, episodes, coins, deaths, timeouts, random_actions, searches, expert_nopath, expert_budget;
 } level_sum;
 
-/* A per-worker cache of the blocks libpng and zlib allocate for every frame
- * (~300 KB), so that encoding 64x64 frames does not grow and trim the heap
- * each time. Blocks carry their size in a 16-byte header. */
-#define POOL_SLOTS 24
-typedef struct {
-    void *blk[POOL_SLOTS];
-    size_t size[POOL_SLOTS];
-} png_pool;
-
 typedef struct {
     game_expert ex;
     game_env *env;
-    png_pool pool;
+    game_png png;     /* the frame encoder, its buffers reused */
     int fail_level_i; /* index of the failing level, or -1 */
     cb_err err;
 } worker;
@@ -78,95 +67,6 @@ static int tb_printf(tbuf *b, const char *fmt, ...) {
         b->p = np;
         b->cap = cap;
     }
-}
-
-/* ---- PNG frames ------------------------------------------------------------ */
-typedef struct {
-    uint8_t *p;
-    size_t n, cap;
-    int oom;
-} membuf;
-
-static void mem_write(png_structp png, png_bytep data, png_size_t len) {
-    membuf *m = png_get_io_ptr(png);
-    if (m->oom) return;
-    if (m->n + len > m->cap) {
-        size_t cap = m->cap ? m->cap : 16384;
-        while (cap < m->n + len) cap *= 2;
-        uint8_t *np = realloc(m->p, cap);
-        if (!np) {
-            m->oom = 1;
-            return;
-        }
-        m->p = np;
-        m->cap = cap;
-    }
-    memcpy(m->p + m->n, data, len);
-    m->n += len;
-}
-
-static void mem_flush(png_structp png) { (void)png; }
-
-static png_voidp pool_malloc(png_structp png, png_alloc_size_t size) {
-    png_pool *pl = png_get_mem_ptr(png);
-    for (int i = 0; i < POOL_SLOTS; i++)
-        if (pl->blk[i] && pl->size[i] == size) {
-            void *b = pl->blk[i];
-            pl->blk[i] = NULL;
-            return (uint8_t *)b + 16;
-        }
-    uint8_t *b = malloc(size + 16);
-    if (!b) return NULL;
-    memcpy(b, &size, sizeof size);
-    return b + 16;
-}
-
-static void pool_free(png_structp png, png_voidp ptr) {
-    if (!ptr) return;
-    png_pool *pl = png_get_mem_ptr(png);
-    uint8_t *b = (uint8_t *)ptr - 16;
-    size_t size;
-    memcpy(&size, b, sizeof size);
-    for (int i = 0; i < POOL_SLOTS; i++)
-        if (!pl->blk[i]) {
-            pl->blk[i] = b;
-            pl->size[i] = size;
-            return;
-        }
-    free(b);
-}
-
-static void pool_release(png_pool *pl) {
-    for (int i = 0; i < POOL_SLOTS; i++) free(pl->blk[i]);
-    memset(pl, 0, sizeof *pl);
-}
-
-/* The 64x64 RGB frame as PNG bytes in m (same settings as game_write_png,
- * so the same bytes). */
-static int encode_png(membuf *m, png_pool *pool, const uint8_t *rgb, cb_err *e) {
-    m->n = 0;
-    m->oom = 0;
-    png_structp png =
-        png_create_write_struct_2(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL, pool, pool_malloc, pool_free);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (!png || !info) {
-        png_destroy_write_struct(&png, &info);
-        return cb_fail(e, CB_ENOMEM, "out of memory in libpng");
-    }
-    if (setjmp(png_jmpbuf(png))) {
-        png_destroy_write_struct(&png, &info);
-        return cb_fail(e, CB_ENOMEM, "libpng failed to encode a frame");
-    }
-    png_set_write_fn(png, m, mem_write, mem_flush);
-    png_set_compression_level(png, 6);
-    png_set_IHDR(png, info, GAME_OBS, GAME_OBS, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(png, info);
-    for (int y = 0; y < GAME_OBS; y++) png_write_row(png, (png_const_bytep)(rgb + (size_t)y * GAME_OBS * 3));
-    png_write_end(png, NULL);
-    png_destroy_write_struct(&png, &info);
-    if (m->oom) return cb_fail(e, CB_ENOMEM, "out of memory encoding a frame");
-    return 0;
 }
 
 /* Writes buf to "<path>.tmp" and renames it to path (no fsync, see above). */
@@ -269,7 +169,6 @@ static int record_level(void *vctx, int64_t i, int wid) {
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/level_%d", o->out ? o->out : ".", level);
     tbuf csv = {0};
-    membuf png = {0};
     ds_level dl;
     memset(&dl, 0, sizeof dl);
     int rc = 0;
@@ -296,7 +195,9 @@ static int record_level(void *vctx, int64_t i, int wid) {
             game_env_render(w->env, dl.frames + (size_t)t * DS_FRAME_BYTES);
         } else {
             game_env_render(w->env, rgb);
-            if ((rc = encode_png(&png, &w->pool, rgb, e)) || (rc = write_renamed(path, png.p, png.n, e))) goto out;
+            if ((rc = game_png_encode(&w->png, rgb, GAME_OBS, GAME_OBS, e)) ||
+                (rc = write_renamed(path, w->png.data, w->png.n, e)))
+                goto out;
         }
         int label;
         int64_t before = w->ex.searches;
@@ -355,7 +256,6 @@ static int record_level(void *vctx, int64_t i, int wid) {
     if (o->progress) o->progress(o->progress_ctx, o->states - reported, 1);
 out:
     free(csv.p);
-    free(png.p);
     ds_level_free(&dl);
     if (rc) {
         if (w->fail_level_i < 0 || i < w->fail_level_i) w->fail_level_i = (int)i;
@@ -448,7 +348,7 @@ static int record_levels(const capture_record_opts *o, capture_record_summary *s
         }
     }
     for (int k = 0; k < ninit; k++) {
-        pool_release(&c.w[k].pool);
+        game_png_free(&c.w[k].png);
         game_expert_free(&c.w[k].ex);
         free(c.w[k].env);
     }

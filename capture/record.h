@@ -2,7 +2,7 @@
  * (game_expert_act), optionally executing a random action instead with
  * probability `noise`, and writes a recordings folder (one level_SEED folder
  * per level with frame_NNNNNN.png, actions.csv and meta.json, plus a
- * meta.json for the whole run; layout in docs/FORMATS-recordings.md).
+ * meta.json for the whole run; layout in docs/FORMATS.md, "Recordings folders").
  * Levels run in parallel; the output is identical for any thread count. */
 #ifndef COINBC_CAPTURE_RECORD_H
 #define COINBC_CAPTURE_RECORD_H

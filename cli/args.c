@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 int cli_error(const char *cmd, const char *fmt, ...) {
@@ -17,6 +18,13 @@ int cli_error(const char *cmd, const char *fmt, ...) {
 void cli_join_args(char *buf, size_t n, int argc, char **argv) {
     size_t k = (size_t)snprintf(buf, n, "coinbc");
     for (int i = 0; i < argc && k < n; i++) k += (size_t)snprintf(buf + k, n - k, " %s", argv[i]);
+}
+
+int cli_seen(const cli_opt *opts, int nopts, const char *name) {
+    for (int i = 0; i < nopts; i++)
+        if (!strcmp(opts[i].name, name)) return opts[i].seen;
+    fprintf(stderr, "coinbc: internal error: no option --%s in this command's table\n", name);
+    abort();
 }
 
 int cli_fail(const char *cmd, const cb_err *e) {

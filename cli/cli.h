@@ -40,6 +40,11 @@ int cli_parse(int argc, char **argv, const cli_cmd_info *info, cli_opt *opts, in
               const char **pos, int max_pos, int *npos);
 /* the number of entries of an option array (never type the count by hand) */
 #define CLI_COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+/* Whether option --name was given (after cli_parse), looked up by name so it
+ * survives reordering the table; a name not in the table is a programmer
+ * error (message on stderr, abort). CLI_SEEN takes the count from the array. */
+int cli_seen(const cli_opt *opts, int nopts, const char *name);
+#define CLI_SEEN(a, name) cli_seen((a), CLI_COUNT(a), (name))
 
 void cli_usage(const cli_cmd_info *info, const cli_opt *opts, int nopts, FILE *out);
 

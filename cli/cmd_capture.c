@@ -50,8 +50,7 @@ int cli_cmd_capture(int argc, char **argv) {
         "example: coinbc capture rec/ -o train.cbd --levels 0-63"};
     const char *pos[4096];
     int npos = 0;
-    int nopt = (int)(sizeof opts / sizeof opts[0]);
-    int rc = cli_parse(argc, argv, &info, opts, nopt, pos, 4096, &npos);
+    int rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), pos, 4096, &npos);
     if (rc) return rc > 0 ? 0 : 2;
     if (!npos) return cli_error("capture", "give at least one INPUT (see coinbc capture --help)"), 2;
     if (!out) return cli_error("capture", "-o DATA.cbd is required"), 2;
@@ -64,7 +63,7 @@ int cli_cmd_capture(int argc, char **argv) {
     cap_ui ui = {.quiet = quiet};
     pthread_mutex_init(&ui.mu, NULL);
     cb_progress_start(&ui.prog, "capture", "levels", 0, quiet);
-    capture_opts o = {.has_range = opts[1].seen, .lo = levels.lo, .hi = levels.hi, .skip_bad = skip_bad,
+    capture_opts o = {.has_range = CLI_SEEN(opts, "levels"), .lo = levels.lo, .hi = levels.hi, .skip_bad = skip_bad,
                       .append = append, .threads = threads, .has_mode = mode_v >= 0, .mode = mode_v, .command = command, .warn = on_warn,
                       .progress = on_progress, .ctx = &ui};
     capture_summary s;

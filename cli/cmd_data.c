@@ -5,6 +5,7 @@
 
 #include "capture/capture.h"
 #include "cli/cli.h"
+#include "game/game.h"
 
 static int data_info(int argc, char **argv) {
     int json = 0, quiet = 0;
@@ -15,7 +16,7 @@ static int data_info(int argc, char **argv) {
                          "Every shard is read for the histograms (labels: the action to learn; executed: the action\n"
                          "played). example: coinbc data info train.cbd"};
     const char *pos[1];
-    int npos = 0, rc = cli_parse(argc, argv, &info, opts, 2, pos, 1, &npos);
+    int npos = 0, rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), pos, 1, &npos);
     if (rc) return rc > 0 ? 0 : 2;
     if (npos != 1) return cli_error("data info", "give one DATA folder"), 2;
     ds_reader *r;
@@ -56,8 +57,6 @@ static int data_info(int argc, char **argv) {
         return status;
     }
     double raw = (double)frames * DS_FRAME_BYTES;
-    static const char *const NAMES[DS_NUM_ACTIONS] = {"LEFT+DOWN", "LEFT", "LEFT+UP", "DOWN", "NOOP", "UP", "RIGHT+DOWN",
-                                                      "RIGHT", "RIGHT+UP", "9", "10", "11", "12", "13", "14"};
     if (json) {
         printf("{\"path\": \"%s\", \"levels\": %d, \"frames\": %lld, \"episodes\": %lld, \"bytes\": %llu, "
                "\"raw_frame_bytes\": %.0f, \"compression_ratio\": %.3f, \"first_seed\": %d, \"last_seed\": %d, "
@@ -79,7 +78,7 @@ static int data_info(int argc, char **argv) {
         printf("actions       label (to learn)     executed\n");
         for (int a = 0; a < DS_NUM_ACTIONS; a++)
             if (hist[a] || exec[a])
-                printf("  %2d %-10s %9lld %5.1f%%  %9lld %5.1f%%\n", a, NAMES[a], (long long)hist[a],
+                printf("  %2d %-10s %9lld %5.1f%%  %9lld %5.1f%%\n", a, game_action_name(a), (long long)hist[a],
                        frames ? 100.0 * hist[a] / frames : 0, (long long)exec[a], frames ? 100.0 * exec[a] / frames : 0);
     }
     ds_close(r);
@@ -93,7 +92,7 @@ static int data_verify(int argc, char **argv) {
                                         "payload CRCs, frame counts, episodes and values. Exits non-zero naming each bad shard.",
                          "coinbc data verify DATA", NULL};
     const char *pos[1];
-    int npos = 0, rc = cli_parse(argc, argv, &info, opts, 1, pos, 1, &npos);
+    int npos = 0, rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), pos, 1, &npos);
     if (rc) return rc > 0 ? 0 : 2;
     if (npos != 1) return cli_error("data verify", "give one DATA folder"), 2;
     ds_reader *r;
@@ -162,9 +161,9 @@ static int data_split(int argc, char **argv) {
                          "Shards are copied as levels (decoded, checked, re-encoded); the input is not changed.\n"
                          "example: coinbc data split all.cbd --train 0-63 --test 1000-1999 -o coinrun"};
     const char *pos[1];
-    int npos = 0, rc = cli_parse(argc, argv, &info, opts, 4, pos, 1, &npos);
+    int npos = 0, rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), pos, 1, &npos);
     if (rc) return rc > 0 ? 0 : 2;
-    if (npos != 1 || !opts[0].seen || !opts[1].seen || !out)
+    if (npos != 1 || !CLI_SEEN(opts, "train") || !CLI_SEEN(opts, "test") || !out)
         return cli_error("data split", "give DATA, --train A-B, --test C-D and -o PREFIX"), 2;
     if (!(tr.hi < te.lo || te.hi < tr.lo))
         return cli_error("data split", "--train %d-%d and --test %d-%d overlap", tr.lo, tr.hi, te.lo, te.hi), 2;
@@ -199,7 +198,7 @@ static int data_export(int argc, char **argv) {
                          "episode,episode_step). npz: one DIR/{timestamp}_{index}_{T}_{seed}_{return}.npz per episode,\n"
                          "channels last, stored members. example: coinbc data export test.cbd --levels 5-9 --format npz -o out"};
     const char *pos[1];
-    int npos = 0, rc = cli_parse(argc, argv, &info, opts, 4, pos, 1, &npos);
+    int npos = 0, rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), pos, 1, &npos);
     if (rc) return rc > 0 ? 0 : 2;
     if (npos != 1 || !out) return cli_error("data export", "give DATA and -o DIR"), 2;
     int npz = !strcmp(fmt, "npz");

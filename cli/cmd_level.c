@@ -5,7 +5,6 @@
 
 #include "cli/cli.h"
 #include "game/game.h"
-#include "game/names.h"
 
 static int parse_seed(const char *cmd, int64_t v, int32_t *seed) {
     if (v < INT32_MIN || v > INT32_MAX)
@@ -32,10 +31,9 @@ int cli_cmd_level(int argc, char **argv) {
         "Without --dump, --png or --map, prints a one-line summary of the level.\n"
         "example: coinbc level --seed 7 --mode hard --dump\n"
         "         coinbc level --seed 7 --map level7.png"};
-    int nopt = (int)(sizeof opts / sizeof opts[0]);
-    int rc = cli_parse(argc, argv, &info, opts, nopt, NULL, 0, NULL);
+    int rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), NULL, 0, NULL);
     if (rc) return rc > 0 ? 0 : 2;
-    if (!opts[0].seen) return cli_error("level", "--seed S is required (see coinbc level --help)"), 2;
+    if (!CLI_SEEN(opts, "seed")) return cli_error("level", "--seed S is required (see coinbc level --help)"), 2;
     int32_t seed = 0;
     if (parse_seed("level", seed64, &seed)) return 2;
     int mode;
@@ -76,12 +74,13 @@ int cli_cmd_level(int argc, char **argv) {
         }
     }
     if (!dump && !png && !map) {
+        game_theme_names tn = game_level_theme_names(L);
         int saws = 0, crates = L->ncrates;
         for (int i = 0; i < L->nstatics; i++) saws += L->statics[i].type == GAME_ENT_SAW;
         printf("level %d (%s): coin at cell (%d,%d), %d enemies, %d saws, %d crates, background %s, "
                "player %s, ground %s\n",
                seed, game_mode_name(mode), L->goal_x, L->goal_y, L->nenemies, saws, crates,
-               game_bg_name(L->bg_index), game_player_name(L->player_theme), game_wall_name(L->wall_theme));
+               tn.bg, tn.player, tn.wall);
     }
 out:
     free(L);

@@ -79,10 +79,9 @@ int cli_cmd_play(int argc, char **argv) {
         "coinbc play --seed S [--mode M] (--actions FILE | --policy refdata) [--frames DIR]",
         "The episode stops at the first done, or when the actions run out.\n"
         "example: coinbc play --seed 3 --policy refdata --frames /tmp/frames"};
-    int nopt = (int)(sizeof opts / sizeof opts[0]);
-    int rc = cli_parse(argc, argv, &info, opts, nopt, NULL, 0, NULL);
+    int rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), NULL, 0, NULL);
     if (rc) return rc > 0 ? 0 : 2;
-    if (!opts[0].seen) return cli_error("play", "--seed S is required"), 2;
+    if (!CLI_SEEN(opts, "seed")) return cli_error("play", "--seed S is required"), 2;
     if (seed64 < INT32_MIN || seed64 > INT32_MAX)
         return cli_error("play", "--seed %lld is outside the int32 range", (long long)seed64), 2;
     int32_t seed = (int32_t)seed64;

@@ -1,5 +1,5 @@
 /* cmd_record.c - coinbc record: play levels with the expert planner and
- * write a recordings folder (capture/record.h, docs/FORMATS-recordings.md). */
+ * write a recordings folder (capture/record.h, docs/FORMATS.md). */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -52,7 +52,7 @@ int cli_cmd_record(int argc, char **argv) {
     cli_cmd_info info = {
         "record",
         "Play levels with the expert planner and write a recordings folder: per level\n"
-        "level_SEED/frame_NNNNNN.png, actions.csv and meta.json (docs/FORMATS-recordings.md).",
+        "level_SEED/frame_NNNNNN.png, actions.csv and meta.json (docs/FORMATS.md, section Recordings folders).",
         "coinbc record --levels A-B [--mode easy|hard] --states N [--noise EPS] [--seed S] --out DIR|DATA.cbd",
         "Each level is played until it has N states, starting a new episode of the same level\n"
         "after each end. With probability EPS a uniformly random action is executed instead of\n"
@@ -61,11 +61,10 @@ int cli_cmd_record(int argc, char **argv) {
         "with --force an existing dataset is extended (levels already in it are refused).\n"
         "example: coinbc record --levels 0-63 --states 1000 --noise 0.1 --out rec/train\n"
         "         coinbc record --levels 0-63 --states 1000 --out train.cbd"};
-    int nopt = (int)(sizeof opts / sizeof opts[0]);
-    int rc = cli_parse(argc, argv, &info, opts, nopt, NULL, 0, NULL);
+    int rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), NULL, 0, NULL);
     if (rc) return rc > 0 ? 0 : 2;
-    if (!opts[0].seen) return cli_error("record", "--levels A-B is required (see coinbc record --help)"), 2;
-    if (!opts[2].seen) return cli_error("record", "--states N is required"), 2;
+    if (!CLI_SEEN(opts, "levels")) return cli_error("record", "--levels A-B is required (see coinbc record --help)"), 2;
+    if (!CLI_SEEN(opts, "states")) return cli_error("record", "--states N is required"), 2;
     if (!out || !out[0]) return cli_error("record", "--out DIR is required"), 2;
     int mode;
     if (game_mode_parse(mode_s, &mode)) return cli_error("record", "unknown mode '%s' (use easy or hard)", mode_s), 2;

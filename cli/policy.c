@@ -10,13 +10,14 @@
 static int ckpt_probs(void *self, int worker, const uint8_t *frames, int n, float *probs, cb_err *e) {
     cli_ckpt_policy *p = self;
     model *m = &p->models[worker];
-    if (m->batch < n) {
-        int rc = model_set_batch(m, n < 64 ? 64 : n, e);
+    /* the rollout asks for one chunk of levels (8 frames) at a time: a small
+     * inference batch keeps each worker's model copy small */
+    if (m->batch < 1) {
+        int rc = model_set_batch(m, 64, e);
         if (rc) return rc;
     }
-    model_forward_u8(m, frames, n, NULL);
-    memcpy(probs, m->probs, sizeof(float) * (size_t)n * MODEL_NA);
-    return 0;
+    model_predict_io io = {.probs = probs};
+    return model_predict(m, frames, n, &io, e);
 }
 
 int cli_ckpt_policy_open(cli_ckpt_policy *p, const char *path, int workers, cb_err *e) {

@@ -1,6 +1,7 @@
-/* common.h - small shared pieces used by every coinbc module:
- * error reporting, an explicit RNG, atomic file writes, progress reporting,
- * a deterministic parallel-for, and a monotonic clock.
+/* common.h - small shared pieces used by every coinbc module: the facts
+ * they share (action count, frame size) and argmax, error reporting, an
+ * explicit RNG, atomic file writes, progress reporting, a deterministic
+ * parallel-for, and a monotonic clock.
  *
  * Library code never prints and never exits: it returns 0 on success or a
  * negative CB_E* code, and fills a cb_err whose message names the file, the
@@ -13,6 +14,22 @@
 #include <stdio.h>
 
 #define CB_VERSION "0.1.0"
+
+/* ---- facts every module shares ----------------------------------------
+ * procgen CoinRun's 15 actions and its 64x64 RGB frame (row 0 at the top,
+ * channels last). Defined here only; game/, dataset/, model/ and eval/ name
+ * them GAME_*, DS_*, MODEL_*, EVAL_* as aliases of these, each tied by a
+ * _Static_assert in its header. */
+#define CB_NUM_ACTIONS 15
+#define CB_FRAME_W 64
+#define CB_FRAME_H 64
+#define CB_FRAME_C 3
+#define CB_FRAME_BYTES (CB_FRAME_W * CB_FRAME_H * CB_FRAME_C)
+
+/* The index of the largest of x[0..n), the lowest index among equal ones
+ * (so a uniform row gives 0); NaNs are never chosen (all NaN: 0). The one
+ * argmax for predictions, accuracies and greedy play. */
+int cb_argmax(const float *x, int n);
 
 /* ---- errors ---------------------------------------------------------- */
 

@@ -9,11 +9,15 @@
 
 #include "common/common.h"
 
-#define DS_W 64
-#define DS_H 64
-#define DS_C 3
-#define DS_FRAME_BYTES (DS_W * DS_H * DS_C)
-#define DS_NUM_ACTIONS 15
+/* The frame and the action count are defined once, in common/common.h; the
+ * manifest and every shard header record them, so a reader checks them. */
+#define DS_W CB_FRAME_W
+#define DS_H CB_FRAME_H
+#define DS_C CB_FRAME_C
+#define DS_FRAME_BYTES CB_FRAME_BYTES
+#define DS_NUM_ACTIONS CB_NUM_ACTIONS
+_Static_assert(DS_FRAME_BYTES == DS_W * DS_H * DS_C && DS_NUM_ACTIONS <= 255,
+               "a frame is W x H x C bytes; labels and actions are stored as bytes");
 #define DS_VERSION 1
 
 /* One level's frames and per-frame columns, in memory. */

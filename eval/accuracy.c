@@ -28,9 +28,7 @@ int eval_acc_add(eval_acc *a, int32_t seed, const uint8_t *labels, const float *
         int y = labels[i];
         if (y >= EVAL_NA) return cb_fail(e, CB_EFORMAT, "level %d: frame %lld has label %d outside 0..14", seed, (long long)i, y);
         const float *p = probs + i * EVAL_NA;
-        int best = 0;
-        for (int k = 1; k < EVAL_NA; k++)
-            if (p[k] > p[best]) best = k;
+        int best = cb_argmax(p, EVAL_NA);
         double py = p[y] > 1e-30f ? p[y] : 1e-30;
         lv->n++;
         lv->correct += best == y;

@@ -8,7 +8,8 @@
 #include "common/common.h"
 #include "game/game.h"
 
-#define EVAL_NA GAME_NUM_ACTIONS
+#define EVAL_NA CB_NUM_ACTIONS /* common/common.h */
+_Static_assert(EVAL_NA == GAME_NUM_ACTIONS, "eval counts the game's actions");
 
 /* ---- statistics ---------------------------------------------------------- */
 /* 95% Wilson score interval of a rate k/n. */

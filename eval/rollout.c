@@ -17,7 +17,7 @@ typedef struct {
     eval_level_result *out;
     cb_err *errs;     /* per chunk */
     cb_progress *prog;
-    int64_t *levels_done; /* guarded by the progress update being monotone-ish: per-chunk counters */
+    int64_t *levels_done; /* levels finished, added to atomically; only worker 0 redraws the progress */
 } ro_ctx;
 
 typedef struct {
@@ -29,12 +29,7 @@ typedef struct {
 } ro_slot;
 
 static int pick(const float *p, int sample, cb_rng *r) {
-    if (!sample) {
-        int best = 0;
-        for (int a = 1; a < EVAL_NA; a++)
-            if (p[a] > p[best]) best = a;
-        return best;
-    }
+    if (!sample) return cb_argmax(p, EVAL_NA);
     double u = cb_rng_uniform(r), c = 0;
     for (int a = 0; a < EVAL_NA; a++) {
         c += p[a];
@@ -146,7 +141,8 @@ static int ro_task(void *vctx, int64_t c, int worker) {
     ro_ctx *x = vctx;
     int rc = ro_chunk(x, c, worker);
     if (x->prog) {
-        /* progress is cosmetic; a racy counter is acceptable here */
+        /* every chunk counts CHUNK levels (the last may overshoot, hence the
+         * clamp); the shown count may lag, which is fine for progress */
         __atomic_add_fetch(x->levels_done, (int64_t)CHUNK, __ATOMIC_RELAXED);
         int64_t d = __atomic_load_n(x->levels_done, __ATOMIC_RELAXED);
         if (worker == 0) cb_progress_update(x->prog, d < x->n ? d : x->n);

@@ -405,7 +405,7 @@ static void build_tiles(void) {
 
 /* ---- backgrounds ------------------------------------------------------------ */
 /* Each of procgen's 62 background images becomes a palette and a pattern,
- * chosen to echo its name (SPEC.md 7): skies with hills, mountains, clouds
+ * chosen to echo its name (docs/SPEC.md 7): skies with hills, mountains, clouds
  * or trees, caves, bands, candy checkers, beaches, and dark starfields and
  * nebulae for the 13 space images. */
 enum { P_STARS, P_HILLS, P_MOUNTAINS, P_STRIPES, P_CLOUDS, P_DOTS, P_BANDS, P_CAVE, P_NEBULA, P_CHECKER, P_WAVES, P_TREES };

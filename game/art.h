@@ -5,7 +5,7 @@
  *   - tiles: world-anchored RGB textures at the observation's scale
  *     (64/13 texels per world unit), horizontally periodic and stored with
  *     each row doubled, so any 64-pixel span is one contiguous copy.
- * Theme indices are procgen's (SPEC.md 7); easy mode uses index 0 of each
+ * Theme indices are procgen's (docs/SPEC.md 7); easy mode uses index 0 of each
  * look (alien_bg, Beige, Dirt). Internal to game/. */
 #ifndef COINBC_GAME_ART_H
 #define COINBC_GAME_ART_H

@@ -1,5 +1,5 @@
 /* game.h - the CoinRun engine: procgen-identical level generation and
- * physics (see ../shared/coinrun/SPEC.md), 64x64 rendering in coinbc's own
+ * physics (see docs/SPEC.md), 64x64 rendering in coinbc's own
  * flat art, an overview map, PNG output, and the expert planner.
  *
  * A level (game_level) is immutable after generation: the grid, the static
@@ -18,9 +18,13 @@
 
 #define GAME_W 64
 #define GAME_H 64
-#define GAME_OBS 64                  /* observation is GAME_OBS x GAME_OBS x 3, row 0 at the top */
-#define GAME_OBS_BYTES (64 * 64 * 3)
-#define GAME_NUM_ACTIONS 15
+/* The frame and the action count are defined once, in common/common.h. */
+#define GAME_OBS CB_FRAME_W          /* observation is GAME_OBS x GAME_OBS x 3, row 0 at the top */
+#define GAME_OBS_BYTES CB_FRAME_BYTES
+#define GAME_NUM_ACTIONS CB_NUM_ACTIONS
+_Static_assert(GAME_OBS == CB_FRAME_H && CB_FRAME_C == 3 && GAME_OBS_BYTES == GAME_OBS * GAME_OBS * 3,
+               "the observation is a square RGB frame");
+_Static_assert(GAME_NUM_ACTIONS == 15, "procgen's CoinRun has 15 actions (9 moves, 6 that act as NOOP)");
 #define GAME_TIMEOUT 1000
 #define GAME_MAX_ENEMIES 48
 #define GAME_MAX_STATICS 112         /* saws + crates */
@@ -145,8 +149,22 @@ void game_trails_update(game_trails *t, const game_level *L, const game_state *s
 int game_trace_row(char *buf, size_t n, int32_t seed, int step, int action, const game_state *s,
                    const game_step_out *o);
 const char *game_outcome_name(int outcome); /* "", "coin", "death", "timeout" */
+/* The name of action a (0..14; "?" otherwise): "LEFT+DOWN", "LEFT",
+ * "LEFT+UP", "DOWN", "NOOP", "UP", "RIGHT+DOWN", "RIGHT", "RIGHT+UP", then
+ * "9".."14" for the six that act as NOOP. game_action_short_name gives the
+ * same in table width: "L+D", "L", "L+U", "D", "NOOP", "U", "R+D", "R",
+ * "R+U", "9".."14". The one action-name table of coinbc. */
+const char *game_action_name(int a);
+const char *game_action_short_name(int a);
+/* procgen's names of a level's themes (docs/SPEC.md 7), for summaries. */
+typedef struct {
+    const char *bg;     /* background asset path, "platform_backgrounds/alien_bg.png" */
+    const char *player; /* player theme */
+    const char *wall;   /* wall (ground) theme */
+} game_theme_names;
+game_theme_names game_level_theme_names(const game_level *L);
 
-/* The refdata trace policy (shared/coinrun/refdata/README.md, section 2). */
+/* The refdata trace policy (tests/data/procgen/README.md, section 2). */
 typedef struct {
     uint64_t state;
     int hold, action;
@@ -160,7 +178,22 @@ int game_refpolicy_next(game_refpolicy *p);
 void game_render(uint8_t *rgb, const game_level *L, const game_state *s, const game_trails *trails);
 /* An overview of the whole level, `px` pixels per cell: (64*px) x (64*px) RGB. */
 void game_render_map(uint8_t *rgb, int px, const game_level *L, const game_state *s);
-/* Writes an RGB image as an 8-bit PNG through libpng (atomically). */
+/* coinbc's PNG encoder (8-bit RGB, zlib level 6, default filters; game/png.c).
+ * A game_png is reusable: game_png_encode leaves the image's bytes in
+ * data[0..n) and keeps its buffers for the next image (one per thread). */
+#define GAME_PNG_POOL 24
+typedef struct {
+    uint8_t *data;  /* the last encoded image */
+    size_t n, cap;
+    int oom;
+    void *blk[GAME_PNG_POOL]; /* libpng's and zlib's freed blocks, reused */
+    size_t blk_size[GAME_PNG_POOL];
+} game_png;
+void game_png_init(game_png *p);
+void game_png_free(game_png *p);
+/* rgb: w x h x 3 bytes, row 0 at the top. */
+int game_png_encode(game_png *p, const uint8_t *rgb, int w, int h, cb_err *e);
+/* Encodes and writes the PNG atomically (the same bytes as game_png_encode). */
 int game_write_png(const char *path, const uint8_t *rgb, int w, int h, cb_err *e);
 
 /* ---- environment: level + state + trails with procgen's auto-reset ----- */

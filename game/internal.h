@@ -1,5 +1,5 @@
 /* internal.h - constants and helpers shared by the engine's own files
- * (not part of the public game.h). Values from SPEC.md 0. */
+ * (not part of the public game.h). Values from docs/SPEC.md 0. */
 #ifndef COINBC_GAME_INTERNAL_H
 #define COINBC_GAME_INTERNAL_H
 

@@ -1,5 +1,5 @@
 /* level.c - CoinRun level generation, draw for draw as procgen 0.10.7
- * (SPEC.md 1.4 and 3). Also the reset state and the per-step RNG parities. */
+ * (docs/SPEC.md 1.4 and 3). Also the reset state and the per-step RNG parities. */
 #include <string.h>
 
 #include "game/game.h"

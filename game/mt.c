@@ -1,5 +1,5 @@
 /* mt.c - the 32-bit Mersenne Twister exactly as std::mt19937 (procgen's
- * level RNG). Written from the published algorithm (SPEC.md 1.1). */
+ * level RNG). Written from the published algorithm (docs/SPEC.md 1.1). */
 #include "game/game.h"
 
 void game_mt_seed(game_mt *m, uint32_t seed) {

@@ -1,5 +1,7 @@
-/* names.c - procgen's theme and background names (SPEC.md 7), used by the
- * layout dump and by people; coinbc draws its own art for each of them. */
+/* names.c - procgen's theme and background names (docs/SPEC.md 7), used by the
+ * layout dump, level summaries and by people (coinbc draws its own art for
+ * each of them), and the names of the 15 actions. */
+#include "game/game.h"
 #include "game/names.h"
 
 static const char *const BG[62] = {
@@ -46,3 +48,19 @@ const char *game_player_name(int i) { return i >= 0 && i < 5 ? PLAYER[i] : "?"; 
 const char *game_wall_name(int i) { return i >= 0 && i < 6 ? WALL[i] : "?"; }
 const char *game_enemy_name(int i) { return i >= 0 && i < 9 ? ENEMY[i] : "?"; }
 const char *game_crate_name(int i) { return i >= 0 && i < 4 ? CRATE[i] : "?"; }
+
+game_theme_names game_level_theme_names(const game_level *L) {
+    return (game_theme_names){game_bg_name(L->bg_index), game_player_name(L->player_theme), game_wall_name(L->wall_theme)};
+}
+
+/* procgen's action order: (LEFT, DOWN), (LEFT), (LEFT, UP), (DOWN), (), (UP),
+ * (RIGHT, DOWN), (RIGHT), (RIGHT, UP), then six keys CoinRun ignores */
+static const char *const ACTION[][2] = {
+    {"LEFT+DOWN", "L+D"}, {"LEFT", "L"}, {"LEFT+UP", "L+U"}, {"DOWN", "D"}, {"NOOP", "NOOP"},
+    {"UP", "U"}, {"RIGHT+DOWN", "R+D"}, {"RIGHT", "R"}, {"RIGHT+UP", "R+U"}, {"9", "9"},
+    {"10", "10"}, {"11", "11"}, {"12", "12"}, {"13", "13"}, {"14", "14"},
+};
+_Static_assert(sizeof ACTION / sizeof ACTION[0] == GAME_NUM_ACTIONS, "one name per action");
+
+const char *game_action_name(int a) { return a >= 0 && a < GAME_NUM_ACTIONS ? ACTION[a][0] : "?"; }
+const char *game_action_short_name(int a) { return a >= 0 && a < GAME_NUM_ACTIONS ? ACTION[a][1] : "?"; }

@@ -1,5 +1,5 @@
 /* refpolicy.c - the fixed action policy the refdata traces were recorded
- * with (refdata/README.md 2): splitmix64 draws, weighted actions, holds of
+ * with (tests/data/procgen/README.md 2): splitmix64 draws, weighted actions, holds of
  * 1..6 steps. Used by `coinbc play --policy refdata` and the trace test. */
 #include "game/game.h"
 

@@ -1,4 +1,4 @@
-/* render.c - the 64x64 observation (SPEC.md 5): procgen's camera (centred
+/* render.c - the 64x64 observation (docs/SPEC.md 5): procgen's camera (centred
  * on the agent, 13x13 world units, u = (wx - cx) * 64/13 + 32, v = (cy - wy)
  * * 64/13 + 32), its draw order (background, grid cells with a 0.02 overdraw,
  * z=0 entities: saws and crates then trails oldest first; z=1: the agent,
@@ -16,7 +16,7 @@
 
 #define SCALE (64.0f / 13.0f)
 #define OVERDRAW 0.02f
-#define BG_ASPECT 1.5f /* our background "image" aspect ratio, for bg_pct_x (SPEC.md 5.4) */
+#define BG_ASPECT 1.5f /* our background "image" aspect ratio, for bg_pct_x (docs/SPEC.md 5.4) */
 #define MAXC 20        /* cells per axis in view: at most 16 */
 
 /* what a cell paints: nothing, the background behind, or a texture */
@@ -165,7 +165,7 @@ static void paint_row(const cell_ctx *x, uint8_t *row, int py, const paint *p, i
     }
 }
 
-/* Background and grid cells (SPEC.md 5.2 steps 1, 2 and 4). Returns the
+/* Background and grid cells (docs/SPEC.md 5.2 steps 1, 2 and 4). Returns the
  * number of coin cells in view, stored in coins[] (drawn after). */
 static int draw_cells(const game_canvas *c, const game_level *L, int *coins) {
     int easy = L->mode == GAME_EASY;
@@ -285,7 +285,7 @@ void game_render(uint8_t *rgb, const game_level *L, const game_state *s, const g
         game_blit(&c, m->x - 0.5f, m->x + 0.5f, m->y - 0.5f, m->y + 0.5f, tex, ART_SH, 0, 256);
     }
     /* then trails, oldest first; each step's trails were appended in reverse
-     * enemy order (SPEC.md 4.10) */
+     * enemy order (docs/SPEC.md 4.10) */
     if (tr && tr->count > 0) {
         float rx = 0.3f, ry = 0.2f, alpha = 0.5f;
         float RX[GAME_TRAIL_LIFE], RY[GAME_TRAIL_LIFE], AL[GAME_TRAIL_LIFE];

@@ -1,7 +1,7 @@
 /* step.c - one step of CoinRun's game logic, as procgen 0.10.7 computes it
- * (SPEC.md 4): support, velocity, sub-stepped movement with walls, enemy
+ * (docs/SPEC.md 4): support, velocity, sub-stepped movement with walls, enemy
  * reflection and one-way crates, hazards, the coin and the timeout.
- * Every expression is f32 unless SPEC.md 4.12 says f64; the build uses
+ * Every expression is f32 unless docs/SPEC.md 4.12 says f64; the build uses
  * -ffp-contract=off and the single fused vx update is an explicit fmaf. */
 #include <assert.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* trails.c - cosmetic enemy trails (SPEC.md 4.10): after each step every
+/* trails.c - cosmetic enemy trails (docs/SPEC.md 4.10): after each step every
  * enemy spawns a trail at x = E.x, y = f32(f64(E.y) - f64(E.ry) * 0.5); the
  * renderer derives each trail's drift, size and alpha from its age. Only
  * the spawn positions of the last GAME_TRAIL_LIFE steps are kept. */

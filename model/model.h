@@ -18,10 +18,12 @@
 
 #include "common/common.h"
 
-#define MODEL_IN_C 3
-#define MODEL_IN_H 64
-#define MODEL_IN_W 64
-#define MODEL_NA 15
+/* Input frame and action count: common/common.h's, defined once there. */
+#define MODEL_IN_C CB_FRAME_C
+#define MODEL_IN_H CB_FRAME_H
+#define MODEL_IN_W CB_FRAME_W
+#define MODEL_NA CB_NUM_ACTIONS
+_Static_assert(MODEL_IN_C * MODEL_IN_H * MODEL_IN_W == CB_FRAME_BYTES, "the network reads whole frames");
 #define MODEL_MAX_OPS 64
 #define MODEL_MAX_TENSORS 64
 /* Convolutions run on tiles of output rows whose im2col matrix holds at most
@@ -133,10 +135,19 @@ double model_loss(const model *m, const uint8_t *labels, int n, int *correct);
  * only the parameter-gradient GEMMs and bias sums are split by level.
  * Needs model_set_batch_levels(m, L', B) with L' >= L. */
 void model_backward(model *m, const uint8_t *labels, int L, int B, float *grads);
-/* Convenience for evaluation: probabilities (n x 15, may be NULL) and argmax
- * actions (n, may be NULL) for any number of frames, in batches (sets an
- * inference batch of 256 if none is set). */
-int model_predict(model *m, const uint8_t *frames, int64_t n, float *probs, uint8_t *actions, cb_err *e);
+/* The one batched forward, for evaluation and play: runs the policy over
+ * any number of frames in chunks of m->batch (whatever batch is set, e.g. the
+ * training batch; an inference batch of MODEL_PREDICT_BATCH if none is). What
+ * it fills is chosen by the fields of io; unused pointers stay NULL. */
+#define MODEL_PREDICT_BATCH 256
+typedef struct {
+    float *probs;          /* n x 15 softmax probabilities, or NULL */
+    uint8_t *actions;      /* n argmax actions (cb_argmax), or NULL */
+    const uint8_t *labels; /* n labels, or NULL (then loss_sum, correct untouched) */
+    double loss_sum;       /* += each chunk's model_loss x its frames: accumulates across calls */
+    int64_t correct;       /* += argmax hits */
+} model_predict_io;
+int model_predict(model *m, const uint8_t *frames, int64_t n, model_predict_io *io, cb_err *e);
 
 /* ---- checkpoints ----------------------------------------------------------- */
 typedef struct {

@@ -449,9 +449,7 @@ double model_loss(const model *m, const uint8_t *labels, int n, int *correct) {
     int ok = 0;
     for (int s = 0; s < n; s++) {
         const float *zi = z + (size_t)s * MODEL_NA;
-        int best = 0;
-        for (int a = 1; a < MODEL_NA; a++)
-            if (zi[a] > zi[best]) best = a;
+        int best = cb_argmax(zi, MODEL_NA);
         ok += best == labels[s];
         double mx = zi[best], sum = 0;
         for (int a = 0; a < MODEL_NA; a++) sum += exp((double)zi[a] - mx);
@@ -570,23 +568,22 @@ void model_backward(model *m, const uint8_t *labels, int L, int B, float *grads)
     cb_parallel_for_w(L, m->ws_workers, backward_task, &c);
 }
 
-int model_predict(model *m, const uint8_t *frames, int64_t n, float *probs, uint8_t *actions, cb_err *e) {
+int model_predict(model *m, const uint8_t *frames, int64_t n, model_predict_io *io, cb_err *e) {
     if (m->batch < 1) {
-        int rc = model_set_batch(m, 256, e);
+        int rc = model_set_batch(m, MODEL_PREDICT_BATCH, e);
         if (rc) return rc;
     }
     for (int64_t s = 0; s < n; s += m->batch) {
         int k = (int)(n - s < m->batch ? n - s : m->batch);
-        model_forward_u8(m, frames + (size_t)s * MODEL_IN_C * MODEL_IN_H * MODEL_IN_W, k, NULL);
-        if (probs) memcpy(probs + (size_t)s * MODEL_NA, m->probs, sizeof(float) * (size_t)k * MODEL_NA);
-        if (actions)
-            for (int r = 0; r < k; r++) {
-                const float *p = m->probs + (size_t)r * MODEL_NA;
-                int best = 0;
-                for (int a = 1; a < MODEL_NA; a++)
-                    if (p[a] > p[best]) best = a;
-                actions[s + r] = (uint8_t)best;
-            }
+        model_forward_u8(m, frames + (size_t)s * CB_FRAME_BYTES, k, NULL);
+        if (io->probs) memcpy(io->probs + (size_t)s * MODEL_NA, m->probs, sizeof(float) * (size_t)k * MODEL_NA);
+        if (io->actions)
+            for (int r = 0; r < k; r++) io->actions[s + r] = (uint8_t)cb_argmax(m->probs + (size_t)r * MODEL_NA, MODEL_NA);
+        if (io->labels) {
+            int c;
+            io->loss_sum += model_loss(m, io->labels + s, k, &c) * k;
+            io->correct += c;
+        }
     }
     return 0;
 }

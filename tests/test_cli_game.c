@@ -18,7 +18,6 @@ static char out[1 << 20], err[8192];
 static void test_level_dump_matches_refdata(void **st) {
     (void)st;
     const char *path = test_refdata("layouts_hard.txt.gz");
-    if (!path) skip();
     assert_int_equal(test_run(out, sizeof out, err, sizeof err, "level --seed 0 --mode hard --dump"), 0);
     gzFile f = gzopen(path, "rb");
     char ref[16384];
@@ -35,6 +34,10 @@ static void test_level_summary_and_help(void **st) {
     (void)st;
     assert_int_equal(test_run(out, sizeof out, err, sizeof err, "level --seed 12"), 0);
     assert_non_null(strstr(out, "level 12 (easy)"));
+    /* theme names (game_level_theme_names) as the reference layout of hard
+     * seed 0 names them: bg_name, player_color, ground_theme */
+    assert_int_equal(test_run(out, sizeof out, err, sizeof err, "level --seed 0 --mode hard"), 0);
+    assert_non_null(strstr(out, "background space_backgrounds/parallax-space-backgound.png, player Pink, ground Sand"));
     assert_int_equal(test_run(out, sizeof out, err, sizeof err, "level --help"), 0);
     assert_non_null(strstr(out, "--seed"));
     assert_int_equal(test_run(out, sizeof out, err, sizeof err, "--help"), 0);
@@ -62,7 +65,6 @@ static void test_level_bad_input(void **st) {
 static void test_play_refdata_matches_traces(void **st) {
     (void)st;
     const char *path = test_refdata("traces_easy.csv.gz");
-    if (!path) skip();
     assert_int_equal(test_run(out, sizeof out, err, sizeof err, "play --seed 3 --policy refdata --header"), 0);
     gzFile f = gzopen(path, "rb");
     char line[256];
@@ -136,10 +138,34 @@ static void test_play_frames(void **st) {
     free(dir);
 }
 
+/* Required options are checked by name (CLI_SEEN), for each command whose
+ * table has them: missing one is a usage error (status 2) naming it, and a
+ * given one is not mistaken for another entry of the table. */
+static void test_required_options(void **st) {
+    (void)st;
+    struct {
+        const char *args, *want;
+    } c[] = {
+        {"level --mode hard", "--seed S is required"},
+        {"play --policy refdata", "--seed S is required"},
+        {"record --states 5 --out /nonexistent/r", "--levels A-B is required"},
+        {"record --levels 0-1 --out /nonexistent/r", "--states N is required"},
+        {"data split x.cbd --train 0-1 -o p", "--test C-D"},
+        {"data split x.cbd --test 0-1 -o p", "--train A-B"},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        int rc = test_run(out, sizeof out, err, sizeof err, "%s", c[i].args);
+        if (rc != 2 || !strstr(err, c[i].want)) fail_msg("coinbc %s: status %d, stderr '%s'", c[i].args, rc, err);
+    }
+    /* given: the command gets past the check */
+    assert_int_equal(test_run(out, sizeof out, err, sizeof err, "level --seed 5"), 0);
+    assert_int_not_equal(test_run(out, sizeof out, err, sizeof err, "data split /nonexistent.cbd --train 0-1 --test 5-6 -o p"), 2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_level_dump_matches_refdata), cmocka_unit_test(test_level_summary_and_help),
-        cmocka_unit_test(test_level_bad_input),            cmocka_unit_test(test_play_refdata_matches_traces),
+        cmocka_unit_test(test_level_bad_input),            cmocka_unit_test(test_play_refdata_matches_traces), cmocka_unit_test(test_required_options),
         cmocka_unit_test(test_play_actions_file),          cmocka_unit_test(test_play_frames),
     };
     return cmocka_run_group_tests_name("cli_game", tests, NULL, NULL);

@@ -1,4 +1,5 @@
 /* test_common.c - common/: errors, rng, atomic files, parsing, parallel-for. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -138,6 +139,29 @@ static int square_task(void *ctx, int64_t i) {
     return i == 777 ? CB_EARG : 0;
 }
 
+/* cb_argmax: the largest value, the lowest index among equals, NaNs never
+ * chosen (the tie rule every prediction in coinbc follows). */
+static void test_argmax(void **st) {
+    (void)st;
+    const float a[] = {0.1f, 0.3f, 0.3f, 0.2f};
+    assert_int_equal(cb_argmax(a, 4), 1);
+    const float uniform[15] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    assert_int_equal(cb_argmax(uniform, 15), 0);
+    const float neg[] = {-5, -2, -3, -2};
+    assert_int_equal(cb_argmax(neg, 4), 1);
+    const float last[] = {0, 0, 0, 1e-30f};
+    assert_int_equal(cb_argmax(last, 4), 3);
+    const float nan0[] = {NAN, 1, 2, 2};
+    assert_int_equal(cb_argmax(nan0, 4), 2);
+    const float nan1[] = {1, NAN, 0.5f};
+    assert_int_equal(cb_argmax(nan1, 3), 0);
+    const float allnan[] = {NAN, NAN};
+    assert_int_equal(cb_argmax(allnan, 2), 0);
+    const float inf[] = {1, INFINITY, -INFINITY, INFINITY};
+    assert_int_equal(cb_argmax(inf, 4), 1);
+    assert_int_equal(cb_argmax(a, 1), 0);
+}
+
 static void test_parallel(void **st) {
     (void)st;
     int64_t out[1000];
@@ -202,8 +226,9 @@ static void test_lock(void **st) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_err), cmocka_unit_test(test_lock),      cmocka_unit_test(test_rng),      cmocka_unit_test(test_atomic),
-        cmocka_unit_test(test_parse),    cmocka_unit_test(test_parallel),
+        cmocka_unit_test(test_err),      cmocka_unit_test(test_lock),     cmocka_unit_test(test_rng),
+        cmocka_unit_test(test_atomic),   cmocka_unit_test(test_parse),    cmocka_unit_test(test_parallel),
+        cmocka_unit_test(test_argmax),
     };
     return cmocka_run_group_tests_name("common", tests, NULL, NULL);
 }

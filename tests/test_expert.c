@@ -63,7 +63,7 @@ typedef struct {
     const char *what; /* the feature the seed was picked for */
 } pick;
 
-/* Picked from refdata/layouts_*.txt.gz by scanning for the features. */
+/* Picked from tests/data/procgen/layouts_*.txt.gz by scanning for the features. */
 static const pick PICKS[] = {
     {17, GAME_EASY, "lava"},        {18, GAME_EASY, "lava"},          {0, GAME_EASY, "saws"},
     {5, GAME_EASY, "saws"},         {63, GAME_EASY, "enemies"},       {107, GAME_EASY, "enemies"},

@@ -374,8 +374,8 @@ static void test_levels_and_threads(void **st) {
     model_init_params(&a, &r);
     memcpy(b.params, a.params, sizeof(float) * a.nparams);
     const int L = 3, B = 4, N = L * B;
-    uint8_t *frames = malloc((size_t)N * 12288), labels[12];
-    for (size_t i = 0; i < (size_t)N * 12288; i++) frames[i] = (uint8_t)cb_rng_u32(&r);
+    uint8_t *frames = malloc((size_t)N * CB_FRAME_BYTES), labels[12];
+    for (size_t i = 0; i < (size_t)N * CB_FRAME_BYTES; i++) frames[i] = (uint8_t)cb_rng_u32(&r);
     for (int i = 0; i < N; i++) labels[i] = (uint8_t)cb_rng_below(&r, 15);
     model_set_threads(&a, 2);
     model_set_threads(&b, 1);
@@ -386,7 +386,7 @@ static void test_levels_and_threads(void **st) {
     model_forward_u8(&a, frames, N, za);
     model_backward(&a, labels, L, B, ga);
     for (int l = 0; l < L; l++) {
-        model_forward_u8(&b, frames + (size_t)l * B * 12288, B, zb);
+        model_forward_u8(&b, frames + (size_t)l * B * CB_FRAME_BYTES, B, zb);
         model_backward(&b, labels + l * B, 1, B, gb);
         assert_memory_equal(zb, za + l * B * 15, sizeof zb);
         assert_memory_equal(gb, ga + (size_t)l * a.nparams, sizeof(float) * a.nparams);
@@ -395,7 +395,8 @@ static void test_levels_and_threads(void **st) {
     uint8_t act[12];
     model_set_threads(&b, 2);
     assert_int_equal(model_set_batch(&b, 5, &e), 0);
-    assert_int_equal(model_predict(&b, frames, N, p2, act, &e), 0);
+    model_predict_io io = {.probs = p2, .actions = act};
+    assert_int_equal(model_predict(&b, frames, N, &io, &e), 0);
     for (int i = 0; i < N; i++) {
         int best = 0;
         for (int k = 1; k < 15; k++)
@@ -406,6 +407,59 @@ static void test_levels_and_threads(void **st) {
         assert_true(fabs(sum - 1) < 1e-5);
     }
     free(ga), free(gb), free(frames);
+    model_free(&a);
+    model_free(&b);
+}
+
+/* model_predict, the one batched forward: over 13 frames in chunks of 5
+ * (5, 5, 3) it gives, for every frame, the probabilities of a forward pass
+ * of that frame alone (to a float rounding: sgemm's blocking follows the
+ * chunk size, measured 1 ulp), their argmax, and the loss and hits of
+ * model_loss frame by frame; the loss and hits accumulate across calls. */
+static void test_predict_equals_per_frame(void **st) {
+    (void)st;
+    model_config cfg;
+    model_config_default(&cfg, "nature");
+    cfg.channels[0] = 4, cfg.channels[1] = 6, cfg.channels[2] = 6, cfg.hidden = 16;
+    model a, b;
+    cb_err e = {0};
+    assert_int_equal(model_init(&a, &cfg, &e), 0);
+    assert_int_equal(model_init(&b, &cfg, &e), 0);
+    cb_rng r;
+    cb_rng_seed(&r, 11);
+    model_init_params(&a, &r);
+    memcpy(b.params, a.params, sizeof(float) * a.nparams);
+    enum { N = 13 };
+    uint8_t *frames = malloc((size_t)N * CB_FRAME_BYTES), labels[N], act[N];
+    assert_non_null(frames);
+    for (size_t i = 0; i < (size_t)N * CB_FRAME_BYTES; i++) frames[i] = (uint8_t)cb_rng_u32(&r);
+    for (int i = 0; i < N; i++) labels[i] = (uint8_t)cb_rng_below(&r, MODEL_NA);
+    static float probs[N * MODEL_NA];
+    assert_int_equal(model_set_batch(&a, 5, &e), 0);
+    model_predict_io io = {.probs = probs, .actions = act, .labels = labels};
+    assert_int_equal(model_predict(&a, frames, N, &io, &e), 0);
+    assert_int_equal(model_set_batch(&b, 1, &e), 0);
+    double loss = 0;
+    int64_t hits = 0;
+    for (int i = 0; i < N; i++) {
+        model_forward_u8(&b, frames + (size_t)i * CB_FRAME_BYTES, 1, NULL);
+        int c;
+        loss += model_loss(&b, labels + i, 1, &c);
+        hits += c;
+        for (int k = 0; k < MODEL_NA; k++) assert_float_equal(probs[i * MODEL_NA + k], b.probs[k], 1e-6);
+        assert_int_equal(act[i], cb_argmax(b.probs, MODEL_NA));
+    }
+    assert_int_equal(io.correct, hits);
+    assert_float_equal(io.loss_sum, loss, 1e-9 * N * (1 + loss));
+    /* a second call adds to the sums; an unset batch gets the default */
+    model_free(&b);
+    assert_int_equal(model_init(&b, &cfg, &e), 0);
+    memcpy(b.params, a.params, sizeof(float) * a.nparams);
+    assert_int_equal(model_predict(&b, frames, N, &io, &e), 0);
+    assert_int_equal(b.batch, MODEL_PREDICT_BATCH);
+    assert_int_equal(io.correct, 2 * hits);
+    assert_float_equal(io.loss_sum, 2 * loss, 1e-9 * N * (1 + loss));
+    free(frames);
     model_free(&a);
     model_free(&b);
 }
@@ -470,7 +524,7 @@ int main(void) {
         cmocka_unit_test(test_impala_finite_differences), cmocka_unit_test(test_nature_finite_differences),
         cmocka_unit_test(test_checkpoint),               cmocka_unit_test(test_levels_and_threads),
         cmocka_unit_test(test_checkpoint_mismatch),       cmocka_unit_test(test_tiles_finite_differences),
-        cmocka_unit_test(test_maxpool_ties),
+        cmocka_unit_test(test_maxpool_ties),              cmocka_unit_test(test_predict_equals_per_frame),
     };
     return cmocka_run_group_tests_name("model", tests, NULL, NULL);
 }

@@ -208,7 +208,7 @@ static void test_wall_columns(void **st) {
         game_render(a, &L, &s, NULL);
         L.grid[20][22] = GAME_WALL_MID;
         game_render(b, &L, &s, NULL);
-        /* the cell [22, 23] x [20, 21] grown by 0.02 (SPEC.md 5.2), pixel centres inside */
+        /* the cell [22, 23] x [20, 21] grown by 0.02 (docs/SPEC.md 5.2), pixel centres inside */
         double u0 = (22 - 0.02 - s.agent.x) * 64.0 / 13.0 + 32, u1 = (23 + 0.02 - s.agent.x) * 64.0 / 13.0 + 32;
         double v0 = (s.agent.y - 21.02) * 64.0 / 13.0 + 32, v1 = (s.agent.y - 19.98) * 64.0 / 13.0 + 32;
         int ex0 = (int)ceil(u0 - 0.5), ex1 = (int)ceil(u1 - 0.5) - 1, ey0 = (int)ceil(v0 - 0.5), ey1 = (int)ceil(v1 - 0.5) - 1;

@@ -12,23 +12,16 @@
 #include "train/train.h"
 
 int train_evaluate(model *m, const ds_level *levels, int n, double *loss, double *acc, cb_err *e) {
-    if (m->batch < 1) { /* otherwise the current (training) batch's buffers serve */
-        int rc = model_set_batch(m, 256, e);
+    model_predict_io io = {0}; /* chunks of the current (training) batch, if one is set */
+    int64_t tot = 0;
+    for (int i = 0; i < n; i++) {
+        io.labels = levels[i].label;
+        int rc = model_predict(m, levels[i].frames, levels[i].n, &io, e);
         if (rc) return rc;
+        tot += levels[i].n;
     }
-    const int CH = m->batch;
-    double ls = 0;
-    int64_t ok = 0, tot = 0;
-    for (int i = 0; i < n; i++)
-        for (int64_t s = 0; s < levels[i].n; s += CH) {
-            int k = (int)(levels[i].n - s < CH ? levels[i].n - s : CH), c;
-            model_forward_u8(m, levels[i].frames + (size_t)s * DS_FRAME_BYTES, k, NULL);
-            ls += model_loss(m, levels[i].label + s, k, &c) * k;
-            ok += c;
-            tot += k;
-        }
-    *loss = tot ? ls / (double)tot : NAN;
-    *acc = tot ? (double)ok / (double)tot : NAN;
+    *loss = tot ? io.loss_sum / (double)tot : NAN;
+    *acc = tot ? (double)io.correct / (double)tot : NAN;
     return 0;
 }
 

@@ -5,7 +5,7 @@
 #include "capture/png.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    uint8_t rgb[64 * 64 * 3];
+    uint8_t rgb[CB_FRAME_BYTES];
     int alpha;
     cb_err e = {0};
     capture_png_decode(data, size, "fuzz.png", rgb, &alpha, &e);
