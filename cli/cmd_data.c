@@ -68,12 +68,19 @@ static int data_info(int argc, char **argv) {
         for (int a = 0; a < DS_NUM_ACTIONS; a++) printf("%s%lld", a ? ", " : "", (long long)hist[a]);
         printf("], \"executed_histogram\": [");
         for (int a = 0; a < DS_NUM_ACTIONS; a++) printf("%s%lld", a ? ", " : "", (long long)exec[a]);
+        printf("], \"relabel\": [");
+        for (int i = 0; i < ds_nrelabelings(r); i++)
+            printf("%s{\"lo\": %d, \"hi\": %d, \"seed\": %llu}", i ? ", " : "", ds_relabeling_get(r, i)->lo,
+                   ds_relabeling_get(r, i)->hi, (unsigned long long)ds_relabeling_get(r, i)->seed);
         printf("]}\n");
     } else {
         printf("dataset    %s\nsource     %s\ncommand    %s\n", ds_path(r), ds_source(r), ds_command(r));
         printf("levels     %d (seeds %d..%d; %d easy, %d hard, %d unknown mode)\n", n, n ? ds_level_seed(r, 0) : 0,
                n ? ds_level_seed(r, n - 1) : 0, modes[1], modes[2], modes[0]);
         printf("frames     %lld in %lld episodes\n", (long long)frames, (long long)episodes);
+        for (int i = 0; i < ds_nrelabelings(r); i++)
+            printf("relabeled  levels %d-%d: random labels, seed %llu\n", ds_relabeling_get(r, i)->lo,
+                   ds_relabeling_get(r, i)->hi, (unsigned long long)ds_relabeling_get(r, i)->seed);
         printf("size       %.1f MB on disk, %.1f MB of raw frames, compression %.1fx\n", bytes / 1e6, raw / 1e6,
                bytes ? raw / (double)bytes : 0);
         printf("actions       label (to learn)     executed\n");
@@ -229,11 +236,12 @@ static int data_export(int argc, char **argv) {
 }
 
 int cli_cmd_data(int argc, char **argv) {
-    static const char *usage = "usage: coinbc data info|verify|split|export ...   (coinbc data SUB --help)\n"
+    static const char *usage = "usage: coinbc data info|verify|split|export|relabel ...   (coinbc data SUB --help)\n"
                                "  info     levels, frames, sizes, compression ratio, label histogram\n"
                                "  verify   check every shard; non-zero exit naming each bad one\n"
                                "  split    split by level seed into training and test datasets\n"
-                               "  export   levels back out as PNG folders or .npz episodes\n";
+                               "  export   levels back out as PNG folders or .npz episodes\n"
+                               "  relabel  copy with random labels on some levels (the memorization probe)\n";
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
@@ -242,6 +250,7 @@ int cli_cmd_data(int argc, char **argv) {
     if (!strcmp(argv[1], "verify")) return data_verify(argc - 1, argv + 1);
     if (!strcmp(argv[1], "split")) return data_split(argc - 1, argv + 1);
     if (!strcmp(argv[1], "export")) return data_export(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "relabel")) return cli_data_relabel(argc - 1, argv + 1);
     cli_error("data", "unknown subcommand '%s'", argv[1]);
     fputs(usage, stderr);
     return 2;
