@@ -22,7 +22,15 @@
 #   COMPARE_TRIALS (24), COMPARE_EPOCHS (5), COMPARE_SEEDS ("1 2 3 4 5"), COMPARE_JOBS (1),
 #   COMPARE_STATE (docs/results/compare/hard), COMPARE_DATA (out/compare/hard),
 #   COMPARE_TUNED (docs/results/tuned/hard: where each method's best.json is copied as METHOD.json)
-# Exit status: 0 complete, 1 a step failed, 3 stopped at the time budget.
+# Exit status: 0 complete (or the stages asked for are), 1 a step failed, 2 bad knobs, 3 stopped
+# at the time budget.
+#
+# COMPARE_STATE holds: tune/METHOD/ (coinbc tune's folder: study storage, trials.csv, best.json),
+# configs/METHOD.json (the configuration the runs use) and METHOD.origin (tuned or default),
+# runs/METHOD-SEED/ (eval.json on the test levels, rollout.json, config.json, metrics.csv, done),
+# probe/METHOD/ (relabeled.json, true.json, test.json: eval of the final weights on the relabeled
+# training levels, the true-label training levels and the test levels; config.json, metrics.csv,
+# done), steps.log (seconds per step), table.md, and a .gitignore for checkpoints.
 C=${COINBC:-build/coinbc}
 PY=/usr/bin/python3
 HERE=$(dirname "$0")
@@ -40,6 +48,9 @@ else
   FIXED="--net nature"
   STATE=${COMPARE_STATE:-docs/results/compare/hard}; DATA=${COMPARE_DATA:-out/compare/hard}
   TUNED=${COMPARE_TUNED:-docs/results/tuned/hard}
+fi
+if [ "${COMPARE_QUICK:-0}" != 1 ] && [ "$TRIALS" -lt 24 ]; then
+  echo "compare: COMPARE_TRIALS=$TRIALS: the comparison needs at least 24 trials per study (issue 11)" >&2; exit 2
 fi
 METHODS=${COMPARE_METHODS:-mean and sand geomean tand}
 STAGES=${COMPARE_STAGE:-data tune final probe table}
