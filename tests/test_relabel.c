@@ -154,6 +154,7 @@ static void test_relabel_levels(void **st) {
                 ds_relabeling_get(ro, 1)->hi == 20 && ds_relabeling_get(ro, 1)->seed == 3);
     ds_close(ro);
     test_rmtree(dir);
+    free(dir);
 }
 
 static void test_same_seed_same_bytes(void **st) {
@@ -176,6 +177,7 @@ static void test_same_seed_same_bytes(void **st) {
         else assert_true(same_file(mk(dir, a), mk(dir, c)));
     }
     test_rmtree(dir);
+    free(dir);
 }
 
 static void refused(const char *in, const char *out, int32_t lo, int32_t hi, int code, const char *want) {
@@ -230,6 +232,7 @@ static void test_refusals(void **st) {
     assert_int_equal(test_run(NULL, 0, err, sizeof err, "data relabel %s -o %s/x.cbd", in, dir), 2);
     assert_int_not_equal(stat(mk(dir, "x.cbd"), &s), 0);
     test_rmtree(dir);
+    free(dir);
 }
 
 static void manifest_with_crc(char *out, size_t n, const char *body) {
@@ -286,6 +289,7 @@ static void test_manifest_relabel_lines(void **st) {
     assert_memory_equal(back, text, n);
     free(back);
     test_rmtree(dir);
+    free(dir);
 }
 
 int main(void) {
