@@ -5,7 +5,8 @@
  * gives the same table as an uninterrupted one; the tune stage against a
  * stand-in for `coinbc tune` (the real one is on another branch), checking
  * the command line the script gives it and that best.json reaches
- * `coinbc train`; default and tuned configurations are never mixed. */
+ * `coinbc train` (in easy mode, COMPARE_MODE); default and tuned
+ * configurations are never mixed. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -173,7 +174,8 @@ static void test_tune_stage_with_a_stand_in(void **st) {
     assert_int_equal(cb_write_file_atomic(stub, text, strlen(text), &e), 0);
     assert_int_equal(chmod(stub, 0755), 0);
     char env[8400], err[65536];
-    snprintf(env, sizeof env, "COINBC=%s COMPARE_SEEDS=1 COMPARE_STAGE='data tune final' COMPARE_TUNED=%s/c/tuned", stub,
+    snprintf(env, sizeof env,
+             "COINBC=%s COMPARE_SEEDS=1 COMPARE_STAGE='data tune final' COMPARE_TUNED=%s/c/tuned COMPARE_MODE=easy", stub,
              dir);
     int rc = compare("c", env, NULL, 0, err, sizeof err);
     if (rc != 0) fail_msg("compare.sh exited %d:\n%s", rc, err);
@@ -202,6 +204,49 @@ static void test_tune_stage_with_a_stand_in(void **st) {
     assert_non_null(strstr(j, "\"epochs\": 1,"));
     assert_non_null(strstr(j, "\"seed\": 1,"));
     free(j);
+    /* COMPARE_MODE=easy: easy levels recorded and played */
+    char *m = slurp("%s/c/data/%s", dir, "test.cbd/manifest.txt");
+    assert_non_null(strstr(m, "\nlevel 1000 easy 20 "));
+    free(m);
+    j = slurp("%s/c/state/%s", dir, "runs/and-1/rollout.json");
+    assert_non_null(strstr(j, "\"mode\": \"easy\""));
+    free(j);
+}
+
+/* compare_table.py train-args: a configuration becomes train options, and
+ * broken or unsafe ones are refused naming the file */
+static int train_args(const char *json, char *out, size_t n) {
+    char path[4200], cmd[8600];
+    snprintf(path, sizeof path, "%s/cfg.json", dir);
+    cb_err e = {0};
+    if (cb_write_file_atomic(path, json, strlen(json), &e)) fail_msg("%s", e.msg);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 tools/compare_table.py train-args %s --fixed '--net nature --hidden 16' "
+             "--set seed=3 2>&1", path);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t got = fread(out, 1, n - 1, p);
+    out[got] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_train_args(void **st) {
+    (void)st;
+    char out[4096];
+    assert_int_equal(train_args("{\"method\": \"sand\", \"sand_k\": 2.5, \"rescale\": true, \"hidden\": 32, "
+                                "\"seed\": 9, \"channels\": [8, 8, 8], \"out\": \"x\"}",
+                                out, sizeof out),
+                     0);
+    /* fixed first, the file's values replace them, --set last; options the script sets are dropped */
+    assert_string_equal(out, "--net nature --hidden 32 --method sand --sand-k 2.5 --rescale on --seed 3 --channels 8,8,8\n");
+    assert_int_equal(train_args("{\"net\": \"nature; rm -rf /\"}", out, sizeof out), 1);
+    assert_non_null(strstr(out, "cfg.json: option 'net'"));
+    assert_int_equal(train_args("[1, 2]", out, sizeof out), 1);
+    assert_non_null(strstr(out, "cfg.json: not a JSON object"));
+    assert_int_equal(train_args("{\"lr\": 0.001", out, sizeof out), 1);
+    assert_non_null(strstr(out, "cfg.json: "));
+    assert_int_equal(train_args("{\"lr\": {\"a\": 1}}", out, sizeof out), 1);
+    assert_non_null(strstr(out, "unsupported value"));
 }
 
 static int setup(void **st) {
@@ -222,6 +267,7 @@ int main(void) {
         cmocka_unit_test(test_quick_end_to_end),
         cmocka_unit_test(test_interrupted_then_resumed),
         cmocka_unit_test(test_tune_stage_with_a_stand_in),
+        cmocka_unit_test(test_train_args),
     };
     return cmocka_run_group_tests_name("compare", tests, setup, teardown);
 }

@@ -19,9 +19,10 @@
 #   COMPARE_SKIP_TUNE=1  no tune: every method runs with its default options (+ the fixed ones);
 #                        the state records it and a later tuned run refuses that state
 #   COMPARE_METHODS      default "mean and sand geomean tand"
+#   COMPARE_MODE         hard (default) or easy: the procgen mode of every level recorded and played
 #   COMPARE_TRIALS (24), COMPARE_EPOCHS (5), COMPARE_SEEDS ("1 2 3 4 5"), COMPARE_JOBS (1),
-#   COMPARE_STATE (docs/results/compare/hard), COMPARE_DATA (out/compare/hard),
-#   COMPARE_TUNED (docs/results/tuned/hard: where each method's best.json is copied as METHOD.json)
+#   COMPARE_STATE (docs/results/compare/MODE), COMPARE_DATA (out/compare/MODE),
+#   COMPARE_TUNED (docs/results/tuned/MODE: where each method's best.json is copied as METHOD.json)
 # Exit status: 0 complete (or the stages asked for are), 1 a step failed, 2 bad knobs, 3 stopped
 # at the time budget.
 #
@@ -33,6 +34,8 @@
 # done), steps.log (seconds per step), table.md, and a .gitignore for checkpoints.
 C=${COINBC:-build/coinbc}
 PY=/usr/bin/python3
+MODE=${COMPARE_MODE:-hard}
+case $MODE in easy|hard) ;; *) echo "compare: COMPARE_MODE must be easy or hard" >&2; exit 2 ;; esac
 HERE=$(dirname "$0")
 if [ "${COMPARE_QUICK:-0}" = 1 ]; then
   TRAIN_LO=0; TRAIN_HI=7; TRAIN_STATES=40; VAL_LV=500-503; VAL_STATES=20; TEST_LV=1000-1007; TEST_STATES=20
@@ -46,8 +49,8 @@ else
   RELABEL_LO=0; RELABEL_HI=15; ROLL_LV=1000-1499
   TRIALS=${COMPARE_TRIALS:-24}; EPOCHS=${COMPARE_EPOCHS:-5}; SEEDS=${COMPARE_SEEDS:-1 2 3 4 5}
   FIXED="--net nature"
-  STATE=${COMPARE_STATE:-docs/results/compare/hard}; DATA=${COMPARE_DATA:-out/compare/hard}
-  TUNED=${COMPARE_TUNED:-docs/results/tuned/hard}
+  STATE=${COMPARE_STATE:-docs/results/compare/$MODE}; DATA=${COMPARE_DATA:-out/compare/$MODE}
+  TUNED=${COMPARE_TUNED:-docs/results/tuned/$MODE}
 fi
 if [ "${COMPARE_QUICK:-0}" != 1 ] && [ "$TRIALS" -lt 24 ]; then
   echo "compare: COMPARE_TRIALS=$TRIALS: the comparison needs at least 24 trials per study (issue 11)" >&2; exit 2
@@ -74,10 +77,17 @@ run() {
   if [ -z "$DEADLINE" ]; then "$@"; return $?; fi
   left=$(awk -v d="$DEADLINE" -v n="$(date +%s.%N)" 'BEGIN { printf "%.3f", d - n }')
   awk -v l="$left" 'BEGIN { exit !(l <= 0) }' && out_of_time
-  timeout -k 30 "$left" "$@"; rc=$?
+  # timeout puts the command in its own process group (so that it can stop all of a step's
+  # processes), out of reach of the terminal's Ctrl-C: the trap below passes signals on.
+  timeout -k 30 "$left" "$@" &
+  child=$!
+  wait "$child"; rc=$?
+  child=""
   [ $rc = 124 ] || [ $rc = 137 ] && out_of_time
   return $rc
 }
+child=""
+trap 'if [ -n "$child" ]; then kill -TERM "$child" 2>/dev/null; wait "$child"; fi; say "interrupted"; exit 130' INT TERM HUP
 logstep() { echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) $1 $2s" >> "$STATE/steps.log"; }
 has_stage() { case " $STAGES " in *" $1 "*) return 0 ;; esac; return 1; }
 
@@ -91,9 +101,9 @@ fi
 # ---- data: recorded deterministically into DATA (never committed) ----------------------------
 record() { # NAME LEVELS STATES SEED
   [ -f "$DATA/$1/manifest.txt" ] && return 0
-  say "record $1 (levels $2 x $3 states, hard, noise 0.1)"
+  say "record $1 (levels $2 x $3 states, $MODE, noise 0.1)"
   t=$(date +%s); rm -rf "$DATA/part-$1" # a .cbd name: record writes a dataset
-  run $C record --levels "$2" --mode hard --states "$3" --noise 0.1 --seed "$4" --out "$DATA/part-$1" $QUIET >&2 ||
+  run $C record --levels "$2" --mode "$MODE" --states "$3" --noise 0.1 --seed "$4" --out "$DATA/part-$1" $QUIET >&2 ||
     fail "record $1"
   mv "$DATA/part-$1" "$DATA/$1" && logstep "record-$1" $(( $(date +%s) - t ))
 }
@@ -168,7 +178,7 @@ if has_stage final; then
       t=$(date +%s); mkdir -p "$S"
       train_run "$R" "$TRAIN" "$m" "$s"
       [ -f "$S/eval.json" ] || to_file "$S/eval.json" $C eval "$R" "$TEST" --json $QUIET
-      [ -f "$S/rollout.json" ] || to_file "$S/rollout.json" $C rollout "$R" --levels "$ROLL_LV" --mode hard --json $QUIET
+      [ -f "$S/rollout.json" ] || to_file "$S/rollout.json" $C rollout "$R" --levels "$ROLL_LV" --mode "$MODE" --json $QUIET
       cp "$R/config.json" "$R/metrics.csv" "$S/" && touch "$S/done" || fail "summary of $R"
       logstep "final-$m-$s" $(( $(date +%s) - t ))
     done
