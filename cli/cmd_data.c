@@ -68,19 +68,12 @@ static int data_info(int argc, char **argv) {
         for (int a = 0; a < DS_NUM_ACTIONS; a++) printf("%s%lld", a ? ", " : "", (long long)hist[a]);
         printf("], \"executed_histogram\": [");
         for (int a = 0; a < DS_NUM_ACTIONS; a++) printf("%s%lld", a ? ", " : "", (long long)exec[a]);
-        printf("], \"relabel\": [");
-        for (int i = 0; i < ds_nrelabelings(r); i++)
-            printf("%s{\"lo\": %d, \"hi\": %d, \"seed\": %llu}", i ? ", " : "", ds_relabeling_get(r, i)->lo,
-                   ds_relabeling_get(r, i)->hi, (unsigned long long)ds_relabeling_get(r, i)->seed);
         printf("]}\n");
     } else {
         printf("dataset    %s\nsource     %s\ncommand    %s\n", ds_path(r), ds_source(r), ds_command(r));
         printf("levels     %d (seeds %d..%d; %d easy, %d hard, %d unknown mode)\n", n, n ? ds_level_seed(r, 0) : 0,
                n ? ds_level_seed(r, n - 1) : 0, modes[1], modes[2], modes[0]);
         printf("frames     %lld in %lld episodes\n", (long long)frames, (long long)episodes);
-        for (int i = 0; i < ds_nrelabelings(r); i++)
-            printf("relabeled  levels %d-%d: random labels, seed %llu\n", ds_relabeling_get(r, i)->lo,
-                   ds_relabeling_get(r, i)->hi, (unsigned long long)ds_relabeling_get(r, i)->seed);
         printf("size       %.1f MB on disk, %.1f MB of raw frames, compression %.1fx\n", bytes / 1e6, raw / 1e6,
                bytes ? raw / (double)bytes : 0);
         printf("actions       label (to learn)     executed\n");

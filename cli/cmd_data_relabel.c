@@ -25,7 +25,7 @@ int cli_data_relabel(int argc, char **argv) {
         "Frame t of level L gets the (t+1)-th draw of a generator seeded from S and L, so the labels are\n"
         "fixed per frame and the output's bytes depend only on DATA, A-B and S. Frames and the other\n"
         "columns are kept; every other level's shard is copied byte for byte. OUT's manifest records\n"
-        "the relabeling (a `relabel A B S` line, shown by coinbc data info). The memorization probe:\n"
+        "the relabeling (a `relabel A B S` line). The memorization probe:\n"
         "train on OUT and compare accuracy on the relabeled levels (chance 1/15) with the others.\n"
         "example: coinbc data relabel train.cbd --levels 0-15 --seed 1 -o train-relabeled.cbd"};
     const char *pos[1];
