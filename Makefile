@@ -41,7 +41,7 @@ TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/%.o)
 DEB_PKGS := gcc make libopenblas-dev libpng-dev zlib1g-dev libcmocka-dev libjansson-dev pkg-config python3 python3-optuna
 DEB_TEST_PKGS := chromium
 
-.PHONY: all deps test check bench clean help demo reproduce fuzz
+.PHONY: all deps test check bench clean help demo reproduce compare fuzz
 .SECONDARY:
 all: $(BUILD)/coinbc
 
@@ -52,6 +52,7 @@ help:
 	@echo "make SANITIZE=1 test   the same tests under ASan+UBSan (build-san/)"
 	@echo "make demo       the whole pipeline on a default: record, train mean and and, eval, rollout, report"
 	@echo "make reproduce  the paper-scale experiment: mean, and, sand, geomean x 3 seeds (hours)"
+	@echo "make compare    hard mode: tune each method, 5 seeds of each best, probe, table (resumable; COMPARE_HOURS=2 per piece)"
 	@echo "make bench      run the benchmarks (figures on stdout)"
 	@echo "make clean      remove build/ and build-san/"
 	@echo "make fuzz       build the libFuzzer targets tests/fuzz/*.c with clang and run each FUZZ_TIME (60) s"
@@ -97,6 +98,12 @@ demo: deps
 reproduce: deps
 	@$(MAKE) --no-print-directory $(BUILD)/coinbc
 	COINBC=$(BUILD)/coinbc sh tools/reproduce.sh
+
+# Issue 11's comparison, resumable in pieces (tools/compare.sh lists its knobs;
+# COMPARE_QUICK=1 is the tiny version tests/test_compare.c runs).
+compare: deps
+	@$(MAKE) --no-print-directory $(BUILD)/coinbc
+	COINBC=$(BUILD)/coinbc sh tools/compare.sh
 
 bench: deps $(BUILD)/coinbc
 	$(BUILD)/coinbc bench all

@@ -228,11 +228,12 @@ static int data_export(int argc, char **argv) {
 }
 
 int cli_cmd_data(int argc, char **argv) {
-    static const char *usage = "usage: coinbc data info|verify|split|export ...   (coinbc data SUB --help)\n"
+    static const char *usage = "usage: coinbc data info|verify|split|export|relabel ...   (coinbc data SUB --help)\n"
                                "  info     levels, frames, sizes, compression ratio, label histogram\n"
                                "  verify   check every shard; non-zero exit naming each bad one\n"
                                "  split    split by level seed into training and test datasets\n"
-                               "  export   levels back out as PNG folders or .npz episodes\n";
+                               "  export   levels back out as PNG folders or .npz episodes\n"
+                               "  relabel  copy with random labels on some levels (the memorization probe)\n";
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
@@ -241,6 +242,7 @@ int cli_cmd_data(int argc, char **argv) {
     if (!strcmp(argv[1], "verify")) return data_verify(argc - 1, argv + 1);
     if (!strcmp(argv[1], "split")) return data_split(argc - 1, argv + 1);
     if (!strcmp(argv[1], "export")) return data_export(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "relabel")) return cli_data_relabel(argc - 1, argv + 1);
     cli_error("data", "unknown subcommand '%s'", argv[1]);
     fputs(usage, stderr);
     return 2;

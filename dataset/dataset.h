@@ -45,6 +45,15 @@ int ds_level_check(const ds_level *l, cb_err *e);
 /* ---- reading ------------------------------------------------------------- */
 typedef struct ds_reader ds_reader;
 
+/* A relabeling recorded in the manifest (`relabel LO HI SEED`, see
+ * ds_relabel): the labels of the levels with seeds in lo..hi were replaced
+ * by uniform random actions drawn from cb_rng_seed2(seed, level seed). */
+#define DS_MAX_RELABELINGS 16
+typedef struct {
+    int32_t lo, hi;
+    uint64_t seed;
+} ds_relabeling;
+
 typedef struct {
     int32_t seed;
     int8_t mode;
@@ -65,6 +74,8 @@ const char *ds_path(const ds_reader *r);
 const char *ds_source(const ds_reader *r);
 const char *ds_command(const ds_reader *r);
 uint32_t ds_manifest_crc(const ds_reader *r);          /* identifies the dataset's content */
+int ds_nrelabelings(const ds_reader *r);               /* 0 for data with the expert's labels */
+const ds_relabeling *ds_relabeling_get(const ds_reader *r, int i); /* in the order applied */
 int64_t ds_total_frames(const ds_reader *r);
 /* Decompresses and verifies the given levels (out[i] for seeds[i]) on
  * nthreads threads. On failure nothing is left allocated. */
@@ -110,5 +121,22 @@ void ds_writer_abort(ds_writer *w);                             /* removes new s
  * docs/FORMATS.md) and zlib level (default 9: measured 25% smaller than 6 on
  * expert play at the same decode speed). */
 void ds_writer_set_compression(ds_writer *w, int filter, int zlevel);
+
+/* ---- relabeling (the memorization probe) ------------------------------------ */
+/* Copies the dataset `in` into the new folder `out`, replacing the label of
+ * every frame of the levels with seeds in lo..hi by a uniform random action
+ * 0..14: frame t of level L gets the (t+1)-th cb_rng_below(15) draw of
+ * cb_rng_seed2(seed, L), so the result depends on neither order nor threads.
+ * Frames and the other columns are unchanged; relabeled shards are
+ * re-encoded (zlib 9, no filter), every other shard is copied byte for byte.
+ * The new manifest keeps `in`'s source and relabelings, adds this one and
+ * takes `command`. Refused: lo > hi, a range holding no level of `in`, `out`
+ * naming `in`, an `out` that exists and is not an empty folder, more than
+ * DS_MAX_RELABELINGS relabelings. Shards are written first and the manifest
+ * last, each atomically; on failure everything written (and `out`, if this
+ * call made it) is removed. *nrelabeled (may be NULL) gets the number of
+ * levels relabeled. */
+int ds_relabel(const char *in, const char *out, int32_t lo, int32_t hi, uint64_t seed, const char *command,
+               int nthreads, int *nrelabeled, cb_err *e);
 
 #endif

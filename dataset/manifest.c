@@ -65,8 +65,11 @@ int ds_manifest_write(ds_manifest *m, const char *dir, cb_err *e) {
     char src[512], cmd[2048];
     oneline(src, sizeof src, m->source);
     oneline(cmd, sizeof cmd, m->command);
-    OUT("coinbc-dataset %d\nframe %d %d %d\nactions %d\nsource %s\ncommand %s\nlevels %d\n", DS_VERSION, DS_W, DS_H,
-        DS_C, DS_NUM_ACTIONS, src, cmd, m->n);
+    OUT("coinbc-dataset %d\nframe %d %d %d\nactions %d\nsource %s\ncommand %s\n", DS_VERSION, DS_W, DS_H, DS_C,
+        DS_NUM_ACTIONS, src, cmd);
+    for (int i = 0; i < m->nrelabel; i++) /* optional, in the order applied */
+        OUT("relabel %d %d %llu\n", m->relabel[i].lo, m->relabel[i].hi, (unsigned long long)m->relabel[i].seed);
+    OUT("levels %d\n", m->n);
     for (int i = 0; i < m->n; i++) {
         const ds_entry *en = &m->e[i];
         OUT("level %d %s %lld %d %s %llu %08x\n", en->seed, ds_mode_name(en->mode), (long long)en->frames, en->episodes,
@@ -163,6 +166,28 @@ int ds_manifest_parse(ds_manifest *m, const char *text, size_t n, const char *na
                     ds_manifest_free(m);
                     return CB_ENOMEM;
                 }
+            }
+        } else if (!strncmp(line, "relabel ", 8)) {
+            ds_relabeling rl;
+            long long lo, hi;
+            unsigned long long seed;
+            int tail = 0;
+            char canon[96];
+            ok = sscanf(line, "relabel %lld %lld %llu%n", &lo, &hi, &seed, &tail) == 3 && line[tail] == 0 && lo >= 0 &&
+                 lo <= hi && hi <= INT32_MAX;
+            if (ok) { /* exactly as written: no signs, spaces or leading zeros */
+                snprintf(canon, sizeof canon, "relabel %lld %lld %llu", lo, hi, seed);
+                ok = !strcmp(canon, line);
+            }
+            if (ok && m->nrelabel == DS_MAX_RELABELINGS) {
+                ds_manifest_free(m);
+                return cb_fail(e, CB_EFORMAT, "%s:%d: more than %d relabel lines", name, lineno, DS_MAX_RELABELINGS);
+            }
+            if (ok) {
+                rl.lo = (int32_t)lo;
+                rl.hi = (int32_t)hi;
+                rl.seed = seed;
+                m->relabel[m->nrelabel++] = rl;
             }
         } else if (!strncmp(line, "end ", 4)) {
             unsigned crc;

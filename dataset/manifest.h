@@ -8,6 +8,8 @@ typedef struct {
     char source[512], command[2048];
     int n, cap;
     ds_entry *e; /* sorted by seed */
+    int nrelabel;  /* relabel lines, in the order they were applied */
+    ds_relabeling relabel[DS_MAX_RELABELINGS];
     uint32_t crc; /* CRC32 of the manifest text before its "end" line */
 } ds_manifest;
 

@@ -16,6 +16,26 @@ _Static_assert(EVAL_NA == GAME_NUM_ACTIONS, "eval counts the game's actions");
 void eval_wilson(int64_t k, int64_t n, double *lo, double *hi);
 /* Mean and half-width of a 95% normal interval of the mean. */
 void eval_mean_ci(const double *x, int64_t n, double *mean, double *half);
+/* Mean and half-width of a 95% interval of the mean from Student's t
+ * distribution with n-1 degrees of freedom (for a few seeds; half = 0 when
+ * n < 2). */
+void eval_mean_ci_t(const double *x, int64_t n, double *mean, double *half);
+/* Welch's t-test (unequal variances) of mean(a) - mean(b). */
+typedef struct {
+    double mean_a, mean_b, t, df, p; /* p: two-sided */
+} eval_welch_result;
+/* t = (mean_a - mean_b) / sqrt(va/na + vb/nb) with unbiased variances, df by
+ * Welch-Satterthwaite, p = 2 P(T_df > |t|). CB_EARG when na or nb < 2 (no
+ * variance). When both variances are 0: t = +-inf and p = 0 if the means
+ * differ, t = p = NaN if not; df = NaN (as scipy.stats.ttest_ind). */
+int eval_welch(const double *a, int64_t na, const double *b, int64_t nb, eval_welch_result *out, cb_err *e);
+/* Regularized incomplete beta I_x(a, b), a, b > 0, 0 <= x <= 1 (NaN
+ * outside); continued fraction, relative error about 1e-14. */
+double eval_betainc(double a, double b, double x);
+/* Student t distribution with df > 0 degrees of freedom: the CDF, and the
+ * quantile (inverse CDF) for 0 < p < 1. */
+double eval_t_cdf(double t, double df);
+double eval_t_quantile(double p, double df);
 /* CoinRun-equivalent action: 9..14 are NOOP (4). */
 int eval_merge_action(int a);
 

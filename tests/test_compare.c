@@ -1,0 +1,273 @@
+/* test_compare.c - tools/compare.sh (make compare) end to end at its tiny
+ * budget (COMPARE_QUICK=1: 8 hard levels x 40 states, a tiny net, 2 seeds,
+ * 1 epoch): the table and the per-run summaries it keeps; a second run skips
+ * every step; a run stopped by its time budget (COMPARE_HOURS) and continued
+ * gives the same table as an uninterrupted one; the tune stage against a
+ * stand-in for `coinbc tune` (the real one is on another branch), checking
+ * the command line the script gives it and that best.json reaches
+ * `coinbc train` (in easy mode, COMPARE_MODE); default and tuned
+ * configurations are never mixed. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "common/common.h"
+#include "tests/support/run.h"
+
+static char *dir; /* one temporary folder for the whole program */
+
+/* Runs `ENV sh tools/compare.sh` with the quick knobs and the state and data
+ * folders of NAME inside dir; stdout and stderr into the buffers. */
+static int compare(const char *name, const char *env, char *out, size_t outn, char *err, size_t errn) {
+    char cmd[16384], o[4200], e[4200];
+    snprintf(o, sizeof o, "%s/%s.out", dir, name);
+    snprintf(e, sizeof e, "%s/%s.err", dir, name);
+    snprintf(cmd, sizeof cmd,
+             "COINBC=%s COMPARE_QUICK=1 COMPARE_METHODS='mean and' COMPARE_STATE=%s/%s/state COMPARE_DATA=%s/%s/data "
+             "%s sh tools/compare.sh >%s 2>%s </dev/null",
+             test_coinbc(), dir, name, dir, name, env, o, e);
+    int st = system(cmd);
+    uint8_t *buf;
+    size_t n;
+    cb_err ce = {0};
+    if (out) {
+        out[0] = 0;
+        if (!cb_read_file(o, &buf, &n, &ce)) {
+            snprintf(out, outn, "%s", (char *)buf);
+            free(buf);
+        }
+    }
+    if (err) {
+        err[0] = 0;
+        if (!cb_read_file(e, &buf, &n, &ce)) {
+            snprintf(err, errn, "%s", (char *)buf);
+            free(buf);
+        }
+    }
+    if (st == -1 || !WIFEXITED(st)) return -1;
+    return WEXITSTATUS(st);
+}
+
+static char *slurp(const char *fmt, const char *a, const char *b) {
+    char path[4200];
+    snprintf(path, sizeof path, fmt, a, b);
+    uint8_t *buf;
+    size_t n;
+    cb_err e = {0};
+    if (cb_read_file(path, &buf, &n, &e)) fail_msg("%s", e.msg);
+    return (char *)buf;
+}
+
+static int exists(const char *fmt, const char *a, const char *b) {
+    char path[4200];
+    struct stat st;
+    snprintf(path, sizeof path, fmt, a, b);
+    return stat(path, &st) == 0;
+}
+
+static char out_a[16384], table_a[16384];
+
+static void test_quick_end_to_end(void **st) {
+    (void)st;
+    static char err[65536];
+    int rc = compare("a", "COMPARE_SKIP_TUNE=1", out_a, sizeof out_a, err, sizeof err);
+    if (rc != 0) fail_msg("compare.sh exited %d:\n%s", rc, err);
+    /* the table: two methods with 2 seeds, Welch's test of and against mean, the probe */
+    assert_non_null(strstr(out_a, "| method | seeds | train acc | test acc | gap | rollout success |"));
+    assert_non_null(strstr(out_a, "| mean | 2 | "));
+    assert_non_null(strstr(out_a, "| and | 2 | "));
+    assert_non_null(strstr(out_a, "- and: default options (COMPARE_SKIP_TUNE=1, not tuned)"));
+    assert_non_null(strstr(out_a, "| method | relabeled training levels | true-label training levels | test levels |"));
+    assert_non_null(strstr(err, "compare: complete"));
+    char *t = slurp("%s/a/state/%s", dir, "table.md");
+    assert_string_equal(t, out_a);
+    snprintf(table_a, sizeof table_a, "%s", t);
+    free(t);
+    /* what is kept: per-run summaries with their done markers, the probe's three evaluations */
+    static const char *kept[] = {"runs/mean-1/done", "runs/mean-2/eval.json", "runs/and-2/rollout.json",
+                                 "runs/and-1/config.json", "runs/mean-1/metrics.csv", "probe/and/relabeled.json",
+                                 "probe/and/true.json", "probe/mean/test.json", "probe/mean/done", "steps.log",
+                                 ".gitignore"};
+    for (size_t k = 0; k < sizeof kept / sizeof *kept; k++)
+        if (!exists("%s/a/state/%s", dir, kept[k])) fail_msg("state lacks %s", kept[k]);
+    /* the probe's data: levels 0-1 relabeled; its evaluations read those levels */
+    char *m = slurp("%s/a/data/%s", dir, "train-relabeled.cbd/manifest.txt");
+    assert_non_null(strstr(m, "\nrelabel 0 1 1\n"));
+    free(m);
+    char *j = slurp("%s/a/state/%s", dir, "probe/mean/relabeled.json");
+    assert_non_null(strstr(j, "\"test_levels\": 2,"));
+    free(j);
+    j = slurp("%s/a/state/%s", dir, "probe/mean/true.json");
+    assert_non_null(strstr(j, "\"test_levels\": 6,"));
+    free(j);
+    j = slurp("%s/a/state/%s", dir, "runs/and-2/config.json");
+    assert_non_null(strstr(j, "\"method\": \"and\""));
+    assert_non_null(strstr(j, "\"seed\": 2,"));
+    assert_non_null(strstr(j, "\"hidden\": 16,"));
+    free(j);
+    /* again: every step is skipped and the table is the same */
+    char out[16384];
+    rc = compare("a", "COMPARE_SKIP_TUNE=1", out, sizeof out, err, sizeof err);
+    assert_int_equal(rc, 0);
+    assert_string_equal(out, out_a);
+    assert_null(strstr(err, "final run"));
+    assert_null(strstr(err, "record"));
+    assert_null(strstr(err, "probe"));
+    /* a state of default configurations is not continued as a tuned one */
+    rc = compare("a", "", NULL, 0, err, sizeof err);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(err, "holds results of default configurations"));
+}
+
+static void test_interrupted_then_resumed(void **st) {
+    (void)st;
+    if (!table_a[0]) skip();
+    static char err[65536];
+    char out[16384];
+    assert_int_equal(compare("b", "COMPARE_SKIP_TUNE=1 COMPARE_STAGE=data", NULL, 0, err, sizeof err), 0);
+    /* about a second: the runs take several, so this stops in the middle of one */
+    int rc = compare("b", "COMPARE_SKIP_TUNE=1 COMPARE_HOURS=0.0003", NULL, 0, err, sizeof err);
+    assert_int_equal(rc, 3);
+    assert_non_null(strstr(err, "stopped at the time budget"));
+    assert_false(exists("%s/b/state/%s", dir, "probe/and/done"));
+    rc = compare("b", "COMPARE_SKIP_TUNE=1", out, sizeof out, err, sizeof err);
+    if (rc != 0) fail_msg("resume exited %d:\n%s", rc, err);
+    assert_string_equal(out, table_a); /* resumed training and re-recorded data are bit-exact */
+}
+
+/* A stand-in for `coinbc tune` (issue 10's command line): it checks its
+ * arguments, writes them to DIR/args.txt and a best.json whose keys are train
+ * option names, and hands every other subcommand to the real coinbc. */
+static const char *STUB =
+    "#!/bin/sh\n"
+    "if [ \"$1\" != tune ]; then exec %s \"$@\"; fi\n"
+    "shift; train=$1; shift; dir=''; method=''; all=\"$*\"\n"
+    "while [ $# -gt 0 ]; do case $1 in -o) dir=$2; shift 2;; --method) method=$2; shift 2;;\n"
+    "  --) shift; break;; *) shift;; esac; done\n"
+    "[ -f \"$train/manifest.txt\" ] && [ -n \"$dir\" ] && [ -n \"$method\" ] || exit 2\n"
+    "mkdir -p \"$dir\" && echo \"$all\" > \"$dir/args.txt\"\n"
+    "echo \"number,state,value\" > \"$dir/trials.csv\"\n"
+    "printf '{\"method\": \"%%s\", \"tau\": 0.5, \"lr\": 0.001, \"batch_levels\": 4, \"rescale\": false}\\n' "
+    "\"$method\" > \"$dir/best.json\"\n";
+
+static void test_tune_stage_with_a_stand_in(void **st) {
+    (void)st;
+    char stub[4200], text[8192];
+    snprintf(stub, sizeof stub, "%s/fake-coinbc", dir);
+    const char *real = test_coinbc();
+    char abs[4200];
+    if (real[0] != '/') {
+        char *cwd = getcwd(NULL, 0);
+        snprintf(abs, sizeof abs, "%s/%s", cwd, real);
+        free(cwd);
+        real = abs;
+    }
+    snprintf(text, sizeof text, STUB, real);
+    cb_err e = {0};
+    assert_int_equal(cb_write_file_atomic(stub, text, strlen(text), &e), 0);
+    assert_int_equal(chmod(stub, 0755), 0);
+    char env[8400], err[65536];
+    snprintf(env, sizeof env,
+             "COINBC=%s COMPARE_SEEDS=1 COMPARE_STAGE='data tune final' COMPARE_TUNED=%s/c/tuned COMPARE_MODE=easy", stub,
+             dir);
+    int rc = compare("c", env, NULL, 0, err, sizeof err);
+    if (rc != 0) fail_msg("compare.sh exited %d:\n%s", rc, err);
+    /* the command line of issue 10, the same trials and epochs for every method */
+    char *a = slurp("%s/c/state/%s", dir, "tune/and/args.txt");
+    char want[8400];
+    snprintf(want, sizeof want,
+             "--val %s/c/data/val.cbd --method and --trials 2 -o %s/c/state/tune/and --epochs 1 --seed 1 --jobs 1 -- "
+             "--net nature --channels 4,4,4 --hidden 16 --batch-levels 4 --batch-frames 4\n",
+             dir, dir);
+    assert_string_equal(a, want);
+    free(a);
+    a = slurp("%s/c/state/%s", dir, "tune/mean/args.txt");
+    assert_non_null(strstr(a, "--method mean --trials 2 -o"));
+    free(a);
+    /* best.json is copied as the tuned configuration and reaches coinbc train */
+    assert_true(exists("%s/c/tuned/%s", dir, "and.json") && exists("%s/c/tuned/%s", dir, "mean.json"));
+    char *o = slurp("%s/c/state/%s", dir, "configs/and.origin");
+    assert_non_null(strstr(o, "tuned: coinbc tune, 2 trials of 1 epochs"));
+    free(o);
+    char *j = slurp("%s/c/state/%s", dir, "runs/and-1/config.json");
+    assert_non_null(strstr(j, "\"tau\": 0.5,"));
+    assert_non_null(strstr(j, "\"lr\": 0.001"));
+    assert_non_null(strstr(j, "\"rescale\": false,"));
+    assert_non_null(strstr(j, "\"batch_levels\": 4,"));
+    assert_non_null(strstr(j, "\"epochs\": 1,"));
+    assert_non_null(strstr(j, "\"seed\": 1,"));
+    free(j);
+    /* COMPARE_MODE=easy: easy levels recorded and played */
+    char *m = slurp("%s/c/data/%s", dir, "test.cbd/manifest.txt");
+    assert_non_null(strstr(m, "\nlevel 1000 easy 20 "));
+    free(m);
+    j = slurp("%s/c/state/%s", dir, "runs/and-1/rollout.json");
+    assert_non_null(strstr(j, "\"mode\": \"easy\""));
+    free(j);
+}
+
+/* compare_table.py train-args: a configuration becomes train options, and
+ * broken or unsafe ones are refused naming the file */
+static int train_args(const char *json, char *out, size_t n) {
+    char path[4200], cmd[8600];
+    snprintf(path, sizeof path, "%s/cfg.json", dir);
+    cb_err e = {0};
+    if (cb_write_file_atomic(path, json, strlen(json), &e)) fail_msg("%s", e.msg);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 tools/compare_table.py train-args %s --fixed '--net nature --hidden 16' "
+             "--set seed=3 2>&1", path);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t got = fread(out, 1, n - 1, p);
+    out[got] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_train_args(void **st) {
+    (void)st;
+    char out[4096];
+    assert_int_equal(train_args("{\"method\": \"sand\", \"sand_k\": 2.5, \"rescale\": true, \"hidden\": 32, "
+                                "\"seed\": 9, \"channels\": [8, 8, 8], \"out\": \"x\"}",
+                                out, sizeof out),
+                     0);
+    /* fixed first, the file's values replace them, --set last; options the script sets are dropped */
+    assert_string_equal(out, "--net nature --hidden 32 --method sand --sand-k 2.5 --rescale on --seed 3 --channels 8,8,8\n");
+    assert_int_equal(train_args("{\"net\": \"nature; rm -rf /\"}", out, sizeof out), 1);
+    assert_non_null(strstr(out, "cfg.json: option 'net'"));
+    assert_int_equal(train_args("[1, 2]", out, sizeof out), 1);
+    assert_non_null(strstr(out, "cfg.json: not a JSON object"));
+    assert_int_equal(train_args("{\"lr\": 0.001", out, sizeof out), 1);
+    assert_non_null(strstr(out, "cfg.json: "));
+    assert_int_equal(train_args("{\"lr\": {\"a\": 1}}", out, sizeof out), 1);
+    assert_non_null(strstr(out, "unsupported value"));
+}
+
+static int setup(void **st) {
+    (void)st;
+    dir = test_tmpdir();
+    return dir ? 0 : -1;
+}
+
+static int teardown(void **st) {
+    (void)st;
+    test_rmtree(dir);
+    free(dir);
+    return 0;
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_quick_end_to_end),
+        cmocka_unit_test(test_interrupted_then_resumed),
+        cmocka_unit_test(test_tune_stage_with_a_stand_in),
+        cmocka_unit_test(test_train_args),
+    };
+    return cmocka_run_group_tests_name("compare", tests, setup, teardown);
+}

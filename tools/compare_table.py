@@ -1,0 +1,214 @@
+#!/usr/bin/python3
+"""compare_table.py - glue for tools/compare.sh (make compare).
+
+  train-args CONFIG.json [--fixed "OPTS"] [--set KEY=VALUE]...
+      Prints the `coinbc train` options of a tuned configuration (tune's
+      best.json: one JSON object whose keys are train option names without
+      the dashes) on one line: the --fixed options first, then the file's,
+      then --set, a later value replacing an earlier one.
+  table STATE --methods "M..." --seeds "S..." [--base mean]
+      Reads the per-run summaries compare.sh keeps in STATE (runs/M-S/eval.json,
+      rollout.json; probe/M/*.json) and prints the comparison table as
+      Markdown.
+
+Statistics: mean over seeds with a 95% interval from Student's t (n-1 degrees
+of freedom), and Welch's unequal-variances t-test of each method against the
+base method (scipy.stats.ttest_ind(equal_var=False), two-sided). SciPy is the
+reference the C implementation in eval/stats.c is tested against, so both give
+the same figures; the table stays here because reading the run folders' JSON
+is glue until the run module (issue 13) gives coinbc a way to read them.
+Only /usr/bin/python3 with Debian's python3-scipy.
+"""
+import json
+import math
+import os
+import re
+import sys
+
+# options compare.sh sets itself, never taken from a configuration file
+RESERVED = {"out", "o", "resume", "quiet", "threads", "val", "val-levels", "train-levels", "help", "max-steps"}
+SAFE = re.compile(r"^[A-Za-z0-9_.,+:=/-]+$")
+
+
+def die(msg):
+    print("compare_table: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def option_value(v):
+    if isinstance(v, bool):
+        return "on" if v else "off"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, list):
+        return ",".join(option_value(x) for x in v)
+    if isinstance(v, str):
+        return v
+    raise ValueError("unsupported value %r" % (v,))
+
+
+def split_opts(text):
+    """'--net nature --channels 4,4,4' -> [('net', 'nature'), ('channels', '4,4,4')]"""
+    words, out, i = text.split(), [], 0
+    while i < len(words):
+        w = words[i]
+        if not w.startswith("--") or i + 1 >= len(words) or words[i + 1].startswith("--"):
+            die("--fixed: expected '--name value' pairs, got %r" % text)
+        out.append((w[2:], words[i + 1]))
+        i += 2
+    return out
+
+
+def train_args(argv):
+    if not argv:
+        die("train-args CONFIG.json [--fixed OPTS] [--set KEY=VALUE]...")
+    path, rest = argv[0], argv[1:]
+    try:
+        with open(path) as f:
+            cfg = json.load(f)
+    except (OSError, ValueError) as e:
+        die("%s: %s" % (path, e))
+    if not isinstance(cfg, dict):
+        die("%s: not a JSON object" % path)
+    opts = {}
+    fixed, sets = "", []
+    i = 0
+    while i < len(rest):
+        if rest[i] == "--fixed" and i + 1 < len(rest):
+            fixed = rest[i + 1]
+        elif rest[i] == "--set" and i + 1 < len(rest) and "=" in rest[i + 1]:
+            sets.append(rest[i + 1].split("=", 1))
+        else:
+            die("unknown argument %r" % rest[i])
+        i += 2
+    for k, v in split_opts(fixed):
+        opts[k] = v
+    for k, v in cfg.items():
+        k = str(k).lstrip("-").replace("_", "-")
+        if k in RESERVED:
+            continue
+        try:
+            opts[k] = option_value(v)
+        except ValueError as e:
+            die("%s: key %r: %s" % (path, k, e))
+    for k, v in sets:
+        opts[k] = v
+    words = []
+    for k, v in opts.items():
+        if not SAFE.match(k) or not SAFE.match(v):
+            die("%s: option %r = %r has characters the script does not pass on" % (path, k, v))
+        words += ["--" + k, v]
+    print(" ".join(words))
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        die("%s: %s" % (path, e))
+
+
+def mean_ci(xs):
+    from scipy import stats
+    n = len(xs)
+    m = sum(xs) / n
+    if n < 2:
+        return m, float("nan")
+    sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (n - 1))
+    return m, float(stats.t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
+
+
+def welch(a, b):
+    from scipy import stats
+    if len(a) < 2 or len(b) < 2:
+        return float("nan"), float("nan")
+    r = stats.ttest_ind(a, b, equal_var=False)
+    return float(r.statistic), float(r.pvalue)
+
+
+def pct(m, h):
+    if math.isnan(h):
+        return "%.1f" % (100 * m)
+    return "%.1f ± %.1f" % (100 * m, 100 * h)
+
+
+def table(argv):
+    if not argv:
+        die("table STATE --methods M... --seeds S... [--base mean]")
+    state, methods, seeds, base = argv[0], [], [], "mean"
+    i = 1
+    while i < len(argv):
+        if argv[i] == "--methods" and i + 1 < len(argv):
+            methods = argv[i + 1].split()
+        elif argv[i] == "--seeds" and i + 1 < len(argv):
+            seeds = argv[i + 1].split()
+        elif argv[i] == "--base" and i + 1 < len(argv):
+            base = argv[i + 1]
+        else:
+            die("unknown argument %r" % argv[i])
+        i += 2
+    res = {}
+    for m in methods:
+        cols = {"train": [], "test": [], "gap": [], "roll": []}
+        for s in seeds:
+            d = os.path.join(state, "runs", "%s-%s" % (m, s))
+            if not os.path.exists(os.path.join(d, "done")):
+                continue
+            ev, ro = load(os.path.join(d, "eval.json")), load(os.path.join(d, "rollout.json"))
+            cols["train"].append(ev["train_acc"])
+            cols["test"].append(ev["test_acc"])
+            cols["gap"].append(ev["train_acc"] - ev["test_acc"])
+            cols["roll"].append(ro["success"])
+        res[m] = cols
+    out = []
+    out.append("Final runs: each method's configuration, one run per seed; mean ± half-width of the 95%% "
+               "t interval over seeds; accuracy in %%, gap in points; Welch's t-test of test accuracy and "
+               "of rollout success against %s (two-sided p)." % base)
+    out.append("")
+    out.append("| method | seeds | train acc | test acc | gap | rollout success | t (test acc) | p | t (rollout) | p |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|")
+    for m in methods:
+        c = res[m]
+        n = len(c["test"])
+        if n == 0:
+            out.append("| %s | 0 | | | | | | | | |" % m)
+            continue
+        row = [m, str(n)] + [pct(*mean_ci(c[k])) for k in ("train", "test", "gap", "roll")]
+        if m != base and base in res:
+            for k in ("test", "roll"):
+                t, p = welch(c[k], res[base][k])
+                row += ["%.2f" % t if not math.isnan(t) else "-", "%.2g" % p if not math.isnan(p) else "-"]
+        else:
+            row += ["", "", "", ""]
+        out.append("| " + " | ".join(row) + " |")
+    out.append("")
+    for m in methods:
+        o = os.path.join(state, "configs", m + ".origin")
+        if os.path.exists(o):
+            with open(o) as f:
+                out.append("- %s: %s" % (m, f.read().strip()))
+    probe = [(m, os.path.join(state, "probe", m)) for m in methods]
+    probe = [(m, d) for m, d in probe if os.path.exists(os.path.join(d, "done"))]
+    if probe:
+        out.append("")
+        out.append("Memorization probe: trained on the training data with the labels of some levels replaced by "
+                   "uniform random actions (chance 1/15 = 6.7%), final weights, one seed; accuracy in % against the "
+                   "labels trained on.")
+        out.append("")
+        out.append("| method | relabeled training levels | true-label training levels | test levels |")
+        out.append("|---|---|---|---|")
+        for m, d in probe:
+            a = [load(os.path.join(d, f))["test_acc"] for f in ("relabeled.json", "true.json", "test.json")]
+            out.append("| %s | %.1f | %.1f | %.1f |" % (m, 100 * a[0], 100 * a[1], 100 * a[2]))
+    print("\n".join(out))
+
+
+def main():
+    if len(sys.argv) < 2 or sys.argv[1] not in ("train-args", "table"):
+        die("usage: compare_table.py train-args CONFIG.json ... | table STATE ...")
+    (train_args if sys.argv[1] == "train-args" else table)(sys.argv[2:])
+
+
+if __name__ == "__main__":
+    main()
