@@ -188,9 +188,9 @@ static int setup(trainer *t, cb_err *e) {
             return cb_fail(e, CB_EARG, "cannot resume: %s was trained with %lld steps per epoch, these data and batch size "
                            "give %lld (different levels or --batch-levels/--batch-frames?)", t->ckpath,
                            (long long)t->st.steps_per_epoch, (long long)t->steps_per_epoch);
-        if (t->st.epoch >= o->epochs)
-            return cb_fail(e, CB_EARG, "cannot resume: %s has already trained %lld epochs and --epochs is %d (nothing to "
-                           "do; give a larger --epochs to train on)", t->ckpath, (long long)t->st.epoch, o->epochs);
+        if (t->st.epoch > o->epochs)
+            return cb_fail(e, CB_EARG, "cannot resume: %s has already trained %lld epochs, more than --epochs %d (give "
+                           "--epochs %lld or more)", t->ckpath, (long long)t->st.epoch, o->epochs, (long long)t->st.epoch);
         if ((rc = load_history(t, e))) return rc;
     } else {
         if (access(t->ckpath, F_OK) == 0)
