@@ -664,6 +664,57 @@ static void test_sigterm_stop_resume(void **st) {
     rm_run(d);
 }
 
+/* A run folder written by coinbc 0.1.0 (config.json and metrics.jsonl
+ * without "format"/"version", 6-decimal JSON numbers) resumes, and ends with
+ * the bytes of an uninterrupted run. */
+static void test_resume_old_folder(void **st) {
+    synth *s = *st;
+    char *full = tmpdir(), *d = tmpdir();
+    train_opts of = small_opts(full, TRAIN_SAND), o = small_opts(d, TRAIN_SAND);
+    train_result r;
+    cb_err e = {0};
+    assert_int_equal(train_run(&of, s->tr, 6, s->va, 2, &r, &e), 0);
+    o.max_steps = 18;
+    assert_int_equal(train_run(&o, s->tr, 6, s->va, 2, &r, &e), 0);
+    /* rewrite config.json and metrics.jsonl as 0.1.0 wrote them */
+    size_t n;
+    char *cfg = (char *)slurp(d, "config.json", &n), *p = strstr(cfg, "  \"format\"");
+    assert_non_null(p);
+    char *q = strstr(p, "  \"coinbc_version\"");
+    memmove(p, q, strlen(q) + 1);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.json", d);
+    assert_int_equal(cb_write_file_atomic(path, cfg, strlen(cfg), &e), 0);
+    run_config c;
+    assert_int_equal(run_config_read(&c, d, &e), 0);
+    assert_int_equal(c.version, 1);
+    free(cfg);
+    char *csv = (char *)slurp(d, "metrics.csv", &n);
+    run_metrics m;
+    assert_int_equal(run_metrics_decode_csv(&m, csv, n, "metrics.csv", &e), 0);
+    assert_int_equal(m.nrows, 1);
+    const run_metrics_row *w = &m.rows[0];
+    char js[2048];
+    int k = snprintf(js, sizeof js,
+                     "{\"epoch\": %lld, \"step\": %lld, \"train_loss\": %.6f, \"train_acc\": %.6f, \"val_loss\": %.6f, "
+                     "\"val_acc\": %.6f, \"lr\": %g, \"seconds\": %.2f, \"samples_per_s\": %.1f, \"mask_density\": {",
+                     (long long)w->epoch, (long long)w->step, w->train_loss, w->train_acc, w->val_loss, w->val_acc, w->lr,
+                     w->seconds, 1234.5);
+    for (int t = 0; t < w->nlayers; t++)
+        k += snprintf(js + k, sizeof js - (size_t)k, "%s\"%s\": %.5f", t ? ", " : "", w->layer[t], w->mask_density[t]);
+    snprintf(js + k, sizeof js - (size_t)k, "}}\n");
+    snprintf(path, sizeof path, "%s/metrics.jsonl", d);
+    assert_int_equal(cb_write_file_atomic(path, js, strlen(js), &e), 0);
+    run_metrics_free(&m);
+    free(csv);
+    o.max_steps = 0;
+    o.resume = 1;
+    if (train_run(&o, s->tr, 6, s->va, 2, &r, &e)) fail_msg("%s", e.msg);
+    assert_same_run(full, d);
+    rm_run(full);
+    rm_run(d);
+}
+
 /* failures leave nothing they created, and a failed resume rewrites nothing */
 static void test_failures_leave_nothing(void **st) {
     synth *s = *st;
@@ -917,6 +968,7 @@ int main(void) {
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_commit_failures_resume),
         cmocka_unit_test(test_sigterm_stop_resume),
+        cmocka_unit_test(test_resume_old_folder),
         cmocka_unit_test(test_failures_leave_nothing),
         cmocka_unit_test(test_method_table),
         cmocka_unit_test(test_cli_train),
