@@ -127,7 +127,9 @@ int rj_bool(json_t *o, const char *name, const char *key, int *out, cb_err *e) {
 json_t *rj_real(double v) { return isfinite(v) ? json_real(v) : json_null(); }
 
 int rj_dump(run_text *out, json_t *o, int indent, const char *what, cb_err *e) {
-    if (!o) return cb_fail(e, CB_ENOMEM, "%s: out of memory (or a value JSON cannot hold)", what);
+    if (!o)
+        return cb_fail(e, CB_ENOMEM, "%s: out of memory, or a name or path that is not valid UTF-8 (JSON cannot hold it)",
+                       what);
     char *s = json_dumps(o, (indent ? JSON_INDENT(indent) : 0) | JSON_REAL_PRECISION(17));
     json_decref(o);
     if (!s) return cb_fail(e, CB_ENOMEM, "%s: out of memory", what);
@@ -145,7 +147,7 @@ int rj_read(const char *dir, const char *file, char *path, size_t pathn, char **
     return rc;
 }
 
-/* ---- text buffers and method names ---- */
+/* ---- text buffers ---- */
 
 int run_text_add(run_text *t, const char *s) {
     size_t l = strlen(s);
@@ -164,17 +166,4 @@ int run_text_add(run_text *t, const char *s) {
 void run_text_free(run_text *t) {
     free(t->s);
     memset(t, 0, sizeof *t);
-}
-
-static const char *const METHOD_NAMES[RUN_NMETHODS] = {"mean", "and", "sand", "geomean"};
-
-const char *run_method_name(int m) { return m >= 0 && m < RUN_NMETHODS ? METHOD_NAMES[m] : NULL; }
-
-int run_method_parse(const char *s, int *m) {
-    for (int k = 0; k < RUN_NMETHODS; k++)
-        if (!strcmp(s, METHOD_NAMES[k])) {
-            *m = k;
-            return 0;
-        }
-    return CB_EARG;
 }

@@ -48,6 +48,16 @@ int run_metrics_jsonl_row(run_text *t, const run_metrics_row *r, cb_err *e) {
     return rj_dump(t, o, 0, "metrics.jsonl", e);
 }
 
+/* a layer name as the model names its tensors: [A-Za-z0-9_.]{1,31} */
+static int layer_ok(const char *s, size_t n) {
+    if (n == 0 || n >= sizeof(((run_metrics_row *)0)->layer[0])) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+              s[i] == '_' || s[i] == '.'))
+            return 0;
+    return 1;
+}
+
 void run_metrics_free(run_metrics *m) {
     free(m->rows);
     m->rows = NULL;
@@ -127,9 +137,9 @@ int run_metrics_decode_jsonl(run_metrics *m, const char *text, size_t n, const c
                 rc = cb_fail(e, CB_EFORMAT, "%s: key \"mask_density\" has more than %d layers", where, RUN_MAX_LAYERS);
             else
                 json_object_foreach(md, k, v) {
-                    if (strlen(k) >= sizeof r->layer[0] || !*k) {
-                        rc = cb_fail(e, CB_EFORMAT, "%s: key \"mask_density\": layer name \"%.40s\" is empty or too long",
-                                     where, k);
+                    if (!layer_ok(k, strlen(k))) {
+                        rc = cb_fail(e, CB_EFORMAT, "%s: key \"mask_density\": \"%.40s\" is not a layer name "
+                                     "([A-Za-z0-9_.], 1 to 31 characters)", where, k);
                         break;
                     }
                     if (!json_is_number(v) && !json_is_null(v)) {
@@ -185,9 +195,12 @@ int run_metrics_decode_csv(run_metrics *m, const char *text, size_t n, const cha
                 return cb_fail(e, CB_EFORMAT, "%s: line 1: column %d is \"%.*s\", expected \"%s\"", name, col + 1,
                                (int)(len > 40 ? 40 : len), q, CSV_COLS[col]);
         } else {
-            if (len <= 5 || len - 5 >= sizeof layers.layer[0] || strncmp(q, "mask_", 5))
-                return cb_fail(e, CB_EFORMAT, "%s: line 1: column %d is \"%.*s\", expected mask_<layer>", name, col + 1,
-                               (int)(len > 40 ? 40 : len), q);
+            if (len <= 5 || strncmp(q, "mask_", 5) || !layer_ok(q + 5, len - 5))
+                return cb_fail(e, CB_EFORMAT, "%s: line 1: column %d is \"%.*s\", expected mask_<layer> (layer: "
+                               "[A-Za-z0-9_.], 1 to 31 characters)", name, col + 1, (int)(len > 40 ? 40 : len), q);
+            for (int j = 0; j < layers.nlayers; j++)
+                if (strlen(layers.layer[j]) == len - 5 && !strncmp(layers.layer[j], q + 5, len - 5))
+                    return cb_fail(e, CB_EFORMAT, "%s: line 1: column %d repeats mask_%s", name, col + 1, layers.layer[j]);
             if (layers.nlayers == RUN_MAX_LAYERS)
                 return cb_fail(e, CB_EFORMAT, "%s: line 1: more than %d mask columns", name, RUN_MAX_LAYERS);
             memcpy(layers.layer[layers.nlayers], q + 5, len - 5);
@@ -219,6 +232,10 @@ int run_metrics_decode_csv(run_metrics *m, const char *text, size_t n, const cha
                 return cb_fail(e, CB_EFORMAT, "%s: line %d: column %s: \"%.*s\" is not a number", name, line,
                                c < NCSV ? CSV_COLS[c] : "mask", (int)(end - q > 40 ? 40 : end - q), q);
             }
+            if (c < 2 && (v != floor(v) || v < 1 || v > 9e15)) {
+                run_metrics_free(m);
+                return cb_fail(e, CB_EFORMAT, "%s: line %d: column %s is not a count", name, line, CSV_COLS[c]);
+            }
             switch (c) {
             case 0: r->epoch = (int64_t)v; break;
             case 1: r->step = (int64_t)v; break;
@@ -229,10 +246,6 @@ int run_metrics_decode_csv(run_metrics *m, const char *text, size_t n, const cha
             case 6: r->lr = v; break;
             case 7: r->seconds = v; break;
             default: r->mask_density[c - NCSV] = v;
-            }
-            if (c < 2 && (v != floor(v) || v < 1 || v > 9e15)) {
-                run_metrics_free(m);
-                return cb_fail(e, CB_EFORMAT, "%s: line %d: column %s is not a count", name, line, CSV_COLS[c]);
             }
             q = end + 1;
         }

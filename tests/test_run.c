@@ -276,9 +276,12 @@ static void test_metrics_broken(void **st) {
     bad_csv(H "2,18,1.5,0.5,,,0.003,1.50,0.5\n", "epoch 2");
     bad_csv(H "1,18,1.5,0.5,,,0.003,1.50,0.5\n2,18,1.5,0.5,,,0.003,1.50,0.5\n", "step");
     bad_csv(H "1.5,18,1.5,0.5,,,0.003,1.50,0.5\n", "not a count");
+    bad_csv(H "1,2e180,1.5,0.5,,,0.003,1.50,0.5\n", "not a count"); /* found by fuzz_run (UBSan: a cast out of range) */
     bad_csv("epoch,step,loss\n", "train_loss");
     bad_csv("epoch,step,train_loss,train_acc,val_loss,val_acc,lr,seconds,fc\n", "mask_");
     bad_csv("", "empty");
+    bad_csv("epoch,step,train_loss,train_acc,val_loss,val_acc,lr,seconds,mask_\xa8fc\n", "layer");  /* found by fuzz_run */
+    bad_csv("epoch,step,train_loss,train_acc,val_loss,val_acc,lr,seconds,mask_fc,mask_fc\n", "repeats");
     assert_int_equal(run_metrics_decode_jsonl(&m, J1, strlen(J1), "x", &e), 0);
     assert_true(isnan(m.rows[0].val_acc));
     run_metrics_free(&m);
