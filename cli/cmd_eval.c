@@ -121,7 +121,7 @@ int cli_cmd_eval(int argc, char **argv) {
         "Levels are read one at a time, so memory stays flat however many there are.\n"
         "example: coinbc eval runs/and test.cbd"};
     const char *pos[2];
-    int npos = 0, rc = cli_parse(argc, argv, &info, opts, 5, pos, 2, &npos);
+    int npos = 0, rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), pos, 2, &npos);
     if (rc) return rc > 0 ? 0 : 2;
     if (npos != 2) return cli_error("eval", "give RUN and DATA (see coinbc eval --help)"), 2;
     char path[4200];

@@ -19,7 +19,7 @@ int cli_cmd_report(int argc, char **argv) {
         "coinbc rollout). example: coinbc report runs/mean runs/and -o report.html"};
     const char *pos[256];
     int npos = 0;
-    int rc = cli_parse(argc, argv, &info, opts, 1, pos, 256, &npos);
+    int rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), pos, CLI_COUNT(pos), &npos);
     if (rc) return rc > 0 ? 0 : 2;
     if (npos == 0) return cli_error("report", "give at least one RUN folder (see coinbc report --help)"), 2;
     cb_err e = {0};
