@@ -941,6 +941,30 @@ static void test_cli_train(void **st) {
     assert_int_equal(ev.has_train, 1);
     assert_int_equal(ev.train.levels, 6);
     assert_int_equal(ev.test.levels, 2);
+    /* rollout and report write and read through run/ too */
+    rc = test_run(out, sizeof out, err, sizeof err, "rollout %s --levels 3-4 --threads 1 --quiet", run);
+    if (rc) fail_msg("rollout: %s", err);
+    run_rollout ro;
+    if (run_rollout_read(&ro, run, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(ro.level_lo, 3);
+    assert_int_equal(ro.level_hi, 4);
+    assert_int_equal(ro.episodes, 2);
+    assert_true(ro.expert_success >= 0 && ro.expert_success <= 1);
+    rc = test_run(out, sizeof out, err, sizeof err, "report %s -o %s/r.html", run, root);
+    if (rc) fail_msg("report: %s", err);
+    printf("report:\n%s", out);
+    assert_non_null(strstr(out, "run "));
+    assert_non_null(strstr(out, "mean"));
+    /* a damaged record is an error naming the file and the key */
+    char p[4200];
+    snprintf(p, sizeof p, "%s/rollout.json", run);
+    const char *dmg = "{\"format\": \"coinbc-rollout\", \"version\": 1, \"checkpoint\": 3}\n";
+    assert_int_equal(cb_write_file_atomic(p, dmg, strlen(dmg), &e), 0);
+    rc = test_run(out, sizeof out, err, sizeof err, "report %s -o %s/r.html", run, root);
+    printf("report of a damaged rollout.json: %s", err);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(err, "rollout.json"));
+    assert_non_null(strstr(err, "\"checkpoint\""));
     /* a failed train into a new folder leaves nothing */
     char nf[4200];
     snprintf(nf, sizeof nf, "%s/new", root);
