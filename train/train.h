@@ -80,9 +80,10 @@ typedef struct {
     int wd_mode;
     int batch_levels, batch_frames;
     uint64_t seed;
-    int threads;           /* forward/backward threads (0: all cores); results do not depend on it */
+    int threads;           /* forward/backward threads, 0..64 (0: all cores); results do not depend on it */
     const char *run;       /* output folder */
-    int resume;            /* continue from run/latest.ckpt (else run/ must not hold a checkpoint) */
+    int resume;            /* continue from run/latest.ckpt (else run/ must not hold a checkpoint); a run that has
+                              trained o->epochs already returns at once, one that trained more is CB_EARG */
     int quiet;             /* no progress bar */
     int64_t max_steps;     /* stop after this many steps in total (0: no limit); the run can be resumed */
     /* Checked between steps (may be NULL): once set (e.g. by a SIGTERM
@@ -122,7 +123,8 @@ typedef struct {
  * steps. Same data, options and seed give bit-identical checkpoints for any
  * thread count, and --resume continues exactly where latest.ckpt stopped. A
  * non-finite loss or gradient stops the run with CB_ERANGE; the files keep
- * the last good epoch. */
+ * the last commit. A run that fails before its first commit leaves nothing
+ * (o->run is removed when this call created it and it is empty). */
 int train_run(const train_opts *o, const ds_level *train, int n_train, const ds_level *val, int n_val, train_result *res,
               cb_err *e);
 
