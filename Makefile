@@ -6,7 +6,7 @@
 # bench/ (the benchmarks behind `coinbc bench`) link it into build/coinbc;
 # each tests/test_*.c is its own cmocka program.
 
-MODULES := common game dataset capture model train eval run
+MODULES := common game dataset capture model run train eval
 CC      ?= gcc
 MARCH   ?= $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo 2>/dev/null && echo x86-64-v3 || echo x86-64-v2)
 # -ffp-contract=off: the engine must round exactly as procgen's spec says
@@ -118,7 +118,7 @@ FUZZ_CC    ?= clang
 FUZZ_TIME  ?= 60
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -pthread -fno-omit-frame-pointer \
               -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
-FUZZ_LIB   := $(wildcard common/*.c dataset/*.c model/*.c) $(filter-out capture/record.c,$(wildcard capture/*.c)) game/png.c
+FUZZ_LIB   := $(wildcard common/*.c dataset/*.c model/*.c run/*.c) $(filter-out capture/record.c,$(wildcard capture/*.c)) game/png.c
 FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 
 build-fuzz/obj/%.o: %.c
@@ -126,7 +126,7 @@ build-fuzz/obj/%.o: %.c
 	$(FUZZ_CC) $(FUZZ_FLAGS) -MMD -MP -c -o $@ $<
 
 build-fuzz/fuzz_%: build-fuzz/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB:%.c=build-fuzz/obj/%.o)
-	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ -lopenblas -lpng -lz -lm -lpthread
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ -lopenblas -lpng -lz -ljansson -lm -lpthread
 
 fuzz:
 	@if ! command -v $(FUZZ_CC) >/dev/null 2>&1; then \

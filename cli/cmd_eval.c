@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "cli/policy.h"
 #include "dataset/dataset.h"
+#include "run/run.h"
 
 static const char *const ANAMES[15] = {"L+D", "L", "L+U", "D", "NOOP", "U", "R+D", "R", "R+U",
                                        "9", "10", "11", "12", "13", "14"};
@@ -88,16 +89,16 @@ static void print_table(const char *what, const eval_acc *a) {
     }
 }
 
-static void json_acc(FILE *f, const char *prefix, const eval_acc *a) {
+static void eval_set(run_eval_set *r, const eval_acc *a) {
     eval_acc_summary s;
     eval_acc_summarize(&s, a);
-    fprintf(f, "  \"%s_levels\": %d,\n", prefix, a->nlevels);
-    fprintf(f, "  \"%s_frames\": %lld,\n", prefix, (long long)a->n);
-    fprintf(f, "  \"%s_acc\": %.6f,\n", prefix, s.acc);
-    fprintf(f, "  \"%s_acc_merged\": %.6f,\n", prefix, s.acc_merged);
-    fprintf(f, "  \"%s_loss\": %.6f,\n", prefix, s.loss);
-    fprintf(f, "  \"%s_level_acc_mean\": %.6f,\n", prefix, s.level_mean);
-    fprintf(f, "  \"%s_level_acc_std\": %.6f,\n", prefix, s.level_std);
+    r->levels = a->nlevels;
+    r->frames = a->n;
+    r->acc = s.acc;
+    r->acc_merged = s.acc_merged;
+    r->loss = s.loss;
+    r->level_acc_mean = s.level_mean;
+    r->level_acc_std = s.level_std;
 }
 
 int cli_cmd_eval(int argc, char **argv) {
@@ -120,7 +121,7 @@ int cli_cmd_eval(int argc, char **argv) {
         "Levels are read one at a time, so memory stays flat however many there are.\n"
         "example: coinbc eval runs/and test.cbd"};
     const char *pos[2];
-    int npos = 0, rc = cli_parse(argc, argv, &info, opts, 5, pos, 2, &npos);
+    int npos = 0, rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), pos, 2, &npos);
     if (rc) return rc > 0 ? 0 : 2;
     if (npos != 2) return cli_error("eval", "give RUN and DATA (see coinbc eval --help)"), 2;
     char path[4200];
@@ -132,8 +133,7 @@ int cli_cmd_eval(int argc, char **argv) {
     model_ckpt_state st;
     cb_err e = {0};
     if (model_load(&m, &st, ckpt, &e)) {
-        if (e.code == CB_ENOTFOUND)
-            return cli_error("eval", "%s: no checkpoint (is %s a run folder made by coinbc train?)", ckpt, pos[0]);
+        if (e.code == CB_ENOTFOUND) return cli_no_checkpoint("eval", pos[0], ckpt);
         return cli_fail("eval", &e);
     }
     ds_reader *r;
@@ -148,18 +148,16 @@ int cli_cmd_eval(int argc, char **argv) {
     int nsheet = 0, status = eval_levels("eval", &m, r, lv.lo, lv.hi, &test, sheet, lab, pred, &nsheet, quiet);
     /* the training levels, from config.json */
     int have_train = 0;
-    char cfgp[4200], data[4096] = "";
-    snprintf(cfgp, sizeof cfgp, "%s/config.json", pos[0]);
-    uint8_t *cfg = NULL;
-    size_t cn;
-    if (!status && !no_train && cb_read_file(cfgp, &cfg, &cn, NULL) == 0 &&
-        eval_json_str((char *)cfg, "data", data, sizeof data) == 0) {
-        const char *q = strstr((char *)cfg, "\"train_seed_range\": [");
-        int tlo, thi;
-        ds_reader *rt;
-        if (q && sscanf(q, "\"train_seed_range\": [%d, %d]", &tlo, &thi) == 2) {
-            if (ds_open(&rt, data, &e) == 0) {
-                status = eval_levels("eval", &m, rt, tlo, thi, &train, NULL, NULL, NULL, NULL, quiet);
+    run_config cfg;
+    if (!status && !no_train) {
+        int crc = run_config_read(&cfg, pos[0], &e);
+        if (crc && crc != CB_ENOTFOUND) {
+            status = cli_fail("eval", &e);
+        } else if (!crc && cfg.has_data) {
+            ds_reader *rt;
+            if (ds_open(&rt, cfg.data, &e) == 0) {
+                status = eval_levels("eval", &m, rt, cfg.train_seed_lo, cfg.train_seed_hi, &train, NULL, NULL, NULL, NULL,
+                                     quiet);
                 have_train = !status;
                 ds_close(rt);
             } else if (!quiet) {
@@ -167,29 +165,24 @@ int cli_cmd_eval(int argc, char **argv) {
             }
         }
     }
-    free(cfg);
+    run_eval rec;
+    run_text jt = {0};
     if (!status) {
-        char *jbuf = NULL;
-        size_t jn = 0;
-        FILE *jf = open_memstream(&jbuf, &jn);
-        fprintf(jf, "{\n  \"checkpoint\": \"%s\",\n  \"data\": \"%s\",\n", ckpt, pos[1]);
-        json_acc(jf, "test", &test);
+        memset(&rec, 0, sizeof rec);
+        snprintf(rec.checkpoint, sizeof rec.checkpoint, "%s", ckpt);
+        snprintf(rec.data, sizeof rec.data, "%s", pos[1]);
+        eval_set(&rec.test, &test);
+        rec.has_train = have_train;
         if (have_train) {
-            json_acc(jf, "train", &train);
-            eval_acc_summary a, b;
-            eval_acc_summarize(&a, &train);
-            eval_acc_summarize(&b, &test);
-            fprintf(jf, "  \"gap\": %.6f,\n", a.acc - b.acc);
+            eval_set(&rec.train, &train);
+            rec.gap = rec.train.acc - rec.test.acc;
         }
-        fprintf(jf, "  \"confusion\": [");
-        for (int y = 0; y < 15; y++) {
-            fprintf(jf, "%s[", y ? ", " : "");
-            for (int p = 0; p < 15; p++) fprintf(jf, "%s%lld", p ? ", " : "", (long long)test.confusion[y][p]);
-            fprintf(jf, "]");
-        }
-        fprintf(jf, "]\n}\n");
-        fclose(jf);
-        if (json) fputs(jbuf, stdout);
+        for (int y = 0; y < MODEL_NA; y++)
+            for (int p = 0; p < MODEL_NA; p++) rec.confusion[y][p] = test.confusion[y][p];
+        if (run_eval_encode(&jt, &rec, &e)) status = cli_fail("eval", &e);
+    }
+    if (!status) {
+        if (json) fputs(jt.s, stdout);
         else {
             print_table("held-out levels", &test);
             if (have_train) {
@@ -200,9 +193,7 @@ int cli_cmd_eval(int argc, char **argv) {
                 printf("train/test gap: %+.4f\n", a.acc - b.acc);
             }
         }
-        snprintf(path, sizeof path, "%s/eval.json", pos[0]);
-        if (cb_write_file_atomic(path, jbuf, jn, &e)) status = cli_fail("eval", &e);
-        free(jbuf);
+        if (run_eval_write(pos[0], &rec, &e)) status = cli_fail("eval", &e);
         /* the frames for the report: 8 frames side by side, E (expert) and P (policy) under each */
         if (!status && nsheet > 0) {
             int W = nsheet * 66, H = 64 + 10;
@@ -222,6 +213,7 @@ int cli_cmd_eval(int argc, char **argv) {
             free(img);
         }
     }
+    run_text_free(&jt);
     free(sheet);
     eval_acc_free(&test);
     eval_acc_free(&train);

@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "cli/policy.h"
+#include "run/run.h"
 
 static void print_row(const char *who, const eval_rollout_summary *s) {
     printf("  %-8s %5.1f%% [%5.1f, %5.1f]   %5.1f%%   %5.1f%%   %6.1f +- %.1f\n", who, 100 * s->success,
@@ -53,7 +54,7 @@ int cli_cmd_rollout(int argc, char **argv) {
     if (n64 > 1000000) return cli_error("rollout", "at most 1000000 levels at once"), 2;
     int n = (int)n64;
     if (threads <= 0) threads = cb_default_threads();
-    char path[4200], ckbuf[4200];
+    char ckbuf[4200];
     if (!ckpt) {
         snprintf(ckbuf, sizeof ckbuf, "%s/best.ckpt", pos[0]);
         ckpt = ckbuf;
@@ -61,8 +62,7 @@ int cli_cmd_rollout(int argc, char **argv) {
     cb_err e = {0};
     cli_ckpt_policy pol;
     if (cli_ckpt_policy_open(&pol, ckpt, threads, &e)) {
-        if (e.code == CB_ENOTFOUND)
-            return cli_error("rollout", "%s: no checkpoint (is %s a run folder made by coinbc train?)", ckpt, pos[0]);
+        if (e.code == CB_ENOTFOUND) return cli_no_checkpoint("rollout", pos[0], ckpt);
         return cli_fail("rollout", &e);
     }
     cli_expert_pool xp;
@@ -78,6 +78,7 @@ int cli_cmd_rollout(int argc, char **argv) {
     uint8_t *fbuf = fl ? malloc((size_t)fl * fsteps * GAME_OBS_BYTES) : NULL, *fact = fl ? malloc((size_t)fl * fsteps) : NULL;
     int flen[8], fout[8];
     int status = 0;
+    run_text js = {0};
     if (!seeds || !res[0] || !res[1] || !res[2] || (fl && (!fbuf || !fact))) {
         status = cli_error("rollout", "out of memory");
         goto done;
@@ -104,24 +105,20 @@ int cli_cmd_rollout(int argc, char **argv) {
         }
         eval_rollout_summarize(&sum[k], res[k], n);
     }
-    char js[2048];
-    int jn = snprintf(js, sizeof js,
-                      "{\n  \"checkpoint\": \"%s\",\n  \"levels\": \"%d-%d\",\n  \"mode\": \"%s\",\n  \"episodes_per_level\": %d,\n"
-                      "  \"actions\": \"%s\",\n  \"episodes\": %d,\n  \"success\": %.6f,\n  \"success_lo\": %.6f,\n"
-                      "  \"success_hi\": %.6f,\n  \"death_rate\": %.6f,\n  \"timeout_rate\": %.6f,\n"
-                      "  \"mean_steps_to_coin\": %.3f,\n  \"expert_success\": %.6f,\n  \"expert_mean_steps_to_coin\": %.3f,\n"
-                      "  \"random_success\": %.6f,\n  \"random_success_lo\": %.6f,\n  \"random_success_hi\": %.6f\n}\n",
-                      ckpt, lv.lo, lv.hi, mode_s, episodes, sample ? "sample" : "greedy", sum[0].episodes, sum[0].success,
-                      sum[0].success_lo, sum[0].success_hi, sum[0].death_rate, sum[0].timeout_rate,
-                      sum[0].mean_steps_to_coin, sum[1].success, sum[1].mean_steps_to_coin, sum[2].success,
-                      sum[2].success_lo, sum[2].success_hi);
-    snprintf(path, sizeof path, "%s/rollout.json", pos[0]);
-    if (cb_write_file_atomic(path, js, (size_t)jn, &e)) {
+    run_rollout rec = {.level_lo = lv.lo, .level_hi = lv.hi, .hard = mode != GAME_EASY, .episodes_per_level = episodes,
+                       .sample = sample, .episodes = sum[0].episodes, .success = sum[0].success,
+                       .success_lo = sum[0].success_lo, .success_hi = sum[0].success_hi,
+                       .death_rate = sum[0].death_rate, .timeout_rate = sum[0].timeout_rate,
+                       .mean_steps_to_coin = sum[0].mean_steps_to_coin, .expert_success = sum[1].success,
+                       .expert_mean_steps_to_coin = sum[1].mean_steps_to_coin, .random_success = sum[2].success,
+                       .random_success_lo = sum[2].success_lo, .random_success_hi = sum[2].success_hi};
+    snprintf(rec.checkpoint, sizeof rec.checkpoint, "%s", ckpt);
+    if (run_rollout_encode(&js, &rec, &e) || run_rollout_write(pos[0], &rec, &e)) {
         status = cli_fail("rollout", &e);
         goto done;
     }
     if (json) {
-        fputs(js, stdout);
+        fputs(js.s, stdout);
     } else {
         printf("rollout of %s on %d %s levels (%d-%d), %d episode%s each, %s actions\n", ckpt, n, mode_s, lv.lo, lv.hi,
                episodes, episodes == 1 ? "" : "s", sample ? "sampled" : "greedy");
@@ -130,6 +127,7 @@ int cli_cmd_rollout(int argc, char **argv) {
     }
     if (fl && eval_film_write(film, seeds, fl, fbuf, fact, flen, fout, fsteps, 10, &e)) status = cli_fail("rollout", &e);
 done:
+    run_text_free(&js);
     free(seeds);
     for (int k = 0; k < 3; k++) free(res[k]);
     free(fbuf);

@@ -1,6 +1,7 @@
 /* cmd_train.c - coinbc train: a policy from a dataset, with one gradient per
  * level combined by mean, AND-mask, SAND-mask or the geometric mean. */
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,21 +41,25 @@ static int parse_channels(const char *s, int ch[3]) {
     return sscanf(s, "%d,%d,%d%c", &ch[0], &ch[1], &ch[2], &tail) == 3 ? 0 : -1;
 }
 
-/* s as the inside of a JSON string (quotes, backslashes, control bytes escaped) */
-static void json_escape(char *out, size_t cap, const char *s) {
-    size_t k = 0;
-    for (; *s && k + 7 < cap; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            out[k++] = '\\';
-            out[k++] = (char)c;
-        } else if (c < 0x20) {
-            k += (size_t)snprintf(out + k, cap - k, "\\u%04x", c);
-        } else {
-            out[k++] = (char)c;
-        }
-    }
-    out[k] = 0;
+/* set by SIGTERM / SIGINT: train_run ends after the current step and commits */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig) { stop_signal = sig; }
+
+static void install_stop_handlers(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+}
+
+static const cli_opt *find_opt(const cli_opt *opts, int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(opts[i].name, name)) return &opts[i];
+    return NULL;
 }
 
 static void print_epoch(void *ctx, const train_epoch_stats *s) {
@@ -107,7 +112,9 @@ int cli_cmd_train(int argc, char **argv) {
                  "version) or geomean (geometric mean under the AND mask).",
         "coinbc train DATA [--train-levels A-B] [--val-levels C-D | --val DATA2] --method M [options] -o RUN",
         "RUN gets config.json, metrics.csv and metrics.jsonl (per epoch: loss, accuracy, mask density per layer),\n"
-        "latest.ckpt and best.ckpt (by validation accuracy).\n"
+        "latest.ckpt and best.ckpt (by validation accuracy); an epoch's files are committed as one unit.\n"
+        "SIGTERM or SIGINT (Ctrl-C) ends the run after the current step: latest.ckpt is written as --max-steps\n"
+        "does, RUN stays consistent, --resume continues it; the exit status is 143 (SIGTERM) or 130 (SIGINT).\n"
         "example: coinbc train train.cbd --val test.cbd --method and --tau 0.8 --epochs 10 -o runs/and"};
     int nopt = (int)(sizeof opts / sizeof opts[0]);
     const char *pos[1];
@@ -120,7 +127,17 @@ int cli_cmd_train(int argc, char **argv) {
     if (train_method_parse(method_s, &o.comb.method)) return cli_error("train", "unknown --method '%s'", method_s), 2;
     if (model_config_default(&o.net, net_s)) return cli_error("train", "unknown --net '%s' (impala or nature)", net_s), 2;
     if (channels_s && parse_channels(channels_s, o.net.channels)) return cli_error("train", "--channels wants A,B,C"), 2;
-    if (hidden) o.net.hidden = hidden;
+    if (find_opt(opts, nopt, "hidden")->seen) {
+        if (hidden < 1) return cli_error("train", "--hidden %d: the hidden width must be at least 1", hidden), 2;
+        o.net.hidden = hidden;
+    }
+    {
+        model plan;
+        cb_err pe = {0};
+        if (model_plan(&plan, &o.net, &pe)) return cli_error("train", "%s", pe.msg), 2;
+    }
+    if (find_opt(opts, nopt, "threads")->seen && (threads < 1 || threads > 64))
+        return cli_error("train", "--threads %d: need 1..64", threads), 2;
     if (strcmp(rescale_s, "on") && strcmp(rescale_s, "off")) return cli_error("train", "--rescale is on or off"), 2;
     if (strcmp(sched_s, "step") && strcmp(sched_s, "const")) return cli_error("train", "--lr-schedule is step or const"), 2;
     if (strcmp(wdmode_s, "l2") && strcmp(wdmode_s, "decoupled")) return cli_error("train", "--wd-mode is l2 or decoupled"), 2;
@@ -148,15 +165,29 @@ int cli_cmd_train(int argc, char **argv) {
     ds_reader *r = NULL, *rv = NULL;
     ds_level *tr = NULL, *va = NULL;
     int ntr = 0, nva = 0, status = 0;
-    if (ds_open(&r, pos[0], &e)) return cli_fail("train", &e);
-    if ((status = load_range("train", r, opts[0].seen, trl, &tr, &ntr, threads))) goto done;
+    train_result res;
+    memset(&res, 0, sizeof res);
+    /* the writer lock on RUN for the whole run; a failure before the first
+     * commit removes what this command created */
+    char holder[1024];
+    cli_join_args(holder, sizeof holder, argc, argv);
+    cb_lock lock;
+    if (cb_lock_acquire(&lock, out, holder, &e)) return cli_fail("train", &e);
+    install_stop_handlers();
+    o.stop = &stop_signal;
+    if (ds_open(&r, pos[0], &e)) {
+        status = cli_fail("train", &e);
+        goto done;
+    }
+    if ((status = load_range("train", r, find_opt(opts, nopt, "train-levels")->seen, trl, &tr, &ntr, threads))) goto done;
     if (val_path) {
         if (ds_open(&rv, val_path, &e)) {
             status = cli_fail("train", &e);
             goto done;
         }
-        if ((status = load_range("train", rv, opts[1].seen, vall, &va, &nva, threads))) goto done;
-    } else if (opts[1].seen) {
+        if ((status = load_range("train", rv, find_opt(opts, nopt, "val-levels")->seen, vall, &va, &nva, threads)))
+            goto done;
+    } else if (find_opt(opts, nopt, "val-levels")->seen) {
         if ((status = load_range("train", r, 1, vall, &va, &nva, threads))) goto done;
         for (int i = 0; i < nva; i++)
             for (int j = 0; j < ntr; j++)
@@ -165,21 +196,22 @@ int cli_cmd_train(int argc, char **argv) {
                     goto done;
                 }
     }
-    char extra[12288], data_j[4200], val_j[4200];
-    json_escape(data_j, sizeof data_j, pos[0]);
-    json_escape(val_j, sizeof val_j, val_path ? val_path : (nva ? pos[0] : ""));
-    snprintf(extra, sizeof extra,
-             "  \"data\": \"%s\",\n  \"data_manifest_crc\": \"%08x\",\n  \"train_seed_range\": [%d, %d],\n"
-             "  \"val_data\": \"%s\",\n  \"val_manifest_crc\": \"%08x\",\n  \"val_seed_range\": [%d, %d]",
-             data_j, ds_manifest_crc(r), tr[0].seed, tr[ntr - 1].seed, val_j,
-             rv ? ds_manifest_crc(rv) : (nva ? ds_manifest_crc(r) : 0), nva ? va[0].seed : -1, nva ? va[nva - 1].seed : -1);
-    o.config_extra = extra;
+    o.has_data = 1;
+    o.data = pos[0];
+    o.val_data = val_path ? val_path : (nva ? pos[0] : "");
+    o.data_manifest_crc = ds_manifest_crc(r);
+    o.val_manifest_crc = rv ? ds_manifest_crc(rv) : (nva ? ds_manifest_crc(r) : 0);
     if (!quiet)
         fprintf(stderr, "train: %d training levels, %d validation levels, %s, method %s (tau %g), %d x %d per batch\n", ntr,
                 nva, model_net_name(o.net.net), train_method_name(o.comb.method), o.comb.tau, L, B);
-    train_result res;
     if (train_run(&o, tr, ntr, va, nva, &res, &e)) {
         status = cli_fail("train", &e);
+        goto done;
+    }
+    if (res.stopped) {
+        fprintf(stderr, "train: stopped by %s at step %lld of epoch %d; %s is consistent, --resume continues it\n",
+                stop_signal == SIGINT ? "SIGINT" : "SIGTERM", (long long)res.steps, res.epochs_done + 1, out);
+        status = 128 + (stop_signal == SIGINT ? SIGINT : SIGTERM);
         goto done;
     }
     printf("trained %s (%s, tau %g) for %d epochs, %lld steps in %.1f s (%.0f samples/s): train acc %.4f, val acc %.4f "
@@ -187,6 +219,7 @@ int cli_cmd_train(int argc, char **argv) {
            model_net_name(o.net.net), train_method_name(o.comb.method), o.comb.tau, res.epochs_done, (long long)res.steps,
            res.seconds, res.samples_per_s, res.train_acc, res.val_acc, res.best_val_acc, out);
 done:
+    cb_lock_release(&lock, status != 0 && !res.committed);
     for (int i = 0; i < ntr; i++) ds_level_free(&tr[i]);
     for (int i = 0; i < nva; i++) ds_level_free(&va[i]);
     free(tr);

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "cli/policy.h"
+#include "run/run.h"
 
 static int ckpt_probs(void *self, int worker, const uint8_t *frames, int n, float *probs, cb_err *e) {
     cli_ckpt_policy *p = self;
@@ -109,4 +111,20 @@ void cli_expert_pool_close(cli_expert_pool *x) {
     free(x->ex);
     free(x->env);
     memset(x, 0, sizeof *x);
+}
+
+int cli_no_checkpoint(const char *cmd, const char *run, const char *ckpt) {
+    run_folder f;
+    cb_err e = {0};
+    int rc = run_folder_verify(&f, run, &e);
+    if (f.pending_commit)
+        return cli_error(cmd, "%s: no checkpoint; %s", ckpt, e.msg);
+    if (rc == CB_ENOTFOUND || (!f.has_latest && !f.has_config))
+        return cli_error(cmd, "%s: no checkpoint (is %s a run folder made by coinbc train?)", ckpt, run);
+    if (rc) return cli_error(cmd, "%s: no checkpoint, and the run folder does not read: %s", ckpt, e.msg);
+    if (f.has_latest && !f.has_best)
+        return cli_error(cmd, "%s: no best.ckpt yet: the run stopped at step %lld, before an epoch %s; continue it with "
+                         "coinbc train --resume -o %s, or pass --checkpoint %s/latest.ckpt", ckpt,
+                         (long long)f.latest_step, f.latest_epoch ? "set a new best" : "ended", run, run);
+    return cli_error(cmd, "%s: no checkpoint (%s holds no latest.ckpt: no epoch of its run has completed)", ckpt, run);
 }

@@ -12,6 +12,10 @@ typedef struct {
     int n;
 } cli_ckpt_policy;
 int cli_ckpt_policy_open(cli_ckpt_policy *p, const char *path, int workers, cb_err *e);
+/* The error for a missing RUN/best.ckpt (ckpt): says what RUN holds instead
+ * (a run stopped before its first epoch ended, a pending commit, no run at
+ * all) and what to do. Prints it; returns 1. */
+int cli_no_checkpoint(const char *cmd, const char *run, const char *ckpt);
 void cli_ckpt_policy_close(cli_ckpt_policy *p);
 
 typedef struct {

@@ -32,6 +32,27 @@ int cb_fsync_dir(const char *dir, cb_err *e) {
     return 0;
 }
 
+static int64_t test_fail_at, test_ops;
+
+int64_t cb_afile_test_fail_at(int64_t n) {
+    int64_t ops = test_ops;
+    test_fail_at = n;
+    test_ops = 0;
+    return ops;
+}
+
+/* 1 when the test hook makes this operation fail */
+static int injected(void) {
+    test_ops++;
+    return test_fail_at > 0 && test_ops == test_fail_at;
+}
+
+int cb_rename(const char *from, const char *to, cb_err *e) {
+    if (injected()) return cb_fail(e, CB_EIO, "%s: rename failed: %s (injected)", to, strerror(EIO));
+    if (rename(from, to) != 0) return cb_fail(e, CB_EIO, "%s: rename failed: %s", to, strerror(errno));
+    return 0;
+}
+
 int cb_afile_open(cb_afile *f, const char *path, cb_err *e) {
     memset(f, 0, sizeof *f);
     if (strlen(path) + 16 > sizeof f->tmp)
@@ -70,6 +91,7 @@ int cb_afile_commit(cb_afile *f, cb_err *e) {
     int err = 0;
     if (f->failed || fflush(f->fp) != 0 || ferror(f->fp)) err = errno ? errno : EIO;
     if (!err && fsync(fileno(f->fp)) != 0) err = errno;
+    if (!err && injected()) err = EIO;
     if (fclose(f->fp) != 0 && !err) err = errno;
     f->fp = NULL;
     if (err) {

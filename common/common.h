@@ -105,6 +105,13 @@ int cb_read_file(const char *path, uint8_t **out, size_t *n, cb_err *e);
 /* mkdir -p; ok if it exists as a directory. */
 int cb_mkdirs(const char *path, cb_err *e);
 int cb_fsync_dir(const char *dir, cb_err *e);
+/* rename(2) with a cb_err (the caller fsyncs the folder). */
+int cb_rename(const char *from, const char *to, cb_err *e);
+/* Test only (fault injection): the n-th following atomic write's commit or
+ * cb_rename, counting from 1, fails with EIO as a full disk would, leaving
+ * the target as it was; 0 turns it off. Returns the operations counted since
+ * the last call. Not thread-safe; never called outside tests. */
+int64_t cb_afile_test_fail_at(int64_t n);
 
 /* ---- writer locks ----------------------------------------------------
  * Every command that writes a dataset, run folder, recordings folder or

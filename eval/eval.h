@@ -134,16 +134,14 @@ int eval_film_write(const char *path, const int32_t *seeds, int nlevels, const u
                     const uint8_t *film_action, const int *film_len, const int *film_outcome, int film_steps, int cols,
                     cb_err *e);
 
-/* ---- reading coinbc's own JSON files ---------------------------------------- */
-/* The value of "key" anywhere in the text (first occurrence). 0, or
- * CB_ENOTFOUND / CB_EFORMAT. */
-int eval_json_num(const char *json, const char *key, double *out);
-int eval_json_str(const char *json, const char *key, char *out, size_t n);
-
 /* ---- report --------------------------------------------------------------- */
 /* One self-contained HTML page comparing run folders (see report.c for the
  * files it reads), written atomically. */
 int eval_report_write(const char *path, const char *const *runs, int nruns, cb_err *e);
+/* The same comparison as a plain text table (one line per run) on f. Both
+ * read the run folders through run/'s strict readers: a missing file leaves
+ * its cells empty, a damaged one is an error naming the file and key. */
+int eval_report_table(FILE *f, const char *const *runs, int nruns, cb_err *e);
 
 /* ---- charts -------------------------------------------------------------- */
 /* A line chart as inline SVG (no scripts), series drawn in distinct colours

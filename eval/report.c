@@ -1,19 +1,24 @@
 /* report.c - one self-contained HTML page comparing runs: a table (method,
  * tau, train and test accuracy, gap, rollout success), learning curves and
  * mask density per layer as inline SVG, and each run's sample frames (PNG
- * embedded as base64). Reads RUN/config.json, RUN/metrics.csv, RUN/eval.json,
- * RUN/rollout.json and RUN/eval_frames.png; a missing file leaves its cells
- * empty and is listed on the page. */
+ * embedded as base64). Reads RUN/config.json, RUN/metrics.jsonl + .csv,
+ * RUN/eval.json and RUN/rollout.json through run/'s strict readers, and
+ * RUN/eval_frames.png; a missing file leaves its cells empty, a damaged one
+ * is an error. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "eval/eval.h"
+#include "run/run.h"
 
 typedef struct {
     const char *dir;
-    char *config, *evalj, *rollj; /* file texts or NULL */
-    /* metrics.csv */
+    int has_config, has_eval, has_rollout;
+    run_config config;
+    run_eval ev;
+    run_rollout ro;
+    /* the metrics as columns: epoch, train_acc, val_acc, mask_<layer>... */
     int ncols, nrows;
     char **cols;
     double *vals; /* nrows x ncols, NaN where empty */
@@ -31,52 +36,60 @@ static char *slurp(const char *dir, const char *name, size_t *n) {
     return (char *)buf;
 }
 
-static void load_metrics(run_data *r) {
-    char *csv = slurp(r->dir, "metrics.csv", NULL);
-    if (!csv) return;
-    char *save = NULL, *line = strtok_r(csv, "\n", &save);
-    if (!line) {
-        free(csv);
-        return;
+static int load_metrics(run_data *r, cb_err *e) {
+    run_metrics m;
+    int rc = run_metrics_read(&m, r->dir, e);
+    if (rc == CB_ENOTFOUND) return 0;
+    if (rc) return rc;
+    int nl = m.nrows ? m.rows[0].nlayers : 0;
+    r->ncols = 3 + nl;
+    r->cols = calloc((size_t)r->ncols, sizeof *r->cols);
+    r->vals = malloc(sizeof(double) * (size_t)r->ncols * (size_t)(m.nrows ? m.nrows : 1));
+    if (!r->cols || !r->vals) {
+        run_metrics_free(&m);
+        r->ncols = 0;
+        return cb_fail(e, CB_ENOMEM, "report: out of memory");
     }
-    /* header */
-    int nc = 1;
-    for (char *p = line; *p; p++) nc += *p == ',';
-    r->cols = calloc((size_t)nc, sizeof *r->cols);
-    if (!r->cols) {
-        free(csv);
-        return;
+    r->cols[0] = strdup("epoch");
+    r->cols[1] = strdup("train_acc");
+    r->cols[2] = strdup("val_acc");
+    for (int k = 0; k < nl; k++) {
+        char c[64];
+        snprintf(c, sizeof c, "mask_%s", m.rows[0].layer[k]);
+        r->cols[3 + k] = strdup(c);
     }
-    char *hs = NULL;
-    int c = 0;
-    for (char *tok = strtok_r(line, ",\r", &hs); tok && c < nc; tok = strtok_r(NULL, ",\r", &hs)) r->cols[c++] = strdup(tok);
-    r->ncols = c;
-    int cap = 16;
-    r->vals = malloc(sizeof(double) * (size_t)cap * (size_t)r->ncols);
-    while (r->vals && (line = strtok_r(NULL, "\n", &save))) {
-        if (r->nrows == cap) {
-            cap *= 2;
-            double *nv = realloc(r->vals, sizeof(double) * (size_t)cap * (size_t)r->ncols);
-            if (!nv) break;
-            r->vals = nv;
-        }
-        double *row = r->vals + (size_t)r->nrows * r->ncols;
-        char *p = line;
-        for (int k = 0; k < r->ncols; k++) {
-            char *end;
-            double v = strtod(p, &end);
-            row[k] = end == p ? NAN : v;
-            p = strchr(p, ',');
-            if (!p) {
-                for (int j = k + 1; j < r->ncols; j++) row[j] = NAN;
-                break;
-            }
-            p++;
-        }
-        r->nrows++;
+    for (int i = 0; i < m.nrows; i++) {
+        double *row = r->vals + (size_t)i * r->ncols;
+        row[0] = (double)m.rows[i].epoch;
+        row[1] = m.rows[i].train_acc;
+        row[2] = m.rows[i].val_acc;
+        for (int k = 0; k < nl; k++) row[3 + k] = m.rows[i].mask_density[k];
     }
-    free(csv);
+    r->nrows = m.nrows;
+    run_metrics_free(&m);
+    return 0;
 }
+
+/* every file the report reads, through the strict readers */
+static int load_run(run_data *r, const char *dir, cb_err *e) {
+    memset(r, 0, sizeof *r);
+    r->dir = dir;
+    int rc;
+    if ((rc = run_config_read(&r->config, dir, e)) && rc != CB_ENOTFOUND) return rc;
+    r->has_config = !rc;
+    if ((rc = run_eval_read(&r->ev, dir, e)) && rc != CB_ENOTFOUND) return rc;
+    r->has_eval = !rc;
+    if ((rc = run_rollout_read(&r->ro, dir, e)) && rc != CB_ENOTFOUND) return rc;
+    r->has_rollout = !rc;
+    if ((rc = load_metrics(r, e))) return rc;
+    r->png = (uint8_t *)slurp(dir, "eval_frames.png", &r->png_n);
+    if (!r->has_config && !r->nrows && !r->has_eval)
+        return cb_fail(e, CB_ENOTFOUND, "%s: not a run folder (no config.json, metrics or eval.json)", dir);
+    return 0;
+}
+
+static int load_runs(run_data **out, const char *const *runs, int nruns, cb_err *e);
+static void free_runs(run_data *rd, int nruns);
 
 static int col(const run_data *r, const char *name) {
     for (int k = 0; k < r->ncols; k++)
@@ -85,9 +98,6 @@ static int col(const run_data *r, const char *name) {
 }
 
 static void run_free(run_data *r) {
-    free(r->config);
-    free(r->evalj);
-    free(r->rollj);
     for (int k = 0; k < r->ncols; k++) free(r->cols[k]);
     free(r->cols);
     free(r->vals);
@@ -105,9 +115,8 @@ static void base64(FILE *f, const uint8_t *p, size_t n) {
     }
 }
 
-static void cell_pct(FILE *f, const char *json, const char *key) {
-    double v;
-    if (json && eval_json_num(json, key, &v) == 0)
+static void cell_pct(FILE *f, int has, double v) {
+    if (has && isfinite(v))
         fprintf(f, "<td>%.1f%%</td>", 100 * v);
     else
         fprintf(f, "<td class=\"na\">-</td>");
@@ -124,21 +133,9 @@ static const char *base_name(const char *dir) {
 
 int eval_report_write(const char *path, const char *const *runs, int nruns, cb_err *e) {
     if (nruns <= 0) return cb_fail(e, CB_EARG, "report: no runs given");
-    run_data *rd = calloc((size_t)nruns, sizeof *rd);
-    if (!rd) return cb_fail(e, CB_ENOMEM, "report: out of memory");
-    for (int i = 0; i < nruns; i++) {
-        rd[i].dir = runs[i];
-        rd[i].config = slurp(runs[i], "config.json", NULL);
-        rd[i].evalj = slurp(runs[i], "eval.json", NULL);
-        rd[i].rollj = slurp(runs[i], "rollout.json", NULL);
-        rd[i].png = (uint8_t *)slurp(runs[i], "eval_frames.png", &rd[i].png_n);
-        load_metrics(&rd[i]);
-        if (!rd[i].config && !rd[i].nrows && !rd[i].evalj) {
-            for (int k = 0; k <= i; k++) run_free(&rd[k]);
-            free(rd);
-            return cb_fail(e, CB_ENOTFOUND, "%s: not a run folder (no config.json, metrics.csv or eval.json)", runs[i]);
-        }
-    }
+    run_data *rd;
+    int rc0 = load_runs(&rd, runs, nruns, e);
+    if (rc0) return rc0;
     cb_afile af;
     int rc = cb_afile_open(&af, path, e);
     if (rc) goto out;
@@ -159,38 +156,31 @@ int eval_report_write(const char *path, const char *const *runs, int nruns, cb_e
                "<th>random</th></tr>\n");
     for (int i = 0; i < nruns; i++) {
         run_data *r = &rd[i];
-        char method[64] = "-", net[64] = "-";
-        double tau = NAN;
-        if (r->config) {
-            eval_json_str(r->config, "method", method, sizeof method);
-            eval_json_str(r->config, "net", net, sizeof net);
-            eval_json_num(r->config, "tau", &tau);
-        }
+        const char *method = r->has_config ? run_method_name(r->config.method) : "-";
+        const char *net = r->has_config ? model_net_name(r->config.net.net) : "-";
         fprintf(f, "<tr><td class=\"l\">");
         eval_html_escape(f, base_name(r->dir));
         fprintf(f, "</td><td class=\"l\">");
         eval_html_escape(f, method);
         fprintf(f, "</td><td>");
-        if (isfinite(tau)) fprintf(f, "%g", tau);
+        if (r->has_config) fprintf(f, "%g", r->config.tau);
         fprintf(f, "</td><td class=\"l\">");
         eval_html_escape(f, net);
         fprintf(f, "</td>");
-        cell_pct(f, r->evalj, "train_acc");
-        cell_pct(f, r->evalj, "test_acc");
-        double tr, te;
-        if (r->evalj && !eval_json_num(r->evalj, "train_acc", &tr) && !eval_json_num(r->evalj, "test_acc", &te))
-            fprintf(f, "<td>%+.1f</td>", 100 * (tr - te));
+        int tr = r->has_eval && r->ev.has_train;
+        cell_pct(f, tr, r->ev.train.acc);
+        cell_pct(f, r->has_eval, r->ev.test.acc);
+        if (tr && isfinite(r->ev.train.acc) && isfinite(r->ev.test.acc))
+            fprintf(f, "<td>%+.1f</td>", 100 * (r->ev.train.acc - r->ev.test.acc));
         else
             fprintf(f, "<td class=\"na\">-</td>");
-        cell_pct(f, r->evalj, "test_acc_merged");
-        double s, lo, hi;
-        if (r->rollj && !eval_json_num(r->rollj, "success", &s) && !eval_json_num(r->rollj, "success_lo", &lo) &&
-            !eval_json_num(r->rollj, "success_hi", &hi))
-            fprintf(f, "<td>%.1f%% [%.1f, %.1f]</td>", 100 * s, 100 * lo, 100 * hi);
+        cell_pct(f, r->has_eval, r->ev.test.acc_merged);
+        if (r->has_rollout && isfinite(r->ro.success))
+            fprintf(f, "<td>%.1f%% [%.1f, %.1f]</td>", 100 * r->ro.success, 100 * r->ro.success_lo, 100 * r->ro.success_hi);
         else
             fprintf(f, "<td class=\"na\">-</td>");
-        cell_pct(f, r->rollj, "expert_success");
-        cell_pct(f, r->rollj, "random_success");
+        cell_pct(f, r->has_rollout, r->ro.expert_success);
+        cell_pct(f, r->has_rollout, r->ro.random_success);
         fprintf(f, "</tr>\n");
     }
     fprintf(f, "</table>\n");
@@ -287,7 +277,54 @@ int eval_report_write(const char *path, const char *const *runs, int nruns, cb_e
                "7 RIGHT, 8 RIGHT+UP, 9-14 NOOP. Made by coinbc " CB_VERSION ".</p>\n</body></html>\n");
     rc = cb_afile_commit(&af, e);
 out:
-    for (int i = 0; i < nruns; i++) run_free(&rd[i]);
-    free(rd);
+    free_runs(rd, nruns);
     return rc;
+}
+
+static int load_runs(run_data **out, const char *const *runs, int nruns, cb_err *e) {
+    *out = NULL;
+    if (nruns <= 0) return cb_fail(e, CB_EARG, "report: no runs given");
+    run_data *rd = calloc((size_t)nruns, sizeof *rd);
+    if (!rd) return cb_fail(e, CB_ENOMEM, "report: out of memory");
+    for (int i = 0; i < nruns; i++) {
+        int rc = load_run(&rd[i], runs[i], e);
+        if (rc) {
+            free_runs(rd, i + 1);
+            return rc;
+        }
+    }
+    *out = rd;
+    return 0;
+}
+
+static void free_runs(run_data *rd, int nruns) {
+    for (int i = 0; rd && i < nruns; i++) run_free(&rd[i]);
+    free(rd);
+}
+
+int eval_report_table(FILE *f, const char *const *runs, int nruns, cb_err *e) {
+    run_data *rd;
+    int rc = load_runs(&rd, runs, nruns, e);
+    if (rc) return rc;
+    fprintf(f, "%-16s %-8s %5s %9s %9s %7s %24s %8s %8s\n", "run", "method", "tau", "train acc", "test acc", "gap",
+            "rollout success [95%]", "expert", "random");
+    for (int i = 0; i < nruns; i++) {
+        const run_data *r = &rd[i];
+        char c1[16] = "-", c2[16] = "-", c3[16] = "-", c4[40] = "-", c5[16] = "-", c6[16] = "-";
+        int tr = r->has_eval && r->ev.has_train && isfinite(r->ev.train.acc);
+        int te = r->has_eval && isfinite(r->ev.test.acc);
+        if (tr) snprintf(c1, sizeof c1, "%.1f%%", 100 * r->ev.train.acc);
+        if (te) snprintf(c2, sizeof c2, "%.1f%%", 100 * r->ev.test.acc);
+        if (tr && te) snprintf(c3, sizeof c3, "%+.1f", 100 * (r->ev.train.acc - r->ev.test.acc));
+        if (r->has_rollout && isfinite(r->ro.success))
+            snprintf(c4, sizeof c4, "%.1f%% [%.1f, %.1f]", 100 * r->ro.success, 100 * r->ro.success_lo,
+                     100 * r->ro.success_hi);
+        if (r->has_rollout && isfinite(r->ro.expert_success)) snprintf(c5, sizeof c5, "%.1f%%", 100 * r->ro.expert_success);
+        if (r->has_rollout && isfinite(r->ro.random_success)) snprintf(c6, sizeof c6, "%.1f%%", 100 * r->ro.random_success);
+        fprintf(f, "%-16.16s %-8s %5.2f %9s %9s %7s %24s %8s %8s\n", base_name(r->dir),
+                r->has_config ? run_method_name(r->config.method) : "-", r->has_config ? r->config.tau : 0, c1, c2, c3,
+                c4, c5, c6);
+    }
+    free_runs(rd, nruns);
+    return 0;
 }

@@ -18,7 +18,8 @@ typedef struct {
     int64_t step, epoch;
     uint64_t rng[4];
     double best_val;
-    uint64_t extra[8];
+    int64_t steps_per_epoch; /* once the first of 8 caller slots: old checkpoints read the same */
+    uint64_t reserved[7];    /* 0 */
 } ck_header; /* little-endian x86-64 layout, 168 bytes */
 _Static_assert(sizeof(ck_header) == 168, "checkpoint header layout");
 
@@ -38,7 +39,7 @@ int model_save(const model *m, const model_ckpt_state *st, const char *path, cb_
     h.epoch = st->epoch;
     memcpy(h.rng, st->rng.s, sizeof h.rng);
     h.best_val = st->best_val;
-    memcpy(h.extra, st->extra, sizeof h.extra);
+    h.steps_per_epoch = st->steps_per_epoch;
     cb_afile f;
     int rc = cb_afile_open(&f, path, e);
     if (rc) return rc;
@@ -88,7 +89,7 @@ int model_load_mem(model *m, model_ckpt_state *st, const uint8_t *buf, size_t n,
         st->epoch = h.epoch;
         memcpy(st->rng.s, h.rng, sizeof h.rng);
         st->best_val = h.best_val;
-        memcpy(st->extra, h.extra, sizeof h.extra);
+        st->steps_per_epoch = h.steps_per_epoch;
     }
     return 0;
 }

@@ -155,7 +155,7 @@ typedef struct {
     int64_t epoch;        /* epochs completed */
     cb_rng rng;           /* the training RNG at that point */
     double best_val;      /* best validation accuracy so far */
-    uint64_t extra[8];    /* caller-defined */
+    int64_t steps_per_epoch; /* the epoch length the run was started with (0: not recorded) */
 } model_ckpt_state;
 
 /* Writes config, parameters, Adam moments and the state atomically, with a CRC. */

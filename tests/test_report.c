@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "eval/eval.h"
+#include "run/run.h"
 #include "tests/support/run.h"
 
 static void write_text(const char *dir, const char *name, const char *text) {
@@ -23,28 +24,82 @@ static void write_text(const char *dir, const char *name, const char *text) {
     fclose(f);
 }
 
+/* a config.json as coinbc train writes it */
+static void write_config(const char *dir, const char *method, double tau) {
+    run_config c;
+    memset(&c, 0, sizeof c);
+    assert_int_equal(model_config_default(&c.net, "impala"), 0);
+    c.params = 625999;
+    assert_int_equal(run_method_parse(method, &c.method), 0);
+    c.tau = tau;
+    c.sand_k = 1;
+    c.rescale = 1;
+    c.epochs = 6;
+    c.lr = 5e-4;
+    c.lr_decay = 1;
+    c.batch_levels = 16;
+    c.batch_frames = 8;
+    c.seed = 1;
+    c.train_levels = 64;
+    c.train_frames = 12800;
+    c.val_levels = 8;
+    c.steps_per_epoch = 100;
+    cb_err e = {0};
+    assert_int_equal(run_config_write(dir, &c, &e), 0);
+}
+
+/* metrics.csv and metrics.jsonl of `epochs` rows with these layers */
+static void write_metrics(const char *dir, int epochs, int nl, const char *const *layers, double acc0, double tau) {
+    run_text csv = {0}, js = {0};
+    cb_err e = {0};
+    run_metrics_row r;
+    memset(&r, 0, sizeof r);
+    r.nlayers = nl;
+    for (int k = 0; k < nl; k++) snprintf(r.layer[k], sizeof r.layer[k], "%s", layers[k]);
+    assert_int_equal(run_metrics_csv_header(&csv, &r), 0);
+    for (int ep = 1; ep <= epochs; ep++) {
+        r.epoch = ep;
+        r.step = ep * 100;
+        r.train_loss = 2.0 / ep;
+        r.train_acc = acc0 + 0.05 * ep;
+        r.val_loss = 2.2 / ep;
+        r.val_acc = acc0 + 0.03 * ep;
+        r.lr = 5e-4;
+        r.seconds = 10.0 * ep;
+        r.samples_per_s = 1000;
+        for (int k = 0; k < nl; k++) r.mask_density[k] = tau > 0 ? 0.9 - 0.05 * ep - 0.02 * k : 1.0;
+        assert_int_equal(run_metrics_csv_row(&csv, &r), 0);
+        assert_int_equal(run_metrics_jsonl_row(&js, &r, &e), 0);
+    }
+    write_text(dir, "metrics.csv", csv.s);
+    write_text(dir, "metrics.jsonl", js.s);
+    run_text_free(&csv);
+    run_text_free(&js);
+}
+
 static void make_run(const char *root, const char *name, const char *method, double tau, double acc0) {
     char dir[1024];
     snprintf(dir, sizeof dir, "%s/%s", root, name);
     cb_err e = {0};
     assert_int_equal(cb_mkdirs(dir, &e), 0);
     char buf[2100];
-    snprintf(buf, sizeof buf, "{\"method\": \"%s\", \"tau\": %g, \"net\": \"impala\", \"seed\": 1}\n", method, tau);
-    write_text(dir, "config.json", buf);
-    FILE *f;
-    snprintf(buf, sizeof buf, "%s/metrics.csv", dir);
-    f = fopen(buf, "w");
-    fprintf(f, "epoch,step,train_loss,train_acc,val_loss,val_acc,mask_conv0,mask_fc,seconds\n");
-    for (int ep = 1; ep <= 6; ep++)
-        fprintf(f, "%d,%d,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.1f\n", ep, ep * 100, 2.0 / ep, acc0 + 0.05 * ep,
-                2.2 / ep, acc0 + 0.03 * ep, tau > 0 ? 0.9 - 0.05 * ep : 1.0, tau > 0 ? 0.8 - 0.02 * ep : 1.0, 10.0 * ep);
-    fclose(f);
-    snprintf(buf, sizeof buf, "{\"train_acc\": %.3f, \"test_acc\": %.3f, \"test_acc_merged\": %.3f}\n", acc0 + 0.3,
-             acc0 + 0.15, acc0 + 0.17);
-    write_text(dir, "eval.json", buf);
-    write_text(dir, "rollout.json",
-               "{\"success\": 0.42, \"success_lo\": 0.35, \"success_hi\": 0.49, \"expert_success\": 1.0, "
-               "\"random_success\": 0.05}\n");
+    write_config(dir, method, tau);
+    static const char *const layers[] = {"conv0", "fc"};
+    write_metrics(dir, 6, 2, layers, acc0, tau);
+    run_eval ev;
+    memset(&ev, 0, sizeof ev);
+    snprintf(ev.checkpoint, sizeof ev.checkpoint, "%s/best.ckpt", dir);
+    snprintf(ev.data, sizeof ev.data, "test.cbd");
+    ev.test = (run_eval_set){8, 1600, acc0 + 0.15, acc0 + 0.17, 1.5, acc0 + 0.15, 0.05};
+    ev.has_train = 1;
+    ev.train = (run_eval_set){64, 12800, acc0 + 0.3, acc0 + 0.32, 1.1, acc0 + 0.3, 0.04};
+    ev.gap = 0.15;
+    assert_int_equal(run_eval_write(dir, &ev, &e), 0);
+    run_rollout ro = {.level_lo = 1000, .level_hi = 1099, .episodes_per_level = 1, .episodes = 100, .success = 0.42,
+                      .success_lo = 0.35, .success_hi = 0.49, .death_rate = 0.3, .timeout_rate = 0.28,
+                      .mean_steps_to_coin = 80, .expert_success = 1.0, .expert_mean_steps_to_coin = 60,
+                      .random_success = 0.05, .random_success_lo = 0.02, .random_success_hi = 0.11};
+    assert_int_equal(run_rollout_write(dir, &ro, &e), 0);
     /* sample frames: a small green PNG */
     uint8_t img[32 * 16 * 3];
     for (int i = 0; i < 32 * 16; i++) {
@@ -125,10 +180,9 @@ static void test_report_all_layers(void **st) {
     snprintf(run, sizeof run, "%s/wide", dir);
     cb_err e = {0};
     assert_int_equal(cb_mkdirs(run, &e), 0);
-    write_text(run, "config.json", "{\"method\": \"and\", \"tau\": 0.5}\n");
-    write_text(run, "metrics.csv",
-               "epoch,train_acc,val_acc,mask_a,mask_b,mask_c,mask_d,mask_e,mask_f\n"
-               "1,0.5,0.4,0.9,0.8,0.7,0.6,0.5,0.4\n2,0.6,0.5,0.8,0.7,0.6,0.5,0.4,0.3\n");
+    write_config(run, "and", 0.5);
+    static const char *const layers[] = {"a", "b", "c", "d", "e", "f"};
+    write_metrics(run, 2, 6, layers, 0.4, 0.5);
     snprintf(out, sizeof out, "%s/r.html", dir);
     assert_int_equal(test_run(o2, sizeof o2, err, sizeof err, "report %s -o %s", run, out), 0);
     char *html = slurp(out);

@@ -5,9 +5,17 @@
  * on synthetic levels: it learns, its run folder is complete, it is
  * bit-identical across runs and thread counts, --resume (at an epoch end and
  * mid-epoch) equals an uninterrupted run, and divergence keeps the last good
- * checkpoint. */
+ * checkpoint. The run folder's consistency: an I/O failure injected at each
+ * write and rename of every epoch commit, then --resume, gives the bytes of an
+ * uninterrupted run; a process stopped by SIGTERM exits 143 with a folder
+ * that verifies through run/ and resumes to the same bytes; failed runs leave
+ * nothing; coinbc train's option checks and writer lock. */
+#include <dirent.h>
+#include <fcntl.h>
 #include <math.h>
 #include <setjmp.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -16,6 +24,7 @@
 #include <cmocka.h>
 
 #include "train/train.h"
+#include "tests/support/run.h"
 
 /* two tensors: "a.w" (4 entries) and "b.w" (2) */
 static const model_tensor T2[2] = {{"a.w", 0, 4, 1}, {"b.w", 4, 2, 1}};
@@ -310,13 +319,7 @@ static char *csv_no_seconds(const char *dir) {
 }
 
 static void rm_run(char *d) {
-    const char *f[] = {"config.json", "metrics.csv", "metrics.jsonl", "latest.ckpt", "best.ckpt"};
-    char p[4200];
-    for (int i = 0; i < 5; i++) {
-        snprintf(p, sizeof p, "%s/%s", d, f[i]);
-        unlink(p);
-    }
-    rmdir(d);
+    test_rmtree(d);
     free(d);
 }
 
@@ -497,6 +500,483 @@ static void test_bad_options(void **st) {
     free(d);
 }
 
+/* ---- the run folder stays consistent ---------------------------------------- */
+
+/* no commit record, staged or temporary file is left */
+static void assert_no_leftovers(const char *d) {
+    DIR *dir = opendir(d);
+    assert_non_null(dir);
+    struct dirent *de;
+    while ((de = readdir(dir)))
+        if (strstr(de->d_name, ".next") || strstr(de->d_name, ".tmp.") || !strcmp(de->d_name, "commit.json"))
+            fail_msg("%s/%s left behind", d, de->d_name);
+    closedir(dir);
+}
+
+static void assert_same_run(const char *a, const char *b) {
+    assert_same_file(a, b, "latest.ckpt");
+    assert_same_file(a, b, "best.ckpt");
+    assert_same_file(a, b, "config.json");
+    char *c1 = csv_no_seconds(a), *c2 = csv_no_seconds(b);
+    assert_string_equal(c1, c2);
+    free(c1), free(c2);
+    run_folder f;
+    cb_err e = {0};
+    if (run_folder_verify(&f, b, &e)) fail_msg("%s", e.msg);
+    assert_no_leftovers(b);
+}
+
+/* An I/O failure at each write and rename of every epoch commit of a 2-epoch
+ * run (the test hook in common/afile.c), then --resume (or a fresh start when
+ * no epoch was committed): the bytes of an uninterrupted run. */
+static void test_commit_failures_resume(void **st) {
+    synth *s = *st;
+    char *full = tmpdir();
+    train_opts of = small_opts(full, TRAIN_AND);
+    of.epochs = 2;
+    train_result r;
+    cb_err e = {0};
+    cb_afile_test_fail_at(0);
+    assert_int_equal(train_run(&of, s->tr, 6, s->va, 2, &r, &e), 0);
+    int64_t ops = cb_afile_test_fail_at(0);
+    printf("a 2-epoch run: %lld writes and renames\n", (long long)ops);
+    assert_true(ops >= 20);
+    for (int64_t k = 1; k <= ops; k++) {
+        char *d = tmpdir();
+        train_opts o = small_opts(d, TRAIN_AND);
+        o.epochs = 2;
+        cb_afile_test_fail_at(k);
+        int rc = train_run(&o, s->tr, 6, s->va, 2, &r, &e);
+        cb_afile_test_fail_at(0);
+        if (rc != CB_EIO) fail_msg("failure at operation %lld: rc %d (%s)", (long long)k, rc, e.msg);
+        if (k == 1 || k == ops) printf("failure at operation %lld: %s\n", (long long)k, e.msg);
+        char p[4200];
+        snprintf(p, sizeof p, "%s/commit.json", d);
+        int pending = access(p, F_OK) == 0;
+        snprintf(p, sizeof p, "%s/latest.ckpt", d);
+        o.resume = pending || access(p, F_OK) == 0 || r.committed;
+        if (!o.resume) { /* nothing committed: nothing written */
+            DIR *dir = opendir(d);
+            struct dirent *de;
+            while ((de = readdir(dir))) assert_true(de->d_name[0] == '.');
+            closedir(dir);
+        }
+        if (train_run(&o, s->tr, 6, s->va, 2, &r, &e)) fail_msg("operation %lld: resume: %s", (long long)k, e.msg);
+        assert_same_run(full, d);
+        rm_run(d);
+    }
+    rm_run(full);
+}
+
+static volatile sig_atomic_t child_stop;
+static void child_on_term(int sig) { child_stop = sig; }
+
+typedef struct {
+    int to_parent, from_parent;
+} child_pipes;
+
+/* after the first epoch: tell the parent, wait until it has sent SIGTERM */
+static void child_epoch(void *ctx, const train_epoch_stats *es) {
+    child_pipes *p = ctx;
+    if (es->epoch != 1) return;
+    char c = 'e';
+    if (write(p->to_parent, &c, 1) != 1) _exit(3);
+    while (read(p->from_parent, &c, 1) < 0) {
+    }
+}
+
+/* A child process trains, gets SIGTERM after its first epoch and exits 143;
+ * the folder verifies through run/, and --resume ends with the bytes of an
+ * uninterrupted run. */
+static void test_sigterm_stop_resume(void **st) {
+    synth *s = *st;
+    char *full = tmpdir(), *d = tmpdir();
+    train_opts of = small_opts(full, TRAIN_AND);
+    train_result r;
+    cb_err e = {0};
+    assert_int_equal(train_run(&of, s->tr, 6, s->va, 2, &r, &e), 0);
+    int up[2], down[2];
+    assert_int_equal(pipe(up), 0);
+    assert_int_equal(pipe(down), 0);
+    fflush(stdout);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(up[0]);
+        close(down[1]);
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = child_on_term;
+        sa.sa_flags = SA_RESTART;
+        sigaction(SIGTERM, &sa, NULL);
+        child_pipes p = {up[1], down[0]};
+        train_opts o = small_opts(d, TRAIN_AND);
+        o.stop = &child_stop;
+        o.on_epoch = child_epoch;
+        o.ctx = &p;
+        train_result cr;
+        cb_err ce = {0};
+        int rc = train_run(&o, s->tr, 6, s->va, 2, &cr, &ce);
+        _exit(rc ? 2 : cr.stopped ? 143 : 0);
+    }
+    close(up[1]);
+    close(down[0]);
+    char c;
+    assert_int_equal(read(up[0], &c, 1), 1);
+    assert_int_equal(kill(pid, SIGTERM), 0);
+    assert_int_equal(write(down[1], "g", 1), 1);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    close(up[0]);
+    close(down[1]);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 143);
+    run_folder f;
+    if (run_folder_verify(&f, d, &e)) fail_msg("%s", e.msg);
+    printf("stopped child: latest.ckpt at step %lld epoch %lld, %d metrics rows, best.ckpt %s\n",
+           (long long)f.latest_step, (long long)f.latest_epoch, f.metrics_rows, f.has_best ? "yes" : "no");
+    assert_int_equal(f.latest_epoch, 1);
+    assert_int_equal(f.latest_step, 18);
+    assert_int_equal(f.metrics_rows, 1);
+    assert_true(f.has_best);
+    assert_no_leftovers(d);
+    train_opts o = small_opts(d, TRAIN_AND);
+    o.resume = 1;
+    assert_int_equal(train_run(&o, s->tr, 6, s->va, 2, &r, &e), 0);
+    assert_false(r.stopped);
+    assert_same_run(full, d);
+    /* a stop flag set from the start: step 0 committed, nothing else */
+    char *z = tmpdir();
+    static volatile sig_atomic_t set = 1;
+    train_opts oz = small_opts(z, TRAIN_AND);
+    oz.stop = &set;
+    assert_int_equal(train_run(&oz, s->tr, 6, s->va, 2, &r, &e), 0);
+    assert_true(r.stopped);
+    assert_int_equal(r.steps, 0);
+    if (run_folder_verify(&f, z, &e)) fail_msg("%s", e.msg);
+    assert_false(f.has_best);
+    oz.stop = NULL;
+    oz.resume = 1;
+    assert_int_equal(train_run(&oz, s->tr, 6, s->va, 2, &r, &e), 0);
+    assert_same_run(full, z);
+    rm_run(z);
+    rm_run(full);
+    rm_run(d);
+}
+
+/* A run folder written by coinbc 0.1.0 (config.json and metrics.jsonl
+ * without "format"/"version", 6-decimal JSON numbers) resumes, and ends with
+ * the bytes of an uninterrupted run. */
+static void test_resume_old_folder(void **st) {
+    synth *s = *st;
+    char *full = tmpdir(), *d = tmpdir();
+    train_opts of = small_opts(full, TRAIN_SAND), o = small_opts(d, TRAIN_SAND);
+    train_result r;
+    cb_err e = {0};
+    assert_int_equal(train_run(&of, s->tr, 6, s->va, 2, &r, &e), 0);
+    o.max_steps = 18;
+    assert_int_equal(train_run(&o, s->tr, 6, s->va, 2, &r, &e), 0);
+    /* rewrite config.json and metrics.jsonl as 0.1.0 wrote them */
+    size_t n;
+    char *cfg = (char *)slurp(d, "config.json", &n), *p = strstr(cfg, "  \"format\"");
+    assert_non_null(p);
+    char *q = strstr(p, "  \"coinbc_version\"");
+    memmove(p, q, strlen(q) + 1);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.json", d);
+    assert_int_equal(cb_write_file_atomic(path, cfg, strlen(cfg), &e), 0);
+    run_config c;
+    assert_int_equal(run_config_read(&c, d, &e), 0);
+    assert_int_equal(c.version, 1);
+    free(cfg);
+    char *csv = (char *)slurp(d, "metrics.csv", &n);
+    run_metrics m;
+    assert_int_equal(run_metrics_decode_csv(&m, csv, n, "metrics.csv", &e), 0);
+    assert_int_equal(m.nrows, 1);
+    const run_metrics_row *w = &m.rows[0];
+    char js[2048];
+    int k = snprintf(js, sizeof js,
+                     "{\"epoch\": %lld, \"step\": %lld, \"train_loss\": %.6f, \"train_acc\": %.6f, \"val_loss\": %.6f, "
+                     "\"val_acc\": %.6f, \"lr\": %g, \"seconds\": %.2f, \"samples_per_s\": %.1f, \"mask_density\": {",
+                     (long long)w->epoch, (long long)w->step, w->train_loss, w->train_acc, w->val_loss, w->val_acc, w->lr,
+                     w->seconds, 1234.5);
+    for (int t = 0; t < w->nlayers; t++)
+        k += snprintf(js + k, sizeof js - (size_t)k, "%s\"%s\": %.5f", t ? ", " : "", w->layer[t], w->mask_density[t]);
+    snprintf(js + k, sizeof js - (size_t)k, "}}\n");
+    snprintf(path, sizeof path, "%s/metrics.jsonl", d);
+    assert_int_equal(cb_write_file_atomic(path, js, strlen(js), &e), 0);
+    run_metrics_free(&m);
+    free(csv);
+    o.max_steps = 0;
+    o.resume = 1;
+    if (train_run(&o, s->tr, 6, s->va, 2, &r, &e)) fail_msg("%s", e.msg);
+    assert_same_run(full, d);
+    rm_run(full);
+    rm_run(d);
+}
+
+/* failures leave nothing they created, and a failed resume rewrites nothing */
+static void test_failures_leave_nothing(void **st) {
+    synth *s = *st;
+    train_result r;
+    cb_err e = {0};
+    char *root = tmpdir(), d[4200];
+    snprintf(d, sizeof d, "%s/run", root);
+    train_opts o = small_opts(d, TRAIN_AND);
+    o.net.hidden = 0;
+    assert_int_equal(train_run(&o, s->tr, 6, s->va, 2, &r, &e), CB_EARG);
+    printf("hidden 0: %s\n", e.msg);
+    assert_int_equal(access(d, F_OK), -1);
+    o = small_opts(d, TRAIN_AND);
+    o.threads = 65;
+    assert_int_equal(train_run(&o, s->tr, 6, s->va, 2, &r, &e), CB_EARG);
+    assert_int_equal(access(d, F_OK), -1);
+    /* divergence before the first commit: nothing written, and said so */
+    o = small_opts(d, TRAIN_MEAN);
+    o.lr = 1e30;
+    assert_int_equal(train_run(&o, s->tr, 6, s->va, 2, &r, &e), CB_ERANGE);
+    printf("divergence in the first epoch: %s\n", e.msg);
+    assert_non_null(strstr(e.msg, "nothing was written"));
+    assert_null(strstr(e.msg, "latest.ckpt"));
+    assert_int_equal(access(d, F_OK), -1);
+    /* an I/O failure at the first commit: nothing left either */
+    o = small_opts(d, TRAIN_MEAN);
+    cb_afile_test_fail_at(1);
+    assert_int_equal(train_run(&o, s->tr, 6, s->va, 2, &r, &e), CB_EIO);
+    cb_afile_test_fail_at(0);
+    assert_int_equal(access(d, F_OK), -1);
+    /* a resume that cannot go on writes nothing */
+    o = small_opts(d, TRAIN_MEAN);
+    o.epochs = 2;
+    assert_int_equal(train_run(&o, s->tr, 6, s->va, 2, &r, &e), 0);
+    size_t n0, n1;
+    uint8_t *c0 = slurp(d, "config.json", &n0);
+    o.resume = 1; /* a finished run: nothing to do, nothing written */
+    assert_int_equal(train_run(&o, s->tr, 6, s->va, 2, &r, &e), 0);
+    assert_int_equal(r.epochs_done, 2);
+    o.epochs = 1;
+    assert_int_equal(train_run(&o, s->tr, 6, s->va, 2, &r, &e), CB_EARG);
+    printf("resume with fewer epochs: %s\n", e.msg);
+    o.epochs = 4;
+    o.batch_frames = 3; /* another steps_per_epoch */
+    assert_int_equal(train_run(&o, s->tr, 6, s->va, 2, &r, &e), CB_EARG);
+    uint8_t *c1 = slurp(d, "config.json", &n1);
+    assert_int_equal(n0, n1);
+    assert_memory_equal(c0, c1, n0);
+    free(c0), free(c1);
+    test_rmtree(root);
+    free(root);
+}
+
+static void test_method_table(void **st) {
+    (void)st;
+    for (int k = 0; k < TRAIN_NMETHODS; k++) {
+        assert_non_null(train_method(k));
+        assert_int_equal(train_method(k)->method, k);
+        assert_string_equal(train_method_name(k), run_method_name(k));
+        int m;
+        assert_int_equal(train_method_parse(run_method_name(k), &m), 0);
+        assert_int_equal(m, k);
+    }
+    assert_null(train_method(TRAIN_NMETHODS));
+    assert_null(train_method_name(-1));
+    int m;
+    assert_int_equal(train_method_parse("median", &m), CB_EARG);
+    float g[2 * P2] = {0}, out[P2];
+    train_combine_opts o = {.method = TRAIN_NMETHODS, .tau = 0.5, .sand_k = 1, .rescale = 1};
+    cb_err e = {0};
+    assert_int_equal(train_combine(out, NULL, g, 2, P2, T2, 2, &o, &e), CB_EARG);
+    assert_non_null(strstr(e.msg, "not a method"));
+}
+
+/* ---- coinbc train from the command line ----------------------------------------- */
+
+static void write_dataset(const char *path, synth *s) {
+    ds_writer *w;
+    cb_err e = {0};
+    if (ds_writer_open(&w, path, 0, "test", "coinbc test", &e)) fail_msg("%s", e.msg);
+    for (int i = 0; i < 6; i++)
+        if (ds_writer_add(w, &s->tr[i], &e)) fail_msg("%s", e.msg);
+    for (int i = 0; i < 2; i++)
+        if (ds_writer_add(w, &s->va[i], &e)) fail_msg("%s", e.msg);
+    if (ds_writer_commit(w, &e)) fail_msg("%s", e.msg);
+}
+
+#define NET "--net nature --channels 8,8,8 --hidden 32 --batch-levels 4 --batch-frames 4 --epochs 2 --seed 11 --lr 0.003"
+
+/* 1 once /proc says pid catches SIGTERM (its handler is installed) */
+static int catches_sigterm(pid_t pid) {
+    char p[64], line[256];
+    snprintf(p, sizeof p, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(p, "r");
+    if (!f) return 0;
+    unsigned long long mask = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "SigCgt: %llx", &mask) == 1) break;
+    fclose(f);
+    return (mask >> (SIGTERM - 1)) & 1;
+}
+
+/* coinbc train with stderr on a pipe that is full before it starts, so it
+ * blocks at its first message ("train: N training levels ...", after its
+ * SIGTERM handler is installed and the data are loaded, before the first
+ * step); SIGTERM once /proc shows the handler, then the pipe is drained.
+ * The stop is therefore always at step 0, whatever the machine's load. */
+static int train_sigterm(const char *data, const char *run, char *err, size_t errn) {
+    int pp[2];
+    assert_int_equal(pipe(pp), 0);
+    int fl = fcntl(pp[1], F_GETFL);
+    fcntl(pp[1], F_SETFL, fl | O_NONBLOCK);
+    size_t junk = 0;
+    char blank[4096];
+    memset(blank, '\n', sizeof blank);
+    for (;;) {
+        ssize_t w = write(pp[1], blank, sizeof blank);
+        if (w <= 0) break;
+        junk += (size_t)w;
+    }
+    for (;;) { /* the last partial page */
+        ssize_t w = write(pp[1], blank, 1);
+        if (w <= 0) break;
+        junk += (size_t)w;
+    }
+    fcntl(pp[1], F_SETFL, fl);
+    fflush(stdout);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(pp[0]);
+        dup2(pp[1], 2);
+        execl(test_coinbc(), "coinbc", "train", data, "--train-levels", "100-105", "--val-levels", "200-201", "--net",
+              "nature", "--channels", "8,8,8", "--hidden", "32", "--batch-levels", "4", "--batch-frames", "4", "--epochs",
+              "2", "--seed", "11", "--lr", "0.003", "-o", run, (char *)NULL);
+        _exit(127);
+    }
+    close(pp[1]);
+    while (!catches_sigterm(pid)) {
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid) fail_msg("coinbc train ended before installing its SIGTERM handler");
+        usleep(1000); /* polling a condition, not timing the test */
+    }
+    assert_int_equal(kill(pid, SIGTERM), 0);
+    size_t k = 0;
+    char buf[4096];
+    for (;;) {
+        ssize_t got = read(pp[0], buf, sizeof buf);
+        if (got <= 0) break;
+        for (ssize_t i = 0; i < got; i++)
+            if (junk) junk--;
+            else if (k + 1 < errn) err[k++] = buf[i];
+    }
+    err[k] = 0;
+    close(pp[0]);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int count_lines(const char *s, const char *needle) {
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, needle)); p++) n++;
+    return n;
+}
+
+static void test_cli_train(void **st) {
+    synth *s = *st;
+    char *root = tmpdir();
+    char data[4200], run[4200], full[4200], out[4096], err[8192];
+    snprintf(data, sizeof data, "%s/d.cbd", root);
+    snprintf(run, sizeof run, "%s/run", root);
+    snprintf(full, sizeof full, "%s/full", root);
+    write_dataset(data, s);
+    /* refused options: status 2, no folder */
+    const char *bad[] = {"--threads 0", "--threads 65", "--hidden 0", "--channels 0,8,8", "--method median"};
+    for (int i = 0; i < 5; i++) {
+        int rc = test_run(out, sizeof out, err, sizeof err, "train %s %s -o %s", data, bad[i], run);
+        printf("train %s: status %d: %s", bad[i], rc, err);
+        assert_int_equal(rc, 2);
+        assert_int_equal(access(run, F_OK), -1);
+    }
+    /* the uninterrupted run */
+    assert_int_equal(test_run(out, sizeof out, err, sizeof err, "train %s --train-levels 100-105 --val-levels 200-201 "
+                              NET " --quiet -o %s", data, full), 0);
+    /* SIGTERM before the first step: status 143, one line, a consistent folder */
+    int rc = train_sigterm(data, run, err, sizeof err);
+    printf("SIGTERM: status %d\n%s", rc, err);
+    assert_int_equal(rc, 143);
+    assert_int_equal(count_lines(err, "stopped by SIGTERM"), 1);
+    assert_non_null(strstr(err, "stopped by SIGTERM at step 0 of epoch 1;"));
+    assert_non_null(strstr(err, "--resume continues it"));
+    run_folder f;
+    cb_err e = {0};
+    if (run_folder_verify(&f, run, &e)) fail_msg("%s", e.msg);
+    assert_true(f.has_config && f.has_latest && !f.has_best);
+    assert_int_equal(f.config.train_seed_lo, 100);
+    assert_int_equal(f.config.val_seed_hi, 201);
+    /* eval says what is there and what to do */
+    rc = test_run(out, sizeof out, err, sizeof err, "eval %s %s --quiet", run, data);
+    printf("eval of the stopped run: %s", err);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(err, "no best.ckpt yet"));
+    assert_non_null(strstr(err, "--resume"));
+    /* a second writer is refused while the first holds the lock */
+    cb_lock lk;
+    assert_int_equal(cb_lock_acquire(&lk, run, "test holder", &e), 0);
+    rc = test_run(out, sizeof out, err, sizeof err, "train %s --train-levels 100-105 --val-levels 200-201 " NET
+                  " --quiet --resume -o %s", data, run);
+    printf("second writer: %s", err);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(err, "test holder"));
+    cb_lock_release(&lk, 0);
+    /* resumed: the bytes of the uninterrupted run */
+    rc = test_run(out, sizeof out, err, sizeof err, "train %s --train-levels 100-105 --val-levels 200-201 " NET
+                  " --quiet --resume -o %s", data, run);
+    if (rc) fail_msg("resume: %s", err);
+    assert_same_run(full, run);
+    /* eval reads the run's training levels from config.json */
+    rc = test_run(out, sizeof out, err, sizeof err, "eval %s %s --levels 200-201 --quiet", run, data);
+    if (rc) fail_msg("eval: %s", err);
+    run_eval ev;
+    if (run_eval_read(&ev, run, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(ev.has_train, 1);
+    assert_int_equal(ev.train.levels, 6);
+    assert_int_equal(ev.test.levels, 2);
+    /* rollout and report write and read through run/ too */
+    rc = test_run(out, sizeof out, err, sizeof err, "rollout %s --levels 3-4 --threads 1 --quiet", run);
+    if (rc) fail_msg("rollout: %s", err);
+    run_rollout ro;
+    if (run_rollout_read(&ro, run, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(ro.level_lo, 3);
+    assert_int_equal(ro.level_hi, 4);
+    assert_int_equal(ro.episodes, 2);
+    assert_true(ro.expert_success >= 0 && ro.expert_success <= 1);
+    rc = test_run(out, sizeof out, err, sizeof err, "report %s -o %s/r.html", run, root);
+    if (rc) fail_msg("report: %s", err);
+    printf("report:\n%s", out);
+    assert_non_null(strstr(out, "run "));
+    assert_non_null(strstr(out, "mean"));
+    /* a damaged record is an error naming the file and the key */
+    char p[4200];
+    snprintf(p, sizeof p, "%s/rollout.json", run);
+    const char *dmg = "{\"format\": \"coinbc-rollout\", \"version\": 1, \"checkpoint\": 3}\n";
+    assert_int_equal(cb_write_file_atomic(p, dmg, strlen(dmg), &e), 0);
+    rc = test_run(out, sizeof out, err, sizeof err, "report %s -o %s/r.html", run, root);
+    printf("report of a damaged rollout.json: %s", err);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(err, "rollout.json"));
+    assert_non_null(strstr(err, "\"checkpoint\""));
+    /* a failed train into a new folder leaves nothing */
+    char nf[4200];
+    snprintf(nf, sizeof nf, "%s/new", root);
+    rc = test_run(out, sizeof out, err, sizeof err, "train %s --train-levels 100-105 " NET " --lr 1e30 --quiet -o %s", data,
+                  nf);
+    printf("diverging train: %s", err);
+    assert_int_equal(rc, 1);
+    assert_int_equal(access(nf, F_OK), -1);
+    test_rmtree(root);
+    free(root);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mean_and_tau0),
@@ -510,6 +990,12 @@ int main(void) {
         cmocka_unit_test(test_resume_equals_uninterrupted),
         cmocka_unit_test(test_divergence_keeps_last_good),
         cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_commit_failures_resume),
+        cmocka_unit_test(test_sigterm_stop_resume),
+        cmocka_unit_test(test_resume_old_folder),
+        cmocka_unit_test(test_failures_leave_nothing),
+        cmocka_unit_test(test_method_table),
+        cmocka_unit_test(test_cli_train),
     };
     return cmocka_run_group_tests_name("train", tests, setup_synth, teardown_synth);
 }

@@ -10,69 +10,105 @@
 
 #include "train/train.h"
 
-const char *train_method_name(int m) {
-    switch (m) {
-    case TRAIN_AND: return "and";
-    case TRAIN_SAND: return "sand";
-    case TRAIN_GEOMEAN: return "geomean";
-    default: return "mean";
+static int sgn(float v) { return (v > 0) - (v < 0); }
+
+/* The AND rule, the one place it is written: a parameter passes when the
+ * signs of its L level gradients (sum ssum) agree on at least a tau share. */
+static inline double and_mask(int ssum, int L, double tau) { return fabs((double)ssum) / L >= tau ? 1 : 0; }
+
+/* One parameter under each method: the combined value into *dst, the mask
+ * value returned; g points at level 0's entry, level l's is g[l * P]. */
+typedef double (*combine_fn)(float *dst, const float *g, int L, size_t P, const train_combine_opts *o);
+
+static void sums(const float *g, int L, size_t P, double *mean, int *ssum) {
+    double sum = 0;
+    int ss = 0;
+    for (int l = 0; l < L; l++) {
+        sum += g[(size_t)l * P];
+        ss += sgn(g[(size_t)l * P]);
     }
+    *mean = sum / L;
+    *ssum = ss;
 }
 
+static double one_mean(float *dst, const float *g, int L, size_t P, const train_combine_opts *o) {
+    (void)o;
+    double mean;
+    int ssum;
+    sums(g, L, P, &mean, &ssum);
+    *dst = (float)mean;
+    return 1;
+}
+
+static double one_and(float *dst, const float *g, int L, size_t P, const train_combine_opts *o) {
+    double mean;
+    int ssum;
+    sums(g, L, P, &mean, &ssum);
+    double mask = and_mask(ssum, L, o->tau);
+    *dst = (float)(mask * mean);
+    return mask;
+}
+
+static double one_sand(float *dst, const float *g, int L, size_t P, const train_combine_opts *o) {
+    double mean, var = 0, mask;
+    int ssum;
+    sums(g, L, P, &mean, &ssum);
+    for (int l = 0; l < L; l++) {
+        double d = g[(size_t)l * P] - mean;
+        var += d * d;
+    }
+    var = L > 1 ? var / (L - 1) : 0;
+    double a = fabs((double)ssum) / L - o->tau;
+    if (var > 0) {
+        double x = o->sand_k * a / var;
+        mask = x > 0 ? tanh(x) : 0; /* max(0, tanh(x)) */
+    } else {
+        mask = a > 0 ? 1 : 0; /* the limit of tanh(+-inf); a = 0 gives 0 (SAND uses >) */
+    }
+    *dst = (float)(mask * mean);
+    return mask;
+}
+
+static double one_geomean(float *dst, const float *g, int L, size_t P, const train_combine_opts *o) {
+    double mean, lg = 0;
+    int ssum;
+    sums(g, L, P, &mean, &ssum);
+    double mask = and_mask(ssum, L, o->tau); /* the geometric mean under the AND mask */
+    for (int l = 0; l < L; l++) lg += log(fabs((double)g[(size_t)l * P]) + 1e-10);
+    *dst = (float)(mask * sgn((float)mean) * exp(lg / L));
+    return mask;
+}
+
+/* The method table: one entry per method, in TRAIN_* order. */
+static const struct {
+    train_method_info info;
+    combine_fn one;
+} METHODS[] = {
+    {{TRAIN_MEAN, "mean", 0, "plain averaging of the level gradients"}, one_mean},
+    {{TRAIN_AND, "and", 1, "AND-mask: the mean where the signs agree on at least a tau share of levels"}, one_and},
+    {{TRAIN_SAND, "sand", 1, "SAND-mask: the mean under a soft agreement mask (tau, sand-k)"}, one_sand},
+    {{TRAIN_GEOMEAN, "geomean", 1, "geometric mean of the magnitudes under the AND mask"}, one_geomean},
+};
+_Static_assert(sizeof METHODS / sizeof METHODS[0] == TRAIN_NMETHODS, "one method table entry per TRAIN_* method");
+
+const train_method_info *train_method(int m) {
+    if (m < 0 || m >= TRAIN_NMETHODS) return NULL;
+    return &METHODS[m].info;
+}
+
+const char *train_method_name(int m) { return m >= 0 && m < TRAIN_NMETHODS ? METHODS[m].info.name : NULL; }
+
 int train_method_parse(const char *s, int *m) {
-    for (int k = 0; k < 4; k++)
-        if (!strcmp(s, train_method_name(k))) {
+    for (int k = 0; k < TRAIN_NMETHODS; k++)
+        if (!strcmp(s, METHODS[k].info.name)) {
             *m = k;
             return 0;
         }
     return CB_EARG;
 }
 
-static int sgn(float v) { return (v > 0) - (v < 0); }
-
-/* one parameter: the combined value into *dst, the mask value returned;
- * g points at level 0's entry, level l's is g[l * P] */
 static double combine_one(float *dst, const float *g, int L, size_t P, const train_combine_opts *o) {
-    double sum = 0;
-    int ssum = 0;
-    for (int l = 0; l < L; l++) {
-        sum += g[(size_t)l * P];
-        ssum += sgn(g[(size_t)l * P]);
-    }
-    double mean = sum / L, agree = fabs((double)ssum) / L, v, mask = 1;
-    switch (o->method) {
-    case TRAIN_MEAN: v = mean; break;
-    case TRAIN_AND:
-        mask = agree >= o->tau ? 1 : 0;
-        v = mask * mean;
-        break;
-    case TRAIN_SAND: {
-        double var = 0;
-        for (int l = 0; l < L; l++) {
-            double d = g[(size_t)l * P] - mean;
-            var += d * d;
-        }
-        var = L > 1 ? var / (L - 1) : 0;
-        double a = agree - o->tau;
-        if (var > 0) {
-            double x = o->sand_k * a / var;
-            mask = x > 0 ? tanh(x) : 0; /* max(0, tanh(x)) */
-        } else {
-            mask = a > 0 ? 1 : 0; /* the limit of tanh(+-inf); a = 0 gives 0 (SAND uses >) */
-        }
-        v = mask * mean;
-        break;
-    }
-    default: { /* geometric mean under the AND mask */
-        mask = agree >= o->tau ? 1 : 0;
-        double lg = 0;
-        for (int l = 0; l < L; l++) lg += log(fabs((double)g[(size_t)l * P]) + 1e-10);
-        v = mask * sgn((float)mean) * exp(lg / L);
-        break;
-    }
-    }
-    *dst = (float)v;
-    return mask;
+    return METHODS[o->method].one(dst, g, L, P, o);
 }
 
 /* The parameters are cut into blocks of at most COMB_BLOCK within a tensor;
@@ -133,7 +169,7 @@ static int combine_block(void *vctx, int64_t b) {
         } else if (method == TRAIN_AND && !bad) {
             float *dst = c->out + T->off + i0;
             for (int i = 0; i < n; i++) {
-                double mask = fabs((double)ssum[i]) / L >= c->o->tau ? 1 : 0;
+                double mask = and_mask(ssum[i], L, c->o->tau);
                 dst[i] = (float)(mask * (sum[i] / L));
                 on += mask;
             }
@@ -156,6 +192,7 @@ static int combine_block(void *vctx, int64_t b) {
 
 int train_combine(float *out, float *density, const float *grads, int L, size_t P, const model_tensor *tensors, int nt,
                   const train_combine_opts *o, cb_err *e) {
+    if (!train_method(o->method)) return cb_fail(e, CB_EARG, "combine: %d is not a method (0..%d)", o->method, TRAIN_NMETHODS - 1);
     size_t nb = 0;
     for (int t = 0; t < nt; t++) nb += (tensors[t].size + COMB_BLOCK - 1) / COMB_BLOCK;
     comb_block *blocks = malloc(sizeof *blocks * (nb ? nb : 1));

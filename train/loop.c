@@ -1,13 +1,17 @@
-/* loop.c - the training loop: every step samples L distinct training levels
- * and B frames of each, runs one forward and one backward pass for the whole
- * batch (one parameter gradient per level), combines the gradients, and takes
- * an Adam step. After every epoch: validation, metrics.csv and metrics.jsonl,
- * latest.ckpt and best.ckpt (by validation accuracy), all written atomically.
- * Resuming from latest.ckpt gives the same result as an uninterrupted run:
- * the checkpoint holds the parameters, Adam moments, step and sampling RNG. */
+/* loop.c - the training loop, in named pieces: setup (option checks, folder
+ * recovery, a fresh model or the resume state), one step (sample L distinct
+ * training levels and B frames of each, one forward and one backward pass
+ * for the whole batch giving one parameter gradient per level, combine, an
+ * Adam step), the end of an epoch (validation, the metrics row), and the
+ * commit of an epoch's files as one unit (config.json, latest.ckpt,
+ * best.ckpt, metrics.csv, metrics.jsonl; run/commit.c). Resuming from
+ * latest.ckpt gives the same result as an uninterrupted run: the checkpoint
+ * holds the parameters, Adam moments, step, epoch and sampling RNG. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "train/train.h"
 
@@ -25,76 +29,46 @@ int train_evaluate(model *m, const ds_level *levels, int n, double *loss, double
     return 0;
 }
 
-typedef struct {
-    char *text; /* all rows so far, header first */
-    size_t len, cap;
-} textbuf;
-
-static int tb_add(textbuf *t, const char *s) {
-    size_t l = strlen(s);
-    if (t->len + l + 1 > t->cap) {
-        size_t cap = (t->cap ? t->cap * 2 : 4096) + l;
-        char *n = realloc(t->text, cap);
-        if (!n) return CB_ENOMEM;
-        t->text = n;
-        t->cap = cap;
-    }
-    memcpy(t->text + t->len, s, l + 1);
-    t->len += l;
-    return 0;
-}
-
-/* keeps the first `lines` lines of an existing file (the rows of the epochs
- * the checkpoint covers); a missing file keeps nothing */
-static int tb_load_lines(textbuf *t, const char *path, int64_t lines) {
-    uint8_t *buf;
-    size_t n;
-    if (cb_read_file(path, &buf, &n, NULL)) return 0;
-    char *end = (char *)buf;
-    for (int64_t line = 0; line < lines; line++) {
-        char *nl = strchr(end, '\n');
-        if (!nl) break;
-        end = nl + 1;
-    }
-    *end = 0;
-    int rc = tb_add(t, (char *)buf);
-    free(buf);
-    return rc;
-}
-
 static int is_weight(const model_tensor *t) {
     size_t nl = strlen(t->name);
     return nl >= 2 && !strcmp(t->name + nl - 2, ".w");
-}
-
-static int write_config(const train_opts *o, const model *m, int n_train, int64_t total_frames, int n_val,
-                        int64_t steps_per_epoch, cb_err *e) {
-    char buf[16384];
-    snprintf(buf, sizeof buf,
-             "{\n  \"coinbc_version\": \"%s\",\n  \"net\": \"%s\",\n  \"channels\": [%d, %d, %d],\n  \"hidden\": %d,\n"
-             "  \"params\": %zu,\n  \"method\": \"%s\",\n  \"tau\": %.17g,\n  \"sand_k\": %.17g,\n  \"rescale\": %s,\n"
-             "  \"epochs\": %d,\n  \"lr\": %.17g,\n  \"lr_schedule\": \"%s\",\n  \"wd\": %.17g,\n  \"wd_mode\": \"%s\",\n"
-             "  \"batch_levels\": %d,\n  \"batch_frames\": %d,\n  \"seed\": %llu,\n  \"max_steps\": %lld,\n"
-             "  \"train_levels\": %d,\n  \"train_frames\": %lld,\n  \"val_levels\": %d,\n  \"steps_per_epoch\": %lld%s%s\n}\n",
-             CB_VERSION, model_net_name(o->net.net), o->net.channels[0], o->net.channels[1], o->net.channels[2],
-             o->net.hidden, m->nparams, train_method_name(o->comb.method), o->comb.tau, o->comb.sand_k,
-             o->comb.rescale ? "true" : "false", o->epochs, o->lr, o->lr_decay ? "step" : "const", o->wd,
-             o->wd_mode == TRAIN_WD_DECOUPLED ? "decoupled" : "l2", o->batch_levels, o->batch_frames,
-             (unsigned long long)o->seed, (long long)o->max_steps, n_train, (long long)total_frames, n_val,
-             (long long)steps_per_epoch, o->config_extra ? ",\n" : "", o->config_extra ? o->config_extra : "");
-    char path[4200];
-    snprintf(path, sizeof path, "%s/config.json", o->run);
-    return cb_write_file_atomic(path, buf, strlen(buf), e);
 }
 
 static double lr_at(const train_opts *o, int64_t step, int64_t total_steps) {
     return o->lr_decay && (double)step >= 0.75 * (double)total_steps ? o->lr * 0.1 : o->lr;
 }
 
-int train_run(const train_opts *o, const ds_level *train, int n_train, const ds_level *val, int n_val, train_result *res,
-              cb_err *e) {
-    memset(res, 0, sizeof *res);
-    int L = o->batch_levels, B = o->batch_frames, N = L * B;
+/* Everything a run holds between its pieces. */
+typedef struct {
+    const train_opts *o;
+    const ds_level *train, *val;
+    int n_train, n_val, L, B, N;
+    int64_t total_frames, steps_per_epoch, total_steps;
+    model m;
+    int have_model;
+    model_ckpt_state st;
+    float *mem, *grads, *g, *density, *dens_sum;
+    uint8_t *frames, *labels;
+    int *perm;
+    run_metrics hist;   /* rows of the completed epochs */
+    int hist_cap;
+    run_text config;    /* config.json, staged with every commit */
+    int committed;      /* latest.ckpt exists in the folder */
+    int created_dir;    /* the run folder did not exist before this call */
+    char ckpath[4200];
+} trainer;
+
+/* The figures of the epoch in progress. */
+typedef struct {
+    double loss_sum, t_start;
+    int64_t ok_sum, seen, steps;
+} epoch_acc;
+
+/* ---- setup: checks, recovery, fresh model or resume state ---- */
+
+static int check_opts(const train_opts *o, const ds_level *train, int n_train, const ds_level *val, int n_val,
+                      int64_t *total_frames, cb_err *e) {
+    int L = o->batch_levels, B = o->batch_frames;
     if (n_train < 1) return cb_fail(e, CB_EARG, "train: no training levels");
     if (L < 1 || B < 1 || L > 4096 || B > 4096)
         return cb_fail(e, CB_EARG, "train: batch of %d levels x %d frames (each must be 1..4096)", L, B);
@@ -105,8 +79,13 @@ int train_run(const train_opts *o, const ds_level *train, int n_train, const ds_
     if (!(o->wd >= 0) || !isfinite(o->wd)) return cb_fail(e, CB_EARG, "train: --wd must be >= 0");
     if (!(o->comb.tau >= 0 && o->comb.tau <= 1)) return cb_fail(e, CB_EARG, "train: --tau must be in [0, 1]");
     if (!(o->comb.sand_k > 0) || !isfinite(o->comb.sand_k)) return cb_fail(e, CB_EARG, "train: --sand-k must be positive");
-    if (o->comb.method < TRAIN_MEAN || o->comb.method > TRAIN_GEOMEAN) return cb_fail(e, CB_EARG, "train: unknown method");
-    int64_t total_frames = 0;
+    if (!train_method(o->comb.method))
+        return cb_fail(e, CB_EARG, "train: method %d is not one of the %d methods", o->comb.method, TRAIN_NMETHODS);
+    if (o->threads < 0 || o->threads > 64) return cb_fail(e, CB_EARG, "train: --threads %d is outside 1..64", o->threads);
+    if (o->seed > (uint64_t)INT64_MAX) return cb_fail(e, CB_EARG, "train: --seed is too large");
+    model plan;
+    if (model_plan(&plan, &o->net, e)) return cb_err_prefix(e, "train: ");
+    int64_t tf = 0;
     for (int i = 0; i < n_train; i++) {
         if (train[i].n < 1) return cb_fail(e, CB_EARG, "train: level %d has no frames", train[i].seed);
         if (train[i].n > UINT32_MAX) return cb_fail(e, CB_EARG, "train: level %d has too many frames", train[i].seed);
@@ -114,232 +93,343 @@ int train_run(const train_opts *o, const ds_level *train, int n_train, const ds_
             if (train[i].label[f] >= MODEL_NA)
                 return cb_fail(e, CB_EFORMAT, "train: level %d frame %lld: label %d is not an action 0..14", train[i].seed,
                                (long long)f, train[i].label[f]);
-        total_frames += train[i].n;
+        tf += train[i].n;
     }
     for (int i = 0; i < n_val; i++)
         for (int64_t f = 0; f < val[i].n; f++)
             if (val[i].label[f] >= MODEL_NA)
                 return cb_fail(e, CB_EFORMAT, "train: validation level %d frame %lld: label %d is not an action 0..14",
                                val[i].seed, (long long)f, val[i].label[f]);
-    int64_t steps_per_epoch = total_frames / N > 0 ? total_frames / N : 1;
-    int64_t total_steps = steps_per_epoch * o->epochs;
+    *total_frames = tf;
+    return 0;
+}
+
+static int encode_config(trainer *t, cb_err *e) {
+    const train_opts *o = t->o;
+    run_config c;
+    memset(&c, 0, sizeof c);
+    c.net = o->net;
+    c.params = t->m.nparams;
+    c.method = o->comb.method;
+    c.tau = o->comb.tau;
+    c.sand_k = o->comb.sand_k;
+    c.rescale = o->comb.rescale;
+    c.epochs = o->epochs;
+    c.lr = o->lr;
+    c.lr_decay = o->lr_decay;
+    c.wd = o->wd;
+    c.wd_mode = o->wd_mode;
+    c.batch_levels = t->L;
+    c.batch_frames = t->B;
+    c.seed = o->seed;
+    c.max_steps = o->max_steps;
+    c.train_levels = t->n_train;
+    c.train_frames = t->total_frames;
+    c.val_levels = t->n_val;
+    c.steps_per_epoch = t->steps_per_epoch;
+    if (o->has_data) {
+        c.has_data = 1;
+        snprintf(c.data, sizeof c.data, "%s", o->data ? o->data : "");
+        snprintf(c.val_data, sizeof c.val_data, "%s", o->val_data ? o->val_data : "");
+        c.data_manifest_crc = o->data_manifest_crc;
+        c.val_manifest_crc = o->val_manifest_crc;
+        c.train_seed_lo = t->train[0].seed;
+        c.train_seed_hi = t->train[t->n_train - 1].seed;
+        c.val_seed_lo = t->n_val ? t->val[0].seed : -1;
+        c.val_seed_hi = t->n_val ? t->val[t->n_val - 1].seed : -1;
+    }
+    return run_config_encode(&t->config, &c, e);
+}
+
+/* the metrics rows of the epochs latest.ckpt covers, from metrics.jsonl (exact) */
+static int load_history(trainer *t, cb_err *e) {
+    int rc = run_metrics_read(&t->hist, t->o->run, e);
+    if (rc == CB_ENOTFOUND) rc = 0;
+    if (rc) return cb_err_prefix(e, "cannot resume: ");
+    if (t->hist.nrows < t->st.epoch) {
+        int rows = t->hist.nrows;
+        run_metrics_free(&t->hist);
+        return cb_fail(e, CB_EFORMAT, "cannot resume: %s is at epoch %lld but the metrics hold %d epochs (the run folder "
+                       "is inconsistent)", t->ckpath, (long long)t->st.epoch, rows);
+    }
+    t->hist.nrows = (int)t->st.epoch;
+    t->hist_cap = t->hist.nrows;
+    return 0;
+}
+
+static int setup(trainer *t, cb_err *e) {
+    const train_opts *o = t->o;
+    struct stat sb;
+    t->created_dir = stat(o->run, &sb) != 0;
     int rc = cb_mkdirs(o->run, e);
     if (rc) return rc;
-
-    model m;
-    model_ckpt_state st;
-    memset(&st, 0, sizeof st);
-    char ckpath[4200], bestpath[4200], csvpath[4200], jsonpath[4200];
-    snprintf(ckpath, sizeof ckpath, "%s/latest.ckpt", o->run);
-    snprintf(bestpath, sizeof bestpath, "%s/best.ckpt", o->run);
-    snprintf(csvpath, sizeof csvpath, "%s/metrics.csv", o->run);
-    snprintf(jsonpath, sizeof jsonpath, "%s/metrics.jsonl", o->run);
+    run_recovery rec;
+    if ((rc = run_folder_recover(o->run, &rec, e))) return rc;
+    snprintf(t->ckpath, sizeof t->ckpath, "%s/latest.ckpt", o->run);
     if (o->resume) {
-        if ((rc = model_load(&m, &st, ckpath, e))) return cb_err_prefix(e, "cannot resume: ");
-        if (memcmp(&m.cfg, &o->net, sizeof m.cfg) != 0) {
-            model_config c = m.cfg;
-            model_free(&m);
-            return cb_fail(e, CB_EARG, "cannot resume: %s holds a %s net (channels %d,%d,%d, hidden %d), the options ask for %s "
-                           "(channels %d,%d,%d, hidden %d)", ckpath, model_net_name(c.net), c.channels[0],
-                           c.channels[1], c.channels[2], c.hidden, model_net_name(o->net.net),
-                           o->net.channels[0], o->net.channels[1], o->net.channels[2], o->net.hidden);
+        if ((rc = model_load(&t->m, &t->st, t->ckpath, e))) return cb_err_prefix(e, "cannot resume: ");
+        t->have_model = 1;
+        t->committed = 1;
+        if (memcmp(&t->m.cfg, &o->net, sizeof t->m.cfg) != 0) {
+            model_config c = t->m.cfg;
+            return cb_fail(e, CB_EARG, "cannot resume: %s holds a %s net (channels %d,%d,%d, hidden %d), the options ask for "
+                           "%s (channels %d,%d,%d, hidden %d)", t->ckpath, model_net_name(c.net), c.channels[0],
+                           c.channels[1], c.channels[2], c.hidden, model_net_name(o->net.net), o->net.channels[0],
+                           o->net.channels[1], o->net.channels[2], o->net.hidden);
         }
-        if (st.extra[0] != (uint64_t)steps_per_epoch) {
-            model_free(&m);
-            return cb_fail(e, CB_EARG, "cannot resume: %s was trained with %llu steps per epoch, these data and batch size "
-                           "give %lld (different levels or --batch-levels/--batch-frames?)", ckpath,
-                           (unsigned long long)st.extra[0], (long long)steps_per_epoch);
-        }
+        if (t->st.steps_per_epoch != t->steps_per_epoch)
+            return cb_fail(e, CB_EARG, "cannot resume: %s was trained with %lld steps per epoch, these data and batch size "
+                           "give %lld (different levels or --batch-levels/--batch-frames?)", t->ckpath,
+                           (long long)t->st.steps_per_epoch, (long long)t->steps_per_epoch);
+        if (t->st.epoch > o->epochs)
+            return cb_fail(e, CB_EARG, "cannot resume: %s has already trained %lld epochs, more than --epochs %d (give "
+                           "--epochs %lld or more)", t->ckpath, (long long)t->st.epoch, o->epochs, (long long)t->st.epoch);
+        if ((rc = load_history(t, e))) return rc;
     } else {
-        uint8_t *tmp;
-        size_t tn;
-        if (cb_read_file(ckpath, &tmp, &tn, NULL) == 0) {
-            free(tmp);
+        if (access(t->ckpath, F_OK) == 0)
             return cb_fail(e, CB_EEXIST, "%s already holds a training run (%s); use --resume to continue it or another -o",
-                           o->run, ckpath);
+                           o->run, t->ckpath);
+        if ((rc = model_init(&t->m, &o->net, e))) return rc;
+        t->have_model = 1;
+        cb_rng_seed(&t->st.rng, o->seed);
+        model_init_params(&t->m, &t->st.rng);
+        t->st.best_val = -1;
+        t->st.steps_per_epoch = t->steps_per_epoch;
+    }
+    model_set_threads(&t->m, o->threads > 0 ? o->threads : cb_default_threads());
+    size_t P = t->m.nparams;
+    t->mem = malloc(sizeof(float) * (P * ((size_t)t->L + 1) + (size_t)t->m.ntensors * 2));
+    t->frames = malloc((size_t)t->N * DS_FRAME_BYTES);
+    t->labels = malloc((size_t)t->N);
+    t->perm = malloc(sizeof(int) * (size_t)t->n_train);
+    if (!t->mem || !t->frames || !t->labels || !t->perm)
+        return cb_fail(e, CB_ENOMEM, "train: out of memory for a batch of %d x %d", t->L, t->B);
+    t->grads = t->mem;
+    t->g = t->mem + P * (size_t)t->L;
+    t->density = t->g + P;
+    t->dens_sum = t->density + t->m.ntensors;
+    if ((rc = encode_config(t, e))) return rc;
+    return model_set_batch_levels(&t->m, t->L, t->B, e);
+}
+
+/* ---- one step ---- */
+
+static int step(trainer *t, int64_t epoch, epoch_acc *a, cb_err *e) {
+    const int L = t->L, B = t->B, N = t->N;
+    /* L distinct levels (partial Fisher-Yates), B frames of each */
+    for (int i = 0; i < t->n_train; i++) t->perm[i] = i;
+    for (int l = 0; l < L; l++) {
+        int j = l + (int)cb_rng_below(&t->st.rng, (uint32_t)(t->n_train - l)), tmp = t->perm[l];
+        t->perm[l] = t->perm[j];
+        t->perm[j] = tmp;
+        const ds_level *lv = &t->train[t->perm[l]];
+        for (int b = 0; b < B; b++) {
+            int64_t f = (int64_t)cb_rng_below(&t->st.rng, (uint32_t)lv->n);
+            memcpy(t->frames + (size_t)(l * B + b) * DS_FRAME_BYTES, lv->frames + (size_t)f * DS_FRAME_BYTES,
+                   DS_FRAME_BYTES);
+            t->labels[l * B + b] = lv->label[f];
         }
-        if ((rc = model_init(&m, &o->net, e))) return rc;
-        cb_rng_seed(&st.rng, o->seed);
-        model_init_params(&m, &st.rng);
-        st.best_val = -1;
-        st.extra[0] = (uint64_t)steps_per_epoch;
     }
-    model_set_threads(&m, o->threads > 0 ? o->threads : cb_default_threads());
-    float *mem = malloc(sizeof(float) * (m.nparams * ((size_t)L + 1) + (size_t)m.ntensors * 2));
-    uint8_t *frames = malloc((size_t)N * DS_FRAME_BYTES), *labels = malloc((size_t)N);
-    int *perm = malloc(sizeof(int) * (size_t)n_train);
-    textbuf csv = {0}, jsonl = {0};
-    if (!mem || !frames || !labels || !perm) {
-        rc = cb_fail(e, CB_ENOMEM, "train: out of memory for a batch of %d x %d", L, B);
-        goto out;
+    model_forward_u8(&t->m, t->frames, N, NULL);
+    int ok;
+    double loss = model_loss(&t->m, t->labels, N, &ok);
+    const char *keeps = t->committed ? "the run folder keeps its last commit, latest.ckpt"
+                                     : "nothing was written (no epoch had completed)";
+    if (!isfinite(loss))
+        return cb_fail(e, CB_ERANGE, "training diverged: the loss is %g at step %lld (epoch %lld); %s; try a smaller --lr",
+                       loss, (long long)t->st.step + 1, (long long)epoch + 1, keeps);
+    model_backward(&t->m, t->labels, L, B, t->grads);
+    train_combine_opts co = t->o->comb;
+    co.threads = t->m.threads;
+    int rc = train_combine(t->g, t->density, t->grads, L, t->m.nparams, t->m.tensors, t->m.ntensors, &co, e);
+    if (rc)
+        return cb_err_prefix(e, "training diverged at step %lld (epoch %lld; %s): ", (long long)t->st.step + 1,
+                             (long long)epoch + 1, keeps);
+    double lr = lr_at(t->o, t->st.step, t->total_steps);
+    t->st.step++;
+    train_adam_step(&t->m, t->g, lr, t->st.step, t->o->wd, t->o->wd_mode);
+    for (int k = 0; k < t->m.ntensors; k++) t->dens_sum[k] += t->density[k];
+    a->loss_sum += loss * N;
+    a->ok_sum += ok;
+    a->seen += N;
+    a->steps++;
+    return 0;
+}
+
+/* ---- end of an epoch: validation and the metrics row ---- */
+
+static int end_epoch(trainer *t, int64_t epoch, const epoch_acc *a, train_epoch_stats *es, run_metrics_row *row,
+                     cb_err *e) {
+    memset(es, 0, sizeof *es);
+    memset(row, 0, sizeof *row);
+    es->val_loss = es->val_acc = NAN;
+    int rc;
+    if (t->n_val > 0 && (rc = train_evaluate(&t->m, t->val, t->n_val, &es->val_loss, &es->val_acc, e))) return rc;
+    t->st.epoch = epoch + 1;
+    es->epoch = t->st.epoch;
+    es->step = t->st.step;
+    es->train_loss = a->seen ? a->loss_sum / (double)a->seen : NAN;
+    es->train_acc = a->seen ? (double)a->ok_sum / (double)a->seen : NAN;
+    es->lr = lr_at(t->o, t->st.step - 1, t->total_steps);
+    es->seconds = cb_now() - a->t_start;
+    es->samples_per_s = es->seconds > 0 ? (double)a->seen / es->seconds : 0;
+    for (int k = 0; k < t->m.ntensors; k++) {
+        if (!is_weight(&t->m.tensors[k])) continue;
+        es->layer[es->nlayers] = t->m.tensors[k].name;
+        es->mask_density[es->nlayers++] = a->steps ? t->dens_sum[k] / (double)a->steps : NAN;
     }
-    float *grads = mem, *g = mem + m.nparams * (size_t)L, *density = g + m.nparams, *dens_sum = density + m.ntensors;
-    if ((rc = write_config(o, &m, n_train, total_frames, n_val, steps_per_epoch, e))) goto out;
-    /* metrics so far: header + one line per completed epoch */
-    if (o->resume) rc = tb_load_lines(&csv, csvpath, st.epoch + 1);
-    if (!rc && csv.len == 0) {
-        rc = tb_add(&csv, "epoch,step,train_loss,train_acc,val_loss,val_acc,lr,seconds");
-        for (int t = 0; t < m.ntensors && !rc; t++) {
-            if (!is_weight(&m.tensors[t])) continue;
-            char col[64];
-            snprintf(col, sizeof col, ",mask_%.*s", (int)strlen(m.tensors[t].name) - 2, m.tensors[t].name);
-            rc = tb_add(&csv, col);
+    es->best = t->n_val > 0 && es->val_acc > t->st.best_val;
+    if (es->best) t->st.best_val = es->val_acc;
+    row->epoch = es->epoch;
+    row->step = es->step;
+    row->train_loss = es->train_loss;
+    row->train_acc = es->train_acc;
+    row->val_loss = es->val_loss;
+    row->val_acc = es->val_acc;
+    row->lr = es->lr;
+    row->seconds = es->seconds;
+    row->samples_per_s = es->samples_per_s;
+    row->nlayers = es->nlayers;
+    for (int k = 0; k < es->nlayers; k++) {
+        snprintf(row->layer[k], sizeof row->layer[k], "%.*s", (int)strlen(es->layer[k]) - 2, es->layer[k]);
+        row->mask_density[k] = es->mask_density[k];
+    }
+    return 0;
+}
+
+/* ---- the commit: config, latest (and best), both metrics files as one unit ---- */
+
+static int commit(trainer *t, const run_metrics_row *row, int best, cb_err *e) {
+    if (row) {
+        if (t->hist.nrows == t->hist_cap) {
+            int cap = t->hist_cap ? t->hist_cap * 2 : 16;
+            run_metrics_row *n = realloc(t->hist.rows, sizeof *n * (size_t)cap);
+            if (!n) return cb_fail(e, CB_ENOMEM, "train: out of memory");
+            t->hist.rows = n;
+            t->hist_cap = cap;
         }
-        if (!rc) rc = tb_add(&csv, "\n");
+        t->hist.rows[t->hist.nrows++] = *row;
     }
-    if (!rc && o->resume) rc = tb_load_lines(&jsonl, jsonpath, st.epoch);
-    if (!rc) rc = tb_add(&jsonl, ""); /* a valid empty text */
+    /* the metrics files, whole: header (layers from the model) and every row */
+    run_metrics_row layers;
+    memset(&layers, 0, sizeof layers);
+    for (int k = 0; k < t->m.ntensors; k++)
+        if (is_weight(&t->m.tensors[k]))
+            snprintf(layers.layer[layers.nlayers++], sizeof layers.layer[0], "%.*s", (int)strlen(t->m.tensors[k].name) - 2,
+                     t->m.tensors[k].name);
+    run_text csv = {0}, jsonl = {0};
+    int rc = run_metrics_csv_header(&csv, &layers);
+    for (int i = 0; i < t->hist.nrows && !rc; i++)
+        if (!(rc = run_metrics_csv_row(&csv, &t->hist.rows[i]))) rc = run_metrics_jsonl_row(&jsonl, &t->hist.rows[i], e);
     if (rc) {
-        rc = cb_fail(e, CB_ENOMEM, "train: out of memory");
-        goto out;
+        if (row) t->hist.nrows--;
+        run_text_free(&csv);
+        run_text_free(&jsonl);
+        return rc == CB_ENOMEM ? cb_fail(e, CB_ENOMEM, "train: out of memory") : rc;
     }
-    if ((rc = model_set_batch_levels(&m, L, B, e))) goto out;
+    run_commit c;
+    run_commit_begin(&c, t->o->run);
+    if ((rc = run_commit_stage(&c, "config.json", t->config.s, t->config.len, e)) ||
+        (rc = run_commit_stage_ckpt(&c, "latest.ckpt", &t->m, &t->st, e)) ||
+        (best && (rc = run_commit_stage_ckpt(&c, "best.ckpt", &t->m, &t->st, e))) ||
+        (rc = run_commit_stage(&c, "metrics.csv", csv.s ? csv.s : "", csv.len, e)) ||
+        (rc = run_commit_stage(&c, "metrics.jsonl", jsonl.s ? jsonl.s : "", jsonl.len, e)))
+        run_commit_abort(&c);
+    else
+        rc = run_commit_finish(&c, e);
+    if (c.recorded) t->committed = 1;
+    else if (rc && row) t->hist.nrows--;
+    run_text_free(&csv);
+    run_text_free(&jsonl);
+    return rc;
+}
+
+static void trainer_free(trainer *t) {
+    free(t->mem);
+    free(t->frames);
+    free(t->labels);
+    free(t->perm);
+    run_metrics_free(&t->hist);
+    run_text_free(&t->config);
+    if (t->have_model) model_free(&t->m);
+}
+
+int train_run(const train_opts *o, const ds_level *train, int n_train, const ds_level *val, int n_val, train_result *res,
+              cb_err *e) {
+    memset(res, 0, sizeof *res);
+    trainer t;
+    memset(&t, 0, sizeof t);
+    t.o = o;
+    t.train = train;
+    t.val = val;
+    t.n_train = n_train;
+    t.n_val = n_val;
+    t.L = o->batch_levels;
+    t.B = o->batch_frames;
+    t.N = t.L * t.B;
+    int rc = check_opts(o, train, n_train, val, n_val, &t.total_frames, e);
+    if (rc) return rc;
+    t.steps_per_epoch = t.total_frames / t.N > 0 ? t.total_frames / t.N : 1;
+    t.total_steps = t.steps_per_epoch * o->epochs;
+    if ((rc = setup(&t, e))) goto out;
 
     double t_start = cb_now();
     int64_t steps_this_call = 0;
-    for (int64_t epoch = st.epoch; epoch < o->epochs; epoch++) {
-        double t_ep = cb_now(), loss_sum = 0;
-        int64_t ok_sum = 0, seen = 0, s0 = st.step - epoch * steps_per_epoch; /* > 0 after a mid-epoch stop */
-        if (s0 < 0 || s0 >= steps_per_epoch) s0 = 0;
-        memset(dens_sum, 0, sizeof(float) * (size_t)m.ntensors);
+    for (int64_t epoch = t.st.epoch; epoch < o->epochs; epoch++) {
+        epoch_acc a = {0, cb_now(), 0, 0, 0};
+        int64_t s0 = t.st.step - epoch * t.steps_per_epoch; /* > 0 after a mid-epoch stop */
+        if (s0 < 0 || s0 >= t.steps_per_epoch) s0 = 0;
+        memset(t.dens_sum, 0, sizeof(float) * (size_t)t.m.ntensors);
         char label[200];
         snprintf(label, sizeof label, "epoch %lld/%d", (long long)epoch + 1, o->epochs);
         cb_progress prog;
-        cb_progress_start(&prog, label, "steps", steps_per_epoch, o->quiet);
+        cb_progress_start(&prog, label, "steps", t.steps_per_epoch, o->quiet);
         int stopped = 0;
-        for (int64_t s = s0; s < steps_per_epoch; s++) {
-            if (o->max_steps > 0 && st.step >= o->max_steps) {
-                stopped = 1;
+        for (int64_t s = s0; s < t.steps_per_epoch; s++) {
+            if ((o->max_steps > 0 && t.st.step >= o->max_steps) || (o->stop && *o->stop)) {
+                stopped = 1 + (o->stop && *o->stop);
                 break;
             }
-            /* L distinct levels (partial Fisher-Yates), B frames of each */
-            for (int i = 0; i < n_train; i++) perm[i] = i;
-            for (int l = 0; l < L; l++) {
-                int j = l + (int)cb_rng_below(&st.rng, (uint32_t)(n_train - l)), tmp = perm[l];
-                perm[l] = perm[j];
-                perm[j] = tmp;
-                const ds_level *lv = &train[perm[l]];
-                for (int b = 0; b < B; b++) {
-                    int64_t f = (int64_t)cb_rng_below(&st.rng, (uint32_t)lv->n);
-                    memcpy(frames + (size_t)(l * B + b) * DS_FRAME_BYTES, lv->frames + (size_t)f * DS_FRAME_BYTES,
-                           DS_FRAME_BYTES);
-                    labels[l * B + b] = lv->label[f];
-                }
-            }
-            model_forward_u8(&m, frames, N, NULL);
-            int ok;
-            double loss = model_loss(&m, labels, N, &ok);
-            if (!isfinite(loss)) {
-                rc = cb_fail(e, CB_ERANGE,
-                             "training diverged: the loss is %g at step %lld (epoch %lld); the run folder keeps the last "
-                             "good epoch (%s; try a smaller --lr)", loss, (long long)st.step + 1, (long long)epoch + 1,
-                             ckpath);
+            if ((rc = step(&t, epoch, &a, e))) {
+                cb_progress_finish(&prog);
                 goto out;
             }
-            model_backward(&m, labels, L, B, grads);
-            train_combine_opts co = o->comb;
-            co.threads = m.threads;
-            if ((rc = train_combine(g, density, grads, L, m.nparams, m.tensors, m.ntensors, &co, e))) {
-                cb_err_prefix(e, "training diverged at step %lld (epoch %lld; the run folder keeps the last good epoch, "
-                              "%s): ", (long long)st.step + 1, (long long)epoch + 1, ckpath);
-                goto out;
-            }
-            double lr = lr_at(o, st.step, total_steps);
-            st.step++;
             steps_this_call++;
-            train_adam_step(&m, g, lr, st.step, o->wd, o->wd_mode);
-            for (int t = 0; t < m.ntensors; t++) dens_sum[t] += density[t];
-            loss_sum += loss * N;
-            ok_sum += ok;
-            seen += N;
             if (!o->quiet) {
-                double el = cb_now() - t_ep;
+                double el = cb_now() - a.t_start;
                 snprintf(label, sizeof label, "epoch %lld/%d loss %.3f acc %.3f %.0f samples/s", (long long)epoch + 1,
-                         o->epochs, loss_sum / (double)seen, (double)ok_sum / (double)seen,
-                         el > 0 ? (double)seen / el : 0);
+                         o->epochs, a.loss_sum / (double)a.seen, (double)a.ok_sum / (double)a.seen,
+                         el > 0 ? (double)a.seen / el : 0);
             }
             cb_progress_update(&prog, s + 1);
         }
         cb_progress_finish(&prog);
-        double train_loss = seen ? loss_sum / (double)seen : NAN, train_acc = seen ? (double)ok_sum / (double)seen : NAN;
-        res->steps = st.step;
-        res->train_loss = train_loss;
-        res->train_acc = train_acc;
-        if (stopped) { /* max_steps reached mid-epoch: a checkpoint to resume from, no metrics row */
-            if ((rc = model_save(&m, &st, ckpath, e))) goto out;
+        res->steps = t.st.step;
+        res->train_loss = a.seen ? a.loss_sum / (double)a.seen : NAN;
+        res->train_acc = a.seen ? (double)a.ok_sum / (double)a.seen : NAN;
+        if (stopped) { /* mid-epoch: a checkpoint to resume from, no metrics row */
+            if ((rc = commit(&t, NULL, 0, e))) goto out;
+            res->stopped = stopped == 2;
             break;
         }
         train_epoch_stats es;
-        memset(&es, 0, sizeof es);
-        es.val_loss = es.val_acc = NAN;
-        if (n_val > 0 && (rc = train_evaluate(&m, val, n_val, &es.val_loss, &es.val_acc, e))) goto out;
-        st.epoch = epoch + 1;
-        es.epoch = st.epoch;
-        es.step = st.step;
-        es.train_loss = train_loss;
-        es.train_acc = train_acc;
-        es.lr = lr_at(o, st.step - 1, total_steps);
-        es.seconds = cb_now() - t_ep;
-        es.samples_per_s = es.seconds > 0 ? (double)seen / es.seconds : 0;
-        int64_t steps_done = seen / N;
-        for (int t = 0; t < m.ntensors; t++) {
-            if (!is_weight(&m.tensors[t])) continue;
-            es.layer[es.nlayers] = m.tensors[t].name;
-            es.mask_density[es.nlayers++] = steps_done ? dens_sum[t] / (double)steps_done : NAN;
-        }
-        es.best = n_val > 0 && es.val_acc > st.best_val;
-        if (es.best) st.best_val = es.val_acc;
-        /* rows: NaN (no validation) is written as an empty CSV cell and a JSON null */
-        char row[8192], js[8192], vl[32] = "", va[32] = "", jvl[32] = "null", jva[32] = "null";
-        if (!isnan(es.val_loss)) {
-            snprintf(vl, sizeof vl, "%.6f", es.val_loss);
-            snprintf(va, sizeof va, "%.6f", es.val_acc);
-            snprintf(jvl, sizeof jvl, "%.6f", es.val_loss);
-            snprintf(jva, sizeof jva, "%.6f", es.val_acc);
-        }
-        int k = snprintf(row, sizeof row, "%lld,%lld,%.6f,%.6f,%s,%s,%g,%.2f", (long long)es.epoch, (long long)es.step,
-                         es.train_loss, es.train_acc, vl, va, es.lr, es.seconds);
-        int kj = snprintf(js, sizeof js,
-                          "{\"epoch\": %lld, \"step\": %lld, \"train_loss\": %.6f, \"train_acc\": %.6f, \"val_loss\": %s, "
-                          "\"val_acc\": %s, \"lr\": %g, \"seconds\": %.2f, \"samples_per_s\": %.1f, \"mask_density\": {",
-                          (long long)es.epoch, (long long)es.step, es.train_loss, es.train_acc, jvl, jva, es.lr,
-                          es.seconds, es.samples_per_s);
-        for (int t = 0; t < es.nlayers; t++) {
-            int nl = (int)strlen(es.layer[t]) - 2;
-            k += snprintf(row + k, sizeof row - (size_t)k, ",%.5f", es.mask_density[t]);
-            kj += snprintf(js + kj, sizeof js - (size_t)kj, "%s\"%.*s\": %.5f", t ? ", " : "", nl, es.layer[t],
-                           es.mask_density[t]);
-        }
-        snprintf(row + k, sizeof row - (size_t)k, "\n");
-        snprintf(js + kj, sizeof js - (size_t)kj, "}}\n");
-        if (tb_add(&csv, row) || tb_add(&jsonl, js)) {
-            rc = cb_fail(e, CB_ENOMEM, "train: out of memory");
-            goto out;
-        }
-        /* checkpoints first, then the metrics that refer to them */
-        if ((rc = model_save(&m, &st, ckpath, e))) goto out;
-        if ((es.best || n_val == 0) && (rc = model_save(&m, &st, bestpath, e))) goto out;
-        if ((rc = cb_write_file_atomic(csvpath, csv.text, csv.len, e)) ||
-            (rc = cb_write_file_atomic(jsonpath, jsonl.text, jsonl.len, e)))
-            goto out;
-        res->epochs_done = (int)st.epoch;
+        run_metrics_row row;
+        if ((rc = end_epoch(&t, epoch, &a, &es, &row, e))) goto out;
+        if ((rc = commit(&t, &row, es.best || n_val == 0, e))) goto out;
+        res->epochs_done = (int)t.st.epoch;
         res->val_loss = es.val_loss;
         res->val_acc = es.val_acc;
-        res->best_val_acc = st.best_val;
+        res->best_val_acc = t.st.best_val;
         if (o->on_epoch) o->on_epoch(o->ctx, &es);
     }
-    res->steps = st.step;
-    res->epochs_done = (int)st.epoch;
-    res->best_val_acc = st.best_val;
+    res->steps = t.st.step;
+    res->epochs_done = (int)t.st.epoch;
+    res->best_val_acc = t.st.best_val;
     res->seconds = cb_now() - t_start;
-    res->samples_per_s = res->seconds > 0 ? (double)steps_this_call * N / res->seconds : 0;
+    res->samples_per_s = res->seconds > 0 ? (double)steps_this_call * t.N / res->seconds : 0;
 out:
-    free(mem);
-    free(frames);
-    free(labels);
-    free(perm);
-    free(csv.text);
-    free(jsonl.text);
-    model_free(&m);
+    res->committed = t.committed;
+    trainer_free(&t);
+    if (rc && !t.committed && t.created_dir) rmdir(o->run); /* only when empty: a failed first run leaves nothing */
     return rc;
 }

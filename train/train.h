@@ -5,17 +5,37 @@
 #ifndef COINBC_TRAIN_H
 #define COINBC_TRAIN_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "common/common.h"
 #include "dataset/dataset.h"
 #include "model/model.h"
+#include "run/run.h"
 
-enum { TRAIN_MEAN = 0, TRAIN_AND = 1, TRAIN_SAND = 2, TRAIN_GEOMEAN = 3 };
-enum { TRAIN_WD_L2 = 0, TRAIN_WD_DECOUPLED = 1 };
+/* The methods, numbered as run records name them (run_method_name). */
+enum {
+    TRAIN_MEAN = RUN_METHOD_MEAN,
+    TRAIN_AND = RUN_METHOD_AND,
+    TRAIN_SAND = RUN_METHOD_SAND,
+    TRAIN_GEOMEAN = RUN_METHOD_GEOMEAN,
+    TRAIN_NMETHODS = RUN_NMETHODS
+};
+enum { TRAIN_WD_L2 = RUN_WD_L2, TRAIN_WD_DECOUPLED = RUN_WD_DECOUPLED };
 
-const char *train_method_name(int method);
-int train_method_parse(const char *s, int *method);
+/* The method table (train/combine.c): one entry per method, TRAIN_NMETHODS
+ * of them. A method number outside it is an error everywhere, never a
+ * default. */
+typedef struct {
+    int method;        /* TRAIN_* */
+    const char *name;  /* as in config.json and --method */
+    int uses_tau;      /* the agreement threshold tau matters */
+    const char *help;
+} train_method_info;
+
+const train_method_info *train_method(int method); /* NULL for an unknown method */
+const char *train_method_name(int method);         /* NULL for an unknown method */
+int train_method_parse(const char *s, int *method); /* CB_EARG for an unknown name */
 
 typedef struct {
     int method;
@@ -60,12 +80,20 @@ typedef struct {
     int wd_mode;
     int batch_levels, batch_frames;
     uint64_t seed;
-    int threads;           /* forward/backward threads (0: all cores); results do not depend on it */
+    int threads;           /* forward/backward threads, 0..64 (0: all cores); results do not depend on it */
     const char *run;       /* output folder */
-    int resume;            /* continue from run/latest.ckpt (else run/ must not hold a checkpoint) */
+    int resume;            /* continue from run/latest.ckpt (else run/ must not hold a checkpoint); a run that has
+                              trained o->epochs already returns at once, one that trained more is CB_EARG */
     int quiet;             /* no progress bar */
-    const char *config_extra; /* extra JSON members for config.json (e.g. dataset paths), may be NULL */
     int64_t max_steps;     /* stop after this many steps in total (0: no limit); the run can be resumed */
+    /* Checked between steps (may be NULL): once set (e.g. by a SIGTERM
+     * handler), the loop ends after the current step, commits a mid-epoch
+     * latest.ckpt as max_steps does, and returns 0 with res->stopped set. */
+    const volatile sig_atomic_t *stop;
+    /* Data provenance for config.json (coinbc train fills it; has_data 0 for none). */
+    int has_data;
+    const char *data, *val_data;
+    uint32_t data_manifest_crc, val_manifest_crc;
     void (*on_epoch)(void *ctx, const train_epoch_stats *s); /* after each epoch's files are written; may be NULL */
     void *ctx;
 } train_opts;
@@ -73,23 +101,30 @@ typedef struct {
 typedef struct {
     int epochs_done;
     int64_t steps;
+    int stopped;          /* o->stop ended the run (latest.ckpt holds the step reached) */
+    int committed;        /* latest.ckpt exists (this call or an earlier one committed an epoch or a stop) */
     double train_loss, train_acc, val_loss, val_acc, best_val_acc;
     double seconds, samples_per_s; /* of this call (not counting earlier runs that were resumed) */
 } train_result;
 
 /* Trains on the training levels (in memory), validating on val (may be
- * n_val = 0) after every epoch, and writes the run folder o->run:
- *   config.json    every option, the network, steps per epoch, o->config_extra
+ * n_val = 0) after every epoch, and writes the run folder o->run through
+ * run/ (formats in docs/FORMATS.md):
+ *   config.json    every option, the network, steps per epoch, data provenance
  *   metrics.csv    one row per epoch (train_epoch_stats), mask density per layer
  *   metrics.jsonl  the same as JSON lines
- *   latest.ckpt    after every epoch (and when max_steps stops the run)
+ *   latest.ckpt    after every epoch (and when max_steps or stop ends the run)
  *   best.ckpt      the epoch with the best validation accuracy (every epoch without validation)
+ * An epoch's files are committed as one unit (run_commit); nothing is written
+ * before the first commit, and at the start a half-done commit is finished
+ * and stale temporary files are removed (run_folder_recover).
  * Each step samples L distinct training levels and B frames of each (with
  * replacement) from the run's RNG; an epoch is floor(total frames / (L*B))
  * steps. Same data, options and seed give bit-identical checkpoints for any
  * thread count, and --resume continues exactly where latest.ckpt stopped. A
  * non-finite loss or gradient stops the run with CB_ERANGE; the files keep
- * the last good epoch. */
+ * the last commit. A run that fails before its first commit leaves nothing
+ * (o->run is removed when this call created it and it is empty). */
 int train_run(const train_opts *o, const ds_level *train, int n_train, const ds_level *val, int n_val, train_result *res,
               cb_err *e);
 

@@ -1,0 +1,31 @@
+/* jsonio.h - run/'s private JSON helpers on jansson: strict loading with
+ * line/column errors, typed getters whose errors name the file and key, the
+ * format/version header, the unknown-key check, and dumping. */
+#ifndef COINBC_RUN_JSONIO_H
+#define COINBC_RUN_JSONIO_H
+
+#include <jansson.h>
+
+#include "run/run.h"
+
+/* An object from text (duplicate keys refused); NULL with e filled. */
+json_t *rj_load(const char *text, size_t n, const char *name, cb_err *e);
+/* "format" and "version": both absent is version 1 (written before records
+ * were versioned); otherwise format must equal `format` and version be
+ * 1..RUN_VERSION. */
+int rj_header(json_t *o, const char *name, const char *format, int *version, cb_err *e);
+/* Every key of o must be in keys (NULL-terminated); "format" and "version" always pass. */
+int rj_only(json_t *o, const char *name, const char *const *keys, cb_err *e);
+int rj_int(json_t *o, const char *name, const char *key, int64_t lo, int64_t hi, int64_t *out, cb_err *e);
+/* A number (integer or real); null reads as NAN when allow_null. */
+int rj_num(json_t *o, const char *name, const char *key, int allow_null, double *out, cb_err *e);
+int rj_str(json_t *o, const char *name, const char *key, char *out, size_t cap, cb_err *e);
+int rj_bool(json_t *o, const char *name, const char *key, int *out, cb_err *e);
+/* A real, or null for a non-finite value. */
+json_t *rj_real(double v);
+/* Appends o (indented by `indent`, 0: one line) and a newline to out; steals o. */
+int rj_dump(run_text *out, json_t *o, int indent, const char *what, cb_err *e);
+/* Reads DIR/FILE into a malloc'd buffer; path gets "DIR/FILE". */
+int rj_read(const char *dir, const char *file, char *path, size_t pathn, char **text, size_t *n, cb_err *e);
+
+#endif

@@ -1,0 +1,223 @@
+/* run.h - run records: every file of a run folder as a typed struct with one
+ * writer and one strict reader (config.json, metrics.csv + metrics.jsonl,
+ * eval.json, rollout.json), the epoch commit that writes a run folder's
+ * files as one unit, and the names of the training methods a record may
+ * hold. JSON goes through jansson (strict decoding with line and column in
+ * its errors, duplicate keys refused, exact 64-bit integers).
+ *
+ * Versions: each JSON record opens with "format" and "version". The files
+ * train writes (config.json, metrics.csv, metrics.jsonl) share the version
+ * of config.json; eval.json and rollout.json carry their own. A record
+ * without the pair was written by coinbc 0.1.0 before records were versioned
+ * and is read as version 1 (the keys are the same). A version above
+ * RUN_VERSION is refused as "written by a newer coinbc".
+ *
+ * Readers refuse, with a message naming the file and the key: bad JSON
+ * (line and column), a duplicate key, a missing key, an unknown key, a wrong
+ * type, a value out of range, an unknown method name. Module order: run/ uses
+ * common/ and model/; train/, eval/ and cli/ use run/. */
+#ifndef COINBC_RUN_H
+#define COINBC_RUN_H
+
+#include <stdint.h>
+
+#include "common/common.h"
+#include "model/model.h"
+
+#define RUN_VERSION 1 /* the version of every record this coinbc writes */
+
+/* ---- names a record may hold ------------------------------------------------ */
+
+enum { RUN_METHOD_MEAN = 0, RUN_METHOD_AND = 1, RUN_METHOD_SAND = 2, RUN_METHOD_GEOMEAN = 3, RUN_NMETHODS = 4 };
+enum { RUN_WD_L2 = 0, RUN_WD_DECOUPLED = 1 };
+
+/* "mean", "and", "sand", "geomean"; NULL for a number outside 0..RUN_NMETHODS-1. */
+const char *run_method_name(int method);
+/* 0 and *method, or CB_EARG for a name that is not a method. */
+int run_method_parse(const char *s, int *method);
+
+/* ---- text buffers (the encoders' output) ------------------------------------ */
+
+typedef struct {
+    char *s;         /* NUL-terminated, malloc'd (NULL while empty) */
+    size_t len, cap;
+} run_text;
+
+int run_text_add(run_text *t, const char *s); /* 0 or CB_ENOMEM */
+void run_text_free(run_text *t);
+
+/* ---- config.json ------------------------------------------------------------- */
+
+typedef struct {
+    int version;              /* of the file read; writers write RUN_VERSION */
+    char coinbc_version[32];  /* the coinbc that wrote it */
+    model_config net;
+    uint64_t params;
+    int method;               /* RUN_METHOD_* */
+    double tau, sand_k;
+    int rescale;
+    int epochs;
+    double lr;
+    int lr_decay;             /* lr_schedule: 1 "step", 0 "const" */
+    double wd;
+    int wd_mode;              /* RUN_WD_* ("l2", "decoupled") */
+    int batch_levels, batch_frames;
+    uint64_t seed;            /* at most INT64_MAX */
+    int64_t max_steps;
+    int train_levels;
+    int64_t train_frames;
+    int val_levels;
+    int64_t steps_per_epoch;
+    /* data provenance (written by coinbc train; a library caller may leave has_data 0) */
+    int has_data;
+    char data[4096], val_data[4096];      /* val_data "" without validation data */
+    uint32_t data_manifest_crc, val_manifest_crc;
+    int32_t train_seed_lo, train_seed_hi; /* first and last training level */
+    int32_t val_seed_lo, val_seed_hi;     /* -1, -1 without validation levels */
+} run_config;
+
+int run_config_encode(run_text *out, const run_config *c, cb_err *e);
+/* name: the file named in errors. */
+int run_config_decode(run_config *c, const char *text, size_t n, const char *name, cb_err *e);
+int run_config_write(const char *dir, const run_config *c, cb_err *e); /* DIR/config.json, atomically */
+int run_config_read(run_config *c, const char *dir, cb_err *e);        /* CB_ENOTFOUND when missing */
+
+/* ---- metrics.csv and metrics.jsonl ------------------------------------------- */
+
+#define RUN_MAX_LAYERS MODEL_MAX_TENSORS
+
+typedef struct {
+    int64_t epoch, step;
+    double train_loss, train_acc;
+    double val_loss, val_acc;          /* NAN without validation (CSV: empty, JSON: null) */
+    double lr, seconds, samples_per_s; /* samples_per_s: jsonl only (NAN from a csv) */
+    int nlayers;                       /* weight tensors, in model order */
+    char layer[RUN_MAX_LAYERS][32];    /* "conv0", "fc" (the tensor name without ".w") */
+    double mask_density[RUN_MAX_LAYERS];
+} run_metrics_row;
+
+typedef struct {
+    int nrows;
+    run_metrics_row *rows;
+} run_metrics;
+
+/* The CSV header for row r's layers ("epoch,step,...,mask_conv0,...\n"). */
+int run_metrics_csv_header(run_text *t, const run_metrics_row *r);
+/* One CSV row (6 decimals, lr %g, seconds 2 decimals, masks 5 decimals). */
+int run_metrics_csv_row(run_text *t, const run_metrics_row *r);
+/* One JSON line; numbers are written exactly (17 significant digits). */
+int run_metrics_jsonl_row(run_text *t, const run_metrics_row *r, cb_err *e);
+/* Whole files: the rows of `text` into m (m->rows malloc'd; free with run_metrics_free). */
+int run_metrics_decode_csv(run_metrics *m, const char *text, size_t n, const char *name, cb_err *e);
+int run_metrics_decode_jsonl(run_metrics *m, const char *text, size_t n, const char *name, cb_err *e);
+/* Reads DIR/metrics.jsonl (the exact figures) and DIR/metrics.csv and checks
+ * that they hold the same epochs, steps and layers. CB_ENOTFOUND when
+ * neither exists. */
+int run_metrics_read(run_metrics *m, const char *dir, cb_err *e);
+void run_metrics_free(run_metrics *m);
+
+/* ---- eval.json ------------------------------------------------------------- */
+
+typedef struct {
+    int levels;
+    int64_t frames;
+    double acc, acc_merged, loss, level_acc_mean, level_acc_std;
+} run_eval_set;
+
+typedef struct {
+    int version;
+    char checkpoint[4096], data[4096];
+    run_eval_set test;
+    int has_train;           /* the training levels were evaluated too */
+    run_eval_set train;
+    double gap;              /* train.acc - test.acc (has_train) */
+    int64_t confusion[MODEL_NA][MODEL_NA]; /* test levels: [expert label][policy action] */
+} run_eval;
+
+int run_eval_encode(run_text *out, const run_eval *v, cb_err *e);
+int run_eval_decode(run_eval *v, const char *text, size_t n, const char *name, cb_err *e);
+int run_eval_write(const char *dir, const run_eval *v, cb_err *e); /* DIR/eval.json */
+int run_eval_read(run_eval *v, const char *dir, cb_err *e);
+
+/* ---- rollout.json ------------------------------------------------------------ */
+
+typedef struct {
+    int version;
+    char checkpoint[4096];
+    int32_t level_lo, level_hi;
+    int hard;                /* mode "hard" (else "easy") */
+    int episodes_per_level;
+    int sample;              /* actions "sample" (else "greedy") */
+    int episodes;
+    double success, success_lo, success_hi, death_rate, timeout_rate;
+    double mean_steps_to_coin; /* NAN (null) when no episode reached the coin */
+    double expert_success, expert_mean_steps_to_coin;
+    double random_success, random_success_lo, random_success_hi;
+} run_rollout;
+
+int run_rollout_encode(run_text *out, const run_rollout *v, cb_err *e);
+int run_rollout_decode(run_rollout *v, const char *text, size_t n, const char *name, cb_err *e);
+int run_rollout_write(const char *dir, const run_rollout *v, cb_err *e); /* DIR/rollout.json */
+int run_rollout_read(run_rollout *v, const char *dir, cb_err *e);
+
+/* ---- the epoch commit -------------------------------------------------------
+ * An epoch's outputs (config.json, latest.ckpt, best.ckpt, metrics.csv,
+ * metrics.jsonl, any subset) become visible as one unit:
+ *   1. each is written in full to NAME.next (atomically, fsynced);
+ *   2. commit.json, listing the names, is written atomically: the commit point;
+ *   3. each NAME.next is renamed over NAME, the folder is fsynced;
+ *   4. commit.json is removed.
+ * run_folder_recover, at the start of every train into the folder, finishes
+ * a commit whose commit.json exists (step 3 again for the files still
+ * waiting), and otherwise removes NAME.next files (an unfinished step 1),
+ * along with stale NAME.tmp.* files of the run's outputs. */
+
+#define RUN_COMMIT_MAX 8
+
+typedef struct {
+    const char *dir;
+    int n;
+    char name[RUN_COMMIT_MAX][32];
+    int recorded; /* commit.json was written: the commit takes effect, now or at the next recovery */
+} run_commit;
+
+void run_commit_begin(run_commit *c, const char *dir);
+/* Step 1 for one file: NAME.next with these bytes. */
+int run_commit_stage(run_commit *c, const char *name, const void *buf, size_t n, cb_err *e);
+/* Step 1 for a checkpoint. */
+int run_commit_stage_ckpt(run_commit *c, const char *name, const model *m, const model_ckpt_state *st, cb_err *e);
+/* Steps 2-4. On a failure before step 2 the staged files are removed; after
+ * it, the commit is finished by the next run_folder_recover. */
+int run_commit_finish(run_commit *c, cb_err *e);
+/* Removes what was staged (after a failure while staging). */
+void run_commit_abort(run_commit *c);
+
+typedef struct {
+    int finished;   /* files a pending commit renamed into place */
+    int rolled_back; /* NAME.next files of an unrecorded commit removed */
+    int stale_tmp;  /* NAME.tmp.* files removed */
+} run_recovery;
+
+int run_folder_recover(const char *dir, run_recovery *r, cb_err *e);
+
+/* ---- a whole run folder ------------------------------------------------------ */
+
+typedef struct {
+    int has_config, has_latest, has_best, pending_commit;
+    run_config config;
+    int metrics_rows;                 /* epochs in metrics.jsonl / metrics.csv */
+    int64_t latest_step, latest_epoch; /* of latest.ckpt */
+    int64_t best_step, best_epoch;     /* of best.ckpt */
+} run_folder;
+
+/* Reads and cross-checks what train wrote into DIR: config.json, both
+ * metrics files, the checkpoints (header and CRC); latest.ckpt's epoch must
+ * equal the metrics rows, and no commit may be pending. Missing files are
+ * reported in f (has_*), not as errors; CB_ENOTFOUND when DIR holds none. */
+int run_folder_verify(run_folder *f, const char *dir, cb_err *e);
+
+/* ==== tune records (trials.csv, best.json) ====================================
+ * Reserved: run/tune.c and its declarations are added here by the tune
+ * branch. Keep this section last. */
+
+#endif
