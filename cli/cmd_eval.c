@@ -8,9 +8,6 @@
 #include "dataset/dataset.h"
 #include "run/run.h"
 
-static const char *const ANAMES[15] = {"L+D", "L", "L+U", "D", "NOOP", "U", "R+D", "R", "R+U",
-                                       "9", "10", "11", "12", "13", "14"};
-
 /* evaluates levels of r in [lo, hi] one at a time; keeps a few frames for the report */
 static int eval_levels(const char *cmd, model *m, ds_reader *r, int32_t lo, int32_t hi, eval_acc *acc, uint8_t *sheet,
                        uint8_t *sheet_lab, uint8_t *sheet_pred, int *nsheet, int quiet) {
@@ -38,21 +35,18 @@ static int eval_levels(const char *cmd, model *m, ds_reader *r, int32_t lo, int3
             probs = malloc(sizeof(float) * (size_t)cap * MODEL_NA);
             if (!probs) return cli_error(cmd, "out of memory");
         }
-        for (int64_t k = 0; k < l.n; k += 256) {
-            int b = (int)(l.n - k < 256 ? l.n - k : 256);
-            if (m->batch < b && model_set_batch(m, 256, &e)) return cli_fail(cmd, &e);
-            model_forward_u8(m, l.frames + (size_t)k * DS_FRAME_BYTES, b, NULL);
-            memcpy(probs + (size_t)k * MODEL_NA, m->probs, sizeof(float) * (size_t)b * MODEL_NA);
+        model_predict_io io = {.probs = probs};
+        if (model_predict(m, l.frames, l.n, &io, &e)) {
+            free(probs);
+            ds_level_free(&l);
+            return cli_fail(cmd, &e);
         }
         if (eval_acc_add(acc, l.seed, l.label, probs, l.n, &e)) return cli_fail(cmd, &e);
         if (sheet && *nsheet < 8 && l.n > 0) { /* one frame from the middle of each of the first levels */
             int64_t k = l.n / 2;
             memcpy(sheet + (size_t)*nsheet * DS_FRAME_BYTES, l.frames + (size_t)k * DS_FRAME_BYTES, DS_FRAME_BYTES);
             sheet_lab[*nsheet] = l.label[k];
-            int best = 0;
-            for (int a = 1; a < MODEL_NA; a++)
-                if (probs[k * MODEL_NA + a] > probs[k * MODEL_NA + best]) best = a;
-            sheet_pred[*nsheet] = (uint8_t)best;
+            sheet_pred[*nsheet] = (uint8_t)cb_argmax(probs + k * MODEL_NA, MODEL_NA);
             (*nsheet)++;
         }
         ds_level_free(&l);
@@ -74,13 +68,13 @@ static void print_table(const char *what, const eval_acc *a) {
         printf(" %d (%.3f)", l->seed, (double)l->correct / (double)l->n);
     }
     printf("\n  confusion (rows: expert label, columns: policy action; only rows with frames)\n        ");
-    for (int p = 0; p < 9; p++) printf("%6s", ANAMES[p]);
+    for (int p = 0; p < 9; p++) printf("%6s", game_action_short_name(p));
     printf("  9-14\n");
     for (int y = 0; y < 15; y++) {
         int64_t tot = 0;
         for (int p = 0; p < 15; p++) tot += a->confusion[y][p];
         if (!tot) continue;
-        printf("  %5s ", ANAMES[y]);
+        printf("  %5s ", game_action_short_name(y));
         int64_t rest = 0;
         for (int p = 0; p < 15; p++)
             if (p < 9) printf("%6lld", (long long)a->confusion[y][p]);

@@ -39,12 +39,11 @@ int cli_cmd_rollout(int argc, char **argv) {
                    "to the expert's and a uniformly random policy's on the same levels. Writes RUN/rollout.json.",
         "coinbc rollout RUN --levels A-B [--mode easy|hard] [--episodes K] [--sample|--greedy] [--film FILE.png]",
         "example: coinbc rollout runs/and --levels 1000-1199 --film and.png"};
-    int nopt = (int)(sizeof opts / sizeof opts[0]);
     const char *pos[1];
-    int npos = 0, rc = cli_parse(argc, argv, &info, opts, nopt, pos, 1, &npos);
+    int npos = 0, rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), pos, 1, &npos);
     if (rc) return rc > 0 ? 0 : 2;
     if (npos != 1) return cli_error("rollout", "give one RUN folder"), 2;
-    if (!opts[0].seen) return cli_error("rollout", "--levels A-B is required"), 2;
+    if (!CLI_SEEN(opts, "levels")) return cli_error("rollout", "--levels A-B is required"), 2;
     if (sample && greedy) return cli_error("rollout", "--sample and --greedy exclude each other"), 2;
     int mode;
     if (game_mode_parse(mode_s, &mode)) return cli_error("rollout", "unknown mode '%s'", mode_s), 2;

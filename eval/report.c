@@ -273,8 +273,9 @@ int eval_report_write(const char *path, const char *const *runs, int nruns, cb_e
         base64(f, rd[i].png, rd[i].png_n);
         fprintf(f, "\">\n");
     }
-    fprintf(f, "<p class=\"note\">Actions: 0 LEFT+DOWN, 1 LEFT, 2 LEFT+UP, 3 DOWN, 4 NOOP, 5 UP, 6 RIGHT+DOWN, "
-               "7 RIGHT, 8 RIGHT+UP, 9-14 NOOP. Made by coinbc " CB_VERSION ".</p>\n</body></html>\n");
+    fprintf(f, "<p class=\"note\">Actions:");
+    for (int a = 0; a < 9; a++) fprintf(f, " %d %s,", a, game_action_name(a));
+    fprintf(f, " 9-14 NOOP. Made by coinbc " CB_VERSION ".</p>\n</body></html>\n");
     rc = cb_afile_commit(&af, e);
 out:
     free_runs(rd, nruns);
