@@ -142,13 +142,14 @@ static int find_driver(char *out, size_t n, char *exe, size_t exe_n) {
     const char *env = getenv("COINBC_TUNE_DRIVER");
     if (env && *env) return snprintf(out, n, "%s", env) < (int)n && file_exists(out) ? 0 : -1;
     char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", exe);
+    if (snprintf(dir, sizeof dir, "%s", exe) >= (int)sizeof dir - 16) return -1;
     char *slash = strrchr(dir, '/');
     if (slash) *slash = 0;
     /* build/coinbc and build-san/coinbc: the repository is one level up */
     for (int up = 1; up <= 2; up++) {
-        snprintf(out, n, "%s/%s/tools/tune.py", dir, up == 1 ? ".." : "../..");
-        if (file_exists(out)) return 0;
+        if (snprintf(out, n, "%.*s/%s/tools/tune.py", PATH_MAX - 32, dir, up == 1 ? ".." : "../..") < (int)n &&
+            file_exists(out))
+            return 0;
     }
     return -1;
 }
@@ -219,12 +220,15 @@ static int fit_space(run_tune_space *sp, int ntrain) {
     run_tune_param *p = &sp->p[i];
     if (p->kind == RUN_TUNE_CHOICE) {
         int k = 0;
+        char left[256] = "";
         for (int j = 0; j < p->nchoice; j++) {
             if (p->choice[j].num <= ntrain) p->choice[k++] = p->choice[j];
             else
-                fprintf(stderr, "coinbc tune: batch-levels %g left out of the space: the training data has %d levels\n",
-                        p->choice[j].num, ntrain);
+                snprintf(left + strlen(left), sizeof left - strlen(left), "%s%g", left[0] ? ", " : "", p->choice[j].num);
         }
+        if (left[0] && k)
+            fprintf(stderr, "coinbc tune: batch-levels %s left out of the space: the training data has %d levels\n", left,
+                    ntrain);
         p->nchoice = k;
         if (!k)
             return cli_error(CMD, "no batch-levels of the space fits the %d training levels; give a space with smaller "
@@ -250,7 +254,7 @@ int cli_cmd_tune(int argc, char **argv) {
         }
     const char *val = NULL, *method = NULL, *out = NULL, *space_path = NULL, *storage = NULL, *study = NULL,
                *prune_s = "on";
-    int trials = 0, epochs = 10, jobs = 1, threads = 0, quiet = 0;
+    int trials = 0, epochs = 10, jobs = 1, threads = 0;
     int64_t seed = 0;
     cli_opt opts[] = {
         {"val", CLI_STR, &val, "VAL", "validation dataset; its levels must not be training levels (required)", 0},

@@ -547,9 +547,19 @@ int run_tune_best(const run_tune_result *r) {
 
 /* ---- trials.csv ------------------------------------------------------------- */
 
+/* the shortest text that reads back as x */
+static void put_num(FILE *f, double x) {
+    char b[40];
+    for (int prec = 6; prec <= 17; prec++) {
+        snprintf(b, sizeof b, "%.*g", prec, x);
+        if (strtod(b, NULL) == x) break;
+    }
+    fputs(b, f);
+}
+
 static void put_value(FILE *f, const run_tune_value *v) {
     if (v->is_str) fputs(v->str, f);
-    else if (!isnan(v->num)) fprintf(f, "%.9g", v->num);
+    else if (!isnan(v->num)) put_num(f, v->num);
 }
 
 int run_tune_trials_write(const char *path, const run_tune_result *r, cb_err *e) {

@@ -26,16 +26,22 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
+
+import fcntl
 
 try:
-    import fcntl
     import optuna
-    from optuna.storages import JournalStorage, JournalFileStorage, RDBStorage
-    from optuna.storages import JournalFileBaseLock
-    from optuna.trial import TrialState
-except ImportError as err:  # pragma: no cover - reported by coinbc as "python3-optuna is missing"
+except ImportError as err:  # reported by coinbc as "python3-optuna is missing"
     sys.stderr.write("tune.py: cannot import optuna (%s)\n" % err)
     sys.exit(3)
+from optuna.storages import JournalStorage, JournalFileStorage, RDBStorage
+from optuna.trial import TrialState
+# the journal's lock interface (public in later Optuna releases, private in 3.1)
+try:
+    from optuna.storages import BaseJournalFileLock as JournalFileBaseLock
+except ImportError:
+    from optuna.storages._journal.file import JournalFileBaseLock
 
 SPEC_VERSION = 1
 RESULT_VERSION = 1
@@ -160,14 +166,19 @@ class FlockLock(JournalFileBaseLock):
             os.close(fd)
 
 
-def open_storage(url):
+def open_storage(url, check):
     """journal:PATH -> a journal file with a flock lock; anything else is an
     RDB URL (sqlite:///..., postgresql://..., mysql://...)."""
     if url.startswith("journal:"):
         path = url[len("journal:"):]
         folder = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-            raise SpecError("storage %s: folder %s does not exist or is not writable" % (url, folder))
+        if check:  # the folder may not exist yet (the default storage is in DIR): its closest ancestor must be writable
+            while not os.path.exists(folder):
+                folder = os.path.dirname(folder)
+            if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+                raise SpecError("storage %s: cannot write in %s" % (url, folder))
+            return None
+        os.makedirs(folder, exist_ok=True)
         return JournalStorage(JournalFileStorage(path, lock_obj=FlockLock(path + ".lock")))
     try:
         return RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None)
@@ -326,9 +337,12 @@ class Driver:
                 if not math.isnan(accs[ep]):
                     trial.report(accs[ep], ep + 1)
                 reported = ep + 1
-                if rc is None and not pruned and spec["prune"] and ep + 1 < spec["epochs"] and trial.should_prune():
+                # judged on every epoch but the last, whether or not train has
+                # ended meanwhile, so the outcome does not depend on timing
+                if not pruned and spec["prune"] and ep + 1 < spec["epochs"] and trial.should_prune():
                     pruned = True
-                    proc.send_signal(signal.SIGTERM)
+                    if rc is None:
+                        proc.send_signal(signal.SIGTERM)
             if rc is not None:
                 break
             time.sleep(0.2)
@@ -339,6 +353,8 @@ class Driver:
         # coinbc train ends a SIGTERM with status 143 after a clean stop; a
         # train without that handler dies by the signal (-15): both are a prune
         if pruned and rc in (143, -signal.SIGTERM, 0):
+            if rc != 0:
+                log("trial %d: coinbc train stopped by SIGTERM (status %d)" % (trial.number, rc))
             self.study.tell(trial, state=TrialState.PRUNED)
             log("trial %d: pruned after %d epochs (best val acc %s)" % (trial.number, len(accs),
                                                                        "%.4f" % max(accs) if accs else "-"))
@@ -388,9 +404,17 @@ def main(argv):
         sys.stderr.write("usage: tune.py SPEC.json | tune.py --check SPEC.json (run by coinbc tune)\n")
         return 2
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     try:
         spec = read_spec(argv[-1])
-        storage = open_storage(spec["storage"])
+        for attempt in range(4):
+            try:
+                storage = open_storage(spec["storage"], check)
+                break
+            except SpecError:
+                if attempt == 3 or not spec["storage"].startswith("sqlite"):
+                    raise
+                time.sleep(0.5 + attempt)
     except SpecError as err:
         sys.stderr.write("%s\n" % err)
         return 1
@@ -401,16 +425,25 @@ def main(argv):
     # does not draw its first trials' parameters again
     pruner = (optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
               if spec["prune"] else optuna.pruners.NopPruner())
-    try:
-        study = optuna.create_study(storage=storage, study_name=spec["study"], direction="maximize",
-                                    load_if_exists=True, pruner=pruner)
-        existing = len(study.get_trials(deepcopy=False))
-        sampler = optuna.samplers.TPESampler(seed=(spec["seed"] + 1000003 * existing) % (1 << 32))
-        study = optuna.load_study(study_name=spec["study"], storage=storage, sampler=sampler, pruner=pruner)
-        fail_stale(study)
-    except Exception as err:
-        sys.stderr.write("storage %s: %s\n" % (spec["storage"], err))
-        return 1
+    # processes that start together race to create the study (and an RDB's
+    # tables): the loser retries
+    for attempt in range(6):
+        try:
+            if attempt:
+                storage = open_storage(spec["storage"], False)
+            study = optuna.create_study(storage=storage, study_name=spec["study"], direction="maximize",
+                                        load_if_exists=True, pruner=pruner)
+            existing = len(study.get_trials(deepcopy=False))
+            sampler = optuna.samplers.TPESampler(seed=(spec["seed"] + 1000003 * existing) % (1 << 32))
+            study = optuna.load_study(study_name=spec["study"], storage=storage, sampler=sampler, pruner=pruner)
+            fail_stale(study)
+            break
+        except Exception as err:
+            if attempt == 5:
+                sys.stderr.write("storage %s: %s\n" % (spec["storage"], err))
+                return 1
+            log("storage %s: %s; trying again" % (spec["storage"], str(err).splitlines()[0] if str(err) else err))
+            time.sleep(0.5 + attempt)
     d = Driver(spec, study)
     workers = [threading.Thread(target=d.worker) for _ in range(spec["jobs"])]
     for w in workers:
