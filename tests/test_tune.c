@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "eval/eval.h"
 #include "run/run.h"
 #include "tests/support/run.h"
 
@@ -356,6 +357,40 @@ static void test_same_seed_same_first_trial(void **state) {
     assert_string_not_equal(row[0], row[2]);
 }
 
+static int count(const char *hay, const char *needle) {
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p++) n++;
+    return n;
+}
+
+/* the report's tune section from the two studies above (4 and 1 trials) */
+static void test_report_charts(void **state) {
+    (void)state;
+    char a[8192], b[8192], p[8192];
+    snprintf(a, sizeof a, "%s/e2e", tmp);
+    snprintf(b, sizeof b, "%s/seed0", tmp);
+    const char *dirs[2] = {a, b};
+    snprintf(p, sizeof p, "%s/tune_report.html", tmp);
+    cb_err e = {0};
+    assert_int_equal(eval_report_tune_write(p, dirs, 2, &e), 0);
+    uint8_t *html;
+    size_t n;
+    assert_int_equal(cb_read_file(p, &html, &n, NULL), 0);
+    const char *h = (const char *)html;
+    assert_non_null(strstr(h, "optimization history"));
+    assert_int_equal(count(h, "<svg"), 6);                 /* history + lr, wd, batch-levels, tau, rescale */
+    assert_int_equal(count(h, "tune-scatter"), 5);
+    assert_int_equal(count(h, "class=\"pt\""), 5 * 5);   /* 5 trials on each parameter chart */
+    assert_int_equal(count(h, "class=\"series\""), 2);   /* one history line per study */
+    assert_non_null(strstr(h, "value vs lr (log scale)"));
+    assert_non_null(strstr(h, ">off<") ? strstr(h, ">off<") : strstr(h, ">on<"));
+    free(html);
+    /* a folder without trials.csv is an error naming it */
+    const char *none[1] = {tmp};
+    assert_int_not_equal(eval_report_tune_write(p, none, 1, &e), 0);
+    assert_non_null(strstr(e.msg, "trials.csv"));
+}
+
 static pid_t start_tune(const char *fmt, ...) {
     char args[4096], cmd[8192];
     va_list ap;
@@ -472,6 +507,7 @@ int main(void) {
         cmocka_unit_test(test_missing_optuna),
         cmocka_unit_test(test_study_end_to_end),
         cmocka_unit_test(test_same_seed_same_first_trial),
+        cmocka_unit_test(test_report_charts),
         cmocka_unit_test(test_kill_then_resume),
         cmocka_unit_test(test_two_processes_one_storage),
     };
