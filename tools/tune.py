@@ -358,6 +358,13 @@ class Driver:
             self.study.tell(trial, state=TrialState.PRUNED)
             log("trial %d: pruned after %d epochs (best val acc %s)" % (trial.number, len(accs),
                                                                        "%.4f" % max(accs) if accs else "-"))
+        elif rc in (-signal.SIGINT, -signal.SIGKILL, -signal.SIGTERM, 130, 137, 143):
+            # killed from outside (Ctrl-C, kill, the machine's OOM killer): not
+            # an outcome of the parameters; void it and queue them again
+            trial.set_user_attr(VOID, "interrupted")
+            self.study.tell(trial, state=TrialState.FAIL)
+            self.study.enqueue_trial(trial.params, user_attrs={"coinbc_rerun_of": trial.number})
+            log("trial %d: coinbc train was killed (status %d): queued again" % (trial.number, rc))
         elif rc == 0 and accs:
             self.study.tell(trial, max(accs))
             log("trial %d: val acc %.4f (best epoch of %d), %.0f s" % (trial.number, max(accs), len(accs), seconds))
@@ -463,4 +470,7 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    try:
+        sys.exit(main(sys.argv))
+    except KeyboardInterrupt:  # Ctrl-C: coinbc tune ends too, and the study resumes from the storage
+        os._exit(130)
