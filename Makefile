@@ -109,7 +109,7 @@ FUZZ_CC    ?= clang
 FUZZ_TIME  ?= 60
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -pthread -fno-omit-frame-pointer \
               -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
-FUZZ_LIB   := $(wildcard common/*.c dataset/*.c model/*.c) $(filter-out capture/record.c,$(wildcard capture/*.c))
+FUZZ_LIB   := $(wildcard common/*.c dataset/*.c model/*.c run/*.c) $(filter-out capture/record.c,$(wildcard capture/*.c))
 FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 
 build-fuzz/obj/%.o: %.c
@@ -117,7 +117,7 @@ build-fuzz/obj/%.o: %.c
 	$(FUZZ_CC) $(FUZZ_FLAGS) -MMD -MP -c -o $@ $<
 
 build-fuzz/fuzz_%: build-fuzz/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB:%.c=build-fuzz/obj/%.o)
-	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ -lopenblas -lpng -lz -lm -lpthread
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ -lopenblas -lpng -lz -ljansson -lm -lpthread
 
 fuzz:
 	@if ! command -v $(FUZZ_CC) >/dev/null 2>&1; then \

@@ -505,7 +505,7 @@ int run_tune_result_parse(run_tune_result *r, const char *text, size_t n, cb_err
             }
             tr->number = (int)num;
             tr->epochs_run = (int)ep;
-            if ((tr->state = state_parse(st)) < 0 || num < 0 || num > INT32_MAX || ep < 0) {
+            if ((tr->state = state_parse(st)) < 0 || num < 0 || num > INT32_MAX || ep < 0 || ep > INT32_MAX) {
                 rc = cb_fail(e, CB_EFORMAT, "%s: trial %lld: bad state '%s' or numbers", W, (long long)num, st);
                 break;
             }
@@ -616,6 +616,8 @@ int run_tune_trials_read(run_tune_result *r, const char *path, cb_err *e) {
     int rc = cb_read_file(path, &buf, &n, e);
     if (rc) return rc;
     char *text = (char *)buf, *save = NULL;
+    size_t cap = 1; /* rows at most: lines, counted before strtok_r cuts them */
+    for (size_t i = 0; i < n; i++) cap += buf[i] == '\n';
     enum { MAXF = RUN_TUNE_MAX_PARAMS + 8 };
     char *f[MAXF];
     char *line = strtok_r(text, "\n", &save);
@@ -629,14 +631,13 @@ int run_tune_trials_read(run_tune_result *r, const char *path, cb_err *e) {
     r->nparams = nf - 6;
     for (int k = 0; k < r->nparams; k++) {
         if (!run_tune_option_kind(f[2 + k]) || strlen(f[2 + k]) >= sizeof r->param[k]) {
+            rc = cb_fail(e, CB_EFORMAT, "%s: line 1: '%.40s' is not a train option", path, f[2 + k]);
             free(buf);
-            return cb_fail(e, CB_EFORMAT, "%s: line 1: '%s' is not a train option", path, f[2 + k]);
+            return rc;
         }
         snprintf(r->param[k], sizeof r->param[k], "%s", f[2 + k]);
     }
-    size_t cap = 0;
-    for (size_t i = 0; i < n; i++) cap += buf[i] == '\n';
-    if (cap && !(r->trials = calloc(cap, sizeof *r->trials))) {
+    if (!(r->trials = calloc(cap, sizeof *r->trials))) {
         free(buf);
         return cb_fail(e, CB_ENOMEM, "%s: out of memory", path);
     }
