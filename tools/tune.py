@@ -17,6 +17,7 @@ died (their parameters are enqueued again, so they are re-run) and surplus
 trials asked for by a process that lost the race for the last slot. A trial
 is surplus when N counting trials have lower numbers.
 """
+import datetime
 import json
 import math
 import os
@@ -179,7 +180,7 @@ def open_storage(url, check):
                 raise SpecError("storage %s: cannot write in %s" % (url, folder))
             return None
         os.makedirs(folder, exist_ok=True)
-        return JournalStorage(JournalFileStorage(path, lock_obj=FlockLock(path + ".lock")))
+        return JournalStorage(JournalFileStorage(path, lock_obj=FlockLock(path + ".flock")))
     try:
         return RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None)
     except Exception as err:  # any driver or connection error: the storage is unreachable
@@ -230,9 +231,23 @@ def void_trial(study, trial_id, why):
         return False
 
 
+ORPHAN_AGE = 10.0  # seconds: a RUNNING trial without an owner is older than ask -> set_user_attr can take
+
+
 def fail_stale(study):
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if VOID in t.user_attrs or not owner_gone(t.user_attrs):
+        if VOID in t.user_attrs:
+            continue
+        if "coinbc_owner" not in t.user_attrs:
+            # its process died between ask and naming itself the owner; or a
+            # live process is in that moment now: wait until it cannot be
+            age = (datetime.datetime.now() - t.datetime_start).total_seconds() if t.datetime_start else ORPHAN_AGE
+            if age < ORPHAN_AGE:
+                time.sleep(ORPHAN_AGE - age)
+            t = study._storage.get_trial(t._trial_id)
+            if t.state != TrialState.RUNNING or "coinbc_owner" in t.user_attrs:
+                continue
+        elif not owner_gone(t.user_attrs):
             continue
         if void_trial(study, t._trial_id, "interrupted"):
             study.enqueue_trial(t.params, user_attrs={"coinbc_rerun_of": t.number})
