@@ -444,7 +444,14 @@ static void test_kill_then_resume(void **state) {
     assert_int_equal(rc, 0);
     run_tune_result r;
     assert_int_equal(read_trials(&r, d), 0);
-    if (r.ntrials != 4) { char c[9000]; snprintf(c, sizeof c, "cat %.4000s/trials.csv; cat %.4000s/bg.log", d, tmp); (void)!system(c); }
+    if (r.ntrials != 4) {
+        char c[20000];
+        fprintf(stderr, "%s", err);
+        snprintf(c, sizeof c, "cd /tmp && /usr/bin/python3 -c \"import sys; sys.path.insert(0,'/work/wt/tune/tools'); import tune, optuna; "
+                 "st=tune.open_storage('journal:%.4000s/study.journal', False); s=optuna.load_study(study_name='coinbc-and', storage=st); "
+                 "[print(t.number,t.state,t.user_attrs,t.params) for t in s.trials]\"", d);
+        (void)!system(c);
+    }
     assert_int_equal(r.ntrials, 4); /* exactly N */
     for (int i = 0; i < r.ntrials; i++) {
         assert_int_equal(r.trials[i].state, RUN_TUNE_COMPLETE);

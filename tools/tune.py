@@ -197,8 +197,11 @@ def boot_id():
 
 
 def proc_start(pid):
+    """The start time of a live process (None for none, or a zombie: a dead
+    driver whose parent, e.g. a container's init, has not reaped it yet)."""
     try:
-        return open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[19]
+        fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+        return None if fields[0] in ("Z", "X") else fields[19]
     except (OSError, IndexError):
         return None
 
