@@ -340,6 +340,11 @@ class Driver:
         for k, v in opts.items():
             argv += ["--" + k, fmt(v)]
         argv += ["--epochs", str(spec["epochs"]), "--threads", str(spec["threads"]), "-o", run]
+        if os.path.exists(run):  # left from a study that was deleted from its storage: keep it, out of the way
+            stamp = int(time.time())
+            os.rename(run, "%s.old-%d" % (run, stamp))
+            if os.path.exists(run + ".log"):
+                os.rename(run + ".log", "%s.old-%d.log" % (run, stamp))
         log("trial %d: %s" % (trial.number, " ".join("%s=%s" % (k, fmt(v)) for k, v in opts.items())))
         t0 = time.monotonic()
         with open(run + ".log", "ab") as logf:
