@@ -19,6 +19,7 @@ static const cli_entry CMDS[] = {
     {"eval", cli_cmd_eval, "accuracy of a trained policy on held-out levels"},
     {"rollout", cli_cmd_rollout, "closed-loop play of levels by a trained policy"},
     {"report", cli_cmd_report, "an HTML report comparing runs"},
+    {"tune", cli_cmd_tune, "hyperparameter search over train with the same budget for every method"},
     {"bench", cli_cmd_bench, "benchmarks"},
 };
 #define NCMDS ((int)(sizeof CMDS / sizeof CMDS[0]))

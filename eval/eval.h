@@ -156,4 +156,12 @@ void eval_svg_lines(FILE *f, const char *title, const char *xlabel, const char *
 /* Writes s with &, <, >, " escaped for HTML. */
 void eval_html_escape(FILE *f, const char *s);
 
+/* ---- tune folders (report_tune.c) ---------------------------------------- */
+/* An HTML section for tune folders (DIR/trials.csv of coinbc tune): a table
+ * per study, the optimization history (best value so far against the trial
+ * number) and the value against each parameter, studies side by side. */
+int eval_report_tune(FILE *f, const char *const *dirs, int n, cb_err *e);
+/* The same section as a whole self-contained page, written atomically. */
+int eval_report_tune_write(const char *path, const char *const *dirs, int n, cb_err *e);
+
 #endif

@@ -1,0 +1,522 @@
+/* test_tune.c - coinbc tune and its records (run/tune.c): the space reader's
+ * checks and every bad input of the command (one line, nothing written), a
+ * study end to end on a tiny network, the same seed giving the same first
+ * trial, kill -9 of tune then a resume that ends with exactly N trials, and
+ * two tune processes on one storage finishing N distinct trials. The data is
+ * recorded by the test (6 + 4 levels of 24 states). */
+#include <math.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "eval/eval.h"
+#include "run/run.h"
+#include "tests/support/run.h"
+
+#define NET "-- --net nature --channels 4,4,4 --hidden 16"
+
+static char *tmp;
+static char out[65536], err[65536];
+
+static void write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static int exists(const char *fmt, ...) {
+    char p[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p, sizeof p, fmt, ap);
+    va_end(ap);
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+static int lines(const char *s) {
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+static int setup(void **state) {
+    (void)state;
+    tmp = test_tmpdir();
+    if (!tmp) return -1;
+    if (test_run(out, sizeof out, err, sizeof err, "record --levels 0-5 --states 24 --out %s/tr.cbd --quiet", tmp) ||
+        test_run(out, sizeof out, err, sizeof err, "record --levels 100-103 --states 24 --out %s/va.cbd --quiet", tmp))
+        return -1;
+    char p[8192];
+    /* a small space: four of its batch-levels fit the 6 training levels */
+    snprintf(p, sizeof p, "%s/space.json", tmp);
+    write_text(p, "{\"version\": 1, \"methods\": {\"and\": {\"lr\": {\"log\": [1e-4, 3e-3]}, "
+                  "\"wd\": {\"log\": [1e-6, 1e-3], \"or_zero\": true}, \"batch-levels\": {\"choice\": [2, 4, 8]}, "
+                  "\"tau\": {\"uniform\": [0, 1]}, \"rescale\": {\"choice\": [\"on\", \"off\"]}}}}\n");
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    test_rmtree(tmp);
+    free(tmp);
+    return 0;
+}
+
+/* ---- the records ---------------------------------------------------------- */
+
+static int space_error(const char *text, const char *method, const char *want) {
+    char p[8192];
+    snprintf(p, sizeof p, "%s/bad_space.json", tmp);
+    write_text(p, text);
+    run_tune_space s;
+    cb_err e = {0};
+    int rc = run_tune_space_read(&s, p, method, &e);
+    if (rc == 0) return fprintf(stderr, "accepted: %s\n", text), -1;
+    if (!strstr(e.msg, want)) return fprintf(stderr, "message '%s' lacks '%s'\n", e.msg, want), -1;
+    return 0;
+}
+
+static void test_space_reader(void **state) {
+    (void)state;
+    /* the default space reads for every method, with the issue's ranges */
+    const char *methods[] = {"mean", "and", "sand", "geomean"};
+    for (int m = 0; m < 4; m++) {
+        run_tune_space s;
+        cb_err e = {0};
+        assert_int_equal(run_tune_space_read(&s, "tools/tune_space.json", methods[m], &e), 0);
+        int lr = run_tune_space_find(&s, "lr"), tau = run_tune_space_find(&s, "tau");
+        assert_true(lr >= 0);
+        assert_int_equal(s.p[lr].kind, RUN_TUNE_LOG);
+        assert_true(s.p[lr].lo == 1e-4 && s.p[lr].hi == 3e-3);
+        assert_int_equal(tau < 0, m == 0);
+        assert_int_equal(run_tune_space_find(&s, "sand-k") >= 0, m == 2);
+    }
+#define V "{\"version\": 1, \"methods\": "
+    assert_int_equal(space_error(V "{\"and\": {\"lrr\": {\"log\": [1e-4, 1e-3]}}}}", "and", "unknown parameter 'lrr'"), 0);
+    assert_int_equal(space_error(V "{\"adn\": {\"lr\": {\"log\": [1e-4, 1e-3]}}}}", "and", "unknown method 'adn'"), 0);
+    assert_int_equal(space_error(V "{\"and\": {\"lr\": {\"log\": [1e-3, 1e-4]}}}}", "and", "empty range"), 0);
+    assert_int_equal(space_error(V "{\"and\": {\"tau\": {\"uniform\": [0.5, 0.5]}}}}", "and", "empty range"), 0);
+    assert_int_equal(space_error(V "{\"and\": {\"batch-levels\": {\"choice\": []}}}}", "and", "empty choice"), 0);
+    assert_int_equal(space_error(V "{\"and\": {\"wd\": {\"log\": [0, 1e-3]}}}}", "and", "not positive"), 0);
+    assert_int_equal(space_error(V "{\"and\": {\"wd\": {\"log\": [-1, 1e-3]}}}}", "and", "not positive"), 0);
+    assert_int_equal(space_error(V "{\"mean\": {\"tau\": {\"uniform\": [0, 1]}}}}", "mean", "tau does not apply"), 0);
+    assert_int_equal(space_error(V "{\"and\": {\"sand-k\": {\"log\": [0.1, 10]}}}}", "and", "only to method sand"), 0);
+    assert_int_equal(space_error(V "{\"and\": {\"tau\": {\"uniform\": [0, 2]}}}}", "and", "outside"), 0);
+    assert_int_equal(space_error(V "{\"and\": {\"rescale\": {\"choice\": [\"on\", \"maybe\"]}}}}", "and", "maybe"), 0);
+    assert_int_equal(space_error(V "{\"and\": {\"lr\": {\"log\": [1e-4, 1e-3], \"uniform\": [0, 1]}}}}", "and",
+                                 "exactly one"), 0);
+    assert_int_equal(space_error(V "{\"and\": {\"lr\": {\"log\": [1e-4, 1e-3]}}}}", "sand", "no space for method sand"), 0);
+    assert_int_equal(space_error("{\"version\": 2, \"methods\": {}}", "and", "version"), 0);
+    assert_int_equal(space_error(V "{\"and\": {\"lr\": {\"log\": [1e-4, 1e-3]}}}, \"x\": 1}", "and", "unknown key"), 0);
+    assert_int_equal(space_error(V "{\"and\": {\"lr\": {\"log\": [1e-4, 1e-3]}}", "and", "line"), 0);
+#undef V
+}
+
+static void test_records_round_trip(void **state) {
+    (void)state;
+    const char *js = "{\"version\": 1, \"study\": \"s\", \"method\": \"and\", \"trials_wanted\": 3, "
+                     "\"params\": [\"lr\", \"rescale\", \"batch-levels\"], \"trials\": ["
+                     "{\"number\": 0, \"state\": \"COMPLETE\", \"options\": {\"lr\": 0.00123456789012345, \"rescale\": "
+                     "\"on\", \"batch-levels\": 4}, \"value\": 0.75, \"epochs_run\": 3, \"seconds\": 1.5, \"run\": \"/r/0\"},"
+                     "{\"number\": 1, \"state\": \"PRUNED\", \"options\": {\"lr\": 0.002, \"rescale\": \"off\", "
+                     "\"batch-levels\": 2}, \"value\": 0.5, \"epochs_run\": 1, \"seconds\": 0.5, \"run\": \"/r/1\"},"
+                     "{\"number\": 2, \"state\": \"FAIL\", \"options\": {}, \"value\": null, \"epochs_run\": 0, "
+                     "\"seconds\": 0.1, \"run\": \"/r/2\"}]}";
+    run_tune_result r, back;
+    cb_err e = {0};
+    assert_int_equal(run_tune_result_parse(&r, js, strlen(js), &e), 0);
+    assert_int_equal(r.ntrials, 3);
+    assert_int_equal(run_tune_best(&r), 0);
+    char p[8192];
+    snprintf(p, sizeof p, "%s/rt_trials.csv", tmp);
+    assert_int_equal(run_tune_trials_write(p, &r, &e), 0);
+    assert_int_equal(run_tune_trials_read(&back, p, &e), 0);
+    assert_int_equal(back.ntrials, 3);
+    assert_int_equal(back.nparams, 3);
+    assert_true(back.trials[0].opt[0].num == 0.00123456789012345); /* written exactly */
+    assert_string_equal(back.trials[1].opt[1].str, "off");
+    assert_int_equal(back.trials[1].state, RUN_TUNE_PRUNED);
+    assert_true(isnan(back.trials[2].value));
+    run_tune_result_free(&back);
+    /* best.json back into train options */
+    run_tune_spec *s = calloc(1, sizeof *s);
+    assert_non_null(s);
+    snprintf(s->method, sizeof s->method, "and");
+    s->epochs = 3;
+    s->nfixed = 4;
+    snprintf(s->fixed[0], sizeof s->fixed[0], "--net");
+    snprintf(s->fixed[1], sizeof s->fixed[1], "nature");
+    snprintf(s->fixed[2], sizeof s->fixed[2], "--hidden");
+    snprintf(s->fixed[3], sizeof s->fixed[3], "16");
+    snprintf(p, sizeof p, "%s/rt_best.json", tmp);
+    assert_int_equal(run_tune_best_write(p, s, &r, 0, &e), 0);
+    char *args;
+    assert_int_equal(run_tune_best_args(&args, p, &e), 0);
+    assert_string_equal(args, "--method and --tau 0.8 --lr 0.00123456789012345 --net nature --hidden 16 --rescale on "
+                              "--batch-levels 4 --epochs 3");
+    free(args);
+    free(s);
+    run_tune_result_free(&r);
+    /* broken inputs */
+    const char *bad_js[] = {"{\"version\": 2, \"params\": [], \"trials\": []}", "[1]", "{\"version\": 1",
+                            "{\"version\": 1, \"params\": [\"nope\"], \"trials\": []}",
+                            "{\"version\": 1, \"params\": [], \"trials\": [{\"number\": 0, \"state\": \"DONE\", "
+                            "\"options\": {}, \"value\": 1, \"epochs_run\": 1, \"seconds\": 1, \"run\": \"x\"}]}"};
+    for (size_t i = 0; i < sizeof bad_js / sizeof bad_js[0]; i++)
+        assert_int_not_equal(run_tune_result_parse(&r, bad_js[i], strlen(bad_js[i]), &e), 0);
+    const char *bad_csv[] = {"", "number,state,value\n", "number,state,lr,value,epochs_run,seconds,run\n0,COMPLETE,1\n",
+                             "number,state,lr,value,epochs_run,seconds,run\nx,COMPLETE,1,0.5,1,1,r\n",
+                             "number,state,lr,value,epochs_run,seconds,run\n0,WHAT,1,0.5,1,1,r\n",
+                             "number,state,bogus,value,epochs_run,seconds,run\n"};
+    snprintf(p, sizeof p, "%s/bad_trials.csv", tmp);
+    for (size_t i = 0; i < sizeof bad_csv / sizeof bad_csv[0]; i++) {
+        write_text(p, bad_csv[i]);
+        assert_int_not_equal(run_tune_trials_read(&back, p, &e), 0);
+        assert_non_null(strstr(e.msg, "bad_trials.csv"));
+    }
+    const char *bad_best[] = {"[]", "{\"lr\": \"fast\"}", "{\"bogus\": 1}", "{\"net\": \"a b\"}", "{\"lr\": "};
+    snprintf(p, sizeof p, "%s/bad_best.json", tmp);
+    for (size_t i = 0; i < sizeof bad_best / sizeof bad_best[0]; i++) {
+        write_text(p, bad_best[i]);
+        assert_int_not_equal(run_tune_best_args(&args, p, &e), 0);
+    }
+}
+
+/* ---- bad input: one line, status != 0, nothing written ---------------------- */
+
+static void bad(const char *want, const char *fmt, ...) {
+    char args[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    int rc = test_run(out, sizeof out, err, sizeof err, "tune %s/tr.cbd --val %s/va.cbd -o %s/bad %s", tmp, tmp, tmp, args);
+    if (rc == 0 || lines(err) != 1 || !strstr(err, want) || exists("%s/bad", tmp)) {
+        fprintf(stderr, "args: %s\nstatus %d, stderr: %s", args, rc, err);
+        fail();
+    }
+}
+
+static void test_bad_input(void **state) {
+    (void)state;
+    char p[8192];
+    snprintf(p, sizeof p, "%s/b.json", tmp);
+#define V "{\"version\": 1, \"methods\": "
+    write_text(p, V "{\"and\": {\"lrr\": {\"log\": [1e-4, 1e-3]}}}}");
+    bad("unknown parameter 'lrr'", "--method and --trials 2 --space %s", p);
+    write_text(p, V "{\"and\": {\"lr\": {\"log\": [1e-4, 1e-3]}}, \"avg\": {}}}");
+    bad("unknown method 'avg'", "--method and --trials 2 --space %s", p);
+    write_text(p, V "{\"and\": {\"lr\": {\"uniform\": [1e-3, 1e-4]}}}}");
+    bad("empty range", "--method and --trials 2 --space %s", p);
+    write_text(p, V "{\"and\": {\"wd\": {\"log\": [0, 1e-4]}}}}");
+    bad("not positive", "--method and --trials 2 --space %s", p);
+    write_text(p, V "{\"mean\": {\"tau\": {\"uniform\": [0, 1]}}}}");
+    bad("tau does not apply to method mean", "--method mean --trials 2 --space %s", p);
+#undef V
+    bad("--tau does not apply to method mean", "--method mean --trials 2 -- --tau 0.5");
+    bad("unknown --method", "--method avg --trials 2");
+    bad("--trials must be > 0", "--method and --trials 0");
+    bad("--trials must be > 0", "--method and --trials -3");
+    bad("--epochs must be > 0", "--method and --trials 2 --epochs 0");
+    bad("after --: unknown train option '--bogus'", "--method and --trials 2 -- --bogus 1");
+    bad("--epochs after --: tune sets it itself", "--method and --trials 2 -- --epochs 3");
+    bad("also searched", "--method and --trials 2 -- --lr 0.001");
+    write_text(p, "{\"version\": 1, \"methods\": {\"mean\": {\"lr\": {\"log\": [1e-4, 1e-3]}}}}");
+    bad("more than the 6 training levels", "--method mean --trials 2 --space %s -- --batch-levels 8", p);
+    /* the space does not fit the data: every batch-levels choice above 6 levels */
+    write_text(p, "{\"version\": 1, \"methods\": {\"and\": {\"batch-levels\": {\"choice\": [8, 16]}}}}");
+    bad("no batch-levels of the space fits", "--method and --trials 2 --space %s", p);
+    /* overlapping levels: the training data as validation data */
+    int rc = test_run(out, sizeof out, err, sizeof err, "tune %s/tr.cbd --val %s/tr.cbd -o %s/bad --method and --trials 2",
+                      tmp, tmp, tmp);
+    assert_int_not_equal(rc, 0);
+    assert_non_null(strstr(err, "is in both"));
+    assert_false(exists("%s/bad", tmp));
+    write_text(p, "{\"version\": 1, \"methods\": {\"and\": {\"lr\": {\"log\": [1e-4, 1e-3]}}}}");
+    bad("unreachable", "--space %s --method and --trials 2 --storage sqlite:////nonexistent_dir_coinbc/x/study.db", p);
+    bad("cannot write in", "--space %s --method and --trials 2 --storage journal:%s/space.json/sub/study.journal", p, tmp);
+}
+
+static void test_missing_optuna(void **state) {
+    (void)state;
+    char p[8192];
+    snprintf(p, sizeof p, "%s/nooptuna.sh", tmp);
+    write_text(p, "#!/bin/sh\nexec /usr/bin/python3 -S \"$@\"\n");
+    chmod(p, 0755);
+    char cmd[16384];
+    snprintf(cmd, sizeof cmd,
+             "COINBC_PYTHON=%s %s tune %s/tr.cbd --val %s/va.cbd -o %s/bad --method and --trials 2 --space %s/space.json "
+             ">/dev/null 2>%s/optuna_err.txt",
+             p, test_coinbc(), tmp, tmp, tmp, tmp, tmp);
+    int st = system(cmd);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) != 0);
+    snprintf(p, sizeof p, "%s/optuna_err.txt", tmp);
+    uint8_t *b;
+    size_t n;
+    assert_int_equal(cb_read_file(p, &b, &n, NULL), 0);
+    assert_non_null(strstr((char *)b, "python3-optuna is missing"));
+    free(b);
+    assert_false(exists("%s/bad", tmp));
+}
+
+/* ---- studies ---------------------------------------------------------------- */
+
+static int read_trials(run_tune_result *r, const char *dir) {
+    char p[8192];
+    snprintf(p, sizeof p, "%.4000s/trials.csv", dir);
+    cb_err e = {0};
+    int rc = run_tune_trials_read(r, p, &e);
+    if (rc) fprintf(stderr, "%s\n", e.msg);
+    return rc;
+}
+
+static void test_study_end_to_end(void **state) {
+    (void)state;
+    int rc = test_run(out, sizeof out, err, sizeof err,
+                      "tune %s/tr.cbd --val %s/va.cbd -o %s/e2e --method and --trials 4 --epochs 3 --threads 1 "
+                      "--space %s/space.json " NET,
+                      tmp, tmp, tmp, tmp);
+    if (rc) fprintf(stderr, "%s", err);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(err, "batch-levels 8 left out"));
+    char d[8192];
+    snprintf(d, sizeof d, "%s/e2e", tmp);
+    run_tune_result r;
+    assert_int_equal(read_trials(&r, d), 0);
+    assert_int_equal(r.ntrials, 4);
+    assert_string_equal(r.param[0], "lr");
+    assert_string_equal(r.param[4], "rescale");
+    for (int i = 0; i < 4; i++) {
+        const run_tune_trial *t = &r.trials[i];
+        assert_int_equal(t->number, i);
+        assert_int_not_equal(t->state, RUN_TUNE_FAIL);
+        if (t->state == RUN_TUNE_COMPLETE) assert_int_equal(t->epochs_run, 3);
+        assert_true(t->value >= 0 && t->value <= 1);
+        assert_true(t->opt[0].num >= 1e-4 && t->opt[0].num <= 3e-3);
+        assert_true(t->opt[1].num == 0 || (t->opt[1].num >= 1e-6 && t->opt[1].num <= 1e-3));
+        assert_true(t->opt[2].num == 2 || t->opt[2].num == 4); /* 8 was left out */
+        assert_true(exists("%s/metrics.jsonl", t->run));
+    }
+    run_tune_result_free(&r);
+    /* best.args goes straight back to coinbc train */
+    char p[8192];
+    snprintf(p, sizeof p, "%.4000s/best.json", d);
+    char *args;
+    cb_err e = {0};
+    assert_int_equal(run_tune_best_args(&args, p, &e), 0);
+    assert_non_null(strstr(args, "--method and --tau "));
+    assert_non_null(strstr(args, "--net nature"));
+    rc = test_run(out, sizeof out, err, sizeof err, "train %s/tr.cbd --val %s/va.cbd %s --threads 1 --quiet -o %s/again",
+                  tmp, tmp, args, tmp);
+    assert_int_equal(rc, 0);
+    free(args);
+    /* the same command again: nothing left to run, the same rows */
+    rc = test_run(out, sizeof out, err, sizeof err,
+                  "tune %s/tr.cbd --val %s/va.cbd -o %s/e2e --method and --trials 4 --epochs 3 --threads 1 "
+                  "--space %s/space.json " NET,
+                  tmp, tmp, tmp, tmp);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "4 trials"));
+    /* another study in the same folder is refused */
+    rc = test_run(out, sizeof out, err, sizeof err,
+                  "tune %s/tr.cbd --val %s/va.cbd -o %s/e2e --method and --trials 4 --epochs 5 --space %s/space.json " NET,
+                  tmp, tmp, tmp, tmp);
+    assert_int_not_equal(rc, 0);
+    assert_non_null(strstr(err, "holds another study"));
+}
+
+static void test_same_seed_same_first_trial(void **state) {
+    (void)state;
+    char row[3][512];
+    const int seeds[3] = {7, 7, 8};
+    for (int k = 0; k < 3; k++) {
+        int rc = test_run(out, sizeof out, err, sizeof err,
+                          "tune %s/tr.cbd --val %s/va.cbd -o %s/seed%d --method and --trials 1 --epochs 1 --seed %d "
+                          "--threads 1 --space %s/space.json " NET,
+                          tmp, tmp, tmp, k, seeds[k], tmp);
+        assert_int_equal(rc, 0);
+        char d[8192];
+        snprintf(d, sizeof d, "%s/seed%d", tmp, k);
+        run_tune_result r;
+        assert_int_equal(read_trials(&r, d), 0);
+        assert_int_equal(r.ntrials, 1);
+        snprintf(row[k], sizeof row[k], "%.17g %.17g %g %.17g %s", r.trials[0].opt[0].num, r.trials[0].opt[1].num,
+                 r.trials[0].opt[2].num, r.trials[0].opt[3].num, r.trials[0].opt[4].str);
+        run_tune_result_free(&r);
+    }
+    assert_string_equal(row[0], row[1]);
+    assert_string_not_equal(row[0], row[2]);
+}
+
+static int count(const char *hay, const char *needle) {
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p++) n++;
+    return n;
+}
+
+/* the report's tune section from the two studies above (4 and 1 trials) */
+static void test_report_charts(void **state) {
+    (void)state;
+    char a[8192], b[8192], p[8192];
+    snprintf(a, sizeof a, "%s/e2e", tmp);
+    snprintf(b, sizeof b, "%s/seed0", tmp);
+    const char *dirs[2] = {a, b};
+    snprintf(p, sizeof p, "%s/tune_report.html", tmp);
+    cb_err e = {0};
+    assert_int_equal(eval_report_tune_write(p, dirs, 2, &e), 0);
+    uint8_t *html;
+    size_t n;
+    assert_int_equal(cb_read_file(p, &html, &n, NULL), 0);
+    const char *h = (const char *)html;
+    assert_non_null(strstr(h, "optimization history"));
+    assert_int_equal(count(h, "<svg"), 6);                 /* history + lr, wd, batch-levels, tau, rescale */
+    assert_int_equal(count(h, "tune-scatter"), 5);
+    assert_int_equal(count(h, "class=\"pt\""), 5 * 5);   /* 5 trials on each parameter chart */
+    assert_int_equal(count(h, "class=\"series\""), 2);   /* one history line per study */
+    assert_non_null(strstr(h, "value vs lr (log scale)"));
+    assert_non_null(strstr(h, ">off<") ? strstr(h, ">off<") : strstr(h, ">on<"));
+    free(html);
+    /* a folder without trials.csv is an error naming it */
+    const char *none[1] = {tmp};
+    assert_int_not_equal(eval_report_tune_write(p, none, 1, &e), 0);
+    assert_non_null(strstr(e.msg, "trials.csv"));
+}
+
+static pid_t start_tune(const char *fmt, ...) {
+    char args[4096], cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "exec %s %s >/dev/null 2>>%s/bg.log", test_coinbc(), args, tmp);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* trial folders NNNN whose metrics.jsonl has `epochs` rows (finished training) */
+static int finished_runs(const char *dir, int epochs, int *numbers) {
+    int n = 0;
+    for (int i = 0; i < 100; i++) {
+        char p[8192];
+        snprintf(p, sizeof p, "%.4000s/trials/%04d/metrics.jsonl", dir, i);
+        uint8_t *b;
+        size_t len;
+        if (cb_read_file(p, &b, &len, NULL)) continue;
+        if (lines((char *)b) == epochs) numbers[n++] = i;
+        free(b);
+    }
+    return n;
+}
+
+static void test_kill_then_resume(void **state) {
+    (void)state;
+    char d[8192];
+    snprintf(d, sizeof d, "%s/kill", tmp);
+    const char *fmt = "tune %s/tr.cbd --val %s/va.cbd -o %s --method and --trials 4 --epochs 30 --prune off "
+                      "--threads 1 --space %s/space.json " NET;
+    pid_t pid = start_tune(fmt, tmp, tmp, d, tmp);
+    /* kill -9 once one trial has finished and the next has started */
+    int done[100], nd = 0;
+    for (int i = 0; i < 1200 && !(nd >= 1 && exists("%s/trials/%04d.log", d, nd)); i++) {
+        usleep(50000);
+        nd = finished_runs(d, 30, done);
+    }
+    assert_true(nd >= 1);
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    int st;
+    waitpid(pid, &st, 0);
+    usleep(200000); /* the driver and its train die with tune (PR_SET_PDEATHSIG) */
+    int rc = test_run(out, sizeof out, err, sizeof err, fmt, tmp, tmp, d, tmp);
+    if (rc) fprintf(stderr, "%s", err);
+    assert_int_equal(rc, 0);
+    run_tune_result r;
+    assert_int_equal(read_trials(&r, d), 0);
+    if (r.ntrials != 4) {
+        char c[20000];
+        fprintf(stderr, "%s", err);
+        snprintf(c, sizeof c, "cd /tmp && /usr/bin/python3 -c \"import sys; sys.path.insert(0,'/work/wt/tune/tools'); import tune, optuna; "
+                 "st=tune.open_storage('journal:%.4000s/study.journal', False); s=optuna.load_study(study_name='coinbc-and', storage=st); "
+                 "[print(t.number,t.state,t.user_attrs,t.params) for t in s.trials]\"", d);
+        (void)!system(c);
+    }
+    assert_int_equal(r.ntrials, 4); /* exactly N */
+    for (int i = 0; i < r.ntrials; i++) {
+        assert_int_equal(r.trials[i].state, RUN_TUNE_COMPLETE);
+        for (int j = 0; j < i; j++) assert_int_not_equal(r.trials[i].number, r.trials[j].number);
+    }
+    /* every trial finished before the kill is still there, not run again */
+    for (int k = 0; k < nd; k++) {
+        int found = 0;
+        for (int i = 0; i < r.ntrials; i++) found += r.trials[i].number == done[k];
+        assert_int_equal(found, 1);
+    }
+    run_tune_result_free(&r);
+}
+
+static void test_two_processes_one_storage(void **state) {
+    (void)state;
+    char url[4200];
+    snprintf(url, sizeof url, "sqlite:///%s/shared.db", tmp);
+    const char *fmt = "tune %s/tr.cbd --val %s/va.cbd -o %s/%s --method and --trials 5 --epochs 8 --threads 1 "
+                      "--storage %s --space %s/space.json " NET;
+    pid_t a = start_tune(fmt, tmp, tmp, tmp, "two_a", url, tmp);
+    pid_t b = start_tune(fmt, tmp, tmp, tmp, "two_b", url, tmp);
+    int sa, sb;
+    waitpid(a, &sa, 0);
+    waitpid(b, &sb, 0);
+    if (!WIFEXITED(sa) || WEXITSTATUS(sa) || !WIFEXITED(sb) || WEXITSTATUS(sb)) {
+        char c[9000];
+        snprintf(c, sizeof c, "cat %.4000s/bg.log", tmp);
+        (void)!system(c);
+    }
+    assert_true(WIFEXITED(sa) && WEXITSTATUS(sa) == 0);
+    assert_true(WIFEXITED(sb) && WEXITSTATUS(sb) == 0);
+    /* a third process on the storage finds the study done: it runs nothing and lists N distinct trials */
+    int rc = test_run(out, sizeof out, err, sizeof err, fmt, tmp, tmp, tmp, "two_c", url, tmp);
+    assert_int_equal(rc, 0);
+    char d[8192];
+    snprintf(d, sizeof d, "%s/two_c", tmp);
+    run_tune_result r;
+    assert_int_equal(read_trials(&r, d), 0);
+    assert_int_equal(r.ntrials, 5);
+    int in_a = 0, in_b = 0;
+    for (int i = 0; i < r.ntrials; i++) {
+        for (int j = 0; j < i; j++) {
+            assert_int_not_equal(r.trials[i].number, r.trials[j].number);
+            assert_string_not_equal(r.trials[i].run, r.trials[j].run);
+        }
+        in_a += strstr(r.trials[i].run, "/two_a/") != NULL;
+        in_b += strstr(r.trials[i].run, "/two_b/") != NULL;
+    }
+    assert_int_equal(in_a + in_b, 5);
+    assert_false(exists("%s/trials/0000", d));
+    run_tune_result_free(&r);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_space_reader),
+        cmocka_unit_test(test_records_round_trip),
+        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_missing_optuna),
+        cmocka_unit_test(test_study_end_to_end),
+        cmocka_unit_test(test_same_seed_same_first_trial),
+        cmocka_unit_test(test_report_charts),
+        cmocka_unit_test(test_kill_then_resume),
+        cmocka_unit_test(test_two_processes_one_storage),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

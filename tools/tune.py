@@ -1,0 +1,499 @@
+#!/usr/bin/python3
+"""tune.py - the driver behind `coinbc tune` (docs/TUNE.md): Optuna's seeded TPE
+sampler, a successive-halving pruner on per-epoch validation accuracy and its
+storage, with one `coinbc train` process per trial.
+
+Run by coinbc (never by hand): `tune.py SPEC.json` runs the study described by
+the spec (written by `coinbc tune`, format in docs/FORMATS.md) and prints the
+study's trials as one JSON object on stdout; `tune.py --check -` validates a
+spec read from stdin and connects to its storage, writing nothing locally.
+Progress goes to stderr. Exit status: 0 done, 1 failure (one line on stderr),
+3 python3-optuna is missing.
+
+Counting (so that N trials finish exactly, across crashes and processes): a
+trial counts when it is COMPLETE, PRUNED, FAIL, RUNNING or WAITING and is not
+void. Void trials (user attribute coinbc_void) are RUNNING trials whose owner
+died (their parameters are enqueued again, so they are re-run) and surplus
+trials asked for by a process that lost the race for the last slot. A trial
+is surplus when N counting trials have lower numbers.
+"""
+import datetime
+import json
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import warnings
+
+import fcntl
+
+try:
+    import optuna
+except ImportError as err:  # reported by coinbc as "python3-optuna is missing"
+    sys.stderr.write("tune.py: cannot import optuna (%s)\n" % err)
+    sys.exit(3)
+from optuna.storages import JournalStorage, JournalFileStorage, RDBStorage
+from optuna.trial import TrialState
+# the journal's lock interface (public in later Optuna releases, private in 3.1)
+try:
+    from optuna.storages import BaseJournalFileLock as JournalFileBaseLock
+except ImportError:
+    from optuna.storages._journal.file import JournalFileBaseLock
+
+SPEC_VERSION = 1
+RESULT_VERSION = 1
+METHODS = ("mean", "and", "sand", "geomean")
+# parameter -> (kind, lowest, highest, methods it applies to or None for all)
+PARAMS = {
+    "lr": ("float", 0.0, math.inf, None),
+    "wd": ("float", 0.0, math.inf, None),
+    "tau": ("float", 0.0, 1.0, ("and", "sand", "geomean")),
+    "sand-k": ("float", 0.0, math.inf, ("sand",)),
+    "batch-levels": ("int", 1, 1 << 20, None),
+    "batch-frames": ("int", 1, 1 << 20, None),
+    "rescale": ("enum", ("on", "off"), None, ("and", "sand", "geomean")),
+    "lr-schedule": ("enum", ("step", "const"), None, None),
+    "wd-mode": ("enum", ("l2", "decoupled"), None, None),
+}
+POSITIVE = ("lr", "sand-k")  # strictly positive parameters
+VOID = "coinbc_void"
+
+
+class SpecError(Exception):
+    pass
+
+
+def log(msg):
+    sys.stderr.write("tune: %s\n" % msg)
+    sys.stderr.flush()
+
+
+def check_value(name, v):
+    kind, lo, hi, _ = PARAMS[name]
+    if kind == "enum":
+        if v not in lo:
+            raise SpecError("%s: %r is not one of %s" % (name, v, ", ".join(lo)))
+        return
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or (kind == "int" and not isinstance(v, int)):
+        raise SpecError("%s: %r is not %s" % (name, v, "an integer" if kind == "int" else "a number"))
+    if not (lo <= v <= hi) or (name in POSITIVE and v <= 0):
+        raise SpecError("%s: %r is outside its allowed values" % (name, v))
+
+
+def check_space(method, space):
+    """The same rules as run/tune.c: raises SpecError naming the parameter."""
+    if method not in METHODS:
+        raise SpecError("unknown method '%s'" % method)
+    if not space:
+        raise SpecError("the space is empty")
+    seen = set()
+    for p in space:
+        name = p.get("name")
+        if name not in PARAMS:
+            raise SpecError("unknown parameter '%s'" % name)
+        if name in seen:
+            raise SpecError("%s: given twice" % name)
+        seen.add(name)
+        applies = PARAMS[name][3]
+        if applies is not None and method not in applies:
+            raise SpecError("%s does not apply to method %s" % (name, method))
+        kinds = [k for k in ("log", "uniform", "int", "choice") if k in p]
+        if len(kinds) != 1:
+            raise SpecError("%s: give exactly one of log, uniform, int, choice" % name)
+        k = kinds[0]
+        if k == "choice":
+            vals = p["choice"]
+            if not isinstance(vals, list) or not vals:
+                raise SpecError("%s: empty choice" % name)
+            for v in vals:
+                check_value(name, v)
+        else:
+            r = p[k]
+            if not isinstance(r, list) or len(r) != 2:
+                raise SpecError("%s: %s wants [low, high]" % (name, k))
+            if PARAMS[name][0] == "enum" or (k == "int") != (PARAMS[name][0] == "int"):
+                raise SpecError("%s: a %s range does not fit this parameter" % (name, k))
+            for v in r:
+                check_value(name, v)
+            if not r[0] < r[1]:
+                raise SpecError("%s: empty range [%r, %r]" % (name, r[0], r[1]))
+            if k == "log" and r[0] <= 0:
+                raise SpecError("%s: log range [%r, %r] is not positive" % (name, r[0], r[1]))
+        if p.get("or_zero") and (k not in ("log", "uniform")):
+            raise SpecError("%s: or_zero needs a log or uniform range" % name)
+
+
+def read_spec(path):
+    try:
+        text = sys.stdin.read() if path == "-" else open(path).read()
+        spec = json.loads(text)
+    except (OSError, ValueError) as err:
+        raise SpecError("%s: %s" % (path, err))
+    if spec.get("version") != SPEC_VERSION:
+        raise SpecError("%s: spec version %r, this driver reads %d" % (path, spec.get("version"), SPEC_VERSION))
+    for key in ("coinbc", "train", "val", "method", "trials", "epochs", "jobs", "threads", "seed", "prune",
+                "storage", "study", "dir", "fixed", "space"):
+        if key not in spec:
+            raise SpecError("%s: no '%s'" % (path, key))
+    if spec["trials"] <= 0 or spec["epochs"] <= 0 or spec["jobs"] <= 0:
+        raise SpecError("%s: trials, epochs and jobs must be > 0" % path)
+    check_space(spec["method"], spec["space"])
+    return spec
+
+
+class FlockLock(JournalFileBaseLock):
+    """A journal lock the kernel releases when its holder dies (flock), so a
+    kill -9 during a write never leaves a lock behind (Optuna 3.1's own locks
+    are files that stay)."""
+
+    def __init__(self, path):
+        self._path = path
+        self._fd = None
+
+    def acquire(self):
+        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        self._fd = fd
+        return True
+
+    def release(self):
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+
+def open_storage(url, check):
+    """journal:PATH -> a journal file with a flock lock; anything else is an
+    RDB URL (sqlite:///..., postgresql://..., mysql://...)."""
+    if url.startswith("journal:"):
+        path = url[len("journal:"):]
+        folder = os.path.dirname(os.path.abspath(path))
+        if check:  # the folder may not exist yet (the default storage is in DIR): its closest ancestor must be writable
+            while not os.path.exists(folder):
+                folder = os.path.dirname(folder)
+            if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+                raise SpecError("storage %s: cannot write in %s" % (url, folder))
+            return None
+        os.makedirs(folder, exist_ok=True)
+        return JournalStorage(JournalFileStorage(path, lock_obj=FlockLock(path + ".flock")))
+    try:
+        return RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None)
+    except Exception as err:  # any driver or connection error: the storage is unreachable
+        raise SpecError("storage %s is unreachable: %s" % (url, str(err).splitlines()[0] if str(err) else type(err).__name__))
+
+
+# ---- owners: which process runs a trial -------------------------------------
+
+def boot_id():
+    try:
+        return open("/proc/sys/kernel/random/boot_id").read().strip()
+    except OSError:
+        return ""
+
+
+def proc_start(pid):
+    """The start time of a live process (None for none, or a zombie: a dead
+    driver whose parent, e.g. a container's init, has not reaped it yet)."""
+    try:
+        fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+        return None if fields[0] in ("Z", "X") else fields[19]
+    except (OSError, IndexError):
+        return None
+
+
+OWNER = {"host": socket.gethostname(), "boot": boot_id(), "pid": os.getpid(), "start": proc_start(os.getpid())}
+
+
+def owner_gone(attrs):
+    o = attrs.get("coinbc_owner")
+    if not isinstance(o, dict) or o.get("host") != OWNER["host"]:
+        return False  # another machine's trial: only that machine can tell
+    if o.get("boot") != OWNER["boot"]:
+        return True
+    return proc_start(int(o.get("pid", 0))) != o.get("start")
+
+
+def counts(t):
+    return VOID not in t.user_attrs and t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL,
+                                                     TrialState.RUNNING, TrialState.WAITING)
+
+
+def void_trial(study, trial_id, why):
+    """Marks a trial void and failed; False when someone else finished it first."""
+    st = study._storage
+    try:
+        st.set_trial_user_attr(trial_id, VOID, why)
+        st.set_trial_state_values(trial_id, TrialState.FAIL)
+        return True
+    except Exception:
+        return False
+
+
+ORPHAN_AGE = 10.0  # seconds: a RUNNING trial without an owner is older than ask -> set_user_attr can take
+
+
+def fail_stale(study):
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if VOID in t.user_attrs:
+            continue
+        if "coinbc_owner" not in t.user_attrs:
+            # its process died between ask and naming itself the owner; or a
+            # live process is in that moment now: wait until it cannot be
+            age = (datetime.datetime.now() - t.datetime_start).total_seconds() if t.datetime_start else ORPHAN_AGE
+            if age < ORPHAN_AGE:
+                time.sleep(ORPHAN_AGE - age)
+            t = study._storage.get_trial(t._trial_id)
+            if t.state != TrialState.RUNNING or "coinbc_owner" in t.user_attrs:
+                continue
+        elif not owner_gone(t.user_attrs):
+            continue
+        if void_trial(study, t._trial_id, "interrupted"):
+            study.enqueue_trial(t.params, user_attrs={"coinbc_rerun_of": t.number})
+            log("trial %d was running when its tune process died: marked failed (void) and queued again" % t.number)
+
+
+# ---- one trial ---------------------------------------------------------------
+
+def suggest(trial, space):
+    """Optuna parameters -> coinbc train options (name -> value)."""
+    opts = {}
+    for p in space:
+        name = p["name"]
+        if p.get("or_zero") and not trial.suggest_categorical(name + ":on", [False, True]):
+            opts[name] = 0.0
+        elif "log" in p:
+            opts[name] = trial.suggest_float(name, p["log"][0], p["log"][1], log=True)
+        elif "uniform" in p:
+            opts[name] = trial.suggest_float(name, p["uniform"][0], p["uniform"][1])
+        elif "int" in p:
+            opts[name] = trial.suggest_int(name, p["int"][0], p["int"][1])
+        else:
+            opts[name] = trial.suggest_categorical(name, p["choice"])
+    return opts
+
+
+def fmt(v):
+    return repr(v) if isinstance(v, float) else str(v)
+
+
+def read_epochs(path):
+    """Per-epoch validation accuracy from a run folder's metrics.jsonl
+    (rewritten atomically after every epoch, so it is always whole)."""
+    try:
+        lines = open(path).read().splitlines()
+    except OSError:
+        return []
+    accs = []
+    for line in lines:
+        if line.strip():
+            row = json.loads(line)
+            accs.append(float(row["val_acc"]) if row.get("val_acc") is not None else float("nan"))
+    return accs
+
+
+def set_pdeathsig():
+    """The train process dies with the driver thread that started it (so a
+    kill -9 of tune leaves no orphan training)."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+class Driver:
+    def __init__(self, spec, study):
+        self.spec = spec
+        self.study = study
+        self.lock = threading.Lock()
+        self.stop = False
+        self.failed = None
+
+    def next_trial(self):
+        n = self.spec["trials"]
+        with self.lock:
+            if self.stop:
+                return None
+            if sum(1 for t in self.study.get_trials(deepcopy=False) if counts(t)) >= n:
+                return None
+            trial = self.study.ask()
+            trial.set_user_attr("coinbc_owner", OWNER)
+            before = sum(1 for t in self.study.get_trials(deepcopy=False) if t.number < trial.number and counts(t))
+            if before >= n:
+                void_trial(self.study, trial._trial_id, "surplus")
+                return None
+            return trial
+
+    def run_trial(self, trial):
+        spec = self.spec
+        opts = suggest(trial, spec["space"])
+        run = os.path.join(spec["dir"], "trials", "%04d" % trial.number)
+        trial.set_user_attr("coinbc_options", opts)
+        trial.set_user_attr("coinbc_run", run)
+        argv = [spec["coinbc"], "train", spec["train"], "--val", spec["val"], "--method", spec["method"]]
+        argv += spec["fixed"]
+        for k, v in opts.items():
+            argv += ["--" + k, fmt(v)]
+        argv += ["--epochs", str(spec["epochs"]), "--threads", str(spec["threads"]), "-o", run]
+        if os.path.exists(run):  # left from a study that was deleted from its storage: keep it, out of the way
+            stamp = int(time.time())
+            os.rename(run, "%s.old-%d" % (run, stamp))
+            if os.path.exists(run + ".log"):
+                os.rename(run + ".log", "%s.old-%d.log" % (run, stamp))
+        log("trial %d: %s" % (trial.number, " ".join("%s=%s" % (k, fmt(v)) for k, v in opts.items())))
+        t0 = time.monotonic()
+        with open(run + ".log", "ab") as logf:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
+                                    preexec_fn=set_pdeathsig)
+        metrics = os.path.join(run, "metrics.jsonl")
+        reported = 0
+        pruned = False
+        while True:
+            rc = proc.poll()
+            accs = read_epochs(metrics)
+            for ep in range(reported, len(accs)):
+                if not math.isnan(accs[ep]):
+                    trial.report(accs[ep], ep + 1)
+                reported = ep + 1
+                # judged on every epoch but the last, whether or not train has
+                # ended meanwhile, so the outcome does not depend on timing
+                if not pruned and spec["prune"] and ep + 1 < spec["epochs"] and trial.should_prune():
+                    pruned = True
+                    if rc is None:
+                        proc.send_signal(signal.SIGTERM)
+            if rc is not None:
+                break
+            time.sleep(0.2)
+        seconds = time.monotonic() - t0
+        accs = [a for a in read_epochs(metrics) if not math.isnan(a)]
+        trial.set_user_attr("coinbc_epochs_run", len(read_epochs(metrics)))
+        trial.set_user_attr("coinbc_seconds", round(seconds, 2))
+        # coinbc train ends a SIGTERM with status 143 after a clean stop; a
+        # train without that handler dies by the signal (-15): both are a prune
+        if pruned and rc in (143, -signal.SIGTERM, 0):
+            if rc != 0:
+                log("trial %d: coinbc train stopped by SIGTERM (status %d)" % (trial.number, rc))
+            self.study.tell(trial, state=TrialState.PRUNED)
+            log("trial %d: pruned after %d epochs (best val acc %s)" % (trial.number, len(accs),
+                                                                       "%.4f" % max(accs) if accs else "-"))
+        elif rc in (-signal.SIGINT, -signal.SIGKILL, -signal.SIGTERM, 130, 137, 143):
+            # killed from outside (Ctrl-C, kill, the machine's OOM killer): not
+            # an outcome of the parameters; void it and queue them again
+            trial.set_user_attr(VOID, "interrupted")
+            self.study.tell(trial, state=TrialState.FAIL)
+            self.study.enqueue_trial(trial.params, user_attrs={"coinbc_rerun_of": trial.number})
+            log("trial %d: coinbc train was killed (status %d): queued again" % (trial.number, rc))
+        elif rc == 0 and accs:
+            self.study.tell(trial, max(accs))
+            log("trial %d: val acc %.4f (best epoch of %d), %.0f s" % (trial.number, max(accs), len(accs), seconds))
+        else:
+            trial.set_user_attr("coinbc_error", "coinbc train exited with status %d, see %s.log" % (rc, run))
+            self.study.tell(trial, state=TrialState.FAIL)
+            log("trial %d: FAILED (coinbc train status %d, log %s.log)" % (trial.number, rc, run))
+
+    def worker(self):
+        try:
+            while True:
+                trial = self.next_trial()
+                if trial is None:
+                    return
+                self.run_trial(trial)
+        except Exception as err:  # a storage error: stop the other workers too
+            with self.lock:
+                self.stop = True
+                self.failed = self.failed or "%s: %s" % (type(err).__name__, err)
+
+
+def result(study, spec):
+    trials = []
+    for t in study.get_trials(deepcopy=False):
+        if VOID in t.user_attrs or not t.state.is_finished():
+            continue
+        trials.append({
+            "number": t.number,
+            "state": t.state.name,
+            "options": t.user_attrs.get("coinbc_options", {}),
+            "value": t.value if t.state == TrialState.COMPLETE else
+            (max(t.intermediate_values.values()) if t.intermediate_values else None),
+            "epochs_run": t.user_attrs.get("coinbc_epochs_run", 0),
+            "seconds": t.user_attrs.get("coinbc_seconds", 0),
+            "run": t.user_attrs.get("coinbc_run", ""),
+        })
+    return {"version": RESULT_VERSION, "study": spec["study"], "method": spec["method"], "trials_wanted": spec["trials"],
+            "params": [p["name"] for p in spec["space"]], "trials": trials}
+
+
+def main(argv):
+    check = len(argv) == 3 and argv[1] == "--check"
+    if not check and len(argv) != 2:
+        sys.stderr.write("usage: tune.py SPEC.json | tune.py --check SPEC.json (run by coinbc tune)\n")
+        return 2
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    try:
+        spec = read_spec(argv[-1])
+        for attempt in range(4):
+            try:
+                storage = open_storage(spec["storage"], check)
+                break
+            except SpecError:
+                if attempt == 3 or not spec["storage"].startswith("sqlite"):
+                    raise
+                time.sleep(0.5 + attempt)
+    except SpecError as err:
+        sys.stderr.write("%s\n" % err)
+        return 1
+    if check:
+        return 0
+    os.makedirs(os.path.join(spec["dir"], "trials"), exist_ok=True)
+    # the sampler's seed moves on with the study's size, so a resumed study
+    # does not draw its first trials' parameters again
+    pruner = (optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+              if spec["prune"] else optuna.pruners.NopPruner())
+    # processes that start together race to create the study (and an RDB's
+    # tables): the loser retries
+    for attempt in range(6):
+        try:
+            if attempt:
+                storage = open_storage(spec["storage"], False)
+            study = optuna.create_study(storage=storage, study_name=spec["study"], direction="maximize",
+                                        load_if_exists=True, pruner=pruner)
+            existing = len(study.get_trials(deepcopy=False))
+            sampler = optuna.samplers.TPESampler(seed=(spec["seed"] + 1000003 * existing) % (1 << 32))
+            study = optuna.load_study(study_name=spec["study"], storage=storage, sampler=sampler, pruner=pruner)
+            fail_stale(study)
+            break
+        except Exception as err:
+            if attempt == 5:
+                sys.stderr.write("storage %s: %s\n" % (spec["storage"], err))
+                return 1
+            log("storage %s: %s; trying again" % (spec["storage"], str(err).splitlines()[0] if str(err) else err))
+            time.sleep(0.5 + attempt)
+    d = Driver(spec, study)
+    workers = [threading.Thread(target=d.worker) for _ in range(spec["jobs"])]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    if d.failed:
+        sys.stderr.write("storage %s: %s\n" % (spec["storage"], d.failed))
+        return 1
+    res = result(study, spec)
+    done = len(res["trials"])
+    if done < spec["trials"]:
+        log("%d of %d trials finished; the others are running in another tune process" % (done, spec["trials"]))
+    json.dump(res, sys.stdout)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv))
+    except KeyboardInterrupt:  # Ctrl-C: coinbc tune ends too, and the study resumes from the storage
+        os._exit(130)
