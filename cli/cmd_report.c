@@ -1,9 +1,45 @@
-/* cmd_report.c - coinbc report: one self-contained HTML page comparing runs. */
+/* cmd_report.c - coinbc report: one self-contained HTML page comparing runs,
+ * or comparing tune studies (a folder with trials.csv is a tune folder). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "eval/eval.h"
+#include "run/run.h"
+
+static int is_tune_dir(const char *dir) {
+    char p[4200];
+    snprintf(p, sizeof p, "%s/trials.csv", dir);
+    return access(p, F_OK) == 0;
+}
+
+/* per study: trials by state and the best value, as a plain table on stdout */
+static int tune_table(const char *const *dirs, int n) {
+    printf("%-40s %8s %8s %6s %6s %10s\n", "study", "complete", "pruned", "failed", "best#", "best value");
+    for (int i = 0; i < n; i++) {
+        char p[4200];
+        snprintf(p, sizeof p, "%s/trials.csv", dirs[i]);
+        run_tune_result r;
+        cb_err e = {0};
+        if (run_tune_trials_read(&r, p, &e)) return cli_fail("report", &e);
+        int cnt[3] = {0, 0, 0}, best = -1;
+        for (int t = 0; t < r.ntrials; t++) {
+            const run_tune_trial *tr = &r.trials[t];
+            if (tr->state >= 0 && tr->state < 3) cnt[tr->state]++;
+            if (tr->state == RUN_TUNE_COMPLETE && !isnan(tr->value) && (best < 0 || tr->value > r.trials[best].value))
+                best = t;
+        }
+        if (best >= 0)
+            printf("%-40s %8d %8d %6d %6d %10.4f\n", dirs[i], cnt[0], cnt[1], cnt[2], r.trials[best].number,
+                   r.trials[best].value);
+        else
+            printf("%-40s %8d %8d %6d %6s %10s\n", dirs[i], cnt[0], cnt[1], cnt[2], "-", "-");
+        run_tune_result_free(&r);
+    }
+    return 0;
+}
 
 int cli_cmd_report(int argc, char **argv) {
     const char *out = "report.html";
@@ -14,15 +50,28 @@ int cli_cmd_report(int argc, char **argv) {
         "report", "Write one self-contained HTML page (no network, no scripts) comparing training runs:\n"
                   "a table of method, tau, train and test accuracy, gap and rollout success, learning curves,\n"
                   "mask density per layer, and sample frames with the expert's and the policy's actions.",
-        "coinbc report RUN... [-o report.html]",
+        "coinbc report RUN... [-o report.html]   or   coinbc report TUNEDIR... [-o report.html]",
         "Each RUN is a folder written by coinbc train (and filled further by coinbc eval and\n"
-        "coinbc rollout). example: coinbc report runs/mean runs/and -o report.html"};
+        "coinbc rollout). A TUNEDIR is a folder written by coinbc tune (it holds trials.csv): its page\n"
+        "shows each study's optimization history (best value so far against the trial number) and the\n"
+        "value against each parameter, studies side by side.\n"
+        "example: coinbc report runs/mean runs/and -o report.html\n"
+        "         coinbc report tune/mean tune/and -o tune.html"};
     const char *pos[256];
     int npos = 0;
     int rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), pos, CLI_COUNT(pos), &npos);
     if (rc) return rc > 0 ? 0 : 2;
     if (npos == 0) return cli_error("report", "give at least one RUN folder (see coinbc report --help)"), 2;
     cb_err e = {0};
+    int ntune = 0;
+    for (int i = 0; i < npos; i++) ntune += is_tune_dir(pos[i]);
+    if (ntune > 0 && ntune < npos)
+        return cli_error("report", "give run folders or tune folders (with trials.csv), not both: write one report of each"), 2;
+    if (ntune) {
+        if (eval_report_tune_write(out, pos, npos, &e)) return cli_fail("report", &e);
+        fprintf(stderr, "report: wrote %s (%d tune stud%s)\n", out, npos, npos == 1 ? "y" : "ies");
+        return tune_table(pos, npos);
+    }
     if (eval_report_write(out, pos, npos, &e)) return cli_fail("report", &e);
     fprintf(stderr, "report: wrote %s (%d run%s)\n", out, npos, npos == 1 ? "" : "s");
     /* the same comparison as a plain table on stdout */
