@@ -2,6 +2,7 @@
  * atomically under its real name; the manifest, written last and atomically,
  * is what makes levels part of the dataset. Abort removes the shards this
  * writer created, so the dataset is left as it was. */
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -19,7 +20,23 @@ struct ds_writer {
     char (*newfiles)[64];
     int filter, zlevel;
     pthread_mutex_t mu; /* ds_writer_add may be called from several threads */
+    cb_lock lock;       /* held from open to commit/abort (one writer per folder) */
 };
+
+/* Removes temporaries a killed writer may have left ("NAME.tmp.XXXXXX");
+ * safe because we hold the folder's lock, so no live writer owns them. */
+static void remove_stale_tmp(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (!strstr(de->d_name, ".tmp.")) continue;
+        char p[4400];
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        unlink(p);
+    }
+    closedir(d);
+}
 
 int ds_writer_open(ds_writer **out, const char *path, int append, const char *source, const char *command, cb_err *e) {
     *out = NULL;
@@ -35,36 +52,37 @@ int ds_writer_open(ds_writer **out, const char *path, int append, const char *so
     w->filter = 0;
     w->zlevel = 9;
     pthread_mutex_init(&w->mu, NULL);
+    /* the lock first: the manifest is read, extended and rewritten under it */
+    int rc = cb_lock_acquire(&w->lock, path, command, e);
+    if (rc) {
+        pthread_mutex_destroy(&w->mu);
+        free(w);
+        return rc;
+    }
     char mp[4200];
     snprintf(mp, sizeof mp, "%s/manifest.txt", path);
     struct stat st;
     int exists = stat(mp, &st) == 0;
-    if (exists && !append) {
-        free(w);
-        return cb_fail(e, CB_EEXIST, "%s: already holds a dataset; give another name, or add levels to it with --append",
-                       path);
-    }
-    if (exists) {
+    if (exists && !append)
+        rc = cb_fail(e, CB_EEXIST, "%s: already holds a dataset; give another name", path);
+    if (!rc && exists) {
         uint8_t *text;
         size_t n;
-        int rc = cb_read_file(mp, &text, &n, e);
+        rc = cb_read_file(mp, &text, &n, e);
         if (!rc) {
             rc = ds_manifest_parse(&w->m, (const char *)text, n, mp, e);
             free(text);
         }
-        if (rc) {
-            pthread_mutex_destroy(&w->mu);
-            free(w);
-            return rc;
-        }
-    } else {
+    } else if (!rc) {
         ds_manifest_init(&w->m);
-        int rc = cb_mkdirs(path, e);
-        if (rc) {
-            free(w);
-            return rc;
-        }
     }
+    if (rc) {
+        cb_lock_release(&w->lock, 1);
+        pthread_mutex_destroy(&w->mu);
+        free(w);
+        return rc;
+    }
+    remove_stale_tmp(path);
     snprintf(w->m.source, sizeof w->m.source, "%s", source ? source : "");
     snprintf(w->m.command, sizeof w->m.command, "%s", command ? command : "");
     *out = w;
@@ -125,6 +143,7 @@ int ds_writer_commit(ds_writer *w, cb_err *e) {
         ds_writer_abort(w);
         return rc;
     }
+    cb_lock_release(&w->lock, 1);
     ds_manifest_free(&w->m);
     free(w->newfiles);
     pthread_mutex_destroy(&w->mu);
@@ -139,6 +158,7 @@ void ds_writer_abort(ds_writer *w) {
         snprintf(path, sizeof path, "%s/%s", w->path, w->newfiles[i]);
         unlink(path);
     }
+    cb_lock_release(&w->lock, 1); /* and the folder, when this writer created it and left it empty */
     ds_manifest_free(&w->m);
     free(w->newfiles);
     pthread_mutex_destroy(&w->mu);
