@@ -50,6 +50,11 @@ int capture_read_npz(const char *path, ds_level *out, cb_err *e);
  * the step count the name gives (-1: not checked). */
 int capture_npz_decode(const uint8_t *buf, size_t n, const char *path, int32_t seed, int64_t T, ds_level *out,
                        cb_err *e);
+/* The longest .npz episode capture takes (procgen ends an episode at 1000
+ * steps): a longer one is refused with CB_ERANGE before it is inflated, so a
+ * small file that inflates to gigabytes (zeros) cannot take that memory.
+ * Peak memory per episode: about two copies of 5000 frames (120 MB). */
+#define CAPTURE_NPZ_MAX_STEPS 5000
 /* {timestamp}_{index}_{T}_{seed}_{return}.npz -> seed, index, T. */
 int capture_parse_npz_name(const char *path, int32_t *seed, int64_t *index, int64_t *T);
 

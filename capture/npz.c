@@ -64,6 +64,12 @@ static int load_arr(const capture_zip *z, const char *key, int required, arr *a,
     snprintf(what, sizeof what, "%s: %s", z->path, name);
     rc = capture_npy_header(&a->h, head, got, what, e);
     if (rc) return rc;
+    /* an episode longer than the limit is refused before anything is inflated */
+    if (!strcmp(key, "observations") && a->h.ndim >= 1 && a->h.shape[0] - 1 > CAPTURE_NPZ_MAX_STEPS)
+        return cb_fail(e, CB_ERANGE,
+                       "%s: an episode of %lld steps; capture takes at most %d steps per .npz episode (procgen ends "
+                       "episodes at 1000), so that its memory stays bounded",
+                       z->path, (long long)a->h.shape[0] - 1, CAPTURE_NPZ_MAX_STEPS);
     uint64_t want = a->h.header_len + a->h.count * (uint64_t)a->h.size;
     if (m->usize != want)
         return cb_fail(e, CB_EFORMAT, "%s: member %s declares %llu bytes but its shape needs %llu (zip bomb or damage)",
