@@ -80,6 +80,10 @@ $(BUILD)/%.o: %.c Makefile
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TESTLIB_OBJ) $(BUILD)/libcoinbc.a
 	$(CC) $(LDFLAGS) -o $@ $< $(TESTLIB_OBJ) $(BUILD)/libcoinbc.a $(LDLIBS) -lcmocka
 
+# Allocation-failure injection: the library's malloc/calloc/realloc/free
+# calls in this test program go through its counting wrappers.
+$(BUILD)/tests/test_allocfail: LDFLAGS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
+
 test: deps
 	@$(MAKE) --no-print-directory $(BUILD)/coinbc $(TEST_BIN)
 	@COINBC=$(BUILD)/coinbc sh tests/run_tests.sh $(TEST_BIN)
