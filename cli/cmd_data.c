@@ -148,6 +148,24 @@ static int copy_levels(const char *cmd, ds_reader *r, const char *out, int32_t l
     return 0;
 }
 
+/* Removes a dataset this command created (its listed shards, manifest and
+ * folder), after a later step of the command failed. */
+static void remove_new_dataset(const char *path) {
+    ds_reader *r;
+    cb_err ie = {0};
+    if (ds_open(&r, path, &ie) != 0) return; /* no manifest: the writer already cleaned up */
+    for (int i = 0; i < ds_nlevels(r); i++) {
+        char sp[4400];
+        snprintf(sp, sizeof sp, "%s/%s", path, ds_level_entry(r, i)->file);
+        unlink(sp);
+    }
+    ds_close(r);
+    char mp[4300];
+    snprintf(mp, sizeof mp, "%s/manifest.txt", path);
+    unlink(mp);
+    rmdir(path);
+}
+
 static int data_split(int argc, char **argv) {
     cli_range tr = {0, 0}, te = {0, 0};
     const char *out = NULL;
@@ -184,26 +202,14 @@ static int data_split(int argc, char **argv) {
     if (status) {
         ds_writer_abort(wa);
     } else {
-        char am[4300];
-        snprintf(am, sizeof am, "%s/manifest.txt", a);
         if (ds_writer_commit(wa, &e)) {
             ds_writer_abort(wb);
             status = cli_fail("data split", &e);
+            remove_new_dataset(a); /* when its manifest went into place before the error */
         } else if (ds_writer_commit(wb, &e)) {
-            /* a was complete, b failed: take a back out (its shards and manifest are ours) */
-            ds_reader *ra;
-            cb_err ie = {0};
-            if (ds_open(&ra, a, &ie) == 0) {
-                for (int i = 0; i < ds_nlevels(ra); i++) {
-                    char sp[4400];
-                    snprintf(sp, sizeof sp, "%s/%s", a, ds_level_entry(ra, i)->file);
-                    unlink(sp);
-                }
-                ds_close(ra);
-            }
-            unlink(am);
-            rmdir(a);
             status = cli_fail("data split", &e);
+            remove_new_dataset(a); /* a is complete, b is not: take a back out */
+            remove_new_dataset(b);
         }
     }
     if (!status) printf("%s: %d levels\n%s: %d levels\n", a, na, b, nb);

@@ -118,7 +118,10 @@ int ds_writer_add(ds_writer *w, const ds_level *l, cb_err *e) {
     snprintf(path, sizeof path, "%s/%s", w->path, en.file);
     rc = cb_write_file_atomic(path, buf, n, e);
     free(buf);
-    if (rc) return cb_err_prefix(e, "level %d: ", l->seed);
+    if (rc) {
+        unlink(path); /* renamed into place before a later step failed: not listed, so not kept */
+        return cb_err_prefix(e, "level %d: ", l->seed);
+    }
     pthread_mutex_lock(&w->mu);
     if (w->nnew == w->capnew) {
         int cap = w->capnew ? w->capnew * 2 : 64;
@@ -137,8 +140,30 @@ int ds_writer_add(ds_writer *w, const ds_level *l, cb_err *e) {
     return rc;
 }
 
+/* After a failed manifest write: is the new manifest in place anyway (the
+ * rename went through and only the folder's fsync failed)? Then the shards
+ * it lists must stay. */
+static int manifest_is_ours(ds_writer *w) {
+    char mp[4200], end[32];
+    snprintf(mp, sizeof mp, "%s/manifest.txt", w->path);
+    snprintf(end, sizeof end, "\nend %08x\n", w->m.crc);
+    uint8_t *text;
+    size_t n;
+    cb_err ie = {0};
+    if (cb_read_file(mp, &text, &n, &ie)) return 0;
+    size_t k = strlen(end);
+    int ours = n >= k && memcmp(text + n - k, end, k) == 0;
+    free(text);
+    return ours;
+}
+
 int ds_writer_commit(ds_writer *w, cb_err *e) {
+    w->m.crc = 0; /* set by ds_manifest_write once the new text exists */
     int rc = ds_manifest_write(&w->m, w->path, e);
+    if (rc && w->m.crc && manifest_is_ours(w)) {
+        cb_err_prefix(e, "the new manifest is in place, but: ");
+        w->nnew = 0; /* its shards are part of the dataset now */
+    }
     if (rc) {
         ds_writer_abort(w);
         return rc;
