@@ -415,6 +415,14 @@ int capture_record(const capture_record_opts *o, capture_record_summary *sum, cb
         char path[4200];
         snprintf(path, sizeof path, "%s/meta.json", o->out);
         if (unlink(path) != 0 && errno != ENOENT) rc = cb_fail(e, CB_EIO, "%s: cannot remove: %s", path, strerror(errno));
+        DIR *d = rc ? NULL : opendir(o->out); /* and the run meta.json's temporaries a killed run left */
+        struct dirent *de;
+        while (d && (de = readdir(d)) != NULL)
+            if (!strncmp(de->d_name, "meta.json.tmp.", 14)) {
+                snprintf(path, sizeof path, "%s/%s", o->out, de->d_name);
+                unlink(path);
+            }
+        if (d) closedir(d);
     }
     if (!rc) rc = record_levels(o, sum, e);
     if (rc && lock.created_dir) cb_remove_tree(o->out); /* leave nothing behind that this run created */

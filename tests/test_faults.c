@@ -48,14 +48,16 @@ static void sh(const char *fmt, ...) {
 
 /* Runs coinbc ARGS under the shim with the at-th operation failing (0: none);
  * *count receives the number of operations; returns the exit status. */
+static int kill_mode;
+
 static int run_shim(const char *dir, long at, long *count, const char *args) {
     char cmd[20000], rep[4300], ef[4300];
     snprintf(rep, sizeof rep, "%s.count", dir);
     snprintf(ef, sizeof ef, "%s.err", dir);
     snprintf(cmd, sizeof cmd,
-             "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0 LD_PRELOAD='%s' FAULT_AT=%ld FAULT_REPORT='%s' "
-             "%s %s >/dev/null 2>'%s' </dev/null",
-             shim, at, rep, test_coinbc(), args, ef);
+             "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0 LD_PRELOAD='%s' FAULT_AT=%ld FAULT_KILL=%d "
+             "FAULT_REPORT='%s' %s %s >/dev/null 2>'%s' </dev/null",
+             shim, at, kill_mode, rep, test_coinbc(), args, ef);
     int st = system(cmd);
     FILE *f = fopen(rep, "rb");
     *count = -1;
@@ -128,6 +130,87 @@ static void scenario(const char *name, const char *setup, const char *argsfmt) {
     free(base);
 }
 
+/* The kill test: the command is killed (SIGKILL from the shim, just before
+ * its at-th file operation) at every operation in turn, then `rerun` (the same
+ * command, or with --force where a folder must be reused) runs without faults;
+ * the work folder must then be byte for byte what one uninterrupted run leaves.
+ * A kill after the last rename leaves the finished output, which the rerun may
+ * refuse to overwrite ("already holds"); that output must be the same bytes. */
+static void kill_scenario(const char *name, const char *setup, const char *argsfmt, const char *rerunfmt) {
+    char *base = test_tmpdir();
+    char w[4300], pristine[4300], args[8192], rerun[8192];
+    snprintf(w, sizeof w, "%s/w", base);
+    snprintf(pristine, sizeof pristine, "%s/pristine", base);
+    sh("mkdir -p '%s' && cd '%s' && W='%s' && C='%s' && { %s; } >/dev/null", w, w, w, test_coinbc(), setup[0] ? setup : "true");
+    sh("cp -a '%s' '%s'", w, pristine);
+    const char *fmts[2] = {argsfmt, rerunfmt};
+    char *outs[2] = {args, rerun};
+    for (int j = 0; j < 2; j++) {
+        size_t k = 0;
+        for (const char *p = fmts[j]; *p && k < sizeof args - 4400; p++) {
+            if (*p == '@') k += (size_t)snprintf(outs[j] + k, sizeof args - k, "%s", w);
+            else outs[j][k++] = *p;
+        }
+        outs[j][k] = 0;
+    }
+    long n;
+    kill_mode = 0;
+    if (run_shim(w, 0, &n, args) != 0) fail_msg("%s: fails without a fault: %s", name, err);
+    snapshot(w, snap_new, sizeof snap_new);
+    int reran = 0, finished = 0, points = 0;
+    /* 24 points spread over the run, and its last three operations */
+    long step = (n + 23) / 24, pts[40];
+    int np = 0;
+    for (long at = 1; at <= n - 3; at += step) pts[np++] = at;
+    for (long at = n - 2 > 1 ? n - 2 : 1; at <= n; at++)
+        if (!np || at > pts[np - 1]) pts[np++] = at;
+    for (int pi = 0; pi < np; pi++) {
+        long at = pts[pi];
+        points++;
+        sh("rm -rf '%s' && cp -a '%s' '%s'", w, pristine, w);
+        long n2;
+        kill_mode = 1;
+        int rc = run_shim(w, at, &n2, args);
+        kill_mode = 0;
+        if (rc != 128 + 9) fail_msg("%s: not killed at operation %ld (exit %d)", name, at, rc);
+        rc = run_shim(w, 0, &n2, rerun);
+        snapshot(w, snap_now, sizeof snap_now);
+        if (rc == 0) {
+            reran++;
+        } else if (strstr(err, "already")) {
+            finished++;
+        } else {
+            fail_msg("%s: the rerun after a kill at operation %ld failed: %s", name, at, err);
+        }
+        if (strcmp(snap_now, snap_new))
+            fail_msg("%s: killed at operation %ld, rerun (exit %d): not the bytes of an uninterrupted run:\n%s\n"
+                     "--- expected ---\n%s", name, at, rc, snap_now, snap_new);
+    }
+    print_message("%s: killed at %d of its %ld file operations, then rerun: %d reran to the same bytes, %d were already "
+                  "complete\n", name, points, n, reran, finished);
+    test_rmtree(base);
+    free(base);
+}
+
+static void test_kill_record(void **st) {
+    (void)st;
+    kill_scenario("record into a dataset", "", "record --levels 0-1 --states 3 --threads 1 --quiet --out @/new.cbd",
+                  "record --levels 0-1 --states 3 --threads 1 --quiet --out @/new.cbd");
+    kill_scenario("record into a folder", "", "record --levels 0-1 --states 2 --threads 1 --quiet --out @/rec",
+                  "record --levels 0-1 --states 2 --threads 1 --quiet --force --out @/rec");
+}
+
+static void test_kill_capture(void **st) {
+    (void)st;
+    kill_scenario("capture", "$C record --levels 0-1 --states 3 --threads 1 --quiet --out $W/rec",
+                  "capture @/rec -o @/cap.cbd --threads 1 --quiet", "capture @/rec -o @/cap.cbd --threads 1 --quiet");
+    kill_scenario("capture --append",
+                  "$C record --levels 0-3 --states 3 --threads 1 --quiet --out $W/rec && "
+                  "$C capture $W/rec --levels 0-1 -o $W/cap.cbd --quiet",
+                  "capture @/rec --levels 2-3 --append -o @/cap.cbd --threads 1 --quiet",
+                  "capture @/rec --levels 2-3 --append -o @/cap.cbd --threads 1 --quiet");
+}
+
 static void test_record_new(void **st) {
     (void)st;
     scenario("record into a new dataset", "", "record --levels 0-1 --states 3 --threads 1 --quiet --out @/new.cbd");
@@ -190,6 +273,7 @@ int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_record_new),    cmocka_unit_test(test_record_extend), cmocka_unit_test(test_capture_new),
         cmocka_unit_test(test_capture_append), cmocka_unit_test(test_split),        cmocka_unit_test(test_export),
+        cmocka_unit_test(test_kill_record),    cmocka_unit_test(test_kill_capture),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

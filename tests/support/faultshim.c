@@ -4,6 +4,7 @@
  * Nth of them fail:
  *   FAULT_AT=N        the Nth counted call fails (1-based; 0 or unset: none)
  *   FAULT_REPORT=PATH at exit, the number of counted calls is written there
+ *   FAULT_KILL=1      the Nth call kills the process (SIGKILL) instead
  * Writes fail with ENOSPC, the others with EIO. Counted: open/openat with
  * O_CREAT or write access, mkstemp, mkdtemp, mkdir, write, pwrite, fwrite,
  * fputs, fputc, fprintf (the output of vfprintf), fflush, fclose, fsync,
@@ -23,10 +24,13 @@
 
 static atomic_long calls;
 static long fail_at = -1;
+static int kill_mode;
 
 __attribute__((constructor)) static void shim_init(void) {
     const char *s = getenv("FAULT_AT");
     fail_at = s ? atol(s) : 0;
+    s = getenv("FAULT_KILL");
+    kill_mode = s && *s == '1';
 }
 
 __attribute__((destructor)) static void shim_report(void) {
@@ -45,6 +49,7 @@ __attribute__((destructor)) static void shim_report(void) {
 static int hit(int err) {
     long k = atomic_fetch_add(&calls, 1) + 1;
     if (fail_at > 0 && k == fail_at) {
+        if (kill_mode) syscall(SYS_kill, syscall(SYS_getpid), 9); /* SIGKILL, before the call happens */
         errno = err;
         return 1;
     }
