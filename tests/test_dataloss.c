@@ -96,6 +96,21 @@ static void test_two_appends(void **st) {
     assert_int_equal(json_int(out, "levels"), 16);
     assert_int_equal(test_run(out, sizeof out, err, sizeof err, "data verify %s --quiet", a), 0);
     assert_false(exists("%s/.coinbc-lock", a));
+    /* a lock file left by a killed writer is ignored by readers and capture */
+    char lp[4400];
+    const char *where[3] = {"A.cbd", "rec16", "rec16/level_3"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(lp, sizeof lp, "%s/%s/.coinbc-lock", d, where[k]);
+        FILE *f = fopen(lp, "w");
+        assert_non_null(f);
+        fputs("pid 1: coinbc capture (killed)\n", f);
+        fclose(f);
+    }
+    assert_int_equal(test_run(out, sizeof out, err, sizeof err, "data verify %s --quiet", a), 0);
+    assert_int_equal(test_run(out, sizeof out, err, sizeof err, "capture %s/rec16/level_3 -o %s/C.cbd --quiet", d, d), 0);
+    assert_int_equal(test_run(out, sizeof out, err, sizeof err, "capture %s/rec16 --levels 0-4 -o %s/B.cbd --quiet", d, d), 0);
+    assert_int_equal(test_run(out, sizeof out, err, sizeof err, "data export %s -o %s/ex --quiet --levels 0-1", a, d), 0);
+    assert_false(exists("%s/ex/.coinbc-lock", d));
     test_rmtree(d);
     free(d);
 }
