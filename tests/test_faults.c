@@ -55,7 +55,7 @@ static int run_shim(const char *dir, long at, long *count, const char *args) {
     snprintf(rep, sizeof rep, "%s.count", dir);
     snprintf(ef, sizeof ef, "%s.err", dir);
     snprintf(cmd, sizeof cmd,
-             "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0 LD_PRELOAD='%s' FAULT_AT=%ld FAULT_KILL=%d "
+             "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=1 LD_PRELOAD='%s' FAULT_AT=%ld FAULT_KILL=%d "
              "FAULT_REPORT='%s' %s %s >/dev/null 2>'%s' </dev/null",
              shim, at, kill_mode, rep, test_coinbc(), args, ef);
     int st = system(cmd);
