@@ -114,6 +114,8 @@ int capture_zip_extract(const capture_zip *z, const capture_zip_member *m, uint6
     } else {
         z_stream s;
         memset(&s, 0, sizeof s);
+        s.zalloc = cb_zalloc;
+        s.zfree = cb_zfree;
         if (inflateInit2(&s, -15) != Z_OK) {
             free(buf);
             return cb_fail(e, CB_ENOMEM, "%s: zlib init failed", z->path);
@@ -132,6 +134,10 @@ int capture_zip_extract(const capture_zip *z, const capture_zip_member *m, uint6
         }
         uint64_t got = s.total_out;
         inflateEnd(&s);
+        if (zr == Z_MEM_ERROR) {
+            free(buf);
+            return cb_fail(e, CB_ENOMEM, "%s: member %s: out of memory in zlib", z->path, m->name);
+        }
         if (zr != Z_STREAM_END && (more || got != m->usize)) {
             free(buf);
             if (got >= m->usize)
@@ -165,6 +171,8 @@ int capture_zip_peek(const capture_zip *z, const capture_zip_member *m, uint8_t 
     }
     z_stream s;
     memset(&s, 0, sizeof s);
+    s.zalloc = cb_zalloc;
+    s.zfree = cb_zfree;
     if (inflateInit2(&s, -15) != Z_OK) return cb_fail(e, CB_ENOMEM, "%s: zlib init failed", z->path);
     s.next_in = (Bytef *)src;
     s.avail_in = (uInt)m->csize;
@@ -173,6 +181,7 @@ int capture_zip_peek(const capture_zip *z, const capture_zip_member *m, uint8_t 
     int zr = inflate(&s, Z_SYNC_FLUSH);
     *got = want - s.avail_out;
     inflateEnd(&s);
+    if (zr == Z_MEM_ERROR) return cb_fail(e, CB_ENOMEM, "%s: member %s: out of memory in zlib", z->path, m->name);
     if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR)
         return cb_fail(e, CB_EFORMAT, "%s: member %s is not a valid deflate stream", z->path, m->name);
     return 0;

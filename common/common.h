@@ -112,6 +112,11 @@ void cb_lock_release(cb_lock *l, int remove_dir_if_empty);
  * followed). 0, or -1 with errno of the first failure. */
 int cb_remove_tree(const char *path);
 
+/* zlib allocation functions for z_stream.zalloc / zfree: through malloc and
+ * free (zlib's own default would bypass allocation-failure tests). */
+void *cb_zalloc(void *opaque, unsigned items, unsigned size);
+void cb_zfree(void *opaque, void *p);
+
 /* ---- progress -------------------------------------------------------- */
 /* On a terminal: one redrawn line "label [#####     ] done/total 12.3/s ETA 0:42".
  * Otherwise: a plain line at most every `interval` seconds (default 5 s) and at

@@ -4,9 +4,9 @@
  * run must return a negative code with a message, and free everything it
  * allocated (counted here; `make SANITIZE=1 test` adds ASan's leak check).
  * The program is linked with -Wl,--wrap=malloc,calloc,realloc,free (Makefile),
- * so the library's own allocations (and libpng's, which capture/png.c routes
- * through malloc) go through the counters below; zlib's internal allocations
- * are not reached. */
+ * so the library's own allocations, libpng's (capture/png.c routes them
+ * through malloc) and zlib's (z_stream.zalloc = cb_zalloc) go through the
+ * counters below. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include <zlib.h>
 
@@ -173,6 +174,49 @@ static void test_npz(void **st) {
     run_corpus("npz (fixture)", "tests/fixtures/npz/20240101T120000_0_5_42_10.00.npz", p_npz);
 }
 
+/* A dataset on disk: open (manifest), verify (streamed), load (decoded). */
+static const char *ds_dir;
+static int p_dataset(const uint8_t *b, size_t n, cb_err *e) {
+    (void)b;
+    (void)n;
+    ds_reader *r;
+    int rc = ds_open(&r, ds_dir, e);
+    if (rc) return rc;
+    rc = ds_verify_level(r, 0, e);
+    if (!rc) {
+        ds_level l;
+        int32_t seed = ds_level_seed(r, 0);
+        rc = ds_load(r, &seed, 1, &l, 1, e);
+        if (!rc) ds_level_free(&l);
+    }
+    ds_close(r);
+    return rc;
+}
+
+static void test_dataset_reader(void **st) {
+    (void)st;
+    size_t n;
+    uint8_t *b = slurp("tests/fuzz/corpus/shard/seed_filter0.cbs", &n);
+    ds_level l;
+    cb_err e = {0};
+    assert_int_equal(ds_shard_decode(b, n, "seed", &l, &e), 0);
+    char dir[] = "/tmp/coinbc_allocfail_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof path, "%s/d.cbd", dir);
+    ds_writer *w;
+    assert_int_equal(ds_writer_open(&w, path, 0, "test", "test", &e), 0);
+    assert_int_equal(ds_writer_add(w, &l, &e), 0);
+    assert_int_equal(ds_writer_commit(w, &e), 0);
+    ds_level_free(&l);
+    ds_dir = path;
+    assert_true(inject_all("dataset open+verify+load", p_dataset, NULL, 0) > 0);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    __real_free(b);
+}
+
 /* The checkpoint corpus carries a CRC the fuzz target fixes up: do the same. */
 static void test_checkpoint(void **st) {
     (void)st;
@@ -191,6 +235,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_manifest), cmocka_unit_test(test_shard), cmocka_unit_test(test_csv),
         cmocka_unit_test(test_png),      cmocka_unit_test(test_npz),   cmocka_unit_test(test_checkpoint),
+        cmocka_unit_test(test_dataset_reader),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
