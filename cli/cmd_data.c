@@ -2,7 +2,6 @@
  * and export datasets. */
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "capture/capture.h"
 #include "cli/cli.h"
@@ -148,24 +147,6 @@ static int copy_levels(const char *cmd, ds_reader *r, const char *out, int32_t l
     return 0;
 }
 
-/* Removes a dataset this command created (its listed shards, manifest and
- * folder), after a later step of the command failed. */
-static void remove_new_dataset(const char *path) {
-    ds_reader *r;
-    cb_err ie = {0};
-    if (ds_open(&r, path, &ie) != 0) return; /* no manifest: the writer already cleaned up */
-    for (int i = 0; i < ds_nlevels(r); i++) {
-        char sp[4400];
-        snprintf(sp, sizeof sp, "%s/%s", path, ds_level_entry(r, i)->file);
-        unlink(sp);
-    }
-    ds_close(r);
-    char mp[4300];
-    snprintf(mp, sizeof mp, "%s/manifest.txt", path);
-    unlink(mp);
-    rmdir(path);
-}
-
 static int data_split(int argc, char **argv) {
     cli_range tr = {0, 0}, te = {0, 0};
     const char *out = NULL;
@@ -199,18 +180,15 @@ static int data_split(int argc, char **argv) {
     /* both outputs are written, then committed: a failure leaves neither */
     int status = copy_levels("data split", r, a, tr.lo, tr.hi, cmd, quiet, &na, &wa);
     if (!status) status = copy_levels("data split", r, b, te.lo, te.hi, cmd, quiet, &nb, &wb);
+    /* both manifests go into place while both locks are held; a failure of
+     * either takes both back out */
+    if (!status && (ds_writer_prepare(wa, &e) || ds_writer_prepare(wb, &e))) status = cli_fail("data split", &e);
     if (status) {
         ds_writer_abort(wa);
-    } else {
-        if (ds_writer_commit(wa, &e)) {
-            ds_writer_abort(wb);
-            status = cli_fail("data split", &e);
-            remove_new_dataset(a); /* when its manifest went into place before the error */
-        } else if (ds_writer_commit(wb, &e)) {
-            status = cli_fail("data split", &e);
-            remove_new_dataset(a); /* a is complete, b is not: take a back out */
-            remove_new_dataset(b);
-        }
+        ds_writer_abort(wb);
+    } else { /* prepared: commit only releases the locks */
+        ds_writer_commit(wa, &e);
+        ds_writer_commit(wb, &e);
     }
     if (!status) printf("%s: %d levels\n%s: %d levels\n", a, na, b, nb);
     ds_close(r);

@@ -21,6 +21,9 @@ struct ds_writer {
     int filter, zlevel;
     pthread_mutex_t mu; /* ds_writer_add may be called from several threads */
     cb_lock lock;       /* held from open to commit/abort (one writer per folder) */
+    uint8_t *old_text;  /* the manifest as it was at open (NULL: there was none) */
+    size_t old_n;
+    int prepared;       /* ds_writer_prepare put the new manifest in place */
 };
 
 /* Removes temporaries a killed writer may have left ("NAME.tmp.XXXXXX");
@@ -71,7 +74,8 @@ int ds_writer_open(ds_writer **out, const char *path, int append, const char *so
         rc = cb_read_file(mp, &text, &n, e);
         if (!rc) {
             rc = ds_manifest_parse(&w->m, (const char *)text, n, mp, e);
-            free(text);
+            if (rc) free(text);
+            else w->old_text = text, w->old_n = n;
         }
     } else if (!rc) {
         ds_manifest_init(&w->m);
@@ -157,35 +161,57 @@ static int manifest_is_ours(ds_writer *w) {
     return ours;
 }
 
-int ds_writer_commit(ds_writer *w, cb_err *e) {
+int ds_writer_prepare(ds_writer *w, cb_err *e) {
     w->m.crc = 0; /* set by ds_manifest_write once the new text exists */
     int rc = ds_manifest_write(&w->m, w->path, e);
-    if (rc && w->m.crc && manifest_is_ours(w)) {
-        cb_err_prefix(e, "the new manifest is in place, but: ");
-        w->nnew = 0; /* its shards are part of the dataset now */
-    }
-    if (rc) {
-        ds_writer_abort(w);
-        return rc;
-    }
-    cb_lock_release(&w->lock, 1);
+    if (rc == 0 || (w->m.crc && manifest_is_ours(w))) w->prepared = 1; /* in place (even if its fsync failed) */
+    return rc;
+}
+
+static void writer_free(ds_writer *w) {
     ds_manifest_free(&w->m);
     free(w->newfiles);
+    free(w->old_text);
     pthread_mutex_destroy(&w->mu);
     free(w);
+}
+
+int ds_writer_commit(ds_writer *w, cb_err *e) {
+    if (!w->prepared) {
+        int rc = ds_writer_prepare(w, e);
+        if (rc && w->prepared) {
+            /* the new manifest went into place before the error: the dataset is the new one */
+            cb_err_prefix(e, "the new manifest is in place, but: ");
+            w->prepared = 0;
+            w->nnew = 0; /* its shards are part of the dataset now */
+        }
+        if (rc) {
+            ds_writer_abort(w);
+            return rc;
+        }
+    }
+    cb_lock_release(&w->lock, 1);
+    writer_free(w);
     return 0;
 }
 
 void ds_writer_abort(ds_writer *w) {
     if (!w) return;
+    if (w->prepared) { /* put the manifest back as it was before the shards go */
+        char mp[4200];
+        snprintf(mp, sizeof mp, "%s/manifest.txt", w->path);
+        cb_err ie = {0};
+        if (w->old_text) {
+            if (cb_write_file_atomic(mp, w->old_text, w->old_n, &ie) != 0) w->nnew = 0; /* keep what it lists */
+        } else {
+            unlink(mp);
+        }
+    }
     for (int i = 0; i < w->nnew; i++) {
         char path[4200];
         snprintf(path, sizeof path, "%s/%s", w->path, w->newfiles[i]);
         unlink(path);
     }
     cb_lock_release(&w->lock, 1); /* and the folder, when this writer created it and left it empty */
-    ds_manifest_free(&w->m);
-    free(w->newfiles);
-    pthread_mutex_destroy(&w->mu);
-    free(w);
+    writer_free(w);
 }
