@@ -239,6 +239,13 @@ static void test_small_cases(void **st) {
     fclose(f);
     if (!strstr(err, "File too large")) fail_msg("no reason given: %s", err);
     if (strstr(err, "level 0: level 0:")) fail_msg("repeated context: %s", err);
+    /* a recordings folder it created is removed again (64x64 frames are over 1 KiB) */
+    snprintf(cmd, sizeof cmd, "ulimit -f 1; exec %s record --levels 0-1 --states 5 --threads 1 --quiet --out %s/uf 2>/dev/null",
+             test_coinbc(), d);
+    stt = system(cmd);
+    assert_true(WIFEXITED(stt));
+    assert_int_equal(WEXITSTATUS(stt), 1);
+    assert_false(exists("%s/uf", d));
     /* the same into an existing dataset: the dataset stays as it was, no *.cbs.tmp.* */
     snprintf(cmd, sizeof cmd, "ulimit -f 8; exec %s record --levels 5-6 --states 40 --threads 1 --quiet --force --out %s/a.cbd 2>/dev/null",
              test_coinbc(), d);
