@@ -33,7 +33,7 @@ CLI_SRC  := $(wildcard cli/*.c) $(wildcard bench/*.c)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
-TESTLIB_SRC := $(wildcard tests/support/*.c)
+TESTLIB_SRC := $(filter-out tests/support/faultshim.c,$(wildcard tests/support/*.c))
 TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/%.o)
 
 # libjansson-dev: JSON of run and tune folders (run/); python3-optuna: the
@@ -83,8 +83,17 @@ $(BUILD)/%.o: %.c Makefile
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TESTLIB_OBJ) $(BUILD)/libcoinbc.a
 	$(CC) $(LDFLAGS) -o $@ $< $(TESTLIB_OBJ) $(BUILD)/libcoinbc.a $(LDLIBS) -lcmocka
 
+# Allocation-failure injection: the library's malloc/calloc/realloc/free
+# calls in this test program go through its counting wrappers.
+$(BUILD)/tests/test_allocfail: LDFLAGS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
+
+# The LD_PRELOAD library of test_faults (no sanitizer: it is loaded into coinbc).
+$(BUILD)/tests/faultshim.so: tests/support/faultshim.c Makefile
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -O1 -g -Wall -Wextra -shared -fPIC -o $@ $< -ldl
+
 test: deps
-	@$(MAKE) --no-print-directory $(BUILD)/coinbc $(TEST_BIN)
+	@$(MAKE) --no-print-directory $(BUILD)/coinbc $(TEST_BIN) $(BUILD)/tests/faultshim.so
 	@COINBC=$(BUILD)/coinbc sh tests/run_tests.sh $(TEST_BIN)
 
 check: test

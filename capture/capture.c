@@ -271,6 +271,10 @@ int capture_run(const char *const *inputs, int n, const char *out, const capture
     char source[512];
     snprintf(source, sizeof source, "coinbc capture of %d recording%s", l.n, l.n == 1 ? "" : "s");
     rc = ds_writer_open(&w, out, o->append, source, o->command, e);
+    if (rc == CB_EEXIST && e) {
+        size_t k = strlen(e->msg);
+        snprintf(e->msg + k, sizeof e->msg - k, ", or add levels to it with --append");
+    }
     if (rc) {
         free(first);
         free(l.v);

@@ -50,6 +50,11 @@ int capture_read_npz(const char *path, ds_level *out, cb_err *e);
  * the step count the name gives (-1: not checked). */
 int capture_npz_decode(const uint8_t *buf, size_t n, const char *path, int32_t seed, int64_t T, ds_level *out,
                        cb_err *e);
+/* The longest .npz episode capture takes (procgen ends an episode at 1000
+ * steps): a longer one is refused with CB_ERANGE before it is inflated, so a
+ * small file that inflates to gigabytes (zeros) cannot take that memory.
+ * The frames are inflated straight into the level: 61 MB at most. */
+#define CAPTURE_NPZ_MAX_STEPS 5000
 /* {timestamp}_{index}_{T}_{seed}_{return}.npz -> seed, index, T. */
 int capture_parse_npz_name(const char *path, int32_t *seed, int64_t *index, int64_t *T);
 
@@ -57,5 +62,19 @@ int capture_parse_npz_name(const char *path, int32_t *seed, int64_t *index, int6
  * executed, episode, episode_step) or one .npz per episode. */
 int capture_export_png(const ds_level *l, const char *dir, cb_err *e);
 int capture_export_npz(const ds_level *l, const char *dir, cb_err *e);
+
+/* An export's output folder, all or nothing: open locks DIR (cb_lock), refuses
+ * a DIR that holds anything unless force, and makes an empty sibling
+ * "DIR.export-tmp.XXXXXX" (x->tmp) to export into. commit swaps it with DIR
+ * (renameat2 RENAME_EXCHANGE, else two renames) and removes the old content,
+ * so DIR never mixes old and new files; abort removes the sibling (and DIR
+ * when open created it). Both release the lock. */
+typedef struct {
+    cb_lock lock, tlock;
+    char dir[4096], tmp[4200];
+} capture_export_out;
+int capture_export_open(capture_export_out *x, const char *dir, int force, const char *command, cb_err *e);
+int capture_export_commit(capture_export_out *x, cb_err *e);
+void capture_export_abort(capture_export_out *x);
 
 #endif

@@ -60,6 +60,7 @@ static const char *check_value(int k, double v) {
 int capture_csv_parse(const char *text, size_t n, const char *name, capture_csv *c, cb_err *e) {
     memset(c, 0, sizeof *c);
     const char *p = text, *end = text + n;
+    if (n >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) p += 3; /* a UTF-8 byte order mark (spreadsheet exports) */
     /* rows: at most one per line */
     int64_t lines = 1;
     for (size_t i = 0; i < n; i++) lines += text[i] == '\n';
@@ -119,7 +120,12 @@ int capture_csv_parse(const char *text, size_t n, const char *name, capture_csv 
             memcpy(buf, fs[j], len);
             buf[len] = 0;
             const char *why = NULL;
+            int is_action = k == C_ACTION || k == C_LABEL || k == C_EXEC;
+            const char *q = buf + (buf[0] == '-');
+            int plain = q[0] && strspn(q, "0123456789") == strlen(q);
             if (cb_parse_f64(buf, &x) || !isfinite(x)) why = "is not a number";
+            else if (is_action && !plain) /* 0x2, 1e0, 2.0, 2.5: an action is written as plain digits */
+                why = "is not an integer action (0..14 in plain decimal digits)";
             else if (k == C_STEP && x != (double)rows) why = "is not the row number (steps count 0, 1, 2, ...)";
             else why = check_value(k, x);
             if (why) {

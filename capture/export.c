@@ -4,8 +4,14 @@
  * {timestamp}_{index}_{T}_{seed}_{return}.npz (stored members, channels last,
  * T+1 observations, the last repeating the episode's first frame as procgen's
  * auto-reset does). Capturing an export gives back the same frames and labels. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "capture/capture.h"
 #include "capture/npy.h"
@@ -103,10 +109,14 @@ int capture_export_npz(const ds_level *l, const char *dir, cb_err *e) {
                     rc = cb_fail(e, CB_ENOMEM, "%s: out of memory", path);
                     break;
                 }
-                if (capture_zip_writer_add(&zw, mem[k].name, img, n)) rc = cb_fail(e, CB_EIO, "%s: write failed", path);
+                errno = 0;
+                if (capture_zip_writer_add(&zw, mem[k].name, img, n))
+                    rc = cb_fail(e, CB_EIO, "%s: write failed: %s", path, errno ? strerror(errno) : "short write");
                 free(img);
             }
-            if (!rc && capture_zip_writer_finish(&zw)) rc = cb_fail(e, CB_EIO, "%s: write failed", path);
+            errno = 0;
+            if (!rc && capture_zip_writer_finish(&zw))
+                rc = cb_fail(e, CB_EIO, "%s: write failed: %s", path, errno ? strerror(errno) : "short write");
             if (rc) cb_afile_abort(&f);
             else rc = cb_afile_commit(&f, e);
         }
@@ -120,4 +130,105 @@ int capture_export_npz(const ds_level *l, const char *dir, cb_err *e) {
         index++;
     }
     return 0;
+}
+
+/* ---- the output folder, swapped in whole ----------------------------------- */
+
+static int dir_is_empty(const char *dir, int *empty, cb_err *e) {
+    DIR *d = opendir(dir);
+    if (!d) return cb_fail(e, CB_EIO, "%s: cannot read the folder: %s", dir, strerror(errno));
+    struct dirent *de;
+    *empty = 1;
+    while ((de = readdir(d)) != NULL)
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && strcmp(de->d_name, ".coinbc-lock")) {
+            *empty = 0;
+            break;
+        }
+    closedir(d);
+    return 0;
+}
+
+int capture_export_open(capture_export_out *x, const char *dir, int force, const char *command, cb_err *e) {
+    memset(x, 0, sizeof *x);
+    x->lock.fd = x->tlock.fd = -1;
+    if (strlen(dir) > 3900) return cb_fail(e, CB_EARG, "%.60s...: output path too long", dir);
+    struct stat st;
+    if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) return cb_fail(e, CB_EEXIST, "%s: exists and is not a folder", dir);
+    int rc = cb_lock_acquire(&x->lock, dir, command ? command : "coinbc data export", e);
+    if (rc) return rc;
+    int empty = 1;
+    rc = dir_is_empty(dir, &empty, e);
+    if (!rc && !empty && !force)
+        rc = cb_fail(e, CB_EEXIST, "%s: exists and is not empty; choose another folder, or replace its content with --force",
+                     dir);
+    snprintf(x->dir, sizeof x->dir, "%s", dir);
+    size_t k = strlen(x->dir);
+    while (k > 1 && x->dir[k - 1] == '/') x->dir[--k] = 0;
+    snprintf(x->tmp, sizeof x->tmp, "%s.export-tmp.XXXXXX", x->dir);
+    if (!rc && !mkdtemp(x->tmp)) rc = cb_fail(e, CB_EIO, "%s: cannot create a folder beside it: %s", dir, strerror(errno));
+    if (!rc) {
+        rc = cb_lock_acquire(&x->tlock, x->tmp, command ? command : "coinbc data export", e);
+        if (rc) rmdir(x->tmp);
+    }
+    if (rc) {
+        cb_lock_release(&x->lock, 1);
+        x->tmp[0] = 0;
+    }
+    return rc;
+}
+
+void capture_export_abort(capture_export_out *x) {
+    if (x->tmp[0]) {
+        cb_remove_tree(x->tmp);
+        cb_lock_release(&x->tlock, 0);
+        x->tmp[0] = 0;
+    }
+    cb_lock_release(&x->lock, 1);
+}
+
+int capture_export_commit(capture_export_out *x, cb_err *e) {
+    cb_err se = {0};
+    int rc = cb_fsync_dir(x->tmp, &se);
+    if (rc) {
+        capture_export_abort(x);
+        return cb_fail(e, rc, "%s", se.msg);
+    }
+    /* tmp's own lock file goes with it into place, so DIR stays locked */
+    if (renameat2(AT_FDCWD, x->tmp, AT_FDCWD, x->dir, RENAME_EXCHANGE) != 0) {
+        if (errno != EINVAL && errno != ENOSYS) {
+            rc = cb_fail(e, CB_EIO, "%s: cannot swap in the export (%s): %s", x->dir, x->tmp, strerror(errno));
+            capture_export_abort(x);
+            return rc;
+        }
+        /* no atomic exchange on this file system: move the old folder aside first */
+        char old[4200];
+        snprintf(old, sizeof old, "%s.export-old.XXXXXX", x->dir);
+        if (!mkdtemp(old) || rename(x->dir, old) != 0) {
+            rc = cb_fail(e, CB_EIO, "%s: cannot move the old content aside: %s", x->dir, strerror(errno));
+            capture_export_abort(x);
+            return rc;
+        }
+        if (rename(x->tmp, x->dir) != 0) {
+            rc = cb_fail(e, CB_EIO, "%s: cannot move the export into place: %s", x->dir, strerror(errno));
+            if (rename(old, x->dir) != 0) { /* the old content stays at `old` */ }
+            capture_export_abort(x);
+            return rc;
+        }
+        snprintf(x->tmp, sizeof x->tmp, "%s", old);
+    }
+    /* x->tmp now names the old content (with the old lock file) */
+    cb_remove_tree(x->tmp);
+    cb_lock_release(&x->lock, 0);
+    char parent[4096];
+    snprintf(parent, sizeof parent, "%s", x->dir);
+    char *slash = strrchr(parent, '/');
+    if (slash == parent) parent[1] = 0;
+    else if (slash) *slash = 0;
+    else snprintf(parent, sizeof parent, ".");
+    rc = cb_fsync_dir(parent, e);
+    snprintf(x->tlock.path, sizeof x->tlock.path, "%s/.coinbc-lock", x->dir);
+    x->tlock.created_dir = 0;
+    cb_lock_release(&x->tlock, 1);
+    x->tmp[0] = 0;
+    return rc;
 }

@@ -49,8 +49,14 @@ typedef struct {
 } arr;
 
 /* Extracts member `key`.npy; the member may not hold more than its header
- * says (zip bombs are refused before inflating). */
+ * says (zip bombs are refused before inflating). With header_only, only the
+ * .npy header is read and checked (a->buf stays NULL; the caller streams the
+ * data with capture_zip_reader). */
+static int load_arr_(const capture_zip *z, const char *key, int required, int header_only, arr *a, cb_err *e);
 static int load_arr(const capture_zip *z, const char *key, int required, arr *a, cb_err *e) {
+    return load_arr_(z, key, required, 0, a, e);
+}
+static int load_arr_(const capture_zip *z, const char *key, int required, int header_only, arr *a, cb_err *e) {
     memset(a, 0, sizeof *a);
     char name[64];
     snprintf(name, sizeof name, "%s.npy", key);
@@ -64,10 +70,17 @@ static int load_arr(const capture_zip *z, const char *key, int required, arr *a,
     snprintf(what, sizeof what, "%s: %s", z->path, name);
     rc = capture_npy_header(&a->h, head, got, what, e);
     if (rc) return rc;
+    /* an episode longer than the limit is refused before anything is inflated */
+    if (!strcmp(key, "observations") && a->h.ndim >= 1 && a->h.shape[0] - 1 > CAPTURE_NPZ_MAX_STEPS)
+        return cb_fail(e, CB_ERANGE,
+                       "%s: an episode of %lld steps; capture takes at most %d steps per .npz episode (procgen ends "
+                       "episodes at 1000), so that its memory stays bounded",
+                       z->path, (long long)a->h.shape[0] - 1, CAPTURE_NPZ_MAX_STEPS);
     uint64_t want = a->h.header_len + a->h.count * (uint64_t)a->h.size;
     if (m->usize != want)
         return cb_fail(e, CB_EFORMAT, "%s: member %s declares %llu bytes but its shape needs %llu (zip bomb or damage)",
                        z->path, name, (unsigned long long)m->usize, (unsigned long long)want);
+    if (header_only) return 0;
     rc = capture_zip_extract(z, m, want, &a->buf, &a->n, e);
     if (rc) return rc;
     a->data = a->buf + a->h.header_len;
@@ -105,7 +118,9 @@ int capture_npz_decode(const uint8_t *file, size_t fn, const char *path, int32_t
     capture_zip z;
     arr obs = {0}, act = {0}, rew = {0}, don = {0}, lab = {0}, exe = {0};
     rc = capture_zip_open(&z, file, fn, path, e);
-    if (!rc) rc = load_arr(&z, "observations", 1, &obs, e);
+    /* observations: only the header now; the frames are inflated straight
+     * into the level below, one at a time (no copy of the whole array) */
+    if (!rc) rc = load_arr_(&z, "observations", 1, 1, &obs, e);
     if (!rc) rc = load_arr(&z, "actions", 1, &act, e);
     if (!rc) rc = load_arr(&z, "rewards", 1, &rew, e);
     if (!rc) rc = load_arr(&z, "dones", 1, &don, e);
@@ -156,15 +171,38 @@ int capture_npz_decode(const uint8_t *file, size_t fn, const char *path, int32_t
         out->done[t] = (uint8_t)d;
         out->episode[t] = 0;
         out->step[t] = (int32_t)t;
-        uint8_t *f = out->frames + (size_t)t * DS_FRAME_BYTES;
-        const uint8_t *src = obs.data + (size_t)t * DS_FRAME_BYTES;
-        if (!chw) {
-            memcpy(f, src, DS_FRAME_BYTES);
-        } else {
-            for (int c = 0; c < 3; c++)
-                for (int k = 0; k < DS_W * DS_H; k++) f[3 * k + c] = src[c * DS_W * DS_H + k];
-        }
     }
+    /* the frames, streamed from the member; the last observation (after the
+     * final step) is read to check the member, then dropped */
+    uint8_t *tmp = NULL;
+    if (!rc && !(tmp = malloc(DS_FRAME_BYTES))) rc = cb_fail(e, CB_ENOMEM, "%s: out of memory", path);
+    if (!rc) {
+        capture_zip_reader zr;
+        memset(&zr, 0, sizeof zr);
+        const capture_zip_member *m = capture_zip_find(&z, "observations.npy");
+        uint64_t want = obs.h.header_len + obs.h.count;
+        uint8_t head[4096];
+        if (obs.h.header_len > sizeof head)
+            rc = cb_fail(e, CB_EFORMAT, "%s: observations: a .npy header of %zu bytes", path, obs.h.header_len);
+        else
+            rc = capture_zip_reader_open(&zr, &z, m, want, e);
+        if (!rc) rc = capture_zip_reader_read(&zr, head, obs.h.header_len, e);
+        for (int64_t t = 0; !rc && t <= T; t++) {
+            uint8_t *f = t < T ? out->frames + (size_t)t * DS_FRAME_BYTES : tmp;
+            if (!chw) {
+                rc = capture_zip_reader_read(&zr, f, DS_FRAME_BYTES, e);
+            } else { /* channels first: through tmp, transposed */
+                rc = capture_zip_reader_read(&zr, tmp, DS_FRAME_BYTES, e);
+                if (!rc && t < T) {
+                    for (int c = 0; c < 3; c++)
+                        for (int k = 0; k < DS_W * DS_H; k++) f[3 * k + c] = tmp[c * DS_W * DS_H + k];
+                }
+            }
+        }
+        int crc = capture_zip_reader_close(&zr, !rc, e);
+        if (!rc) rc = crc;
+    }
+    free(tmp);
     if (rc) ds_level_free(out);
     free(obs.buf);
     free(act.buf);

@@ -12,8 +12,22 @@
 typedef struct {
     const uint8_t *buf;
     size_t n, off;
+    int oom; /* an allocation of libpng's failed */
     char msg[200];
 } src;
+
+/* libpng's allocations through our malloc, so a failure is told apart from a
+ * damaged file (and allocation-failure tests reach them) */
+static png_voidp png_alloc(png_structp p, png_alloc_size_t n) {
+    void *q = malloc(n ? n : 1);
+    if (!q) ((src *)png_get_mem_ptr(p))->oom = 1;
+    return q;
+}
+
+static void png_dealloc(png_structp p, png_voidp q) {
+    (void)p;
+    free(q);
+}
 
 static void on_error(png_structp p, png_const_charp msg) {
     src *s = png_get_error_ptr(p);
@@ -36,8 +50,8 @@ static void on_read(png_structp p, png_bytep out, size_t n) {
 int capture_png_decode(const uint8_t *buf, size_t n, const char *name, uint8_t *rgb, int *alpha, cb_err *e) {
     *alpha = 0;
     if (n < 8 || png_sig_cmp(buf, 0, 8)) return cb_fail(e, CB_EFORMAT, "%s: not a PNG file", name);
-    src s = {buf, n, 0, ""};
-    png_structp p = png_create_read_struct(PNG_LIBPNG_VER_STRING, &s, on_error, on_warning);
+    src s = {buf, n, 0, 0, ""};
+    png_structp p = png_create_read_struct_2(PNG_LIBPNG_VER_STRING, &s, on_error, on_warning, &s, png_alloc, png_dealloc);
     png_infop info = p ? png_create_info_struct(p) : NULL;
     if (!info) {
         png_destroy_read_struct(&p, NULL, NULL);
@@ -48,6 +62,7 @@ int capture_png_decode(const uint8_t *buf, size_t n, const char *name, uint8_t *
     volatile int dropped = 0;
     if (setjmp(png_jmpbuf(p))) {
         png_destroy_read_struct(&p, &info, NULL);
+        if (s.oom) return cb_fail(e, CB_ENOMEM, "%s: out of memory decoding the PNG", name);
         return cb_fail(e, CB_EFORMAT, "%s: damaged PNG (%s)", name, s.msg);
     }
     png_set_read_fn(p, &s, on_read);

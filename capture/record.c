@@ -127,7 +127,8 @@ static int clean_level_dir(const char *dir, cb_err *e) {
         int ours = (strncmp(n, "frame_", 6) == 0 && len > 4 && strcmp(n + len - 4, ".png") == 0) ||
                    strcmp(n, "actions.csv") == 0 || strcmp(n, "meta.json") == 0 ||
                    ((strncmp(n, "frame_", 6) == 0 || strncmp(n, "actions.csv", 11) == 0 ||
-                     strncmp(n, "meta.json", 9) == 0) && strstr(n, ".tmp."));
+                     strncmp(n, "meta.json", 9) == 0) &&
+                    (strstr(n, ".tmp.") || (len > 4 && strcmp(n + len - 4, ".tmp") == 0)));
         if (!ours) continue;
         char path[4600];
         snprintf(path, sizeof path, "%s/%s", dir, n);
@@ -301,16 +302,32 @@ int capture_record(const capture_record_opts *o, capture_record_summary *sum, cb
         if (!S_ISDIR(st.st_mode)) return cb_fail(e, CB_EEXIST, "%s: exists and is not a folder", o->out);
         if (!o->force) return cb_fail(e, CB_EEXIST, "%s: exists (use --force to write into it)", o->out);
     }
-    int rc = cb_mkdirs(o->out, e);
+    /* one writer per folder for the whole run (created here when missing) */
+    cb_lock lock;
+    int rc = cb_lock_acquire(&lock, o->out, o->command ? o->command : "coinbc record", e);
     if (rc) return rc;
-    if (access(o->out, W_OK) != 0) return cb_fail(e, CB_EIO, "%s: folder is not writable: %s", o->out, strerror(errno));
-    if (o->force) { /* the run is not complete again until its meta.json is rewritten */
+    if (!lock.created_dir && !o->force) { /* appeared since the check above */
+        cb_lock_release(&lock, 1);
+        return cb_fail(e, CB_EEXIST, "%s: exists (use --force to write into it)", o->out);
+    }
+    if (access(o->out, W_OK) != 0) rc = cb_fail(e, CB_EIO, "%s: folder is not writable: %s", o->out, strerror(errno));
+    if (!rc && o->force) { /* the run is not complete again until its meta.json is rewritten */
         char path[4200];
         snprintf(path, sizeof path, "%s/meta.json", o->out);
-        if (unlink(path) != 0 && errno != ENOENT) return cb_fail(e, CB_EIO, "%s: cannot remove: %s", path, strerror(errno));
+        if (unlink(path) != 0 && errno != ENOENT) rc = cb_fail(e, CB_EIO, "%s: cannot remove: %s", path, strerror(errno));
+        DIR *d = rc ? NULL : opendir(o->out); /* and the run meta.json's temporaries a killed run left */
+        struct dirent *de;
+        while (d && (de = readdir(d)) != NULL)
+            if (!strncmp(de->d_name, "meta.json.tmp.", 14)) {
+                snprintf(path, sizeof path, "%s/%s", o->out, de->d_name);
+                unlink(path);
+            }
+        if (d) closedir(d);
     }
-
-    return record_levels(o, sum, e);
+    if (!rc) rc = record_levels(o, sum, e);
+    if (rc && lock.created_dir) cb_remove_tree(o->out); /* leave nothing behind that this run created */
+    cb_lock_release(&lock, 1);
+    return rc;
 }
 
 static int record_levels(const capture_record_opts *o, capture_record_summary *sum, cb_err *e) {

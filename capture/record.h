@@ -24,6 +24,9 @@ typedef struct {
     struct ds_writer *dataset;
     int force;        /* write into an existing folder (stale level files are replaced) */
     int threads;      /* worker threads, >= 1 */
+    /* The command line shown to a second writer of `out` (the folder is
+     * locked for the whole run, common.h cb_lock); NULL: "coinbc record". */
+    const char *command;
     /* Optional progress callback, called from worker threads (the callee
      * locks): `states` more states were recorded; `level_done` is 1 when a
      * level was finished. */
@@ -44,7 +47,9 @@ typedef struct {
 /* Validates the options (messages name the option), then records. Returns 0
  * or a negative CB_E* code with a message naming the path or the level:
  * CB_EARG for bad options, CB_EEXIST when `out` exists and force is 0,
- * CB_EIO when a file or folder cannot be written. */
+ * CB_EBUSY when another process is writing `out`, CB_EIO when a file or
+ * folder cannot be written. A failed run into a folder it created removes
+ * that folder again. */
 int capture_record(const capture_record_opts *o, capture_record_summary *sum, cb_err *e);
 
 /* The actions.csv header line (without newline). */

@@ -114,6 +114,8 @@ int capture_zip_extract(const capture_zip *z, const capture_zip_member *m, uint6
     } else {
         z_stream s;
         memset(&s, 0, sizeof s);
+        s.zalloc = cb_zalloc;
+        s.zfree = cb_zfree;
         if (inflateInit2(&s, -15) != Z_OK) {
             free(buf);
             return cb_fail(e, CB_ENOMEM, "%s: zlib init failed", z->path);
@@ -132,6 +134,10 @@ int capture_zip_extract(const capture_zip *z, const capture_zip_member *m, uint6
         }
         uint64_t got = s.total_out;
         inflateEnd(&s);
+        if (zr == Z_MEM_ERROR) {
+            free(buf);
+            return cb_fail(e, CB_ENOMEM, "%s: member %s: out of memory in zlib", z->path, m->name);
+        }
         if (zr != Z_STREAM_END && (more || got != m->usize)) {
             free(buf);
             if (got >= m->usize)
@@ -155,6 +161,81 @@ int capture_zip_extract(const capture_zip *z, const capture_zip_member *m, uint6
     return 0;
 }
 
+int capture_zip_reader_open(capture_zip_reader *r, const capture_zip *z, const capture_zip_member *m, uint64_t limit,
+                            cb_err *e) {
+    memset(r, 0, sizeof *r);
+    r->z = z;
+    r->m = m;
+    if (m->usize > limit)
+        return cb_fail(e, CB_EFORMAT, "%s: member %s declares %llu bytes, more than its array can hold (%llu)", z->path,
+                       m->name, (unsigned long long)m->usize, (unsigned long long)limit);
+    if (m->method == 8 && m->usize / 1032 > m->csize)
+        return cb_fail(e, CB_EFORMAT, "%s: member %s claims %llu bytes from %llu compressed (zip bomb?)", z->path, m->name,
+                       (unsigned long long)m->usize, (unsigned long long)m->csize);
+    if (m->method == 0 && m->csize != m->usize)
+        return cb_fail(e, CB_EFORMAT, "%s: stored member %s has mismatched sizes", z->path, m->name);
+    if (m->method == 8) {
+        r->s.zalloc = cb_zalloc;
+        r->s.zfree = cb_zfree;
+        if (inflateInit2(&r->s, -15) != Z_OK) return cb_fail(e, CB_ENOMEM, "%s: zlib init failed", z->path);
+        r->zinit = 1;
+        r->s.next_in = (Bytef *)(z->buf + m->data_off);
+        r->s.avail_in = (uInt)m->csize;
+    }
+    return 0;
+}
+
+int capture_zip_reader_read(capture_zip_reader *r, uint8_t *out, size_t n, cb_err *e) {
+    const capture_zip_member *m = r->m;
+    if (n > m->usize - r->done)
+        return cb_fail(e, CB_EFORMAT, "%s: member %s is shorter than its array needs", r->z->path, m->name);
+    if (m->method == 0) {
+        memcpy(out, r->z->buf + m->data_off + r->done, n);
+    } else {
+        r->s.next_out = out;
+        r->s.avail_out = (uInt)n;
+        while (r->s.avail_out) {
+            int zr = inflate(&r->s, Z_NO_FLUSH);
+            if (zr == Z_MEM_ERROR) return cb_fail(e, CB_ENOMEM, "%s: member %s: out of memory in zlib", r->z->path, m->name);
+            if (zr == Z_STREAM_END && r->s.avail_out) break;
+            if (zr != Z_OK && zr != Z_STREAM_END) break;
+            if (zr == Z_OK && r->s.avail_in == 0 && r->s.avail_out) break;
+        }
+        if (r->s.avail_out)
+            return cb_fail(e, CB_EFORMAT, "%s: member %s is damaged or truncated (inflated %llu of %llu bytes)", r->z->path,
+                           m->name, (unsigned long long)(r->done + n - r->s.avail_out), (unsigned long long)m->usize);
+    }
+    r->crc = (uint32_t)crc32_z(r->crc, out, n);
+    r->done += n;
+    return 0;
+}
+
+int capture_zip_reader_close(capture_zip_reader *r, int check, cb_err *e) {
+    int rc = 0;
+    const capture_zip_member *m = r->m;
+    if (check && r->done != m->usize)
+        rc = cb_fail(e, CB_EFORMAT, "%s: member %s holds %llu bytes, its array %llu", r->z->path, m->name,
+                     (unsigned long long)m->usize, (unsigned long long)r->done);
+    if (!rc && check && r->zinit) { /* the stream must end exactly here */
+        uint8_t extra;
+        r->s.next_out = &extra;
+        r->s.avail_out = 1;
+        int zr = inflate(&r->s, Z_FINISH);
+        if (zr == Z_MEM_ERROR)
+            rc = cb_fail(e, CB_ENOMEM, "%s: member %s: out of memory in zlib", r->z->path, m->name);
+        else if (r->s.avail_out == 0 || zr == Z_OK)
+            rc = cb_fail(e, CB_EFORMAT, "%s: member %s inflates to more than its declared %llu bytes (zip bomb?)", r->z->path,
+                         m->name, (unsigned long long)m->usize);
+        else if (zr != Z_STREAM_END)
+            rc = cb_fail(e, CB_EFORMAT, "%s: member %s is damaged or truncated", r->z->path, m->name);
+    }
+    if (!rc && check && r->crc != m->crc)
+        rc = cb_fail(e, CB_ECRC, "%s: member %s fails its CRC32 (damaged)", r->z->path, m->name);
+    if (r->zinit) inflateEnd(&r->s);
+    r->zinit = 0;
+    return rc;
+}
+
 int capture_zip_peek(const capture_zip *z, const capture_zip_member *m, uint8_t *out, size_t want, size_t *got,
                      cb_err *e) {
     const uint8_t *src = z->buf + m->data_off;
@@ -165,6 +246,8 @@ int capture_zip_peek(const capture_zip *z, const capture_zip_member *m, uint8_t 
     }
     z_stream s;
     memset(&s, 0, sizeof s);
+    s.zalloc = cb_zalloc;
+    s.zfree = cb_zfree;
     if (inflateInit2(&s, -15) != Z_OK) return cb_fail(e, CB_ENOMEM, "%s: zlib init failed", z->path);
     s.next_in = (Bytef *)src;
     s.avail_in = (uInt)m->csize;
@@ -173,6 +256,7 @@ int capture_zip_peek(const capture_zip *z, const capture_zip_member *m, uint8_t 
     int zr = inflate(&s, Z_SYNC_FLUSH);
     *got = want - s.avail_out;
     inflateEnd(&s);
+    if (zr == Z_MEM_ERROR) return cb_fail(e, CB_ENOMEM, "%s: member %s: out of memory in zlib", z->path, m->name);
     if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR)
         return cb_fail(e, CB_EFORMAT, "%s: member %s is not a valid deflate stream", z->path, m->name);
     return 0;

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <zlib.h>
+
 #include "common/common.h"
 
 typedef struct {
@@ -38,6 +40,24 @@ int capture_zip_extract(const capture_zip *z, const capture_zip_member *m, uint6
  * deciding how much the whole member may hold). *got receives the count. */
 int capture_zip_peek(const capture_zip *z, const capture_zip_member *m, uint8_t *out, size_t want, size_t *got,
                      cb_err *e);
+
+/* A member read front to back in pieces, so a large member never needs a
+ * buffer of its own: open checks the declared sizes (as extract does), read
+ * gives exactly n more bytes or fails, close (after the last byte) checks
+ * that the stream ends there and the CRC32. Always call close. */
+typedef struct {
+    const capture_zip *z;
+    const capture_zip_member *m;
+    z_stream s;
+    int zinit;
+    uint64_t done;
+    uint32_t crc;
+} capture_zip_reader;
+int capture_zip_reader_open(capture_zip_reader *r, const capture_zip *z, const capture_zip_member *m, uint64_t limit,
+                            cb_err *e);
+int capture_zip_reader_read(capture_zip_reader *r, uint8_t *out, size_t n, cb_err *e);
+/* 0 when every byte was read and the member checks out; releases r either way. */
+int capture_zip_reader_close(capture_zip_reader *r, int check, cb_err *e);
 
 /* Writing: members are stored (no compression), as numpy.savez does. */
 typedef struct {

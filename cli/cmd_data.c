@@ -114,16 +114,20 @@ static int data_verify(int argc, char **argv) {
     return bad ? 1 : 0;
 }
 
+/* Opens a fresh dataset at `out` (locked until commit or abort) and copies
+ * the levels lo..hi into it; the caller commits or aborts. */
 static int copy_levels(const char *cmd, ds_reader *r, const char *out, int32_t lo, int32_t hi, const char *command,
-                       int quiet, int *count) {
+                       int quiet, int *count, ds_writer **wout) {
     cb_err e = {0};
     ds_writer *w;
-    if (ds_writer_open(&w, out, 0, ds_source(r), command, &e)) return cli_fail(cmd, &e);
+    *wout = NULL;
     *count = 0;
     int total = 0;
     for (int i = 0; i < ds_nlevels(r); i++) total += ds_level_seed(r, i) >= lo && ds_level_seed(r, i) <= hi;
+    if (total == 0) return cli_error(cmd, "%s: no levels in %d-%d", ds_path(r), lo, hi);
+    if (ds_writer_open(&w, out, 0, ds_source(r), command, &e)) return cli_fail(cmd, &e);
     cb_progress p;
-    cb_progress_start(&p, out, "levels", total, quiet || total == 0);
+    cb_progress_start(&p, out, "levels", total, quiet);
     for (int i = 0; i < ds_nlevels(r); i++) {
         int32_t s = ds_level_seed(r, i);
         if (s < lo || s > hi) continue;
@@ -138,11 +142,7 @@ static int copy_levels(const char *cmd, ds_reader *r, const char *out, int32_t l
         cb_progress_update(&p, *count);
     }
     cb_progress_finish(&p);
-    if (*count == 0) {
-        ds_writer_abort(w);
-        return cli_error(cmd, "%s: no levels in %d-%d", ds_path(r), lo, hi);
-    }
-    if (ds_writer_commit(w, &e)) return cli_fail(cmd, &e);
+    *wout = w;
     return 0;
 }
 
@@ -175,8 +175,20 @@ static int data_split(int argc, char **argv) {
     snprintf(b, sizeof b, "%s-test.cbd", out);
     snprintf(cmd, sizeof cmd, "coinbc data split %.200s --train %d-%d --test %d-%d", pos[0], tr.lo, tr.hi, te.lo, te.hi);
     int na = 0, nb = 0;
-    int status = copy_levels("data split", r, a, tr.lo, tr.hi, cmd, quiet, &na);
-    if (!status) status = copy_levels("data split", r, b, te.lo, te.hi, cmd, quiet, &nb);
+    ds_writer *wa = NULL, *wb = NULL;
+    /* both outputs are written, then committed: a failure leaves neither */
+    int status = copy_levels("data split", r, a, tr.lo, tr.hi, cmd, quiet, &na, &wa);
+    if (!status) status = copy_levels("data split", r, b, te.lo, te.hi, cmd, quiet, &nb, &wb);
+    /* both manifests go into place while both locks are held; a failure of
+     * either takes both back out */
+    if (!status && (ds_writer_prepare(wa, &e) || ds_writer_prepare(wb, &e))) status = cli_fail("data split", &e);
+    if (status) {
+        ds_writer_abort(wa);
+        ds_writer_abort(wb);
+    } else { /* prepared: commit only releases the locks */
+        ds_writer_commit(wa, &e);
+        ds_writer_commit(wb, &e);
+    }
     if (!status) printf("%s: %d levels\n%s: %d levels\n", a, na, b, nb);
     ds_close(r);
     return status;
@@ -185,18 +197,21 @@ static int data_split(int argc, char **argv) {
 static int data_export(int argc, char **argv) {
     cli_range lv = {0, INT32_MAX};
     const char *fmt = "png", *out = NULL;
-    int quiet = 0;
+    int quiet = 0, force = 0;
     cli_opt opts[] = {
         {"levels", CLI_RANGE, &lv, "A-B", "only these level seeds (default all)", 0},
         {"format", CLI_STR, &fmt, "png|npz", "PNG level folders (default) or one .npz per episode", 0},
-        {"out", CLI_STR, &out, "DIR", "output folder (-o)", 0},
+        {"out", CLI_STR, &out, "DIR", "output folder (-o); must be new or empty unless --force", 0},
+        {"force", CLI_FLAG, &force, NULL, "replace the content of an existing DIR (swapped in whole at the end)", 0},
         {"quiet", CLI_FLAG, &quiet, NULL, "no progress output", 0},
     };
     cli_cmd_info info = {"data export", "Export levels as recordings; capturing the export gives the same frames and labels.",
-                         "coinbc data export DATA [--levels A-B] --format png|npz -o DIR",
+                         "coinbc data export DATA [--levels A-B] --format png|npz -o DIR [--force]",
                          "png: DIR/level_SEED/frame_NNNNNN.png + actions.csv (step,action,reward,done,label,executed,\n"
                          "episode,episode_step). npz: one DIR/{timestamp}_{index}_{T}_{seed}_{return}.npz per episode,\n"
-                         "channels last, stored members. example: coinbc data export test.cbd --levels 5-9 --format npz -o out"};
+                         "channels last, stored members. The export is written beside DIR and moved into place at the\n"
+                         "end, so DIR holds either its old content or the whole export, never a mixture.\n"
+                         "example: coinbc data export test.cbd --levels 5-9 --format npz -o out"};
     const char *pos[1];
     int npos = 0, rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), pos, 1, &npos);
     if (rc) return rc > 0 ? 0 : 2;
@@ -208,20 +223,33 @@ static int data_export(int argc, char **argv) {
     if (ds_open(&r, pos[0], &e)) return cli_fail("data export", &e);
     int count = 0, status = 0, total = 0;
     for (int i = 0; i < ds_nlevels(r); i++) total += ds_level_seed(r, i) >= lv.lo && ds_level_seed(r, i) <= lv.hi;
+    if (total == 0) {
+        status = cli_error("data export", "%s: no levels in %d-%d", pos[0], lv.lo, lv.hi);
+        ds_close(r);
+        return status;
+    }
+    char command[2048];
+    cli_join_args(command, sizeof command, argc, argv);
+    capture_export_out xo;
+    if (capture_export_open(&xo, out, force, command, &e)) {
+        ds_close(r);
+        return cli_fail("data export", &e);
+    }
     cb_progress p;
     cb_progress_start(&p, "export", "levels", total, quiet);
     for (int i = 0; i < ds_nlevels(r) && !status; i++) {
         int32_t s = ds_level_seed(r, i);
         if (s < lv.lo || s > lv.hi) continue;
         ds_level l;
-        if (ds_load(r, &s, 1, &l, 1, &e) || (npz ? capture_export_npz(&l, out, &e) : capture_export_png(&l, out, &e)))
+        if (ds_load(r, &s, 1, &l, 1, &e) || (npz ? capture_export_npz(&l, xo.tmp, &e) : capture_export_png(&l, xo.tmp, &e)))
             status = cli_fail("data export", &e);
         ds_level_free(&l);
         count++;
         cb_progress_update(&p, count);
     }
     cb_progress_finish(&p);
-    if (!status && count == 0) status = cli_error("data export", "%s: no levels in %d-%d", pos[0], lv.lo, lv.hi);
+    if (status) capture_export_abort(&xo);
+    else if (capture_export_commit(&xo, &e)) status = cli_fail("data export", &e);
     if (!status) printf("exported %d levels as %s to %s\n", count, fmt, out);
     ds_close(r);
     return status;

@@ -68,18 +68,28 @@ int cli_cmd_record(int argc, char **argv) {
     if (!out || !out[0]) return cli_error("record", "--out DIR is required"), 2;
     int mode;
     if (game_mode_parse(mode_s, &mode)) return cli_error("record", "unknown mode '%s' (use easy or hard)", mode_s), 2;
-    if (states <= 0) return cli_error("record", "--states %lld: need N >= 1", (long long)states), 2;
+    if (states <= 0 || states > 1000000000)
+        return cli_error("record", "--states %lld: need 1 <= N <= 1000000000", (long long)states), 2;
     if (!(noise >= 0 && noise <= 1)) return cli_error("record", "--noise %g: need 0 <= EPS <= 1", noise), 2;
     if (seed < 0) return cli_error("record", "--seed %lld: need S >= 0", (long long)seed), 2;
     if (threads < 1 || threads > 64) return cli_error("record", "--threads %d: need 1..64", threads), 2;
+    if (levels.lo < 0 || levels.hi < levels.lo)
+        return cli_error("record", "--levels %d-%d: the range is empty or reversed (need 0 <= A <= B)", levels.lo, levels.hi), 2;
     ds_writer *dw = NULL;
     cb_err e = {0};
+    char command[1024];
+    cli_join_args(command, sizeof command, argc, argv);
     if (ends_with(out, ".cbd")) { /* straight into a dataset, no PNG files in between */
-        char command[1024], source[256];
-        cli_join_args(command, sizeof command, argc, argv);
+        char source[256];
         snprintf(source, sizeof source, "coinbc %s record: expert play of %s levels %d-%d, noise %g, seed %lld", CB_VERSION,
                  mode_s, levels.lo, levels.hi, noise, (long long)seed);
-        if (ds_writer_open(&dw, out, force, source, command, &e)) return cli_fail("record", &e);
+        if (ds_writer_open(&dw, out, force, source, command, &e)) {
+            if (e.code == CB_EEXIST) {
+                size_t k = strlen(e.msg);
+                snprintf(e.msg + k, sizeof e.msg - k, ", or add levels to it with --force");
+            }
+            return cli_fail("record", &e);
+        }
     }
 
     rec_progress rp;
@@ -90,7 +100,7 @@ int cli_cmd_record(int argc, char **argv) {
     cb_progress_start(&rp.p, rp.label, "states", rp.levels_total * states, quiet);
 
     capture_record_opts o = {.lo = levels.lo, .hi = levels.hi, .mode = mode, .states = states, .noise = noise,
-                             .seed = (uint64_t)seed, .out = out, .force = force, .threads = threads,
+                             .seed = (uint64_t)seed, .out = out, .force = force, .threads = threads, .command = command,
                              .progress = on_progress, .progress_ctx = &rp, .dataset = dw};
     capture_record_summary s;
     double t0 = cb_now();

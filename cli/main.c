@@ -1,4 +1,5 @@
 /* main.c - the coinbc program: dispatches to a subcommand. */
+#include <signal.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -32,6 +33,9 @@ static void usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+    /* past `ulimit -f` a write fails with EFBIG and is reported (and its
+     * temporary removed) instead of the process dying silently */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         usage(stderr);
         return 2;

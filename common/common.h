@@ -56,8 +56,8 @@ typedef struct {
  * e may be NULL. */
 int cb_fail(cb_err *e, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Prefixes the existing message with more context ("while reading X: ").
- * Returns e->code. */
+/* Prefixes the existing message with more context ("while reading X: "),
+ * unless the message already holds that text. Returns e->code. */
 int cb_err_prefix(cb_err *e, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void cb_err_clear(cb_err *e);
@@ -132,6 +132,14 @@ int cb_lock_acquire(cb_lock *l, const char *dir, const char *holder, cb_err *e);
  * folder when cb_lock_acquire created it and nothing else was left in it
  * (for a command that failed before writing anything). */
 void cb_lock_release(cb_lock *l, int remove_dir_if_empty);
+/* rm -rf: removes path and everything under it (symlinks are removed, not
+ * followed). 0, or -1 with errno of the first failure. */
+int cb_remove_tree(const char *path);
+
+/* zlib allocation functions for z_stream.zalloc / zfree: through malloc and
+ * free (zlib's own default would bypass allocation-failure tests). */
+void *cb_zalloc(void *opaque, unsigned items, unsigned size);
+void cb_zfree(void *opaque, void *p);
 
 /* ---- progress -------------------------------------------------------- */
 /* On a terminal: one redrawn line "label [#####     ] done/total 12.3/s ETA 0:42".

@@ -21,6 +21,7 @@ int cb_err_prefix(cb_err *e, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(pre, sizeof pre, fmt, ap);
     va_end(ap);
+    if (pre[0] && strstr(e->msg, pre)) return e->code; /* the context is already there: never "level 0: level 0:" */
     memcpy(old, e->msg, sizeof old);
     size_t lp = strnlen(pre, sizeof pre), lo = strnlen(old, sizeof old - 1);
     if (lp > sizeof e->msg - 1) lp = sizeof e->msg - 1;

@@ -29,13 +29,20 @@ int cb_lock_acquire(cb_lock *l, const char *dir, const char *holder, cb_err *e) 
      * old inode: lock, then check that the path still names what we locked */
     for (int attempt = 0; attempt < 100; attempt++) {
         int fd = open(l->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-        if (fd < 0) return cb_fail(e, CB_EIO, "%s: cannot create the lock file: %s", l->path, strerror(errno));
+        if (fd < 0) {
+            int err = errno;
+            if (l->created_dir) rmdir(dir); /* leave nothing behind */
+            return cb_fail(e, CB_EIO, "%s: cannot create the lock file: %s", l->path, strerror(err));
+        }
         if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
             int err = errno;
             char who[512] = "";
             ssize_t n = pread(fd, who, sizeof who - 1, 0);
             close(fd);
-            if (err != EWOULDBLOCK) return cb_fail(e, CB_EIO, "%s: cannot lock: %s", l->path, strerror(err));
+            if (err != EWOULDBLOCK) {
+                if (l->created_dir && unlink(l->path) == 0) rmdir(dir);
+                return cb_fail(e, CB_EIO, "%s: cannot lock: %s", l->path, strerror(err));
+            }
             who[n > 0 ? n : 0] = 0;
             char *nl = strchr(who, '\n');
             if (nl) *nl = 0;

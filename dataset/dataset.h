@@ -117,6 +117,11 @@ int ds_writer_open(ds_writer **w, const char *path, int append, const char *sour
 int ds_writer_add(ds_writer *w, const ds_level *l, cb_err *e); /* writes that level's shard atomically */
 int ds_writer_commit(ds_writer *w, cb_err *e);                 /* writes the manifest atomically, frees w */
 void ds_writer_abort(ds_writer *w);                             /* removes new shards, leaves the dataset as it was */
+/* For commands that write several datasets all or nothing (data split):
+ * writes the new manifest but keeps w and its lock; then ds_writer_commit
+ * only releases, and ds_writer_abort puts the old manifest back (or removes
+ * the new one) along with the new shards. */
+int ds_writer_prepare(ds_writer *w, cb_err *e);
 /* Compression: inter-frame filter (default 0: measured to hurt, see
  * docs/FORMATS.md) and zlib level (default 9: measured 25% smaller than 6 on
  * expert play at the same decode speed). */

@@ -28,6 +28,7 @@ static int pull(ds_iter *it, uint8_t *out, size_t n, cb_err *e) {
     it->z.avail_out = (uInt)n;
     while (it->z.avail_out) {
         int zr = inflate(&it->z, Z_NO_FLUSH);
+        if (zr == Z_MEM_ERROR) return cb_fail(e, CB_ENOMEM, "%s: out of memory in zlib", it->name);
         if (zr == Z_STREAM_END && it->z.avail_out) break;
         if (zr != Z_OK && zr != Z_STREAM_END) break;
         if (zr == Z_OK && it->z.avail_in == 0 && it->z.avail_out) break;
@@ -69,6 +70,8 @@ int ds_iter_open(ds_iter **out, ds_reader *r, int32_t seed, cb_err *e) {
         if (!it->cols || !it->frame || !it->delta) rc = cb_fail(e, CB_ENOMEM, "%s: out of memory", it->name);
     }
     if (!rc) {
+        it->z.zalloc = cb_zalloc;
+        it->z.zfree = cb_zfree;
         if (inflateInit(&it->z) != Z_OK) rc = cb_fail(e, CB_ENOMEM, "%s: zlib init failed", it->name);
         else it->zinit = 1;
     }

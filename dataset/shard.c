@@ -229,6 +229,8 @@ int ds_shard_decode(const uint8_t *buf, size_t n, const char *name, ds_level *ou
     }
     z_stream z;
     memset(&z, 0, sizeof z);
+    z.zalloc = cb_zalloc;
+    z.zfree = cb_zfree;
     int zr = inflateInit(&z);
     if (zr == Z_OK) {
         z.next_in = (Bytef *)(buf + DS_SHARD_HDR);
@@ -252,6 +254,11 @@ int ds_shard_decode(const uint8_t *buf, size_t n, const char *name, ds_level *ou
             zr = inflate(&z, Z_FINISH);
         }
         inflateEnd(&z);
+    }
+    if (zr == Z_MEM_ERROR) {
+        free(cols);
+        ds_level_free(out);
+        return cb_fail(e, CB_ENOMEM, "%s: level %d: out of memory in zlib", name, h.seed);
     }
     if (zr != Z_STREAM_END || z.total_out != h.raw) {
         free(cols);

@@ -2,6 +2,7 @@
  * atomically under its real name; the manifest, written last and atomically,
  * is what makes levels part of the dataset. Abort removes the shards this
  * writer created, so the dataset is left as it was. */
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -19,7 +20,26 @@ struct ds_writer {
     char (*newfiles)[64];
     int filter, zlevel;
     pthread_mutex_t mu; /* ds_writer_add may be called from several threads */
+    cb_lock lock;       /* held from open to commit/abort (one writer per folder) */
+    uint8_t *old_text;  /* the manifest as it was at open (NULL: there was none) */
+    size_t old_n;
+    int prepared;       /* ds_writer_prepare put the new manifest in place */
 };
+
+/* Removes temporaries a killed writer may have left ("NAME.tmp.XXXXXX");
+ * safe because we hold the folder's lock, so no live writer owns them. */
+static void remove_stale_tmp(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (!strstr(de->d_name, ".tmp.")) continue;
+        char p[4400];
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        unlink(p);
+    }
+    closedir(d);
+}
 
 int ds_writer_open(ds_writer **out, const char *path, int append, const char *source, const char *command, cb_err *e) {
     *out = NULL;
@@ -35,36 +55,38 @@ int ds_writer_open(ds_writer **out, const char *path, int append, const char *so
     w->filter = 0;
     w->zlevel = 9;
     pthread_mutex_init(&w->mu, NULL);
+    /* the lock first: the manifest is read, extended and rewritten under it */
+    int rc = cb_lock_acquire(&w->lock, path, command, e);
+    if (rc) {
+        pthread_mutex_destroy(&w->mu);
+        free(w);
+        return rc;
+    }
     char mp[4200];
     snprintf(mp, sizeof mp, "%s/manifest.txt", path);
     struct stat st;
     int exists = stat(mp, &st) == 0;
-    if (exists && !append) {
-        free(w);
-        return cb_fail(e, CB_EEXIST, "%s: already holds a dataset; give another name, or add levels to it with --append",
-                       path);
-    }
-    if (exists) {
+    if (exists && !append)
+        rc = cb_fail(e, CB_EEXIST, "%s: already holds a dataset; give another name", path);
+    if (!rc && exists) {
         uint8_t *text;
         size_t n;
-        int rc = cb_read_file(mp, &text, &n, e);
+        rc = cb_read_file(mp, &text, &n, e);
         if (!rc) {
             rc = ds_manifest_parse(&w->m, (const char *)text, n, mp, e);
-            free(text);
+            if (rc) free(text);
+            else w->old_text = text, w->old_n = n;
         }
-        if (rc) {
-            pthread_mutex_destroy(&w->mu);
-            free(w);
-            return rc;
-        }
-    } else {
+    } else if (!rc) {
         ds_manifest_init(&w->m);
-        int rc = cb_mkdirs(path, e);
-        if (rc) {
-            free(w);
-            return rc;
-        }
     }
+    if (rc) {
+        cb_lock_release(&w->lock, 1);
+        pthread_mutex_destroy(&w->mu);
+        free(w);
+        return rc;
+    }
+    remove_stale_tmp(path);
     snprintf(w->m.source, sizeof w->m.source, "%s", source ? source : "");
     snprintf(w->m.command, sizeof w->m.command, "%s", command ? command : "");
     *out = w;
@@ -100,7 +122,10 @@ int ds_writer_add(ds_writer *w, const ds_level *l, cb_err *e) {
     snprintf(path, sizeof path, "%s/%s", w->path, en.file);
     rc = cb_write_file_atomic(path, buf, n, e);
     free(buf);
-    if (rc) return cb_err_prefix(e, "level %d: ", l->seed);
+    if (rc) {
+        unlink(path); /* renamed into place before a later step failed: not listed, so not kept */
+        return cb_err_prefix(e, "level %d: ", l->seed);
+    }
     pthread_mutex_lock(&w->mu);
     if (w->nnew == w->capnew) {
         int cap = w->capnew ? w->capnew * 2 : 64;
@@ -119,28 +144,74 @@ int ds_writer_add(ds_writer *w, const ds_level *l, cb_err *e) {
     return rc;
 }
 
-int ds_writer_commit(ds_writer *w, cb_err *e) {
+/* After a failed manifest write: is the new manifest in place anyway (the
+ * rename went through and only the folder's fsync failed)? Then the shards
+ * it lists must stay. */
+static int manifest_is_ours(ds_writer *w) {
+    char mp[4200], end[32];
+    snprintf(mp, sizeof mp, "%s/manifest.txt", w->path);
+    snprintf(end, sizeof end, "\nend %08x\n", w->m.crc);
+    uint8_t *text;
+    size_t n;
+    cb_err ie = {0};
+    if (cb_read_file(mp, &text, &n, &ie)) return 0;
+    size_t k = strlen(end);
+    int ours = n >= k && memcmp(text + n - k, end, k) == 0;
+    free(text);
+    return ours;
+}
+
+int ds_writer_prepare(ds_writer *w, cb_err *e) {
+    w->m.crc = 0; /* set by ds_manifest_write once the new text exists */
     int rc = ds_manifest_write(&w->m, w->path, e);
-    if (rc) {
-        ds_writer_abort(w);
-        return rc;
-    }
+    if (rc == 0 || (w->m.crc && manifest_is_ours(w))) w->prepared = 1; /* in place (even if its fsync failed) */
+    return rc;
+}
+
+static void writer_free(ds_writer *w) {
     ds_manifest_free(&w->m);
     free(w->newfiles);
+    free(w->old_text);
     pthread_mutex_destroy(&w->mu);
     free(w);
+}
+
+int ds_writer_commit(ds_writer *w, cb_err *e) {
+    if (!w->prepared) {
+        int rc = ds_writer_prepare(w, e);
+        if (rc && w->prepared) {
+            /* the new manifest went into place before the error: the dataset is the new one */
+            cb_err_prefix(e, "the new manifest is in place, but: ");
+            w->prepared = 0;
+            w->nnew = 0; /* its shards are part of the dataset now */
+        }
+        if (rc) {
+            ds_writer_abort(w);
+            return rc;
+        }
+    }
+    cb_lock_release(&w->lock, 1);
+    writer_free(w);
     return 0;
 }
 
 void ds_writer_abort(ds_writer *w) {
     if (!w) return;
+    if (w->prepared) { /* put the manifest back as it was before the shards go */
+        char mp[4200];
+        snprintf(mp, sizeof mp, "%s/manifest.txt", w->path);
+        cb_err ie = {0};
+        if (w->old_text) {
+            if (cb_write_file_atomic(mp, w->old_text, w->old_n, &ie) != 0) w->nnew = 0; /* keep what it lists */
+        } else {
+            unlink(mp);
+        }
+    }
     for (int i = 0; i < w->nnew; i++) {
         char path[4200];
         snprintf(path, sizeof path, "%s/%s", w->path, w->newfiles[i]);
         unlink(path);
     }
-    ds_manifest_free(&w->m);
-    free(w->newfiles);
-    pthread_mutex_destroy(&w->mu);
-    free(w);
+    cb_lock_release(&w->lock, 1); /* and the folder, when this writer created it and left it empty */
+    writer_free(w);
 }

@@ -512,6 +512,11 @@ static void test_actions_csv(void **st) {
     assert_int_equal(c.n, 2);
     assert_true(c.label[0] == 3 && c.action[0] == 7 && c.episode[1] == 5 && c.step[1] == 10 && c.reward[1] == -1.5f);
     capture_csv_free(&c);
+    /* a UTF-8 byte order mark before the header (issue 12 D5) */
+    csv_ok("\xEF\xBB\xBFstep,action,reward,done\n0,7,0,0\n", &c);
+    assert_int_equal(c.n, 1);
+    assert_int_equal(c.action[0], 7);
+    capture_csv_free(&c);
     csv_bad("", "empty");
     csv_bad("step,action,reward,done\n", "no rows");
     csv_bad("step,action,done\n0,1,0\n", "'reward'");
@@ -521,7 +526,12 @@ static void test_actions_csv(void **st) {
     csv_bad("step,action,reward,done\n0,1,0,0\n2,1,0,0\n", "row number");
     csv_bad("step,action,reward,done\n0,15,0,0\n", "outside 0..14");
     csv_bad("step,action,reward,done\n0,-1,0,0\n", "outside 0..14");
-    csv_bad("step,action,reward,done\n0,1.5,0,0\n", "outside 0..14");
+    csv_bad("step,action,reward,done\n0,1.5,0,0\n", "not an integer action");
+    csv_bad("step,action,reward,done\n0,2.5,0,0\n", "'2.5' is not an integer action");
+    csv_bad("step,action,reward,done\n0,0x2,0,0\n", "not an integer action");
+    csv_bad("step,action,reward,done\n0,1e0,0,0\n", "not an integer action");
+    csv_bad("step,action,reward,done\n0,2.0,0,0\n", "not an integer action");
+    csv_bad("step,label,reward,done,action\n0,2.0,0,0,1\n", "not an integer action");
     csv_bad("step,action,reward,done,label\n0,1,0,0,20\n", "'label' value '20'");
     csv_bad("step,action,reward,done\n0,1,0,2\n", "not 0 or 1");
     csv_bad("step,action,reward,done\n0,1,x,0\n", "not a number");

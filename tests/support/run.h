@@ -11,5 +11,11 @@ int test_run(char *out, size_t outn, char *err, size_t errn, const char *fmt, ..
     __attribute__((format(printf, 5, 6)));
 /* A fresh temporary folder (mkdtemp), removed by test_rmtree. */
 char *test_tmpdir(void);
+/* Starts `coinbc ARGS` in the background (stderr to errfile, or discarded);
+ * the returned pid is coinbc's own. test_wait: its exit status, or 128 +
+ * signal when it was killed, -1 on error. */
+#include <sys/types.h>
+pid_t test_spawn(const char *errfile, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int test_wait(pid_t pid);
 void test_rmtree(const char *dir);
 #endif
