@@ -3,9 +3,9 @@
  * 1 epoch): the table and the per-run summaries it keeps; a second run skips
  * every step; a run stopped by its time budget (COMPARE_HOURS) and continued
  * gives the same table as an uninterrupted one; the tune stage against a
- * stand-in for `coinbc tune` (the real one is on another branch), checking
- * the command line the script gives it and that best.json reaches
- * `coinbc train` (in easy mode, COMPARE_MODE); default and tuned
+ * stand-in for `coinbc tune`, checking the command line the script gives it
+ * and that best.json reaches `coinbc train` (in easy mode, COMPARE_MODE);
+ * the whole script with the real `coinbc tune` (Optuna); default and tuned
  * configurations are never mixed. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -55,7 +55,7 @@ static int compare(const char *name, const char *env, char *out, size_t outn, ch
     return WEXITSTATUS(st);
 }
 
-static char *slurp(const char *fmt, const char *a, const char *b) {
+__attribute__((noinline)) static char *slurp(const char *fmt, const char *a, const char *b) {
     char path[4200];
     snprintf(path, sizeof path, fmt, a, b);
     uint8_t *buf;
@@ -184,7 +184,7 @@ static void test_tune_stage_with_a_stand_in(void **st) {
     char want[8400];
     snprintf(want, sizeof want,
              "--val %s/c/data/val.cbd --method and --trials 2 -o %s/c/state/tune/and --epochs 1 --seed 1 --jobs 1 -- "
-             "--net nature --channels 4,4,4 --hidden 16 --batch-levels 4 --batch-frames 4\n",
+             "--net nature --channels 4,4,4 --hidden 16\n",
              dir, dir);
     assert_string_equal(a, want);
     free(a);
@@ -211,6 +211,35 @@ static void test_tune_stage_with_a_stand_in(void **st) {
     j = slurp("%s/c/state/%s", dir, "runs/and-1/rollout.json");
     assert_non_null(strstr(j, "\"mode\": \"easy\""));
     free(j);
+}
+
+/* the whole comparison with the real coinbc tune: each study ends with its
+ * trials, its best.json is the configuration of the final runs and of the
+ * probe, and the table says they were tuned */
+static void test_quick_with_real_tune(void **st) {
+    (void)st;
+    char out[16384], err[65536], env[4400];
+    snprintf(env, sizeof env, "COMPARE_SEEDS=1 COMPARE_TUNED=%s/d/tuned", dir);
+    int rc = compare("d", env, out, sizeof out, err, sizeof err);
+    if (rc != 0) fail_msg("compare.sh exited %d:\n%s", rc, err);
+    assert_non_null(strstr(out, "- and: tuned: coinbc tune, 2 trials of 1 epochs"));
+    char *t = slurp("%s/d/state/%s", dir, "tune/and/trials.csv");
+    int rows = 0;
+    for (char *c = t; *c; c++) rows += *c == '\n';
+    assert_int_equal(rows, 3); /* header + 2 trials */
+    free(t);
+    /* the tuned tau reaches the final run's config.json */
+    char *b = slurp("%s/d/tuned/%s", dir, "and.json");
+    char *tau = strstr(b, "\"tau\":");
+    assert_non_null(tau);
+    double want = strtod(tau + 6, NULL);
+    char *j = slurp("%s/d/state/%s", dir, "runs/and-1/config.json");
+    char *jt = strstr(j, "\"tau\":");
+    assert_non_null(jt);
+    assert_true(strtod(jt + 6, NULL) == want);
+    free(b);
+    free(j);
+    assert_true(exists("%s/d/state/%s", dir, "probe/and/done"));
 }
 
 /* compare_table.py train-args: a configuration becomes train options, and
@@ -266,7 +295,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quick_end_to_end),
         cmocka_unit_test(test_interrupted_then_resumed),
-        cmocka_unit_test(test_tune_stage_with_a_stand_in),
+        cmocka_unit_test(test_tune_stage_with_a_stand_in), cmocka_unit_test(test_quick_with_real_tune),
         cmocka_unit_test(test_train_args),
     };
     return cmocka_run_group_tests_name("compare", tests, setup, teardown);

@@ -41,7 +41,8 @@ if [ "${COMPARE_QUICK:-0}" = 1 ]; then
   TRAIN_LO=0; TRAIN_HI=7; TRAIN_STATES=40; VAL_LV=500-503; VAL_STATES=20; TEST_LV=1000-1007; TEST_STATES=20
   RELABEL_LO=0; RELABEL_HI=1; ROLL_LV=1000-1003
   TRIALS=${COMPARE_TRIALS:-2}; EPOCHS=${COMPARE_EPOCHS:-1}; SEEDS=${COMPARE_SEEDS:-1 2}
-  FIXED="--net nature --channels 4,4,4 --hidden 16 --batch-levels 4 --batch-frames 4"
+  FIXED="--net nature --channels 4,4,4 --hidden 16" # the batch shape is searched (values above 8 levels are left out)
+  DEFAULT_EXTRA=', "batch_levels": 4, "batch_frames": 4' # untuned runs: a batch that fits 8 levels
   STATE=${COMPARE_STATE:-out/compare-quick/state}; DATA=${COMPARE_DATA:-out/compare-quick/data}
   TUNED=${COMPARE_TUNED:-$STATE/tuned}
 else
@@ -127,7 +128,7 @@ if has_stage tune; then
     TD=$STATE/tune/$m
     [ -f "$STATE/configs/$m.json" ] && continue
     if [ "$SKIP_TUNE" = 1 ]; then
-      printf '{"method": "%s"}\n' "$m" > "$STATE/configs/$m.json.tmp" && mv "$STATE/configs/$m.json.tmp" "$STATE/configs/$m.json"
+      printf '{"method": "%s"%s}\n' "$m" "${DEFAULT_EXTRA:-}" > "$STATE/configs/$m.json.tmp" && mv "$STATE/configs/$m.json.tmp" "$STATE/configs/$m.json"
       echo "default options (COMPARE_SKIP_TUNE=1, not tuned)" > "$STATE/configs/$m.origin"
       continue
     fi
