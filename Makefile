@@ -20,8 +20,16 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -march=$(MARCH) -ffp-contract=off -Wall -Wextr
 LDLIBS  := -lopenblas -lpng -lz -ljansson -lm -lpthread
 BUILD   := build
 
+# MPI=1: build against Open MPI (mpicc) into build-mpi/; common/dist.c is the
+# only file that includes mpi.h (docs/MPI.md). The default build needs no MPI.
+ifeq ($(MPI),1)
+  CC      := mpicc
+  BUILD   := build-mpi
+  CFLAGS  += -DCOINBC_MPI=1
+endif
+
 ifeq ($(SANITIZE),1)
-  BUILD   := build-san
+  BUILD   := $(BUILD)-san
   CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   LDFLAGS += -fsanitize=address,undefined
 endif
@@ -40,6 +48,9 @@ TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/%.o)
 # tune driver's TPE sampler, pruner and storage (tools/tune.py).
 DEB_PKGS := gcc make libopenblas-dev libpng-dev zlib1g-dev libcmocka-dev libjansson-dev pkg-config python3 python3-optuna
 DEB_TEST_PKGS := chromium
+ifeq ($(MPI),1)
+  DEB_PKGS += libopenmpi-dev openmpi-bin
+endif
 
 .PHONY: all deps test check bench clean help demo reproduce compare fuzz
 .SECONDARY:
@@ -50,6 +61,7 @@ help:
 	@echo "make deps       install the Debian packages coinbc needs (apt-get, only if missing)"
 	@echo "make test       deps + build + run every cmocka test program ('N passed, N failed')"
 	@echo "make SANITIZE=1 test   the same tests under ASan+UBSan (build-san/)"
+	@echo "make MPI=1 test        build against Open MPI (build-mpi/) and also run the mpirun tests (docs/MPI.md)"
 	@echo "make demo       the whole pipeline on a default: record, train mean and and, eval, rollout, report"
 	@echo "make reproduce  the paper-scale experiment: mean, and, sand, geomean x 3 seeds (hours)"
 	@echo "make compare    hard mode: tune each method, 5 seeds of each best, probe, table (resumable; COMPARE_HOURS=2 per piece)"
@@ -118,7 +130,7 @@ bench: deps $(BUILD)/coinbc
 	$(BUILD)/coinbc bench all
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-mpi build-mpi-san build-fuzz
 
 # libFuzzer targets (tests/fuzz/fuzz_*.c), built with clang into build-fuzz/
 # and run FUZZ_TIME seconds each on a copy of tests/fuzz/corpus/NAME (the

@@ -40,6 +40,8 @@ typedef struct {
     const capture_record_opts *o;
     worker *w;
     level_sum *sums;
+    int64_t i0;          /* index of the first level of this rank's share */
+    ds_entry *entries;   /* with dataset_dir: the shards this rank wrote (entries[i].file[0] == 0: none) */
 } rec_ctx;
 
 /* growable text buffer for actions.csv */
@@ -164,7 +166,7 @@ static int record_level(void *vctx, int64_t i, int wid) {
     const capture_record_opts *o = c->o;
     worker *w = &c->w[wid];
     cb_err *e = &w->err;
-    int32_t level = o->lo + (int32_t)i;
+    int32_t level = o->lo + (int32_t)(c->i0 + i);
     level_sum *s = &c->sums[i];
     memset(s, 0, sizeof *s);
     char dir[4200];
@@ -173,7 +175,8 @@ static int record_level(void *vctx, int64_t i, int wid) {
     ds_level dl;
     memset(&dl, 0, sizeof dl);
     int rc = 0;
-    if (o->dataset) {
+    const int in_memory = o->dataset || o->dataset_dir;
+    if (in_memory) {
         rc = ds_level_alloc(&dl, level, o->mode, o->states, e);
     } else {
         rc = cb_mkdirs(dir, e);
@@ -192,7 +195,7 @@ static int record_level(void *vctx, int64_t i, int wid) {
     for (int64_t t = 0; t < o->states; t++) {
         char path[4300];
         snprintf(path, sizeof path, "%s/frame_%06lld.png", dir, (long long)t);
-        if (o->dataset) {
+        if (in_memory) {
             game_env_render(w->env, dl.frames + (size_t)t * DS_FRAME_BYTES);
         } else {
             game_env_render(w->env, rgb);
@@ -225,7 +228,7 @@ static int record_level(void *vctx, int64_t i, int wid) {
             s->deaths += so.outcome == GAME_DEATH;
             s->timeouts += so.outcome == GAME_TIMEOUT_END;
         }
-        if (o->dataset) {
+        if (in_memory) {
             dl.label[t] = (uint8_t)label;
             dl.action[t] = (uint8_t)executed;
             dl.reward[t] = so.reward;
@@ -244,8 +247,9 @@ static int record_level(void *vctx, int64_t i, int wid) {
         }
     }
     s->searches = w->ex.searches - searches0;
-    if (o->dataset) {
-        if ((rc = ds_writer_add(o->dataset, &dl, e))) goto out;
+    if (in_memory) {
+        if ((rc = o->dataset ? ds_writer_add(o->dataset, &dl, e) : ds_shard_write(o->dataset_dir, &dl, &c->entries[i], e)))
+            goto out;
         if (o->progress) o->progress(o->progress_ctx, o->states - reported, 1);
         goto out;
     }
@@ -284,6 +288,7 @@ static int write_run_meta(const capture_record_opts *o, const capture_record_sum
 }
 
 static int record_levels(const capture_record_opts *o, capture_record_summary *sum, cb_err *e);
+static int record_share(const capture_record_opts *o, capture_record_summary *sum, cb_err *e);
 
 int capture_record(const capture_record_opts *o, capture_record_summary *sum, cb_err *e) {
     memset(sum, 0, sizeof *sum);
@@ -294,6 +299,7 @@ int capture_record(const capture_record_opts *o, capture_record_summary *sum, cb
         return cb_fail(e, CB_EARG, "--states %lld: need 1 <= N <= 1000000000", (long long)o->states);
     if (!(o->noise >= 0 && o->noise <= 1)) return cb_fail(e, CB_EARG, "--noise %g: need 0 <= EPS <= 1", o->noise);
     if (o->threads < 1 || o->threads > 64) return cb_fail(e, CB_EARG, "--threads %d: need 1..64", o->threads);
+    if (cb_dist_size() > 1) return record_share(o, sum, e);
     if (o->dataset) return record_levels(o, sum, e);
     if (!o->out || !o->out[0]) return cb_fail(e, CB_EARG, "no output folder");
     if (strlen(o->out) > 3900) return cb_fail(e, CB_EARG, "%.60s...: output path too long", o->out);
@@ -330,11 +336,14 @@ int capture_record(const capture_record_opts *o, capture_record_summary *sum, cb
     return rc;
 }
 
-static int record_levels(const capture_record_opts *o, capture_record_summary *sum, cb_err *e) {
+/* Records the levels [lo + i0, lo + i1) into *sum (the default: all of them). */
+static int record_range(const capture_record_opts *o, int64_t i0, int64_t i1, ds_entry *entries,
+                        capture_record_summary *sum, cb_err *e) {
     int rc = 0;
-    int64_t n = (int64_t)o->hi - o->lo + 1;
+    int64_t n = i1 - i0;
+    if (n <= 0) return 0;
     int nt = o->threads < n ? o->threads : (int)n;
-    rec_ctx c = {.o = o};
+    rec_ctx c = {.o = o, .i0 = i0, .entries = entries};
     c.w = calloc((size_t)nt, sizeof *c.w);
     c.sums = calloc((size_t)n, sizeof *c.sums);
     if (!c.w || !c.sums) {
@@ -383,9 +392,100 @@ static int record_levels(const capture_record_opts *o, capture_record_summary *s
             sum->expert_nopath += s->expert_nopath;
             sum->expert_budget += s->expert_budget;
         }
-        if (!o->dataset) rc = write_run_meta(o, sum, e);
     }
     free(c.w);
     free(c.sums);
+    return rc;
+}
+
+static int record_levels(const capture_record_opts *o, capture_record_summary *sum, cb_err *e) {
+    int rc = record_range(o, 0, (int64_t)o->hi - o->lo + 1, NULL, sum, e);
+    if (!rc && !o->dataset) rc = write_run_meta(o, sum, e);
+    return rc;
+}
+
+/* ---- under mpirun: each rank records a contiguous share of the levels ----
+ * Rank 0 owns the output: it checks and locks the folder (or holds the
+ * dataset writer) before the others start and writes the run's meta.json
+ * (or lists the other ranks' shards, ds_writer_adopt) after they finish.
+ * Each level's bytes depend only on the level, so the files are those of
+ * one process. A failure on any rank fails the run on every rank. */
+static int record_share(const capture_record_opts *o, capture_record_summary *sum, cb_err *e) {
+    int me = cb_dist_rank(), P = cb_dist_size(), rc = 0;
+    int64_t n = (int64_t)o->hi - o->lo + 1, i0, i1;
+    cb_dist_share(n, me, P, &i0, &i1);
+    int dataset = me == 0 ? o->dataset != NULL : o->dataset_dir != NULL;
+    if (me == 0 && !o->dataset && (!o->out || !o->out[0])) rc = cb_fail(e, CB_EARG, "no output folder");
+    if (me > 0 && !dataset && (!o->out || !o->out[0])) rc = cb_fail(e, CB_EARG, "no output folder");
+    /* rank 0 prepares the folder as one process does, the others wait for its verdict */
+    cb_lock lock = {0};
+    int locked = 0;
+    struct stat st;
+    if (!rc && me == 0 && !dataset) {
+        if (stat(o->out, &st) == 0 && (!S_ISDIR(st.st_mode) || !o->force))
+            rc = cb_fail(e, CB_EEXIST, "%s: exists%s", o->out, S_ISDIR(st.st_mode) ? " (use --force to write into it)" : " and is not a folder");
+        if (!rc && !(rc = cb_lock_acquire(&lock, o->out, o->command ? o->command : "coinbc record", e))) {
+            locked = 1;
+            char path[4200];
+            snprintf(path, sizeof path, "%s/meta.json", o->out);
+            if (o->force && unlink(path) != 0 && errno != ENOENT)
+                rc = cb_fail(e, CB_EIO, "%s: cannot remove: %s", path, strerror(errno));
+        }
+    }
+    int32_t verdict = rc;
+    cb_err de = {0};
+    if (cb_dist_bcast(&verdict, sizeof verdict, 0, &de)) return *e = de, de.code;
+    if (me > 0 && verdict) return cb_fail(e, verdict, "rank 0 could not prepare the output (its message says why)");
+    ds_entry *entries = NULL;
+    if (!rc && dataset && me > 0 && !(entries = calloc((size_t)(i1 - i0 + 1), sizeof *entries)))
+        rc = cb_fail(e, CB_ENOMEM, "out of memory");
+    if (!rc) rc = record_range(o, i0, i1, entries, sum, e);
+    /* which ranks failed: every rank learns it before anything is kept */
+    int32_t *failed = calloc((size_t)P, sizeof *failed);
+    if (!failed) rc = rc ? rc : cb_fail(e, CB_ENOMEM, "out of memory");
+    else failed[me] = rc != 0;
+    if (!failed || cb_dist_allreduce_i32(failed, P, &de) || cb_dist_allreduce_i64((int64_t *)sum, sizeof *sum / 8, &de)) {
+        if (!rc) *e = de, rc = de.code ? de.code : CB_EIO;
+    }
+    _Static_assert(sizeof(capture_record_summary) % 8 == 0, "the summary is int64 counts");
+    int bad = -1;
+    for (int r = 0; failed && r < P && bad < 0; r++)
+        if (failed[r]) bad = r;
+    if (!rc && bad >= 0) rc = cb_fail(e, CB_EIO, "rank %d failed recording its levels (its message says why)", bad);
+    /* the other ranks' shards: listed by rank 0's writer, or removed on failure */
+    if (dataset && me > 0) {
+        int64_t cnt = i1 - i0;
+        if (!rc) {
+            int64_t bytes = cnt * (int64_t)sizeof *entries;
+            rc = cb_dist_send(&bytes, sizeof bytes, 0, e);
+            if (!rc) rc = cb_dist_send(entries, (size_t)bytes, 0, e);
+        } else {
+            for (int64_t i = 0; entries && i < cnt; i++)
+                if (entries[i].file[0]) {
+                    char path[4200];
+                    snprintf(path, sizeof path, "%s/%s", o->dataset_dir, entries[i].file);
+                    unlink(path);
+                }
+        }
+    }
+    if (dataset && me == 0 && !rc)
+        for (int r = 1; r < P && !rc; r++) {
+            int64_t bytes;
+            ds_entry *in = NULL;
+            if (!(rc = cb_dist_recv(&bytes, sizeof bytes, r, e))) {
+                if (bytes < 0 || bytes % (int64_t)sizeof *in || !(in = malloc((size_t)bytes + 1)))
+                    rc = cb_fail(e, CB_EIO, "rank %d sent %lld bytes of shard entries", r, (long long)bytes);
+                else if (!(rc = cb_dist_recv(in, (size_t)bytes, r, e)))
+                    for (int64_t i = 0; i < bytes / (int64_t)sizeof *in && !rc; i++) rc = ds_writer_adopt(o->dataset, &in[i], e);
+            }
+            free(in);
+        }
+    if (!rc && me == 0 && !dataset) rc = write_run_meta(o, sum, e);
+    if (locked) {
+        if (rc && lock.created_dir) cb_remove_tree(o->out);
+        cb_lock_release(&lock, 1);
+    }
+    free(failed);
+    free(entries);
     return rc;
 }

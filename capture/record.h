@@ -3,7 +3,9 @@
  * probability `noise`, and writes a recordings folder (one level_SEED folder
  * per level with frame_NNNNNN.png, actions.csv and meta.json, plus a
  * meta.json for the whole run; layout in docs/FORMATS.md, "Recordings folders").
- * Levels run in parallel; the output is identical for any thread count. */
+ * Levels run in parallel; the output is identical for any thread count.
+ * Under mpirun each rank records a contiguous share of the levels and the
+ * output is the same bytes as one process's (docs/MPI.md). */
 #ifndef COINBC_CAPTURE_RECORD_H
 #define COINBC_CAPTURE_RECORD_H
 
@@ -22,6 +24,10 @@ typedef struct {
     /* If set, each level goes straight into this dataset (in memory, then one
      * shard) instead of PNG files; the caller opens and commits the writer. */
     struct ds_writer *dataset;
+    /* Under mpirun with several ranks, on the ranks other than 0 (where
+     * dataset is NULL): the dataset folder, where they write their levels'
+     * shards for rank 0's writer to list (ds_writer_adopt). */
+    const char *dataset_dir;
     int force;        /* write into an existing folder (stale level files are replaced) */
     int threads;      /* worker threads, >= 1 */
     /* The command line shown to a second writer of `out` (the folder is

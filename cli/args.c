@@ -7,7 +7,8 @@
 
 int cli_error(const char *cmd, const char *fmt, ...) {
     va_list ap;
-    fprintf(stderr, "coinbc %s: ", cmd);
+    if (cb_dist_size() > 1) fprintf(stderr, "coinbc %s: rank %d of %d: ", cmd, cb_dist_rank(), cb_dist_size());
+    else fprintf(stderr, "coinbc %s: ", cmd);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);

@@ -8,7 +8,75 @@
 #include "dataset/dataset.h"
 #include "run/run.h"
 
-/* evaluates levels of r in [lo, hi] one at a time; keeps a few frames for the report */
+/* what one level adds to the tables and the sheet (the frame kept for the sheet is its middle one) */
+static int add_level(eval_acc *acc, int32_t seed, int64_t n, const uint8_t *labels, const float *probs,
+                     const uint8_t *mid, uint8_t *sheet, uint8_t *sheet_lab, uint8_t *sheet_pred, int *nsheet, cb_err *e) {
+    int rc = eval_acc_add(acc, seed, labels, probs, n, e);
+    if (!rc && sheet && *nsheet < 8 && n > 0) { /* one frame from the middle of each of the first levels */
+        int64_t k = n / 2;
+        memcpy(sheet + (size_t)*nsheet * DS_FRAME_BYTES, mid, DS_FRAME_BYTES);
+        sheet_lab[*nsheet] = labels[k];
+        sheet_pred[*nsheet] = (uint8_t)cb_argmax(probs + k * MODEL_NA, MODEL_NA);
+        (*nsheet)++;
+    }
+    return rc;
+}
+
+/* A level as another rank sends it to rank 0: seed, frames n, n labels, n x 15 probabilities, the middle frame. */
+static int pack_level(uint8_t **buf, int64_t *len, int64_t *cap, const ds_level *l, const float *probs) {
+    int64_t need = *len + 12 + l->n + l->n * MODEL_NA * 4 + DS_FRAME_BYTES;
+    if (need > *cap) {
+        int64_t c = *cap ? *cap * 2 : 1 << 20;
+        while (c < need) c *= 2;
+        uint8_t *nb = realloc(*buf, (size_t)c);
+        if (!nb) return -1;
+        *buf = nb;
+        *cap = c;
+    }
+    uint8_t *p = *buf + *len;
+    memcpy(p, &l->seed, 4);
+    memcpy(p + 4, &l->n, 8);
+    memcpy(p + 12, l->label, (size_t)l->n);
+    memcpy(p + 12 + l->n, probs, (size_t)l->n * MODEL_NA * 4);
+    memset(p + 12 + l->n + l->n * MODEL_NA * 4, 0, DS_FRAME_BYTES);
+    if (l->n > 0) memcpy(p + 12 + l->n + l->n * MODEL_NA * 4, l->frames + (size_t)(l->n / 2) * DS_FRAME_BYTES, DS_FRAME_BYTES);
+    *len = need;
+    return 0;
+}
+
+/* The levels another rank evaluated, added in their order (probabilities
+ * copied to aligned memory first). */
+static int unpack_levels(const uint8_t *buf, int64_t len, eval_acc *acc, uint8_t *sheet, uint8_t *sheet_lab,
+                         uint8_t *sheet_pred, int *nsheet, int from, cb_err *e) {
+    float *probs = NULL;
+    int64_t cap = 0, off = 0;
+    int rc = 0;
+    while (!rc && off < len) {
+        int32_t seed;
+        int64_t n;
+        if (len - off < 12) return free(probs), cb_fail(e, CB_EFORMAT, "rank %d sent a truncated level", from);
+        memcpy(&seed, buf + off, 4);
+        memcpy(&n, buf + off + 4, 8);
+        if (n < 0 || n > (len - off - 12 - DS_FRAME_BYTES) / (1 + MODEL_NA * 4))
+            return free(probs), cb_fail(e, CB_EFORMAT, "rank %d sent level %d with a bad frame count", from, seed);
+        if (n > cap) {
+            free(probs);
+            cap = n;
+            if (!(probs = malloc(sizeof(float) * (size_t)cap * MODEL_NA))) return cb_fail(e, CB_ENOMEM, "out of memory");
+        }
+        const uint8_t *lab = buf + off + 12;
+        memcpy(probs, lab + n, (size_t)n * MODEL_NA * 4);
+        rc = add_level(acc, seed, n, lab, probs, lab + n + n * MODEL_NA * 4, sheet, sheet_lab, sheet_pred, nsheet, e);
+        off += 12 + n + n * MODEL_NA * 4 + DS_FRAME_BYTES;
+    }
+    free(probs);
+    return rc;
+}
+
+/* evaluates levels of r in [lo, hi] one at a time; keeps a few frames for the
+ * report. Under mpirun each rank takes a contiguous share of the levels and
+ * rank 0 adds the others' levels after its own, in rank order: the order
+ * of one process, so the figures are the same bytes. */
 static int eval_levels(const char *cmd, model *m, ds_reader *r, int32_t lo, int32_t hi, eval_acc *acc, uint8_t *sheet,
                        uint8_t *sheet_lab, uint8_t *sheet_pred, int *nsheet, int quiet) {
     cb_err e = {0};
@@ -17,44 +85,57 @@ static int eval_levels(const char *cmd, model *m, ds_reader *r, int32_t lo, int3
     if (n == 0)
         return cli_error(cmd, "%s: no levels in %d-%d (the dataset has seeds %d..%d)", ds_path(r), lo, hi,
                          ds_nlevels(r) ? ds_level_seed(r, 0) : 0, ds_nlevels(r) ? ds_level_seed(r, ds_nlevels(r) - 1) : 0);
+    int me = cb_dist_rank(), P = cb_dist_size();
+    int64_t mlo, mhi;
+    cb_dist_share(n, me, P, &mlo, &mhi);
     cb_progress p;
-    cb_progress_start(&p, "eval", "levels", n, quiet);
+    cb_progress_start(&p, "eval", "levels", mhi - mlo, quiet);
     float *probs = NULL;
-    int64_t cap = 0, done = 0;
+    uint8_t *out = NULL;
+    int64_t cap = 0, done = 0, k = -1, olen = 0, ocap = 0;
     for (int i = 0; i < ds_nlevels(r); i++) {
         int32_t s = ds_level_seed(r, i);
         if (s < lo || s > hi) continue;
+        if (++k < mlo || k >= mhi) continue;
         ds_level l;
         if (ds_load(r, &s, 1, &l, 1, &e)) {
             free(probs);
+            free(out);
             return cli_fail(cmd, &e);
         }
         if (l.n > cap) {
             free(probs);
             cap = l.n;
             probs = malloc(sizeof(float) * (size_t)cap * MODEL_NA);
-            if (!probs) return cli_error(cmd, "out of memory");
+            if (!probs) return free(out), ds_level_free(&l), cli_error(cmd, "out of memory");
         }
         model_predict_io io = {.probs = probs};
-        if (model_predict(m, l.frames, l.n, &io, &e)) {
+        int rc = model_predict(m, l.frames, l.n, &io, &e);
+        if (!rc && me == 0)
+            rc = add_level(acc, l.seed, l.n, l.label, probs, l.n ? l.frames + (size_t)(l.n / 2) * DS_FRAME_BYTES : NULL,
+                           sheet, sheet_lab, sheet_pred, nsheet, &e);
+        if (!rc && me > 0 && pack_level(&out, &olen, &ocap, &l, probs)) rc = cb_fail(&e, CB_ENOMEM, "out of memory");
+        ds_level_free(&l);
+        if (rc) {
             free(probs);
-            ds_level_free(&l);
+            free(out);
             return cli_fail(cmd, &e);
         }
-        if (eval_acc_add(acc, l.seed, l.label, probs, l.n, &e)) return cli_fail(cmd, &e);
-        if (sheet && *nsheet < 8 && l.n > 0) { /* one frame from the middle of each of the first levels */
-            int64_t k = l.n / 2;
-            memcpy(sheet + (size_t)*nsheet * DS_FRAME_BYTES, l.frames + (size_t)k * DS_FRAME_BYTES, DS_FRAME_BYTES);
-            sheet_lab[*nsheet] = l.label[k];
-            sheet_pred[*nsheet] = (uint8_t)cb_argmax(probs + k * MODEL_NA, MODEL_NA);
-            (*nsheet)++;
-        }
-        ds_level_free(&l);
         cb_progress_update(&p, ++done);
     }
     cb_progress_finish(&p);
     free(probs);
-    return 0;
+    int rc = 0;
+    if (me > 0) rc = cli_dist_send_blob(out, olen, &e);
+    for (int from = 1; me == 0 && from < P && !rc; from++) {
+        uint8_t *buf;
+        int64_t len;
+        if (!(rc = cli_dist_recv_blob(from, &buf, &len, &e)))
+            rc = unpack_levels(buf, len, acc, sheet, sheet_lab, sheet_pred, nsheet, from, &e);
+        free(buf);
+    }
+    free(out);
+    return rc ? cli_fail(cmd, &e) : 0;
 }
 
 static void print_table(const char *what, const eval_acc *a) {
@@ -161,6 +242,7 @@ int cli_cmd_eval(int argc, char **argv) {
     }
     run_eval rec;
     run_text jt = {0};
+    if (cb_dist_rank() > 0) goto done; /* rank 0 writes */
     if (!status) {
         memset(&rec, 0, sizeof rec);
         snprintf(rec.checkpoint, sizeof rec.checkpoint, "%s", ckpt);
@@ -207,6 +289,7 @@ int cli_cmd_eval(int argc, char **argv) {
             free(img);
         }
     }
+done:
     run_text_free(&jt);
     free(sheet);
     eval_acc_free(&test);

@@ -79,7 +79,9 @@ int cli_cmd_record(int argc, char **argv) {
     cb_err e = {0};
     char command[1024];
     cli_join_args(command, sizeof command, argc, argv);
-    if (ends_with(out, ".cbd")) { /* straight into a dataset, no PNG files in between */
+    /* under mpirun rank 0 holds the writer and the other ranks write their shards into its folder */
+    const char *dataset_dir = ends_with(out, ".cbd") && cb_dist_rank() > 0 ? out : NULL;
+    if (ends_with(out, ".cbd") && cb_dist_rank() == 0) { /* straight into a dataset, no PNG files in between */
         char source[256];
         snprintf(source, sizeof source, "coinbc %s record: expert play of %s levels %d-%d, noise %g, seed %lld", CB_VERSION,
                  mode_s, levels.lo, levels.hi, noise, (long long)seed);
@@ -101,7 +103,8 @@ int cli_cmd_record(int argc, char **argv) {
 
     capture_record_opts o = {.lo = levels.lo, .hi = levels.hi, .mode = mode, .states = states, .noise = noise,
                              .seed = (uint64_t)seed, .out = out, .force = force, .threads = threads, .command = command,
-                             .progress = on_progress, .progress_ctx = &rp, .dataset = dw};
+                             .progress = on_progress, .progress_ctx = &rp, .dataset = dw,
+                             .dataset_dir = dataset_dir};
     capture_record_summary s;
     double t0 = cb_now();
     rc = capture_record(&o, &s, &e);

@@ -15,6 +15,24 @@ static void print_row(const char *who, const eval_rollout_summary *s) {
            s->steps_half);
 }
 
+/* the film levels (the first fl) another rank played, to rank 0 */
+static int gather_film(int fl, int fsteps, uint8_t *fbuf, uint8_t *fact, int *flen, int *fout, int n, cb_err *e) {
+    int P = cb_dist_size(), me = cb_dist_rank(), rc = 0;
+    for (int r = 1; r < P && !rc; r++) {
+        if (me != r && me != 0) continue;
+        int64_t lo, hi;
+        cb_dist_share(n, r, P, &lo, &hi);
+        if (hi > fl) hi = fl;
+        if (hi <= lo) continue;
+        size_t a = (size_t)lo, m = (size_t)(hi - lo);
+        void *part[4] = {fbuf + a * fsteps * GAME_OBS_BYTES, fact + a * fsteps, flen + a, fout + a};
+        size_t bytes[4] = {m * fsteps * GAME_OBS_BYTES, m * fsteps, m * sizeof(int), m * sizeof(int)};
+        for (int j = 0; j < 4 && !rc; j++)
+            rc = me == 0 ? cb_dist_recv(part[j], bytes[j], r, e) : cb_dist_send(part[j], bytes[j], 0, e);
+    }
+    return rc;
+}
+
 int cli_cmd_rollout(int argc, char **argv) {
     cli_range lv = {0, 0};
     const char *mode_s = "easy", *ckpt = NULL, *film = NULL;
@@ -90,15 +108,22 @@ int cli_cmd_rollout(int argc, char **argv) {
                                .policy = &pol.policy, .expert_level = cli_expert_level, .expert_self = &xp,
                                .mode = mode, .episodes = episodes, .sample = sample, .seed = (uint64_t)seed,
                                .threads = threads, .quiet = quiet, .label = labels[k]};
-        if (k == 0 && fl) {
-            o.film_levels = fl;
+        /* under mpirun each rank plays its share of the levels (each level's
+         * RNG is its own, so the split changes nothing) and rank 0 gathers */
+        int64_t lo, hi;
+        cb_dist_share(n, cb_dist_rank(), cb_dist_size(), &lo, &hi);
+        int flo = (int)lo, fhi = (int)(hi < fl ? hi : fl); /* the film levels in this share */
+        if (k == 0 && fhi > flo) {
+            o.film_levels = fhi - flo;
             o.film_steps = fsteps;
-            o.film = fbuf;
-            o.film_action = fact;
-            o.film_len = flen;
-            o.film_outcome = fout;
+            o.film = fbuf + (size_t)flo * fsteps * GAME_OBS_BYTES;
+            o.film_action = fact + (size_t)flo * fsteps;
+            o.film_len = flen + flo;
+            o.film_outcome = fout + flo;
         }
-        if (eval_rollout(res[k], seeds, n, &o, &e)) {
+        if ((hi > lo && eval_rollout(res[k] + lo, seeds + lo, (int)(hi - lo), &o, &e)) ||
+            cli_dist_gather(res[k], sizeof(eval_level_result), n, &e) ||
+            (k == 0 && fl && gather_film(fl, fsteps, fbuf, fact, flen, fout, n, &e))) {
             status = cli_fail("rollout", &e);
             goto done;
         }
@@ -112,6 +137,7 @@ int cli_cmd_rollout(int argc, char **argv) {
                        .expert_mean_steps_to_coin = sum[1].mean_steps_to_coin, .random_success = sum[2].success,
                        .random_success_lo = sum[2].success_lo, .random_success_hi = sum[2].success_hi};
     snprintf(rec.checkpoint, sizeof rec.checkpoint, "%s", ckpt);
+    if (cb_dist_rank() > 0) goto done; /* rank 0 writes */
     if (run_rollout_encode(&js, &rec, &e) || run_rollout_write(pos[0], &rec, &e)) {
         status = cli_fail("rollout", &e);
         goto done;

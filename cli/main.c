@@ -32,6 +32,42 @@ static void usage(FILE *out) {
     for (int i = 0; i < NCMDS; i++) fprintf(out, "  %-9s %s\n", CMDS[i].name, CMDS[i].summary);
 }
 
+/* The commands that split their work over the ranks when mpirun starts
+ * several (docs/MPI.md); any other one is refused there rather than run P
+ * times over the same files. */
+static int runs_distributed(const char *name) {
+    return !strcmp(name, "record") || !strcmp(name, "train") || !strcmp(name, "eval") || !strcmp(name, "rollout") ||
+           !strcmp(name, "bench");
+}
+
+/* One command, as one process or as one rank of several: rank 0 alone
+ * prints results on stdout; a rank that fails ends every rank (MPI_Abort)
+ * after saying which rank it was, so no peer waits for it. */
+static int run_command(const cli_entry *c, int argc, char **argv) {
+    cb_err e = {0};
+    if (cb_dist_init(&argc, &argv, &e)) {
+        fprintf(stderr, "coinbc: %s\n", e.msg);
+        return 1;
+    }
+    int rank = cb_dist_rank(), size = cb_dist_size();
+    if (size > 1 && !runs_distributed(c->name)) {
+        if (rank == 0)
+            fprintf(stderr, "coinbc %s: does not run under mpirun with %d ranks (record, train, eval, rollout and bench "
+                            "do); start it as one process\n", c->name, size);
+        cb_dist_finalize();
+        return 2;
+    }
+    if (rank > 0 && !freopen("/dev/null", "w", stdout)) return 1;
+    int status = c->fn(argc - 1, argv + 1);
+    if (status != 0 && size > 1) {
+        fprintf(stderr, "coinbc %s: rank %d of %d failed (exit status %d, reason above); ending every rank\n", c->name,
+                rank, size, status);
+        cb_dist_abort(status);
+    }
+    cb_dist_finalize();
+    return status;
+}
+
 int main(int argc, char **argv) {
     /* past `ulimit -f` a write fails with EFBIG and is reported (and its
      * temporary removed) instead of the process dying silently */
@@ -49,7 +85,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     for (int i = 0; i < NCMDS; i++)
-        if (!strcmp(argv[1], CMDS[i].name)) return CMDS[i].fn(argc - 1, argv + 1);
+        if (!strcmp(argv[1], CMDS[i].name)) return run_command(&CMDS[i], argc, argv);
     fprintf(stderr, "coinbc: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

@@ -181,4 +181,33 @@ int cb_parse_f64(const char *s, double *out);
 /* "A-B" or "A" -> [lo, hi] inclusive, nonnegative int32; 0 on success. */
 int cb_parse_range(const char *s, int32_t *lo, int32_t *hi);
 
+/* ---- processes (common/dist.c) ------------------------------------------
+ * The one seam to MPI. Built with `make MPI=1` and started by mpirun, a
+ * coinbc process is one rank of several; otherwise (the default build, or
+ * an MPI build started without mpirun) it is rank 0 of 1 and every call
+ * below is a no-op that succeeds. Collectives must be called by every rank
+ * in the same order, from the thread that called cb_dist_init. A failing
+ * call returns CB_EIO naming the operation and MPI's reason. While a rank
+ * waits in a collective, a watchdog ends it (message on stderr, exit 1, so
+ * mpirun ends the others) after COINBC_DIST_TIMEOUT seconds (default 3600):
+ * a hung peer never hangs the job; a dead one is caught by mpirun at once. */
+int cb_dist_init(int *argc, char ***argv, cb_err *e);
+void cb_dist_finalize(void);
+int cb_dist_compiled(void); /* 1 in an MPI=1 build */
+int cb_dist_rank(void);
+int cb_dist_size(void);
+int cb_dist_allreduce_f64(double *x, int64_t n, cb_err *e);   /* in-place sums over ranks */
+int cb_dist_allreduce_i32(int32_t *x, int64_t n, cb_err *e);
+int cb_dist_allreduce_i64(int64_t *x, int64_t n, cb_err *e);
+int cb_dist_bcast(void *buf, size_t n, int root, cb_err *e);
+int cb_dist_send(const void *buf, size_t n, int to, cb_err *e); /* blocking, point to point */
+int cb_dist_recv(void *buf, size_t n, int from, cb_err *e);
+int cb_dist_barrier(cb_err *e);
+/* Ends every rank at once (MPI_Abort) with this exit status; exit() in one process. */
+_Noreturn void cb_dist_abort(int status);
+/* Bytes this rank handed to allreduce/bcast/send and seconds spent in them since the last call (then reset). */
+void cb_dist_traffic(int64_t *bytes, double *seconds);
+/* Contiguous share of n items for rank r of p: [*lo, *hi). */
+void cb_dist_share(int64_t n, int r, int p, int64_t *lo, int64_t *hi);
+
 #endif

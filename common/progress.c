@@ -28,7 +28,7 @@ void cb_progress_start(cb_progress *p, const char *label, const char *unit, int6
     p->unit = unit ? unit : "items";
     p->total = total;
     p->done = 0;
-    p->quiet = quiet;
+    p->quiet = quiet || cb_dist_rank() > 0; /* under mpirun only rank 0 draws progress */
     p->tty = isatty(2);
     p->t_start = p->t_last = cb_now();
     p->interval = p->tty ? 0.1 : 5.0;

@@ -116,6 +116,13 @@ typedef struct ds_writer ds_writer;
 int ds_writer_open(ds_writer **w, const char *path, int append, const char *source, const char *command, cb_err *e);
 int ds_writer_add(ds_writer *w, const ds_level *l, cb_err *e); /* writes that level's shard atomically */
 int ds_writer_commit(ds_writer *w, cb_err *e);                 /* writes the manifest atomically, frees w */
+/* For several processes filling one dataset (record under mpirun): another
+ * process writes a level's shard into the writer's folder with
+ * ds_shard_write (the writer's default compression; *en describes it), and
+ * the writer lists it with ds_writer_adopt (checks its name and size; abort
+ * removes it like the writer's own shards). */
+int ds_shard_write(const char *dir, const ds_level *l, ds_entry *en, cb_err *e);
+int ds_writer_adopt(ds_writer *w, const ds_entry *en, cb_err *e);
 void ds_writer_abort(ds_writer *w);                             /* removes new shards, leaves the dataset as it was */
 /* For commands that write several datasets all or nothing (data split):
  * writes the new manifest but keeps w and its lock; then ds_writer_commit

@@ -98,34 +98,41 @@ void ds_writer_set_compression(ds_writer *w, int filter, int zlevel) {
     w->zlevel = zlevel < 0 ? 9 : (zlevel > 9 ? 9 : zlevel);
 }
 
-int ds_writer_add(ds_writer *w, const ds_level *l, cb_err *e) {
-    pthread_mutex_lock(&w->mu);
-    int dup = ds_manifest_find(&w->m, l->seed) >= 0;
-    pthread_mutex_unlock(&w->mu);
-    if (dup) return cb_fail(e, CB_EEXIST, "%s: level %d is already in the dataset", w->path, l->seed);
+/* check, encode and write one level's shard into dir; *en describes it */
+static int shard_write(const char *dir, const ds_level *l, int filter, int zlevel, ds_entry *en, cb_err *e) {
     int rc = ds_level_check(l, e); /* a shard the reader would refuse is never written */
     if (rc) return rc;
     uint8_t *buf;
     size_t n;
-    rc = ds_shard_encode(l, w->filter, w->zlevel, &buf, &n, e);
+    rc = ds_shard_encode(l, filter, zlevel, &buf, &n, e);
     if (rc) return rc;
-    ds_entry en;
-    memset(&en, 0, sizeof en);
-    en.seed = l->seed;
-    en.mode = l->mode;
-    en.frames = l->n;
-    en.episodes = ds_level_episodes(l);
-    snprintf(en.file, sizeof en.file, "level_%d.cbs", l->seed);
-    en.bytes = n;
-    en.crc = (uint32_t)crc32_z(0, buf, n);
+    memset(en, 0, sizeof *en);
+    en->seed = l->seed;
+    en->mode = l->mode;
+    en->frames = l->n;
+    en->episodes = ds_level_episodes(l);
+    snprintf(en->file, sizeof en->file, "level_%d.cbs", l->seed);
+    en->bytes = n;
+    en->crc = (uint32_t)crc32_z(0, buf, n);
     char path[4200];
-    snprintf(path, sizeof path, "%s/%s", w->path, en.file);
+    snprintf(path, sizeof path, "%s/%s", dir, en->file);
     rc = cb_write_file_atomic(path, buf, n, e);
     free(buf);
     if (rc) {
         unlink(path); /* renamed into place before a later step failed: not listed, so not kept */
         return cb_err_prefix(e, "level %d: ", l->seed);
     }
+    return 0;
+}
+
+int ds_shard_write(const char *dir, const ds_level *l, ds_entry *en, cb_err *e) {
+    return shard_write(dir, l, 0, 9, en, e);
+}
+
+/* lists a shard now in the folder as new (removed by abort) and in the manifest */
+static int adopt(ds_writer *w, const ds_entry *en, cb_err *e) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", w->path, en->file);
     pthread_mutex_lock(&w->mu);
     if (w->nnew == w->capnew) {
         int cap = w->capnew ? w->capnew * 2 : 64;
@@ -138,10 +145,37 @@ int ds_writer_add(ds_writer *w, const ds_level *l, cb_err *e) {
         w->newfiles = nf;
         w->capnew = cap;
     }
-    snprintf(w->newfiles[w->nnew++], 64, "%s", en.file);
-    rc = ds_manifest_add(&w->m, &en, e);
+    snprintf(w->newfiles[w->nnew++], 64, "%s", en->file);
+    int rc = ds_manifest_add(&w->m, en, e);
     pthread_mutex_unlock(&w->mu);
     return rc;
+}
+
+static int is_dup(ds_writer *w, int32_t seed, cb_err *e) {
+    pthread_mutex_lock(&w->mu);
+    int dup = ds_manifest_find(&w->m, seed) >= 0;
+    pthread_mutex_unlock(&w->mu);
+    return dup ? cb_fail(e, CB_EEXIST, "%s: level %d is already in the dataset", w->path, seed) : 0;
+}
+
+int ds_writer_add(ds_writer *w, const ds_level *l, cb_err *e) {
+    int rc = is_dup(w, l->seed, e);
+    ds_entry en;
+    if (!rc) rc = shard_write(w->path, l, w->filter, w->zlevel, &en, e);
+    return rc ? rc : adopt(w, &en, e);
+}
+
+int ds_writer_adopt(ds_writer *w, const ds_entry *en, cb_err *e) {
+    char path[4200];
+    struct stat sb;
+    if (!memchr(en->file, 0, sizeof en->file) || strchr(en->file, '/'))
+        return cb_fail(e, CB_EFORMAT, "%s: level %d: bad shard file name", w->path, en->seed);
+    snprintf(path, sizeof path, "%s/%s", w->path, en->file);
+    if (stat(path, &sb) != 0 || (uint64_t)sb.st_size != en->bytes)
+        return cb_fail(e, CB_EIO, "%s: level %d: the shard %s is missing or not %llu bytes", w->path, en->seed, en->file,
+                       (unsigned long long)en->bytes);
+    int rc = is_dup(w, en->seed, e);
+    return rc ? rc : adopt(w, en, e);
 }
 
 /* After a failed manifest write: is the new manifest in place anyway (the
