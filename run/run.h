@@ -280,6 +280,9 @@ int run_tune_spec_write(const char *path, const run_tune_spec *s, cb_err *e);
 int run_tune_spec_read(run_tune_spec *out, const char *path, cb_err *e);
 /* 0 when a and b define the same study (method, epochs, seed, prune, fixed
  * options, space, study name, storage); otherwise e names the first difference. */
+/* The default storage: Optuna's journal file DIR/study.journal, named
+ * relative to the tune folder (the driver resolves it against "dir"). */
+#define RUN_TUNE_DEFAULT_STORAGE "journal:study.journal"
 int run_tune_spec_same_study(const run_tune_spec *a, const run_tune_spec *b, cb_err *e);
 
 /* One finished trial of a study. */
