@@ -28,10 +28,18 @@
 
 /* ---- names a record may hold ------------------------------------------------ */
 
-enum { RUN_METHOD_MEAN = 0, RUN_METHOD_AND = 1, RUN_METHOD_SAND = 2, RUN_METHOD_GEOMEAN = 3, RUN_NMETHODS = 4 };
+enum {
+    RUN_METHOD_MEAN = 0,
+    RUN_METHOD_AND = 1,
+    RUN_METHOD_SAND = 2,
+    RUN_METHOD_GEOMEAN = 3,
+    RUN_METHOD_TAND = 4,
+    RUN_NMETHODS = 5
+};
+#define RUN_TAND_BETA_DEFAULT 0.9 /* --tand-beta */
 enum { RUN_WD_L2 = 0, RUN_WD_DECOUPLED = 1 };
 
-/* "mean", "and", "sand", "geomean"; NULL for a number outside 0..RUN_NMETHODS-1. */
+/* "mean", "and", "sand", "geomean", "tand"; NULL for a number outside 0..RUN_NMETHODS-1. */
 const char *run_method_name(int method);
 /* 0 and *method, or CB_EARG for a name that is not a method. */
 int run_method_parse(const char *s, int *method);
@@ -55,6 +63,8 @@ typedef struct {
     uint64_t params;
     int method;               /* RUN_METHOD_* */
     double tau, sand_k;
+    double tand_beta;         /* tand's sign-moment decay in (0, 1); 0 is written as the default (0.9); a
+                                 config.json without the key (written before tand) reads as the default */
     int rescale;
     int epochs;
     double lr;
