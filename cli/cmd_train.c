@@ -77,24 +77,26 @@ int cli_cmd_train(int argc, char **argv) {
     const char *out = NULL, *method_s = "mean", *net_s = "impala", *val_path = NULL, *rescale_s = "on",
                *sched_s = "step", *wdmode_s = "l2", *channels_s = NULL;
     cli_range trl = {0, 0}, vall = {0, 0};
-    double tau = 0.8, sand_k = 1.0, lr = 5e-4, wd = 0;
+    double tau = 0.8, sand_k = 1.0, tand_beta = RUN_TAND_BETA_DEFAULT, lr = 5e-4, wd = 0;
     int epochs = 10, L = 16, B = 8, resume = 0, quiet = 0, threads = 0, hidden = 0;
     int64_t seed = 0, max_steps = 0;
     cli_opt opts[] = {
         {"train-levels", CLI_RANGE, &trl, "A-B", "training level seeds (default: every level of DATA)", 0},
         {"val-levels", CLI_RANGE, &vall, "C-D", "validation level seeds (from DATA, or from --val)", 0},
         {"val", CLI_STR, &val_path, "DATA2", "validation dataset (default: --val-levels of DATA, or none)", 0},
-        {"method", CLI_STR, &method_s, "M", "mean (default), and, sand or geomean", 0},
-        {"tau", CLI_F64, &tau, "T", "agreement threshold in [0,1] for and/sand/geomean (default 0.8)", 0},
+        {"method", CLI_STR, &method_s, "M", "mean (default), and, sand, geomean or tand", 0},
+        {"tau", CLI_F64, &tau, "T", "agreement threshold in [0,1] for and/sand/geomean/tand (default 0.8)", 0},
         {"sand-k", CLI_F64, &sand_k, "K", "SAND-mask steepness (default 1)", 0},
-        {"rescale", CLI_STR, &rescale_s, "on|off", "rescale by 1/(fraction of each tensor's mask on) (default on)", 0},
+        {"tand-beta", CLI_F64, &tand_beta, "B", "tand: decay of the sign moment, in (0, 1) (default 0.9)", 0},
+        {"rescale", CLI_STR, &rescale_s, "on|off", "rescale by 1/(fraction of each tensor's mask on) (default on; "
+         "and/sand/geomean only)", 0},
         {"net", CLI_STR, &net_s, "NET", "impala (default) or nature", 0},
         {"channels", CLI_STR, &channels_s, "A,B,C", "channel counts (impala 16,32,32; nature 32,64,64)", 0},
         {"hidden", CLI_INT, &hidden, "H", "hidden width (impala 256, nature 512)", 0},
         {"epochs", CLI_INT, &epochs, "N", "epochs (default 10); an epoch is one pass of the training frames' worth of steps", 0},
         {"lr", CLI_F64, &lr, "LR", "Adam learning rate (default 5e-4)", 0},
         {"lr-schedule", CLI_STR, &sched_s, "S", "step (x0.1 at 3/4 of training, default) or const", 0},
-        {"wd", CLI_F64, &wd, "WD", "weight decay, added after the mask (default 0)", 0},
+        {"wd", CLI_F64, &wd, "WD", "weight decay, added after the mask (default 0; tand: see below)", 0},
         {"wd-mode", CLI_STR, &wdmode_s, "M", "l2 (default) or decoupled", 0},
         {"batch-levels", CLI_INT, &L, "L", "levels per batch (default 16)", 0},
         {"batch-frames", CLI_INT, &B, "B", "frames per level per batch (default 8)", 0},
@@ -109,12 +111,19 @@ int cli_cmd_train(int argc, char **argv) {
         "train", "Train a policy that predicts the expert's action from a 64x64 frame. Each batch holds L levels x B\n"
                  "frames; the backward pass yields one gradient per level, and --method combines them: mean (plain\n"
                  "averaging), and (keep directions whose signs agree on at least a tau share of levels), sand (a soft\n"
-                 "version) or geomean (geometric mean under the AND mask).",
+                 "version), geomean (geometric mean under the AND mask) or tand (temporal AND-mask Adam: agreement\n"
+                 "over time instead of over the batch's levels).",
         "coinbc train DATA [--train-levels A-B] [--val-levels C-D | --val DATA2] --method M [options] -o RUN",
         "RUN gets config.json, metrics.csv and metrics.jsonl (per epoch: loss, accuracy, mask density per layer),\n"
         "latest.ckpt and best.ckpt (by validation accuracy); an epoch's files are committed as one unit.\n"
         "SIGTERM or SIGINT (Ctrl-C) ends the run after the current step: latest.ckpt is written as --max-steps\n"
         "does, RUN stays consistent, --resume continues it; the exit status is 143 (SIGTERM) or 130 (SIGINT).\n"
+        "tand (our reading of the paper's Algorithm 1, docs/ARCHITECTURE.md): g = the mean of the level\n"
+        "gradients; per parameter a sign moment s = b*s + (1-b)*sign(g) (b = --tand-beta, sign(0) = 0); Adam's\n"
+        "moments take g, and its step is taken only where |s/(1-b^t)| >= tau. Step 1 is therefore a plain\n"
+        "Adam step for every parameter whose gradient is not 0. --wd-mode l2 adds wd*w to Adam's gradient (not\n"
+        "to the sign moment) and is masked with the step; decoupled decay is applied to every parameter,\n"
+        "unmasked. --rescale does not apply to tand (nor to mean). The mask_* metrics are tand's mask shares.\n"
         "example: coinbc train train.cbd --val test.cbd --method and --tau 0.8 --epochs 10 -o runs/and"};
     int nopt = (int)(sizeof opts / sizeof opts[0]);
     const char *pos[1];
@@ -142,9 +151,11 @@ int cli_cmd_train(int argc, char **argv) {
     if (strcmp(sched_s, "step") && strcmp(sched_s, "const")) return cli_error("train", "--lr-schedule is step or const"), 2;
     if (strcmp(wdmode_s, "l2") && strcmp(wdmode_s, "decoupled")) return cli_error("train", "--wd-mode is l2 or decoupled"), 2;
     if (!(tau >= 0 && tau <= 1)) return cli_error("train", "--tau %g is outside [0, 1]", tau), 2;
+    if (!(tand_beta > 0 && tand_beta < 1)) return cli_error("train", "--tand-beta %g is outside (0, 1)", tand_beta), 2;
     if (seed < 0) return cli_error("train", "--seed must be >= 0"), 2;
     o.comb.tau = o.comb.method == TRAIN_MEAN ? 0 : tau;
     o.comb.sand_k = sand_k;
+    o.comb.tand_beta = tand_beta;
     o.comb.rescale = !strcmp(rescale_s, "on");
     o.epochs = epochs;
     o.lr = lr;

@@ -264,7 +264,7 @@ int cli_cmd_tune(int argc, char **argv) {
         {"epochs", CLI_INT, &epochs, "E", "epochs per trial, the same frames for every trial (default 10)", 0},
         {"space", CLI_STR, &space_path, "FILE", "search space (default: tools/tune_space.json)", 0},
         {"storage", CLI_STR, &storage, "URL", "Optuna storage: sqlite:///PATH, postgresql://..., journal:PATH "
-                                              "(default: journal:DIR/study.journal)", 0},
+                                              "(default: journal:study.journal inside DIR)", 0},
         {"study", CLI_STR, &study, "NAME", "study name in the storage (default coinbc-METHOD)", 0},
         {"jobs", CLI_INT, &jobs, "J", "trials run at once, the threads split between them (default 1)", 0},
         {"threads", CLI_INT, &threads, "T", "threads in total (default: all cores)", 0},
@@ -371,8 +371,18 @@ int cli_cmd_tune(int argc, char **argv) {
         goto done;
     }
     if (!study) strcat(s->study, method);
-    if (storage) snprintf(s->storage, sizeof s->storage, "%s", storage);
-    else snprintf(s->storage, sizeof s->storage, "journal:%s/study.journal", s->dir);
+    /* the default storage is named relative to DIR, so that a tune folder
+     * moved or cloned elsewhere (a committed study) continues; a journal path
+     * the user gives is made absolute */
+    if (!storage) snprintf(s->storage, sizeof s->storage, "%s", RUN_TUNE_DEFAULT_STORAGE);
+    else if (!strncmp(storage, "journal:", 8) && storage[8] != '/') {
+        char ap[PATH_MAX];
+        if (abs_path(ap, sizeof ap, storage + 8) || snprintf(s->storage, sizeof s->storage, "journal:%s", ap) >=
+                                                         (int)sizeof s->storage) {
+            status = cli_error(CMD, "--storage %s: path too long", storage);
+            goto done;
+        }
+    } else snprintf(s->storage, sizeof s->storage, "%s", storage);
     if (!(spec_text = run_tune_spec_json(s))) {
         status = cli_error(CMD, "out of memory");
         goto done;

@@ -16,7 +16,7 @@ static const cli_entry CMDS[] = {
     {"record", cli_cmd_record, "play levels with the expert and write recordings"},
     {"capture", cli_cmd_capture, "convert recordings (PNG folders, .npz) into a dataset"},
     {"data", cli_cmd_data, "dataset tools: info, verify, split, export"},
-    {"train", cli_cmd_train, "train a policy with mean, and, sand or geomean gradients"},
+    {"train", cli_cmd_train, "train a policy with mean, and, sand, geomean or tand gradients"},
     {"eval", cli_cmd_eval, "accuracy of a trained policy on held-out levels"},
     {"rollout", cli_cmd_rollout, "closed-loop play of levels by a trained policy"},
     {"report", cli_cmd_report, "an HTML report comparing runs"},

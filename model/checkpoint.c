@@ -1,6 +1,13 @@
 /* checkpoint.c - one file per checkpoint: a versioned header with the
  * network config and training state, the parameters and both Adam moments,
- * and a trailing CRC32 of everything before it; written atomically. */
+ * for tand its sign moment as well, and a trailing CRC32 of everything
+ * before it; written atomically.
+ *
+ * Versions: 1 holds 3 arrays (parameters, Adam m, v); 2 adds optimizer state
+ * named by the header's `extra` bits (CK_EXTRA_SIGN: tand's sign moment, a
+ * 4th array). A checkpoint without extra state is still written as version 1,
+ * byte for byte as before, so older coinbc read it; one with extra state is
+ * version 2, which older coinbc refuse by its version. */
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -8,7 +15,8 @@
 #include "model/model.h"
 
 #define CK_MAGIC "CBCKPT\0\0"
-#define CK_VERSION 1
+#define CK_VERSION 2      /* the newest this coinbc reads */
+#define CK_EXTRA_SIGN 1u  /* version 2: the sign moment follows Adam's v */
 
 typedef struct {
     char magic[8];
@@ -19,7 +27,8 @@ typedef struct {
     uint64_t rng[4];
     double best_val;
     int64_t steps_per_epoch; /* once the first of 8 caller slots: old checkpoints read the same */
-    uint64_t reserved[7];    /* 0 */
+    uint64_t extra;          /* version 2: CK_EXTRA_* bits (nonzero); version 1: 0 (then reserved) */
+    uint64_t reserved[6];    /* 0 */
 } ck_header; /* little-endian x86-64 layout, 168 bytes */
 _Static_assert(sizeof(ck_header) == 168, "checkpoint header layout");
 
@@ -27,7 +36,8 @@ int model_save(const model *m, const model_ckpt_state *st, const char *path, cb_
     ck_header h;
     memset(&h, 0, sizeof h);
     memcpy(h.magic, CK_MAGIC, 8);
-    h.version = CK_VERSION;
+    h.extra = st->has_sign ? CK_EXTRA_SIGN : 0;
+    h.version = h.extra ? 2 : 1;
     h.header_size = sizeof h;
     h.net = m->cfg.net;
     h.c0 = m->cfg.channels[0];
@@ -44,7 +54,7 @@ int model_save(const model *m, const model_ckpt_state *st, const char *path, cb_
     int rc = cb_afile_open(&f, path, e);
     if (rc) return rc;
     uint32_t crc = (uint32_t)crc32(0, (const Bytef *)&h, sizeof h);
-    size_t bytes = sizeof(float) * m->nparams * 3;
+    size_t bytes = sizeof(float) * m->nparams * (h.extra ? 4 : 3);
     crc = (uint32_t)crc32(crc, (const Bytef *)m->mem, (uInt)bytes);
     if ((rc = cb_afile_write(&f, &h, sizeof h, e)) || (rc = cb_afile_write(&f, m->mem, bytes, e)) ||
         (rc = cb_afile_write(&f, &crc, 4, e))) {
@@ -60,12 +70,20 @@ int model_load_mem(model *m, model_ckpt_state *st, const uint8_t *buf, size_t n,
     if (n < sizeof h + 4) return cb_fail(e, CB_EFORMAT, "%s: not a coinbc checkpoint (too short: truncated?)", path);
     memcpy(&h, buf, sizeof h);
     if (memcmp(h.magic, CK_MAGIC, 8) != 0) return cb_fail(e, CB_EFORMAT, "%s: not a coinbc checkpoint (bad magic)", path);
-    if (h.version != CK_VERSION || h.header_size != sizeof h)
-        return cb_fail(e, CB_EFORMAT, "%s: checkpoint version %u is not supported (this coinbc reads %d)", path, h.version,
-                       CK_VERSION);
-    if (h.nparams > ((uint64_t)1 << 32) || n != sizeof h + sizeof(float) * (size_t)h.nparams * 3 + 4)
-        return cb_fail(e, CB_EFORMAT, "%s: %zu bytes, a checkpoint of %llu parameters has %zu (truncated?)", path, n,
-                       (unsigned long long)h.nparams, sizeof h + sizeof(float) * (size_t)h.nparams * 3 + 4);
+    if (h.version < 1 || h.version > CK_VERSION || h.header_size != sizeof h)
+        return cb_fail(e, CB_EFORMAT, "%s: checkpoint version %u is not supported (this coinbc reads 1 to %d)", path,
+                       h.version, CK_VERSION);
+    if (h.version == 1 && h.extra)
+        return cb_fail(e, CB_EFORMAT, "%s: a version 1 checkpoint with extra state bits %#llx (they came with version 2)",
+                       path, (unsigned long long)h.extra);
+    if (h.version == 2 && h.extra != CK_EXTRA_SIGN)
+        return cb_fail(e, CB_EFORMAT, "%s: checkpoint extra state bits %#llx, this coinbc knows %#x (the tand sign moment)",
+                       path, (unsigned long long)h.extra, CK_EXTRA_SIGN);
+    size_t arrays = h.extra ? 4 : 3;
+    if (h.nparams > ((uint64_t)1 << 32) || n != sizeof h + sizeof(float) * (size_t)h.nparams * arrays + 4)
+        return cb_fail(e, CB_EFORMAT, "%s: %zu bytes, a checkpoint of %llu parameters%s has %zu (truncated?)", path, n,
+                       (unsigned long long)h.nparams, h.extra ? " with the tand sign moment" : "",
+                       sizeof h + sizeof(float) * (size_t)h.nparams * arrays + 4);
     uint32_t crc;
     memcpy(&crc, buf + n - 4, 4);
     if (crc != (uint32_t)crc32(0, buf, (uInt)(n - 4)))
@@ -82,7 +100,7 @@ int model_load_mem(model *m, model_ckpt_state *st, const uint8_t *buf, size_t n,
     if (!(h.rng[0] | h.rng[1] | h.rng[2] | h.rng[3]))
         return cb_fail(e, CB_EFORMAT, "%s: the training RNG state is all zero (not written by coinbc)", path);
     if ((rc = model_init(m, &cfg, e))) return cb_err_prefix(e, "%s: ", path);
-    memcpy(m->mem, buf + sizeof h, sizeof(float) * m->nparams * 3);
+    memcpy(m->mem, buf + sizeof h, sizeof(float) * m->nparams * arrays);
     if (st) {
         memset(st, 0, sizeof *st);
         st->step = h.step;
@@ -90,6 +108,7 @@ int model_load_mem(model *m, model_ckpt_state *st, const uint8_t *buf, size_t n,
         memcpy(st->rng.s, h.rng, sizeof h.rng);
         st->best_val = h.best_val;
         st->steps_per_epoch = h.steps_per_epoch;
+        st->has_sign = h.extra != 0;
     }
     return 0;
 }

@@ -13,12 +13,16 @@ int run_config_encode(run_text *out, const run_config *c, cb_err *e) {
     const char *method = run_method_name(c->method);
     if (!method) return cb_fail(e, CB_EARG, "config.json: method %d is not a method", c->method);
     if (c->seed > (uint64_t)INT64_MAX) return cb_fail(e, CB_EARG, "config.json: seed %llu is too large", (unsigned long long)c->seed);
-    json_t *o = json_pack("{s:s, s:i, s:s, s:s, s:[iii], s:i, s:I, s:s, s:o, s:o, s:b, s:i, s:o, s:s, s:o, s:s, s:i, s:i, "
-                          "s:I, s:I, s:i, s:I, s:i, s:I}",
+    double tand_beta = c->tand_beta == 0 ? RUN_TAND_BETA_DEFAULT : c->tand_beta;
+    if (!(tand_beta > 0 && tand_beta < 1))
+        return cb_fail(e, CB_EARG, "config.json: tand_beta %g is not in (0, 1)", c->tand_beta);
+    json_t *o = json_pack("{s:s, s:i, s:s, s:s, s:[iii], s:i, s:I, s:s, s:o, s:o, s:o, s:b, s:i, s:o, s:s, s:o, s:s, s:i, "
+                          "s:i, s:I, s:I, s:i, s:I, s:i, s:I}",
                           "format", FORMAT, "version", RUN_VERSION, "coinbc_version", CB_VERSION, "net",
                           model_net_name(c->net.net), "channels", c->net.channels[0], c->net.channels[1],
                           c->net.channels[2], "hidden", c->net.hidden, "params", (json_int_t)c->params, "method", method,
-                          "tau", rj_real(c->tau), "sand_k", rj_real(c->sand_k), "rescale", c->rescale ? 1 : 0,
+                          "tau", rj_real(c->tau), "sand_k", rj_real(c->sand_k),
+                          "tand_beta", rj_real(tand_beta), "rescale", c->rescale ? 1 : 0,
                           "epochs", c->epochs, "lr", rj_real(c->lr), "lr_schedule", c->lr_decay ? "step" : "const",
                           "wd", rj_real(c->wd), "wd_mode", c->wd_mode == RUN_WD_DECOUPLED ? "decoupled" : "l2",
                           "batch_levels", c->batch_levels, "batch_frames", c->batch_frames, "seed", (json_int_t)c->seed,
@@ -69,7 +73,7 @@ static int get_range(json_t *o, const char *name, const char *key, int32_t *lo, 
 }
 
 static const char *const KEYS[] = {
-    "coinbc_version", "net", "channels", "hidden", "params", "method", "tau", "sand_k", "rescale", "epochs", "lr",
+    "coinbc_version", "net", "channels", "hidden", "params", "method", "tau", "sand_k", "tand_beta", "rescale", "epochs", "lr",
     "lr_schedule", "wd", "wd_mode", "batch_levels", "batch_frames", "seed", "max_steps", "train_levels",
     "train_frames", "val_levels", "steps_per_epoch", "data", "data_manifest_crc", "train_seed_range", "val_data",
     "val_manifest_crc", "val_seed_range", NULL};
@@ -99,10 +103,17 @@ static int decode(run_config *c, json_t *o, const char *name, cb_err *e) {
     c->params = (uint64_t)v;
     if ((rc = rj_str(o, name, "method", s, sizeof s, e))) return rc;
     if (run_method_parse(s, &c->method))
-        return cb_fail(e, CB_EFORMAT, "%s: key \"method\" is \"%s\", not a method (mean, and, sand or geomean)", name, s);
+        return cb_fail(e, CB_EFORMAT, "%s: key \"method\" is \"%s\", not a method (mean, and, sand, geomean or tand)", name,
+                       s);
     if ((rc = rj_num(o, name, "tau", 0, &c->tau, e)) || (rc = rj_num(o, name, "sand_k", 0, &c->sand_k, e)) ||
         (rc = rj_bool(o, name, "rescale", &c->rescale, e)))
         return rc;
+    /* tand_beta came with tand, without a version change: a config.json
+     * written before has no such key and reads with tand's default */
+    c->tand_beta = RUN_TAND_BETA_DEFAULT;
+    if (json_object_get(o, "tand_beta") && (rc = rj_num(o, name, "tand_beta", 0, &c->tand_beta, e))) return rc;
+    if (!(c->tand_beta > 0 && c->tand_beta < 1))
+        return cb_fail(e, CB_EFORMAT, "%s: key \"tand_beta\" is %g, not in (0, 1)", name, c->tand_beta);
     if ((rc = rj_int(o, name, "epochs", 1, INT32_MAX, &v, e))) return rc;
     c->epochs = (int)v;
     if ((rc = rj_num(o, name, "lr", 0, &c->lr, e))) return rc;

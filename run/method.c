@@ -5,7 +5,7 @@
 
 #include "run/run.h"
 
-static const char *const METHOD_NAMES[RUN_NMETHODS] = {"mean", "and", "sand", "geomean"};
+static const char *const METHOD_NAMES[RUN_NMETHODS] = {"mean", "and", "sand", "geomean", "tand"};
 
 const char *run_method_name(int m) { return m >= 0 && m < RUN_NMETHODS ? METHOD_NAMES[m] : NULL; }
 

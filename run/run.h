@@ -28,10 +28,18 @@
 
 /* ---- names a record may hold ------------------------------------------------ */
 
-enum { RUN_METHOD_MEAN = 0, RUN_METHOD_AND = 1, RUN_METHOD_SAND = 2, RUN_METHOD_GEOMEAN = 3, RUN_NMETHODS = 4 };
+enum {
+    RUN_METHOD_MEAN = 0,
+    RUN_METHOD_AND = 1,
+    RUN_METHOD_SAND = 2,
+    RUN_METHOD_GEOMEAN = 3,
+    RUN_METHOD_TAND = 4,
+    RUN_NMETHODS = 5
+};
+#define RUN_TAND_BETA_DEFAULT 0.9 /* --tand-beta */
 enum { RUN_WD_L2 = 0, RUN_WD_DECOUPLED = 1 };
 
-/* "mean", "and", "sand", "geomean"; NULL for a number outside 0..RUN_NMETHODS-1. */
+/* "mean", "and", "sand", "geomean", "tand"; NULL for a number outside 0..RUN_NMETHODS-1. */
 const char *run_method_name(int method);
 /* 0 and *method, or CB_EARG for a name that is not a method. */
 int run_method_parse(const char *s, int *method);
@@ -55,6 +63,8 @@ typedef struct {
     uint64_t params;
     int method;               /* RUN_METHOD_* */
     double tau, sand_k;
+    double tand_beta;         /* tand's sign-moment decay in (0, 1); 0 is written as the default (0.9); a
+                                 config.json without the key (written before tand) reads as the default */
     int rescale;
     int epochs;
     double lr;
@@ -280,6 +290,9 @@ int run_tune_spec_write(const char *path, const run_tune_spec *s, cb_err *e);
 int run_tune_spec_read(run_tune_spec *out, const char *path, cb_err *e);
 /* 0 when a and b define the same study (method, epochs, seed, prune, fixed
  * options, space, study name, storage); otherwise e names the first difference. */
+/* The default storage: Optuna's journal file DIR/study.journal, named
+ * relative to the tune folder (the driver resolves it against "dir"). */
+#define RUN_TUNE_DEFAULT_STORAGE "journal:study.journal"
 int run_tune_spec_same_study(const run_tune_spec *a, const run_tune_spec *b, cb_err *e);
 
 /* One finished trial of a study. */

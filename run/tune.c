@@ -429,10 +429,21 @@ int run_tune_spec_read(run_tune_spec *s, const char *path, cb_err *e) {
     return rc;
 }
 
+/* the storage a spec names, with a journal DIR/study.journal written out in
+ * full (by coinbc before the default was relative) read as the default */
+static const char *storage_name(const run_tune_spec *s) {
+    const char *p = s->storage;
+    size_t dl = strlen(s->dir);
+    if (!strncmp(p, "journal:", 8) && dl > 0 && !strncmp(p + 8, s->dir, dl) && !strcmp(p + 8 + dl, "/study.journal"))
+        return RUN_TUNE_DEFAULT_STORAGE;
+    return p;
+}
+
 int run_tune_spec_same_study(const run_tune_spec *a, const run_tune_spec *b, cb_err *e) {
     if (strcmp(a->method, b->method)) return cb_fail(e, CB_EARG, "method %s, not %s", a->method, b->method);
     if (strcmp(a->study, b->study)) return cb_fail(e, CB_EARG, "study %s, not %s", a->study, b->study);
-    if (strcmp(a->storage, b->storage)) return cb_fail(e, CB_EARG, "storage %s, not %s", a->storage, b->storage);
+    if (strcmp(storage_name(a), storage_name(b)))
+        return cb_fail(e, CB_EARG, "storage %s, not %s", a->storage, b->storage);
     if (a->epochs != b->epochs) return cb_fail(e, CB_EARG, "--epochs %d, not %d", a->epochs, b->epochs);
     if (a->seed != b->seed) return cb_fail(e, CB_EARG, "--seed %lld, not %lld", (long long)a->seed, (long long)b->seed);
     if (a->prune != b->prune) return cb_fail(e, CB_EARG, "--prune %s", a->prune ? "on" : "off");

@@ -464,6 +464,92 @@ static void test_predict_equals_per_frame(void **st) {
     model_free(&b);
 }
 
+/* The tand sign moment in a checkpoint: saved with has_sign as version 2
+ * (extra bit 1, a 4th array), read back with has_sign set; without it the
+ * file is version 1 of 3 arrays as before, and a version 1 checkpoint
+ * written by an older coinbc (the fuzz seeds) still loads. Header fields
+ * that disagree with the size are refused. */
+static void put_u32(uint8_t *buf, size_t n, size_t off, uint32_t v) {
+    memcpy(buf + off, &v, 4);
+    uint32_t crc = (uint32_t)crc32(0, buf, (uInt)(n - 4));
+    memcpy(buf + n - 4, &crc, 4);
+}
+
+static void test_checkpoint_sign(void **st) {
+    (void)st;
+    model_config cfg;
+    model_config_default(&cfg, "nature");
+    cfg.hidden = 8;
+    model m, m2;
+    cb_err e = {0};
+    assert_int_equal(model_init(&m, &cfg, &e), 0);
+    cb_rng r;
+    cb_rng_seed(&r, 3);
+    model_init_params(&m, &r);
+    for (size_t i = 0; i < m.nparams; i++) m.sign_m[i] = (float)((int)(i % 5) - 2) / 2;
+    model_ckpt_state s = {.step = 7, .epoch = 1, .rng = r, .best_val = 0.25, .steps_per_epoch = 7, .has_sign = 1};
+    char path[] = "/tmp/coinbc_ckpt_XXXXXX";
+    close(mkstemp(path));
+    assert_int_equal(model_save(&m, &s, path, &e), 0);
+    uint8_t *buf;
+    size_t n;
+    assert_int_equal(cb_read_file(path, &buf, &n, &e), 0);
+    assert_int_equal(n, 168 + sizeof(float) * 4 * m.nparams + 4);
+    uint32_t ver;
+    uint64_t extra;
+    memcpy(&ver, buf + 8, 4), memcpy(&extra, buf + 112, 8);
+    assert_int_equal(ver, 2);
+    assert_int_equal(extra, 1);
+    model_ckpt_state s2;
+    assert_int_equal(model_load_mem(&m2, &s2, buf, n, "tand.ckpt", &e), 0);
+    assert_int_equal(s2.has_sign, 1);
+    assert_memory_equal(m2.mem, m.mem, sizeof(float) * m.nparams * 4);
+    model_free(&m2);
+    /* damaged: version 2 without the bit, an unknown bit, version 1 with the bit, 3 arrays only */
+    put_u32(buf, n, 112, 0);
+    assert_true(model_load_mem(&m2, &s2, buf, n, "tand.ckpt", &e) < 0);
+    printf("version 2, no extra bits: %s\n", e.msg);
+    put_u32(buf, n, 112, 3);
+    assert_true(model_load_mem(&m2, &s2, buf, n, "tand.ckpt", &e) < 0);
+    printf("unknown extra bit: %s\n", e.msg);
+    assert_non_null(strstr(e.msg, "0x3"));
+    put_u32(buf, n, 112, 1);
+    put_u32(buf, n, 8, 1);
+    assert_true(model_load_mem(&m2, &s2, buf, n, "tand.ckpt", &e) < 0);
+    printf("version 1 with the bit: %s\n", e.msg);
+    put_u32(buf, n, 8, 2);
+    size_t n3 = n - sizeof(float) * m.nparams;
+    memmove(buf + n3 - 4, buf + n - 4, 4);
+    put_u32(buf, n3, 8, 2);
+    assert_true(model_load_mem(&m2, &s2, buf, n3, "tand.ckpt", &e) < 0);
+    printf("3 arrays only: %s\n", e.msg);
+    assert_non_null(strstr(e.msg, "sign moment"));
+    free(buf);
+    /* without has_sign: version 1, 3 arrays, the sign moment not kept */
+    s.has_sign = 0;
+    assert_int_equal(model_save(&m, &s, path, &e), 0);
+    assert_int_equal(cb_read_file(path, &buf, &n, &e), 0);
+    assert_int_equal(n, 168 + sizeof(float) * 3 * m.nparams + 4);
+    memcpy(&ver, buf + 8, 4);
+    assert_int_equal(ver, 1);
+    assert_int_equal(model_load_mem(&m2, &s2, buf, n, "mean.ckpt", &e), 0);
+    assert_int_equal(s2.has_sign, 0);
+    assert_memory_equal(m2.mem, m.mem, sizeof(float) * m.nparams * 3);
+    for (size_t i = 0; i < m2.nparams; i++) assert_true(m2.sign_m[i] == 0);
+    model_free(&m2);
+    free(buf);
+    unlink(path);
+    model_free(&m);
+    /* checkpoints from before version 2 (the fuzz seeds), and the tand seed */
+    const char *seeds[] = {"tests/fuzz/corpus/checkpoint/impala-tiny.ckpt", "tests/fuzz/corpus/checkpoint/nature-tiny.ckpt",
+                           "tests/fuzz/corpus/checkpoint/nature-tiny-tand.ckpt"};
+    for (int k = 0; k < 3; k++) {
+        if (model_load(&m2, &s2, seeds[k], &e)) fail_msg("%s", e.msg);
+        assert_int_equal(s2.has_sign, k == 2);
+        model_free(&m2);
+    }
+}
+
 /* A checkpoint whose header was changed and its CRC recomputed: the
  * config no longer matches the parameter count, a clear error. */
 static void test_checkpoint_mismatch(void **st) {
@@ -522,7 +608,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_impala_vs_pytorch),         cmocka_unit_test(test_nature_vs_pytorch),
         cmocka_unit_test(test_impala_finite_differences), cmocka_unit_test(test_nature_finite_differences),
-        cmocka_unit_test(test_checkpoint),               cmocka_unit_test(test_levels_and_threads),
+        cmocka_unit_test(test_checkpoint), cmocka_unit_test(test_checkpoint_sign),               cmocka_unit_test(test_levels_and_threads),
         cmocka_unit_test(test_checkpoint_mismatch),       cmocka_unit_test(test_tiles_finite_differences),
         cmocka_unit_test(test_maxpool_ties),              cmocka_unit_test(test_predict_equals_per_frame),
     };

@@ -27,6 +27,7 @@ static run_config sample_config(void) {
     c.method = RUN_METHOD_SAND;
     c.tau = 0.5;
     c.sand_k = 1.5;
+    c.tand_beta = 0.75;
     c.rescale = 1;
     c.epochs = 3;
     c.lr = 0.003;
@@ -99,6 +100,20 @@ static void test_config_round_trip(void **st) {
     assert_int_equal(run_config_decode(&b, t2.s, t2.len, "config.json", &e), 0);
     assert_memory_equal(&a, &b, sizeof a);
     run_text_free(&t2);
+    /* tand and its beta; a beta of 0 is written as the default 0.9, one outside (0, 1) not at all */
+    a.method = RUN_METHOD_TAND;
+    a.tand_beta = 0;
+    assert_int_equal(run_config_encode(&t2, &a, &e), 0);
+    assert_non_null(strstr(t2.s, "\"method\": \"tand\""));
+    assert_non_null(strstr(t2.s, "\"tand_beta\": 0.9"));
+    assert_int_equal(run_config_decode(&b, t2.s, t2.len, "config.json", &e), 0);
+    assert_int_equal(b.method, RUN_METHOD_TAND);
+    assert_true(b.tand_beta == 0.9);
+    run_text_free(&t2);
+    a.tand_beta = 1;
+    assert_int_equal(run_config_encode(&t2, &a, &e), CB_EARG);
+    run_text_free(&t2);
+    a.tand_beta = 0.75;
     /* an unknown method number is not written */
     a.method = RUN_NMETHODS;
     assert_int_equal(run_config_encode(&t2, &a, &e), CB_EARG);
@@ -133,6 +148,10 @@ static void test_config_broken(void **st) {
     bad_config(x = edit(t.s, "\"epochs\": 3,", ""), "\"epochs\"", "missing"), free(x);
     bad_config(x = edit(t.s, "\"epochs\": 3,", "\"epochs\": 3, \"window\": 2,"), "unknown key", "\"window\""), free(x);
     bad_config(x = edit(t.s, "\"sand\"", "\"median\""), "\"method\"", "median"), free(x);
+    bad_config(x = edit(t.s, "\"tand_beta\": 0.75", "\"tand_beta\": 1"), "\"tand_beta\"", "(0, 1)"), free(x);
+    bad_config(x = edit(t.s, "\"tand_beta\": 0.75", "\"tand_beta\": 0"), "\"tand_beta\"", "(0, 1)"), free(x);
+    bad_config(x = edit(t.s, "\"tand_beta\": 0.75", "\"tand_beta\": \"x\""), "\"tand_beta\"", "expected a number"),
+        free(x);
     bad_config(x = edit(t.s, "\"nature\"", "\"resnet\""), "\"net\"", "resnet"), free(x);
     bad_config(x = edit(t.s, "\"step\"", "\"cosine\""), "\"lr_schedule\"", NULL), free(x);
     bad_config(x = edit(t.s, "\"decoupled\"", "\"l1\""), "\"wd_mode\"", NULL), free(x);
@@ -164,6 +183,7 @@ static void test_config_old_format(void **st) {
     assert_string_equal(c.coinbc_version, "0.1.0");
     assert_int_equal(c.method, RUN_METHOD_AND);
     assert_true(c.tau == 0.5 && c.lr == 0.003 && c.sand_k == 1);
+    assert_true(c.tand_beta == 0.9); /* written before tand: the default */
     assert_int_equal(c.net.hidden, 32);
     assert_int_equal(c.steps_per_epoch, 18);
     assert_int_equal(c.has_data, 1);

@@ -1,7 +1,9 @@
 /* test_train.c - the gradient combiners on hand-computed cases (sign 0,
  * every level agreeing, none agreeing, tau 0 equal to the mean, SAND with
  * zero variance, the geometric mean, per-tensor rescaling, NaN and inf
- * refused), Adam and both weight-decay modes by hand, and the training loop
+ * refused), Adam and both weight-decay modes by hand, tand (temporal AND-mask
+ * Adam) on hand-computed sequences (sign 0, t = 1, the tau edge, both
+ * weight-decay modes) and across thread counts, and the training loop
  * on synthetic levels: it learns, its run folder is complete, it is
  * bit-identical across runs and thread counts, --resume (at an epoch end and
  * mid-epoch) equals an uninterrupted run, and divergence keeps the last good
@@ -9,7 +11,8 @@
  * write and rename of every epoch commit, then --resume, gives the bytes of an
  * uninterrupted run; a process stopped by SIGTERM exits 143 with a folder
  * that verifies through run/ and resumes to the same bytes; failed runs leave
- * nothing; coinbc train's option checks and writer lock. */
+ * nothing; coinbc train's option checks and writer lock. tand learns the
+ * synthetic task and resumes to the bytes of an uninterrupted run. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
@@ -205,6 +208,157 @@ static void test_adam(void **st) {
     train_adam_step(&m, g, 0.1, 1, 0.5, TRAIN_WD_DECOUPLED);
     near(m.params[0], 1 - 0.1 * 0.5);
     near(m.adam_m[0], 0);
+}
+
+/* ---- tand: temporal AND-mask Adam by hand ------------------------------------ */
+
+/* A model of the two tensors T2 (P2 parameters) on a caller's arena of 4 x P2. */
+static void tand_model(model *m, float *mem) {
+    memset(m, 0, sizeof *m);
+    memset(mem, 0, sizeof(float) * 4 * P2);
+    m->nparams = P2;
+    m->ntensors = 2;
+    memcpy(m->tensors, T2, sizeof T2);
+    m->mem = mem;
+    m->params = mem, m->adam_m = mem + P2, m->adam_v = mem + 2 * P2, m->sign_m = mem + 3 * P2;
+    m->threads = 1;
+}
+
+static void test_tand_hand(void **st) {
+    (void)st;
+    model m;
+    float mem[4 * P2];
+    tand_model(&m, mem);
+    /* b = 0.5, tau = 0.5, three steps. The bias-corrected sign moment
+     * s^_t = s_t / (1 - b^t) with s_t = b s_{t-1} + (1 - b) sign(g_t), by hand:
+     *   signs        t=1   t=2                          t=3
+     *   p0 + + +      1     1                            1
+     *   p1 + - +      1     (.25-.5)/.75 = -1/3          (-.125+.5)/.875 = 3/7
+     *   p2 0 + +      0     .5/.75 = 2/3                 (.25+.5)/.875 = 6/7
+     *   p3 - - +     -1    -1                            (-.375+.5)/.875 = 1/7
+     *   p4 - 0 -     -1     -.25/.75 = -1/3              (-.125-.5)/.875 = -5/7
+     *   p5 + - -      1    -1/3                          -5/7
+     * and the masks |s^| >= 0.5 (1 = on): */
+    const float G[3][P2] = {{0.5f, 2, 0, -1, -0.25f, 3}, {0.25f, -1, 4, -2, 0, -0.5f}, {1, 0.5f, 2, 8, -1, -2}};
+    const double S[3][P2] = {{1, 1, 0, -1, -1, 1},
+                             {1, -1.0 / 3, 2.0 / 3, -1, -1.0 / 3, -1.0 / 3},
+                             {1, 3.0 / 7, 6.0 / 7, 1.0 / 7, -5.0 / 7, -5.0 / 7}};
+    const int MASK[3][P2] = {{1, 1, 0, 1, 1, 1}, {1, 0, 1, 1, 0, 0}, {1, 0, 1, 0, 1, 1}};
+    const double DENS[3][2] = {{0.75, 1}, {0.75, 0}, {0.5, 1}};
+    const double lr = 0.1;
+    double w[P2], mo[P2] = {0}, vo[P2] = {0};
+    for (int i = 0; i < P2; i++) m.params[i] = (float)(w[i] = 0.5 * i - 1);
+    for (int t = 1; t <= 3; t++) {
+        float dens[2];
+        train_tand_step(&m, dens, G[t - 1], lr, t, 0, TRAIN_WD_L2, 0.5, 0.5);
+        near(dens[0], DENS[t - 1][0]), near(dens[1], DENS[t - 1][1]);
+        for (int i = 0; i < P2; i++) {
+            near(m.sign_m[i], S[t - 1][i]);
+            /* Adam by hand: the moments always move, the step only under the mask */
+            double g = G[t - 1][i];
+            mo[i] = 0.9 * mo[i] + 0.1 * g;
+            vo[i] = 0.999 * vo[i] + 0.001 * g * g;
+            double mh = mo[i] / (1 - pow(0.9, t)), vh = vo[i] / (1 - pow(0.999, t));
+            if (MASK[t - 1][i]) w[i] -= lr * mh / (sqrt(vh) + 1e-8);
+            near(m.adam_m[i], mo[i]), near(m.adam_v[i], vo[i]);
+            near(m.params[i], w[i]);
+        }
+    }
+    /* an unbroken run of one sign stays exactly 1 (p0), so tau = 1 keeps it */
+    assert_true(m.sign_m[0] == 1.0f);
+
+    /* t = 1: s^_1 = sign(g_1) exactly, for any b: tau = 1 keeps every
+     * parameter whose gradient is not 0 (a plain Adam step, lr * sign(g)),
+     * sign 0 is off unless tau = 0 */
+    const float g1[P2] = {0.5f, -3, 0, 0.01f, -0.02f, 0};
+    for (int k = 0; k < 2; k++) {
+        double beta = k ? 0.999 : 0.9;
+        tand_model(&m, mem);
+        float dens[2];
+        train_tand_step(&m, dens, g1, lr, 1, 0, TRAIN_WD_L2, 1.0, beta);
+        const float want_s[P2] = {1, -1, 0, 1, -1, 0};
+        assert_memory_equal(m.sign_m, want_s, sizeof want_s);
+        near(dens[0], 0.75), near(dens[1], 0.5);
+        near(m.params[0], -lr), near(m.params[1], lr), near(m.params[3], -lr), near(m.params[4], lr);
+        assert_true(m.params[2] == 0 && m.params[5] == 0);
+        tand_model(&m, mem);
+        train_tand_step(&m, dens, g1, lr, 1, 0, TRAIN_WD_L2, 0.0, beta);
+        near(dens[0], 1), near(dens[1], 1);
+    }
+
+    /* the edge: |s^| == tau is on, the next double above is off. b = 0.5 at a
+     * late step (b^t = 0, k = 1 - b = 0.5) from s^ = 0.75 with g = 0: 0.375 */
+    for (int k = 0; k < 2; k++) {
+        tand_model(&m, mem);
+        for (int i = 0; i < P2; i++) m.sign_m[i] = 0.75f, m.adam_m[i] = 0.01f, m.adam_v[i] = 1e-4f;
+        const float zero[P2] = {0};
+        double tau = k ? nextafter(0.375, 1) : 0.375;
+        float dens[2];
+        train_tand_step(&m, dens, zero, lr, 100000, 0, TRAIN_WD_L2, tau, 0.5);
+        assert_true(m.sign_m[0] == 0.375f);
+        near(dens[0], k ? 0 : 1), near(dens[1], k ? 0 : 1);
+        assert_true(k ? m.params[0] == 0 : m.params[0] < 0);
+    }
+
+    /* weight decay, t = 1, wd 0.5, tau 0.5; p0: g = 0 (sign moment 0, mask off),
+     * p1: g = 0.25 (on); w = 1 for both.
+     * L2: Adam's gradient is g + wd w = 0.5 / 0.75 for both, the sign moment
+     * sees g only: p0 is masked, so its decay is too (w stays 1, its moments
+     * move); p1 takes the full Adam step lr * sign(0.75). */
+    const float gw[P2] = {0, 0.25f, 0, 0, 0, 0};
+    tand_model(&m, mem);
+    m.params[0] = m.params[1] = 1;
+    train_tand_step(&m, NULL, gw, lr, 1, 0.5, TRAIN_WD_L2, 0.5, 0.9);
+    near(m.sign_m[0], 0), near(m.sign_m[1], 1);
+    near(m.params[0], 1), near(m.adam_m[0], 0.1 * 0.5);
+    near(m.params[1], 1 - lr), near(m.adam_m[1], 0.1 * 0.75);
+    /* decoupled: lr wd w comes off every parameter, masked or not; Adam sees g only */
+    tand_model(&m, mem);
+    m.params[0] = m.params[1] = 1;
+    train_tand_step(&m, NULL, gw, lr, 1, 0.5, TRAIN_WD_DECOUPLED, 0.5, 0.9);
+    near(m.params[0], 1 - lr * 0.5), near(m.adam_m[0], 0);
+    near(m.params[1], 1 - lr - lr * 0.5), near(m.adam_m[1], 0.1 * 0.25);
+}
+
+/* tand over blocks of the arena: the same bytes for 1, 2 and 3 threads, and
+ * the mask shares per tensor are the counts of |s^| >= tau */
+static void test_tand_threads(void **st) {
+    (void)st;
+    const size_t P = 200003; /* blocks of 65536 cut through the tensors */
+    const model_tensor T[3] = {{"x.w", 0, 70001, 1}, {"y.w", 70001, 100000, 1}, {"z.w", 170001, 30002, 1}};
+    float *g = malloc(sizeof(float) * P * 3), *ref = malloc(sizeof(float) * P * 4);
+    assert_non_null(g), assert_non_null(ref);
+    cb_rng r;
+    cb_rng_seed(&r, 5);
+    for (size_t i = 0; i < P * 3; i++) g[i] = cb_rng_uniformf(&r) < 0.1f ? 0 : cb_rng_uniformf(&r) - 0.45f;
+    float dref[3];
+    for (int th = 1; th <= 3; th++) {
+        model m;
+        memset(&m, 0, sizeof m);
+        m.nparams = P;
+        m.ntensors = 3;
+        memcpy(m.tensors, T, sizeof T);
+        m.mem = calloc(P * 4, sizeof(float));
+        assert_non_null(m.mem);
+        m.params = m.mem, m.adam_m = m.mem + P, m.adam_v = m.mem + 2 * P, m.sign_m = m.mem + 3 * P;
+        m.threads = th;
+        float dens[3];
+        for (int t = 1; t <= 3; t++) train_tand_step(&m, dens, g + (size_t)(t - 1) * P, 1e-3, t, 1e-2, TRAIN_WD_L2, 0.6, 0.8);
+        for (int k = 0; k < 3; k++) {
+            size_t on = 0;
+            for (size_t i = T[k].off; i < T[k].off + T[k].size; i++) on += fabs((double)m.sign_m[i]) >= 0.6;
+            near(dens[k], (double)on / (double)T[k].size);
+        }
+        if (th == 1) {
+            memcpy(ref, m.mem, sizeof(float) * P * 4);
+            memcpy(dref, dens, sizeof dens);
+        } else {
+            assert_memory_equal(ref, m.mem, sizeof(float) * P * 4);
+            assert_memory_equal(dref, dens, sizeof dens);
+        }
+        free(m.mem);
+    }
+    free(g), free(ref);
 }
 
 /* ---- training on synthetic levels --------------------------------------------- */
@@ -430,6 +584,89 @@ static void test_resume_equals_uninterrupted(void **st) {
     rm_run(full);
     rm_run(part);
     rm_run(mid);
+}
+
+static void assert_same_run(const char *a, const char *b);
+
+/* tand on the synthetic task: it learns; config.json and the checkpoints say
+ * what it is; resumed at an epoch end and mid-epoch (on another thread count)
+ * it gives the bytes of an uninterrupted run; a mean checkpoint is not
+ * continued as tand */
+static void test_tand_run(void **st) {
+    synth *s = *st;
+    char *full = tmpdir(), *part = tmpdir(), *mid = tmpdir(), *one = tmpdir();
+    train_opts of = small_opts(full, TRAIN_TAND), op = small_opts(part, TRAIN_TAND), om = small_opts(mid, TRAIN_TAND),
+               o1 = small_opts(one, TRAIN_TAND);
+    of.epochs = op.epochs = om.epochs = o1.epochs = 5;
+    train_result r;
+    cb_err e = {0};
+    if (train_run(&of, s->tr, 6, s->va, 2, &r, &e)) fail_msg("%s", e.msg);
+    printf("tand on synthetic levels: %d epochs, %lld steps, train acc %.3f, val acc %.3f (chance 0.33)\n", r.epochs_done,
+           (long long)r.steps, r.train_acc, r.val_acc);
+    assert_true(r.val_acc > 0.8);
+    run_config c;
+    if (run_config_read(&c, full, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(c.method, TRAIN_TAND);
+    assert_true(c.tand_beta == 0.9); /* 0 in the options: the default */
+    char p[4200];
+    snprintf(p, sizeof p, "%s/latest.ckpt", full);
+    model m;
+    model_ckpt_state cs;
+    assert_int_equal(model_load(&m, &cs, p, &e), 0);
+    assert_int_equal(cs.has_sign, 1);
+    double on = 0;
+    for (size_t i = 0; i < m.nparams; i++) on += fabs(m.sign_m[i]) > 0;
+    assert_true(on > 0.5 * (double)m.nparams);
+    model_free(&m);
+    run_metrics mt;
+    if (run_metrics_read(&mt, full, &e)) fail_msg("%s", e.msg);
+    printf("tand mask shares, last epoch:");
+    for (int k = 0; k < mt.rows[4].nlayers; k++) {
+        printf(" %s %.3f", mt.rows[4].layer[k], mt.rows[4].mask_density[k]);
+        assert_true(mt.rows[4].mask_density[k] > 0 && mt.rows[4].mask_density[k] < 1);
+    }
+    printf("\n");
+    run_metrics_free(&mt);
+    /* one thread: the same bytes */
+    o1.threads = 1;
+    assert_int_equal(train_run(&o1, s->tr, 6, s->va, 2, &r, &e), 0);
+    assert_same_run(full, one);
+    /* interrupted after epoch 2, resumed on 1 thread */
+    op.max_steps = 36;
+    assert_int_equal(train_run(&op, s->tr, 6, s->va, 2, &r, &e), 0);
+    op.max_steps = 0, op.resume = 1, op.threads = 1;
+    assert_int_equal(train_run(&op, s->tr, 6, s->va, 2, &r, &e), 0);
+    assert_same_run(full, part);
+    /* stopped mid-epoch (step 25), resumed */
+    om.max_steps = 25;
+    assert_int_equal(train_run(&om, s->tr, 6, s->va, 2, &r, &e), 0);
+    om.max_steps = 0, om.resume = 1;
+    assert_int_equal(train_run(&om, s->tr, 6, s->va, 2, &r, &e), 0);
+    assert_same_file(full, mid, "latest.ckpt"); /* (epoch 2's metrics row covers the resumed steps only) */
+    assert_same_file(full, mid, "best.ckpt");
+    /* a mean run is not continued as tand (its checkpoint has no sign moment) */
+    test_rmtree(one);
+    o1 = small_opts(one, TRAIN_MEAN);
+    o1.max_steps = 5;
+    assert_int_equal(train_run(&o1, s->tr, 6, s->va, 2, &r, &e), 0);
+    snprintf(p, sizeof p, "%s/latest.ckpt", one);
+    assert_int_equal(model_load(&m, &cs, p, &e), 0);
+    assert_int_equal(cs.has_sign, 0);
+    model_free(&m);
+    o1 = small_opts(one, TRAIN_TAND);
+    o1.resume = 1;
+    assert_int_equal(train_run(&o1, s->tr, 6, s->va, 2, &r, &e), CB_EARG);
+    printf("tand resuming a mean run: %s\n", e.msg);
+    assert_non_null(strstr(e.msg, "sign moment"));
+    /* a --tand-beta outside (0, 1) is refused, whatever the method */
+    double bad[] = {1, -0.5, 1.5, NAN};
+    for (int k = 0; k < 4; k++) {
+        train_opts ob = small_opts("/tmp/coinbc_train_never", k ? TRAIN_MEAN : TRAIN_TAND);
+        ob.comb.tand_beta = bad[k];
+        assert_int_equal(train_run(&ob, s->tr, 6, s->va, 2, &r, &e), CB_EARG);
+        assert_non_null(strstr(e.msg, "--tand-beta"));
+    }
+    rm_run(full), rm_run(part), rm_run(mid), rm_run(one);
 }
 
 static void test_divergence_keeps_last_good(void **st) {
@@ -890,8 +1127,10 @@ static void test_cli_train(void **st) {
     snprintf(full, sizeof full, "%s/full", root);
     write_dataset(data, s);
     /* refused options: status 2, no folder */
-    const char *bad[] = {"--threads 0", "--threads 65", "--hidden 0", "--channels 0,8,8", "--method median"};
-    for (int i = 0; i < 5; i++) {
+    const char *bad[] = {"--threads 0",   "--threads 65",   "--hidden 0", "--channels 0,8,8", "--method median",
+                         "--method tand --tand-beta 0", "--method tand --tand-beta 1", "--tand-beta -0.1",
+                         "--method tand --tand-beta x"};
+    for (int i = 0; i < 9; i++) {
         int rc = test_run(out, sizeof out, err, sizeof err, "train %s %s -o %s", data, bad[i], run);
         printf("train %s: status %d: %s", bad[i], rc, err);
         assert_int_equal(rc, 2);
@@ -985,9 +1224,11 @@ int main(void) {
         cmocka_unit_test(test_geomean),
         cmocka_unit_test(test_nonfinite_rejected),
         cmocka_unit_test(test_adam),
+        cmocka_unit_test(test_tand_hand), cmocka_unit_test(test_tand_threads),
         cmocka_unit_test(test_learns_and_writes_run),
         cmocka_unit_test(test_deterministic_any_threads), cmocka_unit_test(test_combine_threads),
         cmocka_unit_test(test_resume_equals_uninterrupted),
+        cmocka_unit_test(test_tand_run),
         cmocka_unit_test(test_divergence_keeps_last_good),
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_commit_failures_resume),

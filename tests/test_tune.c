@@ -326,6 +326,22 @@ static void test_study_end_to_end(void **state) {
                   tmp, tmp, tmp, tmp);
     assert_int_equal(rc, 0);
     assert_non_null(strstr(out, "4 trials"));
+    /* a tune folder moved elsewhere (a study committed and cloned) continues
+     * there: the default storage is named relative to the folder */
+    char moved[8192];
+    snprintf(moved, sizeof moved, "%.4000s/moved", tmp);
+    assert_int_equal(rename(d, moved), 0);
+    rc = test_run(out, sizeof out, err, sizeof err,
+                  "tune %s/tr.cbd --val %s/va.cbd -o %s --method and --trials 5 --epochs 3 --threads 1 "
+                  "--space %s/space.json " NET,
+                  tmp, tmp, moved, tmp);
+    if (rc) fprintf(stderr, "%s", err);
+    assert_int_equal(rc, 0);
+    assert_true(exists("%s/trials/0004/metrics.jsonl", moved));
+    assert_int_equal(read_trials(&r, moved), 0);
+    assert_int_equal(r.ntrials, 5);
+    run_tune_result_free(&r);
+    assert_int_equal(rename(moved, d), 0);
     /* another study in the same folder is refused */
     rc = test_run(out, sizeof out, err, sizeof err,
                   "tune %s/tr.cbd --val %s/va.cbd -o %s/e2e --method and --trials 4 --epochs 5 --space %s/space.json " NET,
@@ -363,7 +379,7 @@ static int count(const char *hay, const char *needle) {
     return n;
 }
 
-/* the report's tune section from the two studies above (4 and 1 trials) */
+/* the report's tune section from the two studies above (5 and 1 trials) */
 static void test_report_charts(void **state) {
     (void)state;
     char a[8192], b[8192], p[8192];
@@ -380,7 +396,7 @@ static void test_report_charts(void **state) {
     assert_non_null(strstr(h, "optimization history"));
     assert_int_equal(count(h, "<svg"), 6);                 /* history + lr, wd, batch-levels, tau, rescale */
     assert_int_equal(count(h, "tune-scatter"), 5);
-    assert_int_equal(count(h, "class=\"pt\""), 5 * 5);   /* 5 trials on each parameter chart */
+    assert_int_equal(count(h, "class=\"pt\""), 5 * 6);   /* 6 trials on each parameter chart */
     assert_int_equal(count(h, "class=\"series\""), 2);   /* one history line per study */
     assert_non_null(strstr(h, "value vs lr (log scale)"));
     assert_non_null(strstr(h, ">off<") ? strstr(h, ">off<") : strstr(h, ">on<"));

@@ -167,11 +167,12 @@ class FlockLock(JournalFileBaseLock):
             os.close(fd)
 
 
-def open_storage(url, check):
-    """journal:PATH -> a journal file with a flock lock; anything else is an
-    RDB URL (sqlite:///..., postgresql://..., mysql://...)."""
+def open_storage(url, check, base):
+    """journal:PATH -> a journal file with a flock lock (a relative PATH is
+    inside the tune folder `base`); anything else is an RDB URL
+    (sqlite:///..., postgresql://..., mysql://...)."""
     if url.startswith("journal:"):
-        path = url[len("journal:"):]
+        path = os.path.join(base, url[len("journal:"):])
         folder = os.path.dirname(os.path.abspath(path))
         if check:  # the folder may not exist yet (the default storage is in DIR): its closest ancestor must be writable
             while not os.path.exists(folder):
@@ -439,7 +440,7 @@ def main(argv):
         spec = read_spec(argv[-1])
         for attempt in range(4):
             try:
-                storage = open_storage(spec["storage"], check)
+                storage = open_storage(spec["storage"], check, spec["dir"])
                 break
             except SpecError:
                 if attempt == 3 or not spec["storage"].startswith("sqlite"):
@@ -460,7 +461,7 @@ def main(argv):
     for attempt in range(6):
         try:
             if attempt:
-                storage = open_storage(spec["storage"], False)
+                storage = open_storage(spec["storage"], False, spec["dir"])
             study = optuna.create_study(storage=storage, study_name=spec["study"], direction="maximize",
                                         load_if_exists=True, pruner=pruner)
             existing = len(study.get_trials(deepcopy=False))

@@ -2,7 +2,8 @@
  * mean; AND-mask (keep the mean where |mean sign| >= tau); SAND-mask
  * (max(0, tanh(k (|mean sign| - tau) / var)), unbiased variance over levels);
  * geometric mean (sign(mean) * exp(mean log(|g| + 1e-10)) under the AND
- * mask). sign(0) = 0. Rescaling is per tensor. */
+ * mask). sign(0) = 0. Rescaling is per tensor. tand's combine is the
+ * mean: its mask runs over time, in its optimizer step (train/adam.c). */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -88,6 +89,8 @@ static const struct {
     {{TRAIN_AND, "and", 1, "AND-mask: the mean where the signs agree on at least a tau share of levels"}, one_and},
     {{TRAIN_SAND, "sand", 1, "SAND-mask: the mean under a soft agreement mask (tau, sand-k)"}, one_sand},
     {{TRAIN_GEOMEAN, "geomean", 1, "geometric mean of the magnitudes under the AND mask"}, one_geomean},
+    {{TRAIN_TAND, "tand", 1, "temporal AND-mask Adam: the mean, Adam's step kept where the sign moment agrees (tau, "
+      "tand-beta)"}, one_mean},
 };
 _Static_assert(sizeof METHODS / sizeof METHODS[0] == TRAIN_NMETHODS, "one method table entry per TRAIN_* method");
 
@@ -106,6 +109,9 @@ int train_method_parse(const char *s, int *m) {
         }
     return CB_EARG;
 }
+
+/* the combine is the plain mean (no mask, no rescale) */
+static int is_mean(int method) { return method == TRAIN_MEAN || method == TRAIN_TAND; }
 
 static double combine_one(float *dst, const float *g, int L, size_t P, const train_combine_opts *o) {
     return METHODS[o->method].one(dst, g, L, P, o);
@@ -151,7 +157,7 @@ static int combine_block(void *vctx, int64_t b) {
     for (size_t i0 = k->i0; i0 < k->i1; i0 += SUB) {
         int n = (int)(k->i1 - i0 < SUB ? k->i1 - i0 : SUB), bad = 0;
         const float *g0 = c->grads + T->off + i0;
-        if (method == TRAIN_MEAN || method == TRAIN_AND) {
+        if (is_mean(method) || method == TRAIN_AND) {
             for (int i = 0; i < n; i++) sum[i] = 0, ssum[i] = 0;
             for (int l = 0; l < L; l++) {
                 const float *g = g0 + (size_t)l * c->P;
@@ -163,7 +169,7 @@ static int combine_block(void *vctx, int64_t b) {
                 }
             }
         }
-        if (method == TRAIN_MEAN && !bad) {
+        if (is_mean(method) && !bad) {
             for (int i = 0; i < n; i++) c->out[T->off + i0 + i] = (float)(sum[i] / L);
             on += n;
         } else if (method == TRAIN_AND && !bad) {
@@ -220,7 +226,7 @@ int train_combine(float *out, float *density, const float *grads, int L, size_t 
         for (; b < nb && blocks[b].t == t; b++) on += blocks[b].on;
         double frac = T->size ? on / (double)T->size : 1;
         if (density) density[t] = (float)frac;
-        if (o->method != TRAIN_MEAN && o->rescale && frac > 0) {
+        if (!is_mean(o->method) && o->rescale && frac > 0) {
             float s = (float)(1.0 / frac), *dst = out + T->off;
             for (size_t i = 0; i < T->size; i++) dst[i] *= s;
         }

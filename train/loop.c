@@ -2,11 +2,12 @@
  * recovery, a fresh model or the resume state), one step (sample L distinct
  * training levels and B frames of each, one forward and one backward pass
  * for the whole batch giving one parameter gradient per level, combine, an
- * Adam step), the end of an epoch (validation, the metrics row), and the
+ * Adam step, or tand's masked Adam step), the end of an epoch (validation, the metrics row), and the
  * commit of an epoch's files as one unit (config.json, latest.ckpt,
  * best.ckpt, metrics.csv, metrics.jsonl; run/commit.c). Resuming from
  * latest.ckpt gives the same result as an uninterrupted run: the checkpoint
- * holds the parameters, Adam moments, step, epoch and sampling RNG. */
+ * holds the parameters, Adam moments (and tand's sign moment), step, epoch
+ * and sampling RNG. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,8 @@ static int check_opts(const train_opts *o, const ds_level *train, int n_train, c
     if (!(o->wd >= 0) || !isfinite(o->wd)) return cb_fail(e, CB_EARG, "train: --wd must be >= 0");
     if (!(o->comb.tau >= 0 && o->comb.tau <= 1)) return cb_fail(e, CB_EARG, "train: --tau must be in [0, 1]");
     if (!(o->comb.sand_k > 0) || !isfinite(o->comb.sand_k)) return cb_fail(e, CB_EARG, "train: --sand-k must be positive");
+    if (o->comb.tand_beta != 0 && !(o->comb.tand_beta > 0 && o->comb.tand_beta < 1))
+        return cb_fail(e, CB_EARG, "train: --tand-beta %g is outside (0, 1)", o->comb.tand_beta);
     if (!train_method(o->comb.method))
         return cb_fail(e, CB_EARG, "train: method %d is not one of the %d methods", o->comb.method, TRAIN_NMETHODS);
     if (o->threads < 0 || o->threads > 64) return cb_fail(e, CB_EARG, "train: --threads %d is outside 1..64", o->threads);
@@ -104,6 +107,8 @@ static int check_opts(const train_opts *o, const ds_level *train, int n_train, c
     return 0;
 }
 
+static double tand_beta(const train_opts *o) { return o->comb.tand_beta != 0 ? o->comb.tand_beta : RUN_TAND_BETA_DEFAULT; }
+
 static int encode_config(trainer *t, cb_err *e) {
     const train_opts *o = t->o;
     run_config c;
@@ -113,6 +118,7 @@ static int encode_config(trainer *t, cb_err *e) {
     c.method = o->comb.method;
     c.tau = o->comb.tau;
     c.sand_k = o->comb.sand_k;
+    c.tand_beta = tand_beta(o);
     c.rescale = o->comb.rescale;
     c.epochs = o->epochs;
     c.lr = o->lr;
@@ -184,6 +190,9 @@ static int setup(trainer *t, cb_err *e) {
         if (t->st.epoch > o->epochs)
             return cb_fail(e, CB_EARG, "cannot resume: %s has already trained %lld epochs, more than --epochs %d (give "
                            "--epochs %lld or more)", t->ckpath, (long long)t->st.epoch, o->epochs, (long long)t->st.epoch);
+        if (o->comb.method == TRAIN_TAND && !t->st.has_sign)
+            return cb_fail(e, CB_EARG, "cannot resume: %s holds no tand sign moment (it was trained with another method; "
+                           "tand cannot continue it exactly)", t->ckpath);
         if ((rc = load_history(t, e))) return rc;
     } else {
         if (access(t->ckpath, F_OK) == 0)
@@ -196,6 +205,7 @@ static int setup(trainer *t, cb_err *e) {
         t->st.best_val = -1;
         t->st.steps_per_epoch = t->steps_per_epoch;
     }
+    t->st.has_sign = o->comb.method == TRAIN_TAND; /* the checkpoints hold the sign moment for tand only */
     model_set_threads(&t->m, o->threads > 0 ? o->threads : cb_default_threads());
     size_t P = t->m.nparams;
     t->mem = malloc(sizeof(float) * (P * ((size_t)t->L + 1) + (size_t)t->m.ntensors * 2));
@@ -247,7 +257,10 @@ static int step(trainer *t, int64_t epoch, epoch_acc *a, cb_err *e) {
                              (long long)epoch + 1, keeps);
     double lr = lr_at(t->o, t->st.step, t->total_steps);
     t->st.step++;
-    train_adam_step(&t->m, t->g, lr, t->st.step, t->o->wd, t->o->wd_mode);
+    if (co.method == TRAIN_TAND)
+        train_tand_step(&t->m, t->density, t->g, lr, t->st.step, t->o->wd, t->o->wd_mode, co.tau, tand_beta(t->o));
+    else
+        train_adam_step(&t->m, t->g, lr, t->st.step, t->o->wd, t->o->wd_mode);
     for (int k = 0; k < t->m.ntensors; k++) t->dens_sum[k] += t->density[k];
     a->loss_sum += loss * N;
     a->ok_sum += ok;

@@ -19,6 +19,7 @@ enum {
     TRAIN_AND = RUN_METHOD_AND,
     TRAIN_SAND = RUN_METHOD_SAND,
     TRAIN_GEOMEAN = RUN_METHOD_GEOMEAN,
+    TRAIN_TAND = RUN_METHOD_TAND,
     TRAIN_NMETHODS = RUN_NMETHODS
 };
 enum { TRAIN_WD_L2 = RUN_WD_L2, TRAIN_WD_DECOUPLED = RUN_WD_DECOUPLED };
@@ -41,13 +42,15 @@ typedef struct {
     int method;
     double tau;      /* agreement threshold in [0, 1]; 0 = plain averaging */
     double sand_k;   /* SAND-mask steepness */
-    int rescale;     /* rescale by 1 / (fraction of the tensor's mask that is on) */
+    double tand_beta; /* tand's sign-moment decay b in (0, 1); 0: the default RUN_TAND_BETA_DEFAULT (0.9) */
+    int rescale;     /* rescale by 1 / (fraction of the tensor's mask that is on); not for mean and tand */
     int threads;     /* threads to combine on (0 or 1: the caller's); results do not depend on it */
 } train_combine_opts;
 
 /* Combines per-level gradients grads (L x P) into out (P), tensor by tensor
  * (tensors: nt entries of offset and size). density[t] receives the share of
- * tensor t's mask that is on (mean mask for SAND; 1 for mean). Refuses
+ * tensor t's mask that is on (mean mask for SAND; 1 for mean and for tand,
+ * whose combine is the mean and whose mask is train_tand_step's). Refuses
  * non-finite input with CB_ERANGE naming the level and tensor. */
 int train_combine(float *out, float *density, const float *grads, int L, size_t P, const model_tensor *tensors, int nt,
                   const train_combine_opts *o, cb_err *e);
@@ -56,6 +59,21 @@ int train_combine(float *out, float *density, const float *grads, int L, size_t 
  * TRAIN_WD_L2 adds wd * w to the gradient (after the mask, unmasked),
  * TRAIN_WD_DECOUPLED subtracts lr * wd * w from the weights. g is modified. */
 void train_adam_step(model *m, float *g, double lr, int64_t t, double wd, int wd_mode);
+
+/* Temporal AND-mask Adam (tand), step t >= 1, on g = the plain mean of the
+ * level gradients. Per parameter: the sign moment s_t = b s_{t-1} + (1 - b)
+ * sign(g_t) (sign(0) = 0), kept bias-corrected in m->sign_m as
+ * s^_t = s_t / (1 - b^t) (updated as s^_{t-1} + (sign(g_t) - s^_{t-1}) k_t,
+ * k_t = (1 - b) / (1 - b^t), so s^_1 = sign(g_1) and a run of one sign stays
+ * exactly +-1); the mask |s^_t| >= tau (the stored float, compared in
+ * double); Adam's moments updated with g_t (plus wd * w under TRAIN_WD_L2);
+ * the step lr * mask * m_hat / (sqrt(v_hat) + eps). The sign moment sees g_t
+ * without the L2 term; under L2 the decay is inside Adam's step and so masked
+ * with it; TRAIN_WD_DECOUPLED's lr * wd * w is applied to every parameter,
+ * unmasked. density (may be NULL) receives each tensor's share of the mask
+ * that is on. Results do not depend on m->threads. */
+void train_tand_step(model *m, float *density, const float *g, double lr, int64_t t, double wd, int wd_mode, double tau,
+                     double beta);
 
 /* One epoch's figures, passed to train_opts.on_epoch and written as a row of
  * metrics.csv / metrics.jsonl. */

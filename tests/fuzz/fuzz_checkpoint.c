@@ -1,7 +1,8 @@
 /* fuzz_checkpoint.c - libFuzzer target: arbitrary bytes as a model
  * checkpoint. The trailing CRC32 is set to match the input first, so the
  * fuzzer gets past it to the header checks (config, sizes, RNG state). An
- * accepted checkpoint must have exactly the size its config implies. */
+ * accepted checkpoint must have exactly the size its config and its extra
+ * state (the tand sign moment) imply. */
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -19,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     model_ckpt_state st;
     cb_err e = {0};
     if (model_load_mem(&m, &st, buf, size, "fuzz.ckpt", &e) == 0) {
-        if (size != 168 + sizeof(float) * 3 * m.nparams + 4) abort();
+        if (size != 168 + sizeof(float) * (st.has_sign ? 4 : 3) * m.nparams + 4) abort();
         model_free(&m);
     }
     free(buf);
