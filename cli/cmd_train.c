@@ -8,8 +8,12 @@
 #include "cli/cli.h"
 #include "train/train.h"
 
-/* loads the levels of r within [lo, hi] (all if !has) */
-static int load_range(const char *cmd, ds_reader *r, int has, cli_range rg, ds_level **out, int *n, int threads) {
+/* loads the levels of r within [lo, hi] (all if !has). Under mpirun
+ * (`share`): only this rank's share (cb_dist_share) of them, or none
+ * (share 2: training levels, read by train_run when first needed); the
+ * others get their seed, mode and frame count from the manifest and no
+ * frames. */
+static int load_range(const char *cmd, ds_reader *r, int has, cli_range rg, ds_level **out, int *n, int threads, int share) {
     int cnt = 0;
     int32_t *seeds = malloc(sizeof(int32_t) * (size_t)(ds_nlevels(r) + 1));
     if (!seeds) return cli_error(cmd, "out of memory");
@@ -25,7 +29,18 @@ static int load_range(const char *cmd, ds_reader *r, int has, cli_range rg, ds_l
     }
     *out = calloc((size_t)cnt, sizeof **out);
     cb_err e = {0};
-    if (!*out || ds_load(r, seeds, cnt, *out, threads, &e)) {
+    int64_t lo = 0, hi = cnt;
+    if (share && cb_dist_size() > 1) {
+        cb_dist_share(cnt, cb_dist_rank(), cb_dist_size(), &lo, &hi);
+        if (share == 2) lo = hi = 0;
+        for (int i = 0; *out && i < cnt; i++) {
+            const ds_entry *en = ds_level_entry(r, ds_find(r, seeds[i]));
+            (*out)[i].seed = en->seed;
+            (*out)[i].mode = en->mode;
+            (*out)[i].n = en->frames;
+        }
+    }
+    if (!*out || (hi > lo && ds_load(r, seeds + lo, (int)(hi - lo), *out + lo, threads, &e))) {
         free(seeds);
         free(*out);
         *out = NULL;
@@ -183,23 +198,25 @@ int cli_cmd_train(int argc, char **argv) {
     char holder[1024];
     cli_join_args(holder, sizeof holder, argc, argv);
     cb_lock lock;
-    if (cb_lock_acquire(&lock, out, holder, &e)) return cli_fail("train", &e);
+    memset(&lock, 0, sizeof lock);
+    if (cb_dist_rank() == 0 && cb_lock_acquire(&lock, out, holder, &e)) return cli_fail("train", &e); /* rank 0 writes */
     install_stop_handlers();
     o.stop = &stop_signal;
     if (ds_open(&r, pos[0], &e)) {
         status = cli_fail("train", &e);
         goto done;
     }
-    if ((status = load_range("train", r, find_opt(opts, nopt, "train-levels")->seen, trl, &tr, &ntr, threads))) goto done;
+    if ((status = load_range("train", r, find_opt(opts, nopt, "train-levels")->seen, trl, &tr, &ntr, threads, 2))) goto done;
+    if (cb_dist_size() > 1) o.reader = r;
     if (val_path) {
         if (ds_open(&rv, val_path, &e)) {
             status = cli_fail("train", &e);
             goto done;
         }
-        if ((status = load_range("train", rv, find_opt(opts, nopt, "val-levels")->seen, vall, &va, &nva, threads)))
+        if ((status = load_range("train", rv, find_opt(opts, nopt, "val-levels")->seen, vall, &va, &nva, threads, 1)))
             goto done;
     } else if (find_opt(opts, nopt, "val-levels")->seen) {
-        if ((status = load_range("train", r, 1, vall, &va, &nva, threads))) goto done;
+        if ((status = load_range("train", r, 1, vall, &va, &nva, threads, 1))) goto done;
         for (int i = 0; i < nva; i++)
             for (int j = 0; j < ntr; j++)
                 if (va[i].seed == tr[j].seed) {
@@ -212,7 +229,7 @@ int cli_cmd_train(int argc, char **argv) {
     o.val_data = val_path ? val_path : (nva ? pos[0] : "");
     o.data_manifest_crc = ds_manifest_crc(r);
     o.val_manifest_crc = rv ? ds_manifest_crc(rv) : (nva ? ds_manifest_crc(r) : 0);
-    if (!quiet)
+    if (!quiet && cb_dist_rank() == 0)
         fprintf(stderr, "train: %d training levels, %d validation levels, %s, method %s (tau %g), %d x %d per batch\n", ntr,
                 nva, model_net_name(o.net.net), train_method_name(o.comb.method), o.comb.tau, L, B);
     if (train_run(&o, tr, ntr, va, nva, &res, &e)) {
@@ -230,7 +247,7 @@ int cli_cmd_train(int argc, char **argv) {
            model_net_name(o.net.net), train_method_name(o.comb.method), o.comb.tau, res.epochs_done, (long long)res.steps,
            res.seconds, res.samples_per_s, res.train_acc, res.val_acc, res.best_val_acc, out);
 done:
-    cb_lock_release(&lock, status != 0 && !res.committed);
+    if (cb_dist_rank() == 0) cb_lock_release(&lock, status != 0 && !res.committed);
     for (int i = 0; i < ntr; i++) ds_level_free(&tr[i]);
     for (int i = 0; i < nva; i++) ds_level_free(&va[i]);
     free(tr);

@@ -203,6 +203,17 @@ int cb_dist_bcast(void *buf, size_t n, int root, cb_err *e);
 int cb_dist_send(const void *buf, size_t n, int to, cb_err *e); /* blocking, point to point */
 int cb_dist_recv(void *buf, size_t n, int from, cb_err *e);
 int cb_dist_barrier(cb_err *e);
+/* In-place allgather: rank r's `each` bytes at buf + r * each go to every rank. */
+int cb_dist_allgather(void *buf, size_t each, cb_err *e);
+/* An ordered sum over the ranks, for results that must not depend on P:
+ * acc (n doubles, zero on every rank) passes through the ranks in rank
+ * order in chunks of `chunk`; rank r receives chunk [off, off+len) from rank
+ * r-1, calls add(ctx, acc + off, off, len) to add its terms in its order,
+ * and sends it on to rank r+1; the last rank's acc is broadcast. Every rank
+ * ends with the sum one process gets adding all terms in order. One
+ * process: add is called once on [0, n). */
+typedef void (*cb_dist_add_fn)(void *ctx, double *acc, int64_t off, int64_t len);
+int cb_dist_chain_f64(double *acc, int64_t n, int64_t chunk, cb_dist_add_fn add, void *ctx, cb_err *e);
 /* Ends every rank at once (MPI_Abort) with this exit status; exit() in one process. */
 _Noreturn void cb_dist_abort(int status);
 /* Bytes this rank handed to allreduce/bcast/send and seconds spent in them since the last call (then reset). */

@@ -172,6 +172,52 @@ int cb_dist_barrier(cb_err *e) {
     return leave(t0, 0, MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier", e);
 }
 
+int cb_dist_allgather(void *buf, size_t each, cb_err *e) {
+    if (g_size < 2 || each == 0) return 0;
+    if (each > (size_t)INT32_MAX) return cb_fail(e, CB_EARG, "allgather of %zu bytes per rank: too large", each);
+    double t0 = enter("MPI_Allgather");
+    int rc = MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, (int)each, MPI_BYTE, MPI_COMM_WORLD);
+    return leave(t0, (int64_t)each * (g_size - 1), rc, "MPI_Allgather", e);
+}
+
+int cb_dist_chain_f64(double *acc, int64_t n, int64_t chunk, cb_dist_add_fn add, void *ctx, cb_err *e) {
+    if (g_size < 2) {
+        if (n > 0) add(ctx, acc, 0, n);
+        return 0;
+    }
+    if (chunk < 1) chunk = n > 0 ? n : 1;
+    int rc = MPI_SUCCESS;
+    int64_t moved = 0;
+    double t0 = 0, waited = 0;
+    for (int64_t off = 0; off < n && rc == MPI_SUCCESS; off += chunk) {
+        int len = (int)(n - off < chunk ? n - off : chunk);
+        if (g_rank > 0) {
+            t0 = enter("the ordered sum (MPI_Recv from the previous rank)");
+            rc = MPI_Recv(acc + off, len, MPI_DOUBLE, g_rank - 1, 11, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            g_wait_since = 0;
+            waited += cb_now() - t0;
+            if (rc != MPI_SUCCESS) break;
+        }
+        add(ctx, acc + off, off, len);
+        if (g_rank < g_size - 1) {
+            t0 = enter("the ordered sum (MPI_Send to the next rank)");
+            rc = MPI_Send(acc + off, len, MPI_DOUBLE, g_rank + 1, 11, MPI_COMM_WORLD);
+            g_wait_since = 0;
+            waited += cb_now() - t0;
+            moved += (int64_t)len * 8;
+        }
+    }
+    g_seconds += waited;
+    g_bytes += moved;
+    if (rc != MPI_SUCCESS) return leave(cb_now(), 0, rc, "the ordered sum", e);
+    t0 = enter("MPI_Bcast (the ordered sum)");
+    for (int64_t off = 0; off < n && rc == MPI_SUCCESS; off += CHUNK) {
+        int len = (int)(n - off < CHUNK ? n - off : CHUNK);
+        rc = MPI_Bcast(acc + off, len, MPI_DOUBLE, g_size - 1, MPI_COMM_WORLD);
+    }
+    return leave(t0, g_rank == g_size - 1 ? n * 8 : 0, rc, "MPI_Bcast (the ordered sum)", e);
+}
+
 #else /* one process */
 
 int cb_dist_init(int *argc, char ***argv, cb_err *e) {
@@ -195,6 +241,12 @@ int cb_dist_recv(void *buf, size_t n, int from, cb_err *e) {
     return cb_fail(e, CB_EARG, "recv: one process, no rank %d", from);
 }
 int cb_dist_barrier(cb_err *e) { return (void)e, 0; }
+int cb_dist_allgather(void *buf, size_t each, cb_err *e) { return (void)buf, (void)each, (void)e, 0; }
+int cb_dist_chain_f64(double *acc, int64_t n, int64_t chunk, cb_dist_add_fn add, void *ctx, cb_err *e) {
+    (void)chunk, (void)e;
+    if (n > 0) add(ctx, acc, 0, n);
+    return 0;
+}
 _Noreturn void cb_dist_abort(int status) {
     fflush(stdout);
     fflush(stderr);

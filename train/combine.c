@@ -234,3 +234,96 @@ int train_combine(float *out, float *density, const float *grads, int L, size_t 
     free(blocks);
     return 0;
 }
+
+/* ---- under mpirun: this rank holds levels [l0, l0 + nl) of the L ----------
+ * mean, tand and AND: the per-parameter sums of g pass through the ranks in
+ * level order (cb_dist_chain_f64), so they are the very doubles one process
+ * adds; AND's sign counts are summed with MPI_Allreduce as int32 (exact).
+ * The mask, density and rescale below are train_combine's, so the result is
+ * bit-identical to one process. SAND and geomean gather every level's
+ * gradient (in level order) and run train_combine itself. */
+typedef struct {
+    const float *g; /* this rank's first level */
+    int nl, l0, counts;
+    size_t P;
+    int32_t *cnt;
+    int64_t bad_level, bad_i; /* first non-finite value (-1: none) */
+} dist_add_ctx;
+
+static void dist_add(void *vctx, double *acc, int64_t off, int64_t len) {
+    dist_add_ctx *c = vctx;
+    for (int l = 0; l < c->nl; l++) {
+        const float *g = c->g + (size_t)l * c->P + off;
+        int bad = 0;
+        for (int64_t j = 0; j < len; j++) {
+            bad |= !(fabsf(g[j]) <= FLT_MAX);
+            acc[j] += g[j];
+        }
+        if (c->counts)
+            for (int64_t j = 0; j < len; j++) c->cnt[off + j] += (g[j] > 0) - (g[j] < 0);
+        if (bad)
+            for (int64_t j = 0; j < len; j++)
+                if (!(fabsf(g[j]) <= FLT_MAX) && (c->bad_level < 0 || c->l0 + l < c->bad_level ||
+                                                   (c->l0 + l == c->bad_level && off + j < c->bad_i))) {
+                    c->bad_level = c->l0 + l;
+                    c->bad_i = off + j;
+                }
+    }
+}
+
+int train_combine_dist(float *out, float *density, float *grads, int L, int l0, int nl, size_t P,
+                       const model_tensor *tensors, int nt, const train_combine_opts *o, double *sum, int32_t *cnt,
+                       cb_err *e) {
+    if (!train_method(o->method)) return cb_fail(e, CB_EARG, "combine: %d is not a method (0..%d)", o->method, TRAIN_NMETHODS - 1);
+    int rc, R = cb_dist_size(), me = cb_dist_rank();
+    if (!is_mean(o->method) && o->method != TRAIN_AND) { /* SAND, geomean: every level's gradient on every rank */
+        if ((rc = cb_dist_allgather(grads, (size_t)nl * P * sizeof(float), e))) return rc;
+        return train_combine(out, density, grads, L, P, tensors, nt, o, e);
+    }
+    memset(sum, 0, sizeof(double) * P);
+    int counts = o->method == TRAIN_AND;
+    if (counts) memset(cnt, 0, sizeof(int32_t) * P);
+    dist_add_ctx c = {grads + (size_t)l0 * P, nl, l0, counts, P, cnt, -1, 0};
+    if ((rc = cb_dist_chain_f64(sum, (int64_t)P, 1 << 16, dist_add, &c, e))) return rc;
+    if (counts && (rc = cb_dist_allreduce_i32(cnt, (int64_t)P, e))) return rc;
+    /* which rank saw a non-finite value first (lowest level, then parameter) */
+    int64_t *bad = calloc(2 * (size_t)R, sizeof *bad);
+    if (!bad) return cb_fail(e, CB_ENOMEM, "combine: out of memory");
+    bad[2 * me] = c.bad_level + 1;
+    bad[2 * me + 1] = c.bad_i;
+    if ((rc = cb_dist_allreduce_i64(bad, 2 * R, e))) return free(bad), rc;
+    for (int r = 0; r < R; r++)
+        if (bad[2 * r]) {
+            int64_t i = bad[2 * r + 1], l = bad[2 * r] - 1;
+            int t = 0;
+            while (t + 1 < nt && (size_t)i >= tensors[t].off + tensors[t].size) t++;
+            free(bad);
+            return cb_fail(e, CB_ERANGE, "gradient of level %lld is not finite in tensor %s (rank %d)", (long long)l,
+                           tensors[t].name, r);
+        }
+    free(bad);
+    for (int t = 0; t < nt; t++) {
+        const model_tensor *T = &tensors[t];
+        double on = 0;
+        float *dst = out + T->off;
+        const double *s = sum + T->off;
+        if (is_mean(o->method)) {
+            for (size_t i = 0; i < T->size; i++) dst[i] = (float)(s[i] / L);
+            on = (double)T->size;
+        } else {
+            const int32_t *k = cnt + T->off;
+            for (size_t i = 0; i < T->size; i++) {
+                double mask = and_mask(k[i], L, o->tau);
+                dst[i] = (float)(mask * (s[i] / L));
+                on += mask;
+            }
+        }
+        double frac = T->size ? on / (double)T->size : 1;
+        if (density) density[t] = (float)frac;
+        if (!is_mean(o->method) && o->rescale && frac > 0) {
+            float sc = (float)(1.0 / frac);
+            for (size_t i = 0; i < T->size; i++) dst[i] *= sc;
+        }
+    }
+    return 0;
+}

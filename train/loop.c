@@ -55,6 +55,13 @@ typedef struct {
     int hist_cap;
     run_text config;    /* config.json, staged with every commit */
     int committed;      /* latest.ckpt exists in the folder */
+    /* under mpirun (docs/MPI.md): rank `rank` of R takes levels [l0, l0 + nl)
+     * of each step's L (one process: 0 of 1, all L); the levels it has not
+     * loaded (frames NULL, o->reader set) are read into cache on first use */
+    int rank, R, l0, nl, dist_stop;
+    double *dsum;
+    int32_t *dcnt;
+    ds_level *cache;
     int created_dir;    /* the run folder did not exist before this call */
     char ckpath[4200];
 } trainer;
@@ -75,6 +82,10 @@ static int check_opts(const train_opts *o, const ds_level *train, int n_train, c
         return cb_fail(e, CB_EARG, "train: batch of %d levels x %d frames (each must be 1..4096)", L, B);
     if (L > n_train)
         return cb_fail(e, CB_EARG, "train: --batch-levels %d is more than the %d training levels", L, n_train);
+    if (L % cb_dist_size() != 0)
+        return cb_fail(e, CB_EARG, "train: --batch-levels %d cannot be split over %d ranks (each rank takes L/P whole "
+                       "levels: give a multiple of %d, or start as many ranks as divide %d)", L, cb_dist_size(),
+                       cb_dist_size(), L);
     if (o->epochs < 1) return cb_fail(e, CB_EARG, "train: --epochs must be at least 1");
     if (!(o->lr > 0) || !isfinite(o->lr)) return cb_fail(e, CB_EARG, "train: --lr must be a positive number");
     if (!(o->wd >= 0) || !isfinite(o->wd)) return cb_fail(e, CB_EARG, "train: --wd must be >= 0");
@@ -92,14 +103,14 @@ static int check_opts(const train_opts *o, const ds_level *train, int n_train, c
     for (int i = 0; i < n_train; i++) {
         if (train[i].n < 1) return cb_fail(e, CB_EARG, "train: level %d has no frames", train[i].seed);
         if (train[i].n > UINT32_MAX) return cb_fail(e, CB_EARG, "train: level %d has too many frames", train[i].seed);
-        for (int64_t f = 0; f < train[i].n; f++)
+        for (int64_t f = 0; train[i].label && f < train[i].n; f++) /* a level not loaded yet is checked by ds_load */
             if (train[i].label[f] >= MODEL_NA)
                 return cb_fail(e, CB_EFORMAT, "train: level %d frame %lld: label %d is not an action 0..14", train[i].seed,
                                (long long)f, train[i].label[f]);
         tf += train[i].n;
     }
     for (int i = 0; i < n_val; i++)
-        for (int64_t f = 0; f < val[i].n; f++)
+        for (int64_t f = 0; val[i].label && f < val[i].n; f++)
             if (val[i].label[f] >= MODEL_NA)
                 return cb_fail(e, CB_EFORMAT, "train: validation level %d frame %lld: label %d is not an action 0..14",
                                val[i].seed, (long long)f, val[i].label[f]);
@@ -166,11 +177,14 @@ static int load_history(trainer *t, cb_err *e) {
 static int setup(trainer *t, cb_err *e) {
     const train_opts *o = t->o;
     struct stat sb;
-    t->created_dir = stat(o->run, &sb) != 0;
-    int rc = cb_mkdirs(o->run, e);
-    if (rc) return rc;
-    run_recovery rec;
-    if ((rc = run_folder_recover(o->run, &rec, e))) return rc;
+    int rc = 0;
+    if (t->rank == 0) { /* rank 0 alone touches the run folder; the others read it once it is recovered */
+        t->created_dir = stat(o->run, &sb) != 0;
+        if ((rc = cb_mkdirs(o->run, e))) return rc;
+        run_recovery rec;
+        if ((rc = run_folder_recover(o->run, &rec, e))) return rc;
+    }
+    if ((rc = cb_dist_barrier(e))) return rc;
     snprintf(t->ckpath, sizeof t->ckpath, "%s/latest.ckpt", o->run);
     if (o->resume) {
         if ((rc = model_load(&t->m, &t->st, t->ckpath, e))) return cb_err_prefix(e, "cannot resume: ");
@@ -195,7 +209,7 @@ static int setup(trainer *t, cb_err *e) {
                            "tand cannot continue it exactly)", t->ckpath);
         if ((rc = load_history(t, e))) return rc;
     } else {
-        if (access(t->ckpath, F_OK) == 0)
+        if (t->rank == 0 && access(t->ckpath, F_OK) == 0)
             return cb_fail(e, CB_EEXIST, "%s already holds a training run (%s); use --resume to continue it or another -o",
                            o->run, t->ckpath);
         if ((rc = model_init(&t->m, &o->net, e))) return rc;
@@ -209,49 +223,112 @@ static int setup(trainer *t, cb_err *e) {
     model_set_threads(&t->m, o->threads > 0 ? o->threads : cb_default_threads());
     size_t P = t->m.nparams;
     t->mem = malloc(sizeof(float) * (P * ((size_t)t->L + 1) + (size_t)t->m.ntensors * 2));
-    t->frames = malloc((size_t)t->N * DS_FRAME_BYTES);
-    t->labels = malloc((size_t)t->N);
+    t->frames = malloc((size_t)t->nl * t->B * DS_FRAME_BYTES);
+    t->labels = malloc((size_t)t->nl * t->B);
     t->perm = malloc(sizeof(int) * (size_t)t->n_train);
-    if (!t->mem || !t->frames || !t->labels || !t->perm)
+    if (t->R > 1) {
+        t->dsum = malloc(sizeof(double) * P);
+        t->dcnt = malloc(sizeof(int32_t) * P);
+        t->cache = calloc((size_t)t->n_train, sizeof *t->cache);
+    }
+    if (!t->mem || !t->frames || !t->labels || !t->perm || (t->R > 1 && (!t->dsum || !t->dcnt || !t->cache)))
         return cb_fail(e, CB_ENOMEM, "train: out of memory for a batch of %d x %d", t->L, t->B);
     t->grads = t->mem;
     t->g = t->mem + P * (size_t)t->L;
     t->density = t->g + P;
     t->dens_sum = t->density + t->m.ntensors;
     if ((rc = encode_config(t, e))) return rc;
-    return model_set_batch_levels(&t->m, t->L, t->B, e);
+    return model_set_batch_levels(&t->m, t->nl, t->B, e);
+}
+
+/* a training level's frames: in memory, or read on first use (o->reader) */
+static int level_data(trainer *t, int i, const ds_level **out, cb_err *e) {
+    *out = &t->train[i];
+    if (t->train[i].frames) return 0;
+    if (!t->o->reader || !t->cache) return cb_fail(e, CB_EARG, "train: level %d is not loaded", t->train[i].seed);
+    if (!t->cache[i].frames) {
+        int32_t seed = t->train[i].seed;
+        int rc = ds_load(t->o->reader, &seed, 1, &t->cache[i], 1, e);
+        if (rc) return rc;
+        if (t->cache[i].n != t->train[i].n)
+            return cb_fail(e, CB_EFORMAT, "train: level %d has %lld frames, the manifest said %lld", seed,
+                           (long long)t->cache[i].n, (long long)t->train[i].n);
+        for (int64_t f = 0; f < t->cache[i].n; f++)
+            if (t->cache[i].label[f] >= MODEL_NA)
+                return cb_fail(e, CB_EFORMAT, "train: level %d frame %lld: label %d is not an action 0..14", seed,
+                               (long long)f, t->cache[i].label[f]);
+    }
+    *out = &t->cache[i];
+    return 0;
+}
+
+/* Accuracy and loss on the validation levels; under mpirun each rank takes
+ * a contiguous share and the sums are reduced (the correct count exactly). */
+static int evaluate_val(trainer *t, double *loss, double *acc, cb_err *e) {
+    if (t->R == 1) return train_evaluate(&t->m, t->val, t->n_val, loss, acc, e);
+    int64_t lo, hi;
+    cb_dist_share(t->n_val, t->rank, t->R, &lo, &hi);
+    model_predict_io io = {0};
+    double tot[3] = {0, 0, 0}; /* loss sum, correct, frames */
+    for (int64_t i = lo; i < hi; i++) {
+        io.labels = t->val[i].label;
+        int rc = model_predict(&t->m, t->val[i].frames, t->val[i].n, &io, e);
+        if (rc) return rc;
+        tot[2] += (double)t->val[i].n;
+    }
+    tot[0] = io.loss_sum;
+    tot[1] = (double)io.correct;
+    int rc = cb_dist_allreduce_f64(tot, 3, e);
+    if (rc) return rc;
+    *loss = tot[2] > 0 ? tot[0] / tot[2] : NAN;
+    *acc = tot[2] > 0 ? tot[1] / tot[2] : NAN;
+    return 0;
 }
 
 /* ---- one step ---- */
 
 static int step(trainer *t, int64_t epoch, epoch_acc *a, cb_err *e) {
-    const int L = t->L, B = t->B, N = t->N;
-    /* L distinct levels (partial Fisher-Yates), B frames of each */
+    const int L = t->L, B = t->B, N = t->N, l0 = t->l0, nl = t->nl;
+    /* L distinct levels (partial Fisher-Yates), B frames of each; every rank
+     * draws them all (the same RNG) and copies the frames of its own */
     for (int i = 0; i < t->n_train; i++) t->perm[i] = i;
     for (int l = 0; l < L; l++) {
         int j = l + (int)cb_rng_below(&t->st.rng, (uint32_t)(t->n_train - l)), tmp = t->perm[l];
         t->perm[l] = t->perm[j];
         t->perm[j] = tmp;
         const ds_level *lv = &t->train[t->perm[l]];
+        int own = l >= l0 && l < l0 + nl, rc;
+        if (own && (rc = level_data(t, t->perm[l], &lv, e))) return rc;
         for (int b = 0; b < B; b++) {
             int64_t f = (int64_t)cb_rng_below(&t->st.rng, (uint32_t)lv->n);
-            memcpy(t->frames + (size_t)(l * B + b) * DS_FRAME_BYTES, lv->frames + (size_t)f * DS_FRAME_BYTES,
+            if (!own) continue;
+            memcpy(t->frames + (size_t)((l - l0) * B + b) * DS_FRAME_BYTES, lv->frames + (size_t)f * DS_FRAME_BYTES,
                    DS_FRAME_BYTES);
-            t->labels[l * B + b] = lv->label[f];
+            t->labels[(l - l0) * B + b] = lv->label[f];
         }
     }
-    model_forward_u8(&t->m, t->frames, N, NULL);
+    model_forward_u8(&t->m, t->frames, nl * B, NULL);
     int ok;
-    double loss = model_loss(&t->m, t->labels, N, &ok);
+    double loss = model_loss(&t->m, t->labels, nl * B, &ok);
+    if (t->R > 1) { /* the step's loss and hits over all ranks, and whether any rank was asked to stop */
+        double red[3] = {loss * nl * B, ok, t->o->stop && *t->o->stop};
+        int rc = cb_dist_allreduce_f64(red, 3, e);
+        if (rc) return rc;
+        loss = red[0] / N;
+        ok = (int)red[1];
+        t->dist_stop = red[2] > 0;
+    }
     const char *keeps = t->committed ? "the run folder keeps its last commit, latest.ckpt"
                                      : "nothing was written (no epoch had completed)";
     if (!isfinite(loss))
         return cb_fail(e, CB_ERANGE, "training diverged: the loss is %g at step %lld (epoch %lld); %s; try a smaller --lr",
                        loss, (long long)t->st.step + 1, (long long)epoch + 1, keeps);
-    model_backward(&t->m, t->labels, L, B, t->grads);
+    model_backward(&t->m, t->labels, nl, B, t->grads + (size_t)l0 * t->m.nparams);
     train_combine_opts co = t->o->comb;
     co.threads = t->m.threads;
-    int rc = train_combine(t->g, t->density, t->grads, L, t->m.nparams, t->m.tensors, t->m.ntensors, &co, e);
+    int rc = t->R == 1 ? train_combine(t->g, t->density, t->grads, L, t->m.nparams, t->m.tensors, t->m.ntensors, &co, e)
+                       : train_combine_dist(t->g, t->density, t->grads, L, l0, nl, t->m.nparams, t->m.tensors,
+                                            t->m.ntensors, &co, t->dsum, t->dcnt, e);
     if (rc)
         return cb_err_prefix(e, "training diverged at step %lld (epoch %lld; %s): ", (long long)t->st.step + 1,
                              (long long)epoch + 1, keeps);
@@ -277,7 +354,7 @@ static int end_epoch(trainer *t, int64_t epoch, const epoch_acc *a, train_epoch_
     memset(row, 0, sizeof *row);
     es->val_loss = es->val_acc = NAN;
     int rc;
-    if (t->n_val > 0 && (rc = train_evaluate(&t->m, t->val, t->n_val, &es->val_loss, &es->val_acc, e))) return rc;
+    if (t->n_val > 0 && (rc = evaluate_val(t, &es->val_loss, &es->val_acc, e))) return rc;
     t->st.epoch = epoch + 1;
     es->epoch = t->st.epoch;
     es->step = t->st.step;
@@ -313,6 +390,10 @@ static int end_epoch(trainer *t, int64_t epoch, const epoch_acc *a, train_epoch_
 /* ---- the commit: config, latest (and best), both metrics files as one unit ---- */
 
 static int commit(trainer *t, const run_metrics_row *row, int best, cb_err *e) {
+    if (t->rank > 0) { /* rank 0 alone writes the run folder */
+        t->committed = 1;
+        return 0;
+    }
     if (row) {
         if (t->hist.nrows == t->hist_cap) {
             int cap = t->hist_cap ? t->hist_cap * 2 : 16;
@@ -362,6 +443,10 @@ static void trainer_free(trainer *t) {
     free(t->frames);
     free(t->labels);
     free(t->perm);
+    free(t->dsum);
+    free(t->dcnt);
+    for (int i = 0; t->cache && i < t->n_train; i++) ds_level_free(&t->cache[i]);
+    free(t->cache);
     run_metrics_free(&t->hist);
     run_text_free(&t->config);
     if (t->have_model) model_free(&t->m);
@@ -380,6 +465,10 @@ int train_run(const train_opts *o, const ds_level *train, int n_train, const ds_
     t.L = o->batch_levels;
     t.B = o->batch_frames;
     t.N = t.L * t.B;
+    t.rank = cb_dist_rank();
+    t.R = cb_dist_size();
+    t.nl = t.L / t.R;
+    t.l0 = t.rank * t.nl;
     int rc = check_opts(o, train, n_train, val, n_val, &t.total_frames, e);
     if (rc) return rc;
     t.steps_per_epoch = t.total_frames / t.N > 0 ? t.total_frames / t.N : 1;
@@ -399,8 +488,9 @@ int train_run(const train_opts *o, const ds_level *train, int n_train, const ds_
         cb_progress_start(&prog, label, "steps", t.steps_per_epoch, o->quiet);
         int stopped = 0;
         for (int64_t s = s0; s < t.steps_per_epoch; s++) {
-            if ((o->max_steps > 0 && t.st.step >= o->max_steps) || (o->stop && *o->stop)) {
-                stopped = 1 + (o->stop && *o->stop);
+            int stop = t.R > 1 ? t.dist_stop : o->stop && *o->stop; /* under mpirun: as the ranks agreed */
+            if ((o->max_steps > 0 && t.st.step >= o->max_steps) || stop) {
+                stopped = 1 + stop;
                 break;
             }
             if ((rc = step(&t, epoch, &a, e))) {
@@ -433,7 +523,7 @@ int train_run(const train_opts *o, const ds_level *train, int n_train, const ds_
         res->val_loss = es.val_loss;
         res->val_acc = es.val_acc;
         res->best_val_acc = t.st.best_val;
-        if (o->on_epoch) o->on_epoch(o->ctx, &es);
+        if (o->on_epoch && t.rank == 0) o->on_epoch(o->ctx, &es);
     }
     res->steps = t.st.step;
     res->epochs_done = (int)t.st.epoch;
@@ -443,6 +533,6 @@ int train_run(const train_opts *o, const ds_level *train, int n_train, const ds_
 out:
     res->committed = t.committed;
     trainer_free(&t);
-    if (rc && !t.committed && t.created_dir) rmdir(o->run); /* only when empty: a failed first run leaves nothing */
+    if (rc && !t.committed && t.created_dir && t.rank == 0) rmdir(o->run); /* only when empty: a failed first run leaves nothing */
     return rc;
 }

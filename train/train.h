@@ -55,6 +55,18 @@ typedef struct {
 int train_combine(float *out, float *density, const float *grads, int L, size_t P, const model_tensor *tensors, int nt,
                   const train_combine_opts *o, cb_err *e);
 
+/* The same under mpirun (cb_dist_size() > 1), where this rank holds levels
+ * [l0, l0 + nl) of the L at grads + l0 * P (grads has room for L x P).
+ * Every rank calls it and gets the same out and density, bit-identical to
+ * train_combine on all L levels in one process: mean, tand and AND pass the
+ * per-parameter sums through the ranks in level order (cb_dist_chain_f64)
+ * and AND's sign counts go through MPI_Allreduce as int32; SAND and geomean
+ * allgather the level gradients. sum (P doubles) and cnt (P int32) are
+ * workspace. docs/MPI.md has the design and its cost. */
+int train_combine_dist(float *out, float *density, float *grads, int L, int l0, int nl, size_t P,
+                       const model_tensor *tensors, int nt, const train_combine_opts *o, double *sum, int32_t *cnt,
+                       cb_err *e);
+
 /* Adam (beta1 0.9, beta2 0.999, eps 1e-8), step t >= 1. Weight decay wd:
  * TRAIN_WD_L2 adds wd * w to the gradient (after the mask, unmasked),
  * TRAIN_WD_DECOUPLED subtracts lr * wd * w from the weights. g is modified. */
@@ -112,6 +124,10 @@ typedef struct {
     int has_data;
     const char *data, *val_data;
     uint32_t data_manifest_crc, val_manifest_crc;
+    /* Under mpirun: training levels passed with frames NULL (seed and n from
+     * the manifest) are read from this dataset when this rank first needs
+     * them, so a rank reads only the shards of the levels it trains on. */
+    ds_reader *reader;
     void (*on_epoch)(void *ctx, const train_epoch_stats *s); /* after each epoch's files are written; may be NULL */
     void *ctx;
 } train_opts;
