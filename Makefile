@@ -52,7 +52,7 @@ ifeq ($(MPI),1)
   DEB_PKGS += libopenmpi-dev openmpi-bin
 endif
 
-.PHONY: all deps test check bench clean help demo reproduce compare fuzz
+.PHONY: all deps test test-mpi check bench clean help demo reproduce compare fuzz
 .SECONDARY:
 all: $(BUILD)/coinbc
 
@@ -62,6 +62,7 @@ help:
 	@echo "make test       deps + build + run every cmocka test program ('N passed, N failed')"
 	@echo "make SANITIZE=1 test   the same tests under ASan+UBSan (build-san/)"
 	@echo "make MPI=1 test        build against Open MPI (build-mpi/) and also run the mpirun tests (docs/MPI.md)"
+	@echo "make MPI=1 test-mpi    only the mpirun tests (tests/test_mpi.c), as .ci/run does"
 	@echo "make demo       the whole pipeline on a default: record, train mean and and, eval, rollout, report"
 	@echo "make reproduce  the paper-scale experiment: mean, and, sand, geomean x 3 seeds (hours)"
 	@echo "make compare    hard mode: tune each method, 5 seeds of each best, probe, table (resumable; COMPARE_HOURS=2 per piece)"
@@ -109,6 +110,13 @@ test: deps
 	@COINBC=$(BUILD)/coinbc sh tests/run_tests.sh $(TEST_BIN)
 
 check: test
+
+# The mpirun tests alone (tests/test_mpi.c, 2 ranks on localhost); with MPI=1
+# they run for real, otherwise they report themselves skipped. `make MPI=1
+# test` runs them along with everything else against the MPI build.
+test-mpi: deps
+	@$(MAKE) --no-print-directory $(BUILD)/coinbc $(BUILD)/tests/test_mpi
+	@COINBC=$(BUILD)/coinbc sh tests/run_tests.sh $(BUILD)/tests/test_mpi
 
 # The main job: record, capture, train mean and AND-mask, evaluate, play, report.
 demo: deps
