@@ -15,6 +15,7 @@ static const bench_entry BENCHES[] = {
     {"expert", bench_expert, "expert success rate and planning time per level"},
     {"train", bench_train, "training step samples/s: mean, AND-mask, naive per-level passes; sgemm GFLOP/s"},
     {"data", bench_data, "dataset codec: inter-frame filter on vs off, load speed on 1 vs all cores"},
+    {"mpi", bench_mpi, "the training step under mpirun -n P: compute vs MPI time, bytes per step (docs/MPI.md)"},
 };
 #define NB ((int)(sizeof BENCHES / sizeof BENCHES[0]))
 
