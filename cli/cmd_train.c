@@ -139,6 +139,8 @@ int cli_cmd_train(int argc, char **argv) {
         "Adam step for every parameter whose gradient is not 0. --wd-mode l2 adds wd*w to Adam's gradient (not\n"
         "to the sign moment) and is masked with the step; decoupled decay is applied to every parameter,\n"
         "unmasked. --rescale does not apply to tand (nor to mean). The mask_* metrics are tand's mask shares.\n"
+        "Under mpirun (a `make MPI=1` build) each of P ranks takes L/P whole levels of every step (P must divide\n"
+        "--batch-levels); the checkpoints are those of one process, bit for bit, and rank 0 writes RUN (docs/MPI.md).\n"
         "example: coinbc train train.cbd --val test.cbd --method and --tau 0.8 --epochs 10 -o runs/and"};
     int nopt = (int)(sizeof opts / sizeof opts[0]);
     const char *pos[1];
@@ -237,7 +239,8 @@ int cli_cmd_train(int argc, char **argv) {
         goto done;
     }
     if (res.stopped) {
-        fprintf(stderr, "train: stopped by %s at step %lld of epoch %d; %s is consistent, --resume continues it\n",
+        if (cb_dist_rank() == 0)
+            fprintf(stderr, "train: stopped by %s at step %lld of epoch %d; %s is consistent, --resume continues it\n",
                 stop_signal == SIGINT ? "SIGINT" : "SIGTERM", (long long)res.steps, res.epochs_done + 1, out);
         status = 128 + (stop_signal == SIGINT ? SIGINT : SIGTERM);
         goto done;

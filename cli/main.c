@@ -59,7 +59,8 @@ static int run_command(const cli_entry *c, int argc, char **argv) {
     }
     if (rank > 0 && !freopen("/dev/null", "w", stdout)) return 1;
     int status = c->fn(argc - 1, argv + 1);
-    if (status != 0 && size > 1) {
+    /* 130/143: train stopped by SIGINT/SIGTERM, which every rank agreed on (not a failure of one rank) */
+    if (status != 0 && size > 1 && status != 128 + SIGINT && status != 128 + SIGTERM) {
         fprintf(stderr, "coinbc %s: rank %d of %d failed (exit status %d, reason above); ending every rank\n", c->name,
                 rank, size, status);
         cb_dist_abort(status);
