@@ -4,7 +4,7 @@
  * process and resumed with another rank count, record, eval and rollout
  * byte-identical to one process, an L that 2 ranks cannot split refused, a
  * rank killed mid-run and a rank that hangs end the job with a message
- * naming them. Skipped (each test says so) in a build without MPI=1 or
+ * naming them, and so does a rank that fails on its own. Skipped (each test says so) in a build without MPI=1 or
  * without mpirun; the program runs itself under mpirun for the combine. */
 #include <math.h>
 #include <setjmp.h>
@@ -261,6 +261,31 @@ static void test_rank_hung(void **state) {
     assert_int_equal(sh("grep -q 'rank 0 of 2: no answer from the other ranks' hung.err"), 0);
 }
 
+/* rank 1 hits an error of its own (a damaged validation shard in its
+ * share): every rank ends within 60 s, the message names rank 1 and the
+ * shard, and nothing is committed */
+static void test_rank_error(void **state) {
+    (void)state;
+    if (!available()) skip();
+    assert_int_equal(sh("cp -r v.cbd vbad.cbd && printf 'XXXX' | dd of=vbad.cbd/level_104.cbs bs=1 seek=200 conv=notrunc "
+                        "2>/dev/null"),
+                     0);
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "cd '%s' && exec " MPIRUN " %s train d.cbd --val vbad.cbd --net nature --channels 4,8,8 "
+             "--hidden 16 --batch-levels 4 --batch-frames 4 --threads 1 --quiet --epochs 3 -o errrun >/dev/null 2>err1.txt",
+             dir, test_coinbc());
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    int st = wait_limited(pid, 60);
+    assert_true(st != -2);
+    assert_int_not_equal(st, 0);
+    assert_int_equal(sh("grep 'rank 1 of 2' err1.txt | grep -q 'level_104'"), 0);
+    assert_int_not_equal(sh("test -e errrun/latest.ckpt"), 0);
+}
+
 /* ---- the combine, run by this program as 2 ranks (argv[1] == "--combine") ---- */
 
 /* random gradients with many ties in sign (zeros) and a wide range of magnitudes */
@@ -344,7 +369,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_train_and),         cmocka_unit_test(test_resume_other_ranks),
         cmocka_unit_test(test_uneven_split_refused), cmocka_unit_test(test_record_same),
         cmocka_unit_test(test_eval_rollout_same), cmocka_unit_test(test_rank_killed),
-        cmocka_unit_test(test_rank_hung),
+        cmocka_unit_test(test_rank_hung),         cmocka_unit_test(test_rank_error),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
