@@ -127,8 +127,9 @@ int cli_cmd_rollout(int argc, char **argv) {
             status = cli_fail("rollout", &e);
             goto done;
         }
-        eval_rollout_summarize(&sum[k], res[k], n);
+        if (cb_dist_rank() == 0) eval_rollout_summarize(&sum[k], res[k], n); /* the others hold only their share */
     }
+    if (cb_dist_rank() > 0) goto done; /* rank 0 writes */
     run_rollout rec = {.level_lo = lv.lo, .level_hi = lv.hi, .hard = mode != GAME_EASY, .episodes_per_level = episodes,
                        .sample = sample, .episodes = sum[0].episodes, .success = sum[0].success,
                        .success_lo = sum[0].success_lo, .success_hi = sum[0].success_hi,
@@ -137,7 +138,6 @@ int cli_cmd_rollout(int argc, char **argv) {
                        .expert_mean_steps_to_coin = sum[1].mean_steps_to_coin, .random_success = sum[2].success,
                        .random_success_lo = sum[2].success_lo, .random_success_hi = sum[2].success_hi};
     snprintf(rec.checkpoint, sizeof rec.checkpoint, "%s", ckpt);
-    if (cb_dist_rank() > 0) goto done; /* rank 0 writes */
     if (run_rollout_encode(&js, &rec, &e) || run_rollout_write(pos[0], &rec, &e)) {
         status = cli_fail("rollout", &e);
         goto done;
