@@ -12,8 +12,10 @@ int cli_cmd_report(int argc, char **argv) {
     };
     cli_cmd_info info = {
         "report", "Write one self-contained HTML page (no network, no scripts) comparing training runs:\n"
-                  "a table of method, tau, train and test accuracy, gap and rollout success, learning curves,\n"
-                  "mask density per layer, and sample frames with the expert's and the policy's actions.",
+                  "a table of method, tau, train and test accuracy, gap and rollout success, accuracy and loss\n"
+                  "per epoch (train and validation), mask density per layer, per layer the agreement of the\n"
+                  "levels' gradient signs at a few points of training (RUN/agreement.json), and sample frames\n"
+                  "with the expert's and the policy's actions.",
         "coinbc report RUN... [-o report.html]",
         "Each RUN is a folder written by coinbc train (and filled further by coinbc eval and\n"
         "coinbc rollout). example: coinbc report runs/mean runs/and -o report.html"};
