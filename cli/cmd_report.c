@@ -18,7 +18,9 @@ int cli_cmd_report(int argc, char **argv) {
                   "with the expert's and the policy's actions.",
         "coinbc report RUN... [-o report.html]",
         "Each RUN is a folder written by coinbc train (and filled further by coinbc eval and\n"
-        "coinbc rollout). example: coinbc report runs/mean runs/and -o report.html"};
+        "coinbc rollout). A RUN holding relabeled.json, true.json and test.json (eval.json format;\n"
+        "tools/compare.sh writes them into probe/METHOD/) adds a row to the memorization probe's table.\n"
+        "example: coinbc report runs/mean runs/and -o report.html"};
     const char *pos[256];
     int npos = 0;
     int rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), pos, CLI_COUNT(pos), &npos);

@@ -3,7 +3,9 @@
  * (accuracy and loss), mask density per layer and the agreement histograms
  * per layer as inline SVG, and each run's sample frames (PNG embedded as
  * base64). Reads RUN/config.json, RUN/metrics.jsonl + .csv, RUN/eval.json,
- * RUN/rollout.json and RUN/agreement.json through run/'s strict readers, and
+ * RUN/rollout.json, RUN/agreement.json and the memorization probe's
+ * RUN/{relabeled,true,test}.json (eval.json format, as tools/compare.sh
+ * writes them into probe/METHOD/) through run/'s strict readers, and
  * RUN/eval_frames.png; a missing file leaves its cells empty, a damaged one
  * is an error. */
 #include <math.h>
@@ -16,6 +18,8 @@
 typedef struct {
     const char *dir;
     int has_config, has_eval, has_rollout, has_agree;
+    int has_probe[3];  /* relabeled.json, true.json, test.json */
+    run_eval probe[3];
     run_config config;
     run_agreement agree;
     run_eval ev;
@@ -76,6 +80,21 @@ static int load_metrics(run_data *r, cb_err *e) {
     return 0;
 }
 
+static const char *const PROBE_FILES[3] = {"relabeled.json", "true.json", "test.json"};
+
+/* DIR/FILE in eval.json's format; CB_ENOTFOUND when missing */
+static int read_eval_as(run_eval *v, const char *dir, const char *file, cb_err *e) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    uint8_t *buf;
+    size_t n;
+    int rc = cb_read_file(path, &buf, &n, e);
+    if (rc) return rc;
+    rc = run_eval_decode(v, (const char *)buf, n, path, e);
+    free(buf);
+    return rc;
+}
+
 /* every file the report reads, through the strict readers */
 static int load_run(run_data *r, const char *dir, cb_err *e) {
     memset(r, 0, sizeof *r);
@@ -89,6 +108,10 @@ static int load_run(run_data *r, const char *dir, cb_err *e) {
     r->has_rollout = !rc;
     if ((rc = run_agreement_read(&r->agree, dir, e)) && rc != CB_ENOTFOUND) return rc;
     r->has_agree = !rc;
+    for (int k = 0; k < 3; k++) {
+        if ((rc = read_eval_as(&r->probe[k], dir, PROBE_FILES[k], e)) && rc != CB_ENOTFOUND) return rc;
+        r->has_probe[k] = !rc;
+    }
     if ((rc = load_metrics(r, e))) return rc;
     r->png = (uint8_t *)slurp(dir, "eval_frames.png", &r->png_n);
     if (!r->has_config && !r->nrows && !r->has_eval)
@@ -138,6 +161,35 @@ static const char *base_name(const char *dir) {
     for (size_t i = 0; i + 1 < n; i++)
         if (dir[i] == '/') b = dir + i + 1;
     return b;
+}
+
+/* The memorization probe: runs trained with the labels of some training
+ * levels replaced by random actions; accuracy of the final weights on those
+ * levels against the random labels, on the other training levels and on the
+ * test levels. */
+static void probe_table(FILE *f, const run_data *rd, int nruns) {
+    int any = 0;
+    for (int i = 0; i < nruns; i++) any |= rd[i].has_probe[0] || rd[i].has_probe[1] || rd[i].has_probe[2];
+    if (!any) return;
+    fprintf(f, "<h2>Memorization probe</h2>\n<p class=\"note\">Trained with the labels of some training levels "
+               "replaced by uniform random actions (fixed per frame). Relabeled: accuracy against those random labels, "
+               "i.e. how much level-specific noise the policy memorized (chance 1/15 = 6.7%%); true labels: the other "
+               "training levels; test: held-out levels.</p>\n<table id=\"probe\"><tr><th>run</th><th>method</th>"
+               "<th>tau</th><th>relabeled levels</th><th>true-label levels</th><th>test levels</th></tr>\n");
+    for (int i = 0; i < nruns; i++) {
+        const run_data *r = &rd[i];
+        if (!(r->has_probe[0] || r->has_probe[1] || r->has_probe[2])) continue;
+        fprintf(f, "<tr><td class=\"l\">");
+        eval_html_escape(f, base_name(r->dir));
+        fprintf(f, "</td><td class=\"l\">");
+        eval_html_escape(f, r->has_config ? run_method_name(r->config.method) : "-");
+        fprintf(f, "</td><td>");
+        if (r->has_config) fprintf(f, "%g", r->config.tau);
+        fprintf(f, "</td>");
+        for (int k = 0; k < 3; k++) cell_pct(f, r->has_probe[k], r->probe[k].test.acc);
+        fprintf(f, "</tr>\n");
+    }
+    fprintf(f, "</table>\n");
 }
 
 /* Per run and weight tensor, the share of parameters in each bin of |mean
@@ -243,6 +295,7 @@ int eval_report_write(const char *path, const char *const *runs, int nruns, cb_e
         fprintf(f, "</tr>\n");
     }
     fprintf(f, "</table>\n");
+    probe_table(f, rd, nruns);
 
     /* learning curves: train and val accuracy per epoch, every run */
     fprintf(f, "<h2>Learning curves</h2>\n<div class=\"charts\">\n");
