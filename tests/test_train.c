@@ -337,8 +337,8 @@ static void test_agreement_hand(void **st) {
     assert_memory_equal(count, want4, sizeof want4);
 }
 
-/* tand over blocks of the arena: the same bytes for 1, 2 and 3 threads, and
- * the mask shares per tensor are the counts of |s^| >= tau */
+/* tand over blocks of the arena: the same bytes for 1, 2 and 3 threads, the
+ * mask shares per tensor are the counts of |s^| >= tau, and tau = 0 is Adam */
 static void test_tand_threads(void **st) {
     (void)st;
     const size_t P = 200003; /* blocks of 65536 cut through the tensors */
@@ -374,6 +374,28 @@ static void test_tand_threads(void **st) {
             assert_memory_equal(dref, dens, sizeof dens);
         }
         free(m.mem);
+    }
+    /* tau = 0 keeps every step: Adam on the mean, bit for bit (both weight-decay modes) */
+    for (int mode = 0; mode < 2; mode++) {
+        model a, b;
+        memset(&a, 0, sizeof a);
+        a.nparams = P;
+        a.ntensors = 3;
+        memcpy(a.tensors, T, sizeof T);
+        a.threads = 2;
+        b = a;
+        a.mem = calloc(P * 4, sizeof(float)), b.mem = calloc(P * 4, sizeof(float));
+        assert_non_null(a.mem), assert_non_null(b.mem);
+        a.params = a.mem, a.adam_m = a.mem + P, a.adam_v = a.mem + 2 * P, a.sign_m = a.mem + 3 * P;
+        b.params = b.mem, b.adam_m = b.mem + P, b.adam_v = b.mem + 2 * P, b.sign_m = b.mem + 3 * P;
+        for (size_t i = 0; i < P; i++) a.params[i] = b.params[i] = cb_rng_uniformf(&r) - 0.5f;
+        int wm = mode ? TRAIN_WD_DECOUPLED : TRAIN_WD_L2;
+        for (int t = 1; t <= 3; t++) {
+            train_adam_step(&a, g + (size_t)(t - 1) * P, 1e-3, t, 1e-2, wm);
+            train_tand_step(&b, NULL, g + (size_t)(t - 1) * P, 1e-3, t, 1e-2, wm, 0.0, 0.9);
+        }
+        assert_memory_equal(a.mem, b.mem, sizeof(float) * P * 3);
+        free(a.mem), free(b.mem);
     }
     free(g), free(ref);
 }
