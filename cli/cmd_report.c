@@ -48,13 +48,17 @@ int cli_cmd_report(int argc, char **argv) {
     };
     cli_cmd_info info = {
         "report", "Write one self-contained HTML page (no network, no scripts) comparing training runs:\n"
-                  "a table of method, tau, train and test accuracy, gap and rollout success, learning curves,\n"
-                  "mask density per layer, and sample frames with the expert's and the policy's actions.",
+                  "a table of method, tau, train and test accuracy, gap and rollout success, accuracy and loss\n"
+                  "per epoch (train and validation), mask density per layer, per layer the agreement of the\n"
+                  "levels' gradient signs at a few points of training (RUN/agreement.json), and sample frames\n"
+                  "with the expert's and the policy's actions. Or a page comparing tune studies.",
         "coinbc report RUN... [-o report.html]   or   coinbc report TUNEDIR... [-o report.html]",
         "Each RUN is a folder written by coinbc train (and filled further by coinbc eval and\n"
-        "coinbc rollout). A TUNEDIR is a folder written by coinbc tune (it holds trials.csv): its page\n"
-        "shows each study's optimization history (best value so far against the trial number) and the\n"
-        "value against each parameter, studies side by side.\n"
+        "coinbc rollout). A RUN holding relabeled.json, true.json and test.json (eval.json format;\n"
+        "tools/compare.sh writes them into probe/METHOD/) adds a row to the memorization probe's table.\n"
+        "A TUNEDIR is a folder written by coinbc tune (it holds trials.csv): its page shows each study's\n"
+        "optimization history (best value so far against the trial number) and the value against each\n"
+        "parameter, studies side by side.\n"
         "example: coinbc report runs/mean runs/and -o report.html\n"
         "         coinbc report tune/mean tune/and -o tune.html"};
     const char *pos[256];

@@ -130,7 +130,9 @@ int cli_cmd_train(int argc, char **argv) {
                  "over time instead of over the batch's levels).",
         "coinbc train DATA [--train-levels A-B] [--val-levels C-D | --val DATA2] --method M [options] -o RUN",
         "RUN gets config.json, metrics.csv and metrics.jsonl (per epoch: loss, accuracy, mask density per layer),\n"
-        "latest.ckpt and best.ckpt (by validation accuracy); an epoch's files are committed as one unit.\n"
+        "agreement.json (per layer, a histogram of |mean sign| of the level gradients at the first step and\n"
+        "each epoch's last), latest.ckpt and best.ckpt (by validation accuracy); an epoch's files are\n"
+        "committed as one unit.\n"
         "SIGTERM or SIGINT (Ctrl-C) ends the run after the current step: latest.ckpt is written as --max-steps\n"
         "does, RUN stays consistent, --resume continues it; the exit status is 143 (SIGTERM) or 130 (SIGINT).\n"
         "tand (our reading of the paper's Algorithm 1, docs/ARCHITECTURE.md): g = the mean of the level\n"

@@ -258,7 +258,7 @@ int cli_cmd_tune(int argc, char **argv) {
     int64_t seed = 0;
     cli_opt opts[] = {
         {"val", CLI_STR, &val, "VAL", "validation dataset; its levels must not be training levels (required)", 0},
-        {"method", CLI_STR, &method, "M", "mean, and, sand or geomean (required)", 0},
+        {"method", CLI_STR, &method, "M", "mean, and, sand, geomean or tand (required)", 0},
         {"trials", CLI_INT, &trials, "N", "finished trials the study ends with (required, > 0)", 0},
         {"out", CLI_STR, &out, "DIR", "tune folder (-o): trials/, trials.csv, best.json, the default storage", 0},
         {"epochs", CLI_INT, &epochs, "E", "epochs per trial, the same frames for every trial (default 10)", 0},
@@ -287,7 +287,7 @@ int cli_cmd_tune(int argc, char **argv) {
     if (rc) return rc > 0 ? 0 : 2;
     if (npos != 1) return cli_error(CMD, "give one TRAIN dataset (see coinbc tune --help)"), 2;
     if (!val) return cli_error(CMD, "--val VAL is required (validation levels, disjoint from TRAIN's)"), 2;
-    if (!method) return cli_error(CMD, "--method is required (mean, and, sand or geomean)"), 2;
+    if (!method) return cli_error(CMD, "--method is required (mean, and, sand, geomean or tand)"), 2;
     if (!out) return cli_error(CMD, "-o DIR is required"), 2;
     if (trials <= 0) return cli_error(CMD, "--trials must be > 0"), 2;
     if (epochs <= 0) return cli_error(CMD, "--epochs must be > 0"), 2;
@@ -295,8 +295,9 @@ int cli_cmd_tune(int argc, char **argv) {
     if (threads < 0) return cli_error(CMD, "--threads must be >= 0"), 2;
     if (seed < 0 || seed > UINT32_MAX) return cli_error(CMD, "--seed must be in 0..4294967295"), 2;
     if (strcmp(prune_s, "on") && strcmp(prune_s, "off")) return cli_error(CMD, "--prune is on or off"), 2;
-    if (strcmp(method, "mean") && strcmp(method, "and") && strcmp(method, "sand") && strcmp(method, "geomean"))
-        return cli_error(CMD, "unknown --method '%s' (mean, and, sand or geomean)", method), 2;
+    int method_id;
+    if (run_method_parse(method, &method_id))
+        return cli_error(CMD, "unknown --method '%s' (mean, and, sand, geomean or tand)", method), 2;
 
     run_tune_spec *s = calloc(1, sizeof *s);
     if (!s) return cli_error(CMD, "out of memory");

@@ -37,7 +37,9 @@ int cb_lock_acquire(cb_lock *l, const char *dir, const char *holder, cb_err *e) 
         if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
             int err = errno;
             char who[512] = "";
-            ssize_t n = pread(fd, who, sizeof who - 1, 0);
+            ssize_t n = 0;
+            if (err == EWOULDBLOCK) /* a new holder writes its line just after it locks: give it a moment */
+                for (int wait = 0; wait < 50 && (n = pread(fd, who, sizeof who - 1, 0)) <= 0; wait++) usleep(10000);
             close(fd);
             if (err != EWOULDBLOCK) {
                 if (l->created_dir && unlink(l->path) == 0) rmdir(dir);
@@ -55,7 +57,9 @@ int cb_lock_acquire(cb_lock *l, const char *dir, const char *holder, cb_err *e) 
             int k = snprintf(line, sizeof line, "pid %ld: %s\n", (long)getpid(), holder ? holder : "coinbc");
             if (k >= (int)sizeof line) k = (int)sizeof line - 1;
             /* the holder line is informational: a failure to write it does not matter */
-            if (ftruncate(fd, 0) == 0 && pwrite(fd, line, (size_t)k, 0) != k) { /* ignored */ }
+            /* the line of a killed holder is cleared first: a waiting reader sees
+             * an empty file for a moment, never a dead holder named as alive */
+            if (ftruncate(fd, 0) != 0 || pwrite(fd, line, (size_t)k, 0) != k) { /* ignored */ }
             l->fd = fd;
             return 0;
         }
@@ -66,6 +70,7 @@ int cb_lock_acquire(cb_lock *l, const char *dir, const char *holder, cb_err *e) 
 
 void cb_lock_release(cb_lock *l, int remove_dir_if_empty) {
     if (l->fd < 0) return;
+    if (ftruncate(l->fd, 0) != 0) { /* the holder line is informational */ }
     if (remove_dir_if_empty) {
         unlink(l->path); /* while still locked, so no one else holds this inode's lock */
         if (l->created_dir) rmdir(l->dir); /* fails harmlessly unless empty */

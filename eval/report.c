@@ -1,8 +1,11 @@
 /* report.c - one self-contained HTML page comparing runs: a table (method,
- * tau, train and test accuracy, gap, rollout success), learning curves and
- * mask density per layer as inline SVG, and each run's sample frames (PNG
- * embedded as base64). Reads RUN/config.json, RUN/metrics.jsonl + .csv,
- * RUN/eval.json and RUN/rollout.json through run/'s strict readers, and
+ * tau, train and test accuracy, gap, rollout success), learning curves
+ * (accuracy and loss), mask density per layer and the agreement histograms
+ * per layer as inline SVG, and each run's sample frames (PNG embedded as
+ * base64). Reads RUN/config.json, RUN/metrics.jsonl + .csv, RUN/eval.json,
+ * RUN/rollout.json, RUN/agreement.json and the memorization probe's
+ * RUN/{relabeled,true,test}.json (eval.json format, as tools/compare.sh
+ * writes them into probe/METHOD/) through run/'s strict readers, and
  * RUN/eval_frames.png; a missing file leaves its cells empty, a damaged one
  * is an error. */
 #include <math.h>
@@ -14,11 +17,14 @@
 
 typedef struct {
     const char *dir;
-    int has_config, has_eval, has_rollout;
+    int has_config, has_eval, has_rollout, has_agree;
+    int has_probe[3];  /* relabeled.json, true.json, test.json */
+    run_eval probe[3];
     run_config config;
+    run_agreement agree;
     run_eval ev;
     run_rollout ro;
-    /* the metrics as columns: epoch, train_acc, val_acc, mask_<layer>... */
+    /* the metrics as columns: epoch, train_acc, val_acc, train_loss, val_loss, mask_<layer>... */
     int ncols, nrows;
     char **cols;
     double *vals; /* nrows x ncols, NaN where empty */
@@ -42,7 +48,7 @@ static int load_metrics(run_data *r, cb_err *e) {
     if (rc == CB_ENOTFOUND) return 0;
     if (rc) return rc;
     int nl = m.nrows ? m.rows[0].nlayers : 0;
-    r->ncols = 3 + nl;
+    r->ncols = 5 + nl;
     r->cols = calloc((size_t)r->ncols, sizeof *r->cols);
     r->vals = malloc(sizeof(double) * (size_t)r->ncols * (size_t)(m.nrows ? m.nrows : 1));
     if (!r->cols || !r->vals) {
@@ -53,21 +59,40 @@ static int load_metrics(run_data *r, cb_err *e) {
     r->cols[0] = strdup("epoch");
     r->cols[1] = strdup("train_acc");
     r->cols[2] = strdup("val_acc");
+    r->cols[3] = strdup("train_loss");
+    r->cols[4] = strdup("val_loss");
     for (int k = 0; k < nl; k++) {
         char c[64];
         snprintf(c, sizeof c, "mask_%s", m.rows[0].layer[k]);
-        r->cols[3 + k] = strdup(c);
+        r->cols[5 + k] = strdup(c);
     }
     for (int i = 0; i < m.nrows; i++) {
         double *row = r->vals + (size_t)i * r->ncols;
         row[0] = (double)m.rows[i].epoch;
         row[1] = m.rows[i].train_acc;
         row[2] = m.rows[i].val_acc;
-        for (int k = 0; k < nl; k++) row[3 + k] = m.rows[i].mask_density[k];
+        row[3] = m.rows[i].train_loss;
+        row[4] = m.rows[i].val_loss;
+        for (int k = 0; k < nl; k++) row[5 + k] = m.rows[i].mask_density[k];
     }
     r->nrows = m.nrows;
     run_metrics_free(&m);
     return 0;
+}
+
+static const char *const PROBE_FILES[3] = {"relabeled.json", "true.json", "test.json"};
+
+/* DIR/FILE in eval.json's format; CB_ENOTFOUND when missing */
+static int read_eval_as(run_eval *v, const char *dir, const char *file, cb_err *e) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    uint8_t *buf;
+    size_t n;
+    int rc = cb_read_file(path, &buf, &n, e);
+    if (rc) return rc;
+    rc = run_eval_decode(v, (const char *)buf, n, path, e);
+    free(buf);
+    return rc;
 }
 
 /* every file the report reads, through the strict readers */
@@ -81,6 +106,12 @@ static int load_run(run_data *r, const char *dir, cb_err *e) {
     r->has_eval = !rc;
     if ((rc = run_rollout_read(&r->ro, dir, e)) && rc != CB_ENOTFOUND) return rc;
     r->has_rollout = !rc;
+    if ((rc = run_agreement_read(&r->agree, dir, e)) && rc != CB_ENOTFOUND) return rc;
+    r->has_agree = !rc;
+    for (int k = 0; k < 3; k++) {
+        if ((rc = read_eval_as(&r->probe[k], dir, PROBE_FILES[k], e)) && rc != CB_ENOTFOUND) return rc;
+        r->has_probe[k] = !rc;
+    }
     if ((rc = load_metrics(r, e))) return rc;
     r->png = (uint8_t *)slurp(dir, "eval_frames.png", &r->png_n);
     if (!r->has_config && !r->nrows && !r->has_eval)
@@ -102,6 +133,7 @@ static void run_free(run_data *r) {
     free(r->cols);
     free(r->vals);
     free(r->png);
+    run_agreement_free(&r->agree);
 }
 
 static void base64(FILE *f, const uint8_t *p, size_t n) {
@@ -129,6 +161,85 @@ static const char *base_name(const char *dir) {
     for (size_t i = 0; i + 1 < n; i++)
         if (dir[i] == '/') b = dir + i + 1;
     return b;
+}
+
+/* The memorization probe: runs trained with the labels of some training
+ * levels replaced by random actions; accuracy of the final weights on those
+ * levels against the random labels, on the other training levels and on the
+ * test levels. */
+static void probe_table(FILE *f, const run_data *rd, int nruns) {
+    int any = 0;
+    for (int i = 0; i < nruns; i++) any |= rd[i].has_probe[0] || rd[i].has_probe[1] || rd[i].has_probe[2];
+    if (!any) return;
+    fprintf(f, "<h2>Memorization probe</h2>\n<p class=\"note\">Trained with the labels of some training levels "
+               "replaced by uniform random actions (fixed per frame). Relabeled: accuracy against those random labels, "
+               "i.e. how much level-specific noise the policy memorized (chance 1/15 = 6.7%%); true labels: the other "
+               "training levels; test: held-out levels.</p>\n<table id=\"probe\"><tr><th>run</th><th>method</th>"
+               "<th>tau</th><th>relabeled levels</th><th>true-label levels</th><th>test levels</th></tr>\n");
+    for (int i = 0; i < nruns; i++) {
+        const run_data *r = &rd[i];
+        if (!(r->has_probe[0] || r->has_probe[1] || r->has_probe[2])) continue;
+        fprintf(f, "<tr><td class=\"l\">");
+        eval_html_escape(f, base_name(r->dir));
+        fprintf(f, "</td><td class=\"l\">");
+        eval_html_escape(f, r->has_config ? run_method_name(r->config.method) : "-");
+        fprintf(f, "</td><td>");
+        if (r->has_config) fprintf(f, "%g", r->config.tau);
+        fprintf(f, "</td>");
+        for (int k = 0; k < 3; k++) cell_pct(f, r->has_probe[k], r->probe[k].test.acc);
+        fprintf(f, "</tr>\n");
+    }
+    fprintf(f, "</table>\n");
+}
+
+/* Per run and weight tensor, the share of parameters in each bin of |mean
+ * sign| over a step's levels, at up to AG_SHOWN snapshots (the first step,
+ * the last epoch's end and evenly between). ser/xs/ys/names have room for cap. */
+#define AG_SHOWN 4
+static void agreement_charts(FILE *f, const run_data *rd, int nruns, eval_series *ser, double **xs, double **ys,
+                             char (*names)[128], int cap) {
+    int any = 0;
+    for (int i = 0; i < nruns; i++) any |= rd[i].has_agree && rd[i].agree.nsnaps > 0;
+    if (!any) return;
+    fprintf(f, "<h2>Agreement across levels</h2>\n<p class=\"note\">For each weight tensor, the share of its "
+               "parameters by |mean over the step's levels of sign(gradient)| (0: the levels' signs cancel, 1: every "
+               "level pushes the same way), binned in tenths, at the first step and at the ends of a few epochs. The "
+               "AND-mask keeps a parameter's step when this is at least tau.</p>\n");
+    static double bx[RUN_AGREE_BINS];
+    for (int b = 0; b < RUN_AGREE_BINS; b++) bx[b] = (b + 0.5) / RUN_AGREE_BINS;
+    for (int i = 0; i < nruns; i++) {
+        const run_agreement *a = &rd[i].agree;
+        if (!rd[i].has_agree || a->nsnaps == 0) continue;
+        int pick[AG_SHOWN], np = 0;
+        for (int j = 0; j < AG_SHOWN; j++) {
+            int s = a->nsnaps == 1 ? 0 : (int)((int64_t)j * (a->nsnaps - 1) / (AG_SHOWN - 1));
+            if (np == 0 || pick[np - 1] != s) pick[np++] = s;
+        }
+        fprintf(f, "<h3>");
+        eval_html_escape(f, base_name(rd[i].dir));
+        fprintf(f, " (%d levels per step)</h3>\n<div class=\"charts\">\n", a->levels);
+        for (int k = 0; k < a->nlayers; k++) {
+            int ns = 0;
+            for (int j = 0; j < np && ns < cap; j++) {
+                const run_agreement_snap *sn = &a->snaps[pick[j]];
+                int64_t tot = 0;
+                for (int b = 0; b < RUN_AGREE_BINS; b++) tot += sn->count[k][b];
+                ys[ns] = malloc(sizeof(double) * RUN_AGREE_BINS);
+                if (!ys[ns]) continue;
+                for (int b = 0; b < RUN_AGREE_BINS; b++) ys[ns][b] = tot ? (double)sn->count[k][b] / (double)tot : NAN;
+                xs[ns] = NULL;
+                if (sn->epoch == 0) snprintf(names[ns], sizeof names[ns], "step %lld", (long long)sn->step);
+                else snprintf(names[ns], sizeof names[ns], "epoch %lld", (long long)sn->epoch);
+                ser[ns] = (eval_series){names[ns], bx, ys[ns], RUN_AGREE_BINS};
+                ns++;
+            }
+            char title[256];
+            snprintf(title, sizeof title, "%s: %s", base_name(rd[i].dir), a->layer[k]);
+            if (ns) eval_svg_lines(f, title, "|mean sign| across levels", "share of parameters", ser, ns, 360, 260);
+            for (int j = 0; j < ns; j++) free(ys[j]);
+        }
+        fprintf(f, "</div>\n");
+    }
 }
 
 int eval_report_write(const char *path, const char *const *runs, int nruns, cb_err *e) {
@@ -184,11 +295,12 @@ int eval_report_write(const char *path, const char *const *runs, int nruns, cb_e
         fprintf(f, "</tr>\n");
     }
     fprintf(f, "</table>\n");
+    probe_table(f, rd, nruns);
 
     /* learning curves: train and val accuracy per epoch, every run */
     fprintf(f, "<h2>Learning curves</h2>\n<div class=\"charts\">\n");
     /* room for two curves per run, or every mask column of one run */
-    int cap = nruns * 2 + 1;
+    int cap = nruns * 2 + 1 > AG_SHOWN + 1 ? nruns * 2 + 1 : AG_SHOWN + 1;
     for (int i = 0; i < nruns; i++)
         if (rd[i].ncols + 1 > cap) cap = rd[i].ncols + 1;
     eval_series *ser = calloc((size_t)cap, sizeof *ser);
@@ -204,30 +316,40 @@ int eval_report_write(const char *path, const char *const *runs, int nruns, cb_e
         goto out;
     }
     int ns = 0;
-    for (int i = 0; i < nruns; i++) {
-        run_data *r = &rd[i];
-        int ce = col(r, "epoch");
-        const char *which[2] = {"train_acc", "val_acc"};
-        for (int w = 0; w < 2; w++) {
-            int cy = col(r, which[w]);
-            if (cy < 0 || r->nrows == 0) continue;
-            xs[ns] = malloc(sizeof(double) * (size_t)r->nrows);
-            ys[ns] = malloc(sizeof(double) * (size_t)r->nrows);
-            if (!xs[ns] || !ys[ns]) continue;
-            for (int k = 0; k < r->nrows; k++) {
-                xs[ns][k] = ce >= 0 ? r->vals[(size_t)k * r->ncols + ce] : k + 1;
-                ys[ns][k] = r->vals[(size_t)k * r->ncols + cy];
+    for (int chart = 0; chart < 2; chart++) { /* accuracy, then loss (overfitting shows as a rising val loss) */
+        ns = 0;
+        for (int i = 0; i < nruns; i++) {
+            run_data *r = &rd[i];
+            int ce = col(r, "epoch");
+            const char *which[2] = {chart ? "train_loss" : "train_acc", chart ? "val_loss" : "val_acc"};
+            for (int w = 0; w < 2; w++) {
+                int cy = col(r, which[w]);
+                if (cy < 0 || r->nrows == 0) continue;
+                xs[ns] = malloc(sizeof(double) * (size_t)r->nrows);
+                ys[ns] = malloc(sizeof(double) * (size_t)r->nrows);
+                if (!xs[ns] || !ys[ns]) {
+                    free(xs[ns]);
+                    free(ys[ns]);
+                    continue;
+                }
+                for (int k = 0; k < r->nrows; k++) {
+                    xs[ns][k] = ce >= 0 ? r->vals[(size_t)k * r->ncols + ce] : k + 1;
+                    ys[ns][k] = r->vals[(size_t)k * r->ncols + cy];
+                }
+                snprintf(names[ns], sizeof names[ns], "%s %s", base_name(r->dir), w ? "val" : "train");
+                ser[ns] = (eval_series){names[ns], xs[ns], ys[ns], r->nrows};
+                ns++;
             }
-            snprintf(names[ns], sizeof names[ns], "%s %s", base_name(r->dir), w ? "val" : "train");
-            ser[ns] = (eval_series){names[ns], xs[ns], ys[ns], r->nrows};
-            ns++;
         }
-    }
-    if (ns) eval_svg_lines(f, "Accuracy per epoch", "epoch", "accuracy", ser, ns, 520, 320);
-    else fprintf(f, "<p class=\"na\">No metrics.csv with train_acc/val_acc in these runs.</p>\n");
-    for (int k = 0; k < ns; k++) {
-        free(xs[k]);
-        free(ys[k]);
+        if (ns)
+            eval_svg_lines(f, chart ? "Loss per epoch" : "Accuracy per epoch", "epoch", chart ? "cross-entropy" : "accuracy",
+                           ser, ns, 520, 320);
+        else if (!chart)
+            fprintf(f, "<p class=\"na\">No metrics.csv with train_acc/val_acc in these runs.</p>\n");
+        for (int k = 0; k < ns; k++) {
+            free(xs[k]);
+            free(ys[k]);
+        }
     }
     fprintf(f, "</div>\n<h2>Mask density per layer</h2>\n<p class=\"note\">Share of each parameter tensor's entries "
                "whose gradient survived the mask, averaged over the epoch (1 for plain averaging).</p>\n"
@@ -259,11 +381,13 @@ int eval_report_write(const char *path, const char *const *runs, int nruns, cb_e
             free(ys[k]);
         }
     }
+    fprintf(f, "</div>\n");
+    agreement_charts(f, rd, nruns, ser, xs, ys, names, cap);
     free(ser);
     free(xs);
     free(ys);
     free(names);
-    fprintf(f, "</div>\n<h2>Frames</h2>\n<p class=\"note\">Held-out frames with the expert's action (E) and the "
+    fprintf(f, "<h2>Frames</h2>\n<p class=\"note\">Held-out frames with the expert's action (E) and the "
                "policy's (P).</p>\n");
     for (int i = 0; i < nruns; i++) {
         if (!rd[i].png) continue;

@@ -12,7 +12,8 @@
 #define FORMAT "coinbc-run-commit"
 
 /* the only files a commit may hold */
-static const char *const OUTPUTS[] = {"config.json", "latest.ckpt", "best.ckpt", "metrics.csv", "metrics.jsonl", NULL};
+static const char *const OUTPUTS[] = {"config.json",   "latest.ckpt",    "best.ckpt", "metrics.csv",
+                                      "metrics.jsonl", "agreement.json", NULL};
 
 static int is_output(const char *s) {
     for (int i = 0; OUTPUTS[i]; i++)
@@ -134,13 +135,13 @@ static int read_record(const char *dir, char names[][32], int *n, cb_err *e) {
 
 /* NAME.next or NAME.tmp.* (also NAME.next.tmp.*) of a run output or of commit.json */
 static int leftover(const char *f, int *is_next) {
-    static const char *const all[] = {"config.json", "latest.ckpt", "best.ckpt", "metrics.csv", "metrics.jsonl",
-                                      "commit.json", NULL};
+    static const char *const all[] = {"config.json",    "latest.ckpt", "best.ckpt", "metrics.csv", "metrics.jsonl",
+                                      "agreement.json", "commit.json", NULL};
     for (int i = 0; all[i]; i++) {
         size_t l = strlen(all[i]);
         if (strncmp(f, all[i], l) || f[l] != '.') continue;
         const char *rest = f + l + 1;
-        if (!strcmp(rest, "next") && i < 5) {
+        if (!strcmp(rest, "next") && i < 6) {
             *is_next = 1;
             return 1;
         }

@@ -65,5 +65,16 @@ int run_folder_verify(run_folder *f, const char *dir, cb_err *e) {
             return cb_fail(e, CB_EFORMAT, "%s: latest.ckpt was trained with %lld steps per epoch, config.json says %lld",
                            dir, (long long)lspe, (long long)f->config.steps_per_epoch);
     }
+    run_agreement ag;
+    rc = run_agreement_read(&ag, dir, e);
+    if (rc && rc != CB_ENOTFOUND) return rc;
+    if (!rc) {
+        f->agreement_snaps = ag.nsnaps;
+        int64_t last = ag.nsnaps ? ag.snaps[ag.nsnaps - 1].step : 0;
+        run_agreement_free(&ag);
+        if (!f->has_latest || last > f->latest_step)
+            return cb_fail(e, CB_EFORMAT, "%s: agreement.json reaches step %lld, latest.ckpt %s: the run folder is "
+                           "inconsistent", dir, (long long)last, f->has_latest ? "less far" : "is missing");
+    }
     return 0;
 }

@@ -1,6 +1,6 @@
 /* run.h - run records: every file of a run folder as a typed struct with one
  * writer and one strict reader (config.json, metrics.csv + metrics.jsonl,
- * eval.json, rollout.json), the epoch commit that writes a run folder's
+ * eval.json, rollout.json, agreement.json), the epoch commit that writes a run folder's
  * files as one unit, and the names of the training methods a record may
  * hold. JSON goes through jansson (strict decoding with line and column in
  * its errors, duplicate keys refused, exact 64-bit integers).
@@ -170,9 +170,39 @@ int run_rollout_decode(run_rollout *v, const char *text, size_t n, const char *n
 int run_rollout_write(const char *dir, const run_rollout *v, cb_err *e); /* DIR/rollout.json */
 int run_rollout_read(run_rollout *v, const char *dir, cb_err *e);
 
+/* ---- agreement.json ------------------------------------------------------------
+ * At the first step of a run and the last step of every epoch, train bins
+ * |mean over the step's L levels of sign(g_l)| of every parameter of each
+ * weight tensor into RUN_AGREE_BINS bins of width 1/RUN_AGREE_BINS (bin
+ * min(9, floor(10 |sum sign| / L)), computed on integers; 1.0 is in the last
+ * bin): how much agreement there is for the AND-mask to keep. */
+
+#define RUN_AGREE_BINS 10
+
+typedef struct {
+    int64_t step;   /* the optimizer step whose level gradients were binned (1-based) */
+    int64_t epoch;  /* epochs completed after that step (0 for the first step of a longer epoch) */
+    int64_t count[RUN_MAX_LAYERS][RUN_AGREE_BINS]; /* parameters per bin, per layer */
+} run_agreement_snap;
+
+typedef struct {
+    int version;
+    int levels;                         /* L, the levels each mean sign is over */
+    int nlayers;
+    char layer[RUN_MAX_LAYERS][32];     /* weight tensors without ".w", in model order */
+    int nsnaps, cap;
+    run_agreement_snap *snaps;          /* steps strictly increasing; malloc'd */
+} run_agreement;
+
+int run_agreement_add(run_agreement *a, const run_agreement_snap *s); /* 0 or CB_ENOMEM */
+void run_agreement_free(run_agreement *a);
+int run_agreement_encode(run_text *out, const run_agreement *a, cb_err *e);
+int run_agreement_decode(run_agreement *a, const char *text, size_t n, const char *name, cb_err *e);
+int run_agreement_read(run_agreement *a, const char *dir, cb_err *e); /* DIR/agreement.json; CB_ENOTFOUND when missing */
+
 /* ---- the epoch commit -------------------------------------------------------
  * An epoch's outputs (config.json, latest.ckpt, best.ckpt, metrics.csv,
- * metrics.jsonl, any subset) become visible as one unit:
+ * metrics.jsonl, agreement.json, any subset) become visible as one unit:
  *   1. each is written in full to NAME.next (atomically, fsynced);
  *   2. commit.json, listing the names, is written atomically: the commit point;
  *   3. each NAME.next is renamed over NAME, the folder is fsynced;
@@ -218,11 +248,13 @@ typedef struct {
     int metrics_rows;                 /* epochs in metrics.jsonl / metrics.csv */
     int64_t latest_step, latest_epoch; /* of latest.ckpt */
     int64_t best_step, best_epoch;     /* of best.ckpt */
+    int agreement_snaps;               /* histograms in agreement.json (0 without it) */
 } run_folder;
 
 /* Reads and cross-checks what train wrote into DIR: config.json, both
  * metrics files, the checkpoints (header and CRC); latest.ckpt's epoch must
- * equal the metrics rows, and no commit may be pending. Missing files are
+ * equal the metrics rows, agreement.json (if any) may not reach past it, and no
+ * commit may be pending. Missing files are
  * reported in f (has_*), not as errors; CB_ENOTFOUND when DIR holds none. */
 int run_folder_verify(run_folder *f, const char *dir, cb_err *e);
 

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const METHODS[] = {"mean", "and", "sand", "geomean"};
-#define NMETHODS ((int)(sizeof METHODS / sizeof METHODS[0]))
+#define METHOD_LIST "mean, and, sand, geomean or tand"
+_Static_assert(RUN_NMETHODS == 5, "METHOD_LIST names every method of run/method.c");
 
 /* train options tune may pass: kind 1 number, 2 word; searchable ones carry
  * their allowed values (for words) or bounds, and the methods they apply to */
@@ -24,24 +24,24 @@ typedef struct {
     double lo, hi;     /* numbers: allowed closed range */
     int positive;      /* numbers: > 0 */
     const char *words; /* words: allowed values, space separated (NULL: any) */
-    int not_mean;      /* no effect with method mean */
-    int sand_only;
+    const char *only;  /* the methods it has an effect with, space separated (NULL: all) */
 } opt_info;
 
 static const opt_info OPTS[] = {
-    {"lr", 1, 0, 1, 0, INFINITY, 1, NULL, 0, 0},
-    {"wd", 1, 0, 1, 0, INFINITY, 0, NULL, 0, 0},
-    {"tau", 1, 0, 1, 0, 1, 0, NULL, 1, 0},
-    {"sand-k", 1, 0, 1, 0, INFINITY, 1, NULL, 0, 1},
-    {"batch-levels", 1, 1, 1, 1, 1 << 20, 0, NULL, 0, 0},
-    {"batch-frames", 1, 1, 1, 1, 1 << 20, 0, NULL, 0, 0},
-    {"rescale", 2, 0, 1, 0, 0, 0, "on off", 1, 0},
-    {"lr-schedule", 2, 0, 1, 0, 0, 0, "step const", 0, 0},
-    {"wd-mode", 2, 0, 1, 0, 0, 0, "l2 decoupled", 0, 0},
-    {"net", 2, 0, 0, 0, 0, 0, "impala nature", 0, 0},
-    {"channels", 2, 0, 0, 0, 0, 0, NULL, 0, 0},
-    {"hidden", 1, 1, 0, 1, 1 << 20, 0, NULL, 0, 0},
-    {"seed", 1, 1, 0, 0, 9.2e18, 0, NULL, 0, 0},
+    {"lr", 1, 0, 1, 0, INFINITY, 1, NULL, NULL},
+    {"wd", 1, 0, 1, 0, INFINITY, 0, NULL, NULL},
+    {"tau", 1, 0, 1, 0, 1, 0, NULL, "and sand geomean tand"},
+    {"sand-k", 1, 0, 1, 0, INFINITY, 1, NULL, "sand"},
+    {"tand-beta", 1, 0, 1, 0, 0.999999, 1, NULL, "tand"},
+    {"batch-levels", 1, 1, 1, 1, 1 << 20, 0, NULL, NULL},
+    {"batch-frames", 1, 1, 1, 1, 1 << 20, 0, NULL, NULL},
+    {"rescale", 2, 0, 1, 0, 0, 0, "on off", "and sand geomean"},
+    {"lr-schedule", 2, 0, 1, 0, 0, 0, "step const", NULL},
+    {"wd-mode", 2, 0, 1, 0, 0, 0, "l2 decoupled", NULL},
+    {"net", 2, 0, 0, 0, 0, 0, "impala nature", NULL},
+    {"channels", 2, 0, 0, 0, 0, 0, NULL, NULL},
+    {"hidden", 1, 1, 0, 1, 1 << 20, 0, NULL, NULL},
+    {"seed", 1, 1, 0, 0, 9.2e18, 0, NULL, NULL},
 };
 #define NOPTS ((int)(sizeof OPTS / sizeof OPTS[0]))
 
@@ -92,9 +92,8 @@ int run_tune_check_value(const char *name, const run_tune_value *v, cb_err *e) {
 }
 
 static int method_ok(const char *m) {
-    for (int i = 0; i < NMETHODS; i++)
-        if (!strcmp(m, METHODS[i])) return 1;
-    return 0;
+    int k;
+    return run_method_parse(m, &k) == 0;
 }
 
 int run_tune_space_find(const run_tune_space *s, const char *name) {
@@ -104,7 +103,7 @@ int run_tune_space_find(const run_tune_space *s, const char *name) {
 }
 
 int run_tune_space_check(const run_tune_space *s, const char *method, cb_err *e) {
-    if (!method_ok(method)) return cb_fail(e, CB_EARG, "unknown method '%s' (mean, and, sand or geomean)", method);
+    if (!method_ok(method)) return cb_fail(e, CB_EARG, "unknown method '%s' (" METHOD_LIST ")", method);
     if (s->nparams == 0) return cb_fail(e, CB_EARG, "the space of method %s is empty", method);
     for (int i = 0; i < s->nparams; i++) {
         const run_tune_param *p = &s->p[i];
@@ -112,10 +111,8 @@ int run_tune_space_check(const run_tune_space *s, const char *method, cb_err *e)
         if (!o || !o->searchable) return cb_fail(e, CB_EARG, "unknown parameter '%s' in the space", p->name);
         for (int j = 0; j < i; j++)
             if (!strcmp(s->p[j].name, p->name)) return cb_fail(e, CB_EARG, "%s is given twice", p->name);
-        if (o->not_mean && !strcmp(method, "mean"))
-            return cb_fail(e, CB_EARG, "%s does not apply to method mean (plain averaging has no mask)", p->name);
-        if (o->sand_only && strcmp(method, "sand"))
-            return cb_fail(e, CB_EARG, "%s applies only to method sand, not %s", p->name, method);
+        if (o->only && !word_in(method, o->only))
+            return cb_fail(e, CB_EARG, "%s does not apply to method %s (only to: %s)", p->name, method, o->only);
         if (p->kind == RUN_TUNE_CHOICE) {
             if (p->nchoice <= 0) return cb_fail(e, CB_EARG, "%s: empty choice", p->name);
             for (int k = 0; k < p->nchoice; k++)
@@ -280,7 +277,7 @@ int run_tune_space_read(run_tune_space *out, const char *path, const char *metho
             snprintf(where, sizeof where, "%s: method %s", path, k);
             run_tune_space s;
             if (!method_ok(k)) {
-                rc = cb_fail(e, CB_EARG, "%s: unknown method '%s' (mean, and, sand or geomean)", path, k);
+                rc = cb_fail(e, CB_EARG, "%s: unknown method '%s' (" METHOD_LIST ")", path, k);
                 break;
             }
             if (!json_is_object(v)) {
@@ -297,7 +294,7 @@ int run_tune_space_read(run_tune_space *out, const char *path, const char *metho
                 found = 1;
             }
         }
-        if (!rc && !method_ok(method)) rc = cb_fail(e, CB_EARG, "unknown method '%s' (mean, and, sand or geomean)", method);
+        if (!rc && !method_ok(method)) rc = cb_fail(e, CB_EARG, "unknown method '%s' (" METHOD_LIST ")", method);
         if (!rc && !found) rc = cb_fail(e, CB_ENOTFOUND, "%s: no space for method %s", path, method);
     }
     json_decref(root);

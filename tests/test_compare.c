@@ -240,6 +240,15 @@ static void test_quick_with_real_tune(void **st) {
     free(b);
     free(j);
     assert_true(exists("%s/d/state/%s", dir, "probe/and/done"));
+    /* the committed summaries are enough for coinbc report: runs and probe, and the studies */
+    char rep[8192];
+    int r2 = test_run(out, sizeof out, err, sizeof err, "report %s/d/state/runs/mean-1 %s/d/state/runs/and-1 "
+                      "%s/d/state/probe/mean %s/d/state/probe/and -o %s/d/r.html", dir, dir, dir, dir, dir);
+    if (r2) fail_msg("report of the summaries: %s", err);
+    snprintf(rep, sizeof rep, "report %s/d/state/tune/mean %s/d/state/tune/and -o %s/d/t.html", dir, dir, dir);
+    r2 = test_run(out, sizeof out, err, sizeof err, "%s", rep);
+    if (r2) fail_msg("report of the studies: %s", err);
+    assert_non_null(strstr(out, "complete"));
 }
 
 /* compare_table.py train-args: a configuration becomes train options, and

@@ -48,7 +48,9 @@ static int stop_when_locked(pid_t pid, const char *dir, int *status) {
         }
         int fd = open(lp, O_RDONLY);
         if (fd >= 0) {
-            int held = flock(fd, LOCK_SH | LOCK_NB) != 0;
+            /* held, and the holder's line written (just after the lock is taken) */
+            struct stat sb;
+            int held = flock(fd, LOCK_SH | LOCK_NB) != 0 && fstat(fd, &sb) == 0 && sb.st_size > 0;
             if (!held) flock(fd, LOCK_UN);
             close(fd);
             if (held) return 0;

@@ -85,7 +85,7 @@ static int teardown(void **state) {
 #define TRAIN_ARGS "d.cbd --val v.cbd --net nature --channels 4,8,8 --hidden 16 --batch-levels 4 --batch-frames 4 " \
                    "--threads 1 --quiet --epochs 2"
 
-/* the checkpoints and the fields of config.json of one process and of 2 ranks are the same bytes */
+/* the checkpoints, config.json and agreement.json of one process and of 2 ranks are the same bytes */
 static void train_same(const char *method) {
     const char *c = test_coinbc();
     assert_int_equal(sh("%s train " TRAIN_ARGS " --method %s -o one_%s >/dev/null", c, method, method), 0);
@@ -93,6 +93,7 @@ static void train_same(const char *method) {
     assert_int_equal(sh("cmp one_%s/latest.ckpt two_%s/latest.ckpt", method, method), 0);
     assert_int_equal(sh("cmp one_%s/best.ckpt two_%s/best.ckpt", method, method), 0);
     assert_int_equal(sh("cmp one_%s/config.json two_%s/config.json", method, method), 0);
+    assert_int_equal(sh("cmp one_%s/agreement.json two_%s/agreement.json", method, method), 0); /* sign sums, exact */
     /* validation accuracy and mask densities per epoch: equal (timings and the last bits of the losses may differ) */
     assert_int_equal(sh("cut -d, -f1,2,6 one_%s/metrics.csv > a.txt && cut -d, -f1,2,6 two_%s/metrics.csv > b.txt && "
                         "cmp a.txt b.txt && cut -d, -f9- one_%s/metrics.csv > a.txt && cut -d, -f9- two_%s/metrics.csv > b.txt && "

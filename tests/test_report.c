@@ -100,6 +100,41 @@ static void make_run(const char *root, const char *name, const char *method, dou
                       .mean_steps_to_coin = 80, .expert_success = 1.0, .expert_mean_steps_to_coin = 60,
                       .random_success = 0.05, .random_success_lo = 0.02, .random_success_hi = 0.11};
     assert_int_equal(run_rollout_write(dir, &ro, &e), 0);
+    if (tau == 0) { /* the memorization probe's three evaluations, as tools/compare.sh names them */
+        static const char *const files[3] = {"relabeled.json", "true.json", "test.json"};
+        const double acc[3] = {0.5123, 0.8234, 0.7345};
+        for (int k = 0; k < 3; k++) {
+            run_eval pv = ev;
+            pv.has_train = 0;
+            pv.test.acc = acc[k];
+            run_text t = {0};
+            assert_int_equal(run_eval_encode(&t, &pv, &e), 0);
+            write_text(dir, files[k], t.s);
+            run_text_free(&t);
+        }
+    }
+    if (tau > 0) { /* agreement.json: the first step and three epoch ends */
+        run_agreement ag;
+        memset(&ag, 0, sizeof ag);
+        ag.levels = 16;
+        ag.nlayers = 2;
+        snprintf(ag.layer[0], sizeof ag.layer[0], "conv0");
+        snprintf(ag.layer[1], sizeof ag.layer[1], "fc");
+        for (int i = 0; i < 4; i++) {
+            run_agreement_snap sn;
+            memset(&sn, 0, sizeof sn);
+            sn.step = i ? 10 * i : 1;
+            sn.epoch = i;
+            for (int k = 0; k < 2; k++)
+                for (int b = 0; b < RUN_AGREE_BINS; b++) sn.count[k][b] = 100 - 9 * b + 20 * i * (b == 9);
+            assert_int_equal(run_agreement_add(&ag, &sn), 0);
+        }
+        run_text t = {0};
+        assert_int_equal(run_agreement_encode(&t, &ag, &e), 0);
+        write_text(dir, "agreement.json", t.s);
+        run_text_free(&t);
+        run_agreement_free(&ag);
+    }
     /* sample frames: a small green PNG */
     uint8_t img[32 * 16 * 3];
     for (int i = 0; i < 32 * 16; i++) {
@@ -161,7 +196,17 @@ static void test_report_html(void **st) {
     assert_non_null(strstr(html, "45.0%"));        /* test accuracy of "mean": 0.30 + 0.15 */
     assert_non_null(strstr(html, "+15.0"));        /* the gap */
     assert_non_null(strstr(html, "42.0% [35.0, 49.0]"));
-    assert_int_equal(count(html, "<svg"), 3);      /* curves + two mask charts */
+    assert_int_equal(count(html, "<svg"), 6); /* accuracy, loss, two mask charts, and<x>'s agreement per layer */
+    assert_non_null(strstr(html, "Loss per epoch"));
+    assert_non_null(strstr(html, "Agreement across levels"));
+    assert_non_null(strstr(html, "and&lt;x&gt; (16 levels per step)"));
+    assert_non_null(strstr(html, ">epoch 3</text>"));
+    /* the probe's table: mean's three accuracies, and<x> has none */
+    const char *pt = strstr(html, "<table id=\"probe\">");
+    assert_non_null(pt);
+    assert_non_null(strstr(pt, "<td>51.2%</td><td>82.3%</td><td>73.5%</td>"));
+    const char *x = strstr(pt, "and&lt;x&gt;</td>"), *end = strstr(pt, "</table>");
+    assert_true(end && (!x || x > end));
     assert_int_equal(count(html, "data:image/png;base64,"), 2);
     assert_null(strstr(html, "<script"));
     assert_null(strstr(html, "http://") ? strstr(html, "src=\"http") : NULL);
@@ -170,6 +215,26 @@ static void test_report_html(void **st) {
     assert_int_not_equal(test_run(o2, sizeof o2, err, sizeof err, "report %s/nope -o %s/r2.html", root, root), 0);
     assert_non_null(strstr(err, "not a run folder"));
     assert_int_not_equal(test_run(o2, sizeof o2, err, sizeof err, "report"), 0);
+    /* a damaged agreement.json is an error naming it */
+    char adir[1024];
+    snprintf(adir, sizeof adir, "%s/and<x>", root);
+    char *ag = slurp(strcat(strcpy(o2, adir), "/agreement.json"));
+    assert_non_null(ag);
+    write_text(adir, "agreement.json", "{\"format\": \"coinbc-agreement\", \"version\": 1, \"bins\": 3}\n");
+    assert_int_not_equal(test_run(o2, sizeof o2, err, sizeof err, "report '%s' -o %s/r3.html", adir, root), 0);
+    printf("damaged agreement.json: %s", err);
+    assert_non_null(strstr(err, "agreement.json"));
+    assert_non_null(strstr(err, "\"bins\""));
+    write_text(adir, "agreement.json", ag);
+    free(ag);
+    /* so is a damaged probe file */
+    char mdir[1024];
+    snprintf(mdir, sizeof mdir, "%s/mean", root);
+    write_text(mdir, "true.json", "{\"format\": \"coinbc-eval\", \"version\": 1, \"checkpoint\": 1}\n");
+    assert_int_not_equal(test_run(o2, sizeof o2, err, sizeof err, "report %s -o %s/r3.html", mdir, root), 0);
+    printf("damaged true.json: %s", err);
+    assert_non_null(strstr(err, "true.json"));
+    assert_non_null(strstr(err, "\"checkpoint\""));
 }
 
 /* a run with more layers than two series per run: every layer gets a line */
@@ -187,7 +252,7 @@ static void test_report_all_layers(void **st) {
     assert_int_equal(test_run(o2, sizeof o2, err, sizeof err, "report %s -o %s", run, out), 0);
     char *html = slurp(out);
     assert_non_null(html);
-    assert_int_equal(count(html, "<polyline"), 2 + 6);
+    assert_int_equal(count(html, "<polyline"), 2 + 2 + 6); /* accuracy, loss, the six mask lines */
     free(html);
     test_rmtree(dir);
     free(dir);

@@ -561,6 +561,79 @@ static void test_commit_and_recovery(void **st) {
     free(d);
 }
 
+/* agreement.json: round trip, and every kind of damage refused naming the file and key */
+static run_agreement sample_agreement(void) {
+    run_agreement a;
+    memset(&a, 0, sizeof a);
+    a.levels = 16;
+    a.nlayers = 2;
+    snprintf(a.layer[0], sizeof a.layer[0], "conv0");
+    snprintf(a.layer[1], sizeof a.layer[1], "fc");
+    for (int i = 0; i < 3; i++) {
+        run_agreement_snap s;
+        memset(&s, 0, sizeof s);
+        s.step = i ? 18 * i : 1;
+        s.epoch = i;
+        for (int k = 0; k < 2; k++)
+            for (int b = 0; b < RUN_AGREE_BINS; b++) s.count[k][b] = (int64_t)(1000 * k + 10 * b + i) << (i * 12);
+        assert_int_equal(run_agreement_add(&a, &s), 0);
+    }
+    return a;
+}
+
+static void bad_agreement(const char *text, const char *n1, const char *n2) {
+    run_agreement a;
+    cb_err e = {0};
+    int rc = run_agreement_decode(&a, text, strlen(text), "RUN/agreement.json", &e);
+    if (rc != CB_EFORMAT) fail_msg("accepted (rc %d): %s", rc, text);
+    printf("  refused: %s\n", e.msg);
+    assert_non_null(strstr(e.msg, "RUN/agreement.json"));
+    if (n1) assert_non_null(strstr(e.msg, n1));
+    if (n2) assert_non_null(strstr(e.msg, n2));
+}
+
+static void test_agreement_record(void **st) {
+    (void)st;
+    run_agreement a = sample_agreement(), b;
+    run_text t = {0}, t2 = {0};
+    cb_err e = {0};
+    assert_int_equal(run_agreement_encode(&t, &a, &e), 0);
+    assert_non_null(strstr(t.s, "\"format\": \"coinbc-agreement\""));
+    assert_int_equal(run_agreement_decode(&b, t.s, t.len, "agreement.json", &e), 0);
+    assert_int_equal(b.levels, 16);
+    assert_int_equal(b.nlayers, 2);
+    assert_string_equal(b.layer[1], "fc");
+    assert_int_equal(b.nsnaps, 3);
+    for (int i = 0; i < 3; i++) assert_memory_equal(&a.snaps[i], &b.snaps[i], sizeof a.snaps[i]);
+    assert_int_equal(run_agreement_encode(&t2, &b, &e), 0);
+    assert_string_equal(t.s, t2.s);
+    run_agreement_free(&b);
+    run_text_free(&t2);
+    /* damage */
+    for (size_t cut = 0; cut + 1 < t.len; cut += 11) {
+        assert_int_equal(run_agreement_decode(&b, t.s, cut, "RUN/agreement.json", &e), CB_EFORMAT);
+    }
+    char *x;
+    bad_agreement(x = edit(t.s, "\"bins\": 10", "\"bins\": 8"), "\"bins\"", NULL), free(x);
+    bad_agreement(x = edit(t.s, "\"levels\": 16", "\"levels\": 0"), "\"levels\"", NULL), free(x);
+    bad_agreement(x = edit(t.s, "\"fc\"]", "\"conv0\"]"), "named twice", NULL), free(x);
+    bad_agreement(x = edit(t.s, "\"fc\"]", "\"f c\"]"), "\"layers\"", "layer name"), free(x);
+    bad_agreement(x = edit(t.s, "\"step\": 18", "\"step\": 1"), "snapshot 1", "does not follow"), free(x);
+    bad_agreement(x = edit(t.s, "\"step\": 1,", "\"step\": 0,"), "snapshot 0", "\"step\""), free(x);
+    bad_agreement(x = edit(t.s, "\"epoch\": 0", "\"epoch\": 5"), "snapshot 0", "after step"), free(x);
+    bad_agreement(x = edit(t.s, "\"fc\": [1000,", "\"fc\": [-1000,"), "layer \"fc\"", "count 0"), free(x);
+    bad_agreement(x = edit(t.s, "\"fc\": [1000,", "\"fc\": [1000.5,"), "layer \"fc\"", NULL), free(x);
+    bad_agreement(x = edit(t.s, "\"fc\": [1000, ", "\"fc\": ["), "layer \"fc\"", "10 counts"), free(x);
+    bad_agreement(x = edit(t.s, "\"fc\": [", "\"fd\": ["), "layer \"fc\"", "missing"), free(x);
+    bad_agreement(x = edit(t.s, "\"step\": 1,", "\"step\": 1, \"x\": 2,"), "unknown key", "\"x\""), free(x);
+    bad_agreement(x = edit(t.s, "\"levels\": 16", "\"levels\": 16, \"levels\": 16"), "duplicate", NULL), free(x);
+    bad_agreement(x = edit(t.s, "coinbc-agreement", "coinbc-eval"), "\"format\"", NULL), free(x);
+    bad_agreement(x = edit(t.s, "\"version\": 1", "\"version\": 9"), "newer coinbc", NULL), free(x);
+    bad_agreement("[]", "not a JSON object", NULL);
+    run_text_free(&t);
+    run_agreement_free(&a);
+}
+
 /* a seed must be a valid file of the kind its first byte names */
 static int seed_decodes(const uint8_t *b, size_t len) {
     const char *t = (const char *)b + 1;
@@ -570,12 +643,16 @@ static int seed_decodes(const uint8_t *b, size_t len) {
     static run_eval v;
     static run_rollout r;
     run_metrics m;
+    run_agreement a;
     int rc;
-    switch (b[0] % 5) {
+    switch (b[0] % 6) {
     case 0: return run_config_decode(&c, t, n, "seed", &e);
+    case 5:
+        if (!(rc = run_agreement_decode(&a, t, n, "seed", &e))) run_agreement_free(&a);
+        return rc;
     case 1:
     case 2:
-        rc = b[0] % 5 == 1 ? run_metrics_decode_csv(&m, t, n, "seed", &e) : run_metrics_decode_jsonl(&m, t, n, "seed", &e);
+        rc = b[0] % 6 == 1 ? run_metrics_decode_csv(&m, t, n, "seed", &e) : run_metrics_decode_jsonl(&m, t, n, "seed", &e);
         if (!rc) run_metrics_free(&m);
         return rc;
     case 3: return run_eval_decode(&v, t, n, "seed", &e);
@@ -606,12 +683,13 @@ static void test_fuzz_corpus(void **st) {
     }
     closedir(dir);
     printf("  %d seeds\n", n);
-    assert_true(n >= 5);
+    assert_true(n >= 6);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_round_trip), cmocka_unit_test(test_config_broken),
+        cmocka_unit_test(test_agreement_record),
         cmocka_unit_test(test_config_old_format), cmocka_unit_test(test_metrics_round_trip),
         cmocka_unit_test(test_metrics_broken),    cmocka_unit_test(test_metrics_files_agree),
         cmocka_unit_test(test_eval_record),       cmocka_unit_test(test_rollout_record),

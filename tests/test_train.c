@@ -320,8 +320,25 @@ static void test_tand_hand(void **st) {
     near(m.params[1], 1 - lr - lr * 0.5), near(m.adam_m[1], 0.1 * 0.25);
 }
 
-/* tand over blocks of the arena: the same bytes for 1, 2 and 3 threads, and
- * the mask shares per tensor are the counts of |s^| >= tau */
+/* the agreement histogram by hand: 3 levels, |sum of signs| 0..3 -> |mean|
+ * 0, 1/3, 2/3, 1 -> bins 0, 3, 6, 9 (sign 0 counts as 0) */
+static void test_agreement_hand(void **st) {
+    (void)st;
+    const float g[3 * P2] = {1, -2, 0, 3, 1, -1, /**/ 2, 1, 0, -3, 1, -1, /**/ 3, 1, 0, 6, -1, 2};
+    /* sums: a.w: 3, 1, 0, 1; b.w: 1, -1 */
+    int64_t count[2][RUN_AGREE_BINS];
+    train_agreement(count, g, 3, P2, T2, 2);
+    const int64_t want[2][RUN_AGREE_BINS] = {{1, 0, 0, 2, 0, 0, 0, 0, 0, 1}, {0, 0, 0, 2, 0, 0, 0, 0, 0, 0}};
+    assert_memory_equal(count, want, sizeof want);
+    /* 4 levels: 4/4 and -4/4 in the last bin, 2/4 in bin 5, 1/4 in bin 2 */
+    const float g4[4 * P2] = {1, -1, 1, 1, 0, 0, /**/ 1, -1, 1, 0, 0, 0, /**/ 1, -1, -1, 0, 0, 0, /**/ 1, -1, 1, 0, 0, 0};
+    train_agreement(count, g4, 4, P2, T2, 2);
+    const int64_t want4[2][RUN_AGREE_BINS] = {{0, 0, 1, 0, 0, 1, 0, 0, 0, 2}, {2, 0, 0, 0, 0, 0, 0, 0, 0, 0}};
+    assert_memory_equal(count, want4, sizeof want4);
+}
+
+/* tand over blocks of the arena: the same bytes for 1, 2 and 3 threads, the
+ * mask shares per tensor are the counts of |s^| >= tau, and tau = 0 is Adam */
 static void test_tand_threads(void **st) {
     (void)st;
     const size_t P = 200003; /* blocks of 65536 cut through the tensors */
@@ -357,6 +374,28 @@ static void test_tand_threads(void **st) {
             assert_memory_equal(dref, dens, sizeof dens);
         }
         free(m.mem);
+    }
+    /* tau = 0 keeps every step: Adam on the mean, bit for bit (both weight-decay modes) */
+    for (int mode = 0; mode < 2; mode++) {
+        model a, b;
+        memset(&a, 0, sizeof a);
+        a.nparams = P;
+        a.ntensors = 3;
+        memcpy(a.tensors, T, sizeof T);
+        a.threads = 2;
+        b = a;
+        a.mem = calloc(P * 4, sizeof(float)), b.mem = calloc(P * 4, sizeof(float));
+        assert_non_null(a.mem), assert_non_null(b.mem);
+        a.params = a.mem, a.adam_m = a.mem + P, a.adam_v = a.mem + 2 * P, a.sign_m = a.mem + 3 * P;
+        b.params = b.mem, b.adam_m = b.mem + P, b.adam_v = b.mem + 2 * P, b.sign_m = b.mem + 3 * P;
+        for (size_t i = 0; i < P; i++) a.params[i] = b.params[i] = cb_rng_uniformf(&r) - 0.5f;
+        int wm = mode ? TRAIN_WD_DECOUPLED : TRAIN_WD_L2;
+        for (int t = 1; t <= 3; t++) {
+            train_adam_step(&a, g + (size_t)(t - 1) * P, 1e-3, t, 1e-2, wm);
+            train_tand_step(&b, NULL, g + (size_t)(t - 1) * P, 1e-3, t, 1e-2, wm, 0.0, 0.9);
+        }
+        assert_memory_equal(a.mem, b.mem, sizeof(float) * P * 3);
+        free(a.mem), free(b.mem);
     }
     free(g), free(ref);
 }
@@ -512,6 +551,30 @@ static void test_learns_and_writes_run(void **st) {
     char *js = (char *)slurp(d, "metrics.jsonl", &n);
     assert_non_null(strstr(js, "\"mask_density\": {\"conv0\": "));
     free(js);
+    /* agreement.json: the first step and each epoch's last, every weight tensor's parameters binned */
+    run_agreement ag;
+    if (run_agreement_read(&ag, d, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(ag.nsnaps, 7);
+    assert_int_equal(ag.levels, 4);
+    assert_int_equal(ag.snaps[0].step, 1);
+    assert_int_equal(ag.snaps[0].epoch, 0);
+    assert_int_equal(ag.snaps[6].step, 108);
+    assert_int_equal(ag.snaps[6].epoch, 6);
+    assert_int_equal(ag.nlayers, 5);
+    model mp;
+    assert_int_equal(model_plan(&mp, &o.net, &e), 0);
+    for (int i = 0; i < 7; i++)
+        for (int k = 0, w = 0; k < mp.ntensors; k++) {
+            if (!strstr(mp.tensors[k].name, ".w")) continue;
+            int64_t tot = 0;
+            for (int b = 0; b < RUN_AGREE_BINS; b++) tot += ag.snaps[i].count[w][b];
+            assert_int_equal(tot, mp.tensors[k].size);
+            w++;
+        }
+    run_agreement_free(&ag);
+    run_folder rf;
+    if (run_folder_verify(&rf, d, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(rf.agreement_snaps, 7);
     /* best.ckpt loads and predicts like the run's validation accuracy says */
     char p[4200];
     snprintf(p, sizeof p, "%s/best.ckpt", d);
@@ -754,6 +817,7 @@ static void assert_same_run(const char *a, const char *b) {
     assert_same_file(a, b, "latest.ckpt");
     assert_same_file(a, b, "best.ckpt");
     assert_same_file(a, b, "config.json");
+    assert_same_file(a, b, "agreement.json");
     char *c1 = csv_no_seconds(a), *c2 = csv_no_seconds(b);
     assert_string_equal(c1, c2);
     free(c1), free(c2);
@@ -1224,7 +1288,7 @@ int main(void) {
         cmocka_unit_test(test_geomean),
         cmocka_unit_test(test_nonfinite_rejected),
         cmocka_unit_test(test_adam),
-        cmocka_unit_test(test_tand_hand), cmocka_unit_test(test_tand_threads),
+        cmocka_unit_test(test_tand_hand), cmocka_unit_test(test_tand_threads), cmocka_unit_test(test_agreement_hand),
         cmocka_unit_test(test_learns_and_writes_run),
         cmocka_unit_test(test_deterministic_any_threads), cmocka_unit_test(test_combine_threads),
         cmocka_unit_test(test_resume_equals_uninterrupted),

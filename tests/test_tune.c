@@ -88,8 +88,8 @@ static int space_error(const char *text, const char *method, const char *want) {
 static void test_space_reader(void **state) {
     (void)state;
     /* the default space reads for every method, with the ranges */
-    const char *methods[] = {"mean", "and", "sand", "geomean"};
-    for (int m = 0; m < 4; m++) {
+    const char *methods[] = {"mean", "and", "sand", "geomean", "tand"};
+    for (int m = 0; m < 5; m++) {
         run_tune_space s;
         cb_err e = {0};
         assert_int_equal(run_tune_space_read(&s, "tools/tune_space.json", methods[m], &e), 0);
@@ -99,6 +99,10 @@ static void test_space_reader(void **state) {
         assert_true(s.p[lr].lo == 1e-4 && s.p[lr].hi == 3e-3);
         assert_int_equal(tau < 0, m == 0);
         assert_int_equal(run_tune_space_find(&s, "sand-k") >= 0, m == 2);
+        int tb = run_tune_space_find(&s, "tand-beta");
+        assert_int_equal(tb >= 0, m == 4);
+        if (tb >= 0) assert_true(s.p[tb].kind == RUN_TUNE_UNIFORM && s.p[tb].lo == 0.5 && s.p[tb].hi == 0.999);
+        assert_int_equal(run_tune_space_find(&s, "rescale") >= 0, m >= 1 && m <= 3);
     }
 #define V "{\"version\": 1, \"methods\": "
     assert_int_equal(space_error(V "{\"and\": {\"lrr\": {\"log\": [1e-4, 1e-3]}}}}", "and", "unknown parameter 'lrr'"), 0);
@@ -109,7 +113,10 @@ static void test_space_reader(void **state) {
     assert_int_equal(space_error(V "{\"and\": {\"wd\": {\"log\": [0, 1e-3]}}}}", "and", "not positive"), 0);
     assert_int_equal(space_error(V "{\"and\": {\"wd\": {\"log\": [-1, 1e-3]}}}}", "and", "not positive"), 0);
     assert_int_equal(space_error(V "{\"mean\": {\"tau\": {\"uniform\": [0, 1]}}}}", "mean", "tau does not apply"), 0);
-    assert_int_equal(space_error(V "{\"and\": {\"sand-k\": {\"log\": [0.1, 10]}}}}", "and", "only to method sand"), 0);
+    assert_int_equal(space_error(V "{\"and\": {\"sand-k\": {\"log\": [0.1, 10]}}}}", "and", "sand-k does not apply to method and (only to: sand)"), 0);
+    assert_int_equal(space_error(V "{\"and\": {\"tand-beta\": {\"uniform\": [0.5, 0.9]}}}}", "and", "only to: tand"), 0);
+    assert_int_equal(space_error(V "{\"tand\": {\"tand-beta\": {\"uniform\": [0.5, 1]}}}}", "tand", "outside"), 0);
+    assert_int_equal(space_error(V "{\"tand\": {\"rescale\": {\"choice\": [\"on\"]}}}}", "tand", "rescale does not apply"), 0);
     assert_int_equal(space_error(V "{\"and\": {\"tau\": {\"uniform\": [0, 2]}}}}", "and", "outside"), 0);
     assert_int_equal(space_error(V "{\"and\": {\"rescale\": {\"choice\": [\"on\", \"maybe\"]}}}}", "and", "maybe"), 0);
     assert_int_equal(space_error(V "{\"and\": {\"lr\": {\"log\": [1e-4, 1e-3], \"uniform\": [0, 1]}}}}", "and",

@@ -28,7 +28,8 @@
 #
 # COMPARE_STATE holds: tune/METHOD/ (coinbc tune's folder: study storage, trials.csv, best.json),
 # configs/METHOD.json (the configuration the runs use) and METHOD.origin (tuned or default),
-# runs/METHOD-SEED/ (eval.json on the test levels, rollout.json, config.json, metrics.csv, done),
+# runs/METHOD-SEED/ (eval.json on the test levels, rollout.json, config.json, metrics.csv, metrics.jsonl,
+# agreement.json, done: `coinbc report` reads these folders),
 # probe/METHOD/ (relabeled.json, true.json, test.json: eval of the final weights on the relabeled
 # training levels, the true-label training levels and the test levels; config.json, metrics.csv,
 # done), steps.log (seconds per step), table.md, and a .gitignore for checkpoints.
@@ -180,7 +181,7 @@ if has_stage final; then
       train_run "$R" "$TRAIN" "$m" "$s"
       [ -f "$S/eval.json" ] || to_file "$S/eval.json" $C eval "$R" "$TEST" --json $QUIET
       [ -f "$S/rollout.json" ] || to_file "$S/rollout.json" $C rollout "$R" --levels "$ROLL_LV" --mode "$MODE" --json $QUIET
-      cp "$R/config.json" "$R/metrics.csv" "$S/" && touch "$S/done" || fail "summary of $R"
+      cp "$R/config.json" "$R/metrics.csv" "$R/metrics.jsonl" "$R/agreement.json" "$S/" && touch "$S/done" || fail "summary of $R"
       logstep "final-$m-$s" $(( $(date +%s) - t ))
     done
   done
@@ -201,7 +202,7 @@ if has_stage probe; then
     [ -f "$S/true.json" ] || to_file "$S/true.json" $C eval "$R" "$RELAB" --levels "$((RELABEL_HI + 1))-$TRAIN_HI" \
       --no-train $K --json $QUIET
     [ -f "$S/test.json" ] || to_file "$S/test.json" $C eval "$R" "$TEST" --no-train $K --json $QUIET
-    cp "$R/config.json" "$R/metrics.csv" "$S/" && touch "$S/done" || fail "summary of $R"
+    cp "$R/config.json" "$R/metrics.csv" "$R/metrics.jsonl" "$R/agreement.json" "$S/" && touch "$S/done" || fail "summary of $R"
     logstep "probe-$m" $(( $(date +%s) - t ))
   done
 fi

@@ -46,20 +46,21 @@ except ImportError:
 
 SPEC_VERSION = 1
 RESULT_VERSION = 1
-METHODS = ("mean", "and", "sand", "geomean")
+METHODS = ("mean", "and", "sand", "geomean", "tand")  # run/method.c
 # parameter -> (kind, lowest, highest, methods it applies to or None for all)
 PARAMS = {
     "lr": ("float", 0.0, math.inf, None),
     "wd": ("float", 0.0, math.inf, None),
-    "tau": ("float", 0.0, 1.0, ("and", "sand", "geomean")),
+    "tau": ("float", 0.0, 1.0, ("and", "sand", "geomean", "tand")),
     "sand-k": ("float", 0.0, math.inf, ("sand",)),
+    "tand-beta": ("float", 0.0, 0.999999, ("tand",)),
     "batch-levels": ("int", 1, 1 << 20, None),
     "batch-frames": ("int", 1, 1 << 20, None),
     "rescale": ("enum", ("on", "off"), None, ("and", "sand", "geomean")),
     "lr-schedule": ("enum", ("step", "const"), None, None),
     "wd-mode": ("enum", ("l2", "decoupled"), None, None),
 }
-POSITIVE = ("lr", "sand-k")  # strictly positive parameters
+POSITIVE = ("lr", "sand-k", "tand-beta")  # strictly positive parameters
 VOID = "coinbc_void"
 
 

@@ -4,7 +4,7 @@
  * for the whole batch giving one parameter gradient per level, combine, an
  * Adam step, or tand's masked Adam step), the end of an epoch (validation, the metrics row), and the
  * commit of an epoch's files as one unit (config.json, latest.ckpt,
- * best.ckpt, metrics.csv, metrics.jsonl; run/commit.c). Resuming from
+ * best.ckpt, metrics.csv, metrics.jsonl, agreement.json; run/commit.c). Resuming from
  * latest.ckpt gives the same result as an uninterrupted run: the checkpoint
  * holds the parameters, Adam moments (and tand's sign moment), step, epoch
  * and sampling RNG. */
@@ -52,6 +52,7 @@ typedef struct {
     uint8_t *frames, *labels;
     int *perm;
     run_metrics hist;   /* rows of the completed epochs */
+    run_agreement agree; /* agreement histograms so far (first step, each epoch's last) */
     int hist_cap;
     run_text config;    /* config.json, staged with every commit */
     int committed;      /* latest.ckpt exists in the folder */
@@ -174,6 +175,30 @@ static int load_history(trainer *t, cb_err *e) {
     return 0;
 }
 
+/* the histograms' layers (the weight tensors); on resume, those of the steps latest.ckpt covers */
+static int setup_agreement(trainer *t, cb_err *e) {
+    run_agreement *a = &t->agree, fresh;
+    memset(&fresh, 0, sizeof fresh);
+    fresh.levels = t->L;
+    for (int k = 0; k < t->m.ntensors; k++)
+        if (is_weight(&t->m.tensors[k]))
+            snprintf(fresh.layer[fresh.nlayers++], sizeof fresh.layer[0], "%.*s", (int)strlen(t->m.tensors[k].name) - 2,
+                     t->m.tensors[k].name);
+    int rc = t->o->resume ? run_agreement_read(a, t->o->run, e) : CB_ENOTFOUND;
+    if (rc == CB_ENOTFOUND) {
+        *a = fresh;
+        return 0;
+    }
+    if (rc) return cb_err_prefix(e, "cannot resume: ");
+    int same = a->levels == fresh.levels && a->nlayers == fresh.nlayers;
+    for (int k = 0; same && k < a->nlayers; k++) same = !strcmp(a->layer[k], fresh.layer[k]);
+    if (!same)
+        return cb_fail(e, CB_EFORMAT, "cannot resume: %s/agreement.json holds other levels per batch or layers than this "
+                       "run (the run folder is inconsistent)", t->o->run);
+    while (a->nsnaps > 0 && a->snaps[a->nsnaps - 1].step > t->st.step) a->nsnaps--;
+    return 0;
+}
+
 static int setup(trainer *t, cb_err *e) {
     const train_opts *o = t->o;
     struct stat sb;
@@ -238,6 +263,7 @@ static int setup(trainer *t, cb_err *e) {
     t->density = t->g + P;
     t->dens_sum = t->density + t->m.ntensors;
     if ((rc = encode_config(t, e))) return rc;
+    if ((rc = setup_agreement(t, e))) return rc;
     return model_set_batch_levels(&t->m, t->nl, t->B, e);
 }
 
@@ -339,6 +365,31 @@ static int step(trainer *t, int64_t epoch, epoch_acc *a, cb_err *e) {
     else
         train_adam_step(&t->m, t->g, lr, t->st.step, t->o->wd, t->o->wd_mode);
     for (int k = 0; k < t->m.ntensors; k++) t->dens_sum[k] += t->density[k];
+    if (t->st.step == 1 || t->st.step % t->steps_per_epoch == 0) {
+        int64_t count[MODEL_MAX_TENSORS][RUN_AGREE_BINS];
+        run_agreement_snap snap;
+        memset(&snap, 0, sizeof snap);
+        snap.step = t->st.step;
+        snap.epoch = t->st.step / t->steps_per_epoch;
+        if (t->R > 1 && (co.method == TRAIN_SAND || co.method == TRAIN_GEOMEAN)) {
+            /* under mpirun SAND and geomean gathered every level's gradient */
+            train_agreement(count, t->grads, L, t->m.nparams, t->m.tensors, t->m.ntensors);
+        } else if (t->R > 1) { /* this rank's sign sums, summed over the ranks (exact) */
+            const size_t P = t->m.nparams;
+            memset(t->dcnt, 0, sizeof(int32_t) * P);
+            for (int l = l0; l < l0 + nl; l++) {
+                const float *gl = t->grads + (size_t)l * P;
+                for (size_t i = 0; i < P; i++) t->dcnt[i] += (gl[i] > 0) - (gl[i] < 0);
+            }
+            if ((rc = cb_dist_allreduce_i32(t->dcnt, (int64_t)P, e))) return rc;
+            train_agreement_sums(count, t->dcnt, L, t->m.tensors, t->m.ntensors);
+        } else {
+            train_agreement(count, t->grads, L, t->m.nparams, t->m.tensors, t->m.ntensors);
+        }
+        for (int k = 0, w = 0; k < t->m.ntensors; k++)
+            if (is_weight(&t->m.tensors[k])) memcpy(snap.count[w++], count[k], sizeof count[k]);
+        if (run_agreement_add(&t->agree, &snap)) return cb_fail(e, CB_ENOMEM, "train: out of memory");
+    }
     a->loss_sum += loss * N;
     a->ok_sum += ok;
     a->seen += N;
@@ -411,14 +462,16 @@ static int commit(trainer *t, const run_metrics_row *row, int best, cb_err *e) {
         if (is_weight(&t->m.tensors[k]))
             snprintf(layers.layer[layers.nlayers++], sizeof layers.layer[0], "%.*s", (int)strlen(t->m.tensors[k].name) - 2,
                      t->m.tensors[k].name);
-    run_text csv = {0}, jsonl = {0};
+    run_text csv = {0}, jsonl = {0}, agree = {0};
     int rc = run_metrics_csv_header(&csv, &layers);
     for (int i = 0; i < t->hist.nrows && !rc; i++)
         if (!(rc = run_metrics_csv_row(&csv, &t->hist.rows[i]))) rc = run_metrics_jsonl_row(&jsonl, &t->hist.rows[i], e);
+    if (!rc && t->agree.nsnaps) rc = run_agreement_encode(&agree, &t->agree, e);
     if (rc) {
         if (row) t->hist.nrows--;
         run_text_free(&csv);
         run_text_free(&jsonl);
+        run_text_free(&agree);
         return rc == CB_ENOMEM ? cb_fail(e, CB_ENOMEM, "train: out of memory") : rc;
     }
     run_commit c;
@@ -427,7 +480,8 @@ static int commit(trainer *t, const run_metrics_row *row, int best, cb_err *e) {
         (rc = run_commit_stage_ckpt(&c, "latest.ckpt", &t->m, &t->st, e)) ||
         (best && (rc = run_commit_stage_ckpt(&c, "best.ckpt", &t->m, &t->st, e))) ||
         (rc = run_commit_stage(&c, "metrics.csv", csv.s ? csv.s : "", csv.len, e)) ||
-        (rc = run_commit_stage(&c, "metrics.jsonl", jsonl.s ? jsonl.s : "", jsonl.len, e)))
+        (rc = run_commit_stage(&c, "metrics.jsonl", jsonl.s ? jsonl.s : "", jsonl.len, e)) ||
+        (agree.s && (rc = run_commit_stage(&c, "agreement.json", agree.s, agree.len, e))))
         run_commit_abort(&c);
     else
         rc = run_commit_finish(&c, e);
@@ -435,6 +489,7 @@ static int commit(trainer *t, const run_metrics_row *row, int best, cb_err *e) {
     else if (rc && row) t->hist.nrows--;
     run_text_free(&csv);
     run_text_free(&jsonl);
+    run_text_free(&agree);
     return rc;
 }
 
@@ -448,6 +503,7 @@ static void trainer_free(trainer *t) {
     for (int i = 0; t->cache && i < t->n_train; i++) ds_level_free(&t->cache[i]);
     free(t->cache);
     run_metrics_free(&t->hist);
+    run_agreement_free(&t->agree);
     run_text_free(&t->config);
     if (t->have_model) model_free(&t->m);
 }

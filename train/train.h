@@ -67,6 +67,16 @@ int train_combine_dist(float *out, float *density, float *grads, int L, int l0, 
                        const model_tensor *tensors, int nt, const train_combine_opts *o, double *sum, int32_t *cnt,
                        cb_err *e);
 
+/* The agreement histogram of one step (agreement.json, run/run.h): count[t]
+ * receives, for tensor t, how many of its parameters fall in each bin of
+ * |mean over the L levels of sign(g_l)| (grads: L x P). */
+void train_agreement(int64_t (*count)[RUN_AGREE_BINS], const float *grads, int L, size_t P, const model_tensor *tensors,
+                     int nt);
+/* The same from the per-parameter sums of sign(g_l) over the L levels
+ * (under mpirun: summed over the ranks with MPI_Allreduce, exact). */
+void train_agreement_sums(int64_t (*count)[RUN_AGREE_BINS], const int32_t *ssum, int L, const model_tensor *tensors,
+                          int nt);
+
 /* Adam (beta1 0.9, beta2 0.999, eps 1e-8), step t >= 1. Weight decay wd:
  * TRAIN_WD_L2 adds wd * w to the gradient (after the mask, unmasked),
  * TRAIN_WD_DECOUPLED subtracts lr * wd * w from the weights. g is modified. */
