@@ -37,9 +37,9 @@ def comm_time(n, p, bw, alpha, counts=True):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--t-level-nature", type=float, default=0.0124)
-    ap.add_argument("--t-level-impala", type=float, default=0.0662)
-    ap.add_argument("--t-fixed", type=float, default=0.020)
+    ap.add_argument("--t-level-nature", type=float, default=0.0061)
+    ap.add_argument("--t-level-impala", type=float, default=0.0367)
+    ap.add_argument("--t-fixed", type=float, default=0.0135)
     ap.add_argument("--alpha", type=float, default=20e-6)
     ap.add_argument("--frames", type=int, default=8)
     a = ap.parse_args()
