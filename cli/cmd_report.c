@@ -43,8 +43,10 @@ static int tune_table(const char *const *dirs, int n) {
 
 int cli_cmd_report(int argc, char **argv) {
     const char *out = "report.html";
+    int json = 0;
     cli_opt opts[] = {
         {"out", CLI_STR, &out, "FILE", "the HTML page to write (default report.html)", 0},
+        {"json", CLI_FLAG, &json, NULL, "no page: the runs' figures as one JSON array on stdout (for scripts)", 0},
     };
     cli_cmd_info info = {
         "report", "Write one self-contained HTML page (no network, no scripts) comparing training runs:\n"
@@ -59,7 +61,11 @@ int cli_cmd_report(int argc, char **argv) {
         "A TUNEDIR is a folder written by coinbc tune (it holds trials.csv): its page shows each study's\n"
         "optimization history (best value so far against the trial number) and the value against each\n"
         "parameter, studies side by side.\n"
+        "With --json no page is written: stdout gets one JSON object per RUN (method, tau, seed, train_acc,\n"
+        "test_acc, gap, rollout_success and its interval, the probe's accuracies; null where missing),\n"
+        "read through the strict run-records readers: scripts read run folders this way.\n"
         "example: coinbc report runs/mean runs/and -o report.html\n"
+        "         coinbc report runs/mean runs/and --json\n"
         "         coinbc report tune/mean tune/and -o tune.html"};
     const char *pos[256];
     int npos = 0;
@@ -75,6 +81,10 @@ int cli_cmd_report(int argc, char **argv) {
         if (eval_report_tune_write(out, pos, npos, &e)) return cli_fail("report", &e);
         fprintf(stderr, "report: wrote %s (%d tune stud%s)\n", out, npos, npos == 1 ? "y" : "ies");
         return tune_table(pos, npos);
+    }
+    if (json) {
+        if (ntune) return cli_error("report", "--json is for run folders (a tune folder has trials.csv and best.json)"), 2;
+        return eval_report_json(stdout, pos, npos, &e) ? cli_fail("report", &e) : 0;
     }
     if (eval_report_write(out, pos, npos, &e)) return cli_fail("report", &e);
     fprintf(stderr, "report: wrote %s (%d run%s)\n", out, npos, npos == 1 ? "" : "s");

@@ -142,6 +142,12 @@ int eval_report_write(const char *path, const char *const *runs, int nruns, cb_e
  * read the run folders through run/'s strict readers: a missing file leaves
  * its cells empty, a damaged one is an error naming the file and key. */
 int eval_report_table(FILE *f, const char *const *runs, int nruns, cb_err *e);
+/* The same figures as a JSON array, one object per run (read through run/'s
+ * strict readers; null where a record is missing): run, method, tau, seed,
+ * epochs_done, train_acc, test_acc, gap, test_levels, rollout_success (+ _lo,
+ * _hi), rollout_episodes, probe_relabeled_acc, probe_true_acc, probe_test_acc.
+ * For scripts: they read run folders through this, never the files. */
+int eval_report_json(FILE *f, const char *const *runs, int nruns, cb_err *e);
 
 /* ---- charts -------------------------------------------------------------- */
 /* A line chart as inline SVG (no scripts), series drawn in distinct colours

@@ -8,6 +8,7 @@
  * writes them into probe/METHOD/) through run/'s strict readers, and
  * RUN/eval_frames.png; a missing file leaves its cells empty, a damaged one
  * is an error. */
+#include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -451,5 +452,45 @@ int eval_report_table(FILE *f, const char *const *runs, int nruns, cb_err *e) {
                 c4, c5, c6);
     }
     free_runs(rd, nruns);
+    return 0;
+}
+
+/* one JSON number, or null for a figure that is not there */
+static json_t *num_or_null(int has, double x) { return has && isfinite(x) ? json_real(x) : json_null(); }
+
+int eval_report_json(FILE *f, const char *const *runs, int nruns, cb_err *e) {
+    run_data *rd;
+    int rc = load_runs(&rd, runs, nruns, e);
+    if (rc) return rc;
+    json_t *arr = json_array();
+    for (int i = 0; i < nruns && arr; i++) {
+        const run_data *r = &rd[i];
+        json_t *o = json_object();
+        if (!o) break;
+        int tr = r->has_eval && r->ev.has_train, te = r->has_eval;
+        json_object_set_new(o, "run", json_string(r->dir));
+        json_object_set_new(o, "method", r->has_config ? json_string(run_method_name(r->config.method)) : json_null());
+        json_object_set_new(o, "tau", num_or_null(r->has_config, r->config.tau));
+        json_object_set_new(o, "seed", r->has_config ? json_integer((json_int_t)r->config.seed) : json_null());
+        json_object_set_new(o, "epochs_done", json_integer(r->nrows));
+        json_object_set_new(o, "train_acc", num_or_null(tr, r->ev.train.acc));
+        json_object_set_new(o, "test_acc", num_or_null(te, r->ev.test.acc));
+        json_object_set_new(o, "gap", num_or_null(tr && te, r->ev.train.acc - r->ev.test.acc));
+        json_object_set_new(o, "test_levels", te ? json_integer(r->ev.test.levels) : json_null());
+        json_object_set_new(o, "rollout_success", num_or_null(r->has_rollout, r->ro.success));
+        json_object_set_new(o, "rollout_success_lo", num_or_null(r->has_rollout, r->ro.success_lo));
+        json_object_set_new(o, "rollout_success_hi", num_or_null(r->has_rollout, r->ro.success_hi));
+        json_object_set_new(o, "rollout_episodes", r->has_rollout ? json_integer(r->ro.episodes) : json_null());
+        static const char *const PROBE_KEYS[3] = {"probe_relabeled_acc", "probe_true_acc", "probe_test_acc"};
+        for (int k = 0; k < 3; k++)
+            json_object_set_new(o, PROBE_KEYS[k], num_or_null(r->has_probe[k], r->probe[k].test.acc));
+        json_array_append_new(arr, o);
+    }
+    char *text = arr ? json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17)) : NULL;
+    json_decref(arr);
+    free_runs(rd, nruns);
+    if (!text) return cb_fail(e, CB_ENOMEM, "report: out of memory");
+    fprintf(f, "%s\n", text);
+    free(text);
     return 0;
 }

@@ -114,6 +114,16 @@ static void test_pipeline(void **st) {
     char want[64];
     snprintf(want, sizeof want, "%.1f%%", 100 * ev.test.acc);
     if (!strstr(out, want)) fail_msg("report table lacks the test accuracy %s:\n%s", want, out);
+    /* report --json: the same figures for scripts, exact */
+    must(test_run(out, sizeof out, err, sizeof err, "report %s --json", run), "report --json", err);
+    char *ta = strstr(out, "\"test_acc\": ");
+    assert_non_null(ta);
+    assert_true(strtod(ta + 12, NULL) == ev.test.acc);
+    char *rs = strstr(out, "\"rollout_success\": ");
+    assert_non_null(rs);
+    assert_true(strtod(rs + 19, NULL) == ro.success);
+    assert_non_null(strstr(out, "\"method\": \"and\""));
+    assert_non_null(strstr(out, "\"probe_test_acc\": null"));
     test_rmtree(root);
     free(root);
 }

@@ -209,7 +209,7 @@ fi
 
 # ---- the table ----------------------------------------------------------------------------
 if has_stage table; then
-  $PY "$HERE/compare_table.py" table "$STATE" --methods "$METHODS" --seeds "$SEEDS" > "$STATE/table.md.tmp" ||
+  $PY "$HERE/compare_table.py" table "$STATE" --methods "$METHODS" --seeds "$SEEDS" --coinbc "$C" > "$STATE/table.md.tmp" ||
     fail "table"
   mv "$STATE/table.md.tmp" "$STATE/table.md"
   cat "$STATE/table.md"

@@ -6,23 +6,24 @@
       best.json: one JSON object whose keys are train option names without
       the dashes) on one line: the --fixed options first, then the file's,
       then --set, a later value replacing an earlier one.
-  table STATE --methods "M..." --seeds "S..." [--base mean]
-      Reads the per-run summaries compare.sh keeps in STATE (runs/M-S/eval.json,
-      rollout.json; probe/M/*.json) and prints the comparison table as
-      Markdown.
+  table STATE --methods "M..." --seeds "S..." [--base mean] [--coinbc PATH]
+      Reads the per-run summaries compare.sh keeps in STATE (runs/M-S/,
+      probe/M/) through `coinbc report --json` (the run-records module's
+      strict readers) and prints the comparison table as Markdown.
 
 Statistics: mean over seeds with a 95% interval from Student's t (n-1 degrees
 of freedom), and Welch's unequal-variances t-test of each method against the
 base method (scipy.stats.ttest_ind(equal_var=False), two-sided). SciPy is the
 reference the C implementation in eval/stats.c is tested against, so both give
-the same figures; the table stays here because reading the run folders' JSON
-is glue until the run module (issue 13) gives coinbc a way to read them.
-Only /usr/bin/python3 with Debian's python3-scipy.
+the same figures. The run folders are never read here directly: `coinbc
+report --json` reads and checks them. Only /usr/bin/python3 with Debian's
+python3-scipy.
 """
 import json
 import math
 import os
 import re
+import subprocess
 import sys
 
 # options compare.sh sets itself, never taken from a configuration file
@@ -101,12 +102,17 @@ def train_args(argv):
     print(" ".join(words))
 
 
-def load(path):
+def report_json(coinbc, dirs):
+    """the figures of run folders, through `coinbc report --json`"""
+    if not dirs:
+        return {}
+    p = subprocess.run([coinbc, "report", "--json"] + dirs, capture_output=True, text=True)
+    if p.returncode != 0:
+        die("coinbc report --json: %s" % (p.stderr.strip() or "exit %d" % p.returncode))
     try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError) as e:
-        die("%s: %s" % (path, e))
+        return {r["run"]: r for r in json.loads(p.stdout)}
+    except (ValueError, KeyError, TypeError) as e:
+        die("coinbc report --json: unreadable output: %s" % e)
 
 
 def mean_ci(xs):
@@ -137,6 +143,7 @@ def table(argv):
     if not argv:
         die("table STATE --methods M... --seeds S... [--base mean]")
     state, methods, seeds, base = argv[0], [], [], "mean"
+    coinbc = os.environ.get("COINBC", "build/coinbc")
     i = 1
     while i < len(argv):
         if argv[i] == "--methods" and i + 1 < len(argv):
@@ -145,21 +152,30 @@ def table(argv):
             seeds = argv[i + 1].split()
         elif argv[i] == "--base" and i + 1 < len(argv):
             base = argv[i + 1]
+        elif argv[i] == "--coinbc" and i + 1 < len(argv):
+            coinbc = argv[i + 1]
         else:
             die("unknown argument %r" % argv[i])
         i += 2
+    done = [os.path.join(state, "runs", "%s-%s" % (m, s)) for m in methods for s in seeds]
+    done = [d for d in done if os.path.exists(os.path.join(d, "done"))]
+    probe_dirs = [os.path.join(state, "probe", m) for m in methods]
+    probe_dirs = [d for d in probe_dirs if os.path.exists(os.path.join(d, "done"))]
+    figs = report_json(coinbc, done + probe_dirs)
     res = {}
     for m in methods:
         cols = {"train": [], "test": [], "gap": [], "roll": []}
         for s in seeds:
             d = os.path.join(state, "runs", "%s-%s" % (m, s))
-            if not os.path.exists(os.path.join(d, "done")):
+            if d not in figs:
                 continue
-            ev, ro = load(os.path.join(d, "eval.json")), load(os.path.join(d, "rollout.json"))
-            cols["train"].append(ev["train_acc"])
-            cols["test"].append(ev["test_acc"])
-            cols["gap"].append(ev["train_acc"] - ev["test_acc"])
-            cols["roll"].append(ro["success"])
+            r = figs[d]
+            if None in (r["train_acc"], r["test_acc"], r["rollout_success"]):
+                die("%s: the summary lacks eval or rollout figures" % d)
+            cols["train"].append(r["train_acc"])
+            cols["test"].append(r["test_acc"])
+            cols["gap"].append(r["gap"])
+            cols["roll"].append(r["rollout_success"])
         res[m] = cols
     out = []
     out.append("Final runs: each method's configuration, one run per seed; mean ± half-width of the 95%% "
@@ -199,7 +215,9 @@ def table(argv):
         out.append("| method | relabeled training levels | true-label training levels | test levels |")
         out.append("|---|---|---|---|")
         for m, d in probe:
-            a = [load(os.path.join(d, f))["test_acc"] for f in ("relabeled.json", "true.json", "test.json")]
+            a = [figs[d][k] for k in ("probe_relabeled_acc", "probe_true_acc", "probe_test_acc")]
+            if None in a:
+                die("%s: the probe summary lacks relabeled.json, true.json or test.json" % d)
             out.append("| %s | %.1f | %.1f | %.1f |" % (m, 100 * a[0], 100 * a[1], 100 * a[2]))
     print("\n".join(out))
 

@@ -39,10 +39,10 @@ printf '%-8s %6s %22s %22s %22s %24s\n' method seeds "train acc" "test acc" "gap
 for m in $METHODS; do
   for s in $SEEDS; do
     R="$D/$m-$s"
-    tr=$(sed -n 's/.*"train_acc": \([0-9.e-]*\).*/\1/p' "$R/eval.json")
-    te=$(sed -n 's/.*"test_acc": \([0-9.e-]*\).*/\1/p' "$R/eval.json")
-    su=$(sed -n 's/.*"success": \([0-9.e-]*\).*/\1/p' "$R/rollout.json")
-    echo "$tr $te $su"
+    # the run's figures through coinbc's strict run-records readers, never the files themselves
+    $C report "$R" --json | /usr/bin/python3 -c 'import json, sys
+r = json.load(sys.stdin)[0]
+print(r["train_acc"], r["test_acc"], r["rollout_success"])' || exit 1
   done | awk -v m="$m" '
     function ci(s, ss, n) { if (n < 2) return 0; v = (ss - s * s / n) / (n - 1); if (v < 0) v = 0;
                             t = (n == 2 ? 12.706 : n == 3 ? 4.303 : n == 4 ? 3.182 : n == 5 ? 2.776 : 1.96);
