@@ -94,7 +94,7 @@ logstep() { echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) $1 $2s" >> "$STATE/steps.log"; 
 has_stage() { case " $STAGES " in *" $1 "*) return 0 ;; esac; return 1; }
 
 mkdir -p "$STATE" "$DATA" || exit 1
-[ -f "$STATE/.gitignore" ] || printf '*.ckpt\n*.tmp.*\n*.part\n' > "$STATE/.gitignore"
+[ -f "$STATE/.gitignore" ] || printf '*.ckpt\n*.tmp.*\n*.part\n*.next\n.coinbc-lock\n*.flock\n' > "$STATE/.gitignore"
 # a state made without tuning must not be mixed with tuned results
 if [ "$SKIP_TUNE" != 1 ] && grep -qs '^default' "$STATE"/configs/*.origin; then
   fail "$STATE holds results of default configurations (COMPARE_SKIP_TUNE=1); use another COMPARE_STATE or remove it"
