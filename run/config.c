@@ -172,12 +172,7 @@ int run_config_decode(run_config *c, const char *text, size_t n, const char *nam
 
 int run_config_write(const char *dir, const run_config *c, cb_err *e) {
     run_text t = {0};
-    char path[4200];
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    int rc = run_config_encode(&t, c, e);
-    if (!rc) rc = cb_write_file_atomic(path, t.s, t.len, e);
-    run_text_free(&t);
-    return rc;
+    return rj_write(dir, "config.json", &t, run_config_encode(&t, c, e), e);
 }
 
 int run_config_read(run_config *c, const char *dir, cb_err *e) {

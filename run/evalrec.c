@@ -114,12 +114,7 @@ int run_eval_decode(run_eval *v, const char *text, size_t n, const char *name, c
 
 int run_eval_write(const char *dir, const run_eval *v, cb_err *e) {
     run_text t = {0};
-    char path[4200];
-    snprintf(path, sizeof path, "%s/eval.json", dir);
-    int rc = run_eval_encode(&t, v, e);
-    if (!rc) rc = cb_write_file_atomic(path, t.s, t.len, e);
-    run_text_free(&t);
-    return rc;
+    return rj_write(dir, "eval.json", &t, run_eval_encode(&t, v, e), e);
 }
 
 int run_eval_read(run_eval *v, const char *dir, cb_err *e) {

@@ -167,3 +167,12 @@ void run_text_free(run_text *t) {
     free(t->s);
     memset(t, 0, sizeof *t);
 }
+
+int rj_write(const char *dir, const char *file, run_text *t, int rc, cb_err *e) {
+    char path[4200];
+    if (!rc && snprintf(path, sizeof path, "%s/%s", dir, file) >= (int)sizeof path)
+        rc = cb_fail(e, CB_EARG, "%s/%s: path too long", dir, file);
+    if (!rc) rc = cb_write_file_atomic(path, t->s, t->len, e);
+    run_text_free(t);
+    return rc;
+}

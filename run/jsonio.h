@@ -25,6 +25,9 @@ int rj_bool(json_t *o, const char *name, const char *key, int *out, cb_err *e);
 json_t *rj_real(double v);
 /* Appends o (indented by `indent`, 0: one line) and a newline to out; steals o. */
 int rj_dump(run_text *out, json_t *o, int indent, const char *what, cb_err *e);
+/* When rc is 0, writes t to DIR/FILE atomically; always frees t. Returns
+ * rc or the write's error (a record's writer: encode into t, then this). */
+int rj_write(const char *dir, const char *file, run_text *t, int rc, cb_err *e);
 /* Reads DIR/FILE into a malloc'd buffer; path gets "DIR/FILE". */
 int rj_read(const char *dir, const char *file, char *path, size_t pathn, char **text, size_t *n, cb_err *e);
 

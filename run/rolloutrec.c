@@ -73,12 +73,7 @@ int run_rollout_decode(run_rollout *v, const char *text, size_t n, const char *n
 
 int run_rollout_write(const char *dir, const run_rollout *v, cb_err *e) {
     run_text t = {0};
-    char path[4200];
-    snprintf(path, sizeof path, "%s/rollout.json", dir);
-    int rc = run_rollout_encode(&t, v, e);
-    if (!rc) rc = cb_write_file_atomic(path, t.s, t.len, e);
-    run_text_free(&t);
-    return rc;
+    return rj_write(dir, "rollout.json", &t, run_rollout_encode(&t, v, e), e);
 }
 
 int run_rollout_read(run_rollout *v, const char *dir, cb_err *e) {
