@@ -300,7 +300,7 @@ static void test_metrics_broken(void **st) {
     bad_csv("epoch,step,loss\n", "train_loss");
     bad_csv("epoch,step,train_loss,train_acc,val_loss,val_acc,lr,seconds,fc\n", "mask_");
     bad_csv("", "empty");
-    bad_csv("epoch,step,train_loss,train_acc,val_loss,val_acc,lr,seconds,mask_\xa8fc\n", "layer");  /* found by fuzz_run */
+    bad_csv("epoch,step,train_loss,train_acc,val_loss,val_acc,lr,seconds,mask_\xa8" "fc\n", "layer");  /* found by fuzz_run */
     bad_csv("epoch,step,train_loss,train_acc,val_loss,val_acc,lr,seconds,mask_fc,mask_fc\n", "repeats");
     assert_int_equal(run_metrics_decode_jsonl(&m, J1, strlen(J1), "x", &e), 0);
     assert_true(isnan(m.rows[0].val_acc));
