@@ -311,7 +311,10 @@ static void test_study_end_to_end(void **state) {
         assert_true(t->opt[0].num >= 1e-4 && t->opt[0].num <= 3e-3);
         assert_true(t->opt[1].num == 0 || (t->opt[1].num >= 1e-6 && t->opt[1].num <= 1e-3));
         assert_true(t->opt[2].num == 2 || t->opt[2].num == 4); /* 8 was left out */
-        assert_true(exists("%s/metrics.jsonl", t->run));
+        char want[32];
+        snprintf(want, sizeof want, "trials/%04d", t->number);
+        assert_string_equal(t->run, want); /* relative to the tune folder: committed records name no machine */
+        assert_true(exists("%s/%s/metrics.jsonl", d, t->run));
     }
     run_tune_result_free(&r);
     /* best.args goes straight back to coinbc train */

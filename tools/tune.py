@@ -411,6 +411,12 @@ class Driver:
                 self.failed = self.failed or "%s: %s" % (type(err).__name__, err)
 
 
+def rel_run(run, folder):
+    if not run or not os.path.isabs(run):
+        return run
+    return os.path.relpath(run, os.path.abspath(folder))
+
+
 def result(study, spec):
     trials = []
     for t in study.get_trials(deepcopy=False):
@@ -424,7 +430,9 @@ def result(study, spec):
             (max(t.intermediate_values.values()) if t.intermediate_values else None),
             "epochs_run": t.user_attrs.get("coinbc_epochs_run", 0),
             "seconds": t.user_attrs.get("coinbc_seconds", 0),
-            "run": t.user_attrs.get("coinbc_run", ""),
+            # relative to this tune folder (trials of another folder on the same storage: ../OTHER/trials/N),
+            # so that committed records do not name one machine's paths
+            "run": rel_run(t.user_attrs.get("coinbc_run", ""), spec["dir"]),
         })
     return {"version": RESULT_VERSION, "study": spec["study"], "method": spec["method"], "trials_wanted": spec["trials"],
             "params": [p["name"] for p in spec["space"]], "trials": trials}
