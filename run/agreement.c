@@ -68,7 +68,7 @@ static int layer_ok(const char *s) {
 static const char *const KEYS[] = {"bins", "levels", "layers", "snapshots", NULL};
 static const char *const SNAP_KEYS[] = {"step", "epoch", "counts", NULL};
 
-static int decode(run_agreement *a, json_t *o, const char *name, cb_err *e) {
+static int decode_fields(run_agreement *a, json_t *o, const char *name, cb_err *e) {
     int64_t v;
     int rc;
     if ((rc = rj_header(o, name, FORMAT, &a->version, e)) || (rc = rj_only(o, name, KEYS, e))) return rc;
@@ -131,23 +131,17 @@ static int decode(run_agreement *a, json_t *o, const char *name, cb_err *e) {
     return 0;
 }
 
-int run_agreement_decode(run_agreement *a, const char *text, size_t n, const char *name, cb_err *e) {
-    memset(a, 0, sizeof *a);
-    json_t *o = rj_load(text, n, name, e);
-    if (!o) return CB_EFORMAT;
-    int rc = decode(a, o, name, e);
-    json_decref(o);
-    if (rc) run_agreement_free(a);
+/* the fields, and on an error what they had allocated freed */
+static int decode(void *p, json_t *o, const char *name, cb_err *e) {
+    int rc = decode_fields(p, o, name, e);
+    if (rc) run_agreement_free(p);
     return rc;
 }
 
+int run_agreement_decode(run_agreement *a, const char *text, size_t n, const char *name, cb_err *e) {
+    return rj_decode(a, sizeof *a, decode, text, n, name, e);
+}
+
 int run_agreement_read(run_agreement *a, const char *dir, cb_err *e) {
-    char path[4200], *text;
-    size_t n;
-    memset(a, 0, sizeof *a);
-    int rc = rj_read(dir, "agreement.json", path, sizeof path, &text, &n, e);
-    if (rc) return rc;
-    rc = run_agreement_decode(a, text, n, path, e);
-    free(text);
-    return rc;
+    return rj_read_record(a, sizeof *a, decode, dir, "agreement.json", e);
 }

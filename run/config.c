@@ -78,7 +78,8 @@ static const char *const KEYS[] = {
     "train_frames", "val_levels", "steps_per_epoch", "data", "data_manifest_crc", "train_seed_range", "val_data",
     "val_manifest_crc", "val_seed_range", NULL};
 
-static int decode(run_config *c, json_t *o, const char *name, cb_err *e) {
+static int decode(void *p, json_t *o, const char *name, cb_err *e) {
+    run_config *c = p;
     char s[64];
     int64_t v;
     int rc;
@@ -162,12 +163,7 @@ static int decode(run_config *c, json_t *o, const char *name, cb_err *e) {
 }
 
 int run_config_decode(run_config *c, const char *text, size_t n, const char *name, cb_err *e) {
-    memset(c, 0, sizeof *c);
-    json_t *o = rj_load(text, n, name, e);
-    if (!o) return CB_EFORMAT;
-    int rc = decode(c, o, name, e);
-    json_decref(o);
-    return rc;
+    return rj_decode(c, sizeof *c, decode, text, n, name, e);
 }
 
 int run_config_write(const char *dir, const run_config *c, cb_err *e) {
@@ -176,11 +172,5 @@ int run_config_write(const char *dir, const run_config *c, cb_err *e) {
 }
 
 int run_config_read(run_config *c, const char *dir, cb_err *e) {
-    char path[4200], *text;
-    size_t n;
-    int rc = rj_read(dir, "config.json", path, sizeof path, &text, &n, e);
-    if (rc) return rc;
-    rc = run_config_decode(c, text, n, path, e);
-    free(text);
-    return rc;
+    return rj_read_record(c, sizeof *c, decode, dir, "config.json", e);
 }

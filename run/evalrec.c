@@ -73,7 +73,8 @@ static const char *const KEYS[] = {"checkpoint", "data", "test_levels", "test_fr
                                    "train_frames", "train_acc", "train_acc_merged", "train_loss", "train_level_acc_mean",
                                    "train_level_acc_std", "gap", "confusion", NULL};
 
-static int decode(run_eval *v, json_t *o, const char *name, cb_err *e) {
+static int decode(void *p, json_t *o, const char *name, cb_err *e) {
+    run_eval *v = p;
     int rc;
     if ((rc = rj_header(o, name, FORMAT, &v->version, e)) || (rc = rj_only(o, name, KEYS, e)) ||
         (rc = rj_str(o, name, "checkpoint", v->checkpoint, sizeof v->checkpoint, e)) ||
@@ -104,12 +105,7 @@ static int decode(run_eval *v, json_t *o, const char *name, cb_err *e) {
 }
 
 int run_eval_decode(run_eval *v, const char *text, size_t n, const char *name, cb_err *e) {
-    memset(v, 0, sizeof *v);
-    json_t *o = rj_load(text, n, name, e);
-    if (!o) return CB_EFORMAT;
-    int rc = decode(v, o, name, e);
-    json_decref(o);
-    return rc;
+    return rj_decode(v, sizeof *v, decode, text, n, name, e);
 }
 
 int run_eval_write(const char *dir, const run_eval *v, cb_err *e) {
@@ -118,11 +114,5 @@ int run_eval_write(const char *dir, const run_eval *v, cb_err *e) {
 }
 
 int run_eval_read(run_eval *v, const char *dir, cb_err *e) {
-    char path[4200], *text;
-    size_t n;
-    int rc = rj_read(dir, "eval.json", path, sizeof path, &text, &n, e);
-    if (rc) return rc;
-    rc = run_eval_decode(v, text, n, path, e);
-    free(text);
-    return rc;
+    return rj_read_record(v, sizeof *v, decode, dir, "eval.json", e);
 }

@@ -147,6 +147,26 @@ int rj_read(const char *dir, const char *file, char *path, size_t pathn, char **
     return rc;
 }
 
+int rj_decode(void *v, size_t size, rj_decoder dec, const char *text, size_t n, const char *name, cb_err *e) {
+    memset(v, 0, size);
+    json_t *o = rj_load(text, n, name, e);
+    if (!o) return CB_EFORMAT;
+    int rc = dec(v, o, name, e);
+    json_decref(o);
+    return rc;
+}
+
+int rj_read_record(void *v, size_t size, rj_decoder dec, const char *dir, const char *file, cb_err *e) {
+    char path[4200], *text;
+    size_t n;
+    memset(v, 0, size);
+    int rc = rj_read(dir, file, path, sizeof path, &text, &n, e);
+    if (rc) return rc;
+    rc = rj_decode(v, size, dec, text, n, path, e);
+    free(text);
+    return rc;
+}
+
 /* ---- text buffers ---- */
 
 int run_text_add(run_text *t, const char *s) {

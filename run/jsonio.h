@@ -28,6 +28,12 @@ int rj_dump(run_text *out, json_t *o, int indent, const char *what, cb_err *e);
 /* When rc is 0, writes t to DIR/FILE atomically; always frees t. Returns
  * rc or the write's error (a record's writer: encode into t, then this). */
 int rj_write(const char *dir, const char *file, run_text *t, int rc, cb_err *e);
+/* A record's decoder: fills the record at v from the object o (errors name `name`). */
+typedef int (*rj_decoder)(void *v, json_t *o, const char *name, cb_err *e);
+/* Zeroes the record (size bytes at v), loads text and decodes it with dec. */
+int rj_decode(void *v, size_t size, rj_decoder dec, const char *text, size_t n, const char *name, cb_err *e);
+/* Zeroes the record, reads DIR/FILE and decodes it with dec; errors name "DIR/FILE". */
+int rj_read_record(void *v, size_t size, rj_decoder dec, const char *dir, const char *file, cb_err *e);
 /* Reads DIR/FILE into a malloc'd buffer; path gets "DIR/FILE". */
 int rj_read(const char *dir, const char *file, char *path, size_t pathn, char **text, size_t *n, cb_err *e);
 

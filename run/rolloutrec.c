@@ -29,7 +29,8 @@ static const char *const KEYS[] = {"checkpoint", "levels", "mode", "episodes_per
                                    "expert_success", "expert_mean_steps_to_coin", "random_success", "random_success_lo",
                                    "random_success_hi", NULL};
 
-static int decode(run_rollout *v, json_t *o, const char *name, cb_err *e) {
+static int decode(void *p, json_t *o, const char *name, cb_err *e) {
+    run_rollout *v = p;
     char s[64];
     int64_t k;
     int rc;
@@ -63,12 +64,7 @@ static int decode(run_rollout *v, json_t *o, const char *name, cb_err *e) {
 }
 
 int run_rollout_decode(run_rollout *v, const char *text, size_t n, const char *name, cb_err *e) {
-    memset(v, 0, sizeof *v);
-    json_t *o = rj_load(text, n, name, e);
-    if (!o) return CB_EFORMAT;
-    int rc = decode(v, o, name, e);
-    json_decref(o);
-    return rc;
+    return rj_decode(v, sizeof *v, decode, text, n, name, e);
 }
 
 int run_rollout_write(const char *dir, const run_rollout *v, cb_err *e) {
@@ -77,11 +73,5 @@ int run_rollout_write(const char *dir, const run_rollout *v, cb_err *e) {
 }
 
 int run_rollout_read(run_rollout *v, const char *dir, cb_err *e) {
-    char path[4200], *text;
-    size_t n;
-    int rc = rj_read(dir, "rollout.json", path, sizeof path, &text, &n, e);
-    if (rc) return rc;
-    rc = run_rollout_decode(v, text, n, path, e);
-    free(text);
-    return rc;
+    return rj_read_record(v, sizeof *v, decode, dir, "rollout.json", e);
 }
