@@ -484,6 +484,15 @@ int eval_report_json(FILE *f, const char *const *runs, int nruns, cb_err *e) {
         static const char *const PROBE_KEYS[3] = {"probe_relabeled_acc", "probe_true_acc", "probe_test_acc"};
         for (int k = 0; k < 3; k++)
             json_object_set_new(o, PROBE_KEYS[k], num_or_null(r->has_probe[k], r->probe[k].test.acc));
+        /* the per-epoch curve: metrics columns 0..4 (epoch, train_acc, val_acc, train_loss, val_loss) */
+        json_t *ep = json_array();
+        for (int t = 0; t < r->nrows && ep; t++) {
+            const double *v = r->vals + (size_t)t * (size_t)r->ncols;
+            json_array_append_new(ep, json_pack("{s:I, s:o, s:o, s:o, s:o}", "epoch", (json_int_t)v[0], "train_acc",
+                                                num_or_null(1, v[1]), "val_acc", num_or_null(1, v[2]), "train_loss",
+                                                num_or_null(1, v[3]), "val_loss", num_or_null(1, v[4])));
+        }
+        json_object_set_new(o, "epochs", ep);
         json_array_append_new(arr, o);
     }
     char *text = arr ? json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17)) : NULL;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "common/common.h"
 #include "dataset/dataset.h"
@@ -79,6 +80,7 @@ static void test_pipeline(void **st) {
     assert_int_equal(m.rows[1].step, 2 * (120 / 16));
     assert_true(m.rows[0].val_acc >= 0 && m.rows[0].val_acc <= 1);
     assert_true(m.rows[0].nlayers > 0);
+    double val_acc[2] = {m.rows[0].val_acc, m.rows[1].val_acc};
     run_metrics_free(&m);
 
     /* eval: held-out and training accuracy, through run/ */
@@ -124,6 +126,18 @@ static void test_pipeline(void **st) {
     assert_true(strtod(rs + 19, NULL) == ro.success);
     assert_non_null(strstr(out, "\"method\": \"and\""));
     assert_non_null(strstr(out, "\"probe_test_acc\": null"));
+    /* and the per-epoch curve (tools/tune.py prunes on it), exact */
+    json_error_t je;
+    json_t *arr = json_loads(out, 0, &je);
+    if (!arr) fail_msg("report --json: %s", je.text);
+    json_t *eps = json_object_get(json_array_get(arr, 0), "epochs");
+    assert_int_equal(json_array_size(eps), 2);
+    for (size_t i = 0; i < 2; i++) {
+        json_t *row = json_array_get(eps, i);
+        assert_int_equal(json_integer_value(json_object_get(row, "epoch")), (json_int_t)i + 1);
+        assert_true(json_real_value(json_object_get(row, "val_acc")) == val_acc[i]);
+    }
+    json_decref(arr);
     test_rmtree(root);
     free(root);
 }

@@ -283,19 +283,26 @@ def fmt(v):
     return repr(v) if isinstance(v, float) else str(v)
 
 
-def read_epochs(path):
-    """Per-epoch validation accuracy from a run folder's metrics.jsonl
-    (rewritten atomically after every epoch, so it is always whole)."""
+def read_epochs(coinbc, run, seen):
+    """Per-epoch validation accuracy of a run folder (NaN for an epoch
+    without validation), read through `coinbc report RUN --json`: run/ is the
+    only reader of a run folder's files. metrics.jsonl is rewritten atomically
+    after every epoch; coinbc report runs again only when it has changed
+    (`seen` keeps the last answer)."""
     try:
-        lines = open(path).read().splitlines()
+        st = os.stat(os.path.join(run, "metrics.jsonl"))
     except OSError:
         return []
-    accs = []
-    for line in lines:
-        if line.strip():
-            row = json.loads(line)
-            accs.append(float(row["val_acc"]) if row.get("val_acc") is not None else float("nan"))
-    return accs
+    key = (st.st_ino, st.st_mtime_ns, st.st_size)
+    if seen.get("key") != key:
+        out = subprocess.run([coinbc, "report", run, "--json"], stdin=subprocess.DEVNULL, capture_output=True,
+                             text=True)
+        if out.returncode != 0:
+            raise RuntimeError("coinbc report %s --json: %s" % (run, out.stderr.strip() or "status %d" % out.returncode))
+        rows = json.loads(out.stdout)[0]["epochs"]
+        seen["accs"] = [float("nan") if r["val_acc"] is None else float(r["val_acc"]) for r in rows]
+        seen["key"] = key
+    return seen["accs"]
 
 
 def set_pdeathsig():
@@ -352,28 +359,35 @@ class Driver:
         with open(run + ".log", "ab") as logf:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
                                     preexec_fn=set_pdeathsig)
-        metrics = os.path.join(run, "metrics.jsonl")
+        seen = {}
         reported = 0
         pruned = False
-        while True:
-            rc = proc.poll()
-            accs = read_epochs(metrics)
-            for ep in range(reported, len(accs)):
-                if not math.isnan(accs[ep]):
-                    trial.report(accs[ep], ep + 1)
-                reported = ep + 1
-                # judged on every epoch but the last, whether or not train has
-                # ended meanwhile, so the outcome does not depend on timing
-                if not pruned and spec["prune"] and ep + 1 < spec["epochs"] and trial.should_prune():
-                    pruned = True
-                    if rc is None:
-                        proc.send_signal(signal.SIGTERM)
-            if rc is not None:
-                break
-            time.sleep(0.2)
+        try:
+            while True:
+                rc = proc.poll()
+                accs = read_epochs(spec["coinbc"], run, seen)
+                for ep in range(reported, len(accs)):
+                    if not math.isnan(accs[ep]):
+                        trial.report(accs[ep], ep + 1)
+                    reported = ep + 1
+                    # judged on every epoch but the last, whether or not train has
+                    # ended meanwhile, so the outcome does not depend on timing
+                    if not pruned and spec["prune"] and ep + 1 < spec["epochs"] and trial.should_prune():
+                        pruned = True
+                        if rc is None:
+                            proc.send_signal(signal.SIGTERM)
+                if rc is not None:
+                    break
+                time.sleep(0.2)
+        except BaseException:  # coinbc report failed, or the driver is stopping: no train left behind
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            raise
         seconds = time.monotonic() - t0
-        accs = [a for a in read_epochs(metrics) if not math.isnan(a)]
-        trial.set_user_attr("coinbc_epochs_run", len(read_epochs(metrics)))
+        epochs = read_epochs(spec["coinbc"], run, seen)
+        accs = [a for a in epochs if not math.isnan(a)]
+        trial.set_user_attr("coinbc_epochs_run", len(epochs))
         trial.set_user_attr("coinbc_seconds", round(seconds, 2))
         # coinbc train ends a SIGTERM with status 143 after a clean stop; a
         # train without that handler dies by the signal (-15): both are a prune
@@ -405,7 +419,7 @@ class Driver:
                 if trial is None:
                     return
                 self.run_trial(trial)
-        except Exception as err:  # a storage error: stop the other workers too
+        except Exception as err:  # a storage error or a run folder coinbc report refuses: stop the other workers too
             with self.lock:
                 self.stop = True
                 self.failed = self.failed or "%s: %s" % (type(err).__name__, err)
