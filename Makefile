@@ -45,8 +45,11 @@ TESTLIB_SRC := $(filter-out tests/support/faultshim.c,$(wildcard tests/support/*
 TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/%.o)
 
 # libjansson-dev: JSON of run and tune folders (run/); python3-optuna: the
-# tune driver's TPE sampler, pruner and storage (tools/tune.py).
-DEB_PKGS := gcc make libopenblas-dev libpng-dev zlib1g-dev libcmocka-dev libjansson-dev pkg-config python3 python3-optuna
+# tune driver's TPE sampler, pruner and storage (tools/tune.py); python3-scipy:
+# Student's t and Welch's test in tools/compare_table.py (named, not left to
+# optuna's Recommends).
+DEB_PKGS := gcc make libopenblas-dev libpng-dev zlib1g-dev libcmocka-dev libjansson-dev pkg-config python3 python3-optuna \
+	python3-scipy
 DEB_TEST_PKGS := chromium
 ifeq ($(MPI),1)
   DEB_PKGS += libopenmpi-dev openmpi-bin
