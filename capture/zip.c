@@ -90,26 +90,31 @@ const capture_zip_member *capture_zip_find(const capture_zip *z, const char *nam
     return NULL;
 }
 
+/* A member's sizes before anything is allocated: within `limit`, a deflate
+ * claim within deflate's 1032:1 (a larger one is a bomb or damage), a stored
+ * member's sizes equal. */
+static int check_sizes(const capture_zip *z, const capture_zip_member *m, uint64_t limit, cb_err *e) {
+    if (m->usize > limit)
+        return cb_fail(e, CB_EFORMAT, "%s: member %s declares %llu bytes, more than its array can hold (%llu)", z->path,
+                       m->name, (unsigned long long)m->usize, (unsigned long long)limit);
+    if (m->method == 8 && m->usize / 1032 > m->csize)
+        return cb_fail(e, CB_EFORMAT, "%s: member %s claims %llu bytes from %llu compressed (zip bomb?)", z->path, m->name,
+                       (unsigned long long)m->usize, (unsigned long long)m->csize);
+    if (m->method == 0 && m->csize != m->usize)
+        return cb_fail(e, CB_EFORMAT, "%s: stored member %s has mismatched sizes", z->path, m->name);
+    return 0;
+}
+
 int capture_zip_extract(const capture_zip *z, const capture_zip_member *m, uint64_t limit, uint8_t **out, size_t *outn,
                         cb_err *e) {
     *out = NULL;
     *outn = 0;
-    if (m->usize > limit)
-        return cb_fail(e, CB_EFORMAT, "%s: member %s declares %llu bytes, more than its array can hold (%llu)", z->path,
-                       m->name, (unsigned long long)m->usize, (unsigned long long)limit);
-    /* deflate cannot expand more than 1032:1, so a larger claim is a bomb or
-     * damage, refused before anything is allocated */
-    if (m->method == 8 && m->usize / 1032 > m->csize)
-        return cb_fail(e, CB_EFORMAT, "%s: member %s claims %llu bytes from %llu compressed (zip bomb?)", z->path, m->name,
-                       (unsigned long long)m->usize, (unsigned long long)m->csize);
+    int rc = check_sizes(z, m, limit, e);
+    if (rc) return rc;
     uint8_t *buf = malloc(m->usize ? m->usize : 1);
     if (!buf) return cb_fail(e, CB_ENOMEM, "%s: out of memory for member %s", z->path, m->name);
     const uint8_t *src = z->buf + m->data_off;
     if (m->method == 0) {
-        if (m->csize != m->usize) {
-            free(buf);
-            return cb_fail(e, CB_EFORMAT, "%s: stored member %s has mismatched sizes", z->path, m->name);
-        }
         memcpy(buf, src, m->usize);
     } else {
         z_stream s;
@@ -166,14 +171,8 @@ int capture_zip_reader_open(capture_zip_reader *r, const capture_zip *z, const c
     memset(r, 0, sizeof *r);
     r->z = z;
     r->m = m;
-    if (m->usize > limit)
-        return cb_fail(e, CB_EFORMAT, "%s: member %s declares %llu bytes, more than its array can hold (%llu)", z->path,
-                       m->name, (unsigned long long)m->usize, (unsigned long long)limit);
-    if (m->method == 8 && m->usize / 1032 > m->csize)
-        return cb_fail(e, CB_EFORMAT, "%s: member %s claims %llu bytes from %llu compressed (zip bomb?)", z->path, m->name,
-                       (unsigned long long)m->usize, (unsigned long long)m->csize);
-    if (m->method == 0 && m->csize != m->usize)
-        return cb_fail(e, CB_EFORMAT, "%s: stored member %s has mismatched sizes", z->path, m->name);
+    int rc = check_sizes(z, m, limit, e);
+    if (rc) return rc;
     if (m->method == 8) {
         r->s.zalloc = cb_zalloc;
         r->s.zfree = cb_zfree;

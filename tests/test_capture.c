@@ -157,13 +157,13 @@ static void make_pngdir(const char *dir, int T, int w, int h, const char *csv) {
     uint8_t *img = calloc((size_t)w * h * 3, 1);
     for (int t = 0; t < T; t++) {
         char p[4200];
-        snprintf(p, sizeof p, "%s/frame_%06d.png", dir, t);
+        snprintf(p, sizeof p, "%.4000s/frame_%06d.png", dir, t);
         memset(img, t * 20, (size_t)w * h * 3);
         assert_int_equal(game_write_png(p, img, w, h, &e), 0);
     }
     free(img);
     char p[4200];
-    snprintf(p, sizeof p, "%s/actions.csv", dir);
+    snprintf(p, sizeof p, "%.4000s/actions.csv", dir);
     FILE *f = fopen(p, "w");
     fputs(csv, f);
     fclose(f);
