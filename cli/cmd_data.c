@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "capture/capture.h"
 #include "cli/cli.h"
 #include "game/game.h"
@@ -58,16 +60,30 @@ static int data_info(int argc, char **argv) {
     }
     double raw = (double)frames * DS_FRAME_BYTES;
     if (json) {
-        printf("{\"path\": \"%s\", \"levels\": %d, \"frames\": %lld, \"episodes\": %lld, \"bytes\": %llu, "
-               "\"raw_frame_bytes\": %.0f, \"compression_ratio\": %.3f, \"first_seed\": %d, \"last_seed\": %d, "
-               "\"manifest_crc\": \"%08x\", \"label_histogram\": [",
-               ds_path(r), n, (long long)frames, (long long)episodes, (unsigned long long)bytes, raw,
-               bytes ? raw / (double)bytes : 0, n ? ds_level_seed(r, 0) : 0, n ? ds_level_seed(r, n - 1) : 0,
-               ds_manifest_crc(r));
-        for (int a = 0; a < DS_NUM_ACTIONS; a++) printf("%s%lld", a ? ", " : "", (long long)hist[a]);
-        printf("], \"executed_histogram\": [");
-        for (int a = 0; a < DS_NUM_ACTIONS; a++) printf("%s%lld", a ? ", " : "", (long long)exec[a]);
-        printf("]}\n");
+        /* jansson, so that any path comes out as valid JSON */
+        json_t *seeds = json_array(), *lab = json_array(), *ex = json_array();
+        for (int i = 0; i < n && seeds; i++) json_array_append_new(seeds, json_integer(ds_level_seed(r, i)));
+        for (int a = 0; a < DS_NUM_ACTIONS && lab && ex; a++) {
+            json_array_append_new(lab, json_integer((json_int_t)hist[a]));
+            json_array_append_new(ex, json_integer((json_int_t)exec[a]));
+        }
+        char crc[16];
+        snprintf(crc, sizeof crc, "%08x", ds_manifest_crc(r));
+        json_t *o = json_pack("{s:s, s:i, s:I, s:I, s:I, s:f, s:f, s:i, s:i, s:s, s:{s:i, s:i, s:i}, s:o, s:o, s:o}",
+                              "path", ds_path(r), "levels", n, "frames", (json_int_t)frames, "episodes",
+                              (json_int_t)episodes, "bytes", (json_int_t)bytes, "raw_frame_bytes", raw,
+                              "compression_ratio", bytes ? raw / (double)bytes : 0.0, "first_seed",
+                              n ? ds_level_seed(r, 0) : 0, "last_seed", n ? ds_level_seed(r, n - 1) : 0,
+                              "manifest_crc", crc, "modes", "easy", modes[1], "hard", modes[2], "unknown", modes[0],
+                              "seeds", seeds, "label_histogram", lab, "executed_histogram", ex);
+        char *text = o ? json_dumps(o, JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17)) : NULL;
+        json_decref(o);
+        if (!text) {
+            ds_close(r);
+            return cli_error("data info", "out of memory"), 1;
+        }
+        printf("%s\n", text);
+        free(text);
     } else {
         printf("dataset    %s\nsource     %s\ncommand    %s\n", ds_path(r), ds_source(r), ds_command(r));
         printf("levels     %d (seeds %d..%d; %d easy, %d hard, %d unknown mode)\n", n, n ? ds_level_seed(r, 0) : 0,

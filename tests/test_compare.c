@@ -6,7 +6,7 @@
  * stand-in for `coinbc tune`, checking the command line the script gives it
  * and that best.json reaches `coinbc train` (in easy mode, COMPARE_MODE);
  * the whole script with the real `coinbc tune` (Optuna); default and tuned
- * configurations are never mixed. */
+ * configurations are never mixed; your own datasets (COMPARE_TRAIN/VAL/TEST). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -251,6 +251,71 @@ static void test_quick_with_real_tune(void **st) {
     assert_non_null(strstr(out, "complete"));
 }
 
+/* your own data: three datasets given (COMPARE_TRAIN/VAL/TEST) are verified, not
+ * recorded; the probe relabels the first quarter of the training levels; no
+ * rollouts unless asked; the state is tied to the data; half the knobs refused */
+static void test_user_data(void **st) {
+    (void)st;
+    char out[16384], err[65536], env[16384];
+    static const char *const rec[3][4] = {{"train", "0-5", "40", "1"}, {"val", "500-503", "20", "3"},
+                                          {"test", "1000-1003", "20", "2"}};
+    for (int k = 0; k < 3; k++) {
+        int rc = test_run(out, sizeof out, err, sizeof err,
+                          "record --levels %s --mode hard --states %s --noise 0.1 --seed %s --out %s/u-%s.cbd --quiet",
+                          rec[k][1], rec[k][2], rec[k][3], dir, rec[k][0]);
+        if (rc) fail_msg("record %s: %s", rec[k][0], err);
+    }
+    snprintf(env, sizeof env, "COMPARE_SKIP_TUNE=1 COMPARE_TRAIN=%s/u-train.cbd COMPARE_VAL=%s/u-val.cbd "
+             "COMPARE_TEST=%s/u-test.cbd", dir, dir, dir);
+    int rc = compare("u", env, out, sizeof out, err, sizeof err);
+    if (rc != 0) fail_msg("compare.sh exited %d:\n%s", rc, err);
+    assert_non_null(strstr(err, "u-train.cbd (the first quarter"));
+    assert_null(strstr(err, "record train.cbd")); /* nothing recorded */
+    assert_false(exists("%s/u/data/%s", dir, "train.cbd"));
+    /* both methods with 2 seeds; no rollout figures: a dash, and no Welch test of them */
+    assert_non_null(strstr(out, "| mean | 2 | "));
+    char *row = strstr(out, "| and | 2 | ");
+    assert_non_null(row);
+    char line[512];
+    snprintf(line, sizeof line, "%.*s", (int)strcspn(row, "\n"), row);
+    int bars = 0;
+    for (char *c = line; *c; c++) bars += *c == '|';
+    assert_int_equal(bars, 11);
+    assert_non_null(strstr(line, "| - | "));               /* rollout success */
+    assert_non_null(strstr(line, " | - | - |"));           /* its t and p */
+    assert_false(exists("%s/u/state/%s", dir, "runs/and-1/rollout.json"));
+    /* 6 training levels: level 0 relabeled, 1-5 kept */
+    char *m = slurp("%s/u/data/%s", dir, "train-relabeled.cbd/manifest.txt");
+    assert_non_null(strstr(m, "\nrelabel 0 0 1\n"));
+    free(m);
+    char *j = slurp("%s/u/state/%s", dir, "probe/mean/relabeled.json");
+    assert_non_null(strstr(j, "\"test_levels\": 1,"));
+    free(j);
+    j = slurp("%s/u/state/%s", dir, "probe/mean/true.json");
+    assert_non_null(strstr(j, "\"test_levels\": 5,"));
+    free(j);
+    char *ids = slurp("%s/u/state/%s", dir, "datasets.txt");
+    assert_non_null(strstr(ids, "u-test.cbd "));
+    free(ids);
+    /* the same state with other data is refused, and nothing of it is changed */
+    char *before = slurp("%s/u/state/%s", dir, "table.md");
+    snprintf(env, sizeof env, "COMPARE_SKIP_TUNE=1 COMPARE_TRAIN=%s/u-train.cbd COMPARE_VAL=%s/u-val.cbd "
+             "COMPARE_TEST=%s/u-val.cbd", dir, dir, dir);
+    rc = compare("u", env, out, sizeof out, err, sizeof err);
+    assert_int_equal(rc, 1);
+    if (!strstr(err, "was made with other data")) fail_msg("no 'other data' message:\n%s", err);
+    char *after = slurp("%s/u/state/%s", dir, "table.md");
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    /* one of the three alone is a knob error */
+    snprintf(env, sizeof env, "COMPARE_TRAIN=%s/u-train.cbd", dir);
+    assert_int_equal(compare("v", env, out, sizeof out, err, sizeof err), 2);
+    assert_non_null(strstr(err, "go together"));
+    assert_int_equal(compare("v", "COMPARE_ROLLOUT=all", out, sizeof out, err, sizeof err), 2);
+    assert_non_null(strstr(err, "COMPARE_ROLLOUT"));
+}
+
 /* compare_table.py train-args: a configuration becomes train options, and
  * broken or unsafe ones are refused naming the file */
 static int train_args(const char *json, char *out, size_t n) {
@@ -305,6 +370,7 @@ int main(void) {
         cmocka_unit_test(test_quick_end_to_end),
         cmocka_unit_test(test_interrupted_then_resumed),
         cmocka_unit_test(test_tune_stage_with_a_stand_in), cmocka_unit_test(test_quick_with_real_tune),
+        cmocka_unit_test(test_user_data),
         cmocka_unit_test(test_train_args),
     };
     return cmocka_run_group_tests_name("compare", tests, setup, teardown);

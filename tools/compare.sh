@@ -20,6 +20,10 @@
 #                        the state records it and a later tuned run refuses that state
 #   COMPARE_METHODS      default "mean and sand geomean tand"
 #   COMPARE_MODE         hard (default) or easy: the procgen mode of every level recorded and played
+#   COMPARE_TRAIN, COMPARE_VAL, COMPARE_TEST   your own datasets (all three, from coinbc capture or
+#                        record) instead of the recorded ones: see "Your own data" below
+#   COMPARE_ROLLOUT      level seeds A-B the final runs play in the engine (COMPARE_MODE), or none;
+#                        default 1000-1499 (quick: 1000-1003), and none with your own data
 #   COMPARE_TRIALS (24), COMPARE_EPOCHS (5), COMPARE_SEEDS ("1 2 3 4 5"), COMPARE_JOBS (1),
 #   COMPARE_STATE (docs/results/compare/MODE), COMPARE_DATA (out/compare/MODE),
 #   COMPARE_TUNED (docs/results/tuned/MODE: where each method's best.json is copied as METHOD.json)
@@ -33,6 +37,13 @@
 # probe/METHOD/ (relabeled.json, true.json, test.json: eval of the final weights on the relabeled
 # training levels, the true-label training levels and the test levels; config.json, metrics.csv,
 # done), steps.log (seconds per step), table.md, and a .gitignore for checkpoints.
+#
+# Your own data: COMPARE_TRAIN=train.cbd COMPARE_VAL=val.cbd COMPARE_TEST=test.cbd (levels of the three
+# must not overlap; coinbc data split makes them from one dataset). Nothing is recorded; the data stage
+# verifies the three (coinbc data verify), relabels the first quarter of the training levels (by seed)
+# for the probe, and writes STATE/datasets.txt (each dataset's manifest CRC): a later run with other
+# data in the same STATE is refused. The state and data folders default to out/compare-user/. Rollouts
+# only with COMPARE_ROLLOUT=A-B (levels the engine plays in COMPARE_MODE: procgen seeds).
 C=${COINBC:-build/coinbc}
 PY=/usr/bin/python3
 MODE=${COMPARE_MODE:-hard}
@@ -57,11 +68,25 @@ fi
 if [ "${COMPARE_QUICK:-0}" != 1 ] && [ "$TRIALS" -lt 24 ]; then
   echo "compare: COMPARE_TRIALS=$TRIALS: the comparison needs at least 24 trials per study (issue 11)" >&2; exit 2
 fi
+USER_DATA=0
+if [ -n "${COMPARE_TRAIN:-}${COMPARE_VAL:-}${COMPARE_TEST:-}" ]; then
+  if [ -z "${COMPARE_TRAIN:-}" ] || [ -z "${COMPARE_VAL:-}" ] || [ -z "${COMPARE_TEST:-}" ]; then
+    echo "compare: COMPARE_TRAIN, COMPARE_VAL and COMPARE_TEST go together (your training, validation and test datasets)" >&2
+    exit 2
+  fi
+  USER_DATA=1
+  STATE=${COMPARE_STATE:-out/compare-user/state}; DATA=${COMPARE_DATA:-out/compare-user/data}
+  TUNED=${COMPARE_TUNED:-$STATE/tuned}
+  ROLL_LV=none
+fi
+ROLL_LV=${COMPARE_ROLLOUT:-$ROLL_LV}
+case $ROLL_LV in none|[0-9]*-[0-9]*) ;; *) echo "compare: COMPARE_ROLLOUT must be A-B (level seeds) or none" >&2; exit 2 ;; esac
 METHODS=${COMPARE_METHODS:-mean and sand geomean tand}
 STAGES=${COMPARE_STAGE:-data tune final probe table}
 JOBS=${COMPARE_JOBS:-1}
 SKIP_TUNE=${COMPARE_SKIP_TUNE:-0}
 TRAIN=$DATA/train.cbd; VAL=$DATA/val.cbd; TEST=$DATA/test.cbd; RELAB=$DATA/train-relabeled.cbd
+[ "$USER_DATA" = 1 ] && { TRAIN=$COMPARE_TRAIN; VAL=$COMPARE_VAL; TEST=$COMPARE_TEST; }
 PROBE_SEED=1
 QUIET=--quiet
 
@@ -109,7 +134,48 @@ record() { # NAME LEVELS STATES SEED
     fail "record $1"
   mv "$DATA/part-$1" "$DATA/$1" && logstep "record-$1" $(( $(date +%s) - t ))
 }
-if has_stage data; then
+# user_levels: the probe's levels of your training data: the first quarter of its seeds (at least one,
+# and at least one left with its true labels); sets RELABEL_LO, RELABEL_HI, TRAIN_HI
+user_levels() {
+  lv=$($C data info "$TRAIN" --json --quiet | $PY -c '
+import json, sys
+s = json.load(sys.stdin)["seeds"]
+if len(s) < 2:
+    sys.exit("the training data has %d level(s); the probe needs at least 2" % len(s))
+q = max(1, len(s) // 4)
+print(s[0], s[q - 1], s[-1])') || fail "$TRAIN: cannot choose the probe's levels"
+  set -- $lv
+  RELABEL_LO=$1; RELABEL_HI=$2; TRAIN_HI=$3
+}
+[ "$USER_DATA" = 1 ] && (has_stage data || has_stage probe) && user_levels
+# data_ids: each dataset's manifest CRC, one line each (what STATE/datasets.txt holds)
+data_ids() {
+  for d in "$TRAIN" "$VAL" "$TEST"; do
+    id=$($C data info "$d" --json --quiet | $PY -c 'import json, sys; print(json.load(sys.stdin)["manifest_crc"])') ||
+      fail "$d: not a readable dataset"
+    echo "$d $id"
+  done
+}
+if has_stage data && [ "$USER_DATA" = 1 ]; then
+  for d in "$TRAIN" "$VAL" "$TEST"; do
+    say "verify $d"
+    run $C data verify "$d" --quiet >&2 || fail "$d does not verify (coinbc data verify names what is wrong)"
+  done
+  ids=$(data_ids) || exit 1
+  if [ -f "$STATE/datasets.txt" ]; then
+    [ "$ids" = "$(cat "$STATE/datasets.txt")" ] ||
+      fail "$STATE was made with other data ($STATE/datasets.txt); use another COMPARE_STATE, or give the same datasets"
+  else
+    echo "$ids" > "$STATE/datasets.txt.tmp" && mv "$STATE/datasets.txt.tmp" "$STATE/datasets.txt"
+  fi
+  if [ ! -f "$RELAB/manifest.txt" ]; then
+    say "relabel levels $RELABEL_LO-$RELABEL_HI of $TRAIN (the first quarter, for the memorization probe)"
+    rm -rf "$DATA/part-relabel.cbd"
+    run $C data relabel "$TRAIN" --levels "$RELABEL_LO-$RELABEL_HI" --seed 1 -o "$DATA/part-relabel.cbd" >&2 ||
+      fail "relabel"
+    mv "$DATA/part-relabel.cbd" "$RELAB"
+  fi
+elif has_stage data; then
   record train.cbd "$TRAIN_LO-$TRAIN_HI" "$TRAIN_STATES" 1
   record val.cbd "$VAL_LV" "$VAL_STATES" 3
   record test.cbd "$TEST_LV" "$TEST_STATES" 2
@@ -180,7 +246,9 @@ if has_stage final; then
       t=$(date +%s); mkdir -p "$S"
       train_run "$R" "$TRAIN" "$m" "$s"
       [ -f "$S/eval.json" ] || to_file "$S/eval.json" $C eval "$R" "$TEST" --json $QUIET
-      [ -f "$S/rollout.json" ] || to_file "$S/rollout.json" $C rollout "$R" --levels "$ROLL_LV" --mode "$MODE" --json $QUIET
+      if [ "$ROLL_LV" != none ] && [ ! -f "$S/rollout.json" ]; then
+        to_file "$S/rollout.json" $C rollout "$R" --levels "$ROLL_LV" --mode "$MODE" --json $QUIET
+      fi
       cp "$R/config.json" "$R/metrics.csv" "$R/metrics.jsonl" "$R/agreement.json" "$S/" && touch "$S/done" || fail "summary of $R"
       logstep "final-$m-$s" $(( $(date +%s) - t ))
     done

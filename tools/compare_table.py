@@ -170,12 +170,15 @@ def table(argv):
             if d not in figs:
                 continue
             r = figs[d]
-            if None in (r["train_acc"], r["test_acc"], r["rollout_success"]):
-                die("%s: the summary lacks eval or rollout figures" % d)
+            if None in (r["train_acc"], r["test_acc"]):
+                die("%s: the summary lacks eval figures" % d)
             cols["train"].append(r["train_acc"])
             cols["test"].append(r["test_acc"])
             cols["gap"].append(r["gap"])
-            cols["roll"].append(r["rollout_success"])
+            if r["rollout_success"] is not None:  # none when the comparison plays no levels (COMPARE_ROLLOUT=none)
+                cols["roll"].append(r["rollout_success"])
+        if cols["roll"] and len(cols["roll"]) != len(cols["test"]):
+            die("%s: some runs have rollout figures and some do not" % m)
         res[m] = cols
     out = []
     out.append("Final runs: each method's configuration, one run per seed; mean ± half-width of the 95%% "
@@ -190,7 +193,7 @@ def table(argv):
         if n == 0:
             out.append("| %s | 0 | | | | | | | | |" % m)
             continue
-        row = [m, str(n)] + [pct(*mean_ci(c[k])) for k in ("train", "test", "gap", "roll")]
+        row = [m, str(n)] + [pct(*mean_ci(c[k])) if c[k] else "-" for k in ("train", "test", "gap", "roll")]
         if m != base and base in res:
             for k in ("test", "roll"):
                 t, p = welch(c[k], res[base][k])
