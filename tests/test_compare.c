@@ -269,7 +269,7 @@ static void test_user_data(void **st) {
              "COMPARE_TEST=%s/u-test.cbd", dir, dir, dir);
     int rc = compare("u", env, out, sizeof out, err, sizeof err);
     if (rc != 0) fail_msg("compare.sh exited %d:\n%s", rc, err);
-    assert_non_null(strstr(err, "u-train.cbd (the first quarter"));
+    assert_non_null(strstr(err, "u-train.cbd (the first quarter)"));
     assert_null(strstr(err, "record train.cbd")); /* nothing recorded */
     assert_false(exists("%s/u/data/%s", dir, "train.cbd"));
     /* both methods with 2 seeds; no rollout figures: a dash, and no Welch test of them */

@@ -156,6 +156,15 @@ data_ids() {
     echo "$d $id"
   done
 }
+# relabel_probe NOTE: the probe's training data, levels RELABEL_LO-RELABEL_HI of TRAIN relabeled, unless made
+relabel_probe() {
+  [ -f "$RELAB/manifest.txt" ] && return 0
+  say "relabel levels $RELABEL_LO-$RELABEL_HI of $TRAIN $1"
+  rm -rf "$DATA/part-relabel.cbd"
+  run $C data relabel "$TRAIN" --levels "$RELABEL_LO-$RELABEL_HI" --seed 1 -o "$DATA/part-relabel.cbd" >&2 ||
+    fail "relabel"
+  mv "$DATA/part-relabel.cbd" "$RELAB"
+}
 if has_stage data && [ "$USER_DATA" = 1 ]; then
   for d in "$TRAIN" "$VAL" "$TEST"; do
     say "verify $d"
@@ -168,24 +177,12 @@ if has_stage data && [ "$USER_DATA" = 1 ]; then
   else
     echo "$ids" > "$STATE/datasets.txt.tmp" && mv "$STATE/datasets.txt.tmp" "$STATE/datasets.txt"
   fi
-  if [ ! -f "$RELAB/manifest.txt" ]; then
-    say "relabel levels $RELABEL_LO-$RELABEL_HI of $TRAIN (the first quarter, for the memorization probe)"
-    rm -rf "$DATA/part-relabel.cbd"
-    run $C data relabel "$TRAIN" --levels "$RELABEL_LO-$RELABEL_HI" --seed 1 -o "$DATA/part-relabel.cbd" >&2 ||
-      fail "relabel"
-    mv "$DATA/part-relabel.cbd" "$RELAB"
-  fi
+  relabel_probe "(the first quarter)"
 elif has_stage data; then
   record train.cbd "$TRAIN_LO-$TRAIN_HI" "$TRAIN_STATES" 1
   record val.cbd "$VAL_LV" "$VAL_STATES" 3
   record test.cbd "$TEST_LV" "$TEST_STATES" 2
-  if [ ! -f "$RELAB/manifest.txt" ]; then
-    say "relabel levels $RELABEL_LO-$RELABEL_HI of the training data"
-    rm -rf "$DATA/part-relabel.cbd"
-    run $C data relabel "$TRAIN" --levels "$RELABEL_LO-$RELABEL_HI" --seed 1 -o "$DATA/part-relabel.cbd" >&2 ||
-      fail "relabel"
-    mv "$DATA/part-relabel.cbd" "$RELAB"
-  fi
+  relabel_probe ""
 fi
 
 # ---- tune: one study per method, the same trials and epochs for each ----------------------
