@@ -352,6 +352,22 @@ static void test_train_args(void **st) {
     assert_non_null(strstr(out, "unsupported value"));
 }
 
+/* compare_table.py's Holm adjustment against hand-computed values: sorted
+ * 0.01 0.03 0.04 0.5 -> 4 x 0.01, 3 x 0.03, max(2 x 0.04, 0.09), 0.5 */
+static void test_holm(void **st) {
+    (void)st;
+    FILE *p = popen("/usr/bin/python3 -B -c 'import sys; sys.path.insert(0, \"tools\"); import compare_table as c; "
+                    "print(c.holm([0.01, 0.04, 0.03, 0.5])); print(c.holm([float(\"nan\"), 0.2, 0.9])); "
+                    "print(c.holm([]))' 2>&1",
+                    "r");
+    assert_non_null(p);
+    char out[512];
+    size_t got = fread(out, 1, sizeof out - 1, p);
+    out[got] = 0;
+    assert_int_equal(pclose(p), 0);
+    assert_string_equal(out, "[0.04, 0.09, 0.09, 0.5]\n[nan, 0.4, 0.9]\n[]\n");
+}
+
 static int setup(void **st) {
     (void)st;
     dir = test_tmpdir();
@@ -372,6 +388,7 @@ int main(void) {
         cmocka_unit_test(test_tune_stage_with_a_stand_in), cmocka_unit_test(test_quick_with_real_tune),
         cmocka_unit_test(test_user_data),
         cmocka_unit_test(test_train_args),
+        cmocka_unit_test(test_holm),
     };
     return cmocka_run_group_tests_name("compare", tests, setup, teardown);
 }

@@ -13,7 +13,9 @@
 
 Statistics: mean over seeds with a 95% interval from Student's t (n-1 degrees
 of freedom), and Welch's unequal-variances t-test of each method against the
-base method (scipy.stats.ttest_ind(equal_var=False), two-sided). SciPy is the
+base method (scipy.stats.ttest_ind(equal_var=False), two-sided), with Holm's
+adjustment of those p-values for the several methods tested against one base
+(each column of the table is one family). SciPy is the
 reference the C implementation in eval/stats.c is tested against, so both give
 the same figures. The run folders are never read here directly: `coinbc
 report --json` reads and checks them. Only /usr/bin/python3 with Debian's
@@ -133,6 +135,19 @@ def welch(a, b):
     return float(r.statistic), float(r.pvalue)
 
 
+def holm(ps):
+    """Holm-Bonferroni adjusted p-values, in the order given (NaN stays NaN
+    and does not count as a test): the i-th smallest of m p-values becomes
+    max over j <= i of min(1, (m - j + 1) p_(j))."""
+    idx = sorted((i for i, p in enumerate(ps) if not math.isnan(p)), key=lambda i: ps[i])
+    out = [float("nan")] * len(ps)
+    run = 0.0
+    for rank, i in enumerate(idx):
+        run = max(run, min(1.0, (len(idx) - rank) * ps[i]))
+        out[i] = run
+    return out
+
+
 def pct(m, h):
     if math.isnan(h):
         return "%.1f" % (100 * m)
@@ -183,10 +198,21 @@ def table(argv):
     out = []
     out.append("Final runs: each method's configuration, one run per seed; mean ± half-width of the 95%% "
                "t interval over seeds; accuracy in %%, gap in points; Welch's t-test of test accuracy and "
-               "of rollout success against %s (two-sided p)." % base)
+               "of rollout success against %s (two-sided p; in brackets the p adjusted by Holm's method for "
+               "the comparisons of the column)." % base)
     out.append("")
     out.append("| method | seeds | train acc | test acc | gap | rollout success | t (test acc) | p | t (rollout) | p |")
     out.append("|---|---|---|---|---|---|---|---|---|---|")
+    tests = {}  # (method, column) -> (t, p), for every method with runs but the base
+    for m in methods:
+        if m != base and base in res and res[m]["test"]:
+            for k in ("test", "roll"):
+                tests[(m, k)] = welch(res[m][k], res[base][k])
+    adj = {}
+    for k in ("test", "roll"):
+        ms = [m for m in methods if (m, k) in tests]
+        for m, a in zip(ms, holm([tests[(m, k)][1] for m in ms])):
+            adj[(m, k)] = a
     for m in methods:
         c = res[m]
         n = len(c["test"])
@@ -194,10 +220,11 @@ def table(argv):
             out.append("| %s | 0 | | | | | | | | |" % m)
             continue
         row = [m, str(n)] + [pct(*mean_ci(c[k])) if c[k] else "-" for k in ("train", "test", "gap", "roll")]
-        if m != base and base in res:
+        if (m, "test") in tests:
             for k in ("test", "roll"):
-                t, p = welch(c[k], res[base][k])
-                row += ["%.2f" % t if not math.isnan(t) else "-", "%.2g" % p if not math.isnan(p) else "-"]
+                t, p = tests[(m, k)]
+                row += ["%.2f" % t if not math.isnan(t) else "-",
+                        "%.2g [%.2g]" % (p, adj[(m, k)]) if not math.isnan(p) else "-"]
         else:
             row += ["", "", "", ""]
         out.append("| " + " | ".join(row) + " |")
