@@ -67,10 +67,18 @@ static int data_info(int argc, char **argv) {
             json_array_append_new(lab, json_integer((json_int_t)hist[a]));
             json_array_append_new(ex, json_integer((json_int_t)exec[a]));
         }
+        json_t *path = json_string(ds_path(r));
+        if (!path) {
+            json_decref(seeds), json_decref(lab), json_decref(ex);
+            cli_error("data info", "%s: the path is not UTF-8, which JSON cannot carry; rename the folder, or leave out "
+                      "--json", ds_path(r));
+            ds_close(r);
+            return 1;
+        }
         char crc[16];
         snprintf(crc, sizeof crc, "%08x", ds_manifest_crc(r));
-        json_t *o = json_pack("{s:s, s:i, s:I, s:I, s:I, s:f, s:f, s:i, s:i, s:s, s:{s:i, s:i, s:i}, s:o, s:o, s:o}",
-                              "path", ds_path(r), "levels", n, "frames", (json_int_t)frames, "episodes",
+        json_t *o = json_pack("{s:o, s:i, s:I, s:I, s:I, s:f, s:f, s:i, s:i, s:s, s:{s:i, s:i, s:i}, s:o, s:o, s:o}",
+                              "path", path, "levels", n, "frames", (json_int_t)frames, "episodes",
                               (json_int_t)episodes, "bytes", (json_int_t)bytes, "raw_frame_bytes", raw,
                               "compression_ratio", bytes ? raw / (double)bytes : 0.0, "first_seed",
                               n ? ds_level_seed(r, 0) : 0, "last_seed", n ? ds_level_seed(r, n - 1) : 0,

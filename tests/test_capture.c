@@ -5,11 +5,13 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <jansson.h>
 #include <png.h>
 #include <zlib.h>
 
@@ -351,6 +353,29 @@ static void test_export_roundtrip_and_filters(void **st) {
     /* info and split */
     assert_int_equal(test_run(out, sizeof out, err, sizeof err, "data info %s/a.cbd --json", root), 0);
     assert_non_null(strstr(out, "\"levels\": 4"));
+    /* info --json is JSON whatever the path: a quote is escaped, and a name JSON cannot carry (not UTF-8)
+     * is refused naming it */
+    assert_int_equal(test_run(out, sizeof out, err, sizeof err, "record --levels 7-8 --states 5 --out '%s/q\"x.cbd' --quiet",
+                              root), 0);
+    assert_int_equal(test_run(out, sizeof out, err, sizeof err, "data info '%s/q\"x.cbd' --json --quiet", root), 0);
+    json_error_t je;
+    json_t *j = json_loads(out, 0, &je);
+    if (!j) fail_msg("data info --json is not JSON (%s): %s", je.text, out);
+    const char *jp = json_string_value(json_object_get(j, "path"));
+    assert_non_null(jp);
+    assert_non_null(strstr(jp, "/q\"x.cbd"));
+    json_t *seeds = json_object_get(j, "seeds");
+    assert_int_equal(json_array_size(seeds), 2);
+    assert_int_equal(json_integer_value(json_array_get(seeds, 1)), 8);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "modes"), "easy")), 2);
+    json_decref(j);
+    char q[4200], bad[4200];
+    snprintf(q, sizeof q, "%.4000s/q\"x.cbd", root);
+    snprintf(bad, sizeof bad, "%.4000s/v\xff.cbd", root);
+    assert_int_equal(rename(q, bad), 0);
+    assert_int_equal(test_run(out, sizeof out, err, sizeof err, "data info '%s' --json --quiet", bad), 1);
+    assert_non_null(strstr(err, "not UTF-8"));
+    assert_non_null(strstr(err, "v\xff.cbd"));
     assert_int_equal(test_run(out, sizeof out, err, sizeof err, "data split %s/a.cbd --train 5000-5001 --test 6000-6001 -o %s/s", root, root), 0);
     assert_int_not_equal(test_run(out, sizeof out, err, sizeof err, "data split %s/a.cbd --train 5000-6000 --test 6000-6001 -o %s/t", root, root), 0);
     assert_non_null(strstr(err, "overlap"));
