@@ -275,6 +275,44 @@ static void test_missing_optuna(void **state) {
     assert_false(exists("%s/bad", tmp));
 }
 
+/* the driver's read of a trial's epochs through coinbc report: a folder refused
+ * mid-commit (train renames an epoch's files one at a time) leaves the last
+ * good answer and is tried again; report runs again only when metrics.jsonl
+ * changes. A stand-in for coinbc counts its calls and refuses the first. */
+static void test_driver_reads_epochs(void **state) {
+    (void)state;
+    char stub[1024], run[1024], cmd[16384];
+    snprintf(run, sizeof run, "%.900s/stubrun", tmp);
+    assert_int_equal(mkdir(run, 0755), 0);
+    snprintf(stub, sizeof stub, "%.900s/stub_coinbc.sh", tmp);
+    char text[16384];
+    snprintf(text, sizeof text,
+             "#!/bin/sh\n"
+             "n=$(cat %s/calls 2>/dev/null || echo 0); n=$((n + 1)); echo $n > %s/calls\n"
+             "[ \"$1\" = report ] && [ \"$3\" = --json ] || exit 9\n"
+             "if [ $n = 1 ]; then echo \"$2: metrics.csv has 1 epochs, metrics.jsonl has 2: inconsistent\" >&2; exit 1; fi\n"
+             "echo '[{\"run\": \"x\", \"epochs\": [{\"epoch\": 1, \"val_acc\": 0.5}, {\"epoch\": 2, \"val_acc\": null}]}]'\n",
+             tmp, tmp);
+    write_text(stub, text);
+    chmod(stub, 0755);
+    snprintf(text, sizeof text, "%s/metrics.jsonl", run);
+    write_text(text, "{}\n");
+    snprintf(cmd, sizeof cmd,
+             "cd tools && /usr/bin/python3 -B -c 'import tune; s = {}\n"
+             "print(tune.read_epochs(\"%s\", \"%s\", s), \"error\" in s)\n"
+             "print(tune.read_epochs(\"%s\", \"%s\", s), \"error\" in s)\n"
+             "print(tune.read_epochs(\"%s\", \"%s\", s))\n"
+             "print(tune.read_epochs(\"%s\", \"%s/none\", {}))' 2>&1; cat %.900s/calls",
+             stub, run, stub, run, stub, run, stub, run, tmp);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t got = fread(out, 1, sizeof out - 1, p);
+    out[got] = 0;
+    assert_int_equal(pclose(p), 0);
+    /* refused: nothing yet, the error kept; then the epochs; then no new call (nothing changed); no folder: [] */
+    assert_string_equal(out, "[] True\n[0.5, nan] False\n[0.5, nan]\n[]\n2\n");
+}
+
 /* ---- studies ---------------------------------------------------------------- */
 
 static int read_trials(run_tune_result *r, const char *dir) {
@@ -538,6 +576,7 @@ int main(void) {
         cmocka_unit_test(test_records_round_trip),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_missing_optuna),
+        cmocka_unit_test(test_driver_reads_epochs),
         cmocka_unit_test(test_study_end_to_end),
         cmocka_unit_test(test_same_seed_same_first_trial),
         cmocka_unit_test(test_report_charts),

@@ -286,21 +286,30 @@ def fmt(v):
 def read_epochs(coinbc, run, seen):
     """Per-epoch validation accuracy of a run folder (NaN for an epoch
     without validation), read through `coinbc report RUN --json`: run/ is the
-    only reader of a run folder's files. metrics.jsonl is rewritten atomically
-    after every epoch; coinbc report runs again only when it has changed
-    (`seen` keeps the last answer)."""
+    only reader of a run folder's files. coinbc report runs again only when
+    metrics.jsonl has changed; `seen` keeps the last good answer. Train
+    commits an epoch's files one rename at a time, so a look between two
+    renames finds the folder inconsistent: then the last good answer is
+    returned, seen["error"] says why, and the next call tries again. A
+    folder still refused once train has ended is the trial's error."""
     try:
         st = os.stat(os.path.join(run, "metrics.jsonl"))
     except OSError:
-        return []
+        return seen.get("accs", [])
     key = (st.st_ino, st.st_mtime_ns, st.st_size)
-    if seen.get("key") != key:
+    if seen.get("key") != key or "error" in seen:
         out = subprocess.run([coinbc, "report", run, "--json"], stdin=subprocess.DEVNULL, capture_output=True,
                              text=True)
-        if out.returncode != 0:
-            raise RuntimeError("coinbc report %s --json: %s" % (run, out.stderr.strip() or "status %d" % out.returncode))
-        rows = json.loads(out.stdout)[0]["epochs"]
-        seen["accs"] = [float("nan") if r["val_acc"] is None else float(r["val_acc"]) for r in rows]
+        try:
+            if out.returncode != 0:
+                raise ValueError(out.stderr.strip() or "exit status %d" % out.returncode)
+            rows = json.loads(out.stdout)[0]["epochs"]
+            accs = [float("nan") if r["val_acc"] is None else float(r["val_acc"]) for r in rows]
+        except (ValueError, KeyError, IndexError, TypeError) as err:
+            seen["error"] = "coinbc report %s --json: %s" % (run, err)
+            return seen.get("accs", [])
+        seen.pop("error", None)
+        seen["accs"] = accs
         seen["key"] = key
     return seen["accs"]
 
@@ -379,25 +388,31 @@ class Driver:
                 if rc is not None:
                     break
                 time.sleep(0.2)
-        except BaseException:  # coinbc report failed, or the driver is stopping: no train left behind
+        except BaseException:  # the driver is stopping (a storage error): no train left behind
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
             raise
         seconds = time.monotonic() - t0
         epochs = read_epochs(spec["coinbc"], run, seen)
+        killed = rc in (-signal.SIGINT, -signal.SIGKILL, -signal.SIGTERM, 130, 137, 143)
         accs = [a for a in epochs if not math.isnan(a)]
         trial.set_user_attr("coinbc_epochs_run", len(epochs))
         trial.set_user_attr("coinbc_seconds", round(seconds, 2))
+        if "error" in seen and not (killed and not pruned):
+            # train has ended and coinbc report still refuses its folder: no figure of it can be trusted
+            trial.set_user_attr("coinbc_error", seen["error"])
+            self.study.tell(trial, state=TrialState.FAIL)
+            log("trial %d: FAILED (%s)" % (trial.number, seen["error"]))
         # coinbc train ends a SIGTERM with status 143 after a clean stop; a
         # train without that handler dies by the signal (-15): both are a prune
-        if pruned and rc in (143, -signal.SIGTERM, 0):
+        elif pruned and rc in (143, -signal.SIGTERM, 0):
             if rc != 0:
                 log("trial %d: coinbc train stopped by SIGTERM (status %d)" % (trial.number, rc))
             self.study.tell(trial, state=TrialState.PRUNED)
             log("trial %d: pruned after %d epochs (best val acc %s)" % (trial.number, len(accs),
                                                                        "%.4f" % max(accs) if accs else "-"))
-        elif rc in (-signal.SIGINT, -signal.SIGKILL, -signal.SIGTERM, 130, 137, 143):
+        elif killed:
             # killed from outside (Ctrl-C, kill, the machine's OOM killer): not
             # an outcome of the parameters; void it and queue them again
             trial.set_user_attr(VOID, "interrupted")
@@ -419,7 +434,7 @@ class Driver:
                 if trial is None:
                     return
                 self.run_trial(trial)
-        except Exception as err:  # a storage error or a run folder coinbc report refuses: stop the other workers too
+        except Exception as err:  # a storage error: stop the other workers too
             with self.lock:
                 self.stop = True
                 self.failed = self.failed or "%s: %s" % (type(err).__name__, err)
