@@ -84,7 +84,7 @@ static void test_quick_end_to_end(void **st) {
     assert_non_null(strstr(out_a, "| mean | 2 | "));
     assert_non_null(strstr(out_a, "| and | 2 | "));
     assert_non_null(strstr(out_a, "- and: default options (COMPARE_SKIP_TUNE=1, not tuned)"));
-    assert_non_null(strstr(out_a, "| method | relabeled training levels | true-label training levels | test levels |"));
+    assert_non_null(strstr(out_a, "| method | seeds | relabeled training levels | true-label training levels | test levels |"));
     assert_non_null(strstr(err, "compare: complete"));
     char *t = slurp("%s/a/state/%s", dir, "table.md");
     assert_string_equal(t, out_a);
@@ -265,8 +265,8 @@ static void test_user_data(void **st) {
                           rec[k][1], rec[k][2], rec[k][3], dir, rec[k][0]);
         if (rc) fail_msg("record %s: %s", rec[k][0], err);
     }
-    snprintf(env, sizeof env, "COMPARE_SKIP_TUNE=1 COMPARE_TRAIN=%s/u-train.cbd COMPARE_VAL=%s/u-val.cbd "
-             "COMPARE_TEST=%s/u-test.cbd", dir, dir, dir);
+    snprintf(env, sizeof env, "COMPARE_SKIP_TUNE=1 COMPARE_PROBE_SEEDS='1 2' COMPARE_TRAIN=%s/u-train.cbd "
+             "COMPARE_VAL=%s/u-val.cbd COMPARE_TEST=%s/u-test.cbd", dir, dir, dir);
     int rc = compare("u", env, out, sizeof out, err, sizeof err);
     if (rc != 0) fail_msg("compare.sh exited %d:\n%s", rc, err);
     assert_non_null(strstr(err, "u-train.cbd (the first quarter)"));
@@ -294,6 +294,12 @@ static void test_user_data(void **st) {
     j = slurp("%s/u/state/%s", dir, "probe/mean/true.json");
     assert_non_null(strstr(j, "\"test_levels\": 5,"));
     free(j);
+    /* two probe seeds: seed 2 in probe/METHOD-2, both in the probe table */
+    assert_true(exists("%s/u/state/%s", dir, "probe/and-2/done"));
+    char *pt = strstr(out, "| method | seeds | relabeled");
+    assert_non_null(pt);
+    assert_non_null(strstr(pt, "| mean | 2 | "));
+    assert_non_null(strstr(pt, "| and | 2 | "));
     char *ids = slurp("%s/u/state/%s", dir, "datasets.txt");
     assert_non_null(strstr(ids, "u-test.cbd "));
     free(ids);
@@ -312,6 +318,8 @@ static void test_user_data(void **st) {
     snprintf(env, sizeof env, "COMPARE_TRAIN=%s/u-train.cbd", dir);
     assert_int_equal(compare("v", env, out, sizeof out, err, sizeof err), 2);
     assert_non_null(strstr(err, "go together"));
+    assert_int_equal(compare("v", "COMPARE_PROBE_SEEDS=x", out, sizeof out, err, sizeof err), 2);
+    assert_non_null(strstr(err, "COMPARE_PROBE_SEEDS"));
     assert_int_equal(compare("v", "COMPARE_ROLLOUT=all", out, sizeof out, err, sizeof err), 2);
     assert_non_null(strstr(err, "COMPARE_ROLLOUT"));
 }

@@ -24,6 +24,8 @@
 #                        record) instead of the recorded ones: see "Your own data" below
 #   COMPARE_ROLLOUT      level seeds A-B the final runs play in the engine (COMPARE_MODE), or none;
 #                        default 1000-1499 (quick: 1000-1003), and none with your own data
+#   COMPARE_PROBE_SEEDS  training seeds of the memorization probe (default "1"; more seeds give its
+#                        accuracies an interval)
 #   COMPARE_TRIALS (24), COMPARE_EPOCHS (5), COMPARE_SEEDS ("1 2 3 4 5"), COMPARE_JOBS (1),
 #   COMPARE_STATE (docs/results/compare/MODE), COMPARE_DATA (out/compare/MODE),
 #   COMPARE_TUNED (docs/results/tuned/MODE: where each method's best.json is copied as METHOD.json)
@@ -34,9 +36,9 @@
 # configs/METHOD.json (the configuration the runs use) and METHOD.origin (tuned or default),
 # runs/METHOD-SEED/ (eval.json on the test levels, rollout.json, config.json, metrics.csv, metrics.jsonl,
 # agreement.json, done: `coinbc report` reads these folders),
-# probe/METHOD/ (relabeled.json, true.json, test.json: eval of the final weights on the relabeled
-# training levels, the true-label training levels and the test levels; config.json, metrics.csv,
-# done), steps.log (seconds per step), table.md, and a .gitignore for checkpoints.
+# probe/METHOD/ (probe seed 1; seed S: probe/METHOD-S/) (relabeled.json, true.json, test.json: eval of the
+# final weights on the relabeled training levels, the true-label training levels and the test levels;
+# config.json, metrics.csv, done), steps.log (seconds per step), table.md, and a .gitignore for checkpoints.
 #
 # Your own data: COMPARE_TRAIN=train.cbd COMPARE_VAL=val.cbd COMPARE_TEST=test.cbd (levels of the three
 # must not overlap; coinbc data split makes them from one dataset). Nothing is recorded; the data stage
@@ -87,7 +89,12 @@ JOBS=${COMPARE_JOBS:-1}
 SKIP_TUNE=${COMPARE_SKIP_TUNE:-0}
 TRAIN=$DATA/train.cbd; VAL=$DATA/val.cbd; TEST=$DATA/test.cbd; RELAB=$DATA/train-relabeled.cbd
 [ "$USER_DATA" = 1 ] && { TRAIN=$COMPARE_TRAIN; VAL=$COMPARE_VAL; TEST=$COMPARE_TEST; }
-PROBE_SEED=1
+PROBE_SEEDS=${COMPARE_PROBE_SEEDS:-1}
+for s in $PROBE_SEEDS; do
+  case $s in *[!0-9]*) echo "compare: COMPARE_PROBE_SEEDS must be seeds (non-negative integers): '$s'" >&2; exit 2 ;; esac
+done
+# probe_dir ROOT METHOD SEED: the probe folder of that seed (seed 1 has the plain name)
+probe_dir() { if [ "$3" = 1 ]; then echo "$1/probe/$2"; else echo "$1/probe/$2-$3"; fi; }
 QUIET=--quiet
 
 DEADLINE=""
@@ -255,11 +262,12 @@ fi
 # ---- memorization probe: the configuration trained on partly relabeled data ---------------------
 if has_stage probe; then
   for m in $METHODS; do
-    S=$STATE/probe/$m; R=$DATA/probe/$m
+   for ps in $PROBE_SEEDS; do
+    S=$(probe_dir "$STATE" "$m" "$ps"); R=$(probe_dir "$DATA" "$m" "$ps")
     [ -f "$S/done" ] && continue
-    say "memorization probe $m"
+    say "memorization probe $m, seed $ps"
     t=$(date +%s); mkdir -p "$S"
-    train_run "$R" "$RELAB" "$m" "$PROBE_SEED"
+    train_run "$R" "$RELAB" "$m" "$ps"
     # the final weights: memorization is what the training ends with
     K="--checkpoint $R/latest.ckpt"
     [ -f "$S/relabeled.json" ] || to_file "$S/relabeled.json" $C eval "$R" "$RELAB" --levels "$RELABEL_LO-$RELABEL_HI" \
@@ -268,13 +276,15 @@ if has_stage probe; then
       --no-train $K --json $QUIET
     [ -f "$S/test.json" ] || to_file "$S/test.json" $C eval "$R" "$TEST" --no-train $K --json $QUIET
     cp "$R/config.json" "$R/metrics.csv" "$R/metrics.jsonl" "$R/agreement.json" "$S/" && touch "$S/done" || fail "summary of $R"
-    logstep "probe-$m" $(( $(date +%s) - t ))
+    logstep "probe-$m-$ps" $(( $(date +%s) - t ))
+   done
   done
 fi
 
 # ---- the table ----------------------------------------------------------------------------
 if has_stage table; then
-  $PY "$HERE/compare_table.py" table "$STATE" --methods "$METHODS" --seeds "$SEEDS" --coinbc "$C" > "$STATE/table.md.tmp" ||
+  $PY "$HERE/compare_table.py" table "$STATE" --methods "$METHODS" --seeds "$SEEDS" --probe-seeds "$PROBE_SEEDS" \
+    --coinbc "$C" > "$STATE/table.md.tmp" ||
     fail "table"
   mv "$STATE/table.md.tmp" "$STATE/table.md"
   cat "$STATE/table.md"
@@ -282,7 +292,7 @@ fi
 missing=0
 for m in $METHODS; do
   for s in $SEEDS; do [ -f "$STATE/runs/$m-$s/done" ] || missing=$((missing + 1)); done
-  [ -f "$STATE/probe/$m/done" ] || missing=$((missing + 1))
+  for ps in $PROBE_SEEDS; do [ -f "$(probe_dir "$STATE" "$m" "$ps")/done" ] || missing=$((missing + 1)); done
 done
 if [ $missing = 0 ]; then say "complete: $STATE/table.md"; else say "$missing runs still to do (stages: $STAGES)"; fi
 exit 0

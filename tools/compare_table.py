@@ -6,9 +6,9 @@
       best.json: one JSON object whose keys are train option names without
       the dashes) on one line: the --fixed options first, then the file's,
       then --set, a later value replacing an earlier one.
-  table STATE --methods "M..." --seeds "S..." [--base mean] [--coinbc PATH]
+  table STATE --methods "M..." --seeds "S..." [--probe-seeds "S..."] [--base mean] [--coinbc PATH]
       Reads the per-run summaries compare.sh keeps in STATE (runs/M-S/,
-      probe/M/) through `coinbc report --json` (the run-records module's
+      probe/M/ for probe seed 1, probe/M-S/ for the others) through `coinbc report --json` (the run-records module's
       strict readers) and prints the comparison table as Markdown.
 
 Statistics: mean over seeds with a 95% interval from Student's t (n-1 degrees
@@ -157,7 +157,7 @@ def pct(m, h):
 def table(argv):
     if not argv:
         die("table STATE --methods M... --seeds S... [--base mean]")
-    state, methods, seeds, base = argv[0], [], [], "mean"
+    state, methods, seeds, probe_seeds, base = argv[0], [], [], ["1"], "mean"
     coinbc = os.environ.get("COINBC", "build/coinbc")
     i = 1
     while i < len(argv):
@@ -165,6 +165,8 @@ def table(argv):
             methods = argv[i + 1].split()
         elif argv[i] == "--seeds" and i + 1 < len(argv):
             seeds = argv[i + 1].split()
+        elif argv[i] == "--probe-seeds" and i + 1 < len(argv):
+            probe_seeds = argv[i + 1].split()
         elif argv[i] == "--base" and i + 1 < len(argv):
             base = argv[i + 1]
         elif argv[i] == "--coinbc" and i + 1 < len(argv):
@@ -174,9 +176,11 @@ def table(argv):
         i += 2
     done = [os.path.join(state, "runs", "%s-%s" % (m, s)) for m in methods for s in seeds]
     done = [d for d in done if os.path.exists(os.path.join(d, "done"))]
-    probe_dirs = [os.path.join(state, "probe", m) for m in methods]
-    probe_dirs = [d for d in probe_dirs if os.path.exists(os.path.join(d, "done"))]
-    figs = report_json(coinbc, done + probe_dirs)
+    def probe_dir(m, s):
+        return os.path.join(state, "probe", m if s == "1" else "%s-%s" % (m, s))
+    probe = {m: [probe_dir(m, s) for s in probe_seeds] for m in methods}
+    probe = {m: [d for d in ds if os.path.exists(os.path.join(d, "done"))] for m, ds in probe.items()}
+    figs = report_json(coinbc, done + [d for m in methods for d in probe[m]])
     res = {}
     for m in methods:
         cols = {"train": [], "test": [], "gap": [], "roll": []}
@@ -234,21 +238,26 @@ def table(argv):
         if os.path.exists(o):
             with open(o) as f:
                 out.append("- %s: %s" % (m, f.read().strip()))
-    probe = [(m, os.path.join(state, "probe", m)) for m in methods]
-    probe = [(m, d) for m, d in probe if os.path.exists(os.path.join(d, "done"))]
-    if probe:
+    if any(probe.values()):
         out.append("")
         out.append("Memorization probe: trained on the training data with the labels of some levels replaced by "
-                   "uniform random actions (chance 1/15 = 6.7%), final weights, one seed; accuracy in % against the "
-                   "labels trained on.")
+                   "uniform random actions (chance 1/15 = 6.7%), final weights; accuracy in % against the labels "
+                   "trained on (with several seeds: mean ± half-width of the 95% t interval).")
         out.append("")
-        out.append("| method | relabeled training levels | true-label training levels | test levels |")
-        out.append("|---|---|---|---|")
-        for m, d in probe:
-            a = [figs[d][k] for k in ("probe_relabeled_acc", "probe_true_acc", "probe_test_acc")]
-            if None in a:
-                die("%s: the probe summary lacks relabeled.json, true.json or test.json" % d)
-            out.append("| %s | %.1f | %.1f | %.1f |" % (m, 100 * a[0], 100 * a[1], 100 * a[2]))
+        out.append("| method | seeds | relabeled training levels | true-label training levels | test levels |")
+        out.append("|---|---|---|---|---|")
+        keys = ("probe_relabeled_acc", "probe_true_acc", "probe_test_acc")
+        for m in methods:
+            if not probe[m]:
+                continue
+            cols = [[] for _ in keys]
+            for d in probe[m]:
+                a = [figs[d][k] for k in keys]
+                if None in a:
+                    die("%s: the probe summary lacks relabeled.json, true.json or test.json" % d)
+                for c, x in zip(cols, a):
+                    c.append(x)
+            out.append("| %s | %d | %s |" % (m, len(probe[m]), " | ".join(pct(*mean_ci(c)) for c in cols)))
     print("\n".join(out))
 
 
