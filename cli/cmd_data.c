@@ -69,7 +69,9 @@ static int data_info(int argc, char **argv) {
         }
         json_t *path = json_string(ds_path(r));
         if (!path) {
-            json_decref(seeds), json_decref(lab), json_decref(ex);
+            json_decref(seeds);
+            json_decref(lab);
+            json_decref(ex);
             cli_error("data info", "%s: the path is not UTF-8, which JSON cannot carry; rename the folder, or leave out "
                       "--json", ds_path(r));
             ds_close(r);
