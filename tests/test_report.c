@@ -16,8 +16,8 @@
 #include "tests/support/run.h"
 
 static void write_text(const char *dir, const char *name, const char *text) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    char path[4400];
+    snprintf(path, sizeof path, "%.4000s/%.300s", dir, name);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     fputs(text, f);
