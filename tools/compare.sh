@@ -141,10 +141,18 @@ record() { # NAME LEVELS STATES SEED
     fail "record $1"
   mv "$DATA/part-$1" "$DATA/$1" && logstep "record-$1" $(( $(date +%s) - t ))
 }
+# info_of DATASET: its coinbc data info --json (the training set's is read once and kept: info reads
+# every shard, and both the probe's levels and the manifest CRC come from it)
+TRAIN_INFO=""
+info_of() {
+  if [ "$1" = "$TRAIN" ] && [ -n "$TRAIN_INFO" ]; then printf '%s\n' "$TRAIN_INFO"; return 0; fi
+  $C data info "$1" --json --quiet
+}
 # user_levels: the probe's levels of your training data: the first quarter of its seeds (at least one,
 # and at least one left with its true labels); sets RELABEL_LO, RELABEL_HI, TRAIN_HI
 user_levels() {
-  lv=$($C data info "$TRAIN" --json --quiet | $PY -c '
+  TRAIN_INFO=$(info_of "$TRAIN") || fail "$TRAIN: not a readable dataset"
+  lv=$(printf '%s\n' "$TRAIN_INFO" | $PY -c '
 import json, sys
 s = json.load(sys.stdin)["seeds"]
 if len(s) < 2:
@@ -158,7 +166,7 @@ print(s[0], s[q - 1], s[-1])') || fail "$TRAIN: cannot choose the probe's levels
 # data_ids: each dataset's manifest CRC, one line each (what STATE/datasets.txt holds)
 data_ids() {
   for d in "$TRAIN" "$VAL" "$TEST"; do
-    id=$($C data info "$d" --json --quiet | $PY -c 'import json, sys; print(json.load(sys.stdin)["manifest_crc"])') ||
+    id=$(info_of "$d" | $PY -c 'import json, sys; print(json.load(sys.stdin)["manifest_crc"])') ||
       fail "$d: not a readable dataset"
     echo "$d $id"
   done
