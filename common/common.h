@@ -180,6 +180,14 @@ int cb_parse_i64(const char *s, int64_t *out);
 int cb_parse_f64(const char *s, double *out);
 /* "A-B" or "A" -> [lo, hi] inclusive, nonnegative int32; 0 on success. */
 int cb_parse_range(const char *s, int32_t *lo, int32_t *hi);
+/* Exact forms, for file formats whose text FORMATS.md fixes: the n bytes at
+ * s (no NUL needed) must be a canonical decimal in [lo, hi]: digits only, a
+ * '-' only when lo < 0, no '+', no whitespace, no leading zeros ("0" itself
+ * is fine, "-0" is not). CB_EARG for a malformed number, CB_ERANGE for one
+ * outside [lo, hi] (however many digits it has: nothing wraps). */
+int cb_parse_dec_exact(const char *s, size_t n, int64_t lo, int64_t hi, int64_t *out);
+/* Exactly 8 lower-case hex digits (a CRC-32 as the formats write it). */
+int cb_parse_hex32_exact(const char *s, size_t n, uint32_t *out);
 
 /* ---- processes (common/dist.c) ------------------------------------------
  * The one seam to MPI. Built with `make MPI=1` and started by mpirun, a

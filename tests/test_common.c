@@ -131,6 +131,40 @@ static void test_parse(void **st) {
     assert_int_equal(cb_parse_f64("0.25", &d), 0);
     assert_true(d == 0.25);
     assert_true(cb_parse_f64("nan", &d) < 0);
+    int64_t x = 0;
+#define DEC(str, lo, hi) cb_parse_dec_exact(str, strlen(str), lo, hi, &x)
+    assert_int_equal(DEC("0", 0, 10), 0);
+    assert_int_equal(x, 0);
+    assert_int_equal(DEC("2147483647", 0, INT32_MAX), 0);
+    assert_int_equal(x, INT32_MAX);
+    assert_int_equal(DEC("-5", -10, 10), 0);
+    assert_int_equal(x, -5);
+    assert_int_equal(DEC("4294967296", 0, INT32_MAX), CB_ERANGE); /* wraps to 0 in 32 bits */
+    assert_int_equal(DEC("4294967300", 0, UINT32_MAX), CB_ERANGE);
+    assert_int_equal(DEC("99999999999999999999999", 0, INT64_MAX), CB_ERANGE);
+    assert_int_equal(DEC("9223372036854775807", 0, INT64_MAX), 0);
+    assert_int_equal(DEC("-9223372036854775808", INT64_MIN, 0), 0);
+    assert_true(x == INT64_MIN);
+    assert_int_equal(DEC("9223372036854775808", 0, INT64_MAX), CB_ERANGE);
+    assert_int_equal(DEC("+5", 0, 10), CB_EARG);
+    assert_int_equal(DEC("05", 0, 10), CB_EARG);
+    assert_int_equal(DEC("-0", -10, 10), CB_EARG);
+    assert_int_equal(DEC("-1", 0, 10), CB_EARG);
+    assert_int_equal(DEC(" 5", 0, 10), CB_EARG);
+    assert_int_equal(DEC("5 ", 0, 10), CB_EARG);
+    assert_int_equal(DEC("", 0, 10), CB_EARG);
+    assert_int_equal(DEC("-", -10, 10), CB_EARG);
+    assert_int_equal(DEC("11", 0, 10), CB_ERANGE);
+    assert_int_equal(cb_parse_dec_exact("7\0junk", 6, 0, 14, &x), CB_EARG); /* a NUL inside the span */
+    assert_int_equal(cb_parse_dec_exact("123", 2, 0, 100, &x), 0);         /* only the span counts */
+    assert_int_equal(x, 12);
+#undef DEC
+    uint32_t h = 0;
+    assert_int_equal(cb_parse_hex32_exact("c648d158", 8, &h), 0);
+    assert_true(h == 0xc648d158u);
+    assert_int_equal(cb_parse_hex32_exact("C648D158", 8, &h), CB_EARG);
+    assert_int_equal(cb_parse_hex32_exact("c648d15", 7, &h), CB_EARG);
+    assert_int_equal(cb_parse_hex32_exact("c648d15g", 8, &h), CB_EARG);
 }
 
 static int square_task(void *ctx, int64_t i) {
