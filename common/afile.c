@@ -135,43 +135,80 @@ int cb_write_file_atomic(const char *path, const void *buf, size_t n, cb_err *e)
     return cb_afile_commit(&f, e);
 }
 
-int cb_read_file(const char *path, uint8_t **out, size_t *n, cb_err *e) {
+int cb_open_regular(const char *path, int64_t *size, cb_err *e) {
+    /* O_NONBLOCK: opening a FIFO for reading must not wait for a writer;
+     * the fstat below then refuses it. It is cleared again for the reads. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) return cb_fail(e, errno == ENOENT ? CB_ENOTFOUND : CB_EIO, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st)) {
+        int er = errno;
+        close(fd);
+        return cb_fail(e, CB_EIO, "%s: %s", path, strerror(er));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        const char *what = S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO"
+                           : S_ISCHR(st.st_mode) ? "a character device" : S_ISBLK(st.st_mode) ? "a block device"
+                           : S_ISSOCK(st.st_mode) ? "a socket" : "not a regular file";
+        return cb_fail(e, CB_EFORMAT, "%s: is %s (after following symlinks); only regular files are read", path, what);
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+        int er = errno;
+        close(fd);
+        return cb_fail(e, CB_EIO, "%s: %s", path, strerror(er));
+    }
+    *size = (int64_t)st.st_size;
+    return fd;
+}
+
+int cb_read_file_max(const char *path, size_t max, uint8_t **out, size_t *n, cb_err *e) {
     *out = NULL;
     *n = 0;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return cb_fail(e, errno == ENOENT ? CB_ENOTFOUND : CB_EIO, "%s: %s", path, strerror(errno));
-    size_t cap = 1 << 16, len = 0;
-    uint8_t *buf = malloc(cap + 1);
+    int64_t size = 0;
+    int fd = cb_open_regular(path, &size, e);
+    if (fd < 0) return fd;
+    if ((uint64_t)size > max) {
+        close(fd);
+        return cb_fail(e, CB_ERANGE, "%s: %lld bytes, more than the %zu this file may have; refusing to read it", path,
+                       (long long)size, max);
+    }
+    /* Read the size fstat gave, plus one byte to see a file that grew
+     * meanwhile: it is refused rather than read without bound. */
+    size_t want = (size_t)size;
+    uint8_t *buf = malloc(want + 2);
     if (!buf) {
-        fclose(fp);
-        return cb_fail(e, CB_ENOMEM, "%s: out of memory", path);
+        close(fd);
+        return cb_fail(e, CB_ENOMEM, "%s: out of memory reading %zu bytes", path, want);
     }
-    for (;;) {
-        if (len == cap) {
-            size_t ncap = cap * 2;
-            uint8_t *nb = realloc(buf, ncap + 1);
-            if (!nb) {
-                free(buf);
-                fclose(fp);
-                return cb_fail(e, CB_ENOMEM, "%s: out of memory reading %zu bytes", path, ncap);
-            }
-            buf = nb;
-            cap = ncap;
+    size_t len = 0;
+    while (len < want + 1) {
+        ssize_t got = read(fd, buf + len, want + 1 - len);
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            int er = errno;
+            free(buf);
+            close(fd);
+            return cb_fail(e, CB_EIO, "%s: read error: %s", path, strerror(er));
         }
-        size_t got = fread(buf + len, 1, cap - len, fp);
-        len += got;
         if (got == 0) break;
+        len += (size_t)got;
     }
-    int bad = ferror(fp);
-    fclose(fp);
-    if (bad) {
+    close(fd);
+    if (len != want) {
         free(buf);
-        return cb_fail(e, CB_EIO, "%s: read error", path);
+        return cb_fail(e, CB_EIO, "%s: changed size while being read (%zu bytes expected, %s); is another process writing it?",
+                       path, want, len > want ? "more found" : "fewer found");
     }
     buf[len] = 0;
     *out = buf;
     *n = len;
     return 0;
+}
+
+int cb_read_file(const char *path, uint8_t **out, size_t *n, cb_err *e) {
+    return cb_read_file_max(path, CB_READ_MAX_DEFAULT, out, n, e);
 }
 
 int cb_mkdirs(const char *path, cb_err *e) {

@@ -100,7 +100,19 @@ int cb_afile_commit(cb_afile *f, cb_err *e);
 void cb_afile_abort(cb_afile *f);
 /* Whole-buffer convenience. */
 int cb_write_file_atomic(const char *path, const void *buf, size_t n, cb_err *e);
-/* Reads a whole file into a malloc'd buffer (+1 NUL byte not counted). */
+/* Opens path for reading only if it is a regular file (after symlinks): a
+ * FIFO, a device (/dev/zero), a socket or a directory is refused with a
+ * message naming it, and opening never blocks. Returns the descriptor (>= 0)
+ * and its size, or a negative CB_E* code. */
+int cb_open_regular(const char *path, int64_t *size, cb_err *e);
+/* Reads a whole regular file into a malloc'd buffer (+1 NUL byte not
+ * counted), refusing (CB_ERANGE, naming the file) one larger than max bytes
+ * and one whose size changes while it is read. Readers pass the most their
+ * format allows (or what a manifest declares). */
+int cb_read_file_max(const char *path, size_t max, uint8_t **out, size_t *n, cb_err *e);
+/* cb_read_file_max with CB_READ_MAX_DEFAULT (1 GiB): for files with no
+ * tighter bound of their own. */
+#define CB_READ_MAX_DEFAULT ((size_t)1 << 30)
 int cb_read_file(const char *path, uint8_t **out, size_t *n, cb_err *e);
 /* mkdir -p; ok if it exists as a directory. */
 int cb_mkdirs(const char *path, cb_err *e);

@@ -175,6 +175,50 @@ static int square_task(void *ctx, int64_t i) {
 
 /* cb_argmax: the largest value, the lowest index among equals, NaNs never
  * chosen (the tie rule every prediction in coinbc follows). */
+static void test_read_regular(void **st) {
+    (void)st;
+    char dir[] = "/tmp/cb_readreg_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char fifo[256], link[256], file[256];
+    snprintf(fifo, sizeof fifo, "%s/frame_000001.png", dir);
+    snprintf(link, sizeof link, "%s/actions.csv", dir);
+    snprintf(file, sizeof file, "%s/ok.txt", dir);
+    assert_int_equal(mkfifo(fifo, 0644), 0);
+    assert_int_equal(symlink("/dev/zero", link), 0);
+    assert_int_equal(cb_write_file_atomic(file, "hello", 5, NULL), 0);
+    uint8_t *b = NULL;
+    size_t n = 0;
+    cb_err e = {0};
+    /* A FIFO with no writer: refused at once, not waited on. */
+    assert_int_equal(cb_read_file(fifo, &b, &n, &e), CB_EFORMAT);
+    assert_non_null(strstr(e.msg, fifo));
+    assert_non_null(strstr(e.msg, "FIFO"));
+    assert_null(b);
+    /* A symlink to /dev/zero: refused, not read until memory runs out. */
+    assert_int_equal(cb_read_file(link, &b, &n, &e), CB_EFORMAT);
+    assert_non_null(strstr(e.msg, "character device"));
+    assert_int_equal(cb_read_file(dir, &b, &n, &e), CB_EFORMAT);
+    assert_non_null(strstr(e.msg, "directory"));
+    /* The cap: at the size it reads, one byte under it is refused. */
+    assert_int_equal(cb_read_file_max(file, 4, &b, &n, &e), CB_ERANGE);
+    assert_non_null(strstr(e.msg, file));
+    assert_null(b);
+    assert_int_equal(cb_read_file_max(file, 5, &b, &n, &e), 0);
+    assert_int_equal(n, 5);
+    assert_memory_equal(b, "hello", 6); /* with its NUL */
+    free(b);
+    int64_t size = -1;
+    int fd = cb_open_regular(file, &size, &e);
+    assert_true(fd >= 0);
+    assert_int_equal(size, 5);
+    close(fd);
+    assert_int_equal(cb_open_regular(fifo, &size, &e), CB_EFORMAT);
+    unlink(fifo);
+    unlink(link);
+    unlink(file);
+    rmdir(dir);
+}
+
 static void test_argmax(void **st) {
     (void)st;
     const float a[] = {0.1f, 0.3f, 0.3f, 0.2f};
@@ -262,7 +306,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_err),      cmocka_unit_test(test_lock),     cmocka_unit_test(test_rng),
         cmocka_unit_test(test_atomic),   cmocka_unit_test(test_parse),    cmocka_unit_test(test_parallel),
-        cmocka_unit_test(test_argmax),
+        cmocka_unit_test(test_argmax), cmocka_unit_test(test_read_regular),
     };
     return cmocka_run_group_tests_name("common", tests, NULL, NULL);
 }
