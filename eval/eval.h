@@ -36,6 +36,35 @@ double eval_betainc(double a, double b, double x);
  * quantile (inverse CDF) for 0 < p < 1. */
 double eval_t_cdf(double t, double df);
 double eval_t_quantile(double p, double df);
+/* Holm's step-down adjustment of n p-values, in the order given: the r-th
+ * smallest of the m finite ones becomes max over j <= r of
+ * min(1, (m - j + 1) p_(j)); a NaN stays NaN and is not counted as a test. */
+void eval_holm(double *adj, const double *p, int n);
+
+/* ---- the comparison's table (compare.c) ---------------------------------- */
+#define EVAL_CMP_MAXSEEDS 64
+#define EVAL_CMP_MAXMETHODS 32
+/* One method's figures: its final runs (per seed with a `done` marker) and
+ * probe runs, in seed order. */
+typedef struct {
+    char name[32];
+    int n, nroll, nprobe;
+    double train[EVAL_CMP_MAXSEEDS], test[EVAL_CMP_MAXSEEDS], gap[EVAL_CMP_MAXSEEDS], roll[EVAL_CMP_MAXSEEDS];
+    double probe[3][EVAL_CMP_MAXSEEDS]; /* relabeled, true-label, test levels */
+    int has_origin;
+    char origin[1024]; /* configs/METHOD.origin, stripped */
+} eval_compare_method;
+/* Reads METHOD's figures from the comparison folder `state`: runs/METHOD-S/
+ * (eval.json with training figures, rollout.json if any run has one: all or
+ * none) for each final seed S, probe/METHOD/ (probe seed 1) or
+ * probe/METHOD-S/ (relabeled.json, true.json, test.json), configs/METHOD.origin. */
+int eval_compare_load(eval_compare_method *out, const char *state, const char *method, const int *seeds, int nseeds,
+                      const int *probe_seeds, int nprobe, cb_err *e);
+/* The comparison's Markdown table: mean +- 95% t half-width over seeds,
+ * Welch's t-test of test accuracy and rollout success of every other method
+ * against `base`, Holm-adjusted per column; the origins; the probe. */
+int eval_compare_table(FILE *f, const eval_compare_method *ms, int nm, const char *base, cb_err *e);
+
 /* CoinRun-equivalent action: 9..14 are NOOP (4). */
 int eval_merge_action(int a);
 
