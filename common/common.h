@@ -114,6 +114,30 @@ int cb_read_file_max(const char *path, size_t max, uint8_t **out, size_t *n, cb_
  * tighter bound of their own. */
 #define CB_READ_MAX_DEFAULT ((size_t)1 << 30)
 int cb_read_file(const char *path, uint8_t **out, size_t *n, cb_err *e);
+/* Running a child program (proc.c). argv[0] is a path (no PATH search).
+ * The child runs in a process group of its own and dies with this process;
+ * a deadline (cb_now() seconds, 0 for none) or *stop becoming non-zero sends
+ * the group SIGTERM, then SIGKILL after `grace` seconds (0: 30). */
+typedef struct {
+    char *const *argv;
+    const char *in_text;         /* the child's stdin, or NULL for /dev/null */
+    int capture_out, capture_err; /* 1: into the result (bounded), 0: inherited */
+    size_t max_out, max_err;     /* caps of the captured bytes (0: 64 MiB and 1 MiB) */
+    double deadline, grace;
+    const volatile int *stop;
+} cb_proc;
+typedef struct {
+    int status;            /* the wait status */
+    int timed_out, stopped; /* ended by the deadline, or by *stop */
+    char *out, *err;       /* captured, NUL-terminated (NULL when not captured) */
+    size_t out_n, err_n;
+} cb_proc_result;
+/* 0 once the child has ended (whatever its status); a negative CB_E* code
+ * when it could not be started or run (nothing is left running then). */
+int cb_proc_run(const cb_proc *o, cb_proc_result *r, cb_err *e);
+void cb_proc_result_free(cb_proc_result *r);
+/* The exit code a shell shows: the status, or 128 + the signal. */
+int cb_proc_exit_code(int status);
 /* mkdir -p; ok if it exists as a directory. */
 int cb_mkdirs(const char *path, cb_err *e);
 int cb_fsync_dir(const char *dir, cb_err *e);
