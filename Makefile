@@ -6,7 +6,7 @@
 # bench/ (the benchmarks behind `coinbc bench`) link it into build/coinbc;
 # each tests/test_*.c is its own cmocka program.
 
-MODULES := common game dataset capture model run train eval
+MODULES := common game dataset capture model run train eval exp
 CC      ?= gcc
 MARCH   ?= $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo 2>/dev/null && echo x86-64-v3 || echo x86-64-v2)
 # -ffp-contract=off: the engine must round exactly as procgen's spec says
@@ -45,11 +45,10 @@ TESTLIB_SRC := $(filter-out tests/support/faultshim.c,$(wildcard tests/support/*
 TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/%.o)
 
 # libjansson-dev: JSON of run and tune folders (run/); python3-optuna: the
-# tune driver's TPE sampler, pruner and storage (tools/tune.py); python3-scipy:
-# Student's t and Welch's test in tools/compare_table.py (named, not left to
-# optuna's Recommends).
-DEB_PKGS := gcc make libopenblas-dev libpng-dev zlib1g-dev libcmocka-dev libjansson-dev pkg-config python3 python3-optuna \
-	python3-scipy
+# tune driver's TPE sampler, pruner and storage (tools/tune.py). (SciPy is the
+# reference eval/stats.c was checked against; its figures are pasted into
+# tests/test_stats.c, so neither the tests nor coinbc need it.)
+DEB_PKGS := gcc make libopenblas-dev libpng-dev zlib1g-dev libcmocka-dev libjansson-dev pkg-config python3 python3-optuna
 DEB_TEST_PKGS := chromium
 ifeq ($(MPI),1)
   DEB_PKGS += libopenmpi-dev openmpi-bin
@@ -67,8 +66,9 @@ help:
 	@echo "make MPI=1 test        build against Open MPI (build-mpi/) and also run the mpirun tests (docs/MPI.md)"
 	@echo "make MPI=1 test-mpi    only the mpirun tests (tests/test_mpi.c), as .ci/run does"
 	@echo "make demo       the whole pipeline on a default: record, train mean and and, eval, rollout, report"
-	@echo "make reproduce  the paper-scale experiment: mean, and, sand, geomean x 3 seeds (hours)"
-	@echo "make compare    hard mode: tune each method, 5 seeds of each best, probe, table (resumable; COMPARE_HOURS=2 per piece)"
+	@echo "make compare    docs/experiments/hard.json: tune 5 methods, 5 seeds of each best, probe, table (resumable; COMPARE_HOURS=2 per piece)"
+	@echo "make reproduce  docs/experiments/reproduce.json: mean, and, sand, geomean at tau 0.8 x 3 seeds (hours)"
+	@echo "make compare-NAME   any docs/experiments/NAME.json the same way"
 	@echo "make bench      run the benchmarks (figures on stdout)"
 	@echo "make clean      remove build/ and build-san/"
 	@echo "make fuzz       build the libFuzzer targets tests/fuzz/*.c with clang and run each FUZZ_TIME (60) s"
@@ -126,16 +126,21 @@ demo: deps
 	@$(MAKE) --no-print-directory $(BUILD)/coinbc
 	COINBC=$(BUILD)/coinbc sh tools/demo.sh
 
-# The paper-scale experiment: 4 methods x 3 seeds on 64 x 1000 training states.
-reproduce: deps
+# The committed experiments (docs/experiments/NAME.json) through coinbc
+# compare: resumable; COMPARE_HOURS=H makes pieces of at most H hours (exit
+# status 3: run again). Records go to docs/results/compare/NAME (committed),
+# datasets and checkpoints to out/compare/NAME (never committed).
+COMPARE_HOURS ?=
+compare-%: deps
 	@$(MAKE) --no-print-directory $(BUILD)/coinbc
-	COINBC=$(BUILD)/coinbc sh tools/reproduce.sh
+	$(BUILD)/coinbc compare docs/experiments/$*.json -o docs/results/compare/$* --work out/compare/$* \
+	  $(if $(COMPARE_HOURS),--hours $(COMPARE_HOURS))
 
-# Issue 11's comparison, resumable in pieces (tools/compare.sh lists its knobs;
-# COMPARE_QUICK=1 is the tiny version tests/test_compare.c runs).
-compare: deps
-	@$(MAKE) --no-print-directory $(BUILD)/coinbc
-	COINBC=$(BUILD)/coinbc sh tools/compare.sh
+# The hard-mode comparison of five tuned methods (docs/RESULTS.md).
+compare: compare-hard
+
+# The older fixed-configuration experiment: mean, and, sand, geomean at tau 0.8, 3 seeds, easy mode.
+reproduce: compare-reproduce
 
 bench: deps $(BUILD)/coinbc
 	$(BUILD)/coinbc bench all

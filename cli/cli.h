@@ -77,5 +77,6 @@ int cli_cmd_rollout(int argc, char **argv);
 int cli_cmd_report(int argc, char **argv);
 int cli_cmd_bench(int argc, char **argv);
 int cli_cmd_tune(int argc, char **argv);
+int cli_cmd_compare(int argc, char **argv);
 
 #endif

@@ -21,6 +21,7 @@ static const cli_entry CMDS[] = {
     {"rollout", cli_cmd_rollout, "closed-loop play of levels by a trained policy"},
     {"report", cli_cmd_report, "an HTML report comparing runs"},
     {"tune", cli_cmd_tune, "hyperparameter search over train with the same budget for every method"},
+    {"compare", cli_cmd_compare, "compare methods as a spec says: data, tuning, final runs, probes, the table"},
     {"bench", cli_cmd_bench, "benchmarks"},
 };
 #define NCMDS ((int)(sizeof CMDS / sizeof CMDS[0]))

@@ -4,7 +4,7 @@
  * per layer as inline SVG, and each run's sample frames (PNG embedded as
  * base64). Reads RUN/config.json, RUN/metrics.jsonl + .csv, RUN/eval.json,
  * RUN/rollout.json, RUN/agreement.json and the memorization probe's
- * RUN/{relabeled,true,test}.json (eval.json format, as tools/compare.sh
+ * RUN/{relabeled,true,test}.json (eval.json format, as coinbc compare
  * writes them into probe/METHOD/) through run/'s strict readers, and
  * RUN/eval_frames.png; a missing file leaves its cells empty, a damaged one
  * is an error. */

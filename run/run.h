@@ -240,6 +240,69 @@ typedef struct {
 
 int run_folder_recover(const char *dir, run_recovery *r, cb_err *e);
 
+/* ---- the comparison: its spec and DIR/compare.json (compare.c) ------------- */
+#define RUN_COMPARE_MAX_METHODS 16
+#define RUN_COMPARE_MAX_SEEDS 64
+#define RUN_COMPARE_MAX_WORDS 64
+/* One dataset of the comparison: recorded (levels lo-hi x states, noise,
+ * record seed) or the user's own (path, relative to the spec's folder). */
+typedef struct {
+    int is_path;
+    char path[4096];
+    int32_t lo, hi, states;
+    double noise;
+    int64_t seed;
+} run_compare_data;
+/* A method row: tuned (a coinbc tune study; name is the train method) or a
+ * fixed configuration (config: best.json's format, {option: value}). */
+typedef struct {
+    char name[32];
+    int tuned, trials, jobs;
+    int64_t tune_seed;
+    char space[4096]; /* "" for tune's default space; else relative to the spec's folder */
+    char config[4096]; /* fixed: the JSON object's text */
+} run_compare_method;
+typedef struct {
+    char name[64];
+    int hard;
+    run_compare_data data[3]; /* train, val, test */
+    int nfixed;               /* train options for every run, as argv words */
+    char fixed[RUN_COMPARE_MAX_WORDS][256];
+    int epochs;
+    int nmethods;
+    run_compare_method m[RUN_COMPARE_MAX_METHODS];
+    int nseeds;
+    int64_t seeds[RUN_COMPARE_MAX_SEEDS];
+    int probe, probe_auto;    /* probe_auto: the first quarter of the training seeds */
+    int32_t probe_lo, probe_hi;
+    int64_t relabel_seed;
+    int nprobe_seeds;
+    int64_t probe_seeds[RUN_COMPARE_MAX_SEEDS];
+    int rollout;
+    int32_t roll_lo, roll_hi;
+    char base[32];
+    char tuned[4096];         /* where tuned configurations are copied ("" none), relative to the spec's folder */
+    char *canonical;          /* malloc'd: the spec as compact JSON with sorted keys */
+} run_compare_spec;
+/* Strict: format coinbc-compare-spec, known keys and types, ranges, method
+ * names unique, recorded datasets disjoint, the probe's levels inside the
+ * training levels, base one of the methods. */
+int run_compare_spec_decode(run_compare_spec *s, const char *text, size_t n, const char *name, cb_err *e);
+int run_compare_spec_read(run_compare_spec *s, const char *path, cb_err *e);
+void run_compare_spec_free(run_compare_spec *s);
+/* DIR/compare.json: the spec a comparison folder was made with (canonical
+ * text) and its datasets' manifest CRCs (train, val, test, relabeled; null
+ * until known). */
+enum { RUN_COMPARE_NDATA = 4 };
+typedef struct {
+    char *spec; /* malloc'd canonical text */
+    int has_crc[RUN_COMPARE_NDATA];
+    uint32_t crc[RUN_COMPARE_NDATA];
+} run_compare_state;
+int run_compare_state_write(const char *dir, const run_compare_state *st, cb_err *e);
+int run_compare_state_read(run_compare_state *st, const char *dir, cb_err *e);
+void run_compare_state_free(run_compare_state *st);
+
 /* ---- a whole run folder ------------------------------------------------------ */
 
 typedef struct {

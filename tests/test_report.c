@@ -100,7 +100,7 @@ static void make_run(const char *root, const char *name, const char *method, dou
                       .mean_steps_to_coin = 80, .expert_success = 1.0, .expert_mean_steps_to_coin = 60,
                       .random_success = 0.05, .random_success_lo = 0.02, .random_success_hi = 0.11};
     assert_int_equal(run_rollout_write(dir, &ro, &e), 0);
-    if (tau == 0) { /* the memorization probe's three evaluations, as tools/compare.sh names them */
+    if (tau == 0) { /* the memorization probe's three evaluations, as coinbc compare names them */
         static const char *const files[3] = {"relabeled.json", "true.json", "test.json"};
         const double acc[3] = {0.5123, 0.8234, 0.7345};
         for (int k = 0; k < 3; k++) {

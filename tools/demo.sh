@@ -13,18 +13,18 @@ $C record --levels 0-63 --states 1000 --noise 0.1 --seed 1 --out "$D/train.cbd"
 echo "== 2/6 record 200 held-out levels x 100 states"
 $C record --levels 1000-1199 --states 100 --noise 0.1 --seed 2 --out "$D/test.cbd"
 $C data info "$D/train.cbd" | head -6
-# Each method's tuned configuration (make compare: docs/results/tuned/hard/METHOD.json, tuned in hard
-# mode) when one is on record, with the demo's budget; else the hand-picked default.
+# Each method's tuned configuration (make compare: docs/results/tuned/hard/METHOD.args, coinbc train's
+# options of the study's best trial, tuned in hard mode) when one is on record, with the demo's budget
+# (its --epochs and --seed replace the tuned ones); else the hand-picked default.
 TUNED=${DEMO_TUNED:-docs/results/tuned/hard}
 for m in mean and; do
-  if [ -f "$TUNED/$m.json" ]; then
-    args=$(/usr/bin/python3 "$(dirname "$0")/compare_table.py" train-args "$TUNED/$m.json" --fixed "--net nature" \
-      --set epochs=$EPOCHS --set seed=1) || exit 1
-    echo "== 3/6 train '$m' with its tuned configuration ($TUNED/$m.json): $args"
+  if [ -f "$TUNED/$m.args" ]; then
+    args="$(sed -e 's/--epochs [0-9]*//' -e 's/--seed [0-9]*//' "$TUNED/$m.args") --epochs $EPOCHS --seed 1"
+    echo "== 3/6 train '$m' with its tuned configuration ($TUNED/$m.args): $args"
   else
     args="--net nature --method $m --tau 0.8 --epochs $EPOCHS --seed 1"
     echo "== 3/6 train '$m' (nature CNN, $EPOCHS epochs, 16 levels x 8 frames per batch, seed 1; not tuned:" \
-      "no $TUNED/$m.json yet, make compare writes it)"
+      "no $TUNED/$m.args yet, make compare writes it)"
   fi
   # shellcheck disable=SC2086
   $C train "$D/train.cbd" --val "$D/test.cbd" $args -o "$D/$m"

@@ -1,0 +1,112 @@
+/* cmd_compare.c - coinbc compare: the options, the stop signals, and
+ * exp_compare_run (exp/compare.c), which does the work. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "exp/exp.h"
+
+#define CMD "compare"
+
+static volatile int stop_flag;
+static volatile sig_atomic_t stop_sig;
+
+static void on_stop(int sig) {
+    stop_sig = sig;
+    stop_flag = 1;
+}
+
+static void say(void *ctx, const char *line) {
+    (void)ctx;
+    fprintf(stderr, "compare: %s\n", line);
+}
+
+int cli_cmd_compare(int argc, char **argv) {
+    const char *out = NULL, *work = NULL, *stage_s = "data,tune,final,probe,table";
+    double hours = 0;
+    int threads = 0, quiet = 0;
+    cli_opt opts[] = {
+        {"out", CLI_STR, &out, "DIR", "the comparison's records (-o; required): compare.json, configs/, tune/, runs/, "
+                                     "probe/, table.md, steps.log", 0},
+        {"work", CLI_STR, &work, "WORK", "datasets and run folders with their checkpoints, never committed "
+                                        "(default: out/compare/NAME, NAME from the spec)", 0},
+        {"hours", CLI_F64, &hours, "H", "stop after at most H hours (fractions allowed) with exit status 3; run the "
+                                       "same command again to go on", 0},
+        {"stage", CLI_STR, &stage_s, "S,...", "only these stages: data, tune, final, probe, table (default: all, in "
+                                              "that order)", 0},
+        {"threads", CLI_INT, &threads, "T", "--threads of every step (default: the steps' own, all cores)", 0},
+        {"quiet", CLI_FLAG, &quiet, NULL, "no progress lines (the steps' own messages still show)", 0},
+    };
+    cli_cmd_info info = {
+        CMD,
+        "Compares methods as a spec describes (docs/experiments/*.json): the data (recorded, or your own three\n"
+        "datasets), one coinbc tune study per tuned method or a fixed configuration, final runs over seeds\n"
+        "evaluated on the test levels and played in the engine, the memorization probe, and the table\n"
+        "(mean and 95% t interval over seeds, Welch's t-test against the base method with Holm's adjustment).\n"
+        "Every step is a coinbc command run as a child process; each is skipped once its record is complete,\n"
+        "so after a kill, a failure or the time budget the same command goes on where it stopped.",
+        "coinbc compare SPEC.json -o DIR [--work WORK] [--hours H] [--stage S,...]",
+        "DIR holds compact records meant to be committed: compare.json (the spec and the datasets' manifest\n"
+        "CRCs: a later run with another spec or other data is refused), configs/METHOD.json and .origin,\n"
+        "tune/METHOD/ (the study's journal, trials.csv, best.json), runs/METHOD-SEED/ and probe/METHOD[-SEED]/\n"
+        "(eval, rollout, config and metrics records; `coinbc report` reads them), table.md. WORK holds what\n"
+        "is made again deterministically: datasets, trial and run folders, checkpoints.\n"
+        "exit status: 0 done (complete, or the stages asked for are: it says how many runs are left), 1 a step\n"
+        "failed (its message is above), 2 bad options, 3 stopped at the time budget (run again), 130/143\n"
+        "stopped by SIGINT/SIGTERM (run again).\n"
+        "example: coinbc compare docs/experiments/hard.json -o docs/results/compare/hard --hours 2"};
+    const char *pos[1];
+    int npos = 0;
+    int rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), pos, 1, &npos);
+    if (rc) return rc > 0 ? 0 : 2;
+    if (npos != 1 || !out) return cli_error(CMD, "give SPEC.json and -o DIR (see --help)"), 2;
+    unsigned stages;
+    if (exp_stages_parse(stage_s, &stages))
+        return cli_error(CMD, "--stage '%s': expected stages among data, tune, final, probe, table", stage_s), 2;
+    if (!(hours >= 0) || hours > 10000) return cli_error(CMD, "--hours must be >= 0"), 2;
+    if (threads < 0) return cli_error(CMD, "--threads must be >= 1"), 2;
+
+    char self[4096];
+    ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (k <= 0) return cli_error(CMD, "cannot find the coinbc program itself (/proc/self/exe)");
+    self[k] = 0;
+    char defwork[4200];
+    if (!work) {
+        run_compare_spec s;
+        cb_err e = {0};
+        if (run_compare_spec_read(&s, pos[0], &e)) return cli_fail(CMD, &e);
+        snprintf(defwork, sizeof defwork, "out/compare/%s", s.name);
+        run_compare_spec_free(&s);
+        work = defwork;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    exp_compare_opts o = {.spec = pos[0], .dir = out, .work = work, .coinbc = self, .hours = hours, .stages = stages,
+                          .threads = threads, .stop = &stop_flag, .say = quiet ? NULL : say};
+    char *table = NULL;
+    cb_err e = {0};
+    rc = exp_compare_run(&o, &table, &e);
+    if (table) {
+        fputs(table, stdout);
+        free(table);
+    }
+    switch (rc) {
+    case EXP_COMPLETE:
+        if (!quiet) fprintf(stderr, "compare: complete: %s/table.md\n", out);
+        return 0;
+    case EXP_PARTIAL: return 0;
+    case EXP_BUDGET:
+        fprintf(stderr, "compare: stopped at the time budget (--hours %g); run the same command again to go on\n", hours);
+        return 3;
+    case EXP_INTERRUPTED:
+        fprintf(stderr, "compare: stopped by a signal; run the same command again to go on\n");
+        return 128 + (stop_sig ? stop_sig : SIGTERM);
+    default: return cli_fail(CMD, &e);
+    }
+}
