@@ -43,13 +43,14 @@ static int resolve(const char *opt, const char *p, char *out, int *exists, cb_er
     }
     /* the longest prefix that exists, through realpath */
     char pre[2 * MAXP], base[MAXP];
-    int k = nc;
+    int k = nc, rerr = 0; /* rerr: why the prefix of k + 1 components did not resolve */
     for (;; k--) {
         size_t len = 0;
         pre[0] = 0;
         for (int i = 0; i < k; i++) len += (size_t)snprintf(pre + len, sizeof pre - len, "/%s", comp[i]);
         if (k == 0) snprintf(pre, sizeof pre, "/");
         if (len < sizeof pre && realpath(pre, base)) break;
+        rerr = errno;
         if (k == 0) return cb_fail(e, CB_EIO, "%s %s: cannot resolve the path: %s", opt, p, strerror(errno));
     }
     if (k < nc) {
@@ -60,8 +61,9 @@ static int resolve(const char *opt, const char *p, char *out, int *exists, cb_er
         struct stat st;
         snprintf(here, sizeof here, "%s/%s", strcmp(base, "/") ? base : "", comp[k]);
         if (lstat(here, &st) == 0)
-            return cb_fail(e, CB_EARG, "%s %s: %s is there but cannot be resolved (a symbolic link to a missing target, "
-                                       "or a loop of links); give a path that does not go through it", opt, p, here);
+            return cb_fail(e, CB_EARG, "%s %s: %s is there but cannot be resolved (%s: a symbolic link to a missing "
+                                       "target, a loop of links or a folder that cannot be searched); give a path that "
+                                       "does not go through it", opt, p, here, strerror(rerr));
     }
     size_t len = (size_t)snprintf(out, cap, "%s", base);
     for (int i = k; i < nc; i++) {
