@@ -31,7 +31,7 @@ static int resolve(const char *opt, const char *p, char *out, int *exists, cb_er
             return cb_fail(e, CB_EARG, "%s %s: path too long", opt, p);
     }
     /* the components, lexically (empty ones and `.` dropped, `..` kept) */
-    char *comp[MAXP / 2];
+    char *comp[sizeof abs / 2 + 1]; /* every component takes at least 2 bytes of abs ("x/") */
     int nc = 0;
     for (char *s = abs; *s;) {
         while (*s == '/') *s++ = 0;
