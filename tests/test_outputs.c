@@ -196,6 +196,11 @@ static void test_every_command(void **state) {
             "tune d.cbd --val v.cbd --method and --trials 2 --space space.json -o t --storage journal:d.cbd/manifest.txt");
     refused("--storage space.json", "input space.json",
             "tune d.cbd --val v.cbd --method and --trials 2 --space space.json -o t --storage sqlite:///space.json");
+    /* a path of thousands of components (more than PATH_MAX bytes) is refused, not overrun */
+    static char deep[8200];
+    for (int i = 0; i < 3000; i++) memcpy(deep + 2 * i, "a/", 2);
+    memcpy(deep + 6000, "x", 2);
+    refused("-o a/a/a/a/", NULL, "report run -o %s", deep);
     /* play: --frames against the actions file */
     write_text("acts.txt", "1 1 1\n");
     refused("--frames .", "input acts.txt", "play --seed 1 --actions acts.txt --frames .");
