@@ -47,6 +47,21 @@ void cli_usage(const cli_cmd_info *info, const cli_opt *opts, int nopts, FILE *o
     if (info->details) fprintf(out, "\n%s\n", info->details);
 }
 
+/* An argument that is an option itself, so it cannot be the value of the
+ * option before it: "--x", "--", "-o", "-h" (a negative number is a value). */
+static int is_option_word(const char *a) {
+    return (a[0] == '-' && a[1] == '-') || !strcmp(a, "-o") || !strcmp(a, "-h");
+}
+
+/* "option -o needs a value", for an option at the end or followed by another option */
+static int missing_value(const char *cmd, const char *given, const cli_opt *o, const char *next) {
+    const char *mv = o->metavar ? o->metavar : "X";
+    if (next)
+        return cli_error(cmd, "option %s needs a value (%s), and '%s' after it is an option; for a value that starts "
+                              "with '--', write --%s=VALUE", given, mv, next, o->name);
+    return cli_error(cmd, "option %s needs a value (%s)", given, mv);
+}
+
 static int set_value(const char *cmd, cli_opt *o, const char *v) {
     switch (o->kind) {
     case CLI_STR:
@@ -122,8 +137,8 @@ int cli_parse(int argc, char **argv, const cli_cmd_info *info, cli_opt *opts, in
             } else if (eq) {
                 v = eq + 1;
             } else {
-                if (i + 1 >= argc) {
-                    cli_error(cmd, "--%s needs a value (%s)", o->name, o->metavar ? o->metavar : "X");
+                if (i + 1 >= argc || (!only_pos && is_option_word(argv[i + 1]))) {
+                    missing_value(cmd, a, o, i + 1 < argc ? argv[i + 1] : NULL);
                     return -1;
                 }
                 v = argv[++i];
@@ -137,7 +152,11 @@ int cli_parse(int argc, char **argv, const cli_cmd_info *info, cli_opt *opts, in
                 cli_opt *o = NULL;
                 for (int k = 0; k < nopts; k++)
                     if (strcmp(opts[k].name, "out") == 0 || strcmp(opts[k].name, "o") == 0) o = &opts[k];
-                if (o && i + 1 < argc) {
+                if (o) {
+                    if (i + 1 >= argc || is_option_word(argv[i + 1])) {
+                        missing_value(cmd, a, o, i + 1 < argc ? argv[i + 1] : NULL);
+                        return -1;
+                    }
                     if (set_value(cmd, o, argv[++i]) != 0) return -1;
                     o->seen = 1;
                     continue;

@@ -35,7 +35,10 @@ typedef struct {
 /* Parses argv[1..argc-1] (argv[0] is the subcommand name). Returns 0 on
  * success, 1 when --help was printed (caller exits 0), -1 on error (message
  * already printed to stderr). pos receives positional arguments (up to
- * max_pos; more is an error). */
+ * max_pos; more is an error). An option that takes a value and is last, or
+ * followed by another option ("--x", "--", "-o", "-h"; a negative number is
+ * a value), is refused as "option -o needs a value" (--x=VALUE gives a value
+ * that starts with "--"). */
 int cli_parse(int argc, char **argv, const cli_cmd_info *info, cli_opt *opts, int nopts,
               const char **pos, int max_pos, int *npos);
 /* the number of entries of an option array (never type the count by hand) */

@@ -54,6 +54,10 @@ int cli_cmd_capture(int argc, char **argv) {
     if (rc) return rc > 0 ? 0 : 2;
     if (!npos) return cli_error("capture", "give at least one INPUT (see coinbc capture --help)"), 2;
     if (!out) return cli_error("capture", "-o DATA.cbd is required"), 2;
+    {
+        cb_err pe = {0};
+        if (cb_path_check_output("-o", out, CB_OUT_DATASET, pos, npos, &pe)) return cli_fail("capture", &pe), 2;
+    }
     int mode_v = -1;
     if (mode && !strcmp(mode, "easy")) mode_v = 0;
     else if (mode && !strcmp(mode, "hard")) mode_v = 1;

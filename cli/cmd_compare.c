@@ -72,15 +72,31 @@ int cli_cmd_compare(int argc, char **argv) {
     ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
     if (k <= 0) return cli_error(CMD, "cannot find the coinbc program itself (/proc/self/exe)");
     self[k] = 0;
-    char defwork[4200];
+    /* the spec names the default WORK and the user's datasets: outputs must
+     * keep clear of them and of each other */
+    run_compare_spec spec;
+    cb_err pe = {0};
+    if (run_compare_spec_read(&spec, pos[0], &pe)) return cli_fail(CMD, &pe);
+    char defwork[4200], sdir[4200], data[3][8400];
     if (!work) {
-        run_compare_spec s;
-        cb_err e = {0};
-        if (run_compare_spec_read(&s, pos[0], &e)) return cli_fail(CMD, &e);
-        snprintf(defwork, sizeof defwork, "out/compare/%s", s.name);
-        run_compare_spec_free(&s);
+        snprintf(defwork, sizeof defwork, "out/compare/%s", spec.name);
         work = defwork;
     }
+    snprintf(sdir, sizeof sdir, "%s", pos[0]);
+    char *slash = strrchr(sdir, '/');
+    if (slash) *slash = 0;
+    else snprintf(sdir, sizeof sdir, ".");
+    const char *in[5] = {pos[0], work};
+    int nin = 2;
+    for (int k = 0; k < 3 && spec.data[0].is_path; k++) {
+        if (spec.data[k].path[0] == '/') snprintf(data[k], sizeof data[k], "%s", spec.data[k].path);
+        else snprintf(data[k], sizeof data[k], "%s/%s", sdir, spec.data[k].path);
+        in[nin++] = data[k];
+    }
+    run_compare_spec_free(&spec);
+    if (cb_path_check_output("-o", out, CB_OUT_FILE, in, nin, &pe)) return cli_fail(CMD, &pe), 2;
+    in[1] = out;
+    if (cb_path_check_output("--work", work, CB_OUT_FILE, in, nin, &pe)) return cli_fail(CMD, &pe), 2;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop;

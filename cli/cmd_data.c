@@ -195,10 +195,12 @@ static int data_split(int argc, char **argv) {
         return cli_error("data split", "--train %d-%d and --test %d-%d overlap", tr.lo, tr.hi, te.lo, te.hi), 2;
     ds_reader *r;
     cb_err e = {0};
-    if (ds_open(&r, pos[0], &e)) return cli_fail("data split", &e);
     char a[4200], b[4200], cmd[600];
     snprintf(a, sizeof a, "%s-train.cbd", out);
     snprintf(b, sizeof b, "%s-test.cbd", out);
+    if (cb_path_check_output("-o", a, CB_OUT_DATASET, pos, 1, &e) || cb_path_check_output("-o", b, CB_OUT_DATASET, pos, 1, &e))
+        return cli_fail("data split", &e), 2;
+    if (ds_open(&r, pos[0], &e)) return cli_fail("data split", &e);
     snprintf(cmd, sizeof cmd, "coinbc data split %.200s --train %d-%d --test %d-%d", pos[0], tr.lo, tr.hi, te.lo, te.hi);
     int na = 0, nb = 0;
     ds_writer *wa = NULL, *wb = NULL;
@@ -246,6 +248,7 @@ static int data_export(int argc, char **argv) {
     if (!npz && strcmp(fmt, "png")) return cli_error("data export", "unknown --format '%s' (png or npz)", fmt), 2;
     ds_reader *r;
     cb_err e = {0};
+    if (cb_path_check_output("-o", out, CB_OUT_FILE, pos, 1, &e)) return cli_fail("data export", &e), 2;
     if (ds_open(&r, pos[0], &e)) return cli_fail("data export", &e);
     int count = 0, status = 0, total = 0;
     for (int i = 0; i < ds_nlevels(r); i++) total += ds_level_seed(r, i) >= lv.lo && ds_level_seed(r, i) <= lv.hi;

@@ -38,6 +38,7 @@ int cli_data_relabel(int argc, char **argv) {
     snprintf(cmd, sizeof cmd, "coinbc data%s", args + strlen("coinbc"));
     cb_err e = {0};
     int count = 0;
+    if (cb_path_check_output("-o", out, CB_OUT_DATASET, pos, 1, &e)) return cli_fail("data relabel", &e), 2;
     if (ds_relabel(pos[0], out, lv.lo, lv.hi, (uint64_t)seed, cmd, threads, &count, &e))
         return cli_fail("data relabel", &e);
     printf("%s: %d levels relabeled (seeds in %d-%d, seed %lld)\n", out, count, lv.lo, lv.hi, (long long)seed);

@@ -207,6 +207,16 @@ int cli_cmd_eval(int argc, char **argv) {
     model m;
     model_ckpt_state st;
     cb_err e = {0};
+    { /* the records eval writes into RUN, against what it reads */
+        char rec_json[4200], rec_png[4200], cfg_json[4200];
+        snprintf(rec_json, sizeof rec_json, "%s/eval.json", pos[0]);
+        snprintf(rec_png, sizeof rec_png, "%s/eval_frames.png", pos[0]);
+        snprintf(cfg_json, sizeof cfg_json, "%s/config.json", pos[0]);
+        const char *in[] = {ckpt, pos[1], cfg_json};
+        if (cb_path_check_output("RUN", rec_json, CB_OUT_RUN_RECORD, in, CLI_COUNT(in), &e) ||
+            cb_path_check_output("RUN", rec_png, CB_OUT_RUN_RECORD, in, CLI_COUNT(in), &e))
+            return cli_fail("eval", &e), 2;
+    }
     if (model_load(&m, &st, ckpt, &e)) {
         if (e.code == CB_ENOTFOUND) return cli_no_checkpoint("eval", pos[0], ckpt);
         return cli_fail("eval", &e);

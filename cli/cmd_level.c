@@ -40,10 +40,14 @@ int cli_cmd_level(int argc, char **argv) {
     if (game_mode_parse(mode_s, &mode)) return cli_error("level", "unknown mode '%s' (use easy or hard)", mode_s), 2;
     if (px < 1 || px > 32) return cli_error("level", "--px must be in 1..32"), 2;
 
+    cb_err e = {0};
+    /* no inputs; the images must not land in a run or dataset folder */
+    if ((png && cb_path_check_output("--png", png, CB_OUT_FILE, NULL, 0, &e)) ||
+        (map && cb_path_check_output("--map", map, CB_OUT_FILE, NULL, 0, &e)))
+        return cli_fail("level", &e), 2;
     game_level *L = malloc(sizeof *L);
     if (!L) return cli_error("level", "out of memory");
     game_state s;
-    cb_err e = {0};
     int status = 0;
     if (game_level_generate(L, &s, seed, mode, &e)) {
         status = cli_fail("level", &e);

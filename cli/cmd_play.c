@@ -90,9 +90,10 @@ int cli_cmd_play(int argc, char **argv) {
     if (!!actions == !!policy) return cli_error("play", "give exactly one of --actions FILE or --policy refdata"), 2;
     if (policy && strcmp(policy, "refdata")) return cli_error("play", "unknown policy '%s' (only 'refdata')", policy), 2;
 
+    cb_err e = {0};
+    if (frames && cb_path_check_output("--frames", frames, CB_OUT_FILE, &actions, 1, &e)) return cli_fail("play", &e), 2;
     int *acts = NULL, nacts = 0;
     if (actions && read_actions(actions, &acts, &nacts)) return 1;
-    cb_err e = {0};
     if (frames && cb_mkdirs(frames, &e)) {
         free(acts);
         return cli_fail("play", &e);

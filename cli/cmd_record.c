@@ -77,6 +77,9 @@ int cli_cmd_record(int argc, char **argv) {
         return cli_error("record", "--levels %d-%d: the range is empty or reversed (need 0 <= A <= B)", levels.lo, levels.hi), 2;
     ds_writer *dw = NULL;
     cb_err e = {0};
+    /* no inputs; the output must still not lie in a run or dataset folder */
+    if (cb_path_check_output("--out", out, ends_with(out, ".cbd") ? CB_OUT_DATASET : CB_OUT_FILE, NULL, 0, &e))
+        return cli_fail("record", &e), 2;
     char command[1024];
     cli_join_args(command, sizeof command, argc, argv);
     /* under mpirun rank 0 holds the writer and the other ranks write their shards into its folder */

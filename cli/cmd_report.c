@@ -73,6 +73,7 @@ int cli_cmd_report(int argc, char **argv) {
     if (rc) return rc > 0 ? 0 : 2;
     if (npos == 0) return cli_error("report", "give at least one RUN folder (see coinbc report --help)"), 2;
     cb_err e = {0};
+    if (!json && cb_path_check_output("-o", out, CB_OUT_FILE, pos, npos, &e)) return cli_fail("report", &e), 2;
     int ntune = 0;
     for (int i = 0; i < npos; i++) ntune += is_tune_dir(pos[i]);
     if (ntune > 0 && ntune < npos)

@@ -77,6 +77,14 @@ int cli_cmd_rollout(int argc, char **argv) {
         ckpt = ckbuf;
     }
     cb_err e = {0};
+    { /* RUN/rollout.json and the film, against the checkpoint */
+        char rec[4200];
+        snprintf(rec, sizeof rec, "%s/rollout.json", pos[0]);
+        const char *in[] = {ckpt};
+        if (cb_path_check_output("RUN", rec, CB_OUT_RUN_RECORD, in, 1, &e) ||
+            (film && cb_path_check_output("--film", film, CB_OUT_FILE, in, 1, &e)))
+            return cli_fail("rollout", &e), 2;
+    }
     cli_ckpt_policy pol;
     if (cli_ckpt_policy_open(&pol, ckpt, threads, &e)) {
         if (e.code == CB_ENOTFOUND) return cli_no_checkpoint("rollout", pos[0], ckpt);

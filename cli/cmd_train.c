@@ -150,6 +150,11 @@ int cli_cmd_train(int argc, char **argv) {
     if (rc) return rc > 0 ? 0 : 2;
     if (npos != 1) return cli_error("train", "give one DATA (see coinbc train --help)"), 2;
     if (!out) return cli_error("train", "-o RUN is required"), 2;
+    {
+        const char *in[] = {pos[0], val_path};
+        cb_err pe = {0};
+        if (cb_path_check_output("-o", out, CB_OUT_RUN, in, CLI_COUNT(in), &pe)) return cli_fail("train", &pe), 2;
+    }
     train_opts o;
     memset(&o, 0, sizeof o);
     if (train_method_parse(method_s, &o.comb.method)) return cli_error("train", "unknown --method '%s'", method_s), 2;

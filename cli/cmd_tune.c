@@ -298,6 +298,15 @@ int cli_cmd_tune(int argc, char **argv) {
     int method_id;
     if (run_method_parse(method, &method_id))
         return cli_error(CMD, "unknown --method '%s' (mean, and, sand, geomean or tand)", method), 2;
+    { /* DIR and a storage file, against the datasets and the space */
+        const char *in[] = {pos[0], val, space_path}, *sf = NULL;
+        cb_err pe = {0};
+        if (storage && !strncmp(storage, "journal:", 8)) sf = storage + 8;
+        else if (storage && !strncmp(storage, "sqlite:///", 10)) sf = storage + 10;
+        if (cb_path_check_output("-o", out, CB_OUT_FILE, in, CLI_COUNT(in), &pe) ||
+            (sf && *sf && cb_path_check_output("--storage", sf, CB_OUT_FILE, in, CLI_COUNT(in), &pe)))
+            return cli_fail(CMD, &pe), 2;
+    }
 
     run_tune_spec *s = calloc(1, sizeof *s);
     if (!s) return cli_error(CMD, "out of memory");

@@ -149,6 +149,27 @@ int cb_rename(const char *from, const char *to, cb_err *e);
  * the last call. Not thread-safe; never called outside tests. */
 int64_t cb_afile_test_fail_at(int64_t n);
 
+/* ---- outputs against inputs (common/paths.c) -------------------------
+ * Every command checks each output it will write, before writing anything:
+ * cb_path_check_output refuses (CB_EARG, a message naming the option, the
+ * output and the input as given, and both resolved when they differ) an
+ * output that is, contains or lies inside one of in[0..nin) (NULL and "-"
+ * entries are skipped), and an output inside a dataset folder (manifest.txt
+ * starting "coinbc-dataset ") or a run folder (commit.json, or config.json
+ * with latest.ckpt, best.ckpt or metrics.*). Paths are compared resolved:
+ * symlinks, `.` and `..` through realpath of the longest existing prefix,
+ * the rest appended as written; `..` after a missing component and a
+ * dangling symlink on the way are refused. An existing output folder must
+ * not be a dataset (unless kind is CB_OUT_DATASET) or a run folder (unless
+ * CB_OUT_RUN). opt names the option in the message ("-o", "--film"). */
+enum {
+    CB_OUT_FILE = 0,    /* a file or a folder of plain files (report, --film, --png, recordings, export, tune) */
+    CB_OUT_RUN_RECORD,  /* a record of the run folder right above it (RUN/eval.json, RUN/rollout.json) */
+    CB_OUT_DATASET,     /* a dataset folder, possibly an existing one (capture --append, record --force) */
+    CB_OUT_RUN          /* a run folder, possibly an existing one (train --resume) */
+};
+int cb_path_check_output(const char *opt, const char *out, int kind, const char *const *in, int nin, cb_err *e);
+
 /* ---- writer locks ----------------------------------------------------
  * Every command that writes a dataset, run folder, recordings folder or
  * tune folder holds cb_lock on it for its whole run: a second writer fails
