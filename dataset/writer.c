@@ -198,6 +198,8 @@ static int manifest_is_ours(ds_writer *w) {
 }
 
 int ds_writer_prepare(ds_writer *w, cb_err *e) {
+    if (w->m.n == 0) /* readers refuse a manifest without levels: never write one */
+        return cb_fail(e, CB_EARG, "%s: no levels to write (a dataset holds at least one)", w->path);
     w->m.crc = 0; /* set by ds_manifest_write once the new text exists */
     int rc = ds_manifest_write(&w->m, w->path, e);
     if (rc == 0 || (w->m.crc && manifest_is_ours(w))) w->prepared = 1; /* in place (even if its fsync failed) */
