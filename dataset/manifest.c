@@ -127,6 +127,21 @@ static void shard_bytes_range(int64_t frames, uint64_t *lo, uint64_t *hi) {
     *hi = DS_SHARD_HDR + (uint64_t)compressBound((uLong)raw);
 }
 
+/* A canonical decimal uint64 (the relabel seed): its last digit and the
+ * digits before it each through cb_parse_dec_exact, as the one parser only
+ * spans int64. */
+static int parse_u64(const char *f, size_t fl, uint64_t *out) {
+    int64_t head = 0, last;
+    if (fl == 0 || cb_parse_dec_exact(f + fl - 1, 1, 0, 9, &last)) return CB_EARG;
+    if (fl > 1) {
+        int rc = cb_parse_dec_exact(f, fl - 1, 1, INT64_MAX, &head); /* 1..: no leading zero */
+        if (rc) return rc;
+        if ((uint64_t)head > (UINT64_MAX - (uint64_t)last) / 10) return CB_ERANGE;
+    }
+    *out = (uint64_t)head * 10 + (uint64_t)last;
+    return 0;
+}
+
 /* One level line's fields (after "level"); 0, or a message in why. */
 static int parse_level(const char **f, const size_t *fl, ds_entry *en, char *why, size_t nwhy) {
     int64_t v;
@@ -227,14 +242,15 @@ int ds_manifest_parse(ds_manifest *m, const char *text, size_t n, const char *na
         } else if (kind == L_RELABEL) {
             if (m->nrelabel == DS_MAX_RELABELINGS)
                 FAIL(CB_EFORMAT, "%s:%d: more than %d relabel lines", name, lineno, DS_MAX_RELABELINGS);
+            uint64_t seed;
             if (cb_parse_dec_exact(f[1], fl[1], 0, INT32_MAX, &v[0]) || cb_parse_dec_exact(f[2], fl[2], v[0], INT32_MAX, &v[1]) ||
-                cb_parse_dec_exact(f[3], fl[3], 0, INT64_MAX, &v[2]))
-                FAIL(CB_EFORMAT, "%s:%d: cannot read '%.*s' (need relabel LO HI SEED: 0 <= LO <= HI < 2^31, 0 <= SEED < 2^63, "
+                parse_u64(f[3], fl[3], &seed))
+                FAIL(CB_EFORMAT, "%s:%d: cannot read '%.*s' (need relabel LO HI SEED: 0 <= LO <= HI < 2^31, 0 <= SEED < 2^64, "
                      "canonical decimals)", name, lineno, SHOW);
             ds_relabeling *rl = &m->relabel[m->nrelabel++];
             rl->lo = (int32_t)v[0];
             rl->hi = (int32_t)v[1];
-            rl->seed = (uint64_t)v[2];
+            rl->seed = seed;
         } else if (kind == L_LEVELS) {
             int r = cb_parse_dec_exact(f[1], fl[1], 0, DS_MAX_LEVELS, &declared);
             if (r) FAIL(CB_EFORMAT, "%s:%d: cannot read '%.*s' (the level count %s)", name, lineno, SHOW,

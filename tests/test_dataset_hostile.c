@@ -343,7 +343,7 @@ static void test_manifest_integers(void **st) {
     }
     free(b);
     /* relabel lines: out of range and not canonical */
-    const char *rl[] = {"relabel 0 4294967299 1\n", "relabel 00 3 1\n", "relabel 0 3 9223372036854775808\n",
+    const char *rl[] = {"relabel 0 4294967299 1\n", "relabel 00 3 1\n", "relabel 0 3 18446744073709551616\n", "relabel 0 3 01\n",
                         "relabel 4 3 1\n", "relabel +0 3 1\n"};
     for (size_t i = 0; i < sizeof rl / sizeof *rl; i++) {
         fresh(d, "m", ds, sizeof ds);
