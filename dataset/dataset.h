@@ -166,8 +166,10 @@ void ds_writer_set_compression(ds_writer *w, int filter, int zlevel);
  * re-encoded (zlib 9, no filter), every other shard is copied byte for byte.
  * The new manifest keeps `in`'s source and relabelings, adds this one and
  * takes `command`. Refused: lo > hi, a range holding no level of `in`, `out`
- * naming `in`, an `out` that exists and is not an empty folder, more than
- * DS_MAX_RELABELINGS relabelings. Shards are written first and the manifest
+ * naming `in`, an `out` that exists and is not an empty folder (a lock file
+ * aside), one another writer holds (out's cb_lock is held for the whole
+ * copy), more than DS_MAX_RELABELINGS relabelings, a shard of `in` that
+ * fails the reader's checks (copies too). Shards are written first and the manifest
  * last, each atomically; on failure everything written (and `out`, if this
  * call made it) is removed. *nrelabeled (may be NULL) gets the number of
  * levels relabeled. */

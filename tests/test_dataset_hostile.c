@@ -430,6 +430,18 @@ static void test_shard_rules(void **st) {
         shard_rewrite(ds, 3, NULL, hdr[i].off, hdr[i].val);
         expect("verify", ds, 1, sp, "level 3", hdr[i].want, (const char *)NULL);
         expect("info", ds, 1, sp, "level 3", hdr[i].want, (const char *)NULL);
+        /* relabel (of level 8 only) does not copy such a shard as it is, and leaves no output */
+        snap before;
+        snap_take(&before, ds);
+        assert_int_equal(test_run(out, sizeof out, err, sizeof err, "data relabel %s --levels 8-8 -o %s/rl.cbd", ds, d), 1);
+        assert_non_null(strstr(err, sp));
+        assert_non_null(strstr(err, hdr[i].want));
+        snap_same(&before, ds);
+        snap_free(&before);
+        char rl[4400];
+        snprintf(rl, sizeof rl, "%s/rl.cbd", d);
+        struct stat sb;
+        assert_int_not_equal(stat(rl, &sb), 0);
     }
     /* the columns between frames: verify (and writers), not the loaders */
     struct {
@@ -553,6 +565,15 @@ static void test_no_lock_left(void **st) {
     assert_non_null(strstr(err, "being written by another process"));
     cb_lock_release(&a, 0);
     assert_false(has_lock(dir));
+    /* relabel is a writer too: refused while its output is locked */
+    char rl[4400];
+    snprintf(rl, sizeof rl, "%s/rl2.cbd", d);
+    assert_int_equal(cb_lock_acquire(&a, rl, "first", &e), 0);
+    assert_int_equal(test_run(out, sizeof out, err, sizeof err, "data relabel %s --levels 0-1 -o %s", dir, rl), 1);
+    assert_non_null(strstr(err, "being written by another process"));
+    cb_lock_release(&a, 1);
+    struct stat sb;
+    assert_int_not_equal(stat(rl, &sb), 0);
     assert_int_equal(cb_lock_acquire(&b, dir, "second", &e), 0);
     assert_true(has_lock(dir));
     cb_lock_release(&b, 0);
