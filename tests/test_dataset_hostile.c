@@ -500,6 +500,13 @@ static void test_bounded_reads(void **st) {
     assert_int_equal(symlink("/dev/zero", sp), 0);
     expect("verify", ds, 1, sp, "level 8", "regular", (const char *)NULL);
     expect("info", ds, 1, sp, "level 8", "regular", (const char *)NULL);
+    /* a shard that is a FIFO (no writer: a blocking open would hang) */
+    fresh(d, "b", ds, sizeof ds);
+    snprintf(sp, sizeof sp, "%s/level_3.cbs", ds);
+    assert_int_equal(unlink(sp), 0);
+    assert_int_equal(mkfifo(sp, 0644), 0);
+    expect("verify", ds, 1, sp, "level 3", "FIFO", (const char *)NULL);
+    expect("info", ds, 1, sp, "level 3", "FIFO", (const char *)NULL);
     /* manifest.txt longer than a manifest of the most levels can be (sparse), or /dev/zero */
     fresh(d, "b", ds, sizeof ds);
     snprintf(mp, sizeof mp, "%s/manifest.txt", ds);
