@@ -147,28 +147,34 @@ static int parse_level(const char **f, const size_t *fl, ds_entry *en, char *why
     int64_t v;
     memset(en, 0, sizeof *en);
     int rc = cb_parse_dec_exact(f[0], fl[0], INT32_MIN, INT32_MAX, &v);
-    if (rc) return snprintf(why, nwhy, "the seed %s", rc == CB_ERANGE ? "is not an int32" : "is not a canonical decimal"), -1;
+    if (rc)
+        return snprintf(why, nwhy, "the seed %s", rc == CB_ERANGE ? "is not an int32" : "is not a canonical decimal"), -1;
     en->seed = (int32_t)v;
     if (is(f[1], fl[1], "easy")) en->mode = 0;
     else if (is(f[1], fl[1], "hard")) en->mode = 1;
     else if (is(f[1], fl[1], "unknown")) en->mode = -1;
     else return snprintf(why, nwhy, "the mode is not easy, hard or unknown"), -1;
     if ((rc = cb_parse_dec_exact(f[2], fl[2], 0, DS_MAX_FRAMES, &en->frames)))
-        return snprintf(why, nwhy, "the frame count %s", rc == CB_ERANGE ? "is not in 0..2^26" : "is not a canonical decimal"), -1;
+        return snprintf(why, nwhy, "the frame count %s",
+                        rc == CB_ERANGE ? "is not in 0..2^26" : "is not a canonical decimal"), -1;
     rc = cb_parse_dec_exact(f[3], fl[3], 0, en->frames, &v);
     if (rc || (en->frames > 0 && v == 0))
-        return snprintf(why, nwhy, "the episode count %s", rc == CB_EARG ? "is not a canonical decimal" : "is not in 1..FRAMES (0 for 0 frames)"), -1;
+        return snprintf(why, nwhy, "the episode count %s",
+                        rc == CB_EARG ? "is not a canonical decimal" : "is not in 1..FRAMES (0 for 0 frames)"), -1;
     en->episodes = (int32_t)v;
     int okname = fl[4] >= 1 && fl[4] < sizeof en->file && !is(f[4], fl[4], ".") && !is(f[4], fl[4], "..");
     for (size_t i = 0; okname && i < fl[4]; i++) okname = f[4][i] > ' ' && f[4][i] < 0x7f && f[4][i] != '/';
-    if (!okname) return snprintf(why, nwhy, "the shard name is not 1..63 printable ASCII bytes without '/' (nor . or ..)"), -1;
+    if (!okname)
+        return snprintf(why, nwhy, "the shard name is not 1..63 printable ASCII bytes without '/' (nor . or ..)"), -1;
     memcpy(en->file, f[4], fl[4]);
     uint64_t lo, hi;
     shard_bytes_range(en->frames, &lo, &hi);
     if ((rc = cb_parse_dec_exact(f[5], fl[5], (int64_t)lo, (int64_t)hi, &v)))
-        return snprintf(why, nwhy, "the byte count %s", rc == CB_ERANGE ? "is not a size a shard of that many frames can have" : "is not a canonical decimal"), -1;
+        return snprintf(why, nwhy, "the byte count %s",
+                        rc == CB_ERANGE ? "is not a size a shard of that many frames can have" : "is not a canonical decimal"), -1;
     en->bytes = (uint64_t)v;
-    if (cb_parse_hex32_exact(f[6], fl[6], &en->crc)) return snprintf(why, nwhy, "the CRC is not 8 lower-case hex digits"), -1;
+    if (cb_parse_hex32_exact(f[6], fl[6], &en->crc))
+        return snprintf(why, nwhy, "the CRC is not 8 lower-case hex digits"), -1;
     return 0;
 }
 
