@@ -115,8 +115,10 @@ static int data_verify(int argc, char **argv) {
     int quiet = 0;
     cli_opt opts[] = {{"quiet", CLI_FLAG, &quiet, NULL, "no progress output", 0}};
     cli_cmd_info info = {"data verify", "Check every shard of a dataset: size and CRC32 against the manifest, header and\n"
-                                        "payload CRCs, frame counts, episodes and values. Exits non-zero naming each bad shard.",
-                         "coinbc data verify DATA", NULL};
+                                        "payload CRCs, the header against the manifest (seed, mode, frames), values, and the\n"
+                                        "rules between frames (episodes 0, 1, ... in order, steps increasing within one, done\n"
+                                        "only at an episode's end, the episode count). Exits non-zero naming each bad shard.",
+                         "coinbc data verify DATA", "The manifest itself is read exactly as docs/FORMATS.md gives it."};
     const char *pos[1];
     int npos = 0, rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), pos, 1, &npos);
     if (rc) return rc > 0 ? 0 : 2;

@@ -185,9 +185,10 @@ typedef struct {
 
 /* holder: the command line to show to the next writer (e.g. "coinbc train ... -o RUN"). */
 int cb_lock_acquire(cb_lock *l, const char *dir, const char *holder, cb_err *e);
-/* Releases the lock. remove_dir_if_empty: also delete the lock file, and the
- * folder when cb_lock_acquire created it and nothing else was left in it
- * (for a command that failed before writing anything). */
+/* Releases the lock and removes the lock file (when the path still names the
+ * file locked). remove_dir_if_empty: also the folder when cb_lock_acquire
+ * created it and nothing else was left in it (for a command that failed
+ * before writing anything). */
 void cb_lock_release(cb_lock *l, int remove_dir_if_empty);
 /* rm -rf: removes path and everything under it (symlinks are removed, not
  * followed). 0, or -1 with errno of the first failure. */

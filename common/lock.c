@@ -68,13 +68,20 @@ int cb_lock_acquire(cb_lock *l, const char *dir, const char *holder, cb_err *e) 
     return cb_fail(e, CB_EIO, "%s: the lock file keeps changing under us", l->path);
 }
 
+/* The lock file goes at every release: a command that ends normally leaves
+ * none (it used to stay whenever the caller kept its folder, i.e. after
+ * every successful train and tune). It is unlinked while still locked, so no
+ * one else holds this inode's lock, and only when the path still names the
+ * inode we hold: after export swaps its folder in, DIR/.coinbc-lock is the
+ * other lock's file and must stay until that one is released. A process
+ * that opened the old inode meanwhile sees the path change and retries
+ * (cb_lock_acquire). */
 void cb_lock_release(cb_lock *l, int remove_dir_if_empty) {
     if (l->fd < 0) return;
     if (ftruncate(l->fd, 0) != 0) { /* the holder line is informational */ }
-    if (remove_dir_if_empty) {
-        unlink(l->path); /* while still locked, so no one else holds this inode's lock */
-        if (l->created_dir) rmdir(l->dir); /* fails harmlessly unless empty */
-    }
+    struct stat a, b;
+    if (fstat(l->fd, &a) == 0 && stat(l->path, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev) unlink(l->path);
+    if (remove_dir_if_empty && l->created_dir) rmdir(l->dir); /* fails harmlessly unless empty */
     close(l->fd);
     l->fd = -1;
 }

@@ -19,6 +19,16 @@
 _Static_assert(DS_FRAME_BYTES == DS_W * DS_H * DS_C && DS_NUM_ACTIONS <= 255,
                "a frame is W x H x C bytes; labels and actions are stored as bytes");
 #define DS_VERSION 1
+/* The format's limits (docs/FORMATS.md): frames per level (the shard
+ * header's u32 count is bounded to this), levels per dataset, and the
+ * longest manifest.txt they allow (readers refuse a longer file unread). */
+#define DS_MAX_FRAMES ((int64_t)1 << 26)
+#define DS_MAX_LEVELS (1 << 20)
+#define DS_MANIFEST_LINE 4096      /* a line with its '\n' */
+#define DS_MANIFEST_LEVEL_LINE 160 /* a level line with its '\n' (its fields' limits allow 130 bytes) */
+/* version, frame, actions, source, command, the relabel lines, levels, end */
+#define DS_MANIFEST_MAX ((size_t)(5 + DS_MAX_RELABELINGS + 2) * DS_MANIFEST_LINE + \
+                         (size_t)DS_MAX_LEVELS * DS_MANIFEST_LEVEL_LINE)
 
 /* One level's frames and per-frame columns, in memory. */
 typedef struct {
@@ -41,6 +51,19 @@ int ds_level_episodes(const ds_level *l); /* distinct episode indices */
 /* Checks what a shard requires of the columns: labels and actions in 0..14,
  * done 0 or 1, rewards finite. CB_ERANGE naming the level and frame. */
 int ds_level_check(const ds_level *l, cb_err *e);
+/* The rules between frames (docs/FORMATS.md, Shards): frame 0 is in
+ * episode 0 and each next frame is in the same episode or the next one;
+ * steps are >= 0 and increase within an episode; done is 1 only on an
+ * episode's last frame. CB_ERANGE naming the level and frame. Writers and
+ * ds_verify_level check them (the per-frame form: ds_episode_rule). */
+int ds_level_check_episodes(const ds_level *l, cb_err *e);
+typedef struct {
+    int32_t episode, step;
+    uint8_t done;
+} ds_frame_cols;
+/* NULL when frame t (cur) may follow frame t-1 (prev; ignored for t = 0),
+ * else what is wrong. */
+const char *ds_episode_rule(int64_t t, const ds_frame_cols *prev, const ds_frame_cols *cur);
 
 /* ---- reading ------------------------------------------------------------- */
 typedef struct ds_reader ds_reader;
@@ -143,8 +166,10 @@ void ds_writer_set_compression(ds_writer *w, int filter, int zlevel);
  * re-encoded (zlib 9, no filter), every other shard is copied byte for byte.
  * The new manifest keeps `in`'s source and relabelings, adds this one and
  * takes `command`. Refused: lo > hi, a range holding no level of `in`, `out`
- * naming `in`, an `out` that exists and is not an empty folder, more than
- * DS_MAX_RELABELINGS relabelings. Shards are written first and the manifest
+ * naming `in`, an `out` that exists and is not an empty folder (a lock file
+ * aside), one another writer holds (out's cb_lock is held for the whole
+ * copy), more than DS_MAX_RELABELINGS relabelings, a shard of `in` that
+ * fails the reader's checks (copies too). Shards are written first and the manifest
  * last, each atomically; on failure everything written (and `out`, if this
  * call made it) is removed. *nrelabeled (may be NULL) gets the number of
  * levels relabeled. */

@@ -60,9 +60,7 @@ int ds_iter_open(ds_iter **out, ds_reader *r, int32_t seed, cb_err *e) {
     size_t n;
     int rc = ds_read_shard(r, i, &it->shard, &n, e);
     if (!rc) rc = ds_shard_check(it->shard, n, it->name, &it->h, e);
-    if (!rc && (it->h.seed != en->seed || it->h.n != en->frames))
-        rc = cb_fail(e, CB_EFORMAT, "%s: holds level %d with %lld frames, the manifest says level %d with %lld", it->name,
-                     it->h.seed, (long long)it->h.n, en->seed, (long long)en->frames);
+    if (!rc) rc = ds_shard_match(r, i, it->h.seed, it->h.mode, it->h.n, it->name, e);
     if (!rc) {
         it->cols = malloc((size_t)it->h.n * DS_SHARD_COLS + 1);
         it->frame = malloc(DS_FRAME_BYTES);

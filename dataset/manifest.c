@@ -7,6 +7,7 @@
 #include <zlib.h>
 
 #include "dataset/manifest.h"
+#include "dataset/shard.h"
 
 void ds_manifest_init(ds_manifest *m) { memset(m, 0, sizeof *m); }
 
@@ -47,7 +48,9 @@ static int by_seed(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-void ds_manifest_sort(ds_manifest *m) { qsort(m->e, (size_t)m->n, sizeof *m->e, by_seed); }
+void ds_manifest_sort(ds_manifest *m) {
+    if (m->n > 1) qsort(m->e, (size_t)m->n, sizeof *m->e, by_seed); /* m->e is NULL while empty */
+}
 
 /* single-line text: newlines and tabs become spaces */
 static void oneline(char *dst, size_t n, const char *src) {
@@ -85,137 +88,207 @@ int ds_manifest_write(ds_manifest *m, const char *dir, cb_err *e) {
     return rc;
 }
 
-static void copy_trunc(char *dst, size_t n, const char *src) {
-    size_t l = strnlen(src, n - 1);
+static void copy_trunc(char *dst, size_t n, const char *src, size_t len) {
+    size_t l = len < n - 1 ? len : n - 1;
     memcpy(dst, src, l);
     dst[l] = 0;
 }
 
+/* The lines in the order the format fixes; relabel and level repeat, and
+ * relabel may be absent. */
+enum { L_VERSION, L_FRAME, L_ACTIONS, L_SOURCE, L_COMMAND, L_RELABEL, L_LEVELS, L_LEVEL, L_END, L_COUNT };
+static const char *const KEYWORD[L_COUNT] = {"coinbc-dataset", "frame", "actions", "source", "command",
+                                             "relabel",        "levels", "level", "end"};
+
+/* Splits line (length ll) at single spaces into at most max fields; -1 when
+ * there are more, or an empty field (two spaces, a space at either end). */
+static int split(const char *line, size_t ll, const char **f, size_t *fl, int max) {
+    int k = 0;
+    size_t a = 0;
+    for (size_t i = 0; i <= ll; i++) {
+        if (i < ll && line[i] != ' ') continue;
+        if (i == a || k == max) return -1;
+        f[k] = line + a;
+        fl[k++] = i - a;
+        a = i + 1;
+    }
+    return k;
+}
+
+static int is(const char *f, size_t fl, const char *word) { return fl == strlen(word) && !memcmp(f, word, fl); }
+
+/* the shard sizes a level of `frames` frames can have: its header, and a
+ * zlib stream that deflate can inflate to the raw payload (at most 1032:1)
+ * and that compress2 can produce (at most compressBound) */
+static void shard_bytes_range(int64_t frames, uint64_t *lo, uint64_t *hi) {
+    uint64_t raw = (uint64_t)frames * (DS_SHARD_COLS + DS_FRAME_BYTES);
+    *lo = DS_SHARD_HDR + raw / 1032u;
+    if (*lo < DS_SHARD_HDR + 8) *lo = DS_SHARD_HDR + 8; /* the smallest zlib stream */
+    *hi = DS_SHARD_HDR + (uint64_t)compressBound((uLong)raw);
+}
+
+/* A canonical decimal uint64 (the relabel seed): its last digit and the
+ * digits before it each through cb_parse_dec_exact, as the one parser only
+ * spans int64. */
+static int parse_u64(const char *f, size_t fl, uint64_t *out) {
+    int64_t head = 0, last;
+    if (fl == 0 || cb_parse_dec_exact(f + fl - 1, 1, 0, 9, &last)) return CB_EARG;
+    if (fl > 1) {
+        int rc = cb_parse_dec_exact(f, fl - 1, 1, INT64_MAX, &head); /* 1..: no leading zero */
+        if (rc) return rc;
+        if ((uint64_t)head > (UINT64_MAX - (uint64_t)last) / 10) return CB_ERANGE;
+    }
+    *out = (uint64_t)head * 10 + (uint64_t)last;
+    return 0;
+}
+
+/* One level line's fields (after "level"); 0, or a message in why. */
+static int parse_level(const char **f, const size_t *fl, ds_entry *en, char *why, size_t nwhy) {
+    int64_t v;
+    memset(en, 0, sizeof *en);
+    int rc = cb_parse_dec_exact(f[0], fl[0], INT32_MIN, INT32_MAX, &v);
+    if (rc)
+        return snprintf(why, nwhy, "the seed %s", rc == CB_ERANGE ? "is not an int32" : "is not a canonical decimal"), -1;
+    en->seed = (int32_t)v;
+    if (is(f[1], fl[1], "easy")) en->mode = 0;
+    else if (is(f[1], fl[1], "hard")) en->mode = 1;
+    else if (is(f[1], fl[1], "unknown")) en->mode = -1;
+    else return snprintf(why, nwhy, "the mode is not easy, hard or unknown"), -1;
+    if ((rc = cb_parse_dec_exact(f[2], fl[2], 0, DS_MAX_FRAMES, &en->frames)))
+        return snprintf(why, nwhy, "the frame count %s",
+                        rc == CB_ERANGE ? "is not in 0..2^26" : "is not a canonical decimal"), -1;
+    rc = cb_parse_dec_exact(f[3], fl[3], 0, en->frames, &v);
+    if (rc || (en->frames > 0 && v == 0))
+        return snprintf(why, nwhy, "the episode count %s",
+                        rc == CB_EARG ? "is not a canonical decimal" : "is not in 1..FRAMES (0 for 0 frames)"), -1;
+    en->episodes = (int32_t)v;
+    int okname = fl[4] >= 1 && fl[4] < sizeof en->file && !is(f[4], fl[4], ".") && !is(f[4], fl[4], "..");
+    for (size_t i = 0; okname && i < fl[4]; i++) okname = f[4][i] > ' ' && f[4][i] < 0x7f && f[4][i] != '/';
+    if (!okname)
+        return snprintf(why, nwhy, "the shard name is not 1..63 printable ASCII bytes without '/' (nor . or ..)"), -1;
+    memcpy(en->file, f[4], fl[4]);
+    uint64_t lo, hi;
+    shard_bytes_range(en->frames, &lo, &hi);
+    if ((rc = cb_parse_dec_exact(f[5], fl[5], (int64_t)lo, (int64_t)hi, &v)))
+        return snprintf(why, nwhy, "the byte count %s",
+                        rc == CB_ERANGE ? "is not a size a shard of that many frames can have" : "is not a canonical decimal"), -1;
+    en->bytes = (uint64_t)v;
+    if (cb_parse_hex32_exact(f[6], fl[6], &en->crc))
+        return snprintf(why, nwhy, "the CRC is not 8 lower-case hex digits"), -1;
+    return 0;
+}
+
 int ds_manifest_parse(ds_manifest *m, const char *text, size_t n, const char *name, cb_err *e) {
     ds_manifest_init(m);
-    int lineno = 0, declared = -1, ended = 0;
+    int lineno = 0, last = -1;
+    int64_t declared = -1;
     const char *p = text, *end = text + n;
+    char why[160];
+    int rc = 0;
+#define FAIL(code, ...) do { rc = cb_fail(e, code, __VA_ARGS__); goto out; } while (0)
+    if (n > DS_MANIFEST_MAX)
+        FAIL(CB_ERANGE, "%s: %zu bytes, more than a manifest of %d levels can have", name, n, DS_MAX_LEVELS);
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
-        if (!nl) {
-            ds_manifest_free(m);
-            return cb_fail(e, CB_EFORMAT, "%s: truncated (the last line has no end of line)", name);
-        }
+        if (!nl) FAIL(CB_EFORMAT, "%s: truncated (the last line has no end of line)", name);
         lineno++;
         size_t ll = (size_t)(nl - p);
-        char line[4096];
-        if (ll >= sizeof line) {
-            ds_manifest_free(m);
-            return cb_fail(e, CB_EFORMAT, "%s:%d: line too long", name, lineno);
+        if (ll >= DS_MANIFEST_LINE) FAIL(CB_EFORMAT, "%s:%d: line too long (at most %d bytes)", name, lineno, DS_MANIFEST_LINE - 1);
+        if (last == L_END) FAIL(CB_EFORMAT, "%s:%d: text after the end line", name, lineno);
+        if (memchr(p, 0, ll) || memchr(p, '\r', ll)) FAIL(CB_EFORMAT, "%s:%d: a NUL or CR byte in the line", name, lineno);
+#define SHOW (int)(ll < 80 ? ll : 80), p /* the line is not NUL-terminated */
+        const char *f[9];
+        size_t fl[9];
+        size_t kl = 0;
+        while (kl < ll && p[kl] != ' ') kl++;
+        int kind = -1;
+        for (int k = 0; k < L_COUNT && kind < 0; k++)
+            if (is(p, kl, KEYWORD[k])) kind = k;
+        if (lineno == 1 && kind != L_VERSION) FAIL(CB_EFORMAT, "%s: not a coinbc dataset manifest", name);
+        if (kind < 0) FAIL(CB_EFORMAT, "%s:%d: cannot read '%.*s' (an unknown line)", name, lineno, SHOW);
+        /* the order: each line once and in turn, relabel and level repeated, relabel optional */
+        int repeat = kind == last && (kind == L_RELABEL || kind == L_LEVEL);
+        if (!repeat) {
+            int want = last + 1;
+            if (want == L_RELABEL && kind == L_LEVELS) want = L_LEVELS;
+            if (kind != want)
+                FAIL(CB_EFORMAT, "%s:%d: a '%s' line where the format has the '%s' line", name, lineno, KEYWORD[kind],
+                     KEYWORD[want]);
         }
-        memcpy(line, p, ll);
-        line[ll] = 0;
-        if (ended) {
-            ds_manifest_free(m);
-            return cb_fail(e, CB_EFORMAT, "%s:%d: text after the end line", name, lineno);
+        last = kind;
+        if (kind == L_SOURCE || kind == L_COMMAND) { /* free text: the rest of the line */
+            size_t off = kl < ll ? kl + 1 : kl;
+            if (kind == L_SOURCE) copy_trunc(m->source, sizeof m->source, p + off, ll - off);
+            else copy_trunc(m->command, sizeof m->command, p + off, ll - off);
+            p = nl + 1;
+            continue;
         }
-        int ok = 1;
-        if (lineno == 1) {
-            int v;
-            if (sscanf(line, "coinbc-dataset %d", &v) != 1) {
-                ds_manifest_free(m);
-                return cb_fail(e, CB_EFORMAT, "%s: not a coinbc dataset manifest", name);
-            }
-            if (v != DS_VERSION) {
-                ds_manifest_free(m);
-                return cb_fail(e, CB_EFORMAT, "%s: manifest version %d is not supported (this coinbc reads %d)", name, v,
-                               DS_VERSION);
-            }
-        } else if (!strncmp(line, "frame ", 6)) {
-            int w, h, c;
-            ok = sscanf(line, "frame %d %d %d", &w, &h, &c) == 3;
-            if (ok && (w != DS_W || h != DS_H || c != DS_C)) {
-                ds_manifest_free(m);
-                return cb_fail(e, CB_EFORMAT, "%s: frame shape %dx%dx%d, coinbc needs 64x64x3", name, w, h, c);
-            }
-        } else if (!strncmp(line, "actions ", 8)) {
-            int a;
-            ok = sscanf(line, "actions %d", &a) == 1 && a == DS_NUM_ACTIONS;
-        } else if (!strncmp(line, "source ", 7) || !strcmp(line, "source")) {
-            copy_trunc(m->source, sizeof m->source, line[6] ? line + 7 : "");
-        } else if (!strncmp(line, "command ", 8) || !strcmp(line, "command")) {
-            copy_trunc(m->command, sizeof m->command, line[7] ? line + 8 : "");
-        } else if (!strncmp(line, "levels ", 7)) {
-            ok = sscanf(line, "levels %d", &declared) == 1 && declared >= 0;
-        } else if (!strncmp(line, "level ", 6)) {
+        static const int NFIELDS[L_COUNT] = {2, 4, 2, 0, 0, 4, 2, 8, 2};
+        int k = split(p, ll, f, fl, 9);
+        if (k != NFIELDS[kind])
+            FAIL(CB_EFORMAT, "%s:%d: cannot read '%.*s': not %d fields separated by single spaces", name, lineno, SHOW,
+                 NFIELDS[kind]);
+        int64_t v[3];
+        if (kind == L_VERSION) {
+            int r = cb_parse_dec_exact(f[1], fl[1], 0, INT32_MAX, &v[0]);
+            if (r == CB_EARG) FAIL(CB_EFORMAT, "%s: not a coinbc dataset manifest", name);
+            if (r || v[0] != DS_VERSION)
+                FAIL(CB_EFORMAT, "%s: manifest version %.*s is not supported (this coinbc reads %d)", name, (int)fl[1], f[1],
+                     DS_VERSION);
+        } else if (kind == L_FRAME) {
+            for (int i = 0; i < 3; i++)
+                if (cb_parse_dec_exact(f[1 + i], fl[1 + i], 0, 65535, &v[i]))
+                    FAIL(CB_EFORMAT, "%s:%d: cannot read the frame shape '%.*s'", name, lineno, SHOW);
+            if (v[0] != DS_W || v[1] != DS_H || v[2] != DS_C)
+                FAIL(CB_EFORMAT, "%s: frame shape %lldx%lldx%lld, coinbc needs 64x64x3", name, (long long)v[0],
+                     (long long)v[1], (long long)v[2]);
+        } else if (kind == L_ACTIONS) {
+            if (cb_parse_dec_exact(f[1], fl[1], 0, 255, &v[0]) || v[0] != DS_NUM_ACTIONS)
+                FAIL(CB_EFORMAT, "%s:%d: '%.*s': coinbc datasets have exactly 15 actions", name, lineno, SHOW);
+        } else if (kind == L_RELABEL) {
+            if (m->nrelabel == DS_MAX_RELABELINGS)
+                FAIL(CB_EFORMAT, "%s:%d: more than %d relabel lines", name, lineno, DS_MAX_RELABELINGS);
+            uint64_t seed;
+            if (cb_parse_dec_exact(f[1], fl[1], 0, INT32_MAX, &v[0]) || cb_parse_dec_exact(f[2], fl[2], v[0], INT32_MAX, &v[1]) ||
+                parse_u64(f[3], fl[3], &seed))
+                FAIL(CB_EFORMAT, "%s:%d: cannot read '%.*s' (need relabel LO HI SEED: 0 <= LO <= HI < 2^31, 0 <= SEED < 2^64, "
+                     "canonical decimals)", name, lineno, SHOW);
+            ds_relabeling *rl = &m->relabel[m->nrelabel++];
+            rl->lo = (int32_t)v[0];
+            rl->hi = (int32_t)v[1];
+            rl->seed = seed;
+        } else if (kind == L_LEVELS) {
+            int r = cb_parse_dec_exact(f[1], fl[1], 0, DS_MAX_LEVELS, &declared);
+            if (r) FAIL(CB_EFORMAT, "%s:%d: cannot read '%.*s' (the level count %s)", name, lineno, SHOW,
+                        r == CB_ERANGE ? "is more than a dataset may have, 2^20" : "is not a canonical decimal");
+            if (declared == 0)
+                FAIL(CB_EFORMAT, "%s:%d: lists no levels; a dataset holds at least one (capture or record some into it)",
+                     name, lineno);
+        } else if (kind == L_LEVEL) {
             ds_entry en;
-            memset(&en, 0, sizeof en);
-            char mode[16], file[64];
-            long long frames;
-            unsigned long long bytes;
-            int tail = 0;
-            ok = sscanf(line, "level %d %15s %lld %d %63s %llu %x%n", &en.seed, mode, &frames, &en.episodes, file, &bytes,
-                        &en.crc, &tail) == 7 &&
-                 line[tail] == 0 && frames >= 0 && en.episodes >= 0;
-            if (ok) {
-                en.mode = (int8_t)(!strcmp(mode, "easy") ? 0 : !strcmp(mode, "hard") ? 1 : -1);
-                en.frames = frames;
-                en.bytes = bytes;
-                snprintf(en.file, sizeof en.file, "%s", file);
-                ok = strchr(file, '/') == NULL && strcmp(file, "..") != 0;
-                if (ok && ds_manifest_find(m, en.seed) >= 0) {
-                    ds_manifest_free(m);
-                    return cb_fail(e, CB_EFORMAT, "%s:%d: level %d is listed twice", name, lineno, en.seed);
-                }
-                if (ok && ds_manifest_add(m, &en, e)) {
-                    ds_manifest_free(m);
-                    return CB_ENOMEM;
-                }
-            }
-        } else if (!strncmp(line, "relabel ", 8)) {
-            ds_relabeling rl;
-            long long lo, hi;
-            unsigned long long seed;
-            int tail = 0;
-            char canon[96];
-            ok = sscanf(line, "relabel %lld %lld %llu%n", &lo, &hi, &seed, &tail) == 3 && line[tail] == 0 && lo >= 0 &&
-                 lo <= hi && hi <= INT32_MAX;
-            if (ok) { /* exactly as written: no signs, spaces or leading zeros */
-                snprintf(canon, sizeof canon, "relabel %lld %lld %llu", lo, hi, seed);
-                ok = !strcmp(canon, line);
-            }
-            if (ok && m->nrelabel == DS_MAX_RELABELINGS) {
-                ds_manifest_free(m);
-                return cb_fail(e, CB_EFORMAT, "%s:%d: more than %d relabel lines", name, lineno, DS_MAX_RELABELINGS);
-            }
-            if (ok) {
-                rl.lo = (int32_t)lo;
-                rl.hi = (int32_t)hi;
-                rl.seed = seed;
-                m->relabel[m->nrelabel++] = rl;
-            }
-        } else if (!strncmp(line, "end ", 4)) {
-            unsigned crc;
-            ok = sscanf(line, "end %x", &crc) == 1;
-            if (ok && crc != (uint32_t)crc32(0, (const Bytef *)text, (uInt)(p - text))) {
-                ds_manifest_free(m);
-                return cb_fail(e, CB_ECRC, "%s: manifest CRC mismatch (the manifest was edited or damaged)", name);
-            }
+            if (m->n == declared)
+                FAIL(CB_EFORMAT, "%s:%d: more level lines than the %lld the levels line says", name, lineno, (long long)declared);
+            if (parse_level(f + 1, fl + 1, &en, why, sizeof why))
+                FAIL(CB_EFORMAT, "%s:%d: cannot read '%.*s': %s", name, lineno, SHOW, why);
+            if ((rc = ds_manifest_add(m, &en, e))) goto out;
+        } else { /* L_END */
+            uint32_t crc;
+            if (cb_parse_hex32_exact(f[1], fl[1], &crc))
+                FAIL(CB_EFORMAT, "%s:%d: cannot read '%.*s' (the CRC is 8 lower-case hex digits)", name, lineno, SHOW);
+            if (crc != (uint32_t)crc32(0, (const Bytef *)text, (uInt)(p - text)))
+                FAIL(CB_ECRC, "%s: manifest CRC mismatch (the manifest was edited or damaged)", name);
             m->crc = crc;
-            ended = 1;
-        } else {
-            ok = 0;
-        }
-        if (!ok) {
-            ds_manifest_free(m);
-            return cb_fail(e, CB_EFORMAT, "%s:%d: cannot read '%.80s'", name, lineno, line);
         }
         p = nl + 1;
     }
-    if (!ended) {
-        ds_manifest_free(m);
-        return cb_fail(e, CB_EFORMAT, "%s: truncated (no end line)", name);
-    }
-    if (declared != m->n) {
-        int listed = m->n;
-        ds_manifest_free(m);
-        return cb_fail(e, CB_EFORMAT, "%s: says %d levels but lists %d", name, declared, listed);
-    }
+    if (last != L_END) FAIL(CB_EFORMAT, "%s: truncated (no end line)", name);
+    if (declared != m->n) FAIL(CB_EFORMAT, "%s: says %lld levels but lists %d", name, (long long)declared, m->n);
     ds_manifest_sort(m);
-    return 0;
+    for (int i = 1; i < m->n; i++)
+        if (m->e[i].seed == m->e[i - 1].seed) FAIL(CB_EFORMAT, "%s: level %d is listed twice", name, m->e[i].seed);
+#undef FAIL
+#undef SHOW
+out:
+    if (rc) ds_manifest_free(m);
+    return rc;
 }

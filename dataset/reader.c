@@ -22,7 +22,7 @@ int ds_open(ds_reader **out, const char *path, cb_err *e) {
     snprintf(mp, sizeof mp, "%s/manifest.txt", path);
     uint8_t *text;
     size_t n;
-    int rc = cb_read_file(mp, &text, &n, e);
+    int rc = cb_read_file_max(mp, DS_MANIFEST_MAX, &text, &n, e); /* the most the format's limits allow */
     if (rc) {
         free(r);
         if (rc == CB_ENOTFOUND)
@@ -70,14 +70,18 @@ int ds_read_shard(const ds_reader *r, int i, uint8_t **out, size_t *outn, cb_err
     size_t n;
     *out = NULL;
     *outn = 0;
-    int rc = cb_read_file(path, &buf, &n, e);
+    /* never more than the manifest declares: a longer file is refused unread */
+    int rc = cb_read_file_max(path, (size_t)en->bytes, &buf, &n, e);
     if (rc) {
         if (rc == CB_ENOTFOUND)
             return cb_fail(e, CB_ENOTFOUND,
                            "%s: level %d: the manifest lists this shard but it is missing (restore it, or capture the "
                            "level into a new dataset)",
                            path, en->seed);
-        return rc;
+        if (rc == CB_ERANGE)
+            return cb_fail(e, CB_EFORMAT, "%s: level %d: larger than the %llu bytes the manifest says (replaced or "
+                           "damaged); capture the level again", path, en->seed, (unsigned long long)en->bytes);
+        return cb_err_prefix(e, "level %d: ", en->seed);
     }
     if (n != en->bytes) {
         free(buf);
@@ -105,12 +109,19 @@ static int load_entry(const ds_reader *r, int i, ds_level *out, cb_err *e) {
     rc = ds_shard_decode(buf, n, path, out, e);
     free(buf);
     if (rc) return rc;
-    if (out->seed != en->seed || out->n != en->frames) {
-        int code = cb_fail(e, CB_EFORMAT, "%s: holds level %d with %lld frames, the manifest says level %d with %lld", path,
-                           out->seed, (long long)out->n, en->seed, (long long)en->frames);
-        ds_level_free(out);
-        return code;
-    }
+    rc = ds_shard_match(r, i, out->seed, out->mode, out->n, path, e);
+    if (rc) ds_level_free(out);
+    return rc;
+}
+
+int ds_shard_match(const ds_reader *r, int i, int32_t seed, int mode, int64_t frames, const char *name, cb_err *e) {
+    const ds_entry *en = &r->m.e[i];
+    if (seed != en->seed || frames != en->frames)
+        return cb_fail(e, CB_EFORMAT, "%s: holds level %d with %lld frames, the manifest says level %d with %lld", name, seed,
+                       (long long)frames, en->seed, (long long)en->frames);
+    if (mode != en->mode)
+        return cb_fail(e, CB_EFORMAT, "%s: level %d: the shard's header says mode %s, the manifest says %s", name, seed,
+                       ds_mode_name(mode), ds_mode_name(en->mode));
     return 0;
 }
 
@@ -123,10 +134,18 @@ int ds_verify_level(ds_reader *r, int i, cb_err *e) {
     if (rc) return rc;
     ds_frame f;
     int episodes = 0;
-    int32_t last = 0;
+    ds_frame_cols prev = {0, 0, 0};
     while ((rc = ds_iter_next(it, &f, e)) > 0) {
-        if (f.t == 0 || f.episode != last) episodes++;
-        last = f.episode;
+        ds_frame_cols cur = {f.episode, f.step, f.done};
+        const char *why = ds_episode_rule(f.t, &prev, &cur);
+        if (why) {
+            rc = cb_fail(e, CB_EFORMAT, "%s/%s: level %d: frame %lld: episode %d, step %d after episode %d, step %d, done "
+                         "%d: %s", r->path, r->m.e[i].file, r->m.e[i].seed, (long long)f.t, cur.episode, cur.step,
+                         prev.episode, prev.step, prev.done, why);
+            break;
+        }
+        if (f.t == 0 || cur.episode != prev.episode) episodes++;
+        prev = cur;
     }
     ds_iter_close(it);
     if (rc == 0 && episodes != r->m.e[i].episodes)

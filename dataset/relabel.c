@@ -52,8 +52,18 @@ static int relabel_task(void *vctx, int64_t k) {
         en->bytes = n;
         en->crc = (uint32_t)crc32_z(0, buf, n);
     } else {
-        rc = ds_read_shard(c->r, (int)k, &buf, &n, e); /* checked against the input's manifest */
+        /* copied byte for byte, after the checks every reader makes of it */
+        rc = ds_read_shard(c->r, (int)k, &buf, &n, e);
         if (rc) return rc;
+        char name[4200];
+        snprintf(name, sizeof name, "%s/%s", ds_path(c->r), en->file);
+        ds_shard_hdr h;
+        rc = ds_shard_check(buf, n, name, &h, e);
+        if (!rc) rc = ds_shard_match(c->r, (int)k, h.seed, h.mode, h.n, name, e);
+        if (rc) {
+            free(buf);
+            return rc;
+        }
     }
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", c->out, en->file);
@@ -64,14 +74,16 @@ static int relabel_task(void *vctx, int64_t k) {
     return 0;
 }
 
-/* 1 if the folder holds anything but . and .., 0 if empty, <0 on error */
+/* 1 if the folder holds anything but . and .. and a lock file (a killed
+ * writer's is harmless, a live one's is cb_lock_acquire's to refuse), 0 if
+ * empty, <0 on error */
 static int folder_nonempty(const char *path) {
     DIR *d = opendir(path);
     if (!d) return -1;
     struct dirent *de;
     int any = 0;
     while (!any && (de = readdir(d)))
-        any = strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+        any = strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && strcmp(de->d_name, ".coinbc-lock");
     closedir(d);
     return any;
 }
@@ -116,13 +128,24 @@ int ds_relabel(const char *in, const char *out, int32_t lo, int32_t hi, uint64_t
         ds_close(r);
         return rc;
     }
-    int made;
+    int made; /* cb_lock_acquire below creates it (and cb_lock_release removes it on failure) */
     rc = check_out(in, out, &made, e);
     if (rc) {
         ds_close(r);
         return rc;
     }
-    if (made && (rc = cb_mkdirs(out, e))) {
+    /* the writer lock on out for the whole copy (it creates out when missing);
+     * then out must still be empty: another writer may have filled it since */
+    cb_lock lock;
+    if ((rc = cb_lock_acquire(&lock, out, command ? command : "coinbc data relabel", e))) {
+        ds_close(r);
+        return rc;
+    }
+    int ne = folder_nonempty(out);
+    if (ne) {
+        rc = ne < 0 ? cb_fail(e, CB_EIO, "%s: %s", out, strerror(errno))
+                    : cb_fail(e, CB_EEXIST, "%s: exists and is not empty; give a new output folder", out);
+        cb_lock_release(&lock, 1);
         ds_close(r);
         return rc;
     }
@@ -157,6 +180,7 @@ int ds_relabel(const char *in, const char *out, int32_t lo, int32_t hi, uint64_t
     free(c.written);
     free(c.errs);
     ds_close(r);
+    cb_lock_release(&lock, 0);
     if (nrelabeled) *nrelabeled = count;
     return 0;
 fail:
@@ -166,7 +190,7 @@ fail:
             snprintf(path, sizeof path, "%s/%s", out, c.entries[i].file);
             unlink(path);
         }
-    if (made) rmdir(out);
+    cb_lock_release(&lock, 1); /* with out, when this call made it and nothing is left in it */
     free(c.entries);
     free(c.written);
     free(c.errs);

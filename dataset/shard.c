@@ -90,6 +90,34 @@ int ds_level_check(const ds_level *l, cb_err *e) {
     return 0;
 }
 
+const char *ds_episode_rule(int64_t t, const ds_frame_cols *prev, const ds_frame_cols *cur) {
+    if (cur->step < 0) return "a negative step";
+    if (t == 0) return cur->episode != 0 ? "the first frame is not in episode 0" : NULL;
+    if (cur->episode == prev->episode) {
+        if (prev->done) return "done is set in the middle of an episode (the next frame is in the same episode)";
+        if (cur->step <= prev->step) return "the step does not increase within the episode";
+        return NULL;
+    }
+    if ((int64_t)cur->episode != (int64_t)prev->episode + 1) return "the episode index does not go on by one";
+    return NULL;
+}
+
+int ds_level_check_episodes(const ds_level *l, cb_err *e) {
+    ds_frame_cols prev = {0, 0, 0}, cur;
+    for (int64_t t = 0; t < l->n; t++) {
+        cur.episode = l->episode[t];
+        cur.step = l->step[t];
+        cur.done = l->done[t];
+        const char *why = ds_episode_rule(t, &prev, &cur);
+        if (why)
+            return cb_fail(e, CB_ERANGE, "level %d: frame %lld: episode %d, step %d after episode %d, step %d, done %d: %s "
+                           "(episodes are numbered 0, 1, ... in order, steps increase within one, done ends one)",
+                           l->seed, (long long)t, cur.episode, cur.step, prev.episode, prev.step, prev.done, why);
+        prev = cur;
+    }
+    return 0;
+}
+
 int ds_shard_encode(const ds_level *l, int filter, int level, uint8_t **out, size_t *outn, cb_err *e) {
     *out = NULL;
     *outn = 0;
@@ -166,6 +194,10 @@ int ds_shard_check(const uint8_t *buf, size_t n, const char *name, ds_shard_hdr 
         return cb_fail(e, CB_EFORMAT, "%s: shard version %u is not supported (this coinbc reads version %d)", name, ver,
                        DS_VERSION);
     if (ds_get32(buf + 12) != DS_SHARD_HDR) return cb_fail(e, CB_EFORMAT, "%s: bad header size %u", name, ds_get32(buf + 12));
+    for (int k = 52; k < 60; k++)
+        if (buf[k])
+            return cb_fail(e, CB_EFORMAT, "%s: level %d: reserved header byte %d is %u, not 0 (not a shard this format "
+                           "version writes)", name, (int32_t)ds_get32(buf + 16), k, buf[k]);
     h->seed = (int32_t)ds_get32(buf + 16);
     h->mode = (int8_t)buf[20];
     h->filter = buf[21];

@@ -29,6 +29,9 @@ int ds_shard_check_frame(const ds_level *l, int64_t t, const char *name, cb_err 
 /* Reads the shard file of manifest entry i and checks its size and CRC32
  * against the manifest (reader.c). */
 int ds_read_shard(const ds_reader *r, int i, uint8_t **buf, size_t *n, cb_err *e);
+/* Checks a shard header's seed, mode and frame count against manifest entry
+ * i (reader.c; every reader: ds_load and ds_iter_open). */
+int ds_shard_match(const ds_reader *r, int i, int32_t seed, int mode, int64_t frames, const char *name, cb_err *e);
 
 static inline uint32_t ds_get32(const uint8_t *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;

@@ -71,7 +71,7 @@ int ds_writer_open(ds_writer **out, const char *path, int append, const char *so
     if (!rc && exists) {
         uint8_t *text;
         size_t n;
-        rc = cb_read_file(mp, &text, &n, e);
+        rc = cb_read_file_max(mp, DS_MANIFEST_MAX, &text, &n, e);
         if (!rc) {
             rc = ds_manifest_parse(&w->m, (const char *)text, n, mp, e);
             if (rc) free(text);
@@ -100,7 +100,9 @@ void ds_writer_set_compression(ds_writer *w, int filter, int zlevel) {
 
 /* check, encode and write one level's shard into dir; *en describes it */
 static int shard_write(const char *dir, const ds_level *l, int filter, int zlevel, ds_entry *en, cb_err *e) {
-    int rc = ds_level_check(l, e); /* a shard the reader would refuse is never written */
+    /* a shard the reader or verify would refuse is never written */
+    int rc = ds_level_check(l, e);
+    if (!rc) rc = ds_level_check_episodes(l, e);
     if (rc) return rc;
     uint8_t *buf;
     size_t n;
@@ -188,7 +190,7 @@ static int manifest_is_ours(ds_writer *w) {
     uint8_t *text;
     size_t n;
     cb_err ie = {0};
-    if (cb_read_file(mp, &text, &n, &ie)) return 0;
+    if (cb_read_file_max(mp, DS_MANIFEST_MAX, &text, &n, &ie)) return 0;
     size_t k = strlen(end);
     int ours = n >= k && memcmp(text + n - k, end, k) == 0;
     free(text);
@@ -196,6 +198,8 @@ static int manifest_is_ours(ds_writer *w) {
 }
 
 int ds_writer_prepare(ds_writer *w, cb_err *e) {
+    if (w->m.n == 0) /* readers refuse a manifest without levels: never write one */
+        return cb_fail(e, CB_EARG, "%s: no levels to write (a dataset holds at least one)", w->path);
     w->m.crc = 0; /* set by ds_manifest_write once the new text exists */
     int rc = ds_manifest_write(&w->m, w->path, e);
     if (rc == 0 || (w->m.crc && manifest_is_ours(w))) w->prepared = 1; /* in place (even if its fsync failed) */

@@ -459,7 +459,7 @@ static void test_manifest_rules(void **st) {
     (void)st;
     const char *head = "coinbc-dataset 1\nframe 64 64 3\nactions 15\nsource s\ncommand c\n";
     char body[1024], text[2048];
-    snprintf(body, sizeof body, "%slevels 2\nlevel 9 hard 3 1 level_9.cbs 10 0000abcd\nlevel 2 easy 4 2 level_2.cbs 11 00000001\n", head);
+    snprintf(body, sizeof body, "%slevels 2\nlevel 9 hard 3 1 level_9.cbs 200 0000abcd\nlevel 2 easy 4 2 level_2.cbs 210 00000001\n", head);
     manifest_with_crc(text, sizeof text, body);
     ds_manifest m;
     cb_err e = {0};
@@ -467,13 +467,13 @@ static void test_manifest_rules(void **st) {
     assert_int_equal(m.n, 2);
     assert_true(m.e[0].seed == 2 && m.e[1].seed == 9 && m.e[1].mode == 1 && m.e[1].crc == 0xabcd); /* sorted */
     ds_manifest_free(&m);
-    snprintf(body, sizeof body, "%slevels 2\nlevel 9 hard 3 1 a.cbs 10 0\nlevel 9 easy 4 2 b.cbs 11 1\n", head);
+    snprintf(body, sizeof body, "%slevels 2\nlevel 9 hard 3 1 a.cbs 100 00000000\nlevel 9 easy 4 2 b.cbs 210 00000001\n", head);
     manifest_bad(body, "listed twice");
-    snprintf(body, sizeof body, "%slevels 3\nlevel 9 hard 3 1 a.cbs 10 0\n", head);
+    snprintf(body, sizeof body, "%slevels 3\nlevel 9 hard 3 1 a.cbs 100 00000000\n", head);
     manifest_bad(body, "says 3 levels but lists 1");
-    snprintf(body, sizeof body, "%slevels 1\nlevel 9 hard 3 1 ../a.cbs 10 0\n", head);
+    snprintf(body, sizeof body, "%slevels 1\nlevel 9 hard 3 1 ../a.cbs 100 00000000\n", head);
     manifest_bad(body, "cannot read");
-    snprintf(body, sizeof body, "%slevels 1\nlevel 9 hard -3 1 a.cbs 10 0\n", head);
+    snprintf(body, sizeof body, "%slevels 1\nlevel 9 hard -3 1 a.cbs 100 00000000\n", head);
     manifest_bad(body, "cannot read");
     snprintf(body, sizeof body, "coinbc-dataset 2\nlevels 0\n");
     manifest_bad(body, "version 2");

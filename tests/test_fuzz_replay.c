@@ -96,6 +96,39 @@ static int replay(const char *name, target_fn fn) {
 static void test_checkpoint(void **st) { (void)st; assert_true(replay("checkpoint", fuzz_checkpoint_one) > 0); }
 static void test_csv(void **st) { (void)st; assert_true(replay("csv", fuzz_csv_one) > 0); }
 static void test_manifest(void **st) { (void)st; assert_true(replay("manifest", fuzz_manifest_one) > 0); }
+/* the manifest corpus's integer fields: the int_* seeds (wrapped, out of
+ * range or not canonical, with a right end CRC) are refused naming their
+ * line, the others (limits.txt: every field at its limit) are accepted */
+static void test_manifest_corpus(void **st) {
+    (void)st;
+    DIR *d = opendir("tests/fuzz/corpus/manifest");
+    assert_non_null(d);
+    struct dirent *de;
+    int refused = 0, accepted = 0;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.') continue;
+        char p[600];
+        snprintf(p, sizeof p, "tests/fuzz/corpus/manifest/%s", de->d_name);
+        FILE *f = fopen(p, "rb");
+        assert_non_null(f);
+        char text[8192];
+        size_t n = fread(text, 1, sizeof text, f);
+        fclose(f);
+        ds_manifest m;
+        cb_err e = {0};
+        int rc = ds_manifest_parse(&m, text, n, p, &e);
+        if (!strncmp(de->d_name, "int_", 4)) {
+            if (rc != CB_EFORMAT || !strstr(e.msg, "cannot read")) fail_msg("%s: %d, '%s'", p, rc, e.msg);
+            refused++;
+        } else {
+            if (rc) fail_msg("%s: %s", p, e.msg);
+            ds_manifest_free(&m);
+            accepted++;
+        }
+    }
+    closedir(d);
+    assert_true(refused >= 9 && accepted >= 3);
+}
 static void test_npz(void **st) { (void)st; assert_true(replay("npz", fuzz_npz_one) > 0); }
 static void test_png(void **st) { (void)st; assert_true(replay("png", fuzz_png_one) > 0); }
 static void test_shard(void **st) { (void)st; assert_true(replay("shard", fuzz_shard_one) > 0); }
@@ -106,6 +139,7 @@ static void test_compare(void **st) { (void)st; assert_true(replay("compare", fu
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_checkpoint), cmocka_unit_test(test_csv), cmocka_unit_test(test_manifest),
+        cmocka_unit_test(test_manifest_corpus),
         cmocka_unit_test(test_npz),        cmocka_unit_test(test_png), cmocka_unit_test(test_shard),
         cmocka_unit_test(test_run),        cmocka_unit_test(test_tune),
         cmocka_unit_test(test_compare),

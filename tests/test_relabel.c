@@ -245,7 +245,7 @@ static void manifest_with_crc(char *out, size_t n, const char *body) {
 static void test_manifest_relabel_lines(void **st) {
     (void)st;
     const char *head = "coinbc-dataset 1\nframe 64 64 3\nactions 15\nsource s\ncommand c\n";
-    const char *lv = "levels 1\nlevel 9 hard 3 1 level_9.cbs 10 0000abcd\n";
+    const char *lv = "levels 1\nlevel 9 hard 3 1 level_9.cbs 200 0000abcd\n";
     char body[1024], text[2048];
     ds_manifest m;
     cb_err e = {0};
