@@ -1,0 +1,465 @@
+/* test_appearance.c - a level's look as a swappable part (game/appearance.c,
+ * docs/SPEC.md 5.6): a swap changes no physics (the same trace, state by
+ * state, for a fixed action sequence on many seeds in both modes, and the same
+ * expert action), a swap with the level's own look is a byte-for-byte no-op
+ * (level and frames), swapped frames show the donor's look wherever neither
+ * layout has a wall or an object, coinbc's cyclic rule for donors with fewer
+ * enemies or crates, the checks, and the seen/unseen looks of a set of
+ * training levels against procgen's reference layouts. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <zlib.h>
+
+#include "game/game.h"
+#include "tests/support/refdata.h"
+
+#define NSEEDS 50
+#define NSTEPS 300
+#define SCALE (64.0f / 13.0f)
+
+static game_level *level_new(int32_t seed, int mode) {
+    game_level *L = malloc(sizeof *L);
+    assert_non_null(L);
+    cb_err e = {0};
+    assert_int_equal(game_level_generate(L, NULL, seed, mode, &e), 0);
+    return L;
+}
+
+/* a copy of `rec` with the look of `donor` */
+static game_level *swapped(const game_level *rec, const game_level *donor) {
+    game_level *S = malloc(sizeof *S);
+    assert_non_null(S);
+    memcpy(S, rec, sizeof *S);
+    game_appearance a;
+    game_level_get_appearance(&a, donor);
+    cb_err e = {0};
+    int rc = game_level_set_appearance(S, &a, &e);
+    if (rc) fprintf(stderr, "%s\n", e.msg);
+    assert_int_equal(rc, 0);
+    return S;
+}
+
+/* The donor of seed s: another level, chosen so that the donors cover more
+ * and fewer enemies and crates than the recipients. */
+static int32_t donor_seed(int32_t s) { return 7919 + 13 * s; }
+
+static int same_look(const game_level *a, const game_level *b) {
+    game_appearance x, y;
+    game_level_get_appearance(&x, a);
+    game_level_get_appearance(&y, b);
+    return memcmp(&x, &y, sizeof x) == 0;
+}
+
+/* ---- physics ------------------------------------------------------------ */
+
+/* The same action sequence on the original and the swapped level, with
+ * procgen's auto-reset: every state (positions, velocities, flags, time),
+ * reward, done and outcome bit for bit, and the dump's layout apart from the
+ * themes. */
+static void test_swap_changes_no_physics(void **st) {
+    (void)st;
+    int dones = 0, rewards = 0, looks_differ = 0;
+    for (int mode = 0; mode < 2; mode++)
+        for (int32_t s = 0; s < NSEEDS; s++) {
+            game_level *A = level_new(s, mode), *B = level_new(donor_seed(s), mode);
+            game_level *S = swapped(A, B);
+            looks_differ += !same_look(A, S);
+            game_state sa, ss;
+            game_reset(A, &sa);
+            game_reset(S, &ss);
+            game_refpolicy pol;
+            game_refpolicy_init(&pol, s);
+            for (int t = 0; t < NSTEPS; t++) {
+                int act = game_refpolicy_next(&pol);
+                game_step_out oa, os;
+                game_step(A, &sa, act, &oa);
+                game_step(S, &ss, act, &os);
+                assert_memory_equal(&sa, &ss, sizeof sa);
+                assert_true(oa.reward == os.reward);
+                assert_int_equal(oa.done, os.done);
+                assert_int_equal(oa.complete, os.complete);
+                assert_int_equal(oa.outcome, os.outcome);
+                assert_true(game_state_hash(A, &sa) == game_state_hash(S, &ss));
+                dones += oa.done;
+                rewards += oa.reward > 0;
+                if (oa.done) {
+                    game_reset(A, &sa);
+                    game_reset(S, &ss);
+                }
+            }
+            /* nothing but the look differs: giving S its own look back gives A byte for byte */
+            game_appearance own;
+            game_level_get_appearance(&own, A);
+            cb_err e = {0};
+            assert_int_equal(game_level_set_appearance(S, &own, &e), 0);
+            assert_memory_equal(S, A, sizeof *A);
+            free(A);
+            free(B);
+            free(S);
+        }
+    /* the test can fail: episodes end, coins are reached, and the looks did change */
+    assert_true(dones > 20);
+    assert_true(rewards > 0);
+    assert_true(looks_differ >= 2 * NSEEDS - 2);
+}
+
+/* The expert plans the same way on the swapped level (it reads no look). */
+static void test_swap_same_expert(void **st) {
+    (void)st;
+    game_expert ex;
+    cb_err e = {0};
+    assert_int_equal(game_expert_init(&ex, NULL, &e), 0);
+    for (int mode = 0; mode < 2; mode++)
+        for (int32_t s = 0; s < 3; s++) {
+            game_level *A = level_new(100 + s, mode), *B = level_new(donor_seed(100 + s), mode);
+            game_level *S = swapped(A, B);
+            game_state sa, ss;
+            game_reset(A, &sa);
+            game_reset(S, &ss);
+            for (int t = 0; t < 40 && sa.outcome == GAME_RUNNING; t++) {
+                int a1 = -1, a2 = -2;
+                game_expert_reset(&ex);
+                int r1 = game_expert_act(&ex, A, &sa, &a1, &e);
+                game_expert_reset(&ex);
+                int r2 = game_expert_act(&ex, S, &ss, &a2, &e);
+                assert_int_equal(r1, r2);
+                assert_int_equal(a1, a2);
+                game_step_out o;
+                game_step(A, &sa, a1, &o);
+                game_step(S, &ss, a2, &o);
+                assert_memory_equal(&sa, &ss, sizeof sa);
+            }
+            free(A);
+            free(B);
+            free(S);
+        }
+    game_expert_free(&ex);
+}
+
+/* ---- frames ------------------------------------------------------------- */
+
+/* The level's own look given back: the level and every frame (with trails)
+ * are the same bytes. */
+static void test_self_swap_identical(void **st) {
+    (void)st;
+    uint8_t f1[GAME_OBS_BYTES], f2[GAME_OBS_BYTES];
+    for (int mode = 0; mode < 2; mode++)
+        for (int32_t s = 0; s < 20; s++) {
+            game_env ea, es;
+            cb_err e = {0};
+            assert_int_equal(game_env_init(&ea, 300 + s, mode, &e), 0);
+            es = ea;
+            game_appearance own;
+            game_level_get_appearance(&own, &ea.level);
+            assert_int_equal(game_appearance_check(&own, &e), 0);
+            assert_int_equal(game_level_set_appearance(&es.level, &own, &e), 0);
+            assert_memory_equal(&es.level, &ea.level, sizeof ea.level);
+            game_refpolicy pol;
+            game_refpolicy_init(&pol, 300 + s);
+            for (int t = 0; t < 120; t++) {
+                game_env_render(&ea, f1);
+                game_env_render(&es, f2);
+                assert_memory_equal(f1, f2, sizeof f1);
+                int act = game_refpolicy_next(&pol);
+                game_env_step(&ea, act, NULL);
+                game_env_step(&es, act, NULL);
+            }
+        }
+}
+
+/* 1 if pixel (px, py) of a frame centred on (cx, cy) shows only background
+ * in level L with enemies where s puts them: every cell within a margin of
+ * the pixel centre (more than the 0.02 overdraw) is SPACE or ENEMY_BARRIER
+ * inside the grid, and no saw, crate or enemy box comes near it. The agent is
+ * not excluded: it stands at the same place in both levels compared. */
+static int bg_pixel(const game_level *L, const game_state *s, float cx, float cy, int px, int py) {
+    const float m = 0.06f;
+    float wx = cx + ((float)px + 0.5f - 32.0f) / SCALE, wy = cy - ((float)py + 0.5f - 32.0f) / SCALE;
+    for (int i = (int)floorf(wx - m); i <= (int)floorf(wx + m); i++)
+        for (int j = (int)floorf(wy - m); j <= (int)floorf(wy + m); j++) {
+            if (i < 0 || j < 0 || i >= GAME_W || j >= GAME_H) return 0;
+            int t = L->grid[j][i];
+            if (t != GAME_SPACE && t != GAME_ENEMY_BARRIER) return 0;
+        }
+    for (int k = 0; k < L->nstatics; k++)
+        if (fabsf(wx - L->statics[k].x) < 0.5f + m && fabsf(wy - L->statics[k].y) < 0.5f + m) return 0;
+    for (int k = 0; k < L->nenemies; k++)
+        if (fabsf(wx - s->enemy[k].x) < 0.5f + m && fabsf(wy - s->enemy[k].y) < 0.5f + m) return 0;
+    return 1;
+}
+
+/* Level A with B's look, rendered at states of A's own play, equals B's
+ * layout rendered at the same states (the camera follows the same agent) on
+ * every pixel that is background in both layouts: the background image,
+ * offset and the agent's colour are B's. And the swap shows: the frames
+ * differ from A's own. */
+static void test_swapped_frames_show_donor_look(void **st) {
+    (void)st;
+    uint8_t fs[GAME_OBS_BYTES], fb[GAME_OBS_BYTES], fa[GAME_OBS_BYTES];
+    long compared = 0, changed_frames = 0, frames = 0;
+    for (int mode = 0; mode < 2; mode++)
+        for (int32_t s = 0; s < 20; s++) {
+            game_level *A = level_new(500 + s, mode), *B = level_new(donor_seed(500 + s), mode);
+            game_level *S = swapped(A, B);
+            game_state st_a;
+            game_reset(A, &st_a);
+            game_refpolicy pol;
+            game_refpolicy_init(&pol, 500 + s);
+            for (int t = 0; t < 60; t++) {
+                if (t % 6 == 0) {
+                    game_render(fs, S, &st_a, NULL);
+                    game_render(fb, B, &st_a, NULL);
+                    game_render(fa, A, &st_a, NULL);
+                    frames++;
+                    changed_frames += memcmp(fs, fa, sizeof fs) != 0;
+                    for (int py = 0; py < GAME_OBS; py++)
+                        for (int px = 0; px < GAME_OBS; px++) {
+                            if (!bg_pixel(A, &st_a, st_a.agent.x, st_a.agent.y, px, py) ||
+                                !bg_pixel(B, &st_a, st_a.agent.x, st_a.agent.y, px, py))
+                                continue;
+                            size_t o = ((size_t)py * GAME_OBS + (size_t)px) * 3;
+                            if (memcmp(fs + o, fb + o, 3) != 0)
+                                fail_msg("%s seed %d step %d pixel (%d, %d): swapped %d,%d,%d donor %d,%d,%d",
+                                         game_mode_name(mode), 500 + s, t, px, py, fs[o], fs[o + 1], fs[o + 2],
+                                         fb[o], fb[o + 1], fb[o + 2]);
+                            compared++;
+                        }
+                }
+                game_step_out o;
+                game_step(A, &st_a, game_refpolicy_next(&pol), &o);
+                if (o.done) game_reset(A, &st_a);
+            }
+            free(A);
+            free(B);
+            free(S);
+        }
+    /* enough pixels were compared for the check to mean something, and the
+     * swap changed what most frames show */
+    assert_true(compared > frames * 600);
+    assert_true(changed_frames > frames * 9 / 10);
+}
+
+/* ---- coinbc's rule for donors with fewer enemies or crates -------------- */
+
+static int crate_theme(const game_level *L, int k) {
+    for (int i = 0; i < L->nstatics; i++)
+        if (L->statics[i].type == GAME_ENT_CRATE && k-- == 0) return L->statics[i].theme;
+    return -1;
+}
+
+static void test_cyclic_rule(void **st) {
+    (void)st;
+    int fewer_enemies = 0, fewer_crates = 0, no_enemies = 0, no_crates = 0;
+    for (int32_t s = 0; s < 400; s++) {
+        game_level *A = level_new(s, GAME_HARD), *B = level_new(donor_seed(s), GAME_HARD);
+        game_level *S = swapped(A, B);
+        assert_true(S->bg_pct_x == B->bg_pct_x);
+        assert_int_equal(S->bg_index, B->bg_index);
+        assert_int_equal(S->wall_theme, B->wall_theme);
+        assert_int_equal(S->player_theme, B->player_theme);
+        assert_int_equal(S->nenemies, A->nenemies);
+        assert_int_equal(S->ncrates, A->ncrates);
+        for (int k = 0; k < A->nenemies; k++)
+            assert_int_equal(S->enemy_theme[k], B->nenemies ? B->enemy_theme[k % B->nenemies] : 0);
+        for (int k = 0; k < A->ncrates; k++)
+            assert_int_equal(crate_theme(S, k), B->ncrates ? crate_theme(B, k % B->ncrates) : 0);
+        /* the saws stay saws, every entity stays where it is */
+        for (int i = 0; i < A->nstatics; i++) {
+            assert_int_equal(S->statics[i].type, A->statics[i].type);
+            assert_true(S->statics[i].x == A->statics[i].x && S->statics[i].y == A->statics[i].y);
+            if (A->statics[i].type == GAME_ENT_SAW) assert_int_equal(S->statics[i].theme, A->statics[i].theme);
+        }
+        fewer_enemies += B->nenemies > 0 && B->nenemies < A->nenemies;
+        fewer_crates += B->ncrates > 0 && B->ncrates < A->ncrates;
+        no_enemies += B->nenemies == 0 && A->nenemies > 0;
+        no_crates += B->ncrates == 0 && A->ncrates > 0;
+        free(A);
+        free(B);
+        free(S);
+    }
+    /* every branch of the rule was exercised */
+    assert_true(fewer_enemies > 0 && fewer_crates > 0 && no_enemies > 0 && no_crates > 0);
+}
+
+/* ---- checks --------------------------------------------------------------- */
+
+static void test_checks(void **st) {
+    (void)st;
+    game_level *H = level_new(3, GAME_HARD), *E = level_new(3, GAME_EASY);
+    game_level *keep = malloc(sizeof *keep);
+    assert_non_null(keep);
+    memcpy(keep, E, sizeof *keep);
+    game_appearance a;
+    cb_err e = {0};
+    /* a hard donor for an easy level: refused, the level untouched */
+    game_level_get_appearance(&a, H);
+    assert_int_equal(game_level_set_appearance(E, &a, &e), CB_EARG);
+    assert_non_null(strstr(e.msg, "level 3 (easy)"));
+    assert_non_null(strstr(e.msg, "same mode"));
+    assert_memory_equal(E, keep, sizeof *E);
+    /* out-of-range fields */
+    game_appearance b;
+    game_level_get_appearance(&a, E);
+    b = a, b.bg_pct_x = 1.0f;
+    assert_int_equal(game_appearance_check(&b, &e), CB_ERANGE);
+    assert_non_null(strstr(e.msg, "offset"));
+    b = a, b.bg_pct_x = NAN;
+    assert_int_equal(game_appearance_check(&b, &e), CB_ERANGE);
+    b = a, b.bg_index = 5; /* easy mode has background 0 only */
+    assert_int_equal(game_appearance_check(&b, &e), CB_ERANGE);
+    assert_non_null(strstr(e.msg, "easy"));
+    assert_int_equal(game_level_set_appearance(E, &b, &e), CB_EARG);
+    assert_non_null(strstr(e.msg, "bad donor look"));
+    assert_memory_equal(E, keep, sizeof *E);
+    b = a, b.mode = 7;
+    assert_int_equal(game_appearance_check(&b, &e), CB_EARG);
+    game_level_get_appearance(&a, H);
+    b = a, b.bg_index = GAME_NUM_BG;
+    assert_int_equal(game_appearance_check(&b, &e), CB_ERANGE);
+    b = a, b.wall_theme = -1;
+    assert_int_equal(game_appearance_check(&b, &e), CB_ERANGE);
+    b = a, b.player_theme = GAME_NUM_PLAYER;
+    assert_int_equal(game_appearance_check(&b, &e), CB_ERANGE);
+    b = a, b.nenemies = GAME_MAX_ENEMIES + 1;
+    assert_int_equal(game_appearance_check(&b, &e), CB_ERANGE);
+    b = a, b.nenemies = 1, b.enemy_theme[0] = GAME_NUM_ENEMY_THEMES;
+    assert_int_equal(game_appearance_check(&b, &e), CB_ERANGE);
+    assert_non_null(strstr(e.msg, "enemy 0"));
+    b = a, b.ncrates = 1, b.crate_theme[0] = GAME_NUM_CRATE_THEMES;
+    assert_int_equal(game_appearance_check(&b, &e), CB_ERANGE);
+    assert_non_null(strstr(e.msg, "crate 0"));
+    /* the largest legal values pass */
+    b = a, b.bg_index = GAME_NUM_BG - 1, b.wall_theme = GAME_NUM_WALL - 1, b.player_theme = GAME_NUM_PLAYER - 1;
+    b.bg_pct_x = nextafterf(1.0f, 0.0f);
+    assert_int_equal(game_appearance_check(&b, &e), 0);
+    assert_int_equal(game_level_set_appearance(H, &b, &e), 0);
+    assert_int_equal(H->bg_index, GAME_NUM_BG - 1);
+    free(H);
+    free(E);
+    free(keep);
+}
+
+/* ---- seen and unseen looks ----------------------------------------------- */
+
+/* bg_index, wall_theme and player_theme of hard seeds 0..n-1 from procgen's
+ * reference layouts (header lines). */
+static void ref_themes(int n, int *bg, int *wall, int *player) {
+    gzFile f = gzopen(test_refdata("layouts_hard.txt.gz"), "rb");
+    assert_non_null(f);
+    char line[1024];
+    int got = 0;
+    while (got < n && gzgets(f, line, sizeof line)) {
+        int seed;
+        if (strncmp(line, "seed ", 5) != 0 || sscanf(line, "seed %d", &seed) != 1 || seed != got) continue;
+        const char *p = strstr(line, " bg_index "), *q = strstr(line, " player_theme "), *r = strstr(line, " wall_theme ");
+        assert_true(p && q && r);
+        assert_int_equal(sscanf(p, " bg_index %d", &bg[got]), 1);
+        assert_int_equal(sscanf(q, " player_theme %d", &player[got]), 1);
+        assert_int_equal(sscanf(r, " wall_theme %d", &wall[got]), 1);
+        got++;
+    }
+    gzclose(f);
+    assert_int_equal(got, n);
+}
+
+static void test_sets_hard(void **st) {
+    (void)st;
+    enum { N = 40 };
+    int bg[N], wall[N], player[N];
+    ref_themes(N, bg, wall, player);
+    /* seeds in a scrambled order with duplicates */
+    int32_t seeds[N + 5];
+    for (int i = 0; i < N; i++) seeds[i] = (int32_t)((i * 17) % N);
+    for (int i = 0; i < 5; i++) seeds[N + i] = (int32_t)(i * 3);
+    game_appearance_sets s;
+    cb_err e = {0};
+    assert_int_equal(game_appearance_sets_build(&s, seeds, N + 5, GAME_HARD, &e), 0);
+    assert_int_equal(s.nlevels, N);
+    assert_int_equal(s.varies_bg_pair, 1);
+    /* against procgen's own themes */
+    uint8_t bs[GAME_NUM_BG] = {0}, ps[GAME_NUM_WALL][GAME_NUM_PLAYER] = {{0}};
+    int nb = 0, np = 0, nt = 0;
+    for (int i = 0; i < N; i++) {
+        nb += !bs[bg[i]];
+        np += !ps[wall[i]][player[i]];
+        bs[bg[i]] = 1;
+        ps[wall[i]][player[i]] = 1;
+        int dup = 0;
+        for (int j = 0; j < i; j++) dup |= bg[j] == bg[i] && wall[j] == wall[i] && player[j] == player[i];
+        nt += !dup;
+    }
+    assert_memory_equal(s.bg_seen, bs, sizeof bs);
+    assert_memory_equal(s.pair_seen, ps, sizeof ps);
+    assert_int_equal(s.nbg_seen, nb);
+    assert_int_equal(s.npair_seen, np);
+    assert_int_equal(s.ntriple_seen, nt);
+    assert_int_equal(s.nbg_unseen, GAME_NUM_BG - nb);
+    assert_int_equal(s.npair_unseen, 30 - np);
+    assert_int_equal(s.nunseen, (GAME_NUM_BG - nb) * (30 - np));
+    assert_true(s.nunseen > 0);
+    /* every unseen look is unseen and each comes once */
+    uint8_t hit[GAME_NUM_BG][GAME_NUM_WALL][GAME_NUM_PLAYER];
+    memset(hit, 0, sizeof hit);
+    for (int k = 0; k < s.nunseen; k++) {
+        int b = -1, w = -1, p = -1;
+        assert_int_equal(game_appearance_sets_unseen(&b, &w, &p, &s, k, &e), 0);
+        assert_true(b >= 0 && b < GAME_NUM_BG && w >= 0 && w < GAME_NUM_WALL && p >= 0 && p < GAME_NUM_PLAYER);
+        assert_false(bs[b]);
+        assert_false(ps[w][p]);
+        assert_false(hit[b][w][p]);
+        hit[b][w][p] = 1;
+    }
+    int b, w, p;
+    assert_int_equal(game_appearance_sets_unseen(&b, &w, &p, &s, s.nunseen, &e), CB_ERANGE);
+    assert_int_equal(game_appearance_sets_unseen(&b, &w, &p, &s, -1, &e), CB_ERANGE);
+    /* an unseen look is a legal donor look */
+    assert_int_equal(game_appearance_sets_unseen(&b, &w, &p, &s, s.nunseen - 1, &e), 0);
+    game_level *L = level_new(0, GAME_HARD);
+    game_appearance a;
+    game_level_get_appearance(&a, L);
+    a.bg_index = b, a.wall_theme = w, a.player_theme = p;
+    assert_int_equal(game_level_set_appearance(L, &a, &e), 0);
+    free(L);
+}
+
+static void test_sets_easy_and_errors(void **st) {
+    (void)st;
+    int32_t seeds[10];
+    for (int i = 0; i < 10; i++) seeds[i] = 1000 + i;
+    game_appearance_sets s;
+    cb_err e = {0};
+    assert_int_equal(game_appearance_sets_build(&s, seeds, 10, GAME_EASY, &e), 0);
+    assert_int_equal(s.nlevels, 10);
+    assert_int_equal(s.varies_bg_pair, 0);
+    assert_int_equal(s.nbg_seen, 1);
+    assert_int_equal(s.npair_seen, 1);
+    assert_int_equal(s.ntriple_seen, 1);
+    assert_true(s.bg_seen[0] && s.pair_seen[0][0]);
+    assert_int_equal(s.nunseen, 0);
+    int b, w, p;
+    assert_int_equal(game_appearance_sets_unseen(&b, &w, &p, &s, 0, &e), CB_ERANGE);
+    assert_non_null(strstr(e.msg, "easy mode has none"));
+    assert_int_equal(game_appearance_sets_build(&s, seeds, 0, GAME_HARD, &e), CB_EARG);
+    assert_non_null(strstr(e.msg, "no training levels"));
+    assert_int_equal(game_appearance_sets_build(&s, seeds, 3, 2, &e), CB_EARG);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_swap_changes_no_physics),
+        cmocka_unit_test(test_swap_same_expert),
+        cmocka_unit_test(test_self_swap_identical),
+        cmocka_unit_test(test_swapped_frames_show_donor_look),
+        cmocka_unit_test(test_cyclic_rule),
+        cmocka_unit_test(test_checks),
+        cmocka_unit_test(test_sets_hard),
+        cmocka_unit_test(test_sets_easy_and_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
