@@ -5,7 +5,9 @@
  * (level and frames), swapped frames show the donor's look wherever neither
  * layout has a wall or an object, coinbc's cyclic rule for donors with fewer
  * enemies or crates, the checks, and the seen/unseen looks of a set of
- * training levels against procgen's reference layouts. */
+ * training levels against procgen's reference layouts. Then the offline
+ * probe (eval/appearance.c): its cells against a replay written here, the
+ * same result for any thread count, easy mode, and its refusals. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +18,7 @@
 #include <cmocka.h>
 #include <zlib.h>
 
+#include "eval/eval.h"
 #include "game/game.h"
 #include "tests/support/refdata.h"
 
@@ -450,6 +453,230 @@ static void test_sets_easy_and_errors(void **st) {
     assert_int_equal(game_appearance_sets_build(&s, seeds, 3, 2, &e), CB_EARG);
 }
 
+/* ---- the offline probe (eval/appearance.c) ----------------------------- */
+
+/* A policy that reads the look: logits from the mean colour of bands of rows
+ * (the background dominates them), so another look moves its decisions. */
+static int colour_probs(void *self, int worker, const uint8_t *frames, int n, float *probs, cb_err *e) {
+    (void)self, (void)worker, (void)e;
+    for (int i = 0; i < n; i++) {
+        const uint8_t *f = frames + (size_t)i * GAME_OBS_BYTES;
+        double l[EVAL_NA], mx = -1e300, z = 0;
+        for (int a = 0; a < EVAL_NA; a++) {
+            long sum = 0;
+            for (int y = a * 4; y < a * 4 + 4; y++)
+                for (int x = 0; x < GAME_OBS; x++) sum += f[((size_t)y * GAME_OBS + x) * 3 + a % 3];
+            l[a] = (double)sum / (4.0 * GAME_OBS * 16.0);
+            if (l[a] > mx) mx = l[a];
+        }
+        for (int a = 0; a < EVAL_NA; a++) z += exp(l[a] - mx);
+        for (int a = 0; a < EVAL_NA; a++) probs[(size_t)i * EVAL_NA + a] = (float)(exp(l[a] - mx) / z);
+    }
+    return 0;
+}
+
+/* A policy blind to everything: always the same distribution. */
+static int const_probs(void *self, int worker, const uint8_t *frames, int n, float *probs, cb_err *e) {
+    (void)self, (void)worker, (void)frames, (void)e;
+    for (int i = 0; i < n; i++)
+        for (int a = 0; a < EVAL_NA; a++) probs[(size_t)i * EVAL_NA + a] = a == 7 ? 0.5f : 0.5f / 14;
+    return 0;
+}
+
+static const int32_t PROBE_TRAIN[4] = {11, 12, 13, 14}, PROBE_HELD[3] = {40, 41, 42};
+#define PROBE_N 7
+
+static eval_app_opts probe_opts(const eval_policy *pol, int mode, int threads) {
+    return (eval_app_opts){.policy = pol, .mode = mode, .train = PROBE_TRAIN, .ntrain = 4, .heldout = PROBE_HELD,
+                           .nheldout = 3, .states = 24, .noise = 0.25, .seed = 5, .donors = 2, .threads = threads};
+}
+
+static double kl_ref(const float *p, const float *q) {
+    double s = 0;
+    for (int a = 0; a < EVAL_NA; a++) {
+        double pa = p[a], qa = q[a] > 1e-12f ? q[a] : 1e-12;
+        if (pa > 0) s += pa * log(pa / qa);
+    }
+    return s > 0 ? s : 0;
+}
+
+/* Level r's original cell and (held out) its seen-look cell, replayed here:
+ * record's play (the expert; a random action with probability noise from
+ * cb_rng_seed2(seed, level)), the donors the probe names, the colour policy
+ * one frame at a time. */
+static void replay_level(const eval_app_level *r, const eval_app_opts *o, eval_app_cell *orig, eval_app_cell *seen) {
+    memset(orig, 0, sizeof *orig);
+    memset(seen, 0, sizeof *seen);
+    game_env env;
+    cb_err e = {0};
+    assert_int_equal(game_env_init(&env, r->seed, o->mode, &e), 0);
+    int nv = r->heldout ? r->ndonors : 0;
+    game_level *var = malloc(sizeof *var * (size_t)(nv ? nv : 1));
+    assert_non_null(var);
+    for (int k = 0; k < nv; k++) {
+        int found = 0;
+        for (int j = 0; j < o->ntrain; j++) found |= o->train[j] == r->seen_donor[k];
+        assert_true(found);
+        game_level *D = level_new(r->seen_donor[k], o->mode);
+        game_level *S = swapped(&env.level, D);
+        var[k] = *S;
+        free(D);
+        free(S);
+    }
+    game_expert ex;
+    assert_int_equal(game_expert_init(&ex, NULL, &e), 0);
+    cb_rng noise;
+    cb_rng_seed2(&noise, o->seed, (uint64_t)r->seed);
+    uint8_t f[GAME_OBS_BYTES], g[GAME_OBS_BYTES];
+    float po[EVAL_NA], pv[EVAL_NA];
+    for (int64_t t = 0; t < o->states; t++) {
+        game_env_render(&env, f);
+        colour_probs(NULL, 0, f, 1, po, &e);
+        int label, ao = cb_argmax(po, EVAL_NA);
+        game_expert_act(&ex, &env.level, &env.state, &label, &e);
+        orig->n++;
+        orig->correct += ao == label;
+        orig->agree++;
+        for (int k = 0; k < nv; k++) {
+            game_render(g, &var[k], &env.state, &env.trails);
+            colour_probs(NULL, 0, g, 1, pv, &e);
+            int av = cb_argmax(pv, EVAL_NA);
+            seen->n++;
+            seen->correct += av == label;
+            seen->agree += av == ao;
+            seen->kl += kl_ref(po, pv);
+        }
+        int executed = label;
+        if (cb_rng_uniform(&noise) < o->noise) executed = (int)cb_rng_below(&noise, GAME_NUM_ACTIONS);
+        game_env_step(&env, executed, NULL);
+    }
+    game_expert_free(&ex);
+    free(var);
+}
+
+static void test_probe_against_replay(void **st) {
+    (void)st;
+    eval_policy pol = {.probs = colour_probs};
+    eval_app_opts o = probe_opts(&pol, GAME_HARD, 2);
+    eval_app_level out[PROBE_N];
+    game_appearance_sets sets;
+    cb_err e = {0};
+    int rc = eval_appearance_offline(out, &sets, &o, &e);
+    if (rc) fprintf(stderr, "%s\n", e.msg);
+    assert_int_equal(rc, 0);
+    assert_int_equal(sets.nlevels, 4);
+    assert_true(sets.nunseen > 0);
+    int64_t moved = 0;
+    for (int i = 0; i < PROBE_N; i++) {
+        const eval_app_level *r = &out[i];
+        assert_int_equal(r->seed, i < 4 ? PROBE_TRAIN[i] : PROBE_HELD[i - 4]);
+        assert_int_equal(r->heldout, i >= 4);
+        assert_int_equal(r->ndonors, 2);
+        eval_app_cell orig, seen;
+        replay_level(r, &o, &orig, &seen);
+        assert_memory_equal(&r->cell[EVAL_APP_ORIG], &orig, sizeof orig);
+        assert_memory_equal(&r->cell[EVAL_APP_SEEN], &seen, sizeof seen);
+        assert_int_equal(r->cell[EVAL_APP_SEEN].n, r->heldout ? 2 * 24 : 0);
+        /* the unseen looks are unseen, and the cell holds K frames per state */
+        assert_int_equal(r->cell[EVAL_APP_UNSEEN].n, 2 * 24);
+        for (int k = 0; k < 2; k++) {
+            assert_false(sets.bg_seen[r->unseen_look[k][0]]);
+            assert_false(sets.pair_seen[r->unseen_look[k][1]][r->unseen_look[k][2]]);
+        }
+        moved += r->cell[EVAL_APP_UNSEEN].n - r->cell[EVAL_APP_UNSEEN].agree;
+        assert_true(r->cell[EVAL_APP_UNSEEN].kl > 0);
+    }
+    /* this policy reads the look: other looks move some of its decisions */
+    assert_true(moved > 0);
+    eval_app_cell sum[2][EVAL_APP_NLOOKS];
+    eval_appearance_sum(sum, out, PROBE_N);
+    assert_int_equal(sum[0][EVAL_APP_ORIG].n, 4 * 24);
+    assert_int_equal(sum[1][EVAL_APP_ORIG].n, 3 * 24);
+    assert_int_equal(sum[0][EVAL_APP_SEEN].n, 0);
+    assert_int_equal(sum[1][EVAL_APP_SEEN].n, 3 * 2 * 24);
+    assert_int_equal(sum[0][EVAL_APP_UNSEEN].n + sum[1][EVAL_APP_UNSEEN].n, 7 * 2 * 24);
+}
+
+static void test_probe_threads_and_blind_policy(void **st) {
+    (void)st;
+    eval_policy pol = {.probs = colour_probs};
+    eval_app_level a[PROBE_N], b[PROBE_N];
+    game_appearance_sets sa, sb;
+    cb_err e = {0};
+    eval_app_opts o1 = probe_opts(&pol, GAME_HARD, 1), o3 = probe_opts(&pol, GAME_HARD, 3);
+    assert_int_equal(eval_appearance_offline(a, &sa, &o1, &e), 0);
+    assert_int_equal(eval_appearance_offline(b, &sb, &o3, &e), 0);
+    assert_memory_equal(a, b, sizeof a);
+    assert_memory_equal(&sa, &sb, sizeof sa);
+    /* a policy that ignores the frame: every variant agrees, no divergence,
+     * and the accuracy is the original's in every look */
+    eval_policy blind = {.probs = const_probs};
+    eval_app_opts ob = probe_opts(&blind, GAME_HARD, 2);
+    assert_int_equal(eval_appearance_offline(b, &sb, &ob, &e), 0);
+    for (int i = 0; i < PROBE_N; i++) {
+        const eval_app_cell *c = b[i].cell;
+        for (int k = 0; k < EVAL_APP_NLOOKS; k++) {
+            assert_int_equal(c[k].agree, c[k].n);
+            assert_true(c[k].kl == 0);
+        }
+        assert_int_equal(c[EVAL_APP_UNSEEN].correct, 2 * c[EVAL_APP_ORIG].correct);
+        if (b[i].heldout) assert_int_equal(c[EVAL_APP_SEEN].correct, 2 * c[EVAL_APP_ORIG].correct);
+        /* the same states as with the other policy: the same donors and noise */
+        assert_memory_equal(b[i].seen_donor, a[i].seen_donor, sizeof a[i].seen_donor);
+        assert_int_equal(b[i].random_actions, a[i].random_actions);
+    }
+}
+
+static void test_probe_easy(void **st) {
+    (void)st;
+    eval_policy pol = {.probs = colour_probs};
+    eval_app_opts o = probe_opts(&pol, GAME_EASY, 2);
+    eval_app_level out[PROBE_N];
+    game_appearance_sets sets;
+    cb_err e = {0};
+    assert_int_equal(eval_appearance_offline(out, &sets, &o, &e), 0);
+    assert_int_equal(sets.varies_bg_pair, 0);
+    for (int i = 0; i < PROBE_N; i++) {
+        assert_int_equal(out[i].cell[EVAL_APP_ORIG].n, 24);
+        assert_int_equal(out[i].cell[EVAL_APP_UNSEEN].n, 0);
+        assert_int_equal(out[i].cell[EVAL_APP_SEEN].n, out[i].heldout ? 48 : 0);
+        eval_app_cell orig, seen;
+        replay_level(&out[i], &o, &orig, &seen);
+        assert_memory_equal(&out[i].cell[EVAL_APP_SEEN], &seen, sizeof seen);
+    }
+}
+
+static void test_probe_refusals(void **st) {
+    (void)st;
+    eval_policy pol = {.probs = const_probs};
+    eval_app_level out[PROBE_N];
+    game_appearance_sets sets;
+    cb_err e = {0};
+    eval_app_opts o = probe_opts(&pol, GAME_HARD, 1);
+    o.donors = 0;
+    assert_int_equal(eval_appearance_offline(out, &sets, &o, &e), CB_EARG);
+    assert_non_null(strstr(e.msg, "--donors 0"));
+    assert_null(strchr(e.msg, '\n'));
+    o.donors = EVAL_APP_MAX_DONORS + 1;
+    assert_int_equal(eval_appearance_offline(out, &sets, &o, &e), CB_EARG);
+    o = probe_opts(&pol, GAME_HARD, 1);
+    const int32_t overlap[2] = {40, 13};
+    o.heldout = overlap;
+    o.nheldout = 2;
+    assert_int_equal(eval_appearance_offline(out, &sets, &o, &e), CB_EARG);
+    assert_non_null(strstr(e.msg, "held-out level 13 is a training level"));
+    o = probe_opts(&pol, GAME_HARD, 1);
+    o.ntrain = 0;
+    assert_int_equal(eval_appearance_offline(out, &sets, &o, &e), CB_EARG);
+    assert_non_null(strstr(e.msg, "no training levels"));
+    o = probe_opts(&pol, GAME_HARD, 1);
+    o.states = 0;
+    assert_int_equal(eval_appearance_offline(out, &sets, &o, &e), CB_EARG);
+    o = probe_opts(&pol, GAME_HARD, 1);
+    o.noise = 1.5;
+    assert_int_equal(eval_appearance_offline(out, &sets, &o, &e), CB_EARG);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_swap_changes_no_physics),
@@ -460,6 +687,10 @@ int main(void) {
         cmocka_unit_test(test_checks),
         cmocka_unit_test(test_sets_hard),
         cmocka_unit_test(test_sets_easy_and_errors),
+        cmocka_unit_test(test_probe_against_replay),
+        cmocka_unit_test(test_probe_threads_and_blind_policy),
+        cmocka_unit_test(test_probe_easy),
+        cmocka_unit_test(test_probe_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
