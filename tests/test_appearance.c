@@ -15,11 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include <zlib.h>
 
 #include "eval/eval.h"
 #include "game/game.h"
+#include "run/run.h"
 #include "tests/support/refdata.h"
 
 #define NSEEDS 50
@@ -677,6 +679,136 @@ static void test_probe_refusals(void **st) {
     assert_int_equal(eval_appearance_offline(out, &sets, &o, &e), CB_EARG);
 }
 
+/* ---- appearance.json (run/appearancerec.c) ------------------------------ */
+
+#define LLVMFuzzerTestOneInput fuzz_appearance_one
+#include "tests/fuzz/fuzz_appearance.c"
+#undef LLVMFuzzerTestOneInput
+
+static char *read_text(const char *path, size_t *n) {
+    uint8_t *b;
+    cb_err e = {0};
+    if (cb_read_file(path, &b, n, &e)) fail_msg("%s", e.msg);
+    return (char *)b;
+}
+
+/* s with the first `from` replaced by `to` (malloc'd) */
+static char *edit(const char *s, const char *from, const char *to) {
+    const char *p = strstr(s, from);
+    if (!p) fail_msg("edit: \"%s\" not in the record", from);
+    size_t a = (size_t)(p - s), nf = strlen(from), nt = strlen(to), n = strlen(s);
+    char *r = malloc(n - nf + nt + 1);
+    assert_non_null(r);
+    memcpy(r, s, a);
+    memcpy(r + a, to, nt);
+    memcpy(r + a + nt, p + nf, n - a - nf + 1);
+    return r;
+}
+
+static void bad_record(char *text, const char *word) {
+    run_appearance v;
+    cb_err e = {0};
+    int rc = run_appearance_decode(&v, text, strlen(text), "R/appearance.json", &e);
+    if (rc != CB_EFORMAT || !strstr(e.msg, word)) fail_msg("want an error naming \"%s\", got %d: %s", word, rc, e.msg);
+    assert_non_null(strstr(e.msg, "R/appearance.json"));
+    assert_null(strchr(e.msg, '\n'));
+    free(text);
+}
+
+static void test_record_round_trip_and_refusals(void **st) {
+    (void)st;
+    size_t n;
+    char *text = read_text("tests/fuzz/corpus/appearance/appearance_v1", &n);
+    run_appearance a, b;
+    cb_err e = {0};
+    assert_int_equal(run_appearance_decode(&a, text, n, "seed", &e), 0);
+    assert_int_equal(a.version, 1);
+    assert_int_equal(a.hard, 1);
+    assert_int_equal(a.level_lo, 100000);
+    assert_int_equal(a.cell[1][1].agree, 121);
+    assert_true(a.cell[0][2].kl_sum == 37.25);
+    /* written into a folder and read back: the same record, the same bytes */
+    char dir[] = "/tmp/coinbc_appearance_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(run_appearance_write(dir, &a, &e), 0);
+    assert_int_equal(run_appearance_read(&b, dir, &e), 0);
+    assert_memory_equal(&a, &b, sizeof a);
+    char path[600];
+    snprintf(path, sizeof path, "%s/appearance.json", dir);
+    size_t n2;
+    char *again = read_text(path, &n2);
+    assert_int_equal(n2, n);
+    assert_memory_equal(again, text, n);
+    free(again);
+    unlink(path);
+    rmdir(dir);
+    assert_int_equal(run_appearance_read(&b, dir, &e) < 0, 1);
+    /* refusals, each naming the file and what is wrong */
+    char *t0 = malloc(n + 1);
+    assert_non_null(t0);
+    memcpy(t0, text, n);
+    t0[n] = 0;
+    bad_record(edit(t0, "\"format\": \"coinbc-appearance\",", ""), "\"format\" is missing");
+    bad_record(edit(t0, "coinbc-appearance", "coinbc-rollout"), "\"format\"");
+    bad_record(edit(t0, "\"version\": 1", "\"version\": 9"), "newer coinbc");
+    bad_record(edit(t0, "\"donors\": 2", "\"donors\": 0"), "\"donors\"");
+    bad_record(edit(t0, "\"donors\": 2", "\"donors\": 2, \"extra\": 1"), "unknown key \"extra\"");
+    bad_record(edit(t0, "\"donors\": 2", "\"donors\": 2, \"donors\": 3"), "duplicate");
+    bad_record(edit(t0, "\"mode\": \"hard\"", "\"mode\": \"medium\""), "\"mode\"");
+    bad_record(edit(t0, "\"noise\": 0.25", "\"noise\": 1.5"), "\"noise\"");
+    bad_record(edit(t0, "\"accuracy\": 0.4375", "\"accuracy\": 0.5"), "the counts give");
+    bad_record(edit(t0, "\"correct\": 70", "\"correct\": 71"), "the counts give");
+    bad_record(edit(t0, "\"correct\": 250", "\"correct\": 321"), "\"correct\"");
+    bad_record(edit(t0, "\"agreement\": 1.0\n    },\n    \"seen_layout_unseen",
+                    "\"agreement\": 1.0, \"mean_kl\": 0\n    },\n    \"seen_layout_unseen"),
+               "original look has no divergence");
+    bad_record(edit(t0, "\"kl_sum\": 9.5", "\"kl_sum\": -1"), "\"kl_sum\"");
+    bad_record(edit(t0, "\"unseen_pairs\": 9", "\"unseen_pairs\": 8"), "do not fit together");
+    bad_record(edit(t0, "\"levels\": \"100000-100009\"", "\"levels\": \"100000-100010\""), "frames");
+    bad_record(edit(t0, "\"states_per_level\": 8", "\"states_per_level\": 9"), "frames");
+    bad_record(edit(t0, "\"heldout_layout_seen_look\"", "\"heldout_layout_seen_looks\""), "unknown key");
+    free(t0);
+    free(text);
+    /* the easy-mode seed: no unseen looks, empty cells are null rates */
+    text = read_text("tests/fuzz/corpus/appearance/appearance_easy_v1", &n);
+    assert_int_equal(run_appearance_decode(&a, text, n, "seed", &e), 0);
+    assert_int_equal(a.hard, 0);
+    assert_int_equal(a.unseen_looks, 0);
+    assert_int_equal(a.cell[1][2].frames, 0);
+    run_text t = {0};
+    assert_int_equal(run_appearance_encode(&t, &a, &e), 0);
+    assert_non_null(strstr(t.s, "\"mean_kl\": null"));
+    run_text_free(&t);
+    free(text);
+}
+
+/* the fuzz target over its seeds, truncated at every length and with flipped bytes */
+static void test_record_fuzz_corpus(void **st) {
+    (void)st;
+    const char *seeds[] = {"tests/fuzz/corpus/appearance/appearance_v1", "tests/fuzz/corpus/appearance/appearance_easy_v1"};
+    for (int s = 0; s < 2; s++) {
+        size_t n;
+        uint8_t *b = (uint8_t *)read_text(seeds[s], &n);
+        fuzz_appearance_one(b, n);
+        for (size_t k = 0; k < n; k++) {
+            uint8_t *cut = malloc(k ? k : 1);
+            assert_non_null(cut);
+            memcpy(cut, b, k);
+            fuzz_appearance_one(cut, k);
+            free(cut);
+        }
+        for (size_t k = 0; k < n; k++) {
+            uint8_t old = b[k];
+            b[k] = (uint8_t)(old ^ 0xFF);
+            fuzz_appearance_one(b, n);
+            b[k] = (uint8_t)(old ^ 0x01);
+            fuzz_appearance_one(b, n);
+            b[k] = old;
+        }
+        free(b);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_swap_changes_no_physics),
@@ -691,6 +823,8 @@ int main(void) {
         cmocka_unit_test(test_probe_threads_and_blind_policy),
         cmocka_unit_test(test_probe_easy),
         cmocka_unit_test(test_probe_refusals),
+        cmocka_unit_test(test_record_round_trip_and_refusals),
+        cmocka_unit_test(test_record_fuzz_corpus),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
