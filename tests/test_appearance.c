@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <zlib.h>
@@ -23,6 +24,7 @@
 #include "game/game.h"
 #include "run/run.h"
 #include "tests/support/refdata.h"
+#include "tests/support/run.h"
 
 #define NSEEDS 50
 #define NSTEPS 300
@@ -809,6 +811,106 @@ static void test_record_fuzz_corpus(void **st) {
     }
 }
 
+/* ---- coinbc appearance, end to end (cli/cmd_appearance.c) --------------- */
+
+#define TINY_TRAIN "--net nature --channels 4,4,4 --hidden 16 --batch-levels 2 --batch-frames 8 --epochs 1 --seed 5"
+
+static void must_run(int rc, const char *what, const char *err) {
+    if (rc != 0) fail_msg("%s: exit %d\n%s", what, rc, err);
+}
+
+static int one_line(const char *s) {
+    const char *nl = strchr(s, '\n');
+    return s[0] && nl && nl[1] == 0;
+}
+
+static void test_command_end_to_end(void **st) {
+    (void)st;
+    char *root = test_tmpdir();
+    char data[4200], run[4200], out[16384], err[16384], p1[4300], p2[4400], empty[4300], moved[4300];
+    snprintf(data, sizeof data, "%s/train.cbd", root);
+    snprintf(run, sizeof run, "%s/run", root);
+    snprintf(p1, sizeof p1, "%s/appearance.json", run);
+    snprintf(p2, sizeof p2, "%s/t2.json", root);
+    /* a tiny hard-mode policy on 4 levels recorded as the probe plays */
+    must_run(test_run(out, sizeof out, err, sizeof err,
+                      "record --levels 0-3 --mode hard --states 12 --noise 0.1 --seed 1 --threads 1 --quiet --out %s",
+                      data),
+             "record", err);
+    must_run(test_run(out, sizeof out, err, sizeof err, "train %s --method and --tau 0.5 " TINY_TRAIN " --quiet -o %s",
+                      data, run),
+             "train", err);
+    must_run(test_run(out, sizeof out, err, sizeof err,
+                      "appearance %s --levels 100-101 --states 12 --donors 2 --noise 0.1 --seed 1 --threads 1", run),
+             "appearance", err);
+    assert_non_null(strstr(out, "held-out  seen"));
+    assert_non_null(strstr(out, "4 training levels"));
+    run_appearance a, b;
+    cb_err e = {0};
+    if (run_appearance_read(&a, run, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(a.hard, 1);
+    assert_int_equal(a.train_levels, 4);
+    assert_int_equal(a.cell[0][0].frames, 4 * 12);
+    assert_int_equal(a.cell[1][0].frames, 2 * 12);
+    assert_int_equal(a.cell[1][1].frames, 2 * 2 * 12);
+    assert_true(a.unseen_looks > 0);
+    assert_int_equal(a.cell[1][2].frames, 2 * 2 * 12);
+    /* the same seed and noise as record: the seen-layout states are the
+     * dataset's frames, so the own-look accuracy is eval's on that data */
+    must_run(test_run(out, sizeof out, err, sizeof err, "eval %s %s --no-train --quiet", run, data), "eval", err);
+    run_eval ev;
+    if (run_eval_read(&ev, run, &e)) fail_msg("%s", e.msg);
+    assert_int_equal(ev.test.frames, a.cell[0][0].frames);
+    assert_true(ev.test.acc == (double)a.cell[0][0].correct / (double)a.cell[0][0].frames);
+    /* any thread count: the same bytes */
+    must_run(test_run(out, sizeof out, err, sizeof err,
+                      "appearance %s --levels 100-101 --states 12 --donors 2 --noise 0.1 --seed 1 --threads 3 -o %s",
+                      run, p2),
+             "appearance --threads 3", err);
+    size_t n1, n2;
+    char *t1 = read_text(p1, &n1), *t2 = read_text(p2, &n2);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(t1, t2, n1);
+    free(t1);
+    free(t2);
+    /* --json prints the record */
+    must_run(test_run(out, sizeof out, err, sizeof err,
+                      "appearance %s --levels 100-101 --states 12 --donors 2 --noise 0.1 --seed 1 --json -o %s", run, p2),
+             "appearance --json", err);
+    assert_int_equal(run_appearance_decode(&b, out, strlen(out), "stdout", &e), 0);
+    assert_memory_equal(&a, &b, sizeof a);
+    unlink(p2);
+
+    /* bad input: a one-line error, and nothing written */
+    struct {
+        const char *args, *word;
+    } bad[] = {
+        {"--levels 2-5", "overlap the run's training levels"},
+        {"--levels 100-101 --donors 0", "--donors 0"},
+        {"--levels 100-101 --mode easy", "hard mode"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = test_run(out, sizeof out, err, sizeof err, "appearance %s %s -o %s", run, bad[i].args, p2);
+        if (rc == 0 || !strstr(err, bad[i].word) || !one_line(err))
+            fail_msg("appearance %s: exit %d, stderr: %s", bad[i].args, rc, err);
+        assert_int_equal(access(p2, F_OK), -1);
+    }
+    /* a run whose training levels cannot be found: its data moved away, or no run at all */
+    snprintf(moved, sizeof moved, "%s/elsewhere.cbd", root);
+    assert_int_equal(rename(data, moved), 0);
+    int rc = test_run(out, sizeof out, err, sizeof err, "appearance %s --levels 100-101 -o %s", run, p2);
+    if (rc == 0 || !strstr(err, "training levels") || !one_line(err)) fail_msg("moved data: exit %d: %s", rc, err);
+    assert_int_equal(access(p2, F_OK), -1);
+    snprintf(empty, sizeof empty, "%s/empty", root);
+    assert_int_equal(mkdir(empty, 0755), 0);
+    rc = test_run(out, sizeof out, err, sizeof err, "appearance %s --levels 100-101", empty);
+    if (rc == 0 || !strstr(err, "training levels") || !one_line(err)) fail_msg("no run: exit %d: %s", rc, err);
+    snprintf(p2, sizeof p2, "%s/appearance.json", empty);
+    assert_int_equal(access(p2, F_OK), -1);
+    test_rmtree(root);
+    free(root);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_swap_changes_no_physics),
@@ -825,6 +927,7 @@ int main(void) {
         cmocka_unit_test(test_probe_refusals),
         cmocka_unit_test(test_record_round_trip_and_refusals),
         cmocka_unit_test(test_record_fuzz_corpus),
+        cmocka_unit_test(test_command_end_to_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
