@@ -77,6 +77,7 @@ int cli_data_relabel(int argc, char **argv); /* coinbc data relabel (cmd_data_re
 int cli_cmd_train(int argc, char **argv);
 int cli_cmd_eval(int argc, char **argv);
 int cli_cmd_rollout(int argc, char **argv);
+int cli_cmd_appearance(int argc, char **argv); /* cmd_appearance.c: the appearance probe (issue 22) */
 int cli_cmd_report(int argc, char **argv);
 int cli_cmd_bench(int argc, char **argv);
 int cli_cmd_tune(int argc, char **argv);

@@ -19,6 +19,7 @@ static const cli_entry CMDS[] = {
     {"train", cli_cmd_train, "train a policy with mean, and, sand, geomean or tand gradients"},
     {"eval", cli_cmd_eval, "accuracy of a trained policy on held-out levels"},
     {"rollout", cli_cmd_rollout, "closed-loop play of levels by a trained policy"},
+    {"appearance", cli_cmd_appearance, "the appearance probe: the policy on the same states in other looks"},
     {"report", cli_cmd_report, "an HTML report comparing runs"},
     {"tune", cli_cmd_tune, "hyperparameter search over train with the same budget for every method"},
     {"compare", cli_cmd_compare, "compare methods as a spec says: data, tuning, final runs, probes, the table"},

@@ -154,6 +154,66 @@ typedef struct {
 } eval_rollout_summary;
 void eval_rollout_summarize(eval_rollout_summary *s, const eval_level_result *r, int n);
 
+/* ---- the appearance probe, offline (eval/appearance.c, issue 22) ----------
+ * What a policy's decisions owe to a level's look: states come from expert
+ * play with noise on the training levels (seen layouts) and on held-out
+ * levels (unseen layouts), as `coinbc record` plays (the executed action is a
+ * uniformly random one with probability `noise`, from cb_rng_seed2(seed,
+ * level), so the same seed and noise give record's states). Every state is
+ * rendered in the level's own look and in K donors' looks (docs/SPEC.md 5.6):
+ * looks of training levels for held-out layouts, unseen looks (a background
+ * and a (wall, player) pair no training level has; offset and enemy and
+ * crate themes drawn afresh as procgen draws them) for both. The figures per
+ * cell: accuracy against the expert's label, agreement (argmax equal to the
+ * original frame's), and KL(original || variant) of the action distributions.
+ * Levels run in parallel, each into its own slot: the result is the same for
+ * any thread count. */
+#define EVAL_APP_MAX_DONORS 16
+enum { EVAL_APP_ORIG = 0, EVAL_APP_SEEN = 1, EVAL_APP_UNSEEN = 2, EVAL_APP_NLOOKS = 3 };
+
+typedef struct {
+    int64_t n;        /* frames */
+    int64_t correct;  /* argmax == expert's label */
+    int64_t agree;    /* argmax == the original frame's argmax */
+    double kl;        /* sum over frames of KL(p_original || p_variant), nats */
+} eval_app_cell;
+
+typedef struct {
+    int32_t seed;
+    int heldout;                               /* 0: a training level, 1: held out */
+    int ndonors;
+    int32_t seen_donor[EVAL_APP_MAX_DONORS];   /* held-out levels: the training levels whose looks they got */
+    uint8_t unseen_look[EVAL_APP_MAX_DONORS][3]; /* bg, wall, player of each unseen look (hard mode) */
+    int64_t random_actions;                    /* noisy steps taken */
+    eval_app_cell cell[EVAL_APP_NLOOKS];       /* [EVAL_APP_ORIG / _SEEN / _UNSEEN] */
+} eval_app_level;
+
+typedef struct {
+    const eval_policy *policy;
+    int mode;
+    const int32_t *train; /* training level seeds: seen layouts, and the seen looks */
+    int ntrain;
+    const int32_t *heldout; /* held-out level seeds, none of them a training level */
+    int nheldout;
+    int64_t states;       /* states per level, >= 1 */
+    double noise;         /* in [0, 1] */
+    uint64_t seed;        /* noise and donor choice */
+    int donors;           /* K, 1..EVAL_APP_MAX_DONORS */
+    int threads;          /* 0: cb_default_threads() */
+    const game_expert_opts *expert; /* NULL: defaults */
+} eval_app_opts;
+
+/* Fills out[0..ntrain) for the training levels (in the order given) and
+ * out[ntrain..ntrain+nheldout) for the held-out ones, and *sets with the seen
+ * and unseen looks of the training levels. CB_EARG with a one-line message
+ * for no training levels, K outside 1..16, a held-out level that is a
+ * training level, bad states or noise; easy mode has no unseen looks, so its
+ * EVAL_APP_UNSEEN cells stay empty (sets->varies_bg_pair = 0). */
+int eval_appearance_offline(eval_app_level *out, game_appearance_sets *sets, const eval_app_opts *o, cb_err *e);
+/* Sums levels in order into sum[layout][look], layout 0 = training levels,
+ * 1 = held out. */
+void eval_appearance_sum(eval_app_cell sum[2][EVAL_APP_NLOOKS], const eval_app_level *lv, int n);
+
 /* ---- pictures ------------------------------------------------------------ */
 /* Draws text in a 3x5 pixel font (digits, capitals, ": - / . + % =") at (x, y). */
 void eval_draw_text(uint8_t *rgb, int w, int h, int x, int y, const char *text, const uint8_t color[3]);

@@ -5,7 +5,8 @@
  * A level (game_level) is immutable after generation: the grid, the static
  * entities (saws, crates), the enemies' starting state, the themes, and the
  * parity of the level RNG's per-step draws (the only use of the RNG during
- * steps), so the dynamic state needs no Mersenne Twister.
+ * steps), so the dynamic state needs no Mersenne Twister. The one exception
+ * is its look (game_appearance), which game_level_set_appearance may swap.
  * A game state (game_state) is a small plain value: copy it with `=`, hash it
  * with game_state_hash. Enemy trails are cosmetic; they live in game_trails,
  * which only rendering needs. */
@@ -163,6 +164,66 @@ typedef struct {
     const char *wall;   /* wall (ground) theme */
 } game_theme_names;
 game_theme_names game_level_theme_names(const game_level *L);
+
+/* ---- appearance: a level's look as a swappable part (game/appearance.c,
+ * docs/SPEC.md 5.6) ----------------------------------------------------------
+ * Every per-level cue of look, as the stored fields of a generated level:
+ * the background (index and horizontal offset), the wall and player themes,
+ * each enemy's theme (enemy order) and each crate's theme (crates in creation
+ * order). Physics, the expert, the state hash and the per-step parities read
+ * none of them, so setting them changes what a frame shows and nothing else.
+ * The swap works on stored fields after generation; it never regenerates. */
+#define GAME_NUM_BG 62
+#define GAME_NUM_WALL 6
+#define GAME_NUM_PLAYER 5
+#define GAME_NUM_ENEMY_THEMES 9
+#define GAME_NUM_CRATE_THEMES 4
+typedef struct {
+    int mode;                              /* the mode of the level it came from */
+    float bg_pct_x;                        /* background offset, [0, 1) */
+    int bg_index, wall_theme, player_theme; /* always 0 in easy mode */
+    int nenemies, ncrates;                 /* how many themes below are the donor's own */
+    uint8_t enemy_theme[GAME_MAX_ENEMIES];  /* 0..8 */
+    uint8_t crate_theme[GAME_MAX_STATICS];  /* 0..3, k-th crate in creation order */
+} game_appearance;
+/* The look of level L. */
+void game_level_get_appearance(game_appearance *a, const game_level *L);
+/* CB_ERANGE with a message if a field is out of range (themes, counts,
+ * bg_pct_x outside [0, 1), an easy-mode look with a background, wall or
+ * player theme other than 0), CB_EARG for an unknown mode. */
+int game_appearance_check(const game_appearance *a, cb_err *e);
+/* Gives level L the donor's look: the background index and offset, the wall
+ * and player themes, and the themes of enemies and crates, cyclically when
+ * the donor has fewer (L's k-th enemy takes donor enemy k mod n); a donor
+ * with none gives theme 0 to all (coinbc's rule, docs/SPEC.md 5.6). Nothing
+ * else of L changes. CB_EARG if the donor's mode is not L's, or the check
+ * above fails; then L is untouched. Setting a level's own appearance is a
+ * no-op, byte for byte. */
+int game_level_set_appearance(game_level *L, const game_appearance *donor, cb_err *e);
+
+/* The "seen" and "unseen" looks of a set of training levels (issue 22):
+ * seen looks are those of the training levels; an unseen look has a
+ * background index that no training level has and a (wall, player) theme
+ * pair that no training level has. In easy mode the background, wall and
+ * player are fixed (index 0), so there are no unseen looks: only the offset
+ * and the enemy and crate themes vary (varies_bg_pair = 0). */
+typedef struct {
+    int mode;
+    int nlevels;                                  /* training levels given (duplicates counted once) */
+    int varies_bg_pair;                           /* 1 in hard mode, 0 in easy */
+    uint8_t bg_seen[GAME_NUM_BG];                 /* 1 if some training level has this background */
+    uint8_t pair_seen[GAME_NUM_WALL][GAME_NUM_PLAYER];
+    int nbg_seen, npair_seen;
+    int ntriple_seen;                             /* distinct (bg, wall, player) among training levels */
+    int nbg_unseen, npair_unseen;                 /* 0 in easy mode */
+    int nunseen;                                  /* unseen (bg, wall, player) looks: nbg_unseen * npair_unseen */
+} game_appearance_sets;
+/* Generates the n training levels (seeds need not be sorted; duplicates
+ * count once) and fills *out. CB_EARG for n < 1 or an unknown mode. */
+int game_appearance_sets_build(game_appearance_sets *out, const int32_t *seeds, int n, int mode, cb_err *e);
+/* The k-th unseen look (0 <= k < nunseen; background ascending, then wall,
+ * then player): sets *bg, *wall, *player. CB_ERANGE for k out of range. */
+int game_appearance_sets_unseen(int *bg, int *wall, int *player, const game_appearance_sets *s, int k, cb_err *e);
 
 /* The refdata trace policy (tests/data/procgen/README.md, section 2). */
 typedef struct {

@@ -170,6 +170,42 @@ int run_rollout_decode(run_rollout *v, const char *text, size_t n, const char *n
 int run_rollout_write(const char *dir, const run_rollout *v, cb_err *e); /* DIR/rollout.json */
 int run_rollout_read(run_rollout *v, const char *dir, cb_err *e);
 
+/* ---- appearance.json -----------------------------------------------------------
+ * The appearance probe's offline figures (coinbc appearance, issue 22;
+ * docs/FORMATS.md). cell[layout][look]: layout 0 = the run's training levels
+ * (seen layouts), 1 = the held-out levels; look 0 = the level's own, 1 =
+ * training levels' looks (held-out layouts only: cell[0][1] is always
+ * empty), 2 = unseen looks (none in easy mode). The file also holds each
+ * cell's accuracy, agreement and mean KL, which the reader checks against
+ * the counts. */
+#define RUN_APP_LOOKS 3
+typedef struct {
+    int64_t frames;   /* frames scored */
+    int64_t correct;  /* argmax == the expert's label */
+    int64_t agree;    /* argmax == the original frame's argmax */
+    double kl_sum;    /* summed KL(original || variant), nats */
+} run_app_cell;
+
+typedef struct {
+    int version;
+    char checkpoint[4096];
+    int hard;                    /* mode "hard" (else "easy") */
+    int32_t level_lo, level_hi;  /* the held-out levels, inclusive */
+    int train_levels;            /* distinct training levels */
+    int64_t states_per_level;
+    double noise;
+    int64_t seed;
+    int donors;                  /* K looks per state and kind */
+    int seen_backgrounds, seen_pairs, seen_looks; /* looks of the training levels */
+    int unseen_backgrounds, unseen_pairs, unseen_looks;
+    run_app_cell cell[2][RUN_APP_LOOKS];
+} run_appearance;
+
+int run_appearance_encode(run_text *out, const run_appearance *v, cb_err *e);
+int run_appearance_decode(run_appearance *v, const char *text, size_t n, const char *name, cb_err *e);
+int run_appearance_write(const char *dir, const run_appearance *v, cb_err *e); /* DIR/appearance.json */
+int run_appearance_read(run_appearance *v, const char *dir, cb_err *e);
+
 /* ---- agreement.json ------------------------------------------------------------
  * At the first step of a run and the last step of every epoch, train bins
  * |mean over the step's L levels of sign(g_l)| of every parameter of each

@@ -1,0 +1,219 @@
+/* cmd_appearance.c - coinbc appearance: the appearance probe, offline part
+ * (issue 22). The run's policy sees the same states in their own look and in
+ * other looks; how often its decisions move says what it owes to the look.
+ * The training levels come from RUN/config.json and the training dataset's
+ * manifest; the logic is eval_appearance_offline (eval/appearance.c). */
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/policy.h"
+#include "dataset/dataset.h"
+#include "run/run.h"
+
+#define CMD "appearance"
+
+/* The run's training levels: the levels of its training dataset in the
+ * seed range config.json records. Returns 0 or prints a one-line error. */
+static int training_levels(const char *run, int32_t **seeds, int *n, int *mode, cb_err *e) {
+    run_config cfg;
+    int rc = run_config_read(&cfg, run, e);
+    if (rc == CB_ENOTFOUND)
+        return cli_error(CMD, "%s: no config.json, so the run's training levels are unknown (is it a run folder made "
+                              "by coinbc train?)", run);
+    if (rc) return cli_fail(CMD, e);
+    if (!cfg.has_data)
+        return cli_error(CMD, "%s/config.json names no training data, so the run's training levels are unknown", run);
+    ds_reader *r;
+    if (ds_open(&r, cfg.data, e)) {
+        cb_err_prefix(e, "the training levels of %s cannot be found: ", run);
+        return cli_fail(CMD, e);
+    }
+    int m = 0, dmode = -1;
+    *seeds = malloc(sizeof **seeds * (size_t)(ds_nlevels(r) ? ds_nlevels(r) : 1));
+    if (!*seeds) {
+        ds_close(r);
+        return cli_error(CMD, "out of memory");
+    }
+    for (int i = 0; i < ds_nlevels(r); i++) {
+        int32_t s = ds_level_seed(r, i);
+        if (s < cfg.train_seed_lo || s > cfg.train_seed_hi) continue;
+        (*seeds)[m++] = s;
+        int lm = ds_level_entry(r, i)->mode;
+        if (lm >= 0 && dmode < 0) dmode = lm;
+        if (lm >= 0 && lm != dmode) {
+            ds_close(r);
+            return cli_error(CMD, "%s: the training levels mix easy and hard mode", cfg.data);
+        }
+    }
+    ds_close(r);
+    if (m == 0)
+        return cli_error(CMD, "%s: none of the run's training levels (%d-%d, config.json) is in the dataset", cfg.data,
+                         cfg.train_seed_lo, cfg.train_seed_hi);
+    if (*mode >= 0 && dmode >= 0 && *mode != dmode)
+        return cli_error(CMD, "--mode %s, but the run's training levels are %s mode", game_mode_name(*mode),
+                         game_mode_name(dmode));
+    if (*mode < 0 && dmode < 0)
+        return cli_error(CMD, "%s does not say which mode its levels are; give --mode easy|hard", cfg.data);
+    if (*mode < 0) *mode = dmode;
+    *n = m;
+    return 0;
+}
+
+static void print_cell(const char *layout, const char *look, const run_app_cell *c, int original) {
+    printf("  %-9s %-7s %9lld", layout, look, (long long)c->frames);
+    if (c->frames == 0) {
+        printf("         -          -        -\n");
+        return;
+    }
+    printf("   %6.1f%%    %6.1f%%", 100.0 * (double)c->correct / (double)c->frames,
+           100.0 * (double)c->agree / (double)c->frames);
+    if (original) printf("        -\n");
+    else printf("  %7.4f\n", c->kl_sum / (double)c->frames);
+}
+
+int cli_cmd_appearance(int argc, char **argv) {
+    cli_range lv = {0, 0};
+    const char *mode_s = NULL, *ckpt = NULL, *out = NULL;
+    int64_t states = 20, seed = 0;
+    int donors = 4, threads = 0, json = 0;
+    double noise = 0.1;
+    cli_opt opts[] = {
+        {"levels", CLI_RANGE, &lv, "A-B", "held-out level seeds (unseen layouts; required, none a training level)", 0},
+        {"mode", CLI_STR, &mode_s, "M", "easy or hard (default: the training levels' mode)", 0},
+        {"states", CLI_I64, &states, "N", "states per level, from expert play with noise as record plays (default 20)", 0},
+        {"donors", CLI_INT, &donors, "K", "other looks per state and kind, 1..16 (default 4)", 0},
+        {"noise", CLI_F64, &noise, "EPS", "probability of a random action in the expert's play (default 0.1)", 0},
+        {"seed", CLI_I64, &seed, "S", "seed of the noise and of the donors' choice (default 0)", 0},
+        {"checkpoint", CLI_STR, &ckpt, "FILE", "checkpoint to probe (default RUN/best.ckpt)", 0},
+        {"out", CLI_STR, &out, "FILE", "write the record here (default RUN/appearance.json); -o FILE", 0},
+        {"threads", CLI_INT, &threads, "T", "worker threads (default: all cores); results do not depend on it", 0},
+        {"json", CLI_FLAG, &json, NULL, "print the record instead of the table", 0},
+    };
+    cli_cmd_info info = {
+        CMD,
+        "The appearance probe, offline: what the run's policy owes to a level's look. States come from\n"
+        "the expert's play with noise on the run's training levels (seen layouts) and on held-out levels\n"
+        "(unseen layouts); each is shown in its own look and in K other looks (docs/SPEC.md 5.6): looks of\n"
+        "training levels for held-out layouts, unseen looks (a background and a (wall, player) pair that\n"
+        "no training level has) for both. Per cell: accuracy against the expert's label, agreement with\n"
+        "the decision on the original frame, mean KL divergence from it. Writes RUN/appearance.json.",
+        "coinbc appearance RUN --levels A-B [--mode M] [--states N] [--donors K] [--seed S] [--json] [-o FILE]",
+        "In easy mode only the background offset and the enemy and crate themes vary: there are no unseen\n"
+        "looks, and the seen-look cells change only those.\n"
+        "example: coinbc appearance runs/mean-1 --levels 1000-1099 --states 20 --donors 4"};
+    const char *pos[1];
+    int npos = 0, rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), pos, 1, &npos);
+    if (rc) return rc > 0 ? 0 : 2;
+    if (npos != 1) return cli_error(CMD, "give one RUN folder"), 2;
+    if (!CLI_SEEN(opts, "levels")) return cli_error(CMD, "--levels A-B is required (held-out levels)"), 2;
+    int mode = -1;
+    if (mode_s && game_mode_parse(mode_s, &mode)) return cli_error(CMD, "unknown mode '%s'", mode_s), 2;
+    if (donors < 1 || donors > EVAL_APP_MAX_DONORS)
+        return cli_error(CMD, "--donors %d: need 1..%d", donors, EVAL_APP_MAX_DONORS), 2;
+    if (states < 1 || states > 100000) return cli_error(CMD, "--states must be in 1..100000"), 2;
+    if (!(noise >= 0 && noise <= 1)) return cli_error(CMD, "--noise %g: need 0 <= EPS <= 1", noise), 2;
+    if (seed < 0) return cli_error(CMD, "--seed must be >= 0"), 2;
+    int64_t nh64 = (int64_t)lv.hi - lv.lo + 1;
+    if (nh64 > 100000) return cli_error(CMD, "at most 100000 held-out levels at once"), 2;
+    int nheld = (int)nh64;
+    if (threads <= 0) threads = cb_default_threads();
+
+    cb_err e = {0};
+    int32_t *train = NULL, *held = NULL;
+    int ntrain = 0;
+    if (training_levels(pos[0], &train, &ntrain, &mode, &e)) {
+        free(train);
+        return 1;
+    }
+    for (int i = 0; i < ntrain; i++)
+        if (train[i] >= lv.lo && train[i] <= lv.hi) {
+            int s = train[i];
+            free(train);
+            return cli_error(CMD, "--levels %d-%d overlap the run's training levels (level %d); give held-out levels",
+                             lv.lo, lv.hi, s);
+        }
+    char ckbuf[4200], outbuf[4200];
+    if (!ckpt) {
+        snprintf(ckbuf, sizeof ckbuf, "%s/best.ckpt", pos[0]);
+        ckpt = ckbuf;
+    }
+    if (!out) {
+        snprintf(outbuf, sizeof outbuf, "%s/appearance.json", pos[0]);
+        out = outbuf;
+    }
+    cli_ckpt_policy pol;
+    if (cli_ckpt_policy_open(&pol, ckpt, threads, &e)) {
+        free(train);
+        if (e.code == CB_ENOTFOUND) return cli_no_checkpoint(CMD, pos[0], ckpt);
+        return cli_fail(CMD, &e);
+    }
+    if (threads > 1) openblas_set_num_threads(1); /* parallel over levels instead */
+    held = malloc(sizeof *held * (size_t)nheld);
+    eval_app_level *res = malloc(sizeof *res * (size_t)(ntrain + nheld));
+    int status = 0;
+    run_text js = {0};
+    if (!held || !res) {
+        status = cli_error(CMD, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < nheld; i++) held[i] = lv.lo + i;
+    eval_app_opts o = {.policy = &pol.policy, .mode = mode, .train = train, .ntrain = ntrain, .heldout = held,
+                       .nheldout = nheld, .states = states, .noise = noise, .seed = (uint64_t)seed, .donors = donors,
+                       .threads = threads};
+    game_appearance_sets sets;
+    double t0 = cb_now();
+    if (eval_appearance_offline(res, &sets, &o, &e)) {
+        status = cli_fail(CMD, &e);
+        goto done;
+    }
+    double secs = cb_now() - t0;
+    eval_app_cell sum[2][EVAL_APP_NLOOKS];
+    eval_appearance_sum(sum, res, ntrain + nheld);
+    run_appearance rec = {.hard = mode == GAME_HARD, .level_lo = lv.lo, .level_hi = lv.hi, .train_levels = sets.nlevels,
+                          .states_per_level = states, .noise = noise, .seed = seed, .donors = donors,
+                          .seen_backgrounds = sets.nbg_seen, .seen_pairs = sets.npair_seen,
+                          .seen_looks = sets.ntriple_seen, .unseen_backgrounds = sets.nbg_unseen,
+                          .unseen_pairs = sets.npair_unseen, .unseen_looks = sets.nunseen};
+    snprintf(rec.checkpoint, sizeof rec.checkpoint, "%s", ckpt);
+    for (int l = 0; l < 2; l++)
+        for (int k = 0; k < EVAL_APP_NLOOKS; k++)
+            rec.cell[l][k] = (run_app_cell){sum[l][k].n, sum[l][k].correct, sum[l][k].agree, sum[l][k].kl};
+    /* checked by run/'s own reader before anything is written */
+    run_appearance back;
+    if (run_appearance_encode(&js, &rec, &e) || run_appearance_decode(&back, js.s, js.len, out, &e) ||
+        cb_write_file_atomic(out, js.s, js.len, &e)) {
+        status = cli_fail(CMD, &e);
+        goto done;
+    }
+    if (json) {
+        fputs(js.s, stdout);
+        goto done;
+    }
+    printf("appearance probe of %s (%s): %d training levels, held-out levels %d-%d, %lld states per level, %d "
+           "donors, noise %g, %.1f s\n",
+           ckpt, game_mode_name(mode), sets.nlevels, lv.lo, lv.hi, (long long)states, donors, noise, secs);
+    if (sets.varies_bg_pair)
+        printf("looks of the training levels: %d of %d backgrounds, %d of %d (wall, player) pairs, %d looks; unseen: %d "
+               "backgrounds x %d pairs = %d looks%s\n",
+               sets.nbg_seen, GAME_NUM_BG, sets.npair_seen, GAME_NUM_WALL * GAME_NUM_PLAYER, sets.ntriple_seen,
+               sets.nbg_unseen, sets.npair_unseen, sets.nunseen,
+               sets.nunseen ? "" : " (the training levels leave none, so the unseen cells are empty)");
+    else
+        printf("easy mode: only the background offset and the enemy and crate themes vary; there are no unseen looks\n");
+    printf("  layout    look       frames  accuracy  agreement  mean KL\n");
+    print_cell("seen", "own", &rec.cell[0][0], 1);
+    print_cell("seen", "unseen", &rec.cell[0][2], 0);
+    print_cell("held-out", "own", &rec.cell[1][0], 1);
+    print_cell("held-out", "seen", &rec.cell[1][1], 0);
+    print_cell("held-out", "unseen", &rec.cell[1][2], 0);
+    printf("wrote %s\n", out);
+done:
+    run_text_free(&js);
+    free(train);
+    free(held);
+    free(res);
+    cli_ckpt_policy_close(&pol);
+    return status;
+}

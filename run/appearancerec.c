@@ -1,0 +1,203 @@
+/* appearancerec.c - appearance.json of a run folder: the appearance probe's
+ * offline cells (issue 22; docs/FORMATS.md). The counts are the record; the
+ * rates beside them are for readers of the file, and this reader checks them
+ * against the counts, and the counts against each other. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "run/jsonio.h"
+
+#define FORMAT "coinbc-appearance"
+#define NBG 62  /* backgrounds (docs/SPEC.md 7) */
+#define NPAIR 30 /* wall x player themes */
+
+/* the five cells the probe fills, by key */
+static const struct {
+    const char *key;
+    int layout, look;
+} CELLS[] = {
+    {"seen_layout_own_look", 0, 0},
+    {"seen_layout_unseen_look", 0, 2},
+    {"heldout_layout_own_look", 1, 0},
+    {"heldout_layout_seen_look", 1, 1},
+    {"heldout_layout_unseen_look", 1, 2},
+};
+#define NCELLS 5
+
+static double rate(int64_t k, int64_t n) { return n > 0 ? (double)k / (double)n : NAN; }
+
+static json_t *cell_json(const run_app_cell *c, int original) {
+    json_t *o = json_pack("{s:I, s:I, s:I, s:o, s:o, s:o}", "frames", (json_int_t)c->frames, "correct",
+                          (json_int_t)c->correct, "agree", (json_int_t)c->agree, "kl_sum", rj_real(c->kl_sum),
+                          "accuracy", rj_real(rate(c->correct, c->frames)), "agreement",
+                          rj_real(rate(c->agree, c->frames)));
+    if (o && !original && json_object_set_new(o, "mean_kl", rj_real(c->frames ? c->kl_sum / (double)c->frames : NAN)))
+        json_decref(o), o = NULL;
+    return o;
+}
+
+int run_appearance_encode(run_text *out, const run_appearance *v, cb_err *e) {
+    char levels[32];
+    snprintf(levels, sizeof levels, "%d-%d", v->level_lo, v->level_hi);
+    json_t *cells = json_object();
+    for (int i = 0; cells && i < NCELLS; i++) {
+        json_t *c = cell_json(&v->cell[CELLS[i].layout][CELLS[i].look], CELLS[i].look == 0);
+        if (!c || json_object_set_new(cells, CELLS[i].key, c)) json_decref(cells), cells = NULL;
+    }
+    json_t *looks = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i}", "seen_backgrounds", v->seen_backgrounds, "seen_pairs",
+                              v->seen_pairs, "seen_looks", v->seen_looks, "unseen_backgrounds", v->unseen_backgrounds,
+                              "unseen_pairs", v->unseen_pairs, "unseen_looks", v->unseen_looks);
+    json_t *o = NULL;
+    if (cells && looks)
+        o = json_pack("{s:s, s:i, s:s, s:s, s:s, s:i, s:I, s:f, s:I, s:i, s:O, s:O}", "format", FORMAT, "version",
+                      RUN_VERSION, "checkpoint", v->checkpoint, "mode", v->hard ? "hard" : "easy", "levels", levels,
+                      "train_levels", v->train_levels, "states_per_level", (json_int_t)v->states_per_level, "noise",
+                      v->noise, "seed", (json_int_t)v->seed, "donors", v->donors, "looks", looks, "offline", cells);
+    json_decref(cells);
+    json_decref(looks);
+    return rj_dump(out, o, 2, "appearance.json", e);
+}
+
+static const char *const KEYS[] = {"checkpoint", "levels", "mode", "train_levels", "states_per_level", "noise",
+                                   "seed", "donors", "looks", "offline", NULL};
+static const char *const LOOK_KEYS[] = {"seen_backgrounds", "seen_pairs", "seen_looks", "unseen_backgrounds",
+                                        "unseen_pairs", "unseen_looks", NULL};
+static const char *const CELL_KEYS[] = {"frames", "correct", "agree", "kl_sum", "accuracy", "agreement", "mean_kl",
+                                        NULL};
+
+static json_t *object(json_t *o, const char *name, const char *key, cb_err *e) {
+    json_t *v = json_object_get(o, key);
+    if (!v) cb_fail(e, CB_EFORMAT, "%s: key \"%s\" is missing", name, key);
+    else if (!json_is_object(v)) cb_fail(e, CB_EFORMAT, "%s: key \"%s\": expected an object", name, key), v = NULL;
+    return v;
+}
+
+/* a stored rate must be the one the counts give (null when there are no frames) */
+static int same_rate(json_t *o, const char *name, const char *key, double want, cb_err *e) {
+    double got;
+    int rc = rj_num(o, name, key, 1, &got, e);
+    if (rc) return rc;
+    if (isnan(want) ? !isnan(got) : !(fabs(got - want) <= 1e-12 * fabs(want)))
+        return cb_fail(e, CB_EFORMAT, "%s: key \"%s\" is %.17g, but the counts give %.17g", name, key, got, want);
+    return 0;
+}
+
+static int decode_cell(run_app_cell *c, json_t *o, const char *name, int original, cb_err *e) {
+    int rc;
+    if ((rc = rj_only(o, name, CELL_KEYS, e))) return rc;
+    if (original && json_object_get(o, "mean_kl"))
+        return cb_fail(e, CB_EFORMAT, "%s: unknown key \"mean_kl\" (the original look has no divergence)", name);
+    if ((rc = rj_int(o, name, "frames", 0, INT64_MAX, &c->frames, e))) return rc;
+    if ((rc = rj_int(o, name, "correct", 0, c->frames, &c->correct, e))) return rc;
+    if ((rc = rj_int(o, name, "agree", 0, c->frames, &c->agree, e))) return rc;
+    if ((rc = rj_num(o, name, "kl_sum", 0, &c->kl_sum, e))) return rc;
+    if (!(c->kl_sum >= 0 && isfinite(c->kl_sum)))
+        return cb_fail(e, CB_EFORMAT, "%s: key \"kl_sum\" is %g, not a finite number >= 0", name, c->kl_sum);
+    if (original && (c->agree != c->frames || c->kl_sum != 0))
+        return cb_fail(e, CB_EFORMAT, "%s: the original look must agree with itself (agree = frames, kl_sum = 0)",
+                       name);
+    if ((rc = same_rate(o, name, "accuracy", rate(c->correct, c->frames), e)) ||
+        (rc = same_rate(o, name, "agreement", rate(c->agree, c->frames), e)))
+        return rc;
+    if (!original && (rc = same_rate(o, name, "mean_kl", c->frames ? c->kl_sum / (double)c->frames : NAN, e)))
+        return rc;
+    return 0;
+}
+
+static int decode(void *p, json_t *o, const char *name, cb_err *e) {
+    run_appearance *v = p;
+    char s[64], sub[600];
+    int64_t k;
+    int rc;
+    if (!json_object_get(o, "format"))
+        return cb_fail(e, CB_EFORMAT, "%s: key \"format\" is missing (expected \"%s\")", name, FORMAT);
+    if ((rc = rj_header(o, name, FORMAT, &v->version, e)) || (rc = rj_only(o, name, KEYS, e)) ||
+        (rc = rj_str(o, name, "checkpoint", v->checkpoint, sizeof v->checkpoint, e)) ||
+        (rc = rj_str(o, name, "mode", s, sizeof s, e)))
+        return rc;
+    if (strcmp(s, "easy") && strcmp(s, "hard"))
+        return cb_fail(e, CB_EFORMAT, "%s: key \"mode\" is \"%s\", not easy or hard", name, s);
+    v->hard = !strcmp(s, "hard");
+    if ((rc = rj_str(o, name, "levels", s, sizeof s, e))) return rc;
+    if (cb_parse_range(s, &v->level_lo, &v->level_hi))
+        return cb_fail(e, CB_EFORMAT, "%s: key \"levels\" is \"%s\", not a range A-B of level seeds", name, s);
+    if ((rc = rj_int(o, name, "train_levels", 1, INT32_MAX, &k, e))) return rc;
+    v->train_levels = (int)k;
+    if ((rc = rj_int(o, name, "states_per_level", 1, INT32_MAX, &v->states_per_level, e))) return rc;
+    if ((rc = rj_num(o, name, "noise", 0, &v->noise, e))) return rc;
+    if (!(v->noise >= 0 && v->noise <= 1))
+        return cb_fail(e, CB_EFORMAT, "%s: key \"noise\" is %g, outside [0, 1]", name, v->noise);
+    if ((rc = rj_int(o, name, "seed", 0, INT64_MAX, &v->seed, e))) return rc;
+    if ((rc = rj_int(o, name, "donors", 1, 16, &k, e))) return rc;
+    v->donors = (int)k;
+
+    snprintf(sub, sizeof sub, "%s: looks", name);
+    json_t *lo = object(o, name, "looks", e);
+    if (!lo) return CB_EFORMAT;
+    if ((rc = rj_only(lo, sub, LOOK_KEYS, e))) return rc;
+    int *dst[] = {&v->seen_backgrounds, &v->seen_pairs, &v->seen_looks, &v->unseen_backgrounds, &v->unseen_pairs,
+                  &v->unseen_looks};
+    const int64_t hi[] = {NBG, NPAIR, NBG * NPAIR, NBG, NPAIR, NBG * NPAIR};
+    for (int i = 0; i < 6; i++) {
+        if ((rc = rj_int(lo, sub, LOOK_KEYS[i], i < 3 ? 1 : 0, hi[i], &k, e))) return rc;
+        *dst[i] = (int)k;
+    }
+    int want_bg = v->hard ? NBG - v->seen_backgrounds : 0, want_pair = v->hard ? NPAIR - v->seen_pairs : 0;
+    if (v->unseen_backgrounds != want_bg || v->unseen_pairs != want_pair ||
+        v->unseen_looks != v->unseen_backgrounds * v->unseen_pairs || v->seen_looks > v->train_levels ||
+        v->seen_looks < v->seen_backgrounds || v->seen_looks < v->seen_pairs ||
+        v->seen_looks > v->seen_backgrounds * v->seen_pairs ||
+        (!v->hard && (v->seen_backgrounds != 1 || v->seen_pairs != 1 || v->seen_looks != 1)))
+        return cb_fail(e, CB_EFORMAT,
+                       "%s: the counts of seen and unseen looks do not fit together (unseen backgrounds are 62 - seen, "
+                       "unseen pairs 30 - seen, unseen looks their product; in easy mode one look is seen and none is "
+                       "unseen)",
+                       sub);
+
+    json_t *co = object(o, name, "offline", e);
+    if (!co) return CB_EFORMAT;
+    const char *key;
+    json_t *val;
+    json_object_foreach(co, key, val) {
+        int ok = 0;
+        for (int i = 0; i < NCELLS && !ok; i++) ok = !strcmp(key, CELLS[i].key);
+        if (!ok) return cb_fail(e, CB_EFORMAT, "%s: offline: unknown key \"%s\"", name, key);
+    }
+    for (int i = 0; i < NCELLS; i++) {
+        snprintf(sub, sizeof sub, "%s: offline", name);
+        json_t *c = object(co, sub, CELLS[i].key, e);
+        if (!c) return CB_EFORMAT;
+        snprintf(sub, sizeof sub, "%s: offline.%s", name, CELLS[i].key);
+        if ((rc = decode_cell(&v->cell[CELLS[i].layout][CELLS[i].look], c, sub, CELLS[i].look == 0, e))) return rc;
+    }
+    /* frames per cell follow from the levels, the states and K */
+    int64_t nheld = (int64_t)v->level_hi - v->level_lo + 1, S = v->states_per_level, K = v->donors;
+    int64_t tS, hS, KtS, KhS;
+    if (__builtin_mul_overflow((int64_t)v->train_levels, S, &tS) || __builtin_mul_overflow(nheld, S, &hS) ||
+        __builtin_mul_overflow(K, tS, &KtS) || __builtin_mul_overflow(K, hS, &KhS))
+        return cb_fail(e, CB_EFORMAT, "%s: levels x states x donors overflow a 64-bit count", name);
+    const run_app_cell(*c)[RUN_APP_LOOKS] = v->cell;
+    int64_t want[NCELLS] = {tS, v->unseen_looks ? KtS : 0, hS, KhS, v->unseen_looks ? KhS : 0};
+    for (int i = 0; i < NCELLS; i++)
+        if (c[CELLS[i].layout][CELLS[i].look].frames != want[i])
+            return cb_fail(e, CB_EFORMAT,
+                           "%s: offline.%s has %lld frames; %d training levels, levels %d-%d, %lld states per level "
+                           "and %d donors give %lld",
+                           name, CELLS[i].key, (long long)c[CELLS[i].layout][CELLS[i].look].frames, v->train_levels,
+                           v->level_lo, v->level_hi, (long long)S, v->donors, (long long)want[i]);
+    return 0;
+}
+
+int run_appearance_decode(run_appearance *v, const char *text, size_t n, const char *name, cb_err *e) {
+    return rj_decode(v, sizeof *v, decode, text, n, name, e);
+}
+
+int run_appearance_write(const char *dir, const run_appearance *v, cb_err *e) {
+    run_text t = {0};
+    return rj_write(dir, "appearance.json", &t, run_appearance_encode(&t, v, e), e);
+}
+
+int run_appearance_read(run_appearance *v, const char *dir, cb_err *e) {
+    return rj_read_record(v, sizeof *v, decode, dir, "appearance.json", e);
+}
