@@ -139,9 +139,19 @@ int cli_cmd_appearance(int argc, char **argv) {
         snprintf(ckbuf, sizeof ckbuf, "%s/best.ckpt", pos[0]);
         ckpt = ckbuf;
     }
+    int own = !out; /* RUN/appearance.json: a record of the run folder */
     if (!out) {
         snprintf(outbuf, sizeof outbuf, "%s/appearance.json", pos[0]);
         out = outbuf;
+    }
+    {
+        char cfg_json[4200];
+        snprintf(cfg_json, sizeof cfg_json, "%s/config.json", pos[0]);
+        const char *in[] = {ckpt, cfg_json};
+        if (cb_path_check_output(own ? "RUN" : "-o", out, own ? CB_OUT_RUN_RECORD : CB_OUT_FILE, in, CLI_COUNT(in), &e)) {
+            free(train);
+            return cli_fail(CMD, &e), 2;
+        }
     }
     cli_ckpt_policy pol;
     if (cli_ckpt_policy_open(&pol, ckpt, threads, &e)) {

@@ -31,7 +31,7 @@ static void usage(FILE *out) {
     fprintf(out, "usage: coinbc COMMAND [options]   (coinbc COMMAND --help for details)\n\n"
                  "coinbc " CB_VERSION " - behavioral cloning on CoinRun with level-wise gradient AND-masking\n\n"
                  "commands:\n");
-    for (int i = 0; i < NCMDS; i++) fprintf(out, "  %-9s %s\n", CMDS[i].name, CMDS[i].summary);
+    for (int i = 0; i < NCMDS; i++) fprintf(out, "  %-10s %s\n", CMDS[i].name, CMDS[i].summary);
 }
 
 /* The commands that split their work over the ranks when mpirun starts
