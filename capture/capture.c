@@ -132,6 +132,14 @@ static int check_complete(input_list *l, int first, const char *dir, const captu
             pngs++;
             continue;
         }
+        if (rc) break;
+        if (m.has_level && m.level != v[i].seed)
+            rc = cb_fail(e, CB_EFORMAT, "%s: says level %d, but the folder is level %d", path, m.level, v[i].seed);
+        else if (!m.coinbc && (has_run || has_plan))
+            rc = cb_fail(e, CB_EFORMAT,
+                         "%s: not coinbc record's level meta.json (\"format\": \"coinbc-recording\"), but %s/%s says "
+                         "coinbc record wrote this folder",
+                         path, dir, has_run ? "meta.json" : "plan.json");
         fin[i] = m.coinbc ? 1 : 2; /* coinbc record writes its meta.json last: the level is finished */
         nfin += m.coinbc;
     }
