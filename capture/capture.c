@@ -238,6 +238,31 @@ static int add_path(input_list *l, const char *path, const capture_opts *o, cb_e
         int bad = level_seed_of(name, &seed);
         if (bad == CB_EFORMAT) return bad_level_name(path, e);
         if (bad) return cb_fail(e, CB_EARG, "%s: a recording folder must be named level_SEED", path);
+        /* given on its own: unfinished if coinbc record wrote its parent and the level has no meta.json */
+        char meta[4300], parent[4200];
+        snprintf(meta, sizeof meta, "%s/meta.json", path);
+        snprintf(parent, sizeof parent, "%s", path);
+        size_t pl = strlen(parent);
+        while (pl > 1 && parent[pl - 1] == '/') parent[--pl] = 0;
+        char *slash = strrchr(parent, '/');
+        if (slash) slash[slash == parent ? 1 : 0] = 0;
+        else snprintf(parent, sizeof parent, ".");
+        char pm[4300], pp[4300];
+        snprintf(pm, sizeof pm, "%s/meta.json", parent);
+        snprintf(pp, sizeof pp, "%s/plan.json", parent);
+        if (!exists(meta) && (exists(pm) || exists(pp))) {
+            if (!o->allow_incomplete)
+                return cb_fail(e, CB_EFORMAT,
+                               "%s: level %d is not finished: no meta.json, and %s says coinbc record wrote the folder "
+                               "(record was stopped; record the level again, or give --allow-incomplete to leave it out)",
+                               path, seed, exists(pm) ? pm : pp);
+            if (o->warn) {
+                char msg[4600];
+                snprintf(msg, sizeof msg, "%s: level %d is not finished (no meta.json); left out (--allow-incomplete)", path, seed);
+                o->warn(o->ctx, msg);
+            }
+            return 0;
+        }
         return add_input(l, IN_PNG, seed, 0, path, e);
     }
     DIR *d = opendir(path);

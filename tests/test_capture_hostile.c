@@ -228,7 +228,7 @@ static void test_level_meta_json(void **st) {
 
 static void test_incomplete_recordings(void **st) {
     (void)st;
-    char *root = test_tmpdir(), rec[4200], p[4300];
+    char *root = test_tmpdir(), rec[4200], p[4300], q[4300];
     make_rec(root, "rec", rec, sizeof rec);
     snprintf(p, sizeof p, "%s/plan.json", rec);
     assert_int_equal(access(p, F_OK), 0); /* record writes its plan */
@@ -241,6 +241,31 @@ static void test_incomplete_recordings(void **st) {
                    "--allow-incomplete", (const char *)NULL);
     capture_expect(root, rec, "--allow-incomplete", 0, "incomplete recording", "level 5 missing", (const char *)NULL);
     assert_non_null(strstr(out, "captured 2 levels"));
+    /* the unfinished level given on its own, with or without a finished one */
+    snprintf(p, sizeof p, "%s/level_5", rec);
+    assert_int_equal(test_run(out, sizeof out, err, sizeof err, "capture --quiet %s -o %s/one.cbd", p, root), 1);
+    assert_non_null(strstr(err, "level_5")); /* frames but no actions.csv: not a level folder, nor one of them */
+    snprintf(q, sizeof q, "%s/one.cbd", root);
+    assert_int_not_equal(access(q, F_OK), 0);
+    /* with an actions.csv but no meta.json (killed between the two) */
+    snprintf(q, sizeof q, "%s/level_3/actions.csv", rec);
+    char q2[4300];
+    snprintf(q2, sizeof q2, "%s/level_5/actions.csv", rec);
+    size_t n;
+    uint8_t *csv = slurp(q, &n);
+    assert_non_null(csv);
+    put(q2, csv, n);
+    free(csv);
+    assert_int_equal(test_run(out, sizeof out, err, sizeof err, "capture --quiet %s -o %s/one.cbd", p, root), 1);
+    assert_non_null(strstr(err, "level_5: level 5 is not finished"));
+    assert_non_null(strstr(err, "plan.json"));
+    snprintf(q, sizeof q, "%s/one.cbd", root);
+    assert_int_not_equal(access(q, F_OK), 0);
+    assert_int_equal(test_run(out, sizeof out, err, sizeof err, "capture --quiet --allow-incomplete %s %s/level_4 -o %s/one.cbd",
+                              p, rec, root), 0);
+    assert_non_null(strstr(err, "left out"));
+    assert_non_null(strstr(out, "captured 1 levels"));
+    rm(rec, "level_5/actions.csv");
     /* --levels outside what is missing: nothing is missing */
     capture_expect(root, rec, "--levels 3-4", 0, (const char *)NULL);
     /* stopped before level 4 started, and a level folder with actions.csv but no meta.json (killed between the two) */
