@@ -151,30 +151,35 @@ static int check_complete(input_list *l, int first, const char *dir, const captu
     char missing[512] = "";
     int nmiss = 0;
     int64_t missing_levels = 0;
-    rc = 0;
     if (has_run || has_plan) {
         const capture_run_meta *r = has_run ? &run : &plan;
         int64_t lo = r->lo > lo_f ? r->lo : lo_f, hi = r->hi < hi_f ? r->hi : hi_f;
-        /* walk the planned seeds lo..hi against the sorted folders */
+        /* walk the planned seeds lo..hi against the sorted folders, a run of missing seeds at a time (a plan
+         * of 2^31 levels costs no more than the folders it has) */
         int i = 0;
-        int64_t run_a = -1;
-        for (int64_t s = lo; s <= hi; s++) {
+        int64_t s = lo;
+        while (s <= hi) {
             while (i < n && (v[i].kind != IN_PNG || v[i].seed < s)) i++;
-            int ok = i < n && v[i].seed == s && fin[i] == 1;
-            if (!ok) {
-                missing_levels++;
-                if (run_a < 0) run_a = s;
+            if (i < n && v[i].seed == s && fin[i] == 1) {
+                s++;
+                continue;
             }
-            if ((ok || s == hi) && run_a >= 0) {
-                add_range(missing, sizeof missing, run_a, ok ? s - 1 : s, &nmiss);
-                run_a = -1;
-            }
+            int64_t next = hi + 1; /* the next finished level after s */
+            for (int j = i; j < n; j++)
+                if (v[j].kind == IN_PNG && fin[j] == 1 && v[j].seed > s) {
+                    if (v[j].seed < next) next = v[j].seed;
+                    break;
+                }
+            add_range(missing, sizeof missing, s, next - 1, &nmiss);
+            missing_levels += next - s;
+            s = next;
         }
         if (has_run && missing_levels)
             rc = cb_fail(e, CB_EFORMAT,
-                         "%s: meta.json says levels %d-%d were recorded, but level %s %s no level_SEED folder with its "
-                         "meta.json (the folder was changed since; record those levels again)",
-                         dir, run.lo, run.hi, missing, missing_levels == 1 ? "has" : "have");
+                         "%s: meta.json says levels %d-%d were recorded, but level%s %s %s no level_SEED folder with "
+                         "its meta.json (the folder was changed since; record %s again)",
+                         dir, run.lo, run.hi, missing_levels == 1 ? "" : "s", missing, missing_levels == 1 ? "has" : "have",
+                         missing_levels == 1 ? "it" : "them");
         else if (has_plan && missing_levels && !o->allow_incomplete)
             rc = cb_fail(e, CB_EFORMAT,
                          "%s: incomplete recording: plan.json plans levels %d-%d but there is no meta.json (coinbc record "

@@ -304,6 +304,15 @@ static void test_incomplete_recordings(void **st) {
     rm(rec, "level_4/meta.json");
     capture_expect(root, rec, "", 1, "incomplete recording", "level 4 has no meta.json", (const char *)NULL);
     capture_expect(root, rec, "--allow-incomplete", 0, "level 4 missing", "not known", (const char *)NULL);
+    /* a plan of every int32 seed is walked by runs, not seed by seed */
+    char rec3[4200];
+    make_rec(root, "rec3", rec3, sizeof rec3);
+    rm(rec3, "meta.json");
+    snprintf(p, sizeof p, "%s/plan.json", rec3);
+    puts_file(p, "{\"format\": \"coinbc-recordings-plan\", \"format_version\": 1, \"coinbc_version\": \"x\", "
+                 "\"levels\": \"0-2147483647\", \"level_lo\": 0, \"level_hi\": 2147483647, \"mode\": \"easy\", "
+                 "\"states_per_level\": 3, \"noise\": 0, \"seed\": 0}\n");
+    capture_expect(root, rec3, "", 1, "levels 0-2, 6-2147483647 not finished", (const char *)NULL);
     /* another tool's folder: no marker anywhere, taken as it is, without a word */
     rm(rec, "level_3/meta.json");
     rm(rec, "level_5/meta.json");
