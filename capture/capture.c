@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "capture/capture.h"
+#include "capture/recmeta.h"
 
 enum { IN_PNG = 0, IN_NPZ = 1 };
 
@@ -51,15 +52,173 @@ static int is_dir(const char *p) {
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+static int exists(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+/* level_SEED with SEED a canonical int32 (no '+', no leading zeros, no
+ * wrap): 0, CB_EARG when the name is not level_..., CB_EFORMAT when it is
+ * level_ followed by something that is not such a seed. */
 static int level_seed_of(const char *name, int32_t *seed) {
     if (strncmp(name, "level_", 6) != 0) return CB_EARG;
     int64_t v;
-    if (cb_parse_i64(name + 6, &v) || v < INT32_MIN || v > INT32_MAX) return CB_EARG;
+    if (cb_parse_dec_exact(name + 6, strlen(name + 6), INT32_MIN, INT32_MAX, &v)) return CB_EFORMAT;
     *seed = (int32_t)v;
     return 0;
 }
 
-static int add_path(input_list *l, const char *path, cb_err *e) {
+static int bad_level_name(const char *path, cb_err *e) {
+    return cb_fail(e, CB_EFORMAT,
+                   "%s: a recording folder must be named level_SEED with SEED an int32 in plain decimal (no '+', no "
+                   "leading zeros); rename or remove it",
+                   path);
+}
+
+/* ---- completeness: what a recordings folder says it planned and finished ----
+ * DIR/meta.json (written last by coinbc record): complete, every level of its
+ * range must be there with its meta.json. DIR/plan.json without meta.json:
+ * record was stopped; the levels of the plan without a level meta.json are
+ * missing. Neither: another tool's folder (or coinbc record's before
+ * plan.json), taken as it is, unless some level folders have a meta.json and
+ * others have none (a stopped record: which levels were planned is unknown). */
+
+/* Appends "A-B" or "A" to a list of ranges in buf. */
+static void add_range(char *buf, size_t cap, int64_t a, int64_t b, int *count) {
+    size_t k = strlen(buf);
+    if (k + 40 >= cap) {
+        if (!strstr(buf, ", ...")) snprintf(buf + k, cap - k, ", ...");
+        return;
+    }
+    if (a == b) snprintf(buf + k, cap - k, "%s%lld", k ? ", " : "", (long long)a);
+    else snprintf(buf + k, cap - k, "%s%lld-%lld", k ? ", " : "", (long long)a, (long long)b);
+    (*count)++;
+}
+
+static int by_seed_only(const void *a, const void *b) {
+    const input *x = a, *y = b;
+    return (x->seed > y->seed) - (x->seed < y->seed);
+}
+
+/* The level folders l->v[first..l->n) were found in the recordings folder
+ * `dir`: checks them against its record and drops the unfinished ones when
+ * incomplete recordings are allowed. */
+static int check_complete(input_list *l, int first, const char *dir, const capture_opts *o, cb_err *e) {
+    char path[4200];
+    capture_run_meta run, plan;
+    snprintf(path, sizeof path, "%s/meta.json", dir);
+    int has_run = 0, has_plan = 0, rc;
+    if ((rc = capture_run_meta_read(path, 0, &run, e)) == 0) has_run = 1;
+    else if (rc != CB_ENOTFOUND) return rc;
+    snprintf(path, sizeof path, "%s/plan.json", dir);
+    if (!has_run) {
+        if ((rc = capture_run_meta_read(path, 1, &plan, e)) == 0) has_plan = 1;
+        else if (rc != CB_ENOTFOUND) return rc;
+    }
+    rc = 0;
+    int n = l->n - first, nfin = 0, pngs = 0; /* pngs: level folders without a meta.json */
+    input *v = l->v + first;
+    qsort(v, (size_t)n, sizeof *v, by_seed_only);
+    /* finished: a PNG level folder with its meta.json (npz files are not part of a run's record) */
+    char *fin = calloc((size_t)n + 1, 1); /* 0 no meta.json, 1 coinbc record's, 2 another (export's, a bare mode) */
+    if (!fin) return cb_fail(e, CB_ENOMEM, "capture: out of memory");
+    for (int i = 0; i < n && !rc; i++) {
+        if (v[i].kind != IN_PNG) continue;
+        snprintf(path, sizeof path, "%s/meta.json", v[i].path);
+        capture_level_meta m;
+        rc = capture_level_meta_read(path, &m, e);
+        if (rc == CB_ENOTFOUND) { /* no meta.json at all: unfinished, if this is coinbc record's folder */
+            rc = 0;
+            pngs++;
+            continue;
+        }
+        if (rc) break;
+        if (m.has_level && m.level != v[i].seed)
+            rc = cb_fail(e, CB_EFORMAT, "%s: says level %d, but the folder is level %d", path, m.level, v[i].seed);
+        else if (!m.coinbc && (has_run || has_plan))
+            rc = cb_fail(e, CB_EFORMAT,
+                         "%s: not coinbc record's level meta.json (\"format\": \"coinbc-recording\"), but %s/%s says "
+                         "coinbc record wrote this folder",
+                         path, dir, has_run ? "meta.json" : "plan.json");
+        fin[i] = m.coinbc ? 1 : 2; /* coinbc record writes its meta.json last: the level is finished */
+        nfin += m.coinbc;
+    }
+    if (rc) {
+        free(fin);
+        return rc;
+    }
+    int lo_f = o->has_range ? o->lo : INT32_MIN, hi_f = o->has_range ? o->hi : INT32_MAX;
+    char missing[512] = "";
+    int nmiss = 0;
+    int64_t missing_levels = 0;
+    if (has_run || has_plan) {
+        const capture_run_meta *r = has_run ? &run : &plan;
+        int64_t lo = r->lo > lo_f ? r->lo : lo_f, hi = r->hi < hi_f ? r->hi : hi_f;
+        /* walk the planned seeds lo..hi against the sorted folders, a run of missing seeds at a time (a plan
+         * of 2^31 levels costs no more than the folders it has) */
+        int i = 0;
+        int64_t s = lo;
+        while (s <= hi) {
+            while (i < n && (v[i].kind != IN_PNG || v[i].seed < s)) i++;
+            if (i < n && v[i].seed == s && fin[i] == 1) {
+                s++;
+                continue;
+            }
+            int64_t next = hi + 1; /* the next finished level after s */
+            for (int j = i; j < n; j++)
+                if (v[j].kind == IN_PNG && fin[j] == 1 && v[j].seed > s) {
+                    if (v[j].seed < next) next = v[j].seed;
+                    break;
+                }
+            add_range(missing, sizeof missing, s, next - 1, &nmiss);
+            missing_levels += next - s;
+            s = next;
+        }
+        if (has_run && missing_levels)
+            rc = cb_fail(e, CB_EFORMAT,
+                         "%s: meta.json says levels %d-%d were recorded, but level%s %s %s no level_SEED folder with "
+                         "its meta.json (the folder was changed since; record %s again)",
+                         dir, run.lo, run.hi, missing_levels == 1 ? "" : "s", missing, missing_levels == 1 ? "has" : "have",
+                         missing_levels == 1 ? "it" : "them");
+        else if (has_plan && missing_levels && !o->allow_incomplete)
+            rc = cb_fail(e, CB_EFORMAT,
+                         "%s: incomplete recording: plan.json plans levels %d-%d but there is no meta.json (coinbc record "
+                         "was stopped); level%s %s not finished: record %s again (coinbc record --force), or give "
+                         "--allow-incomplete to capture the %d finished level%s",
+                         dir, plan.lo, plan.hi, missing_levels == 1 ? "" : "s", missing,
+                         missing_levels == 1 ? "it" : "them", nfin, nfin == 1 ? "" : "s");
+    } else if (nfin > 0 && pngs > 0) { /* no record of a plan, but some levels finished and others have no meta.json */
+        for (int i = 0; i < n; i++)
+            if (v[i].kind == IN_PNG && fin[i] == 0 && v[i].seed >= lo_f && v[i].seed <= hi_f) {
+                add_range(missing, sizeof missing, v[i].seed, v[i].seed, &nmiss);
+                missing_levels++;
+            }
+        if (missing_levels && !o->allow_incomplete)
+            rc = cb_fail(e, CB_EFORMAT,
+                         "%s: incomplete recording: level%s %s %s no meta.json while other levels have one (a stopped "
+                         "coinbc record; which levels it planned is not recorded): record %s again, or give "
+                         "--allow-incomplete to capture the %d finished level%s",
+                         dir, missing_levels == 1 ? "" : "s", missing, missing_levels == 1 ? "has" : "have",
+                         missing_levels == 1 ? "it" : "them", nfin, nfin == 1 ? "" : "s");
+    }
+    if (!rc && missing_levels && (has_plan || nfin > 0)) {
+        if (o->warn) {
+            char msg[1200];
+            snprintf(msg, sizeof msg, "%s: incomplete recording (--allow-incomplete): level%s %s missing%s", dir,
+                     missing_levels == 1 ? "" : "s", missing,
+                     has_plan ? "" : " (no plan.json: levels that were planned but never started are not known)");
+            o->warn(o->ctx, msg);
+        }
+        int k = first; /* keep only the finished level folders (and the npz files) */
+        for (int i = 0; i < n; i++)
+            if (v[i].kind != IN_PNG || fin[i] == 1 || (!has_plan && fin[i] == 2)) l->v[k++] = v[i];
+        l->n = k;
+    }
+    free(fin);
+    return rc;
+}
+
+static int add_path(input_list *l, const char *path, const capture_opts *o, cb_err *e) {
     const char *base = strrchr(path, '/');
     base = base && base[1] ? base + 1 : path;
     size_t bl = strlen(path);
@@ -71,34 +230,57 @@ static int add_path(input_list *l, const char *path, cb_err *e) {
                 return cb_fail(e, CB_EARG, "%s: the name does not follow {timestamp}_{index}_{T}_{seed}_{return}.npz", path);
             return add_input(l, IN_NPZ, seed, idx, path, e);
         }
-        FILE *f = fopen(path, "rb");
-        if (!f) return cb_fail(e, CB_ENOTFOUND, "%s: no such file or folder", path);
-        fclose(f);
+        if (!exists(path)) return cb_fail(e, CB_ENOTFOUND, "%s: no such file or folder", path);
         return cb_fail(e, CB_EARG, "%s: not a recording (give a level_SEED folder, a folder of them, or .npz files)", path);
     }
     char sub[4200];
     snprintf(sub, sizeof sub, "%s/actions.csv", path);
-    FILE *f = fopen(sub, "rb");
-    if (f) { /* a level folder itself */
-        fclose(f);
+    if (exists(sub)) { /* a level folder itself */
         char name[256];
         snprintf(name, sizeof name, "%s", base);
         size_t nl = strlen(name);
         if (nl && name[nl - 1] == '/') name[nl - 1] = 0;
-        if (level_seed_of(name, &seed))
-            return cb_fail(e, CB_EARG, "%s: a recording folder must be named level_SEED", path);
+        int bad = level_seed_of(name, &seed);
+        if (bad == CB_EFORMAT) return bad_level_name(path, e);
+        if (bad) return cb_fail(e, CB_EARG, "%s: a recording folder must be named level_SEED", path);
+        /* given on its own: unfinished if coinbc record wrote its parent and the level has no meta.json */
+        char meta[4300], parent[4200];
+        snprintf(meta, sizeof meta, "%s/meta.json", path);
+        snprintf(parent, sizeof parent, "%s", path);
+        size_t pl = strlen(parent);
+        while (pl > 1 && parent[pl - 1] == '/') parent[--pl] = 0;
+        char *slash = strrchr(parent, '/');
+        if (slash) slash[slash == parent ? 1 : 0] = 0;
+        else snprintf(parent, sizeof parent, ".");
+        char pm[4300], pp[4300];
+        snprintf(pm, sizeof pm, "%s/meta.json", parent);
+        snprintf(pp, sizeof pp, "%s/plan.json", parent);
+        if (!exists(meta) && (exists(pm) || exists(pp))) {
+            if (!o->allow_incomplete)
+                return cb_fail(e, CB_EFORMAT,
+                               "%s: level %d is not finished: no meta.json, and %s says coinbc record wrote the folder "
+                               "(record was stopped; record the level again, or give --allow-incomplete to leave it out)",
+                               path, seed, exists(pm) ? pm : pp);
+            if (o->warn) {
+                char msg[4600];
+                snprintf(msg, sizeof msg, "%s: level %d is not finished (no meta.json); left out (--allow-incomplete)", path, seed);
+                o->warn(o->ctx, msg);
+            }
+            return 0;
+        }
         return add_input(l, IN_PNG, seed, 0, path, e);
     }
     DIR *d = opendir(path);
     if (!d) return cb_fail(e, CB_EIO, "%s: cannot read the folder", path);
     struct dirent *de;
-    int found = 0, rc = 0;
+    int found = 0, rc = 0, first = l->n;
     while (!rc && (de = readdir(d))) {
         if (de->d_name[0] == '.') continue;
         snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
         size_t nl = strlen(de->d_name);
-        if (!level_seed_of(de->d_name, &seed) && is_dir(sub)) {
-            rc = add_input(l, IN_PNG, seed, 0, sub, e);
+        int ls = level_seed_of(de->d_name, &seed);
+        if (ls != CB_EARG && is_dir(sub)) {
+            rc = ls ? bad_level_name(sub, e) : add_input(l, IN_PNG, seed, 0, sub, e);
             found++;
         } else if (nl > 4 && !strcmp(de->d_name + nl - 4, ".npz")) {
             if (capture_parse_npz_name(sub, &seed, &idx, &T))
@@ -110,6 +292,7 @@ static int add_path(input_list *l, const char *path, cb_err *e) {
     }
     closedir(d);
     if (!rc && !found) rc = cb_fail(e, CB_ENOTFOUND, "%s: no level_SEED folders or .npz files in it", path);
+    if (!rc) rc = check_complete(l, first, path, o, e);
     return rc;
 }
 
@@ -237,7 +420,7 @@ int capture_run(const char *const *inputs, int n, const char *out, const capture
     if (n <= 0) return cb_fail(e, CB_EARG, "capture: no inputs");
     input_list l = {0};
     int rc = 0;
-    for (int i = 0; i < n && !rc; i++) rc = add_path(&l, inputs[i], e);
+    for (int i = 0; i < n && !rc; i++) rc = add_path(&l, inputs[i], o, e);
     if (rc) {
         free(l.v);
         return rc;

@@ -13,6 +13,10 @@ typedef struct {
     int has_range;
     int32_t lo, hi;      /* --levels filter (inclusive) */
     int skip_bad;        /* capture the other levels when one is bad */
+    /* take the finished levels of a recordings folder whose record was
+     * stopped (plan.json without meta.json), warning which are missing;
+     * without it such a folder is refused */
+    int allow_incomplete;
     int append;          /* add to an existing dataset */
     int threads;
     int has_mode, mode;  /* --mode: 0 easy, 1 hard, for recordings that do not say (meta.json does) */
@@ -55,6 +59,10 @@ int capture_npz_decode(const uint8_t *buf, size_t n, const char *path, int32_t s
  * small file that inflates to gigabytes (zeros) cannot take that memory.
  * The frames are inflated straight into the level: 61 MB at most. */
 #define CAPTURE_NPZ_MAX_STEPS 5000
+/* The largest .npz file read (64 MiB): the observations of the longest
+ * episode taken, 5001 x 12288 bytes stored, plus 16 members of 5000 items of
+ * at most 16 bytes with their .npy headers and zip records. */
+#define CAPTURE_NPZ_MAX_BYTES ((size_t)64 << 20)
 /* {timestamp}_{index}_{T}_{seed}_{return}.npz -> seed, index, T. */
 int capture_parse_npz_name(const char *path, int32_t *seed, int64_t *index, int64_t *T);
 

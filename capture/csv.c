@@ -40,21 +40,72 @@ static int split(const char *s, const char *e, const char *fs[], const char *fe[
     }
 }
 
-/* Is v allowed in column k? Returns a reason or NULL. */
-static const char *check_value(int k, double v) {
-    int integral = v == floor(v);
+/* The field [s, s+n) as printable text for a message: at most 24 bytes, a
+ * byte that is not printable ASCII as \xHH, so a NUL or a control byte shows. */
+static void show(char *out, size_t cap, const char *s, size_t n) {
+    size_t k = 0;
+    for (size_t i = 0; i < n && i < 24 && k + 5 < cap; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x7f && c != '\\') out[k++] = (char)c;
+        else k += (size_t)snprintf(out + k, cap - k, "\\x%02x", c);
+    }
+    if (n > 24 && k + 4 < cap) k += (size_t)snprintf(out + k, cap - k, "...");
+    out[k] = 0;
+}
+
+/* A decimal number as a spreadsheet writes it: [-]digits[.digits][e[+-]digits]
+ * or [-].digits...; no hex (0x1p3), no inf or nan, no '+' in front. */
+static int is_decimal(const char *s, size_t n) {
+    size_t i = 0, d = 0;
+    if (i < n && s[i] == '-') i++;
+    while (i < n && s[i] >= '0' && s[i] <= '9') i++, d++;
+    if (i < n && s[i] == '.') {
+        i++;
+        while (i < n && s[i] >= '0' && s[i] <= '9') i++, d++;
+    }
+    if (!d) return 0;
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-')) i++;
+        size_t ed = 0;
+        while (i < n && s[i] >= '0' && s[i] <= '9') i++, ed++;
+        if (!ed) return 0;
+    }
+    return i == n;
+}
+
+/* Parses field [s, s+n) of column k (row `row`) into *x; returns why it is
+ * refused, or NULL. Integers go through cb_parse_dec_exact over the span, so
+ * no byte of the field is ignored. */
+static const char *parse_field(int k, const char *s, size_t n, int64_t row, double *x) {
+    int64_t iv;
+    int numeric = n > 0 && ((s[0] >= '0' && s[0] <= '9') || (n > 1 && s[0] == '-' && s[1] >= '0' && s[1] <= '9'));
+    if (k == C_REWARD) {
+        char buf[64];
+        if (n == 0 || n >= sizeof buf || !is_decimal(s, n)) return "is not a number (decimal digits; no hex, inf or nan)";
+        memcpy(buf, s, n);
+        buf[n] = 0;
+        if (cb_parse_f64(buf, x) || !(fabs(*x) <= FLT_MAX)) return "is not a finite float";
+        return NULL;
+    }
+    int rc = cb_parse_dec_exact(s, n, INT64_MIN, INT64_MAX, &iv);
     switch (k) {
     case C_ACTION:
     case C_LABEL:
     case C_EXEC:
-        return integral && v >= 0 && v <= 14 ? NULL : "outside 0..14 (procgen's 15 actions)";
+        if (rc == 0 && (iv < 0 || iv > 14)) return "outside 0..14 (procgen's 15 actions)";
+        if (rc) return numeric ? "is not an integer action (0..14 in plain decimal digits)" : "is not a number";
+        break;
     case C_DONE:
-        return v == 0 || v == 1 ? NULL : "is not 0 or 1";
-    case C_REWARD:
-        return fabs(v) <= FLT_MAX ? NULL : "is not a finite float";
+        if (rc || iv < 0 || iv > 1) return "is not 0 or 1";
+        break;
     default: /* step, episode, episode_step */
-        return integral && v >= 0 && v <= INT32_MAX ? NULL : "is not an integer in 0..2^31-1";
+        if (rc || iv < 0 || iv > INT32_MAX) return "is not an integer in 0..2^31-1 (plain decimal digits)";
+        if (k == C_STEP && iv != row) return "is not the row number (steps count 0, 1, 2, ...)";
+        break;
     }
+    *x = (double)iv;
+    return NULL;
 }
 
 int capture_csv_parse(const char *text, size_t n, const char *name, capture_csv *c, cb_err *e) {
@@ -64,6 +115,12 @@ int capture_csv_parse(const char *text, size_t n, const char *name, capture_csv 
     /* rows: at most one per line */
     int64_t lines = 1;
     for (size_t i = 0; i < n; i++) lines += text[i] == '\n';
+    const char *nul = memchr(text, 0, n);
+    if (nul) { /* a text file has none; a field "7<NUL>junk" must not read as 7 */
+        int64_t at = 1;
+        for (const char *q = text; q < nul; q++) at += *q == '\n';
+        return cb_fail(e, CB_EFORMAT, "%s:%lld: a NUL byte (actions.csv is text)", name, (long long)at);
+    }
     const char *fs[MAX_COLS], *fe[MAX_COLS];
     int map[MAX_COLS], have[NC] = {0}, ncol = 0, lineno = 0;
     double *v = NULL;
@@ -101,6 +158,11 @@ int capture_csv_parse(const char *text, size_t n, const char *name, capture_csv 
                 rc = cb_fail(e, CB_ENOMEM, "%s: out of memory", name);
             continue;
         }
+        if (rows == CAPTURE_CSV_MAX_ROWS) {
+            rc = cb_fail(e, CB_ERANGE, "%s:%d: more than %d rows (a level holds at most %d frames)", name, lineno,
+                         CAPTURE_CSV_MAX_ROWS, CAPTURE_CSV_MAX_ROWS);
+            break;
+        }
         if (nf != ncol) {
             rc = cb_fail(e, CB_EFORMAT, "%s:%d: %s%d fields, the header has %d", name, lineno, nf > MAX_COLS ? "more than " : "",
                          nf > MAX_COLS ? MAX_COLS : nf, ncol);
@@ -109,27 +171,13 @@ int capture_csv_parse(const char *text, size_t n, const char *name, capture_csv 
         for (int j = 0; j < nf && !rc; j++) {
             int k = map[j];
             if (k < 0) continue; /* a column coinbc does not use */
-            char buf[64];
             size_t len = (size_t)(fe[j] - fs[j]);
             double x;
-            if (len == 0 || len >= sizeof buf) {
-                rc = cb_fail(e, CB_EFORMAT, "%s:%d: column '%s' is not a number ('%.*s')", name, lineno, CNAMES[k],
-                             (int)(len > 20 ? 20 : len), fs[j]);
-                break;
-            }
-            memcpy(buf, fs[j], len);
-            buf[len] = 0;
-            const char *why = NULL;
-            int is_action = k == C_ACTION || k == C_LABEL || k == C_EXEC;
-            const char *q = buf + (buf[0] == '-');
-            int plain = q[0] && strspn(q, "0123456789") == strlen(q);
-            if (cb_parse_f64(buf, &x) || !isfinite(x)) why = "is not a number";
-            else if (is_action && !plain) /* 0x2, 1e0, 2.0, 2.5: an action is written as plain digits */
-                why = "is not an integer action (0..14 in plain decimal digits)";
-            else if (k == C_STEP && x != (double)rows) why = "is not the row number (steps count 0, 1, 2, ...)";
-            else why = check_value(k, x);
+            const char *why = parse_field(k, fs[j], len, rows, &x);
             if (why) {
-                rc = cb_fail(e, CB_EFORMAT, "%s:%d: column '%s' value '%s' %s", name, lineno, CNAMES[k], buf, why);
+                char shown[80];
+                show(shown, sizeof shown, fs[j], len);
+                rc = cb_fail(e, CB_EFORMAT, "%s:%d: column '%s' value '%s' %s", name, lineno, CNAMES[k], shown, why);
                 break;
             }
             v[(size_t)rows * NC + (size_t)k] = x;

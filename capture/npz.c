@@ -104,7 +104,7 @@ int capture_read_npz(const char *path, ds_level *out, cb_err *e) {
         return cb_fail(e, CB_EARG, "%s: the name does not follow {timestamp}_{index}_{T}_{seed}_{return}.npz", path);
     uint8_t *file;
     size_t fn;
-    int rc = cb_read_file(path, &file, &fn, e);
+    int rc = cb_read_file_max(path, CAPTURE_NPZ_MAX_BYTES, &file, &fn, e);
     if (rc) return rc;
     rc = capture_npz_decode(file, fn, path, seed, Tname, out, e);
     free(file);

@@ -97,7 +97,7 @@ int capture_png_decode(const uint8_t *buf, size_t n, const char *name, uint8_t *
 int capture_png_read(const char *path, uint8_t *rgb, int *alpha, cb_err *e) {
     uint8_t *buf;
     size_t n;
-    int rc = cb_read_file(path, &buf, &n, e);
+    int rc = cb_read_file_max(path, CAPTURE_PNG_MAX_BYTES, &buf, &n, e);
     if (rc) return rc;
     rc = capture_png_decode(buf, n, path, rgb, alpha, e);
     free(buf);

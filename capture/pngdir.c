@@ -8,24 +8,22 @@
 #include "capture/capture.h"
 #include "capture/csv.h"
 #include "capture/png.h"
+#include "capture/recmeta.h"
 
-/* "mode": "easy" or "hard" in DIR/meta.json; -1 when absent or unreadable. */
-static int meta_mode(const char *dir) {
+/* The mode from DIR/meta.json, read strictly: -1 when there is none; a
+ * meta.json that exists but is bad, or names another level, is an error. */
+static int meta_mode(const char *dir, int32_t seed, int *mode, cb_err *e) {
     char path[4200];
     snprintf(path, sizeof path, "%s/meta.json", dir);
-    uint8_t *text;
-    size_t n;
-    if (cb_read_file(path, &text, &n, NULL)) return -1;
-    int mode = -1;
-    const char *k = strstr((const char *)text, "\"mode\"");
-    if (k) {
-        k += 6;
-        while (*k == ' ' || *k == ':' || *k == '\t') k++;
-        if (!strncmp(k, "\"easy\"", 6)) mode = 0;
-        else if (!strncmp(k, "\"hard\"", 6)) mode = 1;
-    }
-    free(text);
-    return mode;
+    capture_level_meta m;
+    int rc = capture_level_meta_read(path, &m, e);
+    *mode = -1;
+    if (rc == CB_ENOTFOUND) return 0;
+    if (rc) return rc;
+    if (m.has_level && m.level != seed)
+        return cb_fail(e, CB_EFORMAT, "%s: says level %d, but the folder is level %d", path, m.level, seed);
+    *mode = m.mode;
+    return 0;
 }
 
 int capture_read_pngdir(const char *dir, int32_t seed, ds_level *out, int *alpha, cb_err *e) {
@@ -35,7 +33,10 @@ int capture_read_pngdir(const char *dir, int32_t seed, ds_level *out, int *alpha
     snprintf(path, sizeof path, "%s/actions.csv", dir);
     uint8_t *text;
     size_t n;
-    int rc = cb_read_file(path, &text, &n, e);
+    int mode;
+    int rc = meta_mode(dir, seed, &mode, e);
+    if (rc) return rc;
+    rc = cb_read_file_max(path, CAPTURE_CSV_MAX_BYTES, &text, &n, e);
     if (rc == CB_ENOTFOUND) return cb_fail(e, CB_ENOTFOUND, "%s: missing (a PNG recording needs actions.csv)", path);
     if (rc) return rc;
     capture_csv c;
@@ -51,7 +52,7 @@ int capture_read_pngdir(const char *dir, int32_t seed, ds_level *out, int *alpha
                        "%s/actions.csv: %lld rows, but there are more frames (%s exists); every frame needs a row", dir,
                        (long long)T, path);
     }
-    rc = ds_level_alloc(out, seed, meta_mode(dir), T, e);
+    rc = ds_level_alloc(out, seed, mode, T, e);
     if (rc) {
         capture_csv_free(&c);
         return rc;

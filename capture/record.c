@@ -9,7 +9,11 @@
  * rename). Frames are not fsync'd one by one (two fsyncs per 64x64 frame
  * would cost more than everything else together); instead the level's file
  * system is synced (syncfs) once, before its actions.csv and meta.json are
- * written with fsync, so a level folder whose meta.json exists is complete. */
+ * written with fsync, so a level folder whose meta.json exists is complete.
+ * The run's plan.json (its levels) is written before the first level and its
+ * meta.json after the last: a folder with plan.json but no meta.json is a
+ * run that was stopped, and the levels of the plan without a level meta.json
+ * are the ones missing. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -287,6 +291,22 @@ static int write_run_meta(const capture_record_opts *o, const capture_record_sum
     return cb_write_file_atomic(path, buf, (size_t)n, e);
 }
 
+/* DIR/plan.json, written (atomically) before the first level: which levels
+ * this run will record, so that a reader of a stopped run can say which are
+ * missing (docs/FORMATS.md). */
+static int write_plan(const capture_record_opts *o, cb_err *e) {
+    char path[4200], buf[1024];
+    snprintf(path, sizeof path, "%s/plan.json", o->out);
+    int n = snprintf(buf, sizeof buf,
+                     "{\n  \"format\": \"coinbc-recordings-plan\",\n  \"format_version\": 1,\n"
+                     "  \"coinbc_version\": \"%s\",\n  \"levels\": \"%d-%d\",\n  \"level_lo\": %d,\n"
+                     "  \"level_hi\": %d,\n  \"mode\": \"%s\",\n  \"states_per_level\": %lld,\n"
+                     "  \"noise\": %.17g,\n  \"seed\": %llu\n}\n",
+                     CB_VERSION, o->lo, o->hi, o->lo, o->hi, game_mode_name(o->mode), (long long)o->states, o->noise,
+                     (unsigned long long)o->seed);
+    return cb_write_file_atomic(path, buf, (size_t)n, e);
+}
+
 static int record_levels(const capture_record_opts *o, capture_record_summary *sum, cb_err *e);
 static int record_share(const capture_record_opts *o, capture_record_summary *sum, cb_err *e);
 
@@ -321,15 +341,16 @@ int capture_record(const capture_record_opts *o, capture_record_summary *sum, cb
         char path[4200];
         snprintf(path, sizeof path, "%s/meta.json", o->out);
         if (unlink(path) != 0 && errno != ENOENT) rc = cb_fail(e, CB_EIO, "%s: cannot remove: %s", path, strerror(errno));
-        DIR *d = rc ? NULL : opendir(o->out); /* and the run meta.json's temporaries a killed run left */
+        DIR *d = rc ? NULL : opendir(o->out); /* and the run meta.json's and plan.json's temporaries a killed run left */
         struct dirent *de;
         while (d && (de = readdir(d)) != NULL)
-            if (!strncmp(de->d_name, "meta.json.tmp.", 14)) {
+            if (!strncmp(de->d_name, "meta.json.tmp.", 14) || !strncmp(de->d_name, "plan.json.tmp.", 14)) {
                 snprintf(path, sizeof path, "%s/%s", o->out, de->d_name);
                 unlink(path);
             }
         if (d) closedir(d);
     }
+    if (!rc) rc = write_plan(o, e);
     if (!rc) rc = record_levels(o, sum, e);
     if (rc && lock.created_dir) cb_remove_tree(o->out); /* leave nothing behind that this run created */
     cb_lock_release(&lock, 1);
@@ -430,6 +451,7 @@ static int record_share(const capture_record_opts *o, capture_record_summary *su
             snprintf(path, sizeof path, "%s/meta.json", o->out);
             if (o->force && unlink(path) != 0 && errno != ENOENT)
                 rc = cb_fail(e, CB_EIO, "%s: cannot remove: %s", path, strerror(errno));
+            if (!rc) rc = write_plan(o, e);
         }
     }
     int32_t verdict = rc;

@@ -71,6 +71,20 @@ int capture_zip_open(capture_zip *z, const uint8_t *buf, size_t n, const char *p
         }
         if (loff > n || n - loff < 30 || le32(buf + loff) != 0x04034b50)
             return cb_fail(e, CB_EFORMAT, "%s: member %s: bad local header (truncated?)", path, m->name);
+        if (memchr(buf + p + 46, 0, nl))
+            return cb_fail(e, CB_EFORMAT, "%s: member %s: a NUL byte in its name", path, m->name);
+        size_t lnl = le16(buf + loff + 26);
+        if (lnl != nl || n - loff - 30 < lnl || memcmp(buf + loff + 30, m->name, nl) != 0)
+            return cb_fail(e, CB_EFORMAT,
+                           "%s: member %s: its local header names it '%.*s' (a zip whose two names differ reads "
+                           "differently in other tools)",
+                           path, m->name, (int)(lnl < 64 && n - loff - 30 >= lnl ? lnl : 0), (const char *)buf + loff + 30);
+        for (int j = 0; j < z->nmem; j++)
+            if (!strcmp(z->mem[j].name, m->name))
+                return cb_fail(e, CB_EFORMAT,
+                               "%s: member %s appears twice (numpy would read the last, a first-match reader the "
+                               "first: refused)",
+                               path, m->name);
         m->data_off = loff + 30 + le16(buf + loff + 26) + le16(buf + loff + 28);
         if (m->data_off > n || m->csize > n - m->data_off)
             return cb_fail(e, CB_EFORMAT, "%s: member %s runs past the end of the file (truncated)", path, m->name);

@@ -28,13 +28,15 @@ static void on_progress(void *ctx, int done, int total) {
 int cli_cmd_capture(int argc, char **argv) {
     const char *out = NULL;
     cli_range levels = {0, 0};
-    int skip_bad = 0, append = 0, quiet = 0, threads = 0;
+    int skip_bad = 0, append = 0, quiet = 0, threads = 0, allow_incomplete = 0;
     const char *mode = NULL;
     cli_opt opts[] = {
         {"out", CLI_STR, &out, "DATA.cbd", "the dataset folder to write (required; -o)", 0},
         {"levels", CLI_RANGE, &levels, "A-B", "only levels with seeds A..B", 0},
         {"skip-bad", CLI_FLAG, &skip_bad, NULL, "capture the good levels when some are bad, and list the bad ones", 0},
         {"append", CLI_FLAG, &append, NULL, "add levels to an existing dataset (rewrites only its manifest)", 0},
+        {"allow-incomplete", CLI_FLAG, &allow_incomplete, NULL,
+         "capture the finished levels of a recordings folder whose coinbc record was stopped, and say which are missing", 0},
         {"mode", CLI_STR, &mode, "easy|hard", "the mode of recordings that do not say (meta.json does)", 0},
         {"threads", CLI_INT, &threads, "T", "worker threads (default: all cores)", 0},
         {"quiet", CLI_FLAG, &quiet, NULL, "no progress output", 0},
@@ -42,11 +44,14 @@ int cli_cmd_capture(int argc, char **argv) {
     cli_cmd_info info = {
         "capture", "Convert recordings into a dataset: PNG level folders (level_SEED/frame_NNNNNN.png + actions.csv)\n"
                    "and NumPy episodes ({timestamp}_{index}_{T}_{seed}_{return}.npz, savez or savez_compressed).",
-        "coinbc capture INPUT... -o DATA.cbd [--levels A-B] [--skip-bad] [--append]",
+        "coinbc capture INPUT... -o DATA.cbd [--levels A-B] [--skip-bad] [--append] [--allow-incomplete]",
         "An INPUT is a recordings folder (holding level_SEED folders and/or .npz files), one level_SEED\n"
         "folder, or one .npz file. Several inputs of one level go into that level's shard in a stable order.\n"
         "By default one bad level aborts the capture and nothing is written; with --skip-bad the good\n"
         "levels are written, the bad ones listed, and the exit status is 1.\n"
+        "A recordings folder of coinbc record that has its plan.json but not its meta.json (record was\n"
+        "stopped) is refused, naming the missing levels, unless --allow-incomplete is given; folders of\n"
+        "other tools (no plan.json, no meta.json) are taken as they are.\n"
         "example: coinbc capture rec/ -o train.cbd --levels 0-63"};
     const char *pos[4096];
     int npos = 0;
@@ -68,7 +73,7 @@ int cli_cmd_capture(int argc, char **argv) {
     pthread_mutex_init(&ui.mu, NULL);
     cb_progress_start(&ui.prog, "capture", "levels", 0, quiet);
     capture_opts o = {.has_range = CLI_SEEN(opts, "levels"), .lo = levels.lo, .hi = levels.hi, .skip_bad = skip_bad,
-                      .append = append, .threads = threads, .has_mode = mode_v >= 0, .mode = mode_v, .command = command, .warn = on_warn,
+                      .allow_incomplete = allow_incomplete, .append = append, .threads = threads, .has_mode = mode_v >= 0, .mode = mode_v, .command = command, .warn = on_warn,
                       .progress = on_progress, .ctx = &ui};
     capture_summary s;
     cb_err e = {0};

@@ -287,7 +287,7 @@ static void test_bad_png_recordings(void **st) {
     /* the mode: from meta.json, else --mode; a conflict is an error */
     snprintf(p, sizeof p, "%s/corrupt/level_4/meta.json", root);
     f = fopen(p, "w");
-    fputs("{\"level\": 4, \"mode\": \"hard\", \"states\": 3}\n", f);
+    fputs("{\"level\": 4, \"mode\": \"hard\"}\n", f);
     fclose(f);
     assert_int_equal(test_run(out, sizeof out, err, sizeof err, "capture --quiet %s/corrupt/level_4 -o %s/m.cbd", root, root), 0);
     assert_int_not_equal(test_run(out, sizeof out, err, sizeof err, "capture --quiet --mode easy %s/corrupt/level_4 -o %s/m2.cbd", root, root), 0);

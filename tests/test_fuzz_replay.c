@@ -1,4 +1,5 @@
-/* test_fuzz_replay.c - every fuzz target's corpus (tests/fuzz/corpus/NAME: checkpoint, csv, manifest, npz, png, shard, run, tune, compare)
+/* test_fuzz_replay.c - every fuzz target's corpus (tests/fuzz/corpus/NAME: checkpoint, csv, manifest, npz, png, shard, run, tune,
+ * compare, actions_csv, recmeta)
  * replayed through the target's own LLVMFuzzerTestOneInput, so CI runs the
  * fuzz seeds (and crashes once found and added there) without libFuzzer.
  * Each file is also fed truncated at every length up to 4 KiB and with single
@@ -40,6 +41,12 @@
 #undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_compare_one
 #include "tests/fuzz/fuzz_compare.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_actions_csv_one
+#include "tests/fuzz/fuzz_actions_csv.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_recmeta_one
+#include "tests/fuzz/fuzz_recmeta.c"
 #undef LLVMFuzzerTestOneInput
 
 typedef int (*target_fn)(const uint8_t *, size_t);
@@ -135,6 +142,8 @@ static void test_shard(void **st) { (void)st; assert_true(replay("shard", fuzz_s
 static void test_run(void **st) { (void)st; assert_true(replay("run", fuzz_run_one) > 0); }
 static void test_tune(void **st) { (void)st; assert_true(replay("tune", fuzz_tune_one) > 0); }
 static void test_compare(void **st) { (void)st; assert_true(replay("compare", fuzz_compare_one) > 0); }
+static void test_actions_csv(void **st) { (void)st; assert_true(replay("actions_csv", fuzz_actions_csv_one) > 0); }
+static void test_recmeta(void **st) { (void)st; assert_true(replay("recmeta", fuzz_recmeta_one) > 0); }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
@@ -143,6 +152,8 @@ int main(void) {
         cmocka_unit_test(test_npz),        cmocka_unit_test(test_png), cmocka_unit_test(test_shard),
         cmocka_unit_test(test_run),        cmocka_unit_test(test_tune),
         cmocka_unit_test(test_compare),
+        cmocka_unit_test(test_actions_csv),
+        cmocka_unit_test(test_recmeta),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

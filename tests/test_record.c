@@ -94,7 +94,7 @@ static void test_same_bytes_any_thread_count(void **st) {
     assert_int_equal(sa.levels, 3);
     assert_memory_equal(&sa, &sb, sizeof sa);
     assert_true(sa.random_actions > 0);
-    assert_int_equal(same_tree(a, b, "."), 3 * (70 + 2) + 1);
+    assert_int_equal(same_tree(a, b, "."), 3 * (70 + 2) + 2); /* the levels, the run's meta.json and plan.json */
     /* the CLI with the same arguments writes the same bytes again */
     assert_int_equal(test_run(out, sizeof out, err, sizeof err,
                               "record --levels 40-42 --mode hard --states 70 --noise 0.25 --seed 11 --out %s --quiet "
