@@ -116,8 +116,8 @@ static int decode_jsonl(run_metrics *m, const char *text, size_t n, const char *
         run_metrics_row *r;
         if (m->nrows >= max_rows) {
             json_decref(o);
-            rc = cb_fail(e, CB_EFORMAT, "%s: more than %lld lines, the epochs of the run (config.json); refusing the rest",
-                         where, (long long)max_rows);
+            rc = cb_fail(e, CB_EFORMAT, "%s: one line more than the %lld epochs of the run (config.json; a line per "
+                         "epoch); refusing the rest", where, (long long)max_rows);
             break;
         }
         if ((rc = add_row(m, &cap, &r))) {
@@ -227,8 +227,8 @@ static int decode_csv(run_metrics *m, const char *text, size_t n, const char *na
         run_metrics_row *r;
         if (m->nrows >= max_rows) {
             run_metrics_free(m);
-            return cb_fail(e, CB_EFORMAT, "%s: line %d: more than %lld rows, the epochs of the run (config.json); refusing "
-                           "the rest", name, line, (long long)max_rows);
+            return cb_fail(e, CB_EFORMAT, "%s: line %d: one row more than the %lld epochs of the run (config.json; a row "
+                           "per epoch); refusing the rest", name, line, (long long)max_rows);
         }
         if (add_row(m, &cap, &r)) {
             run_metrics_free(m);
