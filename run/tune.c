@@ -502,6 +502,8 @@ int run_tune_result_parse(run_tune_result *r, const char *text, size_t n, cb_err
                 snprintf(r->param[i], sizeof r->param[i], "%s", json_string_value(p));
         }
         size_t nt = json_array_size(ts);
+        if (!rc && nt > RUN_TUNE_MAX_TRIALS)
+            rc = cb_fail(e, CB_EFORMAT, "%s: %zu trials, more than the %d trials.csv may hold", W, nt, RUN_TUNE_MAX_TRIALS);
         if (!rc && nt && !(r->trials = calloc(nt, sizeof *r->trials))) rc = cb_fail(e, CB_ENOMEM, "%s: out of memory", W);
         for (size_t i = 0; i < nt && !rc; i++) {
             json_t *t = json_array_get(ts, i), *opts = json_object_get(t, "options"), *val = json_object_get(t, "value");
