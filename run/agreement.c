@@ -139,11 +139,7 @@ static int decode_max(run_agreement *a, json_t *o, const char *name, int64_t max
     return rc;
 }
 
-static int decode(void *p, json_t *o, const char *name, cb_err *e) {
-    int rc = decode_fields(p, o, name, MAX_SNAPS, e);
-    if (rc) run_agreement_free(p);
-    return rc;
-}
+static int decode(void *p, json_t *o, const char *name, cb_err *e) { return decode_max(p, o, name, MAX_SNAPS, e); }
 
 int run_agreement_decode(run_agreement *a, const char *text, size_t n, const char *name, cb_err *e) {
     return rj_decode(a, sizeof *a, decode, text, n, name, e);
@@ -159,7 +155,7 @@ int run_agreement_read(run_agreement *a, const char *dir, cb_err *e) {
     int64_t snaps = epochs < MAX_SNAPS ? epochs + 1 : MAX_SNAPS;
     char path[4200], *text;
     size_t n;
-    if ((rc = rj_read(dir, "agreement.json", rj_cap(snaps + 1, RUN_AGREE_SNAP_MAX_BYTES, 0), path, sizeof path, &text, &n,
+    if ((rc = rj_read(dir, "agreement.json", rj_cap(snaps + 1, RUN_AGREE_SNAP_MAX_BYTES), path, sizeof path, &text, &n,
                       e)))
         return rc;
     json_t *o = rj_load(text, n, path, e);

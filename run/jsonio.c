@@ -161,10 +161,10 @@ int rj_epochs(const char *dir, int64_t *epochs, cb_err *e) {
     return 0;
 }
 
-size_t rj_cap(int64_t items, size_t per_item, size_t fixed) {
+size_t rj_cap(int64_t items, size_t per_item) {
     if (items < 0) items = 0;
-    if ((uint64_t)items > (CB_READ_MAX_DEFAULT - fixed) / per_item) return CB_READ_MAX_DEFAULT;
-    return fixed + (size_t)items * per_item;
+    if ((uint64_t)items > CB_READ_MAX_DEFAULT / per_item) return CB_READ_MAX_DEFAULT;
+    return (size_t)items * per_item;
 }
 
 int rj_decode(void *v, size_t size, rj_decoder dec, const char *text, size_t n, const char *name, cb_err *e) {

@@ -43,7 +43,7 @@ int rj_read(const char *dir, const char *file, size_t max, char *path, size_t pa
  * per-epoch files (metrics rows, agreement snapshots); RUN_NOCONFIG_EPOCHS
  * when the folder has no config.json. */
 int rj_epochs(const char *dir, int64_t *epochs, cb_err *e);
-/* fixed + items * per_item bytes, at most CB_READ_MAX_DEFAULT. */
-size_t rj_cap(int64_t items, size_t per_item, size_t fixed);
+/* items * per_item bytes, at most CB_READ_MAX_DEFAULT. */
+size_t rj_cap(int64_t items, size_t per_item);
 
 #endif
