@@ -305,8 +305,14 @@ static void test_metrics_and_records(void **st) {
     must(run_in("/dev/null", "report %s/run --json", d), "report of the restored run");
     /* every other record of a run as /dev/zero, then as a FIFO */
     must(run_in("/dev/null", "eval %s/run %s/d.cbd --no-train", d, d), "eval");
-    const char *files[] = {"metrics.jsonl", "metrics.csv", "agreement.json", "eval.json", "eval_frames.png"};
-    for (int k = 0; k < 5; k++) {
+    must(run_in("/dev/null", "rollout %s/run --levels 0-1 --episodes 1", d), "rollout");
+    snprintf(p, sizeof p, "%s/run/eval.json", d);
+    snprintf(c, sizeof c, "%s/run/relabeled.json", d); /* a probe file, in eval.json's format */
+    save(p, c);
+    must(run_in("/dev/null", "report %s/run --json", d), "report with every record");
+    const char *files[] = {"metrics.jsonl", "metrics.csv",  "agreement.json", "eval.json",
+                           "rollout.json",  "relabeled.json", "eval_frames.png"};
+    for (int k = 0; k < 7; k++) {
         snprintf(p, sizeof p, "%s/run/%s", d, files[k]);
         snprintf(c, sizeof c, "%s/keep", d);
         save(p, c);
