@@ -133,6 +133,8 @@ static void refused(const char *dir, const char *file, const char *fmt, ...) {
     printf("  %s -> %d: %s", args, rc, err);
     if (rc == 124 || rc == 137) fail_msg("coinbc %s did not end within %d s (a read that blocks or never ends)", args, TIMEOUT_S);
     if (rc == 0) fail_msg("coinbc %s: exit status 0 on a hostile %s", args, file);
+    if (strstr(err, "Sanitizer") || strstr(err, "runtime error:"))
+        fail_msg("coinbc %s: a sanitizer report (under make SANITIZE=1): %s", args, err);
     if (!strstr(err, file)) fail_msg("coinbc %s: the message does not name %s: %s", args, file, err);
     if (strcmp(before, after)) fail_msg("coinbc %s changed its folder:\nbefore:\n%safter:\n%s", args, before, after);
     free(before);
