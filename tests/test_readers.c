@@ -180,6 +180,15 @@ static void test_recordings(void **st) {
     snprintf(p, sizeof p, "%s/rec/level_1/frame_000001.png", d);
     make_fifo(p);
     refused(d, "frame_000001.png", "capture %s/rec -o %s/out.cbd --quiet", d, d);
+    /* a level folder given on its own whose actions.csv is a FIFO, and a
+     * FIFO given as an input */
+    must(run_in("/dev/null", "record --levels 0-1 --states 5 --threads 1 --quiet --force --out %s/rec", d), "record");
+    snprintf(p, sizeof p, "%s/rec/level_0/actions.csv", d);
+    make_fifo(p);
+    refused(d, "actions.csv", "capture %s/rec/level_0 -o %s/out.cbd --quiet", d, d);
+    snprintf(p, sizeof p, "%s/episode.fifo", d);
+    make_fifo(p);
+    refused(d, "episode.fifo", "capture %s -o %s/out.cbd --quiet", p, d);
     test_rmtree(d);
     free(d);
 }
