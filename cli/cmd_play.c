@@ -39,8 +39,9 @@ static int read_stdin(uint8_t **out, size_t *n, size_t max) {
 
 /* Reads actions: integers 0..14 separated by whitespace or commas, '#'
  * starts a comment. Errors name the line. The whole input is checked;
- * only the first GAME_TIMEOUT actions are kept (no episode is longer). */
-static int read_actions(const char *path, int *a, int *n) {
+ * only the first GAME_TIMEOUT actions are kept (no episode is longer):
+ * *out is malloc'd, *n of them. */
+static int read_actions(const char *path, int **out, int *n) {
     uint8_t *buf;
     size_t len;
     if (!strcmp(path, "-")) {
@@ -48,6 +49,11 @@ static int read_actions(const char *path, int *a, int *n) {
     } else {
         cb_err e = {0};
         if (cb_read_file_max(path, PLAY_ACTIONS_MAX_BYTES, &buf, &len, &e)) return cli_fail("play", &e);
+    }
+    int *a = malloc(sizeof *a * GAME_TIMEOUT);
+    if (!a) {
+        free(buf);
+        return cli_error("play", "out of memory");
     }
     int status = 0, count = 0, lineno = 0;
     if (memchr(buf, 0, len)) status = cli_error("play", "%s: holds a NUL byte (not an actions file)", path);
@@ -71,7 +77,11 @@ static int read_actions(const char *path, int *a, int *n) {
     }
     free(buf);
     if (!status && count == 0) status = cli_error("play", "%s: no actions in the file", path);
-    if (status) return status;
+    if (status) {
+        free(a);
+        return status;
+    }
+    *out = a;
     *n = count < GAME_TIMEOUT ? count : GAME_TIMEOUT;
     return 0;
 }
@@ -114,13 +124,7 @@ int cli_cmd_play(int argc, char **argv) {
     if (policy && strcmp(policy, "refdata")) return cli_error("play", "unknown policy '%s' (only 'refdata')", policy), 2;
 
     int *acts = NULL, nacts = 0;
-    if (actions) {
-        if (!(acts = malloc(sizeof *acts * GAME_TIMEOUT))) return cli_error("play", "out of memory"), 1;
-        if (read_actions(actions, acts, &nacts)) {
-            free(acts);
-            return 1;
-        }
-    }
+    if (actions && read_actions(actions, &acts, &nacts)) return 1;
     cb_err e = {0};
     if (frames && cb_mkdirs(frames, &e)) {
         free(acts);
