@@ -8,48 +8,81 @@
 #include "cli/cli.h"
 #include "game/game.h"
 
+/* The most an actions file (or stdin) may hold: 1000 actions with room for
+ * comments; a larger input is refused, stdin after this many bytes read. */
+#define PLAY_ACTIONS_MAX_BYTES ((size_t)1 << 20)
+
+/* stdin, at most max bytes (one more is read to see that it goes on) */
+static int read_stdin(uint8_t **out, size_t *n, size_t max) {
+    uint8_t *buf = malloc(max + 2);
+    if (!buf) return cli_error("play", "out of memory");
+    size_t len = 0;
+    while (len <= max) {
+        size_t got = fread(buf + len, 1, max + 1 - len, stdin);
+        if (got == 0) break;
+        len += got;
+    }
+    if (ferror(stdin)) {
+        free(buf);
+        return cli_error("play", "-: read error on stdin");
+    }
+    if (len > max) {
+        free(buf);
+        return cli_error("play", "-: stdin holds more than %zu bytes, more than an actions file may have (at most %d "
+                         "actions are played); stopped reading", max, GAME_TIMEOUT);
+    }
+    buf[len] = 0;
+    *out = buf;
+    *n = len;
+    return 0;
+}
+
 /* Reads actions: integers 0..14 separated by whitespace or commas, '#'
- * starts a comment. Errors name the line. */
+ * starts a comment. Errors name the line. The whole input is checked;
+ * only the first GAME_TIMEOUT actions are kept (no episode is longer):
+ * *out is malloc'd, *n of them. */
 static int read_actions(const char *path, int **out, int *n) {
-    FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
-    if (!f) return cli_error("play", "%s: %s", path, strerror(errno));
-    int cap = 1024, len = 0;
-    int *a = malloc(sizeof(int) * (size_t)cap);
-    char line[4096];
-    int lineno = 0, status = 0;
-    while (a && fgets(line, sizeof line, f)) {
+    uint8_t *buf;
+    size_t len;
+    if (!strcmp(path, "-")) {
+        if (read_stdin(&buf, &len, PLAY_ACTIONS_MAX_BYTES)) return 1;
+    } else {
+        cb_err e = {0};
+        if (cb_read_file_max(path, PLAY_ACTIONS_MAX_BYTES, &buf, &len, &e)) return cli_fail("play", &e);
+    }
+    int *a = malloc(sizeof *a * GAME_TIMEOUT);
+    if (!a) {
+        free(buf);
+        return cli_error("play", "out of memory");
+    }
+    int status = 0, count = 0, lineno = 0;
+    if (memchr(buf, 0, len)) status = cli_error("play", "%s: holds a NUL byte (not an actions file)", path);
+    for (char *line = (char *)buf, *next; !status && line < (char *)buf + len; line = next) {
         lineno++;
+        char *nl = strchr(line, '\n');
+        next = nl ? nl + 1 : (char *)buf + len;
+        if (nl) *nl = 0;
         char *hash = strchr(line, '#');
         if (hash) *hash = 0;
-        for (char *tok = strtok(line, " \t\r\n,"); tok; tok = strtok(NULL, " \t\r\n,")) {
+        char *save = NULL;
+        for (char *tok = strtok_r(line, " \t\r,", &save); tok; tok = strtok_r(NULL, " \t\r,", &save)) {
             int64_t v;
             if (cb_parse_i64(tok, &v) || v < 0 || v >= GAME_NUM_ACTIONS) {
-                status = cli_error("play", "%s:%d: '%s' is not an action (expected an integer 0..14)", path, lineno, tok);
-                goto done;
+                status = cli_error("play", "%s:%d: '%.40s' is not an action (expected an integer 0..14)", path, lineno, tok);
+                break;
             }
-            if (len == cap) {
-                cap *= 2;
-                int *na = realloc(a, sizeof(int) * (size_t)cap);
-                if (!na) {
-                    status = cli_error("play", "out of memory");
-                    goto done;
-                }
-                a = na;
-            }
-            a[len++] = (int)v;
+            if (count < GAME_TIMEOUT) a[count] = (int)v;
+            count++;
         }
     }
-    if (!a) status = cli_error("play", "out of memory");
-    else if (ferror(f)) status = cli_error("play", "%s: read error", path);
-    else if (len == 0) status = cli_error("play", "%s: no actions in the file", path);
-done:
-    if (f != stdin) fclose(f);
+    free(buf);
+    if (!status && count == 0) status = cli_error("play", "%s: no actions in the file", path);
     if (status) {
         free(a);
         return status;
     }
     *out = a;
-    *n = len;
+    *n = count < GAME_TIMEOUT ? count : GAME_TIMEOUT;
     return 0;
 }
 

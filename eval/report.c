@@ -33,14 +33,19 @@ typedef struct {
     size_t png_n;
 } run_data;
 
-static char *slurp(const char *dir, const char *name, size_t *n) {
+/* eval_frames.png is at most 8 frames with their labels (528 x 74 pixels,
+ * under 120 KB even uncompressed): a file above
+ * this is not one coinbc eval wrote, and is refused unread */
+#define FRAMES_PNG_MAX_BYTES ((size_t)4 << 20)
+
+/* DIR/NAME, a regular file of at most max bytes, embedded as it is: *out
+ * NULL and 0 when it is missing, an error naming it when it is something
+ * else (a FIFO, a device, too large) */
+static int slurp(const char *dir, const char *name, size_t max, uint8_t **out, size_t *n, cb_err *e) {
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    uint8_t *buf;
-    size_t len;
-    if (cb_read_file(path, &buf, &len, NULL)) return NULL;
-    if (n) *n = len;
-    return (char *)buf;
+    int rc = cb_read_file_max(path, max, out, n, e);
+    return rc == CB_ENOTFOUND ? 0 : rc;
 }
 
 static int load_metrics(run_data *r, cb_err *e) {
@@ -89,7 +94,7 @@ static int read_eval_as(run_eval *v, const char *dir, const char *file, cb_err *
     snprintf(path, sizeof path, "%s/%s", dir, file);
     uint8_t *buf;
     size_t n;
-    int rc = cb_read_file(path, &buf, &n, e);
+    int rc = cb_read_file_max(path, RUN_RECORD_MAX_BYTES, &buf, &n, e);
     if (rc) return rc;
     rc = run_eval_decode(v, (const char *)buf, n, path, e);
     free(buf);
@@ -114,7 +119,7 @@ static int load_run(run_data *r, const char *dir, cb_err *e) {
         r->has_probe[k] = !rc;
     }
     if ((rc = load_metrics(r, e))) return rc;
-    r->png = (uint8_t *)slurp(dir, "eval_frames.png", &r->png_n);
+    if ((rc = slurp(dir, "eval_frames.png", FRAMES_PNG_MAX_BYTES, &r->png, &r->png_n, e))) return rc;
     if (!r->has_config && !r->nrows && !r->has_eval)
         return cb_fail(e, CB_ENOTFOUND, "%s: not a run folder (no config.json, metrics or eval.json)", dir);
     return 0;

@@ -8,8 +8,10 @@
  * 4th array). A checkpoint without extra state is still written as version 1,
  * byte for byte as before, so older coinbc read it; one with extra state is
  * version 2, which older coinbc refuse by its version. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "model/model.h"
@@ -64,43 +66,62 @@ int model_save(const model *m, const model_ckpt_state *st, const char *path, cb_
     return cb_afile_commit(&f, e);
 }
 
+/* The header's own checks (magic, version, extra bits, a parameter count a
+ * file can hold); *bytes gets the file size the header implies. */
+static int ck_header_check(const ck_header *h, const char *path, size_t *bytes, cb_err *e) {
+    if (memcmp(h->magic, CK_MAGIC, 8) != 0) return cb_fail(e, CB_EFORMAT, "%s: not a coinbc checkpoint (bad magic)", path);
+    if (h->version < 1 || h->version > CK_VERSION || h->header_size != sizeof *h)
+        return cb_fail(e, CB_EFORMAT, "%s: checkpoint version %u is not supported (this coinbc reads 1 to %d)", path,
+                       h->version, CK_VERSION);
+    if (h->version == 1 && h->extra)
+        return cb_fail(e, CB_EFORMAT, "%s: a version 1 checkpoint with extra state bits %#llx (they came with version 2)",
+                       path, (unsigned long long)h->extra);
+    if (h->version == 2 && h->extra != CK_EXTRA_SIGN)
+        return cb_fail(e, CB_EFORMAT, "%s: checkpoint extra state bits %#llx, this coinbc knows %#x (the tand sign moment)",
+                       path, (unsigned long long)h->extra, CK_EXTRA_SIGN);
+    if (h->nparams > ((uint64_t)1 << 32))
+        return cb_fail(e, CB_EFORMAT, "%s: the header names %llu parameters, more than a checkpoint can hold", path,
+                       (unsigned long long)h->nparams);
+    *bytes = sizeof *h + sizeof(float) * (size_t)h->nparams * (h->extra ? 4 : 3) + 4;
+    return 0;
+}
+
+/* The network the header names must build exactly nparams parameters
+ * (planned, nothing allocated); *cfg gets it. */
+static int ck_plan_check(const ck_header *h, const char *path, model_config *cfg, cb_err *e) {
+    model_config c = {h->net, {h->c0, h->c1, h->c2}, h->hidden};
+    model plan;
+    if (model_plan(&plan, &c, e)) return cb_err_prefix(e, "%s: ", path);
+    if (plan.nparams != h->nparams)
+        return cb_fail(e, CB_EFORMAT, "%s: holds %llu parameters, but its config (%s, channels %d,%d,%d, hidden %d) has %zu",
+                       path, (unsigned long long)h->nparams, model_net_name(h->net), h->c0, h->c1, h->c2, h->hidden,
+                       plan.nparams);
+    *cfg = c;
+    return 0;
+}
+
 int model_load_mem(model *m, model_ckpt_state *st, const uint8_t *buf, size_t n, const char *path, cb_err *e) {
     memset(m, 0, sizeof *m);
     ck_header h;
     if (n < sizeof h + 4) return cb_fail(e, CB_EFORMAT, "%s: not a coinbc checkpoint (too short: truncated?)", path);
     memcpy(&h, buf, sizeof h);
-    if (memcmp(h.magic, CK_MAGIC, 8) != 0) return cb_fail(e, CB_EFORMAT, "%s: not a coinbc checkpoint (bad magic)", path);
-    if (h.version < 1 || h.version > CK_VERSION || h.header_size != sizeof h)
-        return cb_fail(e, CB_EFORMAT, "%s: checkpoint version %u is not supported (this coinbc reads 1 to %d)", path,
-                       h.version, CK_VERSION);
-    if (h.version == 1 && h.extra)
-        return cb_fail(e, CB_EFORMAT, "%s: a version 1 checkpoint with extra state bits %#llx (they came with version 2)",
-                       path, (unsigned long long)h.extra);
-    if (h.version == 2 && h.extra != CK_EXTRA_SIGN)
-        return cb_fail(e, CB_EFORMAT, "%s: checkpoint extra state bits %#llx, this coinbc knows %#x (the tand sign moment)",
-                       path, (unsigned long long)h.extra, CK_EXTRA_SIGN);
-    size_t arrays = h.extra ? 4 : 3;
-    if (h.nparams > ((uint64_t)1 << 32) || n != sizeof h + sizeof(float) * (size_t)h.nparams * arrays + 4)
+    size_t bytes = 0;
+    int rc = ck_header_check(&h, path, &bytes, e);
+    if (rc) return rc;
+    if (n != bytes)
         return cb_fail(e, CB_EFORMAT, "%s: %zu bytes, a checkpoint of %llu parameters%s has %zu (truncated?)", path, n,
-                       (unsigned long long)h.nparams, h.extra ? " with the tand sign moment" : "",
-                       sizeof h + sizeof(float) * (size_t)h.nparams * arrays + 4);
+                       (unsigned long long)h.nparams, h.extra ? " with the tand sign moment" : "", bytes);
     uint32_t crc;
     memcpy(&crc, buf + n - 4, 4);
     if (crc != (uint32_t)crc32(0, buf, (uInt)(n - 4)))
         return cb_fail(e, CB_ECRC, "%s: checkpoint CRC mismatch (the file is damaged)", path);
     /* the config's size is checked against the file before anything is allocated */
-    model_config cfg = {h.net, {h.c0, h.c1, h.c2}, h.hidden};
-    model plan;
-    int rc = model_plan(&plan, &cfg, e);
-    if (rc) return cb_err_prefix(e, "%s: ", path);
-    if (plan.nparams != h.nparams)
-        return cb_fail(e, CB_EFORMAT, "%s: holds %llu parameters, but its config (%s, channels %d,%d,%d, hidden %d) has %zu",
-                       path, (unsigned long long)h.nparams, model_net_name(h.net), h.c0, h.c1, h.c2, h.hidden,
-                       plan.nparams);
+    model_config cfg;
+    if ((rc = ck_plan_check(&h, path, &cfg, e))) return rc;
     if (!(h.rng[0] | h.rng[1] | h.rng[2] | h.rng[3]))
         return cb_fail(e, CB_EFORMAT, "%s: the training RNG state is all zero (not written by coinbc)", path);
     if ((rc = model_init(m, &cfg, e))) return cb_err_prefix(e, "%s: ", path);
-    memcpy(m->mem, buf + sizeof h, sizeof(float) * m->nparams * arrays);
+    memcpy(m->mem, buf + sizeof h, sizeof(float) * m->nparams * (h.extra ? 4 : 3));
     if (st) {
         memset(st, 0, sizeof *st);
         st->step = h.step;
@@ -113,12 +134,49 @@ int model_load_mem(model *m, model_ckpt_state *st, const uint8_t *buf, size_t n,
     return 0;
 }
 
+/* The header alone, from a regular file (a FIFO or a device is refused by
+ * cb_open_regular without blocking); *size gets the file's size. */
+static int ck_read_header(const char *path, ck_header *h, int64_t *size, cb_err *e) {
+    int fd = cb_open_regular(path, size, e);
+    if (fd < 0) return fd;
+    size_t got = 0;
+    while (got < sizeof *h) {
+        ssize_t k = read(fd, (char *)h + got, sizeof *h - got);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) {
+            int er = errno;
+            close(fd);
+            return cb_fail(e, CB_EIO, "%s: read error: %s", path, strerror(er));
+        }
+        if (k == 0) break;
+        got += (size_t)k;
+    }
+    close(fd);
+    if (got < sizeof *h || *size < (int64_t)(sizeof *h + 4))
+        return cb_fail(e, CB_EFORMAT, "%s: not a coinbc checkpoint (too short: truncated?)", path);
+    return 0;
+}
+
 int model_load(model *m, model_ckpt_state *st, const char *path, cb_err *e) {
     memset(m, 0, sizeof *m);
+    /* The header first: it names the network, whose parameter count fixes
+     * the file's size. A file of any other size is refused before its body
+     * is read, so a huge or endless file never gets into memory. */
+    ck_header h;
+    int64_t size;
+    int rc = ck_read_header(path, &h, &size, e);
+    if (rc) return rc;
+    size_t bytes = 0;
+    model_config cfg;
+    if ((rc = ck_header_check(&h, path, &bytes, e)) || (rc = ck_plan_check(&h, path, &cfg, e))) return rc;
+    if ((uint64_t)size != bytes)
+        return cb_fail(e, CB_EFORMAT, "%s: %lld bytes, but its header (%s, channels %d,%d,%d, hidden %d: %llu parameters%s) "
+                       "makes a checkpoint of %zu bytes; not read (truncated, or something appended?)", path,
+                       (long long)size, model_net_name(h.net), h.c0, h.c1, h.c2, h.hidden, (unsigned long long)h.nparams,
+                       h.extra ? " with the tand sign moment" : "", bytes);
     uint8_t *buf;
     size_t n;
-    int rc = cb_read_file(path, &buf, &n, e);
-    if (rc) return rc;
+    if ((rc = cb_read_file_max(path, bytes, &buf, &n, e))) return rc;
     rc = model_load_mem(m, st, buf, n, path, e);
     free(buf);
     return rc;

@@ -68,7 +68,7 @@ static int layer_ok(const char *s) {
 static const char *const KEYS[] = {"bins", "levels", "layers", "snapshots", NULL};
 static const char *const SNAP_KEYS[] = {"step", "epoch", "counts", NULL};
 
-static int decode_fields(run_agreement *a, json_t *o, const char *name, cb_err *e) {
+static int decode_fields(run_agreement *a, json_t *o, const char *name, int64_t max_snaps, cb_err *e) {
     int64_t v;
     int rc;
     if ((rc = rj_header(o, name, FORMAT, &a->version, e)) || (rc = rj_only(o, name, KEYS, e))) return rc;
@@ -92,8 +92,9 @@ static int decode_fields(run_agreement *a, json_t *o, const char *name, cb_err *
     }
     json_t *ss = json_object_get(o, "snapshots");
     if (!ss) return cb_fail(e, CB_EFORMAT, "%s: key \"snapshots\" is missing", name);
-    if (!json_is_array(ss) || json_array_size(ss) > MAX_SNAPS)
-        return cb_fail(e, CB_EFORMAT, "%s: key \"snapshots\": expected an array (of at most %d)", name, MAX_SNAPS);
+    if (!json_is_array(ss) || (int64_t)json_array_size(ss) > max_snaps)
+        return cb_fail(e, CB_EFORMAT, "%s: key \"snapshots\": expected an array (of at most %lld%s)", name,
+                       (long long)max_snaps, max_snaps < MAX_SNAPS ? ", the run's epochs + 1" : "");
     for (size_t i = 0; i < json_array_size(ss); i++) {
         json_t *so = json_array_get(ss, i);
         char where[4200];
@@ -132,16 +133,35 @@ static int decode_fields(run_agreement *a, json_t *o, const char *name, cb_err *
 }
 
 /* the fields, and on an error what they had allocated freed */
-static int decode(void *p, json_t *o, const char *name, cb_err *e) {
-    int rc = decode_fields(p, o, name, e);
-    if (rc) run_agreement_free(p);
+static int decode_max(run_agreement *a, json_t *o, const char *name, int64_t max_snaps, cb_err *e) {
+    int rc = decode_fields(a, o, name, max_snaps, e);
+    if (rc) run_agreement_free(a);
     return rc;
 }
+
+static int decode(void *p, json_t *o, const char *name, cb_err *e) { return decode_max(p, o, name, MAX_SNAPS, e); }
 
 int run_agreement_decode(run_agreement *a, const char *text, size_t n, const char *name, cb_err *e) {
     return rj_decode(a, sizeof *a, decode, text, n, name, e);
 }
 
+/* at most the run's epochs + 1 snapshots (its first step and the last of
+ * every epoch), so at most that many snapshots' bytes are read */
 int run_agreement_read(run_agreement *a, const char *dir, cb_err *e) {
-    return rj_read_record(a, sizeof *a, decode, dir, "agreement.json", e);
+    memset(a, 0, sizeof *a);
+    int64_t epochs;
+    int rc = rj_epochs(dir, &epochs, e);
+    if (rc) return rc;
+    int64_t snaps = epochs < MAX_SNAPS ? epochs + 1 : MAX_SNAPS;
+    char path[4200], *text;
+    size_t n;
+    if ((rc = rj_read(dir, "agreement.json", rj_cap(snaps + 1, RUN_AGREE_SNAP_MAX_BYTES), path, sizeof path, &text, &n,
+                      e)))
+        return rc;
+    json_t *o = rj_load(text, n, path, e);
+    free(text);
+    if (!o) return CB_EFORMAT;
+    rc = decode_max(a, o, path, snaps, e);
+    json_decref(o);
+    return rc;
 }

@@ -109,7 +109,7 @@ static int read_record(const char *dir, char names[][32], int *n, cb_err *e) {
     char path[4200], *text;
     size_t len;
     *n = 0;
-    int rc = rj_read(dir, "commit.json", path, sizeof path, &text, &len, e);
+    int rc = rj_read(dir, "commit.json", RUN_RECORD_MAX_BYTES, path, sizeof path, &text, &len, e);
     if (rc) return rc;
     json_t *o = rj_load(text, len, path, e);
     free(text);

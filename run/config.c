@@ -172,5 +172,5 @@ int run_config_write(const char *dir, const run_config *c, cb_err *e) {
 }
 
 int run_config_read(run_config *c, const char *dir, cb_err *e) {
-    return rj_read_record(c, sizeof *c, decode, dir, "config.json", e);
+    return rj_read_record(c, sizeof *c, decode, dir, "config.json", RUN_RECORD_MAX_BYTES, e);
 }

@@ -114,5 +114,5 @@ int run_eval_write(const char *dir, const run_eval *v, cb_err *e) {
 }
 
 int run_eval_read(run_eval *v, const char *dir, cb_err *e) {
-    return rj_read_record(v, sizeof *v, decode, dir, "eval.json", e);
+    return rj_read_record(v, sizeof *v, decode, dir, "eval.json", RUN_RECORD_MAX_BYTES, e);
 }

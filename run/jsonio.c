@@ -139,12 +139,32 @@ int rj_dump(run_text *out, json_t *o, int indent, const char *what, cb_err *e) {
     return rc ? cb_fail(e, CB_ENOMEM, "%s: out of memory", what) : 0;
 }
 
-int rj_read(const char *dir, const char *file, char *path, size_t pathn, char **text, size_t *n, cb_err *e) {
-    snprintf(path, pathn, "%s/%s", dir, file);
+int rj_read(const char *dir, const char *file, size_t max, char *path, size_t pathn, char **text, size_t *n, cb_err *e) {
+    *text = NULL;
+    if (snprintf(path, pathn, "%s/%s", dir, file) >= (int)pathn)
+        return cb_fail(e, CB_EARG, "%s/%s: path too long", dir, file);
     uint8_t *b;
-    int rc = cb_read_file(path, &b, n, e);
+    int rc = cb_read_file_max(path, max, &b, n, e);
     *text = rc ? NULL : (char *)b;
     return rc;
+}
+
+int rj_epochs(const char *dir, int64_t *epochs, cb_err *e) {
+    run_config c;
+    int rc = run_config_read(&c, dir, e);
+    if (rc == CB_ENOTFOUND) {
+        *epochs = RUN_NOCONFIG_EPOCHS;
+        return 0;
+    }
+    if (rc) return rc;
+    *epochs = c.epochs;
+    return 0;
+}
+
+size_t rj_cap(int64_t items, size_t per_item) {
+    if (items < 0) items = 0;
+    if ((uint64_t)items > CB_READ_MAX_DEFAULT / per_item) return CB_READ_MAX_DEFAULT;
+    return (size_t)items * per_item;
 }
 
 int rj_decode(void *v, size_t size, rj_decoder dec, const char *text, size_t n, const char *name, cb_err *e) {
@@ -156,11 +176,11 @@ int rj_decode(void *v, size_t size, rj_decoder dec, const char *text, size_t n, 
     return rc;
 }
 
-int rj_read_record(void *v, size_t size, rj_decoder dec, const char *dir, const char *file, cb_err *e) {
+int rj_read_record(void *v, size_t size, rj_decoder dec, const char *dir, const char *file, size_t max, cb_err *e) {
     char path[4200], *text;
     size_t n;
     memset(v, 0, size);
-    int rc = rj_read(dir, file, path, sizeof path, &text, &n, e);
+    int rc = rj_read(dir, file, max, path, sizeof path, &text, &n, e);
     if (rc) return rc;
     rc = rj_decode(v, size, dec, text, n, path, e);
     free(text);

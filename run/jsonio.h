@@ -32,9 +32,18 @@ int rj_write(const char *dir, const char *file, run_text *t, int rc, cb_err *e);
 typedef int (*rj_decoder)(void *v, json_t *o, const char *name, cb_err *e);
 /* Zeroes the record (size bytes at v), loads text and decodes it with dec. */
 int rj_decode(void *v, size_t size, rj_decoder dec, const char *text, size_t n, const char *name, cb_err *e);
-/* Zeroes the record, reads DIR/FILE and decodes it with dec; errors name "DIR/FILE". */
-int rj_read_record(void *v, size_t size, rj_decoder dec, const char *dir, const char *file, cb_err *e);
-/* Reads DIR/FILE into a malloc'd buffer; path gets "DIR/FILE". */
-int rj_read(const char *dir, const char *file, char *path, size_t pathn, char **text, size_t *n, cb_err *e);
+/* Zeroes the record, reads DIR/FILE (a regular file of at most max bytes)
+ * and decodes it with dec; errors name "DIR/FILE". */
+int rj_read_record(void *v, size_t size, rj_decoder dec, const char *dir, const char *file, size_t max, cb_err *e);
+/* Reads DIR/FILE into a malloc'd buffer through cb_read_file_max: only a
+ * regular file of at most max bytes (else an error naming it); path gets
+ * "DIR/FILE". */
+int rj_read(const char *dir, const char *file, size_t max, char *path, size_t pathn, char **text, size_t *n, cb_err *e);
+/* The epochs DIR/config.json names (read strictly), the bound of the
+ * per-epoch files (metrics rows, agreement snapshots); RUN_NOCONFIG_EPOCHS
+ * when the folder has no config.json. */
+int rj_epochs(const char *dir, int64_t *epochs, cb_err *e);
+/* items * per_item bytes, at most CB_READ_MAX_DEFAULT. */
+size_t rj_cap(int64_t items, size_t per_item);
 
 #endif

@@ -92,7 +92,10 @@ static int check_order(const run_metrics *m, const char *name, int line, cb_err 
 static const char *const JSON_KEYS[] = {"epoch", "step", "train_loss", "train_acc", "val_loss", "val_acc", "lr",
                                         "seconds", "samples_per_s", "mask_density", NULL};
 
-int run_metrics_decode_jsonl(run_metrics *m, const char *text, size_t n, const char *name, cb_err *e) {
+/* at most max_rows rows (what bounds them: `bound`): more is refused before
+ * the row is stored */
+static int decode_jsonl(run_metrics *m, const char *text, size_t n, const char *name, int64_t max_rows,
+                        const char *bound, cb_err *e) {
     memset(m, 0, sizeof *m);
     int cap = 0, line = 0, rc = 0;
     size_t pos = 0;
@@ -113,6 +116,12 @@ int run_metrics_decode_jsonl(run_metrics *m, const char *text, size_t n, const c
             break;
         }
         run_metrics_row *r;
+        if (m->nrows >= max_rows) {
+            json_decref(o);
+            rc = cb_fail(e, CB_EFORMAT, "%s: a row more than the %lld %s; refusing the rest", where,
+                         (long long)max_rows, bound);
+            break;
+        }
         if ((rc = add_row(m, &cap, &r))) {
             json_decref(o);
             rc = cb_fail(e, CB_ENOMEM, "%s: out of memory", name);
@@ -176,7 +185,12 @@ static int csv_num(const char *p, const char *end, int empty_ok, double *out) {
     return cb_parse_f64(buf, out) || !isfinite(*out) ? -1 : 0;
 }
 
-int run_metrics_decode_csv(run_metrics *m, const char *text, size_t n, const char *name, cb_err *e) {
+int run_metrics_decode_jsonl(run_metrics *m, const char *text, size_t n, const char *name, cb_err *e) {
+    return decode_jsonl(m, text, n, name, INT32_MAX, "rows a metrics file can hold", e);
+}
+
+static int decode_csv(run_metrics *m, const char *text, size_t n, const char *name, int64_t max_rows, const char *bound,
+                      cb_err *e) {
     memset(m, 0, sizeof *m);
     if (n == 0 || text[n - 1] != '\n')
         return cb_fail(e, CB_EFORMAT, "%s: %s", name, n ? "the last line does not end with a newline (truncated?)" : "empty");
@@ -214,6 +228,11 @@ int run_metrics_decode_csv(run_metrics *m, const char *text, size_t n, const cha
         nl = memchr(p, '\n', (size_t)(text + n - p));
         line++;
         run_metrics_row *r;
+        if (m->nrows >= max_rows) {
+            run_metrics_free(m);
+            return cb_fail(e, CB_EFORMAT, "%s: line %d: a row more than the %lld %s; refusing the rest", name, line,
+                           (long long)max_rows, bound);
+        }
         if (add_row(m, &cap, &r)) {
             run_metrics_free(m);
             return cb_fail(e, CB_ENOMEM, "%s: out of memory", name);
@@ -263,13 +282,22 @@ int run_metrics_decode_csv(run_metrics *m, const char *text, size_t n, const cha
     return 0;
 }
 
+int run_metrics_decode_csv(run_metrics *m, const char *text, size_t n, const char *name, cb_err *e) {
+    return decode_csv(m, text, n, name, INT32_MAX, "rows a metrics file can hold", e);
+}
+
 int run_metrics_read(run_metrics *m, const char *dir, cb_err *e) {
     memset(m, 0, sizeof *m);
     char jp[4200], cp[4200], *jt = NULL, *ct = NULL;
     size_t jn, cn;
-    int rj = rj_read(dir, "metrics.jsonl", jp, sizeof jp, &jt, &jn, e);
+    /* one row per epoch: the files are bounded by the epochs of config.json */
+    int64_t epochs;
+    int rc0 = rj_epochs(dir, &epochs, e);
+    if (rc0) return rc0;
+    size_t line = RUN_METRICS_LINE_MAX_BYTES;
+    int rj = rj_read(dir, "metrics.jsonl", rj_cap(epochs, line), jp, sizeof jp, &jt, &jn, e);
     if (rj && rj != CB_ENOTFOUND) return rj;
-    int rcv = rj_read(dir, "metrics.csv", cp, sizeof cp, &ct, &cn, e);
+    int rcv = rj_read(dir, "metrics.csv", rj_cap(epochs + 1, line), cp, sizeof cp, &ct, &cn, e);
     if (rcv && rcv != CB_ENOTFOUND) {
         free(jt);
         return rcv;
@@ -282,9 +310,10 @@ int run_metrics_read(run_metrics *m, const char *dir, cb_err *e) {
                        rj ? "metrics.csv" : "metrics.jsonl", rj ? "metrics.jsonl" : "metrics.csv");
     }
     run_metrics c;
-    int rc = run_metrics_decode_jsonl(m, jt, jn, jp, e);
+    int rc = decode_jsonl(m, jt, jn, jp, epochs, "epochs config.json names (a row per epoch)", e);
     if (!rc) {
-        rc = run_metrics_decode_csv(&c, ct, cn, cp, e);
+        /* the rows must match the jsonl's: no more are kept */
+        rc = decode_csv(&c, ct, cn, cp, m->nrows, "rows of metrics.jsonl (the run folder is inconsistent)", e);
         if (rc) run_metrics_free(m);
     }
     free(jt);

@@ -73,5 +73,5 @@ int run_rollout_write(const char *dir, const run_rollout *v, cb_err *e) {
 }
 
 int run_rollout_read(run_rollout *v, const char *dir, cb_err *e) {
-    return rj_read_record(v, sizeof *v, decode, dir, "rollout.json", e);
+    return rj_read_record(v, sizeof *v, decode, dir, "rollout.json", RUN_RECORD_MAX_BYTES, e);
 }

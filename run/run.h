@@ -26,6 +26,19 @@
 
 #define RUN_VERSION 1 /* the version of every record this coinbc writes */
 
+/* What the readers read at most (docs/FORMATS.md, "Run folder"): a larger
+ * file is refused unread, naming it. config.json, eval.json (and the probe
+ * files in its format), rollout.json and commit.json: RUN_RECORD_MAX_BYTES.
+ * metrics.jsonl and metrics.csv: RUN_METRICS_LINE_MAX_BYTES per epoch of
+ * config.json's `epochs` (plus the CSV header), and no more rows than those
+ * epochs; agreement.json: RUN_AGREE_SNAP_MAX_BYTES per snapshot, at most
+ * epochs + 1 snapshots. A folder without config.json counts as
+ * RUN_NOCONFIG_EPOCHS epochs. Every cap is at most CB_READ_MAX_DEFAULT. */
+#define RUN_RECORD_MAX_BYTES ((size_t)1 << 20)
+#define RUN_METRICS_LINE_MAX_BYTES ((size_t)8192)
+#define RUN_AGREE_SNAP_MAX_BYTES ((size_t)32768)
+#define RUN_NOCONFIG_EPOCHS 10000
+
 /* ---- names a record may hold ------------------------------------------------ */
 
 enum {
@@ -365,6 +378,13 @@ int run_folder_verify(run_folder *f, const char *dir, cb_err *e);
 
 enum { RUN_TUNE_SPACE_VERSION = 1, RUN_TUNE_SPEC_VERSION = 1, RUN_TUNE_RESULT_VERSION = 1 };
 enum { RUN_TUNE_MAX_PARAMS = 16, RUN_TUNE_MAX_CHOICES = 32, RUN_TUNE_MAX_FIXED = 64 };
+/* What the tune readers read at most (docs/FORMATS.md, "Tune folders"): the
+ * space file, tune.json and best.json RUN_TUNE_JSON_MAX_BYTES each;
+ * trials.csv RUN_TUNE_TRIALS_MAX_BYTES and RUN_TUNE_MAX_TRIALS rows. A
+ * larger file is refused unread, naming it. */
+#define RUN_TUNE_JSON_MAX_BYTES ((size_t)1 << 20)
+#define RUN_TUNE_TRIALS_MAX_BYTES ((size_t)64 << 20)
+enum { RUN_TUNE_MAX_TRIALS = 10000 };
 
 /* a parameter's value: a number or a word ("on", "const") */
 typedef struct {

@@ -161,15 +161,18 @@ static json_t *value_to_json(const run_tune_value *v) {
     return json_real(v->num);
 }
 
+/* a regular file of at most RUN_TUNE_JSON_MAX_BYTES (a FIFO, a device or a
+ * larger file is refused unread, naming it) */
 static int load_json(json_t **out, const char *path, cb_err *e) {
+    *out = NULL;
+    uint8_t *buf;
+    size_t n;
+    int rc = cb_read_file_max(path, RUN_TUNE_JSON_MAX_BYTES, &buf, &n, e);
+    if (rc) return rc;
     json_error_t je;
-    *out = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-    if (!*out) {
-        FILE *f = fopen(path, "r");
-        if (!f) return cb_fail(e, CB_ENOTFOUND, "%s: %s", path, strerror(errno));
-        fclose(f);
-        return cb_fail(e, CB_EFORMAT, "%s: line %d: %s", path, je.line, je.text);
-    }
+    *out = json_loadb((const char *)buf, n, JSON_REJECT_DUPLICATES, &je);
+    free(buf);
+    if (!*out) return cb_fail(e, CB_EFORMAT, "%s: line %d: %s", path, je.line, je.text);
     return 0;
 }
 
@@ -499,6 +502,8 @@ int run_tune_result_parse(run_tune_result *r, const char *text, size_t n, cb_err
                 snprintf(r->param[i], sizeof r->param[i], "%s", json_string_value(p));
         }
         size_t nt = json_array_size(ts);
+        if (!rc && nt > RUN_TUNE_MAX_TRIALS)
+            rc = cb_fail(e, CB_EFORMAT, "%s: %zu trials, more than the %d trials.csv may hold", W, nt, RUN_TUNE_MAX_TRIALS);
         if (!rc && nt && !(r->trials = calloc(nt, sizeof *r->trials))) rc = cb_fail(e, CB_ENOMEM, "%s: out of memory", W);
         for (size_t i = 0; i < nt && !rc; i++) {
             json_t *t = json_array_get(ts, i), *opts = json_object_get(t, "options"), *val = json_object_get(t, "value");
@@ -621,11 +626,14 @@ int run_tune_trials_read(run_tune_result *r, const char *path, cb_err *e) {
     memset(r, 0, sizeof *r);
     uint8_t *buf;
     size_t n;
-    int rc = cb_read_file(path, &buf, &n, e);
+    int rc = cb_read_file_max(path, RUN_TUNE_TRIALS_MAX_BYTES, &buf, &n, e);
     if (rc) return rc;
     char *text = (char *)buf, *save = NULL;
-    size_t cap = 1; /* rows at most: lines, counted before strtok_r cuts them */
+    /* rows at most: lines, counted before strtok_r cuts them, and never more
+     * than RUN_TUNE_MAX_TRIALS (a file of empty lines allocates nothing) */
+    size_t cap = 1;
     for (size_t i = 0; i < n; i++) cap += buf[i] == '\n';
+    if (cap > RUN_TUNE_MAX_TRIALS + 1) cap = RUN_TUNE_MAX_TRIALS + 1;
     enum { MAXF = RUN_TUNE_MAX_PARAMS + 8 };
     char *f[MAXF];
     char *line = strtok_r(text, "\n", &save);
@@ -652,6 +660,11 @@ int run_tune_trials_read(run_tune_result *r, const char *path, cb_err *e) {
     int lineno = 1;
     while ((line = strtok_r(NULL, "\n", &save))) {
         lineno++;
+        if (r->ntrials >= RUN_TUNE_MAX_TRIALS || (size_t)r->ntrials >= cap) {
+            rc = cb_fail(e, CB_EFORMAT, "%s: line %d: more than %d trial rows; refusing the rest", path, lineno,
+                         RUN_TUNE_MAX_TRIALS);
+            break;
+        }
         int m = split(line, f, MAXF);
         run_tune_trial *t = &r->trials[r->ntrials];
         int64_t num, ep;
