@@ -74,10 +74,12 @@ static int out_of_range(const run_option_range *r, const char *vtext, const char
                         cb_err *e) {
     char rg[64], ms[96], nm[64];
     range_text(rg, sizeof rg, r);
-    if (as_key) return cb_fail(e, code, "%s: key \"%s\" is %s, outside %s", where, r->key, vtext, rg);
+    const char *sep = where && *where ? ": " : "";
+    if (!where) where = "";
+    if (as_key) return cb_fail(e, code, "%s%skey \"%s\" is %s, outside %s", where, sep, r->key, vtext, rg);
     methods_text(ms, sizeof ms, r->methods);
     opt_name(nm, sizeof nm, r->key);
-    return cb_fail(e, code, "%s: --%s %s is outside %s%s", where, nm, vtext, rg, ms);
+    return cb_fail(e, code, "%s%s--%s %s is outside %s%s", where, sep, nm, vtext, rg, ms);
 }
 
 int run_option_check_real(const char *key, double v, const char *where, int as_key, int code, cb_err *e) {
