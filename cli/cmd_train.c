@@ -257,7 +257,7 @@ int cli_cmd_train(int argc, char **argv) {
         STORED("sand-k", o.comb.sand_k, c.sand_k);
         STORED("tand-beta", o.comb.tand_beta, c.tand_beta);
         STORED("rescale", o.comb.rescale, c.rescale);
-        STORED("net", o.net, c.net); /* with its channels and hidden width unless given */
+        STORED("net", o.net.net, c.net.net); /* and its channels and hidden width, below, unless given */
         if (!find_opt(opts, nopt, "channels")->seen) memcpy(o.net.channels, c.net.channels, sizeof o.net.channels);
         STORED("hidden", o.net.hidden, c.net.hidden);
         STORED("epochs", o.epochs, c.epochs);

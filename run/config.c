@@ -47,7 +47,7 @@ const run_option_range *run_option_find(const char *key) {
 /* "[0, 1]", "(0, inf)", "1..4096" */
 static void range_text(char *buf, size_t n, const run_option_range *r) {
     if (r->integer) snprintf(buf, n, "%lld..%lld", (long long)r->ilo, (long long)r->ihi);
-    else if (isinf(r->hi)) snprintf(buf, n, "%c%g, inf) (a finite number)", r->lo_open ? '(' : '[', r->lo);
+    else if (isinf(r->hi)) snprintf(buf, n, "%c%g, inf)", r->lo_open ? '(' : '[', r->lo);
     else snprintf(buf, n, "%c%g, %g%c", r->lo_open ? '(' : '[', r->lo, r->hi, r->hi_open ? ')' : ']');
 }
 

@@ -268,6 +268,9 @@ static int setup(trainer *t, cb_err *e) {
         if ((rc = model_load(&t->m, &t->st, t->ckpath, e))) return cb_err_prefix(e, "cannot resume: ");
         t->have_model = 1;
         t->committed = 1;
+        /* config.json first: it names every option that differs; the checks
+         * below then hold latest.ckpt to it */
+        if ((rc = check_resume_config(t, e))) return rc;
         if (memcmp(&t->m.cfg, &o->net, sizeof t->m.cfg) != 0) {
             model_config c = t->m.cfg;
             return cb_fail(e, CB_EARG, "cannot resume: %s holds a %s net (channels %d,%d,%d, hidden %d), the options ask for "
@@ -285,7 +288,6 @@ static int setup(trainer *t, cb_err *e) {
         if (o->comb.method == TRAIN_TAND && !t->st.has_sign)
             return cb_fail(e, CB_EARG, "cannot resume: %s holds no tand sign moment (it was trained with another method; "
                            "tand cannot continue it exactly)", t->ckpath);
-        if ((rc = check_resume_config(t, e))) return rc;
         if ((rc = load_history(t, e))) return rc;
     } else {
         if (t->rank == 0 && access(t->ckpath, F_OK) == 0)
