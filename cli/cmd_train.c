@@ -284,6 +284,8 @@ int cli_cmd_train(int argc, char **argv) {
         }
     }
     if (ds_open(&r, data, &e) || (val_path && ds_open(&rv, val_path, &e))) {
+        if (resume && (r ? !find_opt(opts, nopt, "val")->seen : !npos)) /* a path from config.json (relative?): */
+            cb_err_prefix(&e, "the dataset %s/config.json records: ", out);  /* give it on the command line */
         status = cli_fail("train", &e);
         goto done;
     }
