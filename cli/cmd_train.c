@@ -330,8 +330,9 @@ int cli_cmd_train(int argc, char **argv) {
         goto done;
     }
     char val_text[96];
-    if (nva) snprintf(val_text, sizeof val_text, "val acc %.4f (best %.4f)", res.val_acc, res.best_val_acc);
-    else snprintf(val_text, sizeof val_text, "no validation levels");
+    if (!nva) snprintf(val_text, sizeof val_text, "no validation levels");
+    else if (isnan(res.val_acc)) snprintf(val_text, sizeof val_text, "not validated yet (no epoch ended)");
+    else snprintf(val_text, sizeof val_text, "val acc %.4f (best %.4f)", res.val_acc, res.best_val_acc);
     printf("trained %s (%s, tau %g) for %d epochs, %lld steps in %.1f s (%.0f samples/s): train acc %.4f, %s -> %s\n",
            model_net_name(o.net.net), train_method_name(o.comb.method), o.comb.tau, res.epochs_done, (long long)res.steps,
            res.seconds, res.samples_per_s, res.train_acc, val_text, out);

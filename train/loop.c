@@ -567,6 +567,7 @@ static void trainer_free(trainer *t) {
 int train_run(const train_opts *o, const ds_level *train, int n_train, const ds_level *val, int n_val, train_result *res,
               cb_err *e) {
     memset(res, 0, sizeof *res);
+    res->val_loss = res->val_acc = NAN; /* until this call validates an epoch */
     trainer t;
     memset(&t, 0, sizeof t);
     t.o = o;

@@ -152,7 +152,8 @@ typedef struct {
     int64_t steps;
     int stopped;          /* o->stop ended the run (latest.ckpt holds the step reached) */
     int committed;        /* latest.ckpt exists (this call or an earlier one committed an epoch or a stop) */
-    double train_loss, train_acc, val_loss, val_acc, best_val_acc;
+    double train_loss, train_acc, val_loss, val_acc, best_val_acc; /* val_*: of the last epoch this call
+                                                                        validated, NAN when none; best: -1 before any */
     double seconds, samples_per_s; /* of this call (not counting earlier runs that were resumed) */
     int64_t new_steps;    /* steps this call ran (0: a resume that had nothing to do) */
 } train_result;
