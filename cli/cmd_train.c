@@ -247,8 +247,9 @@ int cli_cmd_train(int argc, char **argv) {
     o.stop = &stop_signal;
     const char *data = npos ? pos[0] : NULL;
     int has_trl = find_opt(opts, nopt, "train-levels")->seen, has_vall = find_opt(opts, nopt, "val-levels")->seen;
+    run_config c; /* on resume, the run's config.json (data and val_path may point into it) */
+    memset(&c, 0, sizeof c);
     if (resume) { /* what is not given is the run's own (config.json), never a default */
-        run_config c;
         if ((status = read_run_config(out, &c))) goto done;
 #define STORED(name, dst, val) \
     if (!find_opt(opts, nopt, name)->seen) (dst) = (val)
