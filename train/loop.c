@@ -96,7 +96,8 @@ static int check_opts(const train_opts *o, const ds_level *train, int n_train, c
         return rc;
     for (int k = 0; k < 3; k++)
         if ((rc = run_option_check_int("channels", o->net.channels[k], W, 0, CB_EARG, e))) return rc;
-    if (o->seed > (uint64_t)INT64_MAX) return cb_fail(e, CB_EARG, "train: --seed %llu is above %lld", (unsigned long long)o->seed, (long long)INT64_MAX);
+    if (o->seed > (uint64_t)INT64_MAX) /* (above the table's int64 bounds) */
+        return cb_fail(e, CB_EARG, "train: --seed %llu is above %lld", (unsigned long long)o->seed, (long long)INT64_MAX);
     if ((rc = run_option_check_int("seed", (int64_t)o->seed, W, 0, CB_EARG, e))) return rc;
     if (L > n_train)
         return cb_fail(e, CB_EARG, "train: --batch-levels %d is more than the %d training levels", L, n_train);
