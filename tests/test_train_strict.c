@@ -222,10 +222,10 @@ static void test_resume_refuses_changes(void **state) {
     assert_non_null(strstr(out, "nothing to do"));
     assert_non_null(strstr(out, "--max-steps"));
     assert_int_equal(tree_digest(run), run0);
-    /* --max-steps 0 (no limit), no DATA, no other option: continues as the
-     * run was started, to the bytes of the uninterrupted run (config.json
-     * included: the run's own data path is kept) */
-    rc = test_run(out, sizeof out, err, sizeof err, "train --resume --max-steps 0 --threads 1 --quiet -o %s", run);
+    /* --max-steps 0 (no limit), DATA by another name, no other option:
+     * continues as the run was started, to the bytes of the uninterrupted
+     * run (config.json included: the run's own data path and CRC are kept) */
+    rc = test_run(out, sizeof out, err, sizeof err, "train %s --resume --max-steps 0 --threads 1 --quiet -o %s", DC, run);
     if (rc) fail_msg("resume: %s", err);
     printf("resumed: %s", out);
     const char *files[] = {"config.json", "latest.ckpt", "best.ckpt", "metrics.jsonl", "agreement.json"};
@@ -237,7 +237,7 @@ static void test_resume_refuses_changes(void **state) {
     assert_string_equal(c.data, D);
     assert_string_equal(c.val_data, V);
     assert_int_equal(c.method, RUN_METHOD_AND);
-    /* --epochs may extend the run */
+    /* --epochs may extend the run; no DATA given: config.json's */
     rc = test_run(out, sizeof out, err, sizeof err, "train --resume --epochs 3 --quiet -o %s", run);
     if (rc) fail_msg("resume --epochs 3: %s", err);
     if (run_config_read(&c, run, &e)) fail_msg("%s", e.msg);
