@@ -320,6 +320,14 @@ static void test_bad_values(void **state) {
     assert_null(strstr(out, "nan"));
     assert_null(strstr(out, "-1.0000"));
     assert_int_equal(inputs_digest(), in0);
+    /* validation added on resume: another run, refused */
+    uint32_t run0 = tree_digest(run);
+    rc = test_run(out, sizeof out, err, sizeof err, "train --resume --val %s --epochs 2 --quiet -o %s", V, run);
+    printf("validation added on resume: status %d: %s", rc, err);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(err, "validation data none (now"));
+    assert_int_equal(tree_digest(run), run0);
+    assert_int_equal(inputs_digest(), in0);
     test_rmtree(run);
 }
 
