@@ -77,6 +77,33 @@ static const cli_opt *find_opt(const cli_opt *opts, int n, const char *name) {
     return NULL;
 }
 
+/* an option outside its range in run/config.c's table (the one definition,
+ * also config.json's reader's): the message, and 1 */
+static int bad_int(const char *key, int64_t v) {
+    cb_err e = {0};
+    return run_option_check_int(key, v, NULL, 0, CB_EARG, &e) ? cli_fail("train", &e) : 0;
+}
+
+static int bad_real(const char *key, double v) {
+    cb_err e = {0};
+    return run_option_check_real(key, v, NULL, 0, CB_EARG, &e) ? cli_fail("train", &e) : 0;
+}
+
+/* --resume: the run's config.json, read strictly (after the folder's
+ * recovery, under the lock), and every option not given taken from it,
+ * never from a default; train_run then refuses any given option that
+ * differs from it. */
+static int read_run_config(const char *run, run_config *c) {
+    cb_err e = {0};
+    run_recovery rec;
+    if (cb_dist_rank() == 0 && run_folder_recover(run, &rec, &e)) return cli_fail("train", &e);
+    if (cb_dist_barrier(&e)) return cli_fail("train", &e);
+    int rc = run_config_read(c, run, &e);
+    if (rc == CB_ENOTFOUND)
+        return cli_error("train", "cannot resume: %s holds no run (no config.json); leave out --resume to start one", run);
+    return rc ? cli_fail("train", &e) : 0;
+}
+
 static void print_epoch(void *ctx, const train_epoch_stats *s) {
     (void)ctx;
     if (isnan(s->val_acc))
@@ -116,8 +143,9 @@ int cli_cmd_train(int argc, char **argv) {
         {"batch-levels", CLI_INT, &L, "L", "levels per batch (default 16)", 0},
         {"batch-frames", CLI_INT, &B, "B", "frames per level per batch (default 8)", 0},
         {"seed", CLI_I64, &seed, "S", "random seed for initialisation and sampling (default 0)", 0},
-        {"resume", CLI_FLAG, &resume, NULL, "continue from RUN/latest.ckpt", 0},
-        {"max-steps", CLI_I64, &max_steps, "N", "stop after N optimizer steps in total (default: no limit)", 0},
+        {"resume", CLI_FLAG, &resume, NULL, "continue from RUN/latest.ckpt with RUN/config.json's options and data "
+         "(see below)", 0},
+        {"max-steps", CLI_I64, &max_steps, "N", "stop after N optimizer steps in total (default 0: no limit)", 0},
         {"threads", CLI_INT, &threads, "T", "threads for loading data and training (default: all cores; results do not depend on it)", 0},
         {"quiet", CLI_FLAG, &quiet, NULL, "no progress output", 0},
         {"out", CLI_STR, &out, "RUN", "run folder to write (-o)", 0},
@@ -128,11 +156,20 @@ int cli_cmd_train(int argc, char **argv) {
                  "averaging), and (keep directions whose signs agree on at least a tau share of levels), sand (a soft\n"
                  "version), geomean (geometric mean under the AND mask) or tand (temporal AND-mask Adam: agreement\n"
                  "over time instead of over the batch's levels).",
-        "coinbc train DATA [--train-levels A-B] [--val-levels C-D | --val DATA2] --method M [options] -o RUN",
+        "coinbc train DATA [--train-levels A-B] [--val-levels C-D | --val DATA2] --method M [options] -o RUN\n"
+        "       coinbc train [DATA] --resume [--epochs N] [--max-steps N] [--threads T] [--quiet] -o RUN",
         "RUN gets config.json, metrics.csv and metrics.jsonl (per epoch: loss, accuracy, mask density per layer),\n"
         "agreement.json (per layer, a histogram of |mean sign| of the level gradients at the first step and\n"
         "each epoch's last), latest.ckpt and best.ckpt (by validation accuracy); an epoch's files are\n"
         "committed as one unit.\n"
+        "--resume continues RUN as it was started: every option and dataset comes from RUN/config.json, and\n"
+        "one given that differs from it is refused, naming each (its old and new value). Only --epochs (to\n"
+        "extend the run; with --lr-schedule step the decay point moves with it), --max-steps (0: no limit; a\n"
+        "run stopped by --max-steps N continues with --max-steps 0 or a larger N, and without it keeps N),\n"
+        "--threads and --quiet may differ. DATA may be left out (config.json's path is used); given, it must\n"
+        "be the same dataset (manifest CRC), as must --val; the levels must be the same.\n"
+        "Validation levels (--val-levels, --val) must not be training levels: a seed in both, in the same\n"
+        "mode, is refused. --batch-frames may not exceed the frames of the shortest training level.\n"
         "SIGTERM or SIGINT (Ctrl-C) ends the run after the current step: latest.ckpt is written as --max-steps\n"
         "does, RUN stays consistent, --resume continues it; the exit status is 143 (SIGTERM) or 130 (SIGINT).\n"
         "tand (our reading of the paper's Algorithm 1, docs/ARCHITECTURE.md): g = the mean of the level\n"
@@ -148,7 +185,7 @@ int cli_cmd_train(int argc, char **argv) {
     const char *pos[1];
     int npos = 0, rc = cli_parse(argc, argv, &info, opts, nopt, pos, 1, &npos);
     if (rc) return rc > 0 ? 0 : 2;
-    if (npos != 1) return cli_error("train", "give one DATA (see coinbc train --help)"), 2;
+    if (npos != 1 && !(resume && npos == 0)) return cli_error("train", "give one DATA (see coinbc train --help)"), 2;
     if (!out) return cli_error("train", "-o RUN is required"), 2;
     {
         const char *in[] = {pos[0], val_path};
@@ -160,8 +197,10 @@ int cli_cmd_train(int argc, char **argv) {
     if (train_method_parse(method_s, &o.comb.method)) return cli_error("train", "unknown --method '%s'", method_s), 2;
     if (model_config_default(&o.net, net_s)) return cli_error("train", "unknown --net '%s' (impala or nature)", net_s), 2;
     if (channels_s && parse_channels(channels_s, o.net.channels)) return cli_error("train", "--channels wants A,B,C"), 2;
+    for (int k = 0; channels_s && k < 3; k++)
+        if (bad_int("channels", o.net.channels[k])) return 2;
     if (find_opt(opts, nopt, "hidden")->seen) {
-        if (hidden < 1) return cli_error("train", "--hidden %d: the hidden width must be at least 1", hidden), 2;
+        if (bad_int("hidden", hidden)) return 2;
         o.net.hidden = hidden;
     }
     {
@@ -169,14 +208,14 @@ int cli_cmd_train(int argc, char **argv) {
         cb_err pe = {0};
         if (model_plan(&plan, &o.net, &pe)) return cli_error("train", "%s", pe.msg), 2;
     }
-    if (find_opt(opts, nopt, "threads")->seen && (threads < 1 || threads > 64))
-        return cli_error("train", "--threads %d: need 1..64", threads), 2;
+    if (find_opt(opts, nopt, "threads")->seen && bad_int("threads", threads)) return 2;
     if (strcmp(rescale_s, "on") && strcmp(rescale_s, "off")) return cli_error("train", "--rescale is on or off"), 2;
     if (strcmp(sched_s, "step") && strcmp(sched_s, "const")) return cli_error("train", "--lr-schedule is step or const"), 2;
     if (strcmp(wdmode_s, "l2") && strcmp(wdmode_s, "decoupled")) return cli_error("train", "--wd-mode is l2 or decoupled"), 2;
-    if (!(tau >= 0 && tau <= 1)) return cli_error("train", "--tau %g is outside [0, 1]", tau), 2;
-    if (!(tand_beta > 0 && tand_beta < 1)) return cli_error("train", "--tand-beta %g is outside (0, 1)", tand_beta), 2;
-    if (seed < 0) return cli_error("train", "--seed must be >= 0"), 2;
+    if (bad_real("tau", tau) || bad_real("tand_beta", tand_beta) || bad_real("sand_k", sand_k) || bad_real("lr", lr) ||
+        bad_real("wd", wd) || bad_int("seed", seed) || bad_int("max_steps", max_steps) || bad_int("epochs", epochs) ||
+        bad_int("batch_levels", L) || bad_int("batch_frames", B))
+        return 2;
     o.comb.tau = o.comb.method == TRAIN_MEAN ? 0 : tau;
     o.comb.sand_k = sand_k;
     o.comb.tand_beta = tand_beta;
@@ -211,36 +250,74 @@ int cli_cmd_train(int argc, char **argv) {
     if (cb_dist_rank() == 0 && cb_lock_acquire(&lock, out, holder, &e)) return cli_fail("train", &e); /* rank 0 writes */
     install_stop_handlers();
     o.stop = &stop_signal;
-    if (ds_open(&r, pos[0], &e)) {
+    const char *data = npos ? pos[0] : NULL;
+    int has_trl = find_opt(opts, nopt, "train-levels")->seen, has_vall = find_opt(opts, nopt, "val-levels")->seen;
+    run_config c; /* on resume, the run's config.json (data and val_path may point into it) */
+    memset(&c, 0, sizeof c);
+    if (resume) { /* what is not given is the run's own (config.json), never a default */
+        if ((status = read_run_config(out, &c))) goto done;
+#define STORED(name, dst, val) \
+    if (!find_opt(opts, nopt, name)->seen) (dst) = (val)
+        STORED("method", o.comb.method, c.method);
+        STORED("tau", tau, c.tau);
+        STORED("sand-k", o.comb.sand_k, c.sand_k);
+        STORED("tand-beta", o.comb.tand_beta, c.tand_beta);
+        STORED("rescale", o.comb.rescale, c.rescale);
+        STORED("net", o.net.net, c.net.net); /* and its channels and hidden width, below, unless given */
+        if (!find_opt(opts, nopt, "channels")->seen) memcpy(o.net.channels, c.net.channels, sizeof o.net.channels);
+        STORED("hidden", o.net.hidden, c.net.hidden);
+        STORED("epochs", o.epochs, c.epochs);
+        STORED("lr", o.lr, c.lr);
+        STORED("lr-schedule", o.lr_decay, c.lr_decay);
+        STORED("wd", o.wd, c.wd);
+        STORED("wd-mode", o.wd_mode, c.wd_mode);
+        STORED("batch-levels", o.batch_levels, c.batch_levels);
+        STORED("batch-frames", o.batch_frames, c.batch_frames);
+        STORED("seed", o.seed, c.seed);
+        STORED("max-steps", o.max_steps, c.max_steps);
+#undef STORED
+        o.comb.tau = o.comb.method == TRAIN_MEAN ? 0 : tau;
+        if (!data && !c.has_data) {
+            status = cli_error("train", "%s/config.json records no dataset: give DATA", out);
+            goto done;
+        }
+        if (c.has_data) {
+            if (!data) data = c.data;
+            if (!has_trl) has_trl = 1, trl.lo = c.train_seed_lo, trl.hi = c.train_seed_hi;
+            /* validation: the run's levels, from DATA or from its own dataset */
+            if (!find_opt(opts, nopt, "val")->seen && c.val_data[0] && strcmp(c.val_data, c.data)) val_path = c.val_data;
+            if (!has_vall && c.val_seed_lo >= 0) has_vall = 1, vall.lo = c.val_seed_lo, vall.hi = c.val_seed_hi;
+        }
+    }
+    if (ds_open(&r, data, &e) || (val_path && ds_open(&rv, val_path, &e))) {
+        if (resume && (r ? !find_opt(opts, nopt, "val")->seen : !npos)) /* a path from config.json (relative?): */
+            cb_err_prefix(&e, "the dataset %s/config.json records: ", out);  /* give it on the command line */
         status = cli_fail("train", &e);
         goto done;
     }
-    if ((status = load_range("train", r, find_opt(opts, nopt, "train-levels")->seen, trl, &tr, &ntr, threads, 2))) goto done;
+    /* validation levels are never training levels (one check, dataset/) */
+    if ((val_path || has_vall) &&
+        ds_check_disjoint(r, has_trl ? trl.lo : INT32_MIN, has_trl ? trl.hi : INT32_MAX, "training", rv ? rv : r,
+                          has_vall ? vall.lo : INT32_MIN, has_vall ? vall.hi : INT32_MAX, "validation", &e)) {
+        status = cli_fail("train", &e);
+        goto done;
+    }
+    if ((status = load_range("train", r, has_trl, trl, &tr, &ntr, threads, 2))) goto done;
     if (cb_dist_size() > 1) o.reader = r;
     if (val_path) {
-        if (ds_open(&rv, val_path, &e)) {
-            status = cli_fail("train", &e);
-            goto done;
-        }
-        if ((status = load_range("train", rv, find_opt(opts, nopt, "val-levels")->seen, vall, &va, &nva, threads, 1)))
-            goto done;
-    } else if (find_opt(opts, nopt, "val-levels")->seen) {
+        if ((status = load_range("train", rv, has_vall, vall, &va, &nva, threads, 1))) goto done;
+    } else if (has_vall) {
         if ((status = load_range("train", r, 1, vall, &va, &nva, threads, 1))) goto done;
-        for (int i = 0; i < nva; i++)
-            for (int j = 0; j < ntr; j++)
-                if (va[i].seed == tr[j].seed) {
-                    status = cli_error("train", "level %d is in both the training and the validation levels", va[i].seed);
-                    goto done;
-                }
     }
     o.has_data = 1;
-    o.data = pos[0];
-    o.val_data = val_path ? val_path : (nva ? pos[0] : "");
+    o.data = data;
+    o.val_data = val_path ? val_path : (nva ? data : "");
     o.data_manifest_crc = ds_manifest_crc(r);
     o.val_manifest_crc = rv ? ds_manifest_crc(rv) : (nva ? ds_manifest_crc(r) : 0);
     if (!quiet && cb_dist_rank() == 0)
         fprintf(stderr, "train: %d training levels, %d validation levels, %s, method %s (tau %g), %d x %d per batch\n", ntr,
-                nva, model_net_name(o.net.net), train_method_name(o.comb.method), o.comb.tau, L, B);
+                nva, model_net_name(o.net.net), train_method_name(o.comb.method), o.comb.tau, o.batch_levels,
+                o.batch_frames);
     if (train_run(&o, tr, ntr, va, nva, &res, &e)) {
         status = cli_fail("train", &e);
         goto done;
@@ -252,10 +329,19 @@ int cli_cmd_train(int argc, char **argv) {
         status = 128 + (stop_signal == SIGINT ? SIGINT : SIGTERM);
         goto done;
     }
-    printf("trained %s (%s, tau %g) for %d epochs, %lld steps in %.1f s (%.0f samples/s): train acc %.4f, val acc %.4f "
-           "(best %.4f) -> %s\n",
+    if (resume && res.new_steps == 0) {
+        printf("nothing to do: %s is at step %lld, %d of --epochs %d done%s\n", out, (long long)res.steps,
+               res.epochs_done, o.epochs, o.max_steps > 0 && res.steps >= o.max_steps
+                   ? " and --max-steps reached (give --max-steps 0 for no limit, or a larger N)" : "");
+        goto done;
+    }
+    char val_text[96];
+    if (!nva) snprintf(val_text, sizeof val_text, "no validation levels");
+    else if (isnan(res.val_acc)) snprintf(val_text, sizeof val_text, "not validated yet (no epoch ended)");
+    else snprintf(val_text, sizeof val_text, "val acc %.4f (best %.4f)", res.val_acc, res.best_val_acc);
+    printf("trained %s (%s, tau %g) for %d epochs, %lld steps in %.1f s (%.0f samples/s): train acc %.4f, %s -> %s\n",
            model_net_name(o.net.net), train_method_name(o.comb.method), o.comb.tau, res.epochs_done, (long long)res.steps,
-           res.seconds, res.samples_per_s, res.train_acc, res.val_acc, res.best_val_acc, out);
+           res.seconds, res.samples_per_s, res.train_acc, val_text, out);
 done:
     if (cb_dist_rank() == 0) cb_lock_release(&lock, status != 0 && !res.committed);
     for (int i = 0; i < ntr; i++) ds_level_free(&tr[i]);

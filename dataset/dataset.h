@@ -105,6 +105,14 @@ int64_t ds_total_frames(const ds_reader *r);
 int ds_load(ds_reader *r, const int32_t *seeds, int n, ds_level *out, int nthreads, cb_err *e);
 /* Reads one level's shard and checks it completely (CRCs, sizes, values). */
 int ds_verify_level(ds_reader *r, int i, cb_err *e);
+/* Whether two sets of levels share a level (dataset/disjoint.c): the levels
+ * of a with seeds in [alo, ahi] and those of b in [blo, bhi] (a and b may be
+ * one reader). A level is its seed in its mode: one seed in easy and in hard
+ * mode is two levels; a mode unknown (-1) matches either. 0 when they share
+ * none; CB_EARG naming the first shared seed, its mode and both datasets
+ * (what_a, what_b: what each set is for, e.g. "training", "validation"). */
+int ds_check_disjoint(const ds_reader *a, int32_t alo, int32_t ahi, const char *what_a, const ds_reader *b, int32_t blo,
+                      int32_t bhi, const char *what_b, cb_err *e);
 
 /* Frames of one level one at a time, without inflating the whole level:
  *   ds_iter *it; ds_frame f;

@@ -1,11 +1,116 @@
 /* config.c - config.json of a run folder: every training option, the
  * network, the data's size and (from coinbc train) its provenance. */
+#include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "run/jsonio.h"
 
 #define FORMAT "coinbc-run-config"
+
+/* ---- the option ranges: one table for train's checks and this reader ---- */
+
+#define M(x) (1u << RUN_METHOD_##x)
+#define INT(lo, hi) 1, (lo), (hi), 0, 0, 0, 0
+#define REAL(lo, hi, lo_open, hi_open) 0, 0, 0, (lo), (hi), (lo_open), (hi_open)
+static const run_option_range OPTIONS[] = {
+    /* key            bounds                                methods                         in config.json */
+    {"tau",           REAL(0, 1, 0, 0),                     M(AND) | M(SAND) | M(GEOMEAN) | M(TAND), 1},
+    {"sand_k",        REAL(0, HUGE_VAL, 1, 1),              M(SAND),                        1},
+    {"tand_beta",     REAL(0, 1, 1, 1),                     M(TAND),                        1},
+    {"lr",            REAL(0, HUGE_VAL, 1, 1),              RUN_ALL_METHODS,                1},
+    {"wd",            REAL(0, HUGE_VAL, 0, 1),              RUN_ALL_METHODS,                1},
+    {"epochs",        INT(1, INT32_MAX),                    RUN_ALL_METHODS,                1},
+    {"batch_levels",  INT(1, 4096),                         RUN_ALL_METHODS,                1},
+    {"batch_frames",  INT(1, 4096),                         RUN_ALL_METHODS,                1},
+    {"seed",          INT(0, INT64_MAX),                    RUN_ALL_METHODS,                1},
+    {"max_steps",     INT(0, INT64_MAX),                    RUN_ALL_METHODS,                1},
+    {"hidden",        INT(1, 1 << 20),                      RUN_ALL_METHODS,                1},
+    {"channels",      INT(1, 4096),                         RUN_ALL_METHODS,                1},
+    {"threads",       INT(1, 64),                           RUN_ALL_METHODS,                0},
+};
+#undef M
+#undef INT
+#undef REAL
+
+int run_option_count(void) { return (int)(sizeof OPTIONS / sizeof OPTIONS[0]); }
+
+const run_option_range *run_option_at(int i) { return i >= 0 && i < run_option_count() ? &OPTIONS[i] : NULL; }
+
+const run_option_range *run_option_find(const char *key) {
+    for (int i = 0; i < run_option_count(); i++)
+        if (!strcmp(OPTIONS[i].key, key)) return &OPTIONS[i];
+    return NULL;
+}
+
+/* "[0, 1]", "(0, inf)", "1..4096" */
+static void range_text(char *buf, size_t n, const run_option_range *r) {
+    if (r->integer) snprintf(buf, n, "%lld..%lld", (long long)r->ilo, (long long)r->ihi);
+    else if (isinf(r->hi)) snprintf(buf, n, "%c%g, inf)", r->lo_open ? '(' : '[', r->lo);
+    else snprintf(buf, n, "%c%g, %g%c", r->lo_open ? '(' : '[', r->lo, r->hi, r->hi_open ? ')' : ']');
+}
+
+/* the methods an option is for, when not all: " (for and, sand)" */
+static void methods_text(char *buf, size_t n, unsigned methods) {
+    buf[0] = 0;
+    if (methods == RUN_ALL_METHODS) return;
+    size_t k = (size_t)snprintf(buf, n, " (an option of");
+    for (int m = 0, first = 1; m < RUN_NMETHODS && k < n; m++)
+        if (methods & (1u << m)) {
+            k += (size_t)snprintf(buf + k, n - k, "%s %s", first ? "" : ",", run_method_name(m));
+            first = 0;
+        }
+    if (k < n) snprintf(buf + k, n - k, ")");
+}
+
+static void opt_name(char *buf, size_t n, const char *key) {
+    snprintf(buf, n, "%s", key);
+    for (char *p = buf; *p; p++)
+        if (*p == '_') *p = '-';
+}
+
+static int out_of_range(const run_option_range *r, const char *vtext, const char *where, int as_key, int code,
+                        cb_err *e) {
+    char rg[64], ms[96], nm[64];
+    range_text(rg, sizeof rg, r);
+    const char *sep = where && *where ? ": " : "";
+    if (!where) where = "";
+    if (as_key) return cb_fail(e, code, "%s%skey \"%s\" is %s, outside %s", where, sep, r->key, vtext, rg);
+    methods_text(ms, sizeof ms, r->methods);
+    opt_name(nm, sizeof nm, r->key);
+    return cb_fail(e, code, "%s%s--%s %s is outside %s%s", where, sep, nm, vtext, rg, ms);
+}
+
+int run_option_check_real(const char *key, double v, const char *where, int as_key, int code, cb_err *e) {
+    const run_option_range *r = run_option_find(key);
+    if (!r || r->integer) return cb_fail(e, CB_EARG, "%s: no real range for option \"%s\"", where, key);
+    int ok = (r->lo_open ? v > r->lo : v >= r->lo) && (r->hi_open ? v < r->hi : v <= r->hi);
+    if (ok) return 0;
+    char vt[40];
+    snprintf(vt, sizeof vt, "%g", v);
+    return out_of_range(r, vt, where, as_key, code, e);
+}
+
+int run_option_check_int(const char *key, int64_t v, const char *where, int as_key, int code, cb_err *e) {
+    const run_option_range *r = run_option_find(key);
+    if (!r || !r->integer) return cb_fail(e, CB_EARG, "%s: no integer range for option \"%s\"", where, key);
+    if (v >= r->ilo && v <= r->ihi) return 0;
+    char vt[40];
+    snprintf(vt, sizeof vt, "%lld", (long long)v);
+    return out_of_range(r, vt, where, as_key, code, e);
+}
+
+/* a key of config.json read as an integer or a number, checked against its range */
+static int get_opt_int(json_t *o, const char *name, const char *key, int64_t *v, cb_err *e) {
+    int rc = rj_int(o, name, key, INT64_MIN, INT64_MAX, v, e);
+    return rc ? rc : run_option_check_int(key, *v, name, 1, CB_EFORMAT, e);
+}
+
+static int get_opt_real(json_t *o, const char *name, const char *key, double *v, cb_err *e) {
+    int rc = rj_num(o, name, key, 0, v, e);
+    return rc ? rc : run_option_check_real(key, *v, name, 1, CB_EFORMAT, e);
+}
 
 static json_t *range(int32_t lo, int32_t hi) { return json_pack("[II]", (json_int_t)lo, (json_int_t)hi); }
 
@@ -46,13 +151,11 @@ int run_config_encode(run_text *out, const run_config *c, cb_err *e) {
 }
 
 static int get_crc(json_t *o, const char *name, const char *key, uint32_t *out, cb_err *e) {
-    char s[32], *end;
+    char s[32];
     int rc = rj_str(o, name, key, s, sizeof s, e);
     if (rc) return rc;
-    unsigned long v = strtoul(s, &end, 16);
-    if (strlen(s) != 8 || *end || strspn(s, "0123456789abcdefABCDEF") != 8)
-        return cb_fail(e, CB_EFORMAT, "%s: key \"%s\" is \"%s\", expected 8 hex digits", name, key, s);
-    *out = (uint32_t)v;
+    if (cb_parse_hex32_exact(s, strlen(s), out))
+        return cb_fail(e, CB_EFORMAT, "%s: key \"%s\" is \"%s\", expected 8 lower-case hex digits", name, key, s);
     return 0;
 }
 
@@ -94,46 +197,54 @@ static int decode(void *p, json_t *o, const char *name, cb_err *e) {
         return cb_fail(e, CB_EFORMAT, "%s: key \"channels\": expected an array of 3 integers", name);
     for (int k = 0; k < 3; k++) {
         json_t *x = json_array_get(ch, (size_t)k);
-        if (!json_is_integer(x) || json_integer_value(x) < 1 || json_integer_value(x) > 4096)
-            return cb_fail(e, CB_EFORMAT, "%s: key \"channels\": entry %d is not a channel count 1..4096", name, k);
+        if (!json_is_integer(x))
+            return cb_fail(e, CB_EFORMAT, "%s: key \"channels\": entry %d is not an integer", name, k);
+        if ((rc = run_option_check_int("channels", json_integer_value(x), name, 1, CB_EFORMAT, e))) return rc;
         c->net.channels[k] = (int)json_integer_value(x);
     }
-    if ((rc = rj_int(o, name, "hidden", 1, 1 << 20, &v, e))) return rc;
+    if ((rc = get_opt_int(o, name, "hidden", &v, e))) return rc;
     c->net.hidden = (int)v;
     if ((rc = rj_int(o, name, "params", 1, INT64_MAX, &v, e))) return rc;
     c->params = (uint64_t)v;
+    model plan; /* params is what the network described builds */
+    cb_err pe = {0};
+    if (model_plan(&plan, &c->net, &pe))
+        return cb_fail(e, CB_EFORMAT, "%s: keys \"net\", \"channels\", \"hidden\" describe no network: %s", name, pe.msg);
+    if ((uint64_t)plan.nparams != c->params)
+        return cb_fail(e, CB_EFORMAT, "%s: key \"params\" is %llu, but the network it describes (%s, channels %d,%d,%d, "
+                       "hidden %d) has %llu parameters", name, (unsigned long long)c->params, model_net_name(c->net.net),
+                       c->net.channels[0], c->net.channels[1], c->net.channels[2], c->net.hidden,
+                       (unsigned long long)plan.nparams);
     if ((rc = rj_str(o, name, "method", s, sizeof s, e))) return rc;
     if (run_method_parse(s, &c->method))
         return cb_fail(e, CB_EFORMAT, "%s: key \"method\" is \"%s\", not a method (mean, and, sand, geomean or tand)", name,
                        s);
-    if ((rc = rj_num(o, name, "tau", 0, &c->tau, e)) || (rc = rj_num(o, name, "sand_k", 0, &c->sand_k, e)) ||
+    if ((rc = get_opt_real(o, name, "tau", &c->tau, e)) || (rc = get_opt_real(o, name, "sand_k", &c->sand_k, e)) ||
         (rc = rj_bool(o, name, "rescale", &c->rescale, e)))
         return rc;
     /* tand_beta came with tand, without a version change: a config.json
      * written before has no such key and reads with tand's default */
     c->tand_beta = RUN_TAND_BETA_DEFAULT;
-    if (json_object_get(o, "tand_beta") && (rc = rj_num(o, name, "tand_beta", 0, &c->tand_beta, e))) return rc;
-    if (!(c->tand_beta > 0 && c->tand_beta < 1))
-        return cb_fail(e, CB_EFORMAT, "%s: key \"tand_beta\" is %g, not in (0, 1)", name, c->tand_beta);
-    if ((rc = rj_int(o, name, "epochs", 1, INT32_MAX, &v, e))) return rc;
+    if (json_object_get(o, "tand_beta") && (rc = get_opt_real(o, name, "tand_beta", &c->tand_beta, e))) return rc;
+    if ((rc = get_opt_int(o, name, "epochs", &v, e))) return rc;
     c->epochs = (int)v;
-    if ((rc = rj_num(o, name, "lr", 0, &c->lr, e))) return rc;
+    if ((rc = get_opt_real(o, name, "lr", &c->lr, e))) return rc;
     if ((rc = rj_str(o, name, "lr_schedule", s, sizeof s, e))) return rc;
     if (strcmp(s, "step") && strcmp(s, "const"))
         return cb_fail(e, CB_EFORMAT, "%s: key \"lr_schedule\" is \"%s\", not step or const", name, s);
     c->lr_decay = !strcmp(s, "step");
-    if ((rc = rj_num(o, name, "wd", 0, &c->wd, e))) return rc;
+    if ((rc = get_opt_real(o, name, "wd", &c->wd, e))) return rc;
     if ((rc = rj_str(o, name, "wd_mode", s, sizeof s, e))) return rc;
     if (strcmp(s, "l2") && strcmp(s, "decoupled"))
         return cb_fail(e, CB_EFORMAT, "%s: key \"wd_mode\" is \"%s\", not l2 or decoupled", name, s);
     c->wd_mode = !strcmp(s, "decoupled") ? RUN_WD_DECOUPLED : RUN_WD_L2;
-    if ((rc = rj_int(o, name, "batch_levels", 1, 4096, &v, e))) return rc;
+    if ((rc = get_opt_int(o, name, "batch_levels", &v, e))) return rc;
     c->batch_levels = (int)v;
-    if ((rc = rj_int(o, name, "batch_frames", 1, 4096, &v, e))) return rc;
+    if ((rc = get_opt_int(o, name, "batch_frames", &v, e))) return rc;
     c->batch_frames = (int)v;
-    if ((rc = rj_int(o, name, "seed", 0, INT64_MAX, &v, e))) return rc;
+    if ((rc = get_opt_int(o, name, "seed", &v, e))) return rc;
     c->seed = (uint64_t)v;
-    if ((rc = rj_int(o, name, "max_steps", 0, INT64_MAX, &c->max_steps, e))) return rc;
+    if ((rc = get_opt_int(o, name, "max_steps", &c->max_steps, e))) return rc;
     if ((rc = rj_int(o, name, "train_levels", 1, INT32_MAX, &v, e))) return rc;
     c->train_levels = (int)v;
     if ((rc = rj_int(o, name, "train_frames", 1, INT64_MAX, &c->train_frames, e))) return rc;
@@ -173,4 +284,97 @@ int run_config_write(const char *dir, const run_config *c, cb_err *e) {
 
 int run_config_read(run_config *c, const char *dir, cb_err *e) {
     return rj_read_record(c, sizeof *c, decode, dir, "config.json", RUN_RECORD_MAX_BYTES, e);
+}
+
+/* ---- what a resume may not change ---- */
+
+typedef struct {
+    char *s;
+    size_t n, k;
+    int count;
+} diff_out;
+
+static void add(diff_out *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add(diff_out *d, const char *fmt, ...) {
+    d->count++;
+    if (d->k + 1 >= d->n) return;
+    if (d->count > 1) d->k += (size_t)snprintf(d->s + d->k, d->n - d->k, "; ");
+    if (d->k + 1 >= d->n) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(d->s + d->k, d->n - d->k, fmt, ap);
+    va_end(ap);
+    d->k = w < 0 ? d->k : d->k + (size_t)w >= d->n ? d->n - 1 : d->k + (size_t)w;
+}
+
+/* two reals that differ, in as many digits as it takes to tell them apart */
+static void real_diff(diff_out *d, const char *opt, double a, double b) {
+    if (a == b) return;
+    char x[40], y[40];
+    snprintf(x, sizeof x, "%g", a);
+    snprintf(y, sizeof y, "%g", b);
+    if (!strcmp(x, y)) snprintf(x, sizeof x, "%.17g", a), snprintf(y, sizeof y, "%.17g", b);
+    add(d, "--%s %s (now %s)", opt, x, y);
+}
+
+static void int_diff(diff_out *d, const char *what, long long a, long long b) {
+    if (a != b) add(d, "%s %lld (now %lld)", what, a, b);
+}
+
+static void str_diff(diff_out *d, const char *opt, const char *a, const char *b) {
+    if (strcmp(a, b)) add(d, "--%s %s (now %s)", opt, a, b);
+}
+
+static void seeds_text(char *buf, size_t n, int32_t lo, int32_t hi) {
+    if (lo < 0) snprintf(buf, n, "none");
+    else snprintf(buf, n, "%d-%d", lo, hi);
+}
+
+int run_config_diff(const run_config *old, const run_config *new, char *msg, size_t n) {
+    diff_out d = {msg, n, 0, 0};
+    if (n) msg[0] = 0;
+    const model_config *a = &old->net, *b = &new->net;
+    str_diff(&d, "net", model_net_name(a->net), model_net_name(b->net));
+    if (memcmp(a->channels, b->channels, sizeof a->channels))
+        add(&d, "--channels %d,%d,%d (now %d,%d,%d)", a->channels[0], a->channels[1], a->channels[2], b->channels[0],
+            b->channels[1], b->channels[2]);
+    int_diff(&d, "--hidden", a->hidden, b->hidden);
+    str_diff(&d, "method", run_method_name(old->method) ? run_method_name(old->method) : "?",
+             run_method_name(new->method) ? run_method_name(new->method) : "?");
+    real_diff(&d, "tau", old->tau, new->tau);
+    real_diff(&d, "sand-k", old->sand_k, new->sand_k);
+    real_diff(&d, "tand-beta", old->tand_beta, new->tand_beta);
+    str_diff(&d, "rescale", old->rescale ? "on" : "off", new->rescale ? "on" : "off");
+    real_diff(&d, "lr", old->lr, new->lr);
+    str_diff(&d, "lr-schedule", old->lr_decay ? "step" : "const", new->lr_decay ? "step" : "const");
+    real_diff(&d, "wd", old->wd, new->wd);
+    str_diff(&d, "wd-mode", old->wd_mode == RUN_WD_DECOUPLED ? "decoupled" : "l2",
+             new->wd_mode == RUN_WD_DECOUPLED ? "decoupled" : "l2");
+    int_diff(&d, "--batch-levels", old->batch_levels, new->batch_levels);
+    int_diff(&d, "--batch-frames", old->batch_frames, new->batch_frames);
+    if (old->seed != new->seed)
+        add(&d, "--seed %llu (now %llu)", (unsigned long long)old->seed, (unsigned long long)new->seed);
+    if (old->has_data && new->has_data) {
+        if (old->data_manifest_crc != new->data_manifest_crc)
+            add(&d, "DATA %s with manifest CRC %08x (now %s with %08x: another dataset)", old->data,
+                old->data_manifest_crc, new->data, new->data_manifest_crc);
+        char x[40], y[40];
+        seeds_text(x, sizeof x, old->train_seed_lo, old->train_seed_hi);
+        seeds_text(y, sizeof y, new->train_seed_lo, new->train_seed_hi);
+        if (strcmp(x, y)) add(&d, "--train-levels %s (now %s)", x, y);
+        int old_val = old->val_seed_lo >= 0, new_val = new->val_seed_lo >= 0;
+        if (old_val != new_val)
+            add(&d, "validation data %s (now %s)", old_val ? old->val_data : "none", new_val ? new->val_data : "none");
+        else if (old_val && old->val_manifest_crc != new->val_manifest_crc)
+            add(&d, "--val %s with manifest CRC %08x (now %s with %08x: another dataset)", old->val_data,
+                old->val_manifest_crc, new->val_data, new->val_manifest_crc);
+        seeds_text(x, sizeof x, old->val_seed_lo, old->val_seed_hi);
+        seeds_text(y, sizeof y, new->val_seed_lo, new->val_seed_hi);
+        if (strcmp(x, y)) add(&d, "--val-levels %s (now %s)", x, y);
+    }
+    int_diff(&d, "training levels", old->train_levels, new->train_levels);
+    int_diff(&d, "training frames", (long long)old->train_frames, (long long)new->train_frames);
+    int_diff(&d, "validation levels", old->val_levels, new->val_levels);
+    int_diff(&d, "steps per epoch", (long long)old->steps_per_epoch, (long long)new->steps_per_epoch);
+    return d.count;
 }

@@ -100,10 +100,48 @@ typedef struct {
 } run_config;
 
 int run_config_encode(run_text *out, const run_config *c, cb_err *e);
-/* name: the file named in errors. */
+/* name: the file named in errors. Every option is checked against its range
+ * in the option table below (the same check as train's), and `params`
+ * against the parameter count the network (net, channels, hidden) builds. */
 int run_config_decode(run_config *c, const char *text, size_t n, const char *name, cb_err *e);
 int run_config_write(const char *dir, const run_config *c, cb_err *e); /* DIR/config.json, atomically */
 int run_config_read(run_config *c, const char *dir, cb_err *e);        /* CB_ENOTFOUND when missing */
+
+/* What a resume may not change: compares the config a run was started with
+ * (old, as read from its config.json) with the one a resume would write
+ * (new) and appends to msg (NUL-terminated, truncated at n) one
+ * "--OPTION OLD (now NEW)" per difference, "; "-separated: the network,
+ * every training option but epochs and max_steps (which a resume may
+ * change), the training levels (count, frames, steps per epoch), and, when
+ * both carry provenance, the datasets (their manifest CRCs; the paths may
+ * differ) and the seed ranges of the training and validation levels.
+ * Returns the number of differences (0: the resume is the same run). */
+int run_config_diff(const run_config *old, const run_config *new, char *msg, size_t n);
+
+/* The range of every numeric training option, defined once (run/config.c):
+ * train's option checks (coinbc train and train_run) and config.json's
+ * reader both check through it. */
+typedef struct {
+    const char *key;      /* config.json's key; the option is --KEY with '_' as '-' */
+    int integer;          /* 1: ilo..ihi, inclusive; 0: the real bounds lo, hi */
+    int64_t ilo, ihi;
+    double lo, hi;
+    int lo_open, hi_open; /* reals: the bound itself is outside; an open infinite bound asks for a finite value */
+    unsigned methods;     /* the methods the option matters for (bit 1 << RUN_METHOD_*); its value is checked
+                             for every method, since every method's config.json holds it */
+    int in_config;        /* 0: a train option that config.json does not hold (threads) */
+} run_option_range;
+
+#define RUN_ALL_METHODS ((1u << RUN_NMETHODS) - 1)
+int run_option_count(void);
+const run_option_range *run_option_at(int i);
+const run_option_range *run_option_find(const char *key); /* NULL for a key without a range */
+/* 0 when v is inside key's range; otherwise `code` and a message
+ * "WHERE: --KEY V is outside [LO, HI] (...)" or, with as_key (for a file),
+ * "WHERE: key \"KEY\" is V, outside [LO, HI]". A key not in the table is
+ * CB_EARG (a programmer error). */
+int run_option_check_real(const char *key, double v, const char *where, int as_key, int code, cb_err *e);
+int run_option_check_int(const char *key, int64_t v, const char *where, int as_key, int code, cb_err *e);
 
 /* ---- metrics.csv and metrics.jsonl ------------------------------------------- */
 

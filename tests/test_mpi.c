@@ -122,10 +122,11 @@ static void test_resume_other_ranks(void **state) {
     const char *c = test_coinbc();
     assert_int_equal(sh("%s train " TRAIN_ARGS " --method and -o r_ref >/dev/null", c), 0);
     assert_int_equal(sh(MPIRUN " %s train " TRAIN_ARGS " --method and --max-steps 5 -o r21 >/dev/null", c), 0);
-    assert_int_equal(sh("%s train " TRAIN_ARGS " --method and --resume -o r21 >/dev/null", c), 0);
+    /* (a resume keeps the run's --max-steps unless given: 0 lifts it) */
+    assert_int_equal(sh("%s train " TRAIN_ARGS " --method and --resume --max-steps 0 -o r21 >/dev/null", c), 0);
     assert_int_equal(sh("cmp r_ref/latest.ckpt r21/latest.ckpt"), 0);
     assert_int_equal(sh("%s train " TRAIN_ARGS " --method and --max-steps 7 -o r12 >/dev/null", c), 0);
-    assert_int_equal(sh(MPIRUN " %s train " TRAIN_ARGS " --method and --resume -o r12 >/dev/null", c), 0);
+    assert_int_equal(sh(MPIRUN " %s train " TRAIN_ARGS " --method and --resume --max-steps 0 -o r12 >/dev/null", c), 0);
     assert_int_equal(sh("cmp r_ref/latest.ckpt r12/latest.ckpt"), 0);
 }
 

@@ -55,6 +55,7 @@ typedef struct {
     run_agreement agree; /* agreement histograms so far (first step, each epoch's last) */
     int hist_cap;
     run_text config;    /* config.json, staged with every commit */
+    run_config stored;  /* on resume: the run's config.json (checked against the options) */
     int committed;      /* latest.ckpt exists in the folder */
     /* under mpirun (docs/MPI.md): rank `rank` of R takes levels [l0, l0 + nl)
      * of each step's L (one process: 0 of 1, all L); the levels it has not
@@ -77,30 +78,39 @@ typedef struct {
 
 static int check_opts(const train_opts *o, const ds_level *train, int n_train, const ds_level *val, int n_val,
                       int64_t *total_frames, cb_err *e) {
-    int L = o->batch_levels, B = o->batch_frames;
+    int L = o->batch_levels, B = o->batch_frames, rc;
+    const char *W = "train";
     if (n_train < 1) return cb_fail(e, CB_EARG, "train: no training levels");
-    if (L < 1 || B < 1 || L > 4096 || B > 4096)
-        return cb_fail(e, CB_EARG, "train: batch of %d levels x %d frames (each must be 1..4096)", L, B);
+    /* the ranges: one definition, run/config.c's option table, as config.json's reader */
+    if ((rc = run_option_check_int("batch_levels", L, W, 0, CB_EARG, e)) ||
+        (rc = run_option_check_int("batch_frames", B, W, 0, CB_EARG, e)) ||
+        (rc = run_option_check_int("epochs", o->epochs, W, 0, CB_EARG, e)) ||
+        (rc = run_option_check_real("lr", o->lr, W, 0, CB_EARG, e)) ||
+        (rc = run_option_check_real("wd", o->wd, W, 0, CB_EARG, e)) ||
+        (rc = run_option_check_real("tau", o->comb.tau, W, 0, CB_EARG, e)) ||
+        (rc = run_option_check_real("sand_k", o->comb.sand_k, W, 0, CB_EARG, e)) ||
+        (o->comb.tand_beta != 0 && (rc = run_option_check_real("tand_beta", o->comb.tand_beta, W, 0, CB_EARG, e))) ||
+        (o->threads != 0 && (rc = run_option_check_int("threads", o->threads, W, 0, CB_EARG, e))) ||
+        (rc = run_option_check_int("max_steps", o->max_steps, W, 0, CB_EARG, e)) ||
+        (rc = run_option_check_int("hidden", o->net.hidden, W, 0, CB_EARG, e)))
+        return rc;
+    for (int k = 0; k < 3; k++)
+        if ((rc = run_option_check_int("channels", o->net.channels[k], W, 0, CB_EARG, e))) return rc;
+    if (o->seed > (uint64_t)INT64_MAX) /* (above the table's int64 bounds) */
+        return cb_fail(e, CB_EARG, "train: --seed %llu is above %lld", (unsigned long long)o->seed, (long long)INT64_MAX);
+    if ((rc = run_option_check_int("seed", (int64_t)o->seed, W, 0, CB_EARG, e))) return rc;
     if (L > n_train)
         return cb_fail(e, CB_EARG, "train: --batch-levels %d is more than the %d training levels", L, n_train);
     if (L % cb_dist_size() != 0)
         return cb_fail(e, CB_EARG, "train: --batch-levels %d cannot be split over %d ranks (each rank takes L/P whole "
                        "levels: give a multiple of %d, or start as many ranks as divide %d)", L, cb_dist_size(),
                        cb_dist_size(), L);
-    if (o->epochs < 1) return cb_fail(e, CB_EARG, "train: --epochs must be at least 1");
-    if (!(o->lr > 0) || !isfinite(o->lr)) return cb_fail(e, CB_EARG, "train: --lr must be a positive number");
-    if (!(o->wd >= 0) || !isfinite(o->wd)) return cb_fail(e, CB_EARG, "train: --wd must be >= 0");
-    if (!(o->comb.tau >= 0 && o->comb.tau <= 1)) return cb_fail(e, CB_EARG, "train: --tau must be in [0, 1]");
-    if (!(o->comb.sand_k > 0) || !isfinite(o->comb.sand_k)) return cb_fail(e, CB_EARG, "train: --sand-k must be positive");
-    if (o->comb.tand_beta != 0 && !(o->comb.tand_beta > 0 && o->comb.tand_beta < 1))
-        return cb_fail(e, CB_EARG, "train: --tand-beta %g is outside (0, 1)", o->comb.tand_beta);
     if (!train_method(o->comb.method))
         return cb_fail(e, CB_EARG, "train: method %d is not one of the %d methods", o->comb.method, TRAIN_NMETHODS);
-    if (o->threads < 0 || o->threads > 64) return cb_fail(e, CB_EARG, "train: --threads %d is outside 1..64", o->threads);
-    if (o->seed > (uint64_t)INT64_MAX) return cb_fail(e, CB_EARG, "train: --seed is too large");
     model plan;
     if (model_plan(&plan, &o->net, e)) return cb_err_prefix(e, "train: ");
     int64_t tf = 0;
+    int shortest = 0;
     for (int i = 0; i < n_train; i++) {
         if (train[i].n < 1) return cb_fail(e, CB_EARG, "train: level %d has no frames", train[i].seed);
         if (train[i].n > UINT32_MAX) return cb_fail(e, CB_EARG, "train: level %d has too many frames", train[i].seed);
@@ -108,7 +118,18 @@ static int check_opts(const train_opts *o, const ds_level *train, int n_train, c
             if (train[i].label[f] >= MODEL_NA)
                 return cb_fail(e, CB_EFORMAT, "train: level %d frame %lld: label %d is not an action 0..14", train[i].seed,
                                (long long)f, train[i].label[f]);
+        if (train[i].n < train[shortest].n) shortest = i;
         tf += train[i].n;
+    }
+    /* B frames of each level per step: more than a level holds would repeat
+     * its frames within a step, and an epoch (total frames / (L x B) steps)
+     * would shrink without a word */
+    if (B > train[shortest].n) {
+        const char *of = o->has_data && o->data ? o->data : "the training data";
+        return cb_fail(e, CB_EARG, "train: --batch-frames %d is more than the %lld frames of level %d of %s, the shortest "
+                       "training level (each step takes B frames of each of L levels): give --batch-frames %lld or less, "
+                       "or leave that level out with --train-levels", B, (long long)train[shortest].n,
+                       train[shortest].seed, of, (long long)train[shortest].n);
     }
     for (int i = 0; i < n_val; i++)
         for (int64_t f = 0; val[i].label && f < val[i].n; f++)
@@ -121,7 +142,8 @@ static int check_opts(const train_opts *o, const ds_level *train, int n_train, c
 
 static double tand_beta(const train_opts *o) { return o->comb.tand_beta != 0 ? o->comb.tand_beta : RUN_TAND_BETA_DEFAULT; }
 
-static int encode_config(trainer *t, cb_err *e) {
+/* the config.json of these options and data */
+static void fill_config(const trainer *t, run_config *cp) {
     const train_opts *o = t->o;
     run_config c;
     memset(&c, 0, sizeof c);
@@ -156,6 +178,38 @@ static int encode_config(trainer *t, cb_err *e) {
         c.val_seed_lo = t->n_val ? t->val[0].seed : -1;
         c.val_seed_hi = t->n_val ? t->val[t->n_val - 1].seed : -1;
     }
+    *cp = c;
+}
+
+/* A resume continues the run config.json describes: every option and the
+ * data must be the ones it was started with (run_config_diff); only
+ * --epochs and --max-steps (and --threads, --quiet, which it does not hold)
+ * may change. The config.json it commits is the run's own with those two
+ * updated, so the data paths and everything else stay as recorded. */
+static int check_resume_config(trainer *t, cb_err *e) {
+    int rc = run_config_read(&t->stored, t->o->run, e);
+    if (rc == CB_ENOTFOUND)
+        return cb_fail(e, CB_EFORMAT, "cannot resume: %s has latest.ckpt but no config.json (the run folder is "
+                       "inconsistent)", t->o->run);
+    if (rc) return cb_err_prefix(e, "cannot resume: ");
+    run_config now;
+    fill_config(t, &now);
+    char diff[3000];
+    int nd = run_config_diff(&t->stored, &now, diff, sizeof diff);
+    if (nd)
+        return cb_fail(e, CB_EARG, "cannot resume %s: %d setting%s differ%s from the run's config.json (as started -> "
+                       "now): %s. Only --epochs, --max-steps, --threads and --quiet may change on --resume: leave the "
+                       "others out (the run's own are used) or train into another -o", t->o->run, nd, nd > 1 ? "s" : "",
+                       nd > 1 ? "" : "s", diff);
+    t->stored.epochs = t->o->epochs;
+    t->stored.max_steps = t->o->max_steps;
+    return 0;
+}
+
+static int encode_config(trainer *t, cb_err *e) {
+    if (t->o->resume) return run_config_encode(&t->config, &t->stored, e);
+    run_config c;
+    fill_config(t, &c);
     return run_config_encode(&t->config, &c, e);
 }
 
@@ -215,6 +269,9 @@ static int setup(trainer *t, cb_err *e) {
         if ((rc = model_load(&t->m, &t->st, t->ckpath, e))) return cb_err_prefix(e, "cannot resume: ");
         t->have_model = 1;
         t->committed = 1;
+        /* config.json first: it names every option that differs; the checks
+         * below then hold latest.ckpt to it */
+        if ((rc = check_resume_config(t, e))) return rc;
         if (memcmp(&t->m.cfg, &o->net, sizeof t->m.cfg) != 0) {
             model_config c = t->m.cfg;
             return cb_fail(e, CB_EARG, "cannot resume: %s holds a %s net (channels %d,%d,%d, hidden %d), the options ask for "
@@ -511,6 +568,7 @@ static void trainer_free(trainer *t) {
 int train_run(const train_opts *o, const ds_level *train, int n_train, const ds_level *val, int n_val, train_result *res,
               cb_err *e) {
     memset(res, 0, sizeof *res);
+    res->val_loss = res->val_acc = NAN; /* until this call validates an epoch */
     trainer t;
     memset(&t, 0, sizeof t);
     t.o = o;
@@ -533,7 +591,9 @@ int train_run(const train_opts *o, const ds_level *train, int n_train, const ds_
 
     double t_start = cb_now();
     int64_t steps_this_call = 0;
-    for (int64_t epoch = t.st.epoch; epoch < o->epochs; epoch++) {
+    /* resumed at or past --max-steps: nothing to do, nothing written (as for a finished run) */
+    int64_t first_epoch = o->resume && o->max_steps > 0 && t.st.step >= o->max_steps ? o->epochs : t.st.epoch;
+    for (int64_t epoch = first_epoch; epoch < o->epochs; epoch++) {
         epoch_acc a = {0, cb_now(), 0, 0, 0};
         int64_t s0 = t.st.step - epoch * t.steps_per_epoch; /* > 0 after a mid-epoch stop */
         if (s0 < 0 || s0 >= t.steps_per_epoch) s0 = 0;
@@ -586,6 +646,7 @@ int train_run(const train_opts *o, const ds_level *train, int n_train, const ds_
     res->best_val_acc = t.st.best_val;
     res->seconds = cb_now() - t_start;
     res->samples_per_s = res->seconds > 0 ? (double)steps_this_call * t.N / res->seconds : 0;
+    res->new_steps = steps_this_call;
 out:
     res->committed = t.committed;
     trainer_free(&t);

@@ -122,10 +122,15 @@ typedef struct {
     uint64_t seed;
     int threads;           /* forward/backward threads, 0..64 (0: all cores); results do not depend on it */
     const char *run;       /* output folder */
-    int resume;            /* continue from run/latest.ckpt (else run/ must not hold a checkpoint); a run that has
-                              trained o->epochs already returns at once, one that trained more is CB_EARG */
+    int resume;            /* continue from run/latest.ckpt (else run/ must not hold a checkpoint). The options and
+                              data must be those of run/config.json (read strictly; every difference is CB_EARG,
+                              named with its old and new value) but for epochs and max_steps (and threads, quiet);
+                              the config.json committed is the run's own with those two updated. A run that has
+                              trained o->epochs already, or is at o->max_steps, returns at once and writes nothing;
+                              one that trained more epochs is CB_EARG */
     int quiet;             /* no progress bar */
-    int64_t max_steps;     /* stop after this many steps in total (0: no limit); the run can be resumed */
+    int64_t max_steps;     /* stop after this many steps in total (0: no limit; negative: CB_EARG); the run can be
+                              resumed */
     /* Checked between steps (may be NULL): once set (e.g. by a SIGTERM
      * handler), the loop ends after the current step, commits a mid-epoch
      * latest.ckpt as max_steps does, and returns 0 with res->stopped set. */
@@ -147,8 +152,10 @@ typedef struct {
     int64_t steps;
     int stopped;          /* o->stop ended the run (latest.ckpt holds the step reached) */
     int committed;        /* latest.ckpt exists (this call or an earlier one committed an epoch or a stop) */
-    double train_loss, train_acc, val_loss, val_acc, best_val_acc;
+    double train_loss, train_acc, val_loss, val_acc, best_val_acc; /* val_*: of the last epoch this call
+                                                                        validated, NAN when none; best: -1 before any */
     double seconds, samples_per_s; /* of this call (not counting earlier runs that were resumed) */
+    int64_t new_steps;    /* steps this call ran (0: a resume that had nothing to do) */
 } train_result;
 
 /* Trains on the training levels (in memory), validating on val (may be
@@ -164,7 +171,9 @@ typedef struct {
  * and stale temporary files are removed (run_folder_recover).
  * Each step samples L distinct training levels and B frames of each (with
  * replacement) from the run's RNG; an epoch is floor(total frames / (L*B))
- * steps. Same data, options and seed give bit-identical checkpoints for any
+ * steps. B larger than the shortest training level is CB_EARG naming that
+ * level and its frame count. Option ranges are run/config.c's table
+ * (run_option_check_*), the same the config.json reader checks. Same data, options and seed give bit-identical checkpoints for any
  * thread count, and --resume continues exactly where latest.ckpt stopped. A
  * non-finite loss or gradient stops the run with CB_ERANGE; the files keep
  * the last commit. A run that fails before its first commit leaves nothing
