@@ -16,8 +16,6 @@
 #include "eval/eval.h"
 #include "run/run.h"
 
-/* eval.json records and .origin notes are small; a larger file is refused */
-#define CMP_FILE_MAX ((size_t)16 << 20)
 
 void eval_holm(double *adj, const double *p, int n) {
     /* ranks of the finite p-values, smallest first (a stable insertion sort:
@@ -56,7 +54,7 @@ static int read_eval_file(run_eval *v, const char *dir, const char *file, cb_err
         return cb_fail(e, CB_EARG, "%s/%s: path too long", dir, file);
     uint8_t *buf;
     size_t n;
-    int rc = cb_read_file_max(path, CMP_FILE_MAX, &buf, &n, e);
+    int rc = cb_read_file_max(path, RUN_RECORD_MAX_BYTES, &buf, &n, e);
     if (rc) return rc;
     rc = run_eval_decode(v, (const char *)buf, n, path, e);
     free(buf);

@@ -199,5 +199,5 @@ int run_appearance_write(const char *dir, const run_appearance *v, cb_err *e) {
 }
 
 int run_appearance_read(run_appearance *v, const char *dir, cb_err *e) {
-    return rj_read_record(v, sizeof *v, decode, dir, "appearance.json", e);
+    return rj_read_record(v, sizeof *v, decode, dir, "appearance.json", RUN_RECORD_MAX_BYTES, e);
 }

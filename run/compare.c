@@ -299,7 +299,7 @@ static int decode_state(void *vs, json_t *o, const char *name, cb_err *e) {
 }
 
 int run_compare_state_read(run_compare_state *st, const char *dir, cb_err *e) {
-    int rc = rj_read_record(st, sizeof *st, decode_state, dir, "compare.json", e);
+    int rc = rj_read_record(st, sizeof *st, decode_state, dir, "compare.json", RUN_RECORD_MAX_BYTES, e);
     if (rc) run_compare_state_free(st);
     return rc;
 }
