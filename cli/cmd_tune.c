@@ -265,7 +265,8 @@ int cli_cmd_tune(int argc, char **argv) {
         {"space", CLI_STR, &space_path, "FILE", "search space (default: tools/tune_space.json)", 0},
         {"storage", CLI_STR, &storage, "URL", "Optuna storage: sqlite:///PATH, postgresql://..., journal:PATH "
                                               "(default: journal:study.journal inside DIR)", 0},
-        {"study", CLI_STR, &study, "NAME", "study name in the storage (default coinbc-METHOD)", 0},
+        {"study", CLI_STR, &study, "NAME", "study name in the storage (default coinbc-METHOD): 1 to 64 of A-Z a-z "
+                                           "0-9 . _ -, starting with a letter or a digit", 0},
         {"jobs", CLI_INT, &jobs, "J", "trials run at once, the threads split between them (default 1)", 0},
         {"threads", CLI_INT, &threads, "T", "threads in total (default: all cores)", 0},
         {"seed", CLI_I64, &seed, "S", "seed of the TPE sampler (default 0)", 0},
@@ -298,6 +299,9 @@ int cli_cmd_tune(int argc, char **argv) {
     int method_id;
     if (run_method_parse(method, &method_id))
         return cli_error(CMD, "unknown --method '%s' (mean, and, sand, geomean or tand)", method), 2;
+    cb_err ne = {0};
+    if (study && run_tune_study_name_check(study, &ne)) return cli_error(CMD, "--study %s", ne.msg), 2;
+    if (storage && run_tune_storage_check(storage, &ne)) return cli_error(CMD, "--%s", ne.msg), 2;
 
     run_tune_spec *s = calloc(1, sizeof *s);
     if (!s) return cli_error(CMD, "out of memory");
@@ -420,6 +424,7 @@ int cli_cmd_tune(int argc, char **argv) {
         status = cli_fail(CMD, &e);
         goto done;
     }
+    int spec_was_there = file_exists(path);
     if (run_tune_spec_write(path, s, &e)) {
         status = cli_fail(CMD, &e);
         goto done;
@@ -431,6 +436,13 @@ int cli_cmd_tune(int argc, char **argv) {
     if (ws < 0 || !WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
         status = cli_error(CMD, "the tune driver %s", ws >= 0 && WIFEXITED(ws) ? "failed (its message is above)"
                                                                                 : "was killed");
+        /* the driver's status 4: it stopped before the study started (the
+         * spec or the storage): take back what this run wrote, so that a
+         * failed first start leaves nothing */
+        if (ws >= 0 && WIFEXITED(ws) && WEXITSTATUS(ws) == 4) {
+            if (!spec_was_there) unlink(path);
+            cb_lock_release(&lock, 1);
+        }
         goto done;
     }
     if (run_tune_result_parse(&res, drv_out, drv_n, &e)) {
