@@ -141,8 +141,8 @@ def check_study_name(name):
     ok = (isinstance(name, str) and 0 < len(name) <= STUDY_NAME_MAX and name.isascii() and name[0].isalnum() and
           all(c.isalnum() or c in "._-" for c in name))
     if not ok:
-        raise SpecError("study name %r: give 1 to %d of the characters A-Z a-z 0-9 . _ -, starting with a letter "
-                        "or a digit" % (name, STUDY_NAME_MAX))
+        raise SpecError("%r is not a study name: give 1 to %d of the characters A-Z a-z 0-9 . _ -, starting with a "
+                        "letter or a digit" % (name, STUDY_NAME_MAX))
 
 
 def read_spec(path):
@@ -236,8 +236,8 @@ def open_storage(url, check, base):
         if not name or name.endswith("/"):
             raise SpecError("storage %s: give the journal's file name, journal:PATH" % url)
         path = os.path.abspath(os.path.join(base, name))
-        if check:  # the folder may not exist yet (the default storage is in DIR)
-            check_journal_place(url, path)
+        check_journal_place(url, path)  # the folder may not exist yet (the default storage is in DIR)
+        if check:
             return None
         folder = os.path.dirname(path)
         try:
@@ -655,10 +655,10 @@ class Driver:
                             "; ".join("trial %d runs in %s" % (t.number, describe_owner(t.user_attrs.get("coinbc_owner")))
                                       for t in others)))
                 time.sleep(WAIT_POLL)
-        except Exception as err:  # a storage error: stop the other workers too
+        except Exception as err:  # a storage error (or a train that cannot start): stop the other workers too
             with self.lock:
                 self.stop = True
-                self.failed = self.failed or "%s: %s" % (type(err).__name__, err)
+                self.failed = self.failed or one_line(err)
 
 
 def rel_run(run, folder):
@@ -759,7 +759,7 @@ def main(argv):
     for w in workers:
         w.join()
     if d.failed:
-        sys.stderr.write("%s\n" % d.failed)
+        sys.stderr.write("study %s in %s: %s\n" % (spec["study"], spec["storage"], d.failed))
         return 1
     res = result(study, spec)
     if len(res["trials"]) < spec["trials"]:  # the counting rule above makes this impossible: never end short silently
