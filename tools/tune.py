@@ -8,14 +8,19 @@ the spec (written by `coinbc tune`, format in docs/FORMATS.md) and prints the
 study's trials as one JSON object on stdout; `tune.py --check -` validates a
 spec read from stdin and connects to its storage, writing nothing locally.
 Progress goes to stderr. Exit status: 0 done, 1 failure (one line on stderr),
-3 python3-optuna is missing.
+3 python3-optuna is missing, 4 the spec or the storage failed before anything
+was written (one line). Never a traceback.
 
 Counting (so that N trials finish exactly, across crashes and processes): a
 trial counts when it is COMPLETE, PRUNED, FAIL, RUNNING or WAITING and is not
 void. Void trials (user attribute coinbc_void) are RUNNING trials whose owner
-died (their parameters are enqueued again, so they are re-run) and surplus
-trials asked for by a process that lost the race for the last slot. A trial
-is surplus when N counting trials have lower numbers.
+died (their parameters are enqueued again as a WAITING trial, so they are
+re-run) and surplus trials asked for by a process that lost the race for the
+last slot. A trial is surplus when N counting trials have lower numbers. A
+WAITING trial is always run (it counts, so "fewer than N count" alone would
+leave the re-queued Nth trial to nobody), and a driver ends only when N
+counting trials have finished: until then it waits for other processes'
+trials and takes over those whose owner dies (owner_state).
 """
 import datetime
 import json
