@@ -404,6 +404,26 @@ static void test_missing_optuna(void **state) {
     assert_false(exists("%s/bad", tmp));
 }
 
+/* a driver that stops before the study started (status 4: its storage
+ * failed between --check and the run) leaves no tune.json and no folder;
+ * a stand-in interpreter plays the driver */
+static void test_driver_stops_before_start(void **state) {
+    (void)state;
+    char p[8192];
+    snprintf(p, sizeof p, "%s/stop4.sh", tmp);
+    write_text(p, "#!/bin/sh\n[ \"$2\" = --check ] && exit 0\n"
+                  "echo 'storage journal:x: cannot open x: No space left on device' >&2\nexit 4\n");
+    chmod(p, 0755);
+    assert_int_equal(setenv("COINBC_PYTHON", p, 1), 0);
+    int rc = test_run(out, sizeof out, err, sizeof err,
+                      "tune %s/tr.cbd --val %s/va.cbd -o %s/stop4 --method and --trials 2 --space %s/space.json", tmp, tmp,
+                      tmp, tmp);
+    unsetenv("COINBC_PYTHON");
+    assert_int_not_equal(rc, 0);
+    assert_non_null(strstr(err, "No space left on device"));
+    assert_false(exists("%s/stop4", tmp));
+}
+
 /* the driver's read of a trial's epochs through coinbc report: a folder refused
  * mid-commit (train renames an epoch's files one at a time) leaves the last
  * good answer and is tried again; report runs again only when metrics.jsonl
@@ -860,6 +880,7 @@ int main(void) {
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_missing_optuna),
         cmocka_unit_test(test_driver_one_line_errors),
+        cmocka_unit_test(test_driver_stops_before_start),
         cmocka_unit_test(test_driver_reads_epochs),
         cmocka_unit_test(test_study_end_to_end),
         cmocka_unit_test(test_same_seed_same_first_trial),
