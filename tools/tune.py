@@ -23,6 +23,7 @@ counting trials have finished: until then it waits for other processes'
 trials and takes over those whose owner dies (owner_state).
 """
 import datetime
+import errno
 import json
 import math
 import os
@@ -315,8 +316,20 @@ def take_owner_lock(folder):
         return
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, OWNER["id"] + ".lock")
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    for _ in range(100):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        # a driver sweeping the folder may have found the new file not yet
+        # locked and removed it: then the lock is on a file nobody sees
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    else:
+        raise OSError(errno.EAGAIN, "the owner lock file keeps being removed", path)
     os.write(fd, ("%s pid %d\n" % (OWNER["host"], OWNER["pid"])).encode())
     LOCKS["dir"], LOCKS["fd"] = folder, fd
     OWNER["lock"] = True
