@@ -265,7 +265,8 @@ int cli_cmd_tune(int argc, char **argv) {
         {"space", CLI_STR, &space_path, "FILE", "search space (default: tools/tune_space.json)", 0},
         {"storage", CLI_STR, &storage, "URL", "Optuna storage: sqlite:///PATH, postgresql://..., journal:PATH "
                                               "(default: journal:study.journal inside DIR)", 0},
-        {"study", CLI_STR, &study, "NAME", "study name in the storage (default coinbc-METHOD)", 0},
+        {"study", CLI_STR, &study, "NAME", "study name in the storage (default coinbc-METHOD): 1 to 64 of A-Z a-z "
+                                           "0-9 . _ -, starting with a letter or a digit", 0},
         {"jobs", CLI_INT, &jobs, "J", "trials run at once, the threads split between them (default 1)", 0},
         {"threads", CLI_INT, &threads, "T", "threads in total (default: all cores)", 0},
         {"seed", CLI_I64, &seed, "S", "seed of the TPE sampler (default 0)", 0},
@@ -298,6 +299,9 @@ int cli_cmd_tune(int argc, char **argv) {
     int method_id;
     if (run_method_parse(method, &method_id))
         return cli_error(CMD, "unknown --method '%s' (mean, and, sand, geomean or tand)", method), 2;
+    cb_err ne = {0};
+    if (study && run_tune_study_name_check(study, &ne)) return cli_error(CMD, "--study %s", ne.msg), 2;
+    if (storage && run_tune_storage_check(storage, &ne)) return cli_error(CMD, "--%s", ne.msg), 2;
     { /* DIR and a storage file, against the datasets and the space */
         const char *in[] = {pos[0], val, space_path}, *sf = NULL;
         cb_err pe = {0};
@@ -349,15 +353,9 @@ int cli_cmd_tune(int argc, char **argv) {
         status = cli_fail(CMD, &e);
         goto done;
     }
-    for (int i = 0, j = 0; i < ds_nlevels(rt) && j < ds_nlevels(rv);) {
-        int32_t a = ds_level_seed(rt, i), b = ds_level_seed(rv, j);
-        if (a == b) {
-            status = cli_error(CMD, "level %d is in both %s and %s: validation levels must not be training levels", a,
-                               pos[0], val);
-            goto done;
-        }
-        if (a < b) i++;
-        else j++;
+    if (ds_check_disjoint(rt, 0, INT32_MAX, "training", rv, 0, INT32_MAX, "validation", &e)) {
+        status = cli_fail(CMD, &e);
+        goto done;
     }
     const char *fb = fixed_value(s, "batch-levels");
     if (fb && atof(fb) > ds_nlevels(rt)) {
@@ -429,6 +427,7 @@ int cli_cmd_tune(int argc, char **argv) {
         status = cli_fail(CMD, &e);
         goto done;
     }
+    int spec_was_there = file_exists(path);
     if (run_tune_spec_write(path, s, &e)) {
         status = cli_fail(CMD, &e);
         goto done;
@@ -440,6 +439,13 @@ int cli_cmd_tune(int argc, char **argv) {
     if (ws < 0 || !WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
         status = cli_error(CMD, "the tune driver %s", ws >= 0 && WIFEXITED(ws) ? "failed (its message is above)"
                                                                                 : "was killed");
+        /* the driver's status 4: it stopped before the study started (the
+         * spec or the storage): take back what this run wrote, so that a
+         * failed first start leaves nothing */
+        if (ws >= 0 && WIFEXITED(ws) && WEXITSTATUS(ws) == 4) {
+            if (!spec_was_there) unlink(path);
+            cb_lock_release(&lock, 1);
+        }
         goto done;
     }
     if (run_tune_result_parse(&res, drv_out, drv_n, &e)) {

@@ -473,6 +473,15 @@ typedef struct {
     run_tune_space space;
 } run_tune_spec;
 
+/* A study name is 1 to RUN_TUNE_STUDY_MAX of A-Z a-z 0-9 . _ -, starting
+ * with a letter or a digit (a key in a storage shared by machines, and part
+ * of every log line). A storage is journal:PATH (PATH not empty, not ending
+ * in /) or an Optuna RDB URL, without control characters. Both return 0 or
+ * CB_EARG with a one-line message that quotes the value with its control
+ * characters escaped. run_tune_spec_read checks both. */
+#define RUN_TUNE_STUDY_MAX 64
+int run_tune_study_name_check(const char *name, cb_err *e);
+int run_tune_storage_check(const char *url, cb_err *e);
 /* malloc'd JSON text of the spec (free it); NULL when out of memory */
 char *run_tune_spec_json(const run_tune_spec *s);
 int run_tune_spec_write(const char *path, const run_tune_spec *s, cb_err *e);

@@ -5,6 +5,7 @@
  * errors naming the file). tools/tune.py checks spaces by the same rules. */
 #include "run/run.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -375,6 +376,46 @@ static int get_int(int64_t *dst, const json_t *o, const char *key, const char *p
     return 0;
 }
 
+/* s with bytes outside printable ASCII as \xNN and quotes escaped, cut to fit n */
+static void quote(char *out, size_t n, const char *s) {
+    size_t k = 0;
+    for (; *s && k + 5 < n; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x20 || c >= 0x7f || c == '\'' || c == '\\') k += (size_t)snprintf(out + k, n - k, "\\x%02x", c);
+        else out[k++] = (char)c;
+    }
+    out[k] = 0;
+}
+
+int run_tune_study_name_check(const char *name, cb_err *e) {
+    size_t n = strlen(name);
+    int ok = n > 0 && n <= RUN_TUNE_STUDY_MAX && isalnum((unsigned char)name[0]);
+    for (size_t i = 0; ok && i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        ok = c < 0x80 && (isalnum(c) || c == '.' || c == '_' || c == '-');
+    }
+    if (ok) return 0;
+    char q[96];
+    quote(q, sizeof q, name);
+    return cb_fail(e, CB_EARG,
+                   "'%s'%s is not a study name: give 1 to %d of the characters A-Z a-z 0-9 . _ -, starting with a letter or a "
+                   "digit", q, n > RUN_TUNE_STUDY_MAX ? " (too long)" : "", RUN_TUNE_STUDY_MAX);
+}
+
+int run_tune_storage_check(const char *url, cb_err *e) {
+    char q[160];
+    quote(q, sizeof q, url);
+    for (const unsigned char *c = (const unsigned char *)url; *c; c++)
+        if (*c < 0x20 || *c == 0x7f) return cb_fail(e, CB_EARG, "storage '%s' has a control character", q);
+    if (!url[0]) return cb_fail(e, CB_EARG, "storage '': give journal:PATH or an Optuna database URL");
+    if (!strncmp(url, "journal:", 8) && (!url[8] || url[strlen(url) - 1] == '/'))
+        return cb_fail(e, CB_EARG, "storage '%s': give the journal's file name, journal:PATH", q);
+    if (strncmp(url, "journal:", 8) && !strstr(url, "://"))
+        return cb_fail(e, CB_EARG, "storage '%s': give journal:PATH or an Optuna database URL (sqlite:///PATH, "
+                                   "postgresql://..., mysql://...)", q);
+    return 0;
+}
+
 int run_tune_spec_read(run_tune_spec *s, const char *path, cb_err *e) {
     memset(s, 0, sizeof *s);
     json_t *o;
@@ -424,6 +465,8 @@ int run_tune_spec_read(run_tune_spec *s, const char *path, cb_err *e) {
             else rc = param_from_json(&s->space.p[i], json_string_value(nm), p, path, e);
         }
         if (!rc && (rc = run_tune_space_check(&s->space, s->method, e))) cb_err_prefix(e, "%s: ", path);
+        if (!rc && ((rc = run_tune_study_name_check(s->study, e)) || (rc = run_tune_storage_check(s->storage, e))))
+            cb_err_prefix(e, "%s: ", path);
     }
     json_decref(o);
     return rc;

@@ -4,6 +4,7 @@
  * trial, kill -9 of tune then a resume that ends with exactly N trials, and
  * two tune processes on one storage finishing N distinct trials. The data is
  * recorded by the test (6 + 4 levels of 24 states). */
+#include <dirent.h>
 #include <math.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -45,6 +46,12 @@ static int exists(const char *fmt, ...) {
 static int lines(const char *s) {
     int n = 0;
     for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+static int count(const char *hay, const char *needle) {
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p++) n++;
     return n;
 }
 
@@ -198,6 +205,17 @@ static void test_records_round_trip(void **state) {
     }
 }
 
+static char *slurp_text(const char *fmt, ...) {
+    char p[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p, sizeof p, fmt, ap);
+    va_end(ap);
+    uint8_t *b;
+    size_t n;
+    return cb_read_file(p, &b, &n, NULL) ? NULL : (char *)b;
+}
+
 /* ---- bad input: one line, status != 0, nothing written ---------------------- */
 
 static void bad(const char *want, const char *fmt, ...) {
@@ -216,6 +234,8 @@ static void bad(const char *want, const char *fmt, ...) {
 static void test_bad_input(void **state) {
     (void)state;
     char p[8192];
+    char *manifest_before = slurp_text("%s/tr.cbd/manifest.txt", tmp);
+    assert_non_null(manifest_before);
     snprintf(p, sizeof p, "%s/b.json", tmp);
 #define V "{\"version\": 1, \"methods\": "
     write_text(p, V "{\"and\": {\"lrr\": {\"log\": [1e-4, 1e-3]}}}}");
@@ -251,6 +271,115 @@ static void test_bad_input(void **state) {
     write_text(p, "{\"version\": 1, \"methods\": {\"and\": {\"lr\": {\"log\": [1e-4, 1e-3]}}}}");
     bad("unreachable", "--space %s --method and --trials 2 --storage sqlite:////nonexistent_dir_coinbc/x/study.db", p);
     bad("cannot write in", "--space %s --method and --trials 2 --storage journal:%s/space.json/sub/study.journal", p, tmp);
+    /* issue 19 item 11: a storage that cannot be made is one line and leaves no tune.json (it printed a
+     * traceback); study names outside the allowed characters are refused before anything starts */
+    bad("cannot write in /proc", "--space %s --method and --trials 2 --storage journal:/proc/nope/x", p);
+    bad("give the journal's file name", "--space %s --method and --trials 2 --storage journal:", p);
+    bad("is a folder", "--space %s --method and --trials 2 --storage journal:%s", p, tmp);
+    bad("give journal:PATH or an Optuna database URL", "--space %s --method and --trials 2 --storage nope", p);
+    bad("--storage 'journal:a\\x0ab' has a control character", "--space %s --method and --trials 2 --storage 'journal:a\nb'", p);
+    bad("--study '' is not a study name", "--space %s --method and --trials 2 --study ''", p);
+    bad("--study 'a\\x0ab' is not a study name", "--space %s --method and --trials 2 --study 'a\nb'", p);
+    bad("is not a study name", "--space %s --method and --trials 2 --study .x", p);
+    bad("is not a study name", "--space %s --method and --trials 2 --study 'a b'", p);
+    bad("(too long) is not a study name", "--space %s --method and --trials 2 --study %065d", p, 7);
+    /* the inputs are as they were */
+    char *m1 = slurp_text("%s/tr.cbd/manifest.txt", tmp), *m2 = slurp_text("%s", p);
+    assert_non_null(m1);
+    assert_non_null(m2);
+    assert_string_equal(m1, manifest_before);
+    assert_string_equal(m2, "{\"version\": 1, \"methods\": {\"and\": {\"lr\": {\"log\": [1e-4, 1e-3]}}}}");
+    free(m1);
+    free(m2);
+    free(manifest_before);
+}
+
+/* the driver on hostile specs (tune.json edited by hand, or a driver run by
+ * another coinbc): one line on stderr, status 4 (nothing done), never a
+ * Python traceback */
+static void test_driver_one_line_errors(void **state) {
+    (void)state;
+    static const char *const specs[][2] = {
+        {"[]", "not a JSON object"},
+        {"{\"version\": 1", "Expecting"},
+        {"{\"version\": 1}", "no 'coinbc'"},
+        {"@ \"trials\": \"3\"}", "'trials' is not an integer"},
+        {"@ \"trials\": true}", "'trials' is not an integer"},
+        {"@ \"trials\": 0}", "must be > 0"},
+        {"@ \"space\": [1]}", "not an object"},
+        {"@ \"space\": [{\"name\": [1], \"log\": [1, 2]}]}", "unknown parameter"},
+        {"@ \"space\": [{\"name\": \"lr\", \"log\": \"ab\"}]}", "wants [low, high]"},
+        {"@ \"fixed\": [1]}", "not a string"},
+        {"@ \"study\": \"\"}", "is not a study name"},
+        {"@ \"study\": \"a\\nb\"}", "is not a study name"},
+        {"@ \"storage\": \"journal:/proc/nope/x\"}", "cannot write in /proc"},
+        {"@ \"storage\": \"journal:\"}", "give the journal's file name"},
+    };
+    const char *base = "{\"version\": 1, \"coinbc\": \"/bin/false\", \"train\": \"/t\", \"val\": \"/v\", "
+                       "\"method\": \"and\", \"trials\": 3, \"epochs\": 2, \"jobs\": 1, \"threads\": 1, "
+                       "\"seed\": 0, \"prune\": true, \"storage\": \"journal:study.journal\", \"study\": \"s\", "
+                       "\"dir\": \"/nonexistent_coinbc/d\", \"fixed\": [], "
+                       "\"space\": [{\"name\": \"lr\", \"log\": [0.0001, 0.001]}]";
+    char spec[8192], p[8192], py[8192], cmd[16384];
+    /* one Python process runs the driver's main on every spec, in both modes
+     * (importing optuna once per spec would take a minute on a loaded machine);
+     * an exception out of main is what would reach the user as a traceback */
+    snprintf(py, sizeof py, "%s/hostile_specs.py", tmp);
+    FILE *f = fopen(py, "w");
+    assert_non_null(f);
+    fprintf(f, "import contextlib, io, sys\nsys.path.insert(0, 'tools')\nimport tune\n"
+               "for path in sys.argv[1:]:\n"
+               "    for argv in (['tune.py', '--check', path], ['tune.py', path]):\n"
+               "        err = io.StringIO()\n"
+               "        try:\n"
+               "            with contextlib.redirect_stderr(err):\n"
+               "                rc = tune.main(argv)\n"
+               "        except BaseException as e:\n"
+               "            rc = 'an exception (%%r)' %% e\n"
+               "        print('%%s %%s status %%s: %%s' %% (path, argv[1], rc, err.getvalue().replace('\\n', '|')))\n");
+    fclose(f);
+    int len = snprintf(cmd, sizeof cmd, "/usr/bin/python3 -B %s", py);
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+        /* "@ KEY: VALUE}" is the good spec with KEY replaced (a later key wins in Python's json) */
+        if (specs[i][0][0] == '@') snprintf(spec, sizeof spec, "%s,%s", base, specs[i][0] + 1);
+        else snprintf(spec, sizeof spec, "%s", specs[i][0]);
+        snprintf(p, sizeof p, "%s/hostile_spec%zu.json", tmp, i);
+        write_text(p, spec);
+        len += snprintf(cmd + len, sizeof cmd - (size_t)len, " %s", p);
+    }
+    snprintf(cmd + len, sizeof cmd - (size_t)len, " 2>&1");
+    FILE *pp = popen(cmd, "r");
+    assert_non_null(pp);
+    size_t got = fread(out, 1, sizeof out - 1, pp);
+    out[got] = 0;
+    assert_int_equal(pclose(pp), 0);
+    char *line = out;
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+        for (int mode = 0; mode < 2; mode++) {
+            char *nl = strchr(line, '\n');
+            assert_non_null(nl);
+            *nl = 0;
+            /* status 4 and one line: "PATH MODE status 4: MESSAGE|" */
+            char *msg = strstr(line, "status 4: ");
+            if (!msg || !strstr(msg, specs[i][1]) || count(msg, "|") != 1 || msg[strlen(msg) - 1] != '|') {
+                fprintf(stderr, "spec %s:\n%s\n", specs[i][0], line);
+                fail();
+            }
+            line = nl + 1;
+        }
+    }
+    assert_false(exists("/nonexistent_coinbc"));
+    /* and through the program itself: no traceback, one line, a failure status */
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 -B tools/tune.py %s/hostile_spec6.json 2>&1 >/dev/null; echo \"status $?\"",
+             tmp);
+    pp = popen(cmd, "r");
+    assert_non_null(pp);
+    got = fread(err, 1, sizeof err - 1, pp);
+    err[got] = 0;
+    pclose(pp);
+    assert_int_equal(lines(err), 2);
+    assert_non_null(strstr(err, "not an object"));
+    assert_non_null(strstr(err, "status 4"));
 }
 
 static void test_missing_optuna(void **state) {
@@ -273,6 +402,26 @@ static void test_missing_optuna(void **state) {
     assert_non_null(strstr((char *)b, "python3-optuna is missing"));
     free(b);
     assert_false(exists("%s/bad", tmp));
+}
+
+/* a driver that stops before the study started (status 4: its storage
+ * failed between --check and the run) leaves no tune.json and no folder;
+ * a stand-in interpreter plays the driver */
+static void test_driver_stops_before_start(void **state) {
+    (void)state;
+    char p[8192];
+    snprintf(p, sizeof p, "%s/stop4.sh", tmp);
+    write_text(p, "#!/bin/sh\n[ \"$2\" = --check ] && exit 0\n"
+                  "echo 'storage journal:x: cannot open x: No space left on device' >&2\nexit 4\n");
+    chmod(p, 0755);
+    assert_int_equal(setenv("COINBC_PYTHON", p, 1), 0);
+    int rc = test_run(out, sizeof out, err, sizeof err,
+                      "tune %s/tr.cbd --val %s/va.cbd -o %s/stop4 --method and --trials 2 --space %s/space.json", tmp, tmp,
+                      tmp, tmp);
+    unsetenv("COINBC_PYTHON");
+    assert_int_not_equal(rc, 0);
+    assert_non_null(strstr(err, "No space left on device"));
+    assert_false(exists("%s/stop4", tmp));
 }
 
 /* the driver's read of a trial's epochs through coinbc report: a folder refused
@@ -421,11 +570,6 @@ static void test_same_seed_same_first_trial(void **state) {
     assert_string_not_equal(row[0], row[2]);
 }
 
-static int count(const char *hay, const char *needle) {
-    int n = 0;
-    for (const char *p = hay; (p = strstr(p, needle)); p++) n++;
-    return n;
-}
 
 /* the report's tune section from the two studies above (5 and 1 trials) */
 static void test_report_charts(void **state) {
@@ -485,49 +629,208 @@ static int finished_runs(const char *dir, int epochs, int *numbers) {
     return n;
 }
 
-static void test_kill_then_resume(void **state) {
-    (void)state;
+/* kill -9 of tune while trial `k` (of 3) runs, then the same command: the
+ * trial is voided, re-queued and run; the study ends with exactly 3 finished
+ * trials (issue 19 item 1: a kill during the last trial ended one short) */
+static void kill_during(int k) {
     char d[8192];
-    snprintf(d, sizeof d, "%s/kill", tmp);
-    const char *fmt = "tune %s/tr.cbd --val %s/va.cbd -o %s --method and --trials 4 --epochs 30 --prune off "
+    snprintf(d, sizeof d, "%s/kill%d", tmp, k);
+    const char *fmt = "tune %s/tr.cbd --val %s/va.cbd -o %s --method and --trials 3 --epochs 20 --prune off "
                       "--threads 1 --space %s/space.json " NET;
     pid_t pid = start_tune(fmt, tmp, tmp, d, tmp);
-    /* kill -9 once one trial has finished and the next has started */
-    int done[100], nd = 0;
-    for (int i = 0; i < 1200 && !(nd >= 1 && exists("%s/trials/%04d.log", d, nd)); i++) {
-        usleep(50000);
-        nd = finished_runs(d, 30, done);
-    }
-    assert_true(nd >= 1);
+    for (int i = 0; i < 1200 && !exists("%s/trials/%04d.log", d, k); i++) usleep(20000);
+    assert_true(exists("%s/trials/%04d.log", d, k));
     assert_int_equal(kill(pid, SIGKILL), 0);
     int st;
     waitpid(pid, &st, 0);
     usleep(200000); /* the driver and its train die with tune (PR_SET_PDEATHSIG) */
+    int done[100];
+    int nd = finished_runs(d, 20, done);
+    assert_int_equal(nd, k); /* the kill landed during trial k */
     int rc = test_run(out, sizeof out, err, sizeof err, fmt, tmp, tmp, d, tmp);
     if (rc) fprintf(stderr, "%s", err);
     assert_int_equal(rc, 0);
+    assert_non_null(strstr(err, "queued again"));
     run_tune_result r;
     assert_int_equal(read_trials(&r, d), 0);
-    if (r.ntrials != 4) {
-        char c[20000];
-        fprintf(stderr, "%s", err);
-        snprintf(c, sizeof c, "cd /tmp && /usr/bin/python3 -c \"import sys; sys.path.insert(0,'/work/wt/tune/tools'); import tune, optuna; "
-                 "st=tune.open_storage('journal:%.4000s/study.journal', False); s=optuna.load_study(study_name='coinbc-and', storage=st); "
-                 "[print(t.number,t.state,t.user_attrs,t.params) for t in s.trials]\"", d);
-        (void)!system(c);
-    }
-    assert_int_equal(r.ntrials, 4); /* exactly N */
+    if (r.ntrials != 3) fprintf(stderr, "kill during trial %d:\n%s", k, err);
+    assert_int_equal(r.ntrials, 3); /* exactly N */
     for (int i = 0; i < r.ntrials; i++) {
         assert_int_equal(r.trials[i].state, RUN_TUNE_COMPLETE);
+        assert_int_not_equal(r.trials[i].number, k); /* the killed trial is void, its parameters ran again */
         for (int j = 0; j < i; j++) assert_int_not_equal(r.trials[i].number, r.trials[j].number);
     }
     /* every trial finished before the kill is still there, not run again */
-    for (int k = 0; k < nd; k++) {
+    for (int j = 0; j < nd; j++) {
         int found = 0;
-        for (int i = 0; i < r.ntrials; i++) found += r.trials[i].number == done[k];
+        for (int i = 0; i < r.ntrials; i++) found += r.trials[i].number == done[j];
         assert_int_equal(found, 1);
     }
     run_tune_result_free(&r);
+    if (k != 2) return;
+    /* and once more: the study is done, nothing runs, the same 3 rows */
+    char *before = slurp_text("%s/trials.csv", d);
+    assert_non_null(before);
+    rc = test_run(out, sizeof out, err, sizeof err, fmt, tmp, tmp, d, tmp);
+    assert_int_equal(rc, 0);
+    assert_null(strstr(err, "lr=")); /* no trial started */
+    char *after = slurp_text("%s/trials.csv", d);
+    assert_non_null(after);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+}
+
+static void test_kill_first_trial(void **state) {
+    (void)state;
+    kill_during(0);
+}
+
+static void test_kill_middle_trial(void **state) {
+    (void)state;
+    kill_during(1);
+}
+
+static void test_kill_last_trial(void **state) {
+    (void)state;
+    kill_during(2);
+}
+
+/* the pid of the process whose command line has `needle` as a word */
+static pid_t find_process(const char *needle) {
+    DIR *proc = opendir("/proc");
+    if (!proc) return -1;
+    pid_t found = -1;
+    struct dirent *de;
+    while (found < 0 && (de = readdir(proc))) {
+        int pid = atoi(de->d_name);
+        if (pid <= 1) continue;
+        char p[300], cmd[8192];
+        snprintf(p, sizeof p, "/proc/%d/cmdline", pid);
+        FILE *f = fopen(p, "rb");
+        if (!f) continue;
+        size_t n = fread(cmd, 1, sizeof cmd - 1, f);
+        fclose(f);
+        cmd[n] = 0;
+        for (size_t i = 0; i < n && found < 0; i += strlen(cmd + i) + 1)
+            if (!strcmp(cmd + i, needle)) found = pid;
+    }
+    closedir(proc);
+    return found;
+}
+
+/* A second tune process on the same storage while the first one's trial runs
+ * (its train stopped with SIGSTOP, so it runs as long as the test wants):
+ * the second runs the other trials and waits; the live owner's trial is not
+ * taken. When the first process is then killed, the second takes the trial
+ * over and the study ends with exactly 3 finished trials. */
+static void test_concurrent_owner_respected(void **state) {
+    (void)state;
+    char url[4200], a[8192], b[8192], errb[8192], run0[8300];
+    snprintf(url, sizeof url, "journal:%s/conc.journal", tmp);
+    snprintf(a, sizeof a, "%s/conc_a", tmp);
+    snprintf(b, sizeof b, "%s/conc_b", tmp);
+    snprintf(errb, sizeof errb, "%s/conc_b.err", tmp);
+    snprintf(run0, sizeof run0, "%s/trials/0000", a);
+    const char *fmt = "tune %s/tr.cbd --val %s/va.cbd -o %s --method and --trials 3 --epochs 20 --prune off "
+                      "--threads 1 --storage %s --space %s/space.json " NET;
+    pid_t pa = test_spawn(NULL, fmt, tmp, tmp, a, url, tmp);
+    pid_t train = -1;
+    for (int i = 0; i < 1500 && train < 0; i++) {
+        if (exists("%s.log", run0)) train = find_process(run0);
+        if (train < 0) usleep(20000);
+    }
+    assert_true(train > 0);
+    assert_int_equal(kill(train, SIGSTOP), 0);
+    pid_t pb = test_spawn(errb, fmt, tmp, tmp, b, url, tmp);
+    char *e = NULL;
+    for (int i = 0; i < 1500; i++) {
+        free(e);
+        e = slurp_text("%s", errb);
+        if (e && strstr(e, "waiting for trial 0")) break;
+        usleep(20000);
+    }
+    assert_non_null(e);
+    if (!strstr(e, "waiting for trial 0")) fprintf(stderr, "%s", e);
+    assert_non_null(strstr(e, "waiting for trial 0: trial 0 runs in tune process"));
+    usleep(1500000); /* B looks at the storage again meanwhile */
+    free(e);
+    e = slurp_text("%s", errb);
+    assert_null(strstr(e, "queued again")); /* the live owner's trial was not taken */
+    assert_true(exists("%s/trials/0001/metrics.jsonl", b) && exists("%s/trials/0002/metrics.jsonl", b));
+    assert_false(exists("%s/trials/0003.log", b));
+    free(e);
+    /* the owner dies: its train with it; B takes trial 0 over as trial 3 */
+    assert_int_equal(kill(pa, SIGKILL), 0);
+    test_wait(pa);
+    int rc = test_wait(pb);
+    e = slurp_text("%s", errb);
+    if (rc) fprintf(stderr, "%s", e);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(e, "trial 0 was running when its tune process died"));
+    free(e);
+    run_tune_result r;
+    assert_int_equal(read_trials(&r, b), 0);
+    assert_int_equal(r.ntrials, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(r.trials[i].number, i + 1);
+        assert_int_equal(r.trials[i].state, RUN_TUNE_COMPLETE);
+    }
+    run_tune_result_free(&r);
+    /* A's command again: the study is done, A lists the same trials */
+    rc = test_run(out, sizeof out, err, sizeof err, fmt, tmp, tmp, a, url, tmp);
+    assert_int_equal(rc, 0);
+    assert_int_equal(read_trials(&r, a), 0);
+    assert_int_equal(r.ntrials, 3);
+    assert_string_equal(r.trials[0].run, "../conc_b/trials/0001");
+    run_tune_result_free(&r);
+}
+
+/* the owner rules one by one (tools/tune.py owner_state): a live process with
+ * the recorded start time is alive, the same pid with another start time
+ * (reused) is gone, another boot is gone, another host or pid namespace
+ * cannot be judged; with the journal's owner locks a held lock is alive
+ * whatever the pid, a free one is gone (and its file removed) */
+static void test_owner_rules(void **state) {
+    (void)state;
+    char py[8192], locks[4200], cmd[16384];
+    snprintf(locks, sizeof locks, "%s/owner_locks", tmp);
+    assert_int_equal(mkdir(locks, 0755), 0);
+    snprintf(py, sizeof py, "%s/owners.py", tmp);
+    snprintf(cmd, sizeof cmd,
+             "import fcntl, os, subprocess, sys, time\n"
+             "sys.path.insert(0, 'tools')\n"
+             "import tune\n"
+             "me = dict(tune.OWNER)\n"
+             "child = subprocess.Popen(['sleep', '30'])\n"
+             "o = dict(me, pid=child.pid, start=tune.proc_start(child.pid), id='x1')\n"
+             "print(tune.owner_state(o), end=' ')\n"
+             "print(tune.owner_state(dict(o, start='1')), end=' ')\n"
+             "print(tune.owner_state(dict(o, boot='another-boot')), end=' ')\n"
+             "print(tune.owner_state(dict(o, host='another-host')), end=' ')\n"
+             "print(tune.owner_state(dict(o, pidns='pid:[1]')), end=' ')\n"
+             "child.kill(); child.wait()\n"
+             "print(tune.owner_state(o), end=' ')\n"
+             "print(tune.owner_state(me), end=' ')\n"
+             "tune.LOCKS['dir'] = '%s'\n"
+             "holder = subprocess.Popen([sys.executable, '-c', 'import fcntl, os, sys, time; "
+             "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); fcntl.flock(fd, fcntl.LOCK_EX); print(1, flush=True); "
+             "time.sleep(30)', '%s/abc.lock'], stdout=subprocess.PIPE)\n"
+             "holder.stdout.readline()\n"
+             "lk = dict(me, host='another-host', pid=1, start='1', id='abc', lock=True)\n"
+             "print(tune.owner_state(lk), end=' ')\n"
+             "holder.kill(); holder.wait()\n"
+             "print(tune.owner_state(lk), os.path.exists('%s/abc.lock'), end=' ')\n"
+             "print(tune.owner_state(dict(lk, id='never')))\n",
+             locks, locks, locks);
+    write_text(py, cmd);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 -B %s 2>&1", py);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t got = fread(out, 1, sizeof out - 1, p);
+    out[got] = 0;
+    assert_int_equal(pclose(p), 0);
+    assert_string_equal(out, "alive gone gone unknown unknown gone alive alive gone False gone\n");
 }
 
 static void test_two_processes_one_storage(void **state) {
@@ -576,11 +879,17 @@ int main(void) {
         cmocka_unit_test(test_records_round_trip),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_missing_optuna),
+        cmocka_unit_test(test_driver_one_line_errors),
+        cmocka_unit_test(test_driver_stops_before_start),
         cmocka_unit_test(test_driver_reads_epochs),
         cmocka_unit_test(test_study_end_to_end),
         cmocka_unit_test(test_same_seed_same_first_trial),
         cmocka_unit_test(test_report_charts),
-        cmocka_unit_test(test_kill_then_resume),
+        cmocka_unit_test(test_kill_first_trial),
+        cmocka_unit_test(test_kill_middle_trial),
+        cmocka_unit_test(test_kill_last_trial),
+        cmocka_unit_test(test_concurrent_owner_respected),
+        cmocka_unit_test(test_owner_rules),
         cmocka_unit_test(test_two_processes_one_storage),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -8,25 +8,34 @@ the spec (written by `coinbc tune`, format in docs/FORMATS.md) and prints the
 study's trials as one JSON object on stdout; `tune.py --check -` validates a
 spec read from stdin and connects to its storage, writing nothing locally.
 Progress goes to stderr. Exit status: 0 done, 1 failure (one line on stderr),
-3 python3-optuna is missing.
+3 python3-optuna is missing, 4 the spec or the storage failed before anything
+was written (one line). Never a traceback.
 
 Counting (so that N trials finish exactly, across crashes and processes): a
 trial counts when it is COMPLETE, PRUNED, FAIL, RUNNING or WAITING and is not
 void. Void trials (user attribute coinbc_void) are RUNNING trials whose owner
-died (their parameters are enqueued again, so they are re-run) and surplus
-trials asked for by a process that lost the race for the last slot. A trial
-is surplus when N counting trials have lower numbers.
+died (their parameters are enqueued again as a WAITING trial, so they are
+re-run) and surplus trials asked for by a process that lost the race for the
+last slot. A trial is surplus when N counting trials have lower numbers. A
+WAITING trial is always run (it counts, so "fewer than N count" alone would
+leave the re-queued Nth trial to nobody), and a driver ends only when N
+counting trials have finished: until then it waits for other processes'
+trials and takes over those whose owner dies (owner_state).
 """
 import datetime
+import errno
 import json
 import math
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import uuid
 import warnings
 
 import fcntl
@@ -62,6 +71,7 @@ PARAMS = {
 }
 POSITIVE = ("lr", "sand-k", "tand-beta")  # strictly positive parameters
 VOID = "coinbc_void"
+EXIT_NOTHING_DONE = 4  # the spec or the storage failed before anything was written (coinbc tune removes its tune.json)
 
 
 class SpecError(Exception):
@@ -94,7 +104,7 @@ def check_space(method, space):
     seen = set()
     for p in space:
         name = p.get("name")
-        if name not in PARAMS:
+        if not isinstance(name, str) or name not in PARAMS:
             raise SpecError("unknown parameter '%s'" % name)
         if name in seen:
             raise SpecError("%s: given twice" % name)
@@ -128,21 +138,49 @@ def check_space(method, space):
             raise SpecError("%s: or_zero needs a log or uniform range" % name)
 
 
+STUDY_NAME_MAX = 64
+
+
+def check_study_name(name):
+    """The rule of run/tune.c (run_tune_study_name_check): 1 to 64 of
+    A-Z a-z 0-9 . _ -, starting with a letter or a digit."""
+    ok = (isinstance(name, str) and 0 < len(name) <= STUDY_NAME_MAX and name.isascii() and name[0].isalnum() and
+          all(c.isalnum() or c in "._-" for c in name))
+    if not ok:
+        raise SpecError("%r is not a study name: give 1 to %d of the characters A-Z a-z 0-9 . _ -, starting with a "
+                        "letter or a digit" % (name, STUDY_NAME_MAX))
+
+
 def read_spec(path):
     try:
         text = sys.stdin.read() if path == "-" else open(path).read()
         spec = json.loads(text)
     except (OSError, ValueError) as err:
         raise SpecError("%s: %s" % (path, err))
+    if not isinstance(spec, dict):
+        raise SpecError("%s: not a JSON object" % path)
     if spec.get("version") != SPEC_VERSION:
         raise SpecError("%s: spec version %r, this driver reads %d" % (path, spec.get("version"), SPEC_VERSION))
-    for key in ("coinbc", "train", "val", "method", "trials", "epochs", "jobs", "threads", "seed", "prune",
-                "storage", "study", "dir", "fixed", "space"):
+    types = {"coinbc": str, "train": str, "val": str, "method": str, "trials": int, "epochs": int, "jobs": int,
+             "threads": int, "seed": int, "prune": bool, "storage": str, "study": str, "dir": str, "fixed": list,
+             "space": list}
+    for key, kind in types.items():
         if key not in spec:
             raise SpecError("%s: no '%s'" % (path, key))
-    if spec["trials"] <= 0 or spec["epochs"] <= 0 or spec["jobs"] <= 0:
-        raise SpecError("%s: trials, epochs and jobs must be > 0" % path)
-    check_space(spec["method"], spec["space"])
+        if not isinstance(spec[key], kind) or (kind is int and isinstance(spec[key], bool)):
+            raise SpecError("%s: '%s' is not %s" % (path, key, {str: "a string", int: "an integer", bool: "true or false",
+                                                             list: "a list"}[kind]))
+    if spec["trials"] <= 0 or spec["epochs"] <= 0 or spec["jobs"] <= 0 or spec["threads"] <= 0 or spec["seed"] < 0:
+        raise SpecError("%s: trials, epochs, jobs and threads must be > 0, seed >= 0" % path)
+    if not all(isinstance(w, str) for w in spec["fixed"]):
+        raise SpecError("%s: 'fixed' holds a word that is not a string" % path)
+    if not all(isinstance(p, dict) for p in spec["space"]):
+        raise SpecError("%s: 'space' holds an entry that is not an object" % path)
+    try:
+        check_study_name(spec["study"])
+        check_space(spec["method"], spec["space"])
+    except SpecError as err:
+        raise SpecError("%s: %s" % (path, err))
     return spec
 
 
@@ -168,21 +206,53 @@ class FlockLock(JournalFileBaseLock):
             os.close(fd)
 
 
+def check_journal_place(url, path):
+    """--check of a journal file: it (or the folder it would be made in) can be
+    written, tried by making and removing a temporary folder there; leaves
+    nothing behind."""
+    if os.path.isdir(path):
+        raise SpecError("storage %s: %s is a folder, not a journal file" % (url, path))
+    if os.path.lexists(path):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC | os.O_NONBLOCK)
+            ok = stat.S_ISREG(os.fstat(fd).st_mode)
+            os.close(fd)
+        except OSError as err:
+            raise SpecError("storage %s: cannot write %s: %s" % (url, path, err.strerror))
+        if not ok:
+            raise SpecError("storage %s: %s is not a regular file" % (url, path))
+    folder = os.path.dirname(path)
+    while not os.path.lexists(folder):
+        folder = os.path.dirname(folder)
+    if not os.path.isdir(folder):
+        raise SpecError("storage %s: cannot write in %s (not a folder)" % (url, folder))
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".coinbc-check-", dir=folder))
+    except OSError as err:
+        raise SpecError("storage %s: cannot write in %s (%s)" % (url, folder, err.strerror or err))
+
+
 def open_storage(url, check, base):
     """journal:PATH -> a journal file with a flock lock (a relative PATH is
     inside the tune folder `base`); anything else is an RDB URL
-    (sqlite:///..., postgresql://..., mysql://...)."""
+    (sqlite:///..., postgresql://..., mysql://...). Every error is a SpecError
+    of one line naming the storage."""
     if url.startswith("journal:"):
-        path = os.path.join(base, url[len("journal:"):])
-        folder = os.path.dirname(os.path.abspath(path))
-        if check:  # the folder may not exist yet (the default storage is in DIR): its closest ancestor must be writable
-            while not os.path.exists(folder):
-                folder = os.path.dirname(folder)
-            if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-                raise SpecError("storage %s: cannot write in %s" % (url, folder))
+        name = url[len("journal:"):]
+        if not name or name.endswith("/"):
+            raise SpecError("storage %s: give the journal's file name, journal:PATH" % url)
+        path = os.path.abspath(os.path.join(base, name))
+        check_journal_place(url, path)  # the folder may not exist yet (the default storage is in DIR)
+        if check:
             return None
-        os.makedirs(folder, exist_ok=True)
-        return JournalStorage(JournalFileStorage(path, lock_obj=FlockLock(path + ".flock")))
+        folder = os.path.dirname(path)
+        try:
+            os.makedirs(folder, exist_ok=True)
+            storage = JournalStorage(JournalFileStorage(path, lock_obj=FlockLock(path + ".flock")))
+            take_owner_lock(owner_lock_dir(path))
+        except OSError as err:
+            raise SpecError("storage %s: cannot open %s: %s" % (url, err.filename or path, err.strerror or err))
+        return storage
     try:
         return RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None)
     except Exception as err:  # any driver or connection error: the storage is unreachable
@@ -190,6 +260,19 @@ def open_storage(url, check, base):
 
 
 # ---- owners: which process runs a trial -------------------------------------
+#
+# Every trial names its owner (the driver process that runs it) in the user
+# attribute coinbc_owner. Whether an owner is gone is judged, in this order:
+# 1. With journal storage, by a lock: every driver holds flock(2) on
+#    JOURNAL.owners/ID.lock for its whole life (ID: random, one per process).
+#    The kernel drops the lock when the process dies, so a free lock (or a
+#    missing file) means gone, and a held one means alive, whatever pid the
+#    process had, in any pid namespace or container that shares the file.
+# 2. Otherwise (an RDB storage, or a trial of a driver without the lock), by
+#    host name, boot id, pid namespace, pid and the pid's start time: another
+#    boot means gone; another host or pid namespace cannot be judged here
+#    (the trial is left alone); a pid whose start time differs was reused by
+#    another process, so the owner is gone.
 
 def boot_id():
     try:
@@ -198,26 +281,134 @@ def boot_id():
         return ""
 
 
+def pid_ns():
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""
+
+
 def proc_start(pid):
     """The start time of a live process (None for none, or a zombie: a dead
     driver whose parent, e.g. a container's init, has not reaped it yet)."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return None
     try:
         fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
         return None if fields[0] in ("Z", "X") else fields[19]
-    except (OSError, IndexError):
+    except (OSError, IndexError, ValueError):
         return None
 
 
-OWNER = {"host": socket.gethostname(), "boot": boot_id(), "pid": os.getpid(), "start": proc_start(os.getpid())}
+OWNER = {"host": socket.gethostname(), "boot": boot_id(), "pidns": pid_ns(), "pid": os.getpid(),
+         "start": proc_start(os.getpid()), "id": uuid.uuid4().hex}
+LOCKS = {"dir": None, "fd": None}  # the owner lock folder (journal storage) and our lock on it
+
+
+def owner_lock_dir(journal_path):
+    return journal_path + ".owners"
+
+
+def take_owner_lock(folder):
+    """Holds JOURNAL.owners/ID.lock for the life of this process (the
+    descriptor is not inherited by train processes)."""
+    if LOCKS["fd"] is not None:
+        return
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, OWNER["id"] + ".lock")
+    for _ in range(100):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        # a driver sweeping the folder may have found the new file not yet
+        # locked and removed it: then the lock is on a file nobody sees
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    else:
+        raise OSError(errno.EAGAIN, "the owner lock file keeps being removed", path)
+    os.write(fd, ("%s pid %d\n" % (OWNER["host"], OWNER["pid"])).encode())
+    LOCKS["dir"], LOCKS["fd"] = folder, fd
+    OWNER["lock"] = True
+
+
+def drop_owner_lock():
+    if LOCKS["fd"] is not None:
+        try:
+            os.unlink(os.path.join(LOCKS["dir"], OWNER["id"] + ".lock"))
+        except OSError:
+            pass
+        os.close(LOCKS["fd"])
+        LOCKS["fd"] = None
+
+
+def lock_free(path):
+    """True when nobody holds the owner lock at path (its file is then
+    removed), False when a live process holds it, None when it cannot be told."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return True  # its owner removed it at a normal end, or a checker found it free
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return False
+    except OSError:
+        os.close(fd)
+        return None
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+    os.close(fd)
+    return True
+
+
+def sweep_owner_locks():
+    """Removes the lock files of drivers that died (kill -9 leaves them)."""
+    folder = LOCKS["dir"]
+    try:
+        names = os.listdir(folder) if folder else []
+    except OSError:
+        return
+    for name in names:
+        if name.endswith(".lock") and name != OWNER["id"] + ".lock":
+            lock_free(os.path.join(folder, name))
+
+
+def owner_state(o):
+    """'alive', 'gone' or 'unknown' (cannot be judged from this process)."""
+    if not isinstance(o, dict):
+        return "unknown"
+    if o.get("id") == OWNER["id"]:
+        return "alive"
+    if o.get("lock") and LOCKS["dir"] and isinstance(o.get("id"), str) and o["id"].isalnum():
+        free = lock_free(os.path.join(LOCKS["dir"], o["id"] + ".lock"))
+        if free is not None:
+            return "gone" if free else "alive"
+    if o.get("host") != OWNER["host"]:
+        return "unknown"  # another machine's trial: only that machine can tell
+    if o.get("boot") != OWNER["boot"]:
+        return "gone"
+    if o.get("pidns", OWNER["pidns"]) != OWNER["pidns"]:
+        return "unknown"  # another pid namespace (a container): its pids mean nothing here
+    return "alive" if proc_start(o.get("pid")) == o.get("start") else "gone"
 
 
 def owner_gone(attrs):
-    o = attrs.get("coinbc_owner")
-    if not isinstance(o, dict) or o.get("host") != OWNER["host"]:
-        return False  # another machine's trial: only that machine can tell
-    if o.get("boot") != OWNER["boot"]:
-        return True
-    return proc_start(int(o.get("pid", 0))) != o.get("start")
+    return owner_state(attrs.get("coinbc_owner")) == "gone"
+
+
+def describe_owner(o):
+    if not isinstance(o, dict):
+        return "an unnamed tune process"
+    return "tune process %s on host %s" % (o.get("pid", "?"), o.get("host", "?"))
 
 
 def counts(t):
@@ -236,10 +427,15 @@ def void_trial(study, trial_id, why):
         return False
 
 
+WAIT_POLL = 1.0  # seconds between looks at the storage while other processes' trials run
 ORPHAN_AGE = 10.0  # seconds: a RUNNING trial without an owner is older than ask -> set_user_attr can take
 
 
 def fail_stale(study):
+    """Voids the RUNNING trials whose owner is gone and queues their
+    parameters again (a WAITING trial, which the next ask runs). Returns how
+    many it voided."""
+    voided = 0
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if VOID in t.user_attrs:
             continue
@@ -256,7 +452,9 @@ def fail_stale(study):
             continue
         if void_trial(study, t._trial_id, "interrupted"):
             study.enqueue_trial(t.params, user_attrs={"coinbc_rerun_of": t.number})
+            voided += 1
             log("trial %d was running when its tune process died: marked failed (void) and queued again" % t.number)
+    return voided
 
 
 # ---- one trial ---------------------------------------------------------------
@@ -331,13 +529,27 @@ class Driver:
         self.lock = threading.Lock()
         self.stop = False
         self.failed = None
+        self.waiting_for = ()
 
     def next_trial(self):
+        """The next trial to run: a WAITING one (re-queued parameters) or a new
+        one while fewer than N trials count; None when there is nothing to
+        run now. A WAITING trial always counts, so it must be run even when
+        it is the Nth: it is popped by ask before any new trial is made. When
+        N trials count, RUNNING trials whose owner is gone are voided and
+        queued again first, so that they too are run here."""
         n = self.spec["trials"]
         with self.lock:
-            if self.stop:
-                return None
-            if sum(1 for t in self.study.get_trials(deepcopy=False) if counts(t)) >= n:
+            for _ in range(3):
+                if self.stop:
+                    return None
+                trials = self.study.get_trials(deepcopy=False)
+                waiting = any(t.state == TrialState.WAITING and VOID not in t.user_attrs for t in trials)
+                if waiting or sum(1 for t in trials if counts(t)) < n:
+                    break
+                if not fail_stale(self.study):
+                    return None
+            else:
                 return None
             trial = self.study.ask()
             trial.set_user_attr("coinbc_owner", OWNER)
@@ -346,6 +558,17 @@ class Driver:
                 void_trial(self.study, trial._trial_id, "surplus")
                 return None
             return trial
+
+    def finished(self):
+        return sum(1 for t in self.study.get_trials(deepcopy=False) if counts(t) and t.state.is_finished())
+
+    def others_running(self):
+        """The counting RUNNING trials that another tune process runs."""
+        def mine(t):
+            o = t.user_attrs.get("coinbc_owner")
+            return isinstance(o, dict) and o.get("id") == OWNER["id"]
+        return [t for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+                if VOID not in t.user_attrs and not mine(t)]
 
     def run_trial(self, trial):
         spec = self.spec
@@ -428,16 +651,32 @@ class Driver:
             log("trial %d: FAILED (coinbc train status %d, log %s.log)" % (trial.number, rc, run))
 
     def worker(self):
+        """Runs trials until the study has N finished trials. With nothing
+        to run here while others still run (in this process or another one),
+        it waits for them, and takes over a trial whose owner dies meanwhile."""
         try:
             while True:
                 trial = self.next_trial()
-                if trial is None:
+                if trial is not None:
+                    self.run_trial(trial)
+                    continue
+                if self.stop or self.finished() >= self.spec["trials"]:
                     return
-                self.run_trial(trial)
-        except Exception as err:  # a storage error: stop the other workers too
+                others = self.others_running()
+                with self.lock:
+                    key = tuple(sorted(t.number for t in others))
+                    if others and key != self.waiting_for:
+                        self.waiting_for = key
+                        log("waiting for %s: %s" % (
+                            "trial %d" % others[0].number if len(others) == 1 else
+                            "trials " + ", ".join(str(t.number) for t in others),
+                            "; ".join("trial %d runs in %s" % (t.number, describe_owner(t.user_attrs.get("coinbc_owner")))
+                                      for t in others)))
+                time.sleep(WAIT_POLL)
+        except Exception as err:  # a storage error (or a train that cannot start): stop the other workers too
             with self.lock:
                 self.stop = True
-                self.failed = self.failed or "%s: %s" % (type(err).__name__, err)
+                self.failed = self.failed or one_line(err)
 
 
 def rel_run(run, folder):
@@ -486,53 +725,83 @@ def main(argv):
                 time.sleep(0.5 + attempt)
     except SpecError as err:
         sys.stderr.write("%s\n" % err)
-        return 1
+        return EXIT_NOTHING_DONE
     if check:
         return 0
-    os.makedirs(os.path.join(spec["dir"], "trials"), exist_ok=True)
     # the sampler's seed moves on with the study's size, so a resumed study
     # does not draw its first trials' parameters again
     pruner = (optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
               if spec["prune"] else optuna.pruners.NopPruner())
     # processes that start together race to create the study (and an RDB's
-    # tables): the loser retries
+    # tables): the loser retries; an error that says what is wrong (a bad
+    # name, a study of another direction) is not retried
     for attempt in range(6):
         try:
             if attempt:
                 storage = open_storage(spec["storage"], False, spec["dir"])
             study = optuna.create_study(storage=storage, study_name=spec["study"], direction="maximize",
                                         load_if_exists=True, pruner=pruner)
+            if study.direction != optuna.study.StudyDirection.MAXIMIZE:
+                sys.stderr.write("storage %s: study %s is not a study of coinbc tune (it minimizes)\n" %
+                                 (spec["storage"], spec["study"]))
+                return 1
             existing = len(study.get_trials(deepcopy=False))
             sampler = optuna.samplers.TPESampler(seed=(spec["seed"] + 1000003 * existing) % (1 << 32))
             study = optuna.load_study(study_name=spec["study"], storage=storage, sampler=sampler, pruner=pruner)
-            fail_stale(study)
             break
+        except SpecError as err:
+            sys.stderr.write("%s\n" % err)
+            return 1
         except Exception as err:
             if attempt == 5:
-                sys.stderr.write("storage %s: %s\n" % (spec["storage"], err))
+                sys.stderr.write("storage %s: %s\n" % (spec["storage"], one_line(err)))
                 return 1
-            log("storage %s: %s; trying again" % (spec["storage"], str(err).splitlines()[0] if str(err) else err))
+            log("storage %s: %s; trying again" % (spec["storage"], one_line(err)))
             time.sleep(0.5 + attempt)
+    try:
+        os.makedirs(os.path.join(spec["dir"], "trials"), exist_ok=True)
+    except OSError as err:
+        sys.stderr.write("%s: cannot create it: %s\n" % (os.path.join(spec["dir"], "trials"), err.strerror))
+        return 1
+    sweep_owner_locks()
     d = Driver(spec, study)
+    try:
+        with d.lock:
+            fail_stale(study)
+    except Exception as err:
+        sys.stderr.write("storage %s: %s\n" % (spec["storage"], one_line(err)))
+        return 1
     workers = [threading.Thread(target=d.worker) for _ in range(spec["jobs"])]
     for w in workers:
         w.start()
     for w in workers:
         w.join()
     if d.failed:
-        sys.stderr.write("storage %s: %s\n" % (spec["storage"], d.failed))
+        sys.stderr.write("study %s in %s: %s\n" % (spec["study"], spec["storage"], d.failed))
         return 1
     res = result(study, spec)
-    done = len(res["trials"])
-    if done < spec["trials"]:
-        log("%d of %d trials finished; the others are running in another tune process" % (done, spec["trials"]))
+    if len(res["trials"]) < spec["trials"]:  # the counting rule above makes this impossible: never end short silently
+        sys.stderr.write("study %s: %d finished trials, not %d (the counting rule broke: please report it)\n" %
+                         (spec["study"], len(res["trials"]), spec["trials"]))
+        return 1
     json.dump(res, sys.stdout)
     sys.stdout.write("\n")
     return 0
 
 
+def one_line(err):
+    text = str(err).strip()
+    return "%s: %s" % (type(err).__name__, text.splitlines()[0]) if text else type(err).__name__
+
+
 if __name__ == "__main__":
     try:
-        sys.exit(main(sys.argv))
+        rc = main(sys.argv)
     except KeyboardInterrupt:  # Ctrl-C: coinbc tune ends too, and the study resumes from the storage
         os._exit(130)
+    except Exception as err:  # never a traceback: one line, and a failure status
+        sys.stderr.write("tune.py: %s\n" % one_line(err))
+        rc = 1
+    finally:
+        drop_owner_lock()
+    sys.exit(rc)
