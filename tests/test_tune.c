@@ -275,7 +275,11 @@ static void test_bad_input(void **state) {
      * traceback); study names outside the allowed characters are refused before anything starts */
     bad("cannot write in /proc", "--space %s --method and --trials 2 --storage journal:/proc/nope/x", p);
     bad("give the journal's file name", "--space %s --method and --trials 2 --storage journal:", p);
-    bad("is a folder", "--space %s --method and --trials 2 --storage journal:%s", p, tmp);
+    char adir[4200]; /* a folder as the journal file (one holding no input: that is refused as an output first) */
+    snprintf(adir, sizeof adir, "%s/adir", tmp);
+    mkdir(adir, 0755);
+    bad("is a folder", "--space %s --method and --trials 2 --storage journal:%s", p, adir);
+    rmdir(adir);
     bad("give journal:PATH or an Optuna database URL", "--space %s --method and --trials 2 --storage nope", p);
     bad("--storage 'journal:a\\x0ab' has a control character", "--space %s --method and --trials 2 --storage 'journal:a\nb'", p);
     bad("--study '' is not a study name", "--space %s --method and --trials 2 --study ''", p);
