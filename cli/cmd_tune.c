@@ -7,11 +7,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -39,94 +37,21 @@ static int abs_path(char *out, size_t n, const char *p) {
     return snprintf(out, n, "%s/%s", cwd, p) < (int)n ? 0 : -1;
 }
 
-/* Runs argv with stdin from in_text (or /dev/null), stdout and stderr captured
- * into malloc'd buffers when out/err are given (else inherited). The child
- * dies with this process (PR_SET_PDEATHSIG), so a kill -9 of tune stops the
- * driver and, through the driver, its training processes. Returns the wait
- * status or -1. */
+/* Runs argv through cb_proc_run with stdin from in_text (or /dev/null),
+ * stdout and stderr captured (bounded) when out/err are given, else
+ * inherited. The driver stays in tune's process group, so a terminal's Ctrl-C
+ * reaches it too, and dies with tune, so a kill -9 of tune stops it and,
+ * through it, its training processes. Returns the wait status or -1. */
 static int spawn(char *const argv[], const char *in_text, char **out, size_t *out_n, char **err) {
-    int pin[2] = {-1, -1}, pout[2] = {-1, -1}, perr[2] = {-1, -1};
-    if ((in_text && pipe(pin)) || (out && pipe(pout)) || (err && pipe(perr))) return -1;
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent) _exit(127);
-        if (in_text) dup2(pin[0], 0);
-        else {
-            int fd = open("/dev/null", O_RDONLY);
-            if (fd >= 0) dup2(fd, 0);
-        }
-        if (out) dup2(pout[1], 1);
-        if (err) dup2(perr[1], 2);
-        for (int i = 0; i < 2; i++) {
-            if (pin[i] >= 0) close(pin[i]);
-            if (pout[i] >= 0) close(pout[i]);
-            if (perr[i] >= 0) close(perr[i]);
-        }
-        execv(argv[0], argv);
-        fprintf(stderr, "%s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    if (in_text) {
-        close(pin[0]);
-        size_t n = strlen(in_text), done = 0;
-        signal(SIGPIPE, SIG_IGN);
-        while (done < n) {
-            ssize_t w = write(pin[1], in_text + done, n - done);
-            if (w <= 0) break;
-            done += (size_t)w;
-        }
-        close(pin[1]);
-    }
-    char *buf[2] = {NULL, NULL};
-    size_t len[2] = {0, 0}, cap[2] = {0, 0};
-    struct pollfd pf[2];
-    int np = 0, which[2];
-    if (out) close(pout[1]), pf[np].fd = pout[0], pf[np].events = POLLIN, which[np++] = 0;
-    if (err) close(perr[1]), pf[np].fd = perr[0], pf[np].events = POLLIN, which[np++] = 1;
-    int open_fds = np, oom = 0;
-    while (open_fds > 0) {
-        if (poll(pf, (nfds_t)np, -1) < 0) {
-            if (errno == EINTR) continue;
-            break;
-        }
-        for (int i = 0; i < np; i++) {
-            if (pf[i].fd < 0 || !(pf[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-            int w = which[i];
-            if (cap[w] - len[w] < 4097) {
-                char *g = realloc(buf[w], cap[w] = cap[w] * 2 + 8192);
-                if (!g) {
-                    oom = 1;
-                    cap[w] = 0;
-                    break;
-                }
-                buf[w] = g;
-            }
-            ssize_t r = read(pf[i].fd, buf[w] + len[w], 4096);
-            if (r > 0) {
-                len[w] += (size_t)r;
-            } else if (r == 0 || errno != EINTR) {
-                close(pf[i].fd);
-                pf[i].fd = -1;
-                open_fds--;
-            }
-        }
-        if (oom) break;
-    }
-    for (int i = 0; i < np; i++)
-        if (pf[i].fd >= 0) close(pf[i].fd);
-    int status = -1;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-    for (int w = 0; w < 2; w++)
-        if (buf[w]) buf[w][len[w]] = 0;
-    if (oom) status = -1;
-    if (out) *out = buf[0], *out_n = len[0];
-    else free(buf[0]);
-    if (err) *err = buf[1];
-    else free(buf[1]);
-    return status;
+    cb_proc p = {.argv = argv, .in_text = in_text, .capture_out = out != NULL, .capture_err = err != NULL,
+                 .max_out = (size_t)256 << 20, .keep_group = 1};
+    cb_proc_result r;
+    if (cb_proc_run(&p, &r, NULL)) return -1;
+    if (out) *out = r.out, *out_n = r.out_n;
+    else free(r.out);
+    if (err) *err = r.err;
+    else free(r.err);
+    return r.status;
 }
 
 static const char *python_path(void) {
@@ -291,6 +216,8 @@ int cli_cmd_tune(int argc, char **argv) {
     if (!method) return cli_error(CMD, "--method is required (mean, and, sand, geomean or tand)"), 2;
     if (!out) return cli_error(CMD, "-o DIR is required"), 2;
     if (trials <= 0) return cli_error(CMD, "--trials must be > 0"), 2;
+    if (trials > RUN_TUNE_MAX_TRIALS)
+        return cli_error(CMD, "--trials %d: at most %d (the most trials.csv may hold)", trials, RUN_TUNE_MAX_TRIALS), 2;
     if (epochs <= 0) return cli_error(CMD, "--epochs must be > 0"), 2;
     if (jobs <= 0 || jobs > 256) return cli_error(CMD, "--jobs must be in 1..256"), 2;
     if (threads < 0) return cli_error(CMD, "--threads must be >= 0"), 2;
@@ -397,6 +324,12 @@ int cli_cmd_tune(int argc, char **argv) {
     }
     /* the same command again continues the study; another study in DIR is refused */
     snprintf(path, sizeof path, "%s/tune.json", s->dir);
+    struct stat sst;
+    if (lstat(path, &sst) == 0 && !file_exists(path)) {
+        status = cli_error(CMD, "%s is not a regular file: it should be this folder's study settings; remove it or use "
+                                "another -o", path);
+        goto done;
+    }
     if (file_exists(path)) {
         run_tune_spec *old = calloc(1, sizeof *old);
         if (!old || run_tune_spec_read(old, path, &e) || run_tune_spec_same_study(old, s, &e)) {

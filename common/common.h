@@ -125,6 +125,7 @@ typedef struct {
     size_t max_out, max_err;     /* caps of the captured bytes (0: 64 MiB and 1 MiB) */
     double deadline, grace;
     const volatile int *stop;
+    int keep_group;              /* 1: stay in this process's group (a terminal's Ctrl-C reaches it too) */
 } cb_proc;
 typedef struct {
     int status;            /* the wait status */

@@ -29,7 +29,7 @@ static void close2(int p[2]) {
 static void child(const cb_proc *o, pid_t parent, int pin[2], int pout[2], int perr[2]) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(127);
-    setpgid(0, 0);
+    if (!o->keep_group) setpgid(0, 0);
     signal(SIGPIPE, SIG_DFL);
     if (pin[0] >= 0) dup2(pin[0], 0);
     else {
@@ -46,8 +46,8 @@ static void child(const cb_proc *o, pid_t parent, int pin[2], int pout[2], int p
     _exit(127);
 }
 
-static void stop_group(pid_t pid, int sig) {
-    if (kill(-pid, sig) < 0) kill(pid, sig); /* before setpgid ran in the child */
+static void stop_group(const cb_proc *o, pid_t pid, int sig) {
+    if (o->keep_group || kill(-pid, sig) < 0) kill(pid, sig); /* before setpgid ran in the child */
 }
 
 int cb_proc_run(const cb_proc *o, cb_proc_result *r, cb_err *e) {
@@ -67,7 +67,7 @@ int cb_proc_run(const cb_proc *o, cb_proc_result *r, cb_err *e) {
         return cb_fail(e, CB_EIO, "%s: cannot start: %s", o->argv[0], strerror(er));
     }
     if (pid == 0) child(o, parent, pin, pout, perr);
-    setpgid(pid, pid); /* also here, so a stop right after fork reaches the group */
+    if (!o->keep_group) setpgid(pid, pid); /* also here, so a stop right after fork reaches the group */
     if (pin[0] >= 0) close(pin[0]), pin[0] = -1;
     if (pout[1] >= 0) close(pout[1]), pout[1] = -1;
     if (perr[1] >= 0) close(perr[1]), perr[1] = -1;
@@ -105,11 +105,11 @@ int cb_proc_run(const cb_proc *o, cb_proc_result *r, cb_err *e) {
             stopped = 1;
             r->timed_out = !(o->stop && *o->stop);
             r->stopped = !r->timed_out;
-            stop_group(pid, SIGTERM);
+            stop_group(o, pid, SIGTERM);
             kill_at = cb_now() + (o->grace > 0 ? o->grace : PROC_GRACE);
         }
         if (stopped && kill_at > 0 && cb_now() >= kill_at) {
-            stop_group(pid, SIGKILL);
+            stop_group(o, pid, SIGKILL);
             kill_at = -1;
         }
         int tmo = (o->stop || o->deadline > 0 || stopped || np == 0) ? 100 : -1;
@@ -121,7 +121,7 @@ int cb_proc_run(const cb_proc *o, cb_proc_result *r, cb_err *e) {
         if (k < 0) {
             if (errno == EINTR) continue;
             rc = cb_fail(e, CB_EIO, "%s: poll: %s", o->argv[0], strerror(errno));
-            stop_group(pid, SIGKILL);
+            stop_group(o, pid, SIGKILL);
             break;
         }
         for (int i = 0; i < np; i++) {
@@ -156,7 +156,7 @@ int cb_proc_run(const cb_proc *o, cb_proc_result *r, cb_err *e) {
             }
         }
         if (rc) {
-            stop_group(pid, SIGKILL);
+            stop_group(o, pid, SIGKILL);
             break;
         }
     }

@@ -253,6 +253,7 @@ static void test_bad_input(void **state) {
     bad("unknown --method", "--method avg --trials 2");
     bad("--trials must be > 0", "--method and --trials 0");
     bad("--trials must be > 0", "--method and --trials -3");
+    bad("--trials 10001: at most 10000", "--method and --trials 10001");
     bad("--epochs must be > 0", "--method and --trials 2 --epochs 0");
     bad("after --: unknown train option '--bogus'", "--method and --trials 2 -- --bogus 1");
     bad("--epochs after --: tune sets it itself", "--method and --trials 2 -- --epochs 3");
@@ -287,6 +288,19 @@ static void test_bad_input(void **state) {
     bad("is not a study name", "--space %s --method and --trials 2 --study .x", p);
     bad("is not a study name", "--space %s --method and --trials 2 --study 'a b'", p);
     bad("(too long) is not a study name", "--space %s --method and --trials 2 --study %065d", p, 7);
+    /* a tune.json that is a FIFO is no study settings: refused, not taken for a new study (it was) */
+    char fdir[4200], fifo[4300];
+    snprintf(fdir, sizeof fdir, "%s/fifo-study", tmp);
+    snprintf(fifo, sizeof fifo, "%s/tune.json", fdir);
+    assert_int_equal(mkdir(fdir, 0755), 0);
+    assert_int_equal(mkfifo(fifo, 0644), 0);
+    rc = test_run(out, sizeof out, err, sizeof err, "tune %s/tr.cbd --val %s/va.cbd -o %s --method and --trials 2 "
+                  "--space %s", tmp, tmp, fdir, p);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(err, "is not a regular file"));
+    assert_false(exists("%s/fifo-study/trials.csv", tmp));
+    unlink(fifo);
+    rmdir(fdir);
     /* the inputs are as they were */
     char *m1 = slurp_text("%s/tr.cbd/manifest.txt", tmp), *m2 = slurp_text("%s", p);
     assert_non_null(m1);
