@@ -273,7 +273,11 @@ int cli_cmd_appearance(int argc, char **argv) {
     print_cell("held-out", "own", &rec.cell[1][0], 1);
     print_cell("held-out", "seen", &rec.cell[1][1], 0);
     print_cell("held-out", "unseen", &rec.cell[1][2], 0);
-    printf("closed loop: greedy, one episode per level and look\n");
+    int64_t steps = 0;
+    for (int64_t i = 0; i < neps; i++) steps += played[i].steps;
+    printf("closed loop: greedy, one episode per level and look; %lld episodes, %lld steps (one frame through the "
+           "policy each)\n",
+           (long long)neps, (long long)steps);
     printf("  layout   look     episodes  success [95%% interval]\n");
     print_play("seen", "seen", "the training levels as they are", &rec.play[RUN_APP_SS]);
     print_play("seen", "unseen", "the training levels in unseen looks", &rec.play[RUN_APP_SU]);
