@@ -1,8 +1,10 @@
-/* cmd_appearance.c - coinbc appearance: the appearance probe, offline part
- * (issue 22). The run's policy sees the same states in their own look and in
+/* cmd_appearance.c - coinbc appearance: the appearance probe (issue 22).
+ * Offline, the run's policy sees the same states in their own look and in
  * other looks; how often its decisions move says what it owes to the look.
- * The training levels come from RUN/config.json and the training dataset's
- * manifest; the logic is eval_appearance_offline (eval/appearance.c). */
+ * In the closed loop it plays the levels greedily in those looks. The
+ * training levels come from RUN/config.json and the training dataset's
+ * manifest; the logic is eval_appearance_offline (eval/appearance.c) and
+ * eval_appearance_episodes / _play (eval/appearance_rollout.c). */
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,7 +99,7 @@ int cli_cmd_appearance(int argc, char **argv) {
         {"levels", CLI_RANGE, &lv, "A-B", "held-out level seeds (unseen layouts; required, none a training level)", 0},
         {"mode", CLI_STR, &mode_s, "M", "easy or hard (default: the training levels' mode)", 0},
         {"states", CLI_I64, &states, "N", "states per level, from expert play with noise as record plays (default 20)", 0},
-        {"donors", CLI_INT, &donors, "K", "other looks per state and kind, 1..16 (default 4)", 0},
+        {"donors", CLI_INT, &donors, "K", "other looks per level and kind, 1..16 (default 4): K frames a state, K episodes", 0},
         {"noise", CLI_F64, &noise, "EPS", "probability of a random action in the expert's play (default 0.1)", 0},
         {"seed", CLI_I64, &seed, "S", "seed of the noise and of the donors' choice (default 0)", 0},
         {"checkpoint", CLI_STR, &ckpt, "FILE", "checkpoint to probe (default RUN/best.ckpt)", 0},
@@ -119,8 +121,9 @@ int cli_cmd_appearance(int argc, char **argv) {
         "coinbc appearance RUN --levels A-B [--mode M] [--states N] [--donors K] [--seed S] [--json] [-o FILE]",
         "In easy mode only the background offset and the enemy and crate themes vary: there are no unseen\n"
         "looks, and the seen-look cells change only those.\n"
-        "The looks are the same in both parts: a held-out level gets K training levels' looks and a training\n"
-        "level K unseen looks, drawn from --seed and the level's seed (docs/FORMATS.md, appearance.json).\n"
+        "The closed loop plays each level in the looks the offline part shows it (drawn from --seed and the\n"
+        "level's seed; docs/FORMATS.md, appearance.json): a held-out level in its K training levels' looks,\n"
+        "a training level in its K unseen looks; greedy play repeats itself, so one episode each.\n"
         "example: coinbc appearance runs/mean-1 --levels 1000-1099 --states 20 --donors 4"};
     const char *pos[1];
     int npos = 0, rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), pos, 1, &npos);
