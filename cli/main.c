@@ -39,7 +39,7 @@ static void usage(FILE *out) {
  * times over the same files. */
 static int runs_distributed(const char *name) {
     return !strcmp(name, "record") || !strcmp(name, "train") || !strcmp(name, "eval") || !strcmp(name, "rollout") ||
-           !strcmp(name, "bench");
+           !strcmp(name, "appearance") || !strcmp(name, "bench");
 }
 
 /* One command, as one process or as one rank of several: rank 0 alone
@@ -54,8 +54,8 @@ static int run_command(const cli_entry *c, int argc, char **argv) {
     int rank = cb_dist_rank(), size = cb_dist_size();
     if (size > 1 && !runs_distributed(c->name)) {
         if (rank == 0)
-            fprintf(stderr, "coinbc %s: does not run under mpirun with %d ranks (record, train, eval, rollout and bench "
-                            "do); start it as one process\n", c->name, size);
+            fprintf(stderr, "coinbc %s: does not run under mpirun with %d ranks (record, train, eval, rollout, appearance "
+                            "and bench do); start it as one process\n", c->name, size);
         cb_dist_finalize();
         return 2;
     }

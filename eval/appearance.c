@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "eval/app_variants.h"
 #include "eval/eval.h"
 
 #define BATCH_STATES 16
@@ -18,6 +19,7 @@ typedef struct {
     const eval_app_opts *o;
     const game_appearance_sets *sets;
     eval_app_level *out;
+    int64_t lo;             /* task i is level lo + i */
     cb_err *errs;           /* per level */
     game_expert *ex;        /* per worker */
     uint8_t **frames;       /* per worker: BATCH_STATES * (1 + 2K) frames */
@@ -46,10 +48,11 @@ static double kl_div(const float *p, const float *q) {
     return s > 0 ? s : 0; /* rounding can leave a tiny negative for equal rows */
 }
 
-/* The variant looks of level i: how many, which cell each belongs to, and the levels. */
-static int make_variants(app_ctx *x, int64_t i, const game_level *L, game_level *var, int *look, cb_err *e) {
-    const eval_app_opts *o = x->o;
-    eval_app_level *r = &x->out[i];
+/* The variant looks of level L (r->seed): how many, which cell each belongs
+ * to, and the levels; fills r's donors. Shared with the closed loop
+ * (appearance_rollout.c), so both parts give a level the same looks. */
+int eval_app_variants(game_level *var, int *look, eval_app_level *r, const game_level *L, const eval_app_opts *o,
+                      const game_appearance_sets *sets, cb_err *e) {
     cb_rng rng;
     cb_rng_seed2(&rng, o->seed ^ DONOR_STREAM, (uint64_t)(uint32_t)r->seed);
     int nv = 0, rc;
@@ -63,7 +66,7 @@ static int make_variants(app_ctx *x, int64_t i, const game_level *L, game_level 
                 d = o->train[cb_rng_below(&rng, (uint32_t)o->ntrain)];
                 int dup = 0;
                 for (int j = 0; j < k; j++) dup |= r->seen_donor[j] == d;
-                if (!dup || x->sets->nlevels < o->donors) break;
+                if (!dup || sets->nlevels < o->donors) break;
             }
             r->seen_donor[k] = d;
             D = &var[nv];
@@ -74,10 +77,10 @@ static int make_variants(app_ctx *x, int64_t i, const game_level *L, game_level 
             look[nv++] = EVAL_APP_SEEN;
         }
     }
-    if (x->sets->nunseen > 0) {
+    if (sets->nunseen > 0) {
         for (int k = 0; k < o->donors; k++) {
-            int u = (int)cb_rng_below(&rng, (uint32_t)x->sets->nunseen);
-            if ((rc = unseen_look(&a, L, x->sets, u, &rng, e))) return rc;
+            int u = (int)cb_rng_below(&rng, (uint32_t)sets->nunseen);
+            if ((rc = unseen_look(&a, L, sets, u, &rng, e))) return rc;
             r->unseen_look[k][0] = (uint8_t)a.bg_index;
             r->unseen_look[k][1] = (uint8_t)a.wall_theme;
             r->unseen_look[k][2] = (uint8_t)a.player_theme;
@@ -116,6 +119,7 @@ static int score(app_ctx *x, eval_app_level *r, int worker, int ns, int nv, cons
 
 static int app_level(void *vctx, int64_t i, int worker) {
     app_ctx *x = vctx;
+    i += x->lo;
     const eval_app_opts *o = x->o;
     eval_app_level *r = &x->out[i];
     cb_err *e = &x->errs[i];
@@ -128,7 +132,7 @@ static int app_level(void *vctx, int64_t i, int worker) {
     }
     int look[2 * EVAL_APP_MAX_DONORS];
     if ((rc = game_env_init(env, r->seed, o->mode, e))) goto out;
-    int nv = make_variants(x, i, &env->level, var, look, e);
+    int nv = eval_app_variants(var, look, r, &env->level, o, x->sets, e);
     if (nv < 0) {
         rc = nv;
         goto out;
@@ -170,7 +174,7 @@ out:
     return rc;
 }
 
-static int check_opts(const eval_app_opts *o, cb_err *e) {
+int eval_app_check_opts(const eval_app_opts *o, cb_err *e) {
     if (!o->policy) return cb_fail(e, CB_EARG, "appearance probe: no policy");
     if (o->mode != GAME_EASY && o->mode != GAME_HARD) return cb_fail(e, CB_EARG, "appearance probe: unknown mode %d", o->mode);
     if (o->ntrain < 1 || !o->train) return cb_fail(e, CB_EARG, "appearance probe: no training levels");
@@ -191,7 +195,7 @@ static int check_opts(const eval_app_opts *o, cb_err *e) {
 }
 
 int eval_appearance_offline(eval_app_level *out, game_appearance_sets *sets, const eval_app_opts *o, cb_err *e) {
-    int rc = check_opts(o, e);
+    int rc = eval_app_check_opts(o, e);
     if (rc) return rc;
     if ((rc = game_appearance_sets_build(sets, o->train, o->ntrain, o->mode, e))) return rc;
     int n = o->ntrain + o->nheldout;
@@ -200,9 +204,17 @@ int eval_appearance_offline(eval_app_level *out, game_appearance_sets *sets, con
         out[i].heldout = i >= o->ntrain;
         out[i].seed = out[i].heldout ? o->heldout[i - o->ntrain] : o->train[i];
     }
+    int64_t lo = 0, hi = n;
+    if (o->has_part) {
+        if (o->part_lo < 0 || o->part_hi < o->part_lo || o->part_hi > n)
+            return cb_fail(e, CB_EARG, "appearance probe: share %lld-%lld of %d levels", (long long)o->part_lo,
+                           (long long)o->part_hi, n);
+        lo = o->part_lo, hi = o->part_hi;
+    }
+    if (hi == lo) return 0;
     int nt = o->threads > 0 ? o->threads : cb_default_threads();
-    if (nt > n) nt = n;
-    app_ctx x = {.o = o, .sets = sets, .out = out};
+    if (nt > hi - lo) nt = (int)(hi - lo);
+    app_ctx x = {.o = o, .sets = sets, .out = out, .lo = lo};
     x.errs = calloc((size_t)n, sizeof *x.errs);
     x.ex = calloc((size_t)nt, sizeof *x.ex);
     x.frames = calloc((size_t)nt, sizeof *x.frames);
@@ -223,7 +235,7 @@ int eval_appearance_offline(eval_app_level *out, game_appearance_sets *sets, con
         if ((rc = game_expert_init(&x.ex[w], o->expert, e))) goto out;
         nex++;
     }
-    rc = cb_parallel_for_w(n, nt, app_level, &x);
+    rc = cb_parallel_for_w(hi - lo, nt, app_level, &x);
     if (rc) {
         for (int i = 0; i < n; i++)
             if (x.errs[i].code) {

@@ -139,6 +139,9 @@ typedef struct {
     uint8_t *film;         /* film_levels * film_steps * GAME_OBS_BYTES */
     uint8_t *film_action;  /* film_levels * film_steps, 255 = no frame */
     int *film_len, *film_outcome;
+    /* Optional: looks[i] is given to level seeds[i] after generation
+     * (game_level_set_appearance; the appearance probe's closed loop). */
+    const game_appearance *looks;
 } eval_rollout_opts;
 
 /* Plays levels seeds[0..n) and fills out[0..n). Levels are processed in
@@ -201,6 +204,10 @@ typedef struct {
     int donors;           /* K, 1..EVAL_APP_MAX_DONORS */
     int threads;          /* 0: cb_default_threads() */
     const game_expert_opts *expert; /* NULL: defaults */
+    /* has_part: only levels [part_lo, part_hi) of the order below are played
+     * (one rank's share under mpirun); the others keep their seed alone */
+    int has_part;
+    int64_t part_lo, part_hi;
 } eval_app_opts;
 
 /* Fills out[0..ntrain) for the training levels (in the order given) and
@@ -213,6 +220,47 @@ int eval_appearance_offline(eval_app_level *out, game_appearance_sets *sets, con
 /* Sums levels in order into sum[layout][look], layout 0 = training levels,
  * 1 = held out. */
 void eval_appearance_sum(eval_app_cell sum[2][EVAL_APP_NLOOKS], const eval_app_level *lv, int n);
+
+/* ---- the appearance probe, closed loop (eval/appearance_rollout.c) -------
+ * Greedy play in four cells: layout seen (the training levels) or unseen
+ * (the held-out levels) x look seen or unseen. seen/seen: each training
+ * level as it is; seen/unseen: each training level in the K unseen looks the
+ * offline probe gives it; unseen/seen: each held-out level in the K training
+ * levels' looks the offline probe gives it; unseen/unseen: each held-out
+ * level as it is. The donors are the offline probe's (the same --seed gives
+ * the same looks, eval_appearance_looks). One greedy episode per (level,
+ * look): a level replays identically episode after episode (num_levels=1,
+ * the per-step parities restart), so a second greedy episode repeats the
+ * first. Played by eval_rollout (chunks of 8 episodes in lockstep), so the
+ * result does not depend on the thread count; with no unseen looks (easy
+ * mode, or training levels that leave none) seen/unseen is empty. */
+enum { EVAL_APP_SS = 0, EVAL_APP_SU = 1, EVAL_APP_US = 2, EVAL_APP_UU = 3, EVAL_APP_NPLAY = 4 };
+
+typedef struct {
+    int32_t seed;            /* the level (its layout) */
+    int cell;                /* EVAL_APP_SS .. EVAL_APP_UU */
+    int donor;               /* -1: its own look; else the index of the look among the level's K */
+    game_appearance look;    /* the look it is played in (its own for donor -1) */
+} eval_app_episode;
+
+typedef struct {
+    int64_t episodes, coins, deaths, timeouts;
+    double success, lo, hi;  /* coins / episodes and its 95% Wilson interval (0, 0, 0 when empty) */
+} eval_app_play;
+
+/* The episodes of the closed loop, in a fixed order: per training level
+ * (in o->train's order) its own look, then its K unseen looks; per held-out
+ * level its own look, then its K seen looks. *eps is malloc'd (*n entries).
+ * The same checks as eval_appearance_offline; fills *sets too. */
+int eval_appearance_episodes(eval_app_episode **eps, int64_t *n, game_appearance_sets *sets, const eval_app_opts *o,
+                             cb_err *e);
+/* Plays episodes eps[0..n) greedily with o->policy (o->threads workers) into
+ * out[0..n); any sub-range gives the same results as the whole. */
+int eval_appearance_play(eval_level_result *out, const eval_app_episode *eps, int64_t n, const eval_app_opts *o,
+                         cb_err *e);
+/* Sums the episodes into the four cells, with Wilson intervals. */
+void eval_appearance_play_sum(eval_app_play cell[EVAL_APP_NPLAY], const eval_app_episode *eps,
+                              const eval_level_result *res, int64_t n);
 
 /* ---- pictures ------------------------------------------------------------ */
 /* Draws text in a 3x5 pixel font (digits, capitals, ": - / . + % =") at (x, y). */

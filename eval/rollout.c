@@ -64,6 +64,7 @@ static int ro_chunk(void *vctx, int64_t c, int worker) {
         r->seed = x->seeds[s->level];
         if (o->agent == EVAL_AGENT_EXPERT) continue;
         if ((rc = game_env_init(&s->env, r->seed, o->mode, e))) goto out;
+        if (o->looks && (rc = game_level_set_appearance(&s->env.level, &o->looks[s->level], e))) goto out;
         cb_rng_seed2(&s->rng, o->seed, (uint64_t)(uint32_t)r->seed);
         s->active = o->episodes > 0;
         int f = film_slot(o, s->level);

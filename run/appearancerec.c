@@ -25,6 +25,10 @@ static const struct {
 };
 #define NCELLS 5
 
+/* the four closed-loop cells, by key (RUN_APP_SS .. RUN_APP_UU) */
+static const char *const PLAYS[RUN_APP_PLAYS] = {"seen_layout_own_look", "seen_layout_unseen_look",
+                                                 "heldout_layout_seen_look", "heldout_layout_own_look"};
+
 static double rate(int64_t k, int64_t n) { return n > 0 ? (double)k / (double)n : NAN; }
 
 static json_t *cell_json(const run_app_cell *c, int original) {
@@ -37,6 +41,14 @@ static json_t *cell_json(const run_app_cell *c, int original) {
     return o;
 }
 
+static json_t *play_json(const run_app_play *c) {
+    int empty = c->episodes == 0;
+    return json_pack("{s:I, s:I, s:I, s:I, s:o, s:o, s:o}", "episodes", (json_int_t)c->episodes, "coins",
+                     (json_int_t)c->coins, "deaths", (json_int_t)c->deaths, "timeouts", (json_int_t)c->timeouts,
+                     "success", rj_real(empty ? NAN : c->success), "success_lo", rj_real(empty ? NAN : c->success_lo),
+                     "success_hi", rj_real(empty ? NAN : c->success_hi));
+}
+
 int run_appearance_encode(run_text *out, const run_appearance *v, cb_err *e) {
     char levels[32];
     snprintf(levels, sizeof levels, "%d-%d", v->level_lo, v->level_hi);
@@ -45,24 +57,33 @@ int run_appearance_encode(run_text *out, const run_appearance *v, cb_err *e) {
         json_t *c = cell_json(&v->cell[CELLS[i].layout][CELLS[i].look], CELLS[i].look == 0);
         if (!c || json_object_set_new(cells, CELLS[i].key, c)) json_decref(cells), cells = NULL;
     }
+    json_t *plays = json_object();
+    for (int i = 0; plays && i < RUN_APP_PLAYS; i++) {
+        json_t *c = play_json(&v->play[i]);
+        if (!c || json_object_set_new(plays, PLAYS[i], c)) json_decref(plays), plays = NULL;
+    }
     json_t *looks = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i}", "seen_backgrounds", v->seen_backgrounds, "seen_pairs",
                               v->seen_pairs, "seen_looks", v->seen_looks, "unseen_backgrounds", v->unseen_backgrounds,
                               "unseen_pairs", v->unseen_pairs, "unseen_looks", v->unseen_looks);
     json_t *o = NULL;
-    if (cells && looks)
-        o = json_pack("{s:s, s:i, s:s, s:s, s:s, s:i, s:I, s:f, s:I, s:i, s:O, s:O}", "format", FORMAT, "version",
+    if (cells && looks && plays)
+        o = json_pack("{s:s, s:i, s:s, s:s, s:s, s:i, s:I, s:f, s:I, s:i, s:O, s:O, s:O}", "format", FORMAT, "version",
                       RUN_VERSION, "checkpoint", v->checkpoint, "mode", v->hard ? "hard" : "easy", "levels", levels,
                       "train_levels", v->train_levels, "states_per_level", (json_int_t)v->states_per_level, "noise",
-                      v->noise, "seed", (json_int_t)v->seed, "donors", v->donors, "looks", looks, "offline", cells);
+                      v->noise, "seed", (json_int_t)v->seed, "donors", v->donors, "looks", looks, "offline", cells,
+                      "closed_loop", plays);
     json_decref(cells);
+    json_decref(plays);
     json_decref(looks);
     return rj_dump(out, o, 2, "appearance.json", e);
 }
 
 static const char *const KEYS[] = {"checkpoint", "levels", "mode", "train_levels", "states_per_level", "noise",
-                                   "seed", "donors", "looks", "offline", NULL};
+                                   "seed", "donors", "looks", "offline", "closed_loop", NULL};
 static const char *const LOOK_KEYS[] = {"seen_backgrounds", "seen_pairs", "seen_looks", "unseen_backgrounds",
                                         "unseen_pairs", "unseen_looks", NULL};
+static const char *const PLAY_KEYS[] = {"episodes", "coins", "deaths", "timeouts", "success", "success_lo",
+                                        "success_hi", NULL};
 static const char *const CELL_KEYS[] = {"frames", "correct", "agree", "kl_sum", "accuracy", "agreement", "mean_kl",
                                         NULL};
 
@@ -102,6 +123,42 @@ static int decode_cell(run_app_cell *c, json_t *o, const char *name, int origina
         return rc;
     if (!original && (rc = same_rate(o, name, "mean_kl", c->frames ? c->kl_sum / (double)c->frames : NAN, e)))
         return rc;
+    return 0;
+}
+
+/* a closed-loop cell: outcomes that add up, the success the counts give and
+ * an interval around it inside [0, 1] (all three null when empty) */
+static int decode_play(run_app_play *c, json_t *o, const char *name, cb_err *e) {
+    int rc;
+    if ((rc = rj_only(o, name, PLAY_KEYS, e))) return rc;
+    if ((rc = rj_int(o, name, "episodes", 0, INT64_MAX, &c->episodes, e)) ||
+        (rc = rj_int(o, name, "coins", 0, c->episodes, &c->coins, e)) ||
+        (rc = rj_int(o, name, "deaths", 0, c->episodes, &c->deaths, e)) ||
+        (rc = rj_int(o, name, "timeouts", 0, c->episodes, &c->timeouts, e)))
+        return rc;
+    if (c->coins + c->deaths + c->timeouts != c->episodes)
+        return cb_fail(e, CB_EFORMAT, "%s: coins %lld + deaths %lld + timeouts %lld is not episodes %lld (every episode "
+                                      "ends in one of them)",
+                       name, (long long)c->coins, (long long)c->deaths, (long long)c->timeouts,
+                       (long long)c->episodes);
+    if ((rc = same_rate(o, name, "success", rate(c->coins, c->episodes), e))) return rc;
+    c->success = rate(c->coins, c->episodes);
+    if ((rc = rj_num(o, name, "success_lo", 1, &c->success_lo, e)) ||
+        (rc = rj_num(o, name, "success_hi", 1, &c->success_hi, e)))
+        return rc;
+    if (c->episodes == 0) {
+        if (!isnan(c->success_lo) || !isnan(c->success_hi))
+            return cb_fail(e, CB_EFORMAT, "%s: no episodes, so \"success_lo\" and \"success_hi\" must be null", name);
+        c->success_lo = c->success_hi = NAN;
+        return 0;
+    }
+    /* the Wilson interval holds the rate (up to rounding) and lies in [0, 1] */
+    if (!(c->success_lo >= 0 && c->success_lo <= c->success + 1e-12 && c->success_hi >= c->success - 1e-12 &&
+          c->success_hi <= 1))
+        return cb_fail(e, CB_EFORMAT,
+                       "%s: the interval [%.17g, %.17g] does not hold success %.17g inside [0, 1] (expected the 95%% "
+                       "Wilson interval of coins / episodes)",
+                       name, c->success_lo, c->success_hi, c->success);
     return 0;
 }
 
@@ -186,6 +243,35 @@ static int decode(void *p, json_t *o, const char *name, cb_err *e) {
                            "and %d donors give %lld",
                            name, CELLS[i].key, (long long)c[CELLS[i].layout][CELLS[i].look].frames, v->train_levels,
                            v->level_lo, v->level_hi, (long long)S, v->donors, (long long)want[i]);
+
+    /* the closed loop: one greedy episode per (level, look) */
+    if (!json_object_get(o, "closed_loop"))
+        return cb_fail(e, CB_EFORMAT,
+                       "%s: key \"closed_loop\" is missing (a record of the offline part alone, from before the "
+                       "closed loop; run coinbc appearance again)",
+                       name);
+    json_t *po = object(o, name, "closed_loop", e);
+    if (!po) return CB_EFORMAT;
+    json_object_foreach(po, key, val) {
+        int ok = 0;
+        for (int i = 0; i < RUN_APP_PLAYS && !ok; i++) ok = !strcmp(key, PLAYS[i]);
+        if (!ok) return cb_fail(e, CB_EFORMAT, "%s: closed_loop: unknown key \"%s\"", name, key);
+    }
+    int64_t t = v->train_levels, Kt = K * t, Kh = K * nheld; /* no overflow: below the frames' products */
+    int64_t wantp[RUN_APP_PLAYS] = {t, v->unseen_looks ? Kt : 0, Kh, nheld};
+    for (int i = 0; i < RUN_APP_PLAYS; i++) {
+        snprintf(sub, sizeof sub, "%s: closed_loop", name);
+        json_t *pc = object(po, sub, PLAYS[i], e);
+        if (!pc) return CB_EFORMAT;
+        snprintf(sub, sizeof sub, "%s: closed_loop.%s", name, PLAYS[i]);
+        if ((rc = decode_play(&v->play[i], pc, sub, e))) return rc;
+        if (v->play[i].episodes != wantp[i])
+            return cb_fail(e, CB_EFORMAT,
+                           "%s has %lld episodes; %d training levels, levels %d-%d and %d donors give %lld (one per "
+                           "level and look)",
+                           sub, (long long)v->play[i].episodes, v->train_levels, v->level_lo, v->level_hi, v->donors,
+                           (long long)wantp[i]);
+    }
     return 0;
 }
 

@@ -222,13 +222,16 @@ int run_rollout_write(const char *dir, const run_rollout *v, cb_err *e); /* DIR/
 int run_rollout_read(run_rollout *v, const char *dir, cb_err *e);
 
 /* ---- appearance.json -----------------------------------------------------------
- * The appearance probe's offline figures (coinbc appearance, issue 22;
- * docs/FORMATS.md). cell[layout][look]: layout 0 = the run's training levels
- * (seen layouts), 1 = the held-out levels; look 0 = the level's own, 1 =
- * training levels' looks (held-out layouts only: cell[0][1] is always
- * empty), 2 = unseen looks (none in easy mode). The file also holds each
- * cell's accuracy, agreement and mean KL, which the reader checks against
- * the counts. */
+ * The appearance probe's figures (coinbc appearance, issue 22;
+ * docs/FORMATS.md). Offline, cell[layout][look]: layout 0 = the run's
+ * training levels (seen layouts), 1 = the held-out levels; look 0 = the
+ * level's own, 1 = training levels' looks (held-out layouts only: cell[0][1]
+ * is always empty), 2 = unseen looks (none in easy mode). The file also holds
+ * each cell's accuracy, agreement and mean KL, which the reader checks
+ * against the counts. Closed loop, play[RUN_APP_*]: greedy episodes, one per
+ * (level, look); success and its Wilson interval are stored beside the
+ * counts (NAN when the cell is empty), the reader checks success against
+ * the counts and that the interval holds it. */
 #define RUN_APP_LOOKS 3
 typedef struct {
     int64_t frames;   /* frames scored */
@@ -236,6 +239,12 @@ typedef struct {
     int64_t agree;    /* argmax == the original frame's argmax */
     double kl_sum;    /* summed KL(original || variant), nats */
 } run_app_cell;
+
+enum { RUN_APP_SS = 0, RUN_APP_SU = 1, RUN_APP_US = 2, RUN_APP_UU = 3, RUN_APP_PLAYS = 4 }; /* layout/look */
+typedef struct {
+    int64_t episodes, coins, deaths, timeouts; /* coins + deaths + timeouts = episodes */
+    double success, success_lo, success_hi;    /* coins / episodes, 95% Wilson interval */
+} run_app_play;
 
 typedef struct {
     int version;
@@ -250,6 +259,7 @@ typedef struct {
     int seen_backgrounds, seen_pairs, seen_looks; /* looks of the training levels */
     int unseen_backgrounds, unseen_pairs, unseen_looks;
     run_app_cell cell[2][RUN_APP_LOOKS];
+    run_app_play play[RUN_APP_PLAYS]; /* seen/seen, seen/unseen, held-out/seen, held-out/own */
 } run_appearance;
 
 int run_appearance_encode(run_text *out, const run_appearance *v, cb_err *e);

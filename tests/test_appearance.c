@@ -787,8 +787,9 @@ static void test_record_round_trip_and_refusals(void **st) {
 /* the fuzz target over its seeds, truncated at every length and with flipped bytes */
 static void test_record_fuzz_corpus(void **st) {
     (void)st;
-    const char *seeds[] = {"tests/fuzz/corpus/appearance/appearance_v1", "tests/fuzz/corpus/appearance/appearance_easy_v1"};
-    for (int s = 0; s < 2; s++) {
+    const char *seeds[] = {"tests/fuzz/corpus/appearance/appearance_v1", "tests/fuzz/corpus/appearance/appearance_easy_v1",
+                           "tests/fuzz/corpus/appearance/appearance_nounseen_v1"};
+    for (int s = 0; s < 3; s++) {
         size_t n;
         uint8_t *b = (uint8_t *)read_text(seeds[s], &n);
         fuzz_appearance_one(b, n);

@@ -1,8 +1,8 @@
 /* test_mpi.c - coinbc under mpirun (docs/MPI.md), 2 ranks on localhost:
  * the ordered combine against one process on random gradients (sign counts
  * exact, outputs bit-identical), train mean and AND bit-identical to one
- * process and resumed with another rank count, record, eval and rollout
- * byte-identical to one process, an L that 2 ranks cannot split refused, a
+ * process and resumed with another rank count, record, eval, rollout and
+ * appearance byte-identical to one process, an L that 2 ranks cannot split refused, a
  * rank killed mid-run and a rank that hangs end the job with a message
  * naming them, and so does a rank that fails on its own. Skipped (each test says so) in a build without MPI=1 or
  * without mpirun; the program runs itself under mpirun for the combine. */
@@ -167,6 +167,21 @@ static void test_eval_rollout_same(void **state) {
     assert_int_equal(sh(MPIRUN " %s eval one_and v.cbd --quiet > e2.txt && " MPIRUN " %s %s --film f2.gif > r2.txt", c, c, r), 0);
     assert_int_equal(sh("cmp e1.txt e2.txt && cmp e1.json one_and/eval.json && cmp e1.png one_and/eval_frames.png"), 0);
     assert_int_equal(sh("cmp r1.txt r2.txt && cmp r1.json one_and/rollout.json && cmp f1.gif f2.gif"), 0);
+}
+
+/* the appearance probe: offline levels and closed-loop episodes split
+ * between the ranks; the same record and table (its timings aside) */
+static void test_appearance_same(void **state) {
+    (void)state;
+    if (!available()) skip();
+    const char *c = test_coinbc();
+    if (sh("test -e one_and/best.ckpt")) assert_int_equal(sh("%s train " TRAIN_ARGS " --method and -o one_and >/dev/null", c), 0);
+    const char *a = "appearance one_and --levels 300-304 --states 6 --donors 2 --seed 3 --threads 1";
+    assert_int_equal(sh("%s %s -o a1.json | grep -v ' s closed loop' | grep -v ^wrote > a1.txt && " MPIRUN
+                        " %s %s -o a2.json | grep -v ' s closed loop' | grep -v ^wrote > a2.txt",
+                        c, a, c, a),
+                     0);
+    assert_int_equal(sh("cmp a1.json a2.json && cmp a1.txt a2.txt && grep -q 'closed loop: greedy' a1.txt"), 0);
 }
 
 /* pid of the coinbc process that is rank `rank` of the job, or 0 */
@@ -370,7 +385,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_combine_two_ranks), cmocka_unit_test(test_train_mean),
         cmocka_unit_test(test_train_and),         cmocka_unit_test(test_resume_other_ranks),
         cmocka_unit_test(test_uneven_split_refused), cmocka_unit_test(test_record_same),
-        cmocka_unit_test(test_eval_rollout_same), cmocka_unit_test(test_rank_killed),
+        cmocka_unit_test(test_eval_rollout_same), cmocka_unit_test(test_appearance_same),
+        cmocka_unit_test(test_rank_killed),
         cmocka_unit_test(test_rank_hung),         cmocka_unit_test(test_rank_error),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
