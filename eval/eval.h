@@ -234,7 +234,8 @@ int eval_report_table(FILE *f, const char *const *runs, int nruns, cb_err *e);
 /* The same figures as a JSON array, one object per run (read through run/'s
  * strict readers; null where a record is missing): run, method, tau, seed,
  * epochs_done, train_acc, test_acc, gap, test_levels, rollout_success (+ _lo,
- * _hi), rollout_episodes, probe_relabeled_acc, probe_true_acc, probe_test_acc.
+ * _hi), rollout_episodes, probe_relabeled_acc, probe_true_acc, probe_test_acc,
+ * appearance (the appearance probe's offline groups, or null).
  * For scripts: they read run folders through this, never the files. */
 int eval_report_json(FILE *f, const char *const *runs, int nruns, cb_err *e);
 

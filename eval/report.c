@@ -331,7 +331,7 @@ static void agreement_charts(FILE *f, const run_data *rd, int nruns, eval_series
             char title[256];
             snprintf(title, sizeof title, "%s: %s", rd[i].name, a->layer[k]);
             eval_chart c = {.title = title, .xlabel = "|mean sign| across levels", .ylabel = "share of parameters",
-                            .width = 360, .height = 260, .kind = EVAL_CHART_BARS, .bin_width = 1.0 / RUN_AGREE_BINS};
+                            .width = 336, .height = 260, .kind = EVAL_CHART_BARS, .bin_width = 1.0 / RUN_AGREE_BINS};
             if (ns) eval_svg_chart(f, &c, ser, st, ns);
             for (int j = 0; j < ns; j++) free(ys[j]);
         }
@@ -498,8 +498,8 @@ static void frames_section(FILE *f, const run_data *rd, int nruns) {
         } else {
             fprintf(f, ": no frames, the checkpoint eval.json names (");
             eval_html_escape(f, r->ev.checkpoint[0] ? r->ev.checkpoint : "none");
-            fprintf(f, ") is not kept (coinbc compare keeps only the runs' summaries); training again from "
-                       "config.json gives it back.</li>\n");
+            fprintf(f, ") is not kept (coinbc compare, for one, keeps only its runs' summaries); training again "
+                       "from config.json gives it back.</li>\n");
         }
     }
     fprintf(f, "</ul>\n");
@@ -697,6 +697,25 @@ int eval_report_json(FILE *f, const char *const *runs, int nruns, cb_err *e) {
         static const char *const PROBE_KEYS[3] = {"probe_relabeled_acc", "probe_true_acc", "probe_test_acc"};
         for (int k = 0; k < 3; k++)
             json_object_set_new(o, PROBE_KEYS[k], num_or_null(r->has_probe[k], r->probe[k].test.acc));
+        /* the appearance probe's offline groups, by appearance.json's keys */
+        json_t *app = json_null();
+        if (r->has_app && (app = json_object())) {
+            static const char *const KEYS[APP_NGROUPS] = {"seen_layout_own_look", "seen_layout_unseen_look",
+                                                          "heldout_layout_own_look", "heldout_layout_seen_look",
+                                                          "heldout_layout_unseen_look"};
+            json_object_set_new(app, "mode", json_string(r->app.hard ? "hard" : "easy"));
+            for (int g = 0; g < APP_NGROUPS; g++) {
+                const run_app_cell *c = &r->app.cell[APP_GROUPS[g].layout][APP_GROUPS[g].look];
+                double n = (double)c->frames;
+                int has = c->frames > 0, other = APP_GROUPS[g].look != 0;
+                json_object_set_new(app, KEYS[g],
+                                    json_pack("{s:I, s:o, s:o, s:o}", "frames", (json_int_t)c->frames, "accuracy",
+                                              num_or_null(has, (double)c->correct / n), "agreement",
+                                              num_or_null(has, (double)c->agree / n), "mean_kl",
+                                              num_or_null(has && other, c->kl_sum / n)));
+            }
+        }
+        json_object_set_new(o, "appearance", app ? app : json_null());
         /* the per-epoch curve: metrics columns 0..4 (epoch, train_acc, val_acc, train_loss, val_loss) */
         json_t *ep = json_array();
         for (int t = 0; t < r->nrows && ep; t++) {

@@ -2,6 +2,7 @@
  * 3): y axes around the data, short run names in legends and tables, one
  * colour per method in every chart, the agreement histograms as bars, the
  * Frames section saying why it is empty, and the appearance probe's table. */
+#include <jansson.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -327,6 +328,20 @@ static void test_report_names_colours_bars_frames(void **st) {
     free(mask);
     free(hist);
     free(html);
+    /* --json: the groups for scripts, null for a run without the record */
+    static char js[65536];
+    if (test_run(js, sizeof js, err, sizeof err, "report %s %s --json", d[0], d[2])) fail_msg("report --json: %s", err);
+    json_error_t je;
+    json_t *arr = json_loads(js, 0, &je);
+    assert_non_null(arr);
+    json_t *a0 = json_object_get(json_array_get(arr, 0), "appearance");
+    assert_true(json_is_object(a0));
+    json_t *g = json_object_get(a0, "seen_layout_unseen_look");
+    assert_true(json_real_value(json_object_get(g, "agreement")) == 0.75);
+    assert_true(json_real_value(json_object_get(g, "mean_kl")) == 0.2);
+    assert_true(json_is_null(json_object_get(json_object_get(a0, "seen_layout_own_look"), "mean_kl")));
+    assert_true(json_is_null(json_object_get(json_array_get(arr, 1), "appearance")));
+    json_decref(arr);
     /* a damaged appearance.json is an error naming it */
     write_text(d[0], "appearance.json", "{\"format\": \"coinbc-appearance\", \"version\": 1}\n");
     assert_int_not_equal(test_run(o2, sizeof o2, err, sizeof err, "report %s -o %s/r2.html", d[0], root), 0);
