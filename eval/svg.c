@@ -198,11 +198,13 @@ void eval_svg_chart(FILE *f, const eval_chart *c, const eval_series *s, const ev
             xa.nticks = (int)(xa.hi - xa.lo) + 1;
         }
     }
-    int width = c->width, height = c->height, ml = 56, mr = 12, mt = 28;
+    /* the plot keeps the size of a chart with one legend row; more rows make the chart taller */
+    int width = c->width, ml = 56, mr = 12, mt = 28;
     int rows = legend_rows(s, ns, ml, width - mr) + (c->note && c->note[0] ? 1 : 0);
     int mb = 50 + 16 * rows;
-    double pw = width - ml - mr, ph = height - mt - mb;
-    if (ph < 60) ph = 60, height = (int)(mt + mb + ph);
+    double pw = width - ml - mr, ph = c->height - mt - 50 - 16;
+    if (ph < 60) ph = 60;
+    int height = (int)(mt + mb + ph);
 #define PX(v) (ml + ((v) - xa.lo) / (xa.hi - xa.lo) * pw)
 #define PY(v) (mt + (1 - ((v) - ya.lo) / (ya.hi - ya.lo)) * ph)
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart%s\" width=\"%d\" height=\"%d\" "
