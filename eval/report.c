@@ -388,11 +388,11 @@ static void learning_curves(FILE *f, const run_data *rd, int nruns, eval_series 
  * charts instead of drawn as flat lines at 1. */
 static void mask_charts(FILE *f, const run_data *rd, int nruns, eval_series *ser, eval_style *st, double **xs,
                         double **ys, int cap) {
-    fprintf(f, "<h2>Mask density per layer</h2>\n<p class=\"note\">Share of each parameter tensor's entries "
-               "whose gradient survived the mask, averaged over the epoch.</p>\n<div class=\"charts\">\n");
     /* which runs mask at all */
     int *masks = calloc((size_t)nruns, sizeof *masks), nflat = 0, ncharts = 0;
     if (!masks) return;
+    fprintf(f, "<h2>Mask density per layer</h2>\n<p class=\"note\">Share of each parameter tensor's entries "
+               "whose gradient survived the mask, averaged over the epoch.</p>\n<div class=\"charts\">\n");
     for (int i = 0; i < nruns; i++) {
         const run_data *r = &rd[i];
         int has = 0;

@@ -86,14 +86,21 @@ void eval_axis_nice(eval_axis *ax, double lo, double hi, int target) {
     ax->nticks = (int)(i1 - i0) + 1;
 }
 
-/* the path's components without trailing slashes and "." ones */
+/* the path's last (up to cap) components, without empty and "." ones */
 static int components(const char *p, const char **start, int *len, int cap) {
     int n = 0;
     while (*p) {
         while (*p == '/') p++;
         if (!*p) break;
         size_t l = strcspn(p, "/");
-        if (!(l == 1 && p[0] == '.') && n < cap) start[n] = p, len[n] = (int)l, n++;
+        if (!(l == 1 && p[0] == '.')) {
+            if (n == cap) { /* keep the last ones: names are suffixes */
+                memmove(start, start + 1, sizeof *start * (size_t)(cap - 1));
+                memmove(len, len + 1, sizeof *len * (size_t)(cap - 1));
+                n--;
+            }
+            start[n] = p, len[n] = (int)l, n++;
+        }
         p += l;
     }
     return n;

@@ -227,6 +227,14 @@ static void test_short_names(void **st) {
     eval_short_names(out, q, 2);
     assert_string_equal(out[0], "and");
     assert_string_equal(out[1], "probe/and");
+    /* a path deeper than the components kept: still its own last ones */
+    static char deep[1024];
+    for (int i = 0; i < 80; i++) strcat(deep, i % 2 ? "b/" : "a/");
+    strcat(deep, "runs/and-1");
+    const char *r[2] = {deep, "other/runs/and-1"};
+    eval_short_names(out, r, 2);
+    assert_string_equal(out[0], "b/runs/and-1");
+    assert_string_equal(out[1], "other/runs/and-1");
 }
 
 static char *root;
