@@ -57,7 +57,8 @@ int cli_cmd_report(int argc, char **argv) {
         "coinbc report RUN... [-o report.html]   or   coinbc report TUNEDIR... [-o report.html]",
         "Each RUN is a folder written by coinbc train (and filled further by coinbc eval and\n"
         "coinbc rollout). A RUN holding relabeled.json, true.json and test.json (eval.json format;\n"
-        "coinbc compare writes them into probe/METHOD/) adds a row to the memorization probe's table.\n"
+        "coinbc compare writes them into probe/METHOD/) adds a row to the memorization probe's table,\n"
+        "and a RUN holding appearance.json (coinbc appearance) a column to the appearance probe's table.\n"
         "A TUNEDIR is a folder written by coinbc tune (it holds trials.csv): its page shows each study's\n"
         "optimization history (best value so far against the trial number) and the value against each\n"
         "parameter, studies side by side.\n"

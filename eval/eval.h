@@ -282,7 +282,8 @@ int eval_report_table(FILE *f, const char *const *runs, int nruns, cb_err *e);
 /* The same figures as a JSON array, one object per run (read through run/'s
  * strict readers; null where a record is missing): run, method, tau, seed,
  * epochs_done, train_acc, test_acc, gap, test_levels, rollout_success (+ _lo,
- * _hi), rollout_episodes, probe_relabeled_acc, probe_true_acc, probe_test_acc.
+ * _hi), rollout_episodes, probe_relabeled_acc, probe_true_acc, probe_test_acc,
+ * appearance (the appearance probe's offline groups, or null).
  * For scripts: they read run folders through this, never the files. */
 int eval_report_json(FILE *f, const char *const *runs, int nruns, cb_err *e);
 
@@ -296,6 +297,46 @@ typedef struct {
 } eval_series;
 void eval_svg_lines(FILE *f, const char *title, const char *xlabel, const char *ylabel, const eval_series *s,
                     int ns, int width, int height);
+/* A chart of series in given styles (st NULL: the palette by index):
+ * lines, or bars (a histogram: each x is a bin's centre, bins bin_width
+ * wide, the series' bars side by side in each bin, from 0). Axes get round
+ * ticks around the data (eval_axis_nice); y_zero keeps 0 on the y axis. The
+ * legend lists the series with a name, in rows that fit the width; note is
+ * a line under it. Elements carry classes for tests: polyline.series,
+ * rect.bar, text.ytick, text.xtick, text.legend. */
+enum { EVAL_CHART_LINES = 0, EVAL_CHART_BARS = 1 };
+typedef struct {
+    const char *title, *xlabel, *ylabel;
+    int width, height;
+    int kind;         /* EVAL_CHART_LINES or EVAL_CHART_BARS */
+    double bin_width; /* bars */
+    int y_zero;
+    const char *note; /* NULL: none */
+} eval_chart;
+typedef struct {
+    char color[8]; /* "#rrggbb"; "" for the palette's */
+    int dash;      /* 0 solid, 1 dashed, 2 dotted */
+} eval_style;
+void eval_svg_chart(FILE *f, const eval_chart *c, const eval_series *s, const eval_style *st, int ns);
+/* An axis of round ticks (1, 2 or 5 x 10^k apart, about `target` of them)
+ * from the largest tick <= lo to the smallest >= hi: data in [0.74, 0.83]
+ * gets 0.74 to 0.84 by 0.02. One value gets a small span around it. */
+typedef struct {
+    double lo, hi, step;
+    int nticks; /* lo, lo + step, ..., hi */
+} eval_axis;
+void eval_axis_nice(eval_axis *ax, double lo, double hi, int target);
+/* The report's colour of a training method ("mean", "and", ...; one fixed
+ * colour each, the same in every chart), NULL for anything else. */
+const char *eval_method_color(const char *method);
+/* Shade k of n of base "#rrggbb" (several runs of one method): k = 0 is
+ * base, then alternately lighter and darker. */
+void eval_color_shade(char out[8], const char *base, int k, int n);
+/* Short names for run folders in legends and tables: for each path the
+ * shortest suffix of whole components that no other path's name equals
+ * (base names when they are distinct). */
+#define EVAL_SHORT_NAME 128
+void eval_short_names(char (*out)[EVAL_SHORT_NAME], const char *const *paths, int n);
 /* Writes s with &, <, >, " escaped for HTML. */
 void eval_html_escape(FILE *f, const char *s);
 

@@ -1,7 +1,9 @@
 /* report_tune.c - charts of tune folders for coinbc report: the optimization
  * history (best value so far against the trial number) and the value against
- * each parameter, one colour per study, several studies side by side. Reads
- * DIR/trials.csv through run/tune.c. */
+ * each parameter, several studies side by side, each in its method's colour
+ * (the report's fixed colours, eval_method_color) and named by the shortest
+ * distinct suffix of its path. Reads DIR/trials.csv, and for the method
+ * DIR/best.json or DIR/tune.json, through run/tune.c. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,23 +11,21 @@
 #include "eval/eval.h"
 #include "run/run.h"
 
-static const char *const COL[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"};
-#define NCOL 6
-
 /* value (y) against one parameter (x) as inline SVG; numbers on a linear or
  * log axis (log when all are positive and span more than 20x), words as
- * evenly spaced categories */
-static void scatter(FILE *f, const char *param, const run_tune_result *r, const int *col, const char *const *names,
-                    int nr) {
-    const int W = 360, H = 250, ml = 48, mr = 10, mt = 26, mb = 40 + 14 * ((nr + 1) / 2);
-    double pw = W - ml - mr, ph = H - mt - mb;
-    double x0 = INFINITY, x1 = -INFINITY;
+ * evenly spaced categories. Both axes have round ticks around the values
+ * (the values of a study lie close together: 0.74 to 0.83, say). */
+static void scatter(FILE *f, const char *param, const run_tune_result *r, const int *col, char (*names)[EVAL_SHORT_NAME],
+                    const eval_style *st, int nr) {
+    const int W = 360, ml = 48, mr = 10, mt = 26;
+    double x0 = INFINITY, x1 = -INFINITY, v0 = INFINITY, v1 = -INFINITY;
     int words = 0, nw = 0;
     char wl[RUN_TUNE_MAX_CHOICES][32];
     for (int s = 0; s < nr; s++) {
         if (col[s] < 0) continue;
         for (int i = 0; i < r[s].ntrials; i++) {
             const run_tune_value *v = &r[s].trials[i].opt[col[s]];
+            if (!isnan(r[s].trials[i].value)) v0 = fmin(v0, r[s].trials[i].value), v1 = fmax(v1, r[s].trials[i].value);
             if (v->is_str) {
                 words = 1;
                 int k = 0;
@@ -36,12 +36,31 @@ static void scatter(FILE *f, const char *param, const run_tune_result *r, const 
             }
         }
     }
+    /* the legend: studies with this parameter, flowed in rows */
+    int rows = 0;
+    double lw = W - mr;
+    for (int s = 0; s < nr; s++) {
+        if (col[s] < 0) continue;
+        double w = 14 + 6.3 * (double)strlen(names[s]) + 14;
+        if (!rows || lw + w > W - mr) rows++, lw = ml;
+        lw += w;
+    }
+    const int H = 230 + 14 * rows, mb = 40 + 14 * rows;
+    double pw = W - ml - mr, ph = H - mt - mb;
+    eval_axis ya, xa = {0};
+    eval_axis_nice(&ya, v0, v1, 4);
     int logx = !words && x0 > 0 && x1 / x0 > 20;
     if (!words && !isfinite(x0)) x0 = 0, x1 = 1;
     if (logx) x0 = log10(x0), x1 = log10(x1);
+    if (!words && !logx) {
+        eval_axis_nice(&xa, x0, x1, 4);
+        x0 = xa.lo, x1 = xa.hi;
+    }
     if (x1 <= x0) x0 -= 0.5, x1 += 0.5;
-    double pad = (x1 - x0) * 0.05;
+    double pad = (x1 - x0) * 0.04;
     x0 -= pad, x1 += pad;
+#define SX(x) (ml + pw * ((x) - x0) / (x1 - x0))
+#define SY(v) (mt + ph * (1 - ((v) - ya.lo) / (ya.hi - ya.lo)))
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart tune-scatter\" width=\"%d\" height=\"%d\" "
                "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"%d\" height=\"%d\" "
                "fill=\"#fff\"/>\n<text x=\"%d\" y=\"16\" font-size=\"13\" font-weight=\"bold\">value vs ",
@@ -49,25 +68,40 @@ static void scatter(FILE *f, const char *param, const run_tune_result *r, const 
     eval_html_escape(f, param);
     fprintf(f, "%s</text>\n", logx ? " (log scale)" : "");
     fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" stroke=\"#888\"/>\n", ml, mt, pw, ph);
-    for (int k = 0; k <= 4; k++) /* y: accuracy 0..1 */
-        fprintf(f, "<line x1=\"%d\" x2=\"%.0f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/><text x=\"%d\" y=\"%.1f\" "
-                   "text-anchor=\"end\">%.2f</text>\n",
-                ml, ml + pw, mt + ph * (1 - k / 4.0), mt + ph * (1 - k / 4.0), ml - 4, mt + ph * (1 - k / 4.0) + 4, k / 4.0);
+    for (int k = 0; k < ya.nticks; k++) {
+        double v = ya.lo + k * ya.step;
+        fprintf(f, "<line x1=\"%d\" x2=\"%.0f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/><text class=\"ytick\" x=\"%d\" "
+                   "y=\"%.1f\" text-anchor=\"end\">%.6g</text>\n",
+                ml, ml + pw, SY(v), SY(v), ml - 4, SY(v) + 4, fabs(v) < ya.step * 1e-6 ? 0 : v);
+    }
     if (words) {
         for (int k = 0; k < nw; k++) {
-            fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", ml + pw * (k + 0.5) / nw, mt + ph + 14);
+            fprintf(f, "<text class=\"xtick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", ml + pw * (k + 0.5) / nw,
+                    mt + ph + 14);
             eval_html_escape(f, wl[k]);
             fprintf(f, "</text>\n");
         }
+    } else if (logx) { /* 1, 2 and 5 of each decade, or only the decades over more than two */
+        int dense = x1 - x0 <= 2.2;
+        for (double d = floor(x0); d <= ceil(x1); d++)
+            for (int m = 0; m < (dense ? 3 : 1); m++) {
+                double v = d + log10((double[]){1, 2, 5}[m]);
+                if (v < x0 || v > x1) continue;
+                fprintf(f, "<text class=\"xtick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%g</text>\n", SX(v),
+                        mt + ph + 14, pow(10, v));
+            }
     } else {
-        for (int k = 0; k <= 3; k++) {
-            double v = x0 + pad + (x1 - x0 - 2 * pad) * k / 3.0;
-            fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.3g</text>\n", ml + pw * (v - x0) / (x1 - x0),
-                    mt + ph + 14, logx ? pow(10, v) : v);
+        for (int k = 0; k < xa.nticks; k++) {
+            double v = xa.lo + k * xa.step;
+            fprintf(f, "<text class=\"xtick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.6g</text>\n", SX(v),
+                    mt + ph + 14, fabs(v) < xa.step * 1e-6 ? 0 : v);
         }
     }
+    double lx = W - mr, ly = mt + ph + 16;
+    int first = 1;
     for (int s = 0; s < nr; s++) {
         if (col[s] < 0) continue;
+        const char *c = st[s].color;
         for (int i = 0; i < r[s].ntrials; i++) {
             const run_tune_trial *t = &r[s].trials[i];
             const run_tune_value *v = &t->opt[col[s]];
@@ -78,20 +112,48 @@ static void scatter(FILE *f, const char *param, const run_tune_result *r, const 
                 while (k < nw && strcmp(wl[k], v->str)) k++;
                 px = ml + pw * (k + 0.5 + 0.3 * ((i % 7) / 6.0 - 0.5)) / nw; /* a little jitter by trial */
             } else {
-                double x = logx ? log10(v->num) : v->num;
-                px = ml + pw * (x - x0) / (x1 - x0);
+                px = SX(logx ? log10(v->num) : v->num);
             }
-            double py = mt + ph * (1 - fmin(fmax(t->value, 0), 1));
             /* pruned trials hollow (their value is the best epoch before the stop) */
-            fprintf(f, "<circle class=\"pt\" cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\" stroke=\"%s\"/>", px, py,
-                    t->state == RUN_TUNE_COMPLETE ? COL[s % NCOL] : "none", COL[s % NCOL]);
+            fprintf(f, "<circle class=\"pt\" cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\" stroke=\"%s\"/>", px,
+                    SY(t->value), t->state == RUN_TUNE_COMPLETE ? c : "none", c);
         }
-        fprintf(f, "\n<rect x=\"%d\" y=\"%.0f\" width=\"10\" height=\"4\" fill=\"%s\"/><text x=\"%d\" y=\"%.0f\">", ml + (s % 2) * 150,
-                mt + ph + 30 + 14 * (s / 2) - 4, COL[s % NCOL], ml + (s % 2) * 150 + 14, mt + ph + 30 + 14 * (s / 2));
+        double w = 14 + 6.3 * (double)strlen(names[s]) + 14;
+        if (first || lx + w > W - mr) lx = ml, ly += 14;
+        first = 0;
+        fprintf(f, "\n<rect x=\"%.0f\" y=\"%.0f\" width=\"10\" height=\"4\" fill=\"%s\"/><text class=\"legend\" x=\"%.0f\" "
+                   "y=\"%.0f\">",
+                lx, ly - 4, c, lx + 14, ly);
         eval_html_escape(f, names[s]);
         fprintf(f, "</text>\n");
+        lx += w;
     }
     fprintf(f, "</svg>\n");
+#undef SX
+#undef SY
+}
+
+/* The method a study tuned: DIR/best.json's, else DIR/tune.json's; "" when
+ * neither is there (a damaged one is an error). */
+static int study_method(char *out, size_t cap, const char *dir, cb_err *e) {
+    char p[4200], *args = NULL;
+    out[0] = 0;
+    snprintf(p, sizeof p, "%s/best.json", dir);
+    int rc = run_tune_best_args(&args, p, e);
+    if (!rc) {
+        const char *m = strstr(args, "--method ");
+        if (m) snprintf(out, cap, "%.*s", (int)strcspn(m + 9, " "), m + 9);
+        free(args);
+        return 0;
+    }
+    if (rc != CB_ENOTFOUND) return rc;
+    snprintf(p, sizeof p, "%s/tune.json", dir);
+    run_tune_spec *spec = malloc(sizeof *spec);
+    if (!spec) return cb_fail(e, CB_ENOMEM, "report: out of memory");
+    rc = run_tune_spec_read(spec, p, e);
+    if (!rc) snprintf(out, cap, "%s", spec->method);
+    free(spec);
+    return rc == CB_ENOTFOUND ? 0 : rc;
 }
 
 int eval_report_tune(FILE *f, const char *const *dirs, int n, cb_err *e) {
@@ -99,24 +161,43 @@ int eval_report_tune(FILE *f, const char *const *dirs, int n, cb_err *e) {
     run_tune_result *r = calloc((size_t)n, sizeof *r);
     double *x = NULL, *y = NULL;
     eval_series *ser = calloc((size_t)n, sizeof *ser);
+    eval_style *st = calloc((size_t)n, sizeof *st);
+    char (*names)[EVAL_SHORT_NAME] = calloc((size_t)n, sizeof *names);
+    char (*method)[16] = calloc((size_t)n, sizeof *method);
     int rc = 0, total = 0;
-    if (!r || !ser) rc = cb_fail(e, CB_ENOMEM, "report: out of memory");
+    if (!r || !ser || !st || !names || !method) rc = cb_fail(e, CB_ENOMEM, "report: out of memory");
     for (int s = 0; s < n && !rc; s++) {
         char p[4200];
         snprintf(p, sizeof p, "%s/trials.csv", dirs[s]);
         rc = run_tune_trials_read(&r[s], p, e);
         total += r[s].ntrials;
+        if (!rc) rc = study_method(method[s], sizeof method[s], dirs[s], e);
     }
     if (!rc && (!(x = malloc(sizeof *x * (size_t)(total + 1))) || !(y = malloc(sizeof *y * (size_t)(total + 1)))))
         rc = cb_fail(e, CB_ENOMEM, "report: out of memory");
     if (!rc) {
-        fprintf(f, "<section class=\"tune\"><h2>Hyperparameter search</h2>\n<table><tr><th>study</th><th>trials</th>"
-                   "<th>complete</th><th>pruned</th><th>failed</th><th>best value</th><th>best trial</th></tr>\n");
+        /* a study in its method's colour (shades when several studies tuned one method) */
+        static const char *const OTHER[] = {"#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"};
+        eval_short_names(names, dirs, n);
+        for (int s = 0, nother = 0; s < n; s++) {
+            const char *base = eval_method_color(method[s]);
+            if (!base) {
+                snprintf(st[s].color, sizeof st[s].color, "%s", OTHER[nother++ % 5]);
+                continue;
+            }
+            int k = 0, cnt = 0;
+            for (int j = 0; j < n; j++)
+                if (eval_method_color(method[j]) == base) k += j < s, cnt++;
+            eval_color_shade(st[s].color, base, k, cnt);
+        }
+        fprintf(f, "<section class=\"tune\"><h2>Hyperparameter search</h2>\n<table><tr><th>study</th><th>method</th>"
+                   "<th>trials</th><th>complete</th><th>pruned</th><th>failed</th><th>best value</th><th>best trial</th>"
+                   "</tr>\n");
         int off = 0;
         for (int s = 0; s < n; s++) {
             int cnt[3] = {0, 0, 0}, b = run_tune_best(&r[s]);
             double best = NAN;
-            ser[s].name = dirs[s];
+            ser[s].name = names[s];
             ser[s].x = x + off;
             ser[s].y = y + off;
             /* history: best COMPLETE value so far, by trial number (rows are in number order) */
@@ -129,15 +210,22 @@ int eval_report_tune(FILE *f, const char *const *dirs, int n, cb_err *e) {
             }
             ser[s].n = r[s].ntrials;
             off += r[s].ntrials;
-            fprintf(f, "<tr><td>");
+            fprintf(f, "<tr><td title=\"");
             eval_html_escape(f, dirs[s]);
+            fprintf(f, "\"><span style=\"display:inline-block;width:10px;height:10px;margin-right:5px;background:%s\">"
+                       "</span>",
+                    st[s].color);
+            eval_html_escape(f, names[s]);
+            fprintf(f, "</td><td>");
+            eval_html_escape(f, method[s][0] ? method[s] : "-");
             fprintf(f, "</td><td>%d</td><td>%d</td><td>%d</td><td>%d</td>", r[s].ntrials, cnt[0], cnt[1], cnt[2]);
             if (b >= 0) fprintf(f, "<td>%.4f</td><td>%d</td></tr>\n", r[s].trials[b].value, r[s].trials[b].number);
             else fprintf(f, "<td>-</td><td>-</td></tr>\n");
         }
         fprintf(f, "</table>\n<div class=\"charts\">\n");
-        eval_svg_lines(f, "optimization history: best value so far", "trial number", "best validation accuracy", ser, n,
-                       520, 300);
+        eval_chart hc = {.title = "optimization history: best value so far", .xlabel = "trial number",
+                         .ylabel = "best validation accuracy", .width = 520, .height = 300};
+        eval_svg_chart(f, &hc, ser, st, n);
         /* value vs each parameter of any study, in first-seen order */
         for (int s = 0; s < n; s++)
             for (int k = 0; k < r[s].nparams; k++) {
@@ -152,7 +240,7 @@ int eval_report_tune(FILE *f, const char *const *dirs, int n, cb_err *e) {
                     for (int k2 = 0; k2 < r[s2].nparams; k2++)
                         if (!strcmp(r[s2].param[k2], r[s].param[k])) col[s2] = k2;
                 }
-                scatter(f, r[s].param[k], r, col, dirs, n < 64 ? n : 64);
+                scatter(f, r[s].param[k], r, col, names, st, n < 64 ? n : 64);
             }
         fprintf(f, "</div>\n<p>Filled points: complete trials; hollow: pruned trials at their best epoch before the "
                    "stop.</p></section>\n");
@@ -162,6 +250,9 @@ int eval_report_tune(FILE *f, const char *const *dirs, int n, cb_err *e) {
         for (int s = 0; s < n; s++) run_tune_result_free(&r[s]);
     free(r);
     free(ser);
+    free(st);
+    free(names);
+    free(method);
     free(x);
     free(y);
     return rc;
