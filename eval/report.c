@@ -275,7 +275,27 @@ static void appearance_table(FILE *f, const run_data *rd, int nruns) {
             fprintf(f, "</tr>\n");
         }
     }
-    fprintf(f, "</table>\n<p class=\"note\">No example frames: appearance.json holds the counts only (a strip of "
+    /* the closed loop: greedy play in the four cells, success with its Wilson interval */
+    static const char *const PLAY[RUN_APP_PLAYS] = {"seen layout, seen look (training levels as they are)",
+                                                    "seen layout, unseen look", "unseen layout, seen look",
+                                                    "unseen layout, unseen look (held-out levels as they are)"};
+    for (int k = 0; k < RUN_APP_PLAYS; k++) {
+        fprintf(f, "<tr>");
+        if (k == 0) fprintf(f, "<td class=\"l\" rowspan=\"%d\">closed loop: rollout success [95%%]</td>", RUN_APP_PLAYS);
+        fprintf(f, "<td class=\"l\">%s</td>", PLAY[k]);
+        for (int i = 0; i < nruns; i++) {
+            if (!rd[i].has_app) continue;
+            const run_app_play *p = &rd[i].app.play[k];
+            if (p->episodes <= 0) fprintf(f, "<td class=\"na\">-</td>");
+            else
+                fprintf(f, "<td>%.1f%% [%.1f, %.1f]<br><span class=\"na\">%lld episodes</span></td>", 100 * p->success,
+                        100 * p->success_lo, 100 * p->success_hi, (long long)p->episodes);
+        }
+        fprintf(f, "</tr>\n");
+    }
+    fprintf(f, "</table>\n<p class=\"note\">Closed loop: a drop from the first row to the second is appearance the "
+               "policy memorized; a drop from the first to the third is layout it memorized.</p>\n");
+    fprintf(f, "<p class=\"note\">No example frames: appearance.json holds the counts only (a strip of "
                "original and swapped frames needs the checkpoint and the engine, which the report does not run).</p>\n");
 }
 

@@ -76,7 +76,9 @@ static void make_run(const char *dir, const char *method, double tau, double acc
     run_config c;
     memset(&c, 0, sizeof c);
     assert_int_equal(model_config_default(&c.net, "nature"), 0);
-    c.params = 1000;
+    model plan;
+    assert_int_equal(model_plan(&plan, &c.net, &e), 0);
+    c.params = (int64_t)plan.nparams; /* config.json's reader checks it against the network */
     assert_int_equal(run_method_parse(method, &c.method), 0);
     c.tau = tau;
     c.sand_k = 1;
@@ -175,6 +177,18 @@ static void make_appearance(const char *dir, int hard) {
     a.cell[1][0] = (run_app_cell){20, 15, 20, 0};
     a.cell[1][1] = (run_app_cell){40, 28, 30, 6.0};
     if (hard) a.cell[1][2] = (run_app_cell){40, 26, 29, 9.0};
+    /* the closed loop: one episode per (level, look): T, K T (hard only), K H, H */
+    const int64_t eps[RUN_APP_PLAYS] = {4, hard ? 8 : 0, 4, 2}, coins[RUN_APP_PLAYS] = {3, hard ? 2 : 0, 1, 1};
+    for (int k = 0; k < RUN_APP_PLAYS; k++) {
+        run_app_play *p = &a.play[k];
+        p->episodes = eps[k], p->coins = coins[k], p->deaths = eps[k] - coins[k], p->timeouts = 0;
+        if (eps[k]) {
+            p->success = (double)coins[k] / (double)eps[k];
+            eval_wilson(coins[k], eps[k], &p->success_lo, &p->success_hi);
+        } else {
+            p->success = p->success_lo = p->success_hi = NAN;
+        }
+    }
     cb_err e = {0};
     if (run_appearance_write(dir, &a, &e)) fail_msg("%s", e.msg);
 }
@@ -330,6 +344,11 @@ static void test_report_names_colours_bars_frames(void **st) {
     assert_non_null(strstr(at, "<td>75.0%</td><td>75.0%</td>")); /* agreement, training layouts, unseen: 60/80 */
     assert_non_null(strstr(at, "<td>0.200</td><td>0.200</td>")); /* mean KL: 16/80 */
     assert_non_null(strstr(at, "<td>0.225</td><td>0.225</td>")); /* held-out layouts, unseen looks: 9/40 */
+    /* the closed loop's four cells: 3 of 4 training levels as they are, 2 of 8 in unseen looks */
+    assert_non_null(strstr(at, "closed loop: rollout success"));
+    assert_non_null(strstr(at, "<td>75.0% ["));
+    assert_non_null(strstr(at, "<td>25.0% ["));
+    assert_non_null(strstr(at, "8 episodes"));
     assert_true(strstr(at, "No example frames") == NULL || strstr(at, "No example frames") > ae);
     assert_non_null(strstr(ae, "No example frames"));
     free(acc);
