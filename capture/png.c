@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "capture/png.h"
+#include "capture/pngread.h"
 #include "dataset/dataset.h"
 
 typedef struct {

@@ -7,7 +7,7 @@
 
 #include "capture/capture.h"
 #include "capture/csv.h"
-#include "capture/png.h"
+#include "capture/pngread.h"
 #include "capture/recmeta.h"
 
 /* The mode from DIR/meta.json, read strictly: -1 when there is none; a

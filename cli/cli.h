@@ -73,11 +73,11 @@ int cli_cmd_play(int argc, char **argv);
 int cli_cmd_record(int argc, char **argv);
 int cli_cmd_capture(int argc, char **argv);
 int cli_cmd_data(int argc, char **argv);
-int cli_data_relabel(int argc, char **argv); /* coinbc data relabel (cmd_data_relabel.c) */
+int cli_cmd_data_relabel(int argc, char **argv); /* coinbc data relabel (cmd_data_relabel.c) */
 int cli_cmd_train(int argc, char **argv);
 int cli_cmd_eval(int argc, char **argv);
 int cli_cmd_rollout(int argc, char **argv);
-int cli_cmd_appearance(int argc, char **argv); /* cmd_appearance.c: the appearance probe (issue 22) */
+int cli_cmd_appearance(int argc, char **argv); /* cmd_appearance.c: the appearance probe */
 int cli_cmd_report(int argc, char **argv);
 int cli_cmd_bench(int argc, char **argv);
 int cli_cmd_tune(int argc, char **argv);

@@ -1,4 +1,4 @@
-/* cmd_appearance.c - coinbc appearance: the appearance probe (issue 22).
+/* cmd_appearance.c - coinbc appearance: the appearance probe.
  * Offline, the run's policy sees the same states in their own look and in
  * other looks; how often its decisions move says what it owes to the look.
  * In the closed loop it plays the levels greedily in those looks. The

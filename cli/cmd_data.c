@@ -301,7 +301,7 @@ int cli_cmd_data(int argc, char **argv) {
     if (!strcmp(argv[1], "verify")) return data_verify(argc - 1, argv + 1);
     if (!strcmp(argv[1], "split")) return data_split(argc - 1, argv + 1);
     if (!strcmp(argv[1], "export")) return data_export(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "relabel")) return cli_data_relabel(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "relabel")) return cli_cmd_data_relabel(argc - 1, argv + 1);
     cli_error("data", "unknown subcommand '%s'", argv[1]);
     fputs(usage, stderr);
     return 2;

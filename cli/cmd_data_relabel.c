@@ -7,7 +7,7 @@
 #include "cli/cli.h"
 #include "dataset/dataset.h"
 
-int cli_data_relabel(int argc, char **argv) {
+int cli_cmd_data_relabel(int argc, char **argv) {
     cli_range lv = {0, -1};
     int64_t seed = 0;
     const char *out = NULL;

@@ -71,12 +71,6 @@ static void install_stop_handlers(void) {
     sigaction(SIGINT, &sa, NULL);
 }
 
-static const cli_opt *find_opt(const cli_opt *opts, int n, const char *name) {
-    for (int i = 0; i < n; i++)
-        if (!strcmp(opts[i].name, name)) return &opts[i];
-    return NULL;
-}
-
 /* an option outside its range in run/config.c's table (the one definition,
  * also config.json's reader's): the message, and 1 */
 static int bad_int(const char *key, int64_t v) {
@@ -153,9 +147,9 @@ int cli_cmd_train(int argc, char **argv) {
     cli_cmd_info info = {
         "train", "Train a policy that predicts the expert's action from a 64x64 frame. Each batch holds L levels x B\n"
                  "frames; the backward pass yields one gradient per level, and --method combines them: mean (plain\n"
-                 "averaging), and (keep directions whose signs agree on at least a tau share of levels), sand (a soft\n"
-                 "version), geomean (geometric mean under the AND mask) or tand (temporal AND-mask Adam: agreement\n"
-                 "over time instead of over the batch's levels).",
+                 "averaging), and (the mean where |mean of the levels' gradient signs| >= tau, with sign(0) = 0),\n"
+                 "sand (a soft version), geomean (geometric mean under the AND mask) or tand (temporal AND-mask\n"
+                 "Adam: agreement over time instead of over the batch's levels). docs/METHODS.md has each rule.",
         "coinbc train DATA [--train-levels A-B] [--val-levels C-D | --val DATA2] --method M [options] -o RUN\n"
         "       coinbc train [DATA] --resume [--epochs N] [--max-steps N] [--threads T] [--quiet] -o RUN",
         "RUN gets config.json, metrics.csv and metrics.jsonl (per epoch: loss, accuracy, mask density per layer),\n"
@@ -181,9 +175,8 @@ int cli_cmd_train(int argc, char **argv) {
         "Under mpirun (a `make MPI=1` build) each of P ranks takes L/P whole levels of every step (P must divide\n"
         "--batch-levels); the checkpoints are those of one process, bit for bit, and rank 0 writes RUN (docs/MPI.md).\n"
         "example: coinbc train train.cbd --val test.cbd --method and --tau 0.8 --epochs 10 -o runs/and"};
-    int nopt = (int)(sizeof opts / sizeof opts[0]);
     const char *pos[1];
-    int npos = 0, rc = cli_parse(argc, argv, &info, opts, nopt, pos, 1, &npos);
+    int npos = 0, rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), pos, 1, &npos);
     if (rc) return rc > 0 ? 0 : 2;
     if (npos != 1 && !(resume && npos == 0)) return cli_error("train", "give one DATA (see coinbc train --help)"), 2;
     if (!out) return cli_error("train", "-o RUN is required"), 2;
@@ -199,7 +192,7 @@ int cli_cmd_train(int argc, char **argv) {
     if (channels_s && parse_channels(channels_s, o.net.channels)) return cli_error("train", "--channels wants A,B,C"), 2;
     for (int k = 0; channels_s && k < 3; k++)
         if (bad_int("channels", o.net.channels[k])) return 2;
-    if (find_opt(opts, nopt, "hidden")->seen) {
+    if (CLI_SEEN(opts, "hidden")) {
         if (bad_int("hidden", hidden)) return 2;
         o.net.hidden = hidden;
     }
@@ -208,7 +201,7 @@ int cli_cmd_train(int argc, char **argv) {
         cb_err pe = {0};
         if (model_plan(&plan, &o.net, &pe)) return cli_error("train", "%s", pe.msg), 2;
     }
-    if (find_opt(opts, nopt, "threads")->seen && bad_int("threads", threads)) return 2;
+    if (CLI_SEEN(opts, "threads") && bad_int("threads", threads)) return 2;
     if (strcmp(rescale_s, "on") && strcmp(rescale_s, "off")) return cli_error("train", "--rescale is on or off"), 2;
     if (strcmp(sched_s, "step") && strcmp(sched_s, "const")) return cli_error("train", "--lr-schedule is step or const"), 2;
     if (strcmp(wdmode_s, "l2") && strcmp(wdmode_s, "decoupled")) return cli_error("train", "--wd-mode is l2 or decoupled"), 2;
@@ -251,20 +244,20 @@ int cli_cmd_train(int argc, char **argv) {
     install_stop_handlers();
     o.stop = &stop_signal;
     const char *data = npos ? pos[0] : NULL;
-    int has_trl = find_opt(opts, nopt, "train-levels")->seen, has_vall = find_opt(opts, nopt, "val-levels")->seen;
+    int has_trl = CLI_SEEN(opts, "train-levels"), has_vall = CLI_SEEN(opts, "val-levels");
     run_config c; /* on resume, the run's config.json (data and val_path may point into it) */
     memset(&c, 0, sizeof c);
     if (resume) { /* what is not given is the run's own (config.json), never a default */
         if ((status = read_run_config(out, &c))) goto done;
 #define STORED(name, dst, val) \
-    if (!find_opt(opts, nopt, name)->seen) (dst) = (val)
+    if (!CLI_SEEN(opts, name)) (dst) = (val)
         STORED("method", o.comb.method, c.method);
         STORED("tau", tau, c.tau);
         STORED("sand-k", o.comb.sand_k, c.sand_k);
         STORED("tand-beta", o.comb.tand_beta, c.tand_beta);
         STORED("rescale", o.comb.rescale, c.rescale);
         STORED("net", o.net.net, c.net.net); /* and its channels and hidden width, below, unless given */
-        if (!find_opt(opts, nopt, "channels")->seen) memcpy(o.net.channels, c.net.channels, sizeof o.net.channels);
+        if (!CLI_SEEN(opts, "channels")) memcpy(o.net.channels, c.net.channels, sizeof o.net.channels);
         STORED("hidden", o.net.hidden, c.net.hidden);
         STORED("epochs", o.epochs, c.epochs);
         STORED("lr", o.lr, c.lr);
@@ -285,12 +278,12 @@ int cli_cmd_train(int argc, char **argv) {
             if (!data) data = c.data;
             if (!has_trl) has_trl = 1, trl.lo = c.train_seed_lo, trl.hi = c.train_seed_hi;
             /* validation: the run's levels, from DATA or from its own dataset */
-            if (!find_opt(opts, nopt, "val")->seen && c.val_data[0] && strcmp(c.val_data, c.data)) val_path = c.val_data;
+            if (!CLI_SEEN(opts, "val") && c.val_data[0] && strcmp(c.val_data, c.data)) val_path = c.val_data;
             if (!has_vall && c.val_seed_lo >= 0) has_vall = 1, vall.lo = c.val_seed_lo, vall.hi = c.val_seed_hi;
         }
     }
     if (ds_open(&r, data, &e) || (val_path && ds_open(&rv, val_path, &e))) {
-        if (resume && (r ? !find_opt(opts, nopt, "val")->seen : !npos)) /* a path from config.json (relative?): */
+        if (resume && (r ? !CLI_SEEN(opts, "val") : !npos)) /* a path from config.json (relative?): */
             cb_err_prefix(&e, "the dataset %s/config.json records: ", out);  /* give it on the command line */
         status = cli_fail("train", &e);
         goto done;

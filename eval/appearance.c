@@ -1,4 +1,4 @@
-/* appearance.c - the appearance probe, offline (issue 22): the same states,
+/* appearance.c - the appearance probe, offline: the same states,
  * rendered in a level's own look and in other looks, through the policy.
  * One task per level; each fills its own slot, so nothing depends on the
  * thread count. Per level: expert play with noise as `coinbc record` plays,

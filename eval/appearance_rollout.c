@@ -1,4 +1,4 @@
-/* appearance_rollout.c - the appearance probe, closed loop (issue 22):
+/* appearance_rollout.c - the appearance probe, closed loop:
  * greedy play of the training and held-out levels in their own looks and in
  * the other looks the offline probe gives them (eval_app_variants), in four
  * cells of layout x look. Each (level, look) is one episode of

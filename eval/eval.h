@@ -157,7 +157,7 @@ typedef struct {
 } eval_rollout_summary;
 void eval_rollout_summarize(eval_rollout_summary *s, const eval_level_result *r, int n);
 
-/* ---- the appearance probe, offline (eval/appearance.c, issue 22) ----------
+/* ---- the appearance probe, offline (eval/appearance.c) ----------
  * What a policy's decisions owe to a level's look: states come from expert
  * play with noise on the training levels (seen layouts) and on held-out
  * levels (unseen layouts), as `coinbc record` plays (the executed action is a

@@ -201,7 +201,7 @@ int game_appearance_check(const game_appearance *a, cb_err *e);
  * no-op, byte for byte. */
 int game_level_set_appearance(game_level *L, const game_appearance *donor, cb_err *e);
 
-/* The "seen" and "unseen" looks of a set of training levels (issue 22):
+/* The "seen" and "unseen" looks of a set of training levels:
  * seen looks are those of the training levels; an unseen look has a
  * background index that no training level has and a (wall, player) theme
  * pair that no training level has. In easy mode the background, wall and

@@ -1,5 +1,5 @@
 /* appearancerec.c - appearance.json of a run folder: the appearance probe's
- * offline cells (issue 22; docs/FORMATS.md). The counts are the record; the
+ * offline cells (docs/FORMATS.md). The counts are the record; the
  * rates beside them are for readers of the file, and this reader checks them
  * against the counts, and the counts against each other. */
 #include <math.h>

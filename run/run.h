@@ -222,7 +222,7 @@ int run_rollout_write(const char *dir, const run_rollout *v, cb_err *e); /* DIR/
 int run_rollout_read(run_rollout *v, const char *dir, cb_err *e);
 
 /* ---- appearance.json -----------------------------------------------------------
- * The appearance probe's figures (coinbc appearance, issue 22;
+ * The appearance probe's figures (coinbc appearance;
  * docs/FORMATS.md). Offline, cell[layout][look]: layout 0 = the run's
  * training levels (seen layouts), 1 = the held-out levels; look 0 = the
  * level's own, 1 = training levels' looks (held-out layouts only: cell[0][1]

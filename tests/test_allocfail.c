@@ -20,7 +20,7 @@
 
 #include "capture/capture.h"
 #include "capture/csv.h"
-#include "capture/png.h"
+#include "capture/pngread.h"
 #include "dataset/dataset.h"
 #include "dataset/manifest.h"
 #include "model/model.h"

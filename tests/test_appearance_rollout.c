@@ -1,5 +1,5 @@
 /* test_appearance_rollout.c - the appearance probe's closed loop
- * (eval/appearance_rollout.c, issue 22): its episodes carry the offline
+ * (eval/appearance_rollout.c): its episodes carry the offline
  * probe's looks, its results equal a greedy replay written here (one level,
  * one frame at a time), they do not depend on the thread count nor on how
  * the episodes are split (what mpirun's ranks do), easy mode leaves

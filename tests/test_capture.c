@@ -17,7 +17,7 @@
 
 #include "capture/capture.h"
 #include "capture/csv.h"
-#include "capture/png.h"
+#include "capture/pngread.h"
 #include "capture/zip.h"
 #include "game/game.h"
 #include "tests/support/refdata.h"
@@ -537,7 +537,7 @@ static void test_actions_csv(void **st) {
     assert_int_equal(c.n, 2);
     assert_true(c.label[0] == 3 && c.action[0] == 7 && c.episode[1] == 5 && c.step[1] == 10 && c.reward[1] == -1.5f);
     capture_csv_free(&c);
-    /* a UTF-8 byte order mark before the header (issue 12 D5) */
+    /* a UTF-8 byte order mark before the header  */
     csv_ok("\xEF\xBB\xBFstep,action,reward,done\n0,7,0,0\n", &c);
     assert_int_equal(c.n, 1);
     assert_int_equal(c.action[0], 7);

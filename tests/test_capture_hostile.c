@@ -1,5 +1,6 @@
-/* test_capture_hostile.c - issue 19 items 6, 7 (folder names), 8 and 9 and
- * capture's read caps: recordings a hostile user builds, each made here and
+/* test_capture_hostile.c - npz and .npy containers, actions.csv fields,
+ * meta.json, incomplete recordings folders, level folder names and capture's
+ * read caps: recordings a hostile user builds, each made here and
  * given to `coinbc capture`. Every case asserts the exit status, that the
  * message names the file (and the level), that the inputs are byte-identical
  * afterwards and that no dataset was written. */

@@ -1,4 +1,4 @@
-/* test_dataloss.c - issue 12: no command loses data. Two writers of one
+/* test_dataloss.c - no command loses data. Two writers of one
  * dataset or folder (real concurrent coinbc processes: the first is stopped
  * with SIGSTOP while it holds the lock, so the outcome does not depend on
  * timing), export over an existing folder, and the smaller cases of D5

@@ -1,5 +1,5 @@
-/* test_dataset_hostile.c - issue 19 items 5 (shards), 7 (manifest), 10 and
- * the dataset parts of 11. Every hostile dataset is a valid tiny one (two
+/* test_dataset_hostile.c - bounded shard reads, the manifest's integers, the
+ * rules between frames, 0-level manifests and lock files. Every hostile dataset is a valid tiny one (two
  * levels written through ds_writer) with one manifest field or one shard
  * edited and the CRCs recomputed, so that only the semantic check can catch
  * it. Each case asserts the exit status of `coinbc data verify` (and of

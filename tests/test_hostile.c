@@ -1,4 +1,4 @@
-/* test_hostile.c - issue 12 D4: small files that inflate to gigabytes. An
+/* test_hostile.c - small files that inflate to gigabytes. An
  * .npz made like numpy's savez_compressed of zeros (ratio ~1029, under the
  * zip-bomb check) and a dataset whose shard holds a very long level; capture
  * and `data verify` run in child processes whose peak RSS (wait4) must stay

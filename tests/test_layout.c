@@ -130,7 +130,7 @@ static void test_checker_catches_violations(void **st) {
     (void)st;
     order o = {{"common", "game", "dataset", "capture", "model"}, 5};
     assert_null(violation(&o, "capture", "dataset/dataset.h"));
-    assert_null(violation(&o, "capture", "capture/png.h"));
+    assert_null(violation(&o, "capture", "capture/pngread.h"));
     assert_null(violation(&o, "game", "common/common.h"));
     assert_null(violation(&o, "cli", "game/game.h"));
     assert_null(violation(&o, "cli", "capture/record.h"));

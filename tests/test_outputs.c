@@ -1,4 +1,4 @@
-/* test_outputs.c - issue 19 item 2: no command writes an output that is,
+/* test_outputs.c - no command writes an output that is,
  * contains or lies inside one of its inputs, or lies inside a run or dataset
  * folder (common/paths.c, through every command), with the paths given
  * plainly, through symlinks and through `..`; and item 11's `-o` without a

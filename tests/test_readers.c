@@ -1,4 +1,4 @@
-/* test_readers.c - issue 19 item 5: every reader opens only regular files
+/* test_readers.c - every reader opens only regular files
  * and reads no more than its format allows. Through the program ($COINBC),
  * each hostile input built here: a symlink to /dev/zero in place of a file
  * coinbc reads, a FIFO in place of one, a file larger than its cap. Every

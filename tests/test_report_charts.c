@@ -1,5 +1,4 @@
-/* test_report_charts.c - the report's charts made readable (issue 22, item
- * 3): y axes around the data, short run names in legends and tables, one
+/* test_report_charts.c - the report's charts made readable: y axes around the data, short run names in legends and tables, one
  * colour per method in every chart, the agreement histograms as bars, the
  * Frames section saying why it is empty, and the appearance probe's table. */
 #include <jansson.h>

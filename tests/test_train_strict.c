@@ -1,4 +1,4 @@
-/* test_train_strict.c - issue 19 items 3, 4 and train's part of 11, through
+/* test_train_strict.c - strict resume, validation disjoint from training, option ranges, through
  * coinbc train as a user runs it, on tiny datasets this test writes:
  *   - --resume takes what is not given from config.json and refuses every
  *     option or dataset that differs, naming each (old and new value); only

@@ -272,7 +272,7 @@ static void test_bad_input(void **state) {
     write_text(p, "{\"version\": 1, \"methods\": {\"and\": {\"lr\": {\"log\": [1e-4, 1e-3]}}}}");
     bad("unreachable", "--space %s --method and --trials 2 --storage sqlite:////nonexistent_dir_coinbc/x/study.db", p);
     bad("cannot write in", "--space %s --method and --trials 2 --storage journal:%s/space.json/sub/study.journal", p, tmp);
-    /* issue 19 item 11: a storage that cannot be made is one line and leaves no tune.json (it printed a
+    /* a storage that cannot be made is one line and leaves no tune.json (it printed a
      * traceback); study names outside the allowed characters are refused before anything starts */
     bad("cannot write in /proc", "--space %s --method and --trials 2 --storage journal:/proc/nope/x", p);
     bad("give the journal's file name", "--space %s --method and --trials 2 --storage journal:", p);
@@ -649,7 +649,7 @@ static int finished_runs(const char *dir, int epochs, int *numbers) {
 
 /* kill -9 of tune while trial `k` (of 3) runs, then the same command: the
  * trial is voided, re-queued and run; the study ends with exactly 3 finished
- * trials (issue 19 item 1: a kill during the last trial ended one short) */
+ * trials (a kill during the last trial once ended one short) */
 static void kill_during(int k) {
     char d[8192];
     snprintf(d, sizeof d, "%s/kill%d", tmp, k);

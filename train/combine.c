@@ -13,8 +13,9 @@
 
 static int sgn(float v) { return (v > 0) - (v < 0); }
 
-/* The AND rule, the one place it is written: a parameter passes when the
- * signs of its L level gradients (sum ssum) agree on at least a tau share. */
+/* The AND rule, the one place it is written: a parameter passes when
+ * |mean of the signs of its L level gradients| >= tau (ssum: their sum;
+ * sign(0) = 0). */
 static inline double and_mask(int ssum, int L, double tau) { return fabs((double)ssum) / L >= tau ? 1 : 0; }
 
 /* One parameter under each method: the combined value into *dst, the mask
@@ -86,7 +87,7 @@ static const struct {
     combine_fn one;
 } METHODS[] = {
     {{TRAIN_MEAN, "mean", 0, "plain averaging of the level gradients"}, one_mean},
-    {{TRAIN_AND, "and", 1, "AND-mask: the mean where the signs agree on at least a tau share of levels"}, one_and},
+    {{TRAIN_AND, "and", 1, "AND-mask: the mean where |mean of the levels' gradient signs| >= tau (sign(0) = 0)"}, one_and},
     {{TRAIN_SAND, "sand", 1, "SAND-mask: the mean under a soft agreement mask (tau, sand-k)"}, one_sand},
     {{TRAIN_GEOMEAN, "geomean", 1, "geometric mean of the magnitudes under the AND mask"}, one_geomean},
     {{TRAIN_TAND, "tand", 1, "temporal AND-mask Adam: the mean, Adam's step kept where the sign moment agrees (tau, "

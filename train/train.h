@@ -1,6 +1,7 @@
 /* train.h - level-wise training: batches of L levels x B frames, one
  * gradient per level, the combiners (mean, AND-mask, SAND-mask, geometric
- * mean; rules in docs/DESIGN.md), Adam, and the training loop that
+ * mean) and temporal AND-mask Adam (tand; every rule in docs/METHODS.md),
+ * Adam, and the training loop that
  * writes a run folder (config.json, metrics.csv/.jsonl, checkpoints). */
 #ifndef COINBC_TRAIN_H
 #define COINBC_TRAIN_H

@@ -2,7 +2,7 @@
  * (coinbc's libpng wrapper: setjmp error path, colour conversions). */
 #include <stdint.h>
 
-#include "capture/png.h"
+#include "capture/pngread.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t rgb[CB_FRAME_BYTES];

@@ -1,9 +1,9 @@
-/* png.h - one recording frame from a PNG file: any colour type and bit depth
+/* pngread.h - one recording frame from a PNG file: any colour type and bit depth
  * libpng reads, converted to 8-bit RGB without gamma changes (palette and
  * gray expanded, 16-bit scaled with rounding, alpha dropped). Internal to
- * capture/. */
-#ifndef COINBC_CAPTURE_PNG_H
-#define COINBC_CAPTURE_PNG_H
+ * capture/; named so that it never shadows libpng's own <png.h>. */
+#ifndef COINBC_CAPTURE_PNGREAD_H
+#define COINBC_CAPTURE_PNGREAD_H
 
 #include <stddef.h>
 #include <stdint.h>
