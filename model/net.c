@@ -228,7 +228,9 @@ static void free_batch(model *m) {
     free(m->ws);
     free(m->probs);
     free(m->wflip);
-    m->act_mem = m->ws = m->probs = m->wflip = NULL;
+    free(m->gspare);
+    m->act_mem = m->ws = m->probs = m->wflip = m->gspare = NULL;
+    m->nspare = 0;
     m->act = m->dact = NULL;
     m->pool_mem = NULL;
     m->pool_idx = NULL;
@@ -298,7 +300,12 @@ static int alloc_batch(model *m, int n, int chunk, int trainable, cb_err *e) {
     m->ws = malloc(sizeof(float) * ws);
     m->probs = malloc(sizeof(float) * (size_t)n * MODEL_NA);
     m->wflip = malloc(sizeof(float) * (flips ? flips : 1));
-    if (!m->act_mem || !m->act || !m->pool_mem || !m->pool_idx || !m->ws || !m->probs || !m->wflip) {
+    /* the second groups' gradients: one per level that can have two groups
+     * (at least 2 chunks), whatever L x B the batch is later cut into */
+    int nspare = trainable ? n / (MODEL_LEVEL_GROUPS * chunk) : 0;
+    m->gspare = nspare ? malloc(sizeof(float) * m->nparams * (size_t)nspare * (MODEL_LEVEL_GROUPS - 1)) : NULL;
+    if (!m->act_mem || !m->act || !m->pool_mem || !m->pool_idx || !m->ws || !m->probs || !m->wflip ||
+        (nspare && !m->gspare)) {
         free_batch(m);
         return cb_fail(e, CB_ENOMEM, "model: out of memory for a batch of %d (%.0f MB of activations)", n,
                        (double)total * (trainable ? 8 : 4) / 1e6);
@@ -325,6 +332,7 @@ static int alloc_batch(model *m, int n, int chunk, int trainable, cb_err *e) {
     m->batch = n;
     m->chunk = chunk;
     m->trainable = trainable;
+    m->nspare = nspare;
     return 0;
 }
 
@@ -548,25 +556,63 @@ static void backward_chunk(model *m, int j, int s, const uint8_t *labels, int B,
     }
 }
 
-/* one level: its chunks in order on this worker, into its own gradient */
-static int backward_task(void *vctx, int64_t l, int w) {
+/* groups of a level of B frames (MODEL_LEVEL_GROUPS): a function of B only */
+static int level_groups(const model *m, int B) {
+    int per = B / m->chunk;
+    return per < MODEL_LEVEL_GROUPS ? 1 : MODEL_LEVEL_GROUPS;
+}
+
+/* chunks [*k0, *k1) of a level's per chunks in group q of G */
+static void group_chunks(int per, int G, int q, int *k0, int *k1) {
+    *k0 = (int)((int64_t)per * q / G);
+    *k1 = (int)((int64_t)per * (q + 1) / G);
+}
+
+/* task t = level t / G, group t % G: its chunks in order on this worker, into
+ * the level's own gradient (group 0) or the group's spare one */
+static int backward_task(void *vctx, int64_t t, int w) {
     run_ctx *c = vctx;
     model *m = c->m;
-    float *g = c->grads + (size_t)l * m->nparams;
-    int per = c->B / m->chunk;
-    for (int k = 0; k < per; k++) backward_chunk(m, (int)l * per + k, m->chunk, c->labels, c->B, g, k == 0, w);
+    int per = c->B / m->chunk, G = level_groups(m, c->B), l = (int)(t / G), q = (int)(t % G), k0, k1;
+    float *g = q == 0 ? c->grads + (size_t)l * m->nparams
+                      : m->gspare + ((size_t)l * (MODEL_LEVEL_GROUPS - 1) + (size_t)(q - 1)) * m->nparams;
+    group_chunks(per, G, q, &k0, &k1);
+    for (int k = k0; k < k1; k++) backward_chunk(m, l * per + k, m->chunk, c->labels, c->B, g, k == k0, w);
+    return 0;
+}
+
+#define GROUP_ADD_BLOCK 16384
+
+/* block b of the parameters of every level: the groups' sums added in group order */
+static int group_add_task(void *vctx, int64_t b) {
+    run_ctx *c = vctx;
+    model *m = c->m;
+    int64_t nb = (int64_t)((m->nparams + GROUP_ADD_BLOCK - 1) / GROUP_ADD_BLOCK);
+    int l = (int)(b / nb), G = level_groups(m, c->B);
+    size_t i0 = (size_t)(b % nb) * GROUP_ADD_BLOCK, i1 = i0 + GROUP_ADD_BLOCK < m->nparams ? i0 + GROUP_ADD_BLOCK : m->nparams;
+    float *restrict g = c->grads + (size_t)l * m->nparams;
+    for (int q = 1; q < G; q++) {
+        const float *restrict s = m->gspare + ((size_t)l * (MODEL_LEVEL_GROUPS - 1) + (size_t)(q - 1)) * m->nparams;
+        for (size_t i = i0; i < i1; i++) g[i] += s[i];
+    }
     return 0;
 }
 
 void model_backward(model *m, const uint8_t *labels, int L, int B, float *grads) {
     assert(m->trainable && L * B <= m->batch && B % m->chunk == 0);
+    int G = level_groups(m, B);
+    assert(G == 1 || L <= m->nspare);
     for (int i = 0; i < m->nops; i++) { /* this step's flipped weights, shared by all levels */
         const model_op *o = &m->ops[i];
         if (o->type == OP_CONV && flip_data_grad(o))
             k_conv_flip(m->wflip + o->flip_off, m->params + m->tensors[o->wt].off, o->cout, o->cin, o->k);
     }
     run_ctx c = {.m = m, .n = L * B, .labels = labels, .L = L, .B = B, .grads = grads};
-    cb_parallel_for_w(L, m->ws_workers, backward_task, &c);
+    cb_parallel_for_w((int64_t)L * G, m->ws_workers, backward_task, &c);
+    if (G > 1) {
+        int64_t nb = (int64_t)((m->nparams + GROUP_ADD_BLOCK - 1) / GROUP_ADD_BLOCK);
+        cb_parallel_for(nb * L, m->ws_workers, group_add_task, &c);
+    }
 }
 
 int model_predict(model *m, const uint8_t *frames, int64_t n, model_predict_io *io, cb_err *e) {
