@@ -97,6 +97,25 @@ void k_im2col(float *col, const float *x, size_t cstride, int C, int H, int W, i
             }
 }
 
+void k_im2col_phased(float *col, const float *x, size_t cstride, int C, int H, int W, int K, int S, int Ho, int Wo, int r0,
+                     int r1) {
+    size_t tc = (size_t)(r1 - r0) * Wo;
+    int ws = W / S;
+    (void)H;
+    for (int c = 0; c < C; c++)
+        for (int ky = 0; ky < K; ky++)
+            for (int kx = 0; kx < K; kx++) {
+                float *row = col + ((size_t)(c * K + ky) * K + kx) * tc;
+                const float *base = x + c * cstride + (size_t)(kx % S) * ws + kx / S;
+                for (int r = r0; r < r1; r++) {
+                    int n = r / Ho, iy = (r - n * Ho) * S + ky;
+                    const float *src = base + ((size_t)n * H + iy) * W;
+                    float *ro = row + (size_t)(r - r0) * Wo;
+                    for (int ox = 0; ox < Wo; ox++) ro[ox] = src[ox];
+                }
+            }
+}
+
 void k_col2im_add(float *dx, size_t cstride, const float *col, int C, int H, int W, int K, int S, int P, int Ho, int Wo,
                   int r0, int r1) {
     size_t tc = (size_t)(r1 - r0) * Wo;

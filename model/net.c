@@ -264,6 +264,16 @@ static int tile_rows(const model *m, int ckk, int rowlen, int rows) {
 /* stride-1 convolutions get their data gradient as a convolution with flipped weights */
 static int flip_data_grad(const model_op *o) { return o->stride == 1 && o->in != 0; }
 
+/* A strided convolution of the input image without padding reads it in
+ * phases (k_im2col_phased): the input is stored that way as it is converted. */
+static int phased_input(const model_op *o) {
+    return o->type == OP_CONV && o->in == 0 && o->stride > 1 && o->pad == 0 && o->w % o->stride == 0 &&
+           (o->wo - 1) * o->stride + o->k <= o->w;
+}
+
+/* the input row position of column x under phase stride S (1: plain) */
+static inline int phase_pos(int x, int W, int S) { return S > 1 ? (x % S) * (W / S) + x / S : x; }
+
 /* floats of activation a per sample */
 static size_t per_sample(const model *m, int a) { return (size_t)m->acts[a].c * m->acts[a].h * m->acts[a].w; }
 
@@ -377,8 +387,12 @@ static void forward_chunk(model *m, int j, int s, int w) {
             int ckk = o->cin * o->k * o->k, rows = s * o->ho, tr = tile_rows(m, ckk, o->wo, rows);
             for (int r0 = 0; r0 < rows; r0 += tr) {
                 int r1 = r0 + tr < rows ? r0 + tr : rows;
-                k_im2col(col, in, (size_t)s * o->h * o->w, o->cin, o->h, o->w, o->k, o->stride, o->pad, o->ho, o->wo, r0,
-                         r1);
+                if (phased_input(o))
+                    k_im2col_phased(col, in, (size_t)s * o->h * o->w, o->cin, o->h, o->w, o->k, o->stride, o->ho, o->wo, r0,
+                                    r1);
+                else
+                    k_im2col(col, in, (size_t)s * o->h * o->w, o->cin, o->h, o->w, o->k, o->stride, o->pad, o->ho, o->wo,
+                             r0, r1);
                 k_conv_forward(out + (size_t)r0 * o->wo, rows * o->wo, col, m->params + tw->off, m->params + tb->off,
                                o->cout, ckk, (r1 - r0) * o->wo);
             }
@@ -422,15 +436,28 @@ static int forward_task(void *vctx, int64_t jj, int w) {
     model *m = c->m;
     int j = (int)jj, s0 = j * m->chunk, s = c->n - s0 < m->chunk ? c->n - s0 : m->chunk;
     const int HW = MODEL_IN_H * MODEL_IN_W;
-    float *x = chunk_ptr(m->act[0], m, 0, j); /* (3, s, 64, 64) */
+    float *x = chunk_ptr(m->act[0], m, 0, j); /* (3, s, 64, 64), rows in phases if the first op reads them so */
+    int S = 1;
+    for (int i = 0; i < m->nops; i++)
+        if (m->ops[i].in == 0 && phased_input(&m->ops[i])) S = m->ops[i].stride;
     for (int r = 0; r < s; r++)
         for (int ch = 0; ch < 3; ch++) {
             float *dst = x + ((size_t)ch * s + r) * HW;
             if (c->u8) {
                 const uint8_t *f = c->u8 + (size_t)(s0 + r) * HW * 3;
-                for (int k = 0; k < HW; k++) dst[k] = (float)f[k * 3 + ch] * (1.0f / 255.0f);
+                if (S == 1)
+                    for (int k = 0; k < HW; k++) dst[k] = (float)f[k * 3 + ch] * (1.0f / 255.0f);
+                else
+                    for (int y = 0; y < MODEL_IN_H; y++)
+                        for (int xx = 0; xx < MODEL_IN_W; xx++)
+                            dst[y * MODEL_IN_W + phase_pos(xx, MODEL_IN_W, S)] =
+                                (float)f[(y * MODEL_IN_W + xx) * 3 + ch] * (1.0f / 255.0f);
             } else {
-                memcpy(dst, c->f32 + ((size_t)(s0 + r) * 3 + ch) * HW, sizeof(float) * HW);
+                const float *src = c->f32 + ((size_t)(s0 + r) * 3 + ch) * HW;
+                if (S == 1)
+                    memcpy(dst, src, sizeof(float) * HW);
+                else
+                    for (int k = 0; k < HW; k++) dst[k - k % MODEL_IN_W + phase_pos(k % MODEL_IN_W, MODEL_IN_W, S)] = src[k];
             }
         }
     forward_chunk(m, j, s, w);
@@ -515,7 +542,10 @@ static void backward_chunk(model *m, int j, int s, const uint8_t *labels, int B,
             }
             for (int r0 = 0; r0 < rows; r0 += tr) {
                 int r1 = r0 + tr < rows ? r0 + tr : rows;
-                k_im2col(col, in, in_c, o->cin, o->h, o->w, o->k, o->stride, o->pad, o->ho, o->wo, r0, r1);
+                if (phased_input(o))
+                    k_im2col_phased(col, in, in_c, o->cin, o->h, o->w, o->k, o->stride, o->ho, o->wo, r0, r1);
+                else
+                    k_im2col(col, in, in_c, o->cin, o->h, o->w, o->k, o->stride, o->pad, o->ho, o->wo, r0, r1);
                 k_conv_backward_params(g + tw->off, dout + (size_t)r0 * o->wo, NHW, col, o->cout, CKK, (r1 - r0) * o->wo,
                                        !first || r0 > 0);
             }
