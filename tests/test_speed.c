@@ -213,12 +213,51 @@ static void test_tand_matches_scalar(void **st) {
     free(g), free(ref);
 }
 
+/* ---- the one-level combine ------------------------------------------------------- */
+
+static void test_combine_one_level(void **st) {
+    (void)st;
+    const size_t P = 20011;
+    const model_tensor T[2] = {{"a.w", 0, 12000, 1}, {"b.w", 12000, 8011, 1}};
+    cb_rng r;
+    cb_rng_seed(&r, 19);
+    float *g2 = malloc(sizeof(float) * P * 2), *o1 = malloc(sizeof(float) * P), *o2 = malloc(sizeof(float) * P);
+    assert_non_null(g2), assert_non_null(o1), assert_non_null(o2);
+    fill(g2, P, &r, 1.0f, 1);
+    g2[5] = -0.0f, g2[12001] = -0.0f, g2[7] = 1e-30f;
+    memcpy(g2 + P, g2, sizeof(float) * P); /* two equal levels: the general path's mean and signs are those of one */
+    const int methods[3] = {TRAIN_MEAN, TRAIN_AND, TRAIN_TAND};
+    const double taus[2] = {0.8, 0};
+    for (int k = 0; k < 3; k++)
+        for (int q = 0; q < 2; q++)
+            for (int rescale = 0; rescale < 2; rescale++) {
+                train_combine_opts o = {.method = methods[k], .tau = taus[q], .sand_k = 1, .rescale = rescale, .threads = 2};
+                float d1[2], d2[2];
+                cb_err e = {0};
+                memset(o1, 0x7f, sizeof(float) * P), memset(o2, 0x11, sizeof(float) * P);
+                assert_int_equal(train_combine(o1, d1, g2, 1, P, T, 2, &o, &e), 0);
+                assert_int_equal(train_combine(o2, d2, g2, 2, P, T, 2, &o, &e), 0);
+                assert_memory_equal(o1, o2, sizeof(float) * P);
+                assert_memory_equal(d1, d2, sizeof d1);
+                assert_true(signbit(o1[5]) == 0); /* the sum 0.0 + -0.0 */
+            }
+    /* a non-finite value is still refused, naming level 0 and the tensor */
+    g2[12005] = NAN;
+    train_combine_opts o = {.method = TRAIN_MEAN, .threads = 2};
+    cb_err e = {0};
+    assert_int_equal(train_combine(o1, NULL, g2, 1, P, T, 2, &o, &e), CB_ERANGE);
+    assert_non_null(strstr(e.msg, "level 0"));
+    assert_non_null(strstr(e.msg, "b.w"));
+    free(g2), free(o1), free(o2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_im2col_phased),
         cmocka_unit_test(test_backward_groups),
         cmocka_unit_test(test_adam_matches_scalar),
         cmocka_unit_test(test_tand_matches_scalar),
+        cmocka_unit_test(test_combine_one_level),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
