@@ -66,10 +66,40 @@ static void im2col_same(float *col, const float *x, size_t cstride, int C, int H
             }
 }
 
+/* im2col without padding, every window inside the input: per output row
+ * and kernel row one input row, read for all K kernel columns while it is
+ * in L1; the stride a constant (S_ > 0) where it is one of the common ones,
+ * so the gather compiles to straight code. */
+static inline void im2col_valid(float *col, const float *x, size_t cstride, int C, int H, int W, int K, int S, int Ho,
+                                int Wo, int r0, int r1, int S_) {
+    if (S_ > 0) S = S_;
+    size_t tc = (size_t)(r1 - r0) * Wo;
+    for (int c = 0; c < C; c++)
+        for (int ky = 0; ky < K; ky++) {
+            float *rows = col + (size_t)(c * K + ky) * K * tc;
+            for (int r = r0; r < r1; r++) {
+                int n = r / Ho, iy = (r - n * Ho) * S + ky;
+                const float *src = x + c * cstride + ((size_t)n * H + iy) * W;
+                float *ro = rows + (size_t)(r - r0) * Wo;
+                for (int kx = 0; kx < K; kx++, ro += tc)
+                    for (int ox = 0; ox < Wo; ox++) ro[ox] = src[kx + ox * S];
+            }
+        }
+}
+
 void k_im2col(float *col, const float *x, size_t cstride, int C, int H, int W, int K, int S, int P, int Ho, int Wo,
               int r0, int r1) {
     if (S == 1 && Ho == H && Wo == W && K <= W) {
         im2col_same(col, x, cstride, C, H, W, K, P, r0, r1);
+        return;
+    }
+    if (P == 0 && (Ho - 1) * S + K <= H && (Wo - 1) * S + K <= W) {
+        if (S == 1)
+            im2col_valid(col, x, cstride, C, H, W, K, S, Ho, Wo, r0, r1, 1);
+        else if (S == 2)
+            im2col_valid(col, x, cstride, C, H, W, K, S, Ho, Wo, r0, r1, 2);
+        else
+            im2col_valid(col, x, cstride, C, H, W, K, S, Ho, Wo, r0, r1, 0);
         return;
     }
     size_t tc = (size_t)(r1 - r0) * Wo;
@@ -116,8 +146,36 @@ void k_im2col_phased(float *col, const float *x, size_t cstride, int C, int H, i
             }
 }
 
+/* col2im without padding (the inverse of im2col_valid): each input row
+ * gets its K kernel columns' values added in the order of the general loop
+ * below (kx ascending per kernel row, kernel rows and tile rows ascending),
+ * so every input element receives the same additions in the same order. */
+static inline void col2im_valid(float *dx, size_t cstride, const float *col, int C, int H, int W, int K, int S, int Ho,
+                                int Wo, int r0, int r1, int S_) {
+    if (S_ > 0) S = S_;
+    size_t tc = (size_t)(r1 - r0) * Wo;
+    for (int c = 0; c < C; c++)
+        for (int ky = 0; ky < K; ky++) {
+            const float *rows = col + (size_t)(c * K + ky) * K * tc;
+            for (int kx = 0; kx < K; kx++)
+                for (int r = r0; r < r1; r++) {
+                    int n = r / Ho, iy = (r - n * Ho) * S + ky;
+                    float *dst = dx + c * cstride + ((size_t)n * H + iy) * W + kx;
+                    const float *ro = rows + (size_t)kx * tc + (size_t)(r - r0) * Wo;
+                    for (int ox = 0; ox < Wo; ox++) dst[ox * S] += ro[ox];
+                }
+        }
+}
+
 void k_col2im_add(float *dx, size_t cstride, const float *col, int C, int H, int W, int K, int S, int P, int Ho, int Wo,
                   int r0, int r1) {
+    if (P == 0 && (Ho - 1) * S + K <= H && (Wo - 1) * S + K <= W) {
+        if (S == 2)
+            col2im_valid(dx, cstride, col, C, H, W, K, S, Ho, Wo, r0, r1, 2);
+        else
+            col2im_valid(dx, cstride, col, C, H, W, K, S, Ho, Wo, r0, r1, 0);
+        return;
+    }
     size_t tc = (size_t)(r1 - r0) * Wo;
     for (int c = 0; c < C; c++)
         for (int ky = 0; ky < K; ky++)

@@ -447,11 +447,13 @@ static int forward_task(void *vctx, int64_t jj, int w) {
                 const uint8_t *f = c->u8 + (size_t)(s0 + r) * HW * 3;
                 if (S == 1)
                     for (int k = 0; k < HW; k++) dst[k] = (float)f[k * 3 + ch] * (1.0f / 255.0f);
-                else
+                else /* row y, phase d, its column q: input column q * S + d */
                     for (int y = 0; y < MODEL_IN_H; y++)
-                        for (int xx = 0; xx < MODEL_IN_W; xx++)
-                            dst[y * MODEL_IN_W + phase_pos(xx, MODEL_IN_W, S)] =
-                                (float)f[(y * MODEL_IN_W + xx) * 3 + ch] * (1.0f / 255.0f);
+                        for (int d = 0; d < S; d++) {
+                            float *o = dst + y * MODEL_IN_W + d * (MODEL_IN_W / S);
+                            const uint8_t *src = f + ((size_t)y * MODEL_IN_W + d) * 3 + ch;
+                            for (int q = 0; q < MODEL_IN_W / S; q++) o[q] = (float)src[q * S * 3] * (1.0f / 255.0f);
+                        }
             } else {
                 const float *src = c->f32 + ((size_t)(s0 + r) * 3 + ch) * HW;
                 if (S == 1)

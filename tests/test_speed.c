@@ -1,6 +1,8 @@
 /* test_speed.c - the fast paths of issue 20 against plain references:
  * k_im2col_phased builds the same im2col tiles as k_im2col of the plain
- * input; the two-group backward of a level of several chunks gives the same
+ * input; k_im2col and k_col2im_add (their fast paths without padding and
+ * the general one) equal their definitions, col2im's additions in the
+ * general loop's order; the two-group backward of a level of several chunks gives the same
  * bits for any thread count and levels per call, and the level's gradient
  * agrees with the mean of its halves' gradients; the AVX Adam and tand
  * updates give the bits of a scalar double-precision Adam written here; the
@@ -46,6 +48,50 @@ static void test_im2col_phased(void **st) {
     phased_case(3, 64, 64, 8, 4, 3, 7, 38);  /* a tile starting and ending inside samples */
     phased_case(2, 12, 12, 4, 2, 2, 0, 10);  /* stride 2 */
     phased_case(1, 9, 12, 3, 3, 1, 1, 3);    /* stride 3, W a multiple of S, H not */
+}
+
+/* ---- k_im2col and k_col2im_add against their definitions ------------------------ */
+
+static void im2col_case(int C, int H, int W, int K, int S, int P, int n, int r0, int r1) {
+    int Ho = (H + 2 * P - K) / S + 1, Wo = (W + 2 * P - K) / S + 1;
+    size_t cstride = (size_t)n * H * W, tc = (size_t)(r1 - r0) * Wo, cols = (size_t)C * K * K * tc;
+    float *x = malloc(sizeof(float) * C * cstride), *a = malloc(sizeof(float) * cols), *b = malloc(sizeof(float) * cols);
+    float *dx = malloc(sizeof(float) * C * cstride), *dr = malloc(sizeof(float) * C * cstride);
+    assert_non_null(x), assert_non_null(a), assert_non_null(b), assert_non_null(dx), assert_non_null(dr);
+    cb_rng r;
+    cb_rng_seed(&r, 23);
+    for (size_t i = 0; i < C * cstride; i++) x[i] = cb_rng_uniformf(&r) - 0.5f;
+    for (size_t i = 0; i < cols; i++) b[i] = cb_rng_uniformf(&r) - 0.5f;
+    for (size_t i = 0; i < C * cstride; i++) dx[i] = dr[i] = cb_rng_uniformf(&r);
+    memset(a, 0xa5, sizeof(float) * cols);
+    k_im2col(a, x, cstride, C, H, W, K, S, P, Ho, Wo, r0, r1);
+    k_col2im_add(dx, cstride, b, C, H, W, K, S, P, Ho, Wo, r0, r1);
+    /* the definitions, in the order (c, ky, kx, tile row, ox) */
+    for (int c = 0; c < C; c++)
+        for (int ky = 0; ky < K; ky++)
+            for (int kx = 0; kx < K; kx++)
+                for (int t = r0; t < r1; t++)
+                    for (int ox = 0; ox < Wo; ox++) {
+                        int s = t / Ho, iy = (t % Ho) * S - P + ky, ix = ox * S - P + kx;
+                        size_t k = ((size_t)(c * K + ky) * K + kx) * tc + (size_t)(t - r0) * Wo + ox;
+                        int in = iy >= 0 && iy < H && ix >= 0 && ix < W;
+                        float v = in ? x[c * cstride + ((size_t)s * H + iy) * W + ix] : 0.0f;
+                        assert_true(memcmp(&a[k], &v, sizeof v) == 0);
+                        if (in) dr[c * cstride + ((size_t)s * H + iy) * W + ix] += b[k];
+                    }
+    assert_memory_equal(dx, dr, sizeof(float) * C * cstride);
+    free(x), free(a), free(b), free(dx), free(dr);
+}
+
+static void test_im2col_col2im(void **st) {
+    (void)st;
+    im2col_case(32, 15, 15, 4, 2, 0, 3, 0, 18); /* Nature's second convolution */
+    im2col_case(32, 15, 15, 4, 2, 0, 3, 4, 13); /* a tile inside samples */
+    im2col_case(64, 6, 6, 3, 1, 0, 2, 1, 8);    /* its third */
+    im2col_case(3, 64, 64, 8, 4, 0, 2, 0, 30);  /* its first, from the plain layout */
+    im2col_case(2, 13, 11, 3, 3, 0, 2, 0, 8);   /* a stride without a fast path, rows and columns left over */
+    im2col_case(4, 9, 9, 3, 2, 1, 2, 0, 10);    /* padding: the general path */
+    im2col_case(4, 8, 8, 3, 1, 1, 2, 3, 11);    /* a "same" convolution */
 }
 
 /* ---- the two-group backward ----------------------------------------------------- */
@@ -254,6 +300,7 @@ static void test_combine_one_level(void **st) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_im2col_phased),
+        cmocka_unit_test(test_im2col_col2im),
         cmocka_unit_test(test_backward_groups),
         cmocka_unit_test(test_adam_matches_scalar),
         cmocka_unit_test(test_tand_matches_scalar),
