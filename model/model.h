@@ -7,7 +7,8 @@
  * convolution over it is one im2col + one sgemm. Chunks run in parallel on
  * the model's threads, each thread with its own workspace and single-threaded
  * OpenBLAS, so the results are bit-identical for any thread count. In the
- * backward pass a level's chunks run on one thread and their parameter
+ * backward pass a level's chunks run on one thread (two, in two groups, for a
+ * level of two or more chunks: MODEL_LEVEL_GROUPS) and their parameter
  * gradients go to that level's own gradient vector: one forward and one
  * data-gradient backward for the whole batch, L parameter gradients. */
 #ifndef COINBC_MODEL_H
