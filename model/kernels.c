@@ -71,8 +71,10 @@ static void im2col_same(float *col, const float *x, size_t cstride, int C, int H
  * in L1; the stride a constant (S_ > 0) where it is one of the common ones,
  * so the gather compiles to straight code. */
 static inline void im2col_valid(float *col, const float *x, size_t cstride, int C, int H, int W, int K, int S, int Ho,
-                                int Wo, int r0, int r1, int S_) {
+                                int Wo, int r0, int r1, int S_, int K_, int Wo_) {
     if (S_ > 0) S = S_;
+    if (K_ > 0) K = K_;
+    if (Wo_ > 0) Wo = Wo_;
     size_t tc = (size_t)(r1 - r0) * Wo;
     for (int c = 0; c < C; c++)
         for (int ky = 0; ky < K; ky++) {
@@ -94,12 +96,18 @@ void k_im2col(float *col, const float *x, size_t cstride, int C, int H, int W, i
         return;
     }
     if (P == 0 && (Ho - 1) * S + K <= H && (Wo - 1) * S + K <= W) {
-        if (S == 1)
-            im2col_valid(col, x, cstride, C, H, W, K, S, Ho, Wo, r0, r1, 1);
+        /* Nature's second and third convolutions with all sizes constant, so
+         * the short rows (6 and 4 floats) unroll completely */
+        if (S == 2 && K == 4 && Wo == 6)
+            im2col_valid(col, x, cstride, C, H, W, K, S, Ho, Wo, r0, r1, 2, 4, 6);
+        else if (S == 1 && K == 3 && Wo == 4)
+            im2col_valid(col, x, cstride, C, H, W, K, S, Ho, Wo, r0, r1, 1, 3, 4);
+        else if (S == 1)
+            im2col_valid(col, x, cstride, C, H, W, K, S, Ho, Wo, r0, r1, 1, 0, 0);
         else if (S == 2)
-            im2col_valid(col, x, cstride, C, H, W, K, S, Ho, Wo, r0, r1, 2);
+            im2col_valid(col, x, cstride, C, H, W, K, S, Ho, Wo, r0, r1, 2, 0, 0);
         else
-            im2col_valid(col, x, cstride, C, H, W, K, S, Ho, Wo, r0, r1, 0);
+            im2col_valid(col, x, cstride, C, H, W, K, S, Ho, Wo, r0, r1, 0, 0, 0);
         return;
     }
     size_t tc = (size_t)(r1 - r0) * Wo;
@@ -151,8 +159,10 @@ void k_im2col_phased(float *col, const float *x, size_t cstride, int C, int H, i
  * below (kx ascending per kernel row, kernel rows and tile rows ascending),
  * so every input element receives the same additions in the same order. */
 static inline void col2im_valid(float *dx, size_t cstride, const float *col, int C, int H, int W, int K, int S, int Ho,
-                                int Wo, int r0, int r1, int S_) {
+                                int Wo, int r0, int r1, int S_, int K_, int Wo_) {
     if (S_ > 0) S = S_;
+    if (K_ > 0) K = K_;
+    if (Wo_ > 0) Wo = Wo_;
     size_t tc = (size_t)(r1 - r0) * Wo;
     for (int c = 0; c < C; c++)
         for (int ky = 0; ky < K; ky++) {
@@ -170,10 +180,12 @@ static inline void col2im_valid(float *dx, size_t cstride, const float *col, int
 void k_col2im_add(float *dx, size_t cstride, const float *col, int C, int H, int W, int K, int S, int P, int Ho, int Wo,
                   int r0, int r1) {
     if (P == 0 && (Ho - 1) * S + K <= H && (Wo - 1) * S + K <= W) {
-        if (S == 2)
-            col2im_valid(dx, cstride, col, C, H, W, K, S, Ho, Wo, r0, r1, 2);
+        if (S == 2 && K == 4 && Wo == 6) /* Nature's second convolution, sizes constant */
+            col2im_valid(dx, cstride, col, C, H, W, K, S, Ho, Wo, r0, r1, 2, 4, 6);
+        else if (S == 2)
+            col2im_valid(dx, cstride, col, C, H, W, K, S, Ho, Wo, r0, r1, 2, 0, 0);
         else
-            col2im_valid(dx, cstride, col, C, H, W, K, S, Ho, Wo, r0, r1, 0);
+            col2im_valid(dx, cstride, col, C, H, W, K, S, Ho, Wo, r0, r1, 0, 0, 0);
         return;
     }
     size_t tc = (size_t)(r1 - r0) * Wo;
