@@ -92,6 +92,8 @@ static void test_im2col_col2im(void **st) {
     im2col_case(2, 13, 11, 3, 3, 0, 2, 0, 8);   /* a stride without a fast path, rows and columns left over */
     im2col_case(4, 9, 9, 3, 2, 1, 2, 0, 10);    /* padding: the general path */
     im2col_case(4, 8, 8, 3, 1, 1, 2, 3, 11);    /* a "same" convolution */
+    im2col_case(64, 4, 4, 3, 1, 2, 2, 0, 12);   /* Nature's conv2 data gradient: its output gradient, padding 2 */
+    im2col_case(64, 4, 4, 3, 1, 2, 3, 5, 16);
 }
 
 /* ---- the two-group backward ----------------------------------------------------- */
