@@ -369,9 +369,10 @@ void k_linear_forward(float *out, const float *in, const float *w, const float *
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, Dout, Din, 1.0f, in, Din, w, Din, 1.0f, out, Dout);
 }
 
-/* Written out rather than an sgemm: with N (a chunk, <= 16) so small the
- * product is bound by the traffic of gw, and here each row of gw is written
- * once, without sgemm's clearing pass and read-back. */
+/* Written out rather than an sgemm: with N (a level's group of chunks, a
+ * few dozen rows) so small the product is bound by the traffic of gw, and
+ * here each row of gw is written once, without sgemm's clearing pass and
+ * read-back, while the N rows are added to it in order. */
 void k_linear_backward_params(float *gw, float *gb, const float *dout, const float *in, int N, int Din, int Dout, int acc) {
     for (int o = 0; o < Dout; o++) {
         float *row = gw + (size_t)o * Din;

@@ -500,7 +500,8 @@ double model_loss(const model *m, const uint8_t *labels, int n, int *correct) {
 /* ---- backward --------------------------------------------------------------- */
 
 /* all ops backward for chunk j (s samples), parameter gradients added into g,
- * or written into it for the level's first chunk (first: g holds garbage) */
+ * or written into it for the level's first chunk (first: g holds garbage);
+ * the linear layers' parameter gradients are left to linear_params */
 static void backward_chunk(model *m, int j, int s, const uint8_t *labels, int B, float *g, int first, int w) {
     float *col = m->ws + (size_t)w * m->ws_stride, *dcol = col + m->col_size, *gt = dcol + m->col_size;
     uint8_t have[MODEL_MAX_OPS + 1] = {0}; /* dact[a] of this chunk holds a value (else: overwrite it) */
@@ -578,13 +579,28 @@ static void backward_chunk(model *m, int j, int s, const uint8_t *labels, int B,
         }
         case OP_FLAT: k_unflatten(din, dout, o->cin, s, o->h * o->w, acc); break;
         case OP_LINEAR: {
-            const model_tensor *tw = &m->tensors[o->wt], *tb = &m->tensors[o->wt + 1];
-            k_linear_backward_params(g + tw->off, g + tb->off, dout, in, s, o->din, o->dout, !first);
+            const model_tensor *tw = &m->tensors[o->wt];
             k_linear_backward_data(din, dout, m->params + tw->off, s, o->din, o->dout, acc);
             break;
         }
         }
         have[o->in] = 1;
+    }
+}
+
+/* The linear layers' parameter gradients of s consecutive samples from chunk
+ * j on (a group's chunks), written into g: flat activations and their
+ * gradients are (n, D) rows, so the group's rows are contiguous, and one
+ * pass over them adds row after row in the order the chunks would have,
+ * the same bits, with the weight gradient read and written once a group
+ * instead of once a chunk. */
+static void linear_params(model *m, int j, int s, float *g) {
+    for (int i = 0; i < m->nops; i++) {
+        const model_op *o = &m->ops[i];
+        if (o->type != OP_LINEAR) continue;
+        const model_tensor *tw = &m->tensors[o->wt], *tb = &m->tensors[o->wt + 1];
+        const float *in = chunk_ptr(m->act[o->in], m, o->in, j), *dout = chunk_ptr(m->dact[o->out], m, o->out, j);
+        k_linear_backward_params(g + tw->off, g + tb->off, dout, in, s, o->din, o->dout, 0);
     }
 }
 
@@ -610,6 +626,7 @@ static int backward_task(void *vctx, int64_t t, int w) {
                       : m->gspare + ((size_t)l * (MODEL_LEVEL_GROUPS - 1) + (size_t)(q - 1)) * m->nparams;
     group_chunks(per, G, q, &k0, &k1);
     for (int k = k0; k < k1; k++) backward_chunk(m, l * per + k, m->chunk, c->labels, c->B, g, k == k0, w);
+    linear_params(m, l * per + k0, (k1 - k0) * m->chunk, g);
     return 0;
 }
 
