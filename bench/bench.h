@@ -6,6 +6,7 @@ int bench_game(int argc, char **argv);
 int bench_expert(int argc, char **argv);
 int bench_data(int argc, char **argv);
 int bench_train(int argc, char **argv);
+int bench_trial(int argc, char **argv); /* one trial of the paper's protocol, timed by phase */
 int bench_mpi(int argc, char **argv); /* run under mpirun -n P */
 void bench_print_machine(void);
 #endif

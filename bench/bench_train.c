@@ -1,10 +1,12 @@
 /* bench_train.c - training step speed (coinbc bench train): samples/s of a
  * full step (forward, backward with one parameter gradient per level,
- * combine, Adam) for mean, AND-mask and SAND-mask, split into its phases;
+ * combine, Adam) for mean, tand, AND-mask and SAND-mask, split into its phases;
  * the AND-mask step done the way the reference code does it (one forward,
  * then one full backward pass over the whole batch per level) as a ratio in
  * the same run; achieved GFLOP/s next to this machine's OpenBLAS sgemm rate;
- * and what an epoch of 64 levels x 1000 frames costs. */
+ * the inference forward of a validation batch (256 frames); and what an
+ * epoch of 64 levels x 1000 frames costs. Besides the table, every figure is
+ * on a line a script can read: "result KEY=VALUE ..." (docs/PERFORMANCE.md). */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,12 +51,13 @@ typedef struct {
     double fwd, bwd, comb, adam; /* seconds per step */
 } phases;
 
-/* variant: 0 mean, 1 and, 2 sand, 3 and done reference-style */
+/* variant: 0 mean, 1 and, 2 sand, 3 and done reference-style, 4 tand (mean, then tand's masked Adam) */
 static double time_steps(model *m, int variant, const uint8_t *frames, const uint8_t *labels, int L, int B, int steps,
                          float *grads, float *g, float *dens, phases *ph) {
     train_combine_opts co = {.method = TRAIN_MEAN, .tau = 0, .sand_k = 1, .rescale = 1};
     if (variant == 1 || variant == 3) co = (train_combine_opts){.method = TRAIN_AND, .tau = 0.8, .sand_k = 1, .rescale = 1};
     if (variant == 2) co = (train_combine_opts){.method = TRAIN_SAND, .tau = 0.8, .sand_k = 1, .rescale = 1};
+    if (variant == 4) co = (train_combine_opts){.method = TRAIN_TAND, .tau = 0.5, .sand_k = 1, .rescale = 1, .tand_beta = 0.9};
     co.threads = m->threads;
     memset(ph, 0, sizeof *ph);
     cb_err e;
@@ -75,7 +78,10 @@ static double time_steps(model *m, int variant, const uint8_t *frames, const uin
         double t2 = cb_now();
         train_combine(g, dens, grads, L, m->nparams, m->tensors, m->ntensors, &co, &e);
         double t3 = cb_now();
-        train_adam_step(m, g, 1e-6, s + 2, 0, TRAIN_WD_L2);
+        if (variant == 4)
+            train_tand_step(m, dens, g, 1e-6, s + 2, 0, TRAIN_WD_L2, co.tau, co.tand_beta);
+        else
+            train_adam_step(m, g, 1e-6, s + 2, 0, TRAIN_WD_L2);
         double t4 = cb_now();
         if (s >= 0) {
             ph->fwd += (t1 - t0) / steps;
@@ -88,9 +94,27 @@ static double time_steps(model *m, int variant, const uint8_t *frames, const uin
     return (double)steps * L * B / t_all;
 }
 
+/* samples/s of the inference forward (model_predict) over batches of n frames */
+static double time_predict(model *m, const uint8_t *frames, int n, int reps) {
+    model_predict_io io = {0};
+    cb_err e;
+    model_predict(m, frames, n, &io, &e); /* warm-up */
+    double t0 = cb_now();
+    for (int k = 0; k < reps; k++) model_predict(m, frames, n, &io, &e);
+    return (double)n * reps / (cb_now() - t0);
+}
+
+static int has_variant(const char *list, const char *name) {
+    size_t k = strlen(name);
+    for (const char *p = list; (p = strstr(p, name)); p += k)
+        if ((p == list || p[-1] == ',') && (p[k] == ',' || p[k] == 0)) return 1;
+    return 0;
+}
+
 int bench_train(int argc, char **argv) {
     const char *net = "impala";
     int L = 16, B = 8, steps = 5, threads = cb_default_threads(), naive = 1;
+    const char *variants = "mean,tand,and,sand,predict";
     int64_t tile = MODEL_TILE_FLOATS;
     cli_opt opts[] = {
         {"net", CLI_STR, &net, "NET", "impala (default) or nature", 0},
@@ -100,12 +124,16 @@ int bench_train(int argc, char **argv) {
         {"threads", CLI_INT, &threads, "T", "threads (default: all cores)", 0},
         {"naive", CLI_INT, &naive, "0|1", "also time the reference-style AND-mask step (default 1)", 0},
         {"tile", CLI_I64, &tile, "F", "im2col tile limit in floats (default 65536; 0: one tile per chunk)", 0},
+        {"variants", CLI_STR, &variants, "LIST",
+         "comma-separated steps to time: mean, tand, and, sand, predict (default all; --naive adds the reference-style one)", 0},
     };
     cli_cmd_info info = {"bench train",
-                         "Training step speed: mean, AND-mask and SAND-mask steps (forward, one backward pass with\n"
-                         "per-level parameter gradients, combine, Adam) and the AND-mask step done reference-style\n"
-                         "(one full backward pass per level), next to the machine's sgemm rate.",
-                         "coinbc bench train [--net impala|nature] [--batch-levels L] [--batch-frames B] [--steps N]",
+                         "Training step speed: mean, tand, AND-mask and SAND-mask steps (forward, one backward pass\n"
+                         "with per-level parameter gradients, combine, Adam) and the AND-mask step done reference-style\n"
+                         "(one full backward pass per level), the inference forward of 256-frame batches, next to the\n"
+                         "machine's sgemm rate. Lines starting 'result ' carry the figures as KEY=VALUE for scripts.",
+                         "coinbc bench train [--net impala|nature] [--batch-levels L] [--batch-frames B] [--steps N]\n"
+                         "                   [--variants mean,tand,and,sand,predict]",
                          NULL};
     int rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), NULL, 0, NULL);
     if (rc) return rc > 0 ? 0 : 2;
@@ -147,21 +175,52 @@ int bench_train(int argc, char **argv) {
     printf("%s: %zu parameters, %.1f MFLOP forward per frame (training ~3x); batch %d levels x %d frames, %d thread%s,\n"
            "  im2col tiles of %s\n", net, m.nparams, ff / 1e6, L, B, threads, threads == 1 ? "" : "s",
            tile ? "at most the given floats" : "a whole chunk");
-    const char *names[4] = {"mean", "and (tau 0.8)", "sand (tau 0.8, k 1)", "and, reference-style (L full backwards)"};
-    double rate[4] = {0};
-    for (int v = 0; v < 4; v++) {
-        if (v == 3 && !naive) break;
+    printf("result sgemm threads=%d gflops=%.1f gflops_1thread=%.1f\n", threads, r_big, r_big1);
+    const char *names[5] = {"mean", "and (tau 0.8)", "sand (tau 0.8, k 1)", "and, reference-style (L full backwards)",
+                            "tand (tau 0.5, beta 0.9)"};
+    const char *keys[5] = {"mean", "and", "sand", "and-ref", "tand"};
+    const int order[5] = {0, 4, 1, 2, 3};
+    double rate[5] = {0};
+    for (int k = 0; k < 5; k++) {
+        int v = order[k];
+        if (v == 3 ? !naive : !has_variant(variants, keys[v])) continue;
         phases ph;
         rate[v] = time_steps(&m, v, frames, labels, L, B, v == 3 ? (steps + 1) / 2 : steps, grads, g, dens, &ph);
         double flops = ff * N * (v == 3 ? 1 + 2.0 * L : 3.0);
         double step = ph.fwd + ph.bwd + ph.comb + ph.adam;
         printf("  %-40s %7.1f samples/s  %6.3f s/step (forward %.3f, backward %.3f, combine %.3f, adam %.3f)  %.1f GFLOP/s\n",
                names[v], rate[v], step, ph.fwd, ph.bwd, ph.comb, ph.adam, flops / step / 1e9);
+        printf("result variant=%s net=%s levels=%d frames=%d threads=%d samples_per_s=%.1f gflops=%.2f sgemm_share=%.3f "
+               "forward_s=%.5f backward_s=%.5f combine_s=%.5f adam_s=%.5f\n",
+               keys[v], net, L, B, threads, rate[v], flops / step / 1e9, flops / step / 1e9 / r_big, ph.fwd, ph.bwd, ph.comb,
+               ph.adam);
     }
-    if (naive)
+    if (has_variant(variants, "predict")) {
+        /* the validation and eval forward: inference buffers of MODEL_PREDICT_BATCH, the same weights */
+        model p;
+        if (model_init(&p, &cfg, &e) == 0) {
+            memcpy(p.params, m.params, sizeof(float) * m.nparams);
+            model_set_threads(&p, threads);
+            p.tile_floats = (size_t)tile;
+            int n = MODEL_PREDICT_BATCH, reps = steps < 2 ? 2 : steps;
+            uint8_t *pf = malloc((size_t)n * CB_FRAME_BYTES);
+            if (pf && model_set_batch(&p, n, &e) == 0) {
+                for (int s = 0; s < n; s++) memcpy(pf + (size_t)s * CB_FRAME_BYTES, frames + (size_t)(s % N) * CB_FRAME_BYTES,
+                                                   CB_FRAME_BYTES);
+                double pr = time_predict(&p, pf, n, reps);
+                printf("  %-40s %7.1f samples/s  %.1f GFLOP/s\n", "predict (inference forward, batch 256)", pr, pr * ff / 1e9);
+                printf("result variant=predict net=%s frames=%d threads=%d samples_per_s=%.1f gflops=%.2f sgemm_share=%.3f\n",
+                       net, n, threads, pr, pr * ff / 1e9, pr * ff / 1e9 / r_big);
+            }
+            free(pf);
+            model_free(&p);
+        }
+    }
+    if (naive && rate[1] > 0 && rate[3] > 0)
         printf("AND-mask with per-level gradients from one backward pass: %.2fx the reference-style step\n", rate[1] / rate[3]);
-    printf("an epoch of 64 levels x 1000 frames (%d steps of %d): %.0f s with mean, %.0f s with and\n", 64000 / N, N,
-           64000.0 / rate[0], 64000.0 / rate[1]);
+    if (rate[0] > 0 && rate[1] > 0)
+        printf("an epoch of 64 levels x 1000 frames (%d steps of %d): %.0f s with mean, %.0f s with and\n", 64000 / N, N,
+               64000.0 / rate[0], 64000.0 / rate[1]);
     free(frames), free(labels), free(grads), free(g), free(dens);
     model_free(&m);
     return 0;

@@ -66,10 +66,48 @@ static void im2col_same(float *col, const float *x, size_t cstride, int C, int H
             }
 }
 
+/* im2col without padding, every window inside the input: per output row
+ * and kernel row one input row, read for all K kernel columns while it is
+ * in L1; the stride a constant (S_ > 0) where it is one of the common ones,
+ * so the gather compiles to straight code. */
+static inline void im2col_valid(float *col, const float *x, size_t cstride, int C, int H, int W, int K, int S, int Ho,
+                                int Wo, int r0, int r1, int S_, int K_, int Wo_) {
+    if (S_ > 0) S = S_;
+    if (K_ > 0) K = K_;
+    if (Wo_ > 0) Wo = Wo_;
+    size_t tc = (size_t)(r1 - r0) * Wo;
+    for (int c = 0; c < C; c++)
+        for (int ky = 0; ky < K; ky++) {
+            float *rows = col + (size_t)(c * K + ky) * K * tc;
+            for (int r = r0; r < r1; r++) {
+                int n = r / Ho, iy = (r - n * Ho) * S + ky;
+                const float *src = x + c * cstride + ((size_t)n * H + iy) * W;
+                float *ro = rows + (size_t)(r - r0) * Wo;
+                for (int kx = 0; kx < K; kx++, ro += tc)
+                    for (int ox = 0; ox < Wo; ox++) ro[ox] = src[kx + ox * S];
+            }
+        }
+}
+
 void k_im2col(float *col, const float *x, size_t cstride, int C, int H, int W, int K, int S, int P, int Ho, int Wo,
               int r0, int r1) {
     if (S == 1 && Ho == H && Wo == W && K <= W) {
         im2col_same(col, x, cstride, C, H, W, K, P, r0, r1);
+        return;
+    }
+    if (P == 0 && (Ho - 1) * S + K <= H && (Wo - 1) * S + K <= W) {
+        /* Nature's second and third convolutions with all sizes constant, so
+         * the short rows (6 and 4 floats) unroll completely */
+        if (S == 2 && K == 4 && Wo == 6)
+            im2col_valid(col, x, cstride, C, H, W, K, S, Ho, Wo, r0, r1, 2, 4, 6);
+        else if (S == 1 && K == 3 && Wo == 4)
+            im2col_valid(col, x, cstride, C, H, W, K, S, Ho, Wo, r0, r1, 1, 3, 4);
+        else if (S == 1)
+            im2col_valid(col, x, cstride, C, H, W, K, S, Ho, Wo, r0, r1, 1, 0, 0);
+        else if (S == 2)
+            im2col_valid(col, x, cstride, C, H, W, K, S, Ho, Wo, r0, r1, 2, 0, 0);
+        else
+            im2col_valid(col, x, cstride, C, H, W, K, S, Ho, Wo, r0, r1, 0, 0, 0);
         return;
     }
     size_t tc = (size_t)(r1 - r0) * Wo;
@@ -97,8 +135,59 @@ void k_im2col(float *col, const float *x, size_t cstride, int C, int H, int W, i
             }
 }
 
+void k_im2col_phased(float *col, const float *x, size_t cstride, int C, int H, int W, int K, int S, int Ho, int Wo, int r0,
+                     int r1) {
+    size_t tc = (size_t)(r1 - r0) * Wo;
+    int ws = W / S;
+    (void)H;
+    for (int c = 0; c < C; c++)
+        for (int ky = 0; ky < K; ky++)
+            for (int kx = 0; kx < K; kx++) {
+                float *row = col + ((size_t)(c * K + ky) * K + kx) * tc;
+                const float *base = x + c * cstride + (size_t)(kx % S) * ws + kx / S;
+                for (int r = r0; r < r1; r++) {
+                    int n = r / Ho, iy = (r - n * Ho) * S + ky;
+                    const float *src = base + ((size_t)n * H + iy) * W;
+                    float *ro = row + (size_t)(r - r0) * Wo;
+                    for (int ox = 0; ox < Wo; ox++) ro[ox] = src[ox];
+                }
+            }
+}
+
+/* col2im without padding (the inverse of im2col_valid): each input row
+ * gets its K kernel columns' values added in the order of the general loop
+ * below (kx ascending per kernel row, kernel rows and tile rows ascending),
+ * so every input element receives the same additions in the same order. */
+static inline void col2im_valid(float *dx, size_t cstride, const float *col, int C, int H, int W, int K, int S, int Ho,
+                                int Wo, int r0, int r1, int S_, int K_, int Wo_) {
+    if (S_ > 0) S = S_;
+    if (K_ > 0) K = K_;
+    if (Wo_ > 0) Wo = Wo_;
+    size_t tc = (size_t)(r1 - r0) * Wo;
+    for (int c = 0; c < C; c++)
+        for (int ky = 0; ky < K; ky++) {
+            const float *rows = col + (size_t)(c * K + ky) * K * tc;
+            for (int kx = 0; kx < K; kx++)
+                for (int r = r0; r < r1; r++) {
+                    int n = r / Ho, iy = (r - n * Ho) * S + ky;
+                    float *dst = dx + c * cstride + ((size_t)n * H + iy) * W + kx;
+                    const float *ro = rows + (size_t)kx * tc + (size_t)(r - r0) * Wo;
+                    for (int ox = 0; ox < Wo; ox++) dst[ox * S] += ro[ox];
+                }
+        }
+}
+
 void k_col2im_add(float *dx, size_t cstride, const float *col, int C, int H, int W, int K, int S, int P, int Ho, int Wo,
                   int r0, int r1) {
+    if (P == 0 && (Ho - 1) * S + K <= H && (Wo - 1) * S + K <= W) {
+        if (S == 2 && K == 4 && Wo == 6) /* Nature's second convolution, sizes constant */
+            col2im_valid(dx, cstride, col, C, H, W, K, S, Ho, Wo, r0, r1, 2, 4, 6);
+        else if (S == 2)
+            col2im_valid(dx, cstride, col, C, H, W, K, S, Ho, Wo, r0, r1, 2, 0, 0);
+        else
+            col2im_valid(dx, cstride, col, C, H, W, K, S, Ho, Wo, r0, r1, 0, 0, 0);
+        return;
+    }
     size_t tc = (size_t)(r1 - r0) * Wo;
     for (int c = 0; c < C; c++)
         for (int ky = 0; ky < K; ky++)
@@ -280,9 +369,10 @@ void k_linear_forward(float *out, const float *in, const float *w, const float *
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, Dout, Din, 1.0f, in, Din, w, Din, 1.0f, out, Dout);
 }
 
-/* Written out rather than an sgemm: with N (a chunk, <= 16) so small the
- * product is bound by the traffic of gw, and here each row of gw is written
- * once, without sgemm's clearing pass and read-back. */
+/* Written out rather than an sgemm: with N (a level's group of chunks, a
+ * few dozen rows) so small the product is bound by the traffic of gw, and
+ * here each row of gw is written once, without sgemm's clearing pass and
+ * read-back, while the N rows are added to it in order. */
 void k_linear_backward_params(float *gw, float *gb, const float *dout, const float *in, int N, int Din, int Dout, int acc) {
     for (int o = 0; o < Dout; o++) {
         float *row = gw + (size_t)o * Din;

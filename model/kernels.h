@@ -13,6 +13,13 @@
  * of x starts at x + c*cstride + n*H*W. col2im adds such a tile back into dx. */
 void k_im2col(float *col, const float *x, size_t cstride, int C, int H, int W, int K, int S, int P, int Ho, int Wo,
               int r0, int r1);
+/* The same im2col (zero padding only) from a "phased" input: every row of W
+ * floats of x stored as its S phases, input column x at (x % S) * (W / S) +
+ * x / S (W % S == 0). A strided convolution's kernel column kx then reads
+ * one contiguous run of phase kx % S, so the tile is built from straight
+ * copies; col holds the same values as k_im2col's of the plain input. */
+void k_im2col_phased(float *col, const float *x, size_t cstride, int C, int H, int W, int K, int S, int Ho, int Wo, int r0,
+                     int r1);
 void k_col2im_add(float *dx, size_t cstride, const float *col, int C, int H, int W, int K, int S, int P, int Ho, int Wo,
                   int r0, int r1);
 /* c (M, N; row stride ldc) (+)= a (M, K) x b (K, N) */

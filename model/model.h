@@ -7,7 +7,8 @@
  * convolution over it is one im2col + one sgemm. Chunks run in parallel on
  * the model's threads, each thread with its own workspace and single-threaded
  * OpenBLAS, so the results are bit-identical for any thread count. In the
- * backward pass a level's chunks run on one thread and their parameter
+ * backward pass a level's chunks run on one thread (two, in two groups, for a
+ * level of two or more chunks: MODEL_LEVEL_GROUPS) and their parameter
  * gradients go to that level's own gradient vector: one forward and one
  * data-gradient backward for the whole batch, L parameter gradients. */
 #ifndef COINBC_MODEL_H
@@ -30,6 +31,13 @@ _Static_assert(MODEL_IN_C * MODEL_IN_H * MODEL_IN_W == CB_FRAME_BYTES, "the netw
  * this many floats (256 KB), so it is still in the core's L2 cache when
  * sgemm reads it (bench train: tile sizes). */
 #define MODEL_TILE_FLOATS (1 << 16)
+/* The backward pass splits each level of two or more chunks into this many
+ * groups of consecutive chunks that run in parallel; group g > 0 sums its
+ * parameter gradient on its own and the groups' sums are added in group
+ * order. The split depends only on the level's frames (B / chunk), never on
+ * the thread count, so results stay bit-identical for any thread count and
+ * any number of levels per rank (docs/PERFORMANCE.md). */
+#define MODEL_LEVEL_GROUPS 2
 
 enum { MODEL_IMPALA = 0, MODEL_NATURE = 1 };
 
@@ -94,6 +102,12 @@ typedef struct {
     int ws_workers;
     float *probs;   /* (batch, 15) softmax of the last forward */
     float *wflip;   /* trainable: flipped weights of the stride-1 convolutions (k_conv_flip) */
+    /* trainable: a level of two or more chunks is done as two halves of its
+     * chunks (MODEL_LEVEL_GROUPS), each on its own worker; the second half's
+     * parameter gradient goes here (one nparams vector per level, nspare of
+     * them) and is added to the first's in model_backward */
+    float *gspare;
+    int nspare;
 } model;
 
 /* Default config of a net ("impala" or "nature"); returns 0 or CB_EARG. */

@@ -12,7 +12,7 @@
 #include "model/kernels.h"
 #include "model/model.h"
 
-const char *model_net_name(int net) { return net == MODEL_NATURE ? "nature" : "impala"; }
+const char *model_net_name(int net) { return net == MODEL_NATURE ? "nature" : net == MODEL_IMPALA ? "impala" : "unknown"; }
 
 int model_config_default(model_config *c, const char *net) {
     memset(c, 0, sizeof *c);
@@ -228,7 +228,9 @@ static void free_batch(model *m) {
     free(m->ws);
     free(m->probs);
     free(m->wflip);
-    m->act_mem = m->ws = m->probs = m->wflip = NULL;
+    free(m->gspare);
+    m->act_mem = m->ws = m->probs = m->wflip = m->gspare = NULL;
+    m->nspare = 0;
     m->act = m->dact = NULL;
     m->pool_mem = NULL;
     m->pool_idx = NULL;
@@ -261,6 +263,16 @@ static int tile_rows(const model *m, int ckk, int rowlen, int rows) {
 
 /* stride-1 convolutions get their data gradient as a convolution with flipped weights */
 static int flip_data_grad(const model_op *o) { return o->stride == 1 && o->in != 0; }
+
+/* A strided convolution of the input image without padding reads it in
+ * phases (k_im2col_phased): the input is stored that way as it is converted. */
+static int phased_input(const model_op *o) {
+    return o->type == OP_CONV && o->in == 0 && o->stride > 1 && o->pad == 0 && o->w % o->stride == 0 &&
+           (o->wo - 1) * o->stride + o->k <= o->w;
+}
+
+/* the input row position of column x under phase stride S (1: plain) */
+static inline int phase_pos(int x, int W, int S) { return S > 1 ? (x % S) * (W / S) + x / S : x; }
 
 /* floats of activation a per sample */
 static size_t per_sample(const model *m, int a) { return (size_t)m->acts[a].c * m->acts[a].h * m->acts[a].w; }
@@ -298,7 +310,12 @@ static int alloc_batch(model *m, int n, int chunk, int trainable, cb_err *e) {
     m->ws = malloc(sizeof(float) * ws);
     m->probs = malloc(sizeof(float) * (size_t)n * MODEL_NA);
     m->wflip = malloc(sizeof(float) * (flips ? flips : 1));
-    if (!m->act_mem || !m->act || !m->pool_mem || !m->pool_idx || !m->ws || !m->probs || !m->wflip) {
+    /* the second groups' gradients: one per level that can have two groups
+     * (at least 2 chunks), whatever L x B the batch is later cut into */
+    int nspare = trainable ? n / (MODEL_LEVEL_GROUPS * chunk) : 0;
+    m->gspare = nspare ? malloc(sizeof(float) * m->nparams * (size_t)nspare * (MODEL_LEVEL_GROUPS - 1)) : NULL;
+    if (!m->act_mem || !m->act || !m->pool_mem || !m->pool_idx || !m->ws || !m->probs || !m->wflip ||
+        (nspare && !m->gspare)) {
         free_batch(m);
         return cb_fail(e, CB_ENOMEM, "model: out of memory for a batch of %d (%.0f MB of activations)", n,
                        (double)total * (trainable ? 8 : 4) / 1e6);
@@ -325,6 +342,7 @@ static int alloc_batch(model *m, int n, int chunk, int trainable, cb_err *e) {
     m->batch = n;
     m->chunk = chunk;
     m->trainable = trainable;
+    m->nspare = nspare;
     return 0;
 }
 
@@ -369,8 +387,12 @@ static void forward_chunk(model *m, int j, int s, int w) {
             int ckk = o->cin * o->k * o->k, rows = s * o->ho, tr = tile_rows(m, ckk, o->wo, rows);
             for (int r0 = 0; r0 < rows; r0 += tr) {
                 int r1 = r0 + tr < rows ? r0 + tr : rows;
-                k_im2col(col, in, (size_t)s * o->h * o->w, o->cin, o->h, o->w, o->k, o->stride, o->pad, o->ho, o->wo, r0,
-                         r1);
+                if (phased_input(o))
+                    k_im2col_phased(col, in, (size_t)s * o->h * o->w, o->cin, o->h, o->w, o->k, o->stride, o->ho, o->wo, r0,
+                                    r1);
+                else
+                    k_im2col(col, in, (size_t)s * o->h * o->w, o->cin, o->h, o->w, o->k, o->stride, o->pad, o->ho, o->wo,
+                             r0, r1);
                 k_conv_forward(out + (size_t)r0 * o->wo, rows * o->wo, col, m->params + tw->off, m->params + tb->off,
                                o->cout, ckk, (r1 - r0) * o->wo);
             }
@@ -414,15 +436,30 @@ static int forward_task(void *vctx, int64_t jj, int w) {
     model *m = c->m;
     int j = (int)jj, s0 = j * m->chunk, s = c->n - s0 < m->chunk ? c->n - s0 : m->chunk;
     const int HW = MODEL_IN_H * MODEL_IN_W;
-    float *x = chunk_ptr(m->act[0], m, 0, j); /* (3, s, 64, 64) */
+    float *x = chunk_ptr(m->act[0], m, 0, j); /* (3, s, 64, 64), rows in phases if the first op reads them so */
+    int S = 1;
+    for (int i = 0; i < m->nops; i++)
+        if (m->ops[i].in == 0 && phased_input(&m->ops[i])) S = m->ops[i].stride;
     for (int r = 0; r < s; r++)
         for (int ch = 0; ch < 3; ch++) {
             float *dst = x + ((size_t)ch * s + r) * HW;
             if (c->u8) {
                 const uint8_t *f = c->u8 + (size_t)(s0 + r) * HW * 3;
-                for (int k = 0; k < HW; k++) dst[k] = (float)f[k * 3 + ch] * (1.0f / 255.0f);
+                if (S == 1)
+                    for (int k = 0; k < HW; k++) dst[k] = (float)f[k * 3 + ch] * (1.0f / 255.0f);
+                else /* row y, phase d, its column q: input column q * S + d */
+                    for (int y = 0; y < MODEL_IN_H; y++)
+                        for (int d = 0; d < S; d++) {
+                            float *o = dst + y * MODEL_IN_W + d * (MODEL_IN_W / S);
+                            const uint8_t *src = f + ((size_t)y * MODEL_IN_W + d) * 3 + ch;
+                            for (int q = 0; q < MODEL_IN_W / S; q++) o[q] = (float)src[q * S * 3] * (1.0f / 255.0f);
+                        }
             } else {
-                memcpy(dst, c->f32 + ((size_t)(s0 + r) * 3 + ch) * HW, sizeof(float) * HW);
+                const float *src = c->f32 + ((size_t)(s0 + r) * 3 + ch) * HW;
+                if (S == 1)
+                    memcpy(dst, src, sizeof(float) * HW);
+                else
+                    for (int k = 0; k < HW; k++) dst[k - k % MODEL_IN_W + phase_pos(k % MODEL_IN_W, MODEL_IN_W, S)] = src[k];
             }
         }
     forward_chunk(m, j, s, w);
@@ -463,7 +500,8 @@ double model_loss(const model *m, const uint8_t *labels, int n, int *correct) {
 /* ---- backward --------------------------------------------------------------- */
 
 /* all ops backward for chunk j (s samples), parameter gradients added into g,
- * or written into it for the level's first chunk (first: g holds garbage) */
+ * or written into it for the level's first chunk (first: g holds garbage);
+ * the linear layers' parameter gradients are left to linear_params */
 static void backward_chunk(model *m, int j, int s, const uint8_t *labels, int B, float *g, int first, int w) {
     float *col = m->ws + (size_t)w * m->ws_stride, *dcol = col + m->col_size, *gt = dcol + m->col_size;
     uint8_t have[MODEL_MAX_OPS + 1] = {0}; /* dact[a] of this chunk holds a value (else: overwrite it) */
@@ -507,7 +545,10 @@ static void backward_chunk(model *m, int j, int s, const uint8_t *labels, int B,
             }
             for (int r0 = 0; r0 < rows; r0 += tr) {
                 int r1 = r0 + tr < rows ? r0 + tr : rows;
-                k_im2col(col, in, in_c, o->cin, o->h, o->w, o->k, o->stride, o->pad, o->ho, o->wo, r0, r1);
+                if (phased_input(o))
+                    k_im2col_phased(col, in, in_c, o->cin, o->h, o->w, o->k, o->stride, o->ho, o->wo, r0, r1);
+                else
+                    k_im2col(col, in, in_c, o->cin, o->h, o->w, o->k, o->stride, o->pad, o->ho, o->wo, r0, r1);
                 k_conv_backward_params(g + tw->off, dout + (size_t)r0 * o->wo, NHW, col, o->cout, CKK, (r1 - r0) * o->wo,
                                        !first || r0 > 0);
             }
@@ -538,8 +579,7 @@ static void backward_chunk(model *m, int j, int s, const uint8_t *labels, int B,
         }
         case OP_FLAT: k_unflatten(din, dout, o->cin, s, o->h * o->w, acc); break;
         case OP_LINEAR: {
-            const model_tensor *tw = &m->tensors[o->wt], *tb = &m->tensors[o->wt + 1];
-            k_linear_backward_params(g + tw->off, g + tb->off, dout, in, s, o->din, o->dout, !first);
+            const model_tensor *tw = &m->tensors[o->wt];
             k_linear_backward_data(din, dout, m->params + tw->off, s, o->din, o->dout, acc);
             break;
         }
@@ -548,25 +588,80 @@ static void backward_chunk(model *m, int j, int s, const uint8_t *labels, int B,
     }
 }
 
-/* one level: its chunks in order on this worker, into its own gradient */
-static int backward_task(void *vctx, int64_t l, int w) {
+/* The linear layers' parameter gradients of s consecutive samples from chunk
+ * j on (a group's chunks), written into g: flat activations and their
+ * gradients are (n, D) rows, so the group's rows are contiguous, and one
+ * pass over them adds row after row in the order the chunks would have,
+ * the same bits, with the weight gradient read and written once a group
+ * instead of once a chunk. */
+static void linear_params(model *m, int j, int s, float *g) {
+    for (int i = 0; i < m->nops; i++) {
+        const model_op *o = &m->ops[i];
+        if (o->type != OP_LINEAR) continue;
+        const model_tensor *tw = &m->tensors[o->wt], *tb = &m->tensors[o->wt + 1];
+        const float *in = chunk_ptr(m->act[o->in], m, o->in, j), *dout = chunk_ptr(m->dact[o->out], m, o->out, j);
+        k_linear_backward_params(g + tw->off, g + tb->off, dout, in, s, o->din, o->dout, 0);
+    }
+}
+
+/* groups of a level of B frames (MODEL_LEVEL_GROUPS): a function of B only */
+static int level_groups(const model *m, int B) {
+    int per = B / m->chunk;
+    return per < MODEL_LEVEL_GROUPS ? 1 : MODEL_LEVEL_GROUPS;
+}
+
+/* chunks [*k0, *k1) of a level's per chunks in group q of G */
+static void group_chunks(int per, int G, int q, int *k0, int *k1) {
+    *k0 = (int)((int64_t)per * q / G);
+    *k1 = (int)((int64_t)per * (q + 1) / G);
+}
+
+/* task t = level t / G, group t % G: its chunks in order on this worker, into
+ * the level's own gradient (group 0) or the group's spare one */
+static int backward_task(void *vctx, int64_t t, int w) {
     run_ctx *c = vctx;
     model *m = c->m;
-    float *g = c->grads + (size_t)l * m->nparams;
-    int per = c->B / m->chunk;
-    for (int k = 0; k < per; k++) backward_chunk(m, (int)l * per + k, m->chunk, c->labels, c->B, g, k == 0, w);
+    int per = c->B / m->chunk, G = level_groups(m, c->B), l = (int)(t / G), q = (int)(t % G), k0, k1;
+    float *g = q == 0 ? c->grads + (size_t)l * m->nparams
+                      : m->gspare + ((size_t)l * (MODEL_LEVEL_GROUPS - 1) + (size_t)(q - 1)) * m->nparams;
+    group_chunks(per, G, q, &k0, &k1);
+    for (int k = k0; k < k1; k++) backward_chunk(m, l * per + k, m->chunk, c->labels, c->B, g, k == k0, w);
+    linear_params(m, l * per + k0, (k1 - k0) * m->chunk, g);
+    return 0;
+}
+
+#define GROUP_ADD_BLOCK 16384
+
+/* block b of the parameters of every level: the groups' sums added in group order */
+static int group_add_task(void *vctx, int64_t b) {
+    run_ctx *c = vctx;
+    model *m = c->m;
+    int64_t nb = (int64_t)((m->nparams + GROUP_ADD_BLOCK - 1) / GROUP_ADD_BLOCK);
+    int l = (int)(b / nb), G = level_groups(m, c->B);
+    size_t i0 = (size_t)(b % nb) * GROUP_ADD_BLOCK, i1 = i0 + GROUP_ADD_BLOCK < m->nparams ? i0 + GROUP_ADD_BLOCK : m->nparams;
+    float *restrict g = c->grads + (size_t)l * m->nparams;
+    for (int q = 1; q < G; q++) {
+        const float *restrict s = m->gspare + ((size_t)l * (MODEL_LEVEL_GROUPS - 1) + (size_t)(q - 1)) * m->nparams;
+        for (size_t i = i0; i < i1; i++) g[i] += s[i];
+    }
     return 0;
 }
 
 void model_backward(model *m, const uint8_t *labels, int L, int B, float *grads) {
     assert(m->trainable && L * B <= m->batch && B % m->chunk == 0);
+    int G = level_groups(m, B);
+    assert(G == 1 || L <= m->nspare);
     for (int i = 0; i < m->nops; i++) { /* this step's flipped weights, shared by all levels */
         const model_op *o = &m->ops[i];
         if (o->type == OP_CONV && flip_data_grad(o))
             k_conv_flip(m->wflip + o->flip_off, m->params + m->tensors[o->wt].off, o->cout, o->cin, o->k);
     }
     run_ctx c = {.m = m, .n = L * B, .labels = labels, .L = L, .B = B, .grads = grads};
-    cb_parallel_for_w(L, m->ws_workers, backward_task, &c);
+    cb_parallel_for_w((int64_t)L * G, m->ws_workers, backward_task, &c);
+    if (G > 1) {
+        int64_t nb = (int64_t)((m->nparams + GROUP_ADD_BLOCK - 1) / GROUP_ADD_BLOCK);
+        cb_parallel_for(nb * L, m->ws_workers, group_add_task, &c);
+    }
 }
 
 int model_predict(model *m, const uint8_t *frames, int64_t n, model_predict_io *io, cb_err *e) {

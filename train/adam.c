@@ -6,6 +6,9 @@
  * threads with the same result for any thread count; tand's mask counts per
  * tensor are integers, added up exactly in any order. */
 #include <math.h>
+#ifdef __AVX__
+#include <immintrin.h>
+#endif
 #include <stdatomic.h>
 
 #include "train/train.h"
@@ -35,18 +38,55 @@ typedef struct {
     int wd_mode;
 } adam_ctx;
 
+/* Parameters [i0, i1) under one weight-decay mode (a constant at each call
+ * site below, so each mode compiles to its own loop). With AVX, four at a
+ * time in double lanes: the same IEEE operations in the same order as
+ * adam_one (conversions, products, sums, quotient, square root), so the
+ * same bits; GCC does not vectorize the scalar loop itself because sqrt may
+ * set errno. */
+static inline void adam_range(float *restrict w, float *restrict mo, float *restrict vo, const float *restrict g, size_t i0,
+                              size_t i1, double lr, double c1, double c2, double wd, int mode) {
+    size_t i = i0;
+#ifdef __AVX__
+    const __m256d b1 = _mm256_set1_pd(B1), nb1 = _mm256_set1_pd(1 - B1), b2 = _mm256_set1_pd(B2),
+                  nb2 = _mm256_set1_pd(1 - B2), vlr = _mm256_set1_pd(lr), vc1 = _mm256_set1_pd(c1),
+                  vc2 = _mm256_set1_pd(c2), eps = _mm256_set1_pd(EPS), vwd = _mm256_set1_pd(wd),
+                  lrwd = _mm256_set1_pd(lr * wd);
+    for (; i + 4 <= i1; i += 4) {
+        __m256d wi = _mm256_cvtps_pd(_mm_loadu_ps(w + i)), gi = _mm256_cvtps_pd(_mm_loadu_ps(g + i));
+        if (mode == TRAIN_WD_L2) gi = _mm256_add_pd(gi, _mm256_mul_pd(vwd, wi));
+        __m128 mf = _mm256_cvtpd_ps(_mm256_add_pd(_mm256_mul_pd(b1, _mm256_cvtps_pd(_mm_loadu_ps(mo + i))),
+                                                  _mm256_mul_pd(nb1, gi)));
+        __m128 vf = _mm256_cvtpd_ps(_mm256_add_pd(_mm256_mul_pd(b2, _mm256_cvtps_pd(_mm_loadu_ps(vo + i))),
+                                                  _mm256_mul_pd(_mm256_mul_pd(nb2, gi), gi)));
+        _mm_storeu_ps(mo + i, mf);
+        _mm_storeu_ps(vo + i, vf);
+        __m256d den = _mm256_add_pd(_mm256_sqrt_pd(_mm256_div_pd(_mm256_cvtps_pd(vf), vc2)), eps);
+        __m256d step = _mm256_div_pd(_mm256_mul_pd(vlr, _mm256_div_pd(_mm256_cvtps_pd(mf), vc1)), den);
+        if (mode == TRAIN_WD_DECOUPLED) step = _mm256_add_pd(step, _mm256_mul_pd(lrwd, wi));
+        _mm_storeu_ps(w + i, _mm256_cvtpd_ps(_mm256_sub_pd(wi, step)));
+    }
+#endif
+    for (; i < i1; i++) {
+        double gi = g[i];
+        if (mode == TRAIN_WD_L2) gi += wd * w[i]; /* after the mask, not masked */
+        double step = adam_one(&mo[i], &vo[i], gi, lr, c1, c2);
+        if (mode == TRAIN_WD_DECOUPLED) step += lr * wd * w[i];
+        w[i] = (float)(w[i] - step);
+    }
+}
+
 static int adam_block(void *vctx, int64_t b) {
     const adam_ctx *c = vctx;
     float *w = c->m->params, *mo = c->m->adam_m, *vo = c->m->adam_v;
     size_t i0, i1;
     block_range(c->m, b, &i0, &i1);
-    for (size_t i = i0; i < i1; i++) {
-        double gi = c->g[i];
-        if (c->wd_mode == TRAIN_WD_L2) gi += c->wd * w[i]; /* after the mask, not masked */
-        double step = adam_one(&mo[i], &vo[i], gi, c->lr, c->c1, c->c2);
-        if (c->wd_mode == TRAIN_WD_DECOUPLED) step += c->lr * c->wd * w[i];
-        w[i] = (float)(w[i] - step);
-    }
+    if (c->wd_mode == TRAIN_WD_L2)
+        adam_range(w, mo, vo, c->g, i0, i1, c->lr, c->c1, c->c2, c->wd, TRAIN_WD_L2);
+    else if (c->wd_mode == TRAIN_WD_DECOUPLED)
+        adam_range(w, mo, vo, c->g, i0, i1, c->lr, c->c1, c->c2, c->wd, TRAIN_WD_DECOUPLED);
+    else
+        adam_range(w, mo, vo, c->g, i0, i1, c->lr, c->c1, c->c2, c->wd, -1);
     return 0;
 }
 
@@ -72,23 +112,61 @@ typedef struct {
  * the same value as the running moment divided by its correction, but an
  * unbroken run of one sign stays exactly +-1 (k_1 = 1 makes s^_1 = sign(g_1)),
  * where the corrected running moment, kept in floats, falls short of 1. */
-static int64_t tand_range(tand_ctx *c, size_t a, size_t z) {
-    float *w = c->m->params, *mo = c->m->adam_m, *vo = c->m->adam_v, *sm = c->m->sign_m;
+static inline int64_t tand_range_mode(tand_ctx *c, size_t a, size_t z, int mode) {
+    float *restrict w = c->m->params, *restrict mo = c->m->adam_m, *restrict vo = c->m->adam_v, *restrict sm = c->m->sign_m;
+    const float *restrict g = c->g;
+    const double lr = c->lr, c1 = c->c1, c2 = c->c2, k = c->k, wd = c->wd, tau = c->tau;
     int64_t on = 0;
-    for (size_t i = a; i < z; i++) {
-        float gf = c->g[i];
+    size_t i = a;
+#ifdef __AVX__
+    /* four at a time in double lanes, the scalar loop's operations in its order */
+    const __m256d b1 = _mm256_set1_pd(B1), nb1 = _mm256_set1_pd(1 - B1), b2 = _mm256_set1_pd(B2),
+                  nb2 = _mm256_set1_pd(1 - B2), vlr = _mm256_set1_pd(lr), vc1 = _mm256_set1_pd(c1),
+                  vc2 = _mm256_set1_pd(c2), eps = _mm256_set1_pd(EPS), vwd = _mm256_set1_pd(wd),
+                  lrwd = _mm256_set1_pd(lr * wd), vk = _mm256_set1_pd(k), vtau = _mm256_set1_pd(tau),
+                  one = _mm256_set1_pd(1.0), zero = _mm256_setzero_pd(), absm = _mm256_castsi256_pd(_mm256_set1_epi64x(INT64_MAX));
+    for (; i + 4 <= z; i += 4) {
+        __m256d gi = _mm256_cvtps_pd(_mm_loadu_ps(g + i)), wi = _mm256_cvtps_pd(_mm_loadu_ps(w + i));
+        __m256d sg = _mm256_sub_pd(_mm256_and_pd(_mm256_cmp_pd(gi, zero, _CMP_GT_OQ), one),
+                                   _mm256_and_pd(_mm256_cmp_pd(gi, zero, _CMP_LT_OQ), one));
+        __m256d s0 = _mm256_cvtps_pd(_mm_loadu_ps(sm + i));
+        __m128 sf = _mm256_cvtpd_ps(_mm256_add_pd(s0, _mm256_mul_pd(_mm256_sub_pd(sg, s0), vk)));
+        _mm_storeu_ps(sm + i, sf);
+        __m256d mask = _mm256_cmp_pd(_mm256_and_pd(_mm256_cvtps_pd(sf), absm), vtau, _CMP_GE_OQ);
+        if (mode == TRAIN_WD_L2) gi = _mm256_add_pd(gi, _mm256_mul_pd(vwd, wi));
+        __m128 mf = _mm256_cvtpd_ps(_mm256_add_pd(_mm256_mul_pd(b1, _mm256_cvtps_pd(_mm_loadu_ps(mo + i))),
+                                                  _mm256_mul_pd(nb1, gi)));
+        __m128 vf = _mm256_cvtpd_ps(_mm256_add_pd(_mm256_mul_pd(b2, _mm256_cvtps_pd(_mm_loadu_ps(vo + i))),
+                                                  _mm256_mul_pd(_mm256_mul_pd(nb2, gi), gi)));
+        _mm_storeu_ps(mo + i, mf);
+        _mm_storeu_ps(vo + i, vf);
+        __m256d den = _mm256_add_pd(_mm256_sqrt_pd(_mm256_div_pd(_mm256_cvtps_pd(vf), vc2)), eps);
+        __m256d step = _mm256_and_pd(_mm256_div_pd(_mm256_mul_pd(vlr, _mm256_div_pd(_mm256_cvtps_pd(mf), vc1)), den), mask);
+        if (mode == TRAIN_WD_DECOUPLED) step = _mm256_add_pd(step, _mm256_mul_pd(lrwd, wi));
+        _mm_storeu_ps(w + i, _mm256_cvtpd_ps(_mm256_sub_pd(wi, step)));
+        on += __builtin_popcount((unsigned)_mm256_movemask_pd(mask));
+    }
+#endif
+    for (; i < z; i++) {
+        float gf = g[i];
         double sg = (gf > 0) - (gf < 0); /* sign(0) = 0 */
-        sm[i] = (float)(sm[i] + (sg - sm[i]) * c->k);
-        int mask = fabs((double)sm[i]) >= c->tau;
+        sm[i] = (float)(sm[i] + (sg - sm[i]) * k);
+        int mask = fabs((double)sm[i]) >= tau;
         double gi = gf;
-        if (c->wd_mode == TRAIN_WD_L2) gi += c->wd * w[i]; /* Adam sees it; the sign moment did not */
-        double step = adam_one(&mo[i], &vo[i], gi, c->lr, c->c1, c->c2);
+        if (mode == TRAIN_WD_L2) gi += wd * w[i]; /* Adam sees it; the sign moment did not */
+        double step = adam_one(&mo[i], &vo[i], gi, lr, c1, c2);
         if (!mask) step = 0;
-        if (c->wd_mode == TRAIN_WD_DECOUPLED) step += c->lr * c->wd * w[i]; /* not masked */
+        if (mode == TRAIN_WD_DECOUPLED) step += lr * wd * w[i]; /* not masked */
         w[i] = (float)(w[i] - step);
         on += mask;
     }
     return on;
+}
+
+static int64_t tand_range(tand_ctx *c, size_t a, size_t z) {
+    if (c->wd_mode == TRAIN_WD_L2) return tand_range_mode(c, a, z, TRAIN_WD_L2);
+    if (c->wd_mode == TRAIN_WD_DECOUPLED) return tand_range_mode(c, a, z, TRAIN_WD_DECOUPLED);
+    return tand_range_mode(c, a, z, -1);
 }
 
 static int tand_block(void *vctx, int64_t b) {

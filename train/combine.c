@@ -155,6 +155,33 @@ static int combine_block(void *vctx, int64_t b) {
     const int L = c->L, method = c->o->method;
     double on = 0, sum[SUB];
     int ssum[SUB];
+    if (L == 1 && (is_mean(method) || method == TRAIN_AND)) {
+        /* one level (the single-level step): its gradient is the sum, its
+         * sign the sign count, so one pass in floats gives the values of the
+         * general path below: its sum 0.0 + v is v except that -0.0 turns
+         * to +0.0, the mean of one is that sum, and AND's value is mask * sum
+         * with the mask 1 or 0 */
+        const float *g0 = c->grads + T->off + k->i0;
+        float *dst = c->out + T->off + k->i0;
+        size_t n = k->i1 - k->i0;
+        int bad = 0;
+        for (size_t i = 0; i < n; i++) bad |= !(fabsf(g0[i]) <= FLT_MAX);
+        if (!bad) {
+            if (is_mean(method)) {
+                for (size_t i = 0; i < n; i++) dst[i] = g0[i] + 0.0f;
+                on = (double)n;
+            } else {
+                const double on_sign = and_mask(1, 1, c->o->tau), on_zero = and_mask(0, 1, c->o->tau);
+                for (size_t i = 0; i < n; i++) {
+                    double mask = g0[i] != 0 ? on_sign : on_zero;
+                    dst[i] = (float)(mask * (0.0 + (double)g0[i]));
+                    on += mask;
+                }
+            }
+            k->on = on;
+            return 0;
+        }
+    }
     for (size_t i0 = k->i0; i0 < k->i1; i0 += SUB) {
         int n = (int)(k->i1 - i0 < SUB ? k->i1 - i0 : SUB), bad = 0;
         const float *g0 = c->grads + T->off + i0;

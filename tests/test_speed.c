@@ -1,0 +1,312 @@
+/* test_speed.c - the fast paths of issue 20 against plain references:
+ * k_im2col_phased builds the same im2col tiles as k_im2col of the plain
+ * input; k_im2col and k_col2im_add (their fast paths without padding and
+ * the general one) equal their definitions, col2im's additions in the
+ * general loop's order; the two-group backward of a level of several chunks gives the same
+ * bits for any thread count and levels per call, and the level's gradient
+ * agrees with the mean of its halves' gradients; the AVX Adam and tand
+ * updates give the bits of a scalar double-precision Adam written here; the
+ * one-level combine keeps the level's gradient as train_combine's general
+ * path would. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "model/kernels.h"
+#include "model/model.h"
+#include "train/train.h"
+
+/* ---- k_im2col_phased ---------------------------------------------------------- */
+
+static void phased_case(int C, int H, int W, int K, int S, int n, int r0, int r1) {
+    int Ho = (H - K) / S + 1, Wo = (W - K) / S + 1;
+    size_t cstride = (size_t)n * H * W;
+    float *x = malloc(sizeof(float) * C * cstride), *xp = malloc(sizeof(float) * C * cstride);
+    size_t cols = (size_t)C * K * K * (r1 - r0) * Wo;
+    float *a = malloc(sizeof(float) * cols), *b = malloc(sizeof(float) * cols);
+    assert_non_null(x), assert_non_null(xp), assert_non_null(a), assert_non_null(b);
+    cb_rng r;
+    cb_rng_seed(&r, 11);
+    for (size_t i = 0; i < C * cstride; i++) x[i] = cb_rng_uniformf(&r) - 0.5f;
+    /* the phased layout, written out from its definition: column x of a row at (x % S) * (W / S) + x / S */
+    for (size_t row = 0; row < C * cstride / W; row++)
+        for (int q = 0; q < W; q++) xp[row * W + (size_t)(q % S) * (W / S) + q / S] = x[row * W + q];
+    memset(a, 0xa5, sizeof(float) * cols), memset(b, 0x5a, sizeof(float) * cols);
+    k_im2col(a, x, cstride, C, H, W, K, S, 0, Ho, Wo, r0, r1);
+    k_im2col_phased(b, xp, cstride, C, H, W, K, S, Ho, Wo, r0, r1);
+    assert_memory_equal(a, b, sizeof(float) * cols);
+    free(x), free(xp), free(a), free(b);
+}
+
+static void test_im2col_phased(void **st) {
+    (void)st;
+    phased_case(3, 64, 64, 8, 4, 2, 0, 30);  /* Nature's first convolution, two samples, one tile */
+    phased_case(3, 64, 64, 8, 4, 3, 7, 38);  /* a tile starting and ending inside samples */
+    phased_case(2, 12, 12, 4, 2, 2, 0, 10);  /* stride 2 */
+    phased_case(1, 9, 12, 3, 3, 1, 1, 3);    /* stride 3, W a multiple of S, H not */
+}
+
+/* ---- k_im2col and k_col2im_add against their definitions ------------------------ */
+
+static void im2col_case(int C, int H, int W, int K, int S, int P, int n, int r0, int r1) {
+    int Ho = (H + 2 * P - K) / S + 1, Wo = (W + 2 * P - K) / S + 1;
+    size_t cstride = (size_t)n * H * W, tc = (size_t)(r1 - r0) * Wo, cols = (size_t)C * K * K * tc;
+    float *x = malloc(sizeof(float) * C * cstride), *a = malloc(sizeof(float) * cols), *b = malloc(sizeof(float) * cols);
+    float *dx = malloc(sizeof(float) * C * cstride), *dr = malloc(sizeof(float) * C * cstride);
+    assert_non_null(x), assert_non_null(a), assert_non_null(b), assert_non_null(dx), assert_non_null(dr);
+    cb_rng r;
+    cb_rng_seed(&r, 23);
+    for (size_t i = 0; i < C * cstride; i++) x[i] = cb_rng_uniformf(&r) - 0.5f;
+    for (size_t i = 0; i < cols; i++) b[i] = cb_rng_uniformf(&r) - 0.5f;
+    for (size_t i = 0; i < C * cstride; i++) dx[i] = dr[i] = cb_rng_uniformf(&r);
+    memset(a, 0xa5, sizeof(float) * cols);
+    k_im2col(a, x, cstride, C, H, W, K, S, P, Ho, Wo, r0, r1);
+    k_col2im_add(dx, cstride, b, C, H, W, K, S, P, Ho, Wo, r0, r1);
+    /* the definitions, in the order (c, ky, kx, tile row, ox) */
+    for (int c = 0; c < C; c++)
+        for (int ky = 0; ky < K; ky++)
+            for (int kx = 0; kx < K; kx++)
+                for (int t = r0; t < r1; t++)
+                    for (int ox = 0; ox < Wo; ox++) {
+                        int s = t / Ho, iy = (t % Ho) * S - P + ky, ix = ox * S - P + kx;
+                        size_t k = ((size_t)(c * K + ky) * K + kx) * tc + (size_t)(t - r0) * Wo + ox;
+                        int in = iy >= 0 && iy < H && ix >= 0 && ix < W;
+                        float v = in ? x[c * cstride + ((size_t)s * H + iy) * W + ix] : 0.0f;
+                        assert_true(memcmp(&a[k], &v, sizeof v) == 0);
+                        if (in) dr[c * cstride + ((size_t)s * H + iy) * W + ix] += b[k];
+                    }
+    assert_memory_equal(dx, dr, sizeof(float) * C * cstride);
+    free(x), free(a), free(b), free(dx), free(dr);
+}
+
+static void test_im2col_col2im(void **st) {
+    (void)st;
+    im2col_case(32, 15, 15, 4, 2, 0, 3, 0, 18); /* Nature's second convolution */
+    im2col_case(32, 15, 15, 4, 2, 0, 3, 4, 13); /* a tile inside samples */
+    im2col_case(64, 6, 6, 3, 1, 0, 2, 1, 8);    /* its third */
+    im2col_case(3, 64, 64, 8, 4, 0, 2, 0, 30);  /* its first, from the plain layout */
+    im2col_case(2, 13, 11, 3, 3, 0, 2, 0, 8);   /* a stride without a fast path, rows and columns left over */
+    im2col_case(4, 9, 9, 3, 2, 1, 2, 0, 10);    /* padding: the general path */
+    im2col_case(4, 8, 8, 3, 1, 1, 2, 3, 11);    /* a "same" convolution */
+    im2col_case(64, 4, 4, 3, 1, 2, 2, 0, 12);   /* Nature's conv2 data gradient: its output gradient, padding 2 */
+    im2col_case(64, 4, 4, 3, 1, 2, 3, 5, 16);
+}
+
+/* ---- the two-group backward ----------------------------------------------------- */
+
+static void small_nature(model *m, int threads) {
+    model_config cfg;
+    cb_err e = {0};
+    assert_int_equal(model_config_default(&cfg, "nature"), 0);
+    cfg.channels[0] = 4, cfg.channels[1] = 8, cfg.channels[2] = 8, cfg.hidden = 16;
+    assert_int_equal(model_init(m, &cfg, &e), 0);
+    cb_rng r;
+    cb_rng_seed(&r, 7);
+    model_init_params(m, &r);
+    model_set_threads(m, threads);
+}
+
+static void test_backward_groups(void **st) {
+    (void)st;
+    /* B = 48: chunks of 16, three per level, so groups of 1 and 2 chunks */
+    const int L = 2, B = 48, N = L * B;
+    uint8_t *frames = malloc((size_t)N * CB_FRAME_BYTES), labels[96];
+    assert_non_null(frames);
+    cb_rng r;
+    cb_rng_seed(&r, 9);
+    for (size_t i = 0; i < (size_t)N * CB_FRAME_BYTES; i++) frames[i] = (uint8_t)cb_rng_u32(&r);
+    for (int i = 0; i < N; i++) labels[i] = (uint8_t)cb_rng_below(&r, 15);
+    cb_err e = {0};
+    model a, b, h;
+    small_nature(&a, 2), small_nature(&b, 1), small_nature(&h, 1);
+    assert_int_equal(model_set_batch_levels(&a, L, B, &e), 0);
+    assert_int_equal(model_set_batch_levels(&b, 1, B, &e), 0);
+    assert_int_equal(a.chunk, 16);
+    assert_true(a.nspare >= L); /* levels of three chunks have a second group */
+    size_t P = a.nparams;
+    float *ga = malloc(sizeof(float) * P * L), *gb = malloc(sizeof(float) * P), *gh = malloc(sizeof(float) * P * 2);
+    assert_non_null(ga), assert_non_null(gb), assert_non_null(gh);
+    model_forward_u8(&a, frames, N, NULL);
+    model_backward(&a, labels, L, B, ga);
+    for (int l = 0; l < L; l++) {
+        /* one level at a time, one thread: the same bits as two levels on two threads */
+        model_forward_u8(&b, frames + (size_t)l * B * CB_FRAME_BYTES, B, NULL);
+        model_backward(&b, labels + l * B, 1, B, gb);
+        assert_memory_equal(gb, ga + (size_t)l * P, sizeof(float) * P);
+        /* and the level's gradient is the mean of its two halves' gradients (24 frames each) */
+        assert_int_equal(model_set_batch_levels(&h, 2, B / 2, &e), 0);
+        model_forward_u8(&h, frames + (size_t)l * B * CB_FRAME_BYTES, B, NULL);
+        model_backward(&h, labels + l * B, 2, B / 2, gh);
+        double md = 0, mx = 0;
+        for (size_t i = 0; i < P; i++) {
+            md = fmax(md, fabs(0.5 * ((double)gh[i] + gh[P + i]) - ga[(size_t)l * P + i]));
+            mx = fmax(mx, fabs(ga[(size_t)l * P + i]));
+        }
+        assert_true(mx > 0);
+        assert_true(md <= 1e-5 * mx);
+    }
+    /* a thread count that does not divide the tasks: still the same bits */
+    model_set_threads(&a, 3);
+    assert_int_equal(model_set_batch_levels(&a, L, B, &e), 0);
+    model_forward_u8(&a, frames, N, NULL);
+    model_backward(&a, labels, L, B, gh);
+    assert_memory_equal(gh, ga, sizeof(float) * P);
+    /* model_backward with fewer levels than the batch was set for */
+    model_backward(&a, labels, 1, B, gb);
+    assert_memory_equal(gb, ga, sizeof(float) * P);
+    model_free(&a), model_free(&b), model_free(&h);
+    free(frames), free(ga), free(gb), free(gh);
+}
+
+/* ---- Adam and tand against a scalar reference --------------------------------------- */
+
+/* The update of train/train.h in plain double precision, one parameter at a time. */
+static void ref_adam(float *w, float *mo, float *vo, const float *g, size_t n, double lr, int64_t t, double wd, int mode,
+                     const float *sm_after, double tau) {
+    double c1 = 1 - pow(0.9, (double)t), c2 = 1 - pow(0.999, (double)t);
+    for (size_t i = 0; i < n; i++) {
+        double gi = g[i];
+        if (mode == TRAIN_WD_L2) gi += wd * w[i];
+        mo[i] = (float)(0.9 * mo[i] + (1 - 0.9) * gi);
+        vo[i] = (float)(0.999 * vo[i] + (1 - 0.999) * gi * gi);
+        double step = lr * (mo[i] / c1) / (sqrt(vo[i] / c2) + 1e-8);
+        if (sm_after && !(fabs((double)sm_after[i]) >= tau)) step = 0;
+        if (mode == TRAIN_WD_DECOUPLED) step += lr * wd * w[i];
+        w[i] = (float)(w[i] - step);
+    }
+}
+
+static void fill(float *v, size_t n, cb_rng *r, float scale, int zeros) {
+    for (size_t i = 0; i < n; i++) v[i] = zeros && cb_rng_below(r, 8) == 0 ? 0.0f : (cb_rng_uniformf(r) - 0.5f) * scale;
+}
+
+static void test_adam_matches_scalar(void **st) {
+    (void)st;
+    const size_t P = 70003; /* two blocks, an odd tail */
+    cb_rng r;
+    cb_rng_seed(&r, 13);
+    float *g = malloc(sizeof(float) * P), *ref = malloc(sizeof(float) * P * 3);
+    assert_non_null(g), assert_non_null(ref);
+    const int modes[2] = {TRAIN_WD_L2, TRAIN_WD_DECOUPLED};
+    for (int mi = 0; mi < 2; mi++) {
+        int mode = modes[mi];
+        model m;
+        memset(&m, 0, sizeof m);
+        m.nparams = P;
+        m.mem = calloc(P * 4, sizeof(float));
+        assert_non_null(m.mem);
+        m.params = m.mem, m.adam_m = m.mem + P, m.adam_v = m.mem + 2 * P, m.sign_m = m.mem + 3 * P;
+        m.threads = 2;
+        fill(m.params, P, &r, 2, 0);
+        memcpy(ref, m.params, sizeof(float) * P);
+        memset(ref + P, 0, sizeof(float) * 2 * P);
+        for (int64_t t = 1; t <= 3; t++) {
+            fill(g, P, &r, t == 3 ? 1e-3f : 1.0f, 1);
+            train_adam_step(&m, g, 1e-3, t, 1e-2, mode);
+            ref_adam(ref, ref + P, ref + 2 * P, g, P, 1e-3, t, 1e-2, mode, NULL, 0);
+            assert_memory_equal(ref, m.params, sizeof(float) * P * 3);
+        }
+        free(m.mem);
+    }
+    free(g), free(ref);
+}
+
+static void test_tand_matches_scalar(void **st) {
+    (void)st;
+    const size_t P = 70005;
+    const model_tensor T[2] = {{"a.w", 0, 40001, 1}, {"b.w", 40001, 30004, 1}};
+    cb_rng r;
+    cb_rng_seed(&r, 17);
+    float *g = malloc(sizeof(float) * P), *ref = malloc(sizeof(float) * P * 4);
+    assert_non_null(g), assert_non_null(ref);
+    const int modes[2] = {TRAIN_WD_L2, TRAIN_WD_DECOUPLED};
+    for (int mi = 0; mi < 2; mi++) {
+        int mode = modes[mi];
+        model m;
+        memset(&m, 0, sizeof m);
+        m.nparams = P;
+        m.ntensors = 2;
+        memcpy(m.tensors, T, sizeof T);
+        m.mem = calloc(P * 4, sizeof(float));
+        assert_non_null(m.mem);
+        m.params = m.mem, m.adam_m = m.mem + P, m.adam_v = m.mem + 2 * P, m.sign_m = m.mem + 3 * P;
+        m.threads = 2;
+        fill(m.params, P, &r, 2, 0);
+        memcpy(ref, m.params, sizeof(float) * P);
+        memset(ref + P, 0, sizeof(float) * 3 * P);
+        const double beta = 0.7, tau = 0.6;
+        for (int64_t t = 1; t <= 4; t++) {
+            fill(g, P, &r, 1.0f, 1);
+            float dens[2];
+            train_tand_step(&m, dens, g, 1e-3, t, 1e-2, mode, tau, beta);
+            /* the sign moment by its definition, then Adam under its mask */
+            double k = (1 - beta) / (1 - pow(beta, (double)t));
+            float *sm = ref + 3 * P;
+            size_t on[2] = {0, 0};
+            for (size_t i = 0; i < P; i++) {
+                double sg = (g[i] > 0) - (g[i] < 0);
+                sm[i] = (float)(sm[i] + (sg - sm[i]) * k);
+                on[i >= T[1].off] += fabs((double)sm[i]) >= tau;
+            }
+            ref_adam(ref, ref + P, ref + 2 * P, g, P, 1e-3, t, 1e-2, mode, sm, tau);
+            assert_memory_equal(ref, m.params, sizeof(float) * P * 4);
+            for (int q = 0; q < 2; q++) assert_true(dens[q] == (float)((double)on[q] / (double)T[q].size));
+        }
+        free(m.mem);
+    }
+    free(g), free(ref);
+}
+
+/* ---- the one-level combine ------------------------------------------------------- */
+
+static void test_combine_one_level(void **st) {
+    (void)st;
+    const size_t P = 20011;
+    const model_tensor T[2] = {{"a.w", 0, 12000, 1}, {"b.w", 12000, 8011, 1}};
+    cb_rng r;
+    cb_rng_seed(&r, 19);
+    float *g2 = malloc(sizeof(float) * P * 2), *o1 = malloc(sizeof(float) * P), *o2 = malloc(sizeof(float) * P);
+    assert_non_null(g2), assert_non_null(o1), assert_non_null(o2);
+    fill(g2, P, &r, 1.0f, 1);
+    g2[5] = -0.0f, g2[12001] = -0.0f, g2[7] = 1e-30f;
+    memcpy(g2 + P, g2, sizeof(float) * P); /* two equal levels: the general path's mean and signs are those of one */
+    const int methods[3] = {TRAIN_MEAN, TRAIN_AND, TRAIN_TAND};
+    const double taus[2] = {0.8, 0};
+    for (int k = 0; k < 3; k++)
+        for (int q = 0; q < 2; q++)
+            for (int rescale = 0; rescale < 2; rescale++) {
+                train_combine_opts o = {.method = methods[k], .tau = taus[q], .sand_k = 1, .rescale = rescale, .threads = 2};
+                float d1[2], d2[2];
+                cb_err e = {0};
+                memset(o1, 0x7f, sizeof(float) * P), memset(o2, 0x11, sizeof(float) * P);
+                assert_int_equal(train_combine(o1, d1, g2, 1, P, T, 2, &o, &e), 0);
+                assert_int_equal(train_combine(o2, d2, g2, 2, P, T, 2, &o, &e), 0);
+                assert_memory_equal(o1, o2, sizeof(float) * P);
+                assert_memory_equal(d1, d2, sizeof d1);
+                assert_true(signbit(o1[5]) == 0); /* the sum 0.0 + -0.0 */
+            }
+    /* a non-finite value is still refused, naming level 0 and the tensor */
+    g2[12005] = NAN;
+    train_combine_opts o = {.method = TRAIN_MEAN, .threads = 2};
+    cb_err e = {0};
+    assert_int_equal(train_combine(o1, NULL, g2, 1, P, T, 2, &o, &e), CB_ERANGE);
+    assert_non_null(strstr(e.msg, "level 0"));
+    assert_non_null(strstr(e.msg, "b.w"));
+    free(g2), free(o1), free(o2);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_im2col_phased),
+        cmocka_unit_test(test_im2col_col2im),
+        cmocka_unit_test(test_backward_groups),
+        cmocka_unit_test(test_adam_matches_scalar),
+        cmocka_unit_test(test_tand_matches_scalar),
+        cmocka_unit_test(test_combine_one_level),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
