@@ -47,20 +47,6 @@ static int has_file(const char *dir, const char *name) {
     return stat(path, &st) == 0;
 }
 
-/* DIR/FILE in eval.json's format */
-static int read_eval_file(run_eval *v, const char *dir, const char *file, cb_err *e) {
-    char path[4200];
-    if (snprintf(path, sizeof path, "%s/%s", dir, file) >= (int)sizeof path)
-        return cb_fail(e, CB_EARG, "%s/%s: path too long", dir, file);
-    uint8_t *buf;
-    size_t n;
-    int rc = cb_read_file_max(path, RUN_RECORD_MAX_BYTES, &buf, &n, e);
-    if (rc) return rc;
-    rc = run_eval_decode(v, (const char *)buf, n, path, e);
-    free(buf);
-    return rc;
-}
-
 int eval_compare_load(eval_compare_method *out, const char *state, const char *method, const int *seeds, int nseeds,
                       const int *probe_seeds, int nprobe, cb_err *e) {
     memset(out, 0, sizeof *out);
@@ -96,7 +82,7 @@ int eval_compare_load(eval_compare_method *out, const char *state, const char *m
         if (!has_file(dir, "done")) continue;
         for (int k = 0; k < 3; k++) {
             run_eval ev;
-            if ((rc = read_eval_file(&ev, dir, PROBE_FILES[k], e))) return rc;
+            if ((rc = run_eval_read_as(&ev, dir, PROBE_FILES[k], e))) return rc;
             out->probe[k][out->nprobe] = ev.test.acc;
         }
         out->nprobe++;

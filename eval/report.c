@@ -96,19 +96,6 @@ static int load_metrics(run_data *r, cb_err *e) {
 
 static const char *const PROBE_FILES[3] = {"relabeled.json", "true.json", "test.json"};
 
-/* DIR/FILE in eval.json's format; CB_ENOTFOUND when missing */
-static int read_eval_as(run_eval *v, const char *dir, const char *file, cb_err *e) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, file);
-    uint8_t *buf;
-    size_t n;
-    int rc = cb_read_file_max(path, RUN_RECORD_MAX_BYTES, &buf, &n, e);
-    if (rc) return rc;
-    rc = run_eval_decode(v, (const char *)buf, n, path, e);
-    free(buf);
-    return rc;
-}
-
 /* every file the report reads, through the strict readers */
 static int load_run(run_data *r, const char *dir, cb_err *e) {
     memset(r, 0, sizeof *r);
@@ -125,7 +112,7 @@ static int load_run(run_data *r, const char *dir, cb_err *e) {
     if ((rc = run_appearance_read(&r->app, dir, e)) && rc != CB_ENOTFOUND) return rc;
     r->has_app = !rc;
     for (int k = 0; k < 3; k++) {
-        if ((rc = read_eval_as(&r->probe[k], dir, PROBE_FILES[k], e)) && rc != CB_ENOTFOUND) return rc;
+        if ((rc = run_eval_read_as(&r->probe[k], dir, PROBE_FILES[k], e)) && rc != CB_ENOTFOUND) return rc;
         r->has_probe[k] = !rc;
     }
     if ((rc = load_metrics(r, e))) return rc;
@@ -143,6 +130,24 @@ static int col(const run_data *r, const char *name) {
     for (int k = 0; k < r->ncols; k++)
         if (r->cols[k] && !strcmp(r->cols[k], name)) return k;
     return -1;
+}
+
+/* A metrics column against the epoch column (ce, or 1, 2, ... when -1), in
+ * two malloc'd arrays of r->nrows; -1 (nothing allocated) when out of memory. */
+static int column_series(const run_data *r, int ce, int cy, double **xs, double **ys) {
+    *xs = malloc(sizeof(double) * (size_t)r->nrows);
+    *ys = malloc(sizeof(double) * (size_t)r->nrows);
+    if (!*xs || !*ys) {
+        free(*xs);
+        free(*ys);
+        *xs = *ys = NULL;
+        return -1;
+    }
+    for (int k = 0; k < r->nrows; k++) {
+        (*xs)[k] = ce >= 0 ? r->vals[(size_t)k * r->ncols + ce] : k + 1;
+        (*ys)[k] = r->vals[(size_t)k * r->ncols + cy];
+    }
+    return 0;
 }
 
 static void run_free(run_data *r) {
@@ -377,18 +382,7 @@ static void learning_curves(FILE *f, const run_data *rd, int nruns, eval_series 
             const char *which[2] = {chart ? "train_loss" : "train_acc", chart ? "val_loss" : "val_acc"};
             for (int w = 0; w < 2; w++) {
                 int cy = col(r, which[w]);
-                if (cy < 0 || r->nrows == 0) continue;
-                xs[ns] = malloc(sizeof(double) * (size_t)r->nrows);
-                ys[ns] = malloc(sizeof(double) * (size_t)r->nrows);
-                if (!xs[ns] || !ys[ns]) {
-                    free(xs[ns]);
-                    free(ys[ns]);
-                    continue;
-                }
-                for (int k = 0; k < r->nrows; k++) {
-                    xs[ns][k] = ce >= 0 ? r->vals[(size_t)k * r->ncols + ce] : k + 1;
-                    ys[ns][k] = r->vals[(size_t)k * r->ncols + cy];
-                }
+                if (cy < 0 || r->nrows == 0 || column_series(r, ce, cy, &xs[ns], &ys[ns])) continue;
                 ser[ns] = (eval_series){w ? NULL : r->name, xs[ns], ys[ns], r->nrows};
                 st[ns] = r->style;
                 st[ns].dash = w;
@@ -446,18 +440,7 @@ static void mask_charts(FILE *f, const run_data *rd, int nruns, eval_series *ser
             for (int j = 0; j < nruns && ns < cap; j++) {
                 const run_data *r = &rd[j];
                 int cy = masks[j] ? col(r, layer) : -1, ce = col(r, "epoch");
-                if (cy < 0 || r->nrows == 0) continue;
-                xs[ns] = malloc(sizeof(double) * (size_t)r->nrows);
-                ys[ns] = malloc(sizeof(double) * (size_t)r->nrows);
-                if (!xs[ns] || !ys[ns]) {
-                    free(xs[ns]);
-                    free(ys[ns]);
-                    continue;
-                }
-                for (int k = 0; k < r->nrows; k++) {
-                    xs[ns][k] = ce >= 0 ? r->vals[(size_t)k * r->ncols + ce] : k + 1;
-                    ys[ns][k] = r->vals[(size_t)k * r->ncols + cy];
-                }
+                if (cy < 0 || r->nrows == 0 || column_series(r, ce, cy, &xs[ns], &ys[ns])) continue;
                 ser[ns] = (eval_series){r->name, xs[ns], ys[ns], r->nrows};
                 st[ns] = r->style;
                 ns++;

@@ -113,6 +113,8 @@ int run_eval_write(const char *dir, const run_eval *v, cb_err *e) {
     return rj_write(dir, "eval.json", &t, run_eval_encode(&t, v, e), e);
 }
 
-int run_eval_read(run_eval *v, const char *dir, cb_err *e) {
-    return rj_read_record(v, sizeof *v, decode, dir, "eval.json", RUN_RECORD_MAX_BYTES, e);
+int run_eval_read(run_eval *v, const char *dir, cb_err *e) { return run_eval_read_as(v, dir, "eval.json", e); }
+
+int run_eval_read_as(run_eval *v, const char *dir, const char *file, cb_err *e) {
+    return rj_read_record(v, sizeof *v, decode, dir, file, RUN_RECORD_MAX_BYTES, e);
 }

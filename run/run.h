@@ -199,6 +199,9 @@ int run_eval_encode(run_text *out, const run_eval *v, cb_err *e);
 int run_eval_decode(run_eval *v, const char *text, size_t n, const char *name, cb_err *e);
 int run_eval_write(const char *dir, const run_eval *v, cb_err *e); /* DIR/eval.json */
 int run_eval_read(run_eval *v, const char *dir, cb_err *e);
+/* DIR/FILE in eval.json's format (the memorization probe's relabeled.json,
+ * true.json, test.json); CB_ENOTFOUND when it is missing */
+int run_eval_read_as(run_eval *v, const char *dir, const char *file, cb_err *e);
 
 /* ---- rollout.json ------------------------------------------------------------ */
 
