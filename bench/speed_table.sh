@@ -1,5 +1,5 @@
 #!/bin/sh
-# speed_table.sh - the table of issue 20 (docs/PERFORMANCE.md): coinbc's
+# speed_table.sh - the speed table of docs/PERFORMANCE.md: coinbc's
 # training step against the PyTorch peer on the same net, batch and
 # threads, alternated ROUNDS times in one run, and each coinbc figure as a
 # share of the 2-thread sgemm rate the same bench printed.
