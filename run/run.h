@@ -51,6 +51,17 @@ enum {
 };
 #define RUN_TAND_BETA_DEFAULT 0.9 /* --tand-beta */
 enum { RUN_WD_L2 = 0, RUN_WD_DECOUPLED = 1 };
+#define RUN_BETA1_DEFAULT 0.9 /* --beta1, Adam's first-moment decay */
+/* --sampling: replace (each step draws L distinct levels and B frames of each
+ * with replacement) or epoch (each epoch visits the frames once, in shuffled
+ * (level, chunk of B frames) batches; docs/METHODS.md) */
+enum { RUN_SAMPLING_REPLACE = 0, RUN_SAMPLING_EPOCH = 1 };
+/* --best-by: the validation figure that picks best.ckpt */
+enum { RUN_BEST_ACC = 0, RUN_BEST_LOSS = 1 };
+const char *run_sampling_name(int s);          /* "replace", "epoch" ("?" for another number) */
+int run_sampling_parse(const char *s, int *out); /* CB_EARG for another word */
+const char *run_best_by_name(int b);           /* "acc", "loss" ("?" for another number) */
+int run_best_by_parse(const char *s, int *out);  /* CB_EARG for another word */
 
 /* "mean", "and", "sand", "geomean", "tand"; NULL for a number outside 0..RUN_NMETHODS-1. */
 const char *run_method_name(int method);
@@ -81,6 +92,10 @@ typedef struct {
     int rescale;
     int epochs;
     double lr;
+    double beta1;             /* Adam's first-moment decay in [0, 1); a config.json without the key (written
+                                 before --beta1) reads as RUN_BETA1_DEFAULT */
+    int sampling;             /* RUN_SAMPLING_* ("replace", "epoch"); absent: replace */
+    int best_by;              /* RUN_BEST_* ("acc", "loss"); absent: acc */
     int lr_decay;             /* lr_schedule: 1 "step", 0 "const" */
     double wd;
     int wd_mode;              /* RUN_WD_* ("l2", "decoupled") */
