@@ -81,8 +81,9 @@ int train_epoch_plan_make(train_epoch_plan *p, const int64_t *nframes, int n_lev
         cl[x] = a, cc[x] = b;
     }
     /* dealt L to a step; a chunk whose level the step already has trades
-     * places with the first later chunk of a level it has not (none left:
-     * the step keeps the repeat) */
+     * places with the first later chunk of a level it has not, or else with
+     * the first chunk of an earlier step that can take it (neither: the
+     * step keeps the repeat) */
     for (int64_t s = 0; s < steps; s++)
         for (int l = 0; l < L; l++) {
             int64_t j = s * L + l;
@@ -95,6 +96,21 @@ int train_epoch_plan_make(train_epoch_plan *p, const int64_t *nframes, int n_lev
                 int32_t a = cl[j], b = cc[j];
                 cl[j] = cl[x], cc[j] = cc[x];
                 cl[x] = a, cc[x] = b;
+                dup = 0;
+            }
+            /* none later: trade with a chunk of an earlier step whose level this step lacks, where this
+             * chunk's level is not in that step either */
+            for (int64_t y = 0; dup && y < s * L; y++) {
+                int64_t ys = y / L;
+                int clash = 0;
+                for (int q = 0; q < l && !clash; q++) clash = cl[s * L + q] == cl[y];
+                for (int q = 0; q < L && !clash; q++) clash = ys * L + q != y && cl[ys * L + q] == cl[j];
+                if (clash || cl[y] == cl[j]) continue;
+                int32_t a = cl[j], b = cc[j];
+                cl[j] = cl[y], cc[j] = cc[y];
+                cl[y] = a, cc[y] = b;
+                p->level[y] = cl[y];
+                memcpy(p->frame + (size_t)y * B, order + start[cl[y]] + (int64_t)cc[y] * B, sizeof *p->frame * (size_t)B);
                 dup = 0;
             }
             p->level[j] = cl[j];
