@@ -487,11 +487,19 @@ int run_tune_space_read(run_tune_space *out, const char *path, const char *metho
 int run_tune_space_check(const run_tune_space *s, const char *method, cb_err *e);
 int run_tune_space_find(const run_tune_space *s, const char *name); /* index or -1 */
 
+/* The figure a study optimizes (tune --objective): a trial's best epoch's
+ * validation accuracy (maximized) or validation loss (minimized); pruning
+ * judges the same figure. Records without it (written before) are val_acc. */
+enum { RUN_TUNE_VAL_ACC = 0, RUN_TUNE_VAL_LOSS = 1 };
+const char *run_tune_objective_name(int objective);           /* "val_acc", "val_loss" ("?" otherwise) */
+int run_tune_objective_parse(const char *s, int *objective);  /* CB_EARG for another word */
+
 /* DIR/tune.json: everything the driver needs, absolute paths. */
 typedef struct {
     char coinbc[4096], train[4096], val[4096], dir[4096];
     char method[16], storage[4096], study[256];
     int trials, epochs, jobs, threads, prune;
+    int objective;                  /* RUN_TUNE_VAL_* ("objective"; absent: val_acc) */
     int64_t seed;
     int nfixed;                     /* train options after --, as argv words */
     char fixed[RUN_TUNE_MAX_FIXED][256];
@@ -523,13 +531,14 @@ enum { RUN_TUNE_COMPLETE = 0, RUN_TUNE_PRUNED = 1, RUN_TUNE_FAIL = 2 };
 typedef struct {
     int number, state;
     run_tune_value opt[RUN_TUNE_MAX_PARAMS]; /* in the order of the result's params */
-    double value;                            /* NAN when none (FAIL) */
+    double value;                            /* the objective's figure (best epoch); NAN when none (FAIL) */
     int epochs_run;
     double seconds;
     char run[4096];
 } run_tune_trial;
 
 typedef struct {
+    int objective;          /* RUN_TUNE_VAL_*: "objective" of the driver's output, trials.csv's value column */
     int nparams;
     char param[RUN_TUNE_MAX_PARAMS][32];
     int ntrials;
