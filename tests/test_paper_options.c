@@ -11,7 +11,12 @@
  *   - --best-by loss: best.ckpt is the epoch of the lowest validation loss
  *     (a tie keeps the earlier epoch), acc the highest accuracy;
  *   - config.json: the three keys written, read back, absent keys read as
- *     the old defaults, and a resume with another value refused. */
+ *     the old defaults, and a resume with another value refused;
+ *   - tune --objective val_loss: the best trial is the lowest loss (by hand
+ *     on built results, and trials.csv's column), and a tiny real study of
+ *     tand searching beta1, wd (decoupled), tand-beta, tau and the sampling
+ *     minimizes the loss: each trial's value is its lowest validation loss,
+ *     best.json records the objective and --best-by loss. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -486,6 +491,144 @@ static void test_config_keys(void **st) {
     run_text_free(&t);
 }
 
+/* ---- tune --objective ---------------------------------------------------------------- */
+
+static void test_tune_best_by_objective(void **st) {
+    (void)st;
+    run_tune_trial t[4];
+    memset(t, 0, sizeof t);
+    const double v[4] = {0.30, 0.10, 0.10, 0.50};
+    for (int i = 0; i < 4; i++) t[i].number = i, t[i].state = RUN_TUNE_COMPLETE, t[i].value = v[i];
+    t[3].state = RUN_TUNE_PRUNED;
+    run_tune_result r = {.objective = RUN_TUNE_VAL_LOSS, .ntrials = 4, .trials = t};
+    assert_int_equal(run_tune_best(&r), 1); /* the lowest; a tie keeps the earlier trial; a pruned one never */
+    r.objective = RUN_TUNE_VAL_ACC;
+    assert_int_equal(run_tune_best(&r), 0); /* the highest completed */
+    /* trials.csv names the objective in its value column and reads it back */
+    char *root = test_tmpdir(), path[4200];
+    snprintf(path, sizeof path, "%s/trials.csv", root);
+    cb_err e = {0};
+    snprintf(t[0].run, sizeof t[0].run, "trials/0000");
+    for (int obj = 0; obj < 2; obj++) {
+        r.objective = obj;
+        assert_int_equal(run_tune_trials_write(path, &r, &e), 0);
+        run_tune_result back;
+        assert_int_equal(run_tune_trials_read(&back, path, &e), 0);
+        assert_int_equal(back.objective, obj);
+        assert_int_equal(run_tune_best(&back), obj ? 1 : 0);
+        run_tune_result_free(&back);
+    }
+    test_rmtree(root);
+    free(root);
+    const char *names[2] = {"val_acc", "val_loss"};
+    for (int k = 0; k < 2; k++) {
+        int o = -1;
+        assert_int_equal(run_tune_objective_parse(names[k], &o), 0);
+        assert_int_equal(o, k);
+        assert_string_equal(run_tune_objective_name(k), names[k]);
+    }
+    int o;
+    assert_int_equal(run_tune_objective_parse("loss", &o), CB_EARG);
+    /* beta1 and the sampling are parameters tune may search; best-by is a fixed option only */
+    run_tune_value b1 = {0, 0.5, ""}, b1bad = {0, 1.0, ""}, smp = {1, 0, "epoch"};
+    assert_int_equal(run_tune_check_value("beta1", &b1, &e), 0);
+    assert_int_not_equal(run_tune_check_value("beta1", &b1bad, &e), 0);
+    assert_int_equal(run_tune_check_value("sampling", &smp, &e), 0);
+    run_tune_space sp;
+    memset(&sp, 0, sizeof sp);
+    sp.nparams = 1;
+    snprintf(sp.p[0].name, sizeof sp.p[0].name, "beta1");
+    sp.p[0].kind = RUN_TUNE_UNIFORM, sp.p[0].lo = 0, sp.p[0].hi = 0.95;
+    assert_int_equal(run_tune_space_check(&sp, "tand", &e), 0);
+    snprintf(sp.p[0].name, sizeof sp.p[0].name, "best-by");
+    sp.p[0].kind = RUN_TUNE_CHOICE, sp.p[0].nchoice = 1, sp.p[0].choice[0] = (run_tune_value){1, 0, "loss"};
+    assert_int_not_equal(run_tune_space_check(&sp, "tand", &e), 0);
+}
+
+static char out[65536], err[65536];
+
+static void test_tune_val_loss_study(void **st) {
+    (void)st;
+    char *root = test_tmpdir(), d[4200], p[4300];
+    if (test_run(out, sizeof out, err, sizeof err, "record --levels 0-3 --states 24 --out %s/tr.cbd --quiet", root) ||
+        test_run(out, sizeof out, err, sizeof err, "record --levels 100-101 --states 24 --out %s/va.cbd --quiet", root))
+        fail_msg("record: %s", err);
+    snprintf(p, sizeof p, "%s/space.json", root);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs("{\"version\": 1, \"methods\": {\"tand\": {\"lr\": {\"log\": [1e-4, 1e-2]}, \"beta1\": {\"uniform\": [0, 0.95]}, "
+          "\"wd\": {\"log\": [1e-5, 0.1], \"or_zero\": true}, \"tand-beta\": {\"uniform\": [0.5, 0.99]}, "
+          "\"tau\": {\"uniform\": [0, 1]}, \"batch-frames\": {\"choice\": [4, 8]}, "
+          "\"sampling\": {\"choice\": [\"epoch\"]}}}}\n", f);
+    fclose(f);
+    snprintf(d, sizeof d, "%s/study", root);
+    int rc = test_run(out, sizeof out, err, sizeof err,
+                      "tune %s/tr.cbd --val %s/va.cbd -o %s --method tand --trials 3 --epochs 2 --threads 1 "
+                      "--objective val_loss --space %s -- --net nature --channels 4,4,4 --hidden 16 --batch-levels 1 "
+                      "--wd-mode decoupled",
+                      root, root, d, p);
+    if (rc) fail_msg("tune: %s", err);
+    printf("%s", out);
+    assert_non_null(strstr(out, "val loss"));
+    run_tune_result r;
+    cb_err e = {0};
+    snprintf(p, sizeof p, "%s/trials.csv", d);
+    assert_int_equal(run_tune_trials_read(&r, p, &e), 0);
+    assert_int_equal(r.objective, RUN_TUNE_VAL_LOSS);
+    assert_int_equal(r.ntrials, 3);
+    int best = run_tune_best(&r);
+    assert_true(best >= 0);
+    for (int i = 0; i < r.ntrials; i++) {
+        const run_tune_trial *t = &r.trials[i];
+        if (t->state != RUN_TUNE_COMPLETE) continue;
+        char run[8400];
+        snprintf(run, sizeof run, "%s/%s", d, t->run);
+        run_metrics mt;
+        memset(&mt, 0, sizeof mt);
+        assert_int_equal(run_metrics_read(&mt, run, &e), 0);
+        double lo = INFINITY;
+        for (int k = 0; k < mt.nrows; k++) lo = fmin(lo, mt.rows[k].val_loss);
+        assert_true(fabs(t->value - lo) < 1e-6); /* trials.csv: %.6f */
+        assert_true(t->value >= r.trials[best].value);
+        run_metrics_free(&mt);
+        run_config c;
+        assert_int_equal(run_config_read(&c, run, &e), 0);
+        assert_int_equal(c.best_by, RUN_BEST_LOSS);
+        assert_int_equal(c.sampling, RUN_SAMPLING_EPOCH);
+        assert_int_equal(c.batch_levels, 1);
+        assert_int_equal(c.wd_mode, RUN_WD_DECOUPLED);
+        assert_true(c.beta1 >= 0 && c.beta1 <= 0.95);
+    }
+    run_tune_result_free(&r);
+    snprintf(p, sizeof p, "%s/best.json", d);
+    size_t n;
+    char *bj = slurp(d, "best.json", &n);
+    printf("%s", bj);
+    assert_non_null(strstr(bj, "\"objective\": \"val_loss\""));
+    assert_non_null(strstr(bj, "\"best-by\": \"loss\""));
+    assert_non_null(strstr(bj, "\"beta1\": "));
+    free(bj);
+    char *args = NULL;
+    assert_int_equal(run_tune_best_args(&args, p, &e), 0);
+    assert_null(strstr(args, "objective"));
+    assert_non_null(strstr(args, "--best-by loss"));
+    free(args);
+    char *tj = slurp(d, "tune.json", &n);
+    assert_non_null(strstr(tj, "\"objective\": \"val_loss\""));
+    free(tj);
+    /* the same folder with the other objective: another study, refused */
+    rc = test_run(out, sizeof out, err, sizeof err,
+                  "tune %s/tr.cbd --val %s/va.cbd -o %s --method tand --trials 3 --epochs 2 --threads 1 "
+                  "--objective val_acc --space %s/space.json -- --net nature --channels 4,4,4 --hidden 16 "
+                  "--batch-levels 1 --wd-mode decoupled --best-by loss",
+                  root, root, d, root);
+    assert_int_not_equal(rc, 0);
+    printf("%s", err);
+    assert_non_null(strstr(err, "holds another study"));
+    test_rmtree(root);
+    free(root);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_beta1_adam_step),
@@ -494,6 +637,8 @@ int main(void) {
         cmocka_unit_test(test_config_keys),
         cmocka_unit_test(test_epoch_run_and_resume),
         cmocka_unit_test(test_best_by),
+        cmocka_unit_test(test_tune_best_by_objective),
+        cmocka_unit_test(test_tune_val_loss_study),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
