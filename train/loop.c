@@ -1,13 +1,15 @@
 /* loop.c - the training loop, in named pieces: setup (option checks, folder
  * recovery, a fresh model or the resume state), one step (sample L distinct
- * training levels and B frames of each, one forward and one backward pass
+ * training levels and B frames of each, or take the step's chunks of the
+ * epoch's plan under --sampling epoch (epoch.c), one forward and one backward pass
  * for the whole batch giving one parameter gradient per level, combine, an
  * Adam step, or tand's masked Adam step), the end of an epoch (validation, the metrics row), and the
  * commit of an epoch's files as one unit (config.json, latest.ckpt,
  * best.ckpt, metrics.csv, metrics.jsonl, agreement.json; run/commit.c). Resuming from
  * latest.ckpt gives the same result as an uninterrupted run: the checkpoint
  * holds the parameters, Adam moments (and tand's sign moment), step, epoch
- * and sampling RNG. */
+ * and sampling RNG (--sampling epoch's order is rebuilt from the seed and
+ * the epoch number). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -416,16 +418,13 @@ static int plan_batch(trainer *t, int64_t epoch, cb_err *e) {
     return 0;
 }
 
-static int step(trainer *t, int64_t epoch, epoch_acc *a, cb_err *e) {
-    const int L = t->L, B = t->B, N = t->N, l0 = t->l0, nl = t->nl;
-    /* L distinct levels (partial Fisher-Yates), B frames of each; every rank
-     * draws them all (the same RNG) and copies the frames of its own */
-    for (int i = 0; i < t->n_train && t->o->sampling == TRAIN_SAMPLING_REPLACE; i++) t->perm[i] = i;
-    if (t->o->sampling == TRAIN_SAMPLING_EPOCH) {
-        int rc = plan_batch(t, epoch, e);
-        if (rc) return rc;
-    }
-    for (int l = 0; l < L && t->o->sampling == TRAIN_SAMPLING_REPLACE; l++) {
+/* --sampling replace: L distinct levels (partial Fisher-Yates), B frames of
+ * each with replacement, from the run's RNG; every rank draws them all (the
+ * same RNG) and copies the frames of its own */
+static int replace_batch(trainer *t, cb_err *e) {
+    const int L = t->L, B = t->B, l0 = t->l0, nl = t->nl;
+    for (int i = 0; i < t->n_train; i++) t->perm[i] = i;
+    for (int l = 0; l < L; l++) {
         int j = l + (int)cb_rng_below(&t->st.rng, (uint32_t)(t->n_train - l)), tmp = t->perm[l];
         t->perm[l] = t->perm[j];
         t->perm[j] = tmp;
@@ -439,6 +438,15 @@ static int step(trainer *t, int64_t epoch, epoch_acc *a, cb_err *e) {
                    DS_FRAME_BYTES);
             t->labels[(l - l0) * B + b] = lv->label[f];
         }
+    }
+    return 0;
+}
+
+static int step(trainer *t, int64_t epoch, epoch_acc *a, cb_err *e) {
+    const int L = t->L, B = t->B, N = t->N, l0 = t->l0, nl = t->nl;
+    {
+        int rc = t->o->sampling == TRAIN_SAMPLING_EPOCH ? plan_batch(t, epoch, e) : replace_batch(t, e);
+        if (rc) return rc;
     }
     model_forward_u8(&t->m, t->frames, nl * B, NULL);
     int ok;
