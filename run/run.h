@@ -549,10 +549,12 @@ const char *run_tune_state_name(int state);
 /* The driver's stdout (JSON, docs/FORMATS.md). */
 int run_tune_result_parse(run_tune_result *out, const char *json, size_t n, cb_err *e);
 void run_tune_result_free(run_tune_result *r);
-/* index of the best COMPLETE trial (highest value, lowest number on ties), or -1 */
+/* index of the best COMPLETE trial (highest value, or lowest under RUN_TUNE_VAL_LOSS; lowest number on ties),
+ * or -1 */
 int run_tune_best(const run_tune_result *r);
 
-/* DIR/trials.csv: number,state,<params>,value,epochs_run,seconds,run */
+/* DIR/trials.csv: number,state,<params>,value,epochs_run,seconds,run (the value column is val_loss under
+ * RUN_TUNE_VAL_LOSS; the reader sets r->objective from it) */
 int run_tune_trials_write(const char *path, const run_tune_result *r, cb_err *e);
 int run_tune_trials_read(run_tune_result *out, const char *path, cb_err *e);
 

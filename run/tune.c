@@ -621,9 +621,13 @@ int run_tune_best(const run_tune_result *r) {
     for (int i = 0; i < r->ntrials; i++) {
         const run_tune_trial *t = &r->trials[i];
         if (t->state != RUN_TUNE_COMPLETE || isnan(t->value)) continue;
-        int better = r->objective == RUN_TUNE_VAL_LOSS ? t->value < r->trials[best < 0 ? 0 : best].value
-                                                        : t->value > r->trials[best < 0 ? 0 : best].value;
-        if (best < 0 || better ||
+        if (best < 0) {
+            best = i;
+            continue;
+        }
+        double bv = r->trials[best].value; /* the objective's direction: accuracy up, loss down */
+        int better = r->objective == RUN_TUNE_VAL_LOSS ? t->value < bv : t->value > bv;
+        if (better ||
             (t->value == r->trials[best].value && t->number < r->trials[best].number))
             best = i;
     }
