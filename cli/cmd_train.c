@@ -111,9 +111,11 @@ static void print_epoch(void *ctx, const train_epoch_stats *s) {
 
 int cli_cmd_train(int argc, char **argv) {
     const char *out = NULL, *method_s = "mean", *net_s = "impala", *val_path = NULL, *rescale_s = "on",
-               *sched_s = "step", *wdmode_s = "l2", *channels_s = NULL;
+               *sched_s = "step", *wdmode_s = "l2", *channels_s = NULL,
+               *sampling_s = "replace", *best_by_s = "acc";
     cli_range trl = {0, 0}, vall = {0, 0};
-    double tau = 0.8, sand_k = 1.0, tand_beta = RUN_TAND_BETA_DEFAULT, lr = 5e-4, wd = 0;
+    double tau = 0.8, sand_k = 1.0, tand_beta = RUN_TAND_BETA_DEFAULT, lr = 5e-4, wd = 0,
+           beta1 = RUN_BETA1_DEFAULT;
     int epochs = 10, L = 16, B = 8, resume = 0, quiet = 0, threads = 0, hidden = 0;
     int64_t seed = 0, max_steps = 0;
     cli_opt opts[] = {
@@ -131,11 +133,17 @@ int cli_cmd_train(int argc, char **argv) {
         {"hidden", CLI_INT, &hidden, "H", "hidden width (impala 256, nature 512)", 0},
         {"epochs", CLI_INT, &epochs, "N", "epochs (default 10); an epoch is one pass of the training frames' worth of steps", 0},
         {"lr", CLI_F64, &lr, "LR", "Adam learning rate (default 5e-4)", 0},
+        {"beta1", CLI_F64, &beta1, "B", "Adam's first-moment decay, in [0, 1) (default 0.9; every method, tand too)", 0},
         {"lr-schedule", CLI_STR, &sched_s, "S", "step (x0.1 at 3/4 of training, default) or const", 0},
         {"wd", CLI_F64, &wd, "WD", "weight decay, added after the mask (default 0; tand: see below)", 0},
         {"wd-mode", CLI_STR, &wdmode_s, "M", "l2 (default) or decoupled", 0},
         {"batch-levels", CLI_INT, &L, "L", "levels per batch (default 16)", 0},
         {"batch-frames", CLI_INT, &B, "B", "frames per level per batch (default 8)", 0},
+        {"sampling", CLI_STR, &sampling_s, "S", "replace (default: each step draws L distinct levels and B frames of each, "
+         "with replacement) or epoch (each epoch visits every level's frames once, in shuffled (level, chunk of B "
+         "frames) batches; see below)", 0},
+        {"best-by", CLI_STR, &best_by_s, "F", "the validation figure that picks best.ckpt: acc (default, highest) or loss "
+         "(lowest); a tie keeps the earlier epoch", 0},
         {"seed", CLI_I64, &seed, "S", "random seed for initialisation and sampling (default 0)", 0},
         {"resume", CLI_FLAG, &resume, NULL, "continue from RUN/latest.ckpt with RUN/config.json's options and data "
          "(see below)", 0},
@@ -154,8 +162,14 @@ int cli_cmd_train(int argc, char **argv) {
         "       coinbc train [DATA] --resume [--epochs N] [--max-steps N] [--threads T] [--quiet] -o RUN",
         "RUN gets config.json, metrics.csv and metrics.jsonl (per epoch: loss, accuracy, mask density per layer),\n"
         "agreement.json (per layer, a histogram of |mean sign| of the level gradients at the first step and\n"
-        "each epoch's last), latest.ckpt and best.ckpt (by validation accuracy); an epoch's files are\n"
-        "committed as one unit.\n"
+        "each epoch's last), latest.ckpt and best.ckpt (by validation accuracy, or loss with --best-by loss);\n"
+        "an epoch's files are committed as one unit.\n"
+        "--sampling epoch: each epoch shuffles every level's frames and cuts them into chunks of B (a level's\n"
+        "last n mod B frames of that order sit the epoch out, a different set each epoch), shuffles the\n"
+        "(level, chunk) pairs of all levels and deals them L to a step, from L distinct levels where the\n"
+        "remaining chunks allow (the last chunks mod L sit out): an epoch is floor(sum of floor(n/B) / L)\n"
+        "steps, and with --batch-levels 1 every step is one level. The order follows from --seed and the\n"
+        "epoch alone, so --resume mid-epoch continues it exactly (docs/METHODS.md).\n"
         "--resume continues RUN as it was started: every option and dataset comes from RUN/config.json, and\n"
         "one given that differs from it is refused, naming each (its old and new value). Only --epochs (to\n"
         "extend the run; with --lr-schedule step the decay point moves with it), --max-steps (0: no limit; a\n"
@@ -171,7 +185,8 @@ int cli_cmd_train(int argc, char **argv) {
         "moments take g, and its step is taken only where |s/(1-b^t)| >= tau. Step 1 is therefore a plain\n"
         "Adam step for every parameter whose gradient is not 0. --wd-mode l2 adds wd*w to Adam's gradient (not\n"
         "to the sign moment) and is masked with the step; decoupled decay is applied to every parameter,\n"
-        "unmasked. --rescale does not apply to tand (nor to mean). The mask_* metrics are tand's mask shares.\n"
+        "unmasked (AdamW's form: the paper's \"second independent update after the AND-mask\").\n"
+        "--rescale does not apply to tand (nor to mean). The mask_* metrics are tand's mask shares.\n"
         "Under mpirun (a `make MPI=1` build) each of P ranks takes L/P whole levels of every step (P must divide\n"
         "--batch-levels); the checkpoints are those of one process, bit for bit, and rank 0 writes RUN (docs/MPI.md).\n"
         "example: coinbc train train.cbd --val test.cbd --method and --tau 0.8 --epochs 10 -o runs/and"};
@@ -205,7 +220,9 @@ int cli_cmd_train(int argc, char **argv) {
     if (strcmp(rescale_s, "on") && strcmp(rescale_s, "off")) return cli_error("train", "--rescale is on or off"), 2;
     if (strcmp(sched_s, "step") && strcmp(sched_s, "const")) return cli_error("train", "--lr-schedule is step or const"), 2;
     if (strcmp(wdmode_s, "l2") && strcmp(wdmode_s, "decoupled")) return cli_error("train", "--wd-mode is l2 or decoupled"), 2;
-    if (bad_real("tau", tau) || bad_real("tand_beta", tand_beta) || bad_real("sand_k", sand_k) || bad_real("lr", lr) ||
+    if (run_sampling_parse(sampling_s, &o.sampling)) return cli_error("train", "--sampling is replace or epoch"), 2;
+    if (run_best_by_parse(best_by_s, &o.best_by)) return cli_error("train", "--best-by is acc or loss"), 2;
+    if (bad_real("tau", tau) || bad_real("tand_beta", tand_beta) || bad_real("sand_k", sand_k) || bad_real("lr", lr) || bad_real("beta1", beta1) ||
         bad_real("wd", wd) || bad_int("seed", seed) || bad_int("max_steps", max_steps) || bad_int("epochs", epochs) ||
         bad_int("batch_levels", L) || bad_int("batch_frames", B))
         return 2;
@@ -215,6 +232,8 @@ int cli_cmd_train(int argc, char **argv) {
     o.comb.rescale = !strcmp(rescale_s, "on");
     o.epochs = epochs;
     o.lr = lr;
+    o.beta1 = beta1;
+    o.beta1_set = 1;
     o.lr_decay = !strcmp(sched_s, "step");
     o.wd = wd;
     o.wd_mode = !strcmp(wdmode_s, "decoupled") ? TRAIN_WD_DECOUPLED : TRAIN_WD_L2;
@@ -262,6 +281,9 @@ int cli_cmd_train(int argc, char **argv) {
         STORED("epochs", o.epochs, c.epochs);
         STORED("lr", o.lr, c.lr);
         STORED("lr-schedule", o.lr_decay, c.lr_decay);
+        STORED("beta1", o.beta1, c.beta1);
+        STORED("sampling", o.sampling, c.sampling);
+        STORED("best-by", o.best_by, c.best_by);
         STORED("wd", o.wd, c.wd);
         STORED("wd-mode", o.wd_mode, c.wd_mode);
         STORED("batch-levels", o.batch_levels, c.batch_levels);
@@ -331,6 +353,9 @@ int cli_cmd_train(int argc, char **argv) {
     char val_text[96];
     if (!nva) snprintf(val_text, sizeof val_text, "no validation levels");
     else if (isnan(res.val_acc)) snprintf(val_text, sizeof val_text, "not validated yet (no epoch ended)");
+    else if (o.best_by == TRAIN_BEST_LOSS)
+        snprintf(val_text, sizeof val_text, "val acc %.4f, loss %.4f (best loss %.4f)", res.val_acc, res.val_loss,
+                 res.best_val_loss);
     else snprintf(val_text, sizeof val_text, "val acc %.4f (best %.4f)", res.val_acc, res.best_val_acc);
     printf("trained %s (%s, tau %g) for %d epochs, %lld steps in %.1f s (%.0f samples/s): train acc %.4f, %s -> %s\n",
            model_net_name(o.net.net), train_method_name(o.comb.method), o.comb.tau, res.epochs_done, (long long)res.steps,

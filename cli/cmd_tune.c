@@ -178,7 +178,7 @@ int cli_cmd_tune(int argc, char **argv) {
             break;
         }
     const char *val = NULL, *method = NULL, *out = NULL, *space_path = NULL, *storage = NULL, *study = NULL,
-               *prune_s = "on";
+               *prune_s = "on", *objective_s = "val_acc";
     int trials = 0, epochs = 10, jobs = 1, threads = 0;
     int64_t seed = 0;
     cli_opt opts[] = {
@@ -196,11 +196,14 @@ int cli_cmd_tune(int argc, char **argv) {
         {"threads", CLI_INT, &threads, "T", "threads in total (default: all cores)", 0},
         {"seed", CLI_I64, &seed, "S", "seed of the TPE sampler (default 0)", 0},
         {"prune", CLI_STR, &prune_s, "on|off", "stop unpromising trials early (successive halving; default on)", 0},
+        {"objective", CLI_STR, &objective_s, "F", "val_acc (default: the best epoch's validation accuracy, maximized) or "
+         "val_loss (the best epoch's validation loss, minimized; each trial then keeps best.ckpt by loss, --best-by "
+         "loss); pruning judges the same figure", 0},
     };
     cli_cmd_info info = {
         CMD, "Hyperparameter search over coinbc train (Optuna TPE; docs/TUNE.md). Every trial trains for the same\n"
-             "--epochs (the same number of frames), is scored by its best epoch's accuracy on the validation levels,\n"
-             "and may be pruned on the way. Several processes (machines) running the same command with one --storage\n"
+             "--epochs (the same number of frames), is scored by its best epoch's accuracy on the validation levels\n"
+             "(or its lowest validation loss, --objective val_loss), and may be pruned on the way. Several processes (machines) running the same command with one --storage\n"
              "(each its own -o DIR) share the study.",
         "coinbc tune TRAIN --val VAL --method M --trials N -o DIR [options] [-- TRAIN OPTIONS]",
         "TRAIN OPTIONS (after --) are coinbc train options fixed for every trial, e.g. -- --net nature.\n"
@@ -223,6 +226,9 @@ int cli_cmd_tune(int argc, char **argv) {
     if (threads < 0) return cli_error(CMD, "--threads must be >= 0"), 2;
     if (seed < 0 || seed > UINT32_MAX) return cli_error(CMD, "--seed must be in 0..4294967295"), 2;
     if (strcmp(prune_s, "on") && strcmp(prune_s, "off")) return cli_error(CMD, "--prune is on or off"), 2;
+    int objective;
+    if (run_tune_objective_parse(objective_s, &objective))
+        return cli_error(CMD, "--objective is val_acc or val_loss, not '%s'", objective_s), 2;
     int method_id;
     if (run_method_parse(method, &method_id))
         return cli_error(CMD, "unknown --method '%s' (mean, and, sand, geomean or tand)", method), 2;
@@ -254,6 +260,15 @@ int cli_cmd_tune(int argc, char **argv) {
     if (!strcmp(method, "mean") && fixed_value(s, "tau")) {
         status = cli_error(CMD, "after --: --tau does not apply to method mean"), status = 2;
         goto done;
+    }
+    s->objective = objective;
+    if (objective == RUN_TUNE_VAL_LOSS && !fixed_value(s, "best-by")) { /* each trial's best.ckpt by the same figure */
+        if (s->nfixed + 2 > RUN_TUNE_MAX_FIXED) {
+            status = cli_error(CMD, "after --: too many options"), status = 2;
+            goto done;
+        }
+        snprintf(s->fixed[s->nfixed++], sizeof s->fixed[0], "--best-by");
+        snprintf(s->fixed[s->nfixed++], sizeof s->fixed[0], "loss");
     }
     if (find_driver(driver, sizeof driver, s->coinbc, sizeof s->coinbc)) {
         status = cli_error(CMD, "cannot find the driver tools/tune.py next to %s (set COINBC_TUNE_DRIVER)", s->coinbc);
@@ -385,6 +400,11 @@ int cli_cmd_tune(int argc, char **argv) {
         status = cli_fail(CMD, &e);
         goto done;
     }
+    if (res.objective != s->objective) {
+        status = cli_error(CMD, "the tune driver reported a study of %s, this one is of %s (an older tools/tune.py?)",
+                           run_tune_objective_name(res.objective), run_tune_objective_name(s->objective));
+        goto done;
+    }
     snprintf(path, sizeof path, "%s/trials.csv", s->dir);
     if (run_tune_trials_write(path, &res, &e)) {
         status = cli_fail(CMD, &e);
@@ -412,8 +432,9 @@ int cli_cmd_tune(int argc, char **argv) {
     args[an] = 0;
     if (rc) status = cli_fail(CMD, &e);
     else
-        printf("tune: best trial %d: val acc %.4f -> %s/best.json\n  coinbc train %s --val %s %s -o RUN\n",
-               res.trials[best].number, res.trials[best].value, out, pos[0], val, args);
+        printf("tune: best trial %d: %s %.4f -> %s/best.json\n  coinbc train %s --val %s %s -o RUN\n",
+               res.trials[best].number, s->objective == RUN_TUNE_VAL_LOSS ? "val loss" : "val acc",
+               res.trials[best].value, out, pos[0], val, args);
     free(args);
 done:
     cb_lock_release(&lock, 0);

@@ -20,6 +20,7 @@ static const run_option_range OPTIONS[] = {
     {"sand_k",        REAL(0, HUGE_VAL, 1, 1),              M(SAND),                        1},
     {"tand_beta",     REAL(0, 1, 1, 1),                     M(TAND),                        1},
     {"lr",            REAL(0, HUGE_VAL, 1, 1),              RUN_ALL_METHODS,                1},
+    {"beta1",         REAL(0, 1, 0, 1),                     RUN_ALL_METHODS,                1},
     {"wd",            REAL(0, HUGE_VAL, 0, 1),              RUN_ALL_METHODS,                1},
     {"epochs",        INT(1, INT32_MAX),                    RUN_ALL_METHODS,                1},
     {"batch_levels",  INT(1, 4096),                         RUN_ALL_METHODS,                1},
@@ -101,6 +102,26 @@ int run_option_check_int(const char *key, int64_t v, const char *where, int as_k
     return out_of_range(r, vt, where, as_key, code, e);
 }
 
+/* ---- the word options ---- */
+
+const char *run_sampling_name(int s) { return s == RUN_SAMPLING_EPOCH ? "epoch" : s == RUN_SAMPLING_REPLACE ? "replace" : "?"; }
+
+int run_sampling_parse(const char *s, int *out) {
+    if (!strcmp(s, "replace")) *out = RUN_SAMPLING_REPLACE;
+    else if (!strcmp(s, "epoch")) *out = RUN_SAMPLING_EPOCH;
+    else return CB_EARG;
+    return 0;
+}
+
+const char *run_best_by_name(int b) { return b == RUN_BEST_LOSS ? "loss" : b == RUN_BEST_ACC ? "acc" : "?"; }
+
+int run_best_by_parse(const char *s, int *out) {
+    if (!strcmp(s, "acc")) *out = RUN_BEST_ACC;
+    else if (!strcmp(s, "loss")) *out = RUN_BEST_LOSS;
+    else return CB_EARG;
+    return 0;
+}
+
 /* a key of config.json read as an integer or a number, checked against its range */
 static int get_opt_int(json_t *o, const char *name, const char *key, int64_t *v, cb_err *e) {
     int rc = rj_int(o, name, key, INT64_MIN, INT64_MAX, v, e);
@@ -121,6 +142,11 @@ int run_config_encode(run_text *out, const run_config *c, cb_err *e) {
     double tand_beta = c->tand_beta == 0 ? RUN_TAND_BETA_DEFAULT : c->tand_beta;
     if (!(tand_beta > 0 && tand_beta < 1))
         return cb_fail(e, CB_EARG, "config.json: tand_beta %g is not in (0, 1)", c->tand_beta);
+    if (!(c->beta1 >= 0 && c->beta1 < 1)) return cb_fail(e, CB_EARG, "config.json: beta1 %g is not in [0, 1)", c->beta1);
+    if (c->sampling != RUN_SAMPLING_REPLACE && c->sampling != RUN_SAMPLING_EPOCH)
+        return cb_fail(e, CB_EARG, "config.json: sampling %d is not replace or epoch", c->sampling);
+    if (c->best_by != RUN_BEST_ACC && c->best_by != RUN_BEST_LOSS)
+        return cb_fail(e, CB_EARG, "config.json: best_by %d is not acc or loss", c->best_by);
     json_t *o = json_pack("{s:s, s:i, s:s, s:s, s:[iii], s:i, s:I, s:s, s:o, s:o, s:o, s:b, s:i, s:o, s:s, s:o, s:s, s:i, "
                           "s:i, s:I, s:I, s:i, s:I, s:i, s:I}",
                           "format", FORMAT, "version", RUN_VERSION, "coinbc_version", CB_VERSION, "net",
@@ -134,6 +160,12 @@ int run_config_encode(run_text *out, const run_config *c, cb_err *e) {
                           "max_steps", (json_int_t)c->max_steps, "train_levels", c->train_levels, "train_frames",
                           (json_int_t)c->train_frames, "val_levels", c->val_levels, "steps_per_epoch",
                           (json_int_t)c->steps_per_epoch);
+    if (o && (json_object_set_new(o, "beta1", rj_real(c->beta1)) ||
+              json_object_set_new(o, "sampling", json_string(run_sampling_name(c->sampling))) ||
+              json_object_set_new(o, "best_by", json_string(run_best_by_name(c->best_by))))) {
+        json_decref(o);
+        o = NULL;
+    }
     if (o && c->has_data) {
         char crc[16], vcrc[16];
         snprintf(crc, sizeof crc, "%08x", c->data_manifest_crc);
@@ -176,7 +208,7 @@ static int get_range(json_t *o, const char *name, const char *key, int32_t *lo, 
 }
 
 static const char *const KEYS[] = {
-    "coinbc_version", "net", "channels", "hidden", "params", "method", "tau", "sand_k", "tand_beta", "rescale", "epochs", "lr",
+    "coinbc_version", "net", "channels", "hidden", "params", "method", "tau", "sand_k", "tand_beta", "rescale", "epochs", "lr", "beta1", "sampling", "best_by",
     "lr_schedule", "wd", "wd_mode", "batch_levels", "batch_frames", "seed", "max_steps", "train_levels",
     "train_frames", "val_levels", "steps_per_epoch", "data", "data_manifest_crc", "train_seed_range", "val_data",
     "val_manifest_crc", "val_seed_range", NULL};
@@ -229,6 +261,23 @@ static int decode(void *p, json_t *o, const char *name, cb_err *e) {
     if ((rc = get_opt_int(o, name, "epochs", &v, e))) return rc;
     c->epochs = (int)v;
     if ((rc = get_opt_real(o, name, "lr", &c->lr, e))) return rc;
+    /* beta1, sampling and best_by came without a version change: a
+     * config.json written before them has no such keys and reads with
+     * their defaults (Adam's 0.9, replace, acc), the options it ran with */
+    c->beta1 = RUN_BETA1_DEFAULT;
+    if (json_object_get(o, "beta1") && (rc = get_opt_real(o, name, "beta1", &c->beta1, e))) return rc;
+    c->sampling = RUN_SAMPLING_REPLACE;
+    if (json_object_get(o, "sampling")) {
+        if ((rc = rj_str(o, name, "sampling", s, sizeof s, e))) return rc;
+        if (run_sampling_parse(s, &c->sampling))
+            return cb_fail(e, CB_EFORMAT, "%s: key \"sampling\" is \"%s\", not replace or epoch", name, s);
+    }
+    c->best_by = RUN_BEST_ACC;
+    if (json_object_get(o, "best_by")) {
+        if ((rc = rj_str(o, name, "best_by", s, sizeof s, e))) return rc;
+        if (run_best_by_parse(s, &c->best_by))
+            return cb_fail(e, CB_EFORMAT, "%s: key \"best_by\" is \"%s\", not acc or loss", name, s);
+    }
     if ((rc = rj_str(o, name, "lr_schedule", s, sizeof s, e))) return rc;
     if (strcmp(s, "step") && strcmp(s, "const"))
         return cb_fail(e, CB_EFORMAT, "%s: key \"lr_schedule\" is \"%s\", not step or const", name, s);
@@ -346,6 +395,9 @@ int run_config_diff(const run_config *old, const run_config *new, char *msg, siz
     real_diff(&d, "tand-beta", old->tand_beta, new->tand_beta);
     str_diff(&d, "rescale", old->rescale ? "on" : "off", new->rescale ? "on" : "off");
     real_diff(&d, "lr", old->lr, new->lr);
+    real_diff(&d, "beta1", old->beta1, new->beta1);
+    str_diff(&d, "sampling", run_sampling_name(old->sampling), run_sampling_name(new->sampling));
+    str_diff(&d, "best-by", run_best_by_name(old->best_by), run_best_by_name(new->best_by));
     str_diff(&d, "lr-schedule", old->lr_decay ? "step" : "const", new->lr_decay ? "step" : "const");
     real_diff(&d, "wd", old->wd, new->wd);
     str_diff(&d, "wd-mode", old->wd_mode == RUN_WD_DECOUPLED ? "decoupled" : "l2",

@@ -51,6 +51,17 @@ enum {
 };
 #define RUN_TAND_BETA_DEFAULT 0.9 /* --tand-beta */
 enum { RUN_WD_L2 = 0, RUN_WD_DECOUPLED = 1 };
+#define RUN_BETA1_DEFAULT 0.9 /* --beta1, Adam's first-moment decay */
+/* --sampling: replace (each step draws L distinct levels and B frames of each
+ * with replacement) or epoch (each epoch visits the frames once, in shuffled
+ * (level, chunk of B frames) batches; docs/METHODS.md) */
+enum { RUN_SAMPLING_REPLACE = 0, RUN_SAMPLING_EPOCH = 1 };
+/* --best-by: the validation figure that picks best.ckpt */
+enum { RUN_BEST_ACC = 0, RUN_BEST_LOSS = 1 };
+const char *run_sampling_name(int s);          /* "replace", "epoch" ("?" for another number) */
+int run_sampling_parse(const char *s, int *out); /* CB_EARG for another word */
+const char *run_best_by_name(int b);           /* "acc", "loss" ("?" for another number) */
+int run_best_by_parse(const char *s, int *out);  /* CB_EARG for another word */
 
 /* "mean", "and", "sand", "geomean", "tand"; NULL for a number outside 0..RUN_NMETHODS-1. */
 const char *run_method_name(int method);
@@ -81,6 +92,10 @@ typedef struct {
     int rescale;
     int epochs;
     double lr;
+    double beta1;             /* Adam's first-moment decay in [0, 1); a config.json without the key (written
+                                 before --beta1) reads as RUN_BETA1_DEFAULT */
+    int sampling;             /* RUN_SAMPLING_* ("replace", "epoch"); absent: replace */
+    int best_by;              /* RUN_BEST_* ("acc", "loss"); absent: acc */
     int lr_decay;             /* lr_schedule: 1 "step", 0 "const" */
     double wd;
     int wd_mode;              /* RUN_WD_* ("l2", "decoupled") */
@@ -475,11 +490,19 @@ int run_tune_space_read(run_tune_space *out, const char *path, const char *metho
 int run_tune_space_check(const run_tune_space *s, const char *method, cb_err *e);
 int run_tune_space_find(const run_tune_space *s, const char *name); /* index or -1 */
 
+/* The figure a study optimizes (tune --objective): a trial's best epoch's
+ * validation accuracy (maximized) or validation loss (minimized); pruning
+ * judges the same figure. Records without it (written before) are val_acc. */
+enum { RUN_TUNE_VAL_ACC = 0, RUN_TUNE_VAL_LOSS = 1 };
+const char *run_tune_objective_name(int objective);           /* "val_acc", "val_loss" ("?" otherwise) */
+int run_tune_objective_parse(const char *s, int *objective);  /* CB_EARG for another word */
+
 /* DIR/tune.json: everything the driver needs, absolute paths. */
 typedef struct {
     char coinbc[4096], train[4096], val[4096], dir[4096];
     char method[16], storage[4096], study[256];
     int trials, epochs, jobs, threads, prune;
+    int objective;                  /* RUN_TUNE_VAL_* ("objective"; absent: val_acc) */
     int64_t seed;
     int nfixed;                     /* train options after --, as argv words */
     char fixed[RUN_TUNE_MAX_FIXED][256];
@@ -511,13 +534,14 @@ enum { RUN_TUNE_COMPLETE = 0, RUN_TUNE_PRUNED = 1, RUN_TUNE_FAIL = 2 };
 typedef struct {
     int number, state;
     run_tune_value opt[RUN_TUNE_MAX_PARAMS]; /* in the order of the result's params */
-    double value;                            /* NAN when none (FAIL) */
+    double value;                            /* the objective's figure (best epoch); NAN when none (FAIL) */
     int epochs_run;
     double seconds;
     char run[4096];
 } run_tune_trial;
 
 typedef struct {
+    int objective;          /* RUN_TUNE_VAL_*: "objective" of the driver's output, trials.csv's value column */
     int nparams;
     char param[RUN_TUNE_MAX_PARAMS][32];
     int ntrials;
@@ -528,10 +552,12 @@ const char *run_tune_state_name(int state);
 /* The driver's stdout (JSON, docs/FORMATS.md). */
 int run_tune_result_parse(run_tune_result *out, const char *json, size_t n, cb_err *e);
 void run_tune_result_free(run_tune_result *r);
-/* index of the best COMPLETE trial (highest value, lowest number on ties), or -1 */
+/* index of the best COMPLETE trial (highest value, or lowest under RUN_TUNE_VAL_LOSS; lowest number on ties),
+ * or -1 */
 int run_tune_best(const run_tune_result *r);
 
-/* DIR/trials.csv: number,state,<params>,value,epochs_run,seconds,run */
+/* DIR/trials.csv: number,state,<params>,value,epochs_run,seconds,run (the value column is val_loss under
+ * RUN_TUNE_VAL_LOSS; the reader sets r->objective from it) */
 int run_tune_trials_write(const char *path, const run_tune_result *r, cb_err *e);
 int run_tune_trials_read(run_tune_result *out, const char *path, cb_err *e);
 

@@ -30,6 +30,7 @@ typedef struct {
 
 static const opt_info OPTS[] = {
     {"lr", 1, 0, 1, 0, INFINITY, 1, NULL, NULL},
+    {"beta1", 1, 0, 1, 0, 0.999999, 0, NULL, NULL},
     {"wd", 1, 0, 1, 0, INFINITY, 0, NULL, NULL},
     {"tau", 1, 0, 1, 0, 1, 0, NULL, "and sand geomean tand"},
     {"sand-k", 1, 0, 1, 0, INFINITY, 1, NULL, "sand"},
@@ -39,6 +40,8 @@ static const opt_info OPTS[] = {
     {"rescale", 2, 0, 1, 0, 0, 0, "on off", "and sand geomean"},
     {"lr-schedule", 2, 0, 1, 0, 0, 0, "step const", NULL},
     {"wd-mode", 2, 0, 1, 0, 0, 0, "l2 decoupled", NULL},
+    {"sampling", 2, 0, 1, 0, 0, 0, "replace epoch", NULL},
+    {"best-by", 2, 0, 0, 0, 0, 0, "acc loss", NULL},
     {"net", 2, 0, 0, 0, 0, 0, "impala nature", NULL},
     {"channels", 2, 0, 0, 0, 0, 0, NULL, NULL},
     {"hidden", 1, 1, 0, 1, 1 << 20, 0, NULL, NULL},
@@ -50,6 +53,17 @@ static const opt_info *opt_find(const char *name) {
     for (int i = 0; i < NOPTS; i++)
         if (!strcmp(OPTS[i].name, name)) return &OPTS[i];
     return NULL;
+}
+
+const char *run_tune_objective_name(int objective) {
+    return objective == RUN_TUNE_VAL_ACC ? "val_acc" : objective == RUN_TUNE_VAL_LOSS ? "val_loss" : "?";
+}
+
+int run_tune_objective_parse(const char *s, int *objective) {
+    if (!strcmp(s, "val_acc")) *objective = RUN_TUNE_VAL_ACC;
+    else if (!strcmp(s, "val_loss")) *objective = RUN_TUNE_VAL_LOSS;
+    else return CB_EARG;
+    return 0;
 }
 
 int run_tune_option_kind(const char *name) {
@@ -324,6 +338,7 @@ static json_t *spec_to_json(const run_tune_spec *s) {
     json_object_set_new(o, "threads", json_integer(s->threads));
     json_object_set_new(o, "seed", json_integer(s->seed));
     json_object_set_new(o, "prune", json_boolean(s->prune));
+    json_object_set_new(o, "objective", json_string(run_tune_objective_name(s->objective)));
     json_object_set_new(o, "storage", json_string(s->storage));
     json_object_set_new(o, "study", json_string(s->study));
     json_object_set_new(o, "dir", json_string(s->dir));
@@ -422,7 +437,8 @@ int run_tune_spec_read(run_tune_spec *s, const char *path, cb_err *e) {
     int rc = load_json(&o, path, e);
     if (rc) return rc;
     static const char *const keys[] = {"version", "coinbc", "train", "val", "method", "trials", "epochs", "jobs",
-                                       "threads", "seed", "prune", "storage", "study", "dir", "fixed", "space", NULL};
+                                       "threads", "seed", "prune", "objective", "storage", "study", "dir", "fixed",
+                                       "space", NULL};
     int64_t ver = 0, v[5];
     json_t *fx = json_object_get(o, "fixed"), *sp = json_object_get(o, "space"), *pr = json_object_get(o, "prune");
     if (!json_is_object(o)) rc = cb_fail(e, CB_EFORMAT, "%s: not a JSON object", path);
@@ -450,6 +466,9 @@ int run_tune_spec_read(run_tune_spec *s, const char *path, cb_err *e) {
     else {
         s->trials = (int)v[0], s->epochs = (int)v[1], s->jobs = (int)v[2], s->threads = (int)v[3], s->seed = v[4];
         s->prune = json_is_true(pr);
+        json_t *ob = json_object_get(o, "objective"); /* absent in a tune.json written before it: val_acc */
+        if (ob && (!json_is_string(ob) || run_tune_objective_parse(json_string_value(ob), &s->objective)))
+            rc = cb_fail(e, CB_EFORMAT, "%s: \"objective\" is not \"val_acc\" or \"val_loss\"", path);
         s->nfixed = (int)json_array_size(fx);
         for (int i = 0; i < s->nfixed && !rc; i++) {
             json_t *w = json_array_get(fx, (size_t)i);
@@ -490,6 +509,9 @@ int run_tune_spec_same_study(const run_tune_spec *a, const run_tune_spec *b, cb_
     if (a->epochs != b->epochs) return cb_fail(e, CB_EARG, "--epochs %d, not %d", a->epochs, b->epochs);
     if (a->seed != b->seed) return cb_fail(e, CB_EARG, "--seed %lld, not %lld", (long long)a->seed, (long long)b->seed);
     if (a->prune != b->prune) return cb_fail(e, CB_EARG, "--prune %s", a->prune ? "on" : "off");
+    if (a->objective != b->objective)
+        return cb_fail(e, CB_EARG, "--objective %s, not %s", run_tune_objective_name(a->objective),
+                       run_tune_objective_name(b->objective));
     int fx = a->nfixed != b->nfixed;
     for (int i = 0; !fx && i < a->nfixed; i++) fx = strcmp(a->fixed[i], b->fixed[i]) != 0;
     if (fx) return cb_fail(e, CB_EARG, "other train options after --");
@@ -524,7 +546,8 @@ int run_tune_result_parse(run_tune_result *r, const char *text, size_t n, cb_err
     json_error_t je;
     json_t *o = json_loadb(text, n, JSON_REJECT_DUPLICATES, &je);
     if (!o) return cb_fail(e, CB_EFORMAT, "tune driver output: line %d: %s", je.line, je.text);
-    static const char *const keys[] = {"version", "study", "method", "trials_wanted", "params", "trials", NULL};
+    static const char *const keys[] = {"version", "study", "method", "objective", "trials_wanted", "params", "trials",
+                                       NULL};
     static const char *const tkeys[] = {"number", "state", "options", "value", "epochs_run", "seconds", "run", NULL};
     const char *W = "tune driver output";
     json_t *ps = json_object_get(o, "params"), *ts = json_object_get(o, "trials"), *ver = json_object_get(o, "version");
@@ -535,6 +558,10 @@ int run_tune_result_parse(run_tune_result *r, const char *text, size_t n, cb_err
         rc = cb_fail(e, CB_EFORMAT, "%s: version is not %d", W, RUN_TUNE_RESULT_VERSION);
     else if (!json_is_array(ps) || json_array_size(ps) > RUN_TUNE_MAX_PARAMS || !json_is_array(ts))
         rc = cb_fail(e, CB_EFORMAT, "%s: \"params\" or \"trials\" missing or too long", W);
+    else if (json_object_get(o, "objective") &&
+             (!json_is_string(json_object_get(o, "objective")) ||
+              run_tune_objective_parse(json_string_value(json_object_get(o, "objective")), &r->objective)))
+        rc = cb_fail(e, CB_EFORMAT, "%s: \"objective\" is not \"val_acc\" or \"val_loss\"", W);
     else {
         r->nparams = (int)json_array_size(ps);
         for (int i = 0; i < r->nparams && !rc; i++) {
@@ -594,7 +621,13 @@ int run_tune_best(const run_tune_result *r) {
     for (int i = 0; i < r->ntrials; i++) {
         const run_tune_trial *t = &r->trials[i];
         if (t->state != RUN_TUNE_COMPLETE || isnan(t->value)) continue;
-        if (best < 0 || t->value > r->trials[best].value ||
+        if (best < 0) {
+            best = i;
+            continue;
+        }
+        double bv = r->trials[best].value; /* the objective's direction: accuracy up, loss down */
+        int better = r->objective == RUN_TUNE_VAL_LOSS ? t->value < bv : t->value > bv;
+        if (better ||
             (t->value == r->trials[best].value && t->number < r->trials[best].number))
             best = i;
     }
@@ -624,7 +657,8 @@ int run_tune_trials_write(const char *path, const run_tune_result *r, cb_err *e)
     if (rc) return rc;
     fprintf(f.fp, "number,state");
     for (int k = 0; k < r->nparams; k++) fprintf(f.fp, ",%s", r->param[k]);
-    fprintf(f.fp, ",value,epochs_run,seconds,run\n");
+    /* the value column is named by the objective: "value" (val_acc, as before it could be chosen) or "val_loss" */
+    fprintf(f.fp, ",%s,epochs_run,seconds,run\n", r->objective == RUN_TUNE_VAL_LOSS ? "val_loss" : "value");
     for (int i = 0; i < r->ntrials; i++) {
         const run_tune_trial *t = &r->trials[i];
         fprintf(f.fp, "%d,%s", t->number, run_tune_state_name(t->state));
@@ -681,12 +715,13 @@ int run_tune_trials_read(run_tune_result *r, const char *path, cb_err *e) {
     char *f[MAXF];
     char *line = strtok_r(text, "\n", &save);
     int nf = line ? split(line, f, MAXF) : 0;
-    if (!line || nf < 6 || nf > MAXF || strcmp(f[0], "number") || strcmp(f[1], "state") || strcmp(f[nf - 4], "value") ||
+    if (!line || nf < 6 || nf > MAXF || strcmp(f[0], "number") || strcmp(f[1], "state") || (strcmp(f[nf - 4], "value") && strcmp(f[nf - 4], "val_loss")) ||
         strcmp(f[nf - 3], "epochs_run") || strcmp(f[nf - 2], "seconds") || strcmp(f[nf - 1], "run")) {
         free(buf);
         return cb_fail(e, CB_EFORMAT, "%s: line 1: not a trials.csv header (number,state,...,value,epochs_run,seconds,run)",
                        path);
     }
+    r->objective = strcmp(f[nf - 4], "val_loss") ? RUN_TUNE_VAL_ACC : RUN_TUNE_VAL_LOSS;
     r->nparams = nf - 6;
     for (int k = 0; k < r->nparams; k++) {
         if (!run_tune_option_kind(f[2 + k]) || strlen(f[2 + k]) >= sizeof r->param[k]) {
@@ -758,6 +793,11 @@ int run_tune_best_write(const char *path, const run_tune_spec *s, const run_tune
     for (int k = 0; k < r->nparams; k++)
         if (t->opt[k].is_str || !isnan(t->opt[k].num)) json_object_set_new(o, r->param[k], value_to_json(&t->opt[k]));
     json_object_set_new(o, "epochs", json_integer(s->epochs));
+    /* the figure the trial was chosen by; not a train option (run_tune_best_args passes it over). A study of
+     * the validation loss picks best.ckpt by it too, unless the fixed options say otherwise. */
+    if (s->objective == RUN_TUNE_VAL_LOSS && !json_object_get(o, "best-by"))
+        json_object_set_new(o, "best-by", json_string("loss"));
+    json_object_set_new(o, "objective", json_string(run_tune_objective_name(s->objective)));
     char *text = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
     json_decref(o);
     int rc = write_text(path, text, e);
@@ -782,6 +822,12 @@ int run_tune_best_args(char **out, const char *path, cb_err *e) {
     json_object_foreach(o, k, v) {
         if (rc) break;
         char val[64];
+        if (!strcmp(k, "objective")) { /* the study's figure, not a train option */
+            int ob;
+            if (!json_is_string(v) || run_tune_objective_parse(json_string_value(v), &ob))
+                rc = cb_fail(e, CB_EFORMAT, "%s: \"objective\" is not \"val_acc\" or \"val_loss\"", path);
+            continue;
+        }
         int kind = !strcmp(k, "method") || !strcmp(k, "epochs") ? 3 : run_tune_option_kind(k);
         if (!kind) {
             rc = cb_fail(e, CB_EFORMAT, "%s: '%s' is not a coinbc train option tune writes", path, k);

@@ -165,13 +165,13 @@ static void test_backward_groups(void **st) {
 /* ---- Adam and tand against a scalar reference --------------------------------------- */
 
 /* The update of train/train.h in plain double precision, one parameter at a time. */
-static void ref_adam(float *w, float *mo, float *vo, const float *g, size_t n, double lr, int64_t t, double wd, int mode,
-                     const float *sm_after, double tau) {
-    double c1 = 1 - pow(0.9, (double)t), c2 = 1 - pow(0.999, (double)t);
+static void ref_adam(float *w, float *mo, float *vo, const float *g, size_t n, double lr, double b1, int64_t t, double wd,
+                     int mode, const float *sm_after, double tau) {
+    double c1 = 1 - pow(b1, (double)t), c2 = 1 - pow(0.999, (double)t);
     for (size_t i = 0; i < n; i++) {
         double gi = g[i];
         if (mode == TRAIN_WD_L2) gi += wd * w[i];
-        mo[i] = (float)(0.9 * mo[i] + (1 - 0.9) * gi);
+        mo[i] = (float)(b1 * mo[i] + (1 - b1) * gi);
         vo[i] = (float)(0.999 * vo[i] + (1 - 0.999) * gi * gi);
         double step = lr * (mo[i] / c1) / (sqrt(vo[i] / c2) + 1e-8);
         if (sm_after && !(fabs((double)sm_after[i]) >= tau)) step = 0;
@@ -192,8 +192,9 @@ static void test_adam_matches_scalar(void **st) {
     float *g = malloc(sizeof(float) * P), *ref = malloc(sizeof(float) * P * 3);
     assert_non_null(g), assert_non_null(ref);
     const int modes[2] = {TRAIN_WD_L2, TRAIN_WD_DECOUPLED};
-    for (int mi = 0; mi < 2; mi++) {
-        int mode = modes[mi];
+    for (int mi = 0; mi < 4; mi++) { /* each mode with the default beta1 0.9, then with --beta1 0.5 */
+        int mode = modes[mi % 2];
+        double b1 = mi < 2 ? 0.9 : 0.5;
         model m;
         memset(&m, 0, sizeof m);
         m.nparams = P;
@@ -206,8 +207,9 @@ static void test_adam_matches_scalar(void **st) {
         memset(ref + P, 0, sizeof(float) * 2 * P);
         for (int64_t t = 1; t <= 3; t++) {
             fill(g, P, &r, t == 3 ? 1e-3f : 1.0f, 1);
-            train_adam_step(&m, g, 1e-3, t, 1e-2, mode);
-            ref_adam(ref, ref + P, ref + 2 * P, g, P, 1e-3, t, 1e-2, mode, NULL, 0);
+            if (mi < 2) train_adam_step(&m, g, 1e-3, t, 1e-2, mode);
+            else train_adam_step_b1(&m, g, 1e-3, b1, t, 1e-2, mode);
+            ref_adam(ref, ref + P, ref + 2 * P, g, P, 1e-3, b1, t, 1e-2, mode, NULL, 0);
             assert_memory_equal(ref, m.params, sizeof(float) * P * 3);
         }
         free(m.mem);
@@ -224,8 +226,9 @@ static void test_tand_matches_scalar(void **st) {
     float *g = malloc(sizeof(float) * P), *ref = malloc(sizeof(float) * P * 4);
     assert_non_null(g), assert_non_null(ref);
     const int modes[2] = {TRAIN_WD_L2, TRAIN_WD_DECOUPLED};
-    for (int mi = 0; mi < 2; mi++) {
-        int mode = modes[mi];
+    for (int mi = 0; mi < 4; mi++) { /* each mode with the default beta1 0.9, then with --beta1 0.3 */
+        int mode = modes[mi % 2];
+        double b1 = mi < 2 ? 0.9 : 0.3;
         model m;
         memset(&m, 0, sizeof m);
         m.nparams = P;
@@ -242,7 +245,8 @@ static void test_tand_matches_scalar(void **st) {
         for (int64_t t = 1; t <= 4; t++) {
             fill(g, P, &r, 1.0f, 1);
             float dens[2];
-            train_tand_step(&m, dens, g, 1e-3, t, 1e-2, mode, tau, beta);
+            if (mi < 2) train_tand_step(&m, dens, g, 1e-3, t, 1e-2, mode, tau, beta);
+            else train_tand_step_b1(&m, dens, g, 1e-3, b1, t, 1e-2, mode, tau, beta);
             /* the sign moment by its definition, then Adam under its mask */
             double k = (1 - beta) / (1 - pow(beta, (double)t));
             float *sm = ref + 3 * P;
@@ -252,7 +256,7 @@ static void test_tand_matches_scalar(void **st) {
                 sm[i] = (float)(sm[i] + (sg - sm[i]) * k);
                 on[i >= T[1].off] += fabs((double)sm[i]) >= tau;
             }
-            ref_adam(ref, ref + P, ref + 2 * P, g, P, 1e-3, t, 1e-2, mode, sm, tau);
+            ref_adam(ref, ref + P, ref + 2 * P, g, P, 1e-3, b1, t, 1e-2, mode, sm, tau);
             assert_memory_equal(ref, m.params, sizeof(float) * P * 4);
             for (int q = 0; q < 2; q++) assert_true(dens[q] == (float)((double)on[q] / (double)T[q].size));
         }

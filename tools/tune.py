@@ -59,6 +59,7 @@ METHODS = ("mean", "and", "sand", "geomean", "tand")  # run/method.c
 # parameter -> (kind, lowest, highest, methods it applies to or None for all)
 PARAMS = {
     "lr": ("float", 0.0, math.inf, None),
+    "beta1": ("float", 0.0, 0.999999, None),
     "wd": ("float", 0.0, math.inf, None),
     "tau": ("float", 0.0, 1.0, ("and", "sand", "geomean", "tand")),
     "sand-k": ("float", 0.0, math.inf, ("sand",)),
@@ -68,7 +69,10 @@ PARAMS = {
     "rescale": ("enum", ("on", "off"), None, ("and", "sand", "geomean")),
     "lr-schedule": ("enum", ("step", "const"), None, None),
     "wd-mode": ("enum", ("l2", "decoupled"), None, None),
+    "sampling": ("enum", ("replace", "epoch"), None, None),
 }
+# the study's figure (tune --objective): "val_acc" is maximized, "val_loss" minimized; pruning judges the same
+OBJECTIVES = {"val_acc": "maximize", "val_loss": "minimize"}
 POSITIVE = ("lr", "sand-k", "tand-beta")  # strictly positive parameters
 VOID = "coinbc_void"
 EXIT_NOTHING_DONE = 4  # the spec or the storage failed before anything was written (coinbc tune removes its tune.json)
@@ -172,6 +176,9 @@ def read_spec(path):
                                                              list: "a list"}[kind]))
     if spec["trials"] <= 0 or spec["epochs"] <= 0 or spec["jobs"] <= 0 or spec["threads"] <= 0 or spec["seed"] < 0:
         raise SpecError("%s: trials, epochs, jobs and threads must be > 0, seed >= 0" % path)
+    spec.setdefault("objective", "val_acc")  # a tune.json written before --objective
+    if spec["objective"] not in OBJECTIVES:
+        raise SpecError("%s: 'objective' is %r, not val_acc or val_loss" % (path, spec["objective"]))
     if not all(isinstance(w, str) for w in spec["fixed"]):
         raise SpecError("%s: 'fixed' holds a word that is not a string" % path)
     if not all(isinstance(p, dict) for p in spec["space"]):
@@ -481,8 +488,8 @@ def fmt(v):
     return repr(v) if isinstance(v, float) else str(v)
 
 
-def read_epochs(coinbc, run, seen):
-    """Per-epoch validation accuracy of a run folder (NaN for an epoch
+def read_epochs(coinbc, run, seen, objective="val_acc"):
+    """Per-epoch validation accuracy (or loss: objective) of a run folder (NaN for an epoch
     without validation), read through `coinbc report RUN --json`: run/ is the
     only reader of a run folder's files. coinbc report runs again only when
     metrics.jsonl has changed; `seen` keeps the last good answer. Train
@@ -502,7 +509,7 @@ def read_epochs(coinbc, run, seen):
             if out.returncode != 0:
                 raise ValueError(out.stderr.strip() or "exit status %d" % out.returncode)
             rows = json.loads(out.stdout)[0]["epochs"]
-            accs = [float("nan") if r["val_acc"] is None else float(r["val_acc"]) for r in rows]
+            accs = [float("nan") if r[objective] is None else float(r[objective]) for r in rows]
         except (ValueError, KeyError, IndexError, TypeError) as err:
             seen["error"] = "coinbc report %s --json: %s" % (run, err)
             return seen.get("accs", [])
@@ -530,6 +537,10 @@ class Driver:
         self.stop = False
         self.failed = None
         self.waiting_for = ()
+        self.minimize = OBJECTIVES[spec["objective"]] == "minimize"
+
+    def best_of(self, values):
+        return min(values) if self.minimize else max(values)
 
     def next_trial(self):
         """The next trial to run: a WAITING one (re-queued parameters) or a new
@@ -597,7 +608,7 @@ class Driver:
         try:
             while True:
                 rc = proc.poll()
-                accs = read_epochs(spec["coinbc"], run, seen)
+                accs = read_epochs(spec["coinbc"], run, seen, spec["objective"])
                 for ep in range(reported, len(accs)):
                     if not math.isnan(accs[ep]):
                         trial.report(accs[ep], ep + 1)
@@ -617,7 +628,7 @@ class Driver:
                 proc.wait()
             raise
         seconds = time.monotonic() - t0
-        epochs = read_epochs(spec["coinbc"], run, seen)
+        epochs = read_epochs(spec["coinbc"], run, seen, spec["objective"])
         killed = rc in (-signal.SIGINT, -signal.SIGKILL, -signal.SIGTERM, 130, 137, 143)
         accs = [a for a in epochs if not math.isnan(a)]
         trial.set_user_attr("coinbc_epochs_run", len(epochs))
@@ -633,8 +644,8 @@ class Driver:
             if rc != 0:
                 log("trial %d: coinbc train stopped by SIGTERM (status %d)" % (trial.number, rc))
             self.study.tell(trial, state=TrialState.PRUNED)
-            log("trial %d: pruned after %d epochs (best val acc %s)" % (trial.number, len(accs),
-                                                                       "%.4f" % max(accs) if accs else "-"))
+            log("trial %d: pruned after %d epochs (best %s %s)" % (trial.number, len(accs), spec["objective"],
+                                                                   "%.4f" % self.best_of(accs) if accs else "-"))
         elif killed:
             # killed from outside (Ctrl-C, kill, the machine's OOM killer): not
             # an outcome of the parameters; void it and queue them again
@@ -643,8 +654,9 @@ class Driver:
             self.study.enqueue_trial(trial.params, user_attrs={"coinbc_rerun_of": trial.number})
             log("trial %d: coinbc train was killed (status %d): queued again" % (trial.number, rc))
         elif rc == 0 and accs:
-            self.study.tell(trial, max(accs))
-            log("trial %d: val acc %.4f (best epoch of %d), %.0f s" % (trial.number, max(accs), len(accs), seconds))
+            self.study.tell(trial, self.best_of(accs))
+            log("trial %d: %s %.4f (best epoch of %d), %.0f s" % (trial.number, spec["objective"], self.best_of(accs),
+                                                                  len(accs), seconds))
         else:
             trial.set_user_attr("coinbc_error", "coinbc train exited with status %d, see %s.log" % (rc, run))
             self.study.tell(trial, state=TrialState.FAIL)
@@ -686,6 +698,7 @@ def rel_run(run, folder):
 
 
 def result(study, spec):
+    best_of = min if OBJECTIVES[spec["objective"]] == "minimize" else max
     trials = []
     for t in study.get_trials(deepcopy=False):
         if VOID in t.user_attrs or not t.state.is_finished():
@@ -695,14 +708,15 @@ def result(study, spec):
             "state": t.state.name,
             "options": t.user_attrs.get("coinbc_options", {}),
             "value": t.value if t.state == TrialState.COMPLETE else
-            (max(t.intermediate_values.values()) if t.intermediate_values else None),
+            (best_of(t.intermediate_values.values()) if t.intermediate_values else None),
             "epochs_run": t.user_attrs.get("coinbc_epochs_run", 0),
             "seconds": t.user_attrs.get("coinbc_seconds", 0),
             # relative to this tune folder (trials of another folder on the same storage: ../OTHER/trials/N),
             # so that committed records do not name one machine's paths
             "run": rel_run(t.user_attrs.get("coinbc_run", ""), spec["dir"]),
         })
-    return {"version": RESULT_VERSION, "study": spec["study"], "method": spec["method"], "trials_wanted": spec["trials"],
+    return {"version": RESULT_VERSION, "study": spec["study"], "method": spec["method"],
+            "objective": spec["objective"], "trials_wanted": spec["trials"],
             "params": [p["name"] for p in spec["space"]], "trials": trials}
 
 
@@ -739,11 +753,16 @@ def main(argv):
         try:
             if attempt:
                 storage = open_storage(spec["storage"], False, spec["dir"])
-            study = optuna.create_study(storage=storage, study_name=spec["study"], direction="maximize",
+            direction = OBJECTIVES[spec["objective"]]
+            study = optuna.create_study(storage=storage, study_name=spec["study"], direction=direction,
                                         load_if_exists=True, pruner=pruner)
-            if study.direction != optuna.study.StudyDirection.MAXIMIZE:
-                sys.stderr.write("storage %s: study %s is not a study of coinbc tune (it minimizes)\n" %
-                                 (spec["storage"], spec["study"]))
+            want = (optuna.study.StudyDirection.MINIMIZE if direction == "minimize"
+                    else optuna.study.StudyDirection.MAXIMIZE)
+            if study.direction != want:
+                sys.stderr.write("storage %s: study %s %s, but --objective %s %s: another study (give another "
+                                 "--study)\n" % (spec["storage"], spec["study"],
+                                                 "minimizes" if direction == "maximize" else "maximizes",
+                                                 spec["objective"], direction + "s"))
                 return 1
             existing = len(study.get_trials(deepcopy=False))
             sampler = optuna.samplers.TPESampler(seed=(spec["seed"] + 1000003 * existing) % (1 << 32))

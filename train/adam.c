@@ -1,4 +1,4 @@
-/* adam.c - Adam (beta1 0.9, beta2 0.999, eps 1e-8) with L2 or decoupled
+/* adam.c - Adam (beta1 --beta1, 0.9 by default; beta2 0.999, eps 1e-8) with L2 or decoupled
  * weight decay, on the model's parameter arena, and temporal AND-mask Adam
  * (tand): Adam whose step is masked per parameter by the agreement of the
  * gradient's sign over time (a sign moment in m->sign_m). Each parameter's
@@ -14,14 +14,13 @@
 #include "train/train.h"
 
 #define ADAM_BLOCK 65536
-#define B1 0.9
 #define B2 0.999
 #define EPS 1e-8
 
 /* One parameter's Adam update: the moments take gradient gi, the step
  * (before any decoupled decay) is returned. The one place it is written. */
-static inline double adam_one(float *mo, float *vo, double gi, double lr, double c1, double c2) {
-    *mo = (float)(B1 * *mo + (1 - B1) * gi);
+static inline double adam_one(float *mo, float *vo, double gi, double b1, double lr, double c1, double c2) {
+    *mo = (float)(b1 * *mo + (1 - b1) * gi);
     *vo = (float)(B2 * *vo + (1 - B2) * gi * gi);
     return lr * (*mo / c1) / (sqrt(*vo / c2) + EPS);
 }
@@ -34,7 +33,7 @@ static void block_range(const model *m, int64_t b, size_t *i0, size_t *i1) {
 typedef struct {
     model *m;
     const float *g;
-    double lr, c1, c2, wd;
+    double b1, lr, c1, c2, wd;
     int wd_mode;
 } adam_ctx;
 
@@ -45,10 +44,10 @@ typedef struct {
  * same bits; GCC does not vectorize the scalar loop itself because sqrt may
  * set errno. */
 static inline void adam_range(float *restrict w, float *restrict mo, float *restrict vo, const float *restrict g, size_t i0,
-                              size_t i1, double lr, double c1, double c2, double wd, int mode) {
+                              size_t i1, double beta1, double lr, double c1, double c2, double wd, int mode) {
     size_t i = i0;
 #ifdef __AVX__
-    const __m256d b1 = _mm256_set1_pd(B1), nb1 = _mm256_set1_pd(1 - B1), b2 = _mm256_set1_pd(B2),
+    const __m256d b1 = _mm256_set1_pd(beta1), nb1 = _mm256_set1_pd(1 - beta1), b2 = _mm256_set1_pd(B2),
                   nb2 = _mm256_set1_pd(1 - B2), vlr = _mm256_set1_pd(lr), vc1 = _mm256_set1_pd(c1),
                   vc2 = _mm256_set1_pd(c2), eps = _mm256_set1_pd(EPS), vwd = _mm256_set1_pd(wd),
                   lrwd = _mm256_set1_pd(lr * wd);
@@ -70,7 +69,7 @@ static inline void adam_range(float *restrict w, float *restrict mo, float *rest
     for (; i < i1; i++) {
         double gi = g[i];
         if (mode == TRAIN_WD_L2) gi += wd * w[i]; /* after the mask, not masked */
-        double step = adam_one(&mo[i], &vo[i], gi, lr, c1, c2);
+        double step = adam_one(&mo[i], &vo[i], gi, beta1, lr, c1, c2);
         if (mode == TRAIN_WD_DECOUPLED) step += lr * wd * w[i];
         w[i] = (float)(w[i] - step);
     }
@@ -82,18 +81,22 @@ static int adam_block(void *vctx, int64_t b) {
     size_t i0, i1;
     block_range(c->m, b, &i0, &i1);
     if (c->wd_mode == TRAIN_WD_L2)
-        adam_range(w, mo, vo, c->g, i0, i1, c->lr, c->c1, c->c2, c->wd, TRAIN_WD_L2);
+        adam_range(w, mo, vo, c->g, i0, i1, c->b1, c->lr, c->c1, c->c2, c->wd, TRAIN_WD_L2);
     else if (c->wd_mode == TRAIN_WD_DECOUPLED)
-        adam_range(w, mo, vo, c->g, i0, i1, c->lr, c->c1, c->c2, c->wd, TRAIN_WD_DECOUPLED);
+        adam_range(w, mo, vo, c->g, i0, i1, c->b1, c->lr, c->c1, c->c2, c->wd, TRAIN_WD_DECOUPLED);
     else
-        adam_range(w, mo, vo, c->g, i0, i1, c->lr, c->c1, c->c2, c->wd, -1);
+        adam_range(w, mo, vo, c->g, i0, i1, c->b1, c->lr, c->c1, c->c2, c->wd, -1);
     return 0;
 }
 
-void train_adam_step(model *m, float *g, double lr, int64_t t, double wd, int wd_mode) {
-    adam_ctx c = {m, g, lr, 1 - pow(B1, (double)t), 1 - pow(B2, (double)t), wd, wd_mode};
+void train_adam_step_b1(model *m, float *g, double lr, double beta1, int64_t t, double wd, int wd_mode) {
+    adam_ctx c = {m, g, beta1, lr, 1 - pow(beta1, (double)t), 1 - pow(B2, (double)t), wd, wd_mode};
     int64_t blocks = (int64_t)((m->nparams + ADAM_BLOCK - 1) / ADAM_BLOCK);
     cb_parallel_for(blocks, m->threads, adam_block, &c);
+}
+
+void train_adam_step(model *m, float *g, double lr, int64_t t, double wd, int wd_mode) {
+    train_adam_step_b1(m, g, lr, TRAIN_BETA1_DEFAULT, t, wd, wd_mode);
 }
 
 /* ---- tand ---- */
@@ -101,7 +104,7 @@ void train_adam_step(model *m, float *g, double lr, int64_t t, double wd, int wd
 typedef struct {
     model *m;
     const float *g;
-    double lr, c1, c2, k, wd, tau;
+    double b1, lr, c1, c2, k, wd, tau;
     int wd_mode;
     _Atomic int64_t on[MODEL_MAX_TENSORS]; /* mask on, per tensor */
 } tand_ctx;
@@ -115,12 +118,12 @@ typedef struct {
 static inline int64_t tand_range_mode(tand_ctx *c, size_t a, size_t z, int mode) {
     float *restrict w = c->m->params, *restrict mo = c->m->adam_m, *restrict vo = c->m->adam_v, *restrict sm = c->m->sign_m;
     const float *restrict g = c->g;
-    const double lr = c->lr, c1 = c->c1, c2 = c->c2, k = c->k, wd = c->wd, tau = c->tau;
+    const double beta1 = c->b1, lr = c->lr, c1 = c->c1, c2 = c->c2, k = c->k, wd = c->wd, tau = c->tau;
     int64_t on = 0;
     size_t i = a;
 #ifdef __AVX__
     /* four at a time in double lanes, the scalar loop's operations in its order */
-    const __m256d b1 = _mm256_set1_pd(B1), nb1 = _mm256_set1_pd(1 - B1), b2 = _mm256_set1_pd(B2),
+    const __m256d b1 = _mm256_set1_pd(beta1), nb1 = _mm256_set1_pd(1 - beta1), b2 = _mm256_set1_pd(B2),
                   nb2 = _mm256_set1_pd(1 - B2), vlr = _mm256_set1_pd(lr), vc1 = _mm256_set1_pd(c1),
                   vc2 = _mm256_set1_pd(c2), eps = _mm256_set1_pd(EPS), vwd = _mm256_set1_pd(wd),
                   lrwd = _mm256_set1_pd(lr * wd), vk = _mm256_set1_pd(k), vtau = _mm256_set1_pd(tau),
@@ -154,7 +157,7 @@ static inline int64_t tand_range_mode(tand_ctx *c, size_t a, size_t z, int mode)
         int mask = fabs((double)sm[i]) >= tau;
         double gi = gf;
         if (mode == TRAIN_WD_L2) gi += wd * w[i]; /* Adam sees it; the sign moment did not */
-        double step = adam_one(&mo[i], &vo[i], gi, lr, c1, c2);
+        double step = adam_one(&mo[i], &vo[i], gi, beta1, lr, c1, c2);
         if (!mask) step = 0;
         if (mode == TRAIN_WD_DECOUPLED) step += lr * wd * w[i]; /* not masked */
         w[i] = (float)(w[i] - step);
@@ -190,13 +193,14 @@ static int tand_block(void *vctx, int64_t b) {
     return 0;
 }
 
-void train_tand_step(model *m, float *density, const float *g, double lr, int64_t t, double wd, int wd_mode, double tau,
-                     double beta) {
+void train_tand_step_b1(model *m, float *density, const float *g, double lr, double beta1, int64_t t, double wd,
+                        int wd_mode, double tau, double beta) {
     tand_ctx c;
     c.m = m;
     c.g = g;
+    c.b1 = beta1;
     c.lr = lr;
-    c.c1 = 1 - pow(B1, (double)t);
+    c.c1 = 1 - pow(beta1, (double)t);
     c.c2 = 1 - pow(B2, (double)t);
     c.k = (1 - beta) / (1 - pow(beta, (double)t)); /* 1 at t = 1 */
     c.wd = wd;
@@ -208,4 +212,9 @@ void train_tand_step(model *m, float *density, const float *g, double lr, int64_
     if (density)
         for (int k = 0; k < m->ntensors; k++)
             density[k] = m->tensors[k].size ? (float)((double)atomic_load(&c.on[k]) / (double)m->tensors[k].size) : 1;
+}
+
+void train_tand_step(model *m, float *density, const float *g, double lr, int64_t t, double wd, int wd_mode, double tau,
+                     double beta) {
+    train_tand_step_b1(m, density, g, lr, TRAIN_BETA1_DEFAULT, t, wd, wd_mode, tau, beta);
 }

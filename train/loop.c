@@ -1,13 +1,15 @@
 /* loop.c - the training loop, in named pieces: setup (option checks, folder
  * recovery, a fresh model or the resume state), one step (sample L distinct
- * training levels and B frames of each, one forward and one backward pass
+ * training levels and B frames of each, or take the step's chunks of the
+ * epoch's plan under --sampling epoch (epoch.c), one forward and one backward pass
  * for the whole batch giving one parameter gradient per level, combine, an
  * Adam step, or tand's masked Adam step), the end of an epoch (validation, the metrics row), and the
  * commit of an epoch's files as one unit (config.json, latest.ckpt,
  * best.ckpt, metrics.csv, metrics.jsonl, agreement.json; run/commit.c). Resuming from
  * latest.ckpt gives the same result as an uninterrupted run: the checkpoint
  * holds the parameters, Adam moments (and tand's sign moment), step, epoch
- * and sampling RNG. */
+ * and sampling RNG (--sampling epoch's order is rebuilt from the seed and
+ * the epoch number). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +53,8 @@ typedef struct {
     float *mem, *grads, *g, *density, *dens_sum;
     uint8_t *frames, *labels;
     int *perm;
+    train_epoch_plan plan; /* --sampling epoch: the batches of epoch plan_epoch */
+    int64_t plan_epoch;
     run_metrics hist;   /* rows of the completed epochs */
     run_agreement agree; /* agreement histograms so far (first step, each epoch's last) */
     int hist_cap;
@@ -86,6 +90,7 @@ static int check_opts(const train_opts *o, const ds_level *train, int n_train, c
         (rc = run_option_check_int("batch_frames", B, W, 0, CB_EARG, e)) ||
         (rc = run_option_check_int("epochs", o->epochs, W, 0, CB_EARG, e)) ||
         (rc = run_option_check_real("lr", o->lr, W, 0, CB_EARG, e)) ||
+        (o->beta1_set && (rc = run_option_check_real("beta1", o->beta1, W, 0, CB_EARG, e))) ||
         (rc = run_option_check_real("wd", o->wd, W, 0, CB_EARG, e)) ||
         (rc = run_option_check_real("tau", o->comb.tau, W, 0, CB_EARG, e)) ||
         (rc = run_option_check_real("sand_k", o->comb.sand_k, W, 0, CB_EARG, e)) ||
@@ -105,6 +110,10 @@ static int check_opts(const train_opts *o, const ds_level *train, int n_train, c
         return cb_fail(e, CB_EARG, "train: --batch-levels %d cannot be split over %d ranks (each rank takes L/P whole "
                        "levels: give a multiple of %d, or start as many ranks as divide %d)", L, cb_dist_size(),
                        cb_dist_size(), L);
+    if (o->sampling != TRAIN_SAMPLING_REPLACE && o->sampling != TRAIN_SAMPLING_EPOCH)
+        return cb_fail(e, CB_EARG, "train: sampling %d is not replace or epoch", o->sampling);
+    if (o->best_by != TRAIN_BEST_ACC && o->best_by != TRAIN_BEST_LOSS)
+        return cb_fail(e, CB_EARG, "train: best_by %d is not acc or loss", o->best_by);
     if (!train_method(o->comb.method))
         return cb_fail(e, CB_EARG, "train: method %d is not one of the %d methods", o->comb.method, TRAIN_NMETHODS);
     model plan;
@@ -141,6 +150,7 @@ static int check_opts(const train_opts *o, const ds_level *train, int n_train, c
 }
 
 static double tand_beta(const train_opts *o) { return o->comb.tand_beta != 0 ? o->comb.tand_beta : RUN_TAND_BETA_DEFAULT; }
+static double beta1(const train_opts *o) { return o->beta1_set ? o->beta1 : TRAIN_BETA1_DEFAULT; }
 
 /* the config.json of these options and data */
 static void fill_config(const trainer *t, run_config *cp) {
@@ -156,6 +166,9 @@ static void fill_config(const trainer *t, run_config *cp) {
     c.rescale = o->comb.rescale;
     c.epochs = o->epochs;
     c.lr = o->lr;
+    c.beta1 = beta1(o);
+    c.sampling = o->sampling;
+    c.best_by = o->best_by;
     c.lr_decay = o->lr_decay;
     c.wd = o->wd;
     c.wd_mode = o->wd_mode;
@@ -298,7 +311,7 @@ static int setup(trainer *t, cb_err *e) {
         t->have_model = 1;
         cb_rng_seed(&t->st.rng, o->seed);
         model_init_params(&t->m, &t->st.rng);
-        t->st.best_val = -1;
+        t->st.best_val = o->best_by == TRAIN_BEST_LOSS ? -HUGE_VAL : -1; /* loss: the negated loss, so higher is better */
         t->st.steps_per_epoch = t->steps_per_epoch;
     }
     t->st.has_sign = o->comb.method == TRAIN_TAND; /* the checkpoints hold the sign moment for tand only */
@@ -370,10 +383,46 @@ static int evaluate_val(trainer *t, double *loss, double *acc, cb_err *e) {
 
 /* ---- one step ---- */
 
-static int step(trainer *t, int64_t epoch, epoch_acc *a, cb_err *e) {
-    const int L = t->L, B = t->B, N = t->N, l0 = t->l0, nl = t->nl;
-    /* L distinct levels (partial Fisher-Yates), B frames of each; every rank
-     * draws them all (the same RNG) and copies the frames of its own */
+/* --sampling epoch: the step's slots from the epoch's plan (built at the
+ * epoch's first step, or again after a resume: it depends on seed and epoch
+ * only); every rank builds the same plan and copies the frames of its own */
+static int plan_batch(trainer *t, int64_t epoch, cb_err *e) {
+    const int L = t->L, B = t->B, l0 = t->l0, nl = t->nl;
+    int rc;
+    if (!t->plan.level || t->plan_epoch != epoch) {
+        train_epoch_plan_free(&t->plan);
+        int64_t *nf = malloc(sizeof *nf * (size_t)t->n_train);
+        if (!nf) return cb_fail(e, CB_ENOMEM, "train: out of memory");
+        for (int i = 0; i < t->n_train; i++) nf[i] = t->train[i].n;
+        rc = train_epoch_plan_make(&t->plan, nf, t->n_train, L, B, t->o->seed, epoch, e);
+        free(nf);
+        if (rc) return rc;
+        t->plan_epoch = epoch;
+    }
+    int64_t s = t->st.step - epoch * t->steps_per_epoch;
+    if (s < 0 || s >= t->plan.steps)
+        return cb_fail(e, CB_EARG, "train: step %lld is not a step of epoch %lld", (long long)t->st.step + 1,
+                       (long long)epoch + 1);
+    for (int l = l0; l < l0 + nl; l++) {
+        const ds_level *lv;
+        int li = t->plan.level[s * L + l];
+        if ((rc = level_data(t, li, &lv, e))) return rc;
+        const uint32_t *fr = t->plan.frame + (size_t)(s * L + l) * B;
+        for (int b = 0; b < B; b++) {
+            memcpy(t->frames + (size_t)((l - l0) * B + b) * DS_FRAME_BYTES, lv->frames + (size_t)fr[b] * DS_FRAME_BYTES,
+                   DS_FRAME_BYTES);
+            t->labels[(l - l0) * B + b] = lv->label[fr[b]];
+        }
+        if (t->o->on_frames) t->o->on_frames(t->o->ctx, t->st.step + 1, li, fr, B);
+    }
+    return 0;
+}
+
+/* --sampling replace: L distinct levels (partial Fisher-Yates), B frames of
+ * each with replacement, from the run's RNG; every rank draws them all (the
+ * same RNG) and copies the frames of its own */
+static int replace_batch(trainer *t, cb_err *e) {
+    const int L = t->L, B = t->B, l0 = t->l0, nl = t->nl;
     for (int i = 0; i < t->n_train; i++) t->perm[i] = i;
     for (int l = 0; l < L; l++) {
         int j = l + (int)cb_rng_below(&t->st.rng, (uint32_t)(t->n_train - l)), tmp = t->perm[l];
@@ -389,6 +438,15 @@ static int step(trainer *t, int64_t epoch, epoch_acc *a, cb_err *e) {
                    DS_FRAME_BYTES);
             t->labels[(l - l0) * B + b] = lv->label[f];
         }
+    }
+    return 0;
+}
+
+static int step(trainer *t, int64_t epoch, epoch_acc *a, cb_err *e) {
+    const int L = t->L, B = t->B, N = t->N, l0 = t->l0, nl = t->nl;
+    {
+        int rc = t->o->sampling == TRAIN_SAMPLING_EPOCH ? plan_batch(t, epoch, e) : replace_batch(t, e);
+        if (rc) return rc;
     }
     model_forward_u8(&t->m, t->frames, nl * B, NULL);
     int ok;
@@ -418,9 +476,10 @@ static int step(trainer *t, int64_t epoch, epoch_acc *a, cb_err *e) {
     double lr = lr_at(t->o, t->st.step, t->total_steps);
     t->st.step++;
     if (co.method == TRAIN_TAND)
-        train_tand_step(&t->m, t->density, t->g, lr, t->st.step, t->o->wd, t->o->wd_mode, co.tau, tand_beta(t->o));
+        train_tand_step_b1(&t->m, t->density, t->g, lr, beta1(t->o), t->st.step, t->o->wd, t->o->wd_mode, co.tau,
+                           tand_beta(t->o));
     else
-        train_adam_step(&t->m, t->g, lr, t->st.step, t->o->wd, t->o->wd_mode);
+        train_adam_step_b1(&t->m, t->g, lr, beta1(t->o), t->st.step, t->o->wd, t->o->wd_mode);
     for (int k = 0; k < t->m.ntensors; k++) t->dens_sum[k] += t->density[k];
     if (t->st.step == 1 || t->st.step % t->steps_per_epoch == 0) {
         int64_t count[MODEL_MAX_TENSORS][RUN_AGREE_BINS];
@@ -476,8 +535,10 @@ static int end_epoch(trainer *t, int64_t epoch, const epoch_acc *a, train_epoch_
         es->layer[es->nlayers] = t->m.tensors[k].name;
         es->mask_density[es->nlayers++] = a->steps ? t->dens_sum[k] / (double)a->steps : NAN;
     }
-    es->best = t->n_val > 0 && es->val_acc > t->st.best_val;
-    if (es->best) t->st.best_val = es->val_acc;
+    /* the figure --best-by names (loss negated, so higher is better); a tie keeps the earlier epoch */
+    double fig = t->o->best_by == TRAIN_BEST_LOSS ? -es->val_loss : es->val_acc;
+    es->best = t->n_val > 0 && fig > t->st.best_val;
+    if (es->best) t->st.best_val = fig;
     row->epoch = es->epoch;
     row->step = es->step;
     row->train_loss = es->train_loss;
@@ -555,6 +616,7 @@ static void trainer_free(trainer *t) {
     free(t->frames);
     free(t->labels);
     free(t->perm);
+    train_epoch_plan_free(&t->plan);
     free(t->dsum);
     free(t->dcnt);
     for (int i = 0; t->cache && i < t->n_train; i++) ds_level_free(&t->cache[i]);
@@ -585,7 +647,18 @@ int train_run(const train_opts *o, const ds_level *train, int n_train, const ds_
     t.l0 = t.rank * t.nl;
     int rc = check_opts(o, train, n_train, val, n_val, &t.total_frames, e);
     if (rc) return rc;
-    t.steps_per_epoch = t.total_frames / t.N > 0 ? t.total_frames / t.N : 1;
+    if (o->sampling == TRAIN_SAMPLING_EPOCH) {
+        int64_t *nf = malloc(sizeof *nf * (size_t)n_train);
+        if (!nf) return cb_fail(e, CB_ENOMEM, "train: out of memory");
+        for (int i = 0; i < n_train; i++) nf[i] = train[i].n;
+        t.steps_per_epoch = train_epoch_steps(nf, n_train, t.L, t.B);
+        free(nf);
+        if (t.steps_per_epoch < 1)
+            return cb_fail(e, CB_EARG, "train: --sampling epoch: the training levels hold fewer whole chunks of "
+                           "--batch-frames %d than the %d levels of one step", t.B, t.L);
+    } else {
+        t.steps_per_epoch = t.total_frames / t.N > 0 ? t.total_frames / t.N : 1;
+    }
     t.total_steps = t.steps_per_epoch * o->epochs;
     if ((rc = setup(&t, e))) goto out;
 
@@ -638,12 +711,14 @@ int train_run(const train_opts *o, const ds_level *train, int n_train, const ds_
         res->epochs_done = (int)t.st.epoch;
         res->val_loss = es.val_loss;
         res->val_acc = es.val_acc;
-        res->best_val_acc = t.st.best_val;
+        res->best_val_acc = o->best_by == TRAIN_BEST_LOSS ? NAN : t.st.best_val;
+        res->best_val_loss = o->best_by == TRAIN_BEST_LOSS && t.st.best_val > -HUGE_VAL ? -t.st.best_val : NAN;
         if (o->on_epoch && t.rank == 0) o->on_epoch(o->ctx, &es);
     }
     res->steps = t.st.step;
     res->epochs_done = (int)t.st.epoch;
-    res->best_val_acc = t.st.best_val;
+    res->best_val_acc = o->best_by == TRAIN_BEST_LOSS ? NAN : t.st.best_val;
+    res->best_val_loss = o->best_by == TRAIN_BEST_LOSS && t.st.best_val > -HUGE_VAL ? -t.st.best_val : NAN;
     res->seconds = cb_now() - t_start;
     res->samples_per_s = res->seconds > 0 ? (double)steps_this_call * t.N / res->seconds : 0;
     res->new_steps = steps_this_call;

@@ -24,6 +24,9 @@ enum {
     TRAIN_NMETHODS = RUN_NMETHODS
 };
 enum { TRAIN_WD_L2 = RUN_WD_L2, TRAIN_WD_DECOUPLED = RUN_WD_DECOUPLED };
+enum { TRAIN_SAMPLING_REPLACE = RUN_SAMPLING_REPLACE, TRAIN_SAMPLING_EPOCH = RUN_SAMPLING_EPOCH };
+enum { TRAIN_BEST_ACC = RUN_BEST_ACC, TRAIN_BEST_LOSS = RUN_BEST_LOSS };
+#define TRAIN_BETA1_DEFAULT RUN_BETA1_DEFAULT
 
 /* The method table (train/combine.c): one entry per method, TRAIN_NMETHODS
  * of them. A method number outside it is an error everywhere, never a
@@ -78,9 +81,13 @@ void train_agreement(int64_t (*count)[RUN_AGREE_BINS], const float *grads, int L
 void train_agreement_sums(int64_t (*count)[RUN_AGREE_BINS], const int32_t *ssum, int L, const model_tensor *tensors,
                           int nt);
 
-/* Adam (beta1 0.9, beta2 0.999, eps 1e-8), step t >= 1. Weight decay wd:
- * TRAIN_WD_L2 adds wd * w to the gradient (after the mask, unmasked),
- * TRAIN_WD_DECOUPLED subtracts lr * wd * w from the weights. g is modified. */
+/* Adam (first-moment decay beta1 in [0, 1), beta2 0.999, eps 1e-8), step
+ * t >= 1: m = beta1 m + (1 - beta1) g, v = beta2 v + (1 - beta2) g^2 (both
+ * float32), w -= lr (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps).
+ * Weight decay wd: TRAIN_WD_L2 adds wd * w to the gradient (after the mask,
+ * unmasked), TRAIN_WD_DECOUPLED subtracts lr * wd * w from the weights. g is
+ * modified. train_adam_step is the same with beta1 TRAIN_BETA1_DEFAULT (0.9). */
+void train_adam_step_b1(model *m, float *g, double lr, double beta1, int64_t t, double wd, int wd_mode);
 void train_adam_step(model *m, float *g, double lr, int64_t t, double wd, int wd_mode);
 
 /* Temporal AND-mask Adam (tand), step t >= 1, on g = the plain mean of the
@@ -97,6 +104,33 @@ void train_adam_step(model *m, float *g, double lr, int64_t t, double wd, int wd
  * that is on. Results do not depend on m->threads. */
 void train_tand_step(model *m, float *density, const float *g, double lr, int64_t t, double wd, int wd_mode, double tau,
                      double beta);
+/* The same with Adam's first-moment decay beta1 (train_tand_step: 0.9). */
+void train_tand_step_b1(model *m, float *density, const float *g, double lr, double beta1, int64_t t, double wd,
+                        int wd_mode, double tau, double beta);
+
+/* The batches of one epoch under --sampling epoch (train/epoch.c): each
+ * level's frames in a shuffled order, cut into floor(n / B) chunks of B (the
+ * n mod B frames at the end of that order sit the epoch out: a different set
+ * each epoch); the chunks of all levels shuffled and dealt L to a step, a
+ * chunk whose level the step already holds trading places with the first
+ * later chunk of a level it does not (when no such chunk is left, the step
+ * keeps the repeat); the last (chunks mod L) chunks sit the epoch out. So
+ * steps = floor(sum_i floor(n_i / B) / L) (train_epoch_steps), and with
+ * L = 1 every chunk is one step. Every draw comes from the RNG stream
+ * cb_rng_seed2(seed, stream of the epoch), so the plan is a function of
+ * (frame counts, L, B, seed, epoch) alone. */
+typedef struct {
+    int L, B;
+    int64_t steps;
+    int32_t *level;  /* steps x L: the training level (index into the levels) of each slot */
+    uint32_t *frame; /* steps x L x B: the frames of each slot, indices within its level */
+} train_epoch_plan;
+
+int64_t train_epoch_steps(const int64_t *nframes, int n_levels, int L, int B);
+/* nframes: the frame count of each level. CB_EARG when no step fits. */
+int train_epoch_plan_make(train_epoch_plan *p, const int64_t *nframes, int n_levels, int L, int B, uint64_t seed,
+                          int64_t epoch, cb_err *e);
+void train_epoch_plan_free(train_epoch_plan *p);
 
 /* One epoch's figures, passed to train_opts.on_epoch and written as a row of
  * metrics.csv / metrics.jsonl. */
@@ -105,7 +139,7 @@ typedef struct {
     double train_loss, train_acc; /* over the epoch's training batches (before each step) */
     double val_loss, val_acc;   /* NAN without validation levels */
     double lr, seconds, samples_per_s;
-    int best;                   /* this epoch set a new best validation accuracy */
+    int best;                   /* this epoch set a new best validation figure (--best-by) */
     int nlayers;                /* weight tensors, in model order */
     const char *layer[MODEL_MAX_TENSORS];
     double mask_density[MODEL_MAX_TENSORS]; /* mean over the epoch's steps */
@@ -116,6 +150,11 @@ typedef struct {
     train_combine_opts comb;
     int epochs;
     double lr;
+    double beta1;          /* Adam's first-moment decay in [0, 1), used when beta1_set; else TRAIN_BETA1_DEFAULT */
+    int beta1_set;
+    int sampling;          /* TRAIN_SAMPLING_* (0: replace) */
+    int best_by;           /* TRAIN_BEST_* (0: acc): the validation figure that picks best.ckpt; ties keep the
+                              earlier epoch */
     int lr_decay;          /* 1: x0.1 from 3/4 of the total steps on; 0: constant */
     double wd;
     int wd_mode;
@@ -145,6 +184,9 @@ typedef struct {
      * them, so a rank reads only the shards of the levels it trains on. */
     ds_reader *reader;
     void (*on_epoch)(void *ctx, const train_epoch_stats *s); /* after each epoch's files are written; may be NULL */
+    /* --sampling epoch only, may be NULL (a test's view of the batches): called for each slot of each step
+     * (1-based) this process fills, with the level's index and its B frame indices */
+    void (*on_frames)(void *ctx, int64_t step, int level, const uint32_t *frames, int B);
     void *ctx;
 } train_opts;
 
@@ -154,7 +196,9 @@ typedef struct {
     int stopped;          /* o->stop ended the run (latest.ckpt holds the step reached) */
     int committed;        /* latest.ckpt exists (this call or an earlier one committed an epoch or a stop) */
     double train_loss, train_acc, val_loss, val_acc, best_val_acc; /* val_*: of the last epoch this call
-                                                                        validated, NAN when none; best: -1 before any */
+                                                                        validated, NAN when none; best: -1 before any
+                                                                        (NAN under --best-by loss) */
+    double best_val_loss; /* --best-by loss: the best validation loss so far (NAN before any, and under acc) */
     double seconds, samples_per_s; /* of this call (not counting earlier runs that were resumed) */
     int64_t new_steps;    /* steps this call ran (0: a resume that had nothing to do) */
 } train_result;
@@ -166,13 +210,15 @@ typedef struct {
  *   metrics.csv    one row per epoch (train_epoch_stats), mask density per layer
  *   metrics.jsonl  the same as JSON lines
  *   latest.ckpt    after every epoch (and when max_steps or stop ends the run)
- *   best.ckpt      the epoch with the best validation accuracy (every epoch without validation)
+ *   best.ckpt      the epoch with the best validation accuracy, or the lowest validation loss under
+ *                  best_by TRAIN_BEST_LOSS (a tie keeps the earlier epoch; every epoch without validation)
  * An epoch's files are committed as one unit (run_commit); nothing is written
  * before the first commit, and at the start a half-done commit is finished
  * and stale temporary files are removed (run_folder_recover).
- * Each step samples L distinct training levels and B frames of each (with
- * replacement) from the run's RNG; an epoch is floor(total frames / (L*B))
- * steps. B larger than the shortest training level is CB_EARG naming that
+ * Under sampling TRAIN_SAMPLING_REPLACE each step samples L distinct training
+ * levels and B frames of each (with replacement) from the run's RNG; an
+ * epoch is floor(total frames / (L*B)) steps. Under TRAIN_SAMPLING_EPOCH the
+ * epoch's steps are train_epoch_plan_make's (its steps per epoch). B larger than the shortest training level is CB_EARG naming that
  * level and its frame count. Option ranges are run/config.c's table
  * (run_option_check_*), the same the config.json reader checks. Same data, options and seed give bit-identical checkpoints for any
  * thread count, and --resume continues exactly where latest.ckpt stopped. A
