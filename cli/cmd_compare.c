@@ -24,18 +24,18 @@ static void say(void *ctx, const char *line) {
 }
 
 int cli_cmd_compare(int argc, char **argv) {
-    const char *out = NULL, *work = NULL, *stage_s = "data,tune,final,probe,table";
+    const char *out = NULL, *work = NULL, *stage_s = "data,tune,top,final,probe,table";
     double hours = 0;
     int threads = 0, quiet = 0;
     cli_opt opts[] = {
-        {"out", CLI_STR, &out, "DIR", "the comparison's records (-o; required): compare.json, configs/, tune/, runs/, "
-                                     "probe/, table.md, steps.log", 0},
+        {"out", CLI_STR, &out, "DIR", "the comparison's records (-o; required): compare.json, configs/, tune/, top/, "
+                                     "runs/, probe/, table.md, steps.log", 0},
         {"work", CLI_STR, &work, "WORK", "datasets and run folders with their checkpoints, never committed "
                                         "(default: out/compare/NAME, NAME from the spec)", 0},
         {"hours", CLI_F64, &hours, "H", "stop after at most H hours (fractions allowed) with exit status 3; run the "
                                        "same command again to go on", 0},
-        {"stage", CLI_STR, &stage_s, "S,...", "only these stages: data, tune, final, probe, table (default: all, in "
-                                              "that order)", 0},
+        {"stage", CLI_STR, &stage_s, "S,...", "only these stages: data, tune, top (the top-N figure), final, probe, "
+                                              "table (default: all, in that order)", 0},
         {"threads", CLI_INT, &threads, "T", "--threads of every step (default: the steps' own, all cores)", 0},
         {"quiet", CLI_FLAG, &quiet, NULL, "no progress lines (the steps' own messages still show)", 0},
     };
@@ -43,16 +43,18 @@ int cli_cmd_compare(int argc, char **argv) {
         CMD,
         "Compares methods as a spec describes (docs/experiments/*.json): the data (recorded, or your own three\n"
         "datasets), one coinbc tune study per tuned method or a fixed configuration, final runs over seeds\n"
-        "evaluated on the test levels and played in the engine, the memorization probe, and the table\n"
+        "evaluated on the test levels, played in the engine and probed for appearance, the memorization probe,\n"
+        "the top-N figure (a study's N best trials on the test levels), and the table\n"
         "(mean and 95% t interval over seeds, Welch's t-test against the base method with Holm's adjustment).\n"
         "Every step is a coinbc command run as a child process; each is skipped once its record is complete,\n"
         "so after a kill, a failure or the time budget the same command goes on where it stopped.",
         "coinbc compare SPEC.json -o DIR [--work WORK] [--hours H] [--stage S,...]",
         "DIR holds compact records meant to be committed: compare.json (the spec and the datasets' manifest\n"
         "CRCs: a later run with another spec or other data is refused), configs/METHOD.json and .origin,\n"
-        "tune/METHOD/ (the study's journal, trials.csv, best.json), runs/METHOD-SEED/ and probe/METHOD[-SEED]/\n"
-        "(eval, rollout, config and metrics records; `coinbc report` reads them), table.md. WORK holds what\n"
-        "is made again deterministically: datasets, trial and run folders, checkpoints.\n"
+        "tune/METHOD/ (the study's journal, trials.csv, best.json), top/METHOD/ (the best trials' test figures),\n"
+        "runs/METHOD-SEED/ and probe/METHOD[-SEED]/ (eval, rollout, appearance, config and metrics records;\n"
+        "`coinbc report` reads them), table.md. WORK holds what is made again deterministically: datasets,\n"
+        "trial and run folders, checkpoints.\n"
         "exit status: 0 done (complete, or the stages asked for are: it says how many runs are left), 1 a step\n"
         "failed (its message is above), 2 bad options, 3 stopped at the time budget (run again), 130/143\n"
         "stopped by SIGINT/SIGTERM (run again).\n"
@@ -64,7 +66,7 @@ int cli_cmd_compare(int argc, char **argv) {
     if (npos != 1 || !out) return cli_error(CMD, "give SPEC.json and -o DIR (see --help)"), 2;
     unsigned stages;
     if (exp_stages_parse(stage_s, &stages))
-        return cli_error(CMD, "--stage '%s': expected stages among data, tune, final, probe, table", stage_s), 2;
+        return cli_error(CMD, "--stage '%s': expected stages among data, tune, top, final, probe, table", stage_s), 2;
     if (!(hours >= 0) || hours > 10000) return cli_error(CMD, "--hours must be >= 0"), 2;
     if (threads < 0) return cli_error(CMD, "--threads must be >= 1"), 2;
 

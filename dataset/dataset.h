@@ -96,7 +96,10 @@ int ds_find(const ds_reader *r, int32_t seed);         /* index or -1 */
 const char *ds_path(const ds_reader *r);
 const char *ds_source(const ds_reader *r);
 const char *ds_command(const ds_reader *r);
-uint32_t ds_manifest_crc(const ds_reader *r);          /* identifies the dataset's content */
+uint32_t ds_manifest_crc(const ds_reader *r);          /* the whole manifest's: content and provenance */
+/* the manifest's without the source and command lines: the same for the same
+ * content, whatever path or command line made it (docs/FORMATS.md) */
+uint32_t ds_content_crc(const ds_reader *r);
 int ds_nrelabelings(const ds_reader *r);               /* 0 for data with the expert's labels */
 const ds_relabeling *ds_relabeling_get(const ds_reader *r, int i); /* in the order applied */
 int64_t ds_total_frames(const ds_reader *r);

@@ -88,6 +88,23 @@ int ds_manifest_write(ds_manifest *m, const char *dir, cb_err *e) {
     return rc;
 }
 
+uint32_t ds_manifest_content_crc(const ds_manifest *m) {
+    char line[4200];
+    uLong crc = crc32(0, Z_NULL, 0);
+#define ADD(...) crc = crc32(crc, (const Bytef *)line, (uInt)snprintf(line, sizeof line, __VA_ARGS__))
+    ADD("coinbc-dataset %d\nframe %d %d %d\nactions %d\n", DS_VERSION, DS_W, DS_H, DS_C, DS_NUM_ACTIONS);
+    for (int i = 0; i < m->nrelabel; i++)
+        ADD("relabel %d %d %llu\n", m->relabel[i].lo, m->relabel[i].hi, (unsigned long long)m->relabel[i].seed);
+    ADD("levels %d\n", m->n);
+    for (int i = 0; i < m->n; i++) {
+        const ds_entry *en = &m->e[i];
+        ADD("level %d %s %lld %d %s %llu %08x\n", en->seed, ds_mode_name(en->mode), (long long)en->frames, en->episodes,
+            en->file, (unsigned long long)en->bytes, en->crc);
+    }
+#undef ADD
+    return (uint32_t)crc;
+}
+
 static void copy_trunc(char *dst, size_t n, const char *src, size_t len) {
     size_t l = len < n - 1 ? len : n - 1;
     memcpy(dst, src, l);

@@ -23,4 +23,7 @@ int ds_manifest_parse(ds_manifest *m, const char *text, size_t n, const char *na
 /* Writes <dir>/manifest.txt atomically. */
 int ds_manifest_write(ds_manifest *m, const char *dir, cb_err *e);
 const char *ds_mode_name(int mode); /* easy, hard, unknown */
+/* CRC32 of the manifest's lines without its provenance (source, command):
+ * the same for the same content however and wherever it was made. */
+uint32_t ds_manifest_content_crc(const ds_manifest *m);
 #endif

@@ -53,6 +53,7 @@ const char *ds_path(const ds_reader *r) { return r->path; }
 const char *ds_source(const ds_reader *r) { return r->m.source; }
 const char *ds_command(const ds_reader *r) { return r->m.command; }
 uint32_t ds_manifest_crc(const ds_reader *r) { return r->m.crc; }
+uint32_t ds_content_crc(const ds_reader *r) { return ds_manifest_content_crc(&r->m); }
 int ds_nrelabelings(const ds_reader *r) { return r->m.nrelabel; }
 const ds_relabeling *ds_relabeling_get(const ds_reader *r, int i) { return &r->m.relabel[i]; }
 

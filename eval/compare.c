@@ -68,13 +68,30 @@ int eval_compare_load(eval_compare_method *out, const char *state, const char *m
         out->train[k] = ev.train.acc;
         out->test[k] = ev.test.acc;
         out->gap[k] = ev.train.acc - ev.test.acc;
+        out->train_loss[k] = ev.train.loss;
+        out->test_loss[k] = ev.test.loss;
         run_rollout ro;
         rc = run_rollout_read(&ro, dir, e);
         if (rc && rc != CB_ENOTFOUND) return rc;
         if (!rc) out->roll[out->nroll++] = ro.success;
+        run_appearance ap;
+        rc = run_appearance_read(&ap, dir, e);
+        if (rc && rc != CB_ENOTFOUND) return rc;
+        if (!rc) {
+            int a = out->napp++;
+            for (int c = 0; c < 4; c++) out->app_play[c][a] = ap.play[c].success;
+            out->app_drop[a] = ap.play[RUN_APP_SS].success - ap.play[RUN_APP_SU].success;
+            static const int CELL[3][2] = {{0, 2}, {1, 1}, {1, 2}};
+            for (int c = 0; c < 3; c++) {
+                const run_app_cell *x = &ap.cell[CELL[c][0]][CELL[c][1]];
+                out->app_agree[c][a] = x->frames ? (double)x->agree / (double)x->frames : NAN;
+            }
+        }
     }
     if (out->nroll && out->nroll != out->n)
         return cb_fail(e, CB_EFORMAT, "%s/runs: some runs of %s have rollout.json and some do not", state, method);
+    if (out->napp && out->napp != out->n)
+        return cb_fail(e, CB_EFORMAT, "%s/runs: some runs of %s have appearance.json and some do not", state, method);
     static const char *const PROBE_FILES[3] = {"relabeled.json", "true.json", "test.json"};
     for (int s = 0; s < nprobe; s++) {
         if (probe_seeds[s] == 1) snprintf(dir, sizeof dir, "%s/probe/%s", state, method);
@@ -105,9 +122,63 @@ int eval_compare_load(eval_compare_method *out, const char *state, const char *m
     return 0;
 }
 
+int eval_compare_top_pick(int *numbers, double *values, int n, const char *trials_csv, int *minimize, cb_err *e) {
+    run_tune_result r;
+    int rc = run_tune_trials_read(&r, trials_csv, e);
+    if (rc) return rc;
+    int min = r.objective == RUN_TUNE_VAL_LOSS, k = 0;
+    if (minimize) *minimize = min;
+    /* selection of the n best: an insertion into a sorted prefix (studies have at most a few thousand trials) */
+    for (int i = 0; i < r.ntrials; i++) {
+        const run_tune_trial *t = &r.trials[i];
+        if (t->state == RUN_TUNE_FAIL || !isfinite(t->value)) continue;
+        int j = k < n ? k++ : n;
+        while (j > 0) {
+            double v = values[j - 1];
+            int better = min ? t->value < v : t->value > v;
+            if (!(better || (t->value == v && t->number < numbers[j - 1]))) break;
+            if (j < n) numbers[j] = numbers[j - 1], values[j] = values[j - 1];
+            j--;
+        }
+        if (j < n) numbers[j] = t->number, values[j] = t->value;
+    }
+    run_tune_result_free(&r);
+    return k;
+}
+
+int eval_compare_load_top(eval_compare_method *m, const char *state, int n, cb_err *e) {
+    if (n > EVAL_CMP_MAXTOP) return cb_fail(e, CB_EARG, "compare: the top-N figure takes at most %d trials", EVAL_CMP_MAXTOP);
+    char path[4200];
+    if (snprintf(path, sizeof path, "%s/tune/%s/trials.csv", state, m->name) >= (int)sizeof path)
+        return cb_fail(e, CB_EARG, "compare: folder path too long: %s", state);
+    int num[EVAL_CMP_MAXTOP];
+    double val[EVAL_CMP_MAXTOP];
+    int k = eval_compare_top_pick(num, val, n, path, &m->top_minimize, e);
+    if (k < 0) return k;
+    m->top_wanted = n;
+    m->ntop = 0;
+    for (int i = 0; i < k; i++) {
+        char dir[4200], file[64];
+        snprintf(dir, sizeof dir, "%s/top/%s", state, m->name);
+        snprintf(file, sizeof file, "trial-%04d.json", num[i]);
+        if (!has_file(dir, file)) continue;
+        run_eval ev;
+        int rc = run_eval_read_as(&ev, dir, file, e);
+        if (rc) return rc;
+        int j = m->ntop++;
+        m->top_trial[j] = num[i];
+        m->top_val[j] = val[i];
+        m->top_loss[j] = ev.test.loss;
+        m->top_acc[j] = ev.test.acc;
+    }
+    return 0;
+}
+
 /* "m ± h" in percent, or "m" without an interval (one value) */
 static void pct(FILE *f, const double *x, int n) {
-    if (n == 0) {
+    int nan = 0;
+    for (int i = 0; i < n; i++) nan |= isnan(x[i]);
+    if (n == 0 || nan) {
         fputs("-", f);
         return;
     }
@@ -117,7 +188,150 @@ static void pct(FILE *f, const double *x, int n) {
     else fprintf(f, "%.1f ± %.1f", 100 * m, 100 * h);
 }
 
-int eval_compare_table(FILE *f, const eval_compare_method *ms, int nm, const char *base, cb_err *e) {
+/* "m ± h" of a loss (nats), four decimals */
+static void nats(FILE *f, const double *x, int n) {
+    if (n == 0) {
+        fputs("-", f);
+        return;
+    }
+    double m, h;
+    eval_mean_ci_t(x, n, &m, &h);
+    if (n < 2) fprintf(f, "%.4f", m);
+    else fprintf(f, "%.4f ± %.4f", m, h);
+}
+
+/* Welch's test of column x of every tested method against the base,
+ * Holm-adjusted over the column */
+typedef const double *(*column_fn)(const eval_compare_method *m, int *n);
+static void welch_column(double *t, double *p, double *adj, const eval_compare_method *ms, int nm,
+                         const eval_compare_method *b, column_fn col) {
+    double pp[EVAL_CMP_MAXMETHODS] = {0};
+    int who[EVAL_CMP_MAXMETHODS], k = 0;
+    for (int i = 0; i < nm; i++) {
+        t[i] = p[i] = adj[i] = NAN;
+        if (&ms[i] == b || !b || ms[i].n == 0) continue;
+        int nx, ny;
+        const double *x = col(&ms[i], &nx), *y = col(b, &ny);
+        eval_welch_result w;
+        if (nx >= 2 && ny >= 2 && !eval_welch(x, nx, y, ny, &w, NULL)) {
+            t[i] = w.t;
+            p[i] = w.p;
+        }
+        pp[k] = p[i];
+        who[k++] = i;
+    }
+    double aa[EVAL_CMP_MAXMETHODS];
+    eval_holm(aa, pp, k);
+    for (int j = 0; j < k; j++) adj[who[j]] = aa[j];
+}
+
+static void test_cells(FILE *f, const double *t, const double *p, const double *adj, int i) {
+    if (isnan(t[i])) fputs(" | -", f);
+    else fprintf(f, " | %.2f", t[i]);
+    if (isnan(p[i])) fputs(" | -", f);
+    else fprintf(f, " | %.2g [%.2g]", p[i], adj[i]);
+}
+
+static const double *col_test_loss(const eval_compare_method *m, int *n) {
+    *n = m->n;
+    return m->test_loss;
+}
+static const double *col_app_drop(const eval_compare_method *m, int *n) {
+    *n = m->napp;
+    return m->app_drop;
+}
+
+static void loss_table(FILE *f, const eval_compare_method *ms, int nm, const eval_compare_method *b, const char *base) {
+    double t[EVAL_CMP_MAXMETHODS], p[EVAL_CMP_MAXMETHODS], adj[EVAL_CMP_MAXMETHODS];
+    welch_column(t, p, adj, ms, nm, b, col_test_loss);
+    fprintf(f,
+            "\nLoss of the final runs: cross-entropy against the expert's action (nats; the KL divergence to a one-hot "
+            "label) on the training and the test levels at best.ckpt; mean ± half-width of the 95%% t interval over "
+            "seeds; Welch's t-test of test loss against %s (Holm-adjusted in brackets).\n\n",
+            base);
+    fputs("| method | seeds | train loss | test loss | t (test loss) | p |\n|---|---|---|---|---|---|\n", f);
+    for (int i = 0; i < nm; i++) {
+        const eval_compare_method *m = &ms[i];
+        fprintf(f, "| %s | %d | ", m->name, m->n);
+        nats(f, m->train_loss, m->n);
+        fputs(" | ", f);
+        nats(f, m->test_loss, m->n);
+        if (m->n && m != b && b) test_cells(f, t, p, adj, i);
+        else fputs(" |  | ", f);
+        fputs(" |\n", f);
+    }
+}
+
+static void top_table(FILE *f, const eval_compare_method *ms, int nm) {
+    int any = 0;
+    for (int i = 0; i < nm; i++) any |= ms[i].top_wanted > 0;
+    if (!any) return;
+    fputs("\nThe paper's figure, ours: each study's N best trials ranked by their validation figure (finished and "
+          "pruned trials alike, each at its best validation epoch: best.ckpt), evaluated once on the test levels; the "
+          "mean and the lowest test loss over them, and their mean test accuracy. The paper took each trial's lowest "
+          "test loss over its epochs, which selects on the test levels; this figure selects on validation only.\n\n",
+          f);
+    fputs("| study | N | trials counted | mean test loss | lowest test loss | mean test acc | validation figures |\n"
+          "|---|---|---|---|---|---|---|\n",
+          f);
+    for (int i = 0; i < nm; i++) {
+        const eval_compare_method *m = &ms[i];
+        if (!m->top_wanted) continue;
+        fprintf(f, "| %s | %d | %d | ", m->name, m->top_wanted, m->ntop);
+        if (!m->ntop) {
+            fputs("- | - | - | - |\n", f);
+            continue;
+        }
+        double sl = 0, sa = 0, lo = m->top_loss[0], vlo = m->top_val[0], vhi = m->top_val[0];
+        for (int k = 0; k < m->ntop; k++) {
+            sl += m->top_loss[k];
+            sa += m->top_acc[k];
+            if (m->top_loss[k] < lo) lo = m->top_loss[k];
+            if (m->top_val[k] < vlo) vlo = m->top_val[k];
+            if (m->top_val[k] > vhi) vhi = m->top_val[k];
+        }
+        fprintf(f, "%.4f | %.4f | %.1f | %s %.4g to %.4g |\n", sl / m->ntop, lo, 100 * sa / m->ntop,
+                m->top_minimize ? "val_loss" : "val_acc", vlo, vhi);
+    }
+}
+
+static void appearance_table(FILE *f, const eval_compare_method *ms, int nm, const eval_compare_method *b,
+                             const char *base) {
+    int any = 0;
+    for (int i = 0; i < nm; i++) any |= ms[i].napp > 0;
+    if (!any) return;
+    double t[EVAL_CMP_MAXMETHODS], p[EVAL_CMP_MAXMETHODS], adj[EVAL_CMP_MAXMETHODS];
+    welch_column(t, p, adj, ms, nm, b, col_app_drop);
+    fprintf(f,
+            "\nAppearance probe (coinbc appearance, best.ckpt): closed-loop success in %% in the four cells of layout "
+            "x look (seen = the training levels'), the drop from seen/seen to seen/unseen in points (memorized "
+            "appearance), and offline agreement in %% with the decision on the original frame; mean ± half-width of "
+            "the 95%% t interval over seeds; Welch's t-test of the drop against %s (Holm-adjusted in brackets).\n\n",
+            base);
+    fputs("| method | seeds | seen/seen | seen/unseen | unseen/seen | unseen/unseen | drop | t (drop) | p | agree "
+          "seen/unseen | agree unseen/seen | agree unseen/unseen |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+          f);
+    for (int i = 0; i < nm; i++) {
+        const eval_compare_method *m = &ms[i];
+        if (!m->napp) continue;
+        fprintf(f, "| %s | %d", m->name, m->napp);
+        for (int c = 0; c < 4; c++) {
+            fputs(" | ", f);
+            pct(f, m->app_play[c], m->napp);
+        }
+        fputs(" | ", f);
+        pct(f, m->app_drop, m->napp);
+        if (m != b && b) test_cells(f, t, p, adj, i);
+        else fputs(" |  | ", f);
+        for (int c = 0; c < 3; c++) {
+            fputs(" | ", f);
+            pct(f, m->app_agree[c], m->napp);
+        }
+        fputs(" |\n", f);
+    }
+}
+
+int eval_compare_table(FILE *f, const eval_compare_method *ms, int nm, const char *base, int loss, cb_err *e) {
     if (nm > EVAL_CMP_MAXMETHODS) return cb_fail(e, CB_EARG, "compare: at most %d methods", EVAL_CMP_MAXMETHODS);
     const eval_compare_method *b = NULL;
     for (int i = 0; i < nm; i++)
@@ -204,6 +418,9 @@ int eval_compare_table(FILE *f, const eval_compare_method *ms, int nm, const cha
             fputc('\n', f);
         }
     }
+    if (loss) loss_table(f, ms, nm, b, base);
+    top_table(f, ms, nm);
+    appearance_table(f, ms, nm, b, base);
     if (ferror(f)) return cb_fail(e, CB_EIO, "compare: writing the table failed");
     return 0;
 }

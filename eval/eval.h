@@ -44,26 +44,48 @@ void eval_holm(double *adj, const double *p, int n);
 /* ---- the comparison's table (compare.c) ---------------------------------- */
 #define EVAL_CMP_MAXSEEDS 64
 #define EVAL_CMP_MAXMETHODS 32
+#define EVAL_CMP_MAXTOP 64
 /* One method's figures: its final runs (per seed with a `done` marker) and
  * probe runs, in seed order. */
 typedef struct {
     char name[32];
-    int n, nroll, nprobe;
+    int n, nroll, nprobe, napp;
     double train[EVAL_CMP_MAXSEEDS], test[EVAL_CMP_MAXSEEDS], gap[EVAL_CMP_MAXSEEDS], roll[EVAL_CMP_MAXSEEDS];
+    double train_loss[EVAL_CMP_MAXSEEDS], test_loss[EVAL_CMP_MAXSEEDS];
     double probe[3][EVAL_CMP_MAXSEEDS]; /* relabeled, true-label, test levels */
+    /* appearance.json of the final runs (all or none): closed-loop success per cell
+     * (RUN_APP_SS, SU, US, UU), SS - SU, and offline agreement in cells
+     * (seen layout, unseen look), (held-out layout, training look), (held-out layout, unseen look) */
+    double app_play[4][EVAL_CMP_MAXSEEDS], app_drop[EVAL_CMP_MAXSEEDS], app_agree[3][EVAL_CMP_MAXSEEDS];
     int has_origin;
     char origin[1024]; /* configs/METHOD.origin, stripped */
+    /* the top-N figure (eval_compare_load_top): the N best trials of the study by
+     * validation, each's best checkpoint on the test levels */
+    int top_wanted, ntop, top_minimize;
+    int top_trial[EVAL_CMP_MAXTOP];
+    double top_val[EVAL_CMP_MAXTOP], top_loss[EVAL_CMP_MAXTOP], top_acc[EVAL_CMP_MAXTOP];
 } eval_compare_method;
 /* Reads METHOD's figures from the comparison folder `state`: runs/METHOD-S/
- * (eval.json with training figures, rollout.json if any run has one: all or
- * none) for each final seed S, probe/METHOD/ (probe seed 1) or
- * probe/METHOD-S/ (relabeled.json, true.json, test.json), configs/METHOD.origin. */
+ * (eval.json with training figures, rollout.json and appearance.json if any
+ * run has one: all or none) for each final seed S, probe/METHOD/ (probe seed
+ * 1) or probe/METHOD-S/ (relabeled.json, true.json, test.json),
+ * configs/METHOD.origin. */
 int eval_compare_load(eval_compare_method *out, const char *state, const char *method, const int *seeds, int nseeds,
                       const int *probe_seeds, int nprobe, cb_err *e);
+/* The top-N trials of a study (trials.csv read through run/): every trial
+ * with a figure (finished or pruned, each at its best validation epoch),
+ * best first (highest accuracy or lowest loss, lower number on ties); at
+ * most n of them into numbers[]. Returns how many, or a negative code. */
+int eval_compare_top_pick(int *numbers, double *values, int n, const char *trials_csv, int *minimize, cb_err *e);
+/* Adds the top-N figure to m: the picks of state/tune/METHOD/trials.csv and
+ * their test figures, state/top/METHOD/trial-NNNN.json (eval.json's format);
+ * a pick whose file is missing is not counted. */
+int eval_compare_load_top(eval_compare_method *m, const char *state, int n, cb_err *e);
 /* The comparison's Markdown table: mean +- 95% t half-width over seeds,
- * Welch's t-test of test accuracy and rollout success of every other method
- * against `base`, Holm-adjusted per column; the origins; the probe. */
-int eval_compare_table(FILE *f, const eval_compare_method *ms, int nm, const char *base, cb_err *e);
+ * Welch's t-test of test accuracy (and of test loss, with `loss`) and
+ * rollout success of every other method against `base`, Holm-adjusted per
+ * column; the origins; the probe; the top-N figure; the appearance probe. */
+int eval_compare_table(FILE *f, const eval_compare_method *ms, int nm, const char *base, int loss, cb_err *e);
 
 /* CoinRun-equivalent action: 9..14 are NOOP (4). */
 int eval_merge_action(int a);

@@ -44,18 +44,19 @@ static int touch(const char *dir, const char *name, cb_err *e) {
 
 /* ---- datasets ---------------------------------------------------------- */
 
-/* Checks dataset k's manifest CRC against compare.json, recording it the
- * first time it is known. */
+/* Checks dataset k's content CRC (its manifest without the provenance lines,
+ * which name the path it was recorded into) against compare.json, recording
+ * it the first time it is known. */
 static int check_crc(exp_ctx *c, int k, cb_err *e) {
     ds_reader *r;
     int rc = ds_open(&r, c->data[k], e);
     if (rc) return rc;
-    uint32_t crc = ds_manifest_crc(r);
+    uint32_t crc = ds_content_crc(r);
     ds_close(r);
     if (c->state.has_crc[k]) {
         if (c->state.crc[k] != crc)
             return cb_fail(e, CB_ECRC,
-                           "%s: manifest CRC %08x, but %s/compare.json says the %s data of this comparison had %08x: it "
+                           "%s: content CRC %08x, but %s/compare.json says the %s data of this comparison had %08x: it "
                            "was made otherwise or changed; remove it to have it made again, or use another -o",
                            c->data[k], crc, c->o->dir, DATA_NAMES[k], c->state.crc[k]);
         return 0;
@@ -198,11 +199,20 @@ static int pairs_set(pairs *p, const char *k, const char *v, cb_err *e) {
     return 0;
 }
 
+static const run_compare_method *find_method(const exp_ctx *c, const char *name) {
+    for (int i = 0; i < c->spec.nmethods; i++)
+        if (!strcmp(c->spec.m[i].name, name)) return &c->spec.m[i];
+    return NULL;
+}
+
 static int train_options(exp_ctx *c, const char *method, int64_t seed, pairs *p, cb_err *e) {
     p->n = 0;
     int rc;
     for (int i = 0; i + 1 < c->spec.nfixed; i += 2)
         if ((rc = pairs_set(p, c->spec.fixed[i] + 2, c->spec.fixed[i + 1], e))) return rc;
+    const run_compare_method *m = find_method(c, method);
+    for (int i = 0; m && i + 1 < m->nopts; i += 2)
+        if ((rc = pairs_set(p, m->opts[i] + 2, m->opts[i + 1], e))) return rc;
     char cfg[EXP_PATH], name[64];
     snprintf(name, sizeof name, "configs/%s.json", method);
     exp_path(cfg, c->o->dir, name);
@@ -268,6 +278,7 @@ static int tune_one(exp_ctx *c, const run_compare_method *m, cb_err *e) {
     exp_argv_add(&a, "%d", m->jobs);
     exp_argv_add(&a, "--storage");
     exp_argv_add(&a, "%s", journal);
+    if (m->loss_objective) exp_argv_add(&a, "--objective"), exp_argv_add(&a, "val_loss");
     if (m->space[0]) {
         char sp[EXP_PATH];
         if (exp_resolve(sp, c->spec_dir, m->space)) return cb_fail(e, CB_EARG, "%s: space path too long", m->space);
@@ -279,6 +290,7 @@ static int tune_one(exp_ctx *c, const run_compare_method *m, cb_err *e) {
     exp_argv_add(&a, "%s", wdir);
     exp_argv_add(&a, "--");
     for (int i = 0; i < c->spec.nfixed; i++) exp_argv_add(&a, "%s", c->spec.fixed[i]);
+    for (int i = 0; i < m->nopts; i++) exp_argv_add(&a, "%s", m->opts[i]);
     if ((rc = exp_run(c, &a, EXP_DISCARD, e))) return rc;
     static const char *const KEEP[] = {"trials.csv", "best.json", "best.args"};
     for (int i = 0; i < 3; i++) {
@@ -306,8 +318,8 @@ static int tune_one(exp_ctx *c, const run_compare_method *m, cb_err *e) {
         if ((rc = copy_file(args, to, e))) return rc;
     }
     char why[EXP_PATH + 128];
-    snprintf(why, sizeof why, "tuned: coinbc tune, %d trials of %d epochs, study in %s\n", m->trials, c->spec.epochs,
-             tdir);
+    snprintf(why, sizeof why, "tuned: coinbc tune, %d trials of %d epochs (%s), study in %s\n", m->trials,
+             c->spec.epochs, m->loss_objective ? "lowest validation loss" : "best validation accuracy", tdir);
     if ((rc = cb_write_file_atomic(origin, why, strlen(why), e))) return rc;
     if ((rc = copy_file(best, cfg, e))) return rc;
     snprintf(name, sizeof name, "tune-%s", m->name);
@@ -320,6 +332,54 @@ static int stage_tune(exp_ctx *c, cb_err *e) {
     int rc = cb_mkdirs(cd, e);
     for (int i = 0; i < c->spec.nmethods && !rc; i++) rc = tune_one(c, &c->spec.m[i], e);
     return rc;
+}
+
+/* ---- the top-N figure ------------------------------------------------------ */
+
+static int eval_to(exp_ctx *c, const char *sdir, const char *file, const char *run, int k, const char *levels,
+                   const char *ckpt, cb_err *e);
+
+/* DIR/top/M/trial-NNNN.json: the test figures of each of the study's N best
+ * trials (eval_compare_top_pick), from the trial's best.ckpt in WORK; then
+ * DIR/top/M/done */
+static int top_one(exp_ctx *c, const run_compare_method *m, cb_err *e) {
+    if (!m->tuned || !m->top) return 0;
+    char name[128], tdir[EXP_PATH], wdir[EXP_PATH], csv[EXP_PATH];
+    snprintf(name, sizeof name, "top/%s", m->name);
+    exp_path(tdir, c->o->dir, name);
+    if (exists(tdir, "done")) return 0;
+    snprintf(name, sizeof name, "tune/%s/trials.csv", m->name);
+    exp_path(csv, c->o->dir, name);
+    if (!exists(c->o->dir, name))
+        return cb_fail(e, CB_ENOTFOUND, "%s: no finished study yet (run the tune stage first)", csv);
+    int num[EVAL_CMP_MAXTOP];
+    double val[EVAL_CMP_MAXTOP];
+    int k = eval_compare_top_pick(num, val, m->top, csv, NULL, e);
+    if (k < 0) return k;
+    int rc = cb_mkdirs(tdir, e);
+    if (rc) return rc;
+    exp_say(c, "top %d of %s: the best trials' checkpoints on the test levels", m->top, m->name);
+    double t0 = cb_now();
+    snprintf(name, sizeof name, "tune/%s", m->name);
+    exp_path(wdir, c->o->work, name);
+    for (int i = 0; i < k; i++) {
+        char file[64], run[EXP_PATH], ckpt[EXP_PATH];
+        snprintf(file, sizeof file, "trial-%04d.json", num[i]);
+        if (exists(tdir, file)) continue;
+        if ((rc = exp_time_left(c))) return rc;
+        snprintf(name, sizeof name, "trials/%04d", num[i]);
+        exp_path(run, wdir, name);
+        exp_path(ckpt, run, "best.ckpt");
+        if (!exists(run, "best.ckpt"))
+            return cb_fail(e, CB_ENOTFOUND,
+                           "%s: missing; the top-%d figure needs the best checkpoint of each of the study's best "
+                           "trials, which only the WORK folder the study ran in keeps (give that --work)",
+                           ckpt, m->top);
+        if ((rc = eval_to(c, tdir, file, run, 2, NULL, ckpt, e))) return rc;
+    }
+    if ((rc = touch(tdir, "done", e))) return rc;
+    snprintf(name, sizeof name, "top-%s", m->name);
+    return exp_log_step(c, name, cb_now() - t0, e);
 }
 
 /* ---- training, evaluation, summaries --------------------------------------- */
@@ -407,6 +467,27 @@ static int final_one(exp_ctx *c, const char *method, int64_t seed, cb_err *e) {
         exp_argv_add(&a, "--quiet");
         if ((rc = exp_run(c, &a, out, e))) return rc;
     }
+    if (c->spec.appearance && !exists(sdir, "appearance.json")) {
+        char out[EXP_PATH];
+        exp_path(out, sdir, "appearance.json");
+        exp_argv a;
+        exp_argv_init(&a, c);
+        exp_argv_add(&a, "appearance");
+        exp_argv_add(&a, "%s", run);
+        exp_argv_add(&a, "--levels");
+        exp_argv_add(&a, "%d-%d", c->spec.app_lo, c->spec.app_hi);
+        exp_argv_add(&a, "--mode");
+        exp_argv_add(&a, "%s", c->spec.hard ? "hard" : "easy");
+        exp_argv_add(&a, "--states");
+        exp_argv_add(&a, "%d", c->spec.app_states);
+        exp_argv_add(&a, "--donors");
+        exp_argv_add(&a, "%d", c->spec.app_donors);
+        exp_argv_add(&a, "--seed");
+        exp_argv_add(&a, "%lld", (long long)c->spec.app_seed);
+        if (c->o->threads > 0) exp_argv_add(&a, "--threads"), exp_argv_add(&a, "%d", c->o->threads);
+        exp_argv_add(&a, "--json");
+        if ((rc = exp_run(c, &a, out, e))) return rc;
+    }
     if ((rc = summary(run, sdir, e))) return rc;
     snprintf(name, sizeof name, "final-%s-%lld", method, (long long)seed);
     return exp_log_step(c, name, cb_now() - t0, e);
@@ -452,13 +533,15 @@ static int stage_table(exp_ctx *c, char **table, cb_err *e) {
     int np = c->spec.probe ? c->spec.nprobe_seeds : 0;
     for (int i = 0; i < np; i++) pseeds[i] = (int)c->spec.probe_seeds[i];
     int rc = 0;
-    for (int i = 0; i < c->spec.nmethods && !rc; i++)
+    for (int i = 0; i < c->spec.nmethods && !rc; i++) {
         rc = eval_compare_load(&ms[i], c->o->dir, c->spec.m[i].name, seeds, c->spec.nseeds, pseeds, np, e);
+        if (!rc && c->spec.m[i].tuned && c->spec.m[i].top) rc = eval_compare_load_top(&ms[i], c->o->dir, c->spec.m[i].top, e);
+    }
     char *text = NULL;
     size_t n = 0;
     FILE *f = rc ? NULL : open_memstream(&text, &n);
     if (!rc && !f) rc = cb_fail(e, CB_ENOMEM, "table: out of memory");
-    if (!rc) rc = eval_compare_table(f, ms, c->spec.nmethods, c->spec.base, e);
+    if (!rc) rc = eval_compare_table(f, ms, c->spec.nmethods, c->spec.base, c->spec.loss, e);
     if (f) fclose(f);
     free(ms);
     char path[EXP_PATH];
@@ -472,13 +555,13 @@ static int stage_table(exp_ctx *c, char **table, cb_err *e) {
 /* ---- the whole ---------------------------------------------------------- */
 
 int exp_stages_parse(const char *s, unsigned *mask) {
-    static const char *const N[] = {"data", "tune", "final", "probe", "table"};
+    static const char *const N[] = {"data", "tune", "final", "probe", "table", "top"};
     *mask = 0;
     const char *p = s;
     while (*p) {
         size_t len = strcspn(p, ",");
         int found = 0;
-        for (int k = 0; k < 5; k++)
+        for (int k = 0; k < 6; k++)
             if (len == strlen(N[k]) && !strncmp(p, N[k], len)) *mask |= 1u << k, found = 1;
         if (!found) return CB_EARG;
         p += len;
@@ -546,6 +629,10 @@ static int missing(const exp_ctx *c) {
     int n = 0;
     char name[128];
     for (int i = 0; i < c->spec.nmethods; i++) {
+        if (c->spec.m[i].tuned && c->spec.m[i].top) {
+            snprintf(name, sizeof name, "top/%s/done", c->spec.m[i].name);
+            n += !exists(c->o->dir, name);
+        }
         for (int s = 0; s < c->spec.nseeds; s++) {
             snprintf(name, sizeof name, "runs/%s-%lld/done", c->spec.m[i].name, (long long)c->spec.seeds[s]);
             n += !exists(c->o->dir, name);
@@ -570,6 +657,7 @@ int exp_compare_run(const exp_compare_opts *o, char **table, cb_err *e) {
     if (!rc && c->spec.probe && c->spec.data[0].is_path && (o->stages & (EXP_PROBE)) && !(o->stages & EXP_DATA))
         rc = probe_levels(c, e);
     if (!rc && (o->stages & EXP_TUNE)) rc = stage_tune(c, e);
+    for (int i = 0; !rc && (o->stages & EXP_TOP) && i < c->spec.nmethods; i++) rc = top_one(c, &c->spec.m[i], e);
     for (int i = 0; !rc && (o->stages & EXP_FINAL) && i < c->spec.nmethods; i++)
         for (int s = 0; !rc && s < c->spec.nseeds; s++) rc = final_one(c, c->spec.m[i].name, c->spec.seeds[s], e);
     for (int i = 0; !rc && c->spec.probe && (o->stages & EXP_PROBE) && i < c->spec.nmethods; i++)

@@ -13,9 +13,10 @@
 #include "common/common.h"
 #include "run/run.h"
 
-/* The stages, in the order they run. */
-enum { EXP_DATA = 1, EXP_TUNE = 2, EXP_FINAL = 4, EXP_PROBE = 8, EXP_TABLE = 16, EXP_ALL = 31 };
-/* "data,tune,final,probe,table" (any subset, comma-separated) into a mask. */
+/* The stages; they run in the order data, tune, top, final, probe, table
+ * (top: the top-N figure of the tuned methods that ask for one). */
+enum { EXP_DATA = 1, EXP_TUNE = 2, EXP_FINAL = 4, EXP_PROBE = 8, EXP_TABLE = 16, EXP_TOP = 32, EXP_ALL = 63 };
+/* "data,tune,top,final,probe,table" (any subset, comma-separated) into a mask. */
 int exp_stages_parse(const char *s, unsigned *mask);
 
 /* Positive results of exp_compare_run (errors are negative CB_E* codes). */
@@ -23,7 +24,7 @@ enum { EXP_COMPLETE = 0, EXP_BUDGET = 1, EXP_INTERRUPTED = 2, EXP_PARTIAL = 3 };
 
 typedef struct {
     const char *spec;   /* the spec file */
-    const char *dir;    /* the records: compare.json, configs/, tune/, runs/, probe/, table.md, steps.log */
+    const char *dir;    /* the records: compare.json, configs/, tune/, top/, runs/, probe/, table.md, steps.log */
     const char *work;   /* datasets and run folders (checkpoints): never committed */
     const char *coinbc; /* the program every step runs */
     double hours;       /* time budget of this piece (0: none) */

@@ -66,13 +66,36 @@ static int decode_data(run_compare_data *d, json_t *o, const char *name, const c
     return 0;
 }
 
+/* key: a list of "--option", "value" pairs (argv words), at most max words */
+static int option_words(json_t *o, const char *name, const char *key, char (*out)[256], int *n, int max, cb_err *e) {
+    json_t *to = json_object_get(o, key);
+    *n = 0;
+    if (!to) return 0;
+    if (!json_is_array(to) || json_array_size(to) > (size_t)max || json_array_size(to) % 2)
+        return cb_fail(e, CB_EFORMAT, "%s: key \"%s\" must be a list of \"--option\", \"value\" pairs (at most %d words)",
+                       name, key, max);
+    *n = (int)json_array_size(to);
+    for (int i = 0; i < *n; i++) {
+        json_t *w = json_array_get(to, (size_t)i);
+        const char *t = json_string_value(w);
+        if (!t || json_string_length(w) >= 256 || strlen(t) != json_string_length(w) || !*t)
+            return cb_fail(e, CB_EFORMAT, "%s: %s[%d] must be a short string", name, key, i);
+        if ((i % 2 == 0) != (strncmp(t, "--", 2) == 0))
+            return cb_fail(e, CB_EFORMAT, "%s: %s[%d] \"%s\": expected %s", name, key, i, t,
+                           i % 2 == 0 ? "an --option" : "its value");
+        snprintf(out[i], 256, "%s", t);
+    }
+    return 0;
+}
+
 static int decode_method(run_compare_method *m, json_t *o, const char *name, int i, cb_err *e) {
     char nm[600];
     snprintf(nm, sizeof nm, "%s: methods[%d]", name, i);
     if (!json_is_object(o)) return cb_fail(e, CB_EFORMAT, "%s: expected an object", nm);
-    static const char *const K[] = {"name", "tune", "config", NULL};
+    static const char *const K[] = {"name", "tune", "config", "train_options", NULL};
     int rc = rj_only(o, nm, K, e);
     if (!rc) rc = rj_str(o, nm, "name", m->name, sizeof m->name, e);
+    if (!rc) rc = option_words(o, nm, "train_options", m->opts, &m->nopts, RUN_COMPARE_MAX_MWORDS, e);
     if (rc) return rc;
     if (!m->name[0] || strspn(m->name, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(m->name))
         return cb_fail(e, CB_EFORMAT, "%s: name \"%s\": use lower-case letters, digits and _ (it names folders)", nm,
@@ -83,7 +106,7 @@ static int decode_method(run_compare_method *m, json_t *o, const char *name, int
         char tn[700];
         snprintf(tn, sizeof tn, "%s.tune", nm);
         if (!json_is_object(t)) return cb_fail(e, CB_EFORMAT, "%s: expected an object", tn);
-        static const char *const TK[] = {"trials", "seed", "jobs", "space", NULL};
+        static const char *const TK[] = {"trials", "seed", "jobs", "space", "objective", "top", NULL};
         if ((rc = rj_only(t, tn, TK, e))) return rc;
         int method;
         if (run_method_parse(m->name, &method))
@@ -101,6 +124,20 @@ static int decode_method(run_compare_method *m, json_t *o, const char *name, int
             m->jobs = (int)v;
         }
         if (json_object_get(t, "space") && (rc = rj_str(t, tn, "space", m->space, sizeof m->space, e))) return rc;
+        if (json_object_get(t, "objective")) {
+            char obj[16];
+            if ((rc = rj_str(t, tn, "objective", obj, sizeof obj, e))) return rc;
+            if (strcmp(obj, "val_acc") && strcmp(obj, "val_loss"))
+                return cb_fail(e, CB_EFORMAT, "%s: key \"objective\" is \"%s\", expected val_acc or val_loss", tn, obj);
+            m->loss_objective = !strcmp(obj, "val_loss");
+        }
+        if (json_object_get(t, "top")) {
+            if ((rc = rj_int(t, tn, "top", 1, 1000, &v, e))) return rc;
+            if (v > m->trials)
+                return cb_fail(e, CB_EFORMAT, "%s: key \"top\" is %lld, more than the study's %d trials", tn,
+                               (long long)v, m->trials);
+            m->top = (int)v;
+        }
         return 0;
     }
     if (!json_is_object(c)) return cb_fail(e, CB_EFORMAT, "%s.config: expected an object of coinbc train options", nm);
@@ -129,7 +166,7 @@ static int decode_spec(void *vs, json_t *o, const char *name, cb_err *e) {
     if (!json_object_get(o, "format"))
         return cb_fail(e, CB_EFORMAT, "%s: key \"format\" must be \"%s\"", name, SPEC_FORMAT);
     static const char *const K[] = {"name", "mode", "data", "train_options", "epochs", "methods", "seeds", "probe",
-                                    "rollout", "base", "tuned", NULL};
+                                    "rollout", "base", "tuned", "appearance", "loss", NULL};
     if ((rc = rj_only(o, name, K, e))) return rc;
     if ((rc = rj_str(o, name, "name", s->name, sizeof s->name, e))) return rc;
     if (!s->name[0] || strspn(s->name, "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(s->name))
@@ -159,22 +196,7 @@ static int decode_spec(void *vs, json_t *o, const char *name, cb_err *e) {
                     return cb_fail(e, CB_EFORMAT, "%s: data.%s and data.%s share level seeds (%d-%d and %d-%d)", name,
                                    DATA_NAMES[a], DATA_NAMES[b], s->data[a].lo, s->data[a].hi, s->data[b].lo,
                                    s->data[b].hi);
-    json_t *to = json_object_get(o, "train_options");
-    if (to) {
-        if (!json_is_array(to) || json_array_size(to) > RUN_COMPARE_MAX_WORDS || json_array_size(to) % 2)
-            return cb_fail(e, CB_EFORMAT, "%s: key \"train_options\" must be a list of \"--option\", \"value\" pairs", name);
-        s->nfixed = (int)json_array_size(to);
-        for (int i = 0; i < s->nfixed; i++) {
-            json_t *w = json_array_get(to, (size_t)i);
-            const char *t = json_string_value(w);
-            if (!t || json_string_length(w) >= sizeof s->fixed[i] || strlen(t) != json_string_length(w) || !*t)
-                return cb_fail(e, CB_EFORMAT, "%s: train_options[%d] must be a short string", name, i);
-            if ((i % 2 == 0) != (strncmp(t, "--", 2) == 0))
-                return cb_fail(e, CB_EFORMAT, "%s: train_options[%d] \"%s\": expected %s", name, i, t,
-                               i % 2 == 0 ? "an --option" : "its value");
-            snprintf(s->fixed[i], sizeof s->fixed[i], "%s", t);
-        }
-    }
+    if ((rc = option_words(o, name, "train_options", s->fixed, &s->nfixed, RUN_COMPARE_MAX_WORDS, e))) return rc;
     int64_t v;
     if ((rc = rj_int(o, name, "epochs", 1, 100000, &v, e))) return rc;
     s->epochs = (int)v;
@@ -215,6 +237,28 @@ static int decode_spec(void *vs, json_t *o, const char *name, cb_err *e) {
         if ((rc = parse_range_key(o, name, "rollout", &s->roll_lo, &s->roll_hi, e))) return rc;
         s->rollout = 1;
     }
+    json_t *ap = json_object_get(o, "appearance");
+    if (ap && !json_is_null(ap)) {
+        char an[600];
+        snprintf(an, sizeof an, "%s: appearance", name);
+        if (!json_is_object(ap)) return cb_fail(e, CB_EFORMAT, "%s: expected an object or null", an);
+        static const char *const AK[] = {"levels", "states", "donors", "seed", NULL};
+        if ((rc = rj_only(ap, an, AK, e))) return rc;
+        if ((rc = parse_range_key(ap, an, "levels", &s->app_lo, &s->app_hi, e))) return rc;
+        if ((rc = rj_int(ap, an, "states", 1, 100000, &v, e))) return rc;
+        s->app_states = (int32_t)v;
+        if ((rc = rj_int(ap, an, "donors", 1, 16, &v, e))) return rc;
+        s->app_donors = (int32_t)v;
+        if ((rc = rj_int(ap, an, "seed", 0, INT64_MAX, &v, e))) return rc;
+        s->app_seed = v;
+        if (!s->data[0].is_path && s->app_lo <= s->data[0].hi && s->data[0].lo <= s->app_hi)
+            return cb_fail(e, CB_EFORMAT, "%s: levels %d-%d share seeds with the training levels %d-%d", an, s->app_lo,
+                           s->app_hi, s->data[0].lo, s->data[0].hi);
+        s->appearance = 1;
+    }
+    json_t *lo = json_object_get(o, "loss");
+    if (lo && !json_is_boolean(lo)) return cb_fail(e, CB_EFORMAT, "%s: key \"loss\" must be true or false", name);
+    s->loss = lo && json_is_true(lo);
     if ((rc = rj_str(o, name, "base", s->base, sizeof s->base, e))) return rc;
     int found = 0;
     for (int i = 0; i < s->nmethods; i++) found |= !strcmp(s->m[i].name, s->base);

@@ -359,6 +359,7 @@ int run_folder_recover(const char *dir, run_recovery *r, cb_err *e);
 #define RUN_COMPARE_MAX_METHODS 16
 #define RUN_COMPARE_MAX_SEEDS 64
 #define RUN_COMPARE_MAX_WORDS 64
+#define RUN_COMPARE_MAX_MWORDS 16
 /* One dataset of the comparison: recorded (levels lo-hi x states, noise,
  * record seed) or the user's own (path, relative to the spec's folder). */
 typedef struct {
@@ -375,7 +376,11 @@ typedef struct {
     int tuned, trials, jobs;
     int64_t tune_seed;
     char space[4096]; /* "" for tune's default space; else relative to the spec's folder */
+    int loss_objective; /* tuned: the study minimizes the validation loss (tune --objective val_loss) */
+    int top;            /* tuned: the top-N figure's N (0: none): test loss of the N best finished trials */
     char config[4096]; /* fixed: the JSON object's text */
+    int nopts;          /* the method's own train options, after the spec's, as argv words */
+    char opts[RUN_COMPARE_MAX_MWORDS][256];
 } run_compare_method;
 typedef struct {
     char name[64];
@@ -395,6 +400,11 @@ typedef struct {
     int64_t probe_seeds[RUN_COMPARE_MAX_SEEDS];
     int rollout;
     int32_t roll_lo, roll_hi;
+    int appearance;           /* the appearance probe on every final run (coinbc appearance) */
+    int32_t app_lo, app_hi;   /* its held-out levels */
+    int32_t app_states, app_donors;
+    int64_t app_seed;
+    int loss;                 /* the table shows test loss and tests it */
     char base[32];
     char tuned[4096];         /* where tuned configurations are copied ("" none), relative to the spec's folder */
     char *canonical;          /* malloc'd: the spec as compact JSON with sorted keys */

@@ -170,7 +170,7 @@ static void test_other_spec_refused(void **st) {
     assert_int_equal(system(cmdl), 0);
     rc = compare(quick, "a", "", out, sizeof out, err, sizeof err);
     assert_int_equal(rc, 1);
-    assert_non_null(strstr(err, "val.cbd: manifest CRC"));
+    assert_non_null(strstr(err, "val.cbd: content CRC"));
     assert_non_null(strstr(err, "compare.json says the val data"));
 }
 
@@ -297,7 +297,7 @@ static void test_user_data(void **st) {
     assert_int_equal(system(cmdl), 0);
     rc = compare(spec, "u", "", out, sizeof out, err, sizeof err);
     assert_int_equal(rc, 1);
-    assert_non_null(strstr(err, "te.cbd: manifest CRC"));
+    assert_non_null(strstr(err, "te.cbd: content CRC"));
 }
 
 static void test_committed_hard_table(void **st) {

@@ -67,7 +67,7 @@ static void test_committed_table_again(void **st) {
     size_t gn = 0;
     FILE *f = open_memstream(&got, &gn);
     assert_non_null(f);
-    assert_int_equal(eval_compare_table(f, ms, 5, "mean", &e), 0);
+    assert_int_equal(eval_compare_table(f, ms, 5, "mean", 0, &e), 0);
     fclose(f);
     size_t wn = 0;
     char *want = slurp(want_path, &wn);
@@ -93,7 +93,7 @@ static void test_missing_runs_and_base(void **st) {
     size_t gn = 0;
     FILE *f = open_memstream(&got, &gn);
     cb_err e = {0};
-    assert_int_equal(eval_compare_table(f, ms, 2, "mean", &e), 0);
+    assert_int_equal(eval_compare_table(f, ms, 2, "mean", 0, &e), 0);
     fclose(f);
     assert_non_null(strstr(got, "| mean | 0 | | | | | | | | |\n"));
     /* and has no rollouts: a dash; the base has no runs: no t or p */
