@@ -86,10 +86,12 @@ static int teardown(void **state) {
                    "--threads 1 --quiet --epochs 2"
 
 /* the checkpoints, config.json and agreement.json of one process and of 2 ranks are the same bytes */
-static void train_same(const char *method) {
+static void train_same_with(const char *method, const char *extra) {
     const char *c = test_coinbc();
-    assert_int_equal(sh("%s train " TRAIN_ARGS " --method %s -o one_%s >/dev/null", c, method, method), 0);
-    assert_int_equal(sh(MPIRUN " %s train " TRAIN_ARGS " --method %s -o two_%s >/dev/null", c, method, method), 0);
+    assert_int_equal(sh("rm -rf one_%s two_%s", method, method), 0);
+    assert_int_equal(sh("%s train " TRAIN_ARGS " --method %s %s -o one_%s >/dev/null", c, method, extra, method), 0);
+    assert_int_equal(sh(MPIRUN " %s train " TRAIN_ARGS " --method %s %s -o two_%s >/dev/null", c, method, extra, method),
+                     0);
     assert_int_equal(sh("cmp one_%s/latest.ckpt two_%s/latest.ckpt", method, method), 0);
     assert_int_equal(sh("cmp one_%s/best.ckpt two_%s/best.ckpt", method, method), 0);
     assert_int_equal(sh("cmp one_%s/config.json two_%s/config.json", method, method), 0);
@@ -101,6 +103,8 @@ static void train_same(const char *method) {
                      0);
 }
 
+static void train_same(const char *method) { train_same_with(method, ""); }
+
 static void test_train_mean(void **state) {
     (void)state;
     if (!available()) skip();
@@ -111,6 +115,14 @@ static void test_train_and(void **state) {
     (void)state;
     if (!available()) skip();
     train_same("and");
+}
+
+/* epoch sampling (every frame once an epoch, the paper protocol's) splits over ranks as replace does */
+static void test_train_sampling_epoch(void **state) {
+    (void)state;
+    if (!available()) skip();
+    train_same_with("and", "--sampling epoch");
+    train_same_with("tand", "--sampling epoch --beta1 0.5");
 }
 
 /* a run stopped at step 5 under 2 ranks resumes in one process, and one
@@ -383,7 +395,9 @@ int main(int argc, char **argv) {
     free(abs);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_combine_two_ranks), cmocka_unit_test(test_train_mean),
-        cmocka_unit_test(test_train_and),         cmocka_unit_test(test_resume_other_ranks),
+        cmocka_unit_test(test_train_and),
+        cmocka_unit_test(test_train_sampling_epoch),
+        cmocka_unit_test(test_resume_other_ranks),
         cmocka_unit_test(test_uneven_split_refused), cmocka_unit_test(test_record_same),
         cmocka_unit_test(test_eval_rollout_same), cmocka_unit_test(test_appearance_same),
         cmocka_unit_test(test_rank_killed),
