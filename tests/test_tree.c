@@ -30,6 +30,7 @@ static const char *temp_kind(const char *path) {
     if (n >= 5 && !strcmp(b + n - 5, ".next")) return "a staged epoch file";
     if (n >= 5 && !strcmp(b + n - 5, ".part")) return "a partial file";
     if (n >= 6 && !strcmp(b + n - 6, ".flock")) return "a lock file";
+    if (strstr(path, ".journal.owners/")) return "a tune process's owner lock";
     /* checkpoints: results keep their summaries (the fuzz corpus keeps tiny ones) */
     if (n >= 5 && !strcmp(b + n - 5, ".ckpt") && !strncmp(path, "docs/results/", 13)) return "a result's checkpoint";
     return NULL;
@@ -44,6 +45,8 @@ static void test_matcher_catches_temporaries(void **st) {
     assert_non_null(temp_kind("docs/results/compare/hard/runs/mean-1/best.ckpt"));
     assert_null(temp_kind("tests/fuzz/corpus/checkpoint/nature-tiny.ckpt"));
     assert_non_null(temp_kind("study/journal.flock"));
+    assert_non_null(temp_kind("docs/results/compare/paper/tune/mean/study.journal.owners/85985c94.lock"));
+    assert_null(temp_kind("docs/results/compare/paper/tune/mean/study.journal"));
     assert_null(temp_kind("docs/results/compare/hard/runs/tand-3/eval.json"));
     assert_null(temp_kind("tests/data/procgen/README.md"));
     assert_null(temp_kind("docs/next.md"));
@@ -109,6 +112,7 @@ static void test_no_temporaries_tracked(void **st) {
                                             "docs/results/x/runs/m-1/metrics.jsonl.next",
                                             "docs/results/x/data.cbd/.coinbc-lock",
                                             "docs/results/x/study.flock",
+                                            "docs/results/x/tune/m/study.journal.owners/0a1b.lock",
                                             "docs/results/x/table.md.part"};
         for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
             snprintf(cmd, sizeof cmd, "git -C '%s' check-ignore -q --no-index '%s'", root, names[i]);
