@@ -59,17 +59,19 @@ static void oneline(char *dst, size_t n, const char *src) {
         if (*p == '\n' || *p == '\r' || *p == '\t') *p = ' ';
 }
 
-int ds_manifest_write(ds_manifest *m, const char *dir, cb_err *e) {
-    ds_manifest_sort(m);
-    size_t cap = 4096 + (size_t)m->n * 160, len = 0;
-    char *buf = malloc(cap);
-    if (!buf) return cb_fail(e, CB_ENOMEM, "manifest: out of memory");
+/* The manifest's lines before "end" into buf (cap: 4096 + 160 a level):
+ * with the provenance (source, command), as written, or without it, as the
+ * content CRC covers. Returns the length. */
+static size_t render(const ds_manifest *m, int provenance, char *buf, size_t cap) {
+    size_t len = 0;
 #define OUT(...) len += (size_t)snprintf(buf + len, cap - len, __VA_ARGS__)
-    char src[512], cmd[2048];
-    oneline(src, sizeof src, m->source);
-    oneline(cmd, sizeof cmd, m->command);
-    OUT("coinbc-dataset %d\nframe %d %d %d\nactions %d\nsource %s\ncommand %s\n", DS_VERSION, DS_W, DS_H, DS_C,
-        DS_NUM_ACTIONS, src, cmd);
+    OUT("coinbc-dataset %d\nframe %d %d %d\nactions %d\n", DS_VERSION, DS_W, DS_H, DS_C, DS_NUM_ACTIONS);
+    if (provenance) {
+        char src[512], cmd[2048];
+        oneline(src, sizeof src, m->source);
+        oneline(cmd, sizeof cmd, m->command);
+        OUT("source %s\ncommand %s\n", src, cmd);
+    }
     for (int i = 0; i < m->nrelabel; i++) /* optional, in the order applied */
         OUT("relabel %d %d %llu\n", m->relabel[i].lo, m->relabel[i].hi, (unsigned long long)m->relabel[i].seed);
     OUT("levels %d\n", m->n);
@@ -78,9 +80,20 @@ int ds_manifest_write(ds_manifest *m, const char *dir, cb_err *e) {
         OUT("level %d %s %lld %d %s %llu %08x\n", en->seed, ds_mode_name(en->mode), (long long)en->frames, en->episodes,
             en->file, (unsigned long long)en->bytes, en->crc);
     }
-    m->crc = (uint32_t)crc32(0, (const Bytef *)buf, (uInt)len);
-    OUT("end %08x\n", m->crc);
 #undef OUT
+    return len;
+}
+
+static size_t render_cap(const ds_manifest *m) { return 4096 + (size_t)m->n * 160; }
+
+int ds_manifest_write(ds_manifest *m, const char *dir, cb_err *e) {
+    ds_manifest_sort(m);
+    size_t cap = render_cap(m);
+    char *buf = malloc(cap);
+    if (!buf) return cb_fail(e, CB_ENOMEM, "manifest: out of memory");
+    size_t len = render(m, 1, buf, cap);
+    m->crc = (uint32_t)crc32(0, (const Bytef *)buf, (uInt)len);
+    len += (size_t)snprintf(buf + len, cap - len, "end %08x\n", m->crc);
     char path[4200];
     snprintf(path, sizeof path, "%s/manifest.txt", dir);
     int rc = cb_write_file_atomic(path, buf, len, e);
@@ -88,21 +101,13 @@ int ds_manifest_write(ds_manifest *m, const char *dir, cb_err *e) {
     return rc;
 }
 
-uint32_t ds_manifest_content_crc(const ds_manifest *m) {
-    char line[4200];
-    uLong crc = crc32(0, Z_NULL, 0);
-#define ADD(...) crc = crc32(crc, (const Bytef *)line, (uInt)snprintf(line, sizeof line, __VA_ARGS__))
-    ADD("coinbc-dataset %d\nframe %d %d %d\nactions %d\n", DS_VERSION, DS_W, DS_H, DS_C, DS_NUM_ACTIONS);
-    for (int i = 0; i < m->nrelabel; i++)
-        ADD("relabel %d %d %llu\n", m->relabel[i].lo, m->relabel[i].hi, (unsigned long long)m->relabel[i].seed);
-    ADD("levels %d\n", m->n);
-    for (int i = 0; i < m->n; i++) {
-        const ds_entry *en = &m->e[i];
-        ADD("level %d %s %lld %d %s %llu %08x\n", en->seed, ds_mode_name(en->mode), (long long)en->frames, en->episodes,
-            en->file, (unsigned long long)en->bytes, en->crc);
-    }
-#undef ADD
-    return (uint32_t)crc;
+int ds_manifest_content_crc(const ds_manifest *m, uint32_t *crc, const char *name, cb_err *e) {
+    size_t cap = render_cap(m);
+    char *buf = malloc(cap);
+    if (!buf) return cb_fail(e, CB_ENOMEM, "%s: out of memory", name);
+    *crc = (uint32_t)crc32(0, (const Bytef *)buf, (uInt)render(m, 0, buf, cap));
+    free(buf);
+    return 0;
 }
 
 static void copy_trunc(char *dst, size_t n, const char *src, size_t len) {

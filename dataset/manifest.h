@@ -25,5 +25,5 @@ int ds_manifest_write(ds_manifest *m, const char *dir, cb_err *e);
 const char *ds_mode_name(int mode); /* easy, hard, unknown */
 /* CRC32 of the manifest's lines without its provenance (source, command):
  * the same for the same content however and wherever it was made. */
-uint32_t ds_manifest_content_crc(const ds_manifest *m);
+int ds_manifest_content_crc(const ds_manifest *m, uint32_t *crc, const char *name, cb_err *e);
 #endif

@@ -11,6 +11,7 @@
 struct ds_reader {
     char path[4096];
     ds_manifest m;
+    uint32_t content_crc; /* ds_content_crc */
 };
 
 int ds_open(ds_reader **out, const char *path, cb_err *e) {
@@ -31,6 +32,7 @@ int ds_open(ds_reader **out, const char *path, cb_err *e) {
     }
     rc = ds_manifest_parse(&r->m, (const char *)text, n, mp, e);
     free(text);
+    if (!rc && (rc = ds_manifest_content_crc(&r->m, &r->content_crc, mp, e))) ds_manifest_free(&r->m);
     if (rc) {
         free(r);
         return rc;
@@ -53,7 +55,7 @@ const char *ds_path(const ds_reader *r) { return r->path; }
 const char *ds_source(const ds_reader *r) { return r->m.source; }
 const char *ds_command(const ds_reader *r) { return r->m.command; }
 uint32_t ds_manifest_crc(const ds_reader *r) { return r->m.crc; }
-uint32_t ds_content_crc(const ds_reader *r) { return ds_manifest_content_crc(&r->m); }
+uint32_t ds_content_crc(const ds_reader *r) { return r->content_crc; }
 int ds_nrelabelings(const ds_reader *r) { return r->m.nrelabel; }
 const ds_relabeling *ds_relabeling_get(const ds_reader *r, int i) { return &r->m.relabel[i]; }
 

@@ -84,3 +84,15 @@ int test_wait(pid_t pid) {
     if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
     return -1;
 }
+
+int test_json_variant(const char *tmpdir, const char *src, const char *dst, const char *edit) {
+    char py[4200], cmd[16384];
+    snprintf(py, sizeof py, "%s/edit.py", tmpdir);
+    FILE *f = fopen(py, "w");
+    if (!f) return -1;
+    fprintf(f, "import json, sys\ns = json.load(open(sys.argv[1]))\n%s\njson.dump(s, open(sys.argv[2], 'w'), indent=1)\n",
+            edit);
+    if (fclose(f)) return -1;
+    if (snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' '%s' '%s'", py, src, dst) >= (int)sizeof cmd) return -1;
+    return system(cmd) == 0 ? 0 : -1;
+}

@@ -18,4 +18,8 @@ char *test_tmpdir(void);
 pid_t test_spawn(const char *errfile, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int test_wait(pid_t pid);
 void test_rmtree(const char *dir);
+/* dst: a copy of the JSON file src with one edit, a Python statement on its
+ * object `s` (e.g. "s['seeds'] = [1]"); the script is written into tmpdir.
+ * Returns 0, or -1 when the script could not be written or python3 failed. */
+int test_json_variant(const char *tmpdir, const char *src, const char *dst, const char *edit);
 #endif
