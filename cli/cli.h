@@ -39,14 +39,6 @@ int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(print
 int cli_fail(const char *cmd, const cb_err *e);
 
 /* ---- subcommands (each returns the process exit status) -------------- */
-/* Under mpirun (cli/dist.c; one process: no-ops). Items [0, n) of elem
- * bytes are shared out by cb_dist_share; cli_dist_gather copies every other
- * rank's share of base into rank 0's base. The blobs: a size, then bytes,
- * from a rank to rank 0. */
-int cli_dist_gather(void *base, size_t elem, int64_t n, cb_err *e);
-int cli_dist_send_blob(const void *buf, int64_t n, cb_err *e);
-int cli_dist_recv_blob(int from, uint8_t **buf, int64_t *n, cb_err *e);
-
 int cli_cmd_level(int argc, char **argv);
 int cli_cmd_play(int argc, char **argv);
 int cli_cmd_record(int argc, char **argv);

@@ -342,5 +342,13 @@ _Noreturn void cb_dist_abort(int status);
 void cb_dist_traffic(int64_t *bytes, double *seconds);
 /* Contiguous share of n items for rank r of p: [*lo, *hi). */
 void cb_dist_share(int64_t n, int r, int p, int64_t *lo, int64_t *hi);
+/* Rank 0 collecting the others' results (common/dist_gather.c). Items
+ * [0, n) of elem bytes at base are shared out by cb_dist_share;
+ * cb_dist_gather_shares copies every other rank's share of base into rank
+ * 0's base (one process: nothing to do). A blob is a size, then bytes, from
+ * a rank to rank 0; *buf is malloc'd. */
+int cb_dist_gather_shares(void *base, size_t elem, int64_t n, cb_err *e);
+int cb_dist_send_blob(const void *buf, int64_t n, cb_err *e);
+int cb_dist_recv_blob(int from, uint8_t **buf, int64_t *n, cb_err *e);
 
 #endif
