@@ -87,6 +87,11 @@ static int data_info(int argc, char **argv) {
     return status;
 }
 
+static void print_bad(void *ctx, const char *msg) {
+    (void)ctx;
+    fprintf(stderr, "coinbc data verify: BAD: %s\n", msg);
+}
+
 static int data_verify(int argc, char **argv) {
     int quiet = 0;
     cli_opt opts[] = {{"quiet", CLI_FLAG, &quiet, NULL, "no progress output", 0}};
@@ -99,22 +104,10 @@ static int data_verify(int argc, char **argv) {
     int npos = 0, rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), pos, 1, &npos);
     if (rc) return rc > 0 ? 0 : 2;
     if (npos != 1) return cli_error("data verify", "give one DATA folder"), 2;
-    ds_reader *r;
     cb_err e = {0};
-    if (ds_open(&r, pos[0], &e)) return cli_fail("data verify", &e);
-    int n = ds_nlevels(r), bad = 0;
-    cb_progress p;
-    cb_progress_start(&p, "verify", "levels", n, quiet);
-    for (int i = 0; i < n; i++) {
-        if (ds_verify_level(r, i, &e)) {
-            fprintf(stderr, "coinbc data verify: BAD: %s\n", e.msg);
-            bad++;
-        }
-        cb_progress_update(&p, i + 1);
-    }
-    cb_progress_finish(&p);
+    int n = 0, bad = 0;
+    if (ds_verify_all(&n, &bad, pos[0], quiet, print_bad, NULL, &e)) return cli_fail("data verify", &e);
     printf("%s: %d levels, %d good, %d bad\n", pos[0], n, n - bad, bad);
-    ds_close(r);
     return bad ? 1 : 0;
 }
 

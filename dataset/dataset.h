@@ -165,7 +165,7 @@ int ds_writer_prepare(ds_writer *w, cb_err *e);
  * expert play at the same decode speed). */
 void ds_writer_set_compression(ds_writer *w, int filter, int zlevel);
 
-/* ---- coinbc data info and data split (info.c, split.c) -------------------- */
+/* ---- coinbc data info, verify and split (info.c, split.c) ------------------ */
 /* A dataset open with its figures: from the manifest the frames, episodes,
  * bytes and the levels per mode (modes[0] unknown, [1] easy, [2] hard), and
  * from every shard (read one level at a time, progress on stderr unless
@@ -180,6 +180,12 @@ typedef struct {
 } ds_info;
 int ds_info_open(ds_info *in, const char *path, int quiet, cb_err *e);
 void ds_info_close(ds_info *in);
+/* ds_verify_level on every level of the dataset at path, in manifest order
+ * (progress on stderr unless quiet); bad(ctx, message) for each level that
+ * fails. Only a dataset that does not open is an error; *nbad counts the bad
+ * levels of *nlevels. */
+int ds_verify_all(int *nlevels, int *nbad, const char *path, int quiet, void (*bad)(void *ctx, const char *msg),
+                  void *ctx, cb_err *e);
 
 /* The levels of `in` with seeds alo..ahi into the new dataset a, those in
  * blo..bhi into b (decoded, checked, re-encoded; both keep in's source and

@@ -1,6 +1,7 @@
 /* info.c - coinbc data info's figures: a dataset's levels, frames, episodes,
  * bytes and modes from its manifest, and the label and executed-action
- * histograms from every shard, read one level at a time. */
+ * histograms from every shard, read one level at a time; and coinbc data
+ * verify's pass over every shard. */
 #include <string.h>
 
 #include "dataset/dataset.h"
@@ -39,4 +40,27 @@ int ds_info_open(ds_info *in, const char *path, int quiet, cb_err *e) {
 void ds_info_close(ds_info *in) {
     ds_close(in->r);
     in->r = NULL;
+}
+
+int ds_verify_all(int *nlevels, int *nbad, const char *path, int quiet, void (*bad)(void *ctx, const char *msg),
+                  void *ctx, cb_err *e) {
+    ds_reader *r;
+    int rc = ds_open(&r, path, e);
+    if (rc) return rc;
+    int n = ds_nlevels(r);
+    *nlevels = n;
+    *nbad = 0;
+    cb_progress p;
+    cb_progress_start(&p, "verify", "levels", n, quiet);
+    for (int i = 0; i < n; i++) {
+        cb_err le = {0};
+        if (ds_verify_level(r, i, &le)) {
+            if (bad) bad(ctx, le.msg);
+            (*nbad)++;
+        }
+        cb_progress_update(&p, i + 1);
+    }
+    cb_progress_finish(&p);
+    ds_close(r);
+    return 0;
 }

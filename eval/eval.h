@@ -356,6 +356,11 @@ typedef struct {
 int eval_appearance_run(eval_appearance_run_result *r, const eval_appearance_run_opts *o, cb_err *e);
 void eval_appearance_run_free(eval_appearance_run_result *r);
 
+/* coinbc report TUNEDIR...'s table on f (eval/tune_table.c): per study the
+ * trials complete, pruned and failed, and the best trial's number and value
+ * (trials.csv through run/). */
+int eval_tune_table(FILE *f, const char *const *dirs, int n, cb_err *e);
+
 /* ---- pictures ------------------------------------------------------------ */
 /* Draws text in a 3x5 pixel font (digits, capitals, ": - / . + % =") at (x, y). */
 void eval_draw_text(uint8_t *rgb, int w, int h, int x, int y, const char *text, const uint8_t color[3]);
