@@ -7,7 +7,6 @@
 
 #include "bench/bench.h"
 #include "capture/record.h"
-#include "cli/cli.h"
 #include "dataset/dataset.h"
 #include "game/game.h"
 
@@ -15,26 +14,26 @@
 
 int bench_data(int argc, char **argv) {
     const char *data = NULL;
-    cli_opt opts[] = {{"data", CLI_STR, &data, "DATA.cbd", "dataset to measure (default: record 16 easy levels x 1000)", 0}};
-    cli_cmd_info info = {"bench data", "Dataset codec: compression with and without the inter-frame filter, load speed.",
+    cb_opt opts[] = {{"data", CB_OPT_STR, &data, "DATA.cbd", "dataset to measure (default: record 16 easy levels x 1000)", 0}};
+    cb_cmd_info info = {"bench data", "Dataset codec: compression with and without the inter-frame filter, load speed.",
                          "coinbc bench data [--data DATA.cbd]", NULL};
-    int rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), NULL, 0, NULL);
+    int rc = bench_parse(argc, argv, &info, opts, CB_ARGS_COUNT(opts));
     if (rc) return rc > 0 ? 0 : 2;
     cb_err e = {0};
     char tmp[] = "/tmp/coinbc_bench_XXXXXX", path[256];
     if (!data) {
-        if (!mkdtemp(tmp)) return cli_error("bench data", "cannot make a temporary folder");
+        if (!mkdtemp(tmp)) return bench_error("bench data", "cannot make a temporary folder");
         snprintf(path, sizeof path, "%s/b.cbd", tmp);
         ds_writer *w;
-        if (ds_writer_open(&w, path, 0, "bench", "bench data", &e)) return cli_fail("bench data", &e);
+        if (ds_writer_open(&w, path, 0, "bench", "bench data", &e)) return bench_fail("bench data", &e);
         capture_record_opts o = {.lo = 0, .hi = 15, .mode = GAME_EASY, .states = 1000, .noise = 0.1, .seed = 1,
                                  .threads = cb_default_threads(), .dataset = w};
         capture_record_summary s;
-        if (capture_record(&o, &s, &e) || ds_writer_commit(w, &e)) return cli_fail("bench data", &e);
+        if (capture_record(&o, &s, &e) || ds_writer_commit(w, &e)) return bench_fail("bench data", &e);
         data = path;
     }
     ds_reader *r;
-    if (ds_open(&r, data, &e)) return cli_fail("bench data", &e);
+    if (ds_open(&r, data, &e)) return bench_fail("bench data", &e);
     int n = ds_nlevels(r);
     int32_t *seeds = malloc(sizeof(int32_t) * (size_t)n);
     ds_level *lv = calloc((size_t)n, sizeof *lv);
@@ -42,17 +41,17 @@ int bench_data(int argc, char **argv) {
     bench_print_machine();
     /* one untimed load first, so both timed loads find the files in the page
      * cache and reuse memory the allocator already has */
-    if (ds_load(r, seeds, n, lv, cb_default_threads(), &e)) return cli_fail("bench data", &e);
+    if (ds_load(r, seeds, n, lv, cb_default_threads(), &e)) return bench_fail("bench data", &e);
     for (int i = 0; i < n; i++) ds_level_free(&lv[i]);
     double t1 = 1e30, t2 = 1e30;
     for (int rep = 0; rep < 2; rep++) { /* best of two, alternating */
         double t0 = cb_now();
-        if (ds_load(r, seeds, n, lv, 1, &e)) return cli_fail("bench data", &e);
+        if (ds_load(r, seeds, n, lv, 1, &e)) return bench_fail("bench data", &e);
         double d = cb_now() - t0;
         t1 = d < t1 ? d : t1;
         for (int i = 0; i < n; i++) ds_level_free(&lv[i]);
         t0 = cb_now();
-        if (ds_load(r, seeds, n, lv, cb_default_threads(), &e)) return cli_fail("bench data", &e);
+        if (ds_load(r, seeds, n, lv, cb_default_threads(), &e)) return bench_fail("bench data", &e);
         d = cb_now() - t0;
         t2 = d < t2 ? d : t2;
         if (rep == 0)
@@ -71,10 +70,10 @@ int bench_data(int argc, char **argv) {
                 uint8_t *buf;
                 size_t len;
                 double a = cb_now();
-                if (ds_shard_encode(&lv[i], f, level, &buf, &len, &e)) return cli_fail("bench data", &e);
+                if (ds_shard_encode(&lv[i], f, level, &buf, &len, &e)) return bench_fail("bench data", &e);
                 double b = cb_now();
                 ds_level back;
-                if (ds_shard_decode(buf, len, "bench", &back, &e)) return cli_fail("bench data", &e);
+                if (ds_shard_decode(buf, len, "bench", &back, &e)) return bench_fail("bench data", &e);
                 double c = cb_now();
                 enc[f] += b - a;
                 dec[f] += c - b;

@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "bench/bench.h"
-#include "cli/cli.h"
 #include "game/game.h"
 
 int bench_expert(int argc, char **argv);
@@ -79,24 +78,24 @@ static double quantile(const double *sorted, int n, double q) {
 }
 
 int bench_expert(int argc, char **argv) {
-    cli_range levels = {0, 9999};
+    cb_range levels = {0, 9999};
     const char *mode_s = "both";
     int threads = cb_default_threads(), show = 50, slow = 5;
     int64_t max_steps = 0;
-    cli_opt opts[] = {
-        {"levels", CLI_RANGE, &levels, "A-B", "level seeds to play (default 0-9999)", 0},
-        {"mode", CLI_STR, &mode_s, "M", "easy, hard or both (default both)", 0},
-        {"threads", CLI_INT, &threads, "T", "worker threads (default: online cores)", 0},
-        {"max-steps", CLI_I64, &max_steps, "N", "search budget in simulated steps per plan (default: the expert's)", 0},
-        {"show", CLI_INT, &show, "N", "list at most N failing levels per mode (default 50)", 0},
-        {"slow", CLI_INT, &slow, "N", "list the N slowest levels per mode (default 5)", 0},
+    cb_opt opts[] = {
+        {"levels", CB_OPT_RANGE, &levels, "A-B", "level seeds to play (default 0-9999)", 0},
+        {"mode", CB_OPT_STR, &mode_s, "M", "easy, hard or both (default both)", 0},
+        {"threads", CB_OPT_INT, &threads, "T", "worker threads (default: online cores)", 0},
+        {"max-steps", CB_OPT_I64, &max_steps, "N", "search budget in simulated steps per plan (default: the expert's)", 0},
+        {"show", CB_OPT_INT, &show, "N", "list at most N failing levels per mode (default 50)", 0},
+        {"slow", CB_OPT_INT, &slow, "N", "list the N slowest levels per mode (default 5)", 0},
     };
-    cli_cmd_info info = {"bench expert",
+    cb_cmd_info info = {"bench expert",
                          "Expert planner: success rate within 1000 steps and planning time per level.",
                          "coinbc bench expert [--levels A-B] [--mode easy|hard|both] [--threads T]",
                          "Each level is played once from its start with the expert. Planning time per level is\n"
                          "the wall time spent in game_expert_act over the episode (first plan and any replans)."};
-    int rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), NULL, 0, NULL);
+    int rc = bench_parse(argc, argv, &info, opts, CB_ARGS_COUNT(opts));
     if (rc) return rc > 0 ? 0 : 2;
     int modes[2], nmodes = 0;
     if (!strcmp(mode_s, "both")) {
@@ -104,11 +103,11 @@ int bench_expert(int argc, char **argv) {
         modes[nmodes++] = GAME_HARD;
     } else {
         int m;
-        if (game_mode_parse(mode_s, &m)) return cli_error("bench expert", "unknown mode '%s'", mode_s), 2;
+        if (game_mode_parse(mode_s, &m)) return bench_error("bench expert", "unknown mode '%s'", mode_s), 2;
         modes[nmodes++] = m;
     }
-    if (threads < 1 || threads > 64) return cli_error("bench expert", "--threads must be in 1..64"), 2;
-    if (max_steps < 0) return cli_error("bench expert", "--max-steps must be >= 0 (0: the default budget)"), 2;
+    if (threads < 1 || threads > 64) return bench_error("bench expert", "--threads must be in 1..64"), 2;
+    if (max_steps < 0) return bench_error("bench expert", "--max-steps must be >= 0 (0: the default budget)"), 2;
     int64_t n = (int64_t)levels.hi - levels.lo + 1;
 
     bench_print_machine();
@@ -120,7 +119,7 @@ int bench_expert(int argc, char **argv) {
         free(experts);
         free(res);
         free(times);
-        return cli_error("bench expert", "out of memory");
+        return bench_error("bench expert", "out of memory");
     }
     int status = 0;
     cb_err e = {0};
@@ -128,7 +127,7 @@ int bench_expert(int argc, char **argv) {
     int ninit = 0;
     for (; ninit < threads; ninit++)
         if (game_expert_init(&experts[ninit], &eo, &e)) {
-            status = cli_fail("bench expert", &e);
+            status = bench_fail("bench expert", &e);
             goto out;
         }
     for (int mi = 0; mi < nmodes; mi++) {

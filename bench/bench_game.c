@@ -6,7 +6,6 @@
 #include <stdlib.h>
 
 #include "bench/bench.h"
-#include "cli/cli.h"
 #include "game/game.h"
 
 typedef struct {
@@ -53,14 +52,14 @@ static run_result run(int mode, int64_t steps, int render, uint64_t seed) {
 
 int bench_game(int argc, char **argv) {
     int64_t steps = 2000000;
-    cli_opt opts[] = {
-        {"steps", CLI_I64, &steps, "N", "steps per measurement (default 2000000; rendering uses N/4)", 0},
+    cb_opt opts[] = {
+        {"steps", CB_OPT_I64, &steps, "N", "steps per measurement (default 2000000; rendering uses N/4)", 0},
     };
-    cli_cmd_info info = {"bench game", "Engine speed: steps/s with and without rendering, levels/s.",
+    cb_cmd_info info = {"bench game", "Engine speed: steps/s with and without rendering, levels/s.",
                          "coinbc bench game [--steps N]", NULL};
-    int rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), NULL, 0, NULL);
+    int rc = bench_parse(argc, argv, &info, opts, CB_ARGS_COUNT(opts));
     if (rc) return rc > 0 ? 0 : 2;
-    if (steps < 1000) return cli_error("bench game", "--steps must be at least 1000");
+    if (steps < 1000) return bench_error("bench game", "--steps must be at least 1000");
     bench_print_machine();
     printf("single thread, random actions (uniform over 15, held 1..4 steps), a new random level per episode\n");
     for (int mode = 0; mode < 2; mode++) {

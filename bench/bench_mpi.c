@@ -12,38 +12,37 @@
 #include <string.h>
 
 #include "bench/bench.h"
-#include "cli/cli.h"
 #include "train/train.h"
 
 int bench_mpi(int argc, char **argv) {
     const char *net = "impala", *method_s = "and";
     int L = 16, B = 8, steps = 5, threads = 1;
-    cli_opt opts[] = {
-        {"net", CLI_STR, &net, "NET", "impala (default) or nature", 0},
-        {"method", CLI_STR, &method_s, "M", "combine method (default and)", 0},
-        {"batch-levels", CLI_INT, &L, "L", "levels per step over all ranks (default 16; a multiple of the ranks)", 0},
-        {"batch-frames", CLI_INT, &B, "B", "frames per level (default 8)", 0},
-        {"steps", CLI_INT, &steps, "N", "timed steps (default 5, after one warm-up step)", 0},
-        {"threads", CLI_INT, &threads, "T", "threads per rank (default 1)", 0},
+    cb_opt opts[] = {
+        {"net", CB_OPT_STR, &net, "NET", "impala (default) or nature", 0},
+        {"method", CB_OPT_STR, &method_s, "M", "combine method (default and)", 0},
+        {"batch-levels", CB_OPT_INT, &L, "L", "levels per step over all ranks (default 16; a multiple of the ranks)", 0},
+        {"batch-frames", CB_OPT_INT, &B, "B", "frames per level (default 8)", 0},
+        {"steps", CB_OPT_INT, &steps, "N", "timed steps (default 5, after one warm-up step)", 0},
+        {"threads", CB_OPT_INT, &threads, "T", "threads per rank (default 1)", 0},
     };
-    cli_cmd_info info = {"bench mpi",
+    cb_cmd_info info = {"bench mpi",
                          "The training step under mpirun: per rank, forward and backward of its L/P levels, the\n"
                          "distributed combine (ordered sum, sign-count allreduce) and Adam; step time, samples/s and\n"
                          "MPI bytes and seconds per step. Run it as `mpirun -n P coinbc bench mpi`.",
                          "mpirun -n P coinbc bench mpi [--net impala|nature] [--method M] [--batch-levels L] [--steps N]",
                          NULL};
-    int rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), NULL, 0, NULL);
+    int rc = bench_parse(argc, argv, &info, opts, CB_ARGS_COUNT(opts));
     if (rc) return rc > 0 ? 0 : 2;
     int P = cb_dist_size(), me = cb_dist_rank(), method;
-    if (L < 1 || B < 1 || steps < 1 || threads < 1) return cli_error("bench mpi", "sizes must be positive"), 2;
-    if (L % P) return cli_error("bench mpi", "--batch-levels %d is not a multiple of the %d ranks", L, P), 2;
-    if (train_method_parse(method_s, &method)) return cli_error("bench mpi", "unknown --method '%s'", method_s), 2;
+    if (L < 1 || B < 1 || steps < 1 || threads < 1) return bench_error("bench mpi", "sizes must be positive"), 2;
+    if (L % P) return bench_error("bench mpi", "--batch-levels %d is not a multiple of the %d ranks", L, P), 2;
+    if (train_method_parse(method_s, &method)) return bench_error("bench mpi", "unknown --method '%s'", method_s), 2;
     int nl = L / P, l0 = me * nl, n = nl * B;
     model m;
     model_config cfg;
     cb_err e = {0};
-    if (model_config_default(&cfg, net)) return cli_error("bench mpi", "unknown --net '%s'", net), 2;
-    if (model_init(&m, &cfg, &e)) return cli_fail("bench mpi", &e);
+    if (model_config_default(&cfg, net)) return bench_error("bench mpi", "unknown --net '%s'", net), 2;
+    if (model_init(&m, &cfg, &e)) return bench_fail("bench mpi", &e);
     model_set_threads(&m, threads);
     cb_rng r;
     cb_rng_seed(&r, 1);
@@ -57,7 +56,7 @@ int bench_mpi(int argc, char **argv) {
     if (!frames || !labels || !grads || !g || !dens || !sum || !cnt || model_set_batch_levels(&m, nl, B, &e)) {
         free(frames), free(labels), free(grads), free(g), free(dens), free(sum), free(cnt);
         model_free(&m);
-        return cli_error("bench mpi", "out of memory");
+        return bench_error("bench mpi", "out of memory");
     }
     cb_rng_seed2(&r, 7, (uint64_t)me); /* each rank its own frames */
     for (size_t i = 0; i < (size_t)n * CB_FRAME_BYTES; i++) frames[i] = (uint8_t)cb_rng_below(&r, 256);
@@ -71,7 +70,7 @@ int bench_mpi(int argc, char **argv) {
     double t_comp = 0, t_comm = 0, t_step = 0, t_fb = 0;
     int64_t bytes = 0;
     for (int s = -1; s < steps; s++) {
-        if (cb_dist_barrier(&e)) return cli_fail("bench mpi", &e);
+        if (cb_dist_barrier(&e)) return bench_fail("bench mpi", &e);
         int64_t b0;
         double c0;
         cb_dist_traffic(&b0, &c0); /* reset the counters */
@@ -81,7 +80,7 @@ int bench_mpi(int argc, char **argv) {
         double t1 = cb_now();
         rc = P == 1 ? train_combine(g, dens, grads, L, np, m.tensors, m.ntensors, &co, &e)
                     : train_combine_dist(g, dens, grads, L, l0, nl, np, m.tensors, m.ntensors, &co, sum, cnt, &e);
-        if (rc) return cli_fail("bench mpi", &e);
+        if (rc) return bench_fail("bench mpi", &e);
         train_adam_step(&m, g, 1e-6, s + 2, 0, TRAIN_WD_L2);
         double t2 = cb_now();
         int64_t b;
@@ -99,7 +98,7 @@ int bench_mpi(int argc, char **argv) {
     double red[4] = {t_step, t_comm, t_fb, (double)bytes};
     double mine[4];
     memcpy(mine, red, sizeof mine);
-    if (cb_dist_allreduce_f64(red, 4, &e)) return cli_fail("bench mpi", &e);
+    if (cb_dist_allreduce_f64(red, 4, &e)) return bench_fail("bench mpi", &e);
     if (me == 0) {
         double step = mine[0] / steps;
         printf("step %.4f s: compute %.4f s (forward+backward %.4f s, %.4f s per level), MPI %.4f s; %.1f samples/s\n",

@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "bench/bench.h"
-#include "cli/cli.h"
 #include "train/train.h"
 
 /* forward FLOPs per frame (2 per multiply-add), convolutions and linears */
@@ -116,18 +115,18 @@ int bench_train(int argc, char **argv) {
     int L = 16, B = 8, steps = 5, threads = cb_default_threads(), naive = 1;
     const char *variants = "mean,tand,and,sand,predict";
     int64_t tile = MODEL_TILE_FLOATS;
-    cli_opt opts[] = {
-        {"net", CLI_STR, &net, "NET", "impala (default) or nature", 0},
-        {"batch-levels", CLI_INT, &L, "L", "levels per batch (default 16)", 0},
-        {"batch-frames", CLI_INT, &B, "B", "frames per level (default 8)", 0},
-        {"steps", CLI_INT, &steps, "N", "timed steps per variant (default 5)", 0},
-        {"threads", CLI_INT, &threads, "T", "threads (default: all cores)", 0},
-        {"naive", CLI_INT, &naive, "0|1", "also time the reference-style AND-mask step (default 1)", 0},
-        {"tile", CLI_I64, &tile, "F", "im2col tile limit in floats (default 65536; 0: one tile per chunk)", 0},
-        {"variants", CLI_STR, &variants, "LIST",
+    cb_opt opts[] = {
+        {"net", CB_OPT_STR, &net, "NET", "impala (default) or nature", 0},
+        {"batch-levels", CB_OPT_INT, &L, "L", "levels per batch (default 16)", 0},
+        {"batch-frames", CB_OPT_INT, &B, "B", "frames per level (default 8)", 0},
+        {"steps", CB_OPT_INT, &steps, "N", "timed steps per variant (default 5)", 0},
+        {"threads", CB_OPT_INT, &threads, "T", "threads (default: all cores)", 0},
+        {"naive", CB_OPT_INT, &naive, "0|1", "also time the reference-style AND-mask step (default 1)", 0},
+        {"tile", CB_OPT_I64, &tile, "F", "im2col tile limit in floats (default 65536; 0: one tile per chunk)", 0},
+        {"variants", CB_OPT_STR, &variants, "LIST",
          "comma-separated steps to time: mean, tand, and, sand, predict (default all; --naive adds the reference-style one)", 0},
     };
-    cli_cmd_info info = {"bench train",
+    cb_cmd_info info = {"bench train",
                          "Training step speed: mean, tand, AND-mask and SAND-mask steps (forward, one backward pass\n"
                          "with per-level parameter gradients, combine, Adam) and the AND-mask step done reference-style\n"
                          "(one full backward pass per level), the inference forward of 256-frame batches, next to the\n"
@@ -135,14 +134,14 @@ int bench_train(int argc, char **argv) {
                          "coinbc bench train [--net impala|nature] [--batch-levels L] [--batch-frames B] [--steps N]\n"
                          "                   [--variants mean,tand,and,sand,predict]",
                          NULL};
-    int rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), NULL, 0, NULL);
+    int rc = bench_parse(argc, argv, &info, opts, CB_ARGS_COUNT(opts));
     if (rc) return rc > 0 ? 0 : 2;
-    if (L < 1 || B < 1 || steps < 1 || threads < 1 || tile < 0) return cli_error("bench train", "sizes must be positive"), 2;
+    if (L < 1 || B < 1 || steps < 1 || threads < 1 || tile < 0) return bench_error("bench train", "sizes must be positive"), 2;
     model m;
     model_config cfg;
     cb_err e = {0};
-    if (model_config_default(&cfg, net)) return cli_error("bench train", "unknown --net '%s'", net), 2;
-    if (model_init(&m, &cfg, &e)) return cli_fail("bench train", &e);
+    if (model_config_default(&cfg, net)) return bench_error("bench train", "unknown --net '%s'", net), 2;
+    if (model_init(&m, &cfg, &e)) return bench_fail("bench train", &e);
     model_set_threads(&m, threads);
     m.tile_floats = (size_t)tile;
     cb_rng r;
@@ -155,7 +154,7 @@ int bench_train(int argc, char **argv) {
     if (!frames || !labels || !grads || !g || !dens || model_set_batch_levels(&m, L, B, &e)) {
         free(frames), free(labels), free(grads), free(g), free(dens);
         model_free(&m);
-        return cli_error("bench train", "out of memory");
+        return bench_error("bench train", "out of memory");
     }
     /* frames with some structure (smooth gradients plus noise), labels random */
     for (int s = 0; s < N; s++)

@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "bench/bench.h"
-#include "cli/cli.h"
 #include "train/train.h"
 
 typedef struct {
@@ -119,22 +118,22 @@ int bench_trial(int argc, char **argv) {
     const char *data = NULL, *val_data = NULL, *net = "nature", *method = "tand";
     int epochs = 1, L = 1, B = 64, threads = cb_default_threads(), trials = 128, full = 30, eta = 3;
     double tau = 0.8, expected = -1;
-    cli_opt opts[] = {
-        {"data", CLI_STR, &data, "DATA", "training dataset (recorded with coinbc record; required)", 0},
-        {"val", CLI_STR, &val_data, "DATA2", "validation dataset (default: none)", 0},
-        {"epochs", CLI_INT, &epochs, "N", "epochs to run and time (default 1)", 0},
-        {"net", CLI_STR, &net, "NET", "nature (default) or impala", 0},
-        {"method", CLI_STR, &method, "M", "training method (default tand)", 0},
-        {"tau", CLI_F64, &tau, "T", "agreement threshold (default 0.8)", 0},
-        {"batch-levels", CLI_INT, &L, "L", "levels per batch (default 1)", 0},
-        {"batch-frames", CLI_INT, &B, "B", "frames per level (default 64)", 0},
-        {"threads", CLI_INT, &threads, "T", "threads (default: all cores)", 0},
-        {"trials", CLI_INT, &trials, "T", "trials of the projected study (default 128)", 0},
-        {"full-epochs", CLI_INT, &full, "E", "epochs of a trial that is not pruned (default 30)", 0},
-        {"expected-epochs", CLI_F64, &expected, "X",
+    cb_opt opts[] = {
+        {"data", CB_OPT_STR, &data, "DATA", "training dataset (recorded with coinbc record; required)", 0},
+        {"val", CB_OPT_STR, &val_data, "DATA2", "validation dataset (default: none)", 0},
+        {"epochs", CB_OPT_INT, &epochs, "N", "epochs to run and time (default 1)", 0},
+        {"net", CB_OPT_STR, &net, "NET", "nature (default) or impala", 0},
+        {"method", CB_OPT_STR, &method, "M", "training method (default tand)", 0},
+        {"tau", CB_OPT_F64, &tau, "T", "agreement threshold (default 0.8)", 0},
+        {"batch-levels", CB_OPT_INT, &L, "L", "levels per batch (default 1)", 0},
+        {"batch-frames", CB_OPT_INT, &B, "B", "frames per level (default 64)", 0},
+        {"threads", CB_OPT_INT, &threads, "T", "threads (default: all cores)", 0},
+        {"trials", CB_OPT_INT, &trials, "T", "trials of the projected study (default 128)", 0},
+        {"full-epochs", CB_OPT_INT, &full, "E", "epochs of a trial that is not pruned (default 30)", 0},
+        {"expected-epochs", CB_OPT_F64, &expected, "X",
          "epochs a trial runs on average (default: successive halving's, rungs at 1, 3, 9, ...)", 0},
     };
-    cli_cmd_info info = {"bench trial",
+    cb_cmd_info info = {"bench trial",
                          "One trial of the paper's protocol timed by phase: data loading, each epoch (the training\n"
                          "steps, validation, and the rest: commits, metrics), a step and the validation forward alone;\n"
                          "then the hours of a study of T trials. Lines starting 'result ' are KEY=VALUE for scripts.",
@@ -143,15 +142,15 @@ int bench_trial(int argc, char **argv) {
                          "example: coinbc record --levels 0-63 --mode hard --states 1000 --out train.cbd\n"
                          "         coinbc record --levels 100000-100199 --mode hard --states 100 --out val.cbd\n"
                          "         coinbc bench trial --data train.cbd --val val.cbd --epochs 2"};
-    int rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), NULL, 0, NULL);
+    int rc = bench_parse(argc, argv, &info, opts, CB_ARGS_COUNT(opts));
     if (rc) return rc > 0 ? 0 : 2;
-    if (!data) return cli_error("bench trial", "--data is required (a dataset recorded with coinbc record)"), 2;
+    if (!data) return bench_error("bench trial", "--data is required (a dataset recorded with coinbc record)"), 2;
     if (epochs < 1 || epochs > 256 || L < 1 || B < 1 || threads < 1 || trials < 1 || full < 1)
-        return cli_error("bench trial", "--epochs (1..256), sizes, --trials and --full-epochs must be positive"), 2;
+        return bench_error("bench trial", "--epochs (1..256), sizes, --trials and --full-epochs must be positive"), 2;
     train_opts o;
     memset(&o, 0, sizeof o);
-    if (model_config_default(&o.net, net)) return cli_error("bench trial", "unknown --net '%s'", net), 2;
-    if (train_method_parse(method, &o.comb.method)) return cli_error("bench trial", "unknown --method '%s'", method), 2;
+    if (model_config_default(&o.net, net)) return bench_error("bench trial", "unknown --net '%s'", net), 2;
+    if (train_method_parse(method, &o.comb.method)) return bench_error("bench trial", "unknown --method '%s'", method), 2;
     o.comb.tau = tau, o.comb.sand_k = 1, o.comb.rescale = 1, o.comb.threads = threads;
     o.epochs = epochs, o.lr = 5e-4, o.lr_decay = 1, o.wd_mode = TRAIN_WD_L2;
     o.batch_levels = L, o.batch_frames = B, o.threads = threads, o.quiet = 1;
@@ -164,17 +163,17 @@ int bench_trial(int argc, char **argv) {
     if ((rc = load_all(data, &tr, &ntr, &ftr, threads, &e)) ||
         (val_data && (rc = load_all(val_data, &va, &nva, &fva, threads, &e)))) {
         free_levels(tr, ntr), free_levels(va, nva);
-        return cli_fail("bench trial", &e);
+        return bench_fail("bench trial", &e);
     }
     double t_load = cb_now() - t0;
     if (ntr < L) {
         free_levels(tr, ntr), free_levels(va, nva);
-        return cli_error("bench trial", "%s has %d levels, fewer than --batch-levels %d", data, ntr, L), 2;
+        return bench_error("bench trial", "%s has %d levels, fewer than --batch-levels %d", data, ntr, L), 2;
     }
     char dir[] = "/tmp/coinbc_bench_trial_XXXXXX";
     if (!mkdtemp(dir)) {
         free_levels(tr, ntr), free_levels(va, nva);
-        return cli_error("bench trial", "cannot make a temporary folder under /tmp");
+        return bench_error("bench trial", "cannot make a temporary folder under /tmp");
     }
     char run[sizeof dir + 8];
     snprintf(run, sizeof run, "%s/run", dir);
@@ -189,7 +188,7 @@ int bench_trial(int argc, char **argv) {
     cb_remove_tree(dir);
     if (rc) {
         free_levels(tr, ntr), free_levels(va, nva);
-        return cli_fail("bench trial", &e);
+        return bench_fail("bench trial", &e);
     }
     double val_s = 0, step_s = step_seconds(&o.net, &o, tr, ntr, threads, &val_s, va, nva, &e);
     int64_t steps_per_epoch = ftr / ((int64_t)L * B);

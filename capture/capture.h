@@ -84,5 +84,17 @@ typedef struct {
 int capture_export_open(capture_export_out *x, const char *dir, int force, const char *command, cb_err *e);
 int capture_export_commit(capture_export_out *x, cb_err *e);
 void capture_export_abort(capture_export_out *x);
+/* coinbc data export: the levels of `data` with seeds lo..hi (none is
+ * CB_ENOTFOUND) exported as PNG level folders or (npz) .npz episodes into
+ * out through capture_export_open (force: replace what out holds) and
+ * committed; a failure leaves out as it was. Progress on stderr unless
+ * quiet; *count: the levels exported. */
+typedef struct {
+    const char *data, *out;
+    int32_t lo, hi;
+    int npz, force, quiet;
+    const char *command; /* for the lock of out */
+} capture_export_run_opts;
+int capture_export_run(int *count, const capture_export_run_opts *o, cb_err *e);
 
 #endif

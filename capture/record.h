@@ -58,6 +58,22 @@ typedef struct {
  * that folder again. */
 int capture_record(const capture_record_opts *o, capture_record_summary *sum, cb_err *e);
 
+/* coinbc record (capture/record_run.c): capture_record into rec.out, a
+ * recordings folder, or for a name ending in .cbd straight into a dataset
+ * (opened here, an existing one only with rec.force; committed after the
+ * last level, taken back on a failure), with the progress of all levels on
+ * stderr unless quiet. rec.progress, .dataset and .dataset_dir are set here;
+ * mode_word is the mode as the user wrote it, which the dataset's source line
+ * quotes. *seconds: the time of the recording itself. */
+typedef struct {
+    capture_record_opts rec;
+    const char *mode_word;
+    int quiet;
+} capture_record_run_opts;
+int capture_record_run(capture_record_summary *s, double *seconds, const capture_record_run_opts *o, cb_err *e);
+/* whether out names a dataset (ends in .cbd) */
+int capture_record_is_dataset(const char *out);
+
 /* The actions.csv header line (without newline). */
 #define CAPTURE_RECORD_CSV_HEADER "step,action,reward,done,label,executed,episode,episode_step"
 

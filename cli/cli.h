@@ -8,51 +8,30 @@
 #include "common/common.h"
 
 /* ---- option parser ----------------------------------------------------
- * A table of options; long names only ("--seed 5" or "--seed=5").
- * Positional arguments are collected in order. */
-typedef enum { CLI_STR, CLI_INT, CLI_I64, CLI_F64, CLI_FLAG, CLI_RANGE } cli_kind;
+ * common/args.c (cb_args_*, common/common.h) is the parser; these are its
+ * names in cli/ (kept so every command reads as before), and cli_parse,
+ * which prints what the parser answers. */
+typedef cb_opt_kind cli_kind;
+#define CLI_STR CB_OPT_STR
+#define CLI_INT CB_OPT_INT
+#define CLI_I64 CB_OPT_I64
+#define CLI_F64 CB_OPT_F64
+#define CLI_FLAG CB_OPT_FLAG
+#define CLI_RANGE CB_OPT_RANGE
+typedef cb_opt cli_opt;
+typedef cb_range cli_range;
+typedef cb_cmd_info cli_cmd_info;
 
-typedef struct {
-    const char *name;    /* without the leading "--" */
-    cli_kind kind;
-    void *dst;           /* const char**, int*, int64_t*, double*, int* (flag), cli_range* */
-    const char *metavar; /* shown in usage ("S", "FILE"); NULL for flags */
-    const char *help;
-    int seen;            /* set by the parser */
-} cli_opt;
-
-typedef struct {
-    int32_t lo, hi; /* inclusive */
-} cli_range;
-
-typedef struct {
-    const char *name;
-    const char *summary; /* one line */
-    const char *usage;   /* "coinbc level --seed S [options]" */
-    const char *details; /* extra paragraphs after the options, may be NULL */
-} cli_cmd_info;
-
-/* Parses argv[1..argc-1] (argv[0] is the subcommand name). Returns 0 on
- * success, 1 when --help was printed (caller exits 0), -1 on error (message
- * already printed to stderr). pos receives positional arguments (up to
- * max_pos; more is an error). An option that takes a value and is last, or
- * followed by another option ("--x", "--", "-o", "-h"; a negative number is
- * a value), is refused as "option -o needs a value" (--x=VALUE gives a value
- * that starts with "--"). */
+/* cb_args_parse, printing: returns 0 on success, 1 when --help was printed
+ * (on stdout; caller exits 0), -1 on error (message printed to stderr as
+ * "coinbc NAME: ..."). */
 int cli_parse(int argc, char **argv, const cli_cmd_info *info, cli_opt *opts, int nopts,
               const char **pos, int max_pos, int *npos);
-/* the number of entries of an option array (never type the count by hand) */
-#define CLI_COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
-/* Whether option --name was given (after cli_parse), looked up by name so it
- * survives reordering the table; a name not in the table is a programmer
- * error (message on stderr, abort). CLI_SEEN takes the count from the array. */
-int cli_seen(const cli_opt *opts, int nopts, const char *name);
-#define CLI_SEEN(a, name) cli_seen((a), CLI_COUNT(a), (name))
-
-void cli_usage(const cli_cmd_info *info, const cli_opt *opts, int nopts, FILE *out);
-
-/* "coinbc ARGV..." into buf (truncated to n), for manifests and configs. */
-void cli_join_args(char *buf, size_t n, int argc, char **argv);
+#define CLI_COUNT(a) CB_ARGS_COUNT(a)
+#define cli_seen cb_args_seen
+#define CLI_SEEN(a, name) CB_ARGS_SEEN(a, name)
+#define cli_usage cb_args_usage
+#define cli_join_args cb_args_join
 
 /* Prints "coinbc <cmd>: <msg>" to stderr and returns exit status 1. */
 int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -60,14 +39,6 @@ int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(print
 int cli_fail(const char *cmd, const cb_err *e);
 
 /* ---- subcommands (each returns the process exit status) -------------- */
-/* Under mpirun (cli/dist.c; one process: no-ops). Items [0, n) of elem
- * bytes are shared out by cb_dist_share; cli_dist_gather copies every other
- * rank's share of base into rank 0's base. The blobs: a size, then bytes,
- * from a rank to rank 0. */
-int cli_dist_gather(void *base, size_t elem, int64_t n, cb_err *e);
-int cli_dist_send_blob(const void *buf, int64_t n, cb_err *e);
-int cli_dist_recv_blob(int from, uint8_t **buf, int64_t *n, cb_err *e);
-
 int cli_cmd_level(int argc, char **argv);
 int cli_cmd_play(int argc, char **argv);
 int cli_cmd_record(int argc, char **argv);

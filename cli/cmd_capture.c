@@ -25,6 +25,19 @@ static void on_progress(void *ctx, int done, int total) {
     cb_progress_update(&u->prog, done);
 }
 
+static const cli_cmd_info INFO = {
+    "capture", "Convert recordings into a dataset: PNG level folders (level_SEED/frame_NNNNNN.png + actions.csv)\n"
+               "and NumPy episodes ({timestamp}_{index}_{T}_{seed}_{return}.npz, savez or savez_compressed).",
+    "coinbc capture INPUT... -o DATA.cbd [--levels A-B] [--skip-bad] [--append] [--allow-incomplete]",
+    "An INPUT is a recordings folder (holding level_SEED folders and/or .npz files), one level_SEED\n"
+    "folder, or one .npz file. Several inputs of one level go into that level's shard in a stable order.\n"
+    "By default one bad level aborts the capture and nothing is written; with --skip-bad the good\n"
+    "levels are written, the bad ones listed, and the exit status is 1.\n"
+    "A recordings folder of coinbc record that has its plan.json but not its meta.json (record was\n"
+    "stopped) is refused, naming the missing levels, unless --allow-incomplete is given; folders of\n"
+    "other tools (no plan.json, no meta.json) are taken as they are.\n"
+    "example: coinbc capture rec/ -o train.cbd --levels 0-63"};
+
 int cli_cmd_capture(int argc, char **argv) {
     const char *out = NULL;
     cli_range levels = {0, 0};
@@ -41,21 +54,9 @@ int cli_cmd_capture(int argc, char **argv) {
         {"threads", CLI_INT, &threads, "T", "worker threads (default: all cores)", 0},
         {"quiet", CLI_FLAG, &quiet, NULL, "no progress output", 0},
     };
-    cli_cmd_info info = {
-        "capture", "Convert recordings into a dataset: PNG level folders (level_SEED/frame_NNNNNN.png + actions.csv)\n"
-                   "and NumPy episodes ({timestamp}_{index}_{T}_{seed}_{return}.npz, savez or savez_compressed).",
-        "coinbc capture INPUT... -o DATA.cbd [--levels A-B] [--skip-bad] [--append] [--allow-incomplete]",
-        "An INPUT is a recordings folder (holding level_SEED folders and/or .npz files), one level_SEED\n"
-        "folder, or one .npz file. Several inputs of one level go into that level's shard in a stable order.\n"
-        "By default one bad level aborts the capture and nothing is written; with --skip-bad the good\n"
-        "levels are written, the bad ones listed, and the exit status is 1.\n"
-        "A recordings folder of coinbc record that has its plan.json but not its meta.json (record was\n"
-        "stopped) is refused, naming the missing levels, unless --allow-incomplete is given; folders of\n"
-        "other tools (no plan.json, no meta.json) are taken as they are.\n"
-        "example: coinbc capture rec/ -o train.cbd --levels 0-63"};
     const char *pos[4096];
     int npos = 0;
-    int rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), pos, 4096, &npos);
+    int rc = cli_parse(argc, argv, &INFO, opts, CLI_COUNT(opts), pos, 4096, &npos);
     if (rc) return rc > 0 ? 0 : 2;
     if (!npos) return cli_error("capture", "give at least one INPUT (see coinbc capture --help)"), 2;
     if (!out) return cli_error("capture", "-o DATA.cbd is required"), 2;

@@ -9,6 +9,62 @@
 #include "cli/cli.h"
 #include "game/game.h"
 
+/* data info --json: jansson, so that any path comes out as valid JSON */
+static int print_info_json(const ds_info *in) {
+    ds_reader *r = in->r;
+    int n = ds_nlevels(r);
+    double raw = (double)in->frames * DS_FRAME_BYTES;
+    json_t *seeds = json_array(), *lab = json_array(), *ex = json_array();
+    for (int i = 0; i < n && seeds; i++) json_array_append_new(seeds, json_integer(ds_level_seed(r, i)));
+    for (int a = 0; a < DS_NUM_ACTIONS && lab && ex; a++) {
+        json_array_append_new(lab, json_integer((json_int_t)in->label_hist[a]));
+        json_array_append_new(ex, json_integer((json_int_t)in->executed_hist[a]));
+    }
+    json_t *path = json_string(ds_path(r));
+    if (!path) {
+        json_decref(seeds);
+        json_decref(lab);
+        json_decref(ex);
+        return cli_error("data info", "%s: the path is not UTF-8, which JSON cannot carry; rename the folder, or leave "
+                                      "out --json", ds_path(r));
+    }
+    char crc[16];
+    snprintf(crc, sizeof crc, "%08x", ds_manifest_crc(r));
+    json_t *o = json_pack("{s:o, s:i, s:I, s:I, s:I, s:f, s:f, s:i, s:i, s:s, s:{s:i, s:i, s:i}, s:o, s:o, s:o}",
+                          "path", path, "levels", n, "frames", (json_int_t)in->frames, "episodes",
+                          (json_int_t)in->episodes, "bytes", (json_int_t)in->bytes, "raw_frame_bytes", raw,
+                          "compression_ratio", in->bytes ? raw / (double)in->bytes : 0.0, "first_seed",
+                          n ? ds_level_seed(r, 0) : 0, "last_seed", n ? ds_level_seed(r, n - 1) : 0,
+                          "manifest_crc", crc, "modes", "easy", in->modes[1], "hard", in->modes[2], "unknown",
+                          in->modes[0], "seeds", seeds, "label_histogram", lab, "executed_histogram", ex);
+    char *text = o ? json_dumps(o, JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17)) : NULL;
+    json_decref(o);
+    if (!text) return cli_error("data info", "out of memory"), 1;
+    printf("%s\n", text);
+    free(text);
+    return 0;
+}
+
+static void print_info_table(const ds_info *in) {
+    ds_reader *r = in->r;
+    int n = ds_nlevels(r);
+    int64_t frames = in->frames;
+    double raw = (double)frames * DS_FRAME_BYTES;
+    printf("dataset    %s\nsource     %s\ncommand    %s\n", ds_path(r), ds_source(r), ds_command(r));
+    printf("levels     %d (seeds %d..%d; %d easy, %d hard, %d unknown mode)\n", n, n ? ds_level_seed(r, 0) : 0,
+           n ? ds_level_seed(r, n - 1) : 0, in->modes[1], in->modes[2], in->modes[0]);
+    printf("frames     %lld in %lld episodes\n", (long long)frames, (long long)in->episodes);
+    printf("size       %.1f MB on disk, %.1f MB of raw frames, compression %.1fx\n", in->bytes / 1e6, raw / 1e6,
+           in->bytes ? raw / (double)in->bytes : 0);
+    printf("actions       label (to learn)     executed\n");
+    for (int a = 0; a < DS_NUM_ACTIONS; a++) {
+        int64_t h = in->label_hist[a], x = in->executed_hist[a];
+        if (h || x)
+            printf("  %2d %-10s %9lld %5.1f%%  %9lld %5.1f%%\n", a, game_action_name(a), (long long)h,
+                   frames ? 100.0 * h / frames : 0, (long long)x, frames ? 100.0 * x / frames : 0);
+    }
+}
+
 static int data_info(int argc, char **argv) {
     int json = 0, quiet = 0;
     cli_opt opts[] = {{"json", CLI_FLAG, &json, NULL, "print JSON instead of a table", 0},
@@ -21,94 +77,19 @@ static int data_info(int argc, char **argv) {
     int npos = 0, rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), pos, 1, &npos);
     if (rc) return rc > 0 ? 0 : 2;
     if (npos != 1) return cli_error("data info", "give one DATA folder"), 2;
-    ds_reader *r;
+    ds_info in;
     cb_err e = {0};
-    if (ds_open(&r, pos[0], &e)) return cli_fail("data info", &e);
-    int n = ds_nlevels(r);
-    int64_t frames = ds_total_frames(r), episodes = 0;
-    uint64_t bytes = 0;
-    int modes[3] = {0};
-    for (int i = 0; i < n; i++) {
-        const ds_entry *en = ds_level_entry(r, i);
-        bytes += en->bytes;
-        episodes += en->episodes;
-        modes[en->mode + 1]++;
-    }
-    /* label histogram: read every level (one at a time) */
-    int64_t hist[DS_NUM_ACTIONS] = {0}, exec[DS_NUM_ACTIONS] = {0};
+    if (ds_info_open(&in, pos[0], quiet, &e)) return cli_fail("data info", &e);
     int status = 0;
-    cb_progress p;
-    cb_progress_start(&p, "info", "levels", n, quiet);
-    for (int i = 0; i < n; i++) {
-        int32_t s = ds_level_seed(r, i);
-        ds_level l;
-        if (ds_load(r, &s, 1, &l, 1, &e)) {
-            status = cli_fail("data info", &e);
-            break;
-        }
-        for (int64_t t = 0; t < l.n; t++) {
-            hist[l.label[t]]++;
-            exec[l.action[t]]++;
-        }
-        ds_level_free(&l);
-        cb_progress_update(&p, i + 1);
-    }
-    cb_progress_finish(&p);
-    if (status) {
-        ds_close(r);
-        return status;
-    }
-    double raw = (double)frames * DS_FRAME_BYTES;
-    if (json) {
-        /* jansson, so that any path comes out as valid JSON */
-        json_t *seeds = json_array(), *lab = json_array(), *ex = json_array();
-        for (int i = 0; i < n && seeds; i++) json_array_append_new(seeds, json_integer(ds_level_seed(r, i)));
-        for (int a = 0; a < DS_NUM_ACTIONS && lab && ex; a++) {
-            json_array_append_new(lab, json_integer((json_int_t)hist[a]));
-            json_array_append_new(ex, json_integer((json_int_t)exec[a]));
-        }
-        json_t *path = json_string(ds_path(r));
-        if (!path) {
-            json_decref(seeds);
-            json_decref(lab);
-            json_decref(ex);
-            cli_error("data info", "%s: the path is not UTF-8, which JSON cannot carry; rename the folder, or leave out "
-                      "--json", ds_path(r));
-            ds_close(r);
-            return 1;
-        }
-        char crc[16];
-        snprintf(crc, sizeof crc, "%08x", ds_manifest_crc(r));
-        json_t *o = json_pack("{s:o, s:i, s:I, s:I, s:I, s:f, s:f, s:i, s:i, s:s, s:{s:i, s:i, s:i}, s:o, s:o, s:o}",
-                              "path", path, "levels", n, "frames", (json_int_t)frames, "episodes",
-                              (json_int_t)episodes, "bytes", (json_int_t)bytes, "raw_frame_bytes", raw,
-                              "compression_ratio", bytes ? raw / (double)bytes : 0.0, "first_seed",
-                              n ? ds_level_seed(r, 0) : 0, "last_seed", n ? ds_level_seed(r, n - 1) : 0,
-                              "manifest_crc", crc, "modes", "easy", modes[1], "hard", modes[2], "unknown", modes[0],
-                              "seeds", seeds, "label_histogram", lab, "executed_histogram", ex);
-        char *text = o ? json_dumps(o, JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17)) : NULL;
-        json_decref(o);
-        if (!text) {
-            ds_close(r);
-            return cli_error("data info", "out of memory"), 1;
-        }
-        printf("%s\n", text);
-        free(text);
-    } else {
-        printf("dataset    %s\nsource     %s\ncommand    %s\n", ds_path(r), ds_source(r), ds_command(r));
-        printf("levels     %d (seeds %d..%d; %d easy, %d hard, %d unknown mode)\n", n, n ? ds_level_seed(r, 0) : 0,
-               n ? ds_level_seed(r, n - 1) : 0, modes[1], modes[2], modes[0]);
-        printf("frames     %lld in %lld episodes\n", (long long)frames, (long long)episodes);
-        printf("size       %.1f MB on disk, %.1f MB of raw frames, compression %.1fx\n", bytes / 1e6, raw / 1e6,
-               bytes ? raw / (double)bytes : 0);
-        printf("actions       label (to learn)     executed\n");
-        for (int a = 0; a < DS_NUM_ACTIONS; a++)
-            if (hist[a] || exec[a])
-                printf("  %2d %-10s %9lld %5.1f%%  %9lld %5.1f%%\n", a, game_action_name(a), (long long)hist[a],
-                       frames ? 100.0 * hist[a] / frames : 0, (long long)exec[a], frames ? 100.0 * exec[a] / frames : 0);
-    }
-    ds_close(r);
+    if (json) status = print_info_json(&in);
+    else print_info_table(&in);
+    ds_info_close(&in);
     return status;
+}
+
+static void print_bad(void *ctx, const char *msg) {
+    (void)ctx;
+    fprintf(stderr, "coinbc data verify: BAD: %s\n", msg);
 }
 
 static int data_verify(int argc, char **argv) {
@@ -123,55 +104,11 @@ static int data_verify(int argc, char **argv) {
     int npos = 0, rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), pos, 1, &npos);
     if (rc) return rc > 0 ? 0 : 2;
     if (npos != 1) return cli_error("data verify", "give one DATA folder"), 2;
-    ds_reader *r;
     cb_err e = {0};
-    if (ds_open(&r, pos[0], &e)) return cli_fail("data verify", &e);
-    int n = ds_nlevels(r), bad = 0;
-    cb_progress p;
-    cb_progress_start(&p, "verify", "levels", n, quiet);
-    for (int i = 0; i < n; i++) {
-        if (ds_verify_level(r, i, &e)) {
-            fprintf(stderr, "coinbc data verify: BAD: %s\n", e.msg);
-            bad++;
-        }
-        cb_progress_update(&p, i + 1);
-    }
-    cb_progress_finish(&p);
+    int n = 0, bad = 0;
+    if (ds_verify_all(&n, &bad, pos[0], quiet, print_bad, NULL, &e)) return cli_fail("data verify", &e);
     printf("%s: %d levels, %d good, %d bad\n", pos[0], n, n - bad, bad);
-    ds_close(r);
     return bad ? 1 : 0;
-}
-
-/* Opens a fresh dataset at `out` (locked until commit or abort) and copies
- * the levels lo..hi into it; the caller commits or aborts. */
-static int copy_levels(const char *cmd, ds_reader *r, const char *out, int32_t lo, int32_t hi, const char *command,
-                       int quiet, int *count, ds_writer **wout) {
-    cb_err e = {0};
-    ds_writer *w;
-    *wout = NULL;
-    *count = 0;
-    int total = 0;
-    for (int i = 0; i < ds_nlevels(r); i++) total += ds_level_seed(r, i) >= lo && ds_level_seed(r, i) <= hi;
-    if (total == 0) return cli_error(cmd, "%s: no levels in %d-%d", ds_path(r), lo, hi);
-    if (ds_writer_open(&w, out, 0, ds_source(r), command, &e)) return cli_fail(cmd, &e);
-    cb_progress p;
-    cb_progress_start(&p, out, "levels", total, quiet);
-    for (int i = 0; i < ds_nlevels(r); i++) {
-        int32_t s = ds_level_seed(r, i);
-        if (s < lo || s > hi) continue;
-        ds_level l;
-        if (ds_load(r, &s, 1, &l, 1, &e) || ds_writer_add(w, &l, &e)) {
-            ds_level_free(&l);
-            ds_writer_abort(w);
-            return cli_fail(cmd, &e);
-        }
-        ds_level_free(&l);
-        (*count)++;
-        cb_progress_update(&p, *count);
-    }
-    cb_progress_finish(&p);
-    *wout = w;
-    return 0;
 }
 
 static int data_split(int argc, char **argv) {
@@ -195,33 +132,19 @@ static int data_split(int argc, char **argv) {
         return cli_error("data split", "give DATA, --train A-B, --test C-D and -o PREFIX"), 2;
     if (!(tr.hi < te.lo || te.hi < tr.lo))
         return cli_error("data split", "--train %d-%d and --test %d-%d overlap", tr.lo, tr.hi, te.lo, te.hi), 2;
-    ds_reader *r;
     cb_err e = {0};
     char a[4200], b[4200], cmd[600];
     snprintf(a, sizeof a, "%s-train.cbd", out);
     snprintf(b, sizeof b, "%s-test.cbd", out);
     if (cb_path_check_output("-o", a, CB_OUT_DATASET, pos, 1, &e) || cb_path_check_output("-o", b, CB_OUT_DATASET, pos, 1, &e))
         return cli_fail("data split", &e), 2;
-    if (ds_open(&r, pos[0], &e)) return cli_fail("data split", &e);
     snprintf(cmd, sizeof cmd, "coinbc data split %.200s --train %d-%d --test %d-%d", pos[0], tr.lo, tr.hi, te.lo, te.hi);
+    ds_split_opts o = {.in = pos[0], .a = a, .b = b, .alo = tr.lo, .ahi = tr.hi, .blo = te.lo, .bhi = te.hi,
+                       .command = cmd, .quiet = quiet};
     int na = 0, nb = 0;
-    ds_writer *wa = NULL, *wb = NULL;
-    /* both outputs are written, then committed: a failure leaves neither */
-    int status = copy_levels("data split", r, a, tr.lo, tr.hi, cmd, quiet, &na, &wa);
-    if (!status) status = copy_levels("data split", r, b, te.lo, te.hi, cmd, quiet, &nb, &wb);
-    /* both manifests go into place while both locks are held; a failure of
-     * either takes both back out */
-    if (!status && (ds_writer_prepare(wa, &e) || ds_writer_prepare(wb, &e))) status = cli_fail("data split", &e);
-    if (status) {
-        ds_writer_abort(wa);
-        ds_writer_abort(wb);
-    } else { /* prepared: commit only releases the locks */
-        ds_writer_commit(wa, &e);
-        ds_writer_commit(wb, &e);
-    }
-    if (!status) printf("%s: %d levels\n%s: %d levels\n", a, na, b, nb);
-    ds_close(r);
-    return status;
+    if (ds_split(&na, &nb, &o, &e)) return cli_fail("data split", &e);
+    printf("%s: %d levels\n%s: %d levels\n", a, na, b, nb);
+    return 0;
 }
 
 static int data_export(int argc, char **argv) {
@@ -248,42 +171,16 @@ static int data_export(int argc, char **argv) {
     if (npos != 1 || !out) return cli_error("data export", "give DATA and -o DIR"), 2;
     int npz = !strcmp(fmt, "npz");
     if (!npz && strcmp(fmt, "png")) return cli_error("data export", "unknown --format '%s' (png or npz)", fmt), 2;
-    ds_reader *r;
     cb_err e = {0};
     if (cb_path_check_output("-o", out, CB_OUT_FILE, pos, 1, &e)) return cli_fail("data export", &e), 2;
-    if (ds_open(&r, pos[0], &e)) return cli_fail("data export", &e);
-    int count = 0, status = 0, total = 0;
-    for (int i = 0; i < ds_nlevels(r); i++) total += ds_level_seed(r, i) >= lv.lo && ds_level_seed(r, i) <= lv.hi;
-    if (total == 0) {
-        status = cli_error("data export", "%s: no levels in %d-%d", pos[0], lv.lo, lv.hi);
-        ds_close(r);
-        return status;
-    }
     char command[2048];
     cli_join_args(command, sizeof command, argc, argv);
-    capture_export_out xo;
-    if (capture_export_open(&xo, out, force, command, &e)) {
-        ds_close(r);
-        return cli_fail("data export", &e);
-    }
-    cb_progress p;
-    cb_progress_start(&p, "export", "levels", total, quiet);
-    for (int i = 0; i < ds_nlevels(r) && !status; i++) {
-        int32_t s = ds_level_seed(r, i);
-        if (s < lv.lo || s > lv.hi) continue;
-        ds_level l;
-        if (ds_load(r, &s, 1, &l, 1, &e) || (npz ? capture_export_npz(&l, xo.tmp, &e) : capture_export_png(&l, xo.tmp, &e)))
-            status = cli_fail("data export", &e);
-        ds_level_free(&l);
-        count++;
-        cb_progress_update(&p, count);
-    }
-    cb_progress_finish(&p);
-    if (status) capture_export_abort(&xo);
-    else if (capture_export_commit(&xo, &e)) status = cli_fail("data export", &e);
-    if (!status) printf("exported %d levels as %s to %s\n", count, fmt, out);
-    ds_close(r);
-    return status;
+    capture_export_run_opts o = {.data = pos[0], .out = out, .lo = lv.lo, .hi = lv.hi, .npz = npz, .force = force,
+                                 .quiet = quiet, .command = command};
+    int count = 0;
+    if (capture_export_run(&count, &o, &e)) return cli_fail("data export", &e);
+    printf("exported %d levels as %s to %s\n", count, fmt, out);
+    return 0;
 }
 
 int cli_cmd_data(int argc, char **argv) {

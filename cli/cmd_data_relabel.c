@@ -31,7 +31,7 @@ int cli_cmd_data_relabel(int argc, char **argv) {
     const char *pos[1];
     int npos = 0, rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), pos, 1, &npos);
     if (rc) return rc > 0 ? 0 : 2;
-    if (npos != 1 || !opts[0].seen || !out) return cli_error("data relabel", "give DATA, --levels A-B and -o OUT"), 2;
+    if (npos != 1 || !CLI_SEEN(opts, "levels") || !out) return cli_error("data relabel", "give DATA, --levels A-B and -o OUT"), 2;
     if (seed < 0) return cli_error("data relabel", "--seed must be >= 0"), 2;
     char args[2000], cmd[2048];
     cli_join_args(args, sizeof args, argc, argv); /* "coinbc relabel ..." */

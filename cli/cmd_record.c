@@ -1,36 +1,21 @@
-/* cmd_record.c - coinbc record: play levels with the expert planner and
- * write a recordings folder (capture/record.h, docs/FORMATS.md). */
-#include <pthread.h>
-#include <stdio.h>
-#include <string.h>
-
+/* cmd_record.c - coinbc record: the options, and capture_record_run
+ * (capture/record_run.c): levels played with the expert planner into a
+ * recordings folder or a dataset (capture/record.h, docs/FORMATS.md). */
 #include "capture/record.h"
 #include "cli/cli.h"
-#include "dataset/dataset.h"
 
-typedef struct {
-    pthread_mutex_t mu;
-    cb_progress p;
-    int64_t levels_done, levels_total;
-    char label[96];
-} rec_progress;
-
-static void on_progress(void *ctx, int64_t states, int level_done) {
-    rec_progress *rp = ctx;
-    pthread_mutex_lock(&rp->mu);
-    if (level_done) {
-        rp->levels_done++;
-        snprintf(rp->label, sizeof rp->label, "record (%lld/%lld levels)", (long long)rp->levels_done,
-                 (long long)rp->levels_total);
-    }
-    cb_progress_add(&rp->p, states);
-    pthread_mutex_unlock(&rp->mu);
-}
-
-static int ends_with(const char *s, const char *suf) {
-    size_t a = strlen(s), b = strlen(suf);
-    return a >= b && strcmp(s + a - b, suf) == 0;
-}
+static const cli_cmd_info INFO = {
+    "record",
+    "Play levels with the expert planner and write a recordings folder: per level\n"
+    "level_SEED/frame_NNNNNN.png, actions.csv and meta.json (docs/FORMATS.md, section Recordings folders).",
+    "coinbc record --levels A-B [--mode easy|hard] --states N [--noise EPS] [--seed S] --out DIR|DATA.cbd",
+    "Each level is played until it has N states, starting a new episode of the same level\n"
+    "after each end. With probability EPS a uniformly random action is executed instead of\n"
+    "the expert's; the recorded label is always the expert's action at that state.\n"
+    "With --out NAME.cbd the levels go straight into a dataset (no PNG files in between);\n"
+    "with --force an existing dataset is extended (levels already in it are refused).\n"
+    "example: coinbc record --levels 0-63 --states 1000 --noise 0.1 --out rec/train\n"
+    "         coinbc record --levels 0-63 --states 1000 --out train.cbd"};
 
 int cli_cmd_record(int argc, char **argv) {
     cli_range levels = {0, 0};
@@ -49,19 +34,7 @@ int cli_cmd_record(int argc, char **argv) {
         {"threads", CLI_INT, &threads, "T", "worker threads (default: online cores; output does not depend on it)", 0},
         {"quiet", CLI_FLAG, &quiet, NULL, "no progress on stderr", 0},
     };
-    cli_cmd_info info = {
-        "record",
-        "Play levels with the expert planner and write a recordings folder: per level\n"
-        "level_SEED/frame_NNNNNN.png, actions.csv and meta.json (docs/FORMATS.md, section Recordings folders).",
-        "coinbc record --levels A-B [--mode easy|hard] --states N [--noise EPS] [--seed S] --out DIR|DATA.cbd",
-        "Each level is played until it has N states, starting a new episode of the same level\n"
-        "after each end. With probability EPS a uniformly random action is executed instead of\n"
-        "the expert's; the recorded label is always the expert's action at that state.\n"
-        "With --out NAME.cbd the levels go straight into a dataset (no PNG files in between);\n"
-        "with --force an existing dataset is extended (levels already in it are refused).\n"
-        "example: coinbc record --levels 0-63 --states 1000 --noise 0.1 --out rec/train\n"
-        "         coinbc record --levels 0-63 --states 1000 --out train.cbd"};
-    int rc = cli_parse(argc, argv, &info, opts, CLI_COUNT(opts), NULL, 0, NULL);
+    int rc = cli_parse(argc, argv, &INFO, opts, CLI_COUNT(opts), NULL, 0, NULL);
     if (rc) return rc > 0 ? 0 : 2;
     if (!CLI_SEEN(opts, "levels")) return cli_error("record", "--levels A-B is required (see coinbc record --help)"), 2;
     if (!CLI_SEEN(opts, "states")) return cli_error("record", "--states N is required"), 2;
@@ -75,50 +48,19 @@ int cli_cmd_record(int argc, char **argv) {
     if (threads < 1 || threads > 64) return cli_error("record", "--threads %d: need 1..64", threads), 2;
     if (levels.lo < 0 || levels.hi < levels.lo)
         return cli_error("record", "--levels %d-%d: the range is empty or reversed (need 0 <= A <= B)", levels.lo, levels.hi), 2;
-    ds_writer *dw = NULL;
     cb_err e = {0};
     /* no inputs; the output must still not lie in a run or dataset folder */
-    if (cb_path_check_output("--out", out, ends_with(out, ".cbd") ? CB_OUT_DATASET : CB_OUT_FILE, NULL, 0, &e))
+    if (cb_path_check_output("--out", out, capture_record_is_dataset(out) ? CB_OUT_DATASET : CB_OUT_FILE, NULL, 0, &e))
         return cli_fail("record", &e), 2;
     char command[1024];
     cli_join_args(command, sizeof command, argc, argv);
-    /* under mpirun rank 0 holds the writer and the other ranks write their shards into its folder */
-    const char *dataset_dir = ends_with(out, ".cbd") && cb_dist_rank() > 0 ? out : NULL;
-    if (ends_with(out, ".cbd") && cb_dist_rank() == 0) { /* straight into a dataset, no PNG files in between */
-        char source[256];
-        snprintf(source, sizeof source, "coinbc %s record: expert play of %s levels %d-%d, noise %g, seed %lld", CB_VERSION,
-                 mode_s, levels.lo, levels.hi, noise, (long long)seed);
-        if (ds_writer_open(&dw, out, force, source, command, &e)) {
-            if (e.code == CB_EEXIST) {
-                size_t k = strlen(e.msg);
-                snprintf(e.msg + k, sizeof e.msg - k, ", or add levels to it with --force");
-            }
-            return cli_fail("record", &e);
-        }
-    }
-
-    rec_progress rp;
-    pthread_mutex_init(&rp.mu, NULL);
-    rp.levels_done = 0;
-    rp.levels_total = (int64_t)levels.hi - levels.lo + 1;
-    snprintf(rp.label, sizeof rp.label, "record (0/%lld levels)", (long long)rp.levels_total);
-    cb_progress_start(&rp.p, rp.label, "states", rp.levels_total * states, quiet);
-
-    capture_record_opts o = {.lo = levels.lo, .hi = levels.hi, .mode = mode, .states = states, .noise = noise,
-                             .seed = (uint64_t)seed, .out = out, .force = force, .threads = threads, .command = command,
-                             .progress = on_progress, .progress_ctx = &rp, .dataset = dw,
-                             .dataset_dir = dataset_dir};
+    capture_record_run_opts o = {.rec = {.lo = levels.lo, .hi = levels.hi, .mode = mode, .states = states,
+                                         .noise = noise, .seed = (uint64_t)seed, .out = out, .force = force,
+                                         .threads = threads, .command = command},
+                                 .mode_word = mode_s, .quiet = quiet};
     capture_record_summary s;
-    double t0 = cb_now();
-    rc = capture_record(&o, &s, &e);
-    if (dw) {
-        if (rc) ds_writer_abort(dw);
-        else rc = ds_writer_commit(dw, &e);
-    }
-    double dt = cb_now() - t0;
-    if (rc == 0) cb_progress_finish(&rp.p);
-    pthread_mutex_destroy(&rp.mu);
-    if (rc) return cli_fail("record", &e);
+    double dt;
+    if (capture_record_run(&s, &dt, &o, &e)) return cli_fail("record", &e);
     printf("recorded %lld levels (%d-%d, %s), %lld states, %lld episodes ended: %lld coins (%.1f%%), "
            "%lld deaths, %lld timeouts; %lld random actions (noise %g); expert: %lld plans, %lld found no path, %lld ran out of budget; "
            "%.1f s, %.0f states/s -> %s\n",

@@ -1,44 +1,16 @@
 /* cmd_report.c - coinbc report: one self-contained HTML page comparing runs,
  * or comparing tune studies (a folder with trials.csv is a tune folder). */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "eval/eval.h"
-#include "run/run.h"
 
 static int is_tune_dir(const char *dir) {
     char p[4200];
     snprintf(p, sizeof p, "%s/trials.csv", dir);
     return access(p, F_OK) == 0;
-}
-
-/* per study: trials by state and the best value, as a plain table on stdout */
-static int tune_table(const char *const *dirs, int n) {
-    printf("%-40s %8s %8s %6s %6s %10s\n", "study", "complete", "pruned", "failed", "best#", "best value");
-    for (int i = 0; i < n; i++) {
-        char p[4200];
-        snprintf(p, sizeof p, "%s/trials.csv", dirs[i]);
-        run_tune_result r;
-        cb_err e = {0};
-        if (run_tune_trials_read(&r, p, &e)) return cli_fail("report", &e);
-        int cnt[3] = {0, 0, 0}, best = -1;
-        for (int t = 0; t < r.ntrials; t++) {
-            const run_tune_trial *tr = &r.trials[t];
-            if (tr->state >= 0 && tr->state < 3) cnt[tr->state]++;
-            if (tr->state == RUN_TUNE_COMPLETE && !isnan(tr->value) && (best < 0 || tr->value > r.trials[best].value))
-                best = t;
-        }
-        if (best >= 0)
-            printf("%-40s %8d %8d %6d %6d %10.4f\n", dirs[i], cnt[0], cnt[1], cnt[2], r.trials[best].number,
-                   r.trials[best].value);
-        else
-            printf("%-40s %8d %8d %6d %6s %10s\n", dirs[i], cnt[0], cnt[1], cnt[2], "-", "-");
-        run_tune_result_free(&r);
-    }
-    return 0;
 }
 
 int cli_cmd_report(int argc, char **argv) {
@@ -82,7 +54,7 @@ int cli_cmd_report(int argc, char **argv) {
     if (ntune) {
         if (eval_report_tune_write(out, pos, npos, &e)) return cli_fail("report", &e);
         fprintf(stderr, "report: wrote %s (%d tune stud%s)\n", out, npos, npos == 1 ? "y" : "ies");
-        return tune_table(pos, npos);
+        return eval_tune_table(stdout, pos, npos, &e) ? cli_fail("report", &e) : 0;
     }
     if (json) {
         if (ntune) return cli_error("report", "--json is for run folders (a tune folder has trials.csv and best.json)"), 2;

@@ -248,6 +248,61 @@ int cb_parse_dec_exact(const char *s, size_t n, int64_t lo, int64_t hi, int64_t 
 /* Exactly 8 lower-case hex digits (a CRC-32 as the formats write it). */
 int cb_parse_hex32_exact(const char *s, size_t n, uint32_t *out);
 
+/* ---- command-line options (common/args.c) -----------------------------
+ * The option parser of the two programs' front ends, cli/ and bench/: a
+ * table of options, long names only ("--seed 5" or "--seed=5"), and "-o" for
+ * --out (or --o); positional arguments are collected in order. It prints
+ * nothing: errors come back in the cb_err (cli_parse and bench_parse print
+ * them). */
+typedef enum { CB_OPT_STR, CB_OPT_INT, CB_OPT_I64, CB_OPT_F64, CB_OPT_FLAG, CB_OPT_RANGE } cb_opt_kind;
+
+typedef struct {
+    const char *name;    /* without the leading "--" */
+    cb_opt_kind kind;
+    void *dst;           /* const char**, int*, int64_t*, double*, int* (flag), cb_range* */
+    const char *metavar; /* shown in usage ("S", "FILE"); NULL for flags */
+    const char *help;
+    int seen;            /* set by the parser */
+} cb_opt;
+
+typedef struct {
+    int32_t lo, hi; /* inclusive */
+} cb_range;
+
+typedef struct {
+    const char *name;
+    const char *summary; /* one line */
+    const char *usage;   /* "coinbc level --seed S [options]" */
+    const char *details; /* extra paragraphs after the options, may be NULL */
+} cb_cmd_info;
+
+/* cb_args_parse's answer when --help or -h was given (nothing else is parsed after it) */
+#define CB_ARGS_HELP 1
+/* Parses argv[1..argc-1] (argv[0] is the subcommand name). Returns 0,
+ * CB_ARGS_HELP, or CB_EARG with the message the command prints after its
+ * "coinbc NAME: " (an unknown option, a value that does not parse, too many
+ * positional arguments). pos receives positional arguments (up to max_pos;
+ * more is an error). An option that takes a value and is last, or followed
+ * by another option ("--x", "--", "-o", "-h"; a negative number is a value),
+ * is refused as "option -o needs a value" (--x=VALUE gives a value that
+ * starts with "--"). */
+int cb_args_parse(int argc, char **argv, const cb_cmd_info *info, cb_opt *opts, int nopts, const char **pos,
+                  int max_pos, int *npos, cb_err *e);
+/* the number of entries of an option array (never type the count by hand) */
+#define CB_ARGS_COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+/* Whether option --name was given (after parsing), looked up by name so it
+ * survives reordering the table; a name not in the table is a programmer
+ * error (message on stderr, abort). CB_ARGS_SEEN takes the count from the array. */
+int cb_args_seen(const cb_opt *opts, int nopts, const char *name);
+#define CB_ARGS_SEEN(a, name) cb_args_seen((a), CB_ARGS_COUNT(a), (name))
+/* The usage text (--help) into out. */
+void cb_args_usage(const cb_cmd_info *info, const cb_opt *opts, int nopts, FILE *out);
+/* "coinbc ARGV..." into buf (truncated to n), for manifests and configs. */
+void cb_args_join(char *buf, size_t n, int argc, char **argv);
+/* The prefix of a command's messages into buf: "coinbc CMD: ", and under
+ * mpirun with several ranks "coinbc CMD: rank R of P: ". */
+void cb_args_msg_prefix(char *buf, size_t n, const char *cmd);
+
 /* ---- processes (common/dist.c) ------------------------------------------
  * The one seam to MPI. Built with `make MPI=1` and started by mpirun, a
  * coinbc process is one rank of several; otherwise (the default build, or
@@ -287,5 +342,13 @@ _Noreturn void cb_dist_abort(int status);
 void cb_dist_traffic(int64_t *bytes, double *seconds);
 /* Contiguous share of n items for rank r of p: [*lo, *hi). */
 void cb_dist_share(int64_t n, int r, int p, int64_t *lo, int64_t *hi);
+/* Rank 0 collecting the others' results (common/dist_gather.c). Items
+ * [0, n) of elem bytes at base are shared out by cb_dist_share;
+ * cb_dist_gather_shares copies every other rank's share of base into rank
+ * 0's base (one process: nothing to do). A blob is a size, then bytes, from
+ * a rank to rank 0; *buf is malloc'd. */
+int cb_dist_gather_shares(void *base, size_t elem, int64_t n, cb_err *e);
+int cb_dist_send_blob(const void *buf, int64_t n, cb_err *e);
+int cb_dist_recv_blob(int from, uint8_t **buf, int64_t *n, cb_err *e);
 
 #endif

@@ -168,6 +168,41 @@ int ds_writer_prepare(ds_writer *w, cb_err *e);
  * expert play at the same decode speed). */
 void ds_writer_set_compression(ds_writer *w, int filter, int zlevel);
 
+/* ---- coinbc data info, verify and split (info.c, split.c) ------------------ */
+/* A dataset open with its figures: from the manifest the frames, episodes,
+ * bytes and the levels per mode (modes[0] unknown, [1] easy, [2] hard), and
+ * from every shard (read one level at a time, progress on stderr unless
+ * quiet) the histograms of the labels and of the executed actions. r stays
+ * open for the manifest's other facts until ds_info_close. */
+typedef struct {
+    ds_reader *r;
+    int64_t frames, episodes;
+    uint64_t bytes;
+    int modes[3];
+    int64_t label_hist[DS_NUM_ACTIONS], executed_hist[DS_NUM_ACTIONS];
+} ds_info;
+int ds_info_open(ds_info *in, const char *path, int quiet, cb_err *e);
+void ds_info_close(ds_info *in);
+/* ds_verify_level on every level of the dataset at path, in manifest order
+ * (progress on stderr unless quiet); bad(ctx, message) for each level that
+ * fails. Only a dataset that does not open is an error; *nbad counts the bad
+ * levels of *nlevels. */
+int ds_verify_all(int *nlevels, int *nbad, const char *path, int quiet, void (*bad)(void *ctx, const char *msg),
+                  void *ctx, cb_err *e);
+
+/* The levels of `in` with seeds alo..ahi into the new dataset a, those in
+ * blo..bhi into b (decoded, checked, re-encoded; both keep in's source and
+ * take `command`); both are written, then both manifests put in place while
+ * both locks are held, so a failure leaves neither. A range without levels
+ * is CB_ENOTFOUND. *na, *nb: the levels copied. */
+typedef struct {
+    const char *in, *a, *b;
+    int32_t alo, ahi, blo, bhi;
+    const char *command;
+    int quiet;
+} ds_split_opts;
+int ds_split(int *na, int *nb, const ds_split_opts *o, cb_err *e);
+
 /* ---- relabeling (the memorization probe) ------------------------------------ */
 /* Copies the dataset `in` into the new folder `out`, replacing the label of
  * every frame of the levels with seeds in lo..hi by a uniform random action

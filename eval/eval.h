@@ -284,6 +284,105 @@ int eval_appearance_play(eval_level_result *out, const eval_app_episode *eps, in
 void eval_appearance_play_sum(eval_app_play cell[EVAL_APP_NPLAY], const eval_app_episode *eps,
                               const eval_level_result *res, int64_t n);
 
+/* ---- the commands eval, rollout and appearance ---------------------------
+ * One entry point per command (eval/accuracy_run.c, rollout_run.c,
+ * appearance_run.c). Each opens the checkpoint (a missing one is
+ * CB_ENOTFOUND with what the run folder holds instead and what to do), does
+ * the work, under mpirun each rank its contiguous share with rank 0
+ * gathering in rank order (so rank 0 has the bytes of one process), and on
+ * rank 0 writes the command's records through run/. The command has checked
+ * its options and outputs (cb_path_check_output) first; a result is what it
+ * prints. On the other ranks json stays NULL and nothing is written. */
+typedef struct {
+    const char *run;        /* RUN: eval.json and eval_frames.png go here; config.json names its training data */
+    const char *data;       /* the held-out dataset */
+    const char *checkpoint; /* e.g. RUN/best.ckpt */
+    int32_t lo, hi;         /* held-out level seeds of data, inclusive */
+    int no_train;           /* skip the run's training levels */
+    int quiet;              /* no progress */
+} eval_accuracy_run_opts;
+
+typedef struct {
+    eval_acc test, train;
+    int has_train;            /* train holds the run's training levels */
+    char train_skipped[1024]; /* why they were not evaluated, when their dataset did not open ("" otherwise) */
+    char *json;               /* eval.json's text, set once encoded (then printed even if a write fails) */
+} eval_accuracy_run_result;
+
+/* coinbc eval: the offline accuracy of the checkpoint on data's levels lo..hi
+ * (streamed level by level) and on the run's training levels (config.json's
+ * data and range; none when RUN has no config.json); writes RUN/eval.json
+ * and RUN/eval_frames.png (the middle frame of each of the first 8 held-out
+ * levels with the expert's and the policy's action). No level of data in
+ * lo..hi is CB_ENOTFOUND. Free the result with eval_accuracy_run_free (also
+ * after a failure). */
+int eval_accuracy_run(eval_accuracy_run_result *r, const eval_accuracy_run_opts *o, cb_err *e);
+void eval_accuracy_run_free(eval_accuracy_run_result *r);
+
+typedef struct {
+    const char *run;        /* RUN: rollout.json goes here */
+    const char *checkpoint;
+    int32_t lo, hi;         /* level seeds, inclusive, at most 1000000 of them */
+    int mode, episodes, sample;
+    uint64_t seed;
+    int threads;            /* >= 1 */
+    int quiet;
+    const char *film;       /* a contact sheet of the first episodes of up to 8 levels, or NULL */
+} eval_rollout_run_opts;
+
+typedef struct {
+    eval_rollout_summary who[3]; /* the policy, the expert, a uniformly random policy (EVAL_AGENT_*) */
+    char *json;                  /* rollout.json's text, set once written (then printed even if the film fails) */
+} eval_rollout_run_result;
+
+/* coinbc rollout: the checkpoint, the expert and a random policy play levels
+ * lo..hi; writes RUN/rollout.json, then the film. */
+int eval_rollout_run(eval_rollout_run_result *r, const eval_rollout_run_opts *o, cb_err *e);
+void eval_rollout_run_free(eval_rollout_run_result *r);
+
+/* coinbc appearance, first part: the run's training levels, the levels of
+ * its training dataset (RUN/config.json's data) in config.json's seed range,
+ * into *seeds (malloc'd, also after a failure: free it) and *n. *mode: -1
+ * takes the levels' mode, else it must be theirs. Refuses (with a one-line
+ * message) a run without config.json or training data, levels of both modes,
+ * no training level in the dataset, an unknown mode, and held-out levels
+ * lo..hi that overlap the training levels. */
+int eval_appearance_levels(int32_t **seeds, int *n, int *mode, const char *run, int32_t lo, int32_t hi, cb_err *e);
+
+typedef struct {
+    const char *run;          /* RUN (for the message when the checkpoint is missing) */
+    const char *checkpoint;
+    const char *out;          /* appearance.json to write */
+    const int32_t *train;     /* the training levels (eval_appearance_levels) */
+    int ntrain;
+    int32_t lo, hi;           /* held-out level seeds, inclusive, at most 100000 */
+    int mode;
+    int64_t states;
+    int donors;
+    double noise;
+    int64_t seed;
+    int threads;              /* >= 1 */
+} eval_appearance_run_opts;
+
+typedef struct {
+    game_appearance_sets sets;
+    eval_app_cell cell[2][EVAL_APP_NLOOKS]; /* offline: [training, held-out][own, seen, unseen] */
+    eval_app_play play[EVAL_APP_NPLAY];     /* closed loop */
+    int64_t episodes, steps;                /* closed loop: episodes and steps played */
+    double offline_s, closed_s;             /* seconds */
+    char *json;                             /* appearance.json's text, set once written */
+} eval_appearance_run_result;
+
+/* coinbc appearance: eval_appearance_offline, then eval_appearance_episodes
+ * and _play; writes o->out (appearance.json, checked by run/'s reader first). */
+int eval_appearance_run(eval_appearance_run_result *r, const eval_appearance_run_opts *o, cb_err *e);
+void eval_appearance_run_free(eval_appearance_run_result *r);
+
+/* coinbc report TUNEDIR...'s table on f (eval/tune_table.c): per study the
+ * trials complete, pruned and failed, and the best trial's number and value
+ * (trials.csv through run/). */
+int eval_tune_table(FILE *f, const char *const *dirs, int n, cb_err *e);
+
 /* ---- pictures ------------------------------------------------------------ */
 /* Draws text in a 3x5 pixel font (digits, capitals, ": - / . + % =") at (x, y). */
 void eval_draw_text(uint8_t *rgb, int w, int h, int x, int y, const char *text, const uint8_t color[3]);

@@ -271,6 +271,47 @@ int game_env_init(game_env *env, int32_t seed, int mode, cb_err *e);
 void game_env_step(game_env *env, int action, game_step_out *out);
 void game_env_render(const game_env *env, uint8_t *rgb);
 
+/* ---- coinbc level and coinbc play (game/show.c, game/play.c) ------------ */
+typedef struct {
+    int32_t seed;
+    int mode;
+    FILE *dump;      /* the layout in the refdata text format into this, or NULL */
+    const char *png; /* the first 64x64 observation as PNG, or NULL */
+    const char *map; /* an overview of the whole level as PNG, px pixels per cell, or NULL */
+    int px;
+} game_show_opts;
+typedef struct {
+    int goal_x, goal_y; /* the coin's cell */
+    int enemies, saws, crates;
+    game_theme_names themes;
+} game_level_summary;
+/* Generates the level, writes what o asks for (dump, then png, then map)
+ * and fills *s. */
+int game_level_show(game_level_summary *s, const game_show_opts *o, cb_err *e);
+
+/* The most an actions file (or stdin) may hold: 1000 actions with room for
+ * comments; a larger input is refused, stdin after this many bytes read. */
+#define GAME_ACTIONS_MAX_BYTES ((size_t)1 << 20)
+/* Reads actions from path ("-": the stream in, at most
+ * GAME_ACTIONS_MAX_BYTES of it): integers 0..14 separated by whitespace or
+ * commas, '#' starts a comment; errors name the line. The whole input is
+ * checked; only the first GAME_TIMEOUT actions are kept (no episode is
+ * longer): *out is malloc'd, *n of them. An input without actions is an error. */
+int game_actions_read(int **out, int *n, const char *path, FILE *in, cb_err *e);
+
+typedef struct {
+    int32_t seed;
+    int mode;
+    const int *actions; /* actions[0..nactions), or NULL: the refdata policy (game_refpolicy) */
+    int nactions;
+    const char *frames; /* observation t (before action t) as frames/frame_NNNNNN.png, or NULL */
+    FILE *trace;        /* a game_trace_row line per step */
+    int header;         /* the CSV header line first */
+} game_play_opts;
+/* One episode from the level's start until the first done, GAME_TIMEOUT
+ * steps or the end of the actions (the frames folder made first). */
+int game_play(const game_play_opts *o, cb_err *e);
+
 /* ---- expert planner (game/expert*.c, docs/EXPERT.md) --------------------
  * A planner that searches copies of the deterministic state for the way to
  * the coin. game_expert_act plans the whole way from the state it is given,

@@ -1,11 +1,12 @@
-/* dist.c - the commands' side of running under mpirun (docs/MPI.md): rank 0
- * collects what the other ranks computed, in rank order, so the files it
- * writes are the bytes one process would write. Built on common/dist.c. */
+/* dist_gather.c - rank 0 collecting what the other ranks computed, in rank
+ * order, so the files it writes are the bytes one process would write (the
+ * commands' side of docs/MPI.md). Built on dist.c's point-to-point calls;
+ * one process: no-ops. */
 #include <stdlib.h>
 
-#include "cli/cli.h"
+#include "common/common.h"
 
-int cli_dist_gather(void *base, size_t elem, int64_t n, cb_err *e) {
+int cb_dist_gather_shares(void *base, size_t elem, int64_t n, cb_err *e) {
     int P = cb_dist_size(), me = cb_dist_rank();
     if (P < 2) return 0;
     int64_t lo, hi;
@@ -21,12 +22,12 @@ int cli_dist_gather(void *base, size_t elem, int64_t n, cb_err *e) {
     return 0;
 }
 
-int cli_dist_send_blob(const void *buf, int64_t n, cb_err *e) {
+int cb_dist_send_blob(const void *buf, int64_t n, cb_err *e) {
     int rc = cb_dist_send(&n, sizeof n, 0, e);
     return rc ? rc : cb_dist_send(buf, (size_t)n, 0, e);
 }
 
-int cli_dist_recv_blob(int from, uint8_t **buf, int64_t *n, cb_err *e) {
+int cb_dist_recv_blob(int from, uint8_t **buf, int64_t *n, cb_err *e) {
     *buf = NULL;
     int rc = cb_dist_recv(n, sizeof *n, from, e);
     if (rc) return rc;

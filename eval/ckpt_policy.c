@@ -1,16 +1,15 @@
-/* policy.c - the glue the eval and rollout commands share: a trained
- * checkpoint as an eval_policy (one model copy per worker thread), and the
- * expert as a rollout player. */
+/* ckpt_policy.c - what the eval, rollout and appearance entry points share:
+ * a trained checkpoint as an eval_policy (one model copy per worker thread),
+ * the expert as a rollout player, and the missing-checkpoint error. */
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
-#include "cli/policy.h"
+#include "eval/ckpt_policy.h"
 #include "run/run.h"
 
 static int ckpt_probs(void *self, int worker, const uint8_t *frames, int n, float *probs, cb_err *e) {
-    cli_ckpt_policy *p = self;
+    eval_ckpt_policy *p = self;
     model *m = &p->models[worker];
     /* the rollout asks for one chunk of levels (8 frames) at a time: a small
      * inference batch keeps each worker's model copy small */
@@ -22,7 +21,7 @@ static int ckpt_probs(void *self, int worker, const uint8_t *frames, int n, floa
     return model_predict(m, frames, n, &io, e);
 }
 
-int cli_ckpt_policy_open(cli_ckpt_policy *p, const char *path, int workers, cb_err *e) {
+int eval_ckpt_policy_open(eval_ckpt_policy *p, const char *path, int workers, cb_err *e) {
     memset(p, 0, sizeof *p);
     p->models = calloc((size_t)workers, sizeof *p->models);
     if (!p->models) return cb_fail(e, CB_ENOMEM, "out of memory");
@@ -30,7 +29,7 @@ int cli_ckpt_policy_open(cli_ckpt_policy *p, const char *path, int workers, cb_e
         model_ckpt_state st;
         int rc = model_load(&p->models[w], &st, path, e);
         if (rc) {
-            cli_ckpt_policy_close(p);
+            eval_ckpt_policy_close(p);
             return rc;
         }
         /* the rollout runs one level chunk per worker: one compute thread per copy */
@@ -42,7 +41,7 @@ int cli_ckpt_policy_open(cli_ckpt_policy *p, const char *path, int workers, cb_e
     return 0;
 }
 
-void cli_ckpt_policy_close(cli_ckpt_policy *p) {
+void eval_ckpt_policy_close(eval_ckpt_policy *p) {
     for (int w = 0; w < p->n; w++) model_free(&p->models[w]);
     free(p->models);
     memset(p, 0, sizeof *p);
@@ -50,8 +49,8 @@ void cli_ckpt_policy_close(cli_ckpt_policy *p) {
 
 /* plays a level's episodes with the expert (deterministic, so every episode
  * from the reset state is the same one, played anyway) */
-int cli_expert_level(void *self, int worker, int32_t seed, int mode, int episodes, eval_level_result *out, cb_err *e) {
-    cli_expert_pool *x = self;
+int eval_expert_level(void *self, int worker, int32_t seed, int mode, int episodes, eval_level_result *out, cb_err *e) {
+    eval_expert_pool *x = self;
     game_expert *ex = &x->ex[worker];
     game_env *env = &x->env[worker];
     memset(out, 0, sizeof *out);
@@ -85,7 +84,7 @@ int cli_expert_level(void *self, int worker, int32_t seed, int mode, int episode
     return 0;
 }
 
-int cli_expert_pool_open(cli_expert_pool *x, int workers, cb_err *e) {
+int eval_expert_pool_open(eval_expert_pool *x, int workers, cb_err *e) {
     memset(x, 0, sizeof *x);
     x->ex = calloc((size_t)workers, sizeof *x->ex);
     x->env = calloc((size_t)workers, sizeof *x->env);
@@ -98,7 +97,7 @@ int cli_expert_pool_open(cli_expert_pool *x, int workers, cb_err *e) {
         int rc = game_expert_init(&x->ex[w], NULL, e);
         if (rc) {
             x->n = w;
-            cli_expert_pool_close(x);
+            eval_expert_pool_close(x);
             return rc;
         }
     }
@@ -106,25 +105,27 @@ int cli_expert_pool_open(cli_expert_pool *x, int workers, cb_err *e) {
     return 0;
 }
 
-void cli_expert_pool_close(cli_expert_pool *x) {
+void eval_expert_pool_close(eval_expert_pool *x) {
     for (int w = 0; w < x->n; w++) game_expert_free(&x->ex[w]);
     free(x->ex);
     free(x->env);
     memset(x, 0, sizeof *x);
 }
 
-int cli_no_checkpoint(const char *cmd, const char *run, const char *ckpt) {
+int eval_no_checkpoint(cb_err *e, const char *run, const char *ckpt) {
     run_folder f;
-    cb_err e = {0};
-    int rc = run_folder_verify(&f, run, &e);
-    if (f.pending_commit)
-        return cli_error(cmd, "%s: no checkpoint; %s", ckpt, e.msg);
+    cb_err fe = {0};
+    int rc = run_folder_verify(&f, run, &fe);
+    if (f.pending_commit) return cb_fail(e, CB_ENOTFOUND, "%s: no checkpoint; %s", ckpt, fe.msg);
     if (rc == CB_ENOTFOUND || (!f.has_latest && !f.has_config))
-        return cli_error(cmd, "%s: no checkpoint (is %s a run folder made by coinbc train?)", ckpt, run);
-    if (rc) return cli_error(cmd, "%s: no checkpoint, and the run folder does not read: %s", ckpt, e.msg);
+        return cb_fail(e, CB_ENOTFOUND, "%s: no checkpoint (is %s a run folder made by coinbc train?)", ckpt, run);
+    if (rc)
+        return cb_fail(e, CB_ENOTFOUND, "%s: no checkpoint, and the run folder does not read: %s", ckpt, fe.msg);
     if (f.has_latest && !f.has_best)
-        return cli_error(cmd, "%s: no best.ckpt yet: the run stopped at step %lld, before an epoch %s; continue it with "
-                         "coinbc train --resume -o %s, or pass --checkpoint %s/latest.ckpt", ckpt,
-                         (long long)f.latest_step, f.latest_epoch ? "set a new best" : "ended", run, run);
-    return cli_error(cmd, "%s: no checkpoint (%s holds no latest.ckpt: no epoch of its run has completed)", ckpt, run);
+        return cb_fail(e, CB_ENOTFOUND, "%s: no best.ckpt yet: the run stopped at step %lld, before an epoch %s; "
+                                        "continue it with coinbc train --resume -o %s, or pass --checkpoint "
+                                        "%s/latest.ckpt", ckpt, (long long)f.latest_step,
+                       f.latest_epoch ? "set a new best" : "ended", run, run);
+    return cb_fail(e, CB_ENOTFOUND, "%s: no checkpoint (%s holds no latest.ckpt: no epoch of its run has completed)",
+                   ckpt, run);
 }
