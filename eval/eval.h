@@ -265,6 +265,28 @@ void eval_appearance_play_sum(eval_app_play cell[EVAL_APP_NPLAY], const eval_app
 /* ---- pictures ------------------------------------------------------------ */
 /* Draws text in a 3x5 pixel font (digits, capitals, ": - / . + % =") at (x, y). */
 void eval_draw_text(uint8_t *rgb, int w, int h, int x, int y, const char *text, const uint8_t color[3]);
+/* A contact sheet (film.c): rows x cols cells, each a 64x64 frame inside a
+ * 1-pixel border with label_lines lines of text under it, a head column
+ * head_w pixels wide at the left of the rows and a title row top pixels
+ * high above the columns; black where nothing is drawn. */
+typedef struct {
+    uint8_t *rgb; /* w x h x 3, row 0 at the top */
+    int w, h, rows, cols;
+    int head_w, top, cell_w, cell_h;
+} eval_sheet;
+int eval_sheet_init(eval_sheet *s, int rows, int cols, int head_w, int top, int label_lines, cb_err *e);
+void eval_sheet_free(eval_sheet *s);
+/* The top-left pixel of cell (row, col)'s frame. */
+void eval_sheet_frame_xy(const eval_sheet *s, int row, int col, int *x, int *y);
+void eval_sheet_frame(eval_sheet *s, int row, int col, const uint8_t *frame);
+/* Text on label line `line` under cell (row, col)'s frame. */
+void eval_sheet_label(eval_sheet *s, int row, int col, int line, const char *text, const uint8_t color[3]);
+/* Text in the head column of `row`, dy pixels below the row's top. */
+void eval_sheet_head(eval_sheet *s, int row, int dy, const char *text, const uint8_t color[3]);
+/* Text in the title row above column col. */
+void eval_sheet_title(eval_sheet *s, int col, const char *text, const uint8_t color[3]);
+/* The sheet as a PNG, atomically (game_write_png). */
+int eval_sheet_write(const eval_sheet *s, const char *path, cb_err *e);
 /* A contact sheet PNG: one row per level's first episode (the film_* arrays
  * of eval_rollout_opts), `cols` frames per row. */
 int eval_film_write(const char *path, const int32_t *seeds, int nlevels, const uint8_t *film,
