@@ -117,7 +117,7 @@ int cli_cmd_appearance(int argc, char **argv) {
         "the decision on the original frame, mean KL divergence from it. Then the closed loop: greedy play,\n"
         "one episode per level and look, in four cells of layout x look (training levels as they are, in\n"
         "unseen looks; held-out levels in training levels' looks, as they are), success with 95% Wilson\n"
-        "intervals. Writes RUN/appearance.json.",
+        "intervals. Writes RUN/appearance.json and beside it appearance.png, a strip of example frames.",
         "coinbc appearance RUN --levels A-B [--mode M] [--states N] [--donors K] [--seed S] [--json] [-o FILE]",
         "In easy mode only the background offset and the enemy and crate themes vary: there are no unseen\n"
         "looks, and the seen-look cells change only those.\n"
@@ -167,10 +167,12 @@ int cli_cmd_appearance(int argc, char **argv) {
         out = outbuf;
     }
     {
-        char cfg_json[4200];
+        char cfg_json[4200], strip[4200]; /* strip: the example frames beside the record */
         snprintf(cfg_json, sizeof cfg_json, "%s/config.json", pos[0]);
         const char *in[] = {ckpt, cfg_json};
-        if (cb_path_check_output(own ? "RUN" : "-o", out, own ? CB_OUT_RUN_RECORD : CB_OUT_FILE, in, CLI_COUNT(in), &e)) {
+        if (cb_path_check_output(own ? "RUN" : "-o", out, own ? CB_OUT_RUN_RECORD : CB_OUT_FILE, in, CLI_COUNT(in), &e) ||
+            eval_appearance_strip_path(strip, sizeof strip, out, &e) ||
+            cb_path_check_output(own ? "RUN" : "-o", strip, own ? CB_OUT_RUN_RECORD : CB_OUT_FILE, in, CLI_COUNT(in), &e)) {
             free(train);
             return cli_fail(CMD, &e), 2;
         }
@@ -250,7 +252,8 @@ int cli_cmd_appearance(int argc, char **argv) {
                                      play[k].success,  play[k].lo,     play[k].hi};
     /* checked by run/'s own reader before anything is written */
     run_appearance back;
-    if (run_appearance_encode(&js, &rec, &e) || run_appearance_decode(&back, js.s, js.len, out, &e) ||
+    if (eval_appearance_strip_save(rec.strip, sizeof rec.strip, out, &o, &sets, &e) ||
+        run_appearance_encode(&js, &rec, &e) || run_appearance_decode(&back, js.s, js.len, out, &e) ||
         cb_write_file_atomic(out, js.s, js.len, &e)) {
         status = cli_fail(CMD, &e);
         goto done;

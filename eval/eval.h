@@ -293,6 +293,54 @@ int eval_film_write(const char *path, const int32_t *seeds, int nlevels, const u
                     const uint8_t *film_action, const int *film_len, const int *film_outcome, int film_steps, int cols,
                     cb_err *e);
 
+/* ---- the appearance probe's strip (eval/appearance_strip.c) ------------
+ * Example frames of the probe: up to EVAL_APP_STRIP_TRAIN training levels
+ * and EVAL_APP_STRIP_HELD held-out levels, drawn without repeats from the
+ * probe's levels (in o->train's and o->heldout's order; all of them when
+ * there are fewer), each at one state drawn uniformly from its o->states
+ * states, all from the stream cb_rng_seed2(o->seed ^ 0x6170706561720002, 0)
+ * (training levels, then held-out levels, then the steps). Each state is
+ * the probe's own (its level's play replayed, eval_app_state), shown in the
+ * level's own look, in the first training level's look the probe gives a
+ * held-out level, and in the first unseen look it gives any level (when
+ * there are unseen looks); the expert's label and the policy's argmax on
+ * each frame (worker 0, one batch). */
+#define EVAL_APP_STRIP_TRAIN 2
+#define EVAL_APP_STRIP_HELD 2
+#define EVAL_APP_STRIP_ROWS (EVAL_APP_STRIP_TRAIN + EVAL_APP_STRIP_HELD)
+typedef struct {
+    int32_t seed;
+    int heldout;
+    int64_t step;                    /* the state's step in its level's play, 0-based */
+    int has[EVAL_APP_NLOOKS];        /* [EVAL_APP_ORIG] always, _SEEN for held-out levels, _UNSEEN with unseen looks */
+    int32_t seen_donor;              /* the training level whose look _SEEN is (-1: none) */
+    uint8_t unseen_look[3];          /* bg, wall, player of _UNSEEN */
+    int label;                       /* the expert's */
+    int action[EVAL_APP_NLOOKS];     /* the policy's argmax per look (-1 where the row has no such look) */
+    uint8_t frame[EVAL_APP_NLOOKS][GAME_OBS_BYTES];
+} eval_app_strip_row;
+typedef struct {
+    int nrows;                       /* training rows first */
+    int cols[EVAL_APP_NLOOKS];       /* 1 for each look some row has: the strip's columns */
+    eval_app_strip_row row[EVAL_APP_STRIP_ROWS];
+} eval_app_strip;
+/* The strip of o's probe (sets: the looks of o's training levels, as
+ * eval_appearance_offline fills them). The same checks as the probe. */
+int eval_appearance_strip(eval_app_strip *s, const eval_app_opts *o, const game_appearance_sets *sets, cb_err *e);
+/* Draws it (initialising sh): a row per state with its level, layout and
+ * step at the left, a column per look, under each frame E: the expert's
+ * action, P: the policy's (green OK where they agree, red X where not) and,
+ * for swapped looks, whether the policy's action is the one it takes on
+ * the own look (SAME AS OWN) or not (MOVED). */
+int eval_appearance_strip_draw(eval_sheet *sh, const eval_app_strip *s, cb_err *e);
+/* The strip's file beside a record: FILE.json -> FILE.png, else FILE.png
+ * (RUN/appearance.json -> RUN/appearance.png). CB_EARG when it does not fit. */
+int eval_appearance_strip_path(char *out, size_t n, const char *record, cb_err *e);
+/* Computes, draws and writes the strip beside `record` (atomically) and
+ * puts its file name into name[0..n) for the record's "strip" key. */
+int eval_appearance_strip_save(char *name, size_t n, const char *record, const eval_app_opts *o,
+                               const game_appearance_sets *sets, cb_err *e);
+
 /* ---- report --------------------------------------------------------------- */
 /* One self-contained HTML page comparing run folders (see report.c for the
  * files it reads), written atomically. */

@@ -75,11 +75,12 @@ int run_appearance_encode(run_text *out, const run_appearance *v, cb_err *e) {
     json_decref(cells);
     json_decref(plays);
     json_decref(looks);
+    if (o && v->strip[0] && json_object_set_new(o, "strip", json_string(v->strip))) json_decref(o), o = NULL;
     return rj_dump(out, o, 2, "appearance.json", e);
 }
 
 static const char *const KEYS[] = {"checkpoint", "levels", "mode", "train_levels", "states_per_level", "noise",
-                                   "seed", "donors", "looks", "offline", "closed_loop", NULL};
+                                   "seed", "donors", "looks", "offline", "closed_loop", "strip", NULL};
 static const char *const LOOK_KEYS[] = {"seen_backgrounds", "seen_pairs", "seen_looks", "unseen_backgrounds",
                                         "unseen_pairs", "unseen_looks", NULL};
 static const char *const PLAY_KEYS[] = {"episodes", "coins", "deaths", "timeouts", "success", "success_lo",
@@ -188,6 +189,13 @@ static int decode(void *p, json_t *o, const char *name, cb_err *e) {
     if ((rc = rj_int(o, name, "seed", 0, INT64_MAX, &v->seed, e))) return rc;
     if ((rc = rj_int(o, name, "donors", 1, 16, &k, e))) return rc;
     v->donors = (int)k;
+    /* optional (records from before the strip have none): a plain file name beside the record */
+    if (json_object_get(o, "strip")) {
+        if ((rc = rj_str(o, name, "strip", v->strip, sizeof v->strip, e))) return rc;
+        if (!v->strip[0] || strchr(v->strip, '/') || !strcmp(v->strip, ".") || !strcmp(v->strip, ".."))
+            return cb_fail(e, CB_EFORMAT, "%s: key \"strip\" is \"%s\", not the name of a file beside the record",
+                           name, v->strip);
+    }
 
     snprintf(sub, sizeof sub, "%s: looks", name);
     json_t *lo = object(o, name, "looks", e);

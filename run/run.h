@@ -278,6 +278,7 @@ typedef struct {
     int unseen_backgrounds, unseen_pairs, unseen_looks;
     run_app_cell cell[2][RUN_APP_LOOKS];
     run_app_play play[RUN_APP_PLAYS]; /* seen/seen, seen/unseen, held-out/seen, held-out/own */
+    char strip[256]; /* "strip": the example frames' PNG beside the record (a file name); "" when none is named */
 } run_appearance;
 
 int run_appearance_encode(run_text *out, const run_appearance *v, cb_err *e);
