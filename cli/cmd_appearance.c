@@ -252,7 +252,7 @@ int cli_cmd_appearance(int argc, char **argv) {
                                      play[k].success,  play[k].lo,     play[k].hi};
     /* checked by run/'s own reader before anything is written */
     run_appearance back;
-    if (eval_appearance_strip_save(rec.strip, sizeof rec.strip, out, &o, &sets, &e) ||
+    if (eval_appearance_strip_save(&rec, out, &o, &sets, &e) ||
         run_appearance_encode(&js, &rec, &e) || run_appearance_decode(&back, js.s, js.len, out, &e) ||
         cb_write_file_atomic(out, js.s, js.len, &e)) {
         status = cli_fail(CMD, &e);

@@ -14,6 +14,7 @@
 
 #include "eval/app_variants.h"
 #include "eval/eval.h"
+#include "run/run.h"
 
 #define STRIP_STREAM 0x6170706561720002ull /* the choice of states: its own RNG stream */
 #define HEAD_W 40
@@ -187,21 +188,26 @@ int eval_appearance_strip_path(char *out, size_t n, const char *record, cb_err *
     return 0;
 }
 
-int eval_appearance_strip_save(char *name, size_t n, const char *record, const eval_app_opts *o,
+int eval_appearance_strip_save(struct run_appearance *rec, const char *record, const eval_app_opts *o,
                                const game_appearance_sets *sets, cb_err *e) {
+    _Static_assert(EVAL_APP_STRIP_ROWS <= RUN_APP_STRIP_MAX, "the record holds every state of the strip");
     char path[4200];
     int rc = eval_appearance_strip_path(path, sizeof path, record, e);
     if (rc) return rc;
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    if (strlen(base) >= n) return cb_fail(e, CB_EARG, "appearance strip: the name %s is too long for the record", base);
     eval_app_strip *s = malloc(sizeof *s);
     if (!s) return cb_fail(e, CB_ENOMEM, "appearance strip: out of memory");
     eval_sheet sh = {0};
     rc = eval_appearance_strip(s, o, sets, e);
     if (!rc) rc = eval_appearance_strip_draw(&sh, s, e);
     if (!rc) rc = eval_sheet_write(&sh, path, e);
-    if (!rc) snprintf(name, n, "%s", base);
+    if (!rc) {
+        rec->nstrip = s->nrows;
+        for (int i = 0; i < s->nrows; i++) {
+            rec->strip[i].level = s->row[i].seed;
+            rec->strip[i].heldout = s->row[i].heldout;
+            rec->strip[i].step = s->row[i].step;
+        }
+    }
     eval_sheet_free(&sh);
     free(s);
     return rc;

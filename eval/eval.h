@@ -336,9 +336,10 @@ int eval_appearance_strip_draw(eval_sheet *sh, const eval_app_strip *s, cb_err *
 /* The strip's file beside a record: FILE.json -> FILE.png, else FILE.png
  * (RUN/appearance.json -> RUN/appearance.png). CB_EARG when it does not fit. */
 int eval_appearance_strip_path(char *out, size_t n, const char *record, cb_err *e);
-/* Computes, draws and writes the strip beside `record` (atomically) and
- * puts its file name into name[0..n) for the record's "strip" key. */
-int eval_appearance_strip_save(char *name, size_t n, const char *record, const eval_app_opts *o,
+/* Computes, draws and writes the strip beside the record file `record`
+ * (atomically), and lists its states in rec's strip (run/run.h). */
+struct run_appearance;
+int eval_appearance_strip_save(struct run_appearance *rec, const char *record, const eval_app_opts *o,
                                const game_appearance_sets *sets, cb_err *e);
 
 /* ---- report --------------------------------------------------------------- */

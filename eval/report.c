@@ -7,8 +7,8 @@
  * RUN/rollout.json, RUN/agreement.json, RUN/appearance.json and the
  * memorization probe's RUN/{relabeled,true,test}.json (eval.json format, as
  * coinbc compare writes them into probe/METHOD/) through run/'s strict
- * readers, and RUN/eval_frames.png and the appearance probe's strip (the
- * PNG appearance.json names, RUN/appearance.png); a missing file leaves its cells empty
+ * readers, and RUN/eval_frames.png and the appearance probe's strip
+ * (RUN/appearance.png, when appearance.json lists one); a missing file leaves its cells empty
  * (a section with nothing to show says why), a damaged one is an error.
  * Runs are named by the shortest distinct suffix of their paths and drawn
  * in their method's colour (eval_method_color), several runs of one method
@@ -40,7 +40,7 @@ typedef struct {
     double *vals; /* nrows x ncols, NaN where empty */
     uint8_t *png;
     size_t png_n;
-    uint8_t *strip; /* the appearance strip appearance.json names, NULL when it names none or it is gone */
+    uint8_t *strip; /* RUN/appearance.png when appearance.json lists a strip, NULL when it lists none or it is gone */
     size_t strip_n;
 } run_data;
 
@@ -123,7 +123,8 @@ static int load_run(run_data *r, const char *dir, cb_err *e) {
     }
     if ((rc = load_metrics(r, e))) return rc;
     if ((rc = slurp(dir, "eval_frames.png", FRAMES_PNG_MAX_BYTES, &r->png, &r->png_n, e))) return rc;
-    if (r->has_app && r->app.strip[0] && (rc = slurp(dir, r->app.strip, STRIP_PNG_MAX_BYTES, &r->strip, &r->strip_n, e)))
+    if (r->has_app && r->app.nstrip > 0 &&
+        (rc = slurp(dir, "appearance.png", STRIP_PNG_MAX_BYTES, &r->strip, &r->strip_n, e)))
         return rc;
     r->method = r->has_config ? run_method_name(r->config.method) : NULL;
     if (!r->has_config && !r->nrows && !r->has_eval)
@@ -251,7 +252,8 @@ static const struct {
 };
 #define APP_NGROUPS 5
 
-/* The strip coinbc appearance drew beside each run's appearance.json, and
+/* The strip coinbc appearance drew beside each run's appearance.json
+ * (RUN/appearance.png, for appearance.json's "strip" states), and
  * for the runs without one why not */
 static void appearance_strips(FILE *f, const run_data *rd, int nruns) {
     fprintf(f, "<h3>Example frames</h3>\n<p class=\"note\">A few of the probe's states (chosen from its seed), "
@@ -280,12 +282,11 @@ static void appearance_strips(FILE *f, const run_data *rd, int nruns) {
         const run_appearance *a = &r->app;
         fprintf(f, "<p class=\"nostrip\">");
         eval_html_escape(f, r->name);
-        if (a->strip[0]) {
-            fprintf(f, ": no strip, appearance.json names ");
-            eval_html_escape(f, a->strip);
-            fprintf(f, ", which is not in the folder");
+        if (a->nstrip > 0) {
+            fprintf(f, ": no strip, appearance.json lists the %d states of one, but appearance.png is not in the "
+                       "folder", a->nstrip);
         } else {
-            fprintf(f, ": no strip, appearance.json names none (it was written before coinbc appearance drew one)");
+            fprintf(f, ": no strip, appearance.json lists none (it was written before coinbc appearance drew one)");
         }
         if (checkpoint_kept(a->checkpoint)) {
             fprintf(f, "; its checkpoint is there, so <code>coinbc appearance RUN --levels %d-%d --mode %s --states "

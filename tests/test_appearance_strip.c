@@ -276,13 +276,19 @@ static void test_strip_sheet_and_file(void **st) {
         }
     }
     eval_sheet_free(&want);
-    /* the file beside a record: the sheet's PNG, and its name for the record */
-    char *root = test_tmpdir(), rec[4200], png[4300], name[256];
+    /* the file beside a record: the sheet's PNG, and its states for the record */
+    char *root = test_tmpdir(), rec[4200], png[4300];
     snprintf(rec, sizeof rec, "%s/probe.json", root);
     assert_int_equal(eval_appearance_strip_path(png, sizeof png, rec, &e), 0);
     assert_string_equal(png + strlen(root), "/probe.png");
-    assert_int_equal(eval_appearance_strip_save(name, sizeof name, rec, &o, &sets, &e), 0);
-    assert_string_equal(name, "probe.png");
+    run_appearance ra = {0};
+    assert_int_equal(eval_appearance_strip_save(&ra, rec, &o, &sets, &e), 0);
+    assert_int_equal(ra.nstrip, s->nrows);
+    for (int i = 0; i < s->nrows; i++) {
+        assert_int_equal(ra.strip[i].level, s->row[i].seed);
+        assert_int_equal(ra.strip[i].heldout, s->row[i].heldout);
+        assert_int_equal(ra.strip[i].step, s->row[i].step);
+    }
     game_png enc;
     game_png_init(&enc);
     assert_int_equal(game_png_encode(&enc, sh.rgb, sh.w, sh.h, &e), 0);
@@ -336,7 +342,7 @@ static void test_strip_easy_and_few_levels(void **st) {
     free(s);
 }
 
-/* appearance.json's optional "strip": a plain file name beside the record */
+/* appearance.json's optional "strip": the states the strip beside it shows */
 static void test_record_strip_key(void **st) {
     (void)st;
     uint8_t *b;
@@ -346,31 +352,68 @@ static void test_record_strip_key(void **st) {
     run_appearance a, back;
     assert_int_equal(run_appearance_decode(&a, (char *)b, n, "seed", &e), 0);
     free(b);
-    assert_string_equal(a.strip, ""); /* a record from before the strip */
+    assert_int_equal(a.nstrip, 0); /* a record from before the strip */
     run_text t = {0};
     assert_int_equal(run_appearance_encode(&t, &a, &e), 0);
     assert_null(strstr(t.s, "\"strip\""));
     run_text_free(&t);
-    snprintf(a.strip, sizeof a.strip, "appearance.png");
+    /* held-out levels a.level_lo..a.level_hi; training levels outside them */
+    int32_t tr = a.level_lo > 0 ? a.level_lo - 1 : a.level_hi + 1;
+    a.nstrip = 3;
+    a.strip[0].level = tr, a.strip[0].heldout = 0, a.strip[0].step = 0;
+    a.strip[1].level = a.level_lo, a.strip[1].heldout = 1, a.strip[1].step = a.states_per_level - 1;
+    a.strip[2].level = a.level_hi, a.strip[2].heldout = 1, a.strip[2].step = 1;
     assert_int_equal(run_appearance_encode(&t, &a, &e), 0);
-    assert_non_null(strstr(t.s, "\"strip\": \"appearance.png\""));
+    char want[128];
+    snprintf(want, sizeof want, "\"level\": %d,\n      \"layout\": \"heldout\",", a.level_lo);
+    assert_non_null(strstr(t.s, want));
     assert_int_equal(run_appearance_decode(&back, t.s, t.len, "R/appearance.json", &e), 0);
     assert_memory_equal(&a, &back, sizeof a);
-    const char *bad[] = {"\"../x.png\"", "\"\"", "\"..\"", "\"a/b.png\"", "3", "null"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        const char *k = strstr(t.s, "\"appearance.png\"");
-        assert_non_null(k);
-        size_t pre = (size_t)(k - t.s), old = strlen("\"appearance.png\""), nb = strlen(bad[i]);
-        char *m = malloc(t.len - old + nb + 1);
+    run_text_free(&t);
+    /* each of these is refused with a message naming the record and the state */
+    for (int k = 0; k < 5; k++) {
+        run_appearance m = a;
+        const char *word = "\"step\"";
+        if (k == 0) m.strip[1].step = a.states_per_level; /* past the level's states */
+        if (k == 1) m.strip[1].step = -1;
+        if (k == 2) m.strip[0].level = a.level_lo, word = "but its layout is"; /* "seen", inside the held-out range */
+        if (k == 3) m.strip[1].heldout = 0, word = "but its layout is";       /* "seen", a held-out level */
+        if (k == 4) m.strip[2].level = tr, m.strip[2].heldout = 0, word = "training levels come first";
+        assert_int_equal(run_appearance_encode(&t, &m, &e), 0);
+        int rc = run_appearance_decode(&back, t.s, t.len, "R/appearance.json", &e);
+        if (rc != CB_EFORMAT || !strstr(e.msg, word) || !strstr(e.msg, "R/appearance.json: strip["))
+            fail_msg("case %d: want an error naming \"%s\", got %d: %s", k, word, rc, e.msg);
+        run_text_free(&t);
+    }
+    /* not an array of 1..4 states, or a state with another key: "strip" is the last key, so the text
+     * from it to the end is replaced */
+    assert_int_equal(run_appearance_encode(&t, &a, &e), 0);
+    const char *forms[][2] = {
+        {"\"strip\": 3\n}\n", "expected an array of 1 to 4"},
+        {"\"strip\": []\n}\n", "expected an array of 1 to 4"},
+        {"\"strip\": [1]\n}\n", "expected an object"},
+        {"\"strip\": [{\"level\": 1, \"layout\": \"seen\", \"step\": 0, \"look\": 1}]\n}\n", "unknown key \"look\""},
+        {"\"strip\": [{\"level\": 1, \"layout\": \"own\", \"step\": 0}]\n}\n", "not seen or heldout"},
+    };
+    const char *p = strstr(t.s, "\"strip\": [");
+    assert_non_null(p);
+    size_t pre = (size_t)(p - t.s);
+    for (size_t k = 0; k < sizeof forms / sizeof forms[0]; k++) {
+        char *m = malloc(pre + strlen(forms[k][0]) + 1);
         assert_non_null(m);
         memcpy(m, t.s, pre);
-        memcpy(m + pre, bad[i], nb);
-        memcpy(m + pre + nb, k + old, t.len - pre - old + 1);
+        strcpy(m + pre, forms[k][0]);
         int rc = run_appearance_decode(&back, m, strlen(m), "R/appearance.json", &e);
-        if (rc != CB_EFORMAT || !strstr(e.msg, "\"strip\"") || !strstr(e.msg, "R/appearance.json"))
-            fail_msg("strip %s: want a format error naming the key, got %d: %s", bad[i], rc, e.msg);
+        if (rc != CB_EFORMAT || !strstr(e.msg, forms[k][1]) || !strstr(e.msg, "R/appearance.json"))
+            fail_msg("form %zu: want \"%s\", got %d: %s", k, forms[k][1], rc, e.msg);
         free(m);
     }
+    /* the untouched text reads */
+    char *m = malloc(t.len + 1);
+    assert_non_null(m);
+    memcpy(m, t.s, t.len + 1);
+    assert_int_equal(run_appearance_decode(&back, m, strlen(m), "R/appearance.json", &e), 0);
+    free(m);
     run_text_free(&t);
 }
 
@@ -421,7 +464,8 @@ static void test_command_and_report(void **st) {
     run_appearance a;
     cb_err e = {0};
     if (run_appearance_read(&a, run, &e)) fail_msg("%s", e.msg);
-    assert_string_equal(a.strip, "appearance.png");
+    assert_int_equal(a.nstrip, 4);
+    assert_true(!a.strip[0].heldout && !a.strip[1].heldout && a.strip[2].heldout && a.strip[3].heldout);
     size_t n1, n2;
     char *t1 = slurp(p, &n1);
     assert_memory_equal(t1, "\x89PNG\r\n\x1a\n", 8);
@@ -453,8 +497,8 @@ static void test_command_and_report(void **st) {
     must_run(test_run(out, sizeof out, err, sizeof err, "report %s %s -o %s", run, kept, q), "report kept", err);
     page = slurp(q, &n1);
     assert_non_null(strstr(page, "<img class=\"strip\""));
-    char *why = strstr(page, "<p class=\"nostrip\">kept: no strip, appearance.json names appearance.png, which is "
-                             "not in the folder");
+    char *why = strstr(page, "<p class=\"nostrip\">kept: no strip, appearance.json lists the 4 states of one, but "
+                             "appearance.png is not in the folder");
     assert_non_null(why);
     /* the record's checkpoint is run/best.ckpt, still there: the command that draws it again */
     assert_non_null(strstr(why, "its checkpoint is there, so <code>coinbc appearance RUN --levels 100-102 --mode hard "
@@ -469,24 +513,20 @@ static void test_command_and_report(void **st) {
     assert_non_null(strstr(why, "is not kept (coinbc compare, for one, keeps only its runs' summaries)"));
     assert_non_null(strstr(why, "/run/best.ckpt"));
     free(page);
-    /* a record from before the strip names none */
-    assert_int_equal(sh("sed -i '/\"strip\"/d' %s/appearance.json", kept), 0);
+    /* a record from before the strip lists none */
+    run_appearance old;
+    run_text ot = {0};
+    if (run_appearance_read(&old, kept, &e)) fail_msg("%s", e.msg);
+    old.nstrip = 0;
     char ap[4400];
     snprintf(ap, sizeof ap, "%s/appearance.json", kept);
-    char *rec = slurp(ap, &n1);
-    /* "closed_loop", now the last key, keeps its comma: cut it */
-    char *c = strstr(rec, "},\n}");
-    if (c) {
-        memmove(c + 1, c + 2, strlen(c + 2) + 1);
-        FILE *f = fopen(ap, "w");
-        assert_non_null(f);
-        fputs(rec, f);
-        fclose(f);
-    }
-    free(rec);
+    assert_int_equal(run_appearance_encode(&ot, &old, &e), 0);
+    assert_null(strstr(ot.s, "\"strip\""));
+    assert_int_equal(cb_write_file_atomic(ap, ot.s, ot.len, &e), 0);
+    run_text_free(&ot);
     must_run(test_run(out, sizeof out, err, sizeof err, "report %s -o %s", kept, q), "report old record", err);
     page = slurp(q, &n1);
-    assert_non_null(strstr(page, "kept: no strip, appearance.json names none (it was written before coinbc appearance "
+    assert_non_null(strstr(page, "kept: no strip, appearance.json lists none (it was written before coinbc appearance "
                                  "drew one)"));
     free(page);
     test_rmtree(root);
