@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -488,6 +489,15 @@ static void test_command_and_report(void **st) {
     assert_non_null(strstr(page, "<img class=\"strip\" alt=\"strip\" width=\"476\" src=\"data:image/png;base64,iVBOR"));
     assert_null(strstr(page, "nostrip\">"));
     free(page);
+    /* a strip that is not a regular file is refused, unread, naming it */
+    snprintf(q, sizeof q, "%s/strip.keep", root);
+    assert_int_equal(rename(p, q), 0);
+    assert_int_equal(mkfifo(p, 0600), 0);
+    assert_int_equal(test_run(out, sizeof out, err, sizeof err, "report %s --json", run), 1);
+    assert_non_null(strstr(err, "appearance.png"));
+    assert_int_equal(unlink(p), 0);
+    assert_int_equal(rename(q, p), 0);
+    snprintf(q, sizeof q, "%s/r.html", root);
     /* what coinbc compare keeps: the summaries, no checkpoint, no strip */
     char kept[4300];
     snprintf(kept, sizeof kept, "%s/kept", root);
