@@ -256,11 +256,15 @@ static const struct {
  * (RUN/appearance.png, for appearance.json's "strip" states), and
  * for the runs without one why not */
 static void appearance_strips(FILE *f, const run_data *rd, int nruns) {
-    fprintf(f, "<h3>Example frames</h3>\n<p class=\"note\">A few of the probe's states (chosen from its seed), "
-               "each in the level's own look, in a training level's look (held-out layouts) and in an unseen look "
-               "(when there are unseen looks). Under each frame: E, the expert's action; P, the policy's (green OK: "
-               "the expert's, red X: another); under a swapped look, SAME AS OWN when the policy takes the action "
-               "it takes on the own look, MOVED when the look alone changed its decision.</p>\n");
+    int any = 0;
+    for (int i = 0; i < nruns; i++) any |= rd[i].strip != NULL;
+    fprintf(f, "<h3>Example frames</h3>\n");
+    if (any)
+        fprintf(f, "<p class=\"note\">A few of the probe's states (chosen from its seed), each in the level's own "
+                   "look, in a training level's look (held-out layouts) and in an unseen look (when there are unseen "
+                   "looks). Under each frame: E, the expert's action; P, the policy's (green OK: the expert's, red X: "
+                   "another); under a swapped look, SAME AS OWN when the policy takes the action it takes on the own "
+                   "look, MOVED when the look alone changed its decision.</p>\n");
     int open = 0;
     for (int i = 0; i < nruns; i++) {
         const run_data *r = &rd[i];
