@@ -89,7 +89,7 @@ static const cli_cmd_info INFO = {
     "the decision on the original frame, mean KL divergence from it. Then the closed loop: greedy play,\n"
     "one episode per level and look, in four cells of layout x look (training levels as they are, in\n"
     "unseen looks; held-out levels in training levels' looks, as they are), success with 95% Wilson\n"
-    "intervals. Writes RUN/appearance.json.",
+    "intervals. Writes RUN/appearance.json and beside it appearance.png, a strip of example frames.",
     "coinbc appearance RUN --levels A-B [--mode M] [--states N] [--donors K] [--seed S] [--json] [-o FILE]",
     "In easy mode only the background offset and the enemy and crate themes vary: there are no unseen\n"
     "looks, and the seen-look cells change only those.\n"
@@ -141,7 +141,10 @@ int cli_cmd_appearance(int argc, char **argv) {
     snprintf(cfg_json, sizeof cfg_json, "%s/config.json", pos[0]);
     o.checkpoint = ckpt ? ckpt : ckbuf, o.out = out ? out : outbuf;
     const char *in[] = {o.checkpoint, cfg_json};
-    if (!rc && cb_path_check_output(out ? "-o" : "RUN", o.out, out ? CB_OUT_FILE : CB_OUT_RUN_RECORD, in, 2, &e)) {
+    char strip[4200]; /* the example frames beside the record */
+    if (!rc && (cb_path_check_output(out ? "-o" : "RUN", o.out, out ? CB_OUT_FILE : CB_OUT_RUN_RECORD, in, 2, &e) ||
+                eval_appearance_strip_path(strip, sizeof strip, o.out, &e) ||
+                cb_path_check_output(out ? "-o" : "RUN", strip, out ? CB_OUT_FILE : CB_OUT_RUN_RECORD, in, 2, &e))) {
         free(train);
         return cli_fail(CMD, &e), 2;
     }

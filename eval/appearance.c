@@ -93,6 +93,30 @@ int eval_app_variants(game_level *var, int *look, eval_app_level *r, const game_
     return nv;
 }
 
+/* One state of a level's play, as `coinbc record` plays it: the frame of
+ * env's state in its own look into f[0] and in var[0..nv)'s looks into
+ * f[1..nv] (nothing drawn when f is NULL), the expert's label, then a step
+ * with the label or, with probability eps, a uniformly random action (drawn
+ * from noise; counted in *random). Shared with the strip
+ * (appearance_strip.c), so its states are the probe's. */
+int eval_app_state(uint8_t *f, int *label, int64_t *random, game_env *env, const game_level *var, int nv,
+                   game_expert *ex, cb_rng *noise, double eps, cb_err *e) {
+    if (f) {
+        game_env_render(env, f);
+        for (int v = 0; v < nv; v++) game_render(f + (size_t)(1 + v) * GAME_OBS_BYTES, &var[v], &env->state, &env->trails);
+    }
+    cb_err xe = {0};
+    int xrc = game_expert_act(ex, &env->level, &env->state, label, &xe);
+    if (xrc == CB_EARG || xrc == CB_ENOMEM) return cb_fail(e, xrc, "%s", xe.msg);
+    int executed = *label;
+    if (cb_rng_uniform(noise) < eps) {
+        executed = (int)cb_rng_below(noise, GAME_NUM_ACTIONS);
+        (*random)++;
+    }
+    game_env_step(env, executed, NULL);
+    return 0;
+}
+
 /* the policy on a batch of ns states x (1 + nv) frames; accumulates the cells */
 static int score(app_ctx *x, eval_app_level *r, int worker, int ns, int nv, const int *look, const uint8_t *labels,
                  cb_err *e) {
@@ -144,24 +168,12 @@ static int app_level(void *vctx, int64_t i, int worker) {
     game_expert_reset(ex);
     uint8_t labels[BATCH_STATES];
     int ns = 0;
-    cb_err xe = {0};
     for (int64_t t = 0; t < o->states; t++) {
-        uint8_t *f = x->frames[worker] + (size_t)ns * per * GAME_OBS_BYTES;
-        game_env_render(env, f);
-        for (int v = 0; v < nv; v++) game_render(f + (size_t)(1 + v) * GAME_OBS_BYTES, &var[v], &env->state, &env->trails);
         int label;
-        int xrc = game_expert_act(ex, &env->level, &env->state, &label, &xe);
-        if (xrc == CB_EARG || xrc == CB_ENOMEM) {
-            rc = cb_fail(e, xrc, "%s", xe.msg);
+        if ((rc = eval_app_state(x->frames[worker] + (size_t)ns * per * GAME_OBS_BYTES, &label, &r->random_actions, env,
+                                 var, nv, ex, &noise, o->noise, e)))
             goto out;
-        }
         labels[ns++] = (uint8_t)label;
-        int executed = label;
-        if (cb_rng_uniform(&noise) < o->noise) {
-            executed = (int)cb_rng_below(&noise, GAME_NUM_ACTIONS);
-            r->random_actions++;
-        }
-        game_env_step(env, executed, NULL);
         if (ns == BATCH_STATES || t + 1 == o->states) {
             if ((rc = score(x, r, worker, ns, nv, look, labels, e))) goto out;
             ns = 0;

@@ -64,8 +64,10 @@ int eval_appearance_levels(int32_t **seeds, int *n, int *mode, const char *run, 
     return 0;
 }
 
-/* appearance.json from the sums, checked by run/'s own reader before it is written */
-static int write_record(eval_appearance_run_result *r, const eval_appearance_run_opts *o, cb_err *e) {
+/* appearance.json from the sums, checked by run/'s own reader before it is
+ * written, and the strip of example frames beside it (it lists the strip's states) */
+static int write_record(eval_appearance_run_result *r, const eval_appearance_run_opts *o, const eval_app_opts *ao,
+                        cb_err *e) {
     const game_appearance_sets *s = &r->sets;
     run_appearance rec = {.hard = o->mode == GAME_HARD, .level_lo = o->lo, .level_hi = o->hi,
                           .train_levels = s->nlevels, .states_per_level = o->states, .noise = o->noise, .seed = o->seed,
@@ -88,7 +90,8 @@ static int write_record(eval_appearance_run_result *r, const eval_appearance_run
     }
     run_text js = {0};
     run_appearance back;
-    int rc = run_appearance_encode(&js, &rec, e);
+    int rc = eval_appearance_strip_save(&rec, o->out, ao, s, e);
+    if (!rc) rc = run_appearance_encode(&js, &rec, e);
     if (!rc) rc = run_appearance_decode(&back, js.s, js.len, o->out, e);
     if (!rc) rc = cb_write_file_atomic(o->out, js.s, js.len, e);
     if (rc) return run_text_free(&js), rc;
@@ -149,7 +152,7 @@ int eval_appearance_run(eval_appearance_run_result *r, const eval_appearance_run
         eval_appearance_play_sum(r->play, eps, played, r->episodes);
         eval_appearance_sum(r->cell, res, nlev);
         for (int64_t i = 0; i < r->episodes; i++) r->steps += played[i].steps;
-        rc = write_record(r, o, e);
+        rc = write_record(r, o, &ao, e);
     }
     free(eps);
     free(played);

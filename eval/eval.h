@@ -386,11 +386,82 @@ int eval_tune_table(FILE *f, const char *const *dirs, int n, cb_err *e);
 /* ---- pictures ------------------------------------------------------------ */
 /* Draws text in a 3x5 pixel font (digits, capitals, ": - / . + % =") at (x, y). */
 void eval_draw_text(uint8_t *rgb, int w, int h, int x, int y, const char *text, const uint8_t color[3]);
+/* A contact sheet (film.c): rows x cols cells, each a 64x64 frame inside a
+ * 1-pixel border with label_lines lines of text under it, a head column
+ * head_w pixels wide at the left of the rows and a title row top pixels
+ * high above the columns; black where nothing is drawn. */
+typedef struct {
+    uint8_t *rgb; /* w x h x 3, row 0 at the top */
+    int w, h, rows, cols;
+    int head_w, top, cell_w, cell_h;
+} eval_sheet;
+int eval_sheet_init(eval_sheet *s, int rows, int cols, int head_w, int top, int label_lines, cb_err *e);
+void eval_sheet_free(eval_sheet *s);
+/* The top-left pixel of cell (row, col)'s frame. */
+void eval_sheet_frame_xy(const eval_sheet *s, int row, int col, int *x, int *y);
+void eval_sheet_frame(eval_sheet *s, int row, int col, const uint8_t *frame);
+/* Text on label line `line` under cell (row, col)'s frame. */
+void eval_sheet_label(eval_sheet *s, int row, int col, int line, const char *text, const uint8_t color[3]);
+/* Text in the head column of `row`, dy pixels below the row's top. */
+void eval_sheet_head(eval_sheet *s, int row, int dy, const char *text, const uint8_t color[3]);
+/* Text in the title row above column col. */
+void eval_sheet_title(eval_sheet *s, int col, const char *text, const uint8_t color[3]);
+/* The sheet as a PNG, atomically (game_write_png). */
+int eval_sheet_write(const eval_sheet *s, const char *path, cb_err *e);
 /* A contact sheet PNG: one row per level's first episode (the film_* arrays
  * of eval_rollout_opts), `cols` frames per row. */
 int eval_film_write(const char *path, const int32_t *seeds, int nlevels, const uint8_t *film,
                     const uint8_t *film_action, const int *film_len, const int *film_outcome, int film_steps, int cols,
                     cb_err *e);
+
+/* ---- the appearance probe's strip (eval/appearance_strip.c) ------------
+ * Example frames of the probe: up to EVAL_APP_STRIP_TRAIN training levels
+ * and EVAL_APP_STRIP_HELD held-out levels, drawn without repeats from the
+ * probe's levels (in o->train's and o->heldout's order; all of them when
+ * there are fewer), each at one state drawn uniformly from its o->states
+ * states, all from the stream cb_rng_seed2(o->seed ^ 0x6170706561720002, 0)
+ * (training levels, then held-out levels, then the steps). Each state is
+ * the probe's own (its level's play replayed, eval_app_state), shown in the
+ * level's own look, in the first training level's look the probe gives a
+ * held-out level, and in the first unseen look it gives any level (when
+ * there are unseen looks); the expert's label and the policy's argmax on
+ * each frame (worker 0, one batch). */
+#define EVAL_APP_STRIP_TRAIN 2
+#define EVAL_APP_STRIP_HELD 2
+#define EVAL_APP_STRIP_ROWS (EVAL_APP_STRIP_TRAIN + EVAL_APP_STRIP_HELD)
+typedef struct {
+    int32_t seed;
+    int heldout;
+    int64_t step;                    /* the state's step in its level's play, 0-based */
+    int has[EVAL_APP_NLOOKS];        /* [EVAL_APP_ORIG] always, _SEEN for held-out levels, _UNSEEN with unseen looks */
+    int32_t seen_donor;              /* the training level whose look _SEEN is (-1: none) */
+    uint8_t unseen_look[3];          /* bg, wall, player of _UNSEEN */
+    int label;                       /* the expert's */
+    int action[EVAL_APP_NLOOKS];     /* the policy's argmax per look (-1 where the row has no such look) */
+    uint8_t frame[EVAL_APP_NLOOKS][GAME_OBS_BYTES];
+} eval_app_strip_row;
+typedef struct {
+    int nrows;                       /* training rows first */
+    int cols[EVAL_APP_NLOOKS];       /* 1 for each look some row has: the strip's columns */
+    eval_app_strip_row row[EVAL_APP_STRIP_ROWS];
+} eval_app_strip;
+/* The strip of o's probe (sets: the looks of o's training levels, as
+ * eval_appearance_offline fills them). The same checks as the probe. */
+int eval_appearance_strip(eval_app_strip *s, const eval_app_opts *o, const game_appearance_sets *sets, cb_err *e);
+/* Draws it (initialising sh): a row per state with its level, layout and
+ * step at the left, a column per look, under each frame E: the expert's
+ * action, P: the policy's (green OK where they agree, red X where not) and,
+ * for swapped looks, whether the policy's action is the one it takes on
+ * the own look (SAME AS OWN) or not (MOVED). */
+int eval_appearance_strip_draw(eval_sheet *sh, const eval_app_strip *s, cb_err *e);
+/* The strip's file beside a record: FILE.json -> FILE.png, else FILE.png
+ * (RUN/appearance.json -> RUN/appearance.png). CB_EARG when it does not fit. */
+int eval_appearance_strip_path(char *out, size_t n, const char *record, cb_err *e);
+/* Computes, draws and writes the strip beside the record file `record`
+ * (atomically), and lists its states in rec's strip (run/run.h). */
+struct run_appearance;
+int eval_appearance_strip_save(struct run_appearance *rec, const char *record, const eval_app_opts *o,
+                               const game_appearance_sets *sets, cb_err *e);
 
 /* ---- report --------------------------------------------------------------- */
 /* One self-contained HTML page comparing run folders (see report.c for the

@@ -7,7 +7,8 @@
  * RUN/rollout.json, RUN/agreement.json, RUN/appearance.json and the
  * memorization probe's RUN/{relabeled,true,test}.json (eval.json format, as
  * coinbc compare writes them into probe/METHOD/) through run/'s strict
- * readers, and RUN/eval_frames.png; a missing file leaves its cells empty
+ * readers, and RUN/eval_frames.png and the appearance probe's strip
+ * (RUN/appearance.png, when appearance.json lists one); a missing file leaves its cells empty
  * (a section with nothing to show says why), a damaged one is an error.
  * Runs are named by the shortest distinct suffix of their paths and drawn
  * in their method's colour (eval_method_color), several runs of one method
@@ -39,12 +40,17 @@ typedef struct {
     double *vals; /* nrows x ncols, NaN where empty */
     uint8_t *png;
     size_t png_n;
+    uint8_t *strip; /* RUN/appearance.png when appearance.json lists a strip, NULL when it lists none or it is gone */
+    size_t strip_n;
 } run_data;
 
 /* eval_frames.png is at most 8 frames with their labels (528 x 74 pixels,
  * under 120 KB even uncompressed): a file above
  * this is not one coinbc eval wrote, and is refused unread */
 #define FRAMES_PNG_MAX_BYTES ((size_t)4 << 20)
+/* the appearance strip is at most 4 rows of 3 frames and their labels
+ * (238 x 370 pixels, 264 KB uncompressed): the same cap */
+#define STRIP_PNG_MAX_BYTES ((size_t)4 << 20)
 
 /* DIR/NAME, a regular file of at most max bytes, embedded as it is: *out
  * NULL and 0 when it is missing, an error naming it when it is something
@@ -117,6 +123,9 @@ static int load_run(run_data *r, const char *dir, cb_err *e) {
     }
     if ((rc = load_metrics(r, e))) return rc;
     if ((rc = slurp(dir, "eval_frames.png", FRAMES_PNG_MAX_BYTES, &r->png, &r->png_n, e))) return rc;
+    if (r->has_app && r->app.nstrip > 0 &&
+        (rc = slurp(dir, "appearance.png", STRIP_PNG_MAX_BYTES, &r->strip, &r->strip_n, e)))
+        return rc;
     r->method = r->has_config ? run_method_name(r->config.method) : NULL;
     if (!r->has_config && !r->nrows && !r->has_eval)
         return cb_fail(e, CB_ENOTFOUND, "%s: not a run folder (no config.json, metrics or eval.json)", dir);
@@ -155,6 +164,7 @@ static void run_free(run_data *r) {
     free(r->cols);
     free(r->vals);
     free(r->png);
+    free(r->strip);
     run_agreement_free(&r->agree);
 }
 
@@ -167,6 +177,23 @@ static void base64(FILE *f, const uint8_t *p, size_t n) {
         fputc(i + 1 < n ? T[(v >> 6) & 63] : '=', f);
         fputc(i + 2 < n ? T[v & 63] : '=', f);
     }
+}
+
+/* whether the checkpoint a record names is still there */
+static int checkpoint_kept(const char *path) {
+    FILE *ck = path[0] ? fopen(path, "rb") : NULL;
+    if (ck) fclose(ck);
+    return ck != NULL;
+}
+
+/* the embedded PNG: width twice the image's own (from its IHDR), pixels kept sharp */
+static void png_img(FILE *f, const char *cls, const uint8_t *p, size_t n) {
+    fprintf(f, "<img class=\"%s\" alt=\"%s\"", cls, cls);
+    if (n >= 24 && !memcmp(p, "\x89PNG\r\n\x1a\n", 8))
+        fprintf(f, " width=\"%u\"", 2u * ((uint32_t)p[16] << 24 | (uint32_t)p[17] << 16 | (uint32_t)p[18] << 8 | p[19]));
+    fprintf(f, " src=\"data:image/png;base64,");
+    base64(f, p, n);
+    fprintf(f, "\">\n");
 }
 
 static void cell_pct(FILE *f, int has, double v) {
@@ -224,6 +251,60 @@ static const struct {
     {1, 2, "held-out layouts, unseen looks"},
 };
 #define APP_NGROUPS 5
+
+/* The strip coinbc appearance drew beside each run's appearance.json
+ * (RUN/appearance.png, for appearance.json's "strip" states), and
+ * for the runs without one why not */
+static void appearance_strips(FILE *f, const run_data *rd, int nruns) {
+    int any = 0;
+    for (int i = 0; i < nruns; i++) any |= rd[i].strip != NULL;
+    fprintf(f, "<h3>Example frames</h3>\n");
+    if (any)
+        fprintf(f, "<p class=\"note\">A few of the probe's states (chosen from its seed), each in the level's own "
+                   "look, in a training level's look (held-out layouts) and in an unseen look (when there are unseen "
+                   "looks). Under each frame: E, the expert's action; P, the policy's (green OK: the expert's, red X: "
+                   "another); under a swapped look, SAME AS OWN when the policy takes the action it takes on the own "
+                   "look, MOVED when the look alone changed its decision.</p>\n");
+    int open = 0;
+    for (int i = 0; i < nruns; i++) {
+        const run_data *r = &rd[i];
+        if (!r->has_app) continue;
+        if (r->strip) {
+            if (!open++) fprintf(f, "<div class=\"charts\">\n");
+            fprintf(f, "<div><h4>");
+            eval_html_escape(f, r->name);
+            fprintf(f, "</h4>\n");
+            png_img(f, "strip", r->strip, r->strip_n);
+            fprintf(f, "</div>\n");
+        }
+    }
+    if (open) fprintf(f, "</div>\n");
+    /* the runs without one, and why */
+    for (int i = 0; i < nruns; i++) {
+        const run_data *r = &rd[i];
+        if (!r->has_app || r->strip) continue;
+        const run_appearance *a = &r->app;
+        fprintf(f, "<p class=\"nostrip\">");
+        eval_html_escape(f, r->name);
+        if (a->nstrip > 0) {
+            fprintf(f, ": no strip, appearance.json lists the %d states of one, but appearance.png is not in the "
+                       "folder", a->nstrip);
+        } else {
+            fprintf(f, ": no strip, appearance.json lists none (it was written before coinbc appearance drew one)");
+        }
+        if (checkpoint_kept(a->checkpoint)) {
+            fprintf(f, "; its checkpoint is there, so <code>coinbc appearance RUN --levels %d-%d --mode %s --states "
+                       "%lld --donors %d --noise %g --seed %lld</code> draws it again.</p>\n",
+                    a->level_lo, a->level_hi, a->hard ? "hard" : "easy", (long long)a->states_per_level, a->donors,
+                    a->noise, (long long)a->seed);
+        } else {
+            fprintf(f, ", and the checkpoint it names (");
+            eval_html_escape(f, a->checkpoint[0] ? a->checkpoint : "none");
+            fprintf(f, ") is not kept (coinbc compare, for one, keeps only its runs' summaries): the strip needs the "
+                       "policy. Training again from config.json gives it back.</p>\n");
+        }
+    }
+}
 
 static void appearance_table(FILE *f, const run_data *rd, int nruns) {
     int any = 0, easy = 0;
@@ -300,8 +381,7 @@ static void appearance_table(FILE *f, const run_data *rd, int nruns) {
     }
     fprintf(f, "</table>\n<p class=\"note\">Closed loop: a drop from the first row to the second is appearance the "
                "policy memorized; a drop from the first to the third is layout it memorized.</p>\n");
-    fprintf(f, "<p class=\"note\">No example frames: appearance.json holds the counts only (a strip of "
-               "original and swapped frames needs the checkpoint and the engine, which the report does not run).</p>\n");
+    appearance_strips(f, rd, nruns);
 }
 
 /* a colour between base (t = 0) and white (t = 1) */
@@ -498,9 +578,7 @@ static void frames_section(FILE *f, const run_data *rd, int nruns) {
                        "draws them.</li>\n");
             continue;
         }
-        FILE *ck = r->ev.checkpoint[0] ? fopen(r->ev.checkpoint, "rb") : NULL;
-        if (ck) {
-            fclose(ck);
+        if (checkpoint_kept(r->ev.checkpoint)) {
             fprintf(f, ": no eval_frames.png beside eval.json; its checkpoint is there, so <code>coinbc eval</code> "
                        "draws them again.</li>\n");
         } else {
@@ -537,8 +615,8 @@ int eval_report_write(const char *path, const char *const *runs, int nruns, cb_e
                "table{border-collapse:collapse;margin:12px 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
                "th{background:#f2f2f2}td.l{text-align:left}.na{color:#aaa}.charts{display:flex;flex-wrap:wrap;gap:16px}"
                ".sw{display:inline-block;width:10px;height:10px;margin-right:5px;border-radius:2px}"
-               "img.frames{image-rendering:pixelated;width:100%%;max-width:1000px}"
-               "p.note,ul.noframes{color:#555;font-size:90%%}</style></head><body>\n");
+               "img.frames{image-rendering:pixelated;width:100%%;max-width:1000px}img.strip{image-rendering:pixelated}"
+               "p.note,ul.noframes,p.nostrip{color:#555;font-size:90%%}</style></head><body>\n");
     fprintf(f, "<h1>coinbc report</h1>\n<p>%d run%s. Accuracy is the share of frames where the policy's most likely "
                "action equals the expert's label, on the training levels and on held-out test levels; the gap is "
                "train minus test (memorization). Rollout success is the share of episodes on held-out levels where "

@@ -75,11 +75,20 @@ int run_appearance_encode(run_text *out, const run_appearance *v, cb_err *e) {
     json_decref(cells);
     json_decref(plays);
     json_decref(looks);
+    if (o && v->nstrip > 0) { /* the strip's states, when it was drawn */
+        json_t *strip = json_array();
+        for (int i = 0; strip && i < v->nstrip && i < RUN_APP_STRIP_MAX; i++)
+            if (json_array_append_new(strip, json_pack("{s:i, s:s, s:I}", "level", v->strip[i].level, "layout",
+                                                       v->strip[i].heldout ? "heldout" : "seen", "step",
+                                                       (json_int_t)v->strip[i].step)))
+                json_decref(strip), strip = NULL;
+        if (!strip || json_object_set_new(o, "strip", strip)) json_decref(o), o = NULL;
+    }
     return rj_dump(out, o, 2, "appearance.json", e);
 }
 
 static const char *const KEYS[] = {"checkpoint", "levels", "mode", "train_levels", "states_per_level", "noise",
-                                   "seed", "donors", "looks", "offline", "closed_loop", NULL};
+                                   "seed", "donors", "looks", "offline", "closed_loop", "strip", NULL};
 static const char *const LOOK_KEYS[] = {"seen_backgrounds", "seen_pairs", "seen_looks", "unseen_backgrounds",
                                         "unseen_pairs", "unseen_looks", NULL};
 static const char *const PLAY_KEYS[] = {"episodes", "coins", "deaths", "timeouts", "success", "success_lo",
@@ -159,6 +168,44 @@ static int decode_play(run_app_play *c, json_t *o, const char *name, cb_err *e) 
                        "%s: the interval [%.17g, %.17g] does not hold success %.17g inside [0, 1] (expected the 95%% "
                        "Wilson interval of coins / episodes)",
                        name, c->success_lo, c->success_hi, c->success);
+    return 0;
+}
+
+/* "strip" (optional: records from before the strip have none): the states
+ * of the example frames, 1..RUN_APP_STRIP_MAX of them, training levels
+ * (outside the held-out range) first, each step one of the level's states */
+static const char *const STRIP_KEYS[] = {"level", "layout", "step", NULL};
+
+static int decode_strip(run_appearance *v, json_t *o, const char *name, cb_err *e) {
+    json_t *a = json_object_get(o, "strip");
+    if (!a) return 0;
+    if (!json_is_array(a) || json_array_size(a) < 1 || json_array_size(a) > RUN_APP_STRIP_MAX)
+        return cb_fail(e, CB_EFORMAT, "%s: key \"strip\": expected an array of 1 to %d states", name,
+                       RUN_APP_STRIP_MAX);
+    char sub[600], s[16];
+    int rc;
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        json_t *x = json_array_get(a, i);
+        snprintf(sub, sizeof sub, "%s: strip[%zu]", name, i);
+        if (!json_is_object(x)) return cb_fail(e, CB_EFORMAT, "%s: expected an object", sub);
+        int64_t lv, st;
+        if ((rc = rj_only(x, sub, STRIP_KEYS, e)) || (rc = rj_int(x, sub, "level", INT32_MIN, INT32_MAX, &lv, e)) ||
+            (rc = rj_str(x, sub, "layout", s, sizeof s, e)) ||
+            (rc = rj_int(x, sub, "step", 0, v->states_per_level - 1, &st, e)))
+            return rc;
+        if (strcmp(s, "seen") && strcmp(s, "heldout"))
+            return cb_fail(e, CB_EFORMAT, "%s: key \"layout\" is \"%s\", not seen or heldout", sub, s);
+        int held = !strcmp(s, "heldout"), in = lv >= v->level_lo && lv <= v->level_hi;
+        if (held != in)
+            return cb_fail(e, CB_EFORMAT, "%s: level %lld is %s the held-out levels %d-%d but its layout is \"%s\"",
+                           sub, (long long)lv, in ? "among" : "outside", v->level_lo, v->level_hi, s);
+        if (i > 0 && v->strip[i - 1].heldout && !held)
+            return cb_fail(e, CB_EFORMAT, "%s: a training level after a held-out one (training levels come first)", sub);
+        v->strip[i].level = (int32_t)lv;
+        v->strip[i].heldout = held;
+        v->strip[i].step = st;
+    }
+    v->nstrip = (int)json_array_size(a);
     return 0;
 }
 
@@ -243,6 +290,8 @@ static int decode(void *p, json_t *o, const char *name, cb_err *e) {
                            "and %d donors give %lld",
                            name, CELLS[i].key, (long long)c[CELLS[i].layout][CELLS[i].look].frames, v->train_levels,
                            v->level_lo, v->level_hi, (long long)S, v->donors, (long long)want[i]);
+
+    if ((rc = decode_strip(v, o, name, e))) return rc;
 
     /* the closed loop: one greedy episode per (level, look) */
     if (!json_object_get(o, "closed_loop"))

@@ -251,6 +251,7 @@ int run_rollout_read(run_rollout *v, const char *dir, cb_err *e);
  * counts (NAN when the cell is empty), the reader checks success against
  * the counts and that the interval holds it. */
 #define RUN_APP_LOOKS 3
+#define RUN_APP_STRIP_MAX 4 /* states in the strip of example frames */
 typedef struct {
     int64_t frames;   /* frames scored */
     int64_t correct;  /* argmax == the expert's label */
@@ -264,7 +265,7 @@ typedef struct {
     double success, success_lo, success_hi;    /* coins / episodes, 95% Wilson interval */
 } run_app_play;
 
-typedef struct {
+typedef struct run_appearance {
     int version;
     char checkpoint[4096];
     int hard;                    /* mode "hard" (else "easy") */
@@ -278,6 +279,15 @@ typedef struct {
     int unseen_backgrounds, unseen_pairs, unseen_looks;
     run_app_cell cell[2][RUN_APP_LOOKS];
     run_app_play play[RUN_APP_PLAYS]; /* seen/seen, seen/unseen, held-out/seen, held-out/own */
+    /* "strip": the states of the example frames drawn beside the record
+     * (FILE.png for FILE.json; RUN/appearance.png), in the strip's row order;
+     * nstrip 0: no strip (a record from before it) */
+    int nstrip;
+    struct {
+        int32_t level;
+        int heldout;
+        int64_t step; /* 0-based, < states_per_level */
+    } strip[RUN_APP_STRIP_MAX];
 } run_appearance;
 
 int run_appearance_encode(run_text *out, const run_appearance *v, cb_err *e);
