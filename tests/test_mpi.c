@@ -182,18 +182,20 @@ static void test_eval_rollout_same(void **state) {
 }
 
 /* the appearance probe: offline levels and closed-loop episodes split
- * between the ranks; the same record and table (its timings aside) */
+ * between the ranks; the same record, table (its timings aside) and strip
+ * of example frames (FILE.png beside FILE.json, drawn by rank 0) */
 static void test_appearance_same(void **state) {
     (void)state;
     if (!available()) skip();
     const char *c = test_coinbc();
     if (sh("test -e one_and/best.ckpt")) assert_int_equal(sh("%s train " TRAIN_ARGS " --method and -o one_and >/dev/null", c), 0);
     const char *a = "appearance one_and --levels 300-304 --states 6 --donors 2 --seed 3 --threads 1";
-    assert_int_equal(sh("%s %s -o a1.json | grep -v ' s closed loop' | grep -v ^wrote > a1.txt && " MPIRUN
+    assert_int_equal(sh("rm -f a1.png a2.png && %s %s -o a1.json | grep -v ' s closed loop' | grep -v ^wrote > a1.txt && " MPIRUN
                         " %s %s -o a2.json | grep -v ' s closed loop' | grep -v ^wrote > a2.txt",
                         c, a, c, a),
                      0);
     assert_int_equal(sh("cmp a1.json a2.json && cmp a1.txt a2.txt && grep -q 'closed loop: greedy' a1.txt"), 0);
+    assert_int_equal(sh("grep -q '\"strip\"' a1.json && test -s a1.png && cmp a1.png a2.png"), 0);
 }
 
 /* pid of the coinbc process that is rank `rank` of the job, or 0 */
