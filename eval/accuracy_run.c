@@ -145,26 +145,26 @@ static int eval_levels(model *m, ds_reader *r, int32_t lo, int32_t hi, eval_acc 
     return rc;
 }
 
-/* The sheet: its frames side by side, E (the expert's label) and P (the
- * policy's action, green when they agree) under each. */
+/* The sheet: one row of film.c's contact sheet, the frames side by side
+ * with one label line under each, E (the expert's label) at its start and
+ * P (the policy's action, green when they agree, red when not) at its
+ * middle. */
+#define SHEET_E_DX 2
+#define SHEET_P_DX 32
 static int write_sheet(const char *path, const sheet *sh, cb_err *e) {
-    int W = sh->n * (CB_FRAME_W + 2), H = CB_FRAME_H + 10;
-    uint8_t *img = calloc((size_t)W * H * 3, 1);
-    if (!img) return cb_fail(e, CB_ENOMEM, "%s: out of memory for a %dx%d frame sheet", path, W, H);
+    eval_sheet s;
+    if (eval_sheet_init(&s, 1, sh->n, 0, 0, 1, e)) return cb_err_prefix(e, "%s: ", path);
     static const uint8_t white[3] = {255, 255, 255}, green[3] = {90, 230, 90}, red[3] = {255, 90, 90};
     for (int k = 0; k < sh->n; k++) {
-        int x0 = k * (CB_FRAME_W + 2);
-        for (int y = 0; y < CB_FRAME_H; y++)
-            memcpy(img + ((size_t)y * W + x0 + 1) * 3, sh->frames + (size_t)k * CB_FRAME_BYTES + (size_t)y * CB_FRAME_W * 3,
-                   CB_FRAME_W * 3);
+        eval_sheet_frame(&s, 0, k, sh->frames + (size_t)k * CB_FRAME_BYTES);
         char t[32];
         snprintf(t, sizeof t, "E%d", sh->label[k]);
-        eval_draw_text(img, W, H, x0 + 4, CB_FRAME_H + 3, t, white);
+        eval_sheet_label_at(&s, 0, k, 0, SHEET_E_DX, t, white);
         snprintf(t, sizeof t, "P%d", sh->pred[k]);
-        eval_draw_text(img, W, H, x0 + 34, CB_FRAME_H + 3, t, sh->pred[k] == sh->label[k] ? green : red);
+        eval_sheet_label_at(&s, 0, k, 0, SHEET_P_DX, t, sh->pred[k] == sh->label[k] ? green : red);
     }
-    int rc = game_write_png(path, img, W, H, e);
-    free(img);
+    int rc = eval_sheet_write(&s, path, e);
+    eval_sheet_free(&s);
     return rc;
 }
 

@@ -313,7 +313,8 @@ typedef struct {
  * (streamed level by level) and on the run's training levels (config.json's
  * data and range; none when RUN has no config.json); writes RUN/eval.json
  * and RUN/eval_frames.png (the middle frame of each of the first 8 held-out
- * levels with the expert's and the policy's action). No level of data in
+ * levels with the expert's and the policy's action, one row of an
+ * eval_sheet; none when no held-out level has a frame). No level of data in
  * lo..hi is CB_ENOTFOUND. Free the result with eval_accuracy_run_free (also
  * after a failure). */
 int eval_accuracy_run(eval_accuracy_run_result *r, const eval_accuracy_run_opts *o, cb_err *e);
@@ -402,6 +403,8 @@ void eval_sheet_frame_xy(const eval_sheet *s, int row, int col, int *x, int *y);
 void eval_sheet_frame(eval_sheet *s, int row, int col, const uint8_t *frame);
 /* Text on label line `line` under cell (row, col)'s frame. */
 void eval_sheet_label(eval_sheet *s, int row, int col, int line, const char *text, const uint8_t color[3]);
+/* The same, dx pixels right of the line's start (two labels side by side on one line). */
+void eval_sheet_label_at(eval_sheet *s, int row, int col, int line, int dx, const char *text, const uint8_t color[3]);
 /* Text in the head column of `row`, dy pixels below the row's top. */
 void eval_sheet_head(eval_sheet *s, int row, int dy, const char *text, const uint8_t color[3]);
 /* Text in the title row above column col. */

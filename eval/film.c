@@ -3,8 +3,8 @@
  * title row above the columns (eval_sheet), written as one PNG. The
  * rollout's film is one: one row per episode, every k-th frame with its
  * step and action, and the episode's seed and outcome, so a person can see
- * what a policy does. The appearance probe's strip (appearance_strip.c) is
- * another. */
+ * what a policy does. The appearance probe's strip (appearance_strip.c) and
+ * coinbc eval's eval_frames.png (accuracy_run.c) are others. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,10 +48,14 @@ void eval_sheet_frame(eval_sheet *s, int row, int col, const uint8_t *frame) {
                GAME_OBS * 3);
 }
 
-void eval_sheet_label(eval_sheet *s, int row, int col, int line, const char *text, const uint8_t color[3]) {
+void eval_sheet_label_at(eval_sheet *s, int row, int col, int line, int dx, const char *text, const uint8_t color[3]) {
     int x0, y0;
     eval_sheet_frame_xy(s, row, col, &x0, &y0);
-    eval_draw_text(s->rgb, s->w, s->h, x0 + 1, y0 + GAME_OBS + 1 + line * LABEL_LINE, text, color);
+    eval_draw_text(s->rgb, s->w, s->h, x0 + 1 + dx, y0 + GAME_OBS + 1 + line * LABEL_LINE, text, color);
+}
+
+void eval_sheet_label(eval_sheet *s, int row, int col, int line, const char *text, const uint8_t color[3]) {
+    eval_sheet_label_at(s, row, col, line, 0, text, color);
 }
 
 void eval_sheet_head(eval_sheet *s, int row, int dy, const char *text, const uint8_t color[3]) {
