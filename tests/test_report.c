@@ -1,7 +1,6 @@
 /* test_report.c - the HTML report: built from hand-made run folders, checked
  * as text (table, charts, escaping, embedded frames), then rendered in
  * headless Chromium; the screenshot must show the page and its charts. */
-#include <png.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +12,7 @@
 
 #include "eval/eval.h"
 #include "run/run.h"
+#include "tests/support/pngfile.h"
 #include "tests/support/run.h"
 
 static void write_text(const char *dir, const char *name, const char *text) {
@@ -159,24 +159,6 @@ static int count(const char *hay, const char *needle) {
     return n;
 }
 
-/* reads an RGB or RGBA PNG into rgb (w*h*3) */
-static uint8_t *read_png(const char *path, int *w, int *h) {
-    png_image im;
-    memset(&im, 0, sizeof im);
-    im.version = PNG_IMAGE_VERSION;
-    if (!png_image_begin_read_from_file(&im, path)) return NULL;
-    im.format = PNG_FORMAT_RGB;
-    uint8_t *buf = malloc(PNG_IMAGE_SIZE(im));
-    if (!buf || !png_image_finish_read(&im, NULL, buf, 0, NULL)) {
-        free(buf);
-        png_image_free(&im);
-        return NULL;
-    }
-    *w = (int)im.width;
-    *h = (int)im.height;
-    return buf;
-}
-
 static char *root;
 
 static void test_report_html(void **st) {
@@ -298,7 +280,7 @@ static void test_report_renders_in_chromium(void **st) {
         }
     }
     int w = 0, h = 0;
-    uint8_t *img = read_png(shot, &w, &h);
+    uint8_t *img = test_png_read(shot, &w, &h);
     assert_non_null(img);
     assert_int_equal(w, 1100);
     /* the page is there: plenty of dark text pixels on white; the charts are
