@@ -479,7 +479,7 @@ static char *tmpdir(void) {
     return strdup(d);
 }
 
-static uint8_t *slurp(const char *dir, const char *name, size_t *n) {
+__attribute__((noinline)) static uint8_t *slurp(const char *dir, const char *name, size_t *n) {
     char p[4200];
     snprintf(p, sizeof p, "%s/%s", dir, name);
     uint8_t *b = NULL;
@@ -1261,7 +1261,7 @@ static void test_cli_train(void **st) {
     assert_non_null(strstr(out, "run "));
     assert_non_null(strstr(out, "mean"));
     /* a damaged record is an error naming the file and the key */
-    char p[4200];
+    char p[8400];
     snprintf(p, sizeof p, "%s/rollout.json", run);
     const char *dmg = "{\"format\": \"coinbc-rollout\", \"version\": 1, \"checkpoint\": 3}\n";
     assert_int_equal(cb_write_file_atomic(p, dmg, strlen(dmg), &e), 0);
