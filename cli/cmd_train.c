@@ -118,11 +118,13 @@ int cli_cmd_train(int argc, char **argv) {
            beta1 = RUN_BETA1_DEFAULT;
     int epochs = 10, L = 16, B = 8, resume = 0, quiet = 0, threads = 0, hidden = 0;
     int64_t seed = 0, max_steps = 0;
+    char method_help[256];
+    snprintf(method_help, sizeof method_help, "%s (default mean)", run_method_list());
     cli_opt opts[] = {
         {"train-levels", CLI_RANGE, &trl, "A-B", "training level seeds (default: every level of DATA)", 0},
         {"val-levels", CLI_RANGE, &vall, "C-D", "validation level seeds (from DATA, or from --val)", 0},
         {"val", CLI_STR, &val_path, "DATA2", "validation dataset (default: --val-levels of DATA, or none)", 0},
-        {"method", CLI_STR, &method_s, "M", "mean (default), and, sand, geomean or tand", 0},
+        {"method", CLI_STR, &method_s, "M", method_help, 0},
         {"tau", CLI_F64, &tau, "T", "agreement threshold in [0,1] for and/sand/geomean/tand (default 0.8)", 0},
         {"sand-k", CLI_F64, &sand_k, "K", "SAND-mask steepness (default 1)", 0},
         {"tand-beta", CLI_F64, &tand_beta, "B", "tand: decay of the sign moment, in (0, 1) (default 0.9)", 0},
@@ -202,7 +204,7 @@ int cli_cmd_train(int argc, char **argv) {
     }
     train_opts o;
     memset(&o, 0, sizeof o);
-    if (train_method_parse(method_s, &o.comb.method)) return cli_error("train", "unknown --method '%s'", method_s), 2;
+    if (train_method_parse(method_s, &o.comb.method)) return cli_error("train", "unknown --method '%s' (%s)", method_s, run_method_list()), 2;
     if (model_config_default(&o.net, net_s)) return cli_error("train", "unknown --net '%s' (impala or nature)", net_s), 2;
     if (channels_s && parse_channels(channels_s, o.net.channels)) return cli_error("train", "--channels wants A,B,C"), 2;
     for (int k = 0; channels_s && k < 3; k++)

@@ -181,9 +181,11 @@ int cli_cmd_tune(int argc, char **argv) {
                *prune_s = "on", *objective_s = "val_acc";
     int trials = 0, epochs = 10, jobs = 1, threads = 0;
     int64_t seed = 0;
+    char method_help[256];
+    snprintf(method_help, sizeof method_help, "%s (required)", run_method_list());
     cli_opt opts[] = {
         {"val", CLI_STR, &val, "VAL", "validation dataset; its levels must not be training levels (required)", 0},
-        {"method", CLI_STR, &method, "M", "mean, and, sand, geomean or tand (required)", 0},
+        {"method", CLI_STR, &method, "M", method_help, 0},
         {"trials", CLI_INT, &trials, "N", "finished trials the study ends with (required, > 0)", 0},
         {"out", CLI_STR, &out, "DIR", "tune folder (-o): trials/, trials.csv, best.json, the default storage", 0},
         {"epochs", CLI_INT, &epochs, "E", "epochs per trial, the same frames for every trial (default 10)", 0},
@@ -216,7 +218,7 @@ int cli_cmd_tune(int argc, char **argv) {
     if (rc) return rc > 0 ? 0 : 2;
     if (npos != 1) return cli_error(CMD, "give one TRAIN dataset (see coinbc tune --help)"), 2;
     if (!val) return cli_error(CMD, "--val VAL is required (validation levels, disjoint from TRAIN's)"), 2;
-    if (!method) return cli_error(CMD, "--method is required (mean, and, sand, geomean or tand)"), 2;
+    if (!method) return cli_error(CMD, "--method is required (%s)", run_method_list()), 2;
     if (!out) return cli_error(CMD, "-o DIR is required"), 2;
     if (trials <= 0) return cli_error(CMD, "--trials must be > 0"), 2;
     if (trials > RUN_TUNE_MAX_TRIALS)
@@ -231,7 +233,7 @@ int cli_cmd_tune(int argc, char **argv) {
         return cli_error(CMD, "--objective is val_acc or val_loss, not '%s'", objective_s), 2;
     int method_id;
     if (run_method_parse(method, &method_id))
-        return cli_error(CMD, "unknown --method '%s' (mean, and, sand, geomean or tand)", method), 2;
+        return cli_error(CMD, "unknown --method '%s' (%s)", method, run_method_list()), 2;
     cb_err ne = {0};
     if (study && run_tune_study_name_check(study, &ne)) return cli_error(CMD, "--study %s", ne.msg), 2;
     if (storage && run_tune_storage_check(storage, &ne)) return cli_error(CMD, "--%s", ne.msg), 2;

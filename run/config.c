@@ -249,8 +249,7 @@ static int decode(void *p, json_t *o, const char *name, cb_err *e) {
                        (unsigned long long)plan.nparams);
     if ((rc = rj_str(o, name, "method", s, sizeof s, e))) return rc;
     if (run_method_parse(s, &c->method))
-        return cb_fail(e, CB_EFORMAT, "%s: key \"method\" is \"%s\", not a method (mean, and, sand, geomean or tand)", name,
-                       s);
+        return cb_fail(e, CB_EFORMAT, "%s: key \"method\" is \"%s\", not a method (%s)", name, s, run_method_list());
     if ((rc = get_opt_real(o, name, "tau", &c->tau, e)) || (rc = get_opt_real(o, name, "sand_k", &c->sand_k, e)) ||
         (rc = rj_bool(o, name, "rescale", &c->rescale, e)))
         return rc;

@@ -41,14 +41,61 @@
 
 /* ---- names a record may hold ------------------------------------------------ */
 
-enum {
-    RUN_METHOD_MEAN = 0,
-    RUN_METHOD_AND = 1,
-    RUN_METHOD_SAND = 2,
-    RUN_METHOD_GEOMEAN = 3,
-    RUN_METHOD_TAND = 4,
-    RUN_NMETHODS = 5
-};
+/* The method table: every training method is one X(...) line here, the one
+ * place a method is described; run/method.c (names, options, help), the
+ * option schema (run/config.c), train/ (its combine rule and optimizer step)
+ * and the CLI read it. The fields:
+ *   ID       RUN_METHOD_ID, the method's number (its order is the records')
+ *   name     config.json's "method" and --method
+ *   options  the method options it reads (RUN_MOPT_*: tau, sand-k, tand-beta,
+ *            rescale); the others are accepted and recorded but change nothing
+ *   split    1: its level-gradient reduction splits over MPI ranks (it needs
+ *            only the per-parameter sums of the gradients and of their signs,
+ *            passed through the ranks in level order); 0: every rank gathers
+ *            every level's gradient
+ *   state    per-parameter float arrays of optimizer state it keeps beside
+ *            Adam's two moments, owned by train/ and saved in its checkpoints
+ *            (tand: its sign moment)
+ *   combine  the per-parameter rule over the L level gradients (train/combine.c
+ *            comb_COMBINE, the mean times the mask for split methods)
+ *   mask     the split methods' mask from the sums of the signs (train/combine.c
+ *            mask_MASK; none: no mask, the plain mean)
+ *   step     the optimizer step (train/adam.c train_step_STEP: adam, tand)
+ *   help     one line for --help and the description coinbc train --describe prints
+ * Adding a method: its line here, its combine (and step, if new) in train/,
+ * its tests. Names and help must not contain '"' or '\\'. */
+#define RUN_MOPT_TAU 1u
+#define RUN_MOPT_SAND_K 2u
+#define RUN_MOPT_TAND_BETA 4u
+#define RUN_MOPT_RESCALE 8u
+#define RUN_METHOD_TABLE(X)                                                                                             \
+    X(MEAN, "mean", 0, 1, 0, mean, none, adam, "plain averaging of the level gradients")                                \
+    X(AND, "and", RUN_MOPT_TAU | RUN_MOPT_RESCALE, 1, 0, and, and, adam,                                                 \
+      "AND-mask: the mean where |mean of the levels' gradient signs| >= tau (sign(0) = 0)")                            \
+    X(SAND, "sand", RUN_MOPT_TAU | RUN_MOPT_SAND_K | RUN_MOPT_RESCALE, 0, 0, sand, none, adam,                          \
+      "SAND-mask: the mean under a soft agreement mask (tau, sand-k)")                                                \
+    X(GEOMEAN, "geomean", RUN_MOPT_TAU | RUN_MOPT_RESCALE, 0, 0, geomean, none, adam,                                   \
+      "geometric mean of the magnitudes under the AND mask")                                                           \
+    X(TAND, "tand", RUN_MOPT_TAU | RUN_MOPT_TAND_BETA, 1, 1, mean, none, tand,                                          \
+      "temporal AND-mask Adam: the mean, Adam's step kept where the sign moment agrees (tau, tand-beta)")
+
+#define RUN_METHOD_ENUM_(ID, name, options, split, state, combine, mask, step, help) RUN_METHOD_##ID,
+enum { RUN_METHOD_TABLE(RUN_METHOD_ENUM_) RUN_NMETHODS };
+#undef RUN_METHOD_ENUM_
+
+typedef struct {
+    int method;       /* RUN_METHOD_* */
+    const char *name;
+    unsigned options; /* RUN_MOPT_* */
+    int split;
+    int state;
+    const char *help;
+} run_method_info;
+
+/* The entry of method (NULL for a number outside 0..RUN_NMETHODS-1). */
+const run_method_info *run_method(int method);
+/* "mean, and, sand, geomean, tand": every name, in order, for messages */
+const char *run_method_list(void);
 #define RUN_TAND_BETA_DEFAULT 0.9 /* --tand-beta */
 enum { RUN_WD_L2 = 0, RUN_WD_DECOUPLED = 1 };
 #define RUN_BETA1_DEFAULT 0.9 /* --beta1, Adam's first-moment decay */
@@ -63,7 +110,7 @@ int run_sampling_parse(const char *s, int *out); /* CB_EARG for another word */
 const char *run_best_by_name(int b);           /* "acc", "loss" ("?" for another number) */
 int run_best_by_parse(const char *s, int *out);  /* CB_EARG for another word */
 
-/* "mean", "and", "sand", "geomean", "tand"; NULL for a number outside 0..RUN_NMETHODS-1. */
+/* The method's name; NULL for a number outside 0..RUN_NMETHODS-1. */
 const char *run_method_name(int method);
 /* 0 and *method, or CB_EARG for a name that is not a method. */
 int run_method_parse(const char *s, int *method);

@@ -12,9 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define METHOD_LIST "mean, and, sand, geomean or tand"
-_Static_assert(RUN_NMETHODS == 5, "METHOD_LIST names every method of run/method.c");
-
 /* train options tune may pass: kind 1 number, 2 word; searchable ones carry
  * their allowed values (for words) or bounds, and the methods they apply to */
 typedef struct {
@@ -118,7 +115,7 @@ int run_tune_space_find(const run_tune_space *s, const char *name) {
 }
 
 int run_tune_space_check(const run_tune_space *s, const char *method, cb_err *e) {
-    if (!method_ok(method)) return cb_fail(e, CB_EARG, "unknown method '%s' (" METHOD_LIST ")", method);
+    if (!method_ok(method)) return cb_fail(e, CB_EARG, "unknown method '%s' (%s)", method, run_method_list());
     if (s->nparams == 0) return cb_fail(e, CB_EARG, "the space of method %s is empty", method);
     for (int i = 0; i < s->nparams; i++) {
         const run_tune_param *p = &s->p[i];
@@ -295,7 +292,7 @@ int run_tune_space_read(run_tune_space *out, const char *path, const char *metho
             snprintf(where, sizeof where, "%s: method %s", path, k);
             run_tune_space s;
             if (!method_ok(k)) {
-                rc = cb_fail(e, CB_EARG, "%s: unknown method '%s' (" METHOD_LIST ")", path, k);
+                rc = cb_fail(e, CB_EARG, "%s: unknown method '%s' (%s)", path, k, run_method_list());
                 break;
             }
             if (!json_is_object(v)) {
@@ -312,7 +309,7 @@ int run_tune_space_read(run_tune_space *out, const char *path, const char *metho
                 found = 1;
             }
         }
-        if (!rc && !method_ok(method)) rc = cb_fail(e, CB_EARG, "unknown method '%s' (" METHOD_LIST ")", method);
+        if (!rc && !method_ok(method)) rc = cb_fail(e, CB_EARG, "unknown method '%s' (%s)", method, run_method_list());
         if (!rc && !found) rc = cb_fail(e, CB_ENOTFOUND, "%s: no space for method %s", path, method);
     }
     json_decref(root);

@@ -11,7 +11,7 @@
 #endif
 #include <stdatomic.h>
 
-#include "train/train.h"
+#include "train/method.h"
 
 #define ADAM_BLOCK 65536
 #define B2 0.999
@@ -217,4 +217,14 @@ void train_tand_step_b1(model *m, float *density, const float *g, double lr, dou
 void train_tand_step(model *m, float *density, const float *g, double lr, int64_t t, double wd, int wd_mode, double tau,
                      double beta) {
     train_tand_step_b1(m, density, g, lr, TRAIN_BETA1_DEFAULT, t, wd, wd_mode, tau, beta);
+}
+
+/* ---- the method table's steps (train/method.h) ---- */
+
+void train_step_adam(const train_step_args *a) {
+    train_adam_step_b1(a->m, a->g, a->lr, a->beta1, a->t, a->wd, a->wd_mode);
+}
+
+void train_step_tand(const train_step_args *a) {
+    train_tand_step_b1(a->m, a->density, a->g, a->lr, a->beta1, a->t, a->wd, a->wd_mode, a->tau, a->tand_beta);
 }

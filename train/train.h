@@ -28,15 +28,12 @@ enum { TRAIN_SAMPLING_REPLACE = RUN_SAMPLING_REPLACE, TRAIN_SAMPLING_EPOCH = RUN
 enum { TRAIN_BEST_ACC = RUN_BEST_ACC, TRAIN_BEST_LOSS = RUN_BEST_LOSS };
 #define TRAIN_BETA1_DEFAULT RUN_BETA1_DEFAULT
 
-/* The method table (train/combine.c): one entry per method, TRAIN_NMETHODS
- * of them. A method number outside it is an error everywhere, never a
- * default. */
-typedef struct {
-    int method;        /* TRAIN_* */
-    const char *name;  /* as in config.json and --method */
-    int uses_tau;      /* the agreement threshold tau matters */
-    const char *help;
-} train_method_info;
+/* The method table is run/run.h's RUN_METHOD_TABLE: one line per method
+ * (name, the options it reads, whether its reduction splits over ranks, its
+ * optimizer state, its combine rule and step, help); train/combine.c and
+ * train/adam.c hold the functions it names. A method number outside it is
+ * an error everywhere, never a default. */
+typedef run_method_info train_method_info;
 
 const train_method_info *train_method(int method); /* NULL for an unknown method */
 const char *train_method_name(int method);         /* NULL for an unknown method */
