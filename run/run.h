@@ -180,30 +180,70 @@ int run_config_read(run_config *c, const char *dir, cb_err *e);        /* CB_ENO
  * Returns the number of differences (0: the resume is the same run). */
 int run_config_diff(const run_config *old, const run_config *new, char *msg, size_t n);
 
-/* The range of every numeric training option, defined once (run/config.c):
- * train's option checks (coinbc train and train_run) and config.json's
- * reader both check through it. */
+/* The schema of coinbc train's options, defined once (run/config.c): every
+ * option's name, type, range or words, default, help, the methods it
+ * applies to and whether tune may search it. From it come train's parsing,
+ * checks and --help (cli/cmd_train.c, train/options.c), config.json's
+ * reader (every key of an option checked against its entry), tune's space
+ * and fixed-option checks (run/tune.c) and the description coinbc train
+ * --describe prints for tools/tune.py (run_describe_json). */
+enum {
+    RUN_OPT_INT = 0,  /* an integer in ilo..ihi (channels: three of them, A,B,C) */
+    RUN_OPT_REAL = 1, /* a number between lo and hi */
+    RUN_OPT_WORD = 2, /* one of `words` */
+    RUN_OPT_FLAG = 3, /* no value */
+    RUN_OPT_PATH = 4, /* a file or folder */
+    RUN_OPT_SEEDS = 5 /* a range of level seeds A-B */
+};
+/* what tune may do with an option: search it (in a space), pass it fixed
+ * for every trial (after --), or neither (tune sets it itself, or it means
+ * nothing per trial) */
+enum { RUN_TUNE_NO = 0, RUN_TUNE_FIXED = 1, RUN_TUNE_SEARCH = 2 };
 typedef struct {
-    const char *key;      /* config.json's key; the option is --KEY with '_' as '-' */
-    int integer;          /* 1: ilo..ihi, inclusive; 0: the real bounds lo, hi */
+    const char *key;      /* config.json's key (or, for an option config.json does not hold, the same form of its
+                             name); the option is --KEY with '_' as '-' */
+    int integer;          /* 1: ilo..ihi, inclusive; 0: the real bounds lo, hi (numbers only) */
     int64_t ilo, ihi;
     double lo, hi;
     int lo_open, hi_open; /* reals: the bound itself is outside; an open infinite bound asks for a finite value */
-    unsigned methods;     /* the methods the option matters for (bit 1 << RUN_METHOD_*); its value is checked
-                             for every method, since every method's config.json holds it */
-    int in_config;        /* 0: a train option that config.json does not hold (threads) */
+    int in_config;        /* 0: a train option that config.json does not hold (threads, the data options) */
+    int type;             /* RUN_OPT_* */
+    int count;            /* values the option takes: 1, or 3 for channels (A,B,C) */
+    const char *const *words; /* RUN_OPT_WORD: the words, NULL-terminated, in the order of their numbers (RUN_WD_*, ...) */
+    const char *def;      /* the default as text; NULL: none, or one the help names (hidden: the network's) */
+    const char *meta;     /* the value's name in --help ("T", "A,B,C") */
+    const char *help;     /* --help's text; the range, the methods and the default are added to it */
+    unsigned mopt;        /* RUN_MOPT_*: the option is one of the methods that read it (run_option_methods); 0: of
+                             every method. Its value is checked for every method, since every config.json holds it */
+    int tune;             /* RUN_TUNE_* */
 } run_option_range;
 
 #define RUN_ALL_METHODS ((1u << RUN_NMETHODS) - 1)
 int run_option_count(void);
 const run_option_range *run_option_at(int i);
-const run_option_range *run_option_find(const char *key); /* NULL for a key without a range */
+const run_option_range *run_option_find(const char *key);  /* by key ("sand_k"); NULL for no such option */
+const run_option_range *run_option_named(const char *name); /* by option name ("sand-k"); NULL for none */
+/* The methods the option applies to (bit 1 << RUN_METHOD_*), from the method table. */
+unsigned run_option_methods(const run_option_range *r);
+/* The option's name ("sand-k") into buf. */
+void run_option_name(char *buf, size_t n, const run_option_range *r);
+/* --help's text of an option: its help, range or words, the methods when not
+ * all, and its default: "agreement threshold; in [0, 1]; for and, sand,
+ * geomean, tand (default 0.8)". */
+void run_option_help(char *buf, size_t n, const run_option_range *r);
+/* The number of word w of a RUN_OPT_WORD option (its place in `words`), or -1. */
+int run_option_word(const run_option_range *r, const char *w);
+/* Word k of a RUN_OPT_WORD option; NULL for another k. */
+const char *run_option_word_at(const run_option_range *r, int k);
 /* 0 when v is inside key's range; otherwise `code` and a message
  * "WHERE: --KEY V is outside [LO, HI] (...)" or, with as_key (for a file),
  * "WHERE: key \"KEY\" is V, outside [LO, HI]". A key not in the table is
  * CB_EARG (a programmer error). */
 int run_option_check_real(const char *key, double v, const char *where, int as_key, int code, cb_err *e);
 int run_option_check_int(const char *key, int64_t v, const char *where, int as_key, int code, cb_err *e);
+/* The methods and the option schema as JSON (coinbc train --describe; tools/tune.py reads it): malloc'd text,
+ * NULL when out of memory. Format in docs/FORMATS.md ("The train description"). */
+char *run_describe_json(void);
 
 /* ---- metrics.csv and metrics.jsonl ------------------------------------------- */
 
