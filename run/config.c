@@ -1,5 +1,6 @@
 /* config.c - config.json of a run folder: every training option, the
  * network, the data's size and (from coinbc train) its provenance. */
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -40,7 +41,7 @@ static const run_option_range OPTIONS[] = {
      .tune = RUN_TUNE_SEARCH, .help = "SAND-mask steepness"},
     {"tand_beta", REAL(0, 1, 1, 1), OF(RUN_MOPT_TAND_BETA), .def = STR(RUN_TAND_BETA_DEFAULT), .meta = "B",
      .in_config = 1, .tune = RUN_TUNE_SEARCH, .help = "tand: decay of the sign moment"},
-    {"rescale", WORDS("on", "off"), OF(RUN_MOPT_RESCALE), .def = "on", .meta = "on|off", .in_config = 1,
+    {"rescale", WORDS("off", "on"), OF(RUN_MOPT_RESCALE), .def = "on", .meta = "on|off", .in_config = 1,
      .tune = RUN_TUNE_SEARCH, .help = "rescale by 1/(fraction of each tensor's mask on)"},
     {"net", WORDS("impala", "nature"), .def = "impala", .meta = "NET", .in_config = 1, .tune = RUN_TUNE_FIXED,
      .help = "the network"},
@@ -54,8 +55,8 @@ static const run_option_range OPTIONS[] = {
      .help = "Adam learning rate"},
     {"beta1", REAL(0, 1, 0, 1), .def = STR(RUN_BETA1_DEFAULT), .meta = "B", .in_config = 1, .tune = RUN_TUNE_SEARCH,
      .help = "Adam's first-moment decay (every method, tand too)"},
-    {"lr_schedule", WORDS("step", "const"), .def = "step", .meta = "S", .in_config = 1, .tune = RUN_TUNE_SEARCH,
-     .help = "step (x0.1 at 3/4 of training) or const"},
+    {"lr_schedule", WORDS("const", "step"), .def = "step", .meta = "S", .in_config = 1, .tune = RUN_TUNE_SEARCH,
+     .help = "step (x0.1 at 3/4 of training) or const (the learning rate throughout)"},
     {"wd", REAL(0, HUGE_VAL, 0, 1), .def = "0", .meta = "WD", .in_config = 1, .tune = RUN_TUNE_SEARCH,
      .help = "weight decay, added after the mask (tand: see below)"},
     {"wd_mode", WORDS("l2", "decoupled"), .def = "l2", .meta = "M", .in_config = 1, .tune = RUN_TUNE_SEARCH,
@@ -128,8 +129,7 @@ const char *run_option_word_at(const run_option_range *r, int k) {
     return r->words[k];
 }
 
-/* "[0, 1]", "(0, inf)", "1..4096" */
-static void range_text(char *buf, size_t n, const run_option_range *r) {
+void run_option_range_text(char *buf, size_t n, const run_option_range *r) {
     if (r->integer) snprintf(buf, n, "%lld..%lld", (long long)r->ilo, (long long)r->ihi);
     else if (isinf(r->hi)) snprintf(buf, n, "%c%g, inf)", r->lo_open ? '(' : '[', r->lo);
     else snprintf(buf, n, "%c%g, %g%c", r->lo_open ? '(' : '[', r->lo, r->hi, r->hi_open ? ')' : ']');
@@ -154,11 +154,23 @@ void run_option_name(char *buf, size_t n, const run_option_range *r) {
         if (*p == '_') *p = '-';
 }
 
+static void words_text(char *buf, size_t n, const run_option_range *r);
+
+/* one of r's words stands in text as a word of its own */
+static int names_a_word(const char *text, const run_option_range *r) {
+    for (int k = 0; r->words[k]; k++) {
+        size_t n = strlen(r->words[k]);
+        for (const char *p = strstr(text, r->words[k]); p; p = strstr(p + 1, r->words[k]))
+            if ((p == text || !isalnum((unsigned char)p[-1])) && !isalnum((unsigned char)p[n])) return 1;
+    }
+    return 0;
+}
+
 void run_option_help(char *buf, size_t n, const run_option_range *r) {
     char rg[64] = "", ms[128] = "", df[64] = "";
     if (r->type == RUN_OPT_INT || r->type == RUN_OPT_REAL) {
         char t[48];
-        range_text(t, sizeof t, r);
+        run_option_range_text(t, sizeof t, r);
         snprintf(rg, sizeof rg, r->count > 1 ? "; each in %s" : "; in %s", t);
     }
     unsigned m = run_option_methods(r);
@@ -171,13 +183,19 @@ void run_option_help(char *buf, size_t n, const run_option_range *r) {
             }
     }
     if (r->def) snprintf(df, sizeof df, " (default %s)", r->def);
-    snprintf(buf, n, "%s%s%s%s", r->help, rg, ms, df);
+    char ws[160] = "";
+    if (r->type == RUN_OPT_WORD && !names_a_word(r->help, r)) { /* the words, unless the help names them */
+        char t[150];
+        words_text(t, sizeof t, r);
+        snprintf(ws, sizeof ws, ": %s", t);
+    }
+    snprintf(buf, n, "%s%s%s%s%s", r->help, ws, rg, ms, df);
 }
 
 static int out_of_range(const run_option_range *r, const char *vtext, const char *where, int as_key, int code,
                         cb_err *e) {
     char rg[64], ms[96], nm[64];
-    range_text(rg, sizeof rg, r);
+    run_option_range_text(rg, sizeof rg, r);
     const char *sep = where && *where ? ": " : "";
     if (!where) where = "";
     if (as_key) return cb_fail(e, code, "%s%skey \"%s\" is %s, outside %s", where, sep, r->key, vtext, rg);
@@ -281,7 +299,7 @@ int run_config_encode(run_text *out, const run_config *c, cb_err *e) {
                           c->net.channels[2], "hidden", c->net.hidden, "params", (json_int_t)c->params, "method", method,
                           "tau", rj_real(c->tau), "sand_k", rj_real(c->sand_k),
                           "tand_beta", rj_real(tand_beta), "rescale", c->rescale ? 1 : 0,
-                          "epochs", c->epochs, "lr", rj_real(c->lr), "lr_schedule", word_name("lr_schedule", c->lr_decay ? 0 : 1),
+                          "epochs", c->epochs, "lr", rj_real(c->lr), "lr_schedule", word_name("lr_schedule", c->lr_decay != 0),
                           "wd", rj_real(c->wd), "wd_mode", word_name("wd_mode", c->wd_mode == RUN_WD_DECOUPLED),
                           "batch_levels", c->batch_levels, "batch_frames", c->batch_frames, "seed", (json_int_t)c->seed,
                           "max_steps", (json_int_t)c->max_steps, "train_levels", c->train_levels, "train_frames",
@@ -396,9 +414,7 @@ static int decode(void *p, json_t *o, const char *name, cb_err *e) {
     if (json_object_get(o, "sampling") && (rc = get_opt_word(o, name, "sampling", &c->sampling, e))) return rc;
     c->best_by = RUN_BEST_ACC;
     if (json_object_get(o, "best_by") && (rc = get_opt_word(o, name, "best_by", &c->best_by, e))) return rc;
-    int k;
-    if ((rc = get_opt_word(o, name, "lr_schedule", &k, e))) return rc;
-    c->lr_decay = k == 0; /* step */
+    if ((rc = get_opt_word(o, name, "lr_schedule", &c->lr_decay, e))) return rc; /* 1: step */
     if ((rc = get_opt_real(o, name, "wd", &c->wd, e))) return rc;
     if ((rc = get_opt_word(o, name, "wd_mode", &c->wd_mode, e))) return rc;
     if ((rc = get_opt_int(o, name, "batch_levels", &v, e))) return rc;

@@ -225,6 +225,8 @@ const run_option_range *run_option_find(const char *key);  /* by key ("sand_k");
 const run_option_range *run_option_named(const char *name); /* by option name ("sand-k"); NULL for none */
 /* The methods the option applies to (bit 1 << RUN_METHOD_*), from the method table. */
 unsigned run_option_methods(const run_option_range *r);
+/* A numeric option's range as text: "[0, 1]", "(0, inf)", "1..4096". */
+void run_option_range_text(char *buf, size_t n, const run_option_range *r);
 /* The option's name ("sand-k") into buf. */
 void run_option_name(char *buf, size_t n, const run_option_range *r);
 /* --help's text of an option: its help, range or words, the methods when not

@@ -157,25 +157,13 @@ static void fill_config(const trainer *t, run_config *cp) {
     const train_opts *o = t->o;
     run_config c;
     memset(&c, 0, sizeof c);
+    train_opts_to_config(&c, o); /* every option config.json holds (train/options.c) */
     c.net = o->net;
     c.params = t->m.nparams;
-    c.method = o->comb.method;
-    c.tau = o->comb.tau;
-    c.sand_k = o->comb.sand_k;
     c.tand_beta = tand_beta(o);
-    c.rescale = o->comb.rescale;
-    c.epochs = o->epochs;
-    c.lr = o->lr;
     c.beta1 = beta1(o);
-    c.sampling = o->sampling;
-    c.best_by = o->best_by;
-    c.lr_decay = o->lr_decay;
-    c.wd = o->wd;
-    c.wd_mode = o->wd_mode;
     c.batch_levels = t->L;
     c.batch_frames = t->B;
-    c.seed = o->seed;
-    c.max_steps = o->max_steps;
     c.train_levels = t->n_train;
     c.train_frames = t->total_frames;
     c.val_levels = t->n_val;

@@ -225,6 +225,62 @@ typedef struct {
 int train_run(const train_opts *o, const ds_level *train, int n_train, const ds_level *val, int n_val, train_result *res,
               cb_err *e);
 
+/* ---- train's options from the schema (train/options.c) ---- */
+
+/* One option's value as given (the schema's type, run/run.h run_option_range). */
+typedef struct {
+    int given;
+    int64_t i;        /* RUN_OPT_INT of one value; RUN_OPT_FLAG: 1 */
+    double num;       /* RUN_OPT_REAL */
+    const char *text; /* RUN_OPT_WORD, RUN_OPT_PATH, channels' "A,B,C" */
+    int32_t lo, hi;   /* RUN_OPT_SEEDS */
+} train_opt_value;
+
+/* Every schema default (the network's channels and hidden width with it), beta1_set. */
+int train_opts_init(train_opts *o, cb_err *e);
+/* Option key (config.json's form, "sand_k") set to v, checked against the
+ * schema first: CB_EARG naming --OPTION and its range or words. --net sets the
+ * network's default channels and hidden width too (give those after it). */
+int train_opts_set(train_opts *o, const char *key, const train_opt_value *v, cb_err *e);
+/* The options config.json holds, from c, but those with given[i] set (i: the
+ * schema's index; given may be NULL). */
+void train_opts_from_config(train_opts *o, const run_config *c, const int *given);
+/* The options train_opts holds into config.json's fields (the rest of c untouched). */
+void train_opts_to_config(run_config *c, const train_opts *o);
+
+/* ---- coinbc train as one call (train/command.c) ---- */
+
+#define TRAIN_MAX_OPTIONS 64 /* at least run_option_count() */
+
+typedef struct {
+    const char *data;                       /* DATA; NULL: --resume takes config.json's */
+    train_opt_value opt[TRAIN_MAX_OPTIONS]; /* the options given, by the schema's index (run_option_at) */
+    const char *holder;                     /* the command line, recorded in the run folder's lock */
+    const volatile sig_atomic_t *stop;      /* as train_opts.stop */
+    void (*on_epoch)(void *ctx, const train_epoch_stats *s);
+    /* after the data is loaded, before training: the options and the level counts */
+    void (*on_start)(void *ctx, const train_opts *o, int n_train, int n_val);
+    void *ctx;
+} train_command;
+
+typedef struct {
+    train_opts o;    /* what the run was trained with */
+    train_result res;
+    int n_train, n_val;
+} train_command_result;
+
+/* The options given, alone (nothing read or written): every value against
+ * the schema, the network they describe, DATA given unless resuming, -o.
+ * CB_EARG naming the first bad one (coinbc train's usage errors). */
+int train_command_check(const train_command *c, cb_err *e);
+/* coinbc train: holds the run folder's lock (rank 0) for the whole run; on
+ * --resume recovers the folder and takes every option not given, and the
+ * data, from its config.json; opens the datasets, refuses validation levels
+ * that are training levels, loads the levels (under mpirun, each rank its
+ * share) and calls train_run with the provenance filled in. A failure before
+ * the first commit removes what it created. */
+int train_command_run(const train_command *c, train_command_result *r, cb_err *e);
+
 /* Accuracy and mean loss of a model on levels (batched forward; uses the
  * model's current batch buffers, or sets an inference batch of 256). */
 int train_evaluate(model *m, const ds_level *levels, int n, double *loss, double *acc, cb_err *e);
