@@ -281,6 +281,42 @@ int train_command_check(const train_command *c, cb_err *e);
  * the first commit removes what it created. */
 int train_command_run(const train_command *c, train_command_result *r, cb_err *e);
 
+/* ---- coinbc tune as one call (train/tune.c) ---- */
+
+typedef struct {
+    const char *train, *val, *out, *method; /* TRAIN, --val, -o DIR, --method (NULL: not given) */
+    const char *space, *storage, *study;    /* NULL: the defaults (tools/tune_space.json, DIR's journal, coinbc-METHOD) */
+    const char *prune, *objective;          /* "on"/"off", "val_acc"/"val_loss" */
+    int trials, epochs, jobs, threads;
+    int64_t seed;
+    int nfixed;
+    char *const *fixed;                     /* the train options after --, as argv words */
+    const char *const *own;                 /* tune's own option names, NULL-terminated (a hint for one given after --) */
+    const char *holder;                     /* the command line, recorded in DIR's lock */
+    void (*note)(void *ctx, const char *line); /* progress and notes (one line each); may be NULL */
+    void *ctx;
+} train_tune_opts;
+
+typedef struct {
+    int usage;           /* the failure was a usage error (coinbc tune: exit status 2) */
+    char study[256];
+    int objective;       /* RUN_TUNE_VAL_* */
+    run_tune_result res; /* the study's trials (trials.csv) */
+    int nstate[3];       /* COMPLETE, PRUNED, FAIL */
+    int best;            /* index of the best trial, -1: none completed (no best.json) */
+    char *args;          /* best.args' line (malloc'd) */
+} train_tune_result;
+
+/* coinbc tune (docs/TUNE.md): checks the options, the train options fixed
+ * for every trial (against the schema; the ones tune sets itself are the
+ * schema's RUN_TUNE_NO), the space, the datasets (disjoint levels, the space
+ * cut to the training levels), DIR's earlier study; then, under DIR's lock,
+ * writes DIR/tune.json, runs the driver (python3 tools/tune.py, or
+ * $COINBC_PYTHON and $COINBC_TUNE_DRIVER) and writes trials.csv, best.json
+ * and best.args. Free r with train_tune_result_free. */
+int train_tune_run(const train_tune_opts *o, train_tune_result *r, cb_err *e);
+void train_tune_result_free(train_tune_result *r);
+
 /* Accuracy and mean loss of a model on levels (batched forward; uses the
  * model's current batch buffers, or sets an inference batch of 256). */
 int train_evaluate(model *m, const ds_level *levels, int n, double *loss, double *acc, cb_err *e);
