@@ -50,6 +50,7 @@ typedef struct {
     model m;
     int have_model;
     model_ckpt_state st;
+    float *state; /* the method's own optimizer state (run_method()->state x nparams floats: tand's sign moment) */
     float *mem, *grads, *g, *density, *dens_sum;
     uint8_t *frames, *labels;
     int *perm;
@@ -267,7 +268,7 @@ static int setup(trainer *t, cb_err *e) {
     if ((rc = cb_dist_barrier(e))) return rc;
     snprintf(t->ckpath, sizeof t->ckpath, "%s/latest.ckpt", o->run);
     if (o->resume) {
-        if ((rc = model_load(&t->m, &t->st, t->ckpath, e))) return cb_err_prefix(e, "cannot resume: ");
+        if ((rc = model_load_state(&t->m, &t->st, &t->state, t->ckpath, e))) return cb_err_prefix(e, "cannot resume: ");
         t->have_model = 1;
         t->committed = 1;
         /* config.json first: it names every option that differs; the checks
@@ -287,7 +288,7 @@ static int setup(trainer *t, cb_err *e) {
         if (t->st.epoch > o->epochs)
             return cb_fail(e, CB_EARG, "cannot resume: %s has already trained %lld epochs, more than --epochs %d (give "
                            "--epochs %lld or more)", t->ckpath, (long long)t->st.epoch, o->epochs, (long long)t->st.epoch);
-        if (run_method(o->comb.method)->state && !t->st.has_sign)
+        if (run_method(o->comb.method)->state && !t->st.has_state)
             return cb_fail(e, CB_EARG, "cannot resume: %s holds no %s optimizer state (it was trained with another "
                            "method; %s cannot continue it exactly)", t->ckpath, run_method_name(o->comb.method),
                            run_method_name(o->comb.method));
@@ -303,7 +304,14 @@ static int setup(trainer *t, cb_err *e) {
         t->st.best_val = o->best_by == TRAIN_BEST_LOSS ? -HUGE_VAL : -1; /* loss: the negated loss, so higher is better */
         t->st.steps_per_epoch = t->steps_per_epoch;
     }
-    t->st.has_sign = run_method(o->comb.method)->state > 0; /* the checkpoints hold a method's own state (tand's sign moment) */
+    /* the checkpoints hold a method's own state (tand's sign moment), zero at the start */
+    if (!run_method(o->comb.method)->state) {
+        free(t->state); /* (a resumed checkpoint's, of a method with state, is not this method's) */
+        t->state = NULL;
+    } else if (!t->state && !(t->state = calloc(t->m.nparams, sizeof(float))))
+        return cb_fail(e, CB_ENOMEM, "train: out of memory for the optimizer state");
+    t->st.has_state = t->state != NULL;
+    t->st.state = t->state;
     model_set_threads(&t->m, o->threads > 0 ? o->threads : cb_default_threads());
     size_t P = t->m.nparams;
     t->mem = malloc(sizeof(float) * (P * ((size_t)t->L + 1) + (size_t)t->m.ntensors * 2));
@@ -464,7 +472,7 @@ static int step(trainer *t, int64_t epoch, epoch_acc *a, cb_err *e) {
                              (long long)epoch + 1, keeps);
     double lr = lr_at(t->o, t->st.step, t->total_steps);
     t->st.step++;
-    train_step_args sa = {&t->m, t->density, t->g, NULL, lr, beta1(t->o), t->st.step, t->o->wd, t->o->wd_mode,
+    train_step_args sa = {&t->m, t->density, t->g, t->state, lr, beta1(t->o), t->st.step, t->o->wd, t->o->wd_mode,
                           co.tau, tand_beta(t->o)};
     train_method_fns_of(co.method)->step(&sa); /* Adam, or the method's own (tand) */
     for (int k = 0; k < t->m.ntensors; k++) t->dens_sum[k] += t->density[k];
@@ -599,6 +607,7 @@ static int commit(trainer *t, const run_metrics_row *row, int best, cb_err *e) {
 }
 
 static void trainer_free(trainer *t) {
+    free(t->state);
     free(t->mem);
     free(t->frames);
     free(t->labels);

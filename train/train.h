@@ -89,7 +89,8 @@ void train_adam_step(model *m, float *g, double lr, int64_t t, double wd, int wd
 
 /* Temporal AND-mask Adam (tand), step t >= 1, on g = the plain mean of the
  * level gradients. Per parameter: the sign moment s_t = b s_{t-1} + (1 - b)
- * sign(g_t) (sign(0) = 0), kept bias-corrected in m->sign_m as
+ * sign(g_t) (sign(0) = 0), kept bias-corrected in sign (nparams floats, the
+ * method's optimizer state: train_run keeps it and its checkpoints hold it) as
  * s^_t = s_t / (1 - b^t) (updated as s^_{t-1} + (sign(g_t) - s^_{t-1}) k_t,
  * k_t = (1 - b) / (1 - b^t), so s^_1 = sign(g_1) and a run of one sign stays
  * exactly +-1); the mask |s^_t| >= tau (the stored float, compared in
@@ -99,11 +100,11 @@ void train_adam_step(model *m, float *g, double lr, int64_t t, double wd, int wd
  * with it; TRAIN_WD_DECOUPLED's lr * wd * w is applied to every parameter,
  * unmasked. density (may be NULL) receives each tensor's share of the mask
  * that is on. Results do not depend on m->threads. */
-void train_tand_step(model *m, float *density, const float *g, double lr, int64_t t, double wd, int wd_mode, double tau,
-                     double beta);
+void train_tand_step(model *m, float *sign, float *density, const float *g, double lr, int64_t t, double wd, int wd_mode,
+                     double tau, double beta);
 /* The same with Adam's first-moment decay beta1 (train_tand_step: 0.9). */
-void train_tand_step_b1(model *m, float *density, const float *g, double lr, double beta1, int64_t t, double wd,
-                        int wd_mode, double tau, double beta);
+void train_tand_step_b1(model *m, float *sign, float *density, const float *g, double lr, double beta1, int64_t t,
+                        double wd, int wd_mode, double tau, double beta);
 
 /* The batches of one epoch under --sampling epoch (train/epoch.c): each
  * level's frames in a shuffled order, cut into floor(n / B) chunks of B (the
