@@ -21,8 +21,13 @@
 #include <cmocka.h>
 #include <zlib.h>
 
+#include <jansson.h>
+#include <math.h>
+
 #include "common/common.h"
+#include "run/run.h"
 #include "tests/support/run.h"
+#include "train/method.h"
 
 static char *root;
 static char coinbc[4096];
@@ -212,8 +217,174 @@ static void test_records_unchanged(void **st) {
     assert_int_equal(bad, 0);
 }
 
+/* The method table's halves agree: a method whose reduction does not split
+ * has no mask from the sums (it needs every level's gradient); every method
+ * has a combine and a step; a method with optimizer state has its own step;
+ * the options a method reads are options of the schema that name it. */
+static void test_table_consistent(void **st) {
+    (void)st;
+    for (int m = 0; m < RUN_NMETHODS; m++) {
+        const run_method_info *mi = run_method(m);
+        const train_method_fns *f = train_method_fns_of(m);
+        assert_non_null(mi);
+        assert_non_null(f);
+        assert_int_equal(mi->method, m);
+        assert_non_null(f->comb);
+        assert_non_null(f->step);
+        if (!mi->split) assert_null(f->mask);
+        if (mi->state) assert_true(f->step != train_step_adam);
+        int parsed = -1;
+        assert_int_equal(run_method_parse(mi->name, &parsed), 0);
+        assert_int_equal(parsed, m);
+        assert_non_null(strstr(run_method_list(), mi->name));
+        for (unsigned bit = 1; bit <= RUN_MOPT_RESCALE; bit <<= 1) {
+            if (!(mi->options & bit)) continue;
+            int found = 0;
+            for (int i = 0; i < run_option_count(); i++)
+                if (run_option_at(i)->mopt == bit) found = (run_option_methods(run_option_at(i)) >> m) & 1;
+            assert_true(found);
+        }
+    }
+    assert_null(run_method(RUN_NMETHODS));
+    assert_null(train_method_fns_of(-1));
+}
+
+/* One definition of every range: tune's check of a value (run/tune.c) and
+ * train's (run_option_check_*) agree on each bound of every numeric option
+ * tune may pass, and the words tune accepts are the schema's. */
+static void test_one_range(void **st) {
+    (void)st;
+    int checked = 0;
+    for (int i = 0; i < run_option_count(); i++) {
+        const run_option_range *r = run_option_at(i);
+        char name[64];
+        run_option_name(name, sizeof name, r);
+        assert_ptr_equal(run_option_named(name), r);
+        if (r->tune == RUN_TUNE_NO) {
+            assert_int_equal(run_tune_option_kind(name), 0);
+            continue;
+        }
+        cb_err e = {0};
+        if (r->type == RUN_OPT_WORD) {
+            for (int k = 0; r->words[k]; k++) {
+                run_tune_value v = {1, 0, ""};
+                snprintf(v.str, sizeof v.str, "%s", r->words[k]);
+                assert_int_equal(run_tune_check_value(name, &v, &e), 0);
+                assert_int_equal(run_option_word(r, r->words[k]), k);
+            }
+            run_tune_value bad = {1, 0, "nosuchword"};
+            assert_int_not_equal(run_tune_check_value(name, &bad, &e), 0);
+            continue;
+        }
+        if (r->count != 1) continue; /* channels: A,B,C */
+        double vals[4];
+        if (r->integer) {
+            vals[0] = (double)r->ilo, vals[1] = (double)r->ilo - 1, vals[2] = (double)r->ihi, vals[3] = (double)r->ihi + 1;
+        } else {
+            vals[0] = r->lo, vals[1] = nextafter(r->lo, -INFINITY), vals[2] = r->hi, vals[3] = nextafter(r->hi, INFINITY);
+        }
+        for (int k = 0; k < 4; k++) {
+            if (isinf(vals[k]) || vals[k] > 9e18) continue; /* (no bound there, or beyond int64) */
+            run_tune_value v = {0, vals[k], ""};
+            int tune_ok = run_tune_check_value(name, &v, &e) == 0;
+            int train_ok = r->integer ? run_option_check_int(r->key, (int64_t)vals[k], NULL, 0, CB_EARG, &e) == 0
+                                      : run_option_check_real(r->key, vals[k], NULL, 0, CB_EARG, &e) == 0;
+            if (tune_ok != train_ok) fail_msg("--%s %.17g: tune says %d, train %d", name, vals[k], tune_ok, train_ok);
+            checked++;
+        }
+    }
+    assert_true(checked >= 30);
+}
+
+/* coinbc train --describe: every method and every option of the tables, as
+ * JSON the driver reads; --help names every method's help and every option */
+static void test_describe_and_help(void **st) {
+    (void)st;
+    static char out[262144], err[4096];
+    assert_int_equal(test_run(out, sizeof out, err, sizeof err, "train --describe"), 0);
+    json_error_t je;
+    json_t *d = json_loads(out, 0, &je);
+    if (!d) fail_msg("train --describe: %s", je.text);
+    assert_string_equal(json_string_value(json_object_get(d, "format")), "coinbc-train-describe");
+    json_t *ms = json_object_get(d, "methods"), *os = json_object_get(d, "options");
+    assert_int_equal(json_array_size(ms), RUN_NMETHODS);
+    assert_int_equal(json_array_size(os), (size_t)run_option_count());
+    for (int m = 0; m < RUN_NMETHODS; m++) {
+        json_t *jm = json_array_get(ms, (size_t)m);
+        assert_string_equal(json_string_value(json_object_get(jm, "name")), run_method_name(m));
+        assert_string_equal(json_string_value(json_object_get(jm, "help")), run_method(m)->help);
+        assert_int_equal(json_is_true(json_object_get(jm, "split")), run_method(m)->split);
+        assert_int_equal(json_integer_value(json_object_get(jm, "state")), run_method(m)->state);
+    }
+    for (int i = 0; i < run_option_count(); i++) {
+        const run_option_range *r = run_option_at(i);
+        json_t *jo = json_array_get(os, (size_t)i);
+        char name[64];
+        run_option_name(name, sizeof name, r);
+        assert_string_equal(json_string_value(json_object_get(jo, "name")), name);
+        const char *tune = json_string_value(json_object_get(jo, "tune"));
+        assert_string_equal(tune, r->tune == RUN_TUNE_SEARCH ? "search" : r->tune == RUN_TUNE_FIXED ? "fixed" : "no");
+        if (r->type == RUN_OPT_INT) {
+            assert_int_equal(json_integer_value(json_object_get(jo, "min")), r->ilo);
+            assert_int_equal(json_integer_value(json_object_get(jo, "max")), r->ihi);
+        }
+        if (r->type == RUN_OPT_REAL && !isinf(r->hi)) assert_true(json_real_value(json_object_get(jo, "max")) == r->hi);
+        size_t nm = json_array_size(json_object_get(jo, "methods"));
+        unsigned mm = run_option_methods(r);
+        int bits = 0;
+        for (int m = 0; m < RUN_NMETHODS; m++) bits += (mm >> m) & 1;
+        assert_int_equal(nm, (size_t)bits);
+    }
+    json_decref(d);
+    assert_int_equal(test_run(out, sizeof out, err, sizeof err, "train --help"), 0);
+    for (int m = 0; m < RUN_NMETHODS; m++) assert_non_null(strstr(out, run_method(m)->help));
+    for (int i = 0; i < run_option_count(); i++) {
+        char name[64], flag[80];
+        run_option_name(name, sizeof name, run_option_at(i));
+        snprintf(flag, sizeof flag, "--%s", name);
+        assert_non_null(strstr(out, flag));
+    }
+    assert_non_null(strstr(out, "(default 0.8)"));  /* tau's default, from the schema */
+    assert_non_null(strstr(out, "in (0, 1); for tand")); /* tand-beta's range and method */
+    assert_int_equal(test_run(out, sizeof out, err, sizeof err, "tune --help"), 0);
+    assert_non_null(strstr(out, run_method_list()));
+    assert_non_null(strstr(out, "Tune sets --train-levels"));
+}
+
+/* the driver without a coinbc that describes its options: one line, status 4 */
+static void test_driver_needs_describe(void **st) {
+    (void)st;
+    char *dir = test_tmpdir(), p[4200], cmd[8600];
+    assert_non_null(dir);
+    snprintf(p, sizeof p, "%s/spec.json", dir);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fprintf(f, "{\"version\": 1, \"coinbc\": \"/bin/false\", \"train\": \"/t\", \"val\": \"/v\", \"method\": \"and\", "
+               "\"trials\": 3, \"epochs\": 2, \"jobs\": 1, \"threads\": 1, \"seed\": 0, \"prune\": true, "
+               "\"storage\": \"journal:study.journal\", \"study\": \"s\", \"dir\": \"%s/d\", \"fixed\": [], "
+               "\"space\": [{\"name\": \"lr\", \"log\": [0.0001, 0.001]}]}\n", dir);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 -B tools/tune.py --check %s 2>&1; echo \"status $?\"", p);
+    FILE *pp = popen(cmd, "r");
+    assert_non_null(pp);
+    char buf[4096];
+    size_t got = fread(buf, 1, sizeof buf - 1, pp);
+    buf[got] = 0;
+    pclose(pp);
+    printf("%s", buf);
+    assert_non_null(strstr(buf, "train --describe"));
+    assert_non_null(strstr(buf, "status 4"));
+    assert_null(strstr(buf, "Traceback"));
+    test_rmtree(dir);
+    free(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_table_consistent),
+        cmocka_unit_test(test_one_range),
+        cmocka_unit_test(test_describe_and_help),
+        cmocka_unit_test(test_driver_needs_describe),
         cmocka_unit_test(test_records_unchanged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
