@@ -769,8 +769,13 @@ int run_tune_best_write(const char *path, const run_tune_spec *s, const run_tune
     if (!o) return cb_fail(e, CB_ENOMEM, "%s: out of memory", path);
     /* method, tau and lr first (train's defaults where the study did not set them) */
     json_object_set_new(o, "method", json_string(s->method));
-    json_object_set_new(o, "tau", json_real(strcmp(s->method, "mean") ? 0.8 : 0));
-    json_object_set_new(o, "lr", json_real(5e-4));
+    int mid = 0;
+    double tau = 0, lr = 0;
+    run_method_parse(s->method, &mid); /* (run_tune_spec_read checked it) */
+    if (run_method(mid)->options & RUN_MOPT_TAU) cb_parse_f64(run_option_find("tau")->def, &tau); /* else train's 0 */
+    cb_parse_f64(run_option_find("lr")->def, &lr);
+    json_object_set_new(o, "tau", json_real(tau));
+    json_object_set_new(o, "lr", json_real(lr));
     for (int i = 0; i + 1 < s->nfixed; i += 2) {
         const char *name = s->fixed[i] + 2;
         run_tune_value v;
