@@ -352,18 +352,31 @@ static int get_range(json_t *o, const char *name, const char *key, int32_t *lo, 
     return 0;
 }
 
-static const char *const KEYS[] = {
-    "coinbc_version", "net", "channels", "hidden", "params", "method", "tau", "sand_k", "tand_beta", "rescale", "epochs", "lr", "beta1", "sampling", "best_by",
-    "lr_schedule", "wd", "wd_mode", "batch_levels", "batch_frames", "seed", "max_steps", "train_levels",
-    "train_frames", "val_levels", "steps_per_epoch", "data", "data_manifest_crc", "train_seed_range", "val_data",
-    "val_manifest_crc", "val_seed_range", NULL};
+/* the keys of config.json that are not train options (those are the schema's in_config entries) */
+static const char *const OTHER_KEYS[] = {"coinbc_version", "params", "train_levels", "train_frames", "val_levels",
+                                         "steps_per_epoch", "data", "data_manifest_crc", "train_seed_range",
+                                         "val_data", "val_manifest_crc", "val_seed_range", NULL};
+
+/* every key of o is config.json's: format, version, another key above, or a train option's */
+static int only_config_keys(json_t *o, const char *name, cb_err *e) {
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v) {
+        (void)v;
+        const run_option_range *r = run_option_find(k);
+        int ok = (r && r->in_config) || !strcmp(k, "format") || !strcmp(k, "version");
+        for (int i = 0; OTHER_KEYS[i] && !ok; i++) ok = !strcmp(k, OTHER_KEYS[i]);
+        if (!ok) return cb_fail(e, CB_EFORMAT, "%s: unknown key \"%s\"", name, k);
+    }
+    return 0;
+}
 
 static int decode(void *p, json_t *o, const char *name, cb_err *e) {
     run_config *c = p;
     char s[64];
     int64_t v;
     int rc;
-    if ((rc = rj_header(o, name, FORMAT, &c->version, e)) || (rc = rj_only(o, name, KEYS, e))) return rc;
+    if ((rc = rj_header(o, name, FORMAT, &c->version, e)) || (rc = only_config_keys(o, name, e))) return rc;
     if ((rc = rj_str(o, name, "coinbc_version", c->coinbc_version, sizeof c->coinbc_version, e))) return rc;
     if ((rc = rj_str(o, name, "net", s, sizeof s, e))) return rc;
     if (model_config_default(&c->net, s))

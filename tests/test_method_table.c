@@ -351,6 +351,44 @@ static void test_describe_and_help(void **st) {
     assert_non_null(strstr(out, "Tune sets --train-levels"));
 }
 
+/* config.json's strict reader on the schema: a record it wrote reads back;
+ * an unknown key, lr -1 and a word outside an option's words are refused,
+ * naming the key */
+static void test_config_reader(void **st) {
+    (void)st;
+    run_config c;
+    memset(&c, 0, sizeof c);
+    assert_int_equal(model_config_default(&c.net, "nature"), 0);
+    model plan;
+    cb_err e = {0};
+    assert_int_equal(model_plan(&plan, &c.net, &e), 0);
+    c.params = plan.nparams, c.method = RUN_METHOD_AND, c.tau = 0.8, c.sand_k = 1, c.tand_beta = 0.9, c.rescale = 1;
+    c.epochs = 3, c.lr = 5e-4, c.beta1 = 0.9, c.lr_decay = 1, c.batch_levels = 4, c.batch_frames = 8;
+    c.train_levels = 4, c.train_frames = 96, c.steps_per_epoch = 3;
+    run_text t = {0};
+    assert_int_equal(run_config_encode(&t, &c, &e), 0);
+    run_config back;
+    assert_int_equal(run_config_decode(&back, t.s, t.len, "config.json", &e), 0);
+    assert_int_equal(back.method, RUN_METHOD_AND);
+    assert_int_equal(back.lr_decay, 1);
+    assert_true(back.lr == 5e-4);
+    static const char *const bad[][3] = {
+        {"\"lr\": 0.00050000000000000001", "\"lr\": -1", "key \"lr\" is -1, outside (0, inf)"},
+        {"\"lr\": 0.00050000000000000001", "\"lrr\": 0.5", "unknown key \"lrr\""},
+        {"\"wd_mode\": \"l2\"", "\"wd_mode\": \"l1\"", "key \"wd_mode\" is \"l1\", not l2 or decoupled"},
+        {"\"method\": \"and\"", "\"method\": \"median\"", "not a method (mean, and, sand, geomean, tand)"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        char *p = strstr(t.s, bad[k][0]);
+        if (!p) fail_msg("no %s in config.json", bad[k][0]);
+        char text[8192];
+        snprintf(text, sizeof text, "%.*s%s%s", (int)(p - t.s), t.s, bad[k][1], p + strlen(bad[k][0]));
+        assert_int_equal(run_config_decode(&back, text, strlen(text), "config.json", &e), CB_EFORMAT);
+        if (!strstr(e.msg, bad[k][2])) fail_msg("%s: %s", bad[k][1], e.msg);
+    }
+    run_text_free(&t);
+}
+
 /* the driver without a coinbc that describes its options: one line, status 4 */
 static void test_driver_needs_describe(void **st) {
     (void)st;
@@ -384,6 +422,7 @@ int main(void) {
         cmocka_unit_test(test_table_consistent),
         cmocka_unit_test(test_one_range),
         cmocka_unit_test(test_describe_and_help),
+        cmocka_unit_test(test_config_reader),
         cmocka_unit_test(test_driver_needs_describe),
         cmocka_unit_test(test_records_unchanged),
     };
