@@ -536,15 +536,15 @@ int run_config_diff(const run_config *old, const run_config *new, char *msg, siz
     real_diff(&d, "tau", old->tau, new->tau);
     real_diff(&d, "sand-k", old->sand_k, new->sand_k);
     real_diff(&d, "tand-beta", old->tand_beta, new->tand_beta);
-    str_diff(&d, "rescale", old->rescale ? "on" : "off", new->rescale ? "on" : "off");
+    str_diff(&d, "rescale", word_name("rescale", old->rescale != 0), word_name("rescale", new->rescale != 0));
     real_diff(&d, "lr", old->lr, new->lr);
     real_diff(&d, "beta1", old->beta1, new->beta1);
     str_diff(&d, "sampling", run_sampling_name(old->sampling), run_sampling_name(new->sampling));
     str_diff(&d, "best-by", run_best_by_name(old->best_by), run_best_by_name(new->best_by));
-    str_diff(&d, "lr-schedule", old->lr_decay ? "step" : "const", new->lr_decay ? "step" : "const");
+    str_diff(&d, "lr-schedule", word_name("lr_schedule", old->lr_decay != 0), word_name("lr_schedule", new->lr_decay != 0));
     real_diff(&d, "wd", old->wd, new->wd);
-    str_diff(&d, "wd-mode", old->wd_mode == RUN_WD_DECOUPLED ? "decoupled" : "l2",
-             new->wd_mode == RUN_WD_DECOUPLED ? "decoupled" : "l2");
+    str_diff(&d, "wd-mode", word_name("wd_mode", old->wd_mode == RUN_WD_DECOUPLED),
+             word_name("wd_mode", new->wd_mode == RUN_WD_DECOUPLED));
     int_diff(&d, "--batch-levels", old->batch_levels, new->batch_levels);
     int_diff(&d, "--batch-frames", old->batch_frames, new->batch_frames);
     if (old->seed != new->seed)
