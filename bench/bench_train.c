@@ -59,6 +59,8 @@ static double time_steps(model *m, int variant, const uint8_t *frames, const uin
     if (variant == 4) co = (train_combine_opts){.method = TRAIN_TAND, .tau = 0.5, .sand_k = 1, .rescale = 1, .tand_beta = 0.9};
     co.threads = m->threads;
     memset(ph, 0, sizeof *ph);
+    float *sign = variant == 4 ? calloc(m->nparams, sizeof(float)) : NULL; /* tand's sign moment (train/'s state) */
+    if (variant == 4 && !sign) return 0;
     cb_err e;
     double t_all = 0;
     for (int s = -1; s < steps; s++) { /* one warm-up step */
@@ -78,7 +80,7 @@ static double time_steps(model *m, int variant, const uint8_t *frames, const uin
         train_combine(g, dens, grads, L, m->nparams, m->tensors, m->ntensors, &co, &e);
         double t3 = cb_now();
         if (variant == 4)
-            train_tand_step(m, dens, g, 1e-6, s + 2, 0, TRAIN_WD_L2, co.tau, co.tand_beta);
+            train_tand_step(m, sign, dens, g, 1e-6, s + 2, 0, TRAIN_WD_L2, co.tau, co.tand_beta);
         else
             train_adam_step(m, g, 1e-6, s + 2, 0, TRAIN_WD_L2);
         double t4 = cb_now();
@@ -90,6 +92,7 @@ static double time_steps(model *m, int variant, const uint8_t *frames, const uin
             t_all += t4 - t0;
         }
     }
+    free(sign);
     return (double)steps * L * B / t_all;
 }
 

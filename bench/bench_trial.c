@@ -92,19 +92,21 @@ static double step_seconds(const model_config *cfg, const train_opts *o, const d
             labels[s] = l->label[k];
         }
         train_combine_opts co = o->comb;
+        float *sign = co.method == TRAIN_TAND ? calloc(m.nparams, sizeof(float)) : NULL; /* tand's sign moment */
         int steps = 10;
         double t0 = 0;
-        for (int s = -1; s < steps; s++) {
+        for (int s = -1; s < steps && (sign || co.method != TRAIN_TAND); s++) {
             if (s == 0) t0 = cb_now();
             model_forward_u8(&m, frames, N, NULL);
             model_backward(&m, labels, L, B, grads);
             train_combine(g, dens, grads, L, m.nparams, m.tensors, m.ntensors, &co, e);
             if (co.method == TRAIN_TAND)
-                train_tand_step(&m, dens, g, 1e-6, s + 2, 0, TRAIN_WD_L2, co.tau, co.tand_beta ? co.tand_beta : 0.9);
+                train_tand_step(&m, sign, dens, g, 1e-6, s + 2, 0, TRAIN_WD_L2, co.tau, co.tand_beta ? co.tand_beta : 0.9);
             else
                 train_adam_step(&m, g, 1e-6, s + 2, 0, TRAIN_WD_L2);
         }
         dt = (cb_now() - t0) / steps;
+        free(sign);
         /* the validation forward alone, on the training batch's buffers as the loop runs it */
         double loss, acc, t1 = cb_now();
         *val_s = n_val && train_evaluate(&m, val, n_val, &loss, &acc, e) == 0 ? cb_now() - t1 : 0;

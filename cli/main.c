@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "run/run.h"
 
 typedef struct {
     const char *name;
@@ -16,7 +17,7 @@ static const cli_entry CMDS[] = {
     {"record", cli_cmd_record, "play levels with the expert and write recordings"},
     {"capture", cli_cmd_capture, "convert recordings (PNG folders, .npz) into a dataset"},
     {"data", cli_cmd_data, "dataset tools: info, verify, split, export"},
-    {"train", cli_cmd_train, "train a policy with mean, and, sand, geomean or tand gradients"},
+    {"train", cli_cmd_train, "train a policy; the level gradients combined by"}, /* + the methods (usage) */
     {"eval", cli_cmd_eval, "accuracy of a trained policy on held-out levels"},
     {"rollout", cli_cmd_rollout, "closed-loop play of levels by a trained policy"},
     {"appearance", cli_cmd_appearance, "the appearance probe: the policy on the same states in other looks"},
@@ -31,7 +32,9 @@ static void usage(FILE *out) {
     fprintf(out, "usage: coinbc COMMAND [options]   (coinbc COMMAND --help for details)\n\n"
                  "coinbc " CB_VERSION " - behavioral cloning on CoinRun with level-wise gradient AND-masking\n\n"
                  "commands:\n");
-    for (int i = 0; i < NCMDS; i++) fprintf(out, "  %-10s %s\n", CMDS[i].name, CMDS[i].summary);
+    for (int i = 0; i < NCMDS; i++) /* train's line ends with the method table's names */
+        fprintf(out, "  %-10s %s%s%s\n", CMDS[i].name, CMDS[i].summary, strcmp(CMDS[i].name, "train") ? "" : " ",
+                strcmp(CMDS[i].name, "train") ? "" : run_method_list());
 }
 
 /* The commands that split their work over the ranks when mpirun starts

@@ -1,11 +1,12 @@
 /* checkpoint.c - one file per checkpoint: a versioned header with the
  * network config and training state, the parameters and both Adam moments,
- * for tand its sign moment as well, and a trailing CRC32 of everything
- * before it; written atomically.
+ * for a method with optimizer state of its own (tand's sign moment, train/'s)
+ * that array as well, and a trailing CRC32 of everything before it; written
+ * atomically.
  *
  * Versions: 1 holds 3 arrays (parameters, Adam m, v); 2 adds optimizer state
- * named by the header's `extra` bits (CK_EXTRA_SIGN: tand's sign moment, a
- * 4th array). A checkpoint without extra state is still written as version 1,
+ * named by the header's `extra` bits (CK_EXTRA_STATE: one more array, the
+ * method's state, model_ckpt_state.state). A checkpoint without extra state is still written as version 1,
  * byte for byte as before, so older coinbc read it; one with extra state is
  * version 2, which older coinbc refuse by its version. */
 #include <errno.h>
@@ -18,7 +19,7 @@
 
 #define CK_MAGIC "CBCKPT\0\0"
 #define CK_VERSION 2      /* the newest this coinbc reads */
-#define CK_EXTRA_SIGN 1u  /* version 2: the sign moment follows Adam's v */
+#define CK_EXTRA_STATE 1u /* version 2: one array of the method's optimizer state (tand: its sign moment) follows Adam's v */
 
 typedef struct {
     char magic[8];
@@ -38,7 +39,7 @@ int model_save(const model *m, const model_ckpt_state *st, const char *path, cb_
     ck_header h;
     memset(&h, 0, sizeof h);
     memcpy(h.magic, CK_MAGIC, 8);
-    h.extra = st->has_sign ? CK_EXTRA_SIGN : 0;
+    h.extra = st->has_state ? CK_EXTRA_STATE : 0;
     h.version = h.extra ? 2 : 1;
     h.header_size = sizeof h;
     h.net = m->cfg.net;
@@ -52,14 +53,16 @@ int model_save(const model *m, const model_ckpt_state *st, const char *path, cb_
     memcpy(h.rng, st->rng.s, sizeof h.rng);
     h.best_val = st->best_val;
     h.steps_per_epoch = st->steps_per_epoch;
+    if (h.extra && !st->state) return cb_fail(e, CB_EARG, "%s: a checkpoint with optimizer state, but no state given", path);
     cb_afile f;
     int rc = cb_afile_open(&f, path, e);
     if (rc) return rc;
     uint32_t crc = (uint32_t)crc32(0, (const Bytef *)&h, sizeof h);
-    size_t bytes = sizeof(float) * m->nparams * (h.extra ? 4 : 3);
+    size_t bytes = sizeof(float) * m->nparams * 3, sbytes = h.extra ? sizeof(float) * m->nparams : 0;
     crc = (uint32_t)crc32(crc, (const Bytef *)m->mem, (uInt)bytes);
+    if (sbytes) crc = (uint32_t)crc32(crc, (const Bytef *)st->state, (uInt)sbytes);
     if ((rc = cb_afile_write(&f, &h, sizeof h, e)) || (rc = cb_afile_write(&f, m->mem, bytes, e)) ||
-        (rc = cb_afile_write(&f, &crc, 4, e))) {
+        (sbytes && (rc = cb_afile_write(&f, st->state, sbytes, e))) || (rc = cb_afile_write(&f, &crc, 4, e))) {
         cb_afile_abort(&f);
         return rc;
     }
@@ -76,9 +79,9 @@ static int ck_header_check(const ck_header *h, const char *path, size_t *bytes, 
     if (h->version == 1 && h->extra)
         return cb_fail(e, CB_EFORMAT, "%s: a version 1 checkpoint with extra state bits %#llx (they came with version 2)",
                        path, (unsigned long long)h->extra);
-    if (h->version == 2 && h->extra != CK_EXTRA_SIGN)
-        return cb_fail(e, CB_EFORMAT, "%s: checkpoint extra state bits %#llx, this coinbc knows %#x (the tand sign moment)",
-                       path, (unsigned long long)h->extra, CK_EXTRA_SIGN);
+    if (h->version == 2 && h->extra != CK_EXTRA_STATE)
+        return cb_fail(e, CB_EFORMAT, "%s: checkpoint extra state bits %#llx, this coinbc knows %#x (one array of "
+                       "optimizer state: tand's sign moment)", path, (unsigned long long)h->extra, CK_EXTRA_STATE);
     if (h->nparams > ((uint64_t)1 << 32))
         return cb_fail(e, CB_EFORMAT, "%s: the header names %llu parameters, more than a checkpoint can hold", path,
                        (unsigned long long)h->nparams);
@@ -100,8 +103,11 @@ static int ck_plan_check(const ck_header *h, const char *path, model_config *cfg
     return 0;
 }
 
-int model_load_mem(model *m, model_ckpt_state *st, const uint8_t *buf, size_t n, const char *path, cb_err *e) {
+/* the body of model_load_mem; *state (when state is not NULL) gets a copy of the optimizer state, or NULL */
+static int load_mem(model *m, model_ckpt_state *st, float **state_out, const uint8_t *buf, size_t n, const char *path,
+                    cb_err *e) {
     memset(m, 0, sizeof *m);
+    if (state_out) *state_out = NULL;
     ck_header h;
     if (n < sizeof h + 4) return cb_fail(e, CB_EFORMAT, "%s: not a coinbc checkpoint (too short: truncated?)", path);
     memcpy(&h, buf, sizeof h);
@@ -110,7 +116,7 @@ int model_load_mem(model *m, model_ckpt_state *st, const uint8_t *buf, size_t n,
     if (rc) return rc;
     if (n != bytes)
         return cb_fail(e, CB_EFORMAT, "%s: %zu bytes, a checkpoint of %llu parameters%s has %zu (truncated?)", path, n,
-                       (unsigned long long)h.nparams, h.extra ? " with the tand sign moment" : "", bytes);
+                       (unsigned long long)h.nparams, h.extra ? " with optimizer state (tand's sign moment)" : "", bytes);
     uint32_t crc;
     memcpy(&crc, buf + n - 4, 4);
     if (crc != (uint32_t)crc32(0, buf, (uInt)(n - 4)))
@@ -121,7 +127,15 @@ int model_load_mem(model *m, model_ckpt_state *st, const uint8_t *buf, size_t n,
     if (!(h.rng[0] | h.rng[1] | h.rng[2] | h.rng[3]))
         return cb_fail(e, CB_EFORMAT, "%s: the training RNG state is all zero (not written by coinbc)", path);
     if ((rc = model_init(m, &cfg, e))) return cb_err_prefix(e, "%s: ", path);
-    memcpy(m->mem, buf + sizeof h, sizeof(float) * m->nparams * (h.extra ? 4 : 3));
+    memcpy(m->mem, buf + sizeof h, sizeof(float) * m->nparams * 3);
+    float *state = NULL;
+    if (state_out && h.extra) {
+        if (!(state = malloc(sizeof(float) * m->nparams))) {
+            model_free(m);
+            return cb_fail(e, CB_ENOMEM, "%s: out of memory for the optimizer state", path);
+        }
+        memcpy(state, buf + sizeof h + sizeof(float) * m->nparams * 3, sizeof(float) * m->nparams);
+    }
     if (st) {
         memset(st, 0, sizeof *st);
         st->step = h.step;
@@ -129,9 +143,14 @@ int model_load_mem(model *m, model_ckpt_state *st, const uint8_t *buf, size_t n,
         memcpy(st->rng.s, h.rng, sizeof h.rng);
         st->best_val = h.best_val;
         st->steps_per_epoch = h.steps_per_epoch;
-        st->has_sign = h.extra != 0;
+        st->has_state = h.extra != 0;
     }
+    if (state_out) *state_out = state;
     return 0;
+}
+
+int model_load_mem(model *m, model_ckpt_state *st, const uint8_t *buf, size_t n, const char *path, cb_err *e) {
+    return load_mem(m, st, NULL, buf, n, path, e);
 }
 
 /* The header alone, from a regular file (a FIFO or a device is refused by
@@ -157,8 +176,9 @@ static int ck_read_header(const char *path, ck_header *h, int64_t *size, cb_err 
     return 0;
 }
 
-int model_load(model *m, model_ckpt_state *st, const char *path, cb_err *e) {
+static int load_file(model *m, model_ckpt_state *st, float **state, const char *path, cb_err *e) {
     memset(m, 0, sizeof *m);
+    if (state) *state = NULL;
     /* The header first: it names the network, whose parameter count fixes
      * the file's size. A file of any other size is refused before its body
      * is read, so a huge or endless file never gets into memory. */
@@ -173,11 +193,17 @@ int model_load(model *m, model_ckpt_state *st, const char *path, cb_err *e) {
         return cb_fail(e, CB_EFORMAT, "%s: %lld bytes, but its header (%s, channels %d,%d,%d, hidden %d: %llu parameters%s) "
                        "makes a checkpoint of %zu bytes; not read (truncated, or something appended?)", path,
                        (long long)size, model_net_name(h.net), h.c0, h.c1, h.c2, h.hidden, (unsigned long long)h.nparams,
-                       h.extra ? " with the tand sign moment" : "", bytes);
+                       h.extra ? " with optimizer state (tand's sign moment)" : "", bytes);
     uint8_t *buf;
     size_t n;
     if ((rc = cb_read_file_max(path, bytes, &buf, &n, e))) return rc;
-    rc = model_load_mem(m, st, buf, n, path, e);
+    rc = load_mem(m, st, state, buf, n, path, e);
     free(buf);
     return rc;
+}
+
+int model_load(model *m, model_ckpt_state *st, const char *path, cb_err *e) { return load_file(m, st, NULL, path, e); }
+
+int model_load_state(model *m, model_ckpt_state *st, float **state, const char *path, cb_err *e) {
+    return load_file(m, st, state, path, e);
 }

@@ -77,13 +77,13 @@ typedef struct {
     model_act acts[MODEL_MAX_OPS + 1];
     model_tensor tensors[MODEL_MAX_TENSORS];
     size_t nparams;
-    /* one allocation: parameters, Adam first and second moments, and the
-     * sign moment of tand (train/adam.c; zero and unused for the other methods) */
+    /* one allocation: parameters and Adam's first and second moments (a
+     * training method's own optimizer state, such as tand's sign moment, is
+     * train/'s and only passes through a checkpoint: model_ckpt_state) */
     float *mem;
     float *params;  /* (nparams) */
     float *adam_m;  /* (nparams) */
     float *adam_v;  /* (nparams) */
-    float *sign_m;  /* (nparams) */
     int threads;    /* worker threads for forward/backward (model_set_threads) */
     size_t tile_floats; /* im2col tile limit (MODEL_TILE_FLOATS); 0: one tile per chunk; set before model_set_batch* */
     /* per batch size (model_set_batch / model_set_batch_levels): the batch is
@@ -172,17 +172,25 @@ typedef struct {
     cb_rng rng;           /* the training RNG at that point */
     double best_val;      /* best validation accuracy so far */
     int64_t steps_per_epoch; /* the epoch length the run was started with (0: not recorded) */
-    int has_sign;         /* the file holds m->sign_m, tand's sign moment: model_save writes it when set (a
-                             version 2 checkpoint), model_load sets it from the file (else sign_m is zero) */
+    /* One more per-parameter array of optimizer state, a training method's
+     * own (train/ says which: tand's sign moment), after Adam's moments:
+     * model_save writes nparams floats from `state` when has_state is set (a
+     * version 2 checkpoint); the loaders set has_state from the file (and
+     * model_load_state hands the array over). */
+    int has_state;
+    const float *state;
 } model_ckpt_state;
 
-/* Writes config, parameters, Adam moments (and with st->has_sign the sign
- * moment) and the state atomically, with a CRC. */
+/* Writes config, parameters, Adam moments (and with st->has_state st->state)
+ * and the state atomically, with a CRC. */
 int model_save(const model *m, const model_ckpt_state *st, const char *path, cb_err *e);
 /* Loads a checkpoint into a model built from its config (m is initialised
  * here). Damaged or mismatched files are clear errors. */
 int model_load(model *m, model_ckpt_state *st, const char *path, cb_err *e);
 /* The same from the n bytes of a checkpoint in memory; name is used in errors. */
 int model_load_mem(model *m, model_ckpt_state *st, const uint8_t *buf, size_t n, const char *name, cb_err *e);
+/* model_load, and *state gets a malloc'd copy of the file's optimizer state
+ * (nparams floats; free it), or NULL when it holds none. */
+int model_load_state(model *m, model_ckpt_state *st, float **state, const char *path, cb_err *e);
 
 #endif

@@ -199,12 +199,11 @@ int model_plan(model *m, const model_config *cfg, cb_err *e) {
 int model_init(model *m, const model_config *cfg, cb_err *e) {
     int rc = model_plan(m, cfg, e);
     if (rc) return rc;
-    m->mem = calloc(m->nparams * 4, sizeof(float));
+    m->mem = calloc(m->nparams * 3, sizeof(float));
     if (!m->mem) return cb_fail(e, CB_ENOMEM, "model: out of memory for %zu parameters", m->nparams);
     m->params = m->mem;
     m->adam_m = m->mem + m->nparams;
     m->adam_v = m->mem + 2 * m->nparams;
-    m->sign_m = m->mem + 3 * m->nparams;
     m->threads = cb_default_threads();
     m->tile_floats = MODEL_TILE_FLOATS;
     openblas_set_num_threads(1);
@@ -217,7 +216,7 @@ void model_init_params(model *m, cb_rng *r) {
         float *p = m->params + m->tensors[t].off;
         for (size_t i = 0; i < m->tensors[t].size; i++) p[i] = (2.0f * cb_rng_uniformf(r) - 1.0f) * bound;
     }
-    memset(m->adam_m, 0, sizeof(float) * m->nparams * 3); /* Adam's moments and the sign moment */
+    memset(m->adam_m, 0, sizeof(float) * m->nparams * 2); /* Adam's moments */
 }
 
 static void free_batch(model *m) {

@@ -1,5 +1,6 @@
 /* config.c - config.json of a run folder: every training option, the
  * network, the data's size and (from coinbc train) its provenance. */
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -9,31 +10,84 @@
 
 #define FORMAT "coinbc-run-config"
 
-/* ---- the option ranges: one table for train's checks and this reader ---- */
+/* ---- the option schema: one table for train, this reader and tune ---- */
 
-#define M(x) (1u << RUN_METHOD_##x)
-#define INT(lo, hi) 1, (lo), (hi), 0, 0, 0, 0
-#define REAL(lo, hi, lo_open, hi_open) 0, 0, 0, (lo), (hi), (lo_open), (hi_open)
+#define STR_(x) #x
+#define STR(x) STR_(x)
+/* the method table's names as --method's words */
+#define METHOD_WORD(ID, name, options, split, state, combine, mask, step, help) name,
+static const char *const METHOD_WORDS[] = {RUN_METHOD_TABLE(METHOD_WORD) NULL};
+#undef METHOD_WORD
+
+#define INTS(lo, hi, n) .type = RUN_OPT_INT, .count = (n), .integer = 1, .ilo = (lo), .ihi = (hi)
+#define INT(lo, hi) INTS(lo, hi, 1)
+#define REAL(l, h, lopen, hopen) .type = RUN_OPT_REAL, .count = 1, .lo = (l), .hi = (h), .lo_open = (lopen), .hi_open = (hopen)
+#define WORDS(...) .type = RUN_OPT_WORD, .count = 1, .words = (const char *const[]){__VA_ARGS__, NULL}
+#define WORDLIST(w) .type = RUN_OPT_WORD, .count = 1, .words = (w)
+#define OF(bits) .mopt = (bits)
+/* In --help's order. Ranges are written here only. */
 static const run_option_range OPTIONS[] = {
-    /* key            bounds                                methods                         in config.json */
-    {"tau",           REAL(0, 1, 0, 0),                     M(AND) | M(SAND) | M(GEOMEAN) | M(TAND), 1},
-    {"sand_k",        REAL(0, HUGE_VAL, 1, 1),              M(SAND),                        1},
-    {"tand_beta",     REAL(0, 1, 1, 1),                     M(TAND),                        1},
-    {"lr",            REAL(0, HUGE_VAL, 1, 1),              RUN_ALL_METHODS,                1},
-    {"beta1",         REAL(0, 1, 0, 1),                     RUN_ALL_METHODS,                1},
-    {"wd",            REAL(0, HUGE_VAL, 0, 1),              RUN_ALL_METHODS,                1},
-    {"epochs",        INT(1, INT32_MAX),                    RUN_ALL_METHODS,                1},
-    {"batch_levels",  INT(1, 4096),                         RUN_ALL_METHODS,                1},
-    {"batch_frames",  INT(1, 4096),                         RUN_ALL_METHODS,                1},
-    {"seed",          INT(0, INT64_MAX),                    RUN_ALL_METHODS,                1},
-    {"max_steps",     INT(0, INT64_MAX),                    RUN_ALL_METHODS,                1},
-    {"hidden",        INT(1, 1 << 20),                      RUN_ALL_METHODS,                1},
-    {"channels",      INT(1, 4096),                         RUN_ALL_METHODS,                1},
-    {"threads",       INT(1, 64),                           RUN_ALL_METHODS,                0},
+    {"train_levels", .type = RUN_OPT_SEEDS, .count = 1, .meta = "A-B",
+     .help = "training level seeds (default: every level of DATA)"},
+    {"val_levels", .type = RUN_OPT_SEEDS, .count = 1, .meta = "C-D",
+     .help = "validation level seeds (from DATA, or from --val)"},
+    {"val", .type = RUN_OPT_PATH, .count = 1, .meta = "DATA2",
+     .help = "validation dataset (default: --val-levels of DATA, or none)"},
+    {"method", WORDLIST(METHOD_WORDS), .def = "mean", .meta = "M", .in_config = 1,
+     .help = "how the level gradients are combined (the methods, below)"},
+    {"tau", REAL(0, 1, 0, 0), OF(RUN_MOPT_TAU), .def = "0.8", .meta = "T", .in_config = 1, .tune = RUN_TUNE_SEARCH,
+     .help = "agreement threshold"},
+    {"sand_k", REAL(0, HUGE_VAL, 1, 1), OF(RUN_MOPT_SAND_K), .def = "1", .meta = "K", .in_config = 1,
+     .tune = RUN_TUNE_SEARCH, .help = "SAND-mask steepness"},
+    {"tand_beta", REAL(0, 1, 1, 1), OF(RUN_MOPT_TAND_BETA), .def = STR(RUN_TAND_BETA_DEFAULT), .meta = "B",
+     .in_config = 1, .tune = RUN_TUNE_SEARCH, .help = "tand: decay of the sign moment"},
+    {"rescale", WORDS("off", "on"), OF(RUN_MOPT_RESCALE), .def = "on", .meta = "on|off", .in_config = 1,
+     .tune = RUN_TUNE_SEARCH, .help = "rescale by 1/(fraction of each tensor's mask on)"},
+    {"net", WORDS("impala", "nature"), .def = "impala", .meta = "NET", .in_config = 1, .tune = RUN_TUNE_FIXED,
+     .help = "the network"},
+    {"channels", INTS(1, 4096, 3), .meta = "A,B,C", .in_config = 1, .tune = RUN_TUNE_FIXED,
+     .help = "channel counts (impala 16,32,32; nature 32,64,64)"},
+    {"hidden", INT(1, 1 << 20), .meta = "H", .in_config = 1, .tune = RUN_TUNE_FIXED,
+     .help = "hidden width (impala 256, nature 512)"},
+    {"epochs", INT(1, INT32_MAX), .def = "10", .meta = "N", .in_config = 1,
+     .help = "epochs; an epoch is one pass of the training frames' worth of steps"},
+    {"lr", REAL(0, HUGE_VAL, 1, 1), .def = "5e-4", .meta = "LR", .in_config = 1, .tune = RUN_TUNE_SEARCH,
+     .help = "Adam learning rate"},
+    {"beta1", REAL(0, 1, 0, 1), .def = STR(RUN_BETA1_DEFAULT), .meta = "B", .in_config = 1, .tune = RUN_TUNE_SEARCH,
+     .help = "Adam's first-moment decay (every method, tand too)"},
+    {"lr_schedule", WORDS("const", "step"), .def = "step", .meta = "S", .in_config = 1, .tune = RUN_TUNE_SEARCH,
+     .help = "step (x0.1 at 3/4 of training) or const (the learning rate throughout)"},
+    {"wd", REAL(0, HUGE_VAL, 0, 1), .def = "0", .meta = "WD", .in_config = 1, .tune = RUN_TUNE_SEARCH,
+     .help = "weight decay, added after the mask (tand: see below)"},
+    {"wd_mode", WORDS("l2", "decoupled"), .def = "l2", .meta = "M", .in_config = 1, .tune = RUN_TUNE_SEARCH,
+     .help = "l2 (added to the gradient) or decoupled (subtracted from the weights)"},
+    {"batch_levels", INT(1, 4096), .def = "16", .meta = "L", .in_config = 1, .tune = RUN_TUNE_SEARCH,
+     .help = "levels per batch"},
+    {"batch_frames", INT(1, 4096), .def = "8", .meta = "B", .in_config = 1, .tune = RUN_TUNE_SEARCH,
+     .help = "frames per level per batch"},
+    {"sampling", WORDS("replace", "epoch"), .def = "replace", .meta = "S", .in_config = 1, .tune = RUN_TUNE_SEARCH,
+     .help = "replace (each step draws L distinct levels and B frames of each, with replacement) or epoch (each "
+             "epoch visits every level's frames once, in shuffled (level, chunk of B frames) batches; see below)"},
+    {"best_by", WORDS("acc", "loss"), .def = "acc", .meta = "F", .in_config = 1, .tune = RUN_TUNE_FIXED,
+     .help = "the validation figure that picks best.ckpt: acc (highest) or loss (lowest); a tie keeps the earlier "
+             "epoch"},
+    {"seed", INT(0, INT64_MAX), .def = "0", .meta = "S", .in_config = 1, .tune = RUN_TUNE_FIXED,
+     .help = "random seed for initialisation and sampling"},
+    {"resume", .type = RUN_OPT_FLAG, .help = "continue from RUN/latest.ckpt with RUN/config.json's options and data "
+                                             "(see below)"},
+    {"max_steps", INT(0, INT64_MAX), .def = "0", .meta = "N", .in_config = 1,
+     .help = "stop after N optimizer steps in total (0: no limit)"},
+    {"threads", INT(1, 64), .meta = "T",
+     .help = "threads for loading data and training (default: all cores; results do not depend on it)"},
+    {"quiet", .type = RUN_OPT_FLAG, .help = "no progress output"},
+    {"out", .type = RUN_OPT_PATH, .count = 1, .meta = "RUN", .help = "run folder to write (-o)"},
 };
-#undef M
 #undef INT
+#undef INTS
 #undef REAL
+#undef WORDS
+#undef WORDLIST
+#undef OF
 
 int run_option_count(void) { return (int)(sizeof OPTIONS / sizeof OPTIONS[0]); }
 
@@ -45,14 +99,43 @@ const run_option_range *run_option_find(const char *key) {
     return NULL;
 }
 
-/* "[0, 1]", "(0, inf)", "1..4096" */
-static void range_text(char *buf, size_t n, const run_option_range *r) {
+const run_option_range *run_option_named(const char *name) {
+    for (int i = 0; i < run_option_count(); i++) {
+        const char *k = OPTIONS[i].key, *q = name;
+        while (*k && (*k == *q || (*k == '_' && *q == '-'))) k++, q++;
+        if (!*k && !*q) return &OPTIONS[i];
+    }
+    return NULL;
+}
+
+unsigned run_option_methods(const run_option_range *r) {
+    if (!r->mopt) return RUN_ALL_METHODS;
+    unsigned m = 0;
+    for (int k = 0; k < RUN_NMETHODS; k++)
+        if (run_method(k)->options & r->mopt) m |= 1u << k;
+    return m;
+}
+
+int run_option_word(const run_option_range *r, const char *w) {
+    for (int k = 0; r && r->type == RUN_OPT_WORD && r->words[k]; k++)
+        if (!strcmp(r->words[k], w)) return k;
+    return -1;
+}
+
+const char *run_option_word_at(const run_option_range *r, int k) {
+    if (!r || r->type != RUN_OPT_WORD || k < 0) return NULL;
+    for (int i = 0; i < k; i++)
+        if (!r->words[i]) return NULL;
+    return r->words[k];
+}
+
+void run_option_range_text(char *buf, size_t n, const run_option_range *r) {
     if (r->integer) snprintf(buf, n, "%lld..%lld", (long long)r->ilo, (long long)r->ihi);
     else if (isinf(r->hi)) snprintf(buf, n, "%c%g, inf)", r->lo_open ? '(' : '[', r->lo);
     else snprintf(buf, n, "%c%g, %g%c", r->lo_open ? '(' : '[', r->lo, r->hi, r->hi_open ? ')' : ']');
 }
 
-/* the methods an option is for, when not all: " (for and, sand)" */
+/* the methods an option is for, when not all: " (an option of and, sand)" */
 static void methods_text(char *buf, size_t n, unsigned methods) {
     buf[0] = 0;
     if (methods == RUN_ALL_METHODS) return;
@@ -65,21 +148,59 @@ static void methods_text(char *buf, size_t n, unsigned methods) {
     if (k < n) snprintf(buf + k, n - k, ")");
 }
 
-static void opt_name(char *buf, size_t n, const char *key) {
-    snprintf(buf, n, "%s", key);
+void run_option_name(char *buf, size_t n, const run_option_range *r) {
+    snprintf(buf, n, "%s", r->key);
     for (char *p = buf; *p; p++)
         if (*p == '_') *p = '-';
+}
+
+static void words_text(char *buf, size_t n, const run_option_range *r);
+
+/* one of r's words stands in text as a word of its own */
+static int names_a_word(const char *text, const run_option_range *r) {
+    for (int k = 0; r->words[k]; k++) {
+        size_t n = strlen(r->words[k]);
+        for (const char *p = strstr(text, r->words[k]); p; p = strstr(p + 1, r->words[k]))
+            if ((p == text || !isalnum((unsigned char)p[-1])) && !isalnum((unsigned char)p[n])) return 1;
+    }
+    return 0;
+}
+
+void run_option_help(char *buf, size_t n, const run_option_range *r) {
+    char rg[64] = "", ms[128] = "", df[64] = "";
+    if (r->type == RUN_OPT_INT || r->type == RUN_OPT_REAL) {
+        char t[48];
+        run_option_range_text(t, sizeof t, r);
+        snprintf(rg, sizeof rg, r->count > 1 ? "; each in %s" : "; in %s", t);
+    }
+    unsigned m = run_option_methods(r);
+    if (m != RUN_ALL_METHODS) {
+        size_t k = (size_t)snprintf(ms, sizeof ms, "; for");
+        for (int i = 0, first = 1; i < RUN_NMETHODS && k < sizeof ms; i++)
+            if (m & (1u << i)) {
+                k += (size_t)snprintf(ms + k, sizeof ms - k, "%s %s", first ? "" : ",", run_method_name(i));
+                first = 0;
+            }
+    }
+    if (r->def) snprintf(df, sizeof df, " (default %s)", r->def);
+    char ws[160] = "";
+    if (r->type == RUN_OPT_WORD && !names_a_word(r->help, r)) { /* the words, unless the help names them */
+        char t[150];
+        words_text(t, sizeof t, r);
+        snprintf(ws, sizeof ws, ": %s", t);
+    }
+    snprintf(buf, n, "%s%s%s%s%s", r->help, ws, rg, ms, df);
 }
 
 static int out_of_range(const run_option_range *r, const char *vtext, const char *where, int as_key, int code,
                         cb_err *e) {
     char rg[64], ms[96], nm[64];
-    range_text(rg, sizeof rg, r);
+    run_option_range_text(rg, sizeof rg, r);
     const char *sep = where && *where ? ": " : "";
     if (!where) where = "";
     if (as_key) return cb_fail(e, code, "%s%skey \"%s\" is %s, outside %s", where, sep, r->key, vtext, rg);
-    methods_text(ms, sizeof ms, r->methods);
-    opt_name(nm, sizeof nm, r->key);
+    methods_text(ms, sizeof ms, run_option_methods(r));
+    run_option_name(nm, sizeof nm, r);
     return cb_fail(e, code, "%s%s--%s %s is outside %s%s", where, sep, nm, vtext, rg, ms);
 }
 
@@ -104,21 +225,44 @@ int run_option_check_int(const char *key, int64_t v, const char *where, int as_k
 
 /* ---- the word options ---- */
 
-const char *run_sampling_name(int s) { return s == RUN_SAMPLING_EPOCH ? "epoch" : s == RUN_SAMPLING_REPLACE ? "replace" : "?"; }
+/* a word option's words as "a, b or c" */
+static void words_text(char *buf, size_t n, const run_option_range *r) {
+    size_t k = 0;
+    buf[0] = 0;
+    int nw = 0;
+    while (run_option_word_at(r, nw)) nw++;
+    for (int i = 0; i < nw && k < n; i++)
+        k += (size_t)snprintf(buf + k, n - k, "%s%s", i == 0 ? "" : i + 1 == nw ? " or " : ", ", r->words[i]);
+}
 
-int run_sampling_parse(const char *s, int *out) {
-    if (!strcmp(s, "replace")) *out = RUN_SAMPLING_REPLACE;
-    else if (!strcmp(s, "epoch")) *out = RUN_SAMPLING_EPOCH;
-    else return CB_EARG;
+/* word k of option key ("?" for another k) */
+static const char *word_name(const char *key, int k) {
+    const char *w = run_option_word_at(run_option_find(key), k);
+    return w ? w : "?";
+}
+
+static int word_parse(const char *key, const char *s, int *out) {
+    int k = run_option_word(run_option_find(key), s);
+    if (k < 0) return CB_EARG;
+    *out = k;
     return 0;
 }
 
-const char *run_best_by_name(int b) { return b == RUN_BEST_LOSS ? "loss" : b == RUN_BEST_ACC ? "acc" : "?"; }
+const char *run_sampling_name(int s) { return word_name("sampling", s); }
+int run_sampling_parse(const char *s, int *out) { return word_parse("sampling", s, out); }
+const char *run_best_by_name(int b) { return word_name("best_by", b); }
+int run_best_by_parse(const char *s, int *out) { return word_parse("best_by", s, out); }
 
-int run_best_by_parse(const char *s, int *out) {
-    if (!strcmp(s, "acc")) *out = RUN_BEST_ACC;
-    else if (!strcmp(s, "loss")) *out = RUN_BEST_LOSS;
-    else return CB_EARG;
+/* a word key of config.json: its number among the option's words */
+static int get_opt_word(json_t *o, const char *name, const char *key, int *k, cb_err *e) {
+    char s[64], ws[160];
+    int rc = rj_str(o, name, key, s, sizeof s, e);
+    if (rc) return rc;
+    const run_option_range *r = run_option_find(key);
+    if ((*k = run_option_word(r, s)) < 0) {
+        words_text(ws, sizeof ws, r);
+        return cb_fail(e, CB_EFORMAT, "%s: key \"%s\" is \"%s\", not %s", name, key, s, ws);
+    }
     return 0;
 }
 
@@ -140,13 +284,14 @@ int run_config_encode(run_text *out, const run_config *c, cb_err *e) {
     if (!method) return cb_fail(e, CB_EARG, "config.json: method %d is not a method", c->method);
     if (c->seed > (uint64_t)INT64_MAX) return cb_fail(e, CB_EARG, "config.json: seed %llu is too large", (unsigned long long)c->seed);
     double tand_beta = c->tand_beta == 0 ? RUN_TAND_BETA_DEFAULT : c->tand_beta;
-    if (!(tand_beta > 0 && tand_beta < 1))
-        return cb_fail(e, CB_EARG, "config.json: tand_beta %g is not in (0, 1)", c->tand_beta);
-    if (!(c->beta1 >= 0 && c->beta1 < 1)) return cb_fail(e, CB_EARG, "config.json: beta1 %g is not in [0, 1)", c->beta1);
-    if (c->sampling != RUN_SAMPLING_REPLACE && c->sampling != RUN_SAMPLING_EPOCH)
-        return cb_fail(e, CB_EARG, "config.json: sampling %d is not replace or epoch", c->sampling);
-    if (c->best_by != RUN_BEST_ACC && c->best_by != RUN_BEST_LOSS)
-        return cb_fail(e, CB_EARG, "config.json: best_by %d is not acc or loss", c->best_by);
+    int rc;
+    if ((rc = run_option_check_real("tand_beta", tand_beta, "config.json", 1, CB_EARG, e)) ||
+        (rc = run_option_check_real("beta1", c->beta1, "config.json", 1, CB_EARG, e)))
+        return rc;
+    if (!run_option_word_at(run_option_find("sampling"), c->sampling))
+        return cb_fail(e, CB_EARG, "config.json: sampling %d is not a --sampling", c->sampling);
+    if (!run_option_word_at(run_option_find("best_by"), c->best_by))
+        return cb_fail(e, CB_EARG, "config.json: best_by %d is not a --best-by", c->best_by);
     json_t *o = json_pack("{s:s, s:i, s:s, s:s, s:[iii], s:i, s:I, s:s, s:o, s:o, s:o, s:b, s:i, s:o, s:s, s:o, s:s, s:i, "
                           "s:i, s:I, s:I, s:i, s:I, s:i, s:I}",
                           "format", FORMAT, "version", RUN_VERSION, "coinbc_version", CB_VERSION, "net",
@@ -154,8 +299,8 @@ int run_config_encode(run_text *out, const run_config *c, cb_err *e) {
                           c->net.channels[2], "hidden", c->net.hidden, "params", (json_int_t)c->params, "method", method,
                           "tau", rj_real(c->tau), "sand_k", rj_real(c->sand_k),
                           "tand_beta", rj_real(tand_beta), "rescale", c->rescale ? 1 : 0,
-                          "epochs", c->epochs, "lr", rj_real(c->lr), "lr_schedule", c->lr_decay ? "step" : "const",
-                          "wd", rj_real(c->wd), "wd_mode", c->wd_mode == RUN_WD_DECOUPLED ? "decoupled" : "l2",
+                          "epochs", c->epochs, "lr", rj_real(c->lr), "lr_schedule", word_name("lr_schedule", c->lr_decay != 0),
+                          "wd", rj_real(c->wd), "wd_mode", word_name("wd_mode", c->wd_mode == RUN_WD_DECOUPLED),
                           "batch_levels", c->batch_levels, "batch_frames", c->batch_frames, "seed", (json_int_t)c->seed,
                           "max_steps", (json_int_t)c->max_steps, "train_levels", c->train_levels, "train_frames",
                           (json_int_t)c->train_frames, "val_levels", c->val_levels, "steps_per_epoch",
@@ -207,18 +352,31 @@ static int get_range(json_t *o, const char *name, const char *key, int32_t *lo, 
     return 0;
 }
 
-static const char *const KEYS[] = {
-    "coinbc_version", "net", "channels", "hidden", "params", "method", "tau", "sand_k", "tand_beta", "rescale", "epochs", "lr", "beta1", "sampling", "best_by",
-    "lr_schedule", "wd", "wd_mode", "batch_levels", "batch_frames", "seed", "max_steps", "train_levels",
-    "train_frames", "val_levels", "steps_per_epoch", "data", "data_manifest_crc", "train_seed_range", "val_data",
-    "val_manifest_crc", "val_seed_range", NULL};
+/* the keys of config.json that are not train options (those are the schema's in_config entries) */
+static const char *const OTHER_KEYS[] = {"coinbc_version", "params", "train_levels", "train_frames", "val_levels",
+                                         "steps_per_epoch", "data", "data_manifest_crc", "train_seed_range",
+                                         "val_data", "val_manifest_crc", "val_seed_range", NULL};
+
+/* every key of o is config.json's: format, version, another key above, or a train option's */
+static int only_config_keys(json_t *o, const char *name, cb_err *e) {
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v) {
+        (void)v;
+        const run_option_range *r = run_option_find(k);
+        int ok = (r && r->in_config) || !strcmp(k, "format") || !strcmp(k, "version");
+        for (int i = 0; OTHER_KEYS[i] && !ok; i++) ok = !strcmp(k, OTHER_KEYS[i]);
+        if (!ok) return cb_fail(e, CB_EFORMAT, "%s: unknown key \"%s\"", name, k);
+    }
+    return 0;
+}
 
 static int decode(void *p, json_t *o, const char *name, cb_err *e) {
     run_config *c = p;
     char s[64];
     int64_t v;
     int rc;
-    if ((rc = rj_header(o, name, FORMAT, &c->version, e)) || (rc = rj_only(o, name, KEYS, e))) return rc;
+    if ((rc = rj_header(o, name, FORMAT, &c->version, e)) || (rc = only_config_keys(o, name, e))) return rc;
     if ((rc = rj_str(o, name, "coinbc_version", c->coinbc_version, sizeof c->coinbc_version, e))) return rc;
     if ((rc = rj_str(o, name, "net", s, sizeof s, e))) return rc;
     if (model_config_default(&c->net, s))
@@ -249,8 +407,7 @@ static int decode(void *p, json_t *o, const char *name, cb_err *e) {
                        (unsigned long long)plan.nparams);
     if ((rc = rj_str(o, name, "method", s, sizeof s, e))) return rc;
     if (run_method_parse(s, &c->method))
-        return cb_fail(e, CB_EFORMAT, "%s: key \"method\" is \"%s\", not a method (mean, and, sand, geomean or tand)", name,
-                       s);
+        return cb_fail(e, CB_EFORMAT, "%s: key \"method\" is \"%s\", not a method (%s)", name, s, run_method_list());
     if ((rc = get_opt_real(o, name, "tau", &c->tau, e)) || (rc = get_opt_real(o, name, "sand_k", &c->sand_k, e)) ||
         (rc = rj_bool(o, name, "rescale", &c->rescale, e)))
         return rc;
@@ -267,26 +424,12 @@ static int decode(void *p, json_t *o, const char *name, cb_err *e) {
     c->beta1 = RUN_BETA1_DEFAULT;
     if (json_object_get(o, "beta1") && (rc = get_opt_real(o, name, "beta1", &c->beta1, e))) return rc;
     c->sampling = RUN_SAMPLING_REPLACE;
-    if (json_object_get(o, "sampling")) {
-        if ((rc = rj_str(o, name, "sampling", s, sizeof s, e))) return rc;
-        if (run_sampling_parse(s, &c->sampling))
-            return cb_fail(e, CB_EFORMAT, "%s: key \"sampling\" is \"%s\", not replace or epoch", name, s);
-    }
+    if (json_object_get(o, "sampling") && (rc = get_opt_word(o, name, "sampling", &c->sampling, e))) return rc;
     c->best_by = RUN_BEST_ACC;
-    if (json_object_get(o, "best_by")) {
-        if ((rc = rj_str(o, name, "best_by", s, sizeof s, e))) return rc;
-        if (run_best_by_parse(s, &c->best_by))
-            return cb_fail(e, CB_EFORMAT, "%s: key \"best_by\" is \"%s\", not acc or loss", name, s);
-    }
-    if ((rc = rj_str(o, name, "lr_schedule", s, sizeof s, e))) return rc;
-    if (strcmp(s, "step") && strcmp(s, "const"))
-        return cb_fail(e, CB_EFORMAT, "%s: key \"lr_schedule\" is \"%s\", not step or const", name, s);
-    c->lr_decay = !strcmp(s, "step");
+    if (json_object_get(o, "best_by") && (rc = get_opt_word(o, name, "best_by", &c->best_by, e))) return rc;
+    if ((rc = get_opt_word(o, name, "lr_schedule", &c->lr_decay, e))) return rc; /* 1: step */
     if ((rc = get_opt_real(o, name, "wd", &c->wd, e))) return rc;
-    if ((rc = rj_str(o, name, "wd_mode", s, sizeof s, e))) return rc;
-    if (strcmp(s, "l2") && strcmp(s, "decoupled"))
-        return cb_fail(e, CB_EFORMAT, "%s: key \"wd_mode\" is \"%s\", not l2 or decoupled", name, s);
-    c->wd_mode = !strcmp(s, "decoupled") ? RUN_WD_DECOUPLED : RUN_WD_L2;
+    if ((rc = get_opt_word(o, name, "wd_mode", &c->wd_mode, e))) return rc;
     if ((rc = get_opt_int(o, name, "batch_levels", &v, e))) return rc;
     c->batch_levels = (int)v;
     if ((rc = get_opt_int(o, name, "batch_frames", &v, e))) return rc;
@@ -393,15 +536,15 @@ int run_config_diff(const run_config *old, const run_config *new, char *msg, siz
     real_diff(&d, "tau", old->tau, new->tau);
     real_diff(&d, "sand-k", old->sand_k, new->sand_k);
     real_diff(&d, "tand-beta", old->tand_beta, new->tand_beta);
-    str_diff(&d, "rescale", old->rescale ? "on" : "off", new->rescale ? "on" : "off");
+    str_diff(&d, "rescale", word_name("rescale", old->rescale != 0), word_name("rescale", new->rescale != 0));
     real_diff(&d, "lr", old->lr, new->lr);
     real_diff(&d, "beta1", old->beta1, new->beta1);
     str_diff(&d, "sampling", run_sampling_name(old->sampling), run_sampling_name(new->sampling));
     str_diff(&d, "best-by", run_best_by_name(old->best_by), run_best_by_name(new->best_by));
-    str_diff(&d, "lr-schedule", old->lr_decay ? "step" : "const", new->lr_decay ? "step" : "const");
+    str_diff(&d, "lr-schedule", word_name("lr_schedule", old->lr_decay != 0), word_name("lr_schedule", new->lr_decay != 0));
     real_diff(&d, "wd", old->wd, new->wd);
-    str_diff(&d, "wd-mode", old->wd_mode == RUN_WD_DECOUPLED ? "decoupled" : "l2",
-             new->wd_mode == RUN_WD_DECOUPLED ? "decoupled" : "l2");
+    str_diff(&d, "wd-mode", word_name("wd_mode", old->wd_mode == RUN_WD_DECOUPLED),
+             word_name("wd_mode", new->wd_mode == RUN_WD_DECOUPLED));
     int_diff(&d, "--batch-levels", old->batch_levels, new->batch_levels);
     int_diff(&d, "--batch-frames", old->batch_frames, new->batch_frames);
     if (old->seed != new->seed)

@@ -41,14 +41,61 @@
 
 /* ---- names a record may hold ------------------------------------------------ */
 
-enum {
-    RUN_METHOD_MEAN = 0,
-    RUN_METHOD_AND = 1,
-    RUN_METHOD_SAND = 2,
-    RUN_METHOD_GEOMEAN = 3,
-    RUN_METHOD_TAND = 4,
-    RUN_NMETHODS = 5
-};
+/* The method table: every training method is one X(...) line here, the one
+ * place a method is described; run/method.c (names, options, help), the
+ * option schema (run/config.c), train/ (its combine rule and optimizer step)
+ * and the CLI read it. The fields:
+ *   ID       RUN_METHOD_ID, the method's number (its order is the records')
+ *   name     config.json's "method" and --method
+ *   options  the method options it reads (RUN_MOPT_*: tau, sand-k, tand-beta,
+ *            rescale); the others are accepted and recorded but change nothing
+ *   split    1: its level-gradient reduction splits over MPI ranks (it needs
+ *            only the per-parameter sums of the gradients and of their signs,
+ *            passed through the ranks in level order); 0: every rank gathers
+ *            every level's gradient
+ *   state    per-parameter float arrays of optimizer state it keeps beside
+ *            Adam's two moments, owned by train/ and saved in its checkpoints
+ *            (tand: its sign moment)
+ *   combine  the per-parameter rule over the L level gradients (train/combine.c
+ *            comb_COMBINE, the mean times the mask for split methods)
+ *   mask     the split methods' mask from the sums of the signs (train/combine.c
+ *            mask_MASK; none: no mask, the plain mean)
+ *   step     the optimizer step (train/adam.c train_step_STEP: adam, tand)
+ *   help     one line for --help and the description coinbc train --describe prints
+ * Adding a method: its line here, its combine (and step, if new) in train/,
+ * its tests. Names and help must not contain '"' or '\\'. */
+#define RUN_MOPT_TAU 1u
+#define RUN_MOPT_SAND_K 2u
+#define RUN_MOPT_TAND_BETA 4u
+#define RUN_MOPT_RESCALE 8u
+#define RUN_METHOD_TABLE(X)                                                                                             \
+    X(MEAN, "mean", 0, 1, 0, mean, none, adam, "plain averaging of the level gradients")                                \
+    X(AND, "and", RUN_MOPT_TAU | RUN_MOPT_RESCALE, 1, 0, and, and, adam,                                                 \
+      "AND-mask: the mean where |mean of the levels' gradient signs| >= tau (sign(0) = 0)")                            \
+    X(SAND, "sand", RUN_MOPT_TAU | RUN_MOPT_SAND_K | RUN_MOPT_RESCALE, 0, 0, sand, none, adam,                          \
+      "SAND-mask: the mean under a soft agreement mask (tau, sand-k)")                                                \
+    X(GEOMEAN, "geomean", RUN_MOPT_TAU | RUN_MOPT_RESCALE, 0, 0, geomean, none, adam,                                   \
+      "geometric mean of the magnitudes under the AND mask")                                                           \
+    X(TAND, "tand", RUN_MOPT_TAU | RUN_MOPT_TAND_BETA, 1, 1, mean, none, tand,                                          \
+      "temporal AND-mask Adam: the mean, Adam's step kept where the sign moment agrees (tau, tand-beta)")
+
+#define RUN_METHOD_ENUM_(ID, name, options, split, state, combine, mask, step, help) RUN_METHOD_##ID,
+enum { RUN_METHOD_TABLE(RUN_METHOD_ENUM_) RUN_NMETHODS };
+#undef RUN_METHOD_ENUM_
+
+typedef struct {
+    int method;       /* RUN_METHOD_* */
+    const char *name;
+    unsigned options; /* RUN_MOPT_* */
+    int split;
+    int state;
+    const char *help;
+} run_method_info;
+
+/* The entry of method (NULL for a number outside 0..RUN_NMETHODS-1). */
+const run_method_info *run_method(int method);
+/* "mean, and, sand, geomean, tand": every name, in order, for messages */
+const char *run_method_list(void);
 #define RUN_TAND_BETA_DEFAULT 0.9 /* --tand-beta */
 enum { RUN_WD_L2 = 0, RUN_WD_DECOUPLED = 1 };
 #define RUN_BETA1_DEFAULT 0.9 /* --beta1, Adam's first-moment decay */
@@ -63,7 +110,7 @@ int run_sampling_parse(const char *s, int *out); /* CB_EARG for another word */
 const char *run_best_by_name(int b);           /* "acc", "loss" ("?" for another number) */
 int run_best_by_parse(const char *s, int *out);  /* CB_EARG for another word */
 
-/* "mean", "and", "sand", "geomean", "tand"; NULL for a number outside 0..RUN_NMETHODS-1. */
+/* The method's name; NULL for a number outside 0..RUN_NMETHODS-1. */
 const char *run_method_name(int method);
 /* 0 and *method, or CB_EARG for a name that is not a method. */
 int run_method_parse(const char *s, int *method);
@@ -133,30 +180,72 @@ int run_config_read(run_config *c, const char *dir, cb_err *e);        /* CB_ENO
  * Returns the number of differences (0: the resume is the same run). */
 int run_config_diff(const run_config *old, const run_config *new, char *msg, size_t n);
 
-/* The range of every numeric training option, defined once (run/config.c):
- * train's option checks (coinbc train and train_run) and config.json's
- * reader both check through it. */
+/* The schema of coinbc train's options, defined once (run/config.c): every
+ * option's name, type, range or words, default, help, the methods it
+ * applies to and whether tune may search it. From it come train's parsing,
+ * checks and --help (cli/cmd_train.c, train/options.c), config.json's
+ * reader (every key of an option checked against its entry), tune's space
+ * and fixed-option checks (run/tune.c) and the description coinbc train
+ * --describe prints for tools/tune.py (run_describe_json). */
+enum {
+    RUN_OPT_INT = 0,  /* an integer in ilo..ihi (channels: three of them, A,B,C) */
+    RUN_OPT_REAL = 1, /* a number between lo and hi */
+    RUN_OPT_WORD = 2, /* one of `words` */
+    RUN_OPT_FLAG = 3, /* no value */
+    RUN_OPT_PATH = 4, /* a file or folder */
+    RUN_OPT_SEEDS = 5 /* a range of level seeds A-B */
+};
+/* what tune may do with an option: search it (in a space), pass it fixed
+ * for every trial (after --), or neither (tune sets it itself, or it means
+ * nothing per trial) */
+enum { RUN_TUNE_NO = 0, RUN_TUNE_FIXED = 1, RUN_TUNE_SEARCH = 2 };
 typedef struct {
-    const char *key;      /* config.json's key; the option is --KEY with '_' as '-' */
-    int integer;          /* 1: ilo..ihi, inclusive; 0: the real bounds lo, hi */
+    const char *key;      /* config.json's key (or, for an option config.json does not hold, the same form of its
+                             name); the option is --KEY with '_' as '-' */
+    int integer;          /* 1: ilo..ihi, inclusive; 0: the real bounds lo, hi (numbers only) */
     int64_t ilo, ihi;
     double lo, hi;
     int lo_open, hi_open; /* reals: the bound itself is outside; an open infinite bound asks for a finite value */
-    unsigned methods;     /* the methods the option matters for (bit 1 << RUN_METHOD_*); its value is checked
-                             for every method, since every method's config.json holds it */
-    int in_config;        /* 0: a train option that config.json does not hold (threads) */
+    int in_config;        /* 0: a train option that config.json does not hold (threads, the data options) */
+    int type;             /* RUN_OPT_* */
+    int count;            /* values the option takes: 1, or 3 for channels (A,B,C) */
+    const char *const *words; /* RUN_OPT_WORD: the words, NULL-terminated, in the order of their numbers (RUN_WD_*, ...) */
+    const char *def;      /* the default as text; NULL: none, or one the help names (hidden: the network's) */
+    const char *meta;     /* the value's name in --help ("T", "A,B,C") */
+    const char *help;     /* --help's text; the range, the methods and the default are added to it */
+    unsigned mopt;        /* RUN_MOPT_*: the option is one of the methods that read it (run_option_methods); 0: of
+                             every method. Its value is checked for every method, since every config.json holds it */
+    int tune;             /* RUN_TUNE_* */
 } run_option_range;
 
 #define RUN_ALL_METHODS ((1u << RUN_NMETHODS) - 1)
 int run_option_count(void);
 const run_option_range *run_option_at(int i);
-const run_option_range *run_option_find(const char *key); /* NULL for a key without a range */
+const run_option_range *run_option_find(const char *key);  /* by key ("sand_k"); NULL for no such option */
+const run_option_range *run_option_named(const char *name); /* by option name ("sand-k"); NULL for none */
+/* The methods the option applies to (bit 1 << RUN_METHOD_*), from the method table. */
+unsigned run_option_methods(const run_option_range *r);
+/* A numeric option's range as text: "[0, 1]", "(0, inf)", "1..4096". */
+void run_option_range_text(char *buf, size_t n, const run_option_range *r);
+/* The option's name ("sand-k") into buf. */
+void run_option_name(char *buf, size_t n, const run_option_range *r);
+/* --help's text of an option: its help, range or words, the methods when not
+ * all, and its default: "agreement threshold; in [0, 1]; for and, sand,
+ * geomean, tand (default 0.8)". */
+void run_option_help(char *buf, size_t n, const run_option_range *r);
+/* The number of word w of a RUN_OPT_WORD option (its place in `words`), or -1. */
+int run_option_word(const run_option_range *r, const char *w);
+/* Word k of a RUN_OPT_WORD option; NULL for another k. */
+const char *run_option_word_at(const run_option_range *r, int k);
 /* 0 when v is inside key's range; otherwise `code` and a message
  * "WHERE: --KEY V is outside [LO, HI] (...)" or, with as_key (for a file),
  * "WHERE: key \"KEY\" is V, outside [LO, HI]". A key not in the table is
  * CB_EARG (a programmer error). */
 int run_option_check_real(const char *key, double v, const char *where, int as_key, int code, cb_err *e);
 int run_option_check_int(const char *key, int64_t v, const char *where, int as_key, int code, cb_err *e);
+/* The methods and the option schema as JSON (coinbc train --describe; tools/tune.py reads it): malloc'd text,
+ * NULL when out of memory. Format in docs/FORMATS.md ("The train description"). */
+char *run_describe_json(void);
 
 /* ---- metrics.csv and metrics.jsonl ------------------------------------------- */
 

@@ -12,47 +12,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define METHOD_LIST "mean, and, sand, geomean or tand"
-_Static_assert(RUN_NMETHODS == 5, "METHOD_LIST names every method of run/method.c");
+/* The train options tune may pass are the schema's (run/config.c) with tune
+ * RUN_TUNE_FIXED or RUN_TUNE_SEARCH: their ranges, words and methods are the
+ * schema's, the same train checks. */
+static const run_option_range *opt_find(const char *name) {
+    const run_option_range *r = run_option_named(name);
+    return r && r->tune != RUN_TUNE_NO ? r : NULL;
+}
 
-/* train options tune may pass: kind 1 number, 2 word; searchable ones carry
- * their allowed values (for words) or bounds, and the methods they apply to */
-typedef struct {
-    const char *name;
-    int kind;          /* 1 number, 2 word */
-    int integer;       /* numbers only */
-    int searchable;
-    double lo, hi;     /* numbers: allowed closed range */
-    int positive;      /* numbers: > 0 */
-    const char *words; /* words: allowed values, space separated (NULL: any) */
-    const char *only;  /* the methods it has an effect with, space separated (NULL: all) */
-} opt_info;
+/* 1 number, 2 word (a word option, or channels' A,B,C) */
+static int opt_kind(const run_option_range *r) {
+    return (r->type == RUN_OPT_INT || r->type == RUN_OPT_REAL) && r->count == 1 ? 1 : 2;
+}
 
-static const opt_info OPTS[] = {
-    {"lr", 1, 0, 1, 0, INFINITY, 1, NULL, NULL},
-    {"beta1", 1, 0, 1, 0, 0.999999, 0, NULL, NULL},
-    {"wd", 1, 0, 1, 0, INFINITY, 0, NULL, NULL},
-    {"tau", 1, 0, 1, 0, 1, 0, NULL, "and sand geomean tand"},
-    {"sand-k", 1, 0, 1, 0, INFINITY, 1, NULL, "sand"},
-    {"tand-beta", 1, 0, 1, 0, 0.999999, 1, NULL, "tand"},
-    {"batch-levels", 1, 1, 1, 1, 1 << 20, 0, NULL, NULL},
-    {"batch-frames", 1, 1, 1, 1, 1 << 20, 0, NULL, NULL},
-    {"rescale", 2, 0, 1, 0, 0, 0, "on off", "and sand geomean"},
-    {"lr-schedule", 2, 0, 1, 0, 0, 0, "step const", NULL},
-    {"wd-mode", 2, 0, 1, 0, 0, 0, "l2 decoupled", NULL},
-    {"sampling", 2, 0, 1, 0, 0, 0, "replace epoch", NULL},
-    {"best-by", 2, 0, 0, 0, 0, 0, "acc loss", NULL},
-    {"net", 2, 0, 0, 0, 0, 0, "impala nature", NULL},
-    {"channels", 2, 0, 0, 0, 0, 0, NULL, NULL},
-    {"hidden", 1, 1, 0, 1, 1 << 20, 0, NULL, NULL},
-    {"seed", 1, 1, 0, 0, 9.2e18, 0, NULL, NULL},
-};
-#define NOPTS ((int)(sizeof OPTS / sizeof OPTS[0]))
-
-static const opt_info *opt_find(const char *name) {
-    for (int i = 0; i < NOPTS; i++)
-        if (!strcmp(OPTS[i].name, name)) return &OPTS[i];
-    return NULL;
+/* the methods an option applies to, "and sand" (NULL: every method) */
+static const char *only_text(char *buf, size_t n, const run_option_range *r) {
+    unsigned m = run_option_methods(r);
+    if (m == RUN_ALL_METHODS) return NULL;
+    size_t k = 0;
+    buf[0] = 0;
+    for (int i = 0; i < RUN_NMETHODS && k < n; i++)
+        if (m & (1u << i)) k += (size_t)snprintf(buf + k, n - k, "%s%s", k ? " " : "", run_method_name(i));
+    return buf;
 }
 
 const char *run_tune_objective_name(int objective) {
@@ -67,42 +48,49 @@ int run_tune_objective_parse(const char *s, int *objective) {
 }
 
 int run_tune_option_kind(const char *name) {
-    const opt_info *o = opt_find(name);
-    return o ? o->kind : 0;
+    const run_option_range *o = opt_find(name);
+    return o ? opt_kind(o) : 0;
 }
 
-static int word_in(const char *w, const char *list) {
-    size_t n = strlen(w);
-    for (const char *p = list; *p;) {
-        const char *q = strchr(p, ' ');
-        size_t k = q ? (size_t)(q - p) : strlen(p);
-        if (k == n && !strncmp(p, w, n)) return 1;
-        if (!q) break;
-        p = q + 1;
-    }
-    return 0;
+/* "a b c" of a word option */
+static void words_of(char *buf, size_t n, const run_option_range *o) {
+    size_t k = 0;
+    buf[0] = 0;
+    for (int i = 0; o->words[i] && k < n; i++) k += (size_t)snprintf(buf + k, n - k, "%s%s", i ? " " : "", o->words[i]);
+}
+
+static int in_range(const run_option_range *o, double v) {
+    if (!isfinite(v)) return 0;
+    if (o->integer) return v == floor(v) && v >= (double)o->ilo && v <= (double)o->ihi;
+    return (o->lo_open ? v > o->lo : v >= o->lo) && (o->hi_open ? v < o->hi : v <= o->hi);
 }
 
 int run_tune_check_value(const char *name, const run_tune_value *v, cb_err *e) {
-    const opt_info *o = opt_find(name);
+    const run_option_range *o = opt_find(name);
     if (!o) return cb_fail(e, CB_EARG, "unknown parameter '%s'", name);
-    if (o->kind == 2) {
-        if (!v->is_str) return cb_fail(e, CB_EARG, "%s: %g is not a word (%s)", name, v->num, o->words);
-        if (o->words && !word_in(v->str, o->words))
-            return cb_fail(e, CB_EARG, "%s: '%s' is not one of: %s", name, v->str, o->words);
-        if (!strcmp(name, "channels")) {
-            int a, b, c;
-            char t;
-            if (sscanf(v->str, "%d,%d,%d%c", &a, &b, &c, &t) != 3 || a < 1 || b < 1 || c < 1)
-                return cb_fail(e, CB_EARG, "channels: '%s' is not A,B,C", v->str);
+    char ws[128], rg[64];
+    if (opt_kind(o) == 2) {
+        if (o->type == RUN_OPT_WORD) {
+            words_of(ws, sizeof ws, o);
+            if (!v->is_str) return cb_fail(e, CB_EARG, "%s: %g is not a word (%s)", name, v->num, ws);
+            if (run_option_word(o, v->str) < 0) return cb_fail(e, CB_EARG, "%s: '%s' is not one of: %s", name, v->str, ws);
+            return 0;
         }
+        /* channels: A,B,C, each in its range */
+        int c[3];
+        char t;
+        run_option_range_text(rg, sizeof rg, o);
+        if (!v->is_str || sscanf(v->str, "%d,%d,%d%c", &c[0], &c[1], &c[2], &t) != 3 || !in_range(o, c[0]) ||
+            !in_range(o, c[1]) || !in_range(o, c[2]))
+            return cb_fail(e, CB_EARG, "%s: '%s' is not A,B,C (each in %s)", name, v->is_str ? v->str : "", rg);
         return 0;
     }
     if (v->is_str) return cb_fail(e, CB_EARG, "%s: '%s' is not a number", name, v->str);
-    if (!isfinite(v->num) || v->num < o->lo || v->num > o->hi || (o->positive && v->num <= 0) ||
-        (o->integer && v->num != floor(v->num)))
-        return cb_fail(e, CB_EARG, "%s: %g is outside its allowed values (%s%s%g..%g)", name, v->num,
-                       o->integer ? "integers " : "", o->positive ? "> 0, " : "", o->lo, o->hi);
+    if (!in_range(o, v->num)) {
+        run_option_range_text(rg, sizeof rg, o);
+        return cb_fail(e, CB_EARG, "%s: %g is outside its allowed values (%s%s)", name, v->num,
+                       o->integer ? "integers " : "", rg);
+    }
     return 0;
 }
 
@@ -118,23 +106,26 @@ int run_tune_space_find(const run_tune_space *s, const char *name) {
 }
 
 int run_tune_space_check(const run_tune_space *s, const char *method, cb_err *e) {
-    if (!method_ok(method)) return cb_fail(e, CB_EARG, "unknown method '%s' (" METHOD_LIST ")", method);
+    if (!method_ok(method)) return cb_fail(e, CB_EARG, "unknown method '%s' (%s)", method, run_method_list());
     if (s->nparams == 0) return cb_fail(e, CB_EARG, "the space of method %s is empty", method);
     for (int i = 0; i < s->nparams; i++) {
         const run_tune_param *p = &s->p[i];
-        const opt_info *o = opt_find(p->name);
-        if (!o || !o->searchable) return cb_fail(e, CB_EARG, "unknown parameter '%s' in the space", p->name);
+        const run_option_range *o = opt_find(p->name);
+        if (!o || o->tune != RUN_TUNE_SEARCH) return cb_fail(e, CB_EARG, "unknown parameter '%s' in the space", p->name);
+        char only[128];
         for (int j = 0; j < i; j++)
             if (!strcmp(s->p[j].name, p->name)) return cb_fail(e, CB_EARG, "%s is given twice", p->name);
-        if (o->only && !word_in(method, o->only))
-            return cb_fail(e, CB_EARG, "%s does not apply to method %s (only to: %s)", p->name, method, o->only);
+        int mid;
+        if (run_method_parse(method, &mid) == 0 && !(run_option_methods(o) & (1u << mid)))
+            return cb_fail(e, CB_EARG, "%s does not apply to method %s (only to: %s)", p->name, method,
+                           only_text(only, sizeof only, o));
         if (p->kind == RUN_TUNE_CHOICE) {
             if (p->nchoice <= 0) return cb_fail(e, CB_EARG, "%s: empty choice", p->name);
             for (int k = 0; k < p->nchoice; k++)
                 if (run_tune_check_value(p->name, &p->choice[k], e)) return cb_err_prefix(e, "space: ");
             continue;
         }
-        if (o->kind != 1) return cb_fail(e, CB_EARG, "%s takes words: give a choice, not a range", p->name);
+        if (opt_kind(o) != 1) return cb_fail(e, CB_EARG, "%s takes words: give a choice, not a range", p->name);
         if ((p->kind == RUN_TUNE_INT) != o->integer)
             return cb_fail(e, CB_EARG, "%s: %s", p->name,
                            o->integer ? "an integer option wants \"int\" or \"choice\"" : "\"int\" fits integer options only");
@@ -295,7 +286,7 @@ int run_tune_space_read(run_tune_space *out, const char *path, const char *metho
             snprintf(where, sizeof where, "%s: method %s", path, k);
             run_tune_space s;
             if (!method_ok(k)) {
-                rc = cb_fail(e, CB_EARG, "%s: unknown method '%s' (" METHOD_LIST ")", path, k);
+                rc = cb_fail(e, CB_EARG, "%s: unknown method '%s' (%s)", path, k, run_method_list());
                 break;
             }
             if (!json_is_object(v)) {
@@ -312,7 +303,7 @@ int run_tune_space_read(run_tune_space *out, const char *path, const char *metho
                 found = 1;
             }
         }
-        if (!rc && !method_ok(method)) rc = cb_fail(e, CB_EARG, "unknown method '%s' (" METHOD_LIST ")", method);
+        if (!rc && !method_ok(method)) rc = cb_fail(e, CB_EARG, "unknown method '%s' (%s)", method, run_method_list());
         if (!rc && !found) rc = cb_fail(e, CB_ENOTFOUND, "%s: no space for method %s", path, method);
     }
     json_decref(root);
@@ -778,8 +769,13 @@ int run_tune_best_write(const char *path, const run_tune_spec *s, const run_tune
     if (!o) return cb_fail(e, CB_ENOMEM, "%s: out of memory", path);
     /* method, tau and lr first (train's defaults where the study did not set them) */
     json_object_set_new(o, "method", json_string(s->method));
-    json_object_set_new(o, "tau", json_real(strcmp(s->method, "mean") ? 0.8 : 0));
-    json_object_set_new(o, "lr", json_real(5e-4));
+    int mid = 0;
+    double tau = 0, lr = 0;
+    run_method_parse(s->method, &mid); /* (run_tune_spec_read checked it) */
+    if (run_method(mid)->options & RUN_MOPT_TAU) cb_parse_f64(run_option_find("tau")->def, &tau); /* else train's 0 */
+    cb_parse_f64(run_option_find("lr")->def, &lr);
+    json_object_set_new(o, "tau", json_real(tau));
+    json_object_set_new(o, "lr", json_real(lr));
     for (int i = 0; i + 1 < s->nfixed; i += 2) {
         const char *name = s->fixed[i] + 2;
         run_tune_value v;

@@ -464,8 +464,9 @@ static void test_predict_equals_per_frame(void **st) {
     model_free(&b);
 }
 
-/* The tand sign moment in a checkpoint: saved with has_sign as version 2
- * (extra bit 1, a 4th array), read back with has_sign set; without it the
+/* The tand sign moment (train/'s optimizer state) in a checkpoint: saved with
+ * has_state as version 2 (extra bit 1, a 4th array), read back with has_state
+ * set and the array handed over by model_load_state; without it the
  * file is version 1 of 3 arrays as before, and a version 1 checkpoint
  * written by an older coinbc (the fuzz seeds) still loads. Header fields
  * that disagree with the size are refused. */
@@ -486,8 +487,11 @@ static void test_checkpoint_sign(void **st) {
     cb_rng r;
     cb_rng_seed(&r, 3);
     model_init_params(&m, &r);
-    for (size_t i = 0; i < m.nparams; i++) m.sign_m[i] = (float)((int)(i % 5) - 2) / 2;
-    model_ckpt_state s = {.step = 7, .epoch = 1, .rng = r, .best_val = 0.25, .steps_per_epoch = 7, .has_sign = 1};
+    float *sign = malloc(sizeof(float) * m.nparams);
+    assert_non_null(sign);
+    for (size_t i = 0; i < m.nparams; i++) sign[i] = (float)((int)(i % 5) - 2) / 2;
+    model_ckpt_state s = {.step = 7, .epoch = 1, .rng = r, .best_val = 0.25, .steps_per_epoch = 7, .has_state = 1,
+                          .state = sign};
     char path[] = "/tmp/coinbc_ckpt_XXXXXX";
     close(mkstemp(path));
     assert_int_equal(model_save(&m, &s, path, &e), 0);
@@ -502,8 +506,15 @@ static void test_checkpoint_sign(void **st) {
     assert_int_equal(extra, 1);
     model_ckpt_state s2;
     assert_int_equal(model_load_mem(&m2, &s2, buf, n, "tand.ckpt", &e), 0);
-    assert_int_equal(s2.has_sign, 1);
-    assert_memory_equal(m2.mem, m.mem, sizeof(float) * m.nparams * 4);
+    assert_int_equal(s2.has_state, 1);
+    assert_memory_equal(m2.mem, m.mem, sizeof(float) * m.nparams * 3);
+    model_free(&m2);
+    float *sign2 = NULL; /* the 4th array: the state, handed over */
+    assert_int_equal(model_load_state(&m2, &s2, &sign2, path, &e), 0);
+    assert_int_equal(s2.has_state, 1);
+    assert_non_null(sign2);
+    assert_memory_equal(sign2, sign, sizeof(float) * m.nparams);
+    free(sign2);
     model_free(&m2);
     /* damaged: version 2 without the bit, an unknown bit, version 1 with the bit, 3 arrays only */
     put_u32(buf, n, 112, 0);
@@ -525,27 +536,30 @@ static void test_checkpoint_sign(void **st) {
     printf("3 arrays only: %s\n", e.msg);
     assert_non_null(strstr(e.msg, "sign moment"));
     free(buf);
-    /* without has_sign: version 1, 3 arrays, the sign moment not kept */
-    s.has_sign = 0;
+    /* without has_state: version 1, 3 arrays, the sign moment not kept */
+    s.has_state = 0;
     assert_int_equal(model_save(&m, &s, path, &e), 0);
     assert_int_equal(cb_read_file(path, &buf, &n, &e), 0);
     assert_int_equal(n, 168 + sizeof(float) * 3 * m.nparams + 4);
     memcpy(&ver, buf + 8, 4);
     assert_int_equal(ver, 1);
     assert_int_equal(model_load_mem(&m2, &s2, buf, n, "mean.ckpt", &e), 0);
-    assert_int_equal(s2.has_sign, 0);
+    assert_int_equal(s2.has_state, 0);
     assert_memory_equal(m2.mem, m.mem, sizeof(float) * m.nparams * 3);
-    for (size_t i = 0; i < m2.nparams; i++) assert_true(m2.sign_m[i] == 0);
+    model_free(&m2);
+    assert_int_equal(model_load_state(&m2, &s2, &sign2, path, &e), 0);
+    assert_null(sign2); /* no sign moment kept */
     model_free(&m2);
     free(buf);
     unlink(path);
     model_free(&m);
+    free(sign);
     /* checkpoints from before version 2 (the fuzz seeds), and the tand seed */
     const char *seeds[] = {"tests/fuzz/corpus/checkpoint/impala-tiny.ckpt", "tests/fuzz/corpus/checkpoint/nature-tiny.ckpt",
                            "tests/fuzz/corpus/checkpoint/nature-tiny-tand.ckpt"};
     for (int k = 0; k < 3; k++) {
         if (model_load(&m2, &s2, seeds[k], &e)) fail_msg("%s", e.msg);
-        assert_int_equal(s2.has_sign, k == 2);
+        assert_int_equal(s2.has_state, k == 2);
         model_free(&m2);
     }
 }

@@ -20,6 +20,10 @@
 #include "model/model.h"
 #include "train/train.h"
 
+/* tand's sign moment (train/'s optimizer state, no longer a model array): the
+ * 4th array of the test's own arena, after the model's parameters and Adam moments */
+#define SIGN_M(mm) ((mm).mem + 3 * (mm).nparams)
+
 /* ---- k_im2col_phased ---------------------------------------------------------- */
 
 static void phased_case(int C, int H, int W, int K, int S, int n, int r0, int r1) {
@@ -200,7 +204,7 @@ static void test_adam_matches_scalar(void **st) {
         m.nparams = P;
         m.mem = calloc(P * 4, sizeof(float));
         assert_non_null(m.mem);
-        m.params = m.mem, m.adam_m = m.mem + P, m.adam_v = m.mem + 2 * P, m.sign_m = m.mem + 3 * P;
+        m.params = m.mem, m.adam_m = m.mem + P, m.adam_v = m.mem + 2 * P;
         m.threads = 2;
         fill(m.params, P, &r, 2, 0);
         memcpy(ref, m.params, sizeof(float) * P);
@@ -236,7 +240,7 @@ static void test_tand_matches_scalar(void **st) {
         memcpy(m.tensors, T, sizeof T);
         m.mem = calloc(P * 4, sizeof(float));
         assert_non_null(m.mem);
-        m.params = m.mem, m.adam_m = m.mem + P, m.adam_v = m.mem + 2 * P, m.sign_m = m.mem + 3 * P;
+        m.params = m.mem, m.adam_m = m.mem + P, m.adam_v = m.mem + 2 * P;
         m.threads = 2;
         fill(m.params, P, &r, 2, 0);
         memcpy(ref, m.params, sizeof(float) * P);
@@ -245,8 +249,8 @@ static void test_tand_matches_scalar(void **st) {
         for (int64_t t = 1; t <= 4; t++) {
             fill(g, P, &r, 1.0f, 1);
             float dens[2];
-            if (mi < 2) train_tand_step(&m, dens, g, 1e-3, t, 1e-2, mode, tau, beta);
-            else train_tand_step_b1(&m, dens, g, 1e-3, b1, t, 1e-2, mode, tau, beta);
+            if (mi < 2) train_tand_step(&m, SIGN_M(m), dens, g, 1e-3, t, 1e-2, mode, tau, beta);
+            else train_tand_step_b1(&m, SIGN_M(m), dens, g, 1e-3, b1, t, 1e-2, mode, tau, beta);
             /* the sign moment by its definition, then Adam under its mask */
             double k = (1 - beta) / (1 - pow(beta, (double)t));
             float *sm = ref + 3 * P;

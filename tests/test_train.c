@@ -29,6 +29,10 @@
 #include "train/train.h"
 #include "tests/support/run.h"
 
+/* tand's sign moment (train/'s optimizer state, no longer a model array): the
+ * 4th array of the test's own arena, after the model's parameters and Adam moments */
+#define SIGN_M(mm) ((mm).mem + 3 * (mm).nparams)
+
 /* two tensors: "a.w" (4 entries) and "b.w" (2) */
 static const model_tensor T2[2] = {{"a.w", 0, 4, 1}, {"b.w", 4, 2, 1}};
 #define P2 6
@@ -220,7 +224,7 @@ static void tand_model(model *m, float *mem) {
     m->ntensors = 2;
     memcpy(m->tensors, T2, sizeof T2);
     m->mem = mem;
-    m->params = mem, m->adam_m = mem + P2, m->adam_v = mem + 2 * P2, m->sign_m = mem + 3 * P2;
+    m->params = mem, m->adam_m = mem + P2, m->adam_v = mem + 2 * P2;
     m->threads = 1;
 }
 
@@ -250,10 +254,10 @@ static void test_tand_hand(void **st) {
     for (int i = 0; i < P2; i++) m.params[i] = (float)(w[i] = 0.5 * i - 1);
     for (int t = 1; t <= 3; t++) {
         float dens[2];
-        train_tand_step(&m, dens, G[t - 1], lr, t, 0, TRAIN_WD_L2, 0.5, 0.5);
+        train_tand_step(&m, SIGN_M(m), dens, G[t - 1], lr, t, 0, TRAIN_WD_L2, 0.5, 0.5);
         near(dens[0], DENS[t - 1][0]), near(dens[1], DENS[t - 1][1]);
         for (int i = 0; i < P2; i++) {
-            near(m.sign_m[i], S[t - 1][i]);
+            near(SIGN_M(m)[i], S[t - 1][i]);
             /* Adam by hand: the moments always move, the step only under the mask */
             double g = G[t - 1][i];
             mo[i] = 0.9 * mo[i] + 0.1 * g;
@@ -265,7 +269,7 @@ static void test_tand_hand(void **st) {
         }
     }
     /* an unbroken run of one sign stays exactly 1 (p0), so tau = 1 keeps it */
-    assert_true(m.sign_m[0] == 1.0f);
+    assert_true(SIGN_M(m)[0] == 1.0f);
 
     /* t = 1: s^_1 = sign(g_1) exactly, for any b: tau = 1 keeps every
      * parameter whose gradient is not 0 (a plain Adam step, lr * sign(g)),
@@ -275,14 +279,14 @@ static void test_tand_hand(void **st) {
         double beta = k ? 0.999 : 0.9;
         tand_model(&m, mem);
         float dens[2];
-        train_tand_step(&m, dens, g1, lr, 1, 0, TRAIN_WD_L2, 1.0, beta);
+        train_tand_step(&m, SIGN_M(m), dens, g1, lr, 1, 0, TRAIN_WD_L2, 1.0, beta);
         const float want_s[P2] = {1, -1, 0, 1, -1, 0};
-        assert_memory_equal(m.sign_m, want_s, sizeof want_s);
+        assert_memory_equal(SIGN_M(m), want_s, sizeof want_s);
         near(dens[0], 0.75), near(dens[1], 0.5);
         near(m.params[0], -lr), near(m.params[1], lr), near(m.params[3], -lr), near(m.params[4], lr);
         assert_true(m.params[2] == 0 && m.params[5] == 0);
         tand_model(&m, mem);
-        train_tand_step(&m, dens, g1, lr, 1, 0, TRAIN_WD_L2, 0.0, beta);
+        train_tand_step(&m, SIGN_M(m), dens, g1, lr, 1, 0, TRAIN_WD_L2, 0.0, beta);
         near(dens[0], 1), near(dens[1], 1);
     }
 
@@ -290,12 +294,12 @@ static void test_tand_hand(void **st) {
      * late step (b^t = 0, k = 1 - b = 0.5) from s^ = 0.75 with g = 0: 0.375 */
     for (int k = 0; k < 2; k++) {
         tand_model(&m, mem);
-        for (int i = 0; i < P2; i++) m.sign_m[i] = 0.75f, m.adam_m[i] = 0.01f, m.adam_v[i] = 1e-4f;
+        for (int i = 0; i < P2; i++) SIGN_M(m)[i] = 0.75f, m.adam_m[i] = 0.01f, m.adam_v[i] = 1e-4f;
         const float zero[P2] = {0};
         double tau = k ? nextafter(0.375, 1) : 0.375;
         float dens[2];
-        train_tand_step(&m, dens, zero, lr, 100000, 0, TRAIN_WD_L2, tau, 0.5);
-        assert_true(m.sign_m[0] == 0.375f);
+        train_tand_step(&m, SIGN_M(m), dens, zero, lr, 100000, 0, TRAIN_WD_L2, tau, 0.5);
+        assert_true(SIGN_M(m)[0] == 0.375f);
         near(dens[0], k ? 0 : 1), near(dens[1], k ? 0 : 1);
         assert_true(k ? m.params[0] == 0 : m.params[0] < 0);
     }
@@ -308,14 +312,14 @@ static void test_tand_hand(void **st) {
     const float gw[P2] = {0, 0.25f, 0, 0, 0, 0};
     tand_model(&m, mem);
     m.params[0] = m.params[1] = 1;
-    train_tand_step(&m, NULL, gw, lr, 1, 0.5, TRAIN_WD_L2, 0.5, 0.9);
-    near(m.sign_m[0], 0), near(m.sign_m[1], 1);
+    train_tand_step(&m, SIGN_M(m), NULL, gw, lr, 1, 0.5, TRAIN_WD_L2, 0.5, 0.9);
+    near(SIGN_M(m)[0], 0), near(SIGN_M(m)[1], 1);
     near(m.params[0], 1), near(m.adam_m[0], 0.1 * 0.5);
     near(m.params[1], 1 - lr), near(m.adam_m[1], 0.1 * 0.75);
     /* decoupled: lr wd w comes off every parameter, masked or not; Adam sees g only */
     tand_model(&m, mem);
     m.params[0] = m.params[1] = 1;
-    train_tand_step(&m, NULL, gw, lr, 1, 0.5, TRAIN_WD_DECOUPLED, 0.5, 0.9);
+    train_tand_step(&m, SIGN_M(m), NULL, gw, lr, 1, 0.5, TRAIN_WD_DECOUPLED, 0.5, 0.9);
     near(m.params[0], 1 - lr * 0.5), near(m.adam_m[0], 0);
     near(m.params[1], 1 - lr - lr * 0.5), near(m.adam_m[1], 0.1 * 0.25);
 }
@@ -357,13 +361,13 @@ static void test_tand_threads(void **st) {
         memcpy(m.tensors, T, sizeof T);
         m.mem = calloc(P * 4, sizeof(float));
         assert_non_null(m.mem);
-        m.params = m.mem, m.adam_m = m.mem + P, m.adam_v = m.mem + 2 * P, m.sign_m = m.mem + 3 * P;
+        m.params = m.mem, m.adam_m = m.mem + P, m.adam_v = m.mem + 2 * P;
         m.threads = th;
         float dens[3];
-        for (int t = 1; t <= 3; t++) train_tand_step(&m, dens, g + (size_t)(t - 1) * P, 1e-3, t, 1e-2, TRAIN_WD_L2, 0.6, 0.8);
+        for (int t = 1; t <= 3; t++) train_tand_step(&m, SIGN_M(m), dens, g + (size_t)(t - 1) * P, 1e-3, t, 1e-2, TRAIN_WD_L2, 0.6, 0.8);
         for (int k = 0; k < 3; k++) {
             size_t on = 0;
-            for (size_t i = T[k].off; i < T[k].off + T[k].size; i++) on += fabs((double)m.sign_m[i]) >= 0.6;
+            for (size_t i = T[k].off; i < T[k].off + T[k].size; i++) on += fabs((double)SIGN_M(m)[i]) >= 0.6;
             near(dens[k], (double)on / (double)T[k].size);
         }
         if (th == 1) {
@@ -386,13 +390,13 @@ static void test_tand_threads(void **st) {
         b = a;
         a.mem = calloc(P * 4, sizeof(float)), b.mem = calloc(P * 4, sizeof(float));
         assert_non_null(a.mem), assert_non_null(b.mem);
-        a.params = a.mem, a.adam_m = a.mem + P, a.adam_v = a.mem + 2 * P, a.sign_m = a.mem + 3 * P;
-        b.params = b.mem, b.adam_m = b.mem + P, b.adam_v = b.mem + 2 * P, b.sign_m = b.mem + 3 * P;
+        a.params = a.mem, a.adam_m = a.mem + P, a.adam_v = a.mem + 2 * P;
+        b.params = b.mem, b.adam_m = b.mem + P, b.adam_v = b.mem + 2 * P;
         for (size_t i = 0; i < P; i++) a.params[i] = b.params[i] = cb_rng_uniformf(&r) - 0.5f;
         int wm = mode ? TRAIN_WD_DECOUPLED : TRAIN_WD_L2;
         for (int t = 1; t <= 3; t++) {
             train_adam_step(&a, g + (size_t)(t - 1) * P, 1e-3, t, 1e-2, wm);
-            train_tand_step(&b, NULL, g + (size_t)(t - 1) * P, 1e-3, t, 1e-2, wm, 0.0, 0.9);
+            train_tand_step(&b, SIGN_M(b), NULL, g + (size_t)(t - 1) * P, 1e-3, t, 1e-2, wm, 0.0, 0.9);
         }
         assert_memory_equal(a.mem, b.mem, sizeof(float) * P * 3);
         free(a.mem), free(b.mem);
@@ -675,11 +679,14 @@ static void test_tand_run(void **st) {
     snprintf(p, sizeof p, "%s/latest.ckpt", full);
     model m;
     model_ckpt_state cs;
-    assert_int_equal(model_load(&m, &cs, p, &e), 0);
-    assert_int_equal(cs.has_sign, 1);
+    float *sign = NULL;
+    assert_int_equal(model_load_state(&m, &cs, &sign, p, &e), 0);
+    assert_int_equal(cs.has_state, 1);
+    assert_non_null(sign);
     double on = 0;
-    for (size_t i = 0; i < m.nparams; i++) on += fabs(m.sign_m[i]) > 0;
+    for (size_t i = 0; i < m.nparams; i++) on += fabs(sign[i]) > 0;
     assert_true(on > 0.5 * (double)m.nparams);
+    free(sign);
     model_free(&m);
     run_metrics mt;
     if (run_metrics_read(&mt, full, &e)) fail_msg("%s", e.msg);
@@ -714,7 +721,7 @@ static void test_tand_run(void **st) {
     assert_int_equal(train_run(&o1, s->tr, 6, s->va, 2, &r, &e), 0);
     snprintf(p, sizeof p, "%s/latest.ckpt", one);
     assert_int_equal(model_load(&m, &cs, p, &e), 0);
-    assert_int_equal(cs.has_sign, 0);
+    assert_int_equal(cs.has_state, 0);
     model_free(&m);
     o1 = small_opts(one, TRAIN_TAND);
     o1.resume = 1;

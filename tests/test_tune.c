@@ -333,11 +333,14 @@ static void test_driver_one_line_errors(void **state) {
         {"@ \"storage\": \"journal:/proc/nope/x\"}", "cannot write in /proc"},
         {"@ \"storage\": \"journal:\"}", "give the journal's file name"},
     };
-    const char *base = "{\"version\": 1, \"coinbc\": \"/bin/false\", \"train\": \"/t\", \"val\": \"/v\", "
+    /* the coinbc under test: the driver checks the space against its train --describe */
+    char coinbc_abs[4096], base[8192];
+    if (!realpath(test_coinbc(), coinbc_abs)) fail_msg("cannot find %s", test_coinbc());
+    snprintf(base, sizeof base, "{\"version\": 1, \"coinbc\": \"%s\", \"train\": \"/t\", \"val\": \"/v\", "
                        "\"method\": \"and\", \"trials\": 3, \"epochs\": 2, \"jobs\": 1, \"threads\": 1, "
                        "\"seed\": 0, \"prune\": true, \"storage\": \"journal:study.journal\", \"study\": \"s\", "
                        "\"dir\": \"/nonexistent_coinbc/d\", \"fixed\": [], "
-                       "\"space\": [{\"name\": \"lr\", \"log\": [0.0001, 0.001]}]";
+                       "\"space\": [{\"name\": \"lr\", \"log\": [0.0001, 0.001]}]", coinbc_abs);
     char spec[8192], p[8192], py[8192], cmd[16384];
     /* one Python process runs the driver's main on every spec, in both modes
      * (importing optuna once per spec would take a minute on a loaded machine);

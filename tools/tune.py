@@ -55,25 +55,9 @@ except ImportError:
 
 SPEC_VERSION = 1
 RESULT_VERSION = 1
-METHODS = ("mean", "and", "sand", "geomean", "tand")  # run/method.c
-# parameter -> (kind, lowest, highest, methods it applies to or None for all)
-PARAMS = {
-    "lr": ("float", 0.0, math.inf, None),
-    "beta1": ("float", 0.0, 0.999999, None),
-    "wd": ("float", 0.0, math.inf, None),
-    "tau": ("float", 0.0, 1.0, ("and", "sand", "geomean", "tand")),
-    "sand-k": ("float", 0.0, math.inf, ("sand",)),
-    "tand-beta": ("float", 0.0, 0.999999, ("tand",)),
-    "batch-levels": ("int", 1, 1 << 20, None),
-    "batch-frames": ("int", 1, 1 << 20, None),
-    "rescale": ("enum", ("on", "off"), None, ("and", "sand", "geomean")),
-    "lr-schedule": ("enum", ("step", "const"), None, None),
-    "wd-mode": ("enum", ("l2", "decoupled"), None, None),
-    "sampling": ("enum", ("replace", "epoch"), None, None),
-}
+DESCRIBE_FORMAT = "coinbc-train-describe"
 # the study's figure (tune --objective): "val_acc" is maximized, "val_loss" minimized; pruning judges the same
 OBJECTIVES = {"val_acc": "maximize", "val_loss": "minimize"}
-POSITIVE = ("lr", "sand-k", "tand-beta")  # strictly positive parameters
 VOID = "coinbc_void"
 EXIT_NOTHING_DONE = 4  # the spec or the storage failed before anything was written (coinbc tune removes its tune.json)
 
@@ -87,34 +71,72 @@ def log(msg):
     sys.stderr.flush()
 
 
-def check_value(name, v):
-    kind, lo, hi, _ = PARAMS[name]
-    if kind == "enum":
-        if v not in lo:
-            raise SpecError("%s: %r is not one of %s" % (name, v, ", ".join(lo)))
+_described = {}
+
+
+def describe(coinbc):
+    """The methods and train's option schema as `coinbc train --describe`
+    prints them (run/describe.c, docs/FORMATS.md): {"methods": {name: entry},
+    "options": {name: entry}}. The driver holds no list of its own."""
+    if coinbc in _described:
+        return _described[coinbc]
+    try:
+        out = subprocess.run([coinbc, "train", "--describe"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, timeout=60, check=False)
+        d = json.loads(out.stdout.decode("utf-8")) if out.returncode == 0 else None
+    except (OSError, ValueError, subprocess.SubprocessError) as err:
+        raise SpecError("cannot read the methods and options of %s (train --describe): %s" % (coinbc, one_line(err)))
+    if not isinstance(d, dict) or d.get("format") != DESCRIBE_FORMAT or d.get("version") != 1:
+        raise SpecError("%s train --describe did not print the methods and options (status %d): is 'coinbc' in the "
+                        "spec a coinbc?" % (coinbc, out.returncode))
+    desc = {"methods": {m["name"]: m for m in d["methods"]}, "options": {o["name"]: o for o in d["options"]}}
+    _described[coinbc] = desc
+    return desc
+
+
+def check_value(opt, v):
+    """v against one option of the schema (its type, range or words)."""
+    name = opt["name"]
+    if opt["type"] == "word":
+        if v not in opt["words"]:
+            raise SpecError("%s: %r is not one of %s" % (name, v, ", ".join(opt["words"])))
         return
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or (kind == "int" and not isinstance(v, int)):
-        raise SpecError("%s: %r is not %s" % (name, v, "an integer" if kind == "int" else "a number"))
-    if not (lo <= v <= hi) or (name in POSITIVE and v <= 0):
+    if opt["count"] != 1:  # channels: "A,B,C"
+        parts = v.split(",") if isinstance(v, str) else []
+        if len(parts) != opt["count"] or not all(p.strip().lstrip("-").isdigit() for p in parts):
+            raise SpecError("%s: %r is not %d integers A,B,C" % (name, v, opt["count"]))
+        for p in parts:
+            check_value(dict(opt, count=1), int(p))
+        return
+    integer = opt["type"] == "int"
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or (integer and not isinstance(v, int)):
+        raise SpecError("%s: %r is not %s" % (name, v, "an integer" if integer else "a number"))
+    lo, hi = opt["min"], opt["max"]
+    ok = math.isfinite(v)
+    if ok and lo is not None:
+        ok = v > lo if opt.get("min_open") else v >= lo
+    if ok and hi is not None:
+        ok = v < hi if opt.get("max_open") else v <= hi
+    if not ok:
         raise SpecError("%s: %r is outside its allowed values" % (name, v))
 
 
-def check_space(method, space):
-    """The same rules as run/tune.c: raises SpecError naming the parameter."""
-    if method not in METHODS:
+def check_space(method, space, desc):
+    """The rules of run/tune.c on the schema coinbc describes: raises SpecError naming the parameter."""
+    if method not in desc["methods"]:
         raise SpecError("unknown method '%s'" % method)
     if not space:
         raise SpecError("the space is empty")
     seen = set()
     for p in space:
         name = p.get("name")
-        if not isinstance(name, str) or name not in PARAMS:
+        opt = desc["options"].get(name) if isinstance(name, str) else None
+        if opt is None or opt["tune"] != "search":
             raise SpecError("unknown parameter '%s'" % name)
         if name in seen:
             raise SpecError("%s: given twice" % name)
         seen.add(name)
-        applies = PARAMS[name][3]
-        if applies is not None and method not in applies:
+        if method not in opt["methods"]:
             raise SpecError("%s does not apply to method %s" % (name, method))
         kinds = [k for k in ("log", "uniform", "int", "choice") if k in p]
         if len(kinds) != 1:
@@ -125,15 +147,15 @@ def check_space(method, space):
             if not isinstance(vals, list) or not vals:
                 raise SpecError("%s: empty choice" % name)
             for v in vals:
-                check_value(name, v)
+                check_value(opt, v)
         else:
             r = p[k]
             if not isinstance(r, list) or len(r) != 2:
                 raise SpecError("%s: %s wants [low, high]" % (name, k))
-            if PARAMS[name][0] == "enum" or (k == "int") != (PARAMS[name][0] == "int"):
+            if opt["type"] not in ("int", "real") or opt["count"] != 1 or (k == "int") != (opt["type"] == "int"):
                 raise SpecError("%s: a %s range does not fit this parameter" % (name, k))
             for v in r:
-                check_value(name, v)
+                check_value(opt, v)
             if not r[0] < r[1]:
                 raise SpecError("%s: empty range [%r, %r]" % (name, r[0], r[1]))
             if k == "log" and r[0] <= 0:
@@ -185,7 +207,7 @@ def read_spec(path):
         raise SpecError("%s: 'space' holds an entry that is not an object" % path)
     try:
         check_study_name(spec["study"])
-        check_space(spec["method"], spec["space"])
+        check_space(spec["method"], spec["space"], describe(spec["coinbc"]))
     except SpecError as err:
         raise SpecError("%s: %s" % (path, err))
     return spec

@@ -1,7 +1,7 @@
 /* adam.c - Adam (beta1 --beta1, 0.9 by default; beta2 0.999, eps 1e-8) with L2 or decoupled
  * weight decay, on the model's parameter arena, and temporal AND-mask Adam
  * (tand): Adam whose step is masked per parameter by the agreement of the
- * gradient's sign over time (a sign moment in m->sign_m). Each parameter's
+ * gradient's sign over time (a sign moment, its optimizer state). Each parameter's
  * update is independent of the others, so blocks of them run on the model's
  * threads with the same result for any thread count; tand's mask counts per
  * tensor are integers, added up exactly in any order. */
@@ -11,7 +11,7 @@
 #endif
 #include <stdatomic.h>
 
-#include "train/train.h"
+#include "train/method.h"
 
 #define ADAM_BLOCK 65536
 #define B2 0.999
@@ -103,6 +103,7 @@ void train_adam_step(model *m, float *g, double lr, int64_t t, double wd, int wd
 
 typedef struct {
     model *m;
+    float *sign; /* the sign moment (nparams) */
     const float *g;
     double b1, lr, c1, c2, k, wd, tau;
     int wd_mode;
@@ -110,13 +111,13 @@ typedef struct {
 } tand_ctx;
 
 /* Parameters [a, z): the sign moment, the mask, Adam; returns how many masks
- * are on. sign_m holds the bias-corrected moment s_t / (1 - b^t), updated as
+ * are on. sign holds the bias-corrected moment s_t / (1 - b^t), updated as
  * s^_t = s^_{t-1} + (sign(g_t) - s^_{t-1}) k_t with k_t = (1 - b) / (1 - b^t):
  * the same value as the running moment divided by its correction, but an
  * unbroken run of one sign stays exactly +-1 (k_1 = 1 makes s^_1 = sign(g_1)),
  * where the corrected running moment, kept in floats, falls short of 1. */
 static inline int64_t tand_range_mode(tand_ctx *c, size_t a, size_t z, int mode) {
-    float *restrict w = c->m->params, *restrict mo = c->m->adam_m, *restrict vo = c->m->adam_v, *restrict sm = c->m->sign_m;
+    float *restrict w = c->m->params, *restrict mo = c->m->adam_m, *restrict vo = c->m->adam_v, *restrict sm = c->sign;
     const float *restrict g = c->g;
     const double beta1 = c->b1, lr = c->lr, c1 = c->c1, c2 = c->c2, k = c->k, wd = c->wd, tau = c->tau;
     int64_t on = 0;
@@ -193,10 +194,11 @@ static int tand_block(void *vctx, int64_t b) {
     return 0;
 }
 
-void train_tand_step_b1(model *m, float *density, const float *g, double lr, double beta1, int64_t t, double wd,
-                        int wd_mode, double tau, double beta) {
+void train_tand_step_b1(model *m, float *sign, float *density, const float *g, double lr, double beta1, int64_t t,
+                        double wd, int wd_mode, double tau, double beta) {
     tand_ctx c;
     c.m = m;
+    c.sign = sign;
     c.g = g;
     c.b1 = beta1;
     c.lr = lr;
@@ -214,7 +216,17 @@ void train_tand_step_b1(model *m, float *density, const float *g, double lr, dou
             density[k] = m->tensors[k].size ? (float)((double)atomic_load(&c.on[k]) / (double)m->tensors[k].size) : 1;
 }
 
-void train_tand_step(model *m, float *density, const float *g, double lr, int64_t t, double wd, int wd_mode, double tau,
-                     double beta) {
-    train_tand_step_b1(m, density, g, lr, TRAIN_BETA1_DEFAULT, t, wd, wd_mode, tau, beta);
+void train_tand_step(model *m, float *sign, float *density, const float *g, double lr, int64_t t, double wd, int wd_mode,
+                     double tau, double beta) {
+    train_tand_step_b1(m, sign, density, g, lr, TRAIN_BETA1_DEFAULT, t, wd, wd_mode, tau, beta);
+}
+
+/* ---- the method table's steps (train/method.h) ---- */
+
+void train_step_adam(const train_step_args *a) {
+    train_adam_step_b1(a->m, a->g, a->lr, a->beta1, a->t, a->wd, a->wd_mode);
+}
+
+void train_step_tand(const train_step_args *a) {
+    train_tand_step_b1(a->m, a->state, a->density, a->g, a->lr, a->beta1, a->t, a->wd, a->wd_mode, a->tau, a->tand_beta);
 }

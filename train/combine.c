@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "train/train.h"
+#include "train/method.h"
 
 static int sgn(float v) { return (v > 0) - (v < 0); }
 
@@ -17,10 +17,6 @@ static int sgn(float v) { return (v > 0) - (v < 0); }
  * |mean of the signs of its L level gradients| >= tau (ssum: their sum;
  * sign(0) = 0). */
 static inline double and_mask(int ssum, int L, double tau) { return fabs((double)ssum) / L >= tau ? 1 : 0; }
-
-/* One parameter under each method: the combined value into *dst, the mask
- * value returned; g points at level 0's entry, level l's is g[l * P]. */
-typedef double (*combine_fn)(float *dst, const float *g, int L, size_t P, const train_combine_opts *o);
 
 static void sums(const float *g, int L, size_t P, double *mean, int *ssum) {
     double sum = 0;
@@ -33,7 +29,7 @@ static void sums(const float *g, int L, size_t P, double *mean, int *ssum) {
     *ssum = ss;
 }
 
-static double one_mean(float *dst, const float *g, int L, size_t P, const train_combine_opts *o) {
+static double comb_mean(float *dst, const float *g, int L, size_t P, const train_combine_opts *o) {
     (void)o;
     double mean;
     int ssum;
@@ -42,7 +38,7 @@ static double one_mean(float *dst, const float *g, int L, size_t P, const train_
     return 1;
 }
 
-static double one_and(float *dst, const float *g, int L, size_t P, const train_combine_opts *o) {
+static double comb_and(float *dst, const float *g, int L, size_t P, const train_combine_opts *o) {
     double mean;
     int ssum;
     sums(g, L, P, &mean, &ssum);
@@ -51,7 +47,7 @@ static double one_and(float *dst, const float *g, int L, size_t P, const train_c
     return mask;
 }
 
-static double one_sand(float *dst, const float *g, int L, size_t P, const train_combine_opts *o) {
+static double comb_sand(float *dst, const float *g, int L, size_t P, const train_combine_opts *o) {
     double mean, var = 0, mask;
     int ssum;
     sums(g, L, P, &mean, &ssum);
@@ -71,7 +67,7 @@ static double one_sand(float *dst, const float *g, int L, size_t P, const train_
     return mask;
 }
 
-static double one_geomean(float *dst, const float *g, int L, size_t P, const train_combine_opts *o) {
+static double comb_geomean(float *dst, const float *g, int L, size_t P, const train_combine_opts *o) {
     double mean, lg = 0;
     int ssum;
     sums(g, L, P, &mean, &ssum);
@@ -81,42 +77,32 @@ static double one_geomean(float *dst, const float *g, int L, size_t P, const tra
     return mask;
 }
 
-/* The method table: one entry per method, in TRAIN_* order. */
-static const struct {
-    train_method_info info;
-    combine_fn one;
-} METHODS[] = {
-    {{TRAIN_MEAN, "mean", 0, "plain averaging of the level gradients"}, one_mean},
-    {{TRAIN_AND, "and", 1, "AND-mask: the mean where |mean of the levels' gradient signs| >= tau (sign(0) = 0)"}, one_and},
-    {{TRAIN_SAND, "sand", 1, "SAND-mask: the mean under a soft agreement mask (tau, sand-k)"}, one_sand},
-    {{TRAIN_GEOMEAN, "geomean", 1, "geometric mean of the magnitudes under the AND mask"}, one_geomean},
-    {{TRAIN_TAND, "tand", 1, "temporal AND-mask Adam: the mean, Adam's step kept where the sign moment agrees (tau, "
-      "tand-beta)"}, one_mean},
-};
-_Static_assert(sizeof METHODS / sizeof METHODS[0] == TRAIN_NMETHODS, "one method table entry per TRAIN_* method");
-
-const train_method_info *train_method(int m) {
-    if (m < 0 || m >= TRAIN_NMETHODS) return NULL;
-    return &METHODS[m].info;
+/* AND's mask from the sign sums */
+static void mask_and(double *mask, const int *ssum, int n, int L, const train_combine_opts *o) {
+    for (int i = 0; i < n; i++) mask[i] = and_mask(ssum[i], L, o->tau);
 }
+#define mask_none NULL
 
-const char *train_method_name(int m) { return m >= 0 && m < TRAIN_NMETHODS ? METHODS[m].info.name : NULL; }
+/* train/'s half of the method table (run/run.h) */
+#define ENTRY(ID, name, options, split, state, combine, mask, step, help) \
+    [RUN_METHOD_##ID] = {comb_##combine, mask_##mask, train_step_##step},
+static const train_method_fns FNS[RUN_NMETHODS] = {RUN_METHOD_TABLE(ENTRY)};
+#undef ENTRY
 
-int train_method_parse(const char *s, int *m) {
-    for (int k = 0; k < TRAIN_NMETHODS; k++)
-        if (!strcmp(s, METHODS[k].info.name)) {
-            *m = k;
-            return 0;
-        }
-    return CB_EARG;
-}
+const train_method_fns *train_method_fns_of(int m) { return m >= 0 && m < RUN_NMETHODS ? &FNS[m] : NULL; }
 
-/* the combine is the plain mean (no mask, no rescale) */
-static int is_mean(int method) { return method == TRAIN_MEAN || method == TRAIN_TAND; }
+const train_method_info *train_method(int m) { return run_method(m); }
+
+const char *train_method_name(int m) { return run_method_name(m); }
+
+int train_method_parse(const char *s, int *m) { return run_method_parse(s, m); }
 
 static double combine_one(float *dst, const float *g, int L, size_t P, const train_combine_opts *o) {
-    return METHODS[o->method].one(dst, g, L, P, o);
+    return FNS[o->method].comb(dst, g, L, P, o);
 }
+
+/* the method rescales by its mask's share (it reads --rescale, and --rescale is on) */
+static int rescales(const train_combine_opts *o) { return (run_method(o->method)->options & RUN_MOPT_RESCALE) && o->rescale; }
 
 /* The parameters are cut into blocks of at most COMB_BLOCK within a tensor;
  * blocks run in parallel, each summing its mask into its own slot, and the
@@ -141,39 +127,44 @@ typedef struct {
     comb_block *blocks;
 } comb_ctx;
 
-/* Mean and AND-mask run level-major over sub-blocks of SUB parameters (each
- * level's stretch read contiguously, the sums vectorizable); the per-element
- * sums keep the level order, so the result is the same as combine_one's.
- * SAND and the geometric mean, and any sub-block holding a non-finite
- * value, go element by element. */
+/* The methods whose reduction splits (mean, tand, AND: the sums of the
+ * gradients and of their signs are all they need) run level-major over
+ * sub-blocks of SUB parameters (each level's stretch read contiguously, the
+ * sums vectorizable), then their mask from the sign sums (none: the plain
+ * mean); the per-element sums keep the level order, so the result is the
+ * same as combine_one's. The others (SAND, the geometric mean), and any
+ * sub-block holding a non-finite value, go element by element. */
 #define SUB 512
 
 static int combine_block(void *vctx, int64_t b) {
     comb_ctx *c = vctx;
     comb_block *k = &c->blocks[b];
     const model_tensor *T = &c->tensors[k->t];
-    const int L = c->L, method = c->o->method;
-    double on = 0, sum[SUB];
+    const int L = c->L, split = run_method(c->o->method)->split;
+    const train_mask_fn mask_of = FNS[c->o->method].mask;
+    double on = 0, sum[SUB], maskv[SUB];
     int ssum[SUB];
-    if (L == 1 && (is_mean(method) || method == TRAIN_AND)) {
+    if (L == 1 && split) {
         /* one level (the single-level step): its gradient is the sum, its
          * sign the sign count, so one pass in floats gives the values of the
          * general path below: its sum 0.0 + v is v except that -0.0 turns
-         * to +0.0, the mean of one is that sum, and AND's value is mask * sum
-         * with the mask 1 or 0 */
+         * to +0.0, the mean of one is that sum, and a mask's value is mask *
+         * sum with the mask of the sign sum -1, 0 or 1 */
         const float *g0 = c->grads + T->off + k->i0;
         float *dst = c->out + T->off + k->i0;
         size_t n = k->i1 - k->i0;
         int bad = 0;
         for (size_t i = 0; i < n; i++) bad |= !(fabsf(g0[i]) <= FLT_MAX);
         if (!bad) {
-            if (is_mean(method)) {
+            if (!mask_of) {
                 for (size_t i = 0; i < n; i++) dst[i] = g0[i] + 0.0f;
                 on = (double)n;
             } else {
-                const double on_sign = and_mask(1, 1, c->o->tau), on_zero = and_mask(0, 1, c->o->tau);
+                const int signs[3] = {-1, 0, 1};
+                double m3[3];
+                mask_of(m3, signs, 3, 1, c->o);
                 for (size_t i = 0; i < n; i++) {
-                    double mask = g0[i] != 0 ? on_sign : on_zero;
+                    double mask = m3[(g0[i] > 0) - (g0[i] < 0) + 1];
                     dst[i] = (float)(mask * (0.0 + (double)g0[i]));
                     on += mask;
                 }
@@ -185,7 +176,7 @@ static int combine_block(void *vctx, int64_t b) {
     for (size_t i0 = k->i0; i0 < k->i1; i0 += SUB) {
         int n = (int)(k->i1 - i0 < SUB ? k->i1 - i0 : SUB), bad = 0;
         const float *g0 = c->grads + T->off + i0;
-        if (is_mean(method) || method == TRAIN_AND) {
+        if (split) {
             for (int i = 0; i < n; i++) sum[i] = 0, ssum[i] = 0;
             for (int l = 0; l < L; l++) {
                 const float *g = g0 + (size_t)l * c->P;
@@ -197,15 +188,15 @@ static int combine_block(void *vctx, int64_t b) {
                 }
             }
         }
-        if (is_mean(method) && !bad) {
+        if (split && !mask_of && !bad) {
             for (int i = 0; i < n; i++) c->out[T->off + i0 + i] = (float)(sum[i] / L);
             on += n;
-        } else if (method == TRAIN_AND && !bad) {
+        } else if (split && !bad) {
             float *dst = c->out + T->off + i0;
+            mask_of(maskv, ssum, n, L, c->o);
             for (int i = 0; i < n; i++) {
-                double mask = and_mask(ssum[i], L, c->o->tau);
-                dst[i] = (float)(mask * (sum[i] / L));
-                on += mask;
+                dst[i] = (float)(maskv[i] * (sum[i] / L));
+                on += maskv[i];
             }
         } else {
             for (int i = 0; i < n; i++) {
@@ -254,7 +245,7 @@ int train_combine(float *out, float *density, const float *grads, int L, size_t 
         for (; b < nb && blocks[b].t == t; b++) on += blocks[b].on;
         double frac = T->size ? on / (double)T->size : 1;
         if (density) density[t] = (float)frac;
-        if (!is_mean(o->method) && o->rescale && frac > 0) {
+        if (rescales(o) && frac > 0) {
             float s = (float)(1.0 / frac), *dst = out + T->off;
             for (size_t i = 0; i < T->size; i++) dst[i] *= s;
         }
@@ -304,12 +295,13 @@ int train_combine_dist(float *out, float *density, float *grads, int L, int l0, 
                        cb_err *e) {
     if (!train_method(o->method)) return cb_fail(e, CB_EARG, "combine: %d is not a method (0..%d)", o->method, TRAIN_NMETHODS - 1);
     int rc, R = cb_dist_size(), me = cb_dist_rank();
-    if (!is_mean(o->method) && o->method != TRAIN_AND) { /* SAND, geomean: every level's gradient on every rank */
+    if (!run_method(o->method)->split) { /* SAND, geomean: every level's gradient on every rank */
         if ((rc = cb_dist_allgather(grads, (size_t)nl * P * sizeof(float), e))) return rc;
         return train_combine(out, density, grads, L, P, tensors, nt, o, e);
     }
     memset(sum, 0, sizeof(double) * P);
-    int counts = o->method == TRAIN_AND;
+    const train_mask_fn mask_of = FNS[o->method].mask;
+    int counts = mask_of != NULL;
     if (counts) memset(cnt, 0, sizeof(int32_t) * P);
     dist_add_ctx c = {grads + (size_t)l0 * P, nl, l0, counts, P, cnt, -1, 0};
     /* chunks of the chain: a pipeline of n/c + R - 1 chunk times; c = sqrt(n a / (R - 1)), a = 3125 doubles
@@ -339,20 +331,25 @@ int train_combine_dist(float *out, float *density, float *grads, int L, int l0, 
         double on = 0;
         float *dst = out + T->off;
         const double *s = sum + T->off;
-        if (is_mean(o->method)) {
+        if (!mask_of) {
             for (size_t i = 0; i < T->size; i++) dst[i] = (float)(s[i] / L);
             on = (double)T->size;
         } else {
             const int32_t *k = cnt + T->off;
-            for (size_t i = 0; i < T->size; i++) {
-                double mask = and_mask(k[i], L, o->tau);
-                dst[i] = (float)(mask * (s[i] / L));
-                on += mask;
+            for (size_t i0 = 0; i0 < T->size; i0 += SUB) {
+                int n = (int)(T->size - i0 < SUB ? T->size - i0 : SUB), ss[SUB];
+                double mv[SUB];
+                for (int i = 0; i < n; i++) ss[i] = k[i0 + i];
+                mask_of(mv, ss, n, L, o);
+                for (int i = 0; i < n; i++) {
+                    dst[i0 + i] = (float)(mv[i] * (s[i0 + i] / L));
+                    on += mv[i];
+                }
             }
         }
         double frac = T->size ? on / (double)T->size : 1;
         if (density) density[t] = (float)frac;
-        if (!is_mean(o->method) && o->rescale && frac > 0) {
+        if (rescales(o) && frac > 0) {
             float sc = (float)(1.0 / frac);
             for (size_t i = 0; i < T->size; i++) dst[i] *= sc;
         }

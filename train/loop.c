@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "train/train.h"
+#include "train/method.h"
 
 int train_evaluate(model *m, const ds_level *levels, int n, double *loss, double *acc, cb_err *e) {
     model_predict_io io = {0}; /* chunks of the current (training) batch, if one is set */
@@ -50,6 +50,7 @@ typedef struct {
     model m;
     int have_model;
     model_ckpt_state st;
+    float *state; /* the method's own optimizer state (run_method()->state x nparams floats: tand's sign moment) */
     float *mem, *grads, *g, *density, *dens_sum;
     uint8_t *frames, *labels;
     int *perm;
@@ -157,25 +158,13 @@ static void fill_config(const trainer *t, run_config *cp) {
     const train_opts *o = t->o;
     run_config c;
     memset(&c, 0, sizeof c);
+    train_opts_to_config(&c, o); /* every option config.json holds (train/options.c) */
     c.net = o->net;
     c.params = t->m.nparams;
-    c.method = o->comb.method;
-    c.tau = o->comb.tau;
-    c.sand_k = o->comb.sand_k;
     c.tand_beta = tand_beta(o);
-    c.rescale = o->comb.rescale;
-    c.epochs = o->epochs;
-    c.lr = o->lr;
     c.beta1 = beta1(o);
-    c.sampling = o->sampling;
-    c.best_by = o->best_by;
-    c.lr_decay = o->lr_decay;
-    c.wd = o->wd;
-    c.wd_mode = o->wd_mode;
     c.batch_levels = t->L;
     c.batch_frames = t->B;
-    c.seed = o->seed;
-    c.max_steps = o->max_steps;
     c.train_levels = t->n_train;
     c.train_frames = t->total_frames;
     c.val_levels = t->n_val;
@@ -279,7 +268,7 @@ static int setup(trainer *t, cb_err *e) {
     if ((rc = cb_dist_barrier(e))) return rc;
     snprintf(t->ckpath, sizeof t->ckpath, "%s/latest.ckpt", o->run);
     if (o->resume) {
-        if ((rc = model_load(&t->m, &t->st, t->ckpath, e))) return cb_err_prefix(e, "cannot resume: ");
+        if ((rc = model_load_state(&t->m, &t->st, &t->state, t->ckpath, e))) return cb_err_prefix(e, "cannot resume: ");
         t->have_model = 1;
         t->committed = 1;
         /* config.json first: it names every option that differs; the checks
@@ -299,9 +288,10 @@ static int setup(trainer *t, cb_err *e) {
         if (t->st.epoch > o->epochs)
             return cb_fail(e, CB_EARG, "cannot resume: %s has already trained %lld epochs, more than --epochs %d (give "
                            "--epochs %lld or more)", t->ckpath, (long long)t->st.epoch, o->epochs, (long long)t->st.epoch);
-        if (o->comb.method == TRAIN_TAND && !t->st.has_sign)
-            return cb_fail(e, CB_EARG, "cannot resume: %s holds no tand sign moment (it was trained with another method; "
-                           "tand cannot continue it exactly)", t->ckpath);
+        if (run_method(o->comb.method)->state && !t->st.has_state)
+            return cb_fail(e, CB_EARG, "cannot resume: %s holds no %s optimizer state (it was trained with another "
+                           "method; %s cannot continue it exactly)", t->ckpath, run_method_name(o->comb.method),
+                           run_method_name(o->comb.method));
         if ((rc = load_history(t, e))) return rc;
     } else {
         if (t->rank == 0 && access(t->ckpath, F_OK) == 0)
@@ -314,7 +304,14 @@ static int setup(trainer *t, cb_err *e) {
         t->st.best_val = o->best_by == TRAIN_BEST_LOSS ? -HUGE_VAL : -1; /* loss: the negated loss, so higher is better */
         t->st.steps_per_epoch = t->steps_per_epoch;
     }
-    t->st.has_sign = o->comb.method == TRAIN_TAND; /* the checkpoints hold the sign moment for tand only */
+    /* the checkpoints hold a method's own state (tand's sign moment), zero at the start */
+    if (!run_method(o->comb.method)->state) {
+        free(t->state); /* (a resumed checkpoint's, of a method with state, is not this method's) */
+        t->state = NULL;
+    } else if (!t->state && !(t->state = calloc(t->m.nparams, sizeof(float))))
+        return cb_fail(e, CB_ENOMEM, "train: out of memory for the optimizer state");
+    t->st.has_state = t->state != NULL;
+    t->st.state = t->state;
     model_set_threads(&t->m, o->threads > 0 ? o->threads : cb_default_threads());
     size_t P = t->m.nparams;
     t->mem = malloc(sizeof(float) * (P * ((size_t)t->L + 1) + (size_t)t->m.ntensors * 2));
@@ -475,11 +472,9 @@ static int step(trainer *t, int64_t epoch, epoch_acc *a, cb_err *e) {
                              (long long)epoch + 1, keeps);
     double lr = lr_at(t->o, t->st.step, t->total_steps);
     t->st.step++;
-    if (co.method == TRAIN_TAND)
-        train_tand_step_b1(&t->m, t->density, t->g, lr, beta1(t->o), t->st.step, t->o->wd, t->o->wd_mode, co.tau,
-                           tand_beta(t->o));
-    else
-        train_adam_step_b1(&t->m, t->g, lr, beta1(t->o), t->st.step, t->o->wd, t->o->wd_mode);
+    train_step_args sa = {&t->m, t->density, t->g, t->state, lr, beta1(t->o), t->st.step, t->o->wd, t->o->wd_mode,
+                          co.tau, tand_beta(t->o)};
+    train_method_fns_of(co.method)->step(&sa); /* Adam, or the method's own (tand) */
     for (int k = 0; k < t->m.ntensors; k++) t->dens_sum[k] += t->density[k];
     if (t->st.step == 1 || t->st.step % t->steps_per_epoch == 0) {
         int64_t count[MODEL_MAX_TENSORS][RUN_AGREE_BINS];
@@ -487,8 +482,8 @@ static int step(trainer *t, int64_t epoch, epoch_acc *a, cb_err *e) {
         memset(&snap, 0, sizeof snap);
         snap.step = t->st.step;
         snap.epoch = t->st.step / t->steps_per_epoch;
-        if (t->R > 1 && (co.method == TRAIN_SAND || co.method == TRAIN_GEOMEAN)) {
-            /* under mpirun SAND and geomean gathered every level's gradient */
+        if (t->R > 1 && !run_method(co.method)->split) {
+            /* under mpirun a method whose reduction does not split (SAND, geomean) gathered every level's gradient */
             train_agreement(count, t->grads, L, t->m.nparams, t->m.tensors, t->m.ntensors);
         } else if (t->R > 1) { /* this rank's sign sums, summed over the ranks (exact) */
             const size_t P = t->m.nparams;
@@ -612,6 +607,7 @@ static int commit(trainer *t, const run_metrics_row *row, int best, cb_err *e) {
 }
 
 static void trainer_free(trainer *t) {
+    free(t->state);
     free(t->mem);
     free(t->frames);
     free(t->labels);

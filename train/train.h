@@ -28,15 +28,12 @@ enum { TRAIN_SAMPLING_REPLACE = RUN_SAMPLING_REPLACE, TRAIN_SAMPLING_EPOCH = RUN
 enum { TRAIN_BEST_ACC = RUN_BEST_ACC, TRAIN_BEST_LOSS = RUN_BEST_LOSS };
 #define TRAIN_BETA1_DEFAULT RUN_BETA1_DEFAULT
 
-/* The method table (train/combine.c): one entry per method, TRAIN_NMETHODS
- * of them. A method number outside it is an error everywhere, never a
- * default. */
-typedef struct {
-    int method;        /* TRAIN_* */
-    const char *name;  /* as in config.json and --method */
-    int uses_tau;      /* the agreement threshold tau matters */
-    const char *help;
-} train_method_info;
+/* The method table is run/run.h's RUN_METHOD_TABLE: one line per method
+ * (name, the options it reads, whether its reduction splits over ranks, its
+ * optimizer state, its combine rule and step, help); train/combine.c and
+ * train/adam.c hold the functions it names. A method number outside it is
+ * an error everywhere, never a default. */
+typedef run_method_info train_method_info;
 
 const train_method_info *train_method(int method); /* NULL for an unknown method */
 const char *train_method_name(int method);         /* NULL for an unknown method */
@@ -92,7 +89,8 @@ void train_adam_step(model *m, float *g, double lr, int64_t t, double wd, int wd
 
 /* Temporal AND-mask Adam (tand), step t >= 1, on g = the plain mean of the
  * level gradients. Per parameter: the sign moment s_t = b s_{t-1} + (1 - b)
- * sign(g_t) (sign(0) = 0), kept bias-corrected in m->sign_m as
+ * sign(g_t) (sign(0) = 0), kept bias-corrected in sign (nparams floats, the
+ * method's optimizer state: train_run keeps it and its checkpoints hold it) as
  * s^_t = s_t / (1 - b^t) (updated as s^_{t-1} + (sign(g_t) - s^_{t-1}) k_t,
  * k_t = (1 - b) / (1 - b^t), so s^_1 = sign(g_1) and a run of one sign stays
  * exactly +-1); the mask |s^_t| >= tau (the stored float, compared in
@@ -102,11 +100,11 @@ void train_adam_step(model *m, float *g, double lr, int64_t t, double wd, int wd
  * with it; TRAIN_WD_DECOUPLED's lr * wd * w is applied to every parameter,
  * unmasked. density (may be NULL) receives each tensor's share of the mask
  * that is on. Results do not depend on m->threads. */
-void train_tand_step(model *m, float *density, const float *g, double lr, int64_t t, double wd, int wd_mode, double tau,
-                     double beta);
+void train_tand_step(model *m, float *sign, float *density, const float *g, double lr, int64_t t, double wd, int wd_mode,
+                     double tau, double beta);
 /* The same with Adam's first-moment decay beta1 (train_tand_step: 0.9). */
-void train_tand_step_b1(model *m, float *density, const float *g, double lr, double beta1, int64_t t, double wd,
-                        int wd_mode, double tau, double beta);
+void train_tand_step_b1(model *m, float *sign, float *density, const float *g, double lr, double beta1, int64_t t,
+                        double wd, int wd_mode, double tau, double beta);
 
 /* The batches of one epoch under --sampling epoch (train/epoch.c): each
  * level's frames in a shuffled order, cut into floor(n / B) chunks of B (the
@@ -227,6 +225,98 @@ typedef struct {
  * (o->run is removed when this call created it and it is empty). */
 int train_run(const train_opts *o, const ds_level *train, int n_train, const ds_level *val, int n_val, train_result *res,
               cb_err *e);
+
+/* ---- train's options from the schema (train/options.c) ---- */
+
+/* One option's value as given (the schema's type, run/run.h run_option_range). */
+typedef struct {
+    int given;
+    int64_t i;        /* RUN_OPT_INT of one value; RUN_OPT_FLAG: 1 */
+    double num;       /* RUN_OPT_REAL */
+    const char *text; /* RUN_OPT_WORD, RUN_OPT_PATH, channels' "A,B,C" */
+    int32_t lo, hi;   /* RUN_OPT_SEEDS */
+} train_opt_value;
+
+/* Every schema default (the network's channels and hidden width with it), beta1_set. */
+int train_opts_init(train_opts *o, cb_err *e);
+/* Option key (config.json's form, "sand_k") set to v, checked against the
+ * schema first: CB_EARG naming --OPTION and its range or words. --net sets the
+ * network's default channels and hidden width too (give those after it). */
+int train_opts_set(train_opts *o, const char *key, const train_opt_value *v, cb_err *e);
+/* The options config.json holds, from c, but those with given[i] set (i: the
+ * schema's index; given may be NULL). */
+void train_opts_from_config(train_opts *o, const run_config *c, const int *given);
+/* The options train_opts holds into config.json's fields (the rest of c untouched). */
+void train_opts_to_config(run_config *c, const train_opts *o);
+
+/* ---- coinbc train as one call (train/command.c) ---- */
+
+#define TRAIN_MAX_OPTIONS 64 /* at least run_option_count() */
+
+typedef struct {
+    const char *data;                       /* DATA; NULL: --resume takes config.json's */
+    train_opt_value opt[TRAIN_MAX_OPTIONS]; /* the options given, by the schema's index (run_option_at) */
+    const char *holder;                     /* the command line, recorded in the run folder's lock */
+    const volatile sig_atomic_t *stop;      /* as train_opts.stop */
+    void (*on_epoch)(void *ctx, const train_epoch_stats *s);
+    /* after the data is loaded, before training: the options and the level counts */
+    void (*on_start)(void *ctx, const train_opts *o, int n_train, int n_val);
+    void *ctx;
+} train_command;
+
+typedef struct {
+    train_opts o;    /* what the run was trained with */
+    train_result res;
+    int n_train, n_val;
+} train_command_result;
+
+/* The options given, alone (nothing read or written): every value against
+ * the schema, the network they describe, DATA given unless resuming, -o.
+ * CB_EARG naming the first bad one (coinbc train's usage errors). */
+int train_command_check(const train_command *c, cb_err *e);
+/* coinbc train: holds the run folder's lock (rank 0) for the whole run; on
+ * --resume recovers the folder and takes every option not given, and the
+ * data, from its config.json; opens the datasets, refuses validation levels
+ * that are training levels, loads the levels (under mpirun, each rank its
+ * share) and calls train_run with the provenance filled in. A failure before
+ * the first commit removes what it created. */
+int train_command_run(const train_command *c, train_command_result *r, cb_err *e);
+
+/* ---- coinbc tune as one call (train/tune.c) ---- */
+
+typedef struct {
+    const char *train, *val, *out, *method; /* TRAIN, --val, -o DIR, --method (NULL: not given) */
+    const char *space, *storage, *study;    /* NULL: the defaults (tools/tune_space.json, DIR's journal, coinbc-METHOD) */
+    const char *prune, *objective;          /* "on"/"off", "val_acc"/"val_loss" */
+    int trials, epochs, jobs, threads;
+    int64_t seed;
+    int nfixed;
+    char *const *fixed;                     /* the train options after --, as argv words */
+    const char *const *own;                 /* tune's own option names, NULL-terminated (a hint for one given after --) */
+    const char *holder;                     /* the command line, recorded in DIR's lock */
+    void (*note)(void *ctx, const char *line); /* progress and notes (one line each); may be NULL */
+    void *ctx;
+} train_tune_opts;
+
+typedef struct {
+    int usage;           /* the failure was a usage error (coinbc tune: exit status 2) */
+    char study[256];
+    int objective;       /* RUN_TUNE_VAL_* */
+    run_tune_result res; /* the study's trials (trials.csv) */
+    int nstate[3];       /* COMPLETE, PRUNED, FAIL */
+    int best;            /* index of the best trial, -1: none completed (no best.json) */
+    char *args;          /* best.args' line (malloc'd) */
+} train_tune_result;
+
+/* coinbc tune (docs/TUNE.md): checks the options, the train options fixed
+ * for every trial (against the schema; the ones tune sets itself are the
+ * schema's RUN_TUNE_NO), the space, the datasets (disjoint levels, the space
+ * cut to the training levels), DIR's earlier study; then, under DIR's lock,
+ * writes DIR/tune.json, runs the driver (python3 tools/tune.py, or
+ * $COINBC_PYTHON and $COINBC_TUNE_DRIVER) and writes trials.csv, best.json
+ * and best.args. Free r with train_tune_result_free. */
+int train_tune_run(const train_tune_opts *o, train_tune_result *r, cb_err *e);
+void train_tune_result_free(train_tune_result *r);
 
 /* Accuracy and mean loss of a model on levels (batched forward; uses the
  * model's current batch buffers, or sets an inference batch of 256). */

@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     model_ckpt_state st;
     cb_err e = {0};
     if (model_load_mem(&m, &st, buf, size, "fuzz.ckpt", &e) == 0) {
-        if (size != 168 + sizeof(float) * (st.has_sign ? 4 : 3) * m.nparams + 4) abort();
+        if (size != 168 + sizeof(float) * (st.has_state ? 4 : 3) * m.nparams + 4) abort();
         model_free(&m);
     }
     free(buf);
