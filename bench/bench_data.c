@@ -58,7 +58,7 @@ int bench_data(int argc, char **argv) {
             for (int i = 0; i < n; i++) ds_level_free(&lv[i]);
     }
     int64_t frames = ds_total_frames(r);
-    double raw = (double)frames * DS_FRAME_BYTES;
+    double raw = (double)frames * CB_FRAME_BYTES;
     printf("%s: %d levels, %lld frames (%.0f MB of raw frames)\n", data, n, (long long)frames, raw / 1e6);
     printf("load (read + CRC + inflate + unfilter): 1 thread %.2f s (%.0f MB/s), %d threads %.2f s (%.0f MB/s), speed-up %.2fx\n",
            t1, raw / 1e6 / t1, cb_default_threads(), t2, raw / 1e6 / t2, t1 / t2);
@@ -95,11 +95,11 @@ int bench_data(int argc, char **argv) {
         game_png_init(&enc);
         for (int i = 0; i < n; i++) {
             for (int64_t t = 0; t < lv[i].n; t++)
-                if (game_png_encode(&enc, lv[i].frames + (size_t)t * DS_FRAME_BYTES, DS_W, DS_H, NULL) == 0)
+                if (game_png_encode(&enc, lv[i].frames + (size_t)t * CB_FRAME_BYTES, CB_FRAME_W, CB_FRAME_H, NULL) == 0)
                     png_bytes += enc.n;
-            uLongf cap = compressBound((uLong)(lv[i].n * DS_FRAME_BYTES));
+            uLongf cap = compressBound((uLong)(lv[i].n * CB_FRAME_BYTES));
             uint8_t *z = malloc(cap);
-            if (z && compress2(z, &cap, lv[i].frames, (uLong)(lv[i].n * DS_FRAME_BYTES), 6) == Z_OK) npz_bytes += cap;
+            if (z && compress2(z, &cap, lv[i].frames, (uLong)(lv[i].n * CB_FRAME_BYTES), 6) == Z_OK) npz_bytes += cap;
             free(z);
             ds_bytes += ds_level_entry(r, ds_find(r, lv[i].seed))->bytes;
         }

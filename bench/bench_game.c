@@ -17,7 +17,7 @@ typedef struct {
  * on random levels of `mode` for `steps` steps. */
 static run_result run(int mode, int64_t steps, int render, uint64_t seed) {
     static game_env env;
-    static uint8_t rgb[GAME_OBS_BYTES];
+    static uint8_t rgb[CB_FRAME_BYTES];
     cb_rng r;
     cb_rng_seed(&r, seed);
     cb_err e = {0};
@@ -28,7 +28,7 @@ static run_result run(int mode, int64_t steps, int render, uint64_t seed) {
     double t0 = cb_now();
     for (int64_t i = 0; i < steps; i++) {
         if (hold == 0) {
-            a = (int)cb_rng_below(&r, GAME_NUM_ACTIONS);
+            a = (int)cb_rng_below(&r, CB_NUM_ACTIONS);
             hold = 1 + (int)cb_rng_below(&r, 4);
         }
         hold--;
@@ -42,7 +42,7 @@ static run_result run(int mode, int64_t steps, int render, uint64_t seed) {
         }
         if (render) {
             game_env_render(&env, rgb);
-            sink += rgb[(i * 97) % GAME_OBS_BYTES];
+            sink += rgb[(i * 97) % CB_FRAME_BYTES];
         }
     }
     double dt = cb_now() - t0;

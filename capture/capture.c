@@ -320,7 +320,7 @@ static int concat(ds_level *out, ds_level *parts, int n, int32_t seed, cb_err *e
     int32_t ep_base = 0;
     for (int i = 0; i < n; i++) {
         ds_level *p = &parts[i];
-        memcpy(out->frames + (size_t)at * DS_FRAME_BYTES, p->frames, (size_t)p->n * DS_FRAME_BYTES);
+        memcpy(out->frames + (size_t)at * CB_FRAME_BYTES, p->frames, (size_t)p->n * CB_FRAME_BYTES);
         memcpy(out->label + at, p->label, (size_t)p->n);
         memcpy(out->action + at, p->action, (size_t)p->n);
         memcpy(out->done + at, p->done, (size_t)p->n);

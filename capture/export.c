@@ -19,7 +19,7 @@
 #include "game/game.h"
 
 static int write_png(const char *path, const uint8_t *rgb, cb_err *e) {
-    return game_write_png(path, rgb, DS_W, DS_H, e); /* coinbc's one PNG encoder */
+    return game_write_png(path, rgb, CB_FRAME_W, CB_FRAME_H, e); /* coinbc's one PNG encoder */
 }
 
 int capture_export_png(const ds_level *l, const char *dir, cb_err *e) {
@@ -30,7 +30,7 @@ int capture_export_png(const ds_level *l, const char *dir, cb_err *e) {
     for (int64_t t = 0; t < l->n; t++) {
         char fp[4300];
         snprintf(fp, sizeof fp, "%s/frame_%06lld.png", path, (long long)t);
-        if ((rc = write_png(fp, l->frames + (size_t)t * DS_FRAME_BYTES, e))) return rc;
+        if ((rc = write_png(fp, l->frames + (size_t)t * CB_FRAME_BYTES, e))) return rc;
     }
     cb_afile f;
     if (l->mode >= 0) { /* the mode, where capture looks for it */
@@ -64,7 +64,7 @@ int capture_export_npz(const ds_level *l, const char *dir, cb_err *e) {
         for (int64_t t = a; t < b; t++) ret += l->reward[t];
         char path[4300];
         snprintf(path, sizeof path, "%s/00000000-000000_%d_%lld_%d_%.2f.npz", dir, index, (long long)T, l->seed, ret);
-        uint8_t *obs = malloc((size_t)(T + 1) * DS_FRAME_BYTES);
+        uint8_t *obs = malloc((size_t)(T + 1) * CB_FRAME_BYTES);
         int64_t *act = malloc(sizeof(int64_t) * (size_t)T), *lab = malloc(sizeof(int64_t) * (size_t)T);
         float *rew = malloc(sizeof(float) * (size_t)T);
         uint8_t *don = malloc((size_t)T);
@@ -76,8 +76,8 @@ int capture_export_npz(const ds_level *l, const char *dir, cb_err *e) {
             free(don);
             return cb_fail(e, CB_ENOMEM, "%s: out of memory", path);
         }
-        memcpy(obs, l->frames + (size_t)a * DS_FRAME_BYTES, (size_t)T * DS_FRAME_BYTES);
-        memcpy(obs + (size_t)T * DS_FRAME_BYTES, l->frames + (size_t)a * DS_FRAME_BYTES, DS_FRAME_BYTES);
+        memcpy(obs, l->frames + (size_t)a * CB_FRAME_BYTES, (size_t)T * CB_FRAME_BYTES);
+        memcpy(obs + (size_t)T * CB_FRAME_BYTES, l->frames + (size_t)a * CB_FRAME_BYTES, CB_FRAME_BYTES);
         for (int64_t t = 0; t < T; t++) {
             act[t] = l->action[a + t];
             lab[t] = l->label[a + t];
@@ -91,7 +91,7 @@ int capture_export_npz(const ds_level *l, const char *dir, cb_err *e) {
             const void *data;
             size_t bytes;
         } mem[5] = {
-            {"observations.npy", "|u1", {T + 1, DS_H, DS_W, DS_C}, 4, obs, (size_t)(T + 1) * DS_FRAME_BYTES},
+            {"observations.npy", "|u1", {T + 1, CB_FRAME_H, CB_FRAME_W, CB_FRAME_C}, 4, obs, (size_t)(T + 1) * CB_FRAME_BYTES},
             {"actions.npy", "<i8", {T}, 1, act, sizeof(int64_t) * (size_t)T},
             {"rewards.npy", "<f4", {T}, 1, rew, sizeof(float) * (size_t)T},
             {"dones.npy", "|b1", {T}, 1, don, (size_t)T},

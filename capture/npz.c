@@ -175,7 +175,7 @@ int capture_npz_decode(const uint8_t *file, size_t fn, const char *path, int32_t
     /* the frames, streamed from the member; the last observation (after the
      * final step) is read to check the member, then dropped */
     uint8_t *tmp = NULL;
-    if (!rc && !(tmp = malloc(DS_FRAME_BYTES))) rc = cb_fail(e, CB_ENOMEM, "%s: out of memory", path);
+    if (!rc && !(tmp = malloc(CB_FRAME_BYTES))) rc = cb_fail(e, CB_ENOMEM, "%s: out of memory", path);
     if (!rc) {
         capture_zip_reader zr;
         memset(&zr, 0, sizeof zr);
@@ -188,14 +188,14 @@ int capture_npz_decode(const uint8_t *file, size_t fn, const char *path, int32_t
             rc = capture_zip_reader_open(&zr, &z, m, want, e);
         if (!rc) rc = capture_zip_reader_read(&zr, head, obs.h.header_len, e);
         for (int64_t t = 0; !rc && t <= T; t++) {
-            uint8_t *f = t < T ? out->frames + (size_t)t * DS_FRAME_BYTES : tmp;
+            uint8_t *f = t < T ? out->frames + (size_t)t * CB_FRAME_BYTES : tmp;
             if (!chw) {
-                rc = capture_zip_reader_read(&zr, f, DS_FRAME_BYTES, e);
+                rc = capture_zip_reader_read(&zr, f, CB_FRAME_BYTES, e);
             } else { /* channels first: through tmp, transposed */
-                rc = capture_zip_reader_read(&zr, tmp, DS_FRAME_BYTES, e);
+                rc = capture_zip_reader_read(&zr, tmp, CB_FRAME_BYTES, e);
                 if (!rc && t < T) {
                     for (int c = 0; c < 3; c++)
-                        for (int k = 0; k < DS_W * DS_H; k++) f[3 * k + c] = tmp[c * DS_W * DS_H + k];
+                        for (int k = 0; k < CB_FRAME_W * CB_FRAME_H; k++) f[3 * k + c] = tmp[c * CB_FRAME_W * CB_FRAME_H + k];
                 }
             }
         }

@@ -57,8 +57,8 @@ int capture_png_decode(const uint8_t *buf, size_t n, const char *name, uint8_t *
         png_destroy_read_struct(&p, NULL, NULL);
         return cb_fail(e, CB_ENOMEM, "%s: out of memory", name);
     }
-    png_bytep rows[DS_H];
-    for (int y = 0; y < DS_H; y++) rows[y] = rgb + (size_t)y * DS_W * DS_C;
+    png_bytep rows[CB_FRAME_H];
+    for (int y = 0; y < CB_FRAME_H; y++) rows[y] = rgb + (size_t)y * CB_FRAME_W * CB_FRAME_C;
     volatile int dropped = 0;
     if (setjmp(png_jmpbuf(p))) {
         png_destroy_read_struct(&p, &info, NULL);
@@ -68,7 +68,7 @@ int capture_png_decode(const uint8_t *buf, size_t n, const char *name, uint8_t *
     png_set_read_fn(p, &s, on_read);
     png_read_info(p, info); /* the pixels are allocated by the caller: nothing big before the size check */
     png_uint_32 w = png_get_image_width(p, info), h = png_get_image_height(p, info);
-    if (w != DS_W || h != DS_H) {
+    if (w != CB_FRAME_W || h != CB_FRAME_H) {
         png_destroy_read_struct(&p, &info, NULL);
         return cb_fail(e, CB_EFORMAT, "%s: %ux%u pixels; coinbc needs 64x64 frames", name, (unsigned)w, (unsigned)h);
     }
@@ -83,7 +83,7 @@ int capture_png_decode(const uint8_t *buf, size_t n, const char *name, uint8_t *
     }
     png_set_interlace_handling(p);
     png_read_update_info(p, info);
-    if (png_get_rowbytes(p, info) != DS_W * DS_C) {
+    if (png_get_rowbytes(p, info) != CB_FRAME_W * CB_FRAME_C) {
         png_destroy_read_struct(&p, &info, NULL);
         return cb_fail(e, CB_EFORMAT, "%s: this PNG layout cannot be turned into 8-bit RGB", name);
     }

@@ -67,7 +67,7 @@ int capture_read_pngdir(const char *dir, int32_t seed, ds_level *out, int *alpha
     for (int64_t t = 0; t < T && !rc; t++) {
         snprintf(path, sizeof path, "%s/frame_%06lld.png", dir, (long long)t);
         int a = 0;
-        rc = capture_png_read(path, out->frames + (size_t)t * DS_FRAME_BYTES, &a, e);
+        rc = capture_png_read(path, out->frames + (size_t)t * CB_FRAME_BYTES, &a, e);
         if (rc == CB_ENOTFOUND)
             rc = cb_fail(e, CB_EFORMAT, "%s: missing (actions.csv has %lld rows, frames must be numbered 0..%lld)", path,
                          (long long)T, (long long)T - 1);

@@ -194,16 +194,16 @@ static int record_level(void *vctx, int64_t i, int wid) {
     cb_rng_seed2(&rng, o->seed, (uint64_t)level);
     game_expert_reset(&w->ex);
     int64_t searches0 = w->ex.searches, reported = 0;
-    uint8_t rgb[GAME_OBS_BYTES];
+    uint8_t rgb[CB_FRAME_BYTES];
     cb_err xe = {0};
     for (int64_t t = 0; t < o->states; t++) {
         char path[4300];
         snprintf(path, sizeof path, "%s/frame_%06lld.png", dir, (long long)t);
         if (in_memory) {
-            game_env_render(w->env, dl.frames + (size_t)t * DS_FRAME_BYTES);
+            game_env_render(w->env, dl.frames + (size_t)t * CB_FRAME_BYTES);
         } else {
             game_env_render(w->env, rgb);
-            if ((rc = game_png_encode(&w->png, rgb, GAME_OBS, GAME_OBS, e)) ||
+            if ((rc = game_png_encode(&w->png, rgb, CB_FRAME_W, CB_FRAME_H, e)) ||
                 (rc = write_renamed(path, w->png.data, w->png.n, e)))
                 goto out;
         }
@@ -220,7 +220,7 @@ static int record_level(void *vctx, int64_t i, int wid) {
         }
         int executed = label;
         if (cb_rng_uniform(&rng) < o->noise) {
-            executed = (int)cb_rng_below(&rng, GAME_NUM_ACTIONS);
+            executed = (int)cb_rng_below(&rng, CB_NUM_ACTIONS);
             s->random_actions++;
         }
         int episode = w->env->episode, ep_step = w->env->state.time;

@@ -13,10 +13,10 @@
 static int print_info_json(const ds_info *in) {
     ds_reader *r = in->r;
     int n = ds_nlevels(r);
-    double raw = (double)in->frames * DS_FRAME_BYTES;
+    double raw = (double)in->frames * CB_FRAME_BYTES;
     json_t *seeds = json_array(), *lab = json_array(), *ex = json_array();
     for (int i = 0; i < n && seeds; i++) json_array_append_new(seeds, json_integer(ds_level_seed(r, i)));
-    for (int a = 0; a < DS_NUM_ACTIONS && lab && ex; a++) {
+    for (int a = 0; a < CB_NUM_ACTIONS && lab && ex; a++) {
         json_array_append_new(lab, json_integer((json_int_t)in->label_hist[a]));
         json_array_append_new(ex, json_integer((json_int_t)in->executed_hist[a]));
     }
@@ -49,7 +49,7 @@ static void print_info_table(const ds_info *in) {
     ds_reader *r = in->r;
     int n = ds_nlevels(r);
     int64_t frames = in->frames;
-    double raw = (double)frames * DS_FRAME_BYTES;
+    double raw = (double)frames * CB_FRAME_BYTES;
     printf("dataset    %s\nsource     %s\ncommand    %s\n", ds_path(r), ds_source(r), ds_command(r));
     printf("levels     %d (seeds %d..%d; %d easy, %d hard, %d unknown mode)\n", n, n ? ds_level_seed(r, 0) : 0,
            n ? ds_level_seed(r, n - 1) : 0, in->modes[1], in->modes[2], in->modes[0]);
@@ -57,7 +57,7 @@ static void print_info_table(const ds_info *in) {
     printf("size       %.1f MB on disk, %.1f MB of raw frames, compression %.1fx\n", in->bytes / 1e6, raw / 1e6,
            in->bytes ? raw / (double)in->bytes : 0);
     printf("actions       label (to learn)     executed\n");
-    for (int a = 0; a < DS_NUM_ACTIONS; a++) {
+    for (int a = 0; a < CB_NUM_ACTIONS; a++) {
         int64_t h = in->label_hist[a], x = in->executed_hist[a];
         if (h || x)
             printf("  %2d %-10s %9lld %5.1f%%  %9lld %5.1f%%\n", a, game_action_name(a), (long long)h,

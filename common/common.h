@@ -17,9 +17,9 @@
 
 /* ---- facts every module shares ----------------------------------------
  * procgen CoinRun's 15 actions and its 64x64 RGB frame (row 0 at the top,
- * channels last). Defined here only; game/, dataset/, model/ and eval/ name
- * them GAME_*, DS_*, MODEL_*, EVAL_* as aliases of these, each tied by a
- * _Static_assert in its header. */
+ * channels last). Defined here only and used by these names everywhere; a
+ * module that depends on a property of them (game/: square and RGB, dataset/:
+ * labels fit a byte) says so by a _Static_assert in its header. */
 #define CB_NUM_ACTIONS 15
 #define CB_FRAME_W 64
 #define CB_FRAME_H 64

@@ -11,12 +11,7 @@
 
 /* The frame and the action count are defined once, in common/common.h; the
  * manifest and every shard header record them, so a reader checks them. */
-#define DS_W CB_FRAME_W
-#define DS_H CB_FRAME_H
-#define DS_C CB_FRAME_C
-#define DS_FRAME_BYTES CB_FRAME_BYTES
-#define DS_NUM_ACTIONS CB_NUM_ACTIONS
-_Static_assert(DS_FRAME_BYTES == DS_W * DS_H * DS_C && DS_NUM_ACTIONS <= 255,
+_Static_assert(CB_FRAME_BYTES == CB_FRAME_W * CB_FRAME_H * CB_FRAME_C && CB_NUM_ACTIONS <= 255,
                "a frame is W x H x C bytes; labels and actions are stored as bytes");
 #define DS_VERSION 1
 /* The format's limits (docs/FORMATS.md): frames per level (the shard
@@ -179,7 +174,7 @@ typedef struct {
     int64_t frames, episodes;
     uint64_t bytes;
     int modes[3];
-    int64_t label_hist[DS_NUM_ACTIONS], executed_hist[DS_NUM_ACTIONS];
+    int64_t label_hist[CB_NUM_ACTIONS], executed_hist[CB_NUM_ACTIONS];
 } ds_info;
 int ds_info_open(ds_info *in, const char *path, int quiet, cb_err *e);
 void ds_info_close(ds_info *in);

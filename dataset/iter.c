@@ -63,8 +63,8 @@ int ds_iter_open(ds_iter **out, ds_reader *r, int32_t seed, cb_err *e) {
     if (!rc) rc = ds_shard_match(r, i, it->h.seed, it->h.mode, it->h.n, it->name, e);
     if (!rc) {
         it->cols = malloc((size_t)it->h.n * DS_SHARD_COLS + 1);
-        it->frame = malloc(DS_FRAME_BYTES);
-        it->delta = malloc(DS_FRAME_BYTES);
+        it->frame = malloc(CB_FRAME_BYTES);
+        it->delta = malloc(CB_FRAME_BYTES);
         if (!it->cols || !it->frame || !it->delta) rc = cb_fail(e, CB_ENOMEM, "%s: out of memory", it->name);
     }
     if (!rc) {
@@ -103,10 +103,10 @@ int ds_iter_next(ds_iter *it, ds_frame *f, cb_err *e) {
         it->ended = 1;
         return 0;
     }
-    int rc = pull(it, it->h.filter && t > 0 ? it->delta : it->frame, DS_FRAME_BYTES, e);
+    int rc = pull(it, it->h.filter && t > 0 ? it->delta : it->frame, CB_FRAME_BYTES, e);
     if (rc) return rc;
     if (it->h.filter && t > 0)
-        for (int k = 0; k < DS_FRAME_BYTES; k++) it->frame[k] = (uint8_t)(it->frame[k] + it->delta[k]);
+        for (int k = 0; k < CB_FRAME_BYTES; k++) it->frame[k] = (uint8_t)(it->frame[k] + it->delta[k]);
     const uint8_t *c = it->cols;
     uint32_t r = ds_get32(c + 3 * n + 4 * t);
     memset(f, 0, sizeof *f);
@@ -118,7 +118,7 @@ int ds_iter_next(ds_iter *it, ds_frame *f, cb_err *e) {
     memcpy(&f->reward, &r, 4);
     f->episode = (int32_t)ds_get32(c + 7 * n + 4 * t);
     f->step = (int32_t)ds_get32(c + 11 * n + 4 * t);
-    if (!(f->label < DS_NUM_ACTIONS && f->action < DS_NUM_ACTIONS && f->done <= 1 && isfinite(f->reward)))
+    if (!(f->label < CB_NUM_ACTIONS && f->action < CB_NUM_ACTIONS && f->done <= 1 && isfinite(f->reward)))
         return cb_fail(e, CB_EFORMAT, "%s: level %d: frame %lld has an invalid label/action/done/reward", it->name,
                        it->h.seed, (long long)t);
     it->t++;

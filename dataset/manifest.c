@@ -65,7 +65,7 @@ static void oneline(char *dst, size_t n, const char *src) {
 static size_t render(const ds_manifest *m, int provenance, char *buf, size_t cap) {
     size_t len = 0;
 #define OUT(...) len += (size_t)snprintf(buf + len, cap - len, __VA_ARGS__)
-    OUT("coinbc-dataset %d\nframe %d %d %d\nactions %d\n", DS_VERSION, DS_W, DS_H, DS_C, DS_NUM_ACTIONS);
+    OUT("coinbc-dataset %d\nframe %d %d %d\nactions %d\n", DS_VERSION, CB_FRAME_W, CB_FRAME_H, CB_FRAME_C, CB_NUM_ACTIONS);
     if (provenance) {
         char src[512], cmd[2048];
         oneline(src, sizeof src, m->source);
@@ -143,7 +143,7 @@ static int is(const char *f, size_t fl, const char *word) { return fl == strlen(
  * zlib stream that deflate can inflate to the raw payload (at most 1032:1)
  * and that compress2 can produce (at most compressBound) */
 static void shard_bytes_range(int64_t frames, uint64_t *lo, uint64_t *hi) {
-    uint64_t raw = (uint64_t)frames * (DS_SHARD_COLS + DS_FRAME_BYTES);
+    uint64_t raw = (uint64_t)frames * (DS_SHARD_COLS + CB_FRAME_BYTES);
     *lo = DS_SHARD_HDR + raw / 1032u;
     if (*lo < DS_SHARD_HDR + 8) *lo = DS_SHARD_HDR + 8; /* the smallest zlib stream */
     *hi = DS_SHARD_HDR + (uint64_t)compressBound((uLong)raw);
@@ -261,11 +261,11 @@ int ds_manifest_parse(ds_manifest *m, const char *text, size_t n, const char *na
             for (int i = 0; i < 3; i++)
                 if (cb_parse_dec_exact(f[1 + i], fl[1 + i], 0, 65535, &v[i]))
                     FAIL(CB_EFORMAT, "%s:%d: cannot read the frame shape '%.*s'", name, lineno, SHOW);
-            if (v[0] != DS_W || v[1] != DS_H || v[2] != DS_C)
+            if (v[0] != CB_FRAME_W || v[1] != CB_FRAME_H || v[2] != CB_FRAME_C)
                 FAIL(CB_EFORMAT, "%s: frame shape %lldx%lldx%lld, coinbc needs 64x64x3", name, (long long)v[0],
                      (long long)v[1], (long long)v[2]);
         } else if (kind == L_ACTIONS) {
-            if (cb_parse_dec_exact(f[1], fl[1], 0, 255, &v[0]) || v[0] != DS_NUM_ACTIONS)
+            if (cb_parse_dec_exact(f[1], fl[1], 0, 255, &v[0]) || v[0] != CB_NUM_ACTIONS)
                 FAIL(CB_EFORMAT, "%s:%d: '%.*s': coinbc datasets have exactly 15 actions", name, lineno, SHOW);
         } else if (kind == L_RELABEL) {
             if (m->nrelabel == DS_MAX_RELABELINGS)

@@ -30,7 +30,7 @@ typedef struct {
 static void relabel_level(ds_level *l, uint64_t seed) {
     cb_rng g;
     cb_rng_seed2(&g, seed, (uint64_t)(uint32_t)l->seed);
-    for (int64_t t = 0; t < l->n; t++) l->label[t] = (uint8_t)cb_rng_below(&g, DS_NUM_ACTIONS);
+    for (int64_t t = 0; t < l->n; t++) l->label[t] = (uint8_t)cb_rng_below(&g, CB_NUM_ACTIONS);
 }
 
 static int relabel_task(void *vctx, int64_t k) {

@@ -30,14 +30,14 @@ static void put64(uint8_t *p, uint64_t v) {
 static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 static uint64_t get64(const uint8_t *p) { return (uint64_t)ds_get32(p) | (uint64_t)ds_get32(p + 4) << 32; }
 
-static uint64_t raw_size(int64_t n) { return (uint64_t)n * (DS_SHARD_COLS + DS_FRAME_BYTES); }
+static uint64_t raw_size(int64_t n) { return (uint64_t)n * (DS_SHARD_COLS + CB_FRAME_BYTES); }
 
 int ds_level_alloc(ds_level *l, int32_t seed, int mode, int64_t n, cb_err *e) {
     memset(l, 0, sizeof *l);
     if (n < 0 || n > (int64_t)1 << 26) return cb_fail(e, CB_ERANGE, "level %d: %lld frames is out of range", seed, (long long)n);
     size_t m = (size_t)(n ? n : 1);
     /* one block: frames, then 3 byte columns, then 3 four-byte columns */
-    size_t bytes = m * DS_FRAME_BYTES + m * 3 + m * 12 + 16;
+    size_t bytes = m * CB_FRAME_BYTES + m * 3 + m * 12 + 16;
     uint8_t *b = NULL;
     if (bytes >= HUGE_MIN) {
         /* Loading is bound by first-touch page faults (measured: inflate runs
@@ -56,7 +56,7 @@ int ds_level_alloc(ds_level *l, int32_t seed, int mode, int64_t n, cb_err *e) {
     l->mode = (int8_t)mode;
     l->n = n;
     l->frames = b;
-    uint8_t *p = b + m * DS_FRAME_BYTES;
+    uint8_t *p = b + m * CB_FRAME_BYTES;
     l->label = p;
     l->action = p + m;
     l->done = p + 2 * m;
@@ -83,7 +83,7 @@ int ds_level_episodes(const ds_level *l) {
 
 int ds_level_check(const ds_level *l, cb_err *e) {
     for (int64_t t = 0; t < l->n; t++)
-        if (!(l->label[t] < DS_NUM_ACTIONS && l->action[t] < DS_NUM_ACTIONS && l->done[t] <= 1 && isfinite(l->reward[t])))
+        if (!(l->label[t] < CB_NUM_ACTIONS && l->action[t] < CB_NUM_ACTIONS && l->done[t] <= 1 && isfinite(l->reward[t])))
             return cb_fail(e, CB_ERANGE, "level %d: frame %lld: label %d, action %d, done %d, reward %g (labels and actions "
                                          "must be 0..14, done 0 or 1, rewards finite)",
                            l->seed, (long long)t, l->label[t], l->action[t], l->done[t], (double)l->reward[t]);
@@ -140,13 +140,13 @@ int ds_shard_encode(const ds_level *l, int filter, int level, uint8_t **out, siz
     }
     p += 12 * n;
     for (int64_t i = 0; i < n; i++) {
-        const uint8_t *f = l->frames + (size_t)i * DS_FRAME_BYTES;
-        uint8_t *d = p + (size_t)i * DS_FRAME_BYTES;
+        const uint8_t *f = l->frames + (size_t)i * CB_FRAME_BYTES;
+        uint8_t *d = p + (size_t)i * CB_FRAME_BYTES;
         if (filter && i > 0) {
-            const uint8_t *g = f - DS_FRAME_BYTES;
-            for (int k = 0; k < DS_FRAME_BYTES; k++) d[k] = (uint8_t)(f[k] - g[k]);
+            const uint8_t *g = f - CB_FRAME_BYTES;
+            for (int k = 0; k < CB_FRAME_BYTES; k++) d[k] = (uint8_t)(f[k] - g[k]);
         } else {
-            memcpy(d, f, DS_FRAME_BYTES);
+            memcpy(d, f, CB_FRAME_BYTES);
         }
     }
     uLongf cap = compressBound((uLong)raw_n);
@@ -169,9 +169,9 @@ int ds_shard_encode(const ds_level *l, int filter, int level, uint8_t **out, siz
     put32(buf + 16, (uint32_t)l->seed);
     buf[20] = (uint8_t)l->mode;
     buf[21] = (uint8_t)(filter ? 1 : 0);
-    put16(buf + 22, DS_W);
-    put16(buf + 24, DS_H);
-    put16(buf + 26, DS_C);
+    put16(buf + 22, CB_FRAME_W);
+    put16(buf + 24, CB_FRAME_H);
+    put16(buf + 26, CB_FRAME_C);
     put32(buf + 28, (uint32_t)n);
     put64(buf + 32, raw_n);
     put64(buf + 40, clen);
@@ -201,7 +201,7 @@ int ds_shard_check(const uint8_t *buf, size_t n, const char *name, ds_shard_hdr 
     h->seed = (int32_t)ds_get32(buf + 16);
     h->mode = (int8_t)buf[20];
     h->filter = buf[21];
-    if (get16(buf + 22) != DS_W || get16(buf + 24) != DS_H || get16(buf + 26) != DS_C)
+    if (get16(buf + 22) != CB_FRAME_W || get16(buf + 24) != CB_FRAME_H || get16(buf + 26) != CB_FRAME_C)
         return cb_fail(e, CB_EFORMAT, "%s: level %d: frame shape %ux%ux%u, coinbc needs 64x64x3", name, h->seed,
                        get16(buf + 22), get16(buf + 24), get16(buf + 26));
     if (h->mode < -1 || h->mode > 1 || h->filter > 1)
@@ -238,7 +238,7 @@ void ds_shard_get_cols(ds_level *l, const uint8_t *p, int64_t n) {
 }
 
 int ds_shard_check_frame(const ds_level *l, int64_t t, const char *name, cb_err *e) {
-    if (l->label[t] < DS_NUM_ACTIONS && l->action[t] < DS_NUM_ACTIONS && l->done[t] <= 1 && isfinite(l->reward[t]))
+    if (l->label[t] < CB_NUM_ACTIONS && l->action[t] < CB_NUM_ACTIONS && l->done[t] <= 1 && isfinite(l->reward[t]))
         return 0;
     return cb_fail(e, CB_EFORMAT, "%s: level %d: frame %lld has an invalid label/action/done/reward", name, l->seed,
                    (long long)t);
@@ -268,7 +268,7 @@ int ds_shard_decode(const uint8_t *buf, size_t n, const char *name, ds_level *ou
         z.next_in = (Bytef *)(buf + DS_SHARD_HDR);
         z.avail_in = (uInt)h.clen;
         uint8_t *dst[2] = {cols, out->frames};
-        size_t want[2] = {(size_t)nf * DS_SHARD_COLS, (size_t)nf * DS_FRAME_BYTES};
+        size_t want[2] = {(size_t)nf * DS_SHARD_COLS, (size_t)nf * CB_FRAME_BYTES};
         for (int part = 0; part < 2 && zr == Z_OK; part++) {
             z.next_out = dst[part];
             while (want[part] && zr == Z_OK) {
@@ -301,8 +301,8 @@ int ds_shard_decode(const uint8_t *buf, size_t n, const char *name, ds_level *ou
     ds_shard_get_cols(out, cols, nf);
     free(cols);
     if (h.filter)
-        for (size_t k = DS_FRAME_BYTES; k < (size_t)nf * DS_FRAME_BYTES; k++)
-            out->frames[k] = (uint8_t)(out->frames[k] + out->frames[k - DS_FRAME_BYTES]);
+        for (size_t k = CB_FRAME_BYTES; k < (size_t)nf * CB_FRAME_BYTES; k++)
+            out->frames[k] = (uint8_t)(out->frames[k] + out->frames[k - CB_FRAME_BYTES]);
     for (int64_t i = 0; i < nf; i++) {
         if ((rc = ds_shard_check_frame(out, i, name, e))) {
             ds_level_free(out);

@@ -26,9 +26,9 @@ int eval_acc_add(eval_acc *a, int32_t seed, const uint8_t *labels, const float *
     lv->seed = seed;
     for (int64_t i = 0; i < n; i++) {
         int y = labels[i];
-        if (y >= EVAL_NA) return cb_fail(e, CB_EFORMAT, "level %d: frame %lld has label %d outside 0..14", seed, (long long)i, y);
-        const float *p = probs + i * EVAL_NA;
-        int best = cb_argmax(p, EVAL_NA);
+        if (y >= CB_NUM_ACTIONS) return cb_fail(e, CB_EFORMAT, "level %d: frame %lld has label %d outside 0..14", seed, (long long)i, y);
+        const float *p = probs + i * CB_NUM_ACTIONS;
+        int best = cb_argmax(p, CB_NUM_ACTIONS);
         double py = p[y] > 1e-30f ? p[y] : 1e-30;
         lv->n++;
         lv->correct += best == y;

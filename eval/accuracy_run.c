@@ -27,7 +27,7 @@ static int add_level(eval_acc *acc, sheet *sh, int32_t seed, int64_t n, const ui
         int64_t k = n / 2;
         memcpy(sh->frames + (size_t)sh->n * CB_FRAME_BYTES, mid, CB_FRAME_BYTES);
         sh->label[sh->n] = labels[k];
-        sh->pred[sh->n] = (uint8_t)cb_argmax(probs + k * EVAL_NA, EVAL_NA);
+        sh->pred[sh->n] = (uint8_t)cb_argmax(probs + k * CB_NUM_ACTIONS, CB_NUM_ACTIONS);
         sh->n++;
     }
     return rc;
@@ -39,7 +39,7 @@ static int add_level(eval_acc *acc, sheet *sh, int32_t seed, int64_t n, const ui
 #define WIRE_HEAD 12
 
 static int pack_level(uint8_t **buf, int64_t *len, int64_t *cap, const ds_level *l, const float *probs) {
-    int64_t need = *len + WIRE_HEAD + l->n + l->n * EVAL_NA * 4 + CB_FRAME_BYTES;
+    int64_t need = *len + WIRE_HEAD + l->n + l->n * CB_NUM_ACTIONS * 4 + CB_FRAME_BYTES;
     if (need > *cap) {
         int64_t c = *cap ? *cap * 2 : 1 << 20;
         while (c < need) c *= 2;
@@ -52,8 +52,8 @@ static int pack_level(uint8_t **buf, int64_t *len, int64_t *cap, const ds_level 
     memcpy(p, &l->seed, 4);
     memcpy(p + 4, &l->n, 8);
     memcpy(p + WIRE_HEAD, l->label, (size_t)l->n);
-    memcpy(p + WIRE_HEAD + l->n, probs, (size_t)l->n * EVAL_NA * 4);
-    uint8_t *mid = p + WIRE_HEAD + l->n + l->n * EVAL_NA * 4;
+    memcpy(p + WIRE_HEAD + l->n, probs, (size_t)l->n * CB_NUM_ACTIONS * 4);
+    uint8_t *mid = p + WIRE_HEAD + l->n + l->n * CB_NUM_ACTIONS * 4;
     memset(mid, 0, CB_FRAME_BYTES);
     if (l->n > 0) memcpy(mid, l->frames + (size_t)(l->n / 2) * CB_FRAME_BYTES, CB_FRAME_BYTES);
     *len = need;
@@ -72,17 +72,17 @@ static int unpack_levels(const uint8_t *buf, int64_t len, eval_acc *acc, sheet *
         if (len - off < WIRE_HEAD) return free(probs), cb_fail(e, CB_EFORMAT, "rank %d sent a truncated level", from);
         memcpy(&seed, buf + off, 4);
         memcpy(&n, buf + off + 4, 8);
-        if (n < 0 || n > (len - off - WIRE_HEAD - CB_FRAME_BYTES) / (1 + EVAL_NA * 4))
+        if (n < 0 || n > (len - off - WIRE_HEAD - CB_FRAME_BYTES) / (1 + CB_NUM_ACTIONS * 4))
             return free(probs), cb_fail(e, CB_EFORMAT, "rank %d sent level %d with a bad frame count", from, seed);
         if (n > cap) {
             free(probs);
             cap = n;
-            if (!(probs = malloc(sizeof(float) * (size_t)cap * EVAL_NA))) return cb_fail(e, CB_ENOMEM, "out of memory");
+            if (!(probs = malloc(sizeof(float) * (size_t)cap * CB_NUM_ACTIONS))) return cb_fail(e, CB_ENOMEM, "out of memory");
         }
         const uint8_t *lab = buf + off + WIRE_HEAD;
-        memcpy(probs, lab + n, (size_t)n * EVAL_NA * 4);
-        rc = add_level(acc, sh, seed, n, lab, probs, lab + n + n * EVAL_NA * 4, e);
-        off += WIRE_HEAD + n + n * EVAL_NA * 4 + CB_FRAME_BYTES;
+        memcpy(probs, lab + n, (size_t)n * CB_NUM_ACTIONS * 4);
+        rc = add_level(acc, sh, seed, n, lab, probs, lab + n + n * CB_NUM_ACTIONS * 4, e);
+        off += WIRE_HEAD + n + n * CB_NUM_ACTIONS * 4 + CB_FRAME_BYTES;
     }
     free(probs);
     return rc;
@@ -127,7 +127,7 @@ static int eval_levels(model *m, ds_reader *r, int32_t lo, int32_t hi, eval_acc 
         if (l.n > cap) {
             free(probs);
             cap = l.n;
-            if (!(probs = malloc(sizeof(float) * (size_t)cap * EVAL_NA))) rc = cb_fail(e, CB_ENOMEM, "out of memory");
+            if (!(probs = malloc(sizeof(float) * (size_t)cap * CB_NUM_ACTIONS))) rc = cb_fail(e, CB_ENOMEM, "out of memory");
         }
         model_predict_io io = {.probs = probs};
         if (!rc) rc = model_predict(m, l.frames, l.n, &io, e);
@@ -211,8 +211,8 @@ static int write_records(eval_accuracy_run_result *r, const sheet *sh, const eva
         eval_set(&rec.train, &r->train);
         rec.gap = rec.train.acc - rec.test.acc;
     }
-    for (int y = 0; y < EVAL_NA; y++)
-        for (int p = 0; p < EVAL_NA; p++) rec.confusion[y][p] = r->test.confusion[y][p];
+    for (int y = 0; y < CB_NUM_ACTIONS; y++)
+        for (int p = 0; p < CB_NUM_ACTIONS; p++) rec.confusion[y][p] = r->test.confusion[y][p];
     run_text jt = {0};
     int rc = run_eval_encode(&jt, &rec, e);
     if (rc) return run_text_free(&jt), rc;

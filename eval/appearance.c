@@ -41,7 +41,7 @@ static int unseen_look(game_appearance *a, const game_level *L, const game_appea
 
 static double kl_div(const float *p, const float *q) {
     double s = 0;
-    for (int a = 0; a < EVAL_NA; a++) {
+    for (int a = 0; a < CB_NUM_ACTIONS; a++) {
         double pa = p[a], qa = q[a] > 1e-12f ? q[a] : 1e-12;
         if (pa > 0) s += pa * log(pa / qa);
     }
@@ -103,14 +103,14 @@ int eval_app_state(uint8_t *f, int *label, int64_t *random, game_env *env, const
                    game_expert *ex, cb_rng *noise, double eps, cb_err *e) {
     if (f) {
         game_env_render(env, f);
-        for (int v = 0; v < nv; v++) game_render(f + (size_t)(1 + v) * GAME_OBS_BYTES, &var[v], &env->state, &env->trails);
+        for (int v = 0; v < nv; v++) game_render(f + (size_t)(1 + v) * CB_FRAME_BYTES, &var[v], &env->state, &env->trails);
     }
     cb_err xe = {0};
     int xrc = game_expert_act(ex, &env->level, &env->state, label, &xe);
     if (xrc == CB_EARG || xrc == CB_ENOMEM) return cb_fail(e, xrc, "%s", xe.msg);
     int executed = *label;
     if (cb_rng_uniform(noise) < eps) {
-        executed = (int)cb_rng_below(noise, GAME_NUM_ACTIONS);
+        executed = (int)cb_rng_below(noise, CB_NUM_ACTIONS);
         (*random)++;
     }
     game_env_step(env, executed, NULL);
@@ -126,11 +126,11 @@ static int score(app_ctx *x, eval_app_level *r, int worker, int ns, int nv, cons
     int rc = o->policy->probs(o->policy->self, worker, x->frames[worker], ns * per, p, e);
     if (rc) return rc;
     for (int s = 0; s < ns; s++) {
-        const float *po = p + (size_t)s * per * EVAL_NA;
-        int ao = cb_argmax(po, EVAL_NA);
+        const float *po = p + (size_t)s * per * CB_NUM_ACTIONS;
+        int ao = cb_argmax(po, CB_NUM_ACTIONS);
         for (int v = 0; v < per; v++) {
-            const float *pv = po + (size_t)v * EVAL_NA;
-            int av = v == 0 ? ao : cb_argmax(pv, EVAL_NA);
+            const float *pv = po + (size_t)v * CB_NUM_ACTIONS;
+            int av = v == 0 ? ao : cb_argmax(pv, CB_NUM_ACTIONS);
             eval_app_cell *c = &r->cell[v == 0 ? EVAL_APP_ORIG : look[v - 1]];
             c->n++;
             c->correct += av == labels[s];
@@ -170,7 +170,7 @@ static int app_level(void *vctx, int64_t i, int worker) {
     int ns = 0;
     for (int64_t t = 0; t < o->states; t++) {
         int label;
-        if ((rc = eval_app_state(x->frames[worker] + (size_t)ns * per * GAME_OBS_BYTES, &label, &r->random_actions, env,
+        if ((rc = eval_app_state(x->frames[worker] + (size_t)ns * per * CB_FRAME_BYTES, &label, &r->random_actions, env,
                                  var, nv, ex, &noise, o->noise, e)))
             goto out;
         labels[ns++] = (uint8_t)label;
@@ -238,8 +238,8 @@ int eval_appearance_offline(eval_app_level *out, game_appearance_sets *sets, con
         goto out;
     }
     for (int w = 0; w < nt; w++) {
-        x.frames[w] = malloc(per * GAME_OBS_BYTES);
-        x.probs[w] = malloc(per * EVAL_NA * sizeof(float));
+        x.frames[w] = malloc(per * CB_FRAME_BYTES);
+        x.probs[w] = malloc(per * CB_NUM_ACTIONS * sizeof(float));
         if (!x.frames[w] || !x.probs[w]) {
             rc = cb_fail(e, CB_ENOMEM, "appearance probe: out of memory");
             goto out;

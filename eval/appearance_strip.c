@@ -59,11 +59,11 @@ static int strip_row(eval_app_strip_row *w, game_env *env, game_level *var, game
         if ((rc = eval_app_state(t == w->step ? f : NULL, &w->label, &rnd, env, var, nv, ex, &noise, o->noise, e)))
             return rc;
     w->has[EVAL_APP_ORIG] = 1;
-    memcpy(w->frame[EVAL_APP_ORIG], f, GAME_OBS_BYTES);
+    memcpy(w->frame[EVAL_APP_ORIG], f, CB_FRAME_BYTES);
     w->seen_donor = -1;
     for (int v = nv - 1; v >= 0; v--) { /* backwards: the first of each kind wins */
         w->has[look[v]] = 1;
-        memcpy(w->frame[look[v]], f + (size_t)(1 + v) * GAME_OBS_BYTES, GAME_OBS_BYTES);
+        memcpy(w->frame[look[v]], f + (size_t)(1 + v) * CB_FRAME_BYTES, CB_FRAME_BYTES);
     }
     if (w->has[EVAL_APP_SEEN]) w->seen_donor = r.seen_donor[0];
     if (w->has[EVAL_APP_UNSEEN]) memcpy(w->unseen_look, r.unseen_look[0], 3);
@@ -89,9 +89,9 @@ int eval_appearance_strip(eval_app_strip *s, const eval_app_opts *o, const game_
     s->nrows = nt + nh;
     game_env *env = malloc(sizeof *env);
     game_level *var = malloc(sizeof *var * (size_t)(2 * o->donors));
-    uint8_t *f = malloc((size_t)(1 + 2 * o->donors) * GAME_OBS_BYTES);
-    uint8_t *batch = malloc((size_t)EVAL_APP_STRIP_ROWS * EVAL_APP_NLOOKS * GAME_OBS_BYTES);
-    float *probs = malloc(sizeof *probs * EVAL_APP_STRIP_ROWS * EVAL_APP_NLOOKS * EVAL_NA);
+    uint8_t *f = malloc((size_t)(1 + 2 * o->donors) * CB_FRAME_BYTES);
+    uint8_t *batch = malloc((size_t)EVAL_APP_STRIP_ROWS * EVAL_APP_NLOOKS * CB_FRAME_BYTES);
+    float *probs = malloc(sizeof *probs * EVAL_APP_STRIP_ROWS * EVAL_APP_NLOOKS * CB_NUM_ACTIONS);
     game_expert ex;
     int have_ex = 0;
     if (!env || !var || !f || !batch || !probs) {
@@ -110,7 +110,7 @@ int eval_appearance_strip(eval_app_strip *s, const eval_app_opts *o, const game_
     int n = 0;
     for (int i = 0; i < s->nrows; i++)
         for (int k = 0; k < EVAL_APP_NLOOKS; k++)
-            if (s->row[i].has[k]) memcpy(batch + (size_t)n++ * GAME_OBS_BYTES, s->row[i].frame[k], GAME_OBS_BYTES);
+            if (s->row[i].has[k]) memcpy(batch + (size_t)n++ * CB_FRAME_BYTES, s->row[i].frame[k], CB_FRAME_BYTES);
     if ((rc = o->policy->probs(o->policy->self, 0, batch, n, probs, e))) {
         cb_err_prefix(e, "appearance strip: ");
         goto out;
@@ -120,7 +120,7 @@ int eval_appearance_strip(eval_app_strip *s, const eval_app_opts *o, const game_
         for (int k = 0; k < EVAL_APP_NLOOKS; k++) {
             s->row[i].action[k] = -1;
             if (!s->row[i].has[k]) continue;
-            s->row[i].action[k] = cb_argmax(probs + (size_t)n++ * EVAL_NA, EVAL_NA);
+            s->row[i].action[k] = cb_argmax(probs + (size_t)n++ * CB_NUM_ACTIONS, CB_NUM_ACTIONS);
             s->cols[k] = 1;
         }
 out:

@@ -8,9 +8,6 @@
 #include "common/common.h"
 #include "game/game.h"
 
-#define EVAL_NA CB_NUM_ACTIONS /* common/common.h */
-_Static_assert(EVAL_NA == GAME_NUM_ACTIONS, "eval counts the game's actions");
-
 /* ---- statistics ---------------------------------------------------------- */
 /* 95% Wilson score interval of a rate k/n. */
 void eval_wilson(int64_t k, int64_t n, double *lo, double *hi);
@@ -111,7 +108,7 @@ typedef struct {
 typedef struct {
     int64_t n, correct, correct_merged;
     double loss_sum;                   /* sum of -log p(label) */
-    int64_t confusion[EVAL_NA][EVAL_NA]; /* [label][predicted] */
+    int64_t confusion[CB_NUM_ACTIONS][CB_NUM_ACTIONS]; /* [label][predicted] */
     int nlevels, cap;
     eval_level_acc *levels;            /* malloc'd, one per level added */
 } eval_acc;
@@ -158,7 +155,7 @@ typedef struct {
     /* Optional film: frames of the first film_levels levels' first episode,
      * up to film_steps each (filled by the rollout). */
     int film_levels, film_steps;
-    uint8_t *film;         /* film_levels * film_steps * GAME_OBS_BYTES */
+    uint8_t *film;         /* film_levels * film_steps * CB_FRAME_BYTES */
     uint8_t *film_action;  /* film_levels * film_steps, 255 = no frame */
     int *film_len, *film_outcome;
     /* Optional: looks[i] is given to level seeds[i] after generation
@@ -441,7 +438,7 @@ typedef struct {
     uint8_t unseen_look[3];          /* bg, wall, player of _UNSEEN */
     int label;                       /* the expert's */
     int action[EVAL_APP_NLOOKS];     /* the policy's argmax per look (-1 where the row has no such look) */
-    uint8_t frame[EVAL_APP_NLOOKS][GAME_OBS_BYTES];
+    uint8_t frame[EVAL_APP_NLOOKS][CB_FRAME_BYTES];
 } eval_app_strip_row;
 typedef struct {
     int nrows;                       /* training rows first */

@@ -21,8 +21,8 @@ int eval_sheet_init(eval_sheet *s, int rows, int cols, int head_w, int top, int 
         return cb_fail(e, CB_EARG, "contact sheet: %d rows x %d columns (head %d, top %d, %d label lines)", rows, cols,
                        head_w, top, label_lines);
     s->rows = rows, s->cols = cols, s->head_w = head_w, s->top = top;
-    s->cell_w = GAME_OBS + 2;
-    s->cell_h = GAME_OBS + 2 + label_lines * LABEL_LINE;
+    s->cell_w = CB_FRAME_W + 2;
+    s->cell_h = CB_FRAME_W + 2 + label_lines * LABEL_LINE;
     s->w = head_w + cols * s->cell_w;
     s->h = top + rows * s->cell_h;
     s->rgb = calloc((size_t)s->w * (size_t)s->h * 3, 1);
@@ -43,15 +43,15 @@ void eval_sheet_frame_xy(const eval_sheet *s, int row, int col, int *x, int *y) 
 void eval_sheet_frame(eval_sheet *s, int row, int col, const uint8_t *frame) {
     int x0, y0;
     eval_sheet_frame_xy(s, row, col, &x0, &y0);
-    for (int y = 0; y < GAME_OBS; y++)
-        memcpy(s->rgb + ((size_t)(y0 + y) * (size_t)s->w + (size_t)x0) * 3, frame + (size_t)y * GAME_OBS * 3,
-               GAME_OBS * 3);
+    for (int y = 0; y < CB_FRAME_H; y++)
+        memcpy(s->rgb + ((size_t)(y0 + y) * (size_t)s->w + (size_t)x0) * 3, frame + (size_t)y * CB_FRAME_W * 3,
+               CB_FRAME_W * 3);
 }
 
 void eval_sheet_label_at(eval_sheet *s, int row, int col, int line, int dx, const char *text, const uint8_t color[3]) {
     int x0, y0;
     eval_sheet_frame_xy(s, row, col, &x0, &y0);
-    eval_draw_text(s->rgb, s->w, s->h, x0 + 1 + dx, y0 + GAME_OBS + 1 + line * LABEL_LINE, text, color);
+    eval_draw_text(s->rgb, s->w, s->h, x0 + 1 + dx, y0 + CB_FRAME_W + 1 + line * LABEL_LINE, text, color);
 }
 
 void eval_sheet_label(eval_sheet *s, int row, int col, int line, const char *text, const uint8_t color[3]) {
@@ -95,7 +95,7 @@ int eval_film_write(const char *path, const int32_t *seeds, int nlevels, const u
         for (int c = 0; c < cols && len > 0; c++) {
             int t = cols == 1 ? len - 1 : (int)((int64_t)c * (len - 1) / (cols - 1));
             if (c > 0 && t == (cols == 1 ? 0 : (int)((int64_t)(c - 1) * (len - 1) / (cols - 1)))) continue;
-            eval_sheet_frame(&s, l, c, film + ((size_t)l * film_steps + t) * GAME_OBS_BYTES);
+            eval_sheet_frame(&s, l, c, film + ((size_t)l * film_steps + t) * CB_FRAME_BYTES);
             snprintf(buf, sizeof buf, "T%d A%d", t, film_action[(size_t)l * film_steps + t]);
             eval_sheet_label(&s, l, c, 0, buf, white);
         }

@@ -29,13 +29,13 @@ typedef struct {
 } ro_slot;
 
 static int pick(const float *p, int sample, cb_rng *r) {
-    if (!sample) return cb_argmax(p, EVAL_NA);
+    if (!sample) return cb_argmax(p, CB_NUM_ACTIONS);
     double u = cb_rng_uniform(r), c = 0;
-    for (int a = 0; a < EVAL_NA; a++) {
+    for (int a = 0; a < CB_NUM_ACTIONS; a++) {
         c += p[a];
         if (u < c) return a;
     }
-    return EVAL_NA - 1;
+    return CB_NUM_ACTIONS - 1;
 }
 
 static int film_slot(const eval_rollout_opts *o, int level) {
@@ -48,8 +48,8 @@ static int ro_chunk(void *vctx, int64_t c, int worker) {
     int lo = (int)c * CHUNK, hi = lo + CHUNK < x->n ? lo + CHUNK : x->n, m = hi - lo;
     cb_err *e = &x->errs[c];
     ro_slot *slots = calloc((size_t)m, sizeof *slots);
-    uint8_t *frames = malloc((size_t)m * GAME_OBS_BYTES);
-    float *probs = malloc((size_t)m * EVAL_NA * sizeof(float));
+    uint8_t *frames = malloc((size_t)m * CB_FRAME_BYTES);
+    float *probs = malloc((size_t)m * CB_NUM_ACTIONS * sizeof(float));
     int *idx = malloc((size_t)m * sizeof(int));
     int rc = 0;
     if (!slots || !frames || !probs || !idx) {
@@ -88,7 +88,7 @@ static int ro_chunk(void *vctx, int64_t c, int worker) {
             if (slots[k].active) {
                 idx[na] = k;
                 if (o->agent == EVAL_AGENT_POLICY || film_slot(o, slots[k].level) >= 0)
-                    game_env_render(&slots[k].env, frames + (size_t)na * GAME_OBS_BYTES);
+                    game_env_render(&slots[k].env, frames + (size_t)na * CB_FRAME_BYTES);
                 na++;
             }
         if (na == 0) break;
@@ -99,13 +99,13 @@ static int ro_chunk(void *vctx, int64_t c, int worker) {
             eval_level_result *r = &x->out[s->level];
             int a;
             if (o->agent == EVAL_AGENT_POLICY)
-                a = pick(probs + (size_t)j * EVAL_NA, o->sample, &s->rng);
+                a = pick(probs + (size_t)j * CB_NUM_ACTIONS, o->sample, &s->rng);
             else
-                a = (int)cb_rng_below(&s->rng, EVAL_NA);
+                a = (int)cb_rng_below(&s->rng, CB_NUM_ACTIONS);
             int f = film_slot(o, s->level);
             if (f >= 0 && s->ep == 0 && s->t < o->film_steps) {
-                memcpy(o->film + ((size_t)f * o->film_steps + s->t) * GAME_OBS_BYTES, frames + (size_t)j * GAME_OBS_BYTES,
-                       GAME_OBS_BYTES);
+                memcpy(o->film + ((size_t)f * o->film_steps + s->t) * CB_FRAME_BYTES, frames + (size_t)j * CB_FRAME_BYTES,
+                       CB_FRAME_BYTES);
                 o->film_action[(size_t)f * o->film_steps + s->t] = (uint8_t)a;
                 o->film_len[f] = s->t + 1;
             }

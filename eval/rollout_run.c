@@ -29,9 +29,9 @@ static int gather_film(film *f, int n, cb_err *e) {
         if (hi > f->levels) hi = f->levels;
         if (hi <= lo) continue;
         size_t a = (size_t)lo, m = (size_t)(hi - lo);
-        void *part[4] = {f->frames + a * FILM_STEPS * GAME_OBS_BYTES, f->action + a * FILM_STEPS, f->len + a,
+        void *part[4] = {f->frames + a * FILM_STEPS * CB_FRAME_BYTES, f->action + a * FILM_STEPS, f->len + a,
                          f->outcome + a};
-        size_t bytes[4] = {m * FILM_STEPS * GAME_OBS_BYTES, m * FILM_STEPS, m * sizeof(int), m * sizeof(int)};
+        size_t bytes[4] = {m * FILM_STEPS * CB_FRAME_BYTES, m * FILM_STEPS, m * sizeof(int), m * sizeof(int)};
         for (int j = 0; j < 4 && !rc; j++)
             rc = me == 0 ? cb_dist_recv(part[j], bytes[j], r, e) : cb_dist_send(part[j], bytes[j], 0, e);
     }
@@ -52,7 +52,7 @@ static int play(eval_rollout_summary *sum, eval_level_result *res, const int32_t
     if (agent == EVAL_AGENT_POLICY && fhi > flo) {
         o->film_levels = fhi - flo;
         o->film_steps = FILM_STEPS;
-        o->film = f->frames + (size_t)flo * FILM_STEPS * GAME_OBS_BYTES;
+        o->film = f->frames + (size_t)flo * FILM_STEPS * CB_FRAME_BYTES;
         o->film_action = f->action + (size_t)flo * FILM_STEPS;
         o->film_len = f->len + flo;
         o->film_outcome = f->outcome + flo;
@@ -101,7 +101,7 @@ int eval_rollout_run(eval_rollout_run_result *r, const eval_rollout_run_opts *o,
     eval_level_result *res = malloc(sizeof(eval_level_result) * (size_t)n * 3);
     film f = {.levels = o->film ? (n < FILM_LEVELS ? n : FILM_LEVELS) : 0};
     if (f.levels) {
-        f.frames = malloc((size_t)f.levels * FILM_STEPS * GAME_OBS_BYTES);
+        f.frames = malloc((size_t)f.levels * FILM_STEPS * CB_FRAME_BYTES);
         f.action = malloc((size_t)f.levels * FILM_STEPS);
     }
     if (!seeds || !res || (f.levels && (!f.frames || !f.action))) rc = cb_fail(e, CB_ENOMEM, "out of memory");

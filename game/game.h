@@ -20,12 +20,9 @@
 #define GAME_W 64
 #define GAME_H 64
 /* The frame and the action count are defined once, in common/common.h. */
-#define GAME_OBS CB_FRAME_W          /* observation is GAME_OBS x GAME_OBS x 3, row 0 at the top */
-#define GAME_OBS_BYTES CB_FRAME_BYTES
-#define GAME_NUM_ACTIONS CB_NUM_ACTIONS
-_Static_assert(GAME_OBS == CB_FRAME_H && CB_FRAME_C == 3 && GAME_OBS_BYTES == GAME_OBS * GAME_OBS * 3,
+_Static_assert(CB_FRAME_W == CB_FRAME_H && CB_FRAME_C == 3 && CB_FRAME_BYTES == CB_FRAME_W * CB_FRAME_W * 3,
                "the observation is a square RGB frame");
-_Static_assert(GAME_NUM_ACTIONS == 15, "procgen's CoinRun has 15 actions (9 moves, 6 that act as NOOP)");
+_Static_assert(CB_NUM_ACTIONS == 15, "procgen's CoinRun has 15 actions (9 moves, 6 that act as NOOP)");
 #define GAME_TIMEOUT 1000
 #define GAME_MAX_ENEMIES 48
 #define GAME_MAX_STATICS 112         /* saws + crates */

@@ -60,7 +60,7 @@ static const char *const ACTION[][2] = {
     {"UP", "U"}, {"RIGHT+DOWN", "R+D"}, {"RIGHT", "R"}, {"RIGHT+UP", "R+U"}, {"9", "9"},
     {"10", "10"}, {"11", "11"}, {"12", "12"}, {"13", "13"}, {"14", "14"},
 };
-_Static_assert(sizeof ACTION / sizeof ACTION[0] == GAME_NUM_ACTIONS, "one name per action");
+_Static_assert(sizeof ACTION / sizeof ACTION[0] == CB_NUM_ACTIONS, "one name per action");
 
-const char *game_action_name(int a) { return a >= 0 && a < GAME_NUM_ACTIONS ? ACTION[a][0] : "?"; }
-const char *game_action_short_name(int a) { return a >= 0 && a < GAME_NUM_ACTIONS ? ACTION[a][1] : "?"; }
+const char *game_action_name(int a) { return a >= 0 && a < CB_NUM_ACTIONS ? ACTION[a][0] : "?"; }
+const char *game_action_short_name(int a) { return a >= 0 && a < CB_NUM_ACTIONS ? ACTION[a][1] : "?"; }

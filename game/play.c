@@ -46,7 +46,7 @@ static int parse_actions(int *a, int *count, char *buf, size_t len, const char *
         char *save = NULL;
         for (char *tok = strtok_r(line, " \t\r,", &save); tok; tok = strtok_r(NULL, " \t\r,", &save)) {
             int64_t v;
-            if (cb_parse_i64(tok, &v) || v < 0 || v >= GAME_NUM_ACTIONS)
+            if (cb_parse_i64(tok, &v) || v < 0 || v >= CB_NUM_ACTIONS)
                 return cb_fail(e, CB_EFORMAT, "%s:%d: '%.40s' is not an action (expected an integer 0..14)", path,
                                lineno, tok);
             if (*count < GAME_TIMEOUT) a[*count] = (int)v;
@@ -77,11 +77,11 @@ int game_actions_read(int **out, int *n, const char *path, FILE *in, cb_err *e) 
 }
 
 static int write_frame(const char *dir, int t, const game_env *env, cb_err *e) {
-    uint8_t rgb[GAME_OBS_BYTES];
+    uint8_t rgb[CB_FRAME_BYTES];
     char path[4200];
     snprintf(path, sizeof path, "%s/frame_%06d.png", dir, t);
     game_env_render(env, rgb);
-    return game_write_png(path, rgb, GAME_OBS, GAME_OBS, e);
+    return game_write_png(path, rgb, CB_FRAME_W, CB_FRAME_H, e);
 }
 
 int game_play(const game_play_opts *o, cb_err *e) {

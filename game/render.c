@@ -88,8 +88,8 @@ static void make_bounds(const game_canvas *c, int k0, int k1, int is_y, bound *b
             hi = cv_edge(cv_v(c, fk - OVERDRAW));
         }
         int sh = lo < e ? e - 1 : (hi > e ? e : -1);
-        if (k == k0 || k == k1 + 1 || sh < 0 || sh >= GAME_OBS) sh = -1;
-        bd[k - k0] = (bound){e < 0 ? 0 : (e > GAME_OBS ? GAME_OBS : e), sh};
+        if (k == k0 || k == k1 + 1 || sh < 0 || sh >= CB_FRAME_W) sh = -1;
+        bd[k - k0] = (bound){e < 0 ? 0 : (e > CB_FRAME_W ? CB_FRAME_W : e), sh};
     }
 }
 
@@ -192,8 +192,8 @@ static int draw_cells(const game_canvas *c, const game_level *L, int *coins) {
     run cols[2 * MAXC], rows[2 * MAXC];
     make_bounds(c, i0, i1, 0, bx);
     make_bounds(c, j0, j1, 1, by);
-    int ncol = make_runs(bx, i0, i1, GAME_OBS, 0, cols);
-    int nrow = make_runs(by, j0, j1, GAME_OBS, 1, rows);
+    int ncol = make_runs(bx, i0, i1, CB_FRAME_W, 0, cols);
+    int nrow = make_runs(by, j0, j1, CB_FRAME_H, 1, rows);
 
     paint p[5 * 2 * MAXC];
     for (int r = 0; r < nrow; r++) {
@@ -247,7 +247,7 @@ static int draw_cells(const game_canvas *c, const game_level *L, int *coins) {
             np += nl;
             prev_single = 0;
         }
-        for (int py = R->a; py < R->b; py++) paint_row(&x, c->img + (size_t)py * GAME_OBS * 3, py, p, np);
+        for (int py = R->a; py < R->b; py++) paint_row(&x, c->img + (size_t)py * CB_FRAME_W * 3, py, p, np);
     }
     return ncoin;
 }
@@ -266,7 +266,7 @@ static inline int in_view(const game_canvas *c, float x, float y, float r) {
 
 void game_render(uint8_t *rgb, const game_level *L, const game_state *s, const game_trails *tr) {
     const game_art_tables *A = game_art();
-    game_canvas c = {.img = rgb, .w = GAME_OBS, .h = GAME_OBS, .cx = s->agent.x, .cy = s->agent.y, .scale = SCALE,
+    game_canvas c = {.img = rgb, .w = CB_FRAME_W, .h = CB_FRAME_H, .cx = s->agent.x, .cy = s->agent.y, .scale = SCALE,
                      .hw = 32.0f, .hh = 32.0f};
 
     int coins[4];

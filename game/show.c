@@ -12,9 +12,9 @@ int game_level_show(game_level_summary *s, const game_show_opts *o, cb_err *e) {
     int rc = game_level_generate(L, &st, o->seed, o->mode, e);
     if (!rc && o->dump) game_level_dump(L, o->dump);
     if (!rc && o->png) {
-        uint8_t rgb[GAME_OBS_BYTES];
+        uint8_t rgb[CB_FRAME_BYTES];
         game_render(rgb, L, &st, NULL);
-        rc = game_write_png(o->png, rgb, GAME_OBS, GAME_OBS, e);
+        rc = game_write_png(o->png, rgb, CB_FRAME_W, CB_FRAME_H, e);
     }
     if (!rc && o->map) {
         int n = GAME_W * o->px;

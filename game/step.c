@@ -128,7 +128,7 @@ static int out_of_bounds(float x, float y, float rx, float ry) {
 }
 
 void game_step(const game_level *L, game_state *s, int action, game_step_out *out) {
-    assert(action >= 0 && action < GAME_NUM_ACTIONS);
+    assert(action >= 0 && action < CB_NUM_ACTIONS);
     int t0 = s->time;
     s->time += 1;
     int done = 0, complete = 0, death = 0;

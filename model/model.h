@@ -20,11 +20,7 @@
 #include "common/common.h"
 
 /* Input frame and action count: common/common.h's, defined once there. */
-#define MODEL_IN_C CB_FRAME_C
-#define MODEL_IN_H CB_FRAME_H
-#define MODEL_IN_W CB_FRAME_W
-#define MODEL_NA CB_NUM_ACTIONS
-_Static_assert(MODEL_IN_C * MODEL_IN_H * MODEL_IN_W == CB_FRAME_BYTES, "the network reads whole frames");
+_Static_assert(CB_FRAME_C * CB_FRAME_H * CB_FRAME_W == CB_FRAME_BYTES, "the network reads whole frames");
 #define MODEL_MAX_OPS 64
 #define MODEL_MAX_TENSORS 64
 /* Convolutions run on tiles of output rows whose im2col matrix holds at most

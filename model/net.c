@@ -160,7 +160,7 @@ int model_plan(model *m, const model_config *cfg, cb_err *e) {
             return cb_fail(e, CB_EARG, "model: channel count %d out of range 1..1024", cfg->channels[i]);
     if (cfg->hidden < 1 || cfg->hidden > 65536) return cb_fail(e, CB_EARG, "model: hidden width %d out of range", cfg->hidden);
     builder b = {m, 0};
-    int x = new_act(&b, MODEL_IN_C, MODEL_IN_H, MODEL_IN_W);
+    int x = new_act(&b, CB_FRAME_C, CB_FRAME_H, CB_FRAME_W);
     char nm[32];
     if (cfg->net == MODEL_IMPALA) {
         for (int s = 0; s < 3; s++) {
@@ -181,14 +181,14 @@ int model_plan(model *m, const model_config *cfg, cb_err *e) {
         x = flat(&b, x);
         x = linear(&b, x, cfg->hidden, "fc");
         x = relu(&b, x);
-        x = linear(&b, x, MODEL_NA, "logits");
+        x = linear(&b, x, CB_NUM_ACTIONS, "logits");
     } else if (cfg->net == MODEL_NATURE) {
         x = relu(&b, conv(&b, x, cfg->channels[0], 8, 4, 0, "conv0"));
         x = relu(&b, conv(&b, x, cfg->channels[1], 4, 2, 0, "conv1"));
         x = relu(&b, conv(&b, x, cfg->channels[2], 3, 1, 0, "conv2"));
         x = flat(&b, x);
         x = relu(&b, linear(&b, x, cfg->hidden, "fc"));
-        x = linear(&b, x, MODEL_NA, "logits");
+        x = linear(&b, x, CB_NUM_ACTIONS, "logits");
     } else {
         return cb_fail(e, CB_EARG, "model: unknown net %d", cfg->net);
     }
@@ -307,7 +307,7 @@ static int alloc_batch(model *m, int n, int chunk, int trainable, cb_err *e) {
     m->pool_mem = malloc(sizeof(int32_t) * (pools ? pools : 1));
     m->pool_idx = calloc((size_t)(m->npools ? m->npools : 1), sizeof(int32_t *));
     m->ws = malloc(sizeof(float) * ws);
-    m->probs = malloc(sizeof(float) * (size_t)n * MODEL_NA);
+    m->probs = malloc(sizeof(float) * (size_t)n * CB_NUM_ACTIONS);
     m->wflip = malloc(sizeof(float) * (flips ? flips : 1));
     /* the second groups' gradients: one per level that can have two groups
      * (at least 2 chunks), whatever L x B the batch is later cut into */
@@ -418,15 +418,15 @@ static void forward_chunk(model *m, int j, int s, int w) {
         }
     }
     /* softmax of the chunk's logits rows, in double */
-    const float *z = m->act[m->nacts - 1] + (size_t)j * m->chunk * MODEL_NA;
-    float *p = m->probs + (size_t)j * m->chunk * MODEL_NA;
+    const float *z = m->act[m->nacts - 1] + (size_t)j * m->chunk * CB_NUM_ACTIONS;
+    float *p = m->probs + (size_t)j * m->chunk * CB_NUM_ACTIONS;
     for (int r = 0; r < s; r++) {
-        const float *zi = z + (size_t)r * MODEL_NA;
+        const float *zi = z + (size_t)r * CB_NUM_ACTIONS;
         float mx = zi[0];
-        for (int a = 1; a < MODEL_NA; a++) mx = zi[a] > mx ? zi[a] : mx;
-        double ex[MODEL_NA], sum = 0;
-        for (int a = 0; a < MODEL_NA; a++) sum += ex[a] = exp((double)zi[a] - mx);
-        for (int a = 0; a < MODEL_NA; a++) p[(size_t)r * MODEL_NA + a] = (float)(ex[a] / sum);
+        for (int a = 1; a < CB_NUM_ACTIONS; a++) mx = zi[a] > mx ? zi[a] : mx;
+        double ex[CB_NUM_ACTIONS], sum = 0;
+        for (int a = 0; a < CB_NUM_ACTIONS; a++) sum += ex[a] = exp((double)zi[a] - mx);
+        for (int a = 0; a < CB_NUM_ACTIONS; a++) p[(size_t)r * CB_NUM_ACTIONS + a] = (float)(ex[a] / sum);
     }
 }
 
@@ -434,7 +434,7 @@ static int forward_task(void *vctx, int64_t jj, int w) {
     run_ctx *c = vctx;
     model *m = c->m;
     int j = (int)jj, s0 = j * m->chunk, s = c->n - s0 < m->chunk ? c->n - s0 : m->chunk;
-    const int HW = MODEL_IN_H * MODEL_IN_W;
+    const int HW = CB_FRAME_H * CB_FRAME_W;
     float *x = chunk_ptr(m->act[0], m, 0, j); /* (3, s, 64, 64), rows in phases if the first op reads them so */
     int S = 1;
     for (int i = 0; i < m->nops; i++)
@@ -447,24 +447,24 @@ static int forward_task(void *vctx, int64_t jj, int w) {
                 if (S == 1)
                     for (int k = 0; k < HW; k++) dst[k] = (float)f[k * 3 + ch] * (1.0f / 255.0f);
                 else /* row y, phase d, its column q: input column q * S + d */
-                    for (int y = 0; y < MODEL_IN_H; y++)
+                    for (int y = 0; y < CB_FRAME_H; y++)
                         for (int d = 0; d < S; d++) {
-                            float *o = dst + y * MODEL_IN_W + d * (MODEL_IN_W / S);
-                            const uint8_t *src = f + ((size_t)y * MODEL_IN_W + d) * 3 + ch;
-                            for (int q = 0; q < MODEL_IN_W / S; q++) o[q] = (float)src[q * S * 3] * (1.0f / 255.0f);
+                            float *o = dst + y * CB_FRAME_W + d * (CB_FRAME_W / S);
+                            const uint8_t *src = f + ((size_t)y * CB_FRAME_W + d) * 3 + ch;
+                            for (int q = 0; q < CB_FRAME_W / S; q++) o[q] = (float)src[q * S * 3] * (1.0f / 255.0f);
                         }
             } else {
                 const float *src = c->f32 + ((size_t)(s0 + r) * 3 + ch) * HW;
                 if (S == 1)
                     memcpy(dst, src, sizeof(float) * HW);
                 else
-                    for (int k = 0; k < HW; k++) dst[k - k % MODEL_IN_W + phase_pos(k % MODEL_IN_W, MODEL_IN_W, S)] = src[k];
+                    for (int k = 0; k < HW; k++) dst[k - k % CB_FRAME_W + phase_pos(k % CB_FRAME_W, CB_FRAME_W, S)] = src[k];
             }
         }
     forward_chunk(m, j, s, w);
     if (c->logits)
-        memcpy(c->logits + (size_t)s0 * MODEL_NA, m->act[m->nacts - 1] + (size_t)s0 * MODEL_NA,
-               sizeof(float) * (size_t)s * MODEL_NA);
+        memcpy(c->logits + (size_t)s0 * CB_NUM_ACTIONS, m->act[m->nacts - 1] + (size_t)s0 * CB_NUM_ACTIONS,
+               sizeof(float) * (size_t)s * CB_NUM_ACTIONS);
     return 0;
 }
 
@@ -485,11 +485,11 @@ double model_loss(const model *m, const uint8_t *labels, int n, int *correct) {
     double loss = 0;
     int ok = 0;
     for (int s = 0; s < n; s++) {
-        const float *zi = z + (size_t)s * MODEL_NA;
-        int best = cb_argmax(zi, MODEL_NA);
+        const float *zi = z + (size_t)s * CB_NUM_ACTIONS;
+        int best = cb_argmax(zi, CB_NUM_ACTIONS);
         ok += best == labels[s];
         double mx = zi[best], sum = 0;
-        for (int a = 0; a < MODEL_NA; a++) sum += exp((double)zi[a] - mx);
+        for (int a = 0; a < CB_NUM_ACTIONS; a++) sum += exp((double)zi[a] - mx);
         loss += mx + log(sum) - (double)zi[labels[s]];
     }
     if (correct) *correct = ok;
@@ -505,12 +505,12 @@ static void backward_chunk(model *m, int j, int s, const uint8_t *labels, int B,
     float *col = m->ws + (size_t)w * m->ws_stride, *dcol = col + m->col_size, *gt = dcol + m->col_size;
     uint8_t have[MODEL_MAX_OPS + 1] = {0}; /* dact[a] of this chunk holds a value (else: overwrite it) */
     /* d(mean over the level's B frames of CE)/dlogits = (p - onehot) / B */
-    float *dz = m->dact[m->nacts - 1] + (size_t)j * m->chunk * MODEL_NA;
-    const float *p = m->probs + (size_t)j * m->chunk * MODEL_NA;
+    float *dz = m->dact[m->nacts - 1] + (size_t)j * m->chunk * CB_NUM_ACTIONS;
+    const float *p = m->probs + (size_t)j * m->chunk * CB_NUM_ACTIONS;
     const uint8_t *lab = labels + (size_t)j * m->chunk;
     for (int r = 0; r < s; r++)
-        for (int a = 0; a < MODEL_NA; a++)
-            dz[r * MODEL_NA + a] = (p[r * MODEL_NA + a] - (a == lab[r] ? 1.0f : 0.0f)) / (float)B;
+        for (int a = 0; a < CB_NUM_ACTIONS; a++)
+            dz[r * CB_NUM_ACTIONS + a] = (p[r * CB_NUM_ACTIONS + a] - (a == lab[r] ? 1.0f : 0.0f)) / (float)B;
     have[m->nacts - 1] = 1;
     for (int i = m->nops - 1; i >= 0; i--) {
         const model_op *o = &m->ops[i];
@@ -671,9 +671,9 @@ int model_predict(model *m, const uint8_t *frames, int64_t n, model_predict_io *
     for (int64_t s = 0; s < n; s += m->batch) {
         int k = (int)(n - s < m->batch ? n - s : m->batch);
         model_forward_u8(m, frames + (size_t)s * CB_FRAME_BYTES, k, NULL);
-        if (io->probs) memcpy(io->probs + (size_t)s * MODEL_NA, m->probs, sizeof(float) * (size_t)k * MODEL_NA);
+        if (io->probs) memcpy(io->probs + (size_t)s * CB_NUM_ACTIONS, m->probs, sizeof(float) * (size_t)k * CB_NUM_ACTIONS);
         if (io->actions)
-            for (int r = 0; r < k; r++) io->actions[s + r] = (uint8_t)cb_argmax(m->probs + (size_t)r * MODEL_NA, MODEL_NA);
+            for (int r = 0; r < k; r++) io->actions[s + r] = (uint8_t)cb_argmax(m->probs + (size_t)r * CB_NUM_ACTIONS, CB_NUM_ACTIONS);
         if (io->labels) {
             int c;
             io->loss_sum += model_loss(m, io->labels + s, k, &c) * k;

@@ -31,9 +31,9 @@ int run_eval_encode(run_text *out, const run_eval *v, cb_err *e) {
     int bad = !o || put_set(o, "test", &v->test);
     if (!bad && v->has_train) bad = put_set(o, "train", &v->train) || json_object_set_new(o, "gap", rj_real(v->gap));
     json_t *conf = json_array();
-    for (int y = 0; conf && y < MODEL_NA; y++) {
+    for (int y = 0; conf && y < CB_NUM_ACTIONS; y++) {
         json_t *row = json_array();
-        for (int p = 0; row && p < MODEL_NA; p++)
+        for (int p = 0; row && p < CB_NUM_ACTIONS; p++)
             if (json_array_append_new(row, json_integer(v->confusion[y][p]))) {
                 json_decref(row);
                 row = NULL;
@@ -88,13 +88,13 @@ static int decode(void *p, json_t *o, const char *name, cb_err *e) {
         return cb_fail(e, CB_EFORMAT, "%s: key \"train_acc\" is missing (it goes with \"gap\" and \"train_levels\")", name);
     json_t *c = json_object_get(o, "confusion");
     if (!c) return cb_fail(e, CB_EFORMAT, "%s: key \"confusion\" is missing", name);
-    if (!json_is_array(c) || json_array_size(c) != MODEL_NA)
-        return cb_fail(e, CB_EFORMAT, "%s: key \"confusion\": expected %d rows of %d counts", name, MODEL_NA, MODEL_NA);
-    for (int y = 0; y < MODEL_NA; y++) {
+    if (!json_is_array(c) || json_array_size(c) != CB_NUM_ACTIONS)
+        return cb_fail(e, CB_EFORMAT, "%s: key \"confusion\": expected %d rows of %d counts", name, CB_NUM_ACTIONS, CB_NUM_ACTIONS);
+    for (int y = 0; y < CB_NUM_ACTIONS; y++) {
         json_t *row = json_array_get(c, (size_t)y);
-        if (!json_is_array(row) || json_array_size(row) != MODEL_NA)
-            return cb_fail(e, CB_EFORMAT, "%s: key \"confusion\": row %d is not %d counts", name, y, MODEL_NA);
-        for (int p = 0; p < MODEL_NA; p++) {
+        if (!json_is_array(row) || json_array_size(row) != CB_NUM_ACTIONS)
+            return cb_fail(e, CB_EFORMAT, "%s: key \"confusion\": row %d is not %d counts", name, y, CB_NUM_ACTIONS);
+        for (int p = 0; p < CB_NUM_ACTIONS; p++) {
             json_t *x = json_array_get(row, (size_t)p);
             if (!json_is_integer(x) || json_integer_value(x) < 0)
                 return cb_fail(e, CB_EFORMAT, "%s: key \"confusion\": row %d column %d is not a count", name, y, p);

@@ -296,7 +296,7 @@ typedef struct {
     int has_train;           /* the training levels were evaluated too */
     run_eval_set train;
     double gap;              /* train.acc - test.acc (has_train) */
-    int64_t confusion[MODEL_NA][MODEL_NA]; /* test levels: [expert label][policy action] */
+    int64_t confusion[CB_NUM_ACTIONS][CB_NUM_ACTIONS]; /* test levels: [expert label][policy action] */
 } run_eval;
 
 int run_eval_encode(run_text *out, const run_eval *v, cb_err *e);

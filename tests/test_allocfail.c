@@ -128,7 +128,7 @@ static int p_csv(const uint8_t *b, size_t n, cb_err *e) {
 }
 
 static int p_png(const uint8_t *b, size_t n, cb_err *e) {
-    uint8_t rgb[DS_FRAME_BYTES];
+    uint8_t rgb[CB_FRAME_BYTES];
     int alpha;
     return capture_png_decode(b, n, "frame.png", rgb, &alpha, e);
 }

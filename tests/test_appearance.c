@@ -155,7 +155,7 @@ static void test_swap_same_expert(void **st) {
  * are the same bytes. */
 static void test_self_swap_identical(void **st) {
     (void)st;
-    uint8_t f1[GAME_OBS_BYTES], f2[GAME_OBS_BYTES];
+    uint8_t f1[CB_FRAME_BYTES], f2[CB_FRAME_BYTES];
     for (int mode = 0; mode < 2; mode++)
         for (int32_t s = 0; s < 20; s++) {
             game_env ea, es;
@@ -208,7 +208,7 @@ static int bg_pixel(const game_level *L, const game_state *s, float cx, float cy
  * differ from A's own. */
 static void test_swapped_frames_show_donor_look(void **st) {
     (void)st;
-    uint8_t fs[GAME_OBS_BYTES], fb[GAME_OBS_BYTES], fa[GAME_OBS_BYTES];
+    uint8_t fs[CB_FRAME_BYTES], fb[CB_FRAME_BYTES], fa[CB_FRAME_BYTES];
     long compared = 0, changed_frames = 0, frames = 0;
     for (int mode = 0; mode < 2; mode++)
         for (int32_t s = 0; s < 20; s++) {
@@ -225,12 +225,12 @@ static void test_swapped_frames_show_donor_look(void **st) {
                     game_render(fa, A, &st_a, NULL);
                     frames++;
                     changed_frames += memcmp(fs, fa, sizeof fs) != 0;
-                    for (int py = 0; py < GAME_OBS; py++)
-                        for (int px = 0; px < GAME_OBS; px++) {
+                    for (int py = 0; py < CB_FRAME_H; py++)
+                        for (int px = 0; px < CB_FRAME_W; px++) {
                             if (!bg_pixel(A, &st_a, st_a.agent.x, st_a.agent.y, px, py) ||
                                 !bg_pixel(B, &st_a, st_a.agent.x, st_a.agent.y, px, py))
                                 continue;
-                            size_t o = ((size_t)py * GAME_OBS + (size_t)px) * 3;
+                            size_t o = ((size_t)py * CB_FRAME_W + (size_t)px) * 3;
                             if (memcmp(fs + o, fb + o, 3) != 0)
                                 fail_msg("%s seed %d step %d pixel (%d, %d): swapped %d,%d,%d donor %d,%d,%d",
                                          game_mode_name(mode), 500 + s, t, px, py, fs[o], fs[o + 1], fs[o + 2],
@@ -464,17 +464,17 @@ static void test_sets_easy_and_errors(void **st) {
 static int colour_probs(void *self, int worker, const uint8_t *frames, int n, float *probs, cb_err *e) {
     (void)self, (void)worker, (void)e;
     for (int i = 0; i < n; i++) {
-        const uint8_t *f = frames + (size_t)i * GAME_OBS_BYTES;
-        double l[EVAL_NA], mx = -1e300, z = 0;
-        for (int a = 0; a < EVAL_NA; a++) {
+        const uint8_t *f = frames + (size_t)i * CB_FRAME_BYTES;
+        double l[CB_NUM_ACTIONS], mx = -1e300, z = 0;
+        for (int a = 0; a < CB_NUM_ACTIONS; a++) {
             long sum = 0;
             for (int y = a * 4; y < a * 4 + 4; y++)
-                for (int x = 0; x < GAME_OBS; x++) sum += f[((size_t)y * GAME_OBS + x) * 3 + a % 3];
-            l[a] = (double)sum / (4.0 * GAME_OBS * 16.0);
+                for (int x = 0; x < CB_FRAME_W; x++) sum += f[((size_t)y * CB_FRAME_W + x) * 3 + a % 3];
+            l[a] = (double)sum / (4.0 * CB_FRAME_W * 16.0);
             if (l[a] > mx) mx = l[a];
         }
-        for (int a = 0; a < EVAL_NA; a++) z += exp(l[a] - mx);
-        for (int a = 0; a < EVAL_NA; a++) probs[(size_t)i * EVAL_NA + a] = (float)(exp(l[a] - mx) / z);
+        for (int a = 0; a < CB_NUM_ACTIONS; a++) z += exp(l[a] - mx);
+        for (int a = 0; a < CB_NUM_ACTIONS; a++) probs[(size_t)i * CB_NUM_ACTIONS + a] = (float)(exp(l[a] - mx) / z);
     }
     return 0;
 }
@@ -483,7 +483,7 @@ static int colour_probs(void *self, int worker, const uint8_t *frames, int n, fl
 static int const_probs(void *self, int worker, const uint8_t *frames, int n, float *probs, cb_err *e) {
     (void)self, (void)worker, (void)frames, (void)e;
     for (int i = 0; i < n; i++)
-        for (int a = 0; a < EVAL_NA; a++) probs[(size_t)i * EVAL_NA + a] = a == 7 ? 0.5f : 0.5f / 14;
+        for (int a = 0; a < CB_NUM_ACTIONS; a++) probs[(size_t)i * CB_NUM_ACTIONS + a] = a == 7 ? 0.5f : 0.5f / 14;
     return 0;
 }
 
@@ -497,7 +497,7 @@ static eval_app_opts probe_opts(const eval_policy *pol, int mode, int threads) {
 
 static double kl_ref(const float *p, const float *q) {
     double s = 0;
-    for (int a = 0; a < EVAL_NA; a++) {
+    for (int a = 0; a < CB_NUM_ACTIONS; a++) {
         double pa = p[a], qa = q[a] > 1e-12f ? q[a] : 1e-12;
         if (pa > 0) s += pa * log(pa / qa);
     }
@@ -531,12 +531,12 @@ static void replay_level(const eval_app_level *r, const eval_app_opts *o, eval_a
     assert_int_equal(game_expert_init(&ex, NULL, &e), 0);
     cb_rng noise;
     cb_rng_seed2(&noise, o->seed, (uint64_t)r->seed);
-    uint8_t f[GAME_OBS_BYTES], g[GAME_OBS_BYTES];
-    float po[EVAL_NA], pv[EVAL_NA];
+    uint8_t f[CB_FRAME_BYTES], g[CB_FRAME_BYTES];
+    float po[CB_NUM_ACTIONS], pv[CB_NUM_ACTIONS];
     for (int64_t t = 0; t < o->states; t++) {
         game_env_render(&env, f);
         colour_probs(NULL, 0, f, 1, po, &e);
-        int label, ao = cb_argmax(po, EVAL_NA);
+        int label, ao = cb_argmax(po, CB_NUM_ACTIONS);
         game_expert_act(&ex, &env.level, &env.state, &label, &e);
         orig->n++;
         orig->correct += ao == label;
@@ -544,14 +544,14 @@ static void replay_level(const eval_app_level *r, const eval_app_opts *o, eval_a
         for (int k = 0; k < nv; k++) {
             game_render(g, &var[k], &env.state, &env.trails);
             colour_probs(NULL, 0, g, 1, pv, &e);
-            int av = cb_argmax(pv, EVAL_NA);
+            int av = cb_argmax(pv, CB_NUM_ACTIONS);
             seen->n++;
             seen->correct += av == label;
             seen->agree += av == ao;
             seen->kl += kl_ref(po, pv);
         }
         int executed = label;
-        if (cb_rng_uniform(&noise) < o->noise) executed = (int)cb_rng_below(&noise, GAME_NUM_ACTIONS);
+        if (cb_rng_uniform(&noise) < o->noise) executed = (int)cb_rng_below(&noise, CB_NUM_ACTIONS);
         game_env_step(&env, executed, NULL);
     }
     game_expert_free(&ex);

@@ -27,18 +27,18 @@
 static int colour_probs(void *self, int worker, const uint8_t *frames, int n, float *probs, cb_err *e) {
     (void)self, (void)worker, (void)e;
     for (int i = 0; i < n; i++) {
-        const uint8_t *f = frames + (size_t)i * GAME_OBS_BYTES;
-        double l[EVAL_NA], mx = -1e300, z = 0;
-        for (int a = 0; a < EVAL_NA; a++) {
+        const uint8_t *f = frames + (size_t)i * CB_FRAME_BYTES;
+        double l[CB_NUM_ACTIONS], mx = -1e300, z = 0;
+        for (int a = 0; a < CB_NUM_ACTIONS; a++) {
             long sum = 0;
             for (int y = a * 4; y < a * 4 + 4; y++)
-                for (int x = 0; x < GAME_OBS; x++) sum += f[((size_t)y * GAME_OBS + x) * 3 + (a + 1) % 3];
+                for (int x = 0; x < CB_FRAME_W; x++) sum += f[((size_t)y * CB_FRAME_W + x) * 3 + (a + 1) % 3];
             /* favour moving right a little, so some episodes end before the timeout */
-            l[a] = (double)sum / (4.0 * GAME_OBS * 16.0) + (a == 7 || a == 8 ? 3.0 : 0.0);
+            l[a] = (double)sum / (4.0 * CB_FRAME_W * 16.0) + (a == 7 || a == 8 ? 3.0 : 0.0);
             if (l[a] > mx) mx = l[a];
         }
-        for (int a = 0; a < EVAL_NA; a++) z += exp(l[a] - mx);
-        for (int a = 0; a < EVAL_NA; a++) probs[(size_t)i * EVAL_NA + a] = (float)(exp(l[a] - mx) / z);
+        for (int a = 0; a < CB_NUM_ACTIONS; a++) z += exp(l[a] - mx);
+        for (int a = 0; a < CB_NUM_ACTIONS; a++) probs[(size_t)i * CB_NUM_ACTIONS + a] = (float)(exp(l[a] - mx) / z);
     }
     return 0;
 }
@@ -60,13 +60,13 @@ static void replay(eval_level_result *r, int32_t seed, int mode, const game_appe
     cb_err e = {0};
     assert_int_equal(game_env_init(&env, seed, mode, &e), 0);
     assert_int_equal(game_level_set_appearance(&env.level, a, &e), 0);
-    uint8_t f[GAME_OBS_BYTES];
-    float p[EVAL_NA];
+    uint8_t f[CB_FRAME_BYTES];
+    float p[CB_NUM_ACTIONS];
     for (int t = 1;; t++) {
         game_env_render(&env, f);
         colour_probs(NULL, 0, f, 1, p, &e);
         game_step_out so;
-        game_env_step(&env, cb_argmax(p, EVAL_NA), &so);
+        game_env_step(&env, cb_argmax(p, CB_NUM_ACTIONS), &so);
         r->steps++;
         if (!so.done) continue;
         r->episodes = 1;

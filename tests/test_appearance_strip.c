@@ -29,17 +29,17 @@
 static int band_probs(void *self, int worker, const uint8_t *frames, int n, float *probs, cb_err *e) {
     (void)self, (void)worker, (void)e;
     for (int i = 0; i < n; i++) {
-        const uint8_t *f = frames + (size_t)i * GAME_OBS_BYTES;
-        float *p = probs + (size_t)i * EVAL_NA;
+        const uint8_t *f = frames + (size_t)i * CB_FRAME_BYTES;
+        float *p = probs + (size_t)i * CB_NUM_ACTIONS;
         double z = 0;
-        for (int a = 0; a < EVAL_NA; a++) {
+        for (int a = 0; a < CB_NUM_ACTIONS; a++) {
             long sum = 0;
-            for (int y = 0; y < GAME_OBS; y++)
-                for (int x = a * 4; x < a * 4 + 4; x++) sum += f[((size_t)y * GAME_OBS + x) * 3 + a % 3];
-            p[a] = (float)exp((double)sum / (GAME_OBS * 4 * 32.0));
+            for (int y = 0; y < CB_FRAME_H; y++)
+                for (int x = a * 4; x < a * 4 + 4; x++) sum += f[((size_t)y * CB_FRAME_W + x) * 3 + a % 3];
+            p[a] = (float)exp((double)sum / (CB_FRAME_W * 4 * 32.0));
             z += p[a];
         }
-        for (int a = 0; a < EVAL_NA; a++) p[a] = (float)(p[a] / z);
+        for (int a = 0; a < CB_NUM_ACTIONS; a++) p[a] = (float)(p[a] / z);
     }
     return 0;
 }
@@ -135,7 +135,7 @@ static void check_row(const eval_app_strip_row *w, const eval_app_opts *o, const
         assert_true(rc == 0 || rc == GAME_EXPERT_ENOPATH || rc == GAME_EXPERT_EBUDGET);
         if (t == w->step) break;
         int act = label;
-        if (cb_rng_uniform(&noise) < o->noise) act = (int)cb_rng_below(&noise, GAME_NUM_ACTIONS);
+        if (cb_rng_uniform(&noise) < o->noise) act = (int)cb_rng_below(&noise, CB_NUM_ACTIONS);
         game_env_step(env, act, NULL);
     }
     game_expert_free(&ex);
@@ -153,7 +153,7 @@ static void check_row(const eval_app_strip_row *w, const eval_app_opts *o, const
             assert_int_equal(w->action[k], -1);
             continue;
         }
-        uint8_t f[GAME_OBS_BYTES];
+        uint8_t f[CB_FRAME_BYTES];
         *V = env->level;
         if (k == EVAL_APP_SEEN) assert_int_equal(game_level_set_appearance(V, &seen, &e), 0);
         if (k == EVAL_APP_UNSEEN) {
@@ -164,10 +164,10 @@ static void check_row(const eval_app_strip_row *w, const eval_app_opts *o, const
             assert_false(sets->bg_seen[unseen.bg_index]);
         }
         game_render(f, V, &env->state, &env->trails);
-        assert_memory_equal(w->frame[k], f, GAME_OBS_BYTES);
-        float p[EVAL_NA];
+        assert_memory_equal(w->frame[k], f, CB_FRAME_BYTES);
+        float p[CB_NUM_ACTIONS];
         band_probs(NULL, 0, f, 1, p, &e);
-        assert_int_equal(w->action[k], cb_argmax(p, EVAL_NA));
+        assert_int_equal(w->action[k], cb_argmax(p, CB_NUM_ACTIONS));
     }
     free(env);
     free(V);
@@ -267,13 +267,13 @@ static void test_strip_sheet_and_file(void **st) {
             int x, y;
             eval_sheet_frame_xy(&sh, i, k, &x, &y);
             /* the frame, pixel for pixel */
-            for (int r = 0; r < GAME_OBS; r++)
-                assert_memory_equal(sh.rgb + ((size_t)(y + r) * sh.w + x) * 3, w->frame[k] + (size_t)r * GAME_OBS * 3,
-                                    GAME_OBS * 3);
+            for (int r = 0; r < CB_FRAME_H; r++)
+                assert_memory_equal(sh.rgb + ((size_t)(y + r) * sh.w + x) * 3, w->frame[k] + (size_t)r * CB_FRAME_W * 3,
+                                    CB_FRAME_W * 3);
             /* the label lines under it */
-            for (int r = y + GAME_OBS; r < y + GAME_OBS + 1 + 3 * 8 && r < sh.h; r++)
+            for (int r = y + CB_FRAME_W; r < y + CB_FRAME_W + 1 + 3 * 8 && r < sh.h; r++)
                 assert_memory_equal(sh.rgb + ((size_t)r * sh.w + x) * 3, want.rgb + ((size_t)r * sh.w + x) * 3,
-                                    GAME_OBS * 3);
+                                    CB_FRAME_W * 3);
         }
     }
     eval_sheet_free(&want);

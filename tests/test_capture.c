@@ -46,9 +46,9 @@ static void test_refdata_png_and_npz(void **st) {
     im.version = PNG_IMAGE_VERSION;
     assert_true(png_image_begin_read_from_file(&im, path));
     im.format = PNG_FORMAT_RGB;
-    uint8_t ref[DS_FRAME_BYTES];
+    uint8_t ref[CB_FRAME_BYTES];
     assert_true(png_image_finish_read(&im, NULL, ref, 0, NULL));
-    assert_memory_equal(l.frames + 3 * DS_FRAME_BYTES, ref, DS_FRAME_BYTES);
+    assert_memory_equal(l.frames + 3 * CB_FRAME_BYTES, ref, CB_FRAME_BYTES);
     assert_int_equal(l.label[0], 1);
     assert_int_equal(l.action[0], 1);
     ds_level_free(&l);
@@ -73,7 +73,7 @@ static void test_numpy_fixtures(void **st) {
     uint8_t *raw;
     size_t n;
     assert_int_equal(cb_read_file(FIX "/frames_42.raw", &raw, &n, &e), 0);
-    assert_int_equal(n, 5 * DS_FRAME_BYTES);
+    assert_int_equal(n, 5 * CB_FRAME_BYTES);
     assert_memory_equal(a.frames, raw, n);
     assert_memory_equal(b.frames, raw, n);
     assert_memory_equal(c.frames, raw, n);
@@ -193,14 +193,14 @@ static void test_png_encoder_roundtrip(void **st) {
     game_png_init(&enc);
     for (int k = 0; k < 2; k++) {
         int alpha = -1;
-        assert_int_equal(game_png_encode(&enc, img[k], GAME_OBS, GAME_OBS, &e), 0);
+        assert_int_equal(game_png_encode(&enc, img[k], CB_FRAME_W, CB_FRAME_H, &e), 0);
         assert_true(enc.n > 8 && !memcmp(enc.data, "\x89PNG", 4));
         assert_int_equal(capture_png_decode(enc.data, enc.n, "mem.png", back, &alpha, &e), 0);
         assert_memory_equal(back, img[k], CB_FRAME_BYTES);
         assert_int_equal(alpha, 0);
         char path[4200];
         snprintf(path, sizeof path, "%s/f%d.png", dir, k);
-        assert_int_equal(game_write_png(path, img[k], GAME_OBS, GAME_OBS, &e), 0);
+        assert_int_equal(game_write_png(path, img[k], CB_FRAME_W, CB_FRAME_H, &e), 0);
         uint8_t *file;
         size_t n;
         assert_int_equal(cb_read_file(path, &file, &n, &e), 0);
@@ -215,7 +215,7 @@ static void test_png_encoder_roundtrip(void **st) {
     uint8_t *first = malloc(n1);
     assert_non_null(first);
     memcpy(first, enc.data, n1);
-    assert_int_equal(game_png_encode(&enc, img[1], GAME_OBS, GAME_OBS, &e), 0);
+    assert_int_equal(game_png_encode(&enc, img[1], CB_FRAME_W, CB_FRAME_H, &e), 0);
     assert_int_equal(enc.n, n1);
     assert_memory_equal(enc.data, first, n1);
     free(first);
@@ -445,7 +445,7 @@ static unsigned s_pal(int x, int y, int c) { (void)c; return (unsigned)(x + y) %
 static const png_color PAL[5] = {{0, 0, 0}, {255, 0, 0}, {0, 255, 0}, {10, 20, 30}, {200, 100, 50}};
 
 static void expect_png(const char *path, int want_alpha, unsigned (*want)(int x, int y, int c)) {
-    uint8_t rgb[DS_FRAME_BYTES];
+    uint8_t rgb[CB_FRAME_BYTES];
     int alpha = -1;
     cb_err e = {0};
     if (capture_png_read(path, rgb, &alpha, &e)) fail_msg("%s", e.msg);
@@ -490,7 +490,7 @@ static void test_png_colour_types(void **st) {
     PNG_CASE("pal8trns", PNG_COLOR_TYPE_PALETTE, 8, 1, s_pal, PAL, 5, trns, 2, 1, w_pal);
 #undef PNG_CASE
     /* not a PNG, and a PNG cut inside its image data: named, no crash */
-    uint8_t rgb[DS_FRAME_BYTES];
+    uint8_t rgb[CB_FRAME_BYTES];
     int alpha;
     cb_err e = {0};
     assert_int_equal(capture_png_decode((const uint8_t *)"GIF89a....", 10, "x.png", rgb, &alpha, &e), CB_EFORMAT);
@@ -575,7 +575,7 @@ static void expect_frames(const ds_level *l, int64_t at, int k) {
         for (int y = 0; y < 64; y++)
             for (int x = 0; x < 64; x++)
                 for (int c = 0; c < 3; c++)
-                    assert_int_equal(l->frames[(size_t)(at + t) * DS_FRAME_BYTES + (size_t)(y * 64 + x) * 3 + c],
+                    assert_int_equal(l->frames[(size_t)(at + t) * CB_FRAME_BYTES + (size_t)(y * 64 + x) * 3 + c],
                                      (3 * x + 2 * y + 50 * c + 7 * t + 31 * k) % 256);
 }
 

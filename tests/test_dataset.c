@@ -22,9 +22,9 @@ static void fake_level(ds_level *l, int32_t seed, int64_t n) {
     cb_rng r;
     cb_rng_seed(&r, (uint64_t)seed);
     for (int64_t t = 0; t < n; t++) {
-        uint8_t *f = l->frames + (size_t)t * DS_FRAME_BYTES;
-        for (int k = 0; k < DS_FRAME_BYTES; k++) f[k] = (uint8_t)((k / 3 + t + (k % 3) * 40) & 0xff);
-        f[(t * 7) % DS_FRAME_BYTES] = (uint8_t)cb_rng_u32(&r);
+        uint8_t *f = l->frames + (size_t)t * CB_FRAME_BYTES;
+        for (int k = 0; k < CB_FRAME_BYTES; k++) f[k] = (uint8_t)((k / 3 + t + (k % 3) * 40) & 0xff);
+        f[(t * 7) % CB_FRAME_BYTES] = (uint8_t)cb_rng_u32(&r);
         l->label[t] = (uint8_t)cb_rng_below(&r, 15);
         l->action[t] = (uint8_t)cb_rng_below(&r, 15);
         l->reward[t] = t == n - 1 ? 10.0f : 0.0f;
@@ -37,7 +37,7 @@ static void fake_level(ds_level *l, int32_t seed, int64_t n) {
 static void same_level(const ds_level *a, const ds_level *b) {
     assert_int_equal(a->seed, b->seed);
     assert_int_equal(a->n, b->n);
-    assert_memory_equal(a->frames, b->frames, (size_t)a->n * DS_FRAME_BYTES);
+    assert_memory_equal(a->frames, b->frames, (size_t)a->n * CB_FRAME_BYTES);
     assert_memory_equal(a->label, b->label, (size_t)a->n);
     assert_memory_equal(a->action, b->action, (size_t)a->n);
     assert_memory_equal(a->done, b->done, (size_t)a->n);
@@ -313,7 +313,7 @@ static void test_iterate_frames(void **st) {
             int rc;
             while ((rc = ds_iter_next(it, &f, &e)) > 0) {
                 assert_int_equal(f.t, t);
-                assert_memory_equal(f.rgb, lv[i].frames + (size_t)t * DS_FRAME_BYTES, DS_FRAME_BYTES);
+                assert_memory_equal(f.rgb, lv[i].frames + (size_t)t * CB_FRAME_BYTES, CB_FRAME_BYTES);
                 assert_true(f.label == lv[i].label[t] && f.action == lv[i].action[t] && f.done == lv[i].done[t]);
                 assert_true(f.reward == lv[i].reward[t] && f.episode == lv[i].episode[t] && f.step == lv[i].step[t]);
                 t++;
@@ -381,7 +381,7 @@ static void test_shard_sizes(void **st) {
     /* a million frames claimed from a few hundred bytes: refused before allocating */
     memcpy(c, buf, n);
     nf = 1u << 20;
-    uint64_t raw = (uint64_t)nf * (15 + DS_FRAME_BYTES);
+    uint64_t raw = (uint64_t)nf * (15 + CB_FRAME_BYTES);
     patch_header(c, 28, &nf, 4);
     patch_header(c, 32, &raw, 8);
     assert_int_equal(ds_shard_decode(c, n, "s.cbs", &b, &e), CB_EFORMAT);
@@ -399,7 +399,7 @@ static void test_shard_sizes(void **st) {
     size_t sn;
     assert_int_equal(ds_shard_encode(&shorter, 0, 6, &sb, &sn, &e), 0);
     nf = 4;
-    raw = 4 * (uint64_t)(15 + DS_FRAME_BYTES);
+    raw = 4 * (uint64_t)(15 + CB_FRAME_BYTES);
     patch_header(sb, 28, &nf, 4);
     patch_header(sb, 32, &raw, 8);
     assert_int_equal(ds_shard_decode(sb, sn, "s.cbs", &b, &e), CB_EFORMAT);

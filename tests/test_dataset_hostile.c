@@ -109,7 +109,7 @@ static void make_level(ds_level *l, int32_t seed, int mode) {
     cb_err e = {0};
     assert_int_equal(ds_level_alloc(l, seed, mode, NFR, &e), 0);
     for (int64_t t = 0; t < NFR; t++) {
-        for (int k = 0; k < DS_FRAME_BYTES; k++) l->frames[(size_t)t * DS_FRAME_BYTES + k] = (uint8_t)(k * 7 + t * 13 + seed);
+        for (int k = 0; k < CB_FRAME_BYTES; k++) l->frames[(size_t)t * CB_FRAME_BYTES + k] = (uint8_t)(k * 7 + t * 13 + seed);
         l->label[t] = (uint8_t)((t * 5 + seed) % 15);
         l->action[t] = (uint8_t)((t * 3 + seed) % 15);
         l->episode[t] = t >= NFR / 2;

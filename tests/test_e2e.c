@@ -94,8 +94,8 @@ static void test_pipeline(void **st) {
     assert_int_equal(ev.train.frames, 120);
     assert_true(ev.gap == ev.train.acc - ev.test.acc);
     int64_t conf = 0;
-    for (int y = 0; y < MODEL_NA; y++)
-        for (int a = 0; a < MODEL_NA; a++) conf += ev.confusion[y][a];
+    for (int y = 0; y < CB_NUM_ACTIONS; y++)
+        for (int a = 0; a < CB_NUM_ACTIONS; a++) conf += ev.confusion[y][a];
     assert_int_equal(conf, 40);
 
     /* rollout: closed-loop play of unseen levels */

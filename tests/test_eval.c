@@ -33,8 +33,8 @@ static void test_wilson_and_mean(void **st) {
 }
 
 static void onehot(float *p, int a) {
-    for (int k = 0; k < EVAL_NA; k++) p[k] = 0.01f;
-    p[a] = 1 - 0.01f * (EVAL_NA - 1);
+    for (int k = 0; k < CB_NUM_ACTIONS; k++) p[k] = 0.01f;
+    p[a] = 1 - 0.01f * (CB_NUM_ACTIONS - 1);
 }
 
 static void test_accuracy_known_answers(void **st) {
@@ -45,13 +45,13 @@ static void test_accuracy_known_answers(void **st) {
     /* level 10: 4 frames, 3 right; level 11: 2 frames, 0 right, but one is
      * NOOP predicted for label 12 (merged-correct). */
     uint8_t l10[4] = {7, 7, 8, 1}, l11[2] = {12, 5};
-    float p10[4 * EVAL_NA], p11[2 * EVAL_NA];
-    onehot(p10 + 0 * EVAL_NA, 7);
-    onehot(p10 + 1 * EVAL_NA, 7);
-    onehot(p10 + 2 * EVAL_NA, 8);
-    onehot(p10 + 3 * EVAL_NA, 7);
-    onehot(p11 + 0 * EVAL_NA, 4);
-    onehot(p11 + 1 * EVAL_NA, 2);
+    float p10[4 * CB_NUM_ACTIONS], p11[2 * CB_NUM_ACTIONS];
+    onehot(p10 + 0 * CB_NUM_ACTIONS, 7);
+    onehot(p10 + 1 * CB_NUM_ACTIONS, 7);
+    onehot(p10 + 2 * CB_NUM_ACTIONS, 8);
+    onehot(p10 + 3 * CB_NUM_ACTIONS, 7);
+    onehot(p11 + 0 * CB_NUM_ACTIONS, 4);
+    onehot(p11 + 1 * CB_NUM_ACTIONS, 2);
     assert_int_equal(eval_acc_add(&a, 10, l10, p10, 4, &e), 0);
     assert_int_equal(eval_acc_add(&a, 11, l11, p11, 2, &e), 0);
     eval_acc_summary s;
@@ -84,10 +84,10 @@ static int toy_probs(void *self, int worker, const uint8_t *frames, int n, float
     (void)e;
     __atomic_add_fetch(&((toy_policy *)self)->calls, 1, __ATOMIC_RELAXED);
     for (int i = 0; i < n; i++) {
-        const uint8_t *f = frames + (size_t)i * GAME_OBS_BYTES;
-        int v = f[(20 * GAME_OBS + 40) * 3] + f[(40 * GAME_OBS + 40) * 3 + 1];
-        float *p = probs + (size_t)i * EVAL_NA;
-        for (int k = 0; k < EVAL_NA; k++) p[k] = 0;
+        const uint8_t *f = frames + (size_t)i * CB_FRAME_BYTES;
+        int v = f[(20 * CB_FRAME_W + 40) * 3] + f[(40 * CB_FRAME_W + 40) * 3 + 1];
+        float *p = probs + (size_t)i * CB_NUM_ACTIONS;
+        for (int k = 0; k < CB_NUM_ACTIONS; k++) p[k] = 0;
         p[8] = v > 200 ? 0.7f : 0.4f;
         p[7] = 1 - p[8];
     }
@@ -137,7 +137,7 @@ static void test_film_and_svg(void **st) {
     (void)st;
     int32_t seeds[3] = {1, 2, 3};
     int steps = 50;
-    uint8_t *film = calloc((size_t)3 * steps * GAME_OBS_BYTES, 1), act[150];
+    uint8_t *film = calloc((size_t)3 * steps * CB_FRAME_BYTES, 1), act[150];
     int len[3], outc[3];
     toy_policy tp = {0};
     eval_policy pol = {&tp, toy_probs};

@@ -245,7 +245,7 @@ static void test_verify_bounded(void **st) {
         ds_level l;
         cb_err e = {0};
         if (ds_level_alloc(&l, 3, 0, n, &e)) _exit(1);
-        memset(l.frames, 0, (size_t)n * DS_FRAME_BYTES);
+        memset(l.frames, 0, (size_t)n * CB_FRAME_BYTES);
         for (int64_t t = 0; t < n; t++) {
             l.label[t] = l.action[t] = (uint8_t)(t % 15);
             l.reward[t] = 0;

@@ -4,8 +4,9 @@
  * never a later module and never another module's private header; cli/ and
  * bench/ may include every public header, and cli/ bench/'s (coinbc bench
  * dispatches to it), never bench/ cli/'s (it parses options with
- * common/args.c). Also a self-test of the checker on
- * made-up includes, so the test can fail. */
+ * common/args.c). The shared facts of common/common.h (CB_NUM_ACTIONS,
+ * CB_FRAME_*) have one name each: no module defines an alias of them. Also
+ * a self-test of the checkers on made-up lines, so the test can fail. */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -85,6 +86,15 @@ static void read_modules(order *o, const char *root) {
     if (o->n < 2) fail_msg("%s: no MODULES line", path);
 }
 
+/* the shared fact a line renames (#define NAME CB_NUM_ACTIONS / CB_FRAME_*), or NULL */
+static char *alias_of_shared(const char *line) {
+    char name[128], value[128];
+    if (sscanf(line, " #define %127s %127s", name, value) != 2) return NULL;
+    if (!strncmp(name, "CB_", 3)) return NULL; /* the definitions themselves */
+    if (!strcmp(value, "CB_NUM_ACTIONS") || !strncmp(value, "CB_FRAME_", 9)) return strdup(value);
+    return NULL;
+}
+
 static int check_dir(const order *o, const char *root, const char *mod) {
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/%s", root, mod);
@@ -103,6 +113,13 @@ static int check_dir(const order *o, const char *root, const char *mod) {
         int ln = 0;
         while (fgets(line, sizeof line, f)) {
             ln++;
+            char *alias = alias_of_shared(line);
+            if (alias) {
+                printf("%s/%s:%d defines another name for %s: use %s itself (docs/ARCHITECTURE.md, common/)\n", mod,
+                       de->d_name, ln, alias, alias);
+                free(alias);
+                bad++;
+            }
             char inc[256];
             if (sscanf(line, " #include \"%255[^\"]\"", inc) != 1) continue;
             const char *why = violation(o, mod, inc);
@@ -146,6 +163,14 @@ static void test_checker_catches_violations(void **st) {
     assert_null(violation(&o, "cli", "bench/bench.h"));
     assert_non_null(violation(&o, "bench", "cli/cli.h")); /* the cycle bench -> cli */
     assert_non_null(violation(&o, "bench", "cli/policy.h"));
+    char *a = alias_of_shared("#define MODEL_NA CB_NUM_ACTIONS\n");
+    assert_non_null(a);
+    free(a);
+    a = alias_of_shared("  #define DS_W CB_FRAME_W /* the width */\n");
+    assert_non_null(a);
+    free(a);
+    assert_null(alias_of_shared("#define CB_FRAME_BYTES (CB_FRAME_W * CB_FRAME_H * CB_FRAME_C)\n"));
+    assert_null(alias_of_shared("#define GAME_TIMEOUT 1000\n"));
 }
 
 int main(void) {

@@ -433,8 +433,8 @@ static void test_predict_equals_per_frame(void **st) {
     uint8_t *frames = malloc((size_t)N * CB_FRAME_BYTES), labels[N], act[N];
     assert_non_null(frames);
     for (size_t i = 0; i < (size_t)N * CB_FRAME_BYTES; i++) frames[i] = (uint8_t)cb_rng_u32(&r);
-    for (int i = 0; i < N; i++) labels[i] = (uint8_t)cb_rng_below(&r, MODEL_NA);
-    static float probs[N * MODEL_NA];
+    for (int i = 0; i < N; i++) labels[i] = (uint8_t)cb_rng_below(&r, CB_NUM_ACTIONS);
+    static float probs[N * CB_NUM_ACTIONS];
     assert_int_equal(model_set_batch(&a, 5, &e), 0);
     model_predict_io io = {.probs = probs, .actions = act, .labels = labels};
     assert_int_equal(model_predict(&a, frames, N, &io, &e), 0);
@@ -446,8 +446,8 @@ static void test_predict_equals_per_frame(void **st) {
         int c;
         loss += model_loss(&b, labels + i, 1, &c);
         hits += c;
-        for (int k = 0; k < MODEL_NA; k++) assert_float_equal(probs[i * MODEL_NA + k], b.probs[k], 1e-6);
-        assert_int_equal(act[i], cb_argmax(b.probs, MODEL_NA));
+        for (int k = 0; k < CB_NUM_ACTIONS; k++) assert_float_equal(probs[i * CB_NUM_ACTIONS + k], b.probs[k], 1e-6);
+        assert_int_equal(act[i], cb_argmax(b.probs, CB_NUM_ACTIONS));
     }
     assert_int_equal(io.correct, hits);
     assert_float_equal(io.loss_sum, loss, 1e-9 * N * (1 + loss));

@@ -226,9 +226,9 @@ static void make_levels(ds_level *lv, int n, const int *frames, int32_t seed0) {
         cb_rng r;
         cb_rng_seed2(&r, 31, (uint64_t)(seed0 + i));
         for (int f = 0; f < frames[i]; f++) {
-            uint8_t *px = lv[i].frames + (size_t)f * DS_FRAME_BYTES;
+            uint8_t *px = lv[i].frames + (size_t)f * CB_FRAME_BYTES;
             int lab = (int)cb_rng_below(&r, 3);
-            for (int k = 0; k < DS_FRAME_BYTES; k++) px[k] = (uint8_t)(cb_rng_below(&r, 64) + 60 * lab);
+            for (int k = 0; k < CB_FRAME_BYTES; k++) px[k] = (uint8_t)(cb_rng_below(&r, 64) + 60 * lab);
             lv[i].label[f] = lv[i].action[f] = (uint8_t)lab;
             lv[i].reward[f] = 0;
             lv[i].done[f] = f == frames[i] - 1;

@@ -160,7 +160,7 @@ static int replay_level(const char *dir, int32_t level, int mode, int n) {
         assert_int_equal(r->step, t);
         assert_int_equal(r->action, r->label);
         assert_true(r->label >= 0 && r->label <= 8);
-        assert_true(r->executed >= 0 && r->executed < GAME_NUM_ACTIONS);
+        assert_true(r->executed >= 0 && r->executed < CB_NUM_ACTIONS);
         assert_int_equal(r->episode, env.episode);
         assert_int_equal(r->episode_step, env.state.time);
         assert_int_equal(game_expert_canonical(&env.level, &env.state, r->label), r->label);
@@ -196,12 +196,12 @@ static void test_eps0_executed_equals_label(void **st) {
     /* frame 0 is the engine's first observation, byte for byte as game_write_png writes it */
     static game_env env;
     assert_int_equal(game_env_init(&env, 17, GAME_EASY, &e), 0);
-    uint8_t rgb[GAME_OBS_BYTES];
+    uint8_t rgb[CB_FRAME_BYTES];
     game_env_render(&env, rgb);
     char ref[4300], frame[4300];
     snprintf(ref, sizeof ref, "%s/ref.png", root);
     snprintf(frame, sizeof frame, "%s/level_17/frame_000000.png", a);
-    assert_int_equal(game_write_png(ref, rgb, GAME_OBS, GAME_OBS, &e), 0);
+    assert_int_equal(game_write_png(ref, rgb, CB_FRAME_W, CB_FRAME_H, &e), 0);
     size_t n1, n2;
     uint8_t *f1 = slurp(ref, &n1), *f2 = slurp(frame, &n2);
     assert_non_null(f1);

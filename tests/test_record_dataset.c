@@ -60,9 +60,9 @@ static void test_record_to_dataset(void **st) {
     /* replay the executed actions: same rewards, dones and episode steps; frame 0 is the reset frame */
     static game_env env;
     assert_int_equal(game_env_init(&env, 5, GAME_HARD, &e), 0);
-    uint8_t rgb[GAME_OBS_BYTES];
+    uint8_t rgb[CB_FRAME_BYTES];
     game_env_render(&env, rgb);
-    assert_memory_equal(rgb, l.frames, GAME_OBS_BYTES);
+    assert_memory_equal(rgb, l.frames, CB_FRAME_BYTES);
     for (int64_t t = 0; t < l.n; t++) {
         assert_int_equal(l.step[t], env.state.time);
         game_step_out o;

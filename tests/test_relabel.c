@@ -42,9 +42,9 @@ static void make_dataset(const char *path) {
         cb_rng r;
         cb_rng_seed(&r, 100 + (uint64_t)i);
         for (int64_t t = 0; t < NFR; t++) {
-            uint8_t *f = l.frames + (size_t)t * DS_FRAME_BYTES;
-            for (int k = 0; k < DS_FRAME_BYTES; k++) f[k] = (uint8_t)((k / 3 + t * (i + 1)) & 0xff);
-            f[(t * 131) % DS_FRAME_BYTES] = (uint8_t)cb_rng_u32(&r);
+            uint8_t *f = l.frames + (size_t)t * CB_FRAME_BYTES;
+            for (int k = 0; k < CB_FRAME_BYTES; k++) f[k] = (uint8_t)((k / 3 + t * (i + 1)) & 0xff);
+            f[(t * 131) % CB_FRAME_BYTES] = (uint8_t)cb_rng_u32(&r);
             l.label[t] = cb_rng_below(&r, 4) ? 7 : (uint8_t)cb_rng_below(&r, 9);
             l.action[t] = (uint8_t)cb_rng_below(&r, 15);
             l.done[t] = t % 100 == 99;
@@ -113,7 +113,7 @@ static void test_relabel_levels(void **st) {
         load(ri, s, &a);
         load(ro, s, &b);
         assert_int_equal(a.n, b.n);
-        assert_memory_equal(a.frames, b.frames, (size_t)a.n * DS_FRAME_BYTES);
+        assert_memory_equal(a.frames, b.frames, (size_t)a.n * CB_FRAME_BYTES);
         assert_memory_equal(a.action, b.action, (size_t)a.n);
         assert_memory_equal(a.done, b.done, (size_t)a.n);
         assert_memory_equal(a.reward, b.reward, sizeof(float) * (size_t)a.n);

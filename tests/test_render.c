@@ -31,7 +31,7 @@ static uint64_t fnv(const uint8_t *p, size_t n) {
     return h;
 }
 
-static const uint8_t *px(const uint8_t *rgb, int x, int y) { return rgb + ((size_t)y * GAME_OBS + x) * 3; }
+static const uint8_t *px(const uint8_t *rgb, int x, int y) { return rgb + ((size_t)y * CB_FRAME_W + x) * 3; }
 static int same(const uint8_t *a, const uint8_t *b) { return a[0] == b[0] && a[1] == b[1] && a[2] == b[2]; }
 
 /* A hand-built level: border walls, an empty inside, no entities. */
@@ -131,7 +131,7 @@ static void test_cells_match_painter(void **st) {
     cb_rng_seed(&r, 12345);
     static const uint8_t K[] = {GAME_SPACE, GAME_SPACE, GAME_SPACE, GAME_WALL_MID, GAME_WALL_TOP,
                                 GAME_LAVA_MID, GAME_LAVA_TOP, GAME_ENEMY_BARRIER};
-    uint8_t a[GAME_OBS_BYTES], b[GAME_OBS_BYTES];
+    uint8_t a[CB_FRAME_BYTES], b[CB_FRAME_BYTES];
     int mismatches = 0, frames = 0;
     for (int lev = 0; lev < 6; lev++) {
         blank_level(&L, &s, lev % 2 ? GAME_HARD : GAME_EASY);
@@ -171,7 +171,7 @@ static void test_agent_centred(void **st) {
     (void)st;
     static game_level L;
     game_state s;
-    uint8_t a[GAME_OBS_BYTES], b[GAME_OBS_BYTES];
+    uint8_t a[CB_FRAME_BYTES], b[CB_FRAME_BYTES];
     blank_level(&L, &s, GAME_HARD);
     static const float pos[][2] = {{20.5f, 20.6f}, {20.13f, 7.77f}, {33.91f, 40.05f}};
     for (int k = 0; k < 3; k++) {
@@ -198,7 +198,7 @@ static void test_wall_columns(void **st) {
     (void)st;
     static game_level L;
     game_state s;
-    uint8_t a[GAME_OBS_BYTES], b[GAME_OBS_BYTES];
+    uint8_t a[CB_FRAME_BYTES], b[CB_FRAME_BYTES];
     blank_level(&L, &s, GAME_EASY);
     /* a wall cell right of the agent, at several sub-pixel offsets */
     for (int k = 0; k < 40; k++) {
@@ -245,7 +245,7 @@ static void test_mirror_and_pose(void **st) {
     (void)st;
     static game_level L;
     game_state s;
-    uint8_t a[GAME_OBS_BYTES], b[GAME_OBS_BYTES];
+    uint8_t a[CB_FRAME_BYTES], b[CB_FRAME_BYTES];
     blank_level(&L, &s, GAME_EASY);
     int na, nb, xa, xb;
     s.mirror = 0;
@@ -263,7 +263,7 @@ static void test_mirror_and_pose(void **st) {
     st1.ax = 0, st1.agent.vx = 0, st1.time = 3;
     w1.ax = 1, w1.agent.vx = 0.2f, w1.time = 3;
     w2 = w1, w2.time = 7;
-    uint8_t c[GAME_OBS_BYTES];
+    uint8_t c[CB_FRAME_BYTES];
     game_render(a, &L, &st1, NULL);
     game_render(b, &L, &w1, NULL);
     game_render(c, &L, &w2, NULL);
@@ -290,7 +290,7 @@ static void test_saw_frames(void **st) {
     (void)st;
     static game_level L;
     game_state s;
-    uint8_t a[GAME_OBS_BYTES], b[GAME_OBS_BYTES], c[GAME_OBS_BYTES];
+    uint8_t a[CB_FRAME_BYTES], b[CB_FRAME_BYTES], c[CB_FRAME_BYTES];
     blank_level(&L, &s, GAME_EASY);
     L.nstatics = 1;
     L.statics[0] = (game_static){GAME_ENT_SAW, 0, 22.5f, 20.5f};
@@ -313,7 +313,7 @@ static void test_enemy_frames(void **st) {
     (void)st;
     static game_level L;
     game_state s;
-    uint8_t a[GAME_OBS_BYTES], b[GAME_OBS_BYTES];
+    uint8_t a[CB_FRAME_BYTES], b[CB_FRAME_BYTES];
     blank_level(&L, &s, GAME_HARD);
     L.nenemies = 1;
     L.enemy_theme[0] = 2;
@@ -351,7 +351,7 @@ static void test_themes(void **st) {
     (void)st;
     static game_level L;
     game_state s;
-    static uint8_t f[ART_NBG][GAME_OBS_BYTES];
+    static uint8_t f[ART_NBG][CB_FRAME_BYTES];
     blank_level(&L, &s, GAME_HARD);
     for (int x = 10; x < 30; x++) L.grid[17][x] = GAME_WALL_TOP, L.grid[16][x] = GAME_WALL_MID;
     L.nstatics = 1;
@@ -364,7 +364,7 @@ static void test_themes(void **st) {
         for (int k = 0; k < (n); k++) {                                                                \
             field = k;                                                                                 \
             game_render(f[k], &L, &s, NULL);                                                           \
-            for (int m = 0; m < k; m++) assert_memory_not_equal(f[k], f[m], GAME_OBS_BYTES);           \
+            for (int m = 0; m < k; m++) assert_memory_not_equal(f[k], f[m], CB_FRAME_BYTES);           \
         }                                                                                              \
         field = 0;                                                                                     \
     } while (0)
@@ -384,7 +384,7 @@ static void test_themes(void **st) {
     game_render(f[0], &L, &s, NULL);
     L.bg_index = 17, L.wall_theme = 3, L.player_theme = 2;
     game_render(f[1], &L, &s, NULL);
-    assert_memory_equal(f[0], f[1], GAME_OBS_BYTES);
+    assert_memory_equal(f[0], f[1], CB_FRAME_BYTES);
 }
 
 /* ---- trails ------------------------------------------------------------------------ */
@@ -394,7 +394,7 @@ static void test_trails(void **st) {
     static game_level L;
     game_state s;
     static game_trails tr;
-    uint8_t a[GAME_OBS_BYTES], b[GAME_OBS_BYTES];
+    uint8_t a[CB_FRAME_BYTES], b[CB_FRAME_BYTES];
     blank_level(&L, &s, GAME_EASY);
     L.nenemies = 2;
     s.enemy[0] = (game_body){23.5f, 20.5f, 0.15f, 0};
@@ -412,7 +412,7 @@ static void test_trails(void **st) {
         game_render(a, &L, &s, &tr);
         int gain = 0, x0, x1, y0, y1;
         int n = diff_box(a, b, &x0, &x1, &y0, &y1);
-        for (int i = 0; i < GAME_OBS_BYTES; i++) gain = a[i] - b[i] > gain ? a[i] - b[i] : gain; /* alpha */
+        for (int i = 0; i < CB_FRAME_BYTES; i++) gain = a[i] - b[i] > gain ? a[i] - b[i] : gain; /* alpha */
         if (age < GAME_TRAIL_LIFE) {
             assert_true(n > 0);
             assert_true(gain > 0 && gain < prev); /* a white disc that fades */
@@ -490,7 +490,7 @@ static void *render_job(void *v) {
     uint64_t h = 0;
     for (int32_t k = 0; k < 8; k++) {
         if (game_level_generate(&L, &s, j->seed + k, GAME_HARD, &e)) return NULL;
-        uint8_t rgb[GAME_OBS_BYTES];
+        uint8_t rgb[CB_FRAME_BYTES];
         game_render(rgb, &L, &s, NULL);
         h = h * 31 + fnv(rgb, sizeof rgb);
     }
@@ -558,7 +558,7 @@ static void test_golden(void **st) {
     static const int32_t seeds[] = {0, 1, 5, 160, 720, 5000};
     static const int steps[] = {0, 12, 40};
     static game_env env;
-    uint8_t rgb[GAME_OBS_BYTES];
+    uint8_t rgb[CB_FRAME_BYTES];
     int print = getenv("COINBC_PRINT_GOLDEN") != NULL, bad = 0, k = 0, ng = (int)(sizeof GOLDEN / sizeof GOLDEN[0]);
     cb_err e = {0};
     for (int mode = 0; mode < 2; mode++)

@@ -361,8 +361,8 @@ static run_eval sample_eval(int train) {
         v.train = (run_eval_set){64, 12800, 0.9, 0.92, 0.25, 0.89, 0.03};
         v.gap = v.train.acc - v.test.acc;
     }
-    for (int y = 0; y < MODEL_NA; y++)
-        for (int p = 0; p < MODEL_NA; p++) v.confusion[y][p] = y * 100 + p;
+    for (int y = 0; y < CB_NUM_ACTIONS; y++)
+        for (int p = 0; p < CB_NUM_ACTIONS; p++) v.confusion[y][p] = y * 100 + p;
     return v;
 }
 

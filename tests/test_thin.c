@@ -166,11 +166,11 @@ static void test_level_show(void **st) {
     assert_int_equal(s.saws, saws);
     assert_string_equal(s.themes.bg, game_level_theme_names(L).bg);
     /* the observation is the one game_render draws, encoded as game/png.c does */
-    uint8_t rgb[GAME_OBS_BYTES];
+    uint8_t rgb[CB_FRAME_BYTES];
     game_render(rgb, L, &init, NULL);
     game_png p;
     game_png_init(&p);
-    assert_int_equal(game_png_encode(&p, rgb, GAME_OBS, GAME_OBS, &e), 0);
+    assert_int_equal(game_png_encode(&p, rgb, CB_FRAME_W, CB_FRAME_H, &e), 0);
     uint8_t *file;
     size_t n;
     assert_int_equal(cb_read_file(png, &file, &n, &e), 0);
@@ -305,7 +305,7 @@ static void test_data_entry_points(void **st) {
     assert_true(in.frames == 24);
     assert_int_equal(in.modes[1], 4);
     int64_t hl = 0, hx = 0;
-    for (int k = 0; k < DS_NUM_ACTIONS; k++) hl += in.label_hist[k], hx += in.executed_hist[k];
+    for (int k = 0; k < CB_NUM_ACTIONS; k++) hl += in.label_hist[k], hx += in.executed_hist[k];
     assert_true(hl == 24 && hx == 24);
     assert_non_null(strstr(ds_source(in.r), "record: expert play of easy levels 0-3, noise 0.2, seed 1"));
     ds_info_close(&in);

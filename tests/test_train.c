@@ -417,7 +417,7 @@ static void make_levels(ds_level *lv, int n, int frames, int32_t seed0) {
         cb_rng_seed2(&r, 77, (uint64_t)(seed0 + i));
         uint8_t bg[3] = {(uint8_t)cb_rng_below(&r, 120), (uint8_t)cb_rng_below(&r, 120), (uint8_t)cb_rng_below(&r, 120)};
         for (int f = 0; f < frames; f++) {
-            uint8_t *px = lv[i].frames + (size_t)f * DS_FRAME_BYTES;
+            uint8_t *px = lv[i].frames + (size_t)f * CB_FRAME_BYTES;
             int lab = (int)cb_rng_below(&r, 3);
             int x0 = lab * 21 + (int)cb_rng_below(&r, 8), y0 = (int)cb_rng_below(&r, 50);
             for (int y = 0; y < 64; y++)

@@ -49,7 +49,7 @@ static void write_data(const char *path, int32_t seed0, int n, int mode, int fra
         cb_rng r;
         cb_rng_seed2(&r, salt, (uint64_t)seed);
         for (int64_t f = 0; f < nf; f++) {
-            for (int k = 0; k < DS_FRAME_BYTES; k += 4) l.frames[(size_t)f * DS_FRAME_BYTES + k] = (uint8_t)cb_rng_below(&r, 256);
+            for (int k = 0; k < CB_FRAME_BYTES; k += 4) l.frames[(size_t)f * CB_FRAME_BYTES + k] = (uint8_t)cb_rng_below(&r, 256);
             l.label[f] = l.action[f] = (uint8_t)cb_rng_below(&r, 3);
             l.reward[f] = 0;
             l.done[f] = f == nf - 1;

@@ -125,7 +125,7 @@ static int check_opts(const train_opts *o, const ds_level *train, int n_train, c
         if (train[i].n < 1) return cb_fail(e, CB_EARG, "train: level %d has no frames", train[i].seed);
         if (train[i].n > UINT32_MAX) return cb_fail(e, CB_EARG, "train: level %d has too many frames", train[i].seed);
         for (int64_t f = 0; train[i].label && f < train[i].n; f++) /* a level not loaded yet is checked by ds_load */
-            if (train[i].label[f] >= MODEL_NA)
+            if (train[i].label[f] >= CB_NUM_ACTIONS)
                 return cb_fail(e, CB_EFORMAT, "train: level %d frame %lld: label %d is not an action 0..14", train[i].seed,
                                (long long)f, train[i].label[f]);
         if (train[i].n < train[shortest].n) shortest = i;
@@ -143,7 +143,7 @@ static int check_opts(const train_opts *o, const ds_level *train, int n_train, c
     }
     for (int i = 0; i < n_val; i++)
         for (int64_t f = 0; val[i].label && f < val[i].n; f++)
-            if (val[i].label[f] >= MODEL_NA)
+            if (val[i].label[f] >= CB_NUM_ACTIONS)
                 return cb_fail(e, CB_EFORMAT, "train: validation level %d frame %lld: label %d is not an action 0..14",
                                val[i].seed, (long long)f, val[i].label[f]);
     *total_frames = tf;
@@ -315,7 +315,7 @@ static int setup(trainer *t, cb_err *e) {
     model_set_threads(&t->m, o->threads > 0 ? o->threads : cb_default_threads());
     size_t P = t->m.nparams;
     t->mem = malloc(sizeof(float) * (P * ((size_t)t->L + 1) + (size_t)t->m.ntensors * 2));
-    t->frames = malloc((size_t)t->nl * t->B * DS_FRAME_BYTES);
+    t->frames = malloc((size_t)t->nl * t->B * CB_FRAME_BYTES);
     t->labels = malloc((size_t)t->nl * t->B);
     t->perm = malloc(sizeof(int) * (size_t)t->n_train);
     if (t->R > 1) {
@@ -347,7 +347,7 @@ static int level_data(trainer *t, int i, const ds_level **out, cb_err *e) {
             return cb_fail(e, CB_EFORMAT, "train: level %d has %lld frames, the manifest said %lld", seed,
                            (long long)t->cache[i].n, (long long)t->train[i].n);
         for (int64_t f = 0; f < t->cache[i].n; f++)
-            if (t->cache[i].label[f] >= MODEL_NA)
+            if (t->cache[i].label[f] >= CB_NUM_ACTIONS)
                 return cb_fail(e, CB_EFORMAT, "train: level %d frame %lld: label %d is not an action 0..14", seed,
                                (long long)f, t->cache[i].label[f]);
     }
@@ -406,8 +406,8 @@ static int plan_batch(trainer *t, int64_t epoch, cb_err *e) {
         if ((rc = level_data(t, li, &lv, e))) return rc;
         const uint32_t *fr = t->plan.frame + (size_t)(s * L + l) * B;
         for (int b = 0; b < B; b++) {
-            memcpy(t->frames + (size_t)((l - l0) * B + b) * DS_FRAME_BYTES, lv->frames + (size_t)fr[b] * DS_FRAME_BYTES,
-                   DS_FRAME_BYTES);
+            memcpy(t->frames + (size_t)((l - l0) * B + b) * CB_FRAME_BYTES, lv->frames + (size_t)fr[b] * CB_FRAME_BYTES,
+                   CB_FRAME_BYTES);
             t->labels[(l - l0) * B + b] = lv->label[fr[b]];
         }
         if (t->o->on_frames) t->o->on_frames(t->o->ctx, t->st.step + 1, li, fr, B);
@@ -431,8 +431,8 @@ static int replace_batch(trainer *t, cb_err *e) {
         for (int b = 0; b < B; b++) {
             int64_t f = (int64_t)cb_rng_below(&t->st.rng, (uint32_t)lv->n);
             if (!own) continue;
-            memcpy(t->frames + (size_t)((l - l0) * B + b) * DS_FRAME_BYTES, lv->frames + (size_t)f * DS_FRAME_BYTES,
-                   DS_FRAME_BYTES);
+            memcpy(t->frames + (size_t)((l - l0) * B + b) * CB_FRAME_BYTES, lv->frames + (size_t)f * CB_FRAME_BYTES,
+                   CB_FRAME_BYTES);
             t->labels[(l - l0) * B + b] = lv->label[f];
         }
     }

@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t n;
     if (ds_shard_encode(&l, 0, 1, &buf, &n, &e) == 0) {
         if (ds_shard_decode(buf, n, "again.cbs", &m, &e) != 0) abort();
-        if (m.n != l.n || memcmp(m.frames, l.frames, (size_t)l.n * DS_FRAME_BYTES) != 0 ||
+        if (m.n != l.n || memcmp(m.frames, l.frames, (size_t)l.n * CB_FRAME_BYTES) != 0 ||
             memcmp(m.label, l.label, (size_t)l.n) != 0 || memcmp(m.step, l.step, 4 * (size_t)l.n) != 0)
             abort();
         ds_level_free(&m);
