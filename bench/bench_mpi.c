@@ -39,9 +39,9 @@ int bench_mpi(int argc, char **argv) {
     if (train_method_parse(method_s, &method)) return bench_error("bench mpi", "unknown --method '%s'", method_s), 2;
     int nl = L / P, l0 = me * nl, n = nl * B;
     model m;
-    model_config cfg;
+    model_net_desc cfg;
     cb_err e = {0};
-    if (model_config_default(&cfg, net)) return bench_error("bench mpi", "unknown --net '%s'", net), 2;
+    if (model_net_default(&cfg, net)) return bench_error("bench mpi", "unknown --net '%s'", net), 2;
     if (model_init(&m, &cfg, &e)) return bench_fail("bench mpi", &e);
     model_set_threads(&m, threads);
     cb_rng r;

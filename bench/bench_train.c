@@ -141,9 +141,9 @@ int bench_train(int argc, char **argv) {
     if (rc) return rc > 0 ? 0 : 2;
     if (L < 1 || B < 1 || steps < 1 || threads < 1 || tile < 0) return bench_error("bench train", "sizes must be positive"), 2;
     model m;
-    model_config cfg;
+    model_net_desc cfg;
     cb_err e = {0};
-    if (model_config_default(&cfg, net)) return bench_error("bench train", "unknown --net '%s'", net), 2;
+    if (model_net_default(&cfg, net)) return bench_error("bench train", "unknown --net '%s'", net), 2;
     if (model_init(&m, &cfg, &e)) return bench_fail("bench train", &e);
     model_set_threads(&m, threads);
     m.tile_floats = (size_t)tile;

@@ -72,7 +72,7 @@ static void free_levels(ds_level *l, int n) {
 }
 
 /* seconds per training step on this model shape: frames of the first level, the trial's method */
-static double step_seconds(const model_config *cfg, const train_opts *o, const ds_level *lv, int nlv, int threads,
+static double step_seconds(const model_net_desc *cfg, const train_opts *o, const ds_level *lv, int nlv, int threads,
                            double *val_s, const ds_level *val, int n_val, cb_err *e) {
     model m;
     if (model_init(&m, cfg, e)) return -1;
@@ -151,7 +151,7 @@ int bench_trial(int argc, char **argv) {
         return bench_error("bench trial", "--epochs (1..256), sizes, --trials and --full-epochs must be positive"), 2;
     train_opts o;
     memset(&o, 0, sizeof o);
-    if (model_config_default(&o.net, net)) return bench_error("bench trial", "unknown --net '%s'", net), 2;
+    if (model_net_default(&o.net, net)) return bench_error("bench trial", "unknown --net '%s'", net), 2;
     if (train_method_parse(method, &o.comb.method)) return bench_error("bench trial", "unknown --method '%s'", method), 2;
     o.comb.tau = tau, o.comb.sand_k = 1, o.comb.rescale = 1, o.comb.threads = threads;
     o.epochs = epochs, o.lr = 5e-4, o.lr_decay = 1, o.wd_mode = TRAIN_WD_L2;

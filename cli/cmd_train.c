@@ -39,7 +39,7 @@ static void print_epoch(void *ctx, const train_epoch_stats *s) {
 static void print_start(void *ctx, const train_opts *o, int ntr, int nva) {
     (void)ctx;
     fprintf(stderr, "train: %d training levels, %d validation levels, %s, method %s (tau %g), %d x %d per batch\n", ntr, nva,
-            model_net_name(o->net.net), run_method_name(o->comb.method), o->comb.tau, o->batch_levels, o->batch_frames);
+            model_net_name(o->net.kind), run_method_name(o->comb.method), o->comb.tau, o->batch_levels, o->batch_frames);
 }
 
 static const char SUMMARY[] =
@@ -155,7 +155,7 @@ static int print_result(const train_command_result *r, const char *out, int resu
                  res->best_val_loss);
     else snprintf(val_text, sizeof val_text, "val acc %.4f (best %.4f)", res->val_acc, res->best_val_acc);
     printf("trained %s (%s, tau %g) for %d epochs, %lld steps in %.1f s (%.0f samples/s): train acc %.4f, %s -> %s\n",
-           model_net_name(r->o.net.net), run_method_name(r->o.comb.method), r->o.comb.tau, res->epochs_done,
+           model_net_name(r->o.net.kind), run_method_name(r->o.comb.method), r->o.comb.tau, res->epochs_done,
            (long long)res->steps, res->seconds, res->samples_per_s, res->train_acc, val_text, out);
     return 0;
 }

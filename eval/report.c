@@ -627,7 +627,7 @@ int eval_report_write(const char *path, const char *const *runs, int nruns, cb_e
                "<th>random</th></tr>\n");
     for (int i = 0; i < nruns; i++) {
         run_data *r = &rd[i];
-        const char *net = r->has_config ? model_net_name(r->config.net.net) : "-";
+        const char *net = r->has_config ? model_net_name(r->config.net.kind) : "-";
         fprintf(f, "<tr>");
         name_cell(f, r);
         fprintf(f, "<td class=\"l\">");

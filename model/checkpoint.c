@@ -24,7 +24,8 @@
 typedef struct {
     char magic[8];
     uint32_t version, header_size;
-    int32_t net, c0, c1, c2, hidden, pad;
+    int32_t net, channels[MODEL_NET_MAX_STAGES], hidden; /* the network description (ck_net_encode) */
+    int32_t pad;                                         /* 0 (another MODEL_NET_MAX_STAGES is another layout) */
     uint64_t nparams;
     int64_t step, epoch;
     uint64_t rng[4];
@@ -35,6 +36,20 @@ typedef struct {
 } ck_header; /* little-endian x86-64 layout, 168 bytes */
 _Static_assert(sizeof(ck_header) == 168, "checkpoint header layout");
 
+/* The network description into the header and out of it. */
+static void ck_net_encode(ck_header *h, const model_net_desc *c) {
+    h->net = c->kind;
+    for (int i = 0; i < MODEL_NET_MAX_STAGES; i++) h->channels[i] = c->channels[i];
+    h->hidden = c->hidden;
+}
+
+static void ck_net_decode(model_net_desc *c, const ck_header *h) {
+    memset(c, 0, sizeof *c);
+    c->kind = h->net;
+    for (int i = 0; i < MODEL_NET_MAX_STAGES; i++) c->channels[i] = h->channels[i];
+    c->hidden = h->hidden;
+}
+
 int model_save(const model *m, const model_ckpt_state *st, const char *path, cb_err *e) {
     ck_header h;
     memset(&h, 0, sizeof h);
@@ -42,11 +57,7 @@ int model_save(const model *m, const model_ckpt_state *st, const char *path, cb_
     h.extra = st->has_state ? CK_EXTRA_STATE : 0;
     h.version = h.extra ? 2 : 1;
     h.header_size = sizeof h;
-    h.net = m->cfg.net;
-    h.c0 = m->cfg.channels[0];
-    h.c1 = m->cfg.channels[1];
-    h.c2 = m->cfg.channels[2];
-    h.hidden = m->cfg.hidden;
+    ck_net_encode(&h, &m->cfg);
     h.nparams = m->nparams;
     h.step = st->step;
     h.epoch = st->epoch;
@@ -91,14 +102,16 @@ static int ck_header_check(const ck_header *h, const char *path, size_t *bytes, 
 
 /* The network the header names must build exactly nparams parameters
  * (planned, nothing allocated); *cfg gets it. */
-static int ck_plan_check(const ck_header *h, const char *path, model_config *cfg, cb_err *e) {
-    model_config c = {h->net, {h->c0, h->c1, h->c2}, h->hidden};
+static int ck_plan_check(const ck_header *h, const char *path, model_net_desc *cfg, cb_err *e) {
+    model_net_desc c;
+    ck_net_decode(&c, h);
     model plan;
     if (model_plan(&plan, &c, e)) return cb_err_prefix(e, "%s: ", path);
+    char nt[128];
+    model_net_text(nt, sizeof nt, &c);
     if (plan.nparams != h->nparams)
-        return cb_fail(e, CB_EFORMAT, "%s: holds %llu parameters, but its config (%s, channels %d,%d,%d, hidden %d) has %zu",
-                       path, (unsigned long long)h->nparams, model_net_name(h->net), h->c0, h->c1, h->c2, h->hidden,
-                       plan.nparams);
+        return cb_fail(e, CB_EFORMAT, "%s: holds %llu parameters, but its config (%s) has %zu", path,
+                       (unsigned long long)h->nparams, nt, plan.nparams);
     *cfg = c;
     return 0;
 }
@@ -122,7 +135,7 @@ static int load_mem(model *m, model_ckpt_state *st, float **state_out, const uin
     if (crc != (uint32_t)crc32(0, buf, (uInt)(n - 4)))
         return cb_fail(e, CB_ECRC, "%s: checkpoint CRC mismatch (the file is damaged)", path);
     /* the config's size is checked against the file before anything is allocated */
-    model_config cfg;
+    model_net_desc cfg;
     if ((rc = ck_plan_check(&h, path, &cfg, e))) return rc;
     if (!(h.rng[0] | h.rng[1] | h.rng[2] | h.rng[3]))
         return cb_fail(e, CB_EFORMAT, "%s: the training RNG state is all zero (not written by coinbc)", path);
@@ -187,12 +200,14 @@ static int load_file(model *m, model_ckpt_state *st, float **state, const char *
     int rc = ck_read_header(path, &h, &size, e);
     if (rc) return rc;
     size_t bytes = 0;
-    model_config cfg;
+    model_net_desc cfg;
     if ((rc = ck_header_check(&h, path, &bytes, e)) || (rc = ck_plan_check(&h, path, &cfg, e))) return rc;
+    char nt[128];
+    model_net_text(nt, sizeof nt, &cfg);
     if ((uint64_t)size != bytes)
-        return cb_fail(e, CB_EFORMAT, "%s: %lld bytes, but its header (%s, channels %d,%d,%d, hidden %d: %llu parameters%s) "
+        return cb_fail(e, CB_EFORMAT, "%s: %lld bytes, but its header (%s: %llu parameters%s) "
                        "makes a checkpoint of %zu bytes; not read (truncated, or something appended?)", path,
-                       (long long)size, model_net_name(h.net), h.c0, h.c1, h.c2, h.hidden, (unsigned long long)h.nparams,
+                       (long long)size, nt, (unsigned long long)h.nparams,
                        h.extra ? " with optimizer state (tand's sign moment)" : "", bytes);
     uint8_t *buf;
     size_t n;

@@ -37,11 +37,21 @@ _Static_assert(CB_FRAME_C * CB_FRAME_H * CB_FRAME_W == CB_FRAME_BYTES, "the netw
 
 enum { MODEL_IMPALA = 0, MODEL_NATURE = 1 };
 
+/* The most stages (impala) or convolutions (nature) a network description
+ * holds: the one place this count is written. The checkpoint header and
+ * config.json hold one channel count per stage (docs/FORMATS.md). */
+#define MODEL_NET_MAX_STAGES 3
+
+/* The network description: the one struct the checkpoint header, config.json
+ * (run_config.net), train's options (train_opts.net), the CLI and bench share.
+ * Its stage count is its kind's (model_net_stages); channels past it are 0.
+ * Text form: --net WORD (model_net_default) and --channels "A,B,C"
+ * (model_net_parse_channels); ranges: run/'s option schema (run_net_check). */
 typedef struct {
-    int net;          /* MODEL_IMPALA or MODEL_NATURE */
-    int channels[3];  /* impala: stage channels (16, 32, 32); nature: conv channels (32, 64, 64) */
-    int hidden;       /* width of the hidden linear layer (impala 256, nature 512) */
-} model_config;
+    int kind;                              /* MODEL_IMPALA or MODEL_NATURE */
+    int channels[MODEL_NET_MAX_STAGES];    /* impala: stage channels (16, 32, 32); nature: conv channels (32, 64, 64) */
+    int hidden;                            /* width of the hidden linear layer (impala 256, nature 512) */
+} model_net_desc;
 
 typedef struct {
     char name[32];    /* "conv0.w", "fc1.b", ... */
@@ -67,7 +77,7 @@ typedef struct {
 } model_act;
 
 typedef struct {
-    model_config cfg;
+    model_net_desc cfg;
     int nops, nacts, ntensors, npools;
     model_op ops[MODEL_MAX_OPS];
     model_act acts[MODEL_MAX_OPS + 1];
@@ -106,18 +116,30 @@ typedef struct {
     int nspare;
 } model;
 
-/* Default config of a net ("impala" or "nature"); returns 0 or CB_EARG. */
-int model_config_default(model_config *c, const char *net);
-const char *model_net_name(int net);
+/* The default description of a net ("impala" or "nature"); returns 0 or
+ * CB_EARG (then *c is zero). */
+int model_net_default(model_net_desc *c, const char *net);
+const char *model_net_name(int kind); /* "impala", "nature", "unknown" */
+/* The number of stages (channel counts) of a kind, 1..MODEL_NET_MAX_STAGES;
+ * 0 for an unknown kind. */
+int model_net_stages(int kind);
+/* The channel list "A,B,C" (one integer per stage of c->kind, comma
+ * separated, nothing else) into c->channels; 0, or CB_EARG naming --channels
+ * and the form it wants ("--channels wants A,B,C"). Ranges are not checked
+ * here (run_net_check). */
+int model_net_parse_channels(model_net_desc *c, const char *text, cb_err *e);
+/* "A,B,C" of c's stages; "impala, channels A,B,C, hidden H" */
+void model_net_channels_text(char *buf, size_t n, const model_net_desc *c);
+void model_net_text(char *buf, size_t n, const model_net_desc *c);
 /* Builds the op list and allocates parameters and Adam state (zero). Also
  * sets OpenBLAS to one thread: model/ runs its own threads over chunks of
  * the batch, each issuing single-threaded GEMMs, which is what makes results
  * independent of the thread count. threads defaults to all cores. */
-int model_init(model *m, const model_config *cfg, cb_err *e);
+int model_init(model *m, const model_net_desc *cfg, cb_err *e);
 /* Only the op list and the parameter count (m->nparams) of a config, no
  * allocation (model_free is not needed): for checking a file's size against
  * its config before allocating. */
-int model_plan(model *m, const model_config *cfg, cb_err *e);
+int model_plan(model *m, const model_net_desc *cfg, cb_err *e);
 void model_free(model *m);
 /* PyTorch's default init: weights and biases uniform in +-1/sqrt(fan_in). */
 void model_init_params(model *m, cb_rng *r);

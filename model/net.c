@@ -12,21 +12,6 @@
 #include "model/kernels.h"
 #include "model/model.h"
 
-const char *model_net_name(int net) { return net == MODEL_NATURE ? "nature" : net == MODEL_IMPALA ? "impala" : "unknown"; }
-
-int model_config_default(model_config *c, const char *net) {
-    memset(c, 0, sizeof *c);
-    if (!strcmp(net, "impala")) {
-        *c = (model_config){MODEL_IMPALA, {16, 32, 32}, 256};
-        return 0;
-    }
-    if (!strcmp(net, "nature")) {
-        *c = (model_config){MODEL_NATURE, {32, 64, 64}, 512};
-        return 0;
-    }
-    return CB_EARG;
-}
-
 typedef struct {
     model *m;
     int err;
@@ -152,18 +137,19 @@ static int linear(builder *b, int in, int dout, const char *name) {
     return out;
 }
 
-int model_plan(model *m, const model_config *cfg, cb_err *e) {
+int model_plan(model *m, const model_net_desc *cfg, cb_err *e) {
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
-    for (int i = 0; i < 3; i++)
+    int stages = model_net_stages(cfg->kind);
+    for (int i = 0; i < stages; i++)
         if (cfg->channels[i] < 1 || cfg->channels[i] > 1024)
             return cb_fail(e, CB_EARG, "model: channel count %d out of range 1..1024", cfg->channels[i]);
     if (cfg->hidden < 1 || cfg->hidden > 65536) return cb_fail(e, CB_EARG, "model: hidden width %d out of range", cfg->hidden);
     builder b = {m, 0};
     int x = new_act(&b, CB_FRAME_C, CB_FRAME_H, CB_FRAME_W);
     char nm[32];
-    if (cfg->net == MODEL_IMPALA) {
-        for (int s = 0; s < 3; s++) {
+    if (cfg->kind == MODEL_IMPALA) {
+        for (int s = 0; s < stages; s++) {
             snprintf(nm, sizeof nm, "s%d.conv", s);
             x = conv(&b, x, cfg->channels[s], 3, 1, 1, nm);
             x = pool(&b, x);
@@ -182,21 +168,24 @@ int model_plan(model *m, const model_config *cfg, cb_err *e) {
         x = linear(&b, x, cfg->hidden, "fc");
         x = relu(&b, x);
         x = linear(&b, x, CB_NUM_ACTIONS, "logits");
-    } else if (cfg->net == MODEL_NATURE) {
-        x = relu(&b, conv(&b, x, cfg->channels[0], 8, 4, 0, "conv0"));
-        x = relu(&b, conv(&b, x, cfg->channels[1], 4, 2, 0, "conv1"));
-        x = relu(&b, conv(&b, x, cfg->channels[2], 3, 1, 0, "conv2"));
+    } else if (cfg->kind == MODEL_NATURE) {
+        static const int kernel[][2] = {{8, 4}, {4, 2}, {3, 1}}; /* size, stride: one per stage */
+        _Static_assert(sizeof kernel / sizeof kernel[0] <= MODEL_NET_MAX_STAGES, "nature's convolutions");
+        for (int s = 0; s < stages && s < (int)(sizeof kernel / sizeof kernel[0]); s++) {
+            snprintf(nm, sizeof nm, "conv%d", s);
+            x = relu(&b, conv(&b, x, cfg->channels[s], kernel[s][0], kernel[s][1], 0, nm));
+        }
         x = flat(&b, x);
         x = relu(&b, linear(&b, x, cfg->hidden, "fc"));
         x = linear(&b, x, CB_NUM_ACTIONS, "logits");
     } else {
-        return cb_fail(e, CB_EARG, "model: unknown net %d", cfg->net);
+        return cb_fail(e, CB_EARG, "model: unknown net %d", cfg->kind);
     }
     if (b.err) return cb_fail(e, CB_ERANGE, "model: network too large for the op table");
     return 0;
 }
 
-int model_init(model *m, const model_config *cfg, cb_err *e) {
+int model_init(model *m, const model_net_desc *cfg, cb_err *e) {
     int rc = model_plan(m, cfg, e);
     if (rc) return rc;
     m->mem = calloc(m->nparams * 3, sizeof(float));

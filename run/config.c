@@ -45,7 +45,7 @@ static const run_option_range OPTIONS[] = {
      .tune = RUN_TUNE_SEARCH, .help = "rescale by 1/(fraction of each tensor's mask on)"},
     {"net", WORDS("impala", "nature"), .def = "impala", .meta = "NET", .in_config = 1, .tune = RUN_TUNE_FIXED,
      .help = "the network"},
-    {"channels", INTS(1, 4096, 3), .meta = "A,B,C", .in_config = 1, .tune = RUN_TUNE_FIXED,
+    {"channels", INTS(1, 4096, MODEL_NET_MAX_STAGES), .meta = "A,B,C", .in_config = 1, .tune = RUN_TUNE_FIXED,
      .help = "channel counts (impala 16,32,32; nature 32,64,64)"},
     {"hidden", INT(1, 1 << 20), .meta = "H", .in_config = 1, .tune = RUN_TUNE_FIXED,
      .help = "hidden width (impala 256, nature 512)"},
@@ -223,6 +223,19 @@ int run_option_check_int(const char *key, int64_t v, const char *where, int as_k
     return out_of_range(r, vt, where, as_key, code, e);
 }
 
+/* ---- the network description: its ranges are the schema's net, channels and hidden ---- */
+
+int run_net_check(const model_net_desc *c, const char *where, int as_key, int code, cb_err *e) {
+    const run_option_range *r = run_option_find("net");
+    int stages = model_net_stages(c->kind), rc;
+    if (!run_option_word_at(r, c->kind) || stages < 1)
+        return as_key ? cb_fail(e, code, "%s: key \"net\" is %d, not a network", where ? where : "", c->kind)
+                      : cb_fail(e, code, "%s%snet %d is not a --net", where ? where : "", where ? ": " : "", c->kind);
+    for (int k = 0; k < stages; k++)
+        if ((rc = run_option_check_int("channels", c->channels[k], where, as_key, code, e))) return rc;
+    return run_option_check_int("hidden", c->hidden, where, as_key, code, e);
+}
+
 /* ---- the word options ---- */
 
 /* a word option's words as "a, b or c" */
@@ -279,6 +292,50 @@ static int get_opt_real(json_t *o, const char *name, const char *key, double *v,
 
 static json_t *range(int32_t lo, int32_t hi) { return json_pack("[II]", (json_int_t)lo, (json_int_t)hi); }
 
+/* The network description's keys of config.json: "net" (the word),
+ * "channels" (one integer per stage), "hidden". 0 or -1 (out of memory). */
+static int net_encode(json_t *o, const model_net_desc *c) {
+    json_t *ch = json_array();
+    for (int k = 0; ch && k < model_net_stages(c->kind); k++)
+        if (json_array_append_new(ch, json_integer(c->channels[k]))) json_decref(ch), ch = NULL;
+    if (!ch) return -1;
+    if (json_object_set_new(o, "net", json_string(model_net_name(c->kind)))) {
+        json_decref(ch);
+        return -1;
+    }
+    return json_object_set_new(o, "channels", ch) || json_object_set_new(o, "hidden", json_integer(c->hidden)) ? -1 : 0;
+}
+
+/* those keys back, checked as train checks them (run_net_check) */
+static int net_decode(model_net_desc *c, json_t *o, const char *name, cb_err *e) {
+    char s[64], ws[160];
+    int64_t v;
+    int rc;
+    if ((rc = rj_str(o, name, "net", s, sizeof s, e))) return rc;
+    if (model_net_default(c, s)) {
+        words_text(ws, sizeof ws, run_option_find("net"));
+        return cb_fail(e, CB_EFORMAT, "%s: key \"net\" is \"%s\", not a network (%s)", name, s, ws);
+    }
+    int stages = model_net_stages(c->kind);
+    json_t *ch = json_object_get(o, "channels");
+    if (!ch) return cb_fail(e, CB_EFORMAT, "%s: key \"channels\" is missing", name);
+    if (!json_is_array(ch) || json_array_size(ch) != (size_t)stages)
+        return cb_fail(e, CB_EFORMAT, "%s: key \"channels\": expected an array of %d integers", name, stages);
+    for (int k = 0; k < stages; k++) {
+        json_t *x = json_array_get(ch, (size_t)k);
+        if (!json_is_integer(x))
+            return cb_fail(e, CB_EFORMAT, "%s: key \"channels\": entry %d is not an integer", name, k);
+        json_int_t x_v = json_integer_value(x);
+        if (x_v < INT32_MIN || x_v > INT32_MAX) /* (outside any range: the check below names it) */
+            return run_option_check_int("channels", x_v, name, 1, CB_EFORMAT, e);
+        c->channels[k] = (int)x_v;
+    }
+    if ((rc = rj_int(o, name, "hidden", INT64_MIN, INT64_MAX, &v, e))) return rc;
+    if (v < INT32_MIN || v > INT32_MAX) return run_option_check_int("hidden", v, name, 1, CB_EFORMAT, e);
+    c->hidden = (int)v;
+    return run_net_check(c, name, 1, CB_EFORMAT, e);
+}
+
 int run_config_encode(run_text *out, const run_config *c, cb_err *e) {
     const char *method = run_method_name(c->method);
     if (!method) return cb_fail(e, CB_EARG, "config.json: method %d is not a method", c->method);
@@ -292,11 +349,14 @@ int run_config_encode(run_text *out, const run_config *c, cb_err *e) {
         return cb_fail(e, CB_EARG, "config.json: sampling %d is not a --sampling", c->sampling);
     if (!run_option_word_at(run_option_find("best_by"), c->best_by))
         return cb_fail(e, CB_EARG, "config.json: best_by %d is not a --best-by", c->best_by);
-    json_t *o = json_pack("{s:s, s:i, s:s, s:s, s:[iii], s:i, s:I, s:s, s:o, s:o, s:o, s:b, s:i, s:o, s:s, s:o, s:s, s:i, "
+    json_t *o = json_pack("{s:s, s:i, s:s}", "format", FORMAT, "version", RUN_VERSION, "coinbc_version", CB_VERSION);
+    if (o && net_encode(o, &c->net)) {
+        json_decref(o);
+        o = NULL;
+    }
+    json_t *rest = json_pack("{s:I, s:s, s:o, s:o, s:o, s:b, s:i, s:o, s:s, s:o, s:s, s:i, "
                           "s:i, s:I, s:I, s:i, s:I, s:i, s:I}",
-                          "format", FORMAT, "version", RUN_VERSION, "coinbc_version", CB_VERSION, "net",
-                          model_net_name(c->net.net), "channels", c->net.channels[0], c->net.channels[1],
-                          c->net.channels[2], "hidden", c->net.hidden, "params", (json_int_t)c->params, "method", method,
+                          "params", (json_int_t)c->params, "method", method,
                           "tau", rj_real(c->tau), "sand_k", rj_real(c->sand_k),
                           "tand_beta", rj_real(tand_beta), "rescale", c->rescale ? 1 : 0,
                           "epochs", c->epochs, "lr", rj_real(c->lr), "lr_schedule", word_name("lr_schedule", c->lr_decay != 0),
@@ -305,6 +365,11 @@ int run_config_encode(run_text *out, const run_config *c, cb_err *e) {
                           "max_steps", (json_int_t)c->max_steps, "train_levels", c->train_levels, "train_frames",
                           (json_int_t)c->train_frames, "val_levels", c->val_levels, "steps_per_epoch",
                           (json_int_t)c->steps_per_epoch);
+    if (o && (!rest || json_object_update(o, rest))) { /* after net, channels and hidden: the keys' order is the file's */
+        json_decref(o);
+        o = NULL;
+    }
+    json_decref(rest);
     if (o && (json_object_set_new(o, "beta1", rj_real(c->beta1)) ||
               json_object_set_new(o, "sampling", json_string(run_sampling_name(c->sampling))) ||
               json_object_set_new(o, "best_by", json_string(run_best_by_name(c->best_by))))) {
@@ -378,33 +443,18 @@ static int decode(void *p, json_t *o, const char *name, cb_err *e) {
     int rc;
     if ((rc = rj_header(o, name, FORMAT, &c->version, e)) || (rc = only_config_keys(o, name, e))) return rc;
     if ((rc = rj_str(o, name, "coinbc_version", c->coinbc_version, sizeof c->coinbc_version, e))) return rc;
-    if ((rc = rj_str(o, name, "net", s, sizeof s, e))) return rc;
-    if (model_config_default(&c->net, s))
-        return cb_fail(e, CB_EFORMAT, "%s: key \"net\" is \"%s\", not a network (impala or nature)", name, s);
-    json_t *ch = json_object_get(o, "channels");
-    if (!ch) return cb_fail(e, CB_EFORMAT, "%s: key \"channels\" is missing", name);
-    if (!json_is_array(ch) || json_array_size(ch) != 3)
-        return cb_fail(e, CB_EFORMAT, "%s: key \"channels\": expected an array of 3 integers", name);
-    for (int k = 0; k < 3; k++) {
-        json_t *x = json_array_get(ch, (size_t)k);
-        if (!json_is_integer(x))
-            return cb_fail(e, CB_EFORMAT, "%s: key \"channels\": entry %d is not an integer", name, k);
-        if ((rc = run_option_check_int("channels", json_integer_value(x), name, 1, CB_EFORMAT, e))) return rc;
-        c->net.channels[k] = (int)json_integer_value(x);
-    }
-    if ((rc = get_opt_int(o, name, "hidden", &v, e))) return rc;
-    c->net.hidden = (int)v;
+    if ((rc = net_decode(&c->net, o, name, e))) return rc;
     if ((rc = rj_int(o, name, "params", 1, INT64_MAX, &v, e))) return rc;
     c->params = (uint64_t)v;
     model plan; /* params is what the network described builds */
     cb_err pe = {0};
     if (model_plan(&plan, &c->net, &pe))
         return cb_fail(e, CB_EFORMAT, "%s: keys \"net\", \"channels\", \"hidden\" describe no network: %s", name, pe.msg);
+    char nt[128];
+    model_net_text(nt, sizeof nt, &c->net);
     if ((uint64_t)plan.nparams != c->params)
-        return cb_fail(e, CB_EFORMAT, "%s: key \"params\" is %llu, but the network it describes (%s, channels %d,%d,%d, "
-                       "hidden %d) has %llu parameters", name, (unsigned long long)c->params, model_net_name(c->net.net),
-                       c->net.channels[0], c->net.channels[1], c->net.channels[2], c->net.hidden,
-                       (unsigned long long)plan.nparams);
+        return cb_fail(e, CB_EFORMAT, "%s: key \"params\" is %llu, but the network it describes (%s) has %llu parameters",
+                       name, (unsigned long long)c->params, nt, (unsigned long long)plan.nparams);
     if ((rc = rj_str(o, name, "method", s, sizeof s, e))) return rc;
     if (run_method_parse(s, &c->method))
         return cb_fail(e, CB_EFORMAT, "%s: key \"method\" is \"%s\", not a method (%s)", name, s, run_method_list());
@@ -525,11 +575,14 @@ static void seeds_text(char *buf, size_t n, int32_t lo, int32_t hi) {
 int run_config_diff(const run_config *old, const run_config *new, char *msg, size_t n) {
     diff_out d = {msg, n, 0, 0};
     if (n) msg[0] = 0;
-    const model_config *a = &old->net, *b = &new->net;
-    str_diff(&d, "net", model_net_name(a->net), model_net_name(b->net));
-    if (memcmp(a->channels, b->channels, sizeof a->channels))
-        add(&d, "--channels %d,%d,%d (now %d,%d,%d)", a->channels[0], a->channels[1], a->channels[2], b->channels[0],
-            b->channels[1], b->channels[2]);
+    const model_net_desc *a = &old->net, *b = &new->net;
+    str_diff(&d, "net", model_net_name(a->kind), model_net_name(b->kind));
+    if (memcmp(a->channels, b->channels, sizeof a->channels)) {
+        char ta[16 * MODEL_NET_MAX_STAGES], tb[16 * MODEL_NET_MAX_STAGES];
+        model_net_channels_text(ta, sizeof ta, a);
+        model_net_channels_text(tb, sizeof tb, b);
+        add(&d, "--channels %s (now %s)", ta, tb);
+    }
     int_diff(&d, "--hidden", a->hidden, b->hidden);
     str_diff(&d, "method", run_method_name(old->method) ? run_method_name(old->method) : "?",
              run_method_name(new->method) ? run_method_name(new->method) : "?");

@@ -5,7 +5,7 @@
 
 #include "run/run.h"
 
-static int ckpt_state(const char *dir, const char *name, int *has, int64_t *step, int64_t *epoch, model_config *cfg,
+static int ckpt_state(const char *dir, const char *name, int *has, int64_t *step, int64_t *epoch, model_net_desc *cfg,
                       int64_t *spe, cb_err *e) {
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -41,7 +41,7 @@ int run_folder_verify(run_folder *f, const char *dir, cb_err *e) {
     f->metrics_rows = rc ? 0 : m.nrows;
     int have_metrics = !rc;
     if (!rc) run_metrics_free(&m);
-    model_config lc, bc;
+    model_net_desc lc, bc;
     int64_t lspe = 0, bspe = 0;
     if ((rc = ckpt_state(dir, "latest.ckpt", &f->has_latest, &f->latest_step, &f->latest_epoch, &lc, &lspe, e)) ||
         (rc = ckpt_state(dir, "best.ckpt", &f->has_best, &f->best_step, &f->best_epoch, &bc, &bspe, e)))

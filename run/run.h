@@ -130,7 +130,7 @@ void run_text_free(run_text *t);
 typedef struct {
     int version;              /* of the file read; writers write RUN_VERSION */
     char coinbc_version[32];  /* the coinbc that wrote it */
-    model_config net;
+    model_net_desc net;
     uint64_t params;
     int method;               /* RUN_METHOD_* */
     double tau, sand_k;
@@ -188,7 +188,7 @@ int run_config_diff(const run_config *old, const run_config *new, char *msg, siz
  * and fixed-option checks (run/tune.c) and the description coinbc train
  * --describe prints for tools/tune.py (run_describe_json). */
 enum {
-    RUN_OPT_INT = 0,  /* an integer in ilo..ihi (channels: three of them, A,B,C) */
+    RUN_OPT_INT = 0,  /* an integer in ilo..ihi (channels: one per stage, MODEL_NET_MAX_STAGES, A,B,C) */
     RUN_OPT_REAL = 1, /* a number between lo and hi */
     RUN_OPT_WORD = 2, /* one of `words` */
     RUN_OPT_FLAG = 3, /* no value */
@@ -208,7 +208,7 @@ typedef struct {
     int lo_open, hi_open; /* reals: the bound itself is outside; an open infinite bound asks for a finite value */
     int in_config;        /* 0: a train option that config.json does not hold (threads, the data options) */
     int type;             /* RUN_OPT_* */
-    int count;            /* values the option takes: 1, or 3 for channels (A,B,C) */
+    int count;            /* values the option takes: 1, or MODEL_NET_MAX_STAGES for channels (A,B,C) */
     const char *const *words; /* RUN_OPT_WORD: the words, NULL-terminated, in the order of their numbers (RUN_WD_*, ...) */
     const char *def;      /* the default as text; NULL: none, or one the help names (hidden: the network's) */
     const char *meta;     /* the value's name in --help ("T", "A,B,C") */
@@ -243,6 +243,12 @@ const char *run_option_word_at(const run_option_range *r, int k);
  * CB_EARG (a programmer error). */
 int run_option_check_real(const char *key, double v, const char *where, int as_key, int code, cb_err *e);
 int run_option_check_int(const char *key, int64_t v, const char *where, int as_key, int code, cb_err *e);
+/* The network description against the schema: its kind one of --net's
+ * words, each of its stages' channel counts in --channels' range, its hidden
+ * width in --hidden's; messages as run_option_check_int's (where, as_key,
+ * code). config.json's reader and train use it; model_plan then checks that
+ * the network builds. */
+int run_net_check(const model_net_desc *c, const char *where, int as_key, int code, cb_err *e);
 /* The methods and the option schema as JSON (coinbc train --describe; tools/tune.py reads it): malloc'd text,
  * NULL when out of memory. Format in docs/FORMATS.md ("The train description"). */
 char *run_describe_json(void);

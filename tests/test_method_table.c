@@ -358,7 +358,7 @@ static void test_config_reader(void **st) {
     (void)st;
     run_config c;
     memset(&c, 0, sizeof c);
-    assert_int_equal(model_config_default(&c.net, "nature"), 0);
+    assert_int_equal(model_net_default(&c.net, "nature"), 0);
     model plan;
     cb_err e = {0};
     assert_int_equal(model_plan(&plan, &c.net, &e), 0);

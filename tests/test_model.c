@@ -47,7 +47,7 @@ static int load_fixture(fixture *f, const char *path) {
 static void check_torch(const char *path) {
     fixture f;
     assert_int_equal(load_fixture(&f, path), 0);
-    model_config cfg = {f.hdr[0], {f.hdr[1], f.hdr[2], f.hdr[3]}, f.hdr[4]};
+    model_net_desc cfg = {f.hdr[0], {f.hdr[1], f.hdr[2], f.hdr[3]}, f.hdr[4]};
     int L = f.hdr[5], B = f.hdr[6], N = L * B;
     model m;
     cb_err e = {0};
@@ -185,8 +185,8 @@ static double naive_loss(const model *m, const double *p, const uint8_t *frames,
 
 /* tile: im2col tile limit in floats (0: the model's default) */
 static void check_fd(const char *net, int c0, int c1, int c2, int hidden, size_t tile) {
-    model_config cfg;
-    assert_int_equal(model_config_default(&cfg, net), 0);
+    model_net_desc cfg;
+    assert_int_equal(model_net_default(&cfg, net), 0);
     cfg.channels[0] = c0;
     cfg.channels[1] = c1;
     cfg.channels[2] = c2;
@@ -315,8 +315,8 @@ static void test_maxpool_ties(void **st) {
 
 static void test_checkpoint(void **st) {
     (void)st;
-    model_config cfg;
-    model_config_default(&cfg, "nature");
+    model_net_desc cfg;
+    model_net_default(&cfg, "nature");
     cfg.hidden = 16;
     model m, m2;
     cb_err e = {0};
@@ -362,8 +362,8 @@ static void test_checkpoint(void **st) {
  * count; model_predict agrees with the forward pass. */
 static void test_levels_and_threads(void **st) {
     (void)st;
-    model_config cfg;
-    model_config_default(&cfg, "impala");
+    model_net_desc cfg;
+    model_net_default(&cfg, "impala");
     cfg.channels[0] = 4, cfg.channels[1] = 6, cfg.channels[2] = 6, cfg.hidden = 16;
     model a, b;
     cb_err e = {0};
@@ -418,8 +418,8 @@ static void test_levels_and_threads(void **st) {
  * model_loss frame by frame; the loss and hits accumulate across calls. */
 static void test_predict_equals_per_frame(void **st) {
     (void)st;
-    model_config cfg;
-    model_config_default(&cfg, "nature");
+    model_net_desc cfg;
+    model_net_default(&cfg, "nature");
     cfg.channels[0] = 4, cfg.channels[1] = 6, cfg.channels[2] = 6, cfg.hidden = 16;
     model a, b;
     cb_err e = {0};
@@ -478,8 +478,8 @@ static void put_u32(uint8_t *buf, size_t n, size_t off, uint32_t v) {
 
 static void test_checkpoint_sign(void **st) {
     (void)st;
-    model_config cfg;
-    model_config_default(&cfg, "nature");
+    model_net_desc cfg;
+    model_net_default(&cfg, "nature");
     cfg.hidden = 8;
     model m, m2;
     cb_err e = {0};
@@ -568,8 +568,8 @@ static void test_checkpoint_sign(void **st) {
  * config no longer matches the parameter count, a clear error. */
 static void test_checkpoint_mismatch(void **st) {
     (void)st;
-    model_config cfg;
-    model_config_default(&cfg, "nature");
+    model_net_desc cfg;
+    model_net_default(&cfg, "nature");
     cfg.hidden = 8;
     model m, m2;
     cb_err e = {0};

@@ -241,7 +241,7 @@ static void make_levels(ds_level *lv, int n, const int *frames, int32_t seed0) {
 static train_opts tiny_opts(const char *run) {
     train_opts o;
     memset(&o, 0, sizeof o);
-    model_config_default(&o.net, "nature");
+    model_net_default(&o.net, "nature");
     o.net.channels[0] = 4, o.net.channels[1] = 4, o.net.channels[2] = 4, o.net.hidden = 16;
     o.comb = (train_combine_opts){.method = TRAIN_TAND, .tau = 0.3, .sand_k = 1, .tand_beta = 0.8};
     o.epochs = 2;
@@ -441,7 +441,7 @@ static void test_config_keys(void **st) {
     (void)st;
     run_config c, d;
     memset(&c, 0, sizeof c);
-    model_config_default(&c.net, "nature");
+    model_net_default(&c.net, "nature");
     model plan;
     cb_err e = {0};
     assert_int_equal(model_plan(&plan, &c.net, &e), 0);

@@ -28,7 +28,7 @@ static void write_text(const char *dir, const char *name, const char *text) {
 static void write_config(const char *dir, const char *method, double tau) {
     run_config c;
     memset(&c, 0, sizeof c);
-    assert_int_equal(model_config_default(&c.net, "impala"), 0);
+    assert_int_equal(model_net_default(&c.net, "impala"), 0);
     c.params = 625999;
     assert_int_equal(run_method_parse(method, &c.method), 0);
     c.tau = tau;

@@ -74,7 +74,7 @@ static void make_run(const char *dir, const char *method, double tau, double acc
     assert_int_equal(cb_mkdirs(dir, &e), 0);
     run_config c;
     memset(&c, 0, sizeof c);
-    assert_int_equal(model_config_default(&c.net, "nature"), 0);
+    assert_int_equal(model_net_default(&c.net, "nature"), 0);
     model plan;
     assert_int_equal(model_plan(&plan, &c.net, &e), 0);
     c.params = (int64_t)plan.nparams; /* config.json's reader checks it against the network */

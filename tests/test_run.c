@@ -21,7 +21,7 @@
 static run_config sample_config(void) {
     run_config c;
     memset(&c, 0, sizeof c);
-    model_config_default(&c.net, "nature");
+    model_net_default(&c.net, "nature");
     c.net.channels[0] = 8, c.net.channels[1] = 8, c.net.channels[2] = 8, c.net.hidden = 32;
     c.params = 7783; /* what nature 8,8,8 hidden 32 builds (the reader checks it) */
     c.method = RUN_METHOD_SAND;

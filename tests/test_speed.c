@@ -103,9 +103,9 @@ static void test_im2col_col2im(void **st) {
 /* ---- the two-group backward ----------------------------------------------------- */
 
 static void small_nature(model *m, int threads) {
-    model_config cfg;
+    model_net_desc cfg;
     cb_err e = {0};
-    assert_int_equal(model_config_default(&cfg, "nature"), 0);
+    assert_int_equal(model_net_default(&cfg, "nature"), 0);
     cfg.channels[0] = 4, cfg.channels[1] = 8, cfg.channels[2] = 8, cfg.hidden = 16;
     assert_int_equal(model_init(m, &cfg, &e), 0);
     cb_rng r;

@@ -460,7 +460,7 @@ static int teardown_synth(void **st) {
 static train_opts small_opts(const char *run, int method) {
     train_opts o;
     memset(&o, 0, sizeof o);
-    model_config_default(&o.net, "nature");
+    model_net_default(&o.net, "nature");
     o.net.channels[0] = 8, o.net.channels[1] = 8, o.net.channels[2] = 8, o.net.hidden = 32;
     o.comb = (train_combine_opts){.method = method, .tau = method == TRAIN_MEAN ? 0 : 0.5, .sand_k = 1, .rescale = 1};
     o.epochs = 3;

@@ -134,7 +134,7 @@ static int resolve(const train_command *c, train_opts *o, run_config *cfg, data_
         for (int i = 0; i < TRAIN_MAX_OPTIONS; i++) g[i] = c->opt[i].given;
         train_opts_from_config(o, cfg, g);
     }
-    model_config stored = o->net;
+    model_net_desc stored = o->net;
     if ((rc = apply_given(c, o, e))) return rc;
     if (resume && given(c, "net")) { /* a given --net keeps the run's channels and hidden width unless they are given */
         if (!given(c, "channels")) memcpy(o->net.channels, stored.channels, sizeof o->net.channels);

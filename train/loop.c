@@ -98,10 +98,8 @@ static int check_opts(const train_opts *o, const ds_level *train, int n_train, c
         (o->comb.tand_beta != 0 && (rc = run_option_check_real("tand_beta", o->comb.tand_beta, W, 0, CB_EARG, e))) ||
         (o->threads != 0 && (rc = run_option_check_int("threads", o->threads, W, 0, CB_EARG, e))) ||
         (rc = run_option_check_int("max_steps", o->max_steps, W, 0, CB_EARG, e)) ||
-        (rc = run_option_check_int("hidden", o->net.hidden, W, 0, CB_EARG, e)))
+        (rc = run_net_check(&o->net, W, 0, CB_EARG, e)))
         return rc;
-    for (int k = 0; k < 3; k++)
-        if ((rc = run_option_check_int("channels", o->net.channels[k], W, 0, CB_EARG, e))) return rc;
     if (o->seed > (uint64_t)INT64_MAX) /* (above the table's int64 bounds) */
         return cb_fail(e, CB_EARG, "train: --seed %llu is above %lld", (unsigned long long)o->seed, (long long)INT64_MAX);
     if ((rc = run_option_check_int("seed", (int64_t)o->seed, W, 0, CB_EARG, e))) return rc;
@@ -275,11 +273,12 @@ static int setup(trainer *t, cb_err *e) {
          * below then hold latest.ckpt to it */
         if ((rc = check_resume_config(t, e))) return rc;
         if (memcmp(&t->m.cfg, &o->net, sizeof t->m.cfg) != 0) {
-            model_config c = t->m.cfg;
-            return cb_fail(e, CB_EARG, "cannot resume: %s holds a %s net (channels %d,%d,%d, hidden %d), the options ask for "
-                           "%s (channels %d,%d,%d, hidden %d)", t->ckpath, model_net_name(c.net), c.channels[0],
-                           c.channels[1], c.channels[2], c.hidden, model_net_name(o->net.net), o->net.channels[0],
-                           o->net.channels[1], o->net.channels[2], o->net.hidden);
+            char held[16 * MODEL_NET_MAX_STAGES], asked[16 * MODEL_NET_MAX_STAGES];
+            model_net_channels_text(held, sizeof held, &t->m.cfg);
+            model_net_channels_text(asked, sizeof asked, &o->net);
+            return cb_fail(e, CB_EARG, "cannot resume: %s holds a %s net (channels %s, hidden %d), the options ask for "
+                           "%s (channels %s, hidden %d)", t->ckpath, model_net_name(t->m.cfg.kind), held, t->m.cfg.hidden,
+                           model_net_name(o->net.kind), asked, o->net.hidden);
         }
         if (t->st.steps_per_epoch != t->steps_per_epoch)
             return cb_fail(e, CB_EARG, "cannot resume: %s was trained with %lld steps per epoch, these data and batch size "

@@ -9,7 +9,7 @@
 
 #include "train/train.h"
 
-enum { F_INT, F_I64, F_U64, F_REAL, F_INT3 };
+enum { F_INT, F_I64, F_U64, F_REAL, F_CHANNELS };
 
 /* an option's place in train_opts and in run_config (word options: the word's number) */
 typedef struct {
@@ -25,8 +25,8 @@ static const field FIELDS[] = {
     F("sand_k", comb.sand_k, sand_k, F_REAL),
     F("tand_beta", comb.tand_beta, tand_beta, F_REAL),
     F("rescale", comb.rescale, rescale, F_INT),
-    F("net", net.net, net.net, F_INT),
-    F("channels", net.channels, net.channels, F_INT3),
+    F("net", net.kind, net.kind, F_INT),
+    F("channels", net.channels, net.channels, F_CHANNELS),
     F("hidden", net.hidden, net.hidden, F_INT),
     F("epochs", epochs, epochs, F_INT),
     F("lr", lr, lr, F_REAL),
@@ -51,7 +51,7 @@ static const field *field_of(const char *key) {
 }
 
 static void copy_field(void *dst, const void *src, int kind) {
-    size_t n = kind == F_INT ? sizeof(int) : kind == F_INT3 ? 3 * sizeof(int) : kind == F_REAL ? sizeof(double)
+    size_t n = kind == F_INT ? sizeof(int) : kind == F_CHANNELS ? sizeof(int) * MODEL_NET_MAX_STAGES : kind == F_REAL ? sizeof(double)
                                                                                                : sizeof(int64_t);
     memcpy(dst, src, n);
 }
@@ -79,22 +79,18 @@ int train_opts_set(train_opts *o, const char *key, const train_opt_value *v, cb_
             return cb_fail(e, CB_EARG, "unknown --%s '%s' (%s)", name, v->text ? v->text : "", ws);
         }
         if (!strcmp(key, "net")) { /* the network, with its channels and hidden width (given ones come after) */
-            model_config c;
-            if (model_config_default(&c, v->text)) return cb_fail(e, CB_EARG, "unknown --net '%s'", v->text);
+            model_net_desc c;
+            if (model_net_default(&c, v->text)) return cb_fail(e, CB_EARG, "unknown --net '%s'", v->text);
             o->net = c;
             return 0;
         }
         memcpy(dst, &k, sizeof k);
         return 0;
     }
-    if (f->kind == F_INT3) { /* channels: A,B,C */
-        int ch[3];
-        char tail;
-        if (!v->text || sscanf(v->text, "%d,%d,%d%c", &ch[0], &ch[1], &ch[2], &tail) != 3)
-            return cb_fail(e, CB_EARG, "--%s wants A,B,C", name);
-        for (int k = 0; k < 3; k++)
-            if ((rc = run_option_check_int(key, ch[k], NULL, 0, CB_EARG, e))) return rc;
-        memcpy(dst, ch, sizeof ch);
+    if (f->kind == F_CHANNELS) { /* channels: A,B,C, one per stage of the network set so far */
+        model_net_desc c = o->net;
+        if ((rc = model_net_parse_channels(&c, v->text, e)) || (rc = run_net_check(&c, NULL, 0, CB_EARG, e))) return rc;
+        o->net = c;
         return 0;
     }
     if (r->type == RUN_OPT_REAL) {

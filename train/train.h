@@ -144,7 +144,7 @@ typedef struct {
 } train_epoch_stats;
 
 typedef struct {
-    model_config net;
+    model_net_desc net;
     train_combine_opts comb;
     int epochs;
     double lr;
