@@ -76,13 +76,15 @@ int run_tune_check_value(const char *name, const run_tune_value *v, cb_err *e) {
             if (run_option_word(o, v->str) < 0) return cb_fail(e, CB_EARG, "%s: '%s' is not one of: %s", name, v->str, ws);
             return 0;
         }
-        /* channels: A,B,C, each in its range */
-        int c[3];
-        char t;
+        /* channels: A,B,C (the schema's count of them, one per stage), each in its range */
         run_option_range_text(rg, sizeof rg, o);
-        if (!v->is_str || sscanf(v->str, "%d,%d,%d%c", &c[0], &c[1], &c[2], &t) != 3 || !in_range(o, c[0]) ||
-            !in_range(o, c[1]) || !in_range(o, c[2]))
-            return cb_fail(e, CB_EARG, "%s: '%s' is not A,B,C (each in %s)", name, v->is_str ? v->str : "", rg);
+        const char *p = v->is_str ? v->str : NULL;
+        for (int k = 0; p && k < o->count; k++) {
+            char *end;
+            long x = strtol(p, &end, 10);
+            p = end == p || *end != (k + 1 < o->count ? ',' : '\0') || !in_range(o, (double)x) ? NULL : end + 1;
+        }
+        if (!p) return cb_fail(e, CB_EARG, "%s: '%s' is not A,B,C (each in %s)", name, v->is_str ? v->str : "", rg);
         return 0;
     }
     if (v->is_str) return cb_fail(e, CB_EARG, "%s: '%s' is not a number", name, v->str);

@@ -138,6 +138,23 @@ static void test_train_options(void **st) {
     assert_int_equal(o.net.kind, MODEL_NATURE);
 }
 
+/* tune's fixed channels value: the schema's count of entries, each in range */
+static void test_tune_value(void **st) {
+    (void)st;
+    cb_err e = {0};
+    run_tune_value v = {.is_str = 1};
+    snprintf(v.str, sizeof v.str, "8,16,4096");
+    assert_int_equal(run_tune_check_value("channels", &v, &e), 0);
+    const char *bad[] = {"8,16", "8,16,32,4", "8,0,8", "8,16,4097", "8,16,8x", "8,,8", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(v.str, sizeof v.str, "%s", bad[i]);
+        if (run_tune_check_value("channels", &v, &e) != CB_EARG) fail_msg("tune accepted channels '%s'", bad[i]);
+        has(e.msg, "is not A,B,C (each in");
+    }
+    v.is_str = 0, v.num = 8;
+    assert_int_equal(run_tune_check_value("channels", &v, &e), CB_EARG);
+}
+
 static run_config small_config(void) {
     run_config c;
     memset(&c, 0, sizeof c);
@@ -251,6 +268,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),     cmocka_unit_test(test_parse),       cmocka_unit_test(test_check),
         cmocka_unit_test(test_train_options), cmocka_unit_test(test_config_json), cmocka_unit_test(test_checkpoint_header),
+        cmocka_unit_test(test_tune_value),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
