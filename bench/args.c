@@ -1,19 +1,16 @@
 /* args.c - the benchmarks' options and messages: common/args.c's parser,
- * with its answers printed as the commands of cli/ print theirs. */
+ * with its answers shown as the commands of cli/ show theirs (the same
+ * cb_args_say and cb_args_parse_say). */
 #include <stdarg.h>
 #include <stdio.h>
 
 #include "bench/bench.h"
 
 int bench_error(const char *cmd, const char *fmt, ...) {
-    char pre[256];
     va_list ap;
-    cb_args_msg_prefix(pre, sizeof pre, cmd);
-    fputs(pre, stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    cb_args_vsay(stderr, cmd, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     return 1;
 }
 
@@ -22,15 +19,5 @@ int bench_fail(const char *cmd, const cb_err *e) {
 }
 
 int bench_parse(int argc, char **argv, const cb_cmd_info *info, cb_opt *opts, int nopts) {
-    cb_err e = {0};
-    int rc = cb_args_parse(argc, argv, info, opts, nopts, NULL, 0, NULL, &e);
-    if (rc == CB_ARGS_HELP) {
-        cb_args_usage(info, opts, nopts, stdout);
-        return 1;
-    }
-    if (rc) {
-        bench_fail(info->name, &e);
-        return -1;
-    }
-    return 0;
+    return cb_args_parse_say(argc, argv, info, opts, nopts, NULL, 0, NULL, stdout, stderr);
 }

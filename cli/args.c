@@ -1,18 +1,14 @@
 /* args.c - the command's messages on stderr, and cli_parse: the parser of
- * common/args.c with its answers printed. */
+ * common/args.c with its answers shown (cb_args_say, cb_args_parse_say). */
 #include "cli/cli.h"
 
 #include <stdarg.h>
 
 int cli_error(const char *cmd, const char *fmt, ...) {
-    char pre[256];
     va_list ap;
-    cb_args_msg_prefix(pre, sizeof pre, cmd);
-    fputs(pre, stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    cb_args_vsay(stderr, cmd, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     return 1;
 }
 
@@ -22,15 +18,5 @@ int cli_fail(const char *cmd, const cb_err *e) {
 
 int cli_parse(int argc, char **argv, const cli_cmd_info *info, cli_opt *opts, int nopts, const char **pos,
               int max_pos, int *npos) {
-    cb_err e = {0};
-    int rc = cb_args_parse(argc, argv, info, opts, nopts, pos, max_pos, npos, &e);
-    if (rc == CB_ARGS_HELP) {
-        cb_args_usage(info, opts, nopts, stdout);
-        return 1;
-    }
-    if (rc) {
-        cli_fail(info->name, &e);
-        return -1;
-    }
-    return 0;
+    return cb_args_parse_say(argc, argv, info, opts, nopts, pos, max_pos, npos, stdout, stderr);
 }

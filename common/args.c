@@ -1,6 +1,8 @@
 /* args.c - the long-option parser of coinbc's front ends (cli/, bench/),
- * with generated usage text. It reports through cb_err and prints only the
- * usage text, into the stream it is given. */
+ * with generated usage text. It reports through cb_err; it prints only into
+ * the streams it is given (the usage text, and the front ends' messages
+ * through cb_args_say and cb_args_parse_say). */
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +11,38 @@
 void cb_args_msg_prefix(char *buf, size_t n, const char *cmd) {
     if (cb_dist_size() > 1) snprintf(buf, n, "coinbc %s: rank %d of %d: ", cmd, cb_dist_rank(), cb_dist_size());
     else snprintf(buf, n, "coinbc %s: ", cmd);
+}
+
+int cb_args_vsay(FILE *f, const char *cmd, const char *fmt, va_list ap) {
+    char pre[256];
+    cb_args_msg_prefix(pre, sizeof pre, cmd);
+    fputs(pre, f);
+    vfprintf(f, fmt, ap);
+    fputc('\n', f);
+    return 1;
+}
+
+int cb_args_say(FILE *f, const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    cb_args_vsay(f, cmd, fmt, ap);
+    va_end(ap);
+    return 1;
+}
+
+int cb_args_parse_say(int argc, char **argv, const cb_cmd_info *info, cb_opt *opts, int nopts, const char **pos,
+                      int max_pos, int *npos, FILE *out, FILE *err) {
+    cb_err e = {0};
+    int rc = cb_args_parse(argc, argv, info, opts, nopts, pos, max_pos, npos, &e);
+    if (rc == CB_ARGS_HELP) {
+        cb_args_usage(info, opts, nopts, out);
+        return 1;
+    }
+    if (rc) {
+        cb_args_say(err, info->name, "%s", e.msg[0] ? e.msg : cb_strerror(e.code));
+        return -1;
+    }
+    return 0;
 }
 
 void cb_args_join(char *buf, size_t n, int argc, char **argv) {

@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdarg.h>
 #include <stdio.h>
 
 #define CB_VERSION "0.1.0"
@@ -302,6 +303,14 @@ void cb_args_join(char *buf, size_t n, int argc, char **argv);
 /* The prefix of a command's messages into buf: "coinbc CMD: ", and under
  * mpirun with several ranks "coinbc CMD: rank R of P: ". */
 void cb_args_msg_prefix(char *buf, size_t n, const char *cmd);
+/* A command's message on f: the prefix, the text, a newline. Returns 1 (the
+ * exit status of a failed step), so a front end can `return cb_args_say(...)`. */
+int cb_args_say(FILE *f, const char *cmd, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int cb_args_vsay(FILE *f, const char *cmd, const char *fmt, va_list ap);
+/* cb_args_parse with its answers shown: the usage on out for --help
+ * (returns 1), the message on err for an error (returns -1), else 0. */
+int cb_args_parse_say(int argc, char **argv, const cb_cmd_info *info, cb_opt *opts, int nopts, const char **pos,
+                      int max_pos, int *npos, FILE *out, FILE *err);
 
 /* ---- processes (common/dist.c) ------------------------------------------
  * The one seam to MPI. Built with `make MPI=1` and started by mpirun, a
