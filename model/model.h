@@ -41,6 +41,10 @@ enum { MODEL_IMPALA = 0, MODEL_NATURE = 1 };
  * holds: the one place this count is written. The checkpoint header and
  * config.json hold one channel count per stage (docs/FORMATS.md). */
 #define MODEL_NET_MAX_STAGES 3
+/* the largest channel count of a stage and hidden width a network may have
+ * (train's option schema, run/config.c, takes its ranges from these) */
+#define MODEL_MAX_CHANNELS 1024
+#define MODEL_MAX_HIDDEN 65536
 
 /* The network description: the one struct the checkpoint header, config.json
  * (run_config.net), train's options (train_opts.net), the CLI and bench share.

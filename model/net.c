@@ -142,9 +142,10 @@ int model_plan(model *m, const model_net_desc *cfg, cb_err *e) {
     m->cfg = *cfg;
     int stages = model_net_stages(cfg->kind);
     for (int i = 0; i < stages; i++)
-        if (cfg->channels[i] < 1 || cfg->channels[i] > 1024)
-            return cb_fail(e, CB_EARG, "model: channel count %d out of range 1..1024", cfg->channels[i]);
-    if (cfg->hidden < 1 || cfg->hidden > 65536) return cb_fail(e, CB_EARG, "model: hidden width %d out of range", cfg->hidden);
+        if (cfg->channels[i] < 1 || cfg->channels[i] > MODEL_MAX_CHANNELS)
+            return cb_fail(e, CB_EARG, "model: channel count %d out of range 1..%d", cfg->channels[i], MODEL_MAX_CHANNELS);
+    if (cfg->hidden < 1 || cfg->hidden > MODEL_MAX_HIDDEN)
+        return cb_fail(e, CB_EARG, "model: hidden width %d out of range 1..%d", cfg->hidden, MODEL_MAX_HIDDEN);
     builder b = {m, 0};
     int x = new_act(&b, CB_FRAME_C, CB_FRAME_H, CB_FRAME_W);
     char nm[32];

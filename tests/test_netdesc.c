@@ -94,9 +94,12 @@ static void test_check(void **st) {
         assert_int_equal(run_net_check(&c, "train", 0, CB_EARG, &e), 0);
         c.channels[0] = (int)ch->ihi + 1; /* the schema's range, not one of its own */
         assert_int_equal(run_net_check(&c, "train", 0, CB_EARG, &e), CB_EARG);
-        has(e.msg, "train: --channels 4097 is outside");
+        char want[128];
+        snprintf(want, sizeof want, "train: --channels %d is outside", MODEL_MAX_CHANNELS + 1);
+        has(e.msg, want);
         assert_int_equal(run_net_check(&c, "RUN/config.json", 1, CB_EFORMAT, &e), CB_EFORMAT);
-        has(e.msg, "RUN/config.json: key \"channels\" is 4097, outside");
+        snprintf(want, sizeof want, "RUN/config.json: key \"channels\" is %d, outside", MODEL_MAX_CHANNELS + 1);
+        has(e.msg, want);
         c.channels[0] = 8;
         c.hidden = 0;
         assert_int_equal(run_net_check(&c, NULL, 0, CB_EARG, &e), CB_EARG);
@@ -143,9 +146,11 @@ static void test_tune_value(void **st) {
     (void)st;
     cb_err e = {0};
     run_tune_value v = {.is_str = 1};
-    snprintf(v.str, sizeof v.str, "8,16,4096");
+    snprintf(v.str, sizeof v.str, "8,16,%d", MODEL_MAX_CHANNELS);
     assert_int_equal(run_tune_check_value("channels", &v, &e), 0);
-    const char *bad[] = {"8,16", "8,16,32,4", "8,0,8", "8,16,4097", "8,16,8x", "8,,8", ""};
+    char over[32];
+    snprintf(over, sizeof over, "8,16,%d", MODEL_MAX_CHANNELS + 1);
+    const char *bad[] = {"8,16", "8,16,32,4", "8,0,8", over, "8,16,8x", "8,,8", ""};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(v.str, sizeof v.str, "%s", bad[i]);
         if (run_tune_check_value("channels", &v, &e) != CB_EARG) fail_msg("tune accepted channels '%s'", bad[i]);

@@ -341,7 +341,7 @@ static void test_driver_one_line_errors(void **state) {
                        "\"seed\": 0, \"prune\": true, \"storage\": \"journal:study.journal\", \"study\": \"s\", "
                        "\"dir\": \"/nonexistent_coinbc/d\", \"fixed\": [], "
                        "\"space\": [{\"name\": \"lr\", \"log\": [0.0001, 0.001]}]", coinbc_abs);
-    char spec[8192], p[8192], py[8192], cmd[16384];
+    char spec[16384], p[8192], py[8192], cmd[16384];
     /* one Python process runs the driver's main on every spec, in both modes
      * (importing optuna once per spec would take a minute on a loaded machine);
      * an exception out of main is what would reach the user as a traceback */
