@@ -159,6 +159,55 @@ static int decode_method(run_compare_method *m, json_t *o, const char *name, int
     return 0;
 }
 
+/* "probe": null or {levels ("A-B" or "auto"), relabel_seed, seeds} */
+static int decode_probe(run_compare_spec *s, json_t *p, const char *name, cb_err *e) {
+    if (!p || json_is_null(p)) return 0;
+    int rc;
+    int64_t v;
+    char pn[600];
+    snprintf(pn, sizeof pn, "%s: probe", name);
+    if (!json_is_object(p)) return cb_fail(e, CB_EFORMAT, "%s: expected an object or null", pn);
+    static const char *const PK[] = {"levels", "relabel_seed", "seeds", NULL};
+    if ((rc = rj_only(p, pn, PK, e))) return rc;
+    s->probe = 1;
+    json_t *lv = json_object_get(p, "levels");
+    if (json_is_string(lv) && !strcmp(json_string_value(lv), "auto")) s->probe_auto = 1;
+    else if ((rc = parse_range_key(p, pn, "levels", &s->probe_lo, &s->probe_hi, e))) return rc;
+    if (!s->probe_auto && !s->data[0].is_path &&
+        (s->probe_lo < s->data[0].lo || s->probe_hi >= s->data[0].hi))
+        return cb_fail(e, CB_EFORMAT,
+                       "%s: levels %d-%d must be training levels (%d-%d), leaving at least one with its true labels",
+                       pn, s->probe_lo, s->probe_hi, s->data[0].lo, s->data[0].hi);
+    if ((rc = rj_int(p, pn, "relabel_seed", 0, INT64_MAX, &v, e))) return rc;
+    s->relabel_seed = v;
+    if ((rc = seed_list(p, pn, "seeds", s->probe_seeds, &s->nprobe_seeds, RUN_COMPARE_MAX_SEEDS, e))) return rc;
+    return 0;
+}
+
+/* "appearance": null or {levels, states, donors, seed}, levels none a recorded training level */
+static int decode_appearance(run_compare_spec *s, json_t *ap, const char *name, cb_err *e) {
+    if (!ap || json_is_null(ap)) return 0;
+    int rc;
+    int64_t v;
+    char an[600];
+    snprintf(an, sizeof an, "%s: appearance", name);
+    if (!json_is_object(ap)) return cb_fail(e, CB_EFORMAT, "%s: expected an object or null", an);
+    static const char *const AK[] = {"levels", "states", "donors", "seed", NULL};
+    if ((rc = rj_only(ap, an, AK, e))) return rc;
+    if ((rc = parse_range_key(ap, an, "levels", &s->app_lo, &s->app_hi, e))) return rc;
+    if ((rc = rj_int(ap, an, "states", 1, 100000, &v, e))) return rc;
+    s->app_states = (int32_t)v;
+    if ((rc = rj_int(ap, an, "donors", 1, 16, &v, e))) return rc;
+    s->app_donors = (int32_t)v;
+    if ((rc = rj_int(ap, an, "seed", 0, INT64_MAX, &v, e))) return rc;
+    s->app_seed = v;
+    if (!s->data[0].is_path && s->app_lo <= s->data[0].hi && s->data[0].lo <= s->app_hi)
+        return cb_fail(e, CB_EFORMAT, "%s: levels %d-%d share seeds with the training levels %d-%d", an, s->app_lo,
+                       s->app_hi, s->data[0].lo, s->data[0].hi);
+    s->appearance = 1;
+    return 0;
+}
+
 static int decode_spec(void *vs, json_t *o, const char *name, cb_err *e) {
     run_compare_spec *s = vs;
     int ver, rc = rj_header(o, name, SPEC_FORMAT, &ver, e);
@@ -212,50 +261,13 @@ static int decode_spec(void *vs, json_t *o, const char *name, cb_err *e) {
                 return cb_fail(e, CB_EFORMAT, "%s: method \"%s\" is listed twice", name, s->m[i].name);
     }
     if ((rc = seed_list(o, name, "seeds", s->seeds, &s->nseeds, RUN_COMPARE_MAX_SEEDS, e))) return rc;
-    json_t *p = json_object_get(o, "probe");
-    if (p && !json_is_null(p)) {
-        char pn[600];
-        snprintf(pn, sizeof pn, "%s: probe", name);
-        if (!json_is_object(p)) return cb_fail(e, CB_EFORMAT, "%s: expected an object or null", pn);
-        static const char *const PK[] = {"levels", "relabel_seed", "seeds", NULL};
-        if ((rc = rj_only(p, pn, PK, e))) return rc;
-        s->probe = 1;
-        json_t *lv = json_object_get(p, "levels");
-        if (json_is_string(lv) && !strcmp(json_string_value(lv), "auto")) s->probe_auto = 1;
-        else if ((rc = parse_range_key(p, pn, "levels", &s->probe_lo, &s->probe_hi, e))) return rc;
-        if (!s->probe_auto && !s->data[0].is_path &&
-            (s->probe_lo < s->data[0].lo || s->probe_hi >= s->data[0].hi))
-            return cb_fail(e, CB_EFORMAT,
-                           "%s: levels %d-%d must be training levels (%d-%d), leaving at least one with its true labels",
-                           pn, s->probe_lo, s->probe_hi, s->data[0].lo, s->data[0].hi);
-        if ((rc = rj_int(p, pn, "relabel_seed", 0, INT64_MAX, &v, e))) return rc;
-        s->relabel_seed = v;
-        if ((rc = seed_list(p, pn, "seeds", s->probe_seeds, &s->nprobe_seeds, RUN_COMPARE_MAX_SEEDS, e))) return rc;
-    }
+    if ((rc = decode_probe(s, json_object_get(o, "probe"), name, e))) return rc;
     json_t *r = json_object_get(o, "rollout");
     if (r && !json_is_null(r)) {
         if ((rc = parse_range_key(o, name, "rollout", &s->roll_lo, &s->roll_hi, e))) return rc;
         s->rollout = 1;
     }
-    json_t *ap = json_object_get(o, "appearance");
-    if (ap && !json_is_null(ap)) {
-        char an[600];
-        snprintf(an, sizeof an, "%s: appearance", name);
-        if (!json_is_object(ap)) return cb_fail(e, CB_EFORMAT, "%s: expected an object or null", an);
-        static const char *const AK[] = {"levels", "states", "donors", "seed", NULL};
-        if ((rc = rj_only(ap, an, AK, e))) return rc;
-        if ((rc = parse_range_key(ap, an, "levels", &s->app_lo, &s->app_hi, e))) return rc;
-        if ((rc = rj_int(ap, an, "states", 1, 100000, &v, e))) return rc;
-        s->app_states = (int32_t)v;
-        if ((rc = rj_int(ap, an, "donors", 1, 16, &v, e))) return rc;
-        s->app_donors = (int32_t)v;
-        if ((rc = rj_int(ap, an, "seed", 0, INT64_MAX, &v, e))) return rc;
-        s->app_seed = v;
-        if (!s->data[0].is_path && s->app_lo <= s->data[0].hi && s->data[0].lo <= s->app_hi)
-            return cb_fail(e, CB_EFORMAT, "%s: levels %d-%d share seeds with the training levels %d-%d", an, s->app_lo,
-                           s->app_hi, s->data[0].lo, s->data[0].hi);
-        s->appearance = 1;
-    }
+    if ((rc = decode_appearance(s, json_object_get(o, "appearance"), name, e))) return rc;
     json_t *lo = json_object_get(o, "loss");
     if (lo && !json_is_boolean(lo)) return cb_fail(e, CB_EFORMAT, "%s: key \"loss\" must be true or false", name);
     s->loss = lo && json_is_true(lo);
