@@ -696,14 +696,8 @@ static char *read_text(const char *path, size_t *n) {
 
 /* s with the first `from` replaced by `to` (malloc'd) */
 static char *edit(const char *s, const char *from, const char *to) {
-    const char *p = strstr(s, from);
-    if (!p) fail_msg("edit: \"%s\" not in the record", from);
-    size_t a = (size_t)(p - s), nf = strlen(from), nt = strlen(to), n = strlen(s);
-    char *r = malloc(n - nf + nt + 1);
-    assert_non_null(r);
-    memcpy(r, s, a);
-    memcpy(r + a, to, nt);
-    memcpy(r + a + nt, p + nf, n - a - nf + 1);
+    char *r = test_replace_after(s, "", from, to);
+    if (!r) fail_msg("edit: \"%s\" not in the record", from);
     return r;
 }
 

@@ -96,3 +96,16 @@ int test_json_variant(const char *tmpdir, const char *src, const char *dst, cons
     if (snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' '%s' '%s'", py, src, dst) >= (int)sizeof cmd) return -1;
     return system(cmd) == 0 ? 0 : -1;
 }
+
+char *test_replace_after(const char *s, const char *after, const char *from, const char *to) {
+    const char *q = strstr(s, after);
+    const char *p = q ? strstr(q, from) : NULL;
+    if (!p) return NULL;
+    size_t a = (size_t)(p - s), nf = strlen(from), nt = strlen(to), n = strlen(s);
+    char *r = malloc(n - nf + nt + 1);
+    if (!r) return NULL;
+    memcpy(r, s, a);
+    memcpy(r + a, to, nt);
+    memcpy(r + a + nt, p + nf, n - a - nf + 1);
+    return r;
+}

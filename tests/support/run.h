@@ -21,5 +21,8 @@ void test_rmtree(const char *dir);
 /* dst: a copy of the JSON file src with one edit, a Python statement on its
  * object `s` (e.g. "s['seeds'] = [1]"); the script is written into tmpdir.
  * Returns 0, or -1 when the script could not be written or python3 failed. */
+/* s with the first `from` after the first `after` ("" for the start)
+ * replaced by `to`, malloc'd; NULL when either is not in s (or out of memory). */
+char *test_replace_after(const char *s, const char *after, const char *from, const char *to);
 int test_json_variant(const char *tmpdir, const char *src, const char *dst, const char *edit);
 #endif
