@@ -9,6 +9,9 @@
  * written and being read by sgemm. */
 #include <cblas.h>
 #include <string.h>
+#ifdef __AVX__
+#include <immintrin.h>
+#endif
 
 #include "model/kernels.h"
 
@@ -371,10 +374,17 @@ void k_linear_forward(float *out, const float *in, const float *w, const float *
 
 /* Written out rather than an sgemm: with N (a level's group of chunks, a
  * few dozen rows) so small the product is bound by the traffic of gw, and
- * here each row of gw is written once, without sgemm's clearing pass and
- * read-back, while the N rows are added to it in order. */
-void k_linear_backward_params(float *gw, float *gb, const float *dout, const float *in, int N, int Din, int Dout, int acc) {
-    for (int o = 0; o < Dout; o++) {
+ * here each element of gw is written once, without sgemm's clearing pass and
+ * read-back, while the N rows are added to it in order: gw[o][d] starts as
+ * dout[0][o] * in[0][d] (or its old value, with acc) and takes
+ * + dout[r][o] * in[r][d] for r ascending, a product and a sum each (no
+ * fused multiply-add). With AVX, 4 outputs x 16 inputs stay in registers
+ * through all N rows, so each row of in is read once per 4 outputs instead
+ * of once per output; the same operations in the same order, so the same
+ * bits as the scalar loop, which takes the rest. */
+static void linear_params_rows(float *gw, const float *dout, const float *in, int N, int Din, int Dout, int o0, int o1,
+                               int acc) {
+    for (int o = o0; o < o1; o++) {
         float *row = gw + (size_t)o * Din;
         int r = 0;
         if (!acc) {
@@ -387,6 +397,62 @@ void k_linear_backward_params(float *gw, float *gb, const float *dout, const flo
             const float *x = in + (size_t)r * Din;
             for (int d = 0; d < Din; d++) row[d] += a * x[d];
         }
+    }
+}
+
+#ifdef __AVX__
+/* gw rows [o, o+4), columns [d, d+16) */
+static inline void linear_params_tile(float *gw, const float *dout, const float *in, int N, int Din, int Dout, int o, int d,
+                                      int acc) {
+    __m256 c[4][2];
+    int r = 0;
+    if (acc) {
+        for (int i = 0; i < 4; i++)
+            for (int h = 0; h < 2; h++) c[i][h] = _mm256_loadu_ps(gw + (size_t)(o + i) * Din + d + 8 * h);
+    } else {
+        __m256 x0 = _mm256_loadu_ps(in + d), x1 = _mm256_loadu_ps(in + d + 8);
+        for (int i = 0; i < 4; i++) {
+            __m256 a = _mm256_broadcast_ss(dout + o + i);
+            c[i][0] = _mm256_mul_ps(a, x0);
+            c[i][1] = _mm256_mul_ps(a, x1);
+        }
+        r = 1;
+    }
+    for (; r < N; r++) {
+        const float *x = in + (size_t)r * Din + d, *a = dout + (size_t)r * Dout + o;
+        __m256 x0 = _mm256_loadu_ps(x), x1 = _mm256_loadu_ps(x + 8);
+        for (int i = 0; i < 4; i++) {
+            __m256 ai = _mm256_broadcast_ss(a + i);
+            c[i][0] = _mm256_add_ps(c[i][0], _mm256_mul_ps(ai, x0));
+            c[i][1] = _mm256_add_ps(c[i][1], _mm256_mul_ps(ai, x1));
+        }
+    }
+    for (int i = 0; i < 4; i++)
+        for (int h = 0; h < 2; h++) _mm256_storeu_ps(gw + (size_t)(o + i) * Din + d + 8 * h, c[i][h]);
+}
+#endif
+
+void k_linear_backward_params(float *gw, float *gb, const float *dout, const float *in, int N, int Din, int Dout, int acc) {
+    int o4 = 0;
+#ifdef __AVX__
+    o4 = Dout / 4 * 4;
+    int d16 = Din / 16 * 16;
+    for (int o = 0; o < o4; o += 4) {
+        for (int d = 0; d < d16; d += 16) linear_params_tile(gw, dout, in, N, Din, Dout, o, d, acc);
+        if (d16 < Din) { /* the last Din % 16 columns of these rows, row by row */
+            for (int i = 0; i < 4; i++) {
+                float *row = gw + (size_t)(o + i) * Din;
+                for (int d = d16; d < Din; d++) {
+                    float v = acc ? row[d] + dout[o + i] * in[d] : dout[o + i] * in[d];
+                    for (int r = 1; r < N; r++) v += dout[(size_t)r * Dout + o + i] * in[(size_t)r * Din + d];
+                    row[d] = v;
+                }
+            }
+        }
+    }
+#endif
+    linear_params_rows(gw, dout, in, N, Din, Dout, o4, Dout, acc);
+    for (int o = 0; o < Dout; o++) {
         float sb = acc ? gb[o] : 0.0f;
         for (int q = 0; q < N; q++) sb += dout[(size_t)q * Dout + o];
         gb[o] = sb;

@@ -7,7 +7,8 @@
  * agrees with the mean of its halves' gradients; the AVX Adam and tand
  * updates give the bits of a scalar double-precision Adam written here; the
  * one-level combine keeps the level's gradient as train_combine's general
- * path would. */
+ * path would; the register-blocked fc weight gradient gives the bits of
+ * its definition. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -188,6 +189,52 @@ static void fill(float *v, size_t n, cb_rng *r, float scale, int zeros) {
     for (size_t i = 0; i < n; i++) v[i] = zeros && cb_rng_below(r, 8) == 0 ? 0.0f : (cb_rng_uniformf(r) - 0.5f) * scale;
 }
 
+/* ---- k_linear_backward_params against its definition ---------------------------- */
+
+/* gw[o][d] = dout[0][o] in[0][d] (or old + it), then + dout[r][o] in[r][d] for r
+ * ascending, a product and a sum each; gb the column sums in row order */
+static void linear_params_case(int N, int Din, int Dout, int acc) {
+    cb_rng r;
+    cb_rng_seed(&r, 17);
+    float *dout = malloc(sizeof(float) * N * Dout), *in = malloc(sizeof(float) * N * Din);
+    float *gw = malloc(sizeof(float) * Dout * Din), *rw = malloc(sizeof(float) * Dout * Din);
+    float *gb = malloc(sizeof(float) * Dout), *rb = malloc(sizeof(float) * Dout);
+    assert_non_null(dout), assert_non_null(in), assert_non_null(gw), assert_non_null(rw), assert_non_null(gb), assert_non_null(rb);
+    fill(dout, (size_t)N * Dout, &r, 2, 1);
+    fill(in, (size_t)N * Din, &r, 3, 1);
+    fill(gw, (size_t)Dout * Din, &r, 1, 0);
+    fill(gb, (size_t)Dout, &r, 1, 0);
+    memcpy(rw, gw, sizeof(float) * Dout * Din);
+    memcpy(rb, gb, sizeof(float) * Dout);
+    for (int o = 0; o < Dout; o++) {
+        for (int d = 0; d < Din; d++) {
+            volatile float v = acc ? rw[(size_t)o * Din + d] : 0.0f;
+            for (int q = 0; q < N; q++) {
+                volatile float p = dout[(size_t)q * Dout + o] * in[(size_t)q * Din + d];
+                v = (q == 0 && !acc) ? p : v + p;
+            }
+            rw[(size_t)o * Din + d] = v;
+        }
+        float sb = acc ? rb[o] : 0.0f;
+        for (int q = 0; q < N; q++) sb += dout[(size_t)q * Dout + o];
+        rb[o] = sb;
+    }
+    k_linear_backward_params(gw, gb, dout, in, N, Din, Dout, acc);
+    assert_memory_equal(rw, gw, sizeof(float) * Dout * Din);
+    assert_memory_equal(rb, gb, sizeof(float) * Dout);
+    free(dout), free(in), free(gw), free(rw), free(gb), free(rb);
+}
+
+static void test_linear_params_matches_scalar(void **st) {
+    (void)st;
+    linear_params_case(32, 1024, 512, 0); /* Nature's fc layer, a group of two chunks */
+    linear_params_case(16, 512, 15, 0);   /* the logits layer: Dout not a multiple of 4 */
+    linear_params_case(7, 37, 9, 0);      /* Din not a multiple of 16 */
+    linear_params_case(5, 40, 6, 1);      /* adding into an old gradient */
+    linear_params_case(1, 16, 4, 0);      /* one row */
+    linear_params_case(1, 19, 5, 1);
+}
+
 static void test_adam_matches_scalar(void **st) {
     (void)st;
     const size_t P = 70003; /* two blocks, an odd tail */
@@ -312,6 +359,7 @@ int main(void) {
         cmocka_unit_test(test_im2col_phased),
         cmocka_unit_test(test_im2col_col2im),
         cmocka_unit_test(test_backward_groups),
+        cmocka_unit_test(test_linear_params_matches_scalar),
         cmocka_unit_test(test_adam_matches_scalar),
         cmocka_unit_test(test_tand_matches_scalar),
         cmocka_unit_test(test_combine_one_level),
