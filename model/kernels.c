@@ -12,6 +12,11 @@
 #ifdef __AVX__
 #include <immintrin.h>
 #endif
+#ifdef __AVX2__
+#define COINBC_HAVE_AVX2 1
+#else
+#define COINBC_HAVE_AVX2 0
+#endif
 
 #include "model/kernels.h"
 
@@ -92,6 +97,81 @@ static inline void im2col_valid(float *col, const float *x, size_t cstride, int 
         }
 }
 
+/* im2col of a padded stride-1 convolution with output rows of at most 8:
+ * each row one masked load of the columns inside the input (zeros in the
+ * others) and one masked store, where the general loop below spends a
+ * memset and a memcpy call on every few floats */
+static void im2col_short(float *col, const float *x, size_t cstride, int C, int H, int W, int K, int P, int Ho, int Wo,
+                         int r0, int r1) {
+#ifdef __AVX2__
+    size_t tc = (size_t)(r1 - r0) * Wo;
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i out = _mm256_cmpgt_epi32(_mm256_set1_epi32(Wo), lane);
+    for (int c = 0; c < C; c++)
+        for (int ky = 0; ky < K; ky++)
+            for (int kx = 0; kx < K; kx++) {
+                float *row = col + ((size_t)(c * K + ky) * K + kx) * tc;
+                int lo, hi;
+                valid_cols(W, 1, P, kx, Wo, &lo, &hi);
+                /* lanes lo..hi-1: output column ox reads input column ox - P + kx */
+                const __m256i in = _mm256_and_si256(_mm256_cmpgt_epi32(lane, _mm256_set1_epi32(lo - 1)),
+                                                    _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), lane));
+                for (int r = r0; r < r1; r++) {
+                    int n = r / Ho, iy = r - n * Ho - P + ky;
+                    __m256 v = _mm256_setzero_ps();
+                    if (iy >= 0 && iy < H && lo < hi) {
+                        const float *src = x + c * cstride + ((size_t)n * H + iy) * W + lo; /* input column lo - P + kx */
+                        v = _mm256_maskload_ps(src - lo - P + kx, in);
+                    }
+                    _mm256_maskstore_ps(row + (size_t)(r - r0) * Wo, out, v);
+                }
+            }
+#else
+    (void)col, (void)x, (void)cstride, (void)C, (void)H, (void)W, (void)K, (void)P, (void)Ho, (void)Wo, (void)r0, (void)r1;
+#endif
+}
+
+#ifdef __AVX2__
+/* the stride-2 columns kx, kx+2, ..., kx+10 of a row as lanes 0..5: the row's
+ * floats 0..7 in a and 7..14 in b, each lane from a (float e <= 7) or b */
+static const int32_t s2_idx_a[4][8] = {{0, 2, 4, 6}, {1, 3, 5, 7}, {2, 4, 6}, {3, 5, 7}};
+static const int32_t s2_idx_b[4][8] = {{0, 0, 0, 0, 1, 3}, {0, 0, 0, 0, 2, 4}, {0, 0, 0, 1, 3, 5}, {0, 0, 0, 2, 4, 6}};
+static const int32_t s2_from_b[4][8] = {{0, 0, 0, 0, -1, -1}, {0, 0, 0, 0, -1, -1}, {0, 0, 0, -1, -1, -1}, {0, 0, 0, -1, -1, -1}};
+#endif
+
+/* im2col of Nature's second convolution (4x4, stride 2, no padding, rows of
+ * 6 from rows of at least 15): per input row, two loads and per kernel
+ * column one permute of each and a blend, the same values as im2col_valid */
+static void im2col_s2k4w6(float *col, const float *x, size_t cstride, int C, int H, int W, int Ho, int r0, int r1) {
+#ifdef __AVX2__
+    size_t tc = (size_t)(r1 - r0) * 6;
+    __m256i ia[4], ib[4];
+    __m256 fb[4];
+    for (int kx = 0; kx < 4; kx++) {
+        ia[kx] = _mm256_loadu_si256((const __m256i *)s2_idx_a[kx]);
+        ib[kx] = _mm256_loadu_si256((const __m256i *)s2_idx_b[kx]);
+        fb[kx] = _mm256_castsi256_ps(_mm256_loadu_si256((const __m256i *)s2_from_b[kx]));
+    }
+    for (int c = 0; c < C; c++)
+        for (int ky = 0; ky < 4; ky++) {
+            float *rows = col + (size_t)(c * 4 + ky) * 4 * tc;
+            for (int r = r0; r < r1; r++) {
+                int n = r / Ho, iy = (r - n * Ho) * 2 + ky;
+                const float *src = x + c * cstride + ((size_t)n * H + iy) * W;
+                __m256 a = _mm256_loadu_ps(src), b = _mm256_loadu_ps(src + 7);
+                float *ro = rows + (size_t)(r - r0) * 6;
+                for (int kx = 0; kx < 4; kx++, ro += tc) {
+                    __m256 v = _mm256_blendv_ps(_mm256_permutevar8x32_ps(a, ia[kx]), _mm256_permutevar8x32_ps(b, ib[kx]), fb[kx]);
+                    _mm_storeu_ps(ro, _mm256_castps256_ps128(v));
+                    _mm_storel_pi((__m64 *)(ro + 4), _mm256_extractf128_ps(v, 1));
+                }
+            }
+        }
+#else
+    im2col_valid(col, x, cstride, C, H, W, 4, 2, Ho, 6, r0, r1, 2, 4, 6);
+#endif
+}
+
 void k_im2col(float *col, const float *x, size_t cstride, int C, int H, int W, int K, int S, int P, int Ho, int Wo,
               int r0, int r1) {
     if (S == 1 && Ho == H && Wo == W && K <= W) {
@@ -101,7 +181,9 @@ void k_im2col(float *col, const float *x, size_t cstride, int C, int H, int W, i
     if (P == 0 && (Ho - 1) * S + K <= H && (Wo - 1) * S + K <= W) {
         /* Nature's second and third convolutions with all sizes constant, so
          * the short rows (6 and 4 floats) unroll completely */
-        if (S == 2 && K == 4 && Wo == 6)
+        if (S == 2 && K == 4 && Wo == 6 && W >= 15)
+            im2col_s2k4w6(col, x, cstride, C, H, W, Ho, r0, r1);
+        else if (S == 2 && K == 4 && Wo == 6)
             im2col_valid(col, x, cstride, C, H, W, K, S, Ho, Wo, r0, r1, 2, 4, 6);
         else if (S == 1 && K == 3 && Wo == 4)
             im2col_valid(col, x, cstride, C, H, W, K, S, Ho, Wo, r0, r1, 1, 3, 4);
@@ -111,6 +193,10 @@ void k_im2col(float *col, const float *x, size_t cstride, int C, int H, int W, i
             im2col_valid(col, x, cstride, C, H, W, K, S, Ho, Wo, r0, r1, 2, 0, 0);
         else
             im2col_valid(col, x, cstride, C, H, W, K, S, Ho, Wo, r0, r1, 0, 0, 0);
+        return;
+    }
+    if (COINBC_HAVE_AVX2 && S == 1 && Wo <= 8) { /* e.g. Nature's third convolution's data gradient: rows of 6 from 4 */
+        im2col_short(col, x, cstride, C, H, W, K, P, Ho, Wo, r0, r1);
         return;
     }
     size_t tc = (size_t)(r1 - r0) * Wo;
@@ -138,6 +224,21 @@ void k_im2col(float *col, const float *x, size_t cstride, int C, int H, int W, i
             }
 }
 
+/* dst[0..n) = src[0..n): runs of 8 to 16 floats (Nature's 15) as two
+ * overlapping 8-float moves, where a loop would be a vector move and a
+ * scalar tail */
+static inline void copy_run(float *restrict dst, const float *restrict src, int n) {
+#ifdef __AVX__
+    if (n >= 8 && n <= 16) {
+        __m256 a = _mm256_loadu_ps(src), b = _mm256_loadu_ps(src + n - 8);
+        _mm256_storeu_ps(dst, a);
+        _mm256_storeu_ps(dst + n - 8, b);
+        return;
+    }
+#endif
+    for (int i = 0; i < n; i++) dst[i] = src[i];
+}
+
 void k_im2col_phased(float *col, const float *x, size_t cstride, int C, int H, int W, int K, int S, int Ho, int Wo, int r0,
                      int r1) {
     size_t tc = (size_t)(r1 - r0) * Wo;
@@ -150,9 +251,7 @@ void k_im2col_phased(float *col, const float *x, size_t cstride, int C, int H, i
                 const float *base = x + c * cstride + (size_t)(kx % S) * ws + kx / S;
                 for (int r = r0; r < r1; r++) {
                     int n = r / Ho, iy = (r - n * Ho) * S + ky;
-                    const float *src = base + ((size_t)n * H + iy) * W;
-                    float *ro = row + (size_t)(r - r0) * Wo;
-                    for (int ox = 0; ox < Wo; ox++) ro[ox] = src[ox];
+                    copy_run(row + (size_t)(r - r0) * Wo, base + ((size_t)n * H + iy) * W, Wo);
                 }
             }
 }
@@ -180,10 +279,43 @@ static inline void col2im_valid(float *dx, size_t cstride, const float *col, int
         }
 }
 
+/* col2im of Nature's second convolution (the inverse of im2col_s2k4w6): per
+ * tile row and kernel column, its 6 values spread to the even lanes and
+ * added to the 12 input floats they land on, the odd ones blended back
+ * unchanged, so each input float takes the same additions in the same order
+ * as col2im_valid */
+static void col2im_s2k4w6(float *dx, size_t cstride, const float *col, int C, int H, int W, int Ho, int r0, int r1) {
+#ifdef __AVX2__
+    size_t tc = (size_t)(r1 - r0) * 6;
+    const __m256i spread = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
+    for (int c = 0; c < C; c++)
+        for (int ky = 0; ky < 4; ky++) {
+            const float *rows = col + (size_t)(c * 4 + ky) * 4 * tc;
+            for (int kx = 0; kx < 4; kx++)
+                for (int r = r0; r < r1; r++) {
+                    int n = r / Ho, iy = (r - n * Ho) * 2 + ky;
+                    float *dst = dx + c * cstride + ((size_t)n * H + iy) * W + kx;
+                    const float *ro = rows + (size_t)kx * tc + (size_t)(r - r0) * 6;
+                    __m256 v = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(ro)), spread);
+                    __m128 v2 = _mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)(ro + 4));
+                    v2 = _mm_unpacklo_ps(v2, v2);
+                    __m256 d = _mm256_loadu_ps(dst);
+                    __m128 d2 = _mm_loadu_ps(dst + 8);
+                    _mm256_storeu_ps(dst, _mm256_blend_ps(d, _mm256_add_ps(d, v), 0x55));
+                    _mm_storeu_ps(dst + 8, _mm_blend_ps(d2, _mm_add_ps(d2, v2), 0x5));
+                }
+        }
+#else
+    col2im_valid(dx, cstride, col, C, H, W, 4, 2, Ho, 6, r0, r1, 2, 4, 6);
+#endif
+}
+
 void k_col2im_add(float *dx, size_t cstride, const float *col, int C, int H, int W, int K, int S, int P, int Ho, int Wo,
                   int r0, int r1) {
     if (P == 0 && (Ho - 1) * S + K <= H && (Wo - 1) * S + K <= W) {
-        if (S == 2 && K == 4 && Wo == 6) /* Nature's second convolution, sizes constant */
+        if (S == 2 && K == 4 && Wo == 6 && W >= 15) /* Nature's second convolution */
+            col2im_s2k4w6(dx, cstride, col, C, H, W, Ho, r0, r1);
+        else if (S == 2 && K == 4 && Wo == 6) /* sizes constant */
             col2im_valid(dx, cstride, col, C, H, W, K, S, Ho, Wo, r0, r1, 2, 4, 6);
         else if (S == 2)
             col2im_valid(dx, cstride, col, C, H, W, K, S, Ho, Wo, r0, r1, 2, 0, 0);

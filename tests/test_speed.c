@@ -98,6 +98,7 @@ static void test_im2col_col2im(void **st) {
     im2col_case(4, 9, 9, 3, 2, 1, 2, 0, 10);    /* padding: the general path */
     im2col_case(4, 8, 8, 3, 1, 1, 2, 3, 11);    /* a "same" convolution */
     im2col_case(64, 4, 4, 3, 1, 2, 2, 0, 12);   /* Nature's conv2 data gradient: its output gradient, padding 2 */
+    im2col_case(3, 5, 7, 2, 1, 1, 2, 1, 11);    /* padded, stride 1, rows of 8: the short-row path */
     im2col_case(64, 4, 4, 3, 1, 2, 3, 5, 16);
 }
 
