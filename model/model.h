@@ -34,6 +34,9 @@ _Static_assert(CB_FRAME_C * CB_FRAME_H * CB_FRAME_W == CB_FRAME_BYTES, "the netw
  * the thread count, so results stay bit-identical for any thread count and
  * any number of levels per rank (docs/PERFORMANCE.md). */
 #define MODEL_LEVEL_GROUPS 2
+/* rows per block of the hidden linear layers in a forward (whole chunks;
+ * model/net.c row_ops): their weights are packed once a block */
+#define MODEL_ROW_BLOCK 32
 
 enum { MODEL_IMPALA = 0, MODEL_NATURE = 1 };
 

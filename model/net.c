@@ -360,14 +360,43 @@ typedef struct {
     const uint8_t *labels;
     int L, B;
     float *grads;
+    int lo, hi; /* the row ops (row_ops) */
 } run_ctx;
 
 static float *chunk_ptr(float *base, const model *m, int a, int j) { return base + (size_t)j * m->chunk * per_sample(m, a); }
 
-/* all ops forward for the s samples of chunk j, using worker w's workspace */
-static void forward_chunk(model *m, int j, int s, int w) {
+/* The ops that work on whole rows between the first linear layer and the
+ * last one, [*lo, *hi): the hidden linear layers and their ReLUs. Flat
+ * activations are (n, D) rows, so such an op can take a block of several
+ * chunks in one call: a linear layer then packs its weights once per block
+ * instead of once per chunk, with the same result for every row (its GEMM
+ * sums each output over the same inputs in the same order whatever the
+ * row count). The last linear layer (the logits) stays per chunk: OpenBLAS
+ * takes another kernel for its small shapes at other row counts. *lo == *hi
+ * where there are none (a net with other ops there). */
+static void row_ops(const model *m, int *lo, int *hi) {
+    int first = -1, last = -1;
+    for (int i = 0; i < m->nops; i++)
+        if (m->ops[i].type == OP_LINEAR) {
+            if (first < 0) first = i;
+            last = i;
+        }
+    *lo = *hi = 0;
+    if (first < 0 || first == last) return;
+    for (int i = first; i < last; i++)
+        if (m->ops[i].type != OP_LINEAR && m->ops[i].type != OP_RELU) return;
+    *lo = first;
+    *hi = last;
+}
+
+/* chunks per block of the row ops: a function of the chunk size only */
+static int block_chunks(const model *m) { return m->chunk >= MODEL_ROW_BLOCK ? 1 : MODEL_ROW_BLOCK / m->chunk; }
+
+/* ops [i0, i1) forward for the s samples from chunk j on (one chunk, or a
+ * block of chunks for the row ops), using worker w's workspace */
+static void forward_ops(model *m, int j, int s, int w, int i0, int i1) {
     float *col = m->ws + (size_t)w * m->ws_stride;
-    for (int i = 0; i < m->nops; i++) {
+    for (int i = i0; i < i1; i++) {
         const model_op *o = &m->ops[i];
         float *in = chunk_ptr(m->act[o->in], m, o->in, j), *out = chunk_ptr(m->act[o->out], m, o->out, j);
         switch (o->type) {
@@ -407,7 +436,10 @@ static void forward_chunk(model *m, int j, int s, int w) {
         }
         }
     }
-    /* softmax of the chunk's logits rows, in double */
+}
+
+/* the softmax of chunk j's s logits rows, in double */
+static void softmax_chunk(model *m, int j, int s) {
     const float *z = m->act[m->nacts - 1] + (size_t)j * m->chunk * CB_NUM_ACTIONS;
     float *p = m->probs + (size_t)j * m->chunk * CB_NUM_ACTIONS;
     for (int r = 0; r < s; r++) {
@@ -420,10 +452,26 @@ static void forward_chunk(model *m, int j, int s, int w) {
     }
 }
 
+/* samples of chunk j in a forward of n */
+static int chunk_len(const model *m, int n, int j) { return n - j * m->chunk < m->chunk ? n - j * m->chunk : m->chunk; }
+
+/* chunk j's last ops (from i0), its softmax and its logits copied out */
+static void forward_finish(run_ctx *c, int j, int w, int i0) {
+    model *m = c->m;
+    int s0 = j * m->chunk, s = chunk_len(m, c->n, j);
+    forward_ops(m, j, s, w, i0, m->nops);
+    softmax_chunk(m, j, s);
+    if (c->logits)
+        memcpy(c->logits + (size_t)s0 * CB_NUM_ACTIONS, m->act[m->nacts - 1] + (size_t)s0 * CB_NUM_ACTIONS,
+               sizeof(float) * (size_t)s * CB_NUM_ACTIONS);
+}
+
+/* chunk j: its frames converted, then its ops up to the row ops (all of
+ * them when the net has none: c->lo == c->hi) */
 static int forward_task(void *vctx, int64_t jj, int w) {
     run_ctx *c = vctx;
     model *m = c->m;
-    int j = (int)jj, s0 = j * m->chunk, s = c->n - s0 < m->chunk ? c->n - s0 : m->chunk;
+    int j = (int)jj, s0 = j * m->chunk, s = chunk_len(m, c->n, j);
     const int HW = CB_FRAME_H * CB_FRAME_W;
     float *x = chunk_ptr(m->act[0], m, 0, j); /* (3, s, 64, 64), rows in phases if the first op reads them so */
     int S = 1;
@@ -451,18 +499,37 @@ static int forward_task(void *vctx, int64_t jj, int w) {
                     for (int k = 0; k < HW; k++) dst[k - k % CB_FRAME_W + phase_pos(k % CB_FRAME_W, CB_FRAME_W, S)] = src[k];
             }
         }
-    forward_chunk(m, j, s, w);
-    if (c->logits)
-        memcpy(c->logits + (size_t)s0 * CB_NUM_ACTIONS, m->act[m->nacts - 1] + (size_t)s0 * CB_NUM_ACTIONS,
-               sizeof(float) * (size_t)s * CB_NUM_ACTIONS);
+    if (c->lo == c->hi) {
+        forward_finish(c, j, w, 0);
+        return 0;
+    }
+    forward_ops(m, j, s, w, 0, c->lo);
+    return 0;
+}
+
+/* block b of chunks: the row ops over all its rows at once, then each
+ * chunk's last ops */
+static int forward_block_task(void *vctx, int64_t b, int w) {
+    run_ctx *c = vctx;
+    model *m = c->m;
+    int bc = block_chunks(m), chunks = (c->n + m->chunk - 1) / m->chunk;
+    int j0 = (int)b * bc, j1 = j0 + bc < chunks ? j0 + bc : chunks;
+    int rows = (j1 - 1) * m->chunk + chunk_len(m, c->n, j1 - 1) - j0 * m->chunk;
+    forward_ops(m, j0, rows, w, c->lo, c->hi);
+    for (int j = j0; j < j1; j++) forward_finish(c, j, w, c->hi);
     return 0;
 }
 
 static void run_forward(model *m, const uint8_t *u8, const float *f32, int n, float *logits) {
     assert(m->batch >= n && n >= 0);
     run_ctx c = {.m = m, .n = n, .u8 = u8, .f32 = f32, .logits = logits};
+    row_ops(m, &c.lo, &c.hi);
     int chunks = (n + m->chunk - 1) / m->chunk;
     cb_parallel_for_w(chunks, m->ws_workers, forward_task, &c);
+    if (c.lo < c.hi) {
+        int bc = block_chunks(m);
+        cb_parallel_for_w((chunks + bc - 1) / bc, m->ws_workers, forward_block_task, &c);
+    }
 }
 
 void model_forward_u8(model *m, const uint8_t *frames, int n, float *logits) { run_forward(m, frames, NULL, n, logits); }
@@ -488,13 +555,9 @@ double model_loss(const model *m, const uint8_t *labels, int n, int *correct) {
 
 /* ---- backward --------------------------------------------------------------- */
 
-/* all ops backward for chunk j (s samples), parameter gradients added into g,
- * or written into it for the level's first chunk (first: g holds garbage);
- * the linear layers' parameter gradients are left to linear_params */
-static void backward_chunk(model *m, int j, int s, const uint8_t *labels, int B, float *g, int first, int w) {
-    float *col = m->ws + (size_t)w * m->ws_stride, *dcol = col + m->col_size, *gt = dcol + m->col_size;
-    uint8_t have[MODEL_MAX_OPS + 1] = {0}; /* dact[a] of this chunk holds a value (else: overwrite it) */
-    /* d(mean over the level's B frames of CE)/dlogits = (p - onehot) / B */
+/* d(mean over the level's B frames of CE)/dlogits = (p - onehot) / B for
+ * chunk j's s rows; the logits' gradient then holds a value */
+static void logits_grad(model *m, int j, int s, const uint8_t *labels, int B, uint8_t *have) {
     float *dz = m->dact[m->nacts - 1] + (size_t)j * m->chunk * CB_NUM_ACTIONS;
     const float *p = m->probs + (size_t)j * m->chunk * CB_NUM_ACTIONS;
     const uint8_t *lab = labels + (size_t)j * m->chunk;
@@ -502,7 +565,17 @@ static void backward_chunk(model *m, int j, int s, const uint8_t *labels, int B,
         for (int a = 0; a < CB_NUM_ACTIONS; a++)
             dz[r * CB_NUM_ACTIONS + a] = (p[r * CB_NUM_ACTIONS + a] - (a == lab[r] ? 1.0f : 0.0f)) / (float)B;
     have[m->nacts - 1] = 1;
-    for (int i = m->nops - 1; i >= 0; i--) {
+}
+
+/* ops [i0, i1) backward, last first, for the s samples from chunk j on (one
+ * chunk, or a group's chunks for the row ops), parameter gradients added
+ * into g, or written into it for the level's first chunk (first: g holds
+ * garbage); the linear layers' parameter gradients are left to
+ * linear_params. have[a]: dact[a] of these samples holds a value (else the
+ * op overwrites it), carried from one range to the next. */
+static void backward_ops(model *m, int j, int s, float *g, int first, int w, int i0, int i1, uint8_t *have) {
+    float *col = m->ws + (size_t)w * m->ws_stride, *dcol = col + m->col_size, *gt = dcol + m->col_size;
+    for (int i = i1 - 1; i >= i0; i--) {
         const model_op *o = &m->ops[i];
         float *in = chunk_ptr(m->act[o->in], m, o->in, j), *din = chunk_ptr(m->dact[o->in], m, o->in, j);
         float *out = chunk_ptr(m->act[o->out], m, o->out, j), *dout = chunk_ptr(m->dact[o->out], m, o->out, j);
@@ -614,7 +687,23 @@ static int backward_task(void *vctx, int64_t t, int w) {
     float *g = q == 0 ? c->grads + (size_t)l * m->nparams
                       : m->gspare + ((size_t)l * (MODEL_LEVEL_GROUPS - 1) + (size_t)(q - 1)) * m->nparams;
     group_chunks(per, G, q, &k0, &k1);
-    for (int k = k0; k < k1; k++) backward_chunk(m, l * per + k, m->chunk, c->labels, c->B, g, k == k0, w);
+    /* every chunk's ops after the row ops, then the row ops over the group's
+     * rows at once, then every chunk's ops before them: a chunk's parameter
+     * gradients still arrive in chunk order. The have state after a range is
+     * the same for every chunk (the same ops), so one copy is carried on. */
+    uint8_t have[MODEL_MAX_OPS + 1], rows_have[MODEL_MAX_OPS + 1];
+    int lo = c->lo, hi = c->lo < c->hi ? c->hi : 0;
+    for (int k = k0; k < k1; k++) {
+        memset(have, 0, sizeof have);
+        logits_grad(m, l * per + k, m->chunk, c->labels, c->B, have);
+        backward_ops(m, l * per + k, m->chunk, g, k == k0, w, hi, m->nops, have);
+    }
+    if (lo < hi) backward_ops(m, l * per + k0, (k1 - k0) * m->chunk, g, 1, w, lo, hi, have);
+    memcpy(rows_have, have, sizeof have);
+    for (int k = k0; k < k1 && lo < hi; k++) {
+        memcpy(have, rows_have, sizeof have);
+        backward_ops(m, l * per + k, m->chunk, g, k == k0, w, 0, lo, have);
+    }
     linear_params(m, l * per + k0, (k1 - k0) * m->chunk, g);
     return 0;
 }
@@ -646,6 +735,7 @@ void model_backward(model *m, const uint8_t *labels, int L, int B, float *grads)
             k_conv_flip(m->wflip + o->flip_off, m->params + m->tensors[o->wt].off, o->cout, o->cin, o->k);
     }
     run_ctx c = {.m = m, .n = L * B, .labels = labels, .L = L, .B = B, .grads = grads};
+    row_ops(m, &c.lo, &c.hi);
     cb_parallel_for_w((int64_t)L * G, m->ws_workers, backward_task, &c);
     if (G > 1) {
         int64_t nb = (int64_t)((m->nparams + GROUP_ADD_BLOCK - 1) / GROUP_ADD_BLOCK);
