@@ -319,6 +319,54 @@ static void test_tand_matches_scalar(void **st) {
 
 /* ---- the one-level combine ------------------------------------------------------- */
 
+/* The split combine (mean, AND: sums and sign sums level-major, vectorized)
+ * against its definition element by element: each parameter's levels added
+ * in level order in double, the AND mask from the sign sum, no rescale; a
+ * tail of the sub-block and signed zeros included. */
+static void test_combine_split_matches_definition(void **st) {
+    (void)st;
+    const int L = 7;
+    const size_t P = 9001;
+    const model_tensor T[2] = {{"a.w", 0, 5003, 1}, {"b.w", 5003, 3998, 1}};
+    cb_rng r;
+    cb_rng_seed(&r, 29);
+    float *g = malloc(sizeof(float) * P * L), *out = malloc(sizeof(float) * P);
+    assert_non_null(g), assert_non_null(out);
+    fill(g, P * L, &r, 1.0f, 1);
+    for (size_t i = 0; i < P * L; i += 97) g[i] = -0.0f;
+    for (size_t i = 0; i < P; i++) g[i] = fabsf(g[i]) + (i % 3 == 0 ? 1e-3f : 0.0f); /* level 0 positive: some masks on */
+    for (int k = 0; k < 2; k++) {
+        train_combine_opts o = {.method = k ? TRAIN_AND : TRAIN_MEAN, .tau = 0.5, .sand_k = 1, .rescale = 0, .threads = 2};
+        float d[2];
+        cb_err e = {0};
+        assert_int_equal(train_combine(out, d, g, L, P, T, 2, &o, &e), 0);
+        for (size_t i = 0; i < P; i++) {
+            double sum = 0;
+            int ss = 0;
+            for (int l = 0; l < L; l++) {
+                float v = g[(size_t)l * P + i];
+                sum += v;
+                ss += (v > 0) - (v < 0);
+            }
+            double mask = k == 0 ? 1.0 : (fabs((double)ss) / L >= 0.5 ? 1.0 : 0.0);
+            float want = (float)(k == 0 ? sum / L : mask * (sum / L));
+            assert_memory_equal(&want, &out[i], sizeof want);
+        }
+    }
+    g[3 * P + 5003 + 3997] = INFINITY; /* the last parameter, in the scalar tail */
+    train_combine_opts o = {.method = TRAIN_AND, .tau = 0.5, .threads = 2};
+    cb_err e = {0};
+    assert_int_equal(train_combine(out, NULL, g, L, P, T, 2, &o, &e), CB_ERANGE);
+    assert_non_null(strstr(e.msg, "level 3"));
+    assert_non_null(strstr(e.msg, "b.w"));
+    g[3 * P + 5003 + 3997] = 0;
+    g[5 * P + 17] = NAN; /* in a vector lane */
+    assert_int_equal(train_combine(out, NULL, g, L, P, T, 2, &o, &e), CB_ERANGE);
+    assert_non_null(strstr(e.msg, "level 5"));
+    assert_non_null(strstr(e.msg, "a.w"));
+    free(g), free(out);
+}
+
 static void test_combine_one_level(void **st) {
     (void)st;
     const size_t P = 20011;
@@ -364,6 +412,7 @@ int main(void) {
         cmocka_unit_test(test_adam_matches_scalar),
         cmocka_unit_test(test_tand_matches_scalar),
         cmocka_unit_test(test_combine_one_level),
+        cmocka_unit_test(test_combine_split_matches_definition),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
