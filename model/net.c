@@ -678,33 +678,73 @@ static void group_chunks(int per, int G, int q, int *k0, int *k1) {
     *k1 = (int)((int64_t)per * (q + 1) / G);
 }
 
-/* task t = level t / G, group t % G: its chunks in order on this worker, into
- * the level's own gradient (group 0) or the group's spare one */
+/* the have state backward_ops leaves after ops [i0, i1) (a function of the
+ * ops only, the same for every chunk) */
+static void have_after(const model *m, uint8_t *have, int i0, int i1) {
+    for (int i = i1 - 1; i >= i0; i--) {
+        if (m->ops[i].type == OP_ADD) have[m->ops[i].in2] = 1;
+        have[m->ops[i].in] = 1;
+    }
+}
+
+/* The backward runs in three passes when the net has row ops (row_ops):
+ * every chunk's ops after them (task t = level t / G, group t % G, its chunks
+ * in order on this worker, into the level's own gradient for group 0 or the
+ * group's spare one), the row ops over blocks of whole chunks across the
+ * batch (backward_rows_task: the hidden linear layers' data gradient packs
+ * their weights once a block, even where a level is a single small chunk),
+ * and every chunk's ops before them with the linear layers' parameter
+ * gradients (backward_head_task). A chunk's parameter gradients still arrive
+ * in chunk order, and the row ops give each row the same values in any
+ * block, so the result is that of one chunk at a time. Without row ops the
+ * first pass is the whole backward. */
+static float *task_grad(run_ctx *c, int64_t t, int *first_chunk, int *end_chunk) {
+    model *m = c->m;
+    int per = c->B / m->chunk, G = level_groups(m, c->B), l = (int)(t / G), q = (int)(t % G), k0, k1;
+    group_chunks(per, G, q, &k0, &k1);
+    *first_chunk = l * per + k0;
+    *end_chunk = l * per + k1;
+    return q == 0 ? c->grads + (size_t)l * m->nparams
+                  : m->gspare + ((size_t)l * (MODEL_LEVEL_GROUPS - 1) + (size_t)(q - 1)) * m->nparams;
+}
+
 static int backward_task(void *vctx, int64_t t, int w) {
     run_ctx *c = vctx;
     model *m = c->m;
-    int per = c->B / m->chunk, G = level_groups(m, c->B), l = (int)(t / G), q = (int)(t % G), k0, k1;
-    float *g = q == 0 ? c->grads + (size_t)l * m->nparams
-                      : m->gspare + ((size_t)l * (MODEL_LEVEL_GROUPS - 1) + (size_t)(q - 1)) * m->nparams;
-    group_chunks(per, G, q, &k0, &k1);
-    /* every chunk's ops after the row ops, then the row ops over the group's
-     * rows at once, then every chunk's ops before them: a chunk's parameter
-     * gradients still arrive in chunk order. The have state after a range is
-     * the same for every chunk (the same ops), so one copy is carried on. */
-    uint8_t have[MODEL_MAX_OPS + 1], rows_have[MODEL_MAX_OPS + 1];
-    int lo = c->lo, hi = c->lo < c->hi ? c->hi : 0;
-    for (int k = k0; k < k1; k++) {
-        memset(have, 0, sizeof have);
-        logits_grad(m, l * per + k, m->chunk, c->labels, c->B, have);
-        backward_ops(m, l * per + k, m->chunk, g, k == k0, w, hi, m->nops, have);
+    int j0, j1, hi = c->lo < c->hi ? c->hi : 0;
+    float *g = task_grad(c, t, &j0, &j1);
+    for (int j = j0; j < j1; j++) {
+        uint8_t have[MODEL_MAX_OPS + 1] = {0};
+        logits_grad(m, j, m->chunk, c->labels, c->B, have);
+        backward_ops(m, j, m->chunk, g, j == j0, w, hi, m->nops, have);
     }
-    if (lo < hi) backward_ops(m, l * per + k0, (k1 - k0) * m->chunk, g, 1, w, lo, hi, have);
-    memcpy(rows_have, have, sizeof have);
-    for (int k = k0; k < k1 && lo < hi; k++) {
-        memcpy(have, rows_have, sizeof have);
-        backward_ops(m, l * per + k, m->chunk, g, k == k0, w, 0, lo, have);
+    if (hi == 0) linear_params(m, j0, (j1 - j0) * m->chunk, g);
+    return 0;
+}
+
+static int backward_rows_task(void *vctx, int64_t b, int w) {
+    run_ctx *c = vctx;
+    model *m = c->m;
+    int bc = block_chunks(m), chunks = c->n / m->chunk, j0 = (int)b * bc, j1 = j0 + bc < chunks ? j0 + bc : chunks;
+    uint8_t have[MODEL_MAX_OPS + 1] = {0};
+    have[m->nacts - 1] = 1;
+    have_after(m, have, c->hi, m->nops);
+    backward_ops(m, j0, (j1 - j0) * m->chunk, NULL, 1, w, c->lo, c->hi, have);
+    return 0;
+}
+
+static int backward_head_task(void *vctx, int64_t t, int w) {
+    run_ctx *c = vctx;
+    model *m = c->m;
+    int j0, j1;
+    float *g = task_grad(c, t, &j0, &j1);
+    for (int j = j0; j < j1; j++) {
+        uint8_t have[MODEL_MAX_OPS + 1] = {0};
+        have[m->nacts - 1] = 1;
+        have_after(m, have, c->lo, m->nops);
+        backward_ops(m, j, m->chunk, g, j == j0, w, 0, c->lo, have);
     }
-    linear_params(m, l * per + k0, (k1 - k0) * m->chunk, g);
+    linear_params(m, j0, (j1 - j0) * m->chunk, g);
     return 0;
 }
 
@@ -737,6 +777,11 @@ void model_backward(model *m, const uint8_t *labels, int L, int B, float *grads)
     run_ctx c = {.m = m, .n = L * B, .labels = labels, .L = L, .B = B, .grads = grads};
     row_ops(m, &c.lo, &c.hi);
     cb_parallel_for_w((int64_t)L * G, m->ws_workers, backward_task, &c);
+    if (c.lo < c.hi) {
+        int bc = block_chunks(m), chunks = L * B / m->chunk;
+        cb_parallel_for_w((chunks + bc - 1) / bc, m->ws_workers, backward_rows_task, &c);
+        cb_parallel_for_w((int64_t)L * G, m->ws_workers, backward_head_task, &c);
+    }
     if (G > 1) {
         int64_t nb = (int64_t)((m->nparams + GROUP_ADD_BLOCK - 1) / GROUP_ADD_BLOCK);
         cb_parallel_for(nb * L, m->ws_workers, group_add_task, &c);
