@@ -12,7 +12,10 @@
 # (default all). Prints one line per figure: the median over the rounds of
 # samples/s, of the share of sgemm, and of the coinbc/PyTorch ratio taken
 # round by round; the raw 'result'/'peer' lines go to $OUT (default
-# speed_table.log in the current folder).
+# speed_table.log in the current folder). BEFORE, a second coinbc binary
+# (an earlier build), is run the same way in every round: its figures are
+# the variants named before-VARIANT, and each variant gets its ratio to
+# them, round by round.
 set -eu
 ROUNDS=${1:-3}
 CASES=${2:-"n64 n32 n128 n16x8 i16x8"}
@@ -37,6 +40,10 @@ for c in $CASES; do
   while [ "$r" -le "$ROUNDS" ]; do
     "$COINBC" bench train --net $net --batch-levels $L --batch-frames $B --threads "$THREADS" --steps "$STEPS" \
       --naive 0 --variants $v | grep '^result' | sed "s/^/case=$c round=$r /" >> "$OUT"
+    if [ -n "${BEFORE:-}" ]; then
+      "$BEFORE" bench train --net $net --batch-levels $L --batch-frames $B --threads "$THREADS" --steps "$STEPS" \
+        --naive 0 --variants $v | grep '^result variant' | sed "s/^/case=$c round=$r /; s/variant=/variant=before-/" >> "$OUT"
+    fi
     "$PYTHON" "$PEER" --net $net --levels $L --frames $B --threads "$THREADS" --steps "$STEPS" --variants $pv \
       | grep '^peer' | sed "s/^/case=$c round=$r /" >> "$OUT"
     r=$((r + 1))
@@ -66,15 +73,17 @@ END {
   for (c in rounds) {
     nv = split(vars[c], V, " ");
     for (i = 1; i <= nv; i++) {
-      v = V[i]; l = ""; rm = ""; ra = "";
+      v = V[i]; l = ""; rm = ""; ra = ""; rb = "";
       for (r = 1; r <= rounds[c]; r++) {
         l = l " " sps[c, v, r];
+        if ((c, "before-" v, r) in sps && sps[c, "before-" v, r] > 0) rb = rb " " sps[c, v, r] / sps[c, "before-" v, r];
         if ((c, "mean", r) in psps && psps[c, "mean", r] > 0) rm = rm " " sps[c, v, r] / psps[c, "mean", r];
         if ((c, "and-loop", r) in psps && psps[c, "and-loop", r] > 0) ra = ra " " sps[c, v, r] / psps[c, "and-loop", r];
       }
       printf "%-6s coinbc %-8s %8.1f samples/s  %5.1f%% of sgemm", c, v, median(l), 100 * median(share[c, v]);
       if (rm != "" && v != "predict") printf "  %.2fx PyTorch mean", median(rm);
       if (ra != "" && v != "predict") printf "  %.2fx PyTorch and-loop", median(ra);
+      if (rb != "") printf "  %.2fx before", median(rb);
       printf "\n";
     }
     np = split(pvars[c], P, " ");
