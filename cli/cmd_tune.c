@@ -49,7 +49,7 @@ int cli_cmd_tune(int argc, char **argv) {
     int nbefore = argc; /* split at --: what follows is train options fixed for every trial */
     for (int i = 1; i < argc && nbefore == argc; i++)
         if (!strcmp(argv[i], "--")) nbefore = i;
-    train_tune_opts o = {.prune = "on", .objective = "val_acc", .epochs = 10, .jobs = 1};
+    train_tune_opts o = {.prune = "on", .objective = "val_acc", .epochs = 10, .jobs = 0};
     char method_help[256], details[4096], owned[1024], searched[1024], fixed[1024];
     snprintf(method_help, sizeof method_help, "%s (required)", run_method_list());
     schema_names(owned, sizeof owned, RUN_TUNE_NO), schema_names(searched, sizeof searched, RUN_TUNE_SEARCH);
@@ -67,7 +67,8 @@ int cli_cmd_tune(int argc, char **argv) {
                                                 "(default: journal:study.journal inside DIR)", 0},
         {"study", CLI_STR, &o.study, "NAME", "study name in the storage (default coinbc-METHOD): 1 to 64 of A-Z a-z "
                                              "0-9 . _ -, starting with a letter or a digit", 0},
-        {"jobs", CLI_INT, &o.jobs, "J", "trials run at once, the threads split between them (default 1)", 0},
+        {"jobs", CLI_INT, &o.jobs, "J", "trials run at once, the threads split between them (default 0: 2 where there "
+                                        "are 2 or more threads, else 1; see docs/PERFORMANCE.md)", 0},
         {"threads", CLI_INT, &o.threads, "T", "threads in total (default: all cores)", 0},
         {"seed", CLI_I64, &o.seed, "S", "seed of the TPE sampler (default 0)", 0},
         {"prune", CLI_STR, &o.prune, "on|off", "stop unpromising trials early (successive halving; default on)", 0},

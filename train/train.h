@@ -288,7 +288,7 @@ typedef struct {
     const char *train, *val, *out, *method; /* TRAIN, --val, -o DIR, --method (NULL: not given) */
     const char *space, *storage, *study;    /* NULL: the defaults (tools/tune_space.json, DIR's journal, coinbc-METHOD) */
     const char *prune, *objective;          /* "on"/"off", "val_acc"/"val_loss" */
-    int trials, epochs, jobs, threads;
+    int trials, epochs, jobs, threads;      /* jobs 0: train_tune_jobs chooses */
     int64_t seed;
     int nfixed;
     char *const *fixed;                     /* the train options after --, as argv words */
@@ -316,6 +316,9 @@ typedef struct {
  * $COINBC_PYTHON and $COINBC_TUNE_DRIVER) and writes trials.csv, best.json
  * and best.args. Free r with train_tune_result_free. */
 int train_tune_run(const train_tune_opts *o, train_tune_result *r, cb_err *e);
+/* trials at once for --jobs J (0: the default choice, 2 where there are 2 or
+ * more threads) out of T threads in all */
+int train_tune_jobs(int jobs, int threads);
 void train_tune_result_free(train_tune_result *r);
 
 /* Accuracy and mean loss of a model on levels (batched forward; uses the

@@ -186,7 +186,7 @@ static int check_opts(const train_tune_opts *o, int *objective, cb_err *e) {
     if (o->trials > RUN_TUNE_MAX_TRIALS)
         return cb_fail(e, CB_EARG, "--trials %d: at most %d (the most trials.csv may hold)", o->trials, RUN_TUNE_MAX_TRIALS);
     if (o->epochs <= 0) return cb_fail(e, CB_EARG, "--epochs must be > 0");
-    if (o->jobs <= 0 || o->jobs > 256) return cb_fail(e, CB_EARG, "--jobs must be in 1..256");
+    if (o->jobs < 0 || o->jobs > 256) return cb_fail(e, CB_EARG, "--jobs must be in 0..256 (0: the default choice)");
     if (o->threads < 0) return cb_fail(e, CB_EARG, "--threads must be >= 0");
     if (o->seed < 0 || o->seed > UINT32_MAX) return cb_fail(e, CB_EARG, "--seed must be in 0..4294967295");
     if (strcmp(o->prune, "on") && strcmp(o->prune, "off")) return cb_fail(e, CB_EARG, "--prune is on or off");
@@ -261,15 +261,22 @@ done:
     return rc;
 }
 
+/* Trials at once for --jobs J of T threads: J itself, or for J = 0 two where
+ * there are at least two threads (two 1-thread trials did 1.07x and 1.13x
+ * the epochs per hour of one 2-thread trial on a 2-core machine, in two
+ * runs: docs/PERFORMANCE.md) and one otherwise. */
+int train_tune_jobs(int jobs, int threads) { return jobs > 0 ? jobs : threads >= 2 ? 2 : 1; }
+
 /* the study's settings and paths */
 static int fill_spec(run_tune_spec *s, const train_tune_opts *o, cb_err *e) {
     if (!realpath(o->train, s->train) || !realpath(o->val, s->val) || abs_path(s->dir, sizeof s->dir, o->out))
         return cb_fail(e, CB_EARG, "cannot resolve the paths of TRAIN, VAL or DIR");
     while (strlen(s->dir) > 1 && s->dir[strlen(s->dir) - 1] == '/') s->dir[strlen(s->dir) - 1] = 0;
     snprintf(s->method, sizeof s->method, "%s", o->method);
-    s->trials = o->trials, s->epochs = o->epochs, s->jobs = o->jobs, s->seed = o->seed, s->prune = !strcmp(o->prune, "on");
     int total = o->threads ? o->threads : cb_default_threads();
-    s->threads = total / o->jobs > 0 ? total / o->jobs : 1;
+    s->trials = o->trials, s->epochs = o->epochs, s->jobs = train_tune_jobs(o->jobs, total), s->seed = o->seed;
+    s->prune = !strcmp(o->prune, "on");
+    s->threads = total / s->jobs > 0 ? total / s->jobs : 1;
     if (snprintf(s->study, sizeof s->study, "%s", o->study ? o->study : "coinbc-") >= (int)sizeof s->study - 8)
         return cb_fail(e, CB_EARG, "--study name is too long");
     if (!o->study) strcat(s->study, o->method);
@@ -345,8 +352,10 @@ int train_tune_run(const train_tune_opts *o, train_tune_result *r, cb_err *e) {
     if ((rc = cb_lock_acquire(&lock, s->dir, o->holder, e))) goto done;
     int spec_was_there = file_exists(path);
     if ((rc = run_tune_spec_write(path, s, e))) goto done;
-    note(o, "tune: study %s in %s, %d trials of %d epochs, %d at once with %d threads each", s->study, s->storage,
-         o->trials, o->epochs, o->jobs, s->threads);
+    note(o, "tune: study %s in %s, %d trials of %d epochs, %d at once with %d thread%s each%s", s->study, s->storage,
+         o->trials, o->epochs, s->jobs, s->threads, s->threads == 1 ? "" : "s",
+         o->jobs ? "" : " (--jobs 0, the default: two trials at once where there are two threads or more, faster "
+                        "than one on both; --jobs 1 for one at a time)");
     char *run_argv[] = {(char *)python_path(), driver, path, NULL};
     int ws = spawn(run_argv, NULL, &drv_out, &drv_n, NULL);
     if (ws < 0 || !WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
