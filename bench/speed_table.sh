@@ -81,8 +81,8 @@ END {
         if ((c, "and-loop", r) in psps && psps[c, "and-loop", r] > 0) ra = ra " " sps[c, v, r] / psps[c, "and-loop", r];
       }
       printf "%-6s coinbc %-8s %8.1f samples/s  %5.1f%% of sgemm", c, v, median(l), 100 * median(share[c, v]);
-      if (rm != "" && v != "predict") printf "  %.2fx PyTorch mean", median(rm);
-      if (ra != "" && v != "predict") printf "  %.2fx PyTorch and-loop", median(ra);
+      if (rm != "" && v !~ /predict$/) printf "  %.2fx PyTorch mean", median(rm);
+      if (ra != "" && v !~ /predict$/) printf "  %.2fx PyTorch and-loop", median(ra);
       if (rb != "") printf "  %.2fx before", median(rb);
       printf "\n";
     }

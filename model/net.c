@@ -389,8 +389,14 @@ static void row_ops(const model *m, int *lo, int *hi) {
     *hi = last;
 }
 
-/* chunks per block of the row ops: a function of the chunk size only */
-static int block_chunks(const model *m) { return m->chunk >= MODEL_ROW_BLOCK ? 1 : MODEL_ROW_BLOCK / m->chunk; }
+/* chunks per block of the row ops in a pass over `chunks` chunks: up to
+ * MODEL_ROW_BLOCK rows, and at most half the chunks, so that a batch of two
+ * or more chunks keeps both workers busy; a function of the batch only */
+static int block_chunks(const model *m, int chunks) {
+    int bc = m->chunk >= MODEL_ROW_BLOCK ? 1 : MODEL_ROW_BLOCK / m->chunk, half = (chunks + 1) / 2;
+    if (bc > half) bc = half;
+    return bc > 1 ? bc : 1;
+}
 
 /* ops [i0, i1) forward for the s samples from chunk j on (one chunk, or a
  * block of chunks for the row ops), using worker w's workspace */
@@ -512,7 +518,7 @@ static int forward_task(void *vctx, int64_t jj, int w) {
 static int forward_block_task(void *vctx, int64_t b, int w) {
     run_ctx *c = vctx;
     model *m = c->m;
-    int bc = block_chunks(m), chunks = (c->n + m->chunk - 1) / m->chunk;
+    int chunks = (c->n + m->chunk - 1) / m->chunk, bc = block_chunks(m, chunks);
     int j0 = (int)b * bc, j1 = j0 + bc < chunks ? j0 + bc : chunks;
     int rows = (j1 - 1) * m->chunk + chunk_len(m, c->n, j1 - 1) - j0 * m->chunk;
     forward_ops(m, j0, rows, w, c->lo, c->hi);
@@ -527,7 +533,7 @@ static void run_forward(model *m, const uint8_t *u8, const float *f32, int n, fl
     int chunks = (n + m->chunk - 1) / m->chunk;
     cb_parallel_for_w(chunks, m->ws_workers, forward_task, &c);
     if (c.lo < c.hi) {
-        int bc = block_chunks(m);
+        int bc = block_chunks(m, chunks);
         cb_parallel_for_w((chunks + bc - 1) / bc, m->ws_workers, forward_block_task, &c);
     }
 }
@@ -725,7 +731,7 @@ static int backward_task(void *vctx, int64_t t, int w) {
 static int backward_rows_task(void *vctx, int64_t b, int w) {
     run_ctx *c = vctx;
     model *m = c->m;
-    int bc = block_chunks(m), chunks = c->n / m->chunk, j0 = (int)b * bc, j1 = j0 + bc < chunks ? j0 + bc : chunks;
+    int chunks = c->n / m->chunk, bc = block_chunks(m, chunks), j0 = (int)b * bc, j1 = j0 + bc < chunks ? j0 + bc : chunks;
     uint8_t have[MODEL_MAX_OPS + 1] = {0};
     have[m->nacts - 1] = 1;
     have_after(m, have, c->hi, m->nops);
@@ -778,7 +784,7 @@ void model_backward(model *m, const uint8_t *labels, int L, int B, float *grads)
     row_ops(m, &c.lo, &c.hi);
     cb_parallel_for_w((int64_t)L * G, m->ws_workers, backward_task, &c);
     if (c.lo < c.hi) {
-        int bc = block_chunks(m), chunks = L * B / m->chunk;
+        int chunks = L * B / m->chunk, bc = block_chunks(m, chunks);
         cb_parallel_for_w((chunks + bc - 1) / bc, m->ws_workers, backward_rows_task, &c);
         cb_parallel_for_w((int64_t)L * G, m->ws_workers, backward_head_task, &c);
     }
