@@ -49,7 +49,7 @@ int cli_cmd_tune(int argc, char **argv) {
     int nbefore = argc; /* split at --: what follows is train options fixed for every trial */
     for (int i = 1; i < argc && nbefore == argc; i++)
         if (!strcmp(argv[i], "--")) nbefore = i;
-    train_tune_opts o = {.prune = "on", .objective = "val_acc", .epochs = 10, .jobs = 0};
+    train_tune_opts o = {.prune = "on", .objective = "val_acc", .epochs = 10, .jobs = 0, .retrain = -1};
     char method_help[256], details[4096], owned[1024], searched[1024], fixed[1024];
     snprintf(method_help, sizeof method_help, "%s (required)", run_method_list());
     schema_names(owned, sizeof owned, RUN_TUNE_NO), schema_names(searched, sizeof searched, RUN_TUNE_SEARCH);
@@ -75,6 +75,9 @@ int cli_cmd_tune(int argc, char **argv) {
         {"objective", CLI_STR, &o.objective, "F", "val_acc (default: the best epoch's validation accuracy, maximized) "
          "or val_loss (the best epoch's validation loss, minimized; each trial then keeps best.ckpt by loss, "
          "--best-by loss); pruning judges the same figure", 0},
+        {"retrain", CLI_INT, &o.retrain, "K", "run nothing new: train finished trial K of the study again into "
+         "DIR/trials/KKKK (its best.ckpt, which only the machine that ran it kept), stopped after the epochs it "
+         "ran, and check that its per-epoch figures are the ones the study recorded", 0},
     };
     cli_cmd_info info = {
         CMD, "Hyperparameter search over coinbc train (Optuna TPE; docs/TUNE.md). Every trial trains for the same\n"
@@ -96,7 +99,11 @@ int cli_cmd_tune(int argc, char **argv) {
     cb_err e = {0};
     int status = 0;
     if (train_tune_run(&o, &r, &e)) status = cli_fail(CMD, &e), status = r.usage ? 2 : status;
-    else print_result(&o, &r);
+    else if (o.retrain >= 0)
+        printf("tune: trial %d trained again in %s/trials/%04d, its figures as the study recorded them\n", o.retrain,
+               o.out, o.retrain);
+    else
+        print_result(&o, &r);
     train_tune_result_free(&r);
     return status;
 }

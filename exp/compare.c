@@ -235,6 +235,54 @@ static int train_options(exp_ctx *c, const char *method, int64_t seed, pairs *p,
     return 0;
 }
 
+/* The method's `coinbc tune` command (in ap; with retrain >= 0 the one that
+ * trains that finished trial again): its study's journal is a record
+ * (DIR/tune/M/study.journal), named by an absolute path since the tune
+ * folder itself is WORK/tune/M */
+static int tune_argv(exp_ctx *c, const run_compare_method *m, exp_argv *ap, int retrain, cb_err *e) {
+    char name[128], tdir[EXP_PATH], wdir[EXP_PATH];
+    snprintf(name, sizeof name, "tune/%s", m->name);
+    exp_path(tdir, c->o->dir, name);
+    exp_path(wdir, c->o->work, name);
+    int rc;
+    if ((rc = cb_mkdirs(tdir, e)) || (rc = cb_mkdirs(wdir, e))) return rc;
+    char real[PATH_MAX], journal[PATH_MAX + 64];
+    if (!realpath(tdir, real)) return cb_fail(e, CB_EIO, "%s: cannot resolve the folder", tdir);
+    snprintf(journal, sizeof journal, "journal:%s/study.journal", real);
+    exp_argv_init(ap, c);
+    exp_argv_add(ap, "tune");
+    exp_argv_add(ap, "%s", c->data[0]);
+    exp_argv_add(ap, "--val");
+    exp_argv_add(ap, "%s", c->data[1]);
+    exp_argv_add(ap, "--method");
+    exp_argv_add(ap, "%s", m->name);
+    exp_argv_add(ap, "--trials");
+    exp_argv_add(ap, "%d", m->trials);
+    exp_argv_add(ap, "--epochs");
+    exp_argv_add(ap, "%d", c->spec.epochs);
+    exp_argv_add(ap, "--seed");
+    exp_argv_add(ap, "%lld", (long long)m->tune_seed);
+    exp_argv_add(ap, "--jobs");
+    exp_argv_add(ap, "%d", m->jobs);
+    exp_argv_add(ap, "--storage");
+    exp_argv_add(ap, "%s", journal);
+    if (m->loss_objective) exp_argv_add(ap, "--objective"), exp_argv_add(ap, "val_loss");
+    if (m->space[0]) {
+        char sp[EXP_PATH];
+        if (exp_resolve(sp, c->spec_dir, m->space)) return cb_fail(e, CB_EARG, "%s: space path too long", m->space);
+        exp_argv_add(ap, "--space");
+        exp_argv_add(ap, "%s", sp);
+    }
+    if (c->o->threads > 0) exp_argv_add(ap, "--threads"), exp_argv_add(ap, "%d", c->o->threads);
+    if (retrain >= 0) exp_argv_add(ap, "--retrain"), exp_argv_add(ap, "%d", retrain);
+    exp_argv_add(ap, "-o");
+    exp_argv_add(ap, "%s", wdir);
+    exp_argv_add(ap, "--");
+    for (int i = 0; i < c->spec.nfixed; i++) exp_argv_add(ap, "%s", c->spec.fixed[i]);
+    for (int i = 0; i < m->nopts; i++) exp_argv_add(ap, "%s", m->opts[i]);
+    return 0;
+}
+
 static int tune_one(exp_ctx *c, const run_compare_method *m, cb_err *e) {
     char cfg[EXP_PATH], origin[EXP_PATH], name[128], tdir[EXP_PATH], wdir[EXP_PATH];
     snprintf(name, sizeof name, "configs/%s.json", m->name);
@@ -252,45 +300,10 @@ static int tune_one(exp_ctx *c, const run_compare_method *m, cb_err *e) {
     snprintf(name, sizeof name, "tune/%s", m->name);
     exp_path(tdir, c->o->dir, name);
     exp_path(wdir, c->o->work, name);
-    if ((rc = cb_mkdirs(tdir, e)) || (rc = cb_mkdirs(wdir, e))) return rc;
-    /* the study's journal is a record (DIR/tune/M/study.journal), named by an
-     * absolute path since the tune folder itself is in WORK */
-    char real[PATH_MAX], journal[PATH_MAX + 64];
-    if (!realpath(tdir, real)) return cb_fail(e, CB_EIO, "%s: cannot resolve the folder", tdir);
-    snprintf(journal, sizeof journal, "journal:%s/study.journal", real);
     exp_say(c, "tune %s: %d trials of %d epochs", m->name, m->trials, c->spec.epochs);
     double t0 = cb_now();
     exp_argv a;
-    exp_argv_init(&a, c);
-    exp_argv_add(&a, "tune");
-    exp_argv_add(&a, "%s", c->data[0]);
-    exp_argv_add(&a, "--val");
-    exp_argv_add(&a, "%s", c->data[1]);
-    exp_argv_add(&a, "--method");
-    exp_argv_add(&a, "%s", m->name);
-    exp_argv_add(&a, "--trials");
-    exp_argv_add(&a, "%d", m->trials);
-    exp_argv_add(&a, "--epochs");
-    exp_argv_add(&a, "%d", c->spec.epochs);
-    exp_argv_add(&a, "--seed");
-    exp_argv_add(&a, "%lld", (long long)m->tune_seed);
-    exp_argv_add(&a, "--jobs");
-    exp_argv_add(&a, "%d", m->jobs);
-    exp_argv_add(&a, "--storage");
-    exp_argv_add(&a, "%s", journal);
-    if (m->loss_objective) exp_argv_add(&a, "--objective"), exp_argv_add(&a, "val_loss");
-    if (m->space[0]) {
-        char sp[EXP_PATH];
-        if (exp_resolve(sp, c->spec_dir, m->space)) return cb_fail(e, CB_EARG, "%s: space path too long", m->space);
-        exp_argv_add(&a, "--space");
-        exp_argv_add(&a, "%s", sp);
-    }
-    if (c->o->threads > 0) exp_argv_add(&a, "--threads"), exp_argv_add(&a, "%d", c->o->threads);
-    exp_argv_add(&a, "-o");
-    exp_argv_add(&a, "%s", wdir);
-    exp_argv_add(&a, "--");
-    for (int i = 0; i < c->spec.nfixed; i++) exp_argv_add(&a, "%s", c->spec.fixed[i]);
-    for (int i = 0; i < m->nopts; i++) exp_argv_add(&a, "%s", m->opts[i]);
+    if ((rc = tune_argv(c, m, &a, -1, e))) return rc;
     if ((rc = exp_run(c, &a, EXP_DISCARD, e))) return rc;
     static const char *const KEEP[] = {"trials.csv", "best.json", "best.args"};
     for (int i = 0; i < 3; i++) {
@@ -340,8 +353,9 @@ static int eval_to(exp_ctx *c, const char *sdir, const char *file, const char *r
                    const char *ckpt, cb_err *e);
 
 /* DIR/top/M/trial-NNNN.json: the test figures of each of the study's N best
- * trials (eval_compare_top_pick), from the trial's best.ckpt in WORK; then
- * DIR/top/M/done */
+ * trials (eval_compare_top_pick), from the trial's best.ckpt in WORK (where
+ * it is missing, `coinbc tune --retrain` makes it again and checks it
+ * against the study's figures); then DIR/top/M/done */
 static int top_one(exp_ctx *c, const run_compare_method *m, cb_err *e) {
     if (!m->tuned || !m->top) return 0;
     char name[128], tdir[EXP_PATH], wdir[EXP_PATH], csv[EXP_PATH];
@@ -370,11 +384,16 @@ static int top_one(exp_ctx *c, const run_compare_method *m, cb_err *e) {
         snprintf(name, sizeof name, "trials/%04d", num[i]);
         exp_path(run, wdir, name);
         exp_path(ckpt, run, "best.ckpt");
-        if (!exists(run, "best.ckpt"))
-            return cb_fail(e, CB_ENOTFOUND,
-                           "%s: missing; the top-%d figure needs the best checkpoint of each of the study's best "
-                           "trials, which only the WORK folder the study ran in keeps (give that --work)",
-                           ckpt, m->top);
+        if (!exists(run, "best.ckpt")) {
+            /* not on this machine (the study ran elsewhere, or WORK is new):
+             * tune trains the trial again and checks it against the study */
+            exp_say(c, "top %d of %s: trial %d's checkpoint is not in %s: training it again", m->top, m->name, num[i],
+                    run);
+            exp_argv a;
+            if ((rc = tune_argv(c, m, &a, num[i], e)) || (rc = exp_run(c, &a, EXP_DISCARD, e))) return rc;
+            if (!exists(run, "best.ckpt"))
+                return cb_fail(e, CB_ENOTFOUND, "%s: still missing after training trial %d again", ckpt, num[i]);
+        }
         if ((rc = eval_to(c, tdir, file, run, 2, NULL, ckpt, e))) return rc;
     }
     if ((rc = touch(tdir, "done", e))) return rc;

@@ -99,6 +99,41 @@ static void test_paper_quick_end_to_end(void **st) {
     rc = test_run(out2, sizeof out2, err, sizeof err, "compare '%s' -o '%s/p/dir' --work '%s/p/work'", spec, dir, dir);
     assert_int_equal(rc, 0);
     assert_string_equal(out, out2);
+    /* a new machine: the records are there but WORK has none of the study's
+     * trial folders; the top stage trains the picked trials again (tune
+     * --retrain) and they give the same checkpoints */
+    char gone[4400], moved[4400];
+    snprintf(gone, sizeof gone, "%s/p/work/tune/tand/trials", dir);
+    snprintf(moved, sizeof moved, "%s/p/work/tand-trials-elsewhere", dir);
+    assert_int_equal(rename(gone, moved), 0);
+    snprintf(p, sizeof p, "%s/p/dir/top/tand", dir);
+    assert_int_equal(cb_remove_tree(p), 0);
+    rc = test_run(out2, sizeof out2, err, sizeof err, "compare '%s' -o '%s/p/dir' --work '%s/p/work' --stage top", spec,
+                  dir, dir);
+    if (rc != 0) fail_msg("compare --stage top exited %d:\n%s", rc, err);
+    assert_non_null(strstr(err, "training it again"));
+    int num[2];
+    double val[2];
+    cb_err e = {0};
+    snprintf(p, sizeof p, "%s/p/dir/tune/tand/trials.csv", dir);
+    assert_int_equal(eval_compare_top_pick(num, val, 2, p, NULL, &e), 2);
+    for (int i = 0; i < 2; i++) {
+        char a[4500], b[4500];
+        snprintf(a, sizeof a, "%s/%04d/best.ckpt", moved, num[i]);
+        snprintf(b, sizeof b, "%s/%04d/best.ckpt", gone, num[i]);
+        char *ca = slurp_path(a), *cb = slurp_path(b);
+        struct stat sa, sb;
+        assert_int_equal(stat(a, &sa), 0);
+        assert_int_equal(stat(b, &sb), 0);
+        assert_int_equal(sa.st_size, sb.st_size);
+        assert_memory_equal(ca, cb, (size_t)sa.st_size);
+        free(ca), free(cb);
+        snprintf(a, sizeof a, "%s/p/dir/top/tand/trial-%04d.json", dir, num[i]);
+        if (!has(a)) fail_msg("no test figures for trial %d of tand after training it again", num[i]);
+    }
+    rc = test_run(out2, sizeof out2, err, sizeof err, "compare '%s' -o '%s/p/dir' --work '%s/p/work'", spec, dir, dir);
+    assert_int_equal(rc, 0);
+    assert_string_equal(out, out2);
 }
 
 /* one trial's test figures in top/M/trial-NNNN.json */

@@ -592,6 +592,59 @@ static void test_same_seed_same_first_trial(void **state) {
 }
 
 
+/* --retrain K trains finished trial K of the e2e study (5 trials above) again
+ * into its folder: with the folder gone (a study continued on a new
+ * machine), a COMPLETE and a PRUNED trial each come back with a best.ckpt
+ * byte-equal to the one the study made; a trial the study does not have is
+ * one line and status 1. */
+static void retrain_case(const char *d, int k) {
+    char p[8192], keep[8192];
+    snprintf(p, sizeof p, "%.4000s/trials/%04d", d, k);
+    snprintf(keep, sizeof keep, "%.4000s/kept%04d", d, k);
+    uint8_t *want, *got;
+    size_t nw, ng;
+    char ck[8300];
+    snprintf(ck, sizeof ck, "%s/best.ckpt", p);
+    assert_int_equal(cb_read_file(ck, &want, &nw, NULL), 0);
+    assert_int_equal(rename(p, keep), 0);
+    int rc = test_run(out, sizeof out, err, sizeof err,
+                      "tune %s/tr.cbd --val %s/va.cbd -o %s --method and --trials 5 --epochs 3 --threads 1 "
+                      "--space %s/space.json --retrain %d " NET,
+                      tmp, tmp, d, tmp, k);
+    if (rc) fprintf(stderr, "%s", err);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "trained again"));
+    assert_int_equal(cb_read_file(ck, &got, &ng, NULL), 0);
+    assert_int_equal(ng, nw);
+    assert_memory_equal(got, want, nw);
+    free(want), free(got);
+}
+
+static void test_retrain(void **state) {
+    (void)state;
+    char d[8192];
+    snprintf(d, sizeof d, "%s/e2e", tmp);
+    run_tune_result r;
+    assert_int_equal(read_trials(&r, d), 0);
+    int complete = -1, pruned = -1;
+    for (int i = 0; i < r.ntrials; i++) {
+        if (r.trials[i].state == RUN_TUNE_COMPLETE && complete < 0) complete = r.trials[i].number;
+        if (r.trials[i].state == RUN_TUNE_PRUNED && pruned < 0) pruned = r.trials[i].number;
+    }
+    run_tune_result_free(&r);
+    assert_true(complete >= 0);
+    retrain_case(d, complete);
+    assert_true(pruned >= 0); /* the seeded study prunes one (trial 3) */
+    retrain_case(d, pruned);  /* stopped after the epochs it ran: --max-steps, then --resume */
+    int rc = test_run(out, sizeof out, err, sizeof err,
+                      "tune %s/tr.cbd --val %s/va.cbd -o %s --method and --trials 5 --epochs 3 --threads 1 "
+                      "--space %s/space.json --retrain 99 " NET,
+                      tmp, tmp, d, tmp);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(err, "trial 99 is not a finished trial"));
+    assert_false(exists("%s/trials/0099", d));
+}
+
 /* the report's tune section from the two studies above (5 and 1 trials) */
 static void test_report_charts(void **state) {
     (void)state;
@@ -906,6 +959,7 @@ int main(void) {
         cmocka_unit_test(test_study_end_to_end),
         cmocka_unit_test(test_same_seed_same_first_trial),
         cmocka_unit_test(test_report_charts),
+        cmocka_unit_test(test_retrain),
         cmocka_unit_test(test_kill_first_trial),
         cmocka_unit_test(test_kill_middle_trial),
         cmocka_unit_test(test_kill_last_trial),

@@ -6,7 +6,9 @@ storage, with one `coinbc train` process per trial.
 Run by coinbc (never by hand): `tune.py SPEC.json` runs the study described by
 the spec (written by `coinbc tune`, format in docs/FORMATS.md) and prints the
 study's trials as one JSON object on stdout; `tune.py --check -` validates a
-spec read from stdin and connects to its storage, writing nothing locally.
+spec read from stdin and connects to its storage, writing nothing locally;
+`tune.py --retrain N SPEC.json` trains finished trial N again into its
+folder and checks that it gives the figures the study recorded.
 Progress goes to stderr. Exit status: 0 done, 1 failure (one line on stderr),
 3 python3-optuna is missing, 4 the spec or the storage failed before anything
 was written (one line). Never a traceback.
@@ -541,6 +543,83 @@ def read_epochs(coinbc, run, seen, objective="val_acc"):
     return seen["accs"]
 
 
+def trial_argv(spec, opts, run):
+    """The coinbc train command of a trial with options `opts` into `run`."""
+    argv = [spec["coinbc"], "train", spec["train"], "--val", spec["val"], "--method", spec["method"]]
+    argv += spec["fixed"]
+    for k, v in opts.items():
+        argv += ["--" + k, fmt(v)]
+    return argv + ["--epochs", str(spec["epochs"]), "--threads", str(spec["threads"]), "-o", run]
+
+
+def move_aside(run):
+    """A trial folder in the way: renamed to RUN.old-STAMP (and its log), never deleted."""
+    stamp = int(time.time())
+    os.rename(run, "%s.old-%d" % (run, stamp))
+    if os.path.exists(run + ".log"):
+        os.rename(run + ".log", "%s.old-%d.log" % (run, stamp))
+
+
+def retrain(spec, study, number):
+    """Train finished trial `number` of the study again into its folder (for
+    its best.ckpt, which only the machine that ran the study kept): the same
+    command, stopped after the epochs it ran (--max-steps, found from the
+    first step's config.json, then --resume), and refused unless its
+    per-epoch figures are exactly those the study recorded. Returns an exit
+    status."""
+    found = [t for t in study.get_trials(deepcopy=False) if t.number == number]
+    if not found or VOID in found[0].user_attrs or found[0].state not in (TrialState.COMPLETE, TrialState.PRUNED):
+        sys.stderr.write("study %s: trial %d is not a finished trial (COMPLETE or PRUNED) of it\n" %
+                         (spec["study"], number))
+        return 1
+    t = found[0]
+    opts, epochs_run = t.user_attrs.get("coinbc_options"), t.user_attrs.get("coinbc_epochs_run", 0)
+    if not isinstance(opts, dict) or not isinstance(epochs_run, int) or not 1 <= epochs_run <= spec["epochs"]:
+        sys.stderr.write("study %s: trial %d has no recorded options or epochs (a study of another driver?)\n" %
+                         (spec["study"], number))
+        return 1
+    run = os.path.join(spec["dir"], "trials", "%04d" % number)
+    if os.path.exists(os.path.join(run, "best.ckpt")):
+        log("trial %d: %s/best.ckpt is there already" % (number, run))
+        return 0
+    os.makedirs(os.path.join(spec["dir"], "trials"), exist_ok=True)
+    if os.path.exists(run):
+        move_aside(run)
+    argv = trial_argv(spec, opts, run)
+    log("trial %d: training it again (%d of %d epochs): %s" % (
+        number, epochs_run, spec["epochs"], " ".join("%s=%s" % (k, fmt(v)) for k, v in opts.items())))
+    with open(run + ".log", "ab") as logf:
+        def train(extra):
+            return subprocess.run(argv[:-2] + extra + argv[-2:], stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
+                                  preexec_fn=set_pdeathsig).returncode
+        if epochs_run < spec["epochs"]:
+            rc = train(["--max-steps", "1"])
+            if rc == 0:
+                try:
+                    with open(os.path.join(run, "config.json")) as f:
+                        per_epoch = int(json.load(f)["steps_per_epoch"])
+                except (OSError, ValueError, KeyError, TypeError) as err:
+                    sys.stderr.write("%s/config.json: no steps_per_epoch (%s)\n" % (run, one_line(err)))
+                    return 1
+                rc = subprocess.run([spec["coinbc"], "train", "--resume", "--max-steps", str(per_epoch * epochs_run),
+                                     "--threads", str(spec["threads"]), "-o", run], stdin=subprocess.DEVNULL,
+                                    stdout=logf, stderr=logf, preexec_fn=set_pdeathsig).returncode
+        else:
+            rc = train([])
+    if rc != 0:
+        sys.stderr.write("trial %d: coinbc train failed again (status %d; its log: %s.log)\n" % (number, rc, run))
+        return 1
+    got = [a for a in read_epochs(spec["coinbc"], run, {}, spec["objective"]) if not math.isnan(a)]
+    want = [v for _, v in sorted(t.intermediate_values.items())]
+    if got != want:
+        sys.stderr.write("trial %d: trained again it gives %s %s per epoch, but the study recorded %s: the training "
+                         "is not the one the study ran (another coinbc build or data?); %s is left for a look\n" %
+                         (number, spec["objective"], got, want, run))
+        return 1
+    log("trial %d: trained again in %s, the %d epochs' %s as recorded" % (number, run, len(got), spec["objective"]))
+    return 0
+
+
 def set_pdeathsig():
     """The train process dies with the driver thread that started it (so a
     kill -9 of tune leaves no orphan training)."""
@@ -609,16 +688,9 @@ class Driver:
         run = os.path.join(spec["dir"], "trials", "%04d" % trial.number)
         trial.set_user_attr("coinbc_options", opts)
         trial.set_user_attr("coinbc_run", run)
-        argv = [spec["coinbc"], "train", spec["train"], "--val", spec["val"], "--method", spec["method"]]
-        argv += spec["fixed"]
-        for k, v in opts.items():
-            argv += ["--" + k, fmt(v)]
-        argv += ["--epochs", str(spec["epochs"]), "--threads", str(spec["threads"]), "-o", run]
+        argv = trial_argv(spec, opts, run)
         if os.path.exists(run):  # left from a study that was deleted from its storage: keep it, out of the way
-            stamp = int(time.time())
-            os.rename(run, "%s.old-%d" % (run, stamp))
-            if os.path.exists(run + ".log"):
-                os.rename(run + ".log", "%s.old-%d.log" % (run, stamp))
+            move_aside(run)
         log("trial %d: %s" % (trial.number, " ".join("%s=%s" % (k, fmt(v)) for k, v in opts.items())))
         t0 = time.monotonic()
         with open(run + ".log", "ab") as logf:
@@ -744,8 +816,10 @@ def result(study, spec):
 
 def main(argv):
     check = len(argv) == 3 and argv[1] == "--check"
-    if not check and len(argv) != 2:
-        sys.stderr.write("usage: tune.py SPEC.json | tune.py --check SPEC.json (run by coinbc tune)\n")
+    again = len(argv) == 4 and argv[1] == "--retrain" and argv[2].isdigit()
+    if not check and not again and len(argv) != 2:
+        sys.stderr.write("usage: tune.py SPEC.json | tune.py --check SPEC.json | tune.py --retrain N SPEC.json "
+                         "(run by coinbc tune)\n")
         return 2
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -764,6 +838,14 @@ def main(argv):
         return EXIT_NOTHING_DONE
     if check:
         return 0
+    if again:
+        try:
+            study = optuna.load_study(study_name=spec["study"], storage=storage)
+        except Exception as err:
+            sys.stderr.write("storage %s: no study %s to train a trial of again (%s)\n" %
+                             (spec["storage"], spec["study"], one_line(err)))
+            return 1
+        return retrain(spec, study, int(argv[2]))
     # the sampler's seed moves on with the study's size, so a resumed study
     # does not draw its first trials' parameters again
     pruner = (optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)

@@ -289,6 +289,7 @@ typedef struct {
     const char *space, *storage, *study;    /* NULL: the defaults (tools/tune_space.json, DIR's journal, coinbc-METHOD) */
     const char *prune, *objective;          /* "on"/"off", "val_acc"/"val_loss" */
     int trials, epochs, jobs, threads;      /* jobs 0: train_tune_jobs chooses */
+    int retrain;                            /* >= 0: train that finished trial again (tools/tune.py --retrain), -1: the study */
     int64_t seed;
     int nfixed;
     char *const *fixed;                     /* the train options after --, as argv words */
