@@ -613,7 +613,8 @@ def retrain(spec, study, number):
     want = [v for _, v in sorted(t.intermediate_values.items())]
     if got != want:
         sys.stderr.write("trial %d: trained again it gives %s %s per epoch, but the study recorded %s: the training "
-                         "is not the one the study ran (another coinbc build or data?); %s is left for a look\n" %
+                         "is not the one the study ran (another coinbc build, other data, or another kind of CPU, whose "
+                         "OpenBLAS kernels round differently); %s is left for a look\n" %
                          (number, spec["objective"], got, want, run))
         return 1
     log("trial %d: trained again in %s, the %d epochs' %s as recorded" % (number, run, len(got), spec["objective"]))
