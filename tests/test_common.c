@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -240,6 +241,30 @@ static void test_argmax(void **st) {
     assert_int_equal(cb_argmax(a, 1), 0);
 }
 
+/* a task that runs a parallel-for of its own (the pool is busy then: it
+ * starts its own threads) and records which worker ran it */
+typedef struct {
+    int64_t inner[8][100];
+    int worker[8];
+} nested_ctx;
+
+static int nested_task(void *vctx, int64_t i, int w) {
+    nested_ctx *c = vctx;
+    c->worker[i] = w;
+    return cb_parallel_for(100, 3, square_task, c->inner[i]);
+}
+
+static void *parallel_thread(void *arg) {
+    int64_t *out = arg;
+    for (int k = 0; k < 200; k++)
+        if (cb_parallel_for(500, 2, square_task, out)) return (void *)1;
+    return NULL;
+}
+
+/* the pool: many calls in a row, thread counts up to more than the cores,
+ * a parallel-for inside a task, two threads calling at once, and a forked
+ * child (which has none of the pool's threads) all finish with the right
+ * results; worker ids stay below the thread count */
 static void test_parallel(void **st) {
     (void)st;
     int64_t out[1000];
@@ -248,6 +273,36 @@ static void test_parallel(void **st) {
     for (int i = 0; i < 500; i++) assert_true(out[i] == (int64_t)i * i);
     assert_int_equal(cb_parallel_for(1000, 2, square_task, out), CB_EARG);
     assert_int_equal(cb_parallel_for(1000, 1, square_task, out), CB_EARG);
+    for (int k = 0; k < 2000; k++) {
+        out[499] = -1;
+        assert_int_equal(cb_parallel_for(500, 1 + k % 5, square_task, out), 0);
+        assert_true(out[499] == 499 * 499);
+    }
+    nested_ctx c;
+    memset(&c, 0, sizeof c);
+    assert_int_equal(cb_parallel_for_w(8, 3, nested_task, &c), 0);
+    for (int i = 0; i < 8; i++) {
+        assert_true(c.worker[i] >= 0 && c.worker[i] < 3);
+        for (int j = 0; j < 100; j++) assert_true(c.inner[i][j] == (int64_t)j * j);
+    }
+    static int64_t other[500];
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, parallel_thread, other), 0);
+    void *res = (void *)1;
+    for (int k = 0; k < 200; k++) assert_int_equal(cb_parallel_for(500, 2, square_task, out), 0);
+    assert_int_equal(pthread_join(th, &res), 0);
+    assert_null(res);
+    for (int i = 0; i < 500; i++) assert_true(other[i] == (int64_t)i * i);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int64_t mine[500] = {0};
+        int ok = cb_parallel_for(500, 2, square_task, mine) == 0 && mine[499] == 499 * 499;
+        _exit(ok ? 0 : 1);
+    }
+    int ws;
+    assert_int_equal(waitpid(pid, &ws, 0), pid);
+    assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
 }
 
 /* a second writer fails at once naming the holder; the holder's death frees
