@@ -240,6 +240,10 @@ static const double *col_app_drop(const eval_compare_method *m, int *n) {
     *n = m->napp;
     return m->app_drop;
 }
+static const double *col_app_agree_su(const eval_compare_method *m, int *n) {
+    *n = m->napp;
+    return m->app_agree[0];
+}
 
 static void loss_table(FILE *f, const eval_compare_method *ms, int nm, const eval_compare_method *b, const char *base) {
     double t[EVAL_CMP_MAXMETHODS], p[EVAL_CMP_MAXMETHODS], adj[EVAL_CMP_MAXMETHODS];
@@ -301,15 +305,19 @@ static void appearance_table(FILE *f, const eval_compare_method *ms, int nm, con
     for (int i = 0; i < nm; i++) any |= ms[i].napp > 0;
     if (!any) return;
     double t[EVAL_CMP_MAXMETHODS], p[EVAL_CMP_MAXMETHODS], adj[EVAL_CMP_MAXMETHODS];
+    double ta[EVAL_CMP_MAXMETHODS], pa[EVAL_CMP_MAXMETHODS], adja[EVAL_CMP_MAXMETHODS];
     welch_column(t, p, adj, ms, nm, b, col_app_drop);
+    welch_column(ta, pa, adja, ms, nm, b, col_app_agree_su);
     fprintf(f,
             "\nAppearance probe (coinbc appearance, best.ckpt): closed-loop success in %% in the four cells of layout "
             "x look (seen = the training levels'), the drop from seen/seen to seen/unseen in points (memorized "
             "appearance), and offline agreement in %% with the decision on the original frame; mean ± half-width of "
-            "the 95%% t interval over seeds; Welch's t-test of the drop against %s (Holm-adjusted in brackets).\n\n",
+            "the 95%% t interval over seeds; Welch's t-test of the drop and of the seen-layout, unseen-look agreement "
+            "against %s (Holm-adjusted in brackets).\n\n",
             base);
     fputs("| method | seeds | seen/seen | seen/unseen | unseen/seen | unseen/unseen | drop | t (drop) | p | agree "
-          "seen/unseen | agree unseen/seen | agree unseen/unseen |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+          "seen/unseen | t (agree) | p | agree unseen/seen | agree unseen/unseen |\n"
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
           f);
     for (int i = 0; i < nm; i++) {
         const eval_compare_method *m = &ms[i];
@@ -326,6 +334,8 @@ static void appearance_table(FILE *f, const eval_compare_method *ms, int nm, con
         for (int c = 0; c < 3; c++) {
             fputs(" | ", f);
             pct(f, m->app_agree[c], m->napp);
+            if (c == 0 && m != b && b) test_cells(f, ta, pa, adja, i);
+            else if (c == 0) fputs(" |  | ", f);
         }
         fputs(" |\n", f);
     }
