@@ -77,7 +77,9 @@ int cli_cmd_tune(int argc, char **argv) {
          "--best-by loss); pruning judges the same figure", 0},
         {"retrain", CLI_INT, &o.retrain, "K", "run nothing new: train finished trial K of the study again into "
          "DIR/trials/KKKK (its best.ckpt, which only the machine that ran it kept), stopped after the epochs it "
-         "ran, and check that its per-epoch figures are the ones the study recorded", 0},
+         "ran, and check that its per-epoch figures are the ones the study recorded; prints one JSON line", 0},
+        {"retrain-tolerance", CLI_F64, &o.retrain_tolerance, "R", "with --retrain: accept figures within R of the "
+         "study's, relative (default 0: bit for bit; a trial run on another kind of CPU cannot come back exactly)", 0},
     };
     cli_cmd_info info = {
         CMD, "Hyperparameter search over coinbc train (Optuna TPE; docs/TUNE.md). Every trial trains for the same\n"
@@ -99,9 +101,10 @@ int cli_cmd_tune(int argc, char **argv) {
     cb_err e = {0};
     int status = 0;
     if (train_tune_run(&o, &r, &e)) status = cli_fail(CMD, &e), status = r.usage ? 2 : status;
-    else if (o.retrain >= 0)
-        printf("tune: trial %d trained again in %s/trials/%04d, its figures as the study recorded them\n", o.retrain,
-               o.out, o.retrain);
+    else if (o.retrain >= 0) {
+        fprintf(stderr, "tune: trial %d trained again in %s/trials/%04d\n", o.retrain, o.out, o.retrain);
+        fputs(r.args ? r.args : "", stdout);
+    }
     else
         print_result(&o, &r);
     train_tune_result_free(&r);

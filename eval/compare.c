@@ -13,6 +13,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <jansson.h>
+
 #include "eval/eval.h"
 #include "run/run.h"
 
@@ -146,6 +148,32 @@ int eval_compare_top_pick(int *numbers, double *values, int n, const char *trial
     return k;
 }
 
+/* top/M/trial-NNNN.retrained (docs/FORMATS.md): the one JSON line `coinbc
+ * tune --retrain` printed for a picked trial trained again in WORK */
+static int read_again(eval_compare_method *m, const char *dir, const char *file, int trial, cb_err *e) {
+    char path[4300];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    uint8_t *buf;
+    size_t n;
+    int rc = cb_read_file_max(path, 4096, &buf, &n, e);
+    if (rc) return rc;
+    json_error_t je;
+    json_t *o = json_loadb((const char *)buf, n, JSON_REJECT_DUPLICATES, &je);
+    free(buf);
+    json_t *t = json_object_get(o, "trial"), *x = json_object_get(o, "exact"), *d = json_object_get(o, "max_rel_diff");
+    int ok = json_is_object(o) && json_object_size(o) == 4 && json_is_integer(t) && json_integer_value(t) == trial &&
+             (json_is_boolean(x) || json_is_null(x)) && (json_is_number(d) || json_is_null(d)) &&
+             json_is_number(json_object_get(o, "tolerance"));
+    if (ok) {
+        m->top_again++;
+        if (!json_is_false(x)) m->top_again_exact++; /* null: its checkpoint was there already */
+        else if (json_number_value(d) > m->top_again_rel) m->top_again_rel = json_number_value(d);
+    }
+    json_decref(o);
+    return ok ? 0 : cb_fail(e, CB_EFORMAT, "%s: not the line coinbc tune --retrain prints for trial %d (remove it "
+                                           "and trial-%04d.json to evaluate the trial again)", path, trial, trial);
+}
+
 int eval_compare_load_top(eval_compare_method *m, const char *state, int n, cb_err *e) {
     if (n > EVAL_CMP_MAXTOP) return cb_fail(e, CB_EARG, "compare: the top-N figure takes at most %d trials", EVAL_CMP_MAXTOP);
     char path[4200];
@@ -170,6 +198,8 @@ int eval_compare_load_top(eval_compare_method *m, const char *state, int n, cb_e
         m->top_val[j] = val[i];
         m->top_loss[j] = ev.test.loss;
         m->top_acc[j] = ev.test.acc;
+        snprintf(file, sizeof file, "trial-%04d.retrained", num[i]);
+        if (has_file(dir, file) && (rc = read_again(m, dir, file, num[i], e))) return rc;
     }
     return 0;
 }
@@ -296,6 +326,16 @@ static void top_table(FILE *f, const eval_compare_method *ms, int nm) {
         }
         fprintf(f, "%.4f | %.4f | %.1f | %s %.4g to %.4g |\n", sl / m->ntop, lo, 100 * sa / m->ntop,
                 m->top_minimize ? "val_loss" : "val_acc", vlo, vhi);
+    }
+    for (int i = 0; i < nm; i++) {
+        const eval_compare_method *m = &ms[i];
+        if (!m->top_again) continue;
+        fprintf(f, "\n%s: %d of these trials were trained again here from the study's record (their checkpoints were "
+                   "not on this machine), %d of them bit for bit", m->name, m->top_again, m->top_again_exact);
+        if (m->top_again > m->top_again_exact)
+            fprintf(f, "; the others' per-epoch validation figures came back within %.2g of the study's, relative "
+                       "(trained on another kind of CPU)", m->top_again_rel);
+        fputs(".\n", f);
     }
 }
 

@@ -61,6 +61,8 @@ typedef struct {
     int top_wanted, ntop, top_minimize;
     int top_trial[EVAL_CMP_MAXTOP];
     double top_val[EVAL_CMP_MAXTOP], top_loss[EVAL_CMP_MAXTOP], top_acc[EVAL_CMP_MAXTOP];
+    int top_again, top_again_exact; /* of them, trained again (top/M/trial-NNNN.retrained), and bit for bit */
+    double top_again_rel;           /* the largest relative difference of those not bit for bit */
 } eval_compare_method;
 /* Reads METHOD's figures from the comparison folder `state`: runs/METHOD-S/
  * (eval.json with training figures, rollout.json and appearance.json if any

@@ -235,6 +235,13 @@ static int train_options(exp_ctx *c, const char *method, int64_t seed, pairs *p,
     return 0;
 }
 
+/* A picked trial trained again on another kind of CPU than the study's
+ * cannot give its figures bit for bit (OpenBLAS's kernels round
+ * differently); its per-epoch validation figures are accepted within this
+ * relative difference, and DIR/top/M/trial-NNNN.retrained records by how
+ * much they came back apart. */
+#define EXP_RETRAIN_TOLERANCE 0.05
+
 /* The method's `coinbc tune` command (in ap; with retrain >= 0 the one that
  * trains that finished trial again): its study's journal is a record
  * (DIR/tune/M/study.journal), named by an absolute path since the tune
@@ -274,7 +281,12 @@ static int tune_argv(exp_ctx *c, const run_compare_method *m, exp_argv *ap, int 
         exp_argv_add(ap, "%s", sp);
     }
     if (c->o->threads > 0) exp_argv_add(ap, "--threads"), exp_argv_add(ap, "%d", c->o->threads);
-    if (retrain >= 0) exp_argv_add(ap, "--retrain"), exp_argv_add(ap, "%d", retrain);
+    if (retrain >= 0) {
+        exp_argv_add(ap, "--retrain");
+        exp_argv_add(ap, "%d", retrain);
+        exp_argv_add(ap, "--retrain-tolerance");
+        exp_argv_add(ap, "%g", EXP_RETRAIN_TOLERANCE);
+    }
     exp_argv_add(ap, "-o");
     exp_argv_add(ap, "%s", wdir);
     exp_argv_add(ap, "--");
@@ -390,7 +402,10 @@ static int top_one(exp_ctx *c, const run_compare_method *m, cb_err *e) {
             exp_say(c, "top %d of %s: trial %d's checkpoint is not in %s: training it again", m->top, m->name, num[i],
                     run);
             exp_argv a;
-            if ((rc = tune_argv(c, m, &a, num[i], e)) || (rc = exp_run(c, &a, EXP_DISCARD, e))) return rc;
+            char again[EXP_PATH];
+            snprintf(name, sizeof name, "trial-%04d.retrained", num[i]);
+            exp_path(again, tdir, name);
+            if ((rc = tune_argv(c, m, &a, num[i], e)) || (rc = exp_run(c, &a, again, e))) return rc;
             if (!exists(run, "best.ckpt"))
                 return cb_fail(e, CB_ENOTFOUND, "%s: still missing after training trial %d again", ckpt, num[i]);
         }

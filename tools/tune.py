@@ -7,8 +7,9 @@ Run by coinbc (never by hand): `tune.py SPEC.json` runs the study described by
 the spec (written by `coinbc tune`, format in docs/FORMATS.md) and prints the
 study's trials as one JSON object on stdout; `tune.py --check -` validates a
 spec read from stdin and connects to its storage, writing nothing locally;
-`tune.py --retrain N SPEC.json` trains finished trial N again into its
-folder and checks that it gives the figures the study recorded.
+`tune.py --retrain N [--tolerance R] SPEC.json` trains finished trial N
+again into its folder and checks that it gives the figures the study
+recorded (exactly, or within R relative), printing one JSON line.
 Progress goes to stderr. Exit status: 0 done, 1 failure (one line on stderr),
 3 python3-optuna is missing, 4 the spec or the storage failed before anything
 was written (one line). Never a traceback.
@@ -560,12 +561,16 @@ def move_aside(run):
         os.rename(run + ".log", "%s.old-%d.log" % (run, stamp))
 
 
-def retrain(spec, study, number):
+def retrain(spec, study, number, tolerance=0.0):
     """Train finished trial `number` of the study again into its folder (for
     its best.ckpt, which only the machine that ran the study kept): the same
     command, stopped after the epochs it ran (--max-steps, found from the
     first step's config.json, then --resume), and refused unless its
-    per-epoch figures are exactly those the study recorded. Returns an exit
+    per-epoch figures are those the study recorded: exactly, or each within
+    `tolerance` of it relative to its size (a trial the study ran on another
+    kind of CPU, whose OpenBLAS kernels round differently, cannot come back
+    bit for bit). Prints one JSON line on stdout: the trial, whether it came
+    back exactly, and the largest relative difference. Returns an exit
     status."""
     found = [t for t in study.get_trials(deepcopy=False) if t.number == number]
     if not found or VOID in found[0].user_attrs or found[0].state not in (TrialState.COMPLETE, TrialState.PRUNED):
@@ -581,6 +586,7 @@ def retrain(spec, study, number):
     run = os.path.join(spec["dir"], "trials", "%04d" % number)
     if os.path.exists(os.path.join(run, "best.ckpt")):
         log("trial %d: %s/best.ckpt is there already" % (number, run))
+        print(json.dumps({"trial": number, "exact": None, "max_rel_diff": None, "tolerance": tolerance}))
         return 0
     os.makedirs(os.path.join(spec["dir"], "trials"), exist_ok=True)
     if os.path.exists(run):
@@ -611,6 +617,13 @@ def retrain(spec, study, number):
         return 1
     got = [a for a in read_epochs(spec["coinbc"], run, {}, spec["objective"]) if not math.isnan(a)]
     want = [v for _, v in sorted(t.intermediate_values.items())]
+    rel = max((abs(g - w) / abs(w) if w else abs(g - w) for g, w in zip(got, want)), default=0.0)
+    if got != want and len(got) == len(want) and rel <= tolerance:
+        log("trial %d: trained again in %s, its %d epochs' %s within %.3g of the study's (at most %.3g apart, "
+            "relative): not bit for bit (another kind of CPU?)" % (number, run, len(got), spec["objective"], tolerance,
+                                                                   rel))
+        print(json.dumps({"trial": number, "exact": False, "max_rel_diff": rel, "tolerance": tolerance}))
+        return 0
     if got != want:
         sys.stderr.write("trial %d: trained again it gives %s %s per epoch, but the study recorded %s: the training "
                          "is not the one the study ran (another coinbc build, other data, or another kind of CPU, whose "
@@ -618,6 +631,7 @@ def retrain(spec, study, number):
                          (number, spec["objective"], got, want, run))
         return 1
     log("trial %d: trained again in %s, the %d epochs' %s as recorded" % (number, run, len(got), spec["objective"]))
+    print(json.dumps({"trial": number, "exact": True, "max_rel_diff": 0.0, "tolerance": tolerance}))
     return 0
 
 
@@ -817,10 +831,17 @@ def result(study, spec):
 
 def main(argv):
     check = len(argv) == 3 and argv[1] == "--check"
-    again = len(argv) == 4 and argv[1] == "--retrain" and argv[2].isdigit()
+    again = len(argv) in (4, 6) and argv[1] == "--retrain" and argv[2].isdigit()
+    tolerance = 0.0
+    if again and len(argv) == 6:
+        try:
+            tolerance = float(argv[4]) if argv[3] == "--tolerance" else float("nan")
+        except ValueError:
+            tolerance = float("nan")
+        again = math.isfinite(tolerance) and tolerance >= 0
     if not check and not again and len(argv) != 2:
-        sys.stderr.write("usage: tune.py SPEC.json | tune.py --check SPEC.json | tune.py --retrain N SPEC.json "
-                         "(run by coinbc tune)\n")
+        sys.stderr.write("usage: tune.py SPEC.json | tune.py --check SPEC.json | tune.py --retrain N [--tolerance R] "
+                         "SPEC.json (run by coinbc tune)\n")
         return 2
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -846,7 +867,7 @@ def main(argv):
             sys.stderr.write("storage %s: no study %s to train a trial of again (%s)\n" %
                              (spec["storage"], spec["study"], one_line(err)))
             return 1
-        return retrain(spec, study, int(argv[2]))
+        return retrain(spec, study, int(argv[2]), tolerance)
     # the sampler's seed moves on with the study's size, so a resumed study
     # does not draw its first trials' parameters again
     pruner = (optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)

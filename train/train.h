@@ -290,6 +290,7 @@ typedef struct {
     const char *prune, *objective;          /* "on"/"off", "val_acc"/"val_loss" */
     int trials, epochs, jobs, threads;      /* jobs 0: train_tune_jobs chooses */
     int retrain;                            /* >= 0: train that finished trial again (tools/tune.py --retrain), -1: the study */
+    double retrain_tolerance;               /* the relative difference of its figures accepted (0: bit for bit) */
     int64_t seed;
     int nfixed;
     char *const *fixed;                     /* the train options after --, as argv words */
@@ -306,7 +307,7 @@ typedef struct {
     run_tune_result res; /* the study's trials (trials.csv) */
     int nstate[3];       /* COMPLETE, PRUNED, FAIL */
     int best;            /* index of the best trial, -1: none completed (no best.json) */
-    char *args;          /* best.args' line (malloc'd) */
+    char *args;          /* best.args' line (malloc'd); with --retrain, the driver's JSON line */
 } train_tune_result;
 
 /* coinbc tune (docs/TUNE.md): checks the options, the train options fixed

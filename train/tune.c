@@ -187,6 +187,8 @@ static int check_opts(const train_tune_opts *o, int *objective, cb_err *e) {
         return cb_fail(e, CB_EARG, "--trials %d: at most %d (the most trials.csv may hold)", o->trials, RUN_TUNE_MAX_TRIALS);
     if (o->epochs <= 0) return cb_fail(e, CB_EARG, "--epochs must be > 0");
     if (o->retrain < -1) return cb_fail(e, CB_EARG, "--retrain takes a trial number >= 0");
+    if (!(o->retrain_tolerance >= 0 && o->retrain_tolerance <= 1))
+        return cb_fail(e, CB_EARG, "--retrain-tolerance is in 0..1 (a relative difference)");
     if (o->jobs < 0 || o->jobs > 256) return cb_fail(e, CB_EARG, "--jobs must be in 0..256 (0: the default choice)");
     if (o->threads < 0) return cb_fail(e, CB_EARG, "--threads must be >= 0");
     if (o->seed < 0 || o->seed > UINT32_MAX) return cb_fail(e, CB_EARG, "--seed must be in 0..4294967295");
@@ -357,10 +359,11 @@ int train_tune_run(const train_tune_opts *o, train_tune_result *r, cb_err *e) {
          o->trials, o->epochs, s->jobs, s->threads, s->threads == 1 ? "" : "s",
          o->jobs ? "" : " (--jobs 0, the default: two trials at once where there are two threads or more, faster "
                         "than one on both; --jobs 1 for one at a time)");
-    char knum[24];
+    char knum[24], tol[40];
     snprintf(knum, sizeof knum, "%d", o->retrain);
-    char *run_argv[] = {(char *)python_path(), driver, path, NULL}, *again_argv[] = {(char *)python_path(), driver,
-                                                                                   "--retrain", knum, path, NULL};
+    snprintf(tol, sizeof tol, "%.17g", o->retrain_tolerance);
+    char *run_argv[] = {(char *)python_path(), driver, path, NULL};
+    char *again_argv[] = {(char *)python_path(), driver, "--retrain", knum, "--tolerance", tol, path, NULL};
     int ws = spawn(o->retrain >= 0 ? again_argv : run_argv, NULL, &drv_out, &drv_n, NULL);
     if (ws < 0 || !WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
         rc = cb_fail(e, CB_EARG, "the tune driver %s", ws >= 0 && WIFEXITED(ws) ? "failed (its message is above)"
@@ -374,7 +377,11 @@ int train_tune_run(const train_tune_opts *o, train_tune_result *r, cb_err *e) {
         }
         goto done;
     }
-    if (o->retrain >= 0) goto done; /* the trial's folder is all it makes */
+    if (o->retrain >= 0) { /* the trial's folder is all it makes; its line (JSON) goes to the caller */
+        r->args = drv_out;
+        drv_out = NULL;
+        goto done;
+    }
     if ((rc = run_tune_result_parse(&r->res, drv_out, drv_n, e))) goto done;
     if (r->res.objective != s->objective) {
         rc = cb_fail(e, CB_EFORMAT, "the tune driver reported a study of %s, this one is of %s (an older tools/tune.py?)",
