@@ -13,8 +13,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <jansson.h>
-
 #include "eval/eval.h"
 #include "run/run.h"
 
@@ -148,8 +146,7 @@ int eval_compare_top_pick(int *numbers, double *values, int n, const char *trial
     return k;
 }
 
-/* top/M/trial-NNNN.retrained (docs/FORMATS.md): the one JSON line `coinbc
- * tune --retrain` printed for a picked trial trained again in WORK */
+/* top/M/trial-NNNN.retrained: how a picked trial trained again came back */
 static int read_again(eval_compare_method *m, const char *dir, const char *file, int trial, cb_err *e) {
     char path[4300];
     snprintf(path, sizeof path, "%s/%s", dir, file);
@@ -157,21 +154,14 @@ static int read_again(eval_compare_method *m, const char *dir, const char *file,
     size_t n;
     int rc = cb_read_file_max(path, 4096, &buf, &n, e);
     if (rc) return rc;
-    json_error_t je;
-    json_t *o = json_loadb((const char *)buf, n, JSON_REJECT_DUPLICATES, &je);
+    run_retrained r;
+    rc = run_retrained_parse(&r, (const char *)buf, n, trial, path, e);
     free(buf);
-    json_t *t = json_object_get(o, "trial"), *x = json_object_get(o, "exact"), *d = json_object_get(o, "max_rel_diff");
-    int ok = json_is_object(o) && json_object_size(o) == 4 && json_is_integer(t) && json_integer_value(t) == trial &&
-             (json_is_boolean(x) || json_is_null(x)) && (json_is_number(d) || json_is_null(d)) &&
-             json_is_number(json_object_get(o, "tolerance"));
-    if (ok) {
-        m->top_again++;
-        if (!json_is_false(x)) m->top_again_exact++; /* null: its checkpoint was there already */
-        else if (json_number_value(d) > m->top_again_rel) m->top_again_rel = json_number_value(d);
-    }
-    json_decref(o);
-    return ok ? 0 : cb_fail(e, CB_EFORMAT, "%s: not the line coinbc tune --retrain prints for trial %d (remove it "
-                                           "and trial-%04d.json to evaluate the trial again)", path, trial, trial);
+    if (rc) return rc;
+    m->top_again++;
+    if (r.exact) m->top_again_exact++; /* -1: its checkpoint was there after all */
+    else if (r.max_rel_diff > m->top_again_rel) m->top_again_rel = r.max_rel_diff;
+    return 0;
 }
 
 int eval_compare_load_top(eval_compare_method *m, const char *state, int n, cb_err *e) {

@@ -532,6 +532,16 @@ typedef struct {
 int run_compare_state_write(const char *dir, const run_compare_state *st, cb_err *e);
 int run_compare_state_read(run_compare_state *st, const char *dir, cb_err *e);
 void run_compare_state_free(run_compare_state *st);
+/* DIR/top/M/trial-NNNN.retrained (run/retrained.c): how a picked trial the
+ * top stage trained again came back */
+typedef struct {
+    int trial;
+    int exact;           /* 1 bit for bit, 0 within the tolerance, -1 its checkpoint was there already */
+    double max_rel_diff; /* the largest relative difference of a per-epoch figure (0 when exact or unknown) */
+    double tolerance;
+} run_retrained;
+/* the file's text for trial `trial`; CB_EFORMAT naming `name` otherwise */
+int run_retrained_parse(run_retrained *r, const char *text, size_t n, int trial, const char *name, cb_err *e);
 
 /* ---- a whole run folder ------------------------------------------------------ */
 

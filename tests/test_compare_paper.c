@@ -311,12 +311,45 @@ static void test_content_crc(void **st) {
     if (rc != 0) fail_msg("compare with a moved WORK exited %d:\n%s", rc, err);
 }
 
+/* top/M/trial-NNNN.retrained's reader: the three outcomes, and every broken
+ * line refused naming the file */
+static void test_retrained_reader(void **st) {
+    (void)st;
+    run_retrained r;
+    cb_err e = {0};
+    const char *ok[] = {"{\"trial\": 5, \"exact\": true, \"max_rel_diff\": 0.0, \"tolerance\": 0.05}\n",
+                        "{\"trial\": 5, \"exact\": false, \"max_rel_diff\": 0.012, \"tolerance\": 0.05}",
+                        "{\"trial\": 5, \"exact\": null, \"max_rel_diff\": null, \"tolerance\": 0}"};
+    const int exact[] = {1, 0, -1};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(run_retrained_parse(&r, ok[i], strlen(ok[i]), 5, "t.retrained", &e), 0);
+        assert_int_equal(r.trial, 5);
+        assert_int_equal(r.exact, exact[i]);
+    }
+    assert_true(r.max_rel_diff == 0 && r.tolerance == 0);
+    const char *bad[] = {"", "not json", "[]", "{}",
+                         "{\"trial\": 6, \"exact\": true, \"max_rel_diff\": 0, \"tolerance\": 0.05}",
+                         "{\"trial\": 5, \"exact\": true, \"max_rel_diff\": 0.1, \"tolerance\": 0.05}",
+                         "{\"trial\": 5, \"exact\": false, \"max_rel_diff\": -1, \"tolerance\": 0.05}",
+                         "{\"trial\": 5, \"exact\": \"no\", \"max_rel_diff\": 0, \"tolerance\": 0.05}",
+                         "{\"trial\": 5, \"exact\": true, \"max_rel_diff\": 0}",
+                         "{\"trial\": 5, \"exact\": true, \"max_rel_diff\": 0, \"tolerance\": 0.05, \"x\": 1}",
+                         "{\"trial\": 5, \"trial\": 5, \"exact\": true, \"max_rel_diff\": 0, \"tolerance\": 0}",
+                         "{\"trial\": 5.5, \"exact\": true, \"max_rel_diff\": 0, \"tolerance\": 0.05}"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        memset(&e, 0, sizeof e);
+        assert_int_equal(run_retrained_parse(&r, bad[i], strlen(bad[i]), 5, "top/m/trial-0005.retrained", &e), CB_EFORMAT);
+        assert_non_null(strstr(e.msg, "top/m/trial-0005.retrained"));
+    }
+}
+
 int main(void) {
     dir = test_tmpdir();
     snprintf(spec, sizeof spec, "%s/docs/experiments/paper-quick.json", test_repo_root());
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_paper_quick_end_to_end),
         cmocka_unit_test(test_top_figure_hand_built),
+        cmocka_unit_test(test_retrained_reader),
         cmocka_unit_test(test_new_keys_refused),
         cmocka_unit_test(test_content_crc),
     };

@@ -1,5 +1,5 @@
 /* test_fuzz_replay.c - every fuzz target's corpus (tests/fuzz/corpus/NAME: checkpoint, csv, manifest, npz, png, shard, run, tune,
- * compare, actions_csv, recmeta)
+ * compare, actions_csv, recmeta, retrained)
  * replayed through the target's own LLVMFuzzerTestOneInput, so CI runs the
  * fuzz seeds (and crashes once found and added there) without libFuzzer.
  * Each file is also fed truncated at every length up to 4 KiB and with single
@@ -47,6 +47,9 @@
 #undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_recmeta_one
 #include "tests/fuzz/fuzz_recmeta.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_retrained_one
+#include "tests/fuzz/fuzz_retrained.c"
 #undef LLVMFuzzerTestOneInput
 
 typedef int (*target_fn)(const uint8_t *, size_t);
@@ -144,6 +147,7 @@ static void test_tune(void **st) { (void)st; assert_true(replay("tune", fuzz_tun
 static void test_compare(void **st) { (void)st; assert_true(replay("compare", fuzz_compare_one) > 0); }
 static void test_actions_csv(void **st) { (void)st; assert_true(replay("actions_csv", fuzz_actions_csv_one) > 0); }
 static void test_recmeta(void **st) { (void)st; assert_true(replay("recmeta", fuzz_recmeta_one) > 0); }
+static void test_retrained(void **st) { (void)st; assert_true(replay("retrained", fuzz_retrained_one) > 0); }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
@@ -154,6 +158,7 @@ int main(void) {
         cmocka_unit_test(test_compare),
         cmocka_unit_test(test_actions_csv),
         cmocka_unit_test(test_recmeta),
+        cmocka_unit_test(test_retrained),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
