@@ -597,6 +597,14 @@ static void test_same_seed_same_first_trial(void **state) {
  * machine), a COMPLETE and a PRUNED trial each come back with a best.ckpt
  * byte-equal to the one the study made; a trial the study does not have is
  * one line and status 1. */
+/* coinbc tune --retrain K (with `extra` options) on the e2e study in d */
+static int retrain_cmd(const char *d, int k, const char *extra) {
+    return test_run(out, sizeof out, err, sizeof err,
+                    "tune %s/tr.cbd --val %s/va.cbd -o %s --method and --trials 5 --epochs 3 --threads 1 "
+                    "--space %s/space.json --retrain %d %s " NET,
+                    tmp, tmp, d, tmp, k, extra);
+}
+
 static void retrain_case(const char *d, int k) {
     char p[8192], keep[8192];
     snprintf(p, sizeof p, "%.4000s/trials/%04d", d, k);
@@ -607,10 +615,7 @@ static void retrain_case(const char *d, int k) {
     snprintf(ck, sizeof ck, "%s/best.ckpt", p);
     assert_int_equal(cb_read_file(ck, &want, &nw, NULL), 0);
     assert_int_equal(rename(p, keep), 0);
-    int rc = test_run(out, sizeof out, err, sizeof err,
-                      "tune %s/tr.cbd --val %s/va.cbd -o %s --method and --trials 5 --epochs 3 --threads 1 "
-                      "--space %s/space.json --retrain %d " NET,
-                      tmp, tmp, d, tmp, k);
+    int rc = retrain_cmd(d, k, "");
     if (rc) fprintf(stderr, "%s", err);
     assert_int_equal(rc, 0);
     assert_non_null(strstr(err, "trained again"));
@@ -637,10 +642,7 @@ static void test_retrain(void **state) {
     retrain_case(d, complete);
     assert_true(pruned >= 0); /* the seeded study prunes one (trial 3) */
     retrain_case(d, pruned);  /* stopped after the epochs it ran: --max-steps, then --resume */
-    int rc = test_run(out, sizeof out, err, sizeof err,
-                      "tune %s/tr.cbd --val %s/va.cbd -o %s --method and --trials 5 --epochs 3 --threads 1 "
-                      "--space %s/space.json --retrain 99 " NET,
-                      tmp, tmp, d, tmp);
+    int rc = retrain_cmd(d, 99, "");
     assert_int_equal(rc, 1);
     assert_non_null(strstr(err, "trial 99 is not a finished trial"));
     assert_false(exists("%s/trials/0099", d));
@@ -669,18 +671,12 @@ static void test_retrain(void **state) {
     free(txt);
     snprintf(kept, sizeof kept, "%s/trials/%04d", d, complete);
     assert_int_equal(cb_remove_tree(kept), 0);
-    rc = test_run(out, sizeof out, err, sizeof err,
-                  "tune %s/tr.cbd --val %s/va.cbd -o %s --method and --trials 5 --epochs 3 --threads 1 "
-                  "--space %s/space.json --retrain %d " NET,
-                  tmp, tmp, d, tmp, complete);
+    rc = retrain_cmd(d, complete, "");
     assert_int_equal(rc, 1);
     assert_non_null(strstr(err, "but the study recorded"));
     assert_true(exists("%s/trials/%04d/best.ckpt", d, complete)); /* left for a look */
     assert_int_equal(cb_remove_tree(kept), 0);
-    rc = test_run(out, sizeof out, err, sizeof err,
-                  "tune %s/tr.cbd --val %s/va.cbd -o %s --method and --trials 5 --epochs 3 --threads 1 "
-                  "--space %s/space.json --retrain %d --retrain-tolerance 0.01 " NET,
-                  tmp, tmp, d, tmp, complete);
+    rc = retrain_cmd(d, complete, "--retrain-tolerance 0.01");
     if (rc) fprintf(stderr, "%s", err);
     assert_int_equal(rc, 0);
     assert_non_null(strstr(out, "\"exact\": false"));
