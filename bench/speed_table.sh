@@ -8,7 +8,7 @@
 #
 # COINBC (default build/coinbc), PYTHON (default /usr/bin/python3, with
 # Debian's python3-torch), THREADS (default 2) and STEPS (default 20) may be
-# set. CASES is a space-separated subset of: n64 n32 n128 n16x8 i16x8
+# set. CASES is a space-separated subset of: n64 n32 n128 n16 n16x8 i16x8
 # (default all). Prints one line per figure: the median over the rounds of
 # samples/s, of the share of sgemm, and of the coinbc/PyTorch ratio taken
 # round by round; the raw 'result'/'peer' lines go to $OUT (default
@@ -32,6 +32,7 @@ for c in $CASES; do
     n64) net=nature L=1 B=64 v=mean,tand,predict pv=mean ;;
     n32) net=nature L=1 B=32 v=mean,tand pv=mean ;;
     n128) net=nature L=1 B=128 v=mean,tand pv=mean ;;
+    n16) net=nature L=1 B=16 v=mean,tand pv=mean ;;
     n16x8) net=nature L=16 B=8 v=and pv=and-loop ;;
     i16x8) net=impala L=16 B=8 v=mean,and pv=mean,and-loop ;;
     *) echo "speed_table.sh: unknown case $c" >&2; exit 2 ;;

@@ -591,6 +591,19 @@ void k_linear_backward_params(float *gw, float *gb, const float *dout, const flo
     }
 }
 
+void k_linear_forward_cols(float *out, const float *in, const float *w, const float *b, int N, int Din, int Dout, int d0,
+                           int d1) {
+    for (int n = 0; n < N; n++) memcpy(out + (size_t)n * Dout + d0, b + d0, sizeof(float) * (size_t)(d1 - d0));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, d1 - d0, Din, 1.0f, in, Din, w + (size_t)d0 * Din, Din, 1.0f,
+                out + d0, Dout);
+}
+
+void k_linear_backward_data_cols(float *din, const float *dout, const float *w, int N, int Din, int Dout, int d0, int d1,
+                                 int acc) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, d1 - d0, Dout, 1.0f, dout, Dout, w + d0, Din,
+                acc ? 1.0f : 0.0f, din + d0, Din);
+}
+
 void k_linear_backward_data(float *din, const float *dout, const float *w, int N, int Din, int Dout, int acc) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, Din, Dout, 1.0f, dout, Dout, w, Din, acc ? 1.0f : 0.0f, din,
                 Din);

@@ -57,4 +57,11 @@ void k_linear_forward(float *out, const float *in, const float *w, const float *
 void k_linear_backward_params(float *gw, float *gb, const float *dout, const float *in, int N, int Din, int Dout, int acc);
 /* din (N, Din) (+)= dout x w */
 void k_linear_backward_data(float *din, const float *dout, const float *w, int N, int Din, int Dout, int acc);
+/* The same two products for output columns [d0, d1) only (of out, or of
+ * din): each packs only the weights those columns read, so two workers can
+ * share one chunk's few rows (model/net.c forward_single, backward_split) */
+void k_linear_forward_cols(float *out, const float *in, const float *w, const float *b, int N, int Din, int Dout, int d0,
+                           int d1);
+void k_linear_backward_data_cols(float *din, const float *dout, const float *w, int N, int Din, int Dout, int d0, int d1,
+                                 int acc);
 #endif

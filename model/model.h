@@ -10,7 +10,11 @@
  * backward pass a level's chunks run on one thread (two, in two groups, for a
  * level of two or more chunks: MODEL_LEVEL_GROUPS) and their parameter
  * gradients go to that level's own gradient vector: one forward and one
- * data-gradient backward for the whole batch, L parameter gradients. */
+ * data-gradient backward for the whole batch, L parameter gradients. A batch
+ * that is a single chunk (one level of up to 16 frames) is shared out inside
+ * the chunk instead: the forward's convolution tiles, the backward's data
+ * and parameter gradients on two workers (model/net.c forward_single,
+ * backward_split_task), with the same bits on any thread count. */
 #ifndef COINBC_MODEL_H
 #define COINBC_MODEL_H
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <assert.h>
+#include <sched.h>
 
 #include "model/kernels.h"
 #include "model/model.h"
@@ -361,6 +362,9 @@ typedef struct {
     int L, B;
     float *grads;
     int lo, hi; /* the row ops (row_ops) */
+    int tile_op; /* forward_single: the conv whose tiles are shared out */
+    int done;    /* backward_split: the data path has finished ops [done, nops) (atomic) */
+    int claim, half_pending; /* backward_split: the first linear layer's second half claimed, and not yet done (atomic) */
 } run_ctx;
 
 static float *chunk_ptr(float *base, const model *m, int a, int j) { return base + (size_t)j * m->chunk * per_sample(m, a); }
@@ -398,6 +402,27 @@ static int block_chunks(const model *m, int chunks) {
     return bc > 1 ? bc : 1;
 }
 
+/* output rows per forward tile of conv o over s samples */
+static int conv_tile_rows(const model *m, const model_op *o, int s) {
+    return tile_rows(m, o->cin * o->k * o->k, o->wo, s * o->ho);
+}
+
+/* output rows [r0, r1) of conv o over s samples: its im2col tile in col,
+ * then the GEMM into those rows' columns of out; a tile reads and writes
+ * nothing another tile does, so tiles may run on any worker */
+static void conv_forward_tile(const model *m, const model_op *o, const float *in, float *out, int s, float *col, int r0,
+                              int r1) {
+    const model_tensor *tw = &m->tensors[o->wt], *tb = &m->tensors[o->wt + 1];
+    int ckk = o->cin * o->k * o->k, rows = s * o->ho;
+    size_t cs = (size_t)s * o->h * o->w;
+    if (phased_input(o))
+        k_im2col_phased(col, in, cs, o->cin, o->h, o->w, o->k, o->stride, o->ho, o->wo, r0, r1);
+    else
+        k_im2col(col, in, cs, o->cin, o->h, o->w, o->k, o->stride, o->pad, o->ho, o->wo, r0, r1);
+    k_conv_forward(out + (size_t)r0 * o->wo, rows * o->wo, col, m->params + tw->off, m->params + tb->off, o->cout, ckk,
+                   (r1 - r0) * o->wo);
+}
+
 /* ops [i0, i1) forward for the s samples from chunk j on (one chunk, or a
  * block of chunks for the row ops), using worker w's workspace */
 static void forward_ops(model *m, int j, int s, int w, int i0, int i1) {
@@ -407,19 +432,8 @@ static void forward_ops(model *m, int j, int s, int w, int i0, int i1) {
         float *in = chunk_ptr(m->act[o->in], m, o->in, j), *out = chunk_ptr(m->act[o->out], m, o->out, j);
         switch (o->type) {
         case OP_CONV: {
-            const model_tensor *tw = &m->tensors[o->wt], *tb = &m->tensors[o->wt + 1];
-            int ckk = o->cin * o->k * o->k, rows = s * o->ho, tr = tile_rows(m, ckk, o->wo, rows);
-            for (int r0 = 0; r0 < rows; r0 += tr) {
-                int r1 = r0 + tr < rows ? r0 + tr : rows;
-                if (phased_input(o))
-                    k_im2col_phased(col, in, (size_t)s * o->h * o->w, o->cin, o->h, o->w, o->k, o->stride, o->ho, o->wo, r0,
-                                    r1);
-                else
-                    k_im2col(col, in, (size_t)s * o->h * o->w, o->cin, o->h, o->w, o->k, o->stride, o->pad, o->ho, o->wo,
-                             r0, r1);
-                k_conv_forward(out + (size_t)r0 * o->wo, rows * o->wo, col, m->params + tw->off, m->params + tb->off,
-                               o->cout, ckk, (r1 - r0) * o->wo);
-            }
+            int rows = s * o->ho, tr = conv_tile_rows(m, o, s);
+            for (int r0 = 0; r0 < rows; r0 += tr) conv_forward_tile(m, o, in, out, s, col, r0, r0 + tr < rows ? r0 + tr : rows);
             break;
         }
         case OP_RELU: k_relu_forward(out, in, (size_t)s * per_sample(m, o->in)); break;
@@ -472,18 +486,16 @@ static void forward_finish(run_ctx *c, int j, int w, int i0) {
                sizeof(float) * (size_t)s * CB_NUM_ACTIONS);
 }
 
-/* chunk j: its frames converted, then its ops up to the row ops (all of
- * them when the net has none: c->lo == c->hi) */
-static int forward_task(void *vctx, int64_t jj, int w) {
-    run_ctx *c = vctx;
+/* frames [f0, f1) of chunk j converted into the first activation */
+static void convert_frames(run_ctx *c, int j, int f0, int f1) {
     model *m = c->m;
-    int j = (int)jj, s0 = j * m->chunk, s = chunk_len(m, c->n, j);
+    int s0 = j * m->chunk, s = chunk_len(m, c->n, j);
     const int HW = CB_FRAME_H * CB_FRAME_W;
     float *x = chunk_ptr(m->act[0], m, 0, j); /* (3, s, 64, 64), rows in phases if the first op reads them so */
     int S = 1;
     for (int i = 0; i < m->nops; i++)
         if (m->ops[i].in == 0 && phased_input(&m->ops[i])) S = m->ops[i].stride;
-    for (int r = 0; r < s; r++)
+    for (int r = f0; r < f1; r++)
         for (int ch = 0; ch < 3; ch++) {
             float *dst = x + ((size_t)ch * s + r) * HW;
             if (c->u8) {
@@ -505,6 +517,15 @@ static int forward_task(void *vctx, int64_t jj, int w) {
                     for (int k = 0; k < HW; k++) dst[k - k % CB_FRAME_W + phase_pos(k % CB_FRAME_W, CB_FRAME_W, S)] = src[k];
             }
         }
+}
+
+/* chunk j: its frames converted, then its ops up to the row ops (all of
+ * them when the net has none: c->lo == c->hi) */
+static int forward_task(void *vctx, int64_t jj, int w) {
+    run_ctx *c = vctx;
+    model *m = c->m;
+    int j = (int)jj, s = chunk_len(m, c->n, j);
+    convert_frames(c, j, 0, s);
     if (c->lo == c->hi) {
         forward_finish(c, j, w, 0);
         return 0;
@@ -526,11 +547,86 @@ static int forward_block_task(void *vctx, int64_t b, int w) {
     return 0;
 }
 
+/* one tile of conv op c->tile_op over the single chunk (forward_single) */
+static int forward_tile_task(void *vctx, int64_t t, int w) {
+    run_ctx *c = vctx;
+    model *m = c->m;
+    const model_op *o = &m->ops[c->tile_op];
+    int s = chunk_len(m, c->n, 0), rows = s * o->ho, tr = conv_tile_rows(m, o, s), r0 = (int)t * tr;
+    conv_forward_tile(m, o, m->act[o->in], m->act[o->out], s, m->ws + (size_t)w * m->ws_stride, r0,
+                      r0 + tr < rows ? r0 + tr : rows);
+    return 0;
+}
+
+/* half h (0, 1) of n: [*r0, *r1) */
+static void half_range(int n, int h, int *r0, int *r1) {
+    *r0 = h ? n / 2 : 0;
+    *r1 = h ? n : n / 2;
+}
+
+/* half t of the single chunk's frames converted */
+static int forward_convert_task(void *vctx, int64_t t, int w) {
+    run_ctx *c = vctx;
+    int r0, r1;
+    (void)w;
+    half_range(chunk_len(c->m, c->n, 0), (int)t, &r0, &r1);
+    convert_frames(c, 0, r0, r1);
+    return 0;
+}
+
+/* half t of the first linear layer's output columns over the single chunk's
+ * rows: at a few rows its time is the packing of its weights, and each half
+ * packs only its own */
+static int forward_fc_task(void *vctx, int64_t t, int w) {
+    run_ctx *c = vctx;
+    model *m = c->m;
+    const model_op *o = &m->ops[c->lo];
+    int d0, d1;
+    (void)w;
+    half_range(o->dout, (int)t, &d0, &d1);
+    k_linear_forward_cols(m->act[o->out], m->act[o->in], m->params + m->tensors[o->wt].off,
+                          m->params + m->tensors[o->wt + 1].off, chunk_len(m, c->n, 0), o->din, o->dout, d0, d1);
+    return 0;
+}
+
+/* A forward of a single chunk (a training step of one level of at most 16
+ * frames, a rollout's few frames) would run on one worker. Here its frames
+ * are converted in two halves, its convolutions shared out by tiles (each
+ * tile the same im2col and GEMM as in forward_ops) and the first linear
+ * layer's output columns in two halves, so with two workers both are busy;
+ * the other ops and the logits (a few rows, OpenBLAS's small kernel: see
+ * row_ops) run on the caller. The same pieces are made on one worker, one
+ * after the other, so the bits do not depend on the thread count. */
+static void forward_single(run_ctx *c) {
+    model *m = c->m;
+    int s = chunk_len(m, c->n, 0), end = c->lo < c->hi ? c->lo : m->nops;
+    cb_parallel_for_w(2, m->ws_workers, forward_convert_task, c);
+    for (int i = 0; i < end; i++) {
+        const model_op *o = &m->ops[i];
+        if (o->type != OP_CONV) {
+            forward_ops(m, 0, s, 0, i, i + 1);
+            continue;
+        }
+        int tr = conv_tile_rows(m, o, s);
+        c->tile_op = i;
+        cb_parallel_for_w((s * o->ho + tr - 1) / tr, m->ws_workers, forward_tile_task, c);
+    }
+    if (c->lo < c->hi) {
+        cb_parallel_for_w(2, m->ws_workers, forward_fc_task, c);
+        forward_ops(m, 0, s, 0, c->lo + 1, c->hi);
+    }
+    forward_finish(c, 0, 0, end == m->nops ? m->nops : c->hi);
+}
+
 static void run_forward(model *m, const uint8_t *u8, const float *f32, int n, float *logits) {
     assert(m->batch >= n && n >= 0);
     run_ctx c = {.m = m, .n = n, .u8 = u8, .f32 = f32, .logits = logits};
     row_ops(m, &c.lo, &c.hi);
     int chunks = (n + m->chunk - 1) / m->chunk;
+    if (chunks == 1) {
+        forward_single(&c);
+        return;
+    }
     cb_parallel_for_w(chunks, m->ws_workers, forward_task, &c);
     if (c.lo < c.hi) {
         int bc = block_chunks(m, chunks);
@@ -573,16 +669,22 @@ static void logits_grad(model *m, int j, int s, const uint8_t *labels, int B, ui
     have[m->nacts - 1] = 1;
 }
 
+/* what backward_ops computes: the data gradients (dact), the convolutions'
+ * parameter gradients (into g), or both; backward_split runs the two parts
+ * of a single chunk on two workers */
+enum { BW_DATA = 1, BW_PARAMS = 2, BW_ALL = 3 };
+
 /* ops [i0, i1) backward, last first, for the s samples from chunk j on (one
  * chunk, or a group's chunks for the row ops), parameter gradients added
  * into g, or written into it for the level's first chunk (first: g holds
  * garbage); the linear layers' parameter gradients are left to
  * linear_params. have[a]: dact[a] of these samples holds a value (else the
  * op overwrites it), carried from one range to the next. */
-static void backward_ops(model *m, int j, int s, float *g, int first, int w, int i0, int i1, uint8_t *have) {
+static void backward_ops(model *m, int j, int s, float *g, int first, int w, int i0, int i1, uint8_t *have, int part) {
     float *col = m->ws + (size_t)w * m->ws_stride, *dcol = col + m->col_size, *gt = dcol + m->col_size;
     for (int i = i1 - 1; i >= i0; i--) {
         const model_op *o = &m->ops[i];
+        if (!(part & BW_DATA) && o->type != OP_CONV) continue; /* nothing of theirs is a parameter gradient */
         float *in = chunk_ptr(m->act[o->in], m, o->in, j), *din = chunk_ptr(m->dact[o->in], m, o->in, j);
         float *out = chunk_ptr(m->act[o->out], m, o->out, j), *dout = chunk_ptr(m->dact[o->out], m, o->out, j);
         size_t in_size = (size_t)s * per_sample(m, o->in);
@@ -594,7 +696,7 @@ static void backward_ops(model *m, int j, int s, float *g, int first, int w, int
             int rows = s * o->ho, tr = tile_rows(m, CKK, o->wo, rows);
             size_t in_c = (size_t)s * o->h * o->w, out_c = (size_t)NHW; /* channel strides */
             const model_tensor *tw = &m->tensors[o->wt], *tb = &m->tensors[o->wt + 1];
-            k_bias_backward(g + tb->off, dout, o->cout, NHW, !first);
+            if (part & BW_PARAMS) k_bias_backward(g + tb->off, dout, o->cout, NHW, !first);
             if (flip_data_grad(o)) {
                 /* Tiles of input rows: the im2col of the output gradient (padding
                  * K-1-P) gives both gradients. din = flipped w x colD, and since
@@ -605,13 +707,15 @@ static void backward_ops(model *m, int j, int s, float *g, int first, int w, int
                 for (int r0 = 0; r0 < irows; r0 += itr) {
                     int r1 = r0 + itr < irows ? r0 + itr : irows, tc = (r1 - r0) * o->w;
                     k_im2col(col, dout, out_c, o->cout, o->ho, o->wo, o->k, 1, P2, o->h, o->w, r0, r1);
-                    k_matmul(din + (size_t)r0 * o->w, (int)in_c, m->wflip + o->flip_off, col, o->cin, tc, DKK, acc);
-                    k_conv_backward_params(gt, in + (size_t)r0 * o->w, (int)in_c, col, o->cin, DKK, tc, r0 > 0);
+                    if (part & BW_DATA)
+                        k_matmul(din + (size_t)r0 * o->w, (int)in_c, m->wflip + o->flip_off, col, o->cin, tc, DKK, acc);
+                    if (part & BW_PARAMS)
+                        k_conv_backward_params(gt, in + (size_t)r0 * o->w, (int)in_c, col, o->cin, DKK, tc, r0 > 0);
                 }
-                k_conv_unflip(g + tw->off, gt, o->cout, o->cin, o->k, !first);
+                if (part & BW_PARAMS) k_conv_unflip(g + tw->off, gt, o->cout, o->cin, o->k, !first);
                 break;
             }
-            for (int r0 = 0; r0 < rows; r0 += tr) {
+            for (int r0 = 0; r0 < rows && (part & BW_PARAMS); r0 += tr) {
                 int r1 = r0 + tr < rows ? r0 + tr : rows;
                 if (phased_input(o))
                     k_im2col_phased(col, in, in_c, o->cin, o->h, o->w, o->k, o->stride, o->ho, o->wo, r0, r1);
@@ -620,7 +724,7 @@ static void backward_ops(model *m, int j, int s, float *g, int first, int w, int
                 k_conv_backward_params(g + tw->off, dout + (size_t)r0 * o->wo, NHW, col, o->cout, CKK, (r1 - r0) * o->wo,
                                        !first || r0 > 0);
             }
-            if (o->in == 0) break; /* no gradient for the input image */
+            if (o->in == 0 || !(part & BW_DATA)) break; /* no gradient for the input image */
             /* strided: dcol = w^T dout, scattered back by col2im */
             if (!acc) memset(din, 0, sizeof(float) * in_size);
             for (int r0 = 0; r0 < rows; r0 += tr) {
@@ -722,7 +826,7 @@ static int backward_task(void *vctx, int64_t t, int w) {
     for (int j = j0; j < j1; j++) {
         uint8_t have[MODEL_MAX_OPS + 1] = {0};
         logits_grad(m, j, m->chunk, c->labels, c->B, have);
-        backward_ops(m, j, m->chunk, g, j == j0, w, hi, m->nops, have);
+        backward_ops(m, j, m->chunk, g, j == j0, w, hi, m->nops, have, BW_ALL);
     }
     if (hi == 0) linear_params(m, j0, (j1 - j0) * m->chunk, g);
     return 0;
@@ -735,7 +839,7 @@ static int backward_rows_task(void *vctx, int64_t b, int w) {
     uint8_t have[MODEL_MAX_OPS + 1] = {0};
     have[m->nacts - 1] = 1;
     have_after(m, have, c->hi, m->nops);
-    backward_ops(m, j0, (j1 - j0) * m->chunk, NULL, 1, w, c->lo, c->hi, have);
+    backward_ops(m, j0, (j1 - j0) * m->chunk, NULL, 1, w, c->lo, c->hi, have, BW_ALL);
     return 0;
 }
 
@@ -748,9 +852,104 @@ static int backward_head_task(void *vctx, int64_t t, int w) {
         uint8_t have[MODEL_MAX_OPS + 1] = {0};
         have[m->nacts - 1] = 1;
         have_after(m, have, c->lo, m->nops);
-        backward_ops(m, j, m->chunk, g, j == j0, w, 0, c->lo, have);
+        backward_ops(m, j, m->chunk, g, j == j0, w, 0, c->lo, have, BW_ALL);
     }
     linear_params(m, j0, (j1 - j0) * m->chunk, g);
+    return 0;
+}
+
+static inline void spin_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* The backward of a single chunk (one level of at most 16 frames: a step of
+ * the paper's protocol at batch-frames 16) is one task, so it would run on
+ * one worker. Each layer's data gradient and parameter gradient are two
+ * independent products that read the same output gradient, so here they are
+ * two tasks: task 0 the data path (every op's data gradient, last op first:
+ * the chain every other piece depends on), then the linear layers'
+ * parameter gradients; task 1 each convolution's parameter gradient once
+ * task 0 has finished every op after it (c->done, published after each op).
+ * The first linear layer's data gradient is made in two halves of its
+ * columns (at a chunk's few rows its time is the packing of its weights,
+ * and each half packs only its own); the second half goes to whichever task
+ * claims it first (c->claim): task 1 when it runs beside task 0, task 0
+ * itself when task 1 has not started, so task 0 only ever waits for work
+ * that is under way, and one worker alone runs task 0 and then task 1.
+ * Every other call is the one backward_task, backward_rows_task and
+ * backward_head_task make, on the same values, and each output is written
+ * by one task, so the bits do not depend on the thread count. */
+
+/* wait until *v <= x (another worker lowers it); spin, then yield */
+static void wait_le(const int *v, int x) {
+    for (int k = 0; __atomic_load_n(v, __ATOMIC_ACQUIRE) > x; k++)
+        if (k < 4096)
+            spin_pause();
+        else
+            sched_yield();
+}
+
+/* half h of the first linear layer's (op c->lo) data gradient over the
+ * chunk's rows; acc: add into its input's gradient */
+static void fc_data_half(run_ctx *c, int h, int acc) {
+    model *m = c->m;
+    const model_op *o = &m->ops[c->lo];
+    int d0, d1;
+    half_range(o->din, h, &d0, &d1);
+    k_linear_backward_data_cols(m->dact[o->in], m->dact[o->out], m->params + m->tensors[o->wt].off, m->chunk, o->din,
+                                o->dout, d0, d1, acc);
+}
+
+/* whether the first linear layer's input gradient holds a value when its
+ * backward comes (have_after of the ops after it) */
+static int fc_data_acc(const run_ctx *c) {
+    const model *m = c->m;
+    uint8_t have[MODEL_MAX_OPS + 1] = {0};
+    have[m->nacts - 1] = 1;
+    have_after(m, have, c->lo + 1, m->nops);
+    return have[m->ops[c->lo].in];
+}
+
+static int backward_split_task(void *vctx, int64_t t, int w) {
+    run_ctx *c = vctx;
+    model *m = c->m;
+    float *g = c->grads;
+    int s = m->chunk, ws = m->ws_workers > 1 ? (int)t : 0; /* its own workspace, or the one worker's */
+    (void)w;
+    if (t == 0) {
+        uint8_t have[MODEL_MAX_OPS + 1] = {0};
+        logits_grad(m, 0, s, c->labels, c->B, have);
+        for (int i = m->nops - 1; i >= 0; i--) {
+            if (i == c->lo) {
+                int acc = have[m->ops[i].in];
+                fc_data_half(c, 0, acc);
+                if (__atomic_exchange_n(&c->claim, 1, __ATOMIC_ACQ_REL) == 0)
+                    fc_data_half(c, 1, acc);
+                else
+                    wait_le(&c->half_pending, 0);
+                have[m->ops[i].in] = 1;
+            } else {
+                backward_ops(m, 0, s, g, 1, ws, i, i + 1, have, BW_DATA);
+            }
+            __atomic_store_n(&c->done, i, __ATOMIC_RELEASE);
+        }
+        linear_params(m, 0, s, g); /* their output gradients are complete */
+        return 0;
+    }
+    wait_le(&c->done, c->lo + 1); /* the first linear layer's output gradient is complete */
+    if (__atomic_exchange_n(&c->claim, 1, __ATOMIC_ACQ_REL) == 0) {
+        fc_data_half(c, 1, fc_data_acc(c));
+        __atomic_store_n(&c->half_pending, 0, __ATOMIC_RELEASE);
+    }
+    uint8_t have[MODEL_MAX_OPS + 1];
+    memset(have, 1, sizeof have); /* the parameter part reads no data-gradient state */
+    for (int i = m->nops - 1; i >= 0; i--) {
+        if (m->ops[i].type != OP_CONV) continue;
+        wait_le(&c->done, i + 1);
+        backward_ops(m, 0, s, g, 1, ws, i, i + 1, have, BW_PARAMS);
+    }
     return 0;
 }
 
@@ -782,6 +981,12 @@ void model_backward(model *m, const uint8_t *labels, int L, int B, float *grads)
     }
     run_ctx c = {.m = m, .n = L * B, .labels = labels, .L = L, .B = B, .grads = grads};
     row_ops(m, &c.lo, &c.hi);
+    if (L * G == 1 && c.lo < c.hi) {
+        c.done = m->nops;
+        c.half_pending = 1;
+        cb_parallel_for_w(2, m->ws_workers, backward_split_task, &c);
+        return;
+    }
     cb_parallel_for_w((int64_t)L * G, m->ws_workers, backward_task, &c);
     if (c.lo < c.hi) {
         int chunks = L * B / m->chunk, bc = block_chunks(m, chunks);

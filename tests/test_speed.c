@@ -4,7 +4,9 @@
  * the general one) equal their definitions, col2im's additions in the
  * general loop's order; the two-group backward of a level of several chunks gives the same
  * bits for any thread count and levels per call, and the level's gradient
- * agrees with the mean of its halves' gradients; the AVX Adam and tand
+ * agrees with the mean of its halves' gradients; a single chunk's step (its
+ * forward and backward shared out over two workers) gives the same bits on
+ * 1, 2 and 3 threads, call after call; the AVX Adam and tand
  * updates give the bits of a scalar double-precision Adam written here; the
  * one-level combine keeps the level's gradient as train_combine's general
  * path would; the register-blocked fc weight gradient gives the bits of
@@ -166,6 +168,94 @@ static void test_backward_groups(void **st) {
     assert_memory_equal(gb, ga, sizeof(float) * P);
     model_free(&a), model_free(&b), model_free(&h);
     free(frames), free(ga), free(gb), free(gh);
+}
+
+/* ---- the single-chunk step on two workers ---------------------------------------- */
+
+/* "nature" at its full size (its data path takes long enough that a
+ * parameter task that did not wait for it would read gradients not yet
+ * written), "small-nature" and "impala" small */
+static void small_net(model_net_desc *cfg, const char *net) {
+    int small = strcmp(net, "nature") != 0;
+    assert_int_equal(model_net_default(cfg, strstr(net, "nature") ? "nature" : net), 0);
+    if (cfg->kind == MODEL_NATURE && small) cfg->channels[0] = 4, cfg->channels[1] = 8, cfg->channels[2] = 8, cfg->hidden = 16;
+    if (cfg->kind == MODEL_IMPALA) cfg->channels[0] = 4, cfg->channels[1] = 6, cfg->channels[2] = 6, cfg->hidden = 16;
+}
+
+/* one level of B frames (a single chunk) forward and backward on `threads`
+ * threads: the forward's convolutions shared out by tiles, the backward's
+ * data and parameter gradients on two workers (model/net.c forward_single,
+ * backward_split); logits into z, the gradient into g */
+static void single_chunk_step(const char *net, int threads, int B, const uint8_t *frames, const uint8_t *labels,
+                              float *z, float *g) {
+    model m;
+    model_net_desc cfg;
+    cb_err e = {0};
+    small_net(&cfg, net);
+    assert_int_equal(model_init(&m, &cfg, &e), 0);
+    cb_rng r;
+    cb_rng_seed(&r, 11);
+    model_init_params(&m, &r);
+    model_set_threads(&m, threads);
+    assert_int_equal(model_set_batch_levels(&m, 1, B, &e), 0);
+    assert_int_equal(m.chunk, B); /* one chunk: the paths under test */
+    for (int rep = 0; rep < 3; rep++) { /* the same bits every time, with the helpers' timing changing */
+        model_forward_u8(&m, frames, B, z);
+        model_backward(&m, labels, 1, B, g);
+        if (rep == 0) continue;
+        float *z2 = malloc(sizeof(float) * B * CB_NUM_ACTIONS), *g2 = malloc(sizeof(float) * m.nparams);
+        assert_non_null(z2), assert_non_null(g2);
+        model_forward_u8(&m, frames, B, z2);
+        model_backward(&m, labels, 1, B, g2);
+        assert_memory_equal(z2, z, sizeof(float) * B * CB_NUM_ACTIONS);
+        assert_memory_equal(g2, g, sizeof(float) * m.nparams);
+        free(z2), free(g2);
+    }
+    /* an inference batch of one chunk (a rollout's few frames) */
+    assert_int_equal(model_set_batch(&m, B < 8 ? B : 8, &e), 0);
+    float *zi = malloc(sizeof(float) * B * CB_NUM_ACTIONS);
+    assert_non_null(zi);
+    model_forward_u8(&m, frames, B < 8 ? B : 8, zi);
+    for (int i = 0; i < (B < 8 ? B : 8) * CB_NUM_ACTIONS; i++) assert_true(fabsf(zi[i] - z[i]) <= 1e-4f * (1 + fabsf(z[i])));
+    free(zi);
+    model_free(&m);
+}
+
+static void test_single_chunk_two_workers(void **st) {
+    (void)st;
+    const char *nets[] = {"nature", "small-nature", "impala"};
+    const int Bs[] = {16, 5};
+    cb_rng r;
+    cb_rng_seed(&r, 13);
+    uint8_t *frames = malloc((size_t)16 * CB_FRAME_BYTES), labels[16];
+    assert_non_null(frames);
+    for (size_t i = 0; i < (size_t)16 * CB_FRAME_BYTES; i++) frames[i] = (uint8_t)cb_rng_u32(&r);
+    for (int i = 0; i < 16; i++) labels[i] = (uint8_t)cb_rng_below(&r, 15);
+    for (int n = 0; n < 3; n++)
+        for (int b = 0; b < 2; b++) {
+            int B = Bs[b];
+            float z1[16 * 15], z2[16 * 15], z3[16 * 15];
+            model probe;
+            model_net_desc cfg;
+            cb_err e = {0};
+            small_net(&cfg, nets[n]);
+            assert_int_equal(model_plan(&probe, &cfg, &e), 0);
+            size_t P = probe.nparams;
+            float *g1 = malloc(sizeof(float) * P), *g2 = malloc(sizeof(float) * P), *g3 = malloc(sizeof(float) * P);
+            assert_non_null(g1), assert_non_null(g2), assert_non_null(g3);
+            single_chunk_step(nets[n], 1, B, frames, labels, z1, g1); /* one worker: the chunk's plain path */
+            single_chunk_step(nets[n], 2, B, frames, labels, z2, g2);
+            single_chunk_step(nets[n], 3, B, frames, labels, z3, g3);
+            assert_memory_equal(z2, z1, sizeof(float) * B * 15);
+            assert_memory_equal(z3, z1, sizeof(float) * B * 15);
+            assert_memory_equal(g2, g1, sizeof(float) * P);
+            assert_memory_equal(g3, g1, sizeof(float) * P);
+            double mx = 0;
+            for (size_t i = 0; i < P; i++) mx = fmax(mx, fabs(g1[i]));
+            assert_true(mx > 0);
+            free(g1), free(g2), free(g3);
+        }
+    free(frames);
 }
 
 /* ---- Adam and tand against a scalar reference --------------------------------------- */
@@ -408,6 +498,7 @@ int main(void) {
         cmocka_unit_test(test_im2col_phased),
         cmocka_unit_test(test_im2col_col2im),
         cmocka_unit_test(test_backward_groups),
+        cmocka_unit_test(test_single_chunk_two_workers),
         cmocka_unit_test(test_linear_params_matches_scalar),
         cmocka_unit_test(test_adam_matches_scalar),
         cmocka_unit_test(test_tand_matches_scalar),
