@@ -175,7 +175,21 @@ static void tick_label(FILE *f, double v, double step) {
     fprintf(f, "%.6g", v);
 }
 
-void eval_svg_chart(FILE *f, const eval_chart *c, const eval_series *s, const eval_style *st, int ns) {
+/* a chart's axes and plot area */
+typedef struct {
+    eval_axis xa, ya;
+    int width, height, ml, mr, mt;
+    double pw, ph; /* the plot's size */
+} chart_geom;
+
+static double px(const chart_geom *g, double v) { return g->ml + (v - g->xa.lo) / (g->xa.hi - g->xa.lo) * g->pw; }
+static double py(const chart_geom *g, double v) { return g->mt + (1 - (v - g->ya.lo) / (g->ya.hi - g->ya.lo)) * g->ph; }
+
+static const char *series_color(const eval_style *st, int k) { return st && st[k].color[0] ? st[k].color : COLORS[k % 10]; }
+
+/* the axes over the finite points of every series (bars: the bins' edges
+ * are the x range, and 0 is on the y axis) */
+static void chart_axes(chart_geom *g, const eval_chart *c, const eval_series *s, int ns) {
     int bars = c->kind == EVAL_CHART_BARS;
     double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
     for (int k = 0; k < ns; k++)
@@ -188,96 +202,105 @@ void eval_svg_chart(FILE *f, const eval_chart *c, const eval_series *s, const ev
         }
     if (!isfinite(x0)) x0 = 0, x1 = 1, y0 = 0, y1 = 1;
     if (bars || c->y_zero) y0 = fmin(y0, 0), y1 = fmax(y1, 0);
-    eval_axis ya, xa;
-    eval_axis_nice(&ya, y0, y1, 5);
-    if (bars) { /* the bins' edges are the x range */
+    eval_axis_nice(&g->ya, y0, y1, 5);
+    if (bars) {
         double bw = c->bin_width > 0 ? c->bin_width : 1;
         x0 -= bw / 2, x1 += bw / 2;
-        eval_axis_nice(&xa, x0, x1, 5);
-        xa.lo = x0, xa.hi = x1;
-    } else {
-        eval_axis_nice(&xa, x0, x1, 6);
-        int whole = 1; /* epochs, trial numbers: no ticks between whole numbers */
-        for (int k = 0; k < ns && whole; k++)
-            for (int i = 0; i < s[k].n && whole; i++) whole = !isfinite(s[k].x[i]) || s[k].x[i] == floor(s[k].x[i]);
-        if (whole && xa.step < 1) {
-            xa.step = 1, xa.lo = floor(x0), xa.hi = ceil(x1) > floor(x0) ? ceil(x1) : floor(x0) + 1;
-            xa.nticks = (int)(xa.hi - xa.lo) + 1;
-        }
+        eval_axis_nice(&g->xa, x0, x1, 5);
+        g->xa.lo = x0, g->xa.hi = x1;
+        return;
     }
-    /* the plot keeps the size of a chart with one legend row; more rows make the chart taller */
-    int width = c->width, ml = 56, mr = 12, mt = 28;
-    int rows = legend_rows(s, ns, ml, width - mr) + (c->note && c->note[0] ? 1 : 0);
+    eval_axis_nice(&g->xa, x0, x1, 6);
+    int whole = 1; /* epochs, trial numbers: no ticks between whole numbers */
+    for (int k = 0; k < ns && whole; k++)
+        for (int i = 0; i < s[k].n && whole; i++) whole = !isfinite(s[k].x[i]) || s[k].x[i] == floor(s[k].x[i]);
+    if (whole && g->xa.step < 1) {
+        g->xa.step = 1, g->xa.lo = floor(x0), g->xa.hi = ceil(x1) > floor(x0) ? ceil(x1) : floor(x0) + 1;
+        g->xa.nticks = (int)(g->xa.hi - g->xa.lo) + 1;
+    }
+}
+
+/* the plot keeps the size of a chart with one legend row; more rows make the chart taller */
+static void chart_size(chart_geom *g, const eval_chart *c, const eval_series *s, int ns) {
+    g->width = c->width, g->ml = 56, g->mr = 12, g->mt = 28;
+    int rows = legend_rows(s, ns, g->ml, g->width - g->mr) + (c->note && c->note[0] ? 1 : 0);
     int mb = 50 + 16 * rows;
-    double pw = width - ml - mr, ph = c->height - mt - 50 - 16;
-    if (ph < 60) ph = 60;
-    int height = (int)(mt + mb + ph);
-#define PX(v) (ml + ((v) - xa.lo) / (xa.hi - xa.lo) * pw)
-#define PY(v) (mt + (1 - ((v) - ya.lo) / (ya.hi - ya.lo)) * ph)
+    g->pw = g->width - g->ml - g->mr, g->ph = c->height - g->mt - 50 - 16;
+    if (g->ph < 60) g->ph = 60;
+    g->height = (int)(g->mt + mb + g->ph);
+}
+
+/* the svg element, the title, the grid with its tick labels and the axis labels */
+static void chart_frame(FILE *f, const eval_chart *c, const chart_geom *g) {
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart%s\" width=\"%d\" height=\"%d\" "
                "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"11\">\n",
-            bars ? " hist" : "", width, height, width, height);
-    fprintf(f, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#fff\"/>\n", width, height);
-    fprintf(f, "<text x=\"%d\" y=\"16\" font-size=\"13\" font-weight=\"bold\">", ml);
+            c->kind == EVAL_CHART_BARS ? " hist" : "", g->width, g->height, g->width, g->height);
+    fprintf(f, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#fff\"/>\n", g->width, g->height);
+    fprintf(f, "<text x=\"%d\" y=\"16\" font-size=\"13\" font-weight=\"bold\">", g->ml);
     eval_html_escape(f, c->title);
     fprintf(f, "</text>\n");
-    for (int t = 0; t < ya.nticks; t++) {
-        double v = ya.lo + t * ya.step;
-        fprintf(f, "<line x1=\"%d\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>", ml, ml + pw, PY(v), PY(v));
-        fprintf(f, "<text class=\"ytick\" x=\"%d\" y=\"%.1f\" text-anchor=\"end\">", ml - 4, PY(v) + 4);
-        tick_label(f, v, ya.step);
+    for (int t = 0; t < g->ya.nticks; t++) {
+        double v = g->ya.lo + t * g->ya.step;
+        fprintf(f, "<line x1=\"%d\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>", g->ml, g->ml + g->pw, py(g, v),
+                py(g, v));
+        fprintf(f, "<text class=\"ytick\" x=\"%d\" y=\"%.1f\" text-anchor=\"end\">", g->ml - 4, py(g, v) + 4);
+        tick_label(f, v, g->ya.step);
         fprintf(f, "</text>\n");
     }
-    for (int t = 0; t < xa.nticks + 1; t++) {
-        double v = (ceil(xa.lo / xa.step - 1e-9) + t) * xa.step;
-        if (v > xa.hi + xa.step * 1e-6) break;
-        fprintf(f, "<text class=\"xtick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", PX(v), mt + ph + 14);
-        tick_label(f, v, xa.step);
+    for (int t = 0; t < g->xa.nticks + 1; t++) {
+        double v = (ceil(g->xa.lo / g->xa.step - 1e-9) + t) * g->xa.step;
+        if (v > g->xa.hi + g->xa.step * 1e-6) break;
+        fprintf(f, "<text class=\"xtick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", px(g, v), g->mt + g->ph + 14);
+        tick_label(f, v, g->xa.step);
         fprintf(f, "</text>\n");
     }
-    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", ml + pw / 2, mt + ph + 30);
+    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", g->ml + g->pw / 2, g->mt + g->ph + 30);
     eval_html_escape(f, c->xlabel);
-    fprintf(f, "</text>\n<text x=\"12\" y=\"%.1f\" text-anchor=\"middle\" transform=\"rotate(-90 12 %.1f)\">", mt + ph / 2,
-            mt + ph / 2);
+    fprintf(f, "</text>\n<text x=\"12\" y=\"%.1f\" text-anchor=\"middle\" transform=\"rotate(-90 12 %.1f)\">",
+            g->mt + g->ph / 2, g->mt + g->ph / 2);
     eval_html_escape(f, c->ylabel);
     fprintf(f, "</text>\n");
-    for (int k = 0; k < ns; k++) {
-        const char *col = st && st[k].color[0] ? st[k].color : COLORS[k % 10];
-        int dash = st ? st[k].dash : 0;
-        if (bars) { /* the series' bars side by side inside 90% of each bin */
-            double bw = (c->bin_width > 0 ? c->bin_width : 1) * 0.9 / ns;
-            for (int i = 0; i < s[k].n; i++) {
-                if (!isfinite(s[k].x[i]) || !isfinite(s[k].y[i])) continue;
-                double xl = s[k].x[i] - (c->bin_width > 0 ? c->bin_width : 1) * 0.45 + k * bw;
-                double ya0 = PY(fmax(fmin(0, ya.hi), ya.lo)), yv = PY(s[k].y[i]);
-                fprintf(f, "<rect class=\"bar\" x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\"/>",
-                        PX(xl), fmin(ya0, yv), PX(xl + bw) - PX(xl), fabs(ya0 - yv), col);
-            }
-            fprintf(f, "\n");
-        } else {
-            fprintf(f, "<polyline class=\"series\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"", col,
-                    dash_attr(dash));
-            for (int i = 0; i < s[k].n; i++)
-                if (isfinite(s[k].x[i]) && isfinite(s[k].y[i])) fprintf(f, "%.1f,%.1f ", PX(s[k].x[i]), PY(s[k].y[i]));
-            fprintf(f, "\"/>\n");
-            for (int i = 0; i < s[k].n; i++)
-                if (isfinite(s[k].x[i]) && isfinite(s[k].y[i]))
-                    fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"/>", PX(s[k].x[i]), PY(s[k].y[i]),
-                            col);
-            fprintf(f, "\n");
+}
+
+/* series k: its bars side by side inside 90% of each bin, or its line and points */
+static void chart_series(FILE *f, const eval_chart *c, const eval_series *sk, const eval_style *st, int k, int ns,
+                         const chart_geom *g) {
+    const char *col = series_color(st, k);
+    if (c->kind == EVAL_CHART_BARS) {
+        double bw = (c->bin_width > 0 ? c->bin_width : 1) * 0.9 / ns;
+        for (int i = 0; i < sk->n; i++) {
+            if (!isfinite(sk->x[i]) || !isfinite(sk->y[i])) continue;
+            double xl = sk->x[i] - (c->bin_width > 0 ? c->bin_width : 1) * 0.45 + k * bw;
+            double ya0 = py(g, fmax(fmin(0, g->ya.hi), g->ya.lo)), yv = py(g, sk->y[i]);
+            fprintf(f, "<rect class=\"bar\" x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\"/>", px(g, xl),
+                    fmin(ya0, yv), px(g, xl + bw) - px(g, xl), fabs(ya0 - yv), col);
         }
+        fprintf(f, "\n");
+        return;
     }
-    fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#888\"/>\n", ml, mt, pw, ph);
-    /* the legend, flowed in rows under the x label */
-    double lx = width - mr, ly = mt + ph + 30;
+    fprintf(f, "<polyline class=\"series\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"", col,
+            dash_attr(st ? st[k].dash : 0));
+    for (int i = 0; i < sk->n; i++)
+        if (isfinite(sk->x[i]) && isfinite(sk->y[i])) fprintf(f, "%.1f,%.1f ", px(g, sk->x[i]), py(g, sk->y[i]));
+    fprintf(f, "\"/>\n");
+    for (int i = 0; i < sk->n; i++)
+        if (isfinite(sk->x[i]) && isfinite(sk->y[i]))
+            fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"/>", px(g, sk->x[i]), py(g, sk->y[i]), col);
+    fprintf(f, "\n");
+}
+
+/* the legend, flowed in rows under the x label, and the note under it */
+static void chart_legend(FILE *f, const eval_chart *c, const eval_series *s, const eval_style *st, int ns,
+                         const chart_geom *g) {
+    double lx = g->width - g->mr, ly = g->mt + g->ph + 30;
     int first = 1;
     for (int k = 0; k < ns; k++) {
         if (!s[k].name || !s[k].name[0]) continue;
-        const char *col = st && st[k].color[0] ? st[k].color : COLORS[k % 10];
+        const char *col = series_color(st, k);
         double w = 22 + text_w(s[k].name) + 14;
-        if (first || lx + w > width - mr) lx = ml, ly += 16;
+        if (first || lx + w > g->width - g->mr) lx = g->ml, ly += 16;
         first = 0;
-        if (bars)
+        if (c->kind == EVAL_CHART_BARS)
             fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"12\" height=\"9\" fill=\"%s\"/>", lx, ly - 8, col);
         else
             fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2.5\"/>", lx,
@@ -288,13 +311,22 @@ void eval_svg_chart(FILE *f, const eval_chart *c, const eval_series *s, const ev
         lx += w;
     }
     if (c->note && c->note[0]) {
-        fprintf(f, "<text class=\"note\" x=\"%d\" y=\"%.1f\" fill=\"#555\">", ml, ly + 16);
+        fprintf(f, "<text class=\"note\" x=\"%d\" y=\"%.1f\" fill=\"#555\">", g->ml, ly + 16);
         eval_html_escape(f, c->note);
         fprintf(f, "</text>\n");
     }
+}
+
+void eval_svg_chart(FILE *f, const eval_chart *c, const eval_series *s, const eval_style *st, int ns) {
+    chart_geom g;
+    chart_axes(&g, c, s, ns);
+    chart_size(&g, c, s, ns);
+    chart_frame(f, c, &g);
+    for (int k = 0; k < ns; k++) chart_series(f, c, &s[k], st, k, ns, &g);
+    fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#888\"/>\n", g.ml, g.mt, g.pw,
+            g.ph);
+    chart_legend(f, c, s, st, ns, &g);
     fprintf(f, "</svg>\n");
-#undef PX
-#undef PY
 }
 
 void eval_svg_lines(FILE *f, const char *title, const char *xlabel, const char *ylabel, const eval_series *s,
