@@ -200,117 +200,146 @@ static int parse_level(const char **f, const size_t *fl, ds_entry *en, char *why
     return 0;
 }
 
-int ds_manifest_parse(ds_manifest *m, const char *text, size_t n, const char *name, cb_err *e) {
-    ds_manifest_init(m);
-    int lineno = 0, last = -1;
+/* the first SHOW_MAX bytes of a line, for a message (it is not NUL-terminated) */
+#define SHOW_MAX 80
+#define SHOW(p, ll) (int)((ll) < SHOW_MAX ? (ll) : SHOW_MAX), (p)
+
+/* Line `lineno` (p, ll bytes, its keyword kl bytes) after a line of kind
+ * `last`: its kind into *kind, or an error when it is unknown or out of the
+ * format's order (each line once and in turn, relabel and level repeated,
+ * relabel optional). */
+static int line_kind(int *kind, const char *p, size_t ll, size_t kl, int lineno, int last, const char *name, cb_err *e) {
+    *kind = -1;
+    for (int k = 0; k < L_COUNT && *kind < 0; k++)
+        if (is(p, kl, KEYWORD[k])) *kind = k;
+    if (lineno == 1 && *kind != L_VERSION) return cb_fail(e, CB_EFORMAT, "%s: not a coinbc dataset manifest", name);
+    if (*kind < 0) return cb_fail(e, CB_EFORMAT, "%s:%d: cannot read '%.*s' (an unknown line)", name, lineno, SHOW(p, ll));
+    if (*kind == last && (*kind == L_RELABEL || *kind == L_LEVEL)) return 0;
+    int want = last + 1;
+    if (want == L_RELABEL && *kind == L_LEVELS) want = L_LEVELS;
+    if (*kind != want)
+        return cb_fail(e, CB_EFORMAT, "%s:%d: a '%s' line where the format has the '%s' line", name, lineno, KEYWORD[*kind],
+                       KEYWORD[want]);
+    return 0;
+}
+
+/* The fields f (lengths fl) of line `lineno` (p, ll bytes) of kind `kind`,
+ * one with fields, into m; *declared takes the levels line's count; the end
+ * line's CRC covers text up to p. */
+static int parse_line(ds_manifest *m, int64_t *declared, int kind, const char **f, const size_t *fl, const char *p,
+                      size_t ll, const char *text, int lineno, const char *name, cb_err *e) {
+    int64_t v[3];
+    char why[160];
+    if (kind == L_VERSION) {
+        int r = cb_parse_dec_exact(f[1], fl[1], 0, INT32_MAX, &v[0]);
+        if (r == CB_EARG) return cb_fail(e, CB_EFORMAT, "%s: not a coinbc dataset manifest", name);
+        if (r || v[0] != DS_VERSION)
+            return cb_fail(e, CB_EFORMAT, "%s: manifest version %.*s is not supported (this coinbc reads %d)", name,
+                           (int)fl[1], f[1], DS_VERSION);
+    } else if (kind == L_FRAME) {
+        for (int i = 0; i < 3; i++)
+            if (cb_parse_dec_exact(f[1 + i], fl[1 + i], 0, 65535, &v[i]))
+                return cb_fail(e, CB_EFORMAT, "%s:%d: cannot read the frame shape '%.*s'", name, lineno, SHOW(p, ll));
+        if (v[0] != CB_FRAME_W || v[1] != CB_FRAME_H || v[2] != CB_FRAME_C)
+            return cb_fail(e, CB_EFORMAT, "%s: frame shape %lldx%lldx%lld, coinbc needs 64x64x3", name, (long long)v[0],
+                           (long long)v[1], (long long)v[2]);
+    } else if (kind == L_ACTIONS) {
+        if (cb_parse_dec_exact(f[1], fl[1], 0, 255, &v[0]) || v[0] != CB_NUM_ACTIONS)
+            return cb_fail(e, CB_EFORMAT, "%s:%d: '%.*s': coinbc datasets have exactly 15 actions", name, lineno,
+                           SHOW(p, ll));
+    } else if (kind == L_RELABEL) {
+        if (m->nrelabel == DS_MAX_RELABELINGS)
+            return cb_fail(e, CB_EFORMAT, "%s:%d: more than %d relabel lines", name, lineno, DS_MAX_RELABELINGS);
+        uint64_t seed;
+        if (cb_parse_dec_exact(f[1], fl[1], 0, INT32_MAX, &v[0]) || cb_parse_dec_exact(f[2], fl[2], v[0], INT32_MAX, &v[1]) ||
+            parse_u64(f[3], fl[3], &seed))
+            return cb_fail(e, CB_EFORMAT,
+                           "%s:%d: cannot read '%.*s' (need relabel LO HI SEED: 0 <= LO <= HI < 2^31, 0 <= SEED < 2^64, "
+                           "canonical decimals)",
+                           name, lineno, SHOW(p, ll));
+        ds_relabeling *rl = &m->relabel[m->nrelabel++];
+        rl->lo = (int32_t)v[0];
+        rl->hi = (int32_t)v[1];
+        rl->seed = seed;
+    } else if (kind == L_LEVELS) {
+        int r = cb_parse_dec_exact(f[1], fl[1], 0, DS_MAX_LEVELS, declared);
+        if (r)
+            return cb_fail(e, CB_EFORMAT, "%s:%d: cannot read '%.*s' (the level count %s)", name, lineno, SHOW(p, ll),
+                           r == CB_ERANGE ? "is more than a dataset may have, 2^20" : "is not a canonical decimal");
+        if (*declared == 0)
+            return cb_fail(e, CB_EFORMAT, "%s:%d: lists no levels; a dataset holds at least one (capture or record some into it)",
+                           name, lineno);
+    } else if (kind == L_LEVEL) {
+        ds_entry en;
+        if (m->n == *declared)
+            return cb_fail(e, CB_EFORMAT, "%s:%d: more level lines than the %lld the levels line says", name, lineno,
+                           (long long)*declared);
+        if (parse_level(f + 1, fl + 1, &en, why, sizeof why))
+            return cb_fail(e, CB_EFORMAT, "%s:%d: cannot read '%.*s': %s", name, lineno, SHOW(p, ll), why);
+        return ds_manifest_add(m, &en, e);
+    } else { /* L_END */
+        uint32_t crc;
+        if (cb_parse_hex32_exact(f[1], fl[1], &crc))
+            return cb_fail(e, CB_EFORMAT, "%s:%d: cannot read '%.*s' (the CRC is 8 lower-case hex digits)", name, lineno,
+                           SHOW(p, ll));
+        if (crc != (uint32_t)crc32(0, (const Bytef *)text, (uInt)(p - text)))
+            return cb_fail(e, CB_ECRC, "%s: manifest CRC mismatch (the manifest was edited or damaged)", name);
+        m->crc = crc;
+    }
+    return 0;
+}
+
+/* the whole manifest read: the line after the end line, a truncation, the
+ * level count and duplicate levels */
+static int parse_lines(ds_manifest *m, const char *text, size_t n, const char *name, cb_err *e) {
+    static const int NFIELDS[L_COUNT] = {2, 4, 2, 0, 0, 4, 2, 8, 2};
+    int lineno = 0, last = -1, rc;
     int64_t declared = -1;
     const char *p = text, *end = text + n;
-    char why[160];
-    int rc = 0;
-#define FAIL(code, ...) do { rc = cb_fail(e, code, __VA_ARGS__); goto out; } while (0)
     if (n > DS_MANIFEST_MAX)
-        FAIL(CB_ERANGE, "%s: %zu bytes, more than a manifest of %d levels can have", name, n, DS_MAX_LEVELS);
-    while (p < end) {
+        return cb_fail(e, CB_ERANGE, "%s: %zu bytes, more than a manifest of %d levels can have", name, n, DS_MAX_LEVELS);
+    for (; p < end; p++) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
-        if (!nl) FAIL(CB_EFORMAT, "%s: truncated (the last line has no end of line)", name);
+        if (!nl) return cb_fail(e, CB_EFORMAT, "%s: truncated (the last line has no end of line)", name);
         lineno++;
-        size_t ll = (size_t)(nl - p);
-        if (ll >= DS_MANIFEST_LINE) FAIL(CB_EFORMAT, "%s:%d: line too long (at most %d bytes)", name, lineno, DS_MANIFEST_LINE - 1);
-        if (last == L_END) FAIL(CB_EFORMAT, "%s:%d: text after the end line", name, lineno);
-        if (memchr(p, 0, ll) || memchr(p, '\r', ll)) FAIL(CB_EFORMAT, "%s:%d: a NUL or CR byte in the line", name, lineno);
-#define SHOW (int)(ll < 80 ? ll : 80), p /* the line is not NUL-terminated */
-        const char *f[9];
-        size_t fl[9];
-        size_t kl = 0;
+        size_t ll = (size_t)(nl - p), kl = 0;
+        if (ll >= DS_MANIFEST_LINE)
+            return cb_fail(e, CB_EFORMAT, "%s:%d: line too long (at most %d bytes)", name, lineno, DS_MANIFEST_LINE - 1);
+        if (last == L_END) return cb_fail(e, CB_EFORMAT, "%s:%d: text after the end line", name, lineno);
+        if (memchr(p, 0, ll) || memchr(p, '\r', ll))
+            return cb_fail(e, CB_EFORMAT, "%s:%d: a NUL or CR byte in the line", name, lineno);
         while (kl < ll && p[kl] != ' ') kl++;
-        int kind = -1;
-        for (int k = 0; k < L_COUNT && kind < 0; k++)
-            if (is(p, kl, KEYWORD[k])) kind = k;
-        if (lineno == 1 && kind != L_VERSION) FAIL(CB_EFORMAT, "%s: not a coinbc dataset manifest", name);
-        if (kind < 0) FAIL(CB_EFORMAT, "%s:%d: cannot read '%.*s' (an unknown line)", name, lineno, SHOW);
-        /* the order: each line once and in turn, relabel and level repeated, relabel optional */
-        int repeat = kind == last && (kind == L_RELABEL || kind == L_LEVEL);
-        if (!repeat) {
-            int want = last + 1;
-            if (want == L_RELABEL && kind == L_LEVELS) want = L_LEVELS;
-            if (kind != want)
-                FAIL(CB_EFORMAT, "%s:%d: a '%s' line where the format has the '%s' line", name, lineno, KEYWORD[kind],
-                     KEYWORD[want]);
-        }
+        int kind;
+        if ((rc = line_kind(&kind, p, ll, kl, lineno, last, name, e))) return rc;
         last = kind;
         if (kind == L_SOURCE || kind == L_COMMAND) { /* free text: the rest of the line */
             size_t off = kl < ll ? kl + 1 : kl;
             if (kind == L_SOURCE) copy_trunc(m->source, sizeof m->source, p + off, ll - off);
             else copy_trunc(m->command, sizeof m->command, p + off, ll - off);
-            p = nl + 1;
-            continue;
+        } else {
+            const char *f[9];
+            size_t fl[9];
+            int k = split(p, ll, f, fl, 9);
+            if (k != NFIELDS[kind])
+                return cb_fail(e, CB_EFORMAT, "%s:%d: cannot read '%.*s': not %d fields separated by single spaces", name,
+                               lineno, SHOW(p, ll), NFIELDS[kind]);
+            if ((rc = parse_line(m, &declared, kind, f, fl, p, ll, text, lineno, name, e))) return rc;
         }
-        static const int NFIELDS[L_COUNT] = {2, 4, 2, 0, 0, 4, 2, 8, 2};
-        int k = split(p, ll, f, fl, 9);
-        if (k != NFIELDS[kind])
-            FAIL(CB_EFORMAT, "%s:%d: cannot read '%.*s': not %d fields separated by single spaces", name, lineno, SHOW,
-                 NFIELDS[kind]);
-        int64_t v[3];
-        if (kind == L_VERSION) {
-            int r = cb_parse_dec_exact(f[1], fl[1], 0, INT32_MAX, &v[0]);
-            if (r == CB_EARG) FAIL(CB_EFORMAT, "%s: not a coinbc dataset manifest", name);
-            if (r || v[0] != DS_VERSION)
-                FAIL(CB_EFORMAT, "%s: manifest version %.*s is not supported (this coinbc reads %d)", name, (int)fl[1], f[1],
-                     DS_VERSION);
-        } else if (kind == L_FRAME) {
-            for (int i = 0; i < 3; i++)
-                if (cb_parse_dec_exact(f[1 + i], fl[1 + i], 0, 65535, &v[i]))
-                    FAIL(CB_EFORMAT, "%s:%d: cannot read the frame shape '%.*s'", name, lineno, SHOW);
-            if (v[0] != CB_FRAME_W || v[1] != CB_FRAME_H || v[2] != CB_FRAME_C)
-                FAIL(CB_EFORMAT, "%s: frame shape %lldx%lldx%lld, coinbc needs 64x64x3", name, (long long)v[0],
-                     (long long)v[1], (long long)v[2]);
-        } else if (kind == L_ACTIONS) {
-            if (cb_parse_dec_exact(f[1], fl[1], 0, 255, &v[0]) || v[0] != CB_NUM_ACTIONS)
-                FAIL(CB_EFORMAT, "%s:%d: '%.*s': coinbc datasets have exactly 15 actions", name, lineno, SHOW);
-        } else if (kind == L_RELABEL) {
-            if (m->nrelabel == DS_MAX_RELABELINGS)
-                FAIL(CB_EFORMAT, "%s:%d: more than %d relabel lines", name, lineno, DS_MAX_RELABELINGS);
-            uint64_t seed;
-            if (cb_parse_dec_exact(f[1], fl[1], 0, INT32_MAX, &v[0]) || cb_parse_dec_exact(f[2], fl[2], v[0], INT32_MAX, &v[1]) ||
-                parse_u64(f[3], fl[3], &seed))
-                FAIL(CB_EFORMAT, "%s:%d: cannot read '%.*s' (need relabel LO HI SEED: 0 <= LO <= HI < 2^31, 0 <= SEED < 2^64, "
-                     "canonical decimals)", name, lineno, SHOW);
-            ds_relabeling *rl = &m->relabel[m->nrelabel++];
-            rl->lo = (int32_t)v[0];
-            rl->hi = (int32_t)v[1];
-            rl->seed = seed;
-        } else if (kind == L_LEVELS) {
-            int r = cb_parse_dec_exact(f[1], fl[1], 0, DS_MAX_LEVELS, &declared);
-            if (r) FAIL(CB_EFORMAT, "%s:%d: cannot read '%.*s' (the level count %s)", name, lineno, SHOW,
-                        r == CB_ERANGE ? "is more than a dataset may have, 2^20" : "is not a canonical decimal");
-            if (declared == 0)
-                FAIL(CB_EFORMAT, "%s:%d: lists no levels; a dataset holds at least one (capture or record some into it)",
-                     name, lineno);
-        } else if (kind == L_LEVEL) {
-            ds_entry en;
-            if (m->n == declared)
-                FAIL(CB_EFORMAT, "%s:%d: more level lines than the %lld the levels line says", name, lineno, (long long)declared);
-            if (parse_level(f + 1, fl + 1, &en, why, sizeof why))
-                FAIL(CB_EFORMAT, "%s:%d: cannot read '%.*s': %s", name, lineno, SHOW, why);
-            if ((rc = ds_manifest_add(m, &en, e))) goto out;
-        } else { /* L_END */
-            uint32_t crc;
-            if (cb_parse_hex32_exact(f[1], fl[1], &crc))
-                FAIL(CB_EFORMAT, "%s:%d: cannot read '%.*s' (the CRC is 8 lower-case hex digits)", name, lineno, SHOW);
-            if (crc != (uint32_t)crc32(0, (const Bytef *)text, (uInt)(p - text)))
-                FAIL(CB_ECRC, "%s: manifest CRC mismatch (the manifest was edited or damaged)", name);
-            m->crc = crc;
-        }
-        p = nl + 1;
+        p = nl;
     }
-    if (last != L_END) FAIL(CB_EFORMAT, "%s: truncated (no end line)", name);
-    if (declared != m->n) FAIL(CB_EFORMAT, "%s: says %lld levels but lists %d", name, (long long)declared, m->n);
+    if (last != L_END) return cb_fail(e, CB_EFORMAT, "%s: truncated (no end line)", name);
+    if (declared != m->n) return cb_fail(e, CB_EFORMAT, "%s: says %lld levels but lists %d", name, (long long)declared, m->n);
     ds_manifest_sort(m);
     for (int i = 1; i < m->n; i++)
-        if (m->e[i].seed == m->e[i - 1].seed) FAIL(CB_EFORMAT, "%s: level %d is listed twice", name, m->e[i].seed);
-#undef FAIL
+        if (m->e[i].seed == m->e[i - 1].seed) return cb_fail(e, CB_EFORMAT, "%s: level %d is listed twice", name, m->e[i].seed);
+    return 0;
+}
 #undef SHOW
-out:
+#undef SHOW_MAX
+
+int ds_manifest_parse(ds_manifest *m, const char *text, size_t n, const char *name, cb_err *e) {
+    ds_manifest_init(m);
+    int rc = parse_lines(m, text, n, name, e);
     if (rc) ds_manifest_free(m);
     return rc;
 }
