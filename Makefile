@@ -34,6 +34,13 @@ ifeq ($(SANITIZE),1)
   LDFLAGS += -fsanitize=address,undefined
 endif
 
+# SANITIZE=thread: ThreadSanitizer, into build-tsan/, for test-threads
+ifeq ($(SANITIZE),thread)
+  BUILD   := $(BUILD)-tsan
+  CFLAGS  += -fsanitize=thread -fno-omit-frame-pointer
+  LDFLAGS += -fsanitize=thread
+endif
+
 LIB_SRC  := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 # bench/ holds the benchmark functions behind `coinbc bench`, linked into the program.
@@ -54,7 +61,7 @@ ifeq ($(MPI),1)
   DEB_PKGS += libopenmpi-dev openmpi-bin
 endif
 
-.PHONY: all deps test test-mpi check bench clean help demo reproduce compare fuzz
+.PHONY: all deps test test-mpi test-threads check bench clean help demo reproduce compare fuzz
 .SECONDARY:
 all: $(BUILD)/coinbc
 
@@ -65,6 +72,7 @@ help:
 	@echo "make SANITIZE=1 test   the same tests under ASan+UBSan (build-san/)"
 	@echo "make MPI=1 test        build against Open MPI (build-mpi/) and also run the mpirun tests (docs/MPI.md)"
 	@echo "make MPI=1 test-mpi    only the mpirun tests (tests/test_mpi.c), as .ci/run does"
+	@echo "make test-threads      the tests of the threaded code under ThreadSanitizer (build-tsan/)"
 	@echo "make demo       the whole pipeline on a default: record, train mean and and, eval, rollout, report"
 	@echo "make compare    docs/experiments/hard.json: tune 5 methods, 5 seeds of each best, probe, table (resumable; COMPARE_HOURS=2 per piece)"
 	@echo "make reproduce  docs/experiments/reproduce.json: mean, and, sand, geomean at tau 0.8 x 3 seeds (hours)"
@@ -117,6 +125,15 @@ check: test
 # The mpirun tests alone (tests/test_mpi.c, 2 ranks on localhost); with MPI=1
 # they run for real, otherwise they report themselves skipped. `make MPI=1
 # test` runs them along with everything else against the MPI build.
+# The tests of the threaded code (the thread pool, the two-group and the
+# single-chunk backward, the parallel combine and Adam) under ThreadSanitizer:
+# a data race fails them. A child forked by test_common starts threads,
+# which TSan allows only with die_after_fork=0.
+THREAD_TESTS := test_common test_model test_speed
+test-threads: deps
+	@$(MAKE) --no-print-directory SANITIZE=thread $(THREAD_TESTS:%=$(BUILD)-tsan/tests/%)
+	@TSAN_OPTIONS="die_after_fork=0 halt_on_error=1 exitcode=66" sh tests/run_tests.sh $(THREAD_TESTS:%=$(BUILD)-tsan/tests/%)
+
 test-mpi: deps
 	@$(MAKE) --no-print-directory $(BUILD)/coinbc $(BUILD)/tests/test_mpi
 	@COINBC=$(BUILD)/coinbc sh tests/run_tests.sh $(BUILD)/tests/test_mpi
@@ -146,7 +163,7 @@ bench: deps $(BUILD)/coinbc
 	$(BUILD)/coinbc bench all
 
 clean:
-	rm -rf build build-san build-mpi build-mpi-san build-fuzz
+	rm -rf build build-san build-tsan build-mpi build-mpi-san build-fuzz
 
 # libFuzzer targets (tests/fuzz/fuzz_*.c), built with clang into build-fuzz/
 # and run FUZZ_TIME seconds each on a copy of tests/fuzz/corpus/NAME (the
