@@ -209,9 +209,10 @@ static int decode_strip(run_appearance *v, json_t *o, const char *name, cb_err *
     return 0;
 }
 
-static int decode(void *p, json_t *o, const char *name, cb_err *e) {
-    run_appearance *v = p;
-    char s[64], sub[600];
+/* the top-level scalars: the format, the keys, the checkpoint, the mode,
+ * the levels, the training levels, states, noise, seed and donors */
+static int decode_header(run_appearance *v, json_t *o, const char *name, cb_err *e) {
+    char s[64];
     int64_t k;
     int rc;
     if (!json_object_get(o, "format"))
@@ -235,7 +236,15 @@ static int decode(void *p, json_t *o, const char *name, cb_err *e) {
     if ((rc = rj_int(o, name, "seed", 0, INT64_MAX, &v->seed, e))) return rc;
     if ((rc = rj_int(o, name, "donors", 1, 16, &k, e))) return rc;
     v->donors = (int)k;
+    return 0;
+}
 
+/* "looks": the counts of seen and unseen backgrounds, pairs and looks, and
+ * that they fit together */
+static int decode_looks(run_appearance *v, json_t *o, const char *name, cb_err *e) {
+    char sub[600];
+    int64_t k;
+    int rc;
     snprintf(sub, sizeof sub, "%s: looks", name);
     json_t *lo = object(o, name, "looks", e);
     if (!lo) return CB_EFORMAT;
@@ -258,7 +267,14 @@ static int decode(void *p, json_t *o, const char *name, cb_err *e) {
                        "unseen pairs 30 - seen, unseen looks their product; in easy mode one look is seen and none is "
                        "unseen)",
                        sub);
+    return 0;
+}
 
+/* "offline": its five cells, and their frames as the levels, the states and
+ * the donors give them */
+static int decode_offline(run_appearance *v, json_t *o, const char *name, cb_err *e) {
+    char sub[600];
+    int rc;
     json_t *co = object(o, name, "offline", e);
     if (!co) return CB_EFORMAT;
     const char *key;
@@ -275,7 +291,6 @@ static int decode(void *p, json_t *o, const char *name, cb_err *e) {
         snprintf(sub, sizeof sub, "%s: offline.%s", name, CELLS[i].key);
         if ((rc = decode_cell(&v->cell[CELLS[i].layout][CELLS[i].look], c, sub, CELLS[i].look == 0, e))) return rc;
     }
-    /* frames per cell follow from the levels, the states and K */
     int64_t nheld = (int64_t)v->level_hi - v->level_lo + 1, S = v->states_per_level, K = v->donors;
     int64_t tS, hS, KtS, KhS;
     if (__builtin_mul_overflow((int64_t)v->train_levels, S, &tS) || __builtin_mul_overflow(nheld, S, &hS) ||
@@ -290,10 +305,13 @@ static int decode(void *p, json_t *o, const char *name, cb_err *e) {
                            "and %d donors give %lld",
                            name, CELLS[i].key, (long long)c[CELLS[i].layout][CELLS[i].look].frames, v->train_levels,
                            v->level_lo, v->level_hi, (long long)S, v->donors, (long long)want[i]);
+    return 0;
+}
 
-    if ((rc = decode_strip(v, o, name, e))) return rc;
-
-    /* the closed loop: one greedy episode per (level, look) */
+/* "closed_loop": one greedy episode per (level, look) in each of its parts */
+static int decode_closed_loop(run_appearance *v, json_t *o, const char *name, cb_err *e) {
+    char sub[600];
+    int rc;
     if (!json_object_get(o, "closed_loop"))
         return cb_fail(e, CB_EFORMAT,
                        "%s: key \"closed_loop\" is missing (a record of the offline part alone, from before the "
@@ -301,12 +319,15 @@ static int decode(void *p, json_t *o, const char *name, cb_err *e) {
                        name);
     json_t *po = object(o, name, "closed_loop", e);
     if (!po) return CB_EFORMAT;
+    const char *key;
+    json_t *val;
     json_object_foreach(po, key, val) {
         int ok = 0;
         for (int i = 0; i < RUN_APP_PLAYS && !ok; i++) ok = !strcmp(key, PLAYS[i]);
         if (!ok) return cb_fail(e, CB_EFORMAT, "%s: closed_loop: unknown key \"%s\"", name, key);
     }
-    int64_t t = v->train_levels, Kt = K * t, Kh = K * nheld; /* no overflow: below the frames' products */
+    /* no overflow: below the frames' products, checked by decode_offline */
+    int64_t nheld = (int64_t)v->level_hi - v->level_lo + 1, K = v->donors, t = v->train_levels, Kt = K * t, Kh = K * nheld;
     int64_t wantp[RUN_APP_PLAYS] = {t, v->unseen_looks ? Kt : 0, Kh, nheld};
     for (int i = 0; i < RUN_APP_PLAYS; i++) {
         snprintf(sub, sizeof sub, "%s: closed_loop", name);
@@ -321,6 +342,15 @@ static int decode(void *p, json_t *o, const char *name, cb_err *e) {
                            sub, (long long)v->play[i].episodes, v->train_levels, v->level_lo, v->level_hi, v->donors,
                            (long long)wantp[i]);
     }
+    return 0;
+}
+
+static int decode(void *p, json_t *o, const char *name, cb_err *e) {
+    run_appearance *v = p;
+    int rc;
+    if ((rc = decode_header(v, o, name, e)) || (rc = decode_looks(v, o, name, e)) || (rc = decode_offline(v, o, name, e)) ||
+        (rc = decode_strip(v, o, name, e)) || (rc = decode_closed_loop(v, o, name, e)))
+        return rc;
     return 0;
 }
 
