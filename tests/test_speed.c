@@ -6,7 +6,8 @@
  * bits for any thread count and levels per call, and the level's gradient
  * agrees with the mean of its halves' gradients; a single chunk's step (its
  * forward and backward shared out over two workers) gives the same bits on
- * 1, 2 and 3 threads, call after call; the AVX Adam and tand
+ * 1, 2 and 3 threads, call after call, and as the level in a pass over two
+ * levels; the AVX Adam and tand
  * updates give the bits of a scalar double-precision Adam written here; the
  * one-level combine keeps the level's gradient as train_combine's general
  * path would; the register-blocked fc weight gradient gives the bits of
@@ -221,6 +222,36 @@ static void single_chunk_step(const char *net, int threads, int B, const uint8_t
     model_free(&m);
 }
 
+/* level 0's gradient and logits in a joint pass over two levels of B frames
+ * (level 1: the frames in reverse order), on 2 threads: the multi-chunk
+ * paths, which a rank of an MPI run with more levels takes */
+static void joint_pass_level0(const char *net, int B, const uint8_t *frames, const uint8_t *labels, float *z, float *g) {
+    model m;
+    model_net_desc cfg;
+    cb_err e = {0};
+    small_net(&cfg, net);
+    assert_int_equal(model_init(&m, &cfg, &e), 0);
+    cb_rng r;
+    cb_rng_seed(&r, 11);
+    model_init_params(&m, &r);
+    model_set_threads(&m, 2);
+    assert_int_equal(model_set_batch_levels(&m, 2, B, &e), 0);
+    uint8_t *f2 = malloc((size_t)2 * B * CB_FRAME_BYTES), l2[32];
+    float *z2 = malloc(sizeof(float) * 2 * B * CB_NUM_ACTIONS), *g2 = malloc(sizeof(float) * 2 * m.nparams);
+    assert_non_null(f2), assert_non_null(z2), assert_non_null(g2);
+    memcpy(f2, frames, (size_t)B * CB_FRAME_BYTES);
+    for (int i = 0; i < B; i++) {
+        memcpy(f2 + (size_t)(B + i) * CB_FRAME_BYTES, frames + (size_t)(B - 1 - i) * CB_FRAME_BYTES, CB_FRAME_BYTES);
+        l2[i] = labels[i], l2[B + i] = labels[B - 1 - i];
+    }
+    model_forward_u8(&m, f2, 2 * B, z2);
+    model_backward(&m, l2, 2, B, g2);
+    memcpy(z, z2, sizeof(float) * B * CB_NUM_ACTIONS);
+    memcpy(g, g2, sizeof(float) * m.nparams);
+    free(f2), free(z2), free(g2);
+    model_free(&m);
+}
+
 static void test_single_chunk_two_workers(void **st) {
     (void)st;
     const char *nets[] = {"nature", "small-nature", "impala"};
@@ -249,6 +280,12 @@ static void test_single_chunk_two_workers(void **st) {
             assert_memory_equal(z2, z1, sizeof(float) * B * 15);
             assert_memory_equal(z3, z1, sizeof(float) * B * 15);
             assert_memory_equal(g2, g1, sizeof(float) * P);
+            assert_memory_equal(g3, g1, sizeof(float) * P);
+            /* and the same bits as that level in a pass over two levels (the
+             * fc layer in column halves here, whole there: it rests on OpenBLAS
+             * summing each output in the same order whatever the columns) */
+            joint_pass_level0(nets[n], B, frames, labels, z3, g3);
+            assert_memory_equal(z3, z1, sizeof(float) * B * 15);
             assert_memory_equal(g3, g1, sizeof(float) * P);
             double mx = 0;
             for (size_t i = 0; i < P; i++) mx = fmax(mx, fabs(g1[i]));
