@@ -142,123 +142,150 @@ static int eye(float x, float y, float cx, float cy, float r, game_rgb *c) {
     return 1;
 }
 
+/* Each enemy_* draws one creature in col, frame f2 (0 or 1). */
+
+/* block slime: rounded square, squashed in frame 2 */
+static int enemy_block(game_rgb col, int f2, float x, float y, game_rgb *out) {
+    game_rgb c;
+    float x0 = f2 ? 0.03f : 0.09f, x1 = 1 - x0, y1 = f2 ? 0.66f : 0.8f, r = 0.18f;
+    if (!in_box(x, y, x0, x1, 0, y1)) return 0;
+    float cx = x < x0 + r ? x0 + r : (x > x1 - r ? x1 - r : x), cy = y > y1 - r ? y1 - r : y;
+    if ((x - cx) * (x - cx) + (y - cy) * (y - cy) > r * r) return 0;
+    c = y > y1 - 0.12f ? shade(col, 1.6f) : col;
+    eye(x, y, 0.3f, y1 * 0.6f, 0.13f, &c);
+    *out = c;
+    return 1;
+}
+
+/* dome slimes: a half ellipse with a highlight, a dark rim and an eye */
+static int enemy_dome(game_rgb col, int f2, float x, float y, game_rgb *out) {
+    game_rgb dark = shade(col, 0.6f), light = shade(col, 1.4f), c;
+    float rx = f2 ? 0.5f : 0.44f, ry = f2 ? 0.58f : 0.74f;
+    if (!in_ell(x, y, 0.5f, 0, rx, ry)) return 0;
+    c = col;
+    if (in_ell(x, y, 0.64f, ry * 0.62f, 0.12f, 0.1f)) c = light;
+    if (y < 0.1f) c = dark;
+    eye(x, y, 0.3f, ry * 0.5f, 0.13f, &c);
+    *out = c;
+    return 1;
+}
+
+/* mouse: body, head, a round ear, a tail that swings */
+static int enemy_mouse(game_rgb col, int f2, float x, float y, game_rgb *out) {
+    game_rgb c;
+    if (y < 0.08f) { /* feet */
+        float a = f2 ? 0.42f : 0.3f, b = f2 ? 0.62f : 0.74f;
+        if (fabsf(x - a) < 0.07f || fabsf(x - b) < 0.07f) {
+            *out = shade(col, 0.6f);
+            return 1;
+        }
+        return 0;
+    }
+    int tail = f2 ? (x > 0.86f && x < 0.98f && fabsf(y - (0.2f + (x - 0.86f) * 3.0f)) < 0.07f)
+                  : (x > 0.86f && fabsf(y - 0.22f) < 0.06f);
+    if (tail) {
+        *out = rgb(235, 150, 170);
+        return 1;
+    }
+    if (in_ell(x, y, 0.34f, 0.64f, 0.15f, 0.15f)) {
+        *out = in_ell(x, y, 0.34f, 0.64f, 0.08f, 0.08f) ? rgb(240, 160, 180) : col;
+        return 1;
+    }
+    if (!in_ell(x, y, 0.58f, 0.3f, 0.32f, 0.24f) && !in_ell(x, y, 0.24f, 0.34f, 0.2f, 0.18f)) return 0;
+    c = col;
+    if (in_ell(x, y, 0.05f, 0.32f, 0.06f, 0.06f)) c = rgb(240, 140, 160);
+    if (in_ell(x, y, 0.18f, 0.4f, 0.06f, 0.06f)) c = rgb(20, 20, 30);
+    *out = c;
+    return 1;
+}
+
+/* snail: a spiral shell on a creeping foot; the head stretches in frame 2 */
+static int enemy_snail(game_rgb col, int f2, float x, float y, game_rgb *out) {
+    game_rgb c;
+    float hx = f2 ? 0.1f : 0.17f;
+    if (in_ell(x, y, 0.62f, 0.44f, 0.33f, 0.34f)) { /* shell */
+        float dx = x - 0.62f, dy = y - 0.44f, r = sqrtf(dx * dx + dy * dy), a = atan2f(dy, dx);
+        float s = fmodf(r / 0.1f - a / TAU + 4.0f, 1.0f);
+        *out = s < 0.3f ? shade(col, 0.55f) : col;
+        return 1;
+    }
+    game_rgb foot = rgb(235, 205, 120);
+    if (in_box(x, y, hx - 0.05f, 0.96f, 0, 0.14f) || in_ell(x, y, hx, 0.22f, 0.12f, 0.12f)) { /* foot, head */
+        c = foot;
+        if (in_ell(x, y, hx - 0.04f, 0.24f, 0.045f, 0.045f)) c = rgb(20, 20, 30);
+        *out = c;
+        return 1;
+    }
+    if (fabsf(x - (hx + 0.02f)) < 0.03f && y > 0.28f && y < 0.5f) { /* eye stalk */
+        *out = shade(foot, 0.7f);
+        return 1;
+    }
+    if (in_ell(x, y, hx + 0.02f, 0.52f, 0.06f, 0.06f)) {
+        *out = rgb(20, 20, 30);
+        return 1;
+    }
+    return 0;
+}
+
+/* ladybug: a red dome with spots, a black head, stepping legs */
+static int enemy_ladybug(game_rgb col, int f2, float x, float y, game_rgb *out) {
+    game_rgb c;
+    if (y < 0.09f) { /* legs */
+        for (int k = 0; k < 3; k++) {
+            float lx = 0.3f + 0.2f * k + ((k + f2) % 2 ? 0.06f : -0.06f);
+            if (fabsf(x - lx) < 0.045f) {
+                *out = rgb(20, 20, 25);
+                return 1;
+            }
+        }
+        return 0;
+    }
+    if (in_ell(x, y, 0.17f, 0.22f, 0.16f, 0.15f)) { /* head */
+        c = rgb(25, 25, 30);
+        if (in_ell(x, y, 0.12f, 0.27f, 0.05f, 0.05f)) c = rgb(255, 255, 255);
+        *out = c;
+        return 1;
+    }
+    if (!in_ell(x, y, 0.57f, 0.08f, 0.42f, 0.62f)) return 0;
+    c = col;
+    if (fabsf(x - 0.57f) < 0.03f && y > 0.2f) c = rgb(25, 25, 30);
+    if (in_ell(x, y, 0.4f, 0.36f, 0.08f, 0.08f) || in_ell(x, y, 0.74f, 0.36f, 0.08f, 0.08f) ||
+        in_ell(x, y, 0.5f, 0.55f, 0.07f, 0.07f) || in_ell(x, y, 0.68f, 0.16f, 0.07f, 0.07f))
+        c = rgb(25, 25, 30);
+    *out = c;
+    return 1;
+}
+
+/* worms: four segments, arching like an inchworm in frame 2 */
+static int enemy_worm(game_rgb col, int f2, float x, float y, game_rgb *out) {
+    static const float SX[4] = {0.2f, 0.4f, 0.6f, 0.8f};
+    static const float SY1[4] = {0.18f, 0.16f, 0.16f, 0.15f}, SY2[4] = {0.2f, 0.36f, 0.34f, 0.15f};
+    game_rgb c;
+    for (int k = 0; k < 4; k++) {
+        float sy = f2 ? SY2[k] : SY1[k], r = k == 0 ? 0.17f : 0.15f;
+        if (in_ell(x, y, SX[k], sy, r, r)) {
+            c = k % 2 ? shade(col, 0.82f) : col;
+            if (k == 0) eye(x, y, 0.15f, sy + 0.04f, 0.08f, &c);
+            *out = c;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* variant v = theme * 2 + frame: picks the creature's drawing */
 static int shape_enemy(int v, float x, float y, game_rgb *out) {
     int theme = v / 2, f2 = v % 2;
-    game_rgb col = ENEMY[theme], dark = shade(col, 0.6f), light = shade(col, 1.4f), c;
+    game_rgb col = ENEMY[theme];
     switch (theme) {
-    case 0: { /* block slime: rounded square, squashed in frame 2 */
-        float x0 = f2 ? 0.03f : 0.09f, x1 = 1 - x0, y1 = f2 ? 0.66f : 0.8f, r = 0.18f;
-        if (!in_box(x, y, x0, x1, 0, y1)) return 0;
-        float cx = x < x0 + r ? x0 + r : (x > x1 - r ? x1 - r : x), cy = y > y1 - r ? y1 - r : y;
-        if ((x - cx) * (x - cx) + (y - cy) * (y - cy) > r * r) return 0;
-        c = y > y1 - 0.12f ? shade(col, 1.6f) : col;
-        eye(x, y, 0.3f, y1 * 0.6f, 0.13f, &c);
-        *out = c;
-        return 1;
-    }
+    case 0: return enemy_block(col, f2, x, y, out);
     case 1:
     case 2:
-    case 3: { /* dome slimes */
-        float rx = f2 ? 0.5f : 0.44f, ry = f2 ? 0.58f : 0.74f;
-        if (!in_ell(x, y, 0.5f, 0, rx, ry)) return 0;
-        c = col;
-        if (in_ell(x, y, 0.64f, ry * 0.62f, 0.12f, 0.1f)) c = light;
-        if (y < 0.1f) c = dark;
-        eye(x, y, 0.3f, ry * 0.5f, 0.13f, &c);
-        *out = c;
-        return 1;
-    }
-    case 4: { /* mouse: body, head, a round ear, a tail that swings */
-        if (y < 0.08f) {
-            float a = f2 ? 0.42f : 0.3f, b = f2 ? 0.62f : 0.74f;
-            if (fabsf(x - a) < 0.07f || fabsf(x - b) < 0.07f) {
-                *out = dark;
-                return 1;
-            }
-            return 0;
-        }
-        int tail = f2 ? (x > 0.86f && x < 0.98f && fabsf(y - (0.2f + (x - 0.86f) * 3.0f)) < 0.07f)
-                      : (x > 0.86f && fabsf(y - 0.22f) < 0.06f);
-        if (tail) {
-            *out = rgb(235, 150, 170);
-            return 1;
-        }
-        if (in_ell(x, y, 0.34f, 0.64f, 0.15f, 0.15f)) {
-            *out = in_ell(x, y, 0.34f, 0.64f, 0.08f, 0.08f) ? rgb(240, 160, 180) : col;
-            return 1;
-        }
-        if (!in_ell(x, y, 0.58f, 0.3f, 0.32f, 0.24f) && !in_ell(x, y, 0.24f, 0.34f, 0.2f, 0.18f)) return 0;
-        c = col;
-        if (in_ell(x, y, 0.05f, 0.32f, 0.06f, 0.06f)) c = rgb(240, 140, 160);
-        if (in_ell(x, y, 0.18f, 0.4f, 0.06f, 0.06f)) c = rgb(20, 20, 30);
-        *out = c;
-        return 1;
-    }
-    case 5: { /* snail: a spiral shell on a creeping foot; the head stretches in frame 2 */
-        float hx = f2 ? 0.1f : 0.17f;
-        if (in_ell(x, y, 0.62f, 0.44f, 0.33f, 0.34f)) {
-            float dx = x - 0.62f, dy = y - 0.44f, r = sqrtf(dx * dx + dy * dy), a = atan2f(dy, dx);
-            float s = fmodf(r / 0.1f - a / TAU + 4.0f, 1.0f);
-            *out = s < 0.3f ? shade(col, 0.55f) : col;
-            return 1;
-        }
-        game_rgb foot = rgb(235, 205, 120);
-        if (in_box(x, y, hx - 0.05f, 0.96f, 0, 0.14f) || in_ell(x, y, hx, 0.22f, 0.12f, 0.12f)) {
-            c = foot;
-            if (in_ell(x, y, hx - 0.04f, 0.24f, 0.045f, 0.045f)) c = rgb(20, 20, 30);
-            *out = c;
-            return 1;
-        }
-        if (fabsf(x - (hx + 0.02f)) < 0.03f && y > 0.28f && y < 0.5f) {
-            *out = shade(foot, 0.7f);
-            return 1;
-        }
-        if (in_ell(x, y, hx + 0.02f, 0.52f, 0.06f, 0.06f)) {
-            *out = rgb(20, 20, 30);
-            return 1;
-        }
-        return 0;
-    }
-    case 6: { /* ladybug: a red dome with spots, a black head, stepping legs */
-        if (y < 0.09f) {
-            for (int k = 0; k < 3; k++) {
-                float lx = 0.3f + 0.2f * k + ((k + f2) % 2 ? 0.06f : -0.06f);
-                if (fabsf(x - lx) < 0.045f) {
-                    *out = rgb(20, 20, 25);
-                    return 1;
-                }
-            }
-            return 0;
-        }
-        if (in_ell(x, y, 0.17f, 0.22f, 0.16f, 0.15f)) {
-            c = rgb(25, 25, 30);
-            if (in_ell(x, y, 0.12f, 0.27f, 0.05f, 0.05f)) c = rgb(255, 255, 255);
-            *out = c;
-            return 1;
-        }
-        if (!in_ell(x, y, 0.57f, 0.08f, 0.42f, 0.62f)) return 0;
-        c = col;
-        if (fabsf(x - 0.57f) < 0.03f && y > 0.2f) c = rgb(25, 25, 30);
-        if (in_ell(x, y, 0.4f, 0.36f, 0.08f, 0.08f) || in_ell(x, y, 0.74f, 0.36f, 0.08f, 0.08f) ||
-            in_ell(x, y, 0.5f, 0.55f, 0.07f, 0.07f) || in_ell(x, y, 0.68f, 0.16f, 0.07f, 0.07f))
-            c = rgb(25, 25, 30);
-        *out = c;
-        return 1;
-    }
-    default: { /* worms: four segments, arching like an inchworm in frame 2 */
-        static const float SX[4] = {0.2f, 0.4f, 0.6f, 0.8f};
-        static const float SY1[4] = {0.18f, 0.16f, 0.16f, 0.15f}, SY2[4] = {0.2f, 0.36f, 0.34f, 0.15f};
-        for (int k = 0; k < 4; k++) {
-            float sy = f2 ? SY2[k] : SY1[k], r = k == 0 ? 0.17f : 0.15f;
-            if (in_ell(x, y, SX[k], sy, r, r)) {
-                c = k % 2 ? shade(col, 0.82f) : col;
-                if (k == 0) eye(x, y, 0.15f, sy + 0.04f, 0.08f, &c);
-                *out = c;
-                return 1;
-            }
-        }
-        return 0;
-    }
+    case 3: return enemy_dome(col, f2, x, y, out);
+    case 4: return enemy_mouse(col, f2, x, y, out);
+    case 5: return enemy_snail(col, f2, x, y, out);
+    case 6: return enemy_ladybug(col, f2, x, y, out);
+    default: return enemy_worm(col, f2, x, y, out);
     }
 }
 
