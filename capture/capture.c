@@ -100,28 +100,39 @@ static int by_seed_only(const void *a, const void *b) {
     return (x->seed > y->seed) - (x->seed < y->seed);
 }
 
-/* The level folders l->v[first..l->n) were found in the recordings folder
- * `dir`: checks them against its record and drops the unfinished ones when
- * incomplete recordings are allowed. */
-static int check_complete(input_list *l, int first, const char *dir, const capture_opts *o, cb_err *e) {
+/* What check_complete learns about a recordings folder, step by step. */
+typedef struct {
+    capture_run_meta run, plan; /* DIR/meta.json, DIR/plan.json */
+    int has_run, has_plan;
+    int nfin, pngs;         /* levels coinbc record finished; level folders without a meta.json */
+    char *fin;              /* a folder: 0 no meta.json, 1 coinbc record's, 2 another (export's, a bare mode) */
+    char missing[512];      /* the missing levels as ranges, for messages */
+    int nmiss;
+    int64_t missing_levels;
+} completeness;
+
+/* Reads DIR/meta.json, else DIR/plan.json; a file that is not there is no
+ * error, any other failure is. */
+static int read_run_record(completeness *c, const char *dir, cb_err *e) {
     char path[4200];
-    capture_run_meta run, plan;
+    int rc;
     snprintf(path, sizeof path, "%s/meta.json", dir);
-    int has_run = 0, has_plan = 0, rc;
-    if ((rc = capture_run_meta_read(path, 0, &run, e)) == 0) has_run = 1;
+    if ((rc = capture_run_meta_read(path, 0, &c->run, e)) == 0) c->has_run = 1;
     else if (rc != CB_ENOTFOUND) return rc;
     snprintf(path, sizeof path, "%s/plan.json", dir);
-    if (!has_run) {
-        if ((rc = capture_run_meta_read(path, 1, &plan, e)) == 0) has_plan = 1;
+    if (!c->has_run) {
+        if ((rc = capture_run_meta_read(path, 1, &c->plan, e)) == 0) c->has_plan = 1;
         else if (rc != CB_ENOTFOUND) return rc;
     }
-    rc = 0;
-    int n = l->n - first, nfin = 0, pngs = 0; /* pngs: level folders without a meta.json */
-    input *v = l->v + first;
-    qsort(v, (size_t)n, sizeof *v, by_seed_only);
-    /* finished: a PNG level folder with its meta.json (npz files are not part of a run's record) */
-    char *fin = calloc((size_t)n + 1, 1); /* 0 no meta.json, 1 coinbc record's, 2 another (export's, a bare mode) */
-    if (!fin) return cb_fail(e, CB_ENOMEM, "capture: out of memory");
+    return 0;
+}
+
+/* Reads the meta.json of each PNG level folder of v[0..n) into c->fin
+ * (npz files are not part of a run's record); one of another level, or not
+ * coinbc record's where the folder's record says coinbc record wrote it, fails. */
+static int read_level_metas(completeness *c, const input *v, int n, const char *dir, cb_err *e) {
+    char path[4200];
+    int rc = 0;
     for (int i = 0; i < n && !rc; i++) {
         if (v[i].kind != IN_PNG) continue;
         snprintf(path, sizeof path, "%s/meta.json", v[i].path);
@@ -129,92 +140,127 @@ static int check_complete(input_list *l, int first, const char *dir, const captu
         rc = capture_level_meta_read(path, &m, e);
         if (rc == CB_ENOTFOUND) { /* no meta.json at all: unfinished, if this is coinbc record's folder */
             rc = 0;
-            pngs++;
+            c->pngs++;
             continue;
         }
         if (rc) break;
         if (m.has_level && m.level != v[i].seed)
             rc = cb_fail(e, CB_EFORMAT, "%s: says level %d, but the folder is level %d", path, m.level, v[i].seed);
-        else if (!m.coinbc && (has_run || has_plan))
+        else if (!m.coinbc && (c->has_run || c->has_plan))
             rc = cb_fail(e, CB_EFORMAT,
                          "%s: not coinbc record's level meta.json (\"format\": \"coinbc-recording\"), but %s/%s says "
                          "coinbc record wrote this folder",
-                         path, dir, has_run ? "meta.json" : "plan.json");
-        fin[i] = m.coinbc ? 1 : 2; /* coinbc record writes its meta.json last: the level is finished */
-        nfin += m.coinbc;
+                         path, dir, c->has_run ? "meta.json" : "plan.json");
+        c->fin[i] = m.coinbc ? 1 : 2; /* coinbc record writes its meta.json last: the level is finished */
+        c->nfin += m.coinbc;
     }
-    if (rc) {
-        free(fin);
-        return rc;
-    }
-    int lo_f = o->has_range ? o->lo : INT32_MIN, hi_f = o->has_range ? o->hi : INT32_MAX;
-    char missing[512] = "";
-    int nmiss = 0;
-    int64_t missing_levels = 0;
-    if (has_run || has_plan) {
-        const capture_run_meta *r = has_run ? &run : &plan;
-        int64_t lo = r->lo > lo_f ? r->lo : lo_f, hi = r->hi < hi_f ? r->hi : hi_f;
-        /* walk the planned seeds lo..hi against the sorted folders, a run of missing seeds at a time (a plan
-         * of 2^31 levels costs no more than the folders it has) */
-        int i = 0;
-        int64_t s = lo;
-        while (s <= hi) {
-            while (i < n && (v[i].kind != IN_PNG || v[i].seed < s)) i++;
-            if (i < n && v[i].seed == s && fin[i] == 1) {
-                s++;
-                continue;
-            }
-            int64_t next = hi + 1; /* the next finished level after s */
-            for (int j = i; j < n; j++)
-                if (v[j].kind == IN_PNG && fin[j] == 1 && v[j].seed > s) {
-                    if (v[j].seed < next) next = v[j].seed;
-                    break;
-                }
-            add_range(missing, sizeof missing, s, next - 1, &nmiss);
-            missing_levels += next - s;
-            s = next;
+    return rc;
+}
+
+/* The seeds of the record's range (cut to lo_f..hi_f) without a finished
+ * level folder among the sorted v[0..n), walked a run of missing seeds at a
+ * time (a plan of 2^31 levels costs no more than the folders it has). */
+static void missing_planned(completeness *c, const input *v, int n, int lo_f, int hi_f) {
+    const capture_run_meta *r = c->has_run ? &c->run : &c->plan;
+    int64_t lo = r->lo > lo_f ? r->lo : lo_f, hi = r->hi < hi_f ? r->hi : hi_f;
+    int i = 0;
+    int64_t s = lo;
+    while (s <= hi) {
+        while (i < n && (v[i].kind != IN_PNG || v[i].seed < s)) i++;
+        if (i < n && v[i].seed == s && c->fin[i] == 1) {
+            s++;
+            continue;
         }
-        if (has_run && missing_levels)
-            rc = cb_fail(e, CB_EFORMAT,
-                         "%s: meta.json says levels %d-%d were recorded, but level%s %s %s no level_SEED folder with "
-                         "its meta.json (the folder was changed since; record %s again)",
-                         dir, run.lo, run.hi, missing_levels == 1 ? "" : "s", missing, missing_levels == 1 ? "has" : "have",
-                         missing_levels == 1 ? "it" : "them");
-        else if (has_plan && missing_levels && !o->allow_incomplete)
-            rc = cb_fail(e, CB_EFORMAT,
-                         "%s: incomplete recording: plan.json plans levels %d-%d but there is no meta.json (coinbc record "
-                         "was stopped); level%s %s not finished: record %s again (coinbc record --force), or give "
-                         "--allow-incomplete to capture the %d finished level%s",
-                         dir, plan.lo, plan.hi, missing_levels == 1 ? "" : "s", missing,
-                         missing_levels == 1 ? "it" : "them", nfin, nfin == 1 ? "" : "s");
-    } else if (nfin > 0 && pngs > 0) { /* no record of a plan, but some levels finished and others have no meta.json */
-        for (int i = 0; i < n; i++)
-            if (v[i].kind == IN_PNG && fin[i] == 0 && v[i].seed >= lo_f && v[i].seed <= hi_f) {
-                add_range(missing, sizeof missing, v[i].seed, v[i].seed, &nmiss);
-                missing_levels++;
+        int64_t next = hi + 1; /* the next finished level after s */
+        for (int j = i; j < n; j++)
+            if (v[j].kind == IN_PNG && c->fin[j] == 1 && v[j].seed > s) {
+                if (v[j].seed < next) next = v[j].seed;
+                break;
             }
-        if (missing_levels && !o->allow_incomplete)
-            rc = cb_fail(e, CB_EFORMAT,
-                         "%s: incomplete recording: level%s %s %s no meta.json while other levels have one (a stopped "
-                         "coinbc record; which levels it planned is not recorded): record %s again, or give "
-                         "--allow-incomplete to capture the %d finished level%s",
-                         dir, missing_levels == 1 ? "" : "s", missing, missing_levels == 1 ? "has" : "have",
-                         missing_levels == 1 ? "it" : "them", nfin, nfin == 1 ? "" : "s");
+        add_range(c->missing, sizeof c->missing, s, next - 1, &c->nmiss);
+        c->missing_levels += next - s;
+        s = next;
     }
-    if (!rc && missing_levels && (has_plan || nfin > 0)) {
-        if (o->warn) {
-            char msg[1200];
-            snprintf(msg, sizeof msg, "%s: incomplete recording (--allow-incomplete): level%s %s missing%s", dir,
-                     missing_levels == 1 ? "" : "s", missing,
-                     has_plan ? "" : " (no plan.json: levels that were planned but never started are not known)");
-            o->warn(o->ctx, msg);
+}
+
+/* No record of a plan: the PNG level folders in lo_f..hi_f without a meta.json. */
+static void missing_unplanned(completeness *c, const input *v, int n, int lo_f, int hi_f) {
+    for (int i = 0; i < n; i++)
+        if (v[i].kind == IN_PNG && c->fin[i] == 0 && v[i].seed >= lo_f && v[i].seed <= hi_f) {
+            add_range(c->missing, sizeof c->missing, v[i].seed, v[i].seed, &c->nmiss);
+            c->missing_levels++;
         }
-        int k = first; /* keep only the finished level folders (and the npz files) */
-        for (int i = 0; i < n; i++)
-            if (v[i].kind != IN_PNG || fin[i] == 1 || (!has_plan && fin[i] == 2)) l->v[k++] = v[i];
-        l->n = k;
+}
+
+/* Fails on missing levels: always under a meta.json, under a plan.json or
+ * no record unless incomplete recordings are allowed. */
+static int fail_missing(const completeness *c, const char *dir, const capture_opts *o, cb_err *e) {
+    int64_t ml = c->missing_levels;
+    int nfin = c->nfin;
+    if (c->has_run && ml)
+        return cb_fail(e, CB_EFORMAT,
+                       "%s: meta.json says levels %d-%d were recorded, but level%s %s %s no level_SEED folder with "
+                       "its meta.json (the folder was changed since; record %s again)",
+                       dir, c->run.lo, c->run.hi, ml == 1 ? "" : "s", c->missing, ml == 1 ? "has" : "have",
+                       ml == 1 ? "it" : "them");
+    if (c->has_plan && ml && !o->allow_incomplete)
+        return cb_fail(e, CB_EFORMAT,
+                       "%s: incomplete recording: plan.json plans levels %d-%d but there is no meta.json (coinbc record "
+                       "was stopped); level%s %s not finished: record %s again (coinbc record --force), or give "
+                       "--allow-incomplete to capture the %d finished level%s",
+                       dir, c->plan.lo, c->plan.hi, ml == 1 ? "" : "s", c->missing, ml == 1 ? "it" : "them", nfin,
+                       nfin == 1 ? "" : "s");
+    if (!c->has_run && !c->has_plan && ml && !o->allow_incomplete)
+        return cb_fail(e, CB_EFORMAT,
+                       "%s: incomplete recording: level%s %s %s no meta.json while other levels have one (a stopped "
+                       "coinbc record; which levels it planned is not recorded): record %s again, or give "
+                       "--allow-incomplete to capture the %d finished level%s",
+                       dir, ml == 1 ? "" : "s", c->missing, ml == 1 ? "has" : "have", ml == 1 ? "it" : "them", nfin,
+                       nfin == 1 ? "" : "s");
+    return 0;
+}
+
+/* Missing levels allowed: warns which, and keeps only the finished level
+ * folders (and the npz files) of l->v[first..l->n), sorted as v. */
+static void drop_unfinished(input_list *l, int first, const completeness *c, const char *dir, const capture_opts *o) {
+    input *v = l->v + first;
+    int n = l->n - first;
+    if (o->warn) {
+        char msg[1200];
+        snprintf(msg, sizeof msg, "%s: incomplete recording (--allow-incomplete): level%s %s missing%s", dir,
+                 c->missing_levels == 1 ? "" : "s", c->missing,
+                 c->has_plan ? "" : " (no plan.json: levels that were planned but never started are not known)");
+        o->warn(o->ctx, msg);
     }
-    free(fin);
+    int k = first;
+    for (int i = 0; i < n; i++)
+        if (v[i].kind != IN_PNG || c->fin[i] == 1 || (!c->has_plan && c->fin[i] == 2)) l->v[k++] = v[i];
+    l->n = k;
+}
+
+/* The level folders l->v[first..l->n) were found in the recordings folder
+ * `dir`: checks them against its record and drops the unfinished ones when
+ * incomplete recordings are allowed. */
+static int check_complete(input_list *l, int first, const char *dir, const capture_opts *o, cb_err *e) {
+    completeness c;
+    memset(&c, 0, sizeof c);
+    int rc = read_run_record(&c, dir, e);
+    if (rc) return rc;
+    int n = l->n - first;
+    input *v = l->v + first;
+    qsort(v, (size_t)n, sizeof *v, by_seed_only);
+    c.fin = calloc((size_t)n + 1, 1);
+    if (!c.fin) return cb_fail(e, CB_ENOMEM, "capture: out of memory");
+    rc = read_level_metas(&c, v, n, dir, e);
+    if (!rc) {
+        int lo_f = o->has_range ? o->lo : INT32_MIN, hi_f = o->has_range ? o->hi : INT32_MAX;
+        if (c.has_run || c.has_plan) missing_planned(&c, v, n, lo_f, hi_f);
+        else if (c.nfin > 0 && c.pngs > 0) /* no record of a plan, but some levels finished and others have no meta.json */
+            missing_unplanned(&c, v, n, lo_f, hi_f);
+        rc = fail_missing(&c, dir, o, e);
+        if (!rc && c.missing_levels && (c.has_plan || c.nfin > 0)) drop_unfinished(l, first, &c, dir, o);
+    }
+    free(c.fin);
     return rc;
 }
 

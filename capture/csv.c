@@ -108,115 +108,147 @@ static const char *parse_field(int k, const char *s, size_t n, int64_t row, doub
     return NULL;
 }
 
-int capture_csv_parse(const char *text, size_t n, const char *name, capture_csv *c, cb_err *e) {
-    memset(c, 0, sizeof *c);
-    const char *p = text, *end = text + n;
-    if (n >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) p += 3; /* a UTF-8 byte order mark (spreadsheet exports) */
-    /* rows: at most one per line */
-    int64_t lines = 1;
-    for (size_t i = 0; i < n; i++) lines += text[i] == '\n';
+/* The state of a parse: the header's column map and the rows read so far. */
+typedef struct {
+    const char *name; /* for messages */
+    int map[MAX_COLS], have[NC], ncol, lineno;
+    double *v;        /* NC values a row, room for every line */
+    int64_t rows;
+} csv_parser;
+
+/* Refuses a NUL byte anywhere, naming its line: a text file has none, and a
+ * field "7<NUL>junk" must not read as 7. */
+static int check_nul(const char *text, size_t n, const char *name, cb_err *e) {
     const char *nul = memchr(text, 0, n);
-    if (nul) { /* a text file has none; a field "7<NUL>junk" must not read as 7 */
-        int64_t at = 1;
-        for (const char *q = text; q < nul; q++) at += *q == '\n';
-        return cb_fail(e, CB_EFORMAT, "%s:%lld: a NUL byte (actions.csv is text)", name, (long long)at);
-    }
-    const char *fs[MAX_COLS], *fe[MAX_COLS];
-    int map[MAX_COLS], have[NC] = {0}, ncol = 0, lineno = 0;
-    double *v = NULL;
+    if (!nul) return 0;
+    int64_t at = 1;
+    for (const char *q = text; q < nul; q++) at += *q == '\n';
+    return cb_fail(e, CB_EFORMAT, "%s:%lld: a NUL byte (actions.csv is text)", name, (long long)at);
+}
+
+/* The header's nf fields: maps each to its known column (or -1), refuses a
+ * column named twice or a required one missing, and allocates room for the
+ * values of `lines` rows. */
+static int parse_header(csv_parser *p, const char *fs[], const char *fe[], int nf, int64_t lines, cb_err *e) {
+    if (nf > MAX_COLS) return cb_fail(e, CB_EFORMAT, "%s:%d: more than %d columns", p->name, p->lineno, MAX_COLS);
     int rc = 0;
-    int64_t rows = 0;
-    while (p < end && !rc) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *le = nl ? nl : end, *ls = p;
-        p = nl ? nl + 1 : end;
-        lineno++;
+    p->ncol = nf;
+    for (int j = 0; j < nf && !rc; j++) {
+        p->map[j] = -1;
+        for (int k = 0; k < NC; k++)
+            if ((size_t)(fe[j] - fs[j]) == strlen(CNAMES[k]) && !memcmp(fs[j], CNAMES[k], strlen(CNAMES[k]))) {
+                if (p->have[k])
+                    rc = cb_fail(e, CB_EFORMAT, "%s:%d: column '%s' appears twice", p->name, p->lineno, CNAMES[k]);
+                p->map[j] = k;
+                p->have[k] = 1;
+            }
+    }
+    for (int k = 0; k <= C_DONE && !rc; k++)
+        if (!p->have[k])
+            rc = cb_fail(e, CB_EFORMAT, "%s: the header lacks the column '%s' (needs step,action,reward,done)", p->name,
+                         CNAMES[k]);
+    if (!rc && !(p->v = malloc(sizeof(double) * NC * (size_t)lines)))
+        rc = cb_fail(e, CB_ENOMEM, "%s: out of memory", p->name);
+    return rc;
+}
+
+/* One row's nf fields: refuses a row past CAPTURE_CSV_MAX_ROWS or with
+ * another field count than the header's, then parses each field of a known
+ * column into the row's values. */
+static int parse_row(csv_parser *p, const char *fs[], const char *fe[], int nf, cb_err *e) {
+    if (p->rows == CAPTURE_CSV_MAX_ROWS)
+        return cb_fail(e, CB_ERANGE, "%s:%d: more than %d rows (a level holds at most %d frames)", p->name, p->lineno,
+                       CAPTURE_CSV_MAX_ROWS, CAPTURE_CSV_MAX_ROWS);
+    if (nf != p->ncol)
+        return cb_fail(e, CB_EFORMAT, "%s:%d: %s%d fields, the header has %d", p->name, p->lineno,
+                       nf > MAX_COLS ? "more than " : "", nf > MAX_COLS ? MAX_COLS : nf, p->ncol);
+    for (int j = 0; j < nf; j++) {
+        int k = p->map[j];
+        if (k < 0) continue; /* a column coinbc does not use */
+        size_t len = (size_t)(fe[j] - fs[j]);
+        double x;
+        const char *why = parse_field(k, fs[j], len, p->rows, &x);
+        if (why) {
+            char shown[80];
+            show(shown, sizeof shown, fs[j], len);
+            return cb_fail(e, CB_EFORMAT, "%s:%d: column '%s' value '%s' %s", p->name, p->lineno, CNAMES[k], shown,
+                           why);
+        }
+        p->v[(size_t)p->rows * NC + (size_t)k] = x;
+    }
+    p->rows++;
+    return 0;
+}
+
+/* Feeds the lines of [s, end) to the header, then to the rows, skipping
+ * blank lines; stops at the first error. */
+static int parse_lines(csv_parser *p, const char *s, const char *end, int64_t lines, cb_err *e) {
+    const char *fs[MAX_COLS], *fe[MAX_COLS];
+    int rc = 0;
+    while (s < end && !rc) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        const char *le = nl ? nl : end, *ls = s;
+        s = nl ? nl + 1 : end;
+        p->lineno++;
         const char *ts = ls, *te = le;
         trim(&ts, &te);
         if (ts == te) continue; /* blank line */
         int nf = split(ls, le, fs, fe);
-        if (!ncol) { /* the header */
-            if (nf > MAX_COLS) {
-                rc = cb_fail(e, CB_EFORMAT, "%s:%d: more than %d columns", name, lineno, MAX_COLS);
-                break;
-            }
-            ncol = nf;
-            for (int j = 0; j < nf && !rc; j++) {
-                map[j] = -1;
-                for (int k = 0; k < NC; k++)
-                    if ((size_t)(fe[j] - fs[j]) == strlen(CNAMES[k]) && !memcmp(fs[j], CNAMES[k], strlen(CNAMES[k]))) {
-                        if (have[k]) rc = cb_fail(e, CB_EFORMAT, "%s:%d: column '%s' appears twice", name, lineno, CNAMES[k]);
-                        map[j] = k;
-                        have[k] = 1;
-                    }
-            }
-            for (int k = 0; k <= C_DONE && !rc; k++)
-                if (!have[k])
-                    rc = cb_fail(e, CB_EFORMAT, "%s: the header lacks the column '%s' (needs step,action,reward,done)", name,
-                                 CNAMES[k]);
-            if (!rc && !(v = malloc(sizeof(double) * NC * (size_t)lines)))
-                rc = cb_fail(e, CB_ENOMEM, "%s: out of memory", name);
-            continue;
-        }
-        if (rows == CAPTURE_CSV_MAX_ROWS) {
-            rc = cb_fail(e, CB_ERANGE, "%s:%d: more than %d rows (a level holds at most %d frames)", name, lineno,
-                         CAPTURE_CSV_MAX_ROWS, CAPTURE_CSV_MAX_ROWS);
-            break;
-        }
-        if (nf != ncol) {
-            rc = cb_fail(e, CB_EFORMAT, "%s:%d: %s%d fields, the header has %d", name, lineno, nf > MAX_COLS ? "more than " : "",
-                         nf > MAX_COLS ? MAX_COLS : nf, ncol);
-            break;
-        }
-        for (int j = 0; j < nf && !rc; j++) {
-            int k = map[j];
-            if (k < 0) continue; /* a column coinbc does not use */
-            size_t len = (size_t)(fe[j] - fs[j]);
-            double x;
-            const char *why = parse_field(k, fs[j], len, rows, &x);
-            if (why) {
-                char shown[80];
-                show(shown, sizeof shown, fs[j], len);
-                rc = cb_fail(e, CB_EFORMAT, "%s:%d: column '%s' value '%s' %s", name, lineno, CNAMES[k], shown, why);
-                break;
-            }
-            v[(size_t)rows * NC + (size_t)k] = x;
-        }
-        rows++;
+        rc = p->ncol ? parse_row(p, fs, fe, nf, e) : parse_header(p, fs, fe, nf, lines, e);
     }
-    if (!rc && !ncol) rc = cb_fail(e, CB_EFORMAT, "%s: empty file (a header step,action,reward,done is needed)", name);
-    if (!rc && rows == 0) rc = cb_fail(e, CB_EFORMAT, "%s: no rows after the header", name);
-    if (!rc) {
-        size_t m = (size_t)rows;
-        uint8_t *b = malloc(m * (3 + 4 + 4 + 4));
-        if (!b) {
-            rc = cb_fail(e, CB_ENOMEM, "%s: out of memory", name);
-        } else {
-            c->block = b;
-            c->n = rows;
-            c->reward = (float *)b; /* 4-byte columns first: aligned */
-            c->episode = (int32_t *)(b + 4 * m);
-            c->step = (int32_t *)(b + 8 * m);
-            c->label = b + 12 * m;
-            c->action = b + 13 * m;
-            c->done = b + 14 * m;
-            int32_t ep = 0, epstep = 0;
-            for (size_t t = 0; t < m; t++) {
-                const double *r = v + t * NC;
-                c->label[t] = (uint8_t)(have[C_LABEL] ? r[C_LABEL] : r[C_ACTION]);
-                c->action[t] = (uint8_t)(have[C_EXEC] ? r[C_EXEC] : r[C_ACTION]);
-                c->done[t] = (uint8_t)r[C_DONE];
-                c->reward[t] = (float)r[C_REWARD];
-                c->episode[t] = have[C_EPISODE] ? (int32_t)r[C_EPISODE] : ep;
-                c->step[t] = have[C_EPSTEP] ? (int32_t)r[C_EPSTEP] : epstep;
-                epstep++;
-                if (c->done[t]) {
-                    ep++;
-                    epstep = 0;
-                }
-            }
+    return rc;
+}
+
+/* Moves the parsed rows into c's one block: label and executed default to
+ * action, episode and episode_step are counted from done when absent. */
+static int build_columns(capture_csv *c, const csv_parser *p, cb_err *e) {
+    size_t m = (size_t)p->rows;
+    uint8_t *b = malloc(m * (3 + 4 + 4 + 4));
+    if (!b) return cb_fail(e, CB_ENOMEM, "%s: out of memory", p->name);
+    c->block = b;
+    c->n = p->rows;
+    c->reward = (float *)b; /* 4-byte columns first: aligned */
+    c->episode = (int32_t *)(b + 4 * m);
+    c->step = (int32_t *)(b + 8 * m);
+    c->label = b + 12 * m;
+    c->action = b + 13 * m;
+    c->done = b + 14 * m;
+    const int *have = p->have;
+    int32_t ep = 0, epstep = 0;
+    for (size_t t = 0; t < m; t++) {
+        const double *r = p->v + t * NC;
+        c->label[t] = (uint8_t)(have[C_LABEL] ? r[C_LABEL] : r[C_ACTION]);
+        c->action[t] = (uint8_t)(have[C_EXEC] ? r[C_EXEC] : r[C_ACTION]);
+        c->done[t] = (uint8_t)r[C_DONE];
+        c->reward[t] = (float)r[C_REWARD];
+        c->episode[t] = have[C_EPISODE] ? (int32_t)r[C_EPISODE] : ep;
+        c->step[t] = have[C_EPSTEP] ? (int32_t)r[C_EPSTEP] : epstep;
+        epstep++;
+        if (c->done[t]) {
+            ep++;
+            epstep = 0;
         }
     }
-    free(v);
+    return 0;
+}
+
+int capture_csv_parse(const char *text, size_t n, const char *name, capture_csv *c, cb_err *e) {
+    memset(c, 0, sizeof *c);
+    const char *s = text, *end = text + n;
+    if (n >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) s += 3; /* a UTF-8 byte order mark (spreadsheet exports) */
+    /* rows: at most one per line */
+    int64_t lines = 1;
+    for (size_t i = 0; i < n; i++) lines += text[i] == '\n';
+    int rc = check_nul(text, n, name, e);
+    if (rc) return rc;
+    csv_parser p;
+    memset(&p, 0, sizeof p);
+    p.name = name;
+    rc = parse_lines(&p, s, end, lines, e);
+    if (!rc && !p.ncol)
+        rc = cb_fail(e, CB_EFORMAT, "%s: empty file (a header step,action,reward,done is needed)", name);
+    if (!rc && p.rows == 0) rc = cb_fail(e, CB_EFORMAT, "%s: no rows after the header", name);
+    if (!rc) rc = build_columns(c, &p, e);
+    free(p.v);
     return rc;
 }
