@@ -113,20 +113,34 @@ static int has_variant(const char *list, const char *name) {
     return 0;
 }
 
-int bench_train(int argc, char **argv) {
-    const char *net = "impala";
-    int L = 16, B = 8, steps = 5, threads = cb_default_threads(), naive = 1;
-    const char *variants = "mean,tand,and,sand,predict";
-    int64_t tile = MODEL_TILE_FLOATS;
+/* bench train's options, as parsed and checked */
+typedef struct {
+    const char *net, *variants;
+    int L, B, steps, threads, naive;
+    int64_t tile;
+    model_net_desc cfg; /* --net's */
+} train_args;
+
+/* the model and the batch the steps are timed on */
+typedef struct {
+    model m;
+    uint8_t *frames, *labels; /* L*B frames and their labels */
+    float *grads, *g, *dens;  /* per-level gradients, the combined one, the densities */
+} train_batch;
+
+/* the options into *a: -1 to go on, else the exit status (0 after --help) */
+static int parse_train_args(int argc, char **argv, train_args *a) {
+    *a = (train_args){.net = "impala", .variants = "mean,tand,and,sand,predict", .L = 16, .B = 8, .steps = 5,
+                      .threads = cb_default_threads(), .naive = 1, .tile = MODEL_TILE_FLOATS};
     cb_opt opts[] = {
-        {"net", CB_OPT_STR, &net, "NET", "impala (default) or nature", 0},
-        {"batch-levels", CB_OPT_INT, &L, "L", "levels per batch (default 16)", 0},
-        {"batch-frames", CB_OPT_INT, &B, "B", "frames per level (default 8)", 0},
-        {"steps", CB_OPT_INT, &steps, "N", "timed steps per variant (default 5)", 0},
-        {"threads", CB_OPT_INT, &threads, "T", "threads (default: all cores)", 0},
-        {"naive", CB_OPT_INT, &naive, "0|1", "also time the reference-style AND-mask step (default 1)", 0},
-        {"tile", CB_OPT_I64, &tile, "F", "im2col tile limit in floats (default 65536; 0: one tile per chunk)", 0},
-        {"variants", CB_OPT_STR, &variants, "LIST",
+        {"net", CB_OPT_STR, &a->net, "NET", "impala (default) or nature", 0},
+        {"batch-levels", CB_OPT_INT, &a->L, "L", "levels per batch (default 16)", 0},
+        {"batch-frames", CB_OPT_INT, &a->B, "B", "frames per level (default 8)", 0},
+        {"steps", CB_OPT_INT, &a->steps, "N", "timed steps per variant (default 5)", 0},
+        {"threads", CB_OPT_INT, &a->threads, "T", "threads (default: all cores)", 0},
+        {"naive", CB_OPT_INT, &a->naive, "0|1", "also time the reference-style AND-mask step (default 1)", 0},
+        {"tile", CB_OPT_I64, &a->tile, "F", "im2col tile limit in floats (default 65536; 0: one tile per chunk)", 0},
+        {"variants", CB_OPT_STR, &a->variants, "LIST",
          "comma-separated steps to time: mean, tand, and, sand, predict (default all; --naive adds the reference-style one)", 0},
     };
     cb_cmd_info info = {"bench train",
@@ -139,91 +153,134 @@ int bench_train(int argc, char **argv) {
                          NULL};
     int rc = bench_parse(argc, argv, &info, opts, CB_ARGS_COUNT(opts));
     if (rc) return rc > 0 ? 0 : 2;
-    if (L < 1 || B < 1 || steps < 1 || threads < 1 || tile < 0) return bench_error("bench train", "sizes must be positive"), 2;
-    model m;
-    model_net_desc cfg;
+    if (a->L < 1 || a->B < 1 || a->steps < 1 || a->threads < 1 || a->tile < 0)
+        return bench_error("bench train", "sizes must be positive"), 2;
+    if (model_net_default(&a->cfg, a->net)) return bench_error("bench train", "unknown --net '%s'", a->net), 2;
+    return -1;
+}
+
+/* the batch's buffers and the model */
+static void free_batch(train_batch *t) {
+    free(t->frames), free(t->labels), free(t->grads), free(t->g), free(t->dens);
+    model_free(&t->m);
+}
+
+/* the model (weights from seed 1) and its batch: 0, or the exit status after a message */
+static int setup_batch(const train_args *a, train_batch *t) {
     cb_err e = {0};
-    if (model_net_default(&cfg, net)) return bench_error("bench train", "unknown --net '%s'", net), 2;
-    if (model_init(&m, &cfg, &e)) return bench_fail("bench train", &e);
-    model_set_threads(&m, threads);
-    m.tile_floats = (size_t)tile;
+    if (model_init(&t->m, &a->cfg, &e)) return bench_fail("bench train", &e);
+    model *m = &t->m;
+    model_set_threads(m, a->threads);
+    m->tile_floats = (size_t)a->tile;
     cb_rng r;
     cb_rng_seed(&r, 1);
-    model_init_params(&m, &r);
-    int N = L * B;
-    uint8_t *frames = malloc((size_t)N * CB_FRAME_BYTES), *labels = malloc((size_t)N);
-    float *grads = malloc(sizeof(float) * m.nparams * (size_t)L), *g = malloc(sizeof(float) * m.nparams),
-          *dens = malloc(sizeof(float) * (size_t)m.ntensors);
-    if (!frames || !labels || !grads || !g || !dens || model_set_batch_levels(&m, L, B, &e)) {
-        free(frames), free(labels), free(grads), free(g), free(dens);
-        model_free(&m);
+    model_init_params(m, &r);
+    int L = a->L, N = a->L * a->B;
+    t->frames = malloc((size_t)N * CB_FRAME_BYTES), t->labels = malloc((size_t)N);
+    t->grads = malloc(sizeof(float) * m->nparams * (size_t)L), t->g = malloc(sizeof(float) * m->nparams),
+    t->dens = malloc(sizeof(float) * (size_t)m->ntensors);
+    if (!t->frames || !t->labels || !t->grads || !t->g || !t->dens || model_set_batch_levels(m, L, a->B, &e)) {
+        free_batch(t);
         return bench_error("bench train", "out of memory");
     }
     /* frames with some structure (smooth gradients plus noise), labels random */
     for (int s = 0; s < N; s++)
         for (int k = 0; k < 4096; k++)
             for (int c = 0; c < 3; c++)
-                frames[((size_t)s * 4096 + k) * 3 + c] = (uint8_t)((k % 64) * (c + 1) + (k / 64) * 2 + (int)cb_rng_below(&r, 32));
-    for (int i = 0; i < N; i++) labels[i] = (uint8_t)cb_rng_below(&r, 15);
+                t->frames[((size_t)s * 4096 + k) * 3 + c] =
+                    (uint8_t)((k % 64) * (c + 1) + (k / 64) * 2 + (int)cb_rng_below(&r, 32));
+    for (int i = 0; i < N; i++) t->labels[i] = (uint8_t)cb_rng_below(&r, 15);
+    return 0;
+}
+
+/* the machine, OpenBLAS's sgemm rates and the net's size; returns the
+ * threaded 1024^3 rate, *ff the forward FLOPs per frame */
+static double print_machine_rates(const train_args *a, const model *m, double *ff) {
     bench_print_machine();
     printf("openblas: %s\n", openblas_get_config());
-    int maxc = cfg.channels[1] > cfg.channels[0] ? cfg.channels[1] : cfg.channels[0];
-    double r1 = sgemm_rate(maxc, 8 * 1024, maxc * 9, 1), r_big = sgemm_rate(1024, 1024, 1024, threads);
+    int maxc = a->cfg.channels[1] > a->cfg.channels[0] ? a->cfg.channels[1] : a->cfg.channels[0];
+    double r1 = sgemm_rate(maxc, 8 * 1024, maxc * 9, 1), r_big = sgemm_rate(1024, 1024, 1024, a->threads);
     double r_big1 = sgemm_rate(1024, 1024, 1024, 1);
     printf("sgemm: %.1f GFLOP/s on 1024^3 with %d threads, %.1f with 1 thread; %.1f GFLOP/s on one thread for a\n"
            "  conv-shaped %dx%dx%d product (one 8-frame chunk)\n",
-           r_big, threads, r_big1, r1, maxc, 8 * 1024, maxc * 9);
-    double ff = forward_flops(&m);
+           r_big, a->threads, r_big1, r1, maxc, 8 * 1024, maxc * 9);
+    *ff = forward_flops(m);
     printf("%s: %zu parameters, %.1f MFLOP forward per frame (training ~3x); batch %d levels x %d frames, %d thread%s,\n"
-           "  im2col tiles of %s\n", net, m.nparams, ff / 1e6, L, B, threads, threads == 1 ? "" : "s",
-           tile ? "at most the given floats" : "a whole chunk");
-    printf("result sgemm threads=%d gflops=%.1f gflops_1thread=%.1f\n", threads, r_big, r_big1);
+           "  im2col tiles of %s\n", a->net, m->nparams, *ff / 1e6, a->L, a->B, a->threads, a->threads == 1 ? "" : "s",
+           a->tile ? "at most the given floats" : "a whole chunk");
+    printf("result sgemm threads=%d gflops=%.1f gflops_1thread=%.1f\n", a->threads, r_big, r_big1);
+    return r_big;
+}
+
+/* the training steps --variants and --naive ask for, a line and a result
+ * line each; rate[v] the samples/s of variant v (time_steps' numbering) */
+static void time_variants(const train_args *a, train_batch *t, double ff, double r_big, double rate[5]) {
     const char *names[5] = {"mean", "and (tau 0.8)", "sand (tau 0.8, k 1)", "and, reference-style (L full backwards)",
                             "tand (tau 0.5, beta 0.9)"};
     const char *keys[5] = {"mean", "and", "sand", "and-ref", "tand"};
     const int order[5] = {0, 4, 1, 2, 3};
-    double rate[5] = {0};
+    int L = a->L, B = a->B, N = L * B, steps = a->steps;
     for (int k = 0; k < 5; k++) {
         int v = order[k];
-        if (v == 3 ? !naive : !has_variant(variants, keys[v])) continue;
+        if (v == 3 ? !a->naive : !has_variant(a->variants, keys[v])) continue;
         phases ph;
-        rate[v] = time_steps(&m, v, frames, labels, L, B, v == 3 ? (steps + 1) / 2 : steps, grads, g, dens, &ph);
+        rate[v] = time_steps(&t->m, v, t->frames, t->labels, L, B, v == 3 ? (steps + 1) / 2 : steps, t->grads, t->g,
+                             t->dens, &ph);
         double flops = ff * N * (v == 3 ? 1 + 2.0 * L : 3.0);
         double step = ph.fwd + ph.bwd + ph.comb + ph.adam;
         printf("  %-40s %7.1f samples/s  %6.3f s/step (forward %.3f, backward %.3f, combine %.3f, adam %.3f)  %.1f GFLOP/s\n",
                names[v], rate[v], step, ph.fwd, ph.bwd, ph.comb, ph.adam, flops / step / 1e9);
         printf("result variant=%s net=%s levels=%d frames=%d threads=%d samples_per_s=%.1f gflops=%.2f sgemm_share=%.3f "
                "forward_s=%.5f backward_s=%.5f combine_s=%.5f adam_s=%.5f\n",
-               keys[v], net, L, B, threads, rate[v], flops / step / 1e9, flops / step / 1e9 / r_big, ph.fwd, ph.bwd, ph.comb,
-               ph.adam);
+               keys[v], a->net, L, B, a->threads, rate[v], flops / step / 1e9, flops / step / 1e9 / r_big, ph.fwd, ph.bwd,
+               ph.comb, ph.adam);
     }
-    if (has_variant(variants, "predict")) {
-        /* the validation and eval forward: inference buffers of MODEL_PREDICT_BATCH, the same weights */
-        model p;
-        if (model_init(&p, &cfg, &e) == 0) {
-            memcpy(p.params, m.params, sizeof(float) * m.nparams);
-            model_set_threads(&p, threads);
-            p.tile_floats = (size_t)tile;
-            int n = MODEL_PREDICT_BATCH, reps = steps < 2 ? 2 : steps;
-            uint8_t *pf = malloc((size_t)n * CB_FRAME_BYTES);
-            if (pf && model_set_batch(&p, n, &e) == 0) {
-                for (int s = 0; s < n; s++) memcpy(pf + (size_t)s * CB_FRAME_BYTES, frames + (size_t)(s % N) * CB_FRAME_BYTES,
-                                                   CB_FRAME_BYTES);
-                double pr = time_predict(&p, pf, n, reps);
-                printf("  %-40s %7.1f samples/s  %.1f GFLOP/s\n", "predict (inference forward, batch 256)", pr, pr * ff / 1e9);
-                printf("result variant=predict net=%s frames=%d threads=%d samples_per_s=%.1f gflops=%.2f sgemm_share=%.3f\n",
-                       net, n, threads, pr, pr * ff / 1e9, pr * ff / 1e9 / r_big);
-            }
-            free(pf);
-            model_free(&p);
-        }
+}
+
+/* the validation and eval forward: inference buffers of MODEL_PREDICT_BATCH,
+ * the same weights, the batch's frames repeated; nothing printed if a model
+ * or buffer cannot be had */
+static void time_validation_forward(const train_args *a, const train_batch *t, double ff, double r_big) {
+    model p;
+    cb_err e = {0};
+    if (model_init(&p, &a->cfg, &e)) return;
+    memcpy(p.params, t->m.params, sizeof(float) * t->m.nparams);
+    model_set_threads(&p, a->threads);
+    p.tile_floats = (size_t)a->tile;
+    int n = MODEL_PREDICT_BATCH, reps = a->steps < 2 ? 2 : a->steps, N = a->L * a->B;
+    uint8_t *pf = malloc((size_t)n * CB_FRAME_BYTES);
+    if (pf && model_set_batch(&p, n, &e) == 0) {
+        for (int s = 0; s < n; s++)
+            memcpy(pf + (size_t)s * CB_FRAME_BYTES, t->frames + (size_t)(s % N) * CB_FRAME_BYTES, CB_FRAME_BYTES);
+        double pr = time_predict(&p, pf, n, reps);
+        printf("  %-40s %7.1f samples/s  %.1f GFLOP/s\n", "predict (inference forward, batch 256)", pr, pr * ff / 1e9);
+        printf("result variant=predict net=%s frames=%d threads=%d samples_per_s=%.1f gflops=%.2f sgemm_share=%.3f\n",
+               a->net, n, a->threads, pr, pr * ff / 1e9, pr * ff / 1e9 / r_big);
     }
-    if (naive && rate[1] > 0 && rate[3] > 0)
+    free(pf);
+    model_free(&p);
+}
+
+/* the reference-style ratio and an epoch's cost, from the variants' rates */
+static void print_epoch_cost(const train_args *a, const double rate[5]) {
+    int N = a->L * a->B;
+    if (a->naive && rate[1] > 0 && rate[3] > 0)
         printf("AND-mask with per-level gradients from one backward pass: %.2fx the reference-style step\n", rate[1] / rate[3]);
     if (rate[0] > 0 && rate[1] > 0)
         printf("an epoch of 64 levels x 1000 frames (%d steps of %d): %.0f s with mean, %.0f s with and\n", 64000 / N, N,
                64000.0 / rate[0], 64000.0 / rate[1]);
-    free(frames), free(labels), free(grads), free(g), free(dens);
-    model_free(&m);
+}
+
+int bench_train(int argc, char **argv) {
+    train_args a;
+    int rc = parse_train_args(argc, argv, &a);
+    if (rc >= 0) return rc;
+    train_batch t;
+    if ((rc = setup_batch(&a, &t))) return rc;
+    double ff, r_big = print_machine_rates(&a, &t.m, &ff), rate[5] = {0};
+    time_variants(&a, &t, ff, r_big, rate);
+    if (has_variant(a.variants, "predict")) time_validation_forward(&a, &t, ff, r_big);
+    print_epoch_cost(&a, rate);
+    free_batch(&t);
     return 0;
 }
