@@ -165,110 +165,150 @@ static int write_level_meta(const char *dir, const capture_record_opts *o, int32
     return cb_write_file_atomic(path, buf, (size_t)n, e);
 }
 
+/* one level being recorded: its folder (or its in-memory arrays), its
+ * actions.csv and how much of its progress was reported */
+typedef struct {
+    int32_t level;
+    int in_memory; /* into a dataset (writer or shard folder), not a folder of files */
+    char dir[4200];
+    tbuf csv;
+    ds_level dl;
+    int64_t reported;
+} level_rec;
+
+/* Before the first state: the level's folder (with force, cleaned of a
+ * previous recording) or its in-memory arrays, the environment at the
+ * level's start and the actions.csv header. */
+static int level_open(worker *w, const capture_record_opts *o, level_rec *L, cb_err *e) {
+    int rc = 0;
+    if (L->in_memory) {
+        rc = ds_level_alloc(&L->dl, L->level, o->mode, o->states, e);
+    } else {
+        rc = cb_mkdirs(L->dir, e);
+        if (!rc && o->force) rc = clean_level_dir(L->dir, e);
+    }
+    if (!rc) rc = game_env_init(w->env, L->level, o->mode, e);
+    if (!rc && tb_printf(&L->csv, "%s\n", CAPTURE_RECORD_CSV_HEADER)) rc = cb_fail(e, CB_ENOMEM, "out of memory");
+    return rc;
+}
+
+/* The frame of state t: into the level's arrays, or DIR/frame_NNNNNN.png. */
+static int level_frame(worker *w, level_rec *L, int64_t t, cb_err *e) {
+    if (L->in_memory) {
+        game_env_render(w->env, L->dl.frames + (size_t)t * CB_FRAME_BYTES);
+        return 0;
+    }
+    char path[4300];
+    uint8_t rgb[CB_FRAME_BYTES];
+    snprintf(path, sizeof path, "%s/frame_%06lld.png", L->dir, (long long)t);
+    game_env_render(w->env, rgb);
+    int rc = game_png_encode(&w->png, rgb, CB_FRAME_W, CB_FRAME_H, e);
+    if (!rc) rc = write_renamed(path, w->png.data, w->png.n, e);
+    return rc;
+}
+
+/* State t: the expert's label, the executed action (with probability noise
+ * a random one: one uniform draw from rng per state, and one more for the
+ * random action), the step and its row. xe holds the expert's message. */
+static int level_step(worker *w, const capture_record_opts *o, level_rec *L, level_sum *s, int64_t t, cb_rng *rng,
+                      cb_err *xe, cb_err *e) {
+    int label;
+    int64_t before = w->ex.searches;
+    int xrc = game_expert_act(&w->ex, &w->env->level, &w->env->state, &label, xe);
+    if (w->ex.searches > before) {
+        s->expert_nopath += xrc == GAME_EXPERT_ENOPATH;
+        s->expert_budget += xrc == GAME_EXPERT_EBUDGET;
+    }
+    if (xrc == CB_EARG || xrc == CB_ENOMEM) return cb_fail(e, xrc, "%s", xe->msg);
+    int executed = label;
+    if (cb_rng_uniform(rng) < o->noise) {
+        executed = (int)cb_rng_below(rng, CB_NUM_ACTIONS);
+        s->random_actions++;
+    }
+    int episode = w->env->episode, ep_step = w->env->state.time;
+    game_step_out so;
+    game_env_step(w->env, executed, &so);
+    if (so.done) {
+        s->episodes++;
+        s->coins += so.outcome == GAME_COIN;
+        s->deaths += so.outcome == GAME_DEATH;
+        s->timeouts += so.outcome == GAME_TIMEOUT_END;
+    }
+    if (L->in_memory) {
+        L->dl.label[t] = (uint8_t)label;
+        L->dl.action[t] = (uint8_t)executed;
+        L->dl.reward[t] = so.reward;
+        L->dl.done[t] = (uint8_t)so.done;
+        L->dl.episode[t] = episode;
+        L->dl.step[t] = ep_step;
+    } else if (tb_printf(&L->csv, "%lld,%d,%g,%d,%d,%d,%d,%d\n", (long long)t, label, (double)so.reward, so.done,
+                         label, executed, episode, ep_step)) {
+        return cb_fail(e, CB_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+/* Plays the level's `states` states with the expert, from the RNG stream
+ * cb_rng_seed2(seed, level), reporting progress every PROGRESS_EVERY. */
+static int level_play(worker *w, const capture_record_opts *o, level_rec *L, level_sum *s, cb_err *e) {
+    cb_rng rng;
+    cb_rng_seed2(&rng, o->seed, (uint64_t)L->level);
+    game_expert_reset(&w->ex);
+    int64_t searches0 = w->ex.searches;
+    cb_err xe = {0};
+    for (int64_t t = 0; t < o->states; t++) {
+        int rc = level_frame(w, L, t, e);
+        if (!rc) rc = level_step(w, o, L, s, t, &rng, &xe, e);
+        if (rc) return rc;
+        s->states++;
+        if (o->progress && (t + 1) % PROGRESS_EVERY == 0) {
+            o->progress(o->progress_ctx, t + 1 - L->reported, 0);
+            L->reported = t + 1;
+        }
+    }
+    s->searches = w->ex.searches - searches0;
+    return 0;
+}
+
+/* After the last state: the level into the dataset writer or its shard, or
+ * into its folder (syncfs, then actions.csv and meta.json, see above); then
+ * the rest of its progress. */
+static int level_finish(rec_ctx *c, int64_t i, level_rec *L, const level_sum *s, cb_err *e) {
+    const capture_record_opts *o = c->o;
+    int rc;
+    if (L->in_memory) {
+        if ((rc = o->dataset ? ds_writer_add(o->dataset, &L->dl, e) : ds_shard_write(o->dataset_dir, &L->dl, &c->entries[i], e)))
+            return rc;
+    } else {
+        char path[4300];
+        if ((rc = sync_dir_fs(L->dir, e))) return rc;
+        snprintf(path, sizeof path, "%s/actions.csv", L->dir);
+        if ((rc = cb_write_file_atomic(path, L->csv.p, L->csv.n, e))) return rc;
+        if ((rc = write_level_meta(L->dir, o, L->level, s, e))) return rc;
+    }
+    if (o->progress) o->progress(o->progress_ctx, o->states - L->reported, 1);
+    return 0;
+}
+
+/* Task i of cb_parallel_for_w: records level lo + i0 + i with worker wid;
+ * on failure notes the level as the worker's lowest failing one. */
 static int record_level(void *vctx, int64_t i, int wid) {
     rec_ctx *c = vctx;
     const capture_record_opts *o = c->o;
     worker *w = &c->w[wid];
     cb_err *e = &w->err;
-    int32_t level = o->lo + (int32_t)(c->i0 + i);
+    level_rec L = {.level = o->lo + (int32_t)(c->i0 + i), .in_memory = o->dataset || o->dataset_dir};
     level_sum *s = &c->sums[i];
     memset(s, 0, sizeof *s);
-    char dir[4200];
-    snprintf(dir, sizeof dir, "%s/level_%d", o->out ? o->out : ".", level);
-    tbuf csv = {0};
-    ds_level dl;
-    memset(&dl, 0, sizeof dl);
-    int rc = 0;
-    const int in_memory = o->dataset || o->dataset_dir;
-    if (in_memory) {
-        rc = ds_level_alloc(&dl, level, o->mode, o->states, e);
-    } else {
-        rc = cb_mkdirs(dir, e);
-        if (!rc && o->force) rc = clean_level_dir(dir, e);
-    }
-    if (!rc) rc = game_env_init(w->env, level, o->mode, e);
-    if (!rc && tb_printf(&csv, "%s\n", CAPTURE_RECORD_CSV_HEADER)) rc = cb_fail(e, CB_ENOMEM, "out of memory");
-    if (rc) goto out;
-
-    cb_rng rng;
-    cb_rng_seed2(&rng, o->seed, (uint64_t)level);
-    game_expert_reset(&w->ex);
-    int64_t searches0 = w->ex.searches, reported = 0;
-    uint8_t rgb[CB_FRAME_BYTES];
-    cb_err xe = {0};
-    for (int64_t t = 0; t < o->states; t++) {
-        char path[4300];
-        snprintf(path, sizeof path, "%s/frame_%06lld.png", dir, (long long)t);
-        if (in_memory) {
-            game_env_render(w->env, dl.frames + (size_t)t * CB_FRAME_BYTES);
-        } else {
-            game_env_render(w->env, rgb);
-            if ((rc = game_png_encode(&w->png, rgb, CB_FRAME_W, CB_FRAME_H, e)) ||
-                (rc = write_renamed(path, w->png.data, w->png.n, e)))
-                goto out;
-        }
-        int label;
-        int64_t before = w->ex.searches;
-        int xrc = game_expert_act(&w->ex, &w->env->level, &w->env->state, &label, &xe);
-        if (w->ex.searches > before) {
-            s->expert_nopath += xrc == GAME_EXPERT_ENOPATH;
-            s->expert_budget += xrc == GAME_EXPERT_EBUDGET;
-        }
-        if (xrc == CB_EARG || xrc == CB_ENOMEM) {
-            rc = cb_fail(e, xrc, "%s", xe.msg);
-            goto out;
-        }
-        int executed = label;
-        if (cb_rng_uniform(&rng) < o->noise) {
-            executed = (int)cb_rng_below(&rng, CB_NUM_ACTIONS);
-            s->random_actions++;
-        }
-        int episode = w->env->episode, ep_step = w->env->state.time;
-        game_step_out so;
-        game_env_step(w->env, executed, &so);
-        if (so.done) {
-            s->episodes++;
-            s->coins += so.outcome == GAME_COIN;
-            s->deaths += so.outcome == GAME_DEATH;
-            s->timeouts += so.outcome == GAME_TIMEOUT_END;
-        }
-        if (in_memory) {
-            dl.label[t] = (uint8_t)label;
-            dl.action[t] = (uint8_t)executed;
-            dl.reward[t] = so.reward;
-            dl.done[t] = (uint8_t)so.done;
-            dl.episode[t] = episode;
-            dl.step[t] = ep_step;
-        } else if (tb_printf(&csv, "%lld,%d,%g,%d,%d,%d,%d,%d\n", (long long)t, label, (double)so.reward, so.done, label,
-                             executed, episode, ep_step)) {
-            rc = cb_fail(e, CB_ENOMEM, "out of memory");
-            goto out;
-        }
-        s->states++;
-        if (o->progress && (t + 1) % PROGRESS_EVERY == 0) {
-            o->progress(o->progress_ctx, t + 1 - reported, 0);
-            reported = t + 1;
-        }
-    }
-    s->searches = w->ex.searches - searches0;
-    if (in_memory) {
-        if ((rc = o->dataset ? ds_writer_add(o->dataset, &dl, e) : ds_shard_write(o->dataset_dir, &dl, &c->entries[i], e)))
-            goto out;
-        if (o->progress) o->progress(o->progress_ctx, o->states - reported, 1);
-        goto out;
-    }
-    if ((rc = sync_dir_fs(dir, e))) goto out;
-    char path[4300];
-    snprintf(path, sizeof path, "%s/actions.csv", dir);
-    if ((rc = cb_write_file_atomic(path, csv.p, csv.n, e))) goto out;
-    if ((rc = write_level_meta(dir, o, level, s, e))) goto out;
-    if (o->progress) o->progress(o->progress_ctx, o->states - reported, 1);
-out:
-    free(csv.p);
-    ds_level_free(&dl);
+    snprintf(L.dir, sizeof L.dir, "%s/level_%d", o->out ? o->out : ".", L.level);
+    int rc = level_open(w, o, &L, e);
+    if (!rc) rc = level_play(w, o, &L, s, e);
+    if (!rc) rc = level_finish(c, i, &L, s, e);
+    free(L.csv.p);
+    ds_level_free(&L.dl);
     if (rc) {
         if (w->fail_level_i < 0 || i < w->fail_level_i) w->fail_level_i = (int)i;
-        cb_err_prefix(e, "level %d: ", level);
+        cb_err_prefix(e, "level %d: ", L.level);
     }
     return rc;
 }

@@ -156,105 +156,147 @@ static int study_method(char *out, size_t cap, const char *dir, cb_err *e) {
     return rc == CB_ENOTFOUND ? 0 : rc;
 }
 
+/* the studies of one report: their trials, methods, names and colours, and
+ * their optimization histories (ser[s] over a slice of x and y) */
+typedef struct {
+    int n;
+    const char *const *dirs;
+    run_tune_result *r;
+    eval_series *ser;
+    eval_style *st;
+    char (*names)[EVAL_SHORT_NAME];
+    char (*method)[16];
+    double *x, *y;
+} tune_studies;
+
+/* Reads each study's DIR/trials.csv and its method, up to the first error;
+ * *total: the number of their trials. */
+static int read_studies(tune_studies *S, int *total, cb_err *e) {
+    int rc = 0;
+    for (int s = 0; s < S->n && !rc; s++) {
+        char p[4200];
+        snprintf(p, sizeof p, "%s/trials.csv", S->dirs[s]);
+        rc = run_tune_trials_read(&S->r[s], p, e);
+        *total += S->r[s].ntrials;
+        if (!rc) rc = study_method(S->method[s], sizeof S->method[s], S->dirs[s], e);
+    }
+    return rc;
+}
+
+/* A study in its method's colour (shades when several studies tuned one
+ * method), a study of a method without one in the next spare colour. */
+static void study_colors(tune_studies *S) {
+    static const char *const OTHER[] = {"#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"};
+    for (int s = 0, nother = 0; s < S->n; s++) {
+        const char *base = eval_method_color(S->method[s]);
+        if (!base) {
+            snprintf(S->st[s].color, sizeof S->st[s].color, "%s", OTHER[nother++ % 5]);
+            continue;
+        }
+        int k = 0, cnt = 0;
+        for (int j = 0; j < S->n; j++)
+            if (eval_method_color(S->method[j]) == base) k += j < s, cnt++;
+        eval_color_shade(S->st[s].color, base, k, cnt);
+    }
+}
+
+/* Study s's row of the table, and its history into ser[s] over x and y
+ * from off: the best COMPLETE value so far, by trial number (rows are in
+ * number order). Returns the number of its trials. */
+static int study_row(FILE *f, tune_studies *S, int s, int off) {
+    const run_tune_result *r = &S->r[s];
+    int cnt[3] = {0, 0, 0}, b = run_tune_best(r);
+    double best = NAN;
+    S->ser[s].name = S->names[s];
+    S->ser[s].x = S->x + off;
+    S->ser[s].y = S->y + off;
+    for (int i = 0; i < r->ntrials; i++) {
+        const run_tune_trial *t = &r->trials[i];
+        cnt[t->state]++;
+        if (t->state == RUN_TUNE_COMPLETE && !isnan(t->value) && (isnan(best) || t->value > best)) best = t->value;
+        S->x[off + i] = t->number;
+        S->y[off + i] = best;
+    }
+    S->ser[s].n = r->ntrials;
+    fprintf(f, "<tr><td title=\"");
+    eval_html_escape(f, S->dirs[s]);
+    fprintf(f, "\"><span style=\"display:inline-block;width:10px;height:10px;margin-right:5px;background:%s\">"
+               "</span>",
+            S->st[s].color);
+    eval_html_escape(f, S->names[s]);
+    fprintf(f, "</td><td>");
+    eval_html_escape(f, S->method[s][0] ? S->method[s] : "-");
+    fprintf(f, "</td><td>%d</td><td>%d</td><td>%d</td><td>%d</td>", r->ntrials, cnt[0], cnt[1], cnt[2]);
+    if (b >= 0) fprintf(f, "<td>%.4f</td><td>%d</td></tr>\n", r->trials[b].value, r->trials[b].number);
+    else fprintf(f, "<td>-</td><td>-</td></tr>\n");
+    return r->ntrials;
+}
+
+/* Value against each parameter of any study, in first-seen order, over
+ * the studies (the first 64) that have it. */
+static void param_charts(FILE *f, const tune_studies *S) {
+    const run_tune_result *r = S->r;
+    int n = S->n;
+    for (int s = 0; s < n; s++)
+        for (int k = 0; k < r[s].nparams; k++) {
+            int first = 1;
+            for (int s2 = 0; s2 <= s && first; s2++)
+                for (int k2 = 0; k2 < (s2 < s ? r[s2].nparams : k); k2++)
+                    if (!strcmp(r[s2].param[k2], r[s].param[k])) first = 0;
+            if (!first) continue;
+            int col[64];
+            for (int s2 = 0; s2 < n && s2 < 64; s2++) {
+                col[s2] = -1;
+                for (int k2 = 0; k2 < r[s2].nparams; k2++)
+                    if (!strcmp(r[s2].param[k2], r[s].param[k])) col[s2] = k2;
+            }
+            scatter(f, r[s].param[k], r, col, S->names, S->st, n < 64 ? n : 64);
+        }
+}
+
+/* The section of studies read: the table, the history chart, the charts
+ * of each parameter. */
+static int write_section(FILE *f, tune_studies *S, cb_err *e) {
+    eval_short_names(S->names, S->dirs, S->n);
+    study_colors(S);
+    fprintf(f, "<section class=\"tune\"><h2>Hyperparameter search</h2>\n<table><tr><th>study</th><th>method</th>"
+               "<th>trials</th><th>complete</th><th>pruned</th><th>failed</th><th>best value</th><th>best trial</th>"
+               "</tr>\n");
+    for (int s = 0, off = 0; s < S->n; s++) off += study_row(f, S, s, off);
+    fprintf(f, "</table>\n<div class=\"charts\">\n");
+    eval_chart hc = {.title = "optimization history: best value so far", .xlabel = "trial number",
+                     .ylabel = "best validation accuracy", .width = 520, .height = 300};
+    eval_svg_chart(f, &hc, S->ser, S->st, S->n);
+    param_charts(f, S);
+    fprintf(f, "</div>\n<p>Filled points: complete trials; hollow: pruned trials at their best epoch before the "
+               "stop.</p></section>\n");
+    if (ferror(f)) return cb_fail(e, CB_EIO, "report: write failed");
+    return 0;
+}
+
 int eval_report_tune(FILE *f, const char *const *dirs, int n, cb_err *e) {
     if (n <= 0) return cb_fail(e, CB_EARG, "report: no tune folder given");
-    run_tune_result *r = calloc((size_t)n, sizeof *r);
-    double *x = NULL, *y = NULL;
-    eval_series *ser = calloc((size_t)n, sizeof *ser);
-    eval_style *st = calloc((size_t)n, sizeof *st);
-    char (*names)[EVAL_SHORT_NAME] = calloc((size_t)n, sizeof *names);
-    char (*method)[16] = calloc((size_t)n, sizeof *method);
+    tune_studies S = {.n = n, .dirs = dirs};
+    S.r = calloc((size_t)n, sizeof *S.r);
+    S.ser = calloc((size_t)n, sizeof *S.ser);
+    S.st = calloc((size_t)n, sizeof *S.st);
+    S.names = calloc((size_t)n, sizeof *S.names);
+    S.method = calloc((size_t)n, sizeof *S.method);
     int rc = 0, total = 0;
-    if (!r || !ser || !st || !names || !method) rc = cb_fail(e, CB_ENOMEM, "report: out of memory");
-    for (int s = 0; s < n && !rc; s++) {
-        char p[4200];
-        snprintf(p, sizeof p, "%s/trials.csv", dirs[s]);
-        rc = run_tune_trials_read(&r[s], p, e);
-        total += r[s].ntrials;
-        if (!rc) rc = study_method(method[s], sizeof method[s], dirs[s], e);
-    }
-    if (!rc && (!(x = malloc(sizeof *x * (size_t)(total + 1))) || !(y = malloc(sizeof *y * (size_t)(total + 1)))))
+    if (!S.r || !S.ser || !S.st || !S.names || !S.method) rc = cb_fail(e, CB_ENOMEM, "report: out of memory");
+    if (!rc) rc = read_studies(&S, &total, e);
+    if (!rc && (!(S.x = malloc(sizeof *S.x * (size_t)(total + 1))) || !(S.y = malloc(sizeof *S.y * (size_t)(total + 1)))))
         rc = cb_fail(e, CB_ENOMEM, "report: out of memory");
-    if (!rc) {
-        /* a study in its method's colour (shades when several studies tuned one method) */
-        static const char *const OTHER[] = {"#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"};
-        eval_short_names(names, dirs, n);
-        for (int s = 0, nother = 0; s < n; s++) {
-            const char *base = eval_method_color(method[s]);
-            if (!base) {
-                snprintf(st[s].color, sizeof st[s].color, "%s", OTHER[nother++ % 5]);
-                continue;
-            }
-            int k = 0, cnt = 0;
-            for (int j = 0; j < n; j++)
-                if (eval_method_color(method[j]) == base) k += j < s, cnt++;
-            eval_color_shade(st[s].color, base, k, cnt);
-        }
-        fprintf(f, "<section class=\"tune\"><h2>Hyperparameter search</h2>\n<table><tr><th>study</th><th>method</th>"
-                   "<th>trials</th><th>complete</th><th>pruned</th><th>failed</th><th>best value</th><th>best trial</th>"
-                   "</tr>\n");
-        int off = 0;
-        for (int s = 0; s < n; s++) {
-            int cnt[3] = {0, 0, 0}, b = run_tune_best(&r[s]);
-            double best = NAN;
-            ser[s].name = names[s];
-            ser[s].x = x + off;
-            ser[s].y = y + off;
-            /* history: best COMPLETE value so far, by trial number (rows are in number order) */
-            for (int i = 0; i < r[s].ntrials; i++) {
-                const run_tune_trial *t = &r[s].trials[i];
-                cnt[t->state]++;
-                if (t->state == RUN_TUNE_COMPLETE && !isnan(t->value) && (isnan(best) || t->value > best)) best = t->value;
-                x[off + i] = t->number;
-                y[off + i] = best;
-            }
-            ser[s].n = r[s].ntrials;
-            off += r[s].ntrials;
-            fprintf(f, "<tr><td title=\"");
-            eval_html_escape(f, dirs[s]);
-            fprintf(f, "\"><span style=\"display:inline-block;width:10px;height:10px;margin-right:5px;background:%s\">"
-                       "</span>",
-                    st[s].color);
-            eval_html_escape(f, names[s]);
-            fprintf(f, "</td><td>");
-            eval_html_escape(f, method[s][0] ? method[s] : "-");
-            fprintf(f, "</td><td>%d</td><td>%d</td><td>%d</td><td>%d</td>", r[s].ntrials, cnt[0], cnt[1], cnt[2]);
-            if (b >= 0) fprintf(f, "<td>%.4f</td><td>%d</td></tr>\n", r[s].trials[b].value, r[s].trials[b].number);
-            else fprintf(f, "<td>-</td><td>-</td></tr>\n");
-        }
-        fprintf(f, "</table>\n<div class=\"charts\">\n");
-        eval_chart hc = {.title = "optimization history: best value so far", .xlabel = "trial number",
-                         .ylabel = "best validation accuracy", .width = 520, .height = 300};
-        eval_svg_chart(f, &hc, ser, st, n);
-        /* value vs each parameter of any study, in first-seen order */
-        for (int s = 0; s < n; s++)
-            for (int k = 0; k < r[s].nparams; k++) {
-                int first = 1;
-                for (int s2 = 0; s2 <= s && first; s2++)
-                    for (int k2 = 0; k2 < (s2 < s ? r[s2].nparams : k); k2++)
-                        if (!strcmp(r[s2].param[k2], r[s].param[k])) first = 0;
-                if (!first) continue;
-                int col[64];
-                for (int s2 = 0; s2 < n && s2 < 64; s2++) {
-                    col[s2] = -1;
-                    for (int k2 = 0; k2 < r[s2].nparams; k2++)
-                        if (!strcmp(r[s2].param[k2], r[s].param[k])) col[s2] = k2;
-                }
-                scatter(f, r[s].param[k], r, col, names, st, n < 64 ? n : 64);
-            }
-        fprintf(f, "</div>\n<p>Filled points: complete trials; hollow: pruned trials at their best epoch before the "
-                   "stop.</p></section>\n");
-        if (ferror(f)) rc = cb_fail(e, CB_EIO, "report: write failed");
-    }
-    if (r)
-        for (int s = 0; s < n; s++) run_tune_result_free(&r[s]);
-    free(r);
-    free(ser);
-    free(st);
-    free(names);
-    free(method);
-    free(x);
-    free(y);
+    if (!rc) rc = write_section(f, &S, e);
+    if (S.r)
+        for (int s = 0; s < n; s++) run_tune_result_free(&S.r[s]);
+    free(S.r);
+    free(S.ser);
+    free(S.st);
+    free(S.names);
+    free(S.method);
+    free(S.x);
+    free(S.y);
     return rc;
 }
 
