@@ -252,6 +252,15 @@ static void test_cells(FILE *f, const double *t, const double *p, const double *
     else fprintf(f, " | %.2g [%.2g]", p[i], adj[i]);
 }
 
+/* the columns welch_column tests: values and their count */
+static const double *col_test(const eval_compare_method *m, int *n) {
+    *n = m->n;
+    return m->test;
+}
+static const double *col_roll(const eval_compare_method *m, int *n) {
+    *n = m->nroll;
+    return m->roll;
+}
 static const double *col_test_loss(const eval_compare_method *m, int *n) {
     *n = m->n;
     return m->test_loss;
@@ -371,35 +380,30 @@ static void appearance_table(FILE *f, const eval_compare_method *ms, int nm, con
     }
 }
 
-int eval_compare_table(FILE *f, const eval_compare_method *ms, int nm, const char *base, int loss, cb_err *e) {
-    if (nm > EVAL_CMP_MAXMETHODS) return cb_fail(e, CB_EARG, "compare: at most %d methods", EVAL_CMP_MAXMETHODS);
-    const eval_compare_method *b = NULL;
-    for (int i = 0; i < nm; i++)
-        if (!strcmp(ms[i].name, base)) b = &ms[i];
-    /* the tests: every method with runs but the base, per column (test accuracy, rollout) */
-    int tested[EVAL_CMP_MAXMETHODS] = {0};
-    double t[2][EVAL_CMP_MAXMETHODS], p[2][EVAL_CMP_MAXMETHODS], adj[2][EVAL_CMP_MAXMETHODS];
-    for (int c = 0; c < 2; c++) {
-        double pp[EVAL_CMP_MAXMETHODS] = {0};
-        int who[EVAL_CMP_MAXMETHODS], k = 0;
-        for (int i = 0; i < nm; i++) {
-            t[c][i] = p[c][i] = adj[c][i] = NAN;
-            if (&ms[i] == b || !b || ms[i].n == 0) continue;
-            tested[i] = 1;
-            const double *x = c ? ms[i].roll : ms[i].test, *y = c ? b->roll : b->test;
-            int nx = c ? ms[i].nroll : ms[i].n, ny = c ? b->nroll : b->n;
-            eval_welch_result w;
-            if (nx >= 2 && ny >= 2 && !eval_welch(x, nx, y, ny, &w, NULL)) {
-                t[c][i] = w.t;
-                p[c][i] = w.p;
-            }
-            pp[k] = p[c][i];
-            who[k++] = i;
-        }
-        double aa[EVAL_CMP_MAXMETHODS];
-        eval_holm(aa, pp, k);
-        for (int j = 0; j < k; j++) adj[c][who[j]] = aa[j];
+/* the first cells of method m's final-runs row: name, seeds, accuracies,
+ * gap and rollout success (a method without runs gets its whole row) */
+static void final_cells(FILE *f, const eval_compare_method *m) {
+    if (m->n == 0) {
+        fprintf(f, "| %s | 0 | | | | | | | | |\n", m->name);
+        return;
     }
+    fprintf(f, "| %s | %d | ", m->name, m->n);
+    pct(f, m->train, m->n);
+    fputs(" | ", f);
+    pct(f, m->test, m->n);
+    fputs(" | ", f);
+    pct(f, m->gap, m->n);
+    fputs(" | ", f);
+    pct(f, m->roll, m->nroll);
+}
+
+/* the final runs: every method with runs but the base tested per column
+ * (test accuracy, rollout success) */
+static void final_table(FILE *f, const eval_compare_method *ms, int nm, const eval_compare_method *b,
+                        const char *base) {
+    double t[2][EVAL_CMP_MAXMETHODS], p[2][EVAL_CMP_MAXMETHODS], adj[2][EVAL_CMP_MAXMETHODS];
+    welch_column(t[0], p[0], adj[0], ms, nm, b, col_test);
+    welch_column(t[1], p[1], adj[1], ms, nm, b, col_roll);
     fprintf(f,
             "Final runs: each method's configuration, one run per seed; mean ± half-width of the 95%% t interval "
             "over seeds; accuracy in %%, gap in points; Welch's t-test of test accuracy and of rollout success "
@@ -410,54 +414,56 @@ int eval_compare_table(FILE *f, const eval_compare_method *ms, int nm, const cha
     fputs("|---|---|---|---|---|---|---|---|---|---|\n", f);
     for (int i = 0; i < nm; i++) {
         const eval_compare_method *m = &ms[i];
-        if (m->n == 0) {
-            fprintf(f, "| %s | 0 | | | | | | | | |\n", m->name);
-            continue;
-        }
-        fprintf(f, "| %s | %d | ", m->name, m->n);
-        pct(f, m->train, m->n);
-        fputs(" | ", f);
-        pct(f, m->test, m->n);
-        fputs(" | ", f);
-        pct(f, m->gap, m->n);
-        fputs(" | ", f);
-        pct(f, m->roll, m->nroll);
-        if (tested[i]) {
-            for (int c = 0; c < 2; c++) {
-                if (isnan(t[c][i])) fputs(" | -", f);
-                else fprintf(f, " | %.2f", t[c][i]);
-                if (isnan(p[c][i])) fputs(" | -", f);
-                else fprintf(f, " | %.2g [%.2g]", p[c][i], adj[c][i]);
-            }
+        final_cells(f, m);
+        if (m->n == 0) continue;
+        if (m != b && b) {
+            for (int c = 0; c < 2; c++) test_cells(f, t[c], p[c], adj[c], i);
             fputs(" |\n", f);
         } else {
             fputs(" |  |  |  |  |\n", f);
         }
     }
+}
+
+/* the methods' origins, one line each, after a blank line */
+static void origins(FILE *f, const eval_compare_method *ms, int nm) {
     fputs("\n", f);
     for (int i = 0; i < nm; i++)
         if (ms[i].has_origin) fprintf(f, "- %s: %s\n", ms[i].name, ms[i].origin);
-    int any_probe = 0;
-    for (int i = 0; i < nm; i++) any_probe |= ms[i].nprobe > 0;
-    if (any_probe) {
-        fputs("\nMemorization probe: trained on the training data with the labels of some levels replaced by uniform "
-              "random actions (chance 1/15 = 6.7%), final weights; accuracy in % against the labels trained on (with "
-              "several seeds: mean ± half-width of the 95% t interval).\n\n",
-              f);
-        fputs("| method | seeds | relabeled training levels | true-label training levels | test levels |\n", f);
-        fputs("|---|---|---|---|---|\n", f);
-        for (int i = 0; i < nm; i++) {
-            const eval_compare_method *m = &ms[i];
-            if (!m->nprobe) continue;
-            fprintf(f, "| %s | %d |", m->name, m->nprobe);
-            for (int k = 0; k < 3; k++) {
-                fputc(' ', f);
-                pct(f, m->probe[k], m->nprobe);
-                fputs(" |", f);
-            }
-            fputc('\n', f);
+}
+
+/* the memorization probe, if any method has probe runs */
+static void probe_table(FILE *f, const eval_compare_method *ms, int nm) {
+    int any = 0;
+    for (int i = 0; i < nm; i++) any |= ms[i].nprobe > 0;
+    if (!any) return;
+    fputs("\nMemorization probe: trained on the training data with the labels of some levels replaced by uniform "
+          "random actions (chance 1/15 = 6.7%), final weights; accuracy in % against the labels trained on (with "
+          "several seeds: mean ± half-width of the 95% t interval).\n\n",
+          f);
+    fputs("| method | seeds | relabeled training levels | true-label training levels | test levels |\n", f);
+    fputs("|---|---|---|---|---|\n", f);
+    for (int i = 0; i < nm; i++) {
+        const eval_compare_method *m = &ms[i];
+        if (!m->nprobe) continue;
+        fprintf(f, "| %s | %d |", m->name, m->nprobe);
+        for (int k = 0; k < 3; k++) {
+            fputc(' ', f);
+            pct(f, m->probe[k], m->nprobe);
+            fputs(" |", f);
         }
+        fputc('\n', f);
     }
+}
+
+int eval_compare_table(FILE *f, const eval_compare_method *ms, int nm, const char *base, int loss, cb_err *e) {
+    if (nm > EVAL_CMP_MAXMETHODS) return cb_fail(e, CB_EARG, "compare: at most %d methods", EVAL_CMP_MAXMETHODS);
+    const eval_compare_method *b = NULL;
+    for (int i = 0; i < nm; i++)
+        if (!strcmp(ms[i].name, base)) b = &ms[i];
+    final_table(f, ms, nm, b, base);
+    origins(f, ms, nm);
+    probe_table(f, ms, nm);
     if (loss) loss_table(f, ms, nm, b, base);
     top_table(f, ms, nm);
     appearance_table(f, ms, nm, b, base);

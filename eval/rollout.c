@@ -42,9 +42,118 @@ static int film_slot(const eval_rollout_opts *o, int level) {
     return o->film && level < o->film_levels ? level : -1;
 }
 
+/* resets the result of slot s's level and, unless the expert plays, its
+ * engine, its random state and its film */
+static int ro_start(ro_ctx *x, ro_slot *s, int level, cb_err *e) {
+    const eval_rollout_opts *o = x->o;
+    s->level = level;
+    eval_level_result *r = &x->out[level];
+    memset(r, 0, sizeof *r);
+    r->seed = x->seeds[level];
+    if (o->agent == EVAL_AGENT_EXPERT) return 0;
+    int rc;
+    if ((rc = game_env_init(&s->env, r->seed, o->mode, e))) return rc;
+    if (o->looks && (rc = game_level_set_appearance(&s->env.level, &o->looks[level], e))) return rc;
+    cb_rng_seed2(&s->rng, o->seed, (uint64_t)(uint32_t)r->seed);
+    s->active = o->episodes > 0;
+    int f = film_slot(o, level);
+    if (f >= 0) {
+        memset(o->film_action + (size_t)f * o->film_steps, 255, (size_t)o->film_steps);
+        o->film_len[f] = 0;
+        o->film_outcome[f] = GAME_RUNNING;
+    }
+    return 0;
+}
+
+/* the expert's chunk: it plays each level's episodes itself */
+static int ro_expert(ro_ctx *x, int lo, int m, int worker, cb_err *e) {
+    const eval_rollout_opts *o = x->o;
+    for (int k = 0; k < m; k++) {
+        eval_level_result *r = &x->out[lo + k];
+        int rc = o->expert_level(o->expert_self, worker, r->seed, o->mode, o->episodes, r, e);
+        if (rc) return rc;
+        r->seed = x->seeds[lo + k];
+    }
+    return 0;
+}
+
+/* lists the slots still playing in idx and renders their frames (for the
+ * policy, or for a film); returns how many there are */
+static int ro_gather(const eval_rollout_opts *o, ro_slot *slots, int m, uint8_t *frames, int *idx) {
+    int na = 0;
+    for (int k = 0; k < m; k++)
+        if (slots[k].active) {
+            idx[na] = k;
+            if (o->agent == EVAL_AGENT_POLICY || film_slot(o, slots[k].level) >= 0)
+                game_env_render(&slots[k].env, frames + (size_t)na * CB_FRAME_BYTES);
+            na++;
+        }
+    return na;
+}
+
+/* keeps frame and action a of the first episode's step s->t in film f */
+static void ro_film(const eval_rollout_opts *o, const ro_slot *s, int f, const uint8_t *frame, int a) {
+    if (f < 0 || s->ep != 0 || s->t >= o->film_steps) return;
+    memcpy(o->film + ((size_t)f * o->film_steps + s->t) * CB_FRAME_BYTES, frame, CB_FRAME_BYTES);
+    o->film_action[(size_t)f * o->film_steps + s->t] = (uint8_t)a;
+    o->film_len[f] = s->t + 1;
+}
+
+/* counts an episode of slot s that ended with outcome and starts the next
+ * one (or retires the slot after its last) */
+static void ro_episode_end(const eval_rollout_opts *o, ro_slot *s, eval_level_result *r, int f, int outcome) {
+    if (f >= 0 && s->ep == 0) o->film_outcome[f] = outcome;
+    r->episodes++;
+    if (outcome == GAME_COIN) {
+        r->coins++;
+        r->steps_to_coin += s->t;
+    } else if (outcome == GAME_DEATH) {
+        r->deaths++;
+    } else {
+        r->timeouts++;
+    }
+    s->ep++;
+    s->t = 0;
+    if (s->ep >= o->episodes) s->active = 0;
+}
+
+/* one step of slot s: its action (from the policy's probabilities p, or a
+ * uniform one), the film, the engine step and the tally */
+static void ro_step(ro_ctx *x, ro_slot *s, const float *p, const uint8_t *frame) {
+    const eval_rollout_opts *o = x->o;
+    eval_level_result *r = &x->out[s->level];
+    int a;
+    if (o->agent == EVAL_AGENT_POLICY)
+        a = pick(p, o->sample, &s->rng);
+    else
+        a = (int)cb_rng_below(&s->rng, CB_NUM_ACTIONS);
+    int f = film_slot(o, s->level);
+    ro_film(o, s, f, frame, a);
+    game_step_out so;
+    game_env_step(&s->env, a, &so);
+    s->t++;
+    r->steps++;
+    if (so.done) ro_episode_end(o, s, r, f, so.outcome);
+}
+
+/* plays the chunk's m slots in lockstep until each has played its episodes:
+ * one batch of frames through the policy per step */
+static int ro_play(ro_ctx *x, ro_slot *slots, int m, uint8_t *frames, float *probs, int *idx, int worker,
+                   cb_err *e) {
+    const eval_rollout_opts *o = x->o;
+    for (;;) {
+        int na = ro_gather(o, slots, m, frames, idx), rc;
+        if (na == 0) return 0;
+        if (o->agent == EVAL_AGENT_POLICY && (rc = o->policy->probs(o->policy->self, worker, frames, na, probs, e)))
+            return rc;
+        for (int j = 0; j < na; j++)
+            ro_step(x, &slots[idx[j]], probs + (size_t)j * CB_NUM_ACTIONS, frames + (size_t)j * CB_FRAME_BYTES);
+    }
+}
+
+/* chunk c: its levels' results, played by the expert or in lockstep */
 static int ro_chunk(void *vctx, int64_t c, int worker) {
     ro_ctx *x = vctx;
-    const eval_rollout_opts *o = x->o;
     int lo = (int)c * CHUNK, hi = lo + CHUNK < x->n ? lo + CHUNK : x->n, m = hi - lo;
     cb_err *e = &x->errs[c];
     ro_slot *slots = calloc((size_t)m, sizeof *slots);
@@ -52,85 +161,10 @@ static int ro_chunk(void *vctx, int64_t c, int worker) {
     float *probs = malloc((size_t)m * CB_NUM_ACTIONS * sizeof(float));
     int *idx = malloc((size_t)m * sizeof(int));
     int rc = 0;
-    if (!slots || !frames || !probs || !idx) {
-        rc = cb_fail(e, CB_ENOMEM, "rollout: out of memory");
-        goto out;
-    }
-    for (int k = 0; k < m; k++) {
-        ro_slot *s = &slots[k];
-        s->level = lo + k;
-        eval_level_result *r = &x->out[s->level];
-        memset(r, 0, sizeof *r);
-        r->seed = x->seeds[s->level];
-        if (o->agent == EVAL_AGENT_EXPERT) continue;
-        if ((rc = game_env_init(&s->env, r->seed, o->mode, e))) goto out;
-        if (o->looks && (rc = game_level_set_appearance(&s->env.level, &o->looks[s->level], e))) goto out;
-        cb_rng_seed2(&s->rng, o->seed, (uint64_t)(uint32_t)r->seed);
-        s->active = o->episodes > 0;
-        int f = film_slot(o, s->level);
-        if (f >= 0) {
-            memset(o->film_action + (size_t)f * o->film_steps, 255, (size_t)o->film_steps);
-            o->film_len[f] = 0;
-            o->film_outcome[f] = GAME_RUNNING;
-        }
-    }
-    if (o->agent == EVAL_AGENT_EXPERT) {
-        for (int k = 0; k < m; k++) {
-            eval_level_result *r = &x->out[lo + k];
-            if ((rc = o->expert_level(o->expert_self, worker, r->seed, o->mode, o->episodes, r, e))) goto out;
-            r->seed = x->seeds[lo + k];
-        }
-        goto out;
-    }
-    for (;;) {
-        int na = 0;
-        for (int k = 0; k < m; k++)
-            if (slots[k].active) {
-                idx[na] = k;
-                if (o->agent == EVAL_AGENT_POLICY || film_slot(o, slots[k].level) >= 0)
-                    game_env_render(&slots[k].env, frames + (size_t)na * CB_FRAME_BYTES);
-                na++;
-            }
-        if (na == 0) break;
-        if (o->agent == EVAL_AGENT_POLICY && (rc = o->policy->probs(o->policy->self, worker, frames, na, probs, e)))
-            goto out;
-        for (int j = 0; j < na; j++) {
-            ro_slot *s = &slots[idx[j]];
-            eval_level_result *r = &x->out[s->level];
-            int a;
-            if (o->agent == EVAL_AGENT_POLICY)
-                a = pick(probs + (size_t)j * CB_NUM_ACTIONS, o->sample, &s->rng);
-            else
-                a = (int)cb_rng_below(&s->rng, CB_NUM_ACTIONS);
-            int f = film_slot(o, s->level);
-            if (f >= 0 && s->ep == 0 && s->t < o->film_steps) {
-                memcpy(o->film + ((size_t)f * o->film_steps + s->t) * CB_FRAME_BYTES, frames + (size_t)j * CB_FRAME_BYTES,
-                       CB_FRAME_BYTES);
-                o->film_action[(size_t)f * o->film_steps + s->t] = (uint8_t)a;
-                o->film_len[f] = s->t + 1;
-            }
-            game_step_out so;
-            game_env_step(&s->env, a, &so);
-            s->t++;
-            r->steps++;
-            if (so.done) {
-                if (f >= 0 && s->ep == 0) o->film_outcome[f] = so.outcome;
-                r->episodes++;
-                if (so.outcome == GAME_COIN) {
-                    r->coins++;
-                    r->steps_to_coin += s->t;
-                } else if (so.outcome == GAME_DEATH) {
-                    r->deaths++;
-                } else {
-                    r->timeouts++;
-                }
-                s->ep++;
-                s->t = 0;
-                if (s->ep >= o->episodes) s->active = 0;
-            }
-        }
-    }
-out:
+    if (!slots || !frames || !probs || !idx) rc = cb_fail(e, CB_ENOMEM, "rollout: out of memory");
+    for (int k = 0; k < m && !rc; k++) rc = ro_start(x, &slots[k], lo + k, e);
+    if (!rc && x->o->agent == EVAL_AGENT_EXPERT) rc = ro_expert(x, lo, m, worker, e);
+    else if (!rc) rc = ro_play(x, slots, m, frames, probs, idx, worker, e);
     free(slots);
     free(frames);
     free(probs);
