@@ -57,6 +57,12 @@ int cb_afile_open(cb_afile *f, const char *path, cb_err *e) {
     memset(f, 0, sizeof *f);
     if (strlen(path) + 16 > sizeof f->tmp)
         return cb_fail(e, CB_EARG, "%s: path too long", path);
+    /* the rename would put a file in place of a device, a pipe or a socket,
+     * and cannot replace a folder: refuse before writing anything */
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return cb_fail(e, CB_EARG, "%s: exists and is not a regular file (%s); give the path of a file to write", path,
+                       S_ISDIR(st.st_mode) ? "a folder" : "a device, a pipe or a socket");
     snprintf(f->path, sizeof f->path, "%s", path);
     snprintf(f->tmp, sizeof f->tmp, "%s.tmp.XXXXXX", path);
     int fd = mkstemp(f->tmp);

@@ -80,6 +80,20 @@ static void test_atomic(void **st) {
     char cmd[512];
     snprintf(cmd, sizeof cmd, "test $(ls %s | wc -l) -eq 1", dir);
     assert_int_equal(system(cmd), 0);
+    /* A target that is not a regular file is refused before anything is
+     * written: a folder, and a pipe (as a device would be: the rename would
+     * put a file in its place, as it once did to -o /dev/full) */
+    assert_true(cb_afile_open(&f, dir, &e) < 0);
+    assert_non_null(strstr(e.msg, "a folder"));
+    char fifo[600];
+    snprintf(fifo, sizeof fifo, "%s/pipe", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_true(cb_write_file_atomic(fifo, "x", 1, &e) < 0);
+    assert_non_null(strstr(e.msg, "not a regular file"));
+    struct stat fs;
+    assert_int_equal(stat(fifo, &fs), 0);
+    assert_true(S_ISFIFO(fs.st_mode));
+    unlink(fifo);
     /* A full disk: /dev/full fails on flush; the target is untouched. */
     if (access("/dev/full", W_OK) == 0) {
         cb_afile g;
