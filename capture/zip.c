@@ -12,88 +12,147 @@ static uint32_t le32(const uint8_t *p) {
 }
 static uint64_t le64(const uint8_t *p) { return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32; }
 
+/* The end of central directory record: in the last 22 bytes and up to
+ * 64 KiB of comment before them, the last one found; (size_t)-1 if none.
+ * n is at least 22. */
+static size_t find_eocd(const uint8_t *buf, size_t n) {
+    size_t stop = n > 22 + 65535 ? n - 22 - 65535 : 0;
+    for (size_t i = n - 22 + 1; i-- > stop;)
+        if (le32(buf + i) == 0x06054b50) return i;
+    return (size_t)-1;
+}
+
+/* The central directory's member count and offset: from the end record at
+ * eocd, or from the zip64 end record when a zip64 locator precedes it; the
+ * directory must lie in the file and hold at most 16 members. */
+static int read_cd_bounds(const capture_zip *z, size_t eocd, uint64_t *count, uint64_t *cd_off, cb_err *e) {
+    const uint8_t *buf = z->buf;
+    size_t n = z->n;
+    uint64_t cd_size = le32(buf + eocd + 12);
+    *count = le16(buf + eocd + 10);
+    *cd_off = le32(buf + eocd + 16);
+    if (eocd >= 20 && le32(buf + eocd - 20) == 0x07064b50) { /* zip64 locator */
+        uint64_t z64 = le64(buf + eocd - 20 + 8);
+        if (z64 > n || n - z64 < 56 || le32(buf + z64) != 0x06064b50)
+            return cb_fail(e, CB_EFORMAT, "%s: bad zip64 end of central directory", z->path);
+        *count = le64(buf + z64 + 32);
+        cd_size = le64(buf + z64 + 40);
+        *cd_off = le64(buf + z64 + 48);
+    }
+    if (*cd_off > n || cd_size > n - *cd_off)
+        return cb_fail(e, CB_EFORMAT, "%s: central directory out of the file (truncated?)", z->path);
+    if (*count > 16)
+        return cb_fail(e, CB_EFORMAT, "%s: %llu members; an episode file has at most 16", z->path,
+                       (unsigned long long)*count);
+    return 0;
+}
+
+/* zip64 extra fields in [x, xe): only the fields that are 0xFFFFFFFF in the
+ * record, in order, replace m's sizes and *loff */
+static void apply_zip64_extra(capture_zip_member *m, uint64_t *loff, const uint8_t *x, const uint8_t *xe) {
+    while (x + 4 <= xe) {
+        uint16_t id = le16(x), sz = le16(x + 2);
+        if (x + 4 + sz > xe) break;
+        if (id == 0x0001) {
+            const uint8_t *q = x + 4, *qe = q + sz;
+            if (m->usize == 0xFFFFFFFFu && q + 8 <= qe) m->usize = le64(q), q += 8;
+            if (m->csize == 0xFFFFFFFFu && q + 8 <= qe) m->csize = le64(q), q += 8;
+            if (*loff == 0xFFFFFFFFu && q + 8 <= qe) *loff = le64(q), q += 8;
+        }
+        x += 4 + sz;
+    }
+}
+
+/* The central directory record at p into m: method, CRC, sizes, name and
+ * zip64 extra; *nl the name's length, *loff the local header's offset,
+ * *len the record's length */
+static int read_cd_record(const capture_zip *z, size_t p, capture_zip_member *m, size_t *nl, uint64_t *loff,
+                          size_t *len, cb_err *e) {
+    const uint8_t *buf = z->buf;
+    size_t n = z->n;
+    if (p + 46 > n || le32(buf + p) != 0x02014b50) return cb_fail(e, CB_EFORMAT, "%s: damaged central directory", z->path);
+    m->method = le16(buf + p + 10);
+    m->crc = le32(buf + p + 16);
+    m->csize = le32(buf + p + 20);
+    m->usize = le32(buf + p + 24);
+    size_t xl = le16(buf + p + 30), cl = le16(buf + p + 32);
+    *nl = le16(buf + p + 28);
+    *loff = le32(buf + p + 42);
+    if (p + 46 + *nl + xl + cl > n) return cb_fail(e, CB_EFORMAT, "%s: damaged central directory", z->path);
+    if (*nl >= sizeof m->name) return cb_fail(e, CB_EFORMAT, "%s: member name too long", z->path);
+    memcpy(m->name, buf + p + 46, *nl);
+    m->name[*nl] = 0;
+    apply_zip64_extra(m, loff, buf + p + 46 + *nl, buf + p + 46 + *nl + xl);
+    *len = 46 + *nl + xl + cl;
+    return 0;
+}
+
+/* m's local header at loff: in the file, and naming the member exactly as
+ * the central directory's name (cname, nl bytes, no NUL among them) does */
+static int check_local_header(const capture_zip *z, const capture_zip_member *m, const uint8_t *cname, size_t nl,
+                              uint64_t loff, cb_err *e) {
+    const uint8_t *buf = z->buf;
+    size_t n = z->n;
+    if (loff > n || n - loff < 30 || le32(buf + loff) != 0x04034b50)
+        return cb_fail(e, CB_EFORMAT, "%s: member %s: bad local header (truncated?)", z->path, m->name);
+    if (memchr(cname, 0, nl)) return cb_fail(e, CB_EFORMAT, "%s: member %s: a NUL byte in its name", z->path, m->name);
+    size_t lnl = le16(buf + loff + 26);
+    if (lnl != nl || n - loff - 30 < lnl || memcmp(buf + loff + 30, m->name, nl) != 0)
+        return cb_fail(e, CB_EFORMAT,
+                       "%s: member %s: its local header names it '%.*s' (a zip whose two names differ reads "
+                       "differently in other tools)",
+                       z->path, m->name, (int)(lnl < 64 && n - loff - 30 >= lnl ? lnl : 0), (const char *)buf + loff + 30);
+    return 0;
+}
+
+/* m (the next member, its local header at loff checked) among the members
+ * before it: a name of its own, its data in the file, under 4 GiB, stored
+ * or deflated; sets its data_off */
+static int place_member(const capture_zip *z, capture_zip_member *m, uint64_t loff, cb_err *e) {
+    const uint8_t *buf = z->buf;
+    size_t n = z->n;
+    for (int j = 0; j < z->nmem; j++)
+        if (!strcmp(z->mem[j].name, m->name))
+            return cb_fail(e, CB_EFORMAT,
+                           "%s: member %s appears twice (numpy would read the last, a first-match reader the "
+                           "first: refused)",
+                           z->path, m->name);
+    m->data_off = loff + 30 + le16(buf + loff + 26) + le16(buf + loff + 28);
+    if (m->data_off > n || m->csize > n - m->data_off)
+        return cb_fail(e, CB_EFORMAT, "%s: member %s runs past the end of the file (truncated)", z->path, m->name);
+    if (m->usize >= ((uint64_t)1 << 32) || m->csize >= ((uint64_t)1 << 32))
+        return cb_fail(e, CB_EFORMAT, "%s: member %s is 4 GiB or more; an episode file holds far less", z->path, m->name);
+    if (m->method != 0 && m->method != 8)
+        return cb_fail(e, CB_EFORMAT, "%s: member %s uses zip method %d (only stored and deflate)", z->path, m->name,
+                       m->method);
+    return 0;
+}
+
 int capture_zip_open(capture_zip *z, const uint8_t *buf, size_t n, const char *path, cb_err *e) {
     memset(z, 0, sizeof *z);
     z->buf = buf;
     z->n = n;
     z->path = path;
     if (n < 22) return cb_fail(e, CB_EFORMAT, "%s: not a zip/npz file (too short; truncated?)", path);
-    /* end of central directory: last 22 bytes + up to 64 KiB comment */
-    size_t eocd = (size_t)-1;
-    size_t stop = n > 22 + 65535 ? n - 22 - 65535 : 0;
-    for (size_t i = n - 22 + 1; i-- > stop;)
-        if (le32(buf + i) == 0x06054b50) {
-            eocd = i;
-            break;
-        }
+    size_t eocd = find_eocd(buf, n);
     if (eocd == (size_t)-1) {
         if (n >= 4 && le32(buf) == 0x04034b50)
             return cb_fail(e, CB_EFORMAT, "%s: zip file is truncated (no central directory)", path);
         return cb_fail(e, CB_EFORMAT, "%s: not a zip/npz file", path);
     }
-    uint64_t count = le16(buf + eocd + 10), cd_size = le32(buf + eocd + 12), cd_off = le32(buf + eocd + 16);
-    if (eocd >= 20 && le32(buf + eocd - 20) == 0x07064b50) { /* zip64 locator */
-        uint64_t z64 = le64(buf + eocd - 20 + 8);
-        if (z64 > n || n - z64 < 56 || le32(buf + z64) != 0x06064b50)
-            return cb_fail(e, CB_EFORMAT, "%s: bad zip64 end of central directory", path);
-        count = le64(buf + z64 + 32);
-        cd_size = le64(buf + z64 + 40);
-        cd_off = le64(buf + z64 + 48);
-    }
-    if (cd_off > n || cd_size > n - cd_off) return cb_fail(e, CB_EFORMAT, "%s: central directory out of the file (truncated?)", path);
-    if (count > 16) return cb_fail(e, CB_EFORMAT, "%s: %llu members; an episode file has at most 16", path, (unsigned long long)count);
+    uint64_t count, cd_off;
+    int rc = read_cd_bounds(z, eocd, &count, &cd_off, e);
+    if (rc) return rc;
     size_t p = (size_t)cd_off;
     for (uint64_t k = 0; k < count; k++) {
-        if (p + 46 > n || le32(buf + p) != 0x02014b50) return cb_fail(e, CB_EFORMAT, "%s: damaged central directory", path);
         capture_zip_member *m = &z->mem[z->nmem];
-        m->method = le16(buf + p + 10);
-        m->crc = le32(buf + p + 16);
-        m->csize = le32(buf + p + 20);
-        m->usize = le32(buf + p + 24);
-        size_t nl = le16(buf + p + 28), xl = le16(buf + p + 30), cl = le16(buf + p + 32);
-        uint64_t loff = le32(buf + p + 42);
-        if (p + 46 + nl + xl + cl > n) return cb_fail(e, CB_EFORMAT, "%s: damaged central directory", path);
-        if (nl >= sizeof m->name) return cb_fail(e, CB_EFORMAT, "%s: member name too long", path);
-        memcpy(m->name, buf + p + 46, nl);
-        m->name[nl] = 0;
-        /* zip64 extra: only the fields that are 0xFFFFFFFF in the record, in order */
-        const uint8_t *x = buf + p + 46 + nl, *xe = x + xl;
-        while (x + 4 <= xe) {
-            uint16_t id = le16(x), sz = le16(x + 2);
-            if (x + 4 + sz > xe) break;
-            if (id == 0x0001) {
-                const uint8_t *q = x + 4, *qe = q + sz;
-                if (m->usize == 0xFFFFFFFFu && q + 8 <= qe) m->usize = le64(q), q += 8;
-                if (m->csize == 0xFFFFFFFFu && q + 8 <= qe) m->csize = le64(q), q += 8;
-                if (loff == 0xFFFFFFFFu && q + 8 <= qe) loff = le64(q), q += 8;
-            }
-            x += 4 + sz;
-        }
-        if (loff > n || n - loff < 30 || le32(buf + loff) != 0x04034b50)
-            return cb_fail(e, CB_EFORMAT, "%s: member %s: bad local header (truncated?)", path, m->name);
-        if (memchr(buf + p + 46, 0, nl))
-            return cb_fail(e, CB_EFORMAT, "%s: member %s: a NUL byte in its name", path, m->name);
-        size_t lnl = le16(buf + loff + 26);
-        if (lnl != nl || n - loff - 30 < lnl || memcmp(buf + loff + 30, m->name, nl) != 0)
-            return cb_fail(e, CB_EFORMAT,
-                           "%s: member %s: its local header names it '%.*s' (a zip whose two names differ reads "
-                           "differently in other tools)",
-                           path, m->name, (int)(lnl < 64 && n - loff - 30 >= lnl ? lnl : 0), (const char *)buf + loff + 30);
-        for (int j = 0; j < z->nmem; j++)
-            if (!strcmp(z->mem[j].name, m->name))
-                return cb_fail(e, CB_EFORMAT,
-                               "%s: member %s appears twice (numpy would read the last, a first-match reader the "
-                               "first: refused)",
-                               path, m->name);
-        m->data_off = loff + 30 + le16(buf + loff + 26) + le16(buf + loff + 28);
-        if (m->data_off > n || m->csize > n - m->data_off)
-            return cb_fail(e, CB_EFORMAT, "%s: member %s runs past the end of the file (truncated)", path, m->name);
-        if (m->usize >= ((uint64_t)1 << 32) || m->csize >= ((uint64_t)1 << 32))
-            return cb_fail(e, CB_EFORMAT, "%s: member %s is 4 GiB or more; an episode file holds far less", path, m->name);
-        if (m->method != 0 && m->method != 8)
-            return cb_fail(e, CB_EFORMAT, "%s: member %s uses zip method %d (only stored and deflate)", path, m->name, m->method);
+        size_t nl = 0, len = 0;
+        uint64_t loff = 0;
+        if ((rc = read_cd_record(z, p, m, &nl, &loff, &len, e)) ||
+            (rc = check_local_header(z, m, buf + p + 46, nl, loff, e)) || (rc = place_member(z, m, loff, e)))
+            return rc;
         z->nmem++;
-        p += 46 + nl + xl + cl;
+        p += len;
     }
     return 0;
 }

@@ -591,6 +591,77 @@ static void frames_section(FILE *f, const run_data *rd, int nruns) {
     fprintf(f, "</ul>\n");
 }
 
+/* the page's head (title, style) and its opening paragraph */
+static void page_head(FILE *f, int nruns) {
+    fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>coinbc report</title>\n"
+               "<style>body{font-family:sans-serif;margin:24px;color:#222;max-width:1100px}"
+               "table{border-collapse:collapse;margin:12px 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+               "th{background:#f2f2f2}td.l{text-align:left}.na{color:#aaa}.charts{display:flex;flex-wrap:wrap;gap:16px}"
+               ".sw{display:inline-block;width:10px;height:10px;margin-right:5px;border-radius:2px}"
+               "img.frames{image-rendering:pixelated;width:100%%;max-width:1000px}img.strip{image-rendering:pixelated}"
+               "p.note,ul.noframes,p.nostrip{color:#555;font-size:90%%}</style></head><body>\n");
+    fprintf(f, "<h1>coinbc report</h1>\n<p>%d run%s. Accuracy is the share of frames where the policy's most likely "
+               "action equals the expert's label, on the training levels and on held-out test levels; the gap is "
+               "train minus test (memorization). Rollout success is the share of episodes on held-out levels where "
+               "the policy, playing from its 64x64 frames, reaches the coin (95%% Wilson interval).</p>\n",
+            nruns, nruns == 1 ? "" : "s");
+}
+
+/* one run's row of the runs table: its config, accuracies, gap and rollout */
+static void runs_row(FILE *f, const run_data *r) {
+    const char *net = r->has_config ? model_net_name(r->config.net.kind) : "-";
+    fprintf(f, "<tr>");
+    name_cell(f, r);
+    fprintf(f, "<td class=\"l\">");
+    eval_html_escape(f, r->method ? r->method : "-");
+    fprintf(f, "</td><td>");
+    if (r->has_config) fprintf(f, "%g", r->config.tau);
+    fprintf(f, "</td><td class=\"l\">");
+    eval_html_escape(f, net);
+    fprintf(f, "</td>");
+    int tr = r->has_eval && r->ev.has_train;
+    cell_pct(f, tr, r->ev.train.acc);
+    cell_pct(f, r->has_eval, r->ev.test.acc);
+    if (tr && isfinite(r->ev.train.acc) && isfinite(r->ev.test.acc))
+        fprintf(f, "<td>%+.1f</td>", 100 * (r->ev.train.acc - r->ev.test.acc));
+    else
+        fprintf(f, "<td class=\"na\">-</td>");
+    cell_pct(f, r->has_eval, r->ev.test.acc_merged);
+    if (r->has_rollout && isfinite(r->ro.success))
+        fprintf(f, "<td>%.1f%% [%.1f, %.1f]</td>", 100 * r->ro.success, 100 * r->ro.success_lo, 100 * r->ro.success_hi);
+    else
+        fprintf(f, "<td class=\"na\">-</td>");
+    cell_pct(f, r->has_rollout, r->ro.expert_success);
+    cell_pct(f, r->has_rollout, r->ro.random_success);
+    fprintf(f, "</tr>\n");
+}
+
+/* the runs table: one row per run */
+static void runs_table(FILE *f, const run_data *rd, int nruns) {
+    fprintf(f, "<table id=\"runs\"><tr><th>run</th><th>method</th><th>tau</th><th>net</th><th>train acc</th>"
+               "<th>test acc</th><th>gap</th><th>test acc (merged)</th><th>rollout success</th><th>expert</th>"
+               "<th>random</th></tr>\n");
+    for (int i = 0; i < nruns; i++) runs_row(f, &rd[i]);
+    fprintf(f, "</table>\n");
+}
+
+/* the whole page, section by section; ser/st/xs/ys/names are the charts'
+ * scratch room for cap series */
+static void write_page(FILE *f, const run_data *rd, int nruns, eval_series *ser, eval_style *st, double **xs,
+                       double **ys, char (*names)[128], int cap) {
+    page_head(f, nruns);
+    runs_table(f, rd, nruns);
+    probe_table(f, rd, nruns);
+    appearance_table(f, rd, nruns);
+    learning_curves(f, rd, nruns, ser, st, xs, ys);
+    mask_charts(f, rd, nruns, ser, st, xs, ys, cap);
+    agreement_charts(f, rd, nruns, ser, st, ys, names, cap);
+    frames_section(f, rd, nruns);
+    fprintf(f, "<p class=\"note\">Actions:");
+    for (int a = 0; a < 9; a++) fprintf(f, " %d %s,", a, game_action_name(a));
+    fprintf(f, " 9-14 NOOP. Made by coinbc " CB_VERSION ".</p>\n</body></html>\n");
+}
+
 int eval_report_write(const char *path, const char *const *runs, int nruns, cb_err *e) {
     if (nruns <= 0) return cb_fail(e, CB_EARG, "report: no runs given");
     run_data *rd;
@@ -609,61 +680,8 @@ int eval_report_write(const char *path, const char *const *runs, int nruns, cb_e
         goto out;
     }
     if ((rc = cb_afile_open(&af, path, e))) goto out;
-    FILE *f = af.fp;
-    fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>coinbc report</title>\n"
-               "<style>body{font-family:sans-serif;margin:24px;color:#222;max-width:1100px}"
-               "table{border-collapse:collapse;margin:12px 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
-               "th{background:#f2f2f2}td.l{text-align:left}.na{color:#aaa}.charts{display:flex;flex-wrap:wrap;gap:16px}"
-               ".sw{display:inline-block;width:10px;height:10px;margin-right:5px;border-radius:2px}"
-               "img.frames{image-rendering:pixelated;width:100%%;max-width:1000px}img.strip{image-rendering:pixelated}"
-               "p.note,ul.noframes,p.nostrip{color:#555;font-size:90%%}</style></head><body>\n");
-    fprintf(f, "<h1>coinbc report</h1>\n<p>%d run%s. Accuracy is the share of frames where the policy's most likely "
-               "action equals the expert's label, on the training levels and on held-out test levels; the gap is "
-               "train minus test (memorization). Rollout success is the share of episodes on held-out levels where "
-               "the policy, playing from its 64x64 frames, reaches the coin (95%% Wilson interval).</p>\n",
-            nruns, nruns == 1 ? "" : "s");
-    fprintf(f, "<table id=\"runs\"><tr><th>run</th><th>method</th><th>tau</th><th>net</th><th>train acc</th>"
-               "<th>test acc</th><th>gap</th><th>test acc (merged)</th><th>rollout success</th><th>expert</th>"
-               "<th>random</th></tr>\n");
-    for (int i = 0; i < nruns; i++) {
-        run_data *r = &rd[i];
-        const char *net = r->has_config ? model_net_name(r->config.net.kind) : "-";
-        fprintf(f, "<tr>");
-        name_cell(f, r);
-        fprintf(f, "<td class=\"l\">");
-        eval_html_escape(f, r->method ? r->method : "-");
-        fprintf(f, "</td><td>");
-        if (r->has_config) fprintf(f, "%g", r->config.tau);
-        fprintf(f, "</td><td class=\"l\">");
-        eval_html_escape(f, net);
-        fprintf(f, "</td>");
-        int tr = r->has_eval && r->ev.has_train;
-        cell_pct(f, tr, r->ev.train.acc);
-        cell_pct(f, r->has_eval, r->ev.test.acc);
-        if (tr && isfinite(r->ev.train.acc) && isfinite(r->ev.test.acc))
-            fprintf(f, "<td>%+.1f</td>", 100 * (r->ev.train.acc - r->ev.test.acc));
-        else
-            fprintf(f, "<td class=\"na\">-</td>");
-        cell_pct(f, r->has_eval, r->ev.test.acc_merged);
-        if (r->has_rollout && isfinite(r->ro.success))
-            fprintf(f, "<td>%.1f%% [%.1f, %.1f]</td>", 100 * r->ro.success, 100 * r->ro.success_lo, 100 * r->ro.success_hi);
-        else
-            fprintf(f, "<td class=\"na\">-</td>");
-        cell_pct(f, r->has_rollout, r->ro.expert_success);
-        cell_pct(f, r->has_rollout, r->ro.random_success);
-        fprintf(f, "</tr>\n");
-    }
-    fprintf(f, "</table>\n");
-    probe_table(f, rd, nruns);
-    appearance_table(f, rd, nruns);
-    learning_curves(f, rd, nruns, ser, st, xs, ys);
-    mask_charts(f, rd, nruns, ser, st, xs, ys, cap);
-    agreement_charts(f, rd, nruns, ser, st, ys, names, cap);
-    frames_section(f, rd, nruns);
-    fprintf(f, "<p class=\"note\">Actions:");
-    for (int a = 0; a < 9; a++) fprintf(f, " %d %s,", a, game_action_name(a));
-    fprintf(f, " 9-14 NOOP. Made by coinbc " CB_VERSION ".</p>\n</body></html>\n");
-    if (ferror(f)) {
+    write_page(af.fp, rd, nruns, ser, st, xs, ys, names, cap);
+    if (ferror(af.fp)) {
         cb_afile_abort(&af);
         rc = cb_fail(e, CB_EIO, "report: writing %s failed", path);
     } else {
