@@ -89,92 +89,121 @@ static int cell(const game_level *L, int x, int y) {
     return L->grid[y][x];
 }
 
-static void generate_layout(gen *g) {
-    game_level *L = g->L;
-    int hard = L->mode == GAME_HARD;
+/* The outer walls: the bottom row (wall tops), both side columns and the top row. */
+static void border(gen *g) {
     fill(g, 0, 0, 64, 1, GAME_WALL_TOP);
     fill(g, 0, 0, 1, 64, GAME_WALL_MID);
     fill(g, 63, 0, 1, 64, GAME_WALL_MID);
     fill(g, 0, 63, 64, 1, GAME_WALL_MID);
+}
 
+/* The platform over a pit wider than 4 cells, whose floor starts at x. */
+static void pit_platform(gen *g, int x, int cy, int pw) {
+    int a, w1;
+    if (pw == 5) {
+        a = 1 + (int)randn(g, 2);
+        w1 = 1 + (int)randn(g, 2);
+    } else if (pw == 6) {
+        a = 2 + (int)randn(g, 2);
+        w1 = 1 + (int)randn(g, 2);
+    } else {
+        a = 2 + (int)randn(g, 2);
+        int b = 2 + (int)randn(g, 2);
+        w1 = pw - a - b;
+    }
+    ground(g, x + a, cy - 1, w1, 1);
+}
+
+/* A section with a pit: ground either side, lava, saws or enemies on its floor. */
+static void pit_section(gen *g, int cx, int cy, int dx, int danger) {
+    int x1 = (int)randn(g, 3) + 1;
+    int x2 = (int)randn(g, 3) + 1;
+    int pw = dx - x1 - x2;
+    if (pw > 7) {
+        pw = 7;
+        x2 = dx - x1 - 7;
+    }
+    ground(g, cx, 0, x1, cy);
+    ground(g, cx + dx - x2, 0, x2, cy);
+    int lh = (int)randn(g, (uint32_t)(cy - 3)) + 1;
+    if (danger == 0) {
+        block(g, cx + x1, 1, pw, lh, GAME_LAVA_MID, GAME_LAVA_TOP);
+    } else if (danger == 1) {
+        for (int e = 0; e < pw; e++) saw(g, cx + x1 + e, 1);
+    } else {
+        for (int e = 0; e < pw; e++) enemy(g, cx + x1 + e, 1);
+    }
+    if (pw > 4) pit_platform(g, cx + x1, cy, pw);
+}
+
+/* A flat section: ground, maybe a saw, maybe an enemy (hard), two chances of crates. */
+static void flat_section(gen *g, int cx, int cy, int dx, int dif, int hard) {
+    ground(g, cx, 0, dx, cy);
+    int o1 = -1, o2 = -1;
+    if ((int)randn(g, 10) < 2 * dif && dx > 3) {
+        o1 = cx + (int)randn(g, (uint32_t)(dx - 2)) + 1;
+        saw(g, o1, cy);
+    }
+    if ((int)randn(g, 10) < dif && dx > 3 && hard) {
+        o2 = cx + (int)randn(g, (uint32_t)(dx - 2)) + 1;
+        enemy(g, o2, cy);
+    }
+    for (int k = 0; k < 2; k++) {
+        int c = cx + (int)randn(g, (uint32_t)(dx - 2)) + 1;
+        if (randn(g, 2) == 1 && c != o1 && c != o2) {
+            int h = (int)randn(g, 3) + 1;
+            for (int j = 0; j < h; j++) crate(g, c, cy + j);
+        }
+    }
+}
+
+/* One section from (*cx, *cy): its rise and width, a pit or flat ground, and
+ * the enemy barriers at both ends; moves (*cx, *cy) to its end. */
+static void section(gen *g, int dif, int danger, int hard, int *pcx, int *pcy) {
+    int cx = *pcx, cy = *pcy;
+    int dy = (int)randn(g, 4) + 1 + dif / 3;
+    if (dy > 5) dy = 5;
+    if (cy >= 20) {
+        dy = -dy;
+    } else if (cy >= 5 && randn(g, 2) == 1) {
+        dy = -dy;
+    }
+    int dx = (int)randn(g, (uint32_t)(2 * dif)) + 3 + dif / 3;
+    cy += dy;
+    if (cy < 1) cy = 1;
+    int pit = dx > 7 && cy > 3 && (int)randn(g, 20) >= dif;
+    if (pit) pit_section(g, cx, cy, dx, danger);
+    else flat_section(g, cx, cy, dx, dif, hard);
+    if (!is_wall(cell(g->L, cx - 1, cy))) set_cell(g, cx - 1, cy, GAME_ENEMY_BARRIER);
+    cx += dx;
+    set_cell(g, cx, cy, GAME_ENEMY_BARRIER);
+    *pcx = cx;
+    *pcy = cy;
+}
+
+/* The coin at (cx, cy), ground under it and solid wall to the right edge. */
+static void place_goal(gen *g, int cx, int cy) {
+    game_level *L = g->L;
+    set_cell(g, cx, cy, GAME_GOAL);
+    ground(g, cx, 0, 1, cy);
+    fill(g, cx + 1, 0, 64 - cx - 1, 64, GAME_WALL_MID);
+    L->goal_x = cx;
+    L->goal_y = cy;
+}
+
+/* The layout (docs/SPEC.md 3): walls, difficulty, sections left to right, the goal. */
+static void generate_layout(gen *g) {
+    int hard = g->L->mode == GAME_HARD;
+    border(g);
     int dif = (int)randn(g, 3) + 1;
     int num_sections = (int)randn(g, (uint32_t)dif) + dif;
     int danger = (int)randn(g, 3);
     int cx = 5, cy = 1;
     for (int s = 0; s < num_sections; s++) {
         if (cx + 15 >= GAME_W) break;
-        int dy = (int)randn(g, 4) + 1 + dif / 3;
-        if (dy > 5) dy = 5;
-        if (cy >= 20) {
-            dy = -dy;
-        } else if (cy >= 5 && randn(g, 2) == 1) {
-            dy = -dy;
-        }
-        int dx = (int)randn(g, (uint32_t)(2 * dif)) + 3 + dif / 3;
-        cy += dy;
-        if (cy < 1) cy = 1;
-        int pit = dx > 7 && cy > 3 && (int)randn(g, 20) >= dif;
-        if (pit) {
-            int x1 = (int)randn(g, 3) + 1;
-            int x2 = (int)randn(g, 3) + 1;
-            int pw = dx - x1 - x2;
-            if (pw > 7) {
-                pw = 7;
-                x2 = dx - x1 - 7;
-            }
-            ground(g, cx, 0, x1, cy);
-            ground(g, cx + dx - x2, 0, x2, cy);
-            int lh = (int)randn(g, (uint32_t)(cy - 3)) + 1;
-            if (danger == 0) {
-                block(g, cx + x1, 1, pw, lh, GAME_LAVA_MID, GAME_LAVA_TOP);
-            } else if (danger == 1) {
-                for (int e = 0; e < pw; e++) saw(g, cx + x1 + e, 1);
-            } else {
-                for (int e = 0; e < pw; e++) enemy(g, cx + x1 + e, 1);
-            }
-            if (pw > 4) {
-                int a, w1;
-                if (pw == 5) {
-                    a = 1 + (int)randn(g, 2);
-                    w1 = 1 + (int)randn(g, 2);
-                } else if (pw == 6) {
-                    a = 2 + (int)randn(g, 2);
-                    w1 = 1 + (int)randn(g, 2);
-                } else {
-                    a = 2 + (int)randn(g, 2);
-                    int b = 2 + (int)randn(g, 2);
-                    w1 = pw - a - b;
-                }
-                ground(g, cx + x1 + a, cy - 1, w1, 1);
-            }
-        } else {
-            ground(g, cx, 0, dx, cy);
-            int o1 = -1, o2 = -1;
-            if ((int)randn(g, 10) < 2 * dif && dx > 3) {
-                o1 = cx + (int)randn(g, (uint32_t)(dx - 2)) + 1;
-                saw(g, o1, cy);
-            }
-            if ((int)randn(g, 10) < dif && dx > 3 && hard) {
-                o2 = cx + (int)randn(g, (uint32_t)(dx - 2)) + 1;
-                enemy(g, o2, cy);
-            }
-            for (int k = 0; k < 2; k++) {
-                int c = cx + (int)randn(g, (uint32_t)(dx - 2)) + 1;
-                if (randn(g, 2) == 1 && c != o1 && c != o2) {
-                    int h = (int)randn(g, 3) + 1;
-                    for (int j = 0; j < h; j++) crate(g, c, cy + j);
-                }
-            }
-        }
-        if (!is_wall(cell(L, cx - 1, cy))) set_cell(g, cx - 1, cy, GAME_ENEMY_BARRIER);
-        cx += dx;
-        set_cell(g, cx, cy, GAME_ENEMY_BARRIER);
+        section(g, dif, danger, hard, &cx, &cy);
     }
-    set_cell(g, cx, cy, GAME_GOAL);
-    ground(g, cx, 0, 1, cy);
-    fill(g, cx + 1, 0, 64 - cx - 1, 64, GAME_WALL_MID);
-    L->goal_x = cx;
-    L->goal_y = cy;
+    place_goal(g, cx, cy);
 }
 
 void game_reset(const game_level *L, game_state *s) {

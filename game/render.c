@@ -165,88 +165,117 @@ static void paint_row(const cell_ctx *x, uint8_t *row, int py, const paint *p, i
     }
 }
 
-/* Background and grid cells (docs/SPEC.md 5.2 steps 1, 2 and 4). Returns the
- * number of coin cells in view, stored in coins[] (drawn after). */
-static int draw_cells(const game_canvas *c, const game_level *L, int *coins) {
+/* the cells in view, i0..i1 by j0..j1, as what each paints */
+typedef struct {
+    int i0, i1, j0, j1;
+    uint8_t kind[MAXC][MAXC];
+} cell_view;
+
+/* the texture offsets of a frame: wall theme, world anchors, background shift */
+static cell_ctx cell_context(const game_canvas *c, const game_level *L) {
     int easy = L->mode == GAME_EASY;
     cell_ctx x = {.A = game_art(), .bg = game_art_bg(easy ? 0 : L->bg_index), .wall = easy ? 0 : L->wall_theme, .cy = c->cy};
     x.wall = (int)((unsigned)x.wall % ART_NWALL);
     x.ox = (int)floorf(c->cx * SCALE - 31.5f);
     x.oy = (int)floorf(c->cy * SCALE + 31.5f);
     x.bgx = (int)floorf(64.0f * L->bg_pct_x * (BG_ASPECT - 1.0f) * SCALE);
+    return x;
+}
 
+/* Fills v with the cells in view; returns the number of coin cells, stored in coins[]. */
+static int view_cells(const game_canvas *c, const game_level *L, cell_view *v, int *coins) {
     /* procgen draws cells int(c - 7.5) .. int(c + 7.5); floor gives the same
      * visible cells and stays right for any camera position */
-    int i0 = (int)floorf(c->cx - 7.5f), i1 = (int)floorf(c->cx + 7.5f);
-    int j0 = (int)floorf(c->cy - 7.5f), j1 = (int)floorf(c->cy + 7.5f);
-    uint8_t kind[MAXC][MAXC];
+    v->i0 = (int)floorf(c->cx - 7.5f), v->i1 = (int)floorf(c->cx + 7.5f);
+    v->j0 = (int)floorf(c->cy - 7.5f), v->j1 = (int)floorf(c->cy + 7.5f);
     int ncoin = 0;
-    for (int j = j0; j <= j1; j++)
-        for (int i = i0; i <= i1; i++) {
+    for (int j = v->j0; j <= v->j1; j++)
+        for (int i = v->i0; i <= v->i1; i++) {
             int t = game_cell(L, i, j);
-            kind[j - j0][i - i0] = (uint8_t)kind_of(t);
+            v->kind[j - v->j0][i - v->i0] = (uint8_t)kind_of(t);
             if (t == GAME_GOAL && ncoin < 4) coins[ncoin++] = j * GAME_W + i;
         }
+    return ncoin;
+}
+
+/* What a single cell column of row-run R shows (a texture, or the
+ * background; | 0x10 when it comes from the second row), or -1 when a lava
+ * surface needs the general stack. */
+static void row_effective(const cell_view *v, const run *R, int8_t *eff) {
+    const uint8_t *ka = v->kind[R->c - v->j0], *kb = R->n == 2 ? v->kind[R->c + 1 - v->j0] : NULL;
+    for (int i = 0; i <= v->i1 - v->i0; i++) {
+        int k = ka[i];
+        if (kb && (opaque(kb[i]) || kb[i] == K_LTOP)) k = opaque(kb[i]) ? kb[i] | 0x10 : K_LTOP;
+        eff[i] = (int8_t)(k == K_LTOP ? -1 : (k == K_NONE ? K_BG : k));
+    }
+}
+
+/* The general stack of column run C in row-run R, at p, in procgen's draw
+ * order: the last opaque candidate hides everything before it; a lava
+ * surface only partly, so what is under it is painted first. Returns its length. */
+static int stack_paints(const cell_view *v, const run *R, const run *C, paint *p) {
+    p[0] = (paint){(int16_t)C->a, (int16_t)C->b, K_BG, 0};
+    int nl = 1;
+    for (int i = C->c; i < C->c + C->n; i++)
+        for (int j = R->c; j < R->c + R->n; j++) {
+            int k = v->kind[j - v->j0][i - v->i0];
+            if (opaque(k)) {
+                p[0] = (paint){(int16_t)C->a, (int16_t)C->b, (uint8_t)k, j};
+                nl = 1;
+            } else if (k == K_LTOP) {
+                p[nl++] = (paint){(int16_t)C->a, (int16_t)C->b, (uint8_t)k, j};
+            }
+        }
+    return nl;
+}
+
+/* The paint list of row-run R across the column runs; returns its length. */
+static int row_paints(const cell_view *v, const run *R, const run *cols, int ncol, paint *p) {
+    int8_t eff[MAXC];
+    row_effective(v, R, eff);
+    int np = 0, prev_single = 0;
+    for (int q = 0; q < ncol; q++) {
+        const run *C = &cols[q];
+        int e0 = eff[C->c - v->i0], e = e0;
+        if (C->n == 2) {
+            int e1 = eff[C->c + 1 - v->i0];
+            e = (e0 < 0 || e1 < 0) ? -1 : ((e1 & 15) != K_BG ? e1 : e0);
+        }
+        if (e >= 0) { /* a single texture: merge with the previous span if it continues it */
+            int k = e & 15, j = R->c + (e >> 4);
+            paint one = (paint){(int16_t)C->a, (int16_t)C->b, (uint8_t)k, j};
+            if (prev_single && p[np - 1].kind == k && p[np - 1].b == C->a && (k != K_TOP || p[np - 1].j == j)) {
+                p[np - 1].b = (int16_t)C->b;
+            } else {
+                p[np++] = one;
+            }
+            prev_single = 1;
+            continue;
+        }
+        np += stack_paints(v, R, C, p + np);
+        prev_single = 0;
+    }
+    return np;
+}
+
+/* Background and grid cells (docs/SPEC.md 5.2 steps 1, 2 and 4). Returns the
+ * number of coin cells in view, stored in coins[] (drawn after). */
+static int draw_cells(const game_canvas *c, const game_level *L, int *coins) {
+    cell_ctx x = cell_context(c, L);
+    cell_view v;
+    int ncoin = view_cells(c, L, &v, coins);
 
     bound bx[MAXC], by[MAXC];
     run cols[2 * MAXC], rows[2 * MAXC];
-    make_bounds(c, i0, i1, 0, bx);
-    make_bounds(c, j0, j1, 1, by);
-    int ncol = make_runs(bx, i0, i1, CB_FRAME_W, 0, cols);
-    int nrow = make_runs(by, j0, j1, CB_FRAME_H, 1, rows);
+    make_bounds(c, v.i0, v.i1, 0, bx);
+    make_bounds(c, v.j0, v.j1, 1, by);
+    int ncol = make_runs(bx, v.i0, v.i1, CB_FRAME_W, 0, cols);
+    int nrow = make_runs(by, v.j0, v.j1, CB_FRAME_H, 1, rows);
 
     paint p[5 * 2 * MAXC];
     for (int r = 0; r < nrow; r++) {
         const run *R = &rows[r];
-        /* first the candidate rows, per cell column: what a single column
-         * shows (a texture or the background), or -1 when a lava surface
-         * needs the general stack below */
-        int8_t eff[MAXC];
-        const uint8_t *ka = kind[R->c - j0], *kb = R->n == 2 ? kind[R->c + 1 - j0] : NULL;
-        for (int i = 0; i <= i1 - i0; i++) {
-            int k = ka[i];
-            if (kb && (opaque(kb[i]) || kb[i] == K_LTOP)) k = opaque(kb[i]) ? kb[i] | 0x10 : K_LTOP;
-            eff[i] = (int8_t)(k == K_LTOP ? -1 : (k == K_NONE ? K_BG : k));
-        }
-        int np = 0, prev_single = 0;
-        for (int q = 0; q < ncol; q++) {
-            const run *C = &cols[q];
-            int e0 = eff[C->c - i0], e = e0;
-            if (C->n == 2) {
-                int e1 = eff[C->c + 1 - i0];
-                e = (e0 < 0 || e1 < 0) ? -1 : ((e1 & 15) != K_BG ? e1 : e0);
-            }
-            paint one;
-            if (e >= 0) { /* a single texture: merge with the previous span if it continues it */
-                int k = e & 15, j = R->c + (e >> 4);
-                one = (paint){(int16_t)C->a, (int16_t)C->b, (uint8_t)k, j};
-                if (prev_single && p[np - 1].kind == k && p[np - 1].b == C->a && (k != K_TOP || p[np - 1].j == j)) {
-                    p[np - 1].b = (int16_t)C->b;
-                } else {
-                    p[np++] = one;
-                }
-                prev_single = 1;
-                continue;
-            }
-            /* the general stack, in procgen's draw order: the last opaque
-             * candidate hides everything before it; a lava surface only
-             * partly, so what is under it is painted first */
-            int nl = 0;
-            p[np] = (paint){(int16_t)C->a, (int16_t)C->b, K_BG, 0};
-            nl = 1;
-            for (int i = C->c; i < C->c + C->n; i++)
-                for (int j = R->c; j < R->c + R->n; j++) {
-                    int k = kind[j - j0][i - i0];
-                    if (opaque(k)) {
-                        p[np] = (paint){(int16_t)C->a, (int16_t)C->b, (uint8_t)k, j};
-                        nl = 1;
-                    } else if (k == K_LTOP) {
-                        p[np + nl++] = (paint){(int16_t)C->a, (int16_t)C->b, (uint8_t)k, j};
-                    }
-                }
-            np += nl;
-            prev_single = 0;
-        }
+        int np = row_paints(&v, R, cols, ncol, p);
         for (int py = R->a; py < R->b; py++) paint_row(&x, c->img + (size_t)py * CB_FRAME_W * 3, py, p, np);
     }
     return ncoin;

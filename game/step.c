@@ -127,31 +127,18 @@ static int out_of_bounds(float x, float y, float rx, float ry) {
     return x + rx < 0 || y + ry < 0 || x - rx > 64 || y - ry > 64;
 }
 
-void game_step(const game_level *L, game_state *s, int action, game_step_out *out) {
-    assert(action >= 0 && action < CB_NUM_ACTIONS);
-    int t0 = s->time;
-    s->time += 1;
-    int done = 0, complete = 0, death = 0;
-    float reward = 0;
-    int parity = t0 < GAME_TIMEOUT ? (L->step_parity[t0 >> 3] >> (t0 & 7)) & 1 : 0;
-
-    int m = action <= 8 ? action : 4;
-    int ax = m / 3 - 1, ay = m % 3 - 1;
-
-    /* support test, from the state the previous step left */
-    game_body *a = &s->agent;
+/* SPEC 4.3: the support test, from the state the previous step left. */
+static int agent_support(const game_level *L, const game_state *s) {
+    const game_body *a = &s->agent;
     float pL = (float)((double)a->x - ((double)GAME_ARX - 0.01));
     float pR = (float)((double)a->x + ((double)GAME_ARX - 0.01));
     float pY = (float)((double)a->y - ((double)GAME_ARY + 0.01));
-    int support = (s->is_on_crate || game_is_wall(game_cell_at(L, pL, pY)) || game_is_wall(game_cell_at(L, pR, pY))) &&
-                  a->vy == 0;
-    s->is_on_crate = 0;
-    if (ay == 1 && !support) ay = 0;
-    s->ax = (int8_t)ax;
-    s->ay = (int8_t)ay;
-    s->has_support = (uint8_t)support;
+    return (s->is_on_crate || game_is_wall(game_cell_at(L, pL, pY)) || game_is_wall(game_cell_at(L, pR, pY))) &&
+           a->vy == 0;
+}
 
-    /* velocity */
+/* SPEC 4.4: the agent's velocity from its input and support. */
+static void agent_velocity(game_body *a, int support, int ax, int ay) {
     float k = support ? GAME_MIX : GAME_MIX * GAME_AIR;
     float cmix = (k * GAME_MAX_SPEED) * (float)ax;
     a->vx = fmaf(1 - k, a->vx, cmix);
@@ -164,44 +151,58 @@ void game_step(const game_level *L, game_state *s, int action, game_step_out *ou
         if (a->vy > GAME_MAX_JUMP) a->vy = GAME_MAX_JUMP;
         if (a->vy < -GAME_MAX_JUMP) a->vy = -GAME_MAX_JUMP;
     }
+}
 
-    /* movement: enemies in reverse list order, then the agent (element 0) */
+/* SPEC 4.6: movement: enemies in reverse list order, then the agent (element 0). */
+static void move_all(const game_level *L, game_state *s, int ay, int parity) {
     step_ctx c = {.L = L, .s = s, .ay = (float)ay};
     for (int e = L->nenemies - 1; e >= 0; e--) {
         mover me = {.b = &s->enemy[e], .rx = 0.5f, .ry = 0.5f, .agent = 0};
         move(&c, &me, parity);
     }
-    mover ma = {.b = a, .rx = GAME_ARX, .ry = GAME_ARY, .agent = 1};
+    mover ma = {.b = &s->agent, .rx = GAME_ARX, .ry = GAME_ARY, .agent = 1};
     move(&c, &ma, parity);
+}
 
-    /* contacts: saws and enemies kill on overlap; lava kills; the coin pays */
+/* SPEC 4.9: saws and enemies kill on overlap. */
+static int touches_killer(const game_level *L, const game_state *s) {
+    const game_body *a = &s->agent;
+    int death = 0;
     for (int i = 0; i < L->nstatics; i++) {
         const game_static *M = &L->statics[i];
         if (M->type == GAME_ENT_SAW && overlap_agent(a, M->x, M->y, 0.5f, 0.5f)) death = 1;
     }
     for (int e = 0; e < L->nenemies; e++)
         if (overlap_agent(a, s->enemy[e].x, s->enemy[e].y, 0.5f, 0.5f)) death = 1;
-    {
-        float hx = GAME_ARX + GAME_EPS, hy = GAME_ARY + GAME_EPS;
-        int x0 = (int)(a->x - hx), x1 = (int)(a->x + hx);
-        int y0 = (int)(a->y - hy), y1 = (int)(a->y + hy);
-        for (int i = x0; i <= x1; i++)
-            for (int j = y0; j <= y1; j++) {
-                int t = game_cell(L, i, j);
-                if (t == GAME_GOAL) {
-                    reward += 10;
-                    complete = 1;
-                } else if (game_is_lava(t)) {
-                    death = 1;
-                }
-            }
-    }
-    if (out_of_bounds(a->x, a->y, GAME_ARX, GAME_ARY)) death = 1;
-    done = death || complete;
+    return death;
+}
 
+/* SPEC 4.9: the cells the agent touches: lava kills (returns 1), each coin
+ * cell adds 10 to *reward and sets *complete. */
+static int touch_cells(const game_level *L, const game_body *a, float *reward, int *complete) {
+    int death = 0;
+    float hx = GAME_ARX + GAME_EPS, hy = GAME_ARY + GAME_EPS;
+    int x0 = (int)(a->x - hx), x1 = (int)(a->x + hx);
+    int y0 = (int)(a->y - hy), y1 = (int)(a->y + hy);
+    for (int i = x0; i <= x1; i++)
+        for (int j = y0; j <= y1; j++) {
+            int t = game_cell(L, i, j);
+            if (t == GAME_GOAL) {
+                *reward += 10;
+                *complete = 1;
+            } else if (game_is_lava(t)) {
+                death = 1;
+            }
+        }
+    return death;
+}
+
+/* SPEC 4.10 and 4.11: mirror, last y, timeout and the step's outcome. */
+static void end_step(game_state *s, int ax, int death, int complete, float reward, game_step_out *out) {
+    int done = death || complete;
     if (ax > 0) s->mirror = 0;
     if (ax < 0) s->mirror = 1;
-    s->last_agent_y = a->y;
+    s->last_agent_y = s->agent.y;
     int timeout = s->time >= GAME_TIMEOUT;
     if (timeout) done = 1;
 
@@ -214,6 +215,34 @@ void game_step(const game_level *L, game_state *s, int action, game_step_out *ou
         out->complete = complete;
         out->outcome = outcome;
     }
+}
+
+void game_step(const game_level *L, game_state *s, int action, game_step_out *out) {
+    assert(action >= 0 && action < CB_NUM_ACTIONS);
+    int t0 = s->time;
+    s->time += 1;
+    int complete = 0, death = 0;
+    float reward = 0;
+    int parity = t0 < GAME_TIMEOUT ? (L->step_parity[t0 >> 3] >> (t0 & 7)) & 1 : 0;
+
+    int m = action <= 8 ? action : 4;
+    int ax = m / 3 - 1, ay = m % 3 - 1;
+
+    int support = agent_support(L, s);
+    s->is_on_crate = 0;
+    if (ay == 1 && !support) ay = 0;
+    s->ax = (int8_t)ax;
+    s->ay = (int8_t)ay;
+    s->has_support = (uint8_t)support;
+
+    agent_velocity(&s->agent, support, ax, ay);
+    move_all(L, s, ay, parity);
+
+    /* contacts: saws and enemies kill on overlap; lava kills; the coin pays */
+    if (touches_killer(L, s)) death = 1;
+    if (touch_cells(L, &s->agent, &reward, &complete)) death = 1;
+    if (out_of_bounds(s->agent.x, s->agent.y, GAME_ARX, GAME_ARY)) death = 1;
+    end_step(s, ax, death, complete, reward, out);
 }
 
 uint64_t game_state_hash(const game_level *L, const game_state *s) {
