@@ -210,6 +210,17 @@ static void name_cell(FILE *f, const run_data *r) {
     fprintf(f, "</td>");
 }
 
+/* a row's first cells: the run's name, its method and tau (the tau cell
+ * left open) */
+static void lead_cells(FILE *f, const run_data *r) {
+    fprintf(f, "<tr>");
+    name_cell(f, r);
+    fprintf(f, "<td class=\"l\">");
+    eval_html_escape(f, r->method ? r->method : "-");
+    fprintf(f, "</td><td>");
+    if (r->has_config) fprintf(f, "%g", r->config.tau);
+}
+
 /* The memorization probe: runs trained with the labels of some training
  * levels replaced by random actions; accuracy of the final weights on those
  * levels against the random labels, on the other training levels and on the
@@ -226,12 +237,7 @@ static void probe_table(FILE *f, const run_data *rd, int nruns) {
     for (int i = 0; i < nruns; i++) {
         const run_data *r = &rd[i];
         if (!(r->has_probe[0] || r->has_probe[1] || r->has_probe[2])) continue;
-        fprintf(f, "<tr>");
-        name_cell(f, r);
-        fprintf(f, "<td class=\"l\">");
-        eval_html_escape(f, r->method ? r->method : "-");
-        fprintf(f, "</td><td>");
-        if (r->has_config) fprintf(f, "%g", r->config.tau);
+        lead_cells(f, r);
         fprintf(f, "</td>");
         for (int k = 0; k < 3; k++) cell_pct(f, r->has_probe[k], r->probe[k].test.acc);
         fprintf(f, "</tr>\n");
@@ -610,12 +616,7 @@ static void page_head(FILE *f, int nruns) {
 /* one run's row of the runs table: its config, accuracies, gap and rollout */
 static void runs_row(FILE *f, const run_data *r) {
     const char *net = r->has_config ? model_net_name(r->config.net.kind) : "-";
-    fprintf(f, "<tr>");
-    name_cell(f, r);
-    fprintf(f, "<td class=\"l\">");
-    eval_html_escape(f, r->method ? r->method : "-");
-    fprintf(f, "</td><td>");
-    if (r->has_config) fprintf(f, "%g", r->config.tau);
+    lead_cells(f, r);
     fprintf(f, "</td><td class=\"l\">");
     eval_html_escape(f, net);
     fprintf(f, "</td>");

@@ -187,17 +187,23 @@ static void small_net(model_net_desc *cfg, const char *net) {
  * threads: the forward's convolutions shared out by tiles, the backward's
  * data and parameter gradients on two workers (model/net.c forward_single,
  * backward_split); logits into z, the gradient into g */
-static void single_chunk_step(const char *net, int threads, int B, const uint8_t *frames, const uint8_t *labels,
-                              float *z, float *g) {
-    model m;
+/* net (small_net's) with seed 11's parameters on `threads` threads */
+static void init_net(model *m, const char *net, int threads) {
     model_net_desc cfg;
     cb_err e = {0};
     small_net(&cfg, net);
-    assert_int_equal(model_init(&m, &cfg, &e), 0);
+    assert_int_equal(model_init(m, &cfg, &e), 0);
     cb_rng r;
     cb_rng_seed(&r, 11);
-    model_init_params(&m, &r);
-    model_set_threads(&m, threads);
+    model_init_params(m, &r);
+    model_set_threads(m, threads);
+}
+
+static void single_chunk_step(const char *net, int threads, int B, const uint8_t *frames, const uint8_t *labels,
+                              float *z, float *g) {
+    model m;
+    cb_err e = {0};
+    init_net(&m, net, threads);
     assert_int_equal(model_set_batch_levels(&m, 1, B, &e), 0);
     assert_int_equal(m.chunk, B); /* one chunk: the paths under test */
     for (int rep = 0; rep < 3; rep++) { /* the same bits every time, with the helpers' timing changing */
@@ -227,14 +233,8 @@ static void single_chunk_step(const char *net, int threads, int B, const uint8_t
  * paths, which a rank of an MPI run with more levels takes */
 static void joint_pass_level0(const char *net, int B, const uint8_t *frames, const uint8_t *labels, float *z, float *g) {
     model m;
-    model_net_desc cfg;
     cb_err e = {0};
-    small_net(&cfg, net);
-    assert_int_equal(model_init(&m, &cfg, &e), 0);
-    cb_rng r;
-    cb_rng_seed(&r, 11);
-    model_init_params(&m, &r);
-    model_set_threads(&m, 2);
+    init_net(&m, net, 2);
     assert_int_equal(model_set_batch_levels(&m, 2, B, &e), 0);
     uint8_t *f2 = malloc((size_t)2 * B * CB_FRAME_BYTES), l2[32];
     float *z2 = malloc(sizeof(float) * 2 * B * CB_NUM_ACTIONS), *g2 = malloc(sizeof(float) * 2 * m.nparams);
