@@ -483,6 +483,31 @@ static void test_driver_reads_epochs(void **state) {
     assert_string_equal(out, "[] True\n[0.5, nan] False\n[0.5, nan]\n[]\n2\n");
 }
 
+/* the epoch a trial's best.ckpt holds, which --retrain stops after: the
+ * first best of the study's figures when train's last --best-by judges the
+ * objective's figure (acc by default), else unknown (None: the whole run) */
+static void test_retrain_best_epoch(void **state) {
+    (void)state;
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "cd tools && /usr/bin/python3 -B -c 'import tune\n"
+             "L = [0.5, 0.4, 0.45, 0.4, 0.6]; A = [0.5, 0.7, 0.6, 0.7]\n"
+             "print(tune.best_epoch([\"train\", \"--best-by\", \"loss\"], L, \"val_loss\"),\n"
+             "      tune.best_epoch([\"--best-by=loss\"], L, \"val_loss\"),\n"
+             "      tune.best_epoch([], A, \"val_acc\"),\n"
+             "      tune.best_epoch([\"--best-by\", \"loss\", \"--best-by\", \"acc\"], A, \"val_acc\"),\n"
+             "      tune.best_epoch([], L, \"val_loss\"),\n"
+             "      tune.best_epoch([\"--best-by\", \"loss\"], A, \"val_acc\"),\n"
+             "      tune.best_epoch([\"--best-by\", \"loss\"], [0.5, float(\"nan\")], \"val_loss\"),\n"
+             "      tune.best_epoch([\"--best-by\", \"loss\"], [], \"val_loss\"))' 2>&1");
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t got = fread(out, 1, sizeof out - 1, p);
+    out[got] = 0;
+    assert_int_equal(pclose(p), 0);
+    assert_string_equal(out, "2 2 2 2 None None None None\n");
+}
+
 /* ---- studies ---------------------------------------------------------------- */
 
 static int read_trials(run_tune_result *r, const char *dir) {
@@ -620,6 +645,19 @@ static void retrain_case(const char *d, int k) {
     assert_int_equal(rc, 0);
     assert_non_null(strstr(err, "trained again"));
     assert_non_null(strstr(out, "\"exact\": true"));
+    /* it ran the epochs its log line says (up to its best), not more */
+    const char *at = strstr(err, "training it again (");
+    assert_non_null(at);
+    int stop = atoi(at + strlen("training it again ("));
+    assert_true(stop >= 1);
+    char mj[8300];
+    snprintf(mj, sizeof mj, "%s/metrics.jsonl", p);
+    uint8_t *mb;
+    size_t mn, lines = 0;
+    assert_int_equal(cb_read_file(mj, &mb, &mn, NULL), 0);
+    for (size_t i = 0; i < mn; i++) lines += mb[i] == '\n';
+    free(mb);
+    assert_int_equal((int)lines, stop);
     assert_int_equal(cb_read_file(ck, &got, &ng, NULL), 0);
     assert_int_equal(ng, nw);
     assert_memory_equal(got, want, nw);
@@ -994,6 +1032,7 @@ int main(void) {
         cmocka_unit_test(test_driver_one_line_errors),
         cmocka_unit_test(test_driver_stops_before_start),
         cmocka_unit_test(test_driver_reads_epochs),
+        cmocka_unit_test(test_retrain_best_epoch),
         cmocka_unit_test(test_study_end_to_end),
         cmocka_unit_test(test_same_seed_same_first_trial),
         cmocka_unit_test(test_report_charts),

@@ -564,9 +564,9 @@ def move_aside(run):
 def retrain(spec, study, number, tolerance=0.0):
     """Train finished trial `number` of the study again into its folder (for
     its best.ckpt, which only the machine that ran the study kept): the same
-    command, stopped after the epochs it ran (--max-steps, found from the
-    first step's config.json, then --resume), and refused unless its
-    per-epoch figures are those the study recorded: exactly, or each within
+    command, stopped after its best epoch (best_epoch; --max-steps, found
+    from the first step's config.json, then --resume), and refused unless
+    its per-epoch figures are those the study recorded: exactly, or each within
     `tolerance` of it relative to its size (a trial the study ran on another
     kind of CPU, whose OpenBLAS kernels round differently, cannot come back
     bit for bit). Prints one JSON line on stdout: the trial, whether it came
@@ -592,13 +592,18 @@ def retrain(spec, study, number, tolerance=0.0):
     if os.path.exists(run):
         move_aside(run)
     argv = trial_argv(spec, opts, run)
-    log("trial %d: training it again (%d of %d epochs): %s" % (
-        number, epochs_run, spec["epochs"], " ".join("%s=%s" % (k, fmt(v)) for k, v in opts.items())))
+    want = [v for _, v in sorted(t.intermediate_values.items())]
+    best = best_epoch(argv, want, spec["objective"])
+    stop = best or epochs_run
+    log("trial %d: training it again (%d of %d epochs%s): %s" % (
+        number, stop, spec["epochs"],
+        ", its best by %s of the %d it ran" % (spec["objective"], epochs_run) if best and best < epochs_run else "",
+        " ".join("%s=%s" % (k, fmt(v)) for k, v in opts.items())))
     with open(run + ".log", "ab") as logf:
         def train(extra):
             return subprocess.run(argv[:-2] + extra + argv[-2:], stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
                                   preexec_fn=set_pdeathsig).returncode
-        if epochs_run < spec["epochs"]:
+        if stop < spec["epochs"]:
             rc = train(["--max-steps", "1"])
             if rc == 0:
                 try:
@@ -607,7 +612,7 @@ def retrain(spec, study, number, tolerance=0.0):
                 except (OSError, ValueError, KeyError, TypeError) as err:
                     sys.stderr.write("%s/config.json: no steps_per_epoch (%s)\n" % (run, one_line(err)))
                     return 1
-                rc = subprocess.run([spec["coinbc"], "train", "--resume", "--max-steps", str(per_epoch * epochs_run),
+                rc = subprocess.run([spec["coinbc"], "train", "--resume", "--max-steps", str(per_epoch * stop),
                                      "--threads", str(spec["threads"]), "-o", run], stdin=subprocess.DEVNULL,
                                     stdout=logf, stderr=logf, preexec_fn=set_pdeathsig).returncode
         else:
@@ -616,7 +621,7 @@ def retrain(spec, study, number, tolerance=0.0):
         sys.stderr.write("trial %d: coinbc train failed again (status %d; its log: %s.log)\n" % (number, rc, run))
         return 1
     got = [a for a in read_epochs(spec["coinbc"], run, {}, spec["objective"]) if not math.isnan(a)]
-    want = [v for _, v in sorted(t.intermediate_values.items())]
+    want = want[:stop]
     rel = max((abs(g - w) / abs(w) if w else abs(g - w) for g, w in zip(got, want)), default=0.0)
     if got != want and len(got) == len(want) and rel <= tolerance:
         log("trial %d: trained again in %s, its %d epochs' %s within %.3g of the study's (at most %.3g apart, "
@@ -633,6 +638,25 @@ def retrain(spec, study, number, tolerance=0.0):
     log("trial %d: trained again in %s, the %d epochs' %s as recorded" % (number, run, len(got), spec["objective"]))
     print(json.dumps({"trial": number, "exact": True, "max_rel_diff": 0.0, "tolerance": tolerance}))
     return 0
+
+
+def best_epoch(argv, values, objective):
+    """The epoch (1-based) whose checkpoint a trial's best.ckpt holds, from
+    the study's per-epoch figures, when train's --best-by (the last one in
+    argv; acc when none) judges the objective's figure: train keeps the
+    earlier epoch of a tie, so the first best. None when it judges another
+    figure or a figure is not a number: then only the whole run is known to
+    give the same best.ckpt."""
+    by = "acc"
+    for i, a in enumerate(argv):
+        if a == "--best-by" and i + 1 < len(argv):
+            by = argv[i + 1]
+        elif a.startswith("--best-by="):
+            by = a.split("=", 1)[1]
+    if {"acc": "val_acc", "loss": "val_loss"}.get(by) != objective or not values or any(math.isnan(v) for v in values):
+        return None
+    top = min(values) if OBJECTIVES[objective] == "minimize" else max(values)
+    return values.index(top) + 1
 
 
 def set_pdeathsig():
