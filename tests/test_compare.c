@@ -114,26 +114,47 @@ static void test_quick_end_to_end(void **st) {
     assert_string_equal(out, table_a);
 }
 
+/* steps.log of DIR/NAME/state holds a line of step `step`; no file is none */
+static int step_logged(const char *name, const char *step) {
+    char path[4200], want[128];
+    snprintf(path, sizeof path, "%s/%s/state/steps.log", dir, name);
+    snprintf(want, sizeof want, " %s ", step);
+    uint8_t *buf;
+    size_t n;
+    if (cb_read_file(path, &buf, &n, NULL)) return 0;
+    int found = strstr((char *)buf, want) != NULL;
+    free(buf);
+    return found;
+}
+
 static void test_budget_and_kill_then_resumed(void **st) {
     (void)st;
     static char out[65536], err[65536];
-    /* a piece of about a second: stopped at its budget (exit 3) part-way */
-    int rc = compare(quick, "b", "--hours 0.0003", out, sizeof out, err, sizeof err);
+    /* a budget of 3.6 ms runs out during the first step on any machine (a
+     * budget the whole spec could fit in once passed here and failed on a
+     * faster machine): the step is stopped, nothing is logged, exit 3 */
+    int rc = compare(quick, "b", "--hours 0.000001", out, sizeof out, err, sizeof err);
     assert_int_equal(rc, 3);
     assert_non_null(strstr(err, "stopped at the time budget"));
     assert_false(exists("%s/b/state/%s", dir, "table.md"));
-    /* kill -9 of the whole command during the next piece */
+    assert_false(step_logged("b", "record-train"));
+    /* kill -9 of the whole command during the next piece, as soon as its
+     * first final run is recorded: the other runs and the probe are still to do */
     char errfile[4200], cmd[8400];
     snprintf(errfile, sizeof errfile, "%s/b.err", dir);
     snprintf(cmd, sizeof cmd, "compare '%s' -o '%s/b/state' --work '%s/b/work'", quick, dir, dir);
     pid_t pid = test_spawn(errfile, "%s", cmd);
     assert_true(pid > 0);
-    usleep(1500000);
+    for (int i = 0; i < 60000 && !step_logged("b", "final-mean-1"); i++) usleep(1000);
+    assert_true(step_logged("b", "final-mean-1"));
     kill(pid, SIGKILL);
     test_wait(pid);
     usleep(200000); /* its children die with it (PR_SET_PDEATHSIG) */
+    assert_false(step_logged("b", "probe-and-1"));
+    assert_false(exists("%s/b/state/%s", dir, "table.md"));
     rc = compare(quick, "b", "", out, sizeof out, err, sizeof err);
     if (rc != 0) fail_msg("resumed compare exited %d:\n%s", rc, err);
+    assert_null(strstr(err, "final run mean, seed 1")); /* recorded before the kill: not run again */
     assert_string_equal(out, table_a);
 }
 
