@@ -89,7 +89,7 @@ static const cli_cmd_info INFO = {
     "(mean and 95% t interval over seeds, Welch's t-test against the base method with Holm's adjustment).\n"
     "Every step is a coinbc command run as a child process; each is skipped once its record is complete,\n"
     "so after a kill, a failure or the time budget the same command goes on where it stopped.",
-    "coinbc compare SPEC.json -o DIR [--work WORK] [--hours H] [--stage S,...]",
+    "coinbc compare SPEC.json -o DIR [--work WORK] [--hours H] [--stage S,...] [--jobs J] [--threads T]",
     "DIR holds compact records meant to be committed: compare.json (the spec and the datasets' content\n"
     "CRCs: a later run with another spec or other data is refused), configs/METHOD.json and .origin,\n"
     "tune/METHOD/ (the study's journal, trials.csv, best.json), top/METHOD/ (the best trials' test figures),\n"
@@ -104,7 +104,7 @@ static const cli_cmd_info INFO = {
 int cli_cmd_compare(int argc, char **argv) {
     const char *out = NULL, *work = NULL, *stage_s = "data,tune,top,final,probe,table";
     double hours = 0;
-    int threads = 0, quiet = 0;
+    int threads = 0, jobs = 0, quiet = 0;
     cli_opt opts[] = {
         {"out", CLI_STR, &out, "DIR", "the comparison's records (-o; required): compare.json, configs/, tune/, top/, "
                                      "runs/, probe/, table.md, steps.log", 0},
@@ -114,7 +114,11 @@ int cli_cmd_compare(int argc, char **argv) {
                                        "same command again to go on", 0},
         {"stage", CLI_STR, &stage_s, "S,...", "only these stages: data, tune, top (the top-N figure), final, probe, "
                                               "table (default: all, in that order)", 0},
-        {"threads", CLI_INT, &threads, "T", "--threads of every step (default: the steps' own, all cores)", 0},
+        {"jobs", CLI_INT, &jobs, "J", "final runs and probes run at once, the threads split between them (default 0: "
+                                      "2 where there are 2 threads or more, else 1); the records are the same for "
+                                      "any J", 0},
+        {"threads", CLI_INT, &threads, "T", "threads in all (default: all cores); with one job, every step's --threads",
+         0},
         {"quiet", CLI_FLAG, &quiet, NULL, "no progress lines (the steps' own messages still show)", 0},
     };
     const char *pos[1];
@@ -127,6 +131,7 @@ int cli_cmd_compare(int argc, char **argv) {
         return cli_error(CMD, "--stage '%s': expected stages among data, tune, top, final, probe, table", stage_s), 2;
     if (!(hours >= 0) || hours > 10000) return cli_error(CMD, "--hours must be >= 0"), 2;
     if (threads < 0) return cli_error(CMD, "--threads must be >= 1"), 2;
+    if (jobs < 0 || jobs > 64) return cli_error(CMD, "--jobs must be in 0..64 (0: the default choice)"), 2;
 
     char self[4096];
     ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -136,7 +141,7 @@ int cli_cmd_compare(int argc, char **argv) {
     if ((rc = check_outputs(pos[0], out, &work, defwork, sizeof defwork))) return rc;
     catch_stop_signals();
     exp_compare_opts o = {.spec = pos[0], .dir = out, .work = work, .coinbc = self, .hours = hours, .stages = stages,
-                          .threads = threads, .stop = &stop_flag, .say = quiet ? NULL : say};
+                          .threads = threads, .jobs = jobs, .stop = &stop_flag, .say = quiet ? NULL : say};
     char *table = NULL;
     cb_err e = {0};
     rc = exp_compare_run(&o, &table, &e);

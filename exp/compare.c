@@ -13,6 +13,7 @@
 #include "dataset/dataset.h"
 #include "eval/eval.h"
 #include "exp/internal.h"
+#include "train/train.h"
 
 static const char *const DATA_NAMES[4] = {"train", "val", "test", "relabeled"};
 /* train options the runner sets itself: never taken from a configuration */
@@ -90,7 +91,7 @@ static int record(exp_ctx *c, int k, cb_err *e) {
     exp_argv_add(&a, "%.17g", d->noise);
     exp_argv_add(&a, "--seed");
     exp_argv_add(&a, "%lld", (long long)d->seed);
-    if (c->o->threads > 0) exp_argv_add(&a, "--threads"), exp_argv_add(&a, "%d", c->o->threads);
+    if (c->threads > 0) exp_argv_add(&a, "--threads"), exp_argv_add(&a, "%d", c->threads);
     exp_argv_add(&a, "--quiet");
     exp_argv_add(&a, "--out");
     exp_argv_add(&a, "%s", part);
@@ -280,7 +281,7 @@ static int tune_argv(exp_ctx *c, const run_compare_method *m, exp_argv *ap, int 
         exp_argv_add(ap, "--space");
         exp_argv_add(ap, "%s", sp);
     }
-    if (c->o->threads > 0) exp_argv_add(ap, "--threads"), exp_argv_add(ap, "%d", c->o->threads);
+    if (c->threads > 0) exp_argv_add(ap, "--threads"), exp_argv_add(ap, "%d", c->threads);
     if (retrain >= 0) {
         exp_argv_add(ap, "--retrain");
         exp_argv_add(ap, "%d", retrain);
@@ -420,7 +421,7 @@ static int top_one(exp_ctx *c, const run_compare_method *m, cb_err *e) {
 
 /* RUN by `coinbc train` on DATA (k) with the method's configuration, resuming
  * a run that was cut off; RUN/train.done marks it finished */
-static int train_run(exp_ctx *c, const char *run, int k, const char *method, int64_t seed, cb_err *e) {
+static int step_train(exp_ctx *c, const char *run, int k, const char *method, int64_t seed, cb_err *e) {
     if (exists(run, "train.done")) return 0;
     pairs p;
     int rc = train_options(c, method, seed, &p, e);
@@ -435,7 +436,7 @@ static int train_run(exp_ctx *c, const char *run, int k, const char *method, int
     exp_argv_add(&a, "%s", c->data[1]);
     for (int i = 0; i < p.n; i++) exp_argv_add(&a, "--%s", p.key[i]), exp_argv_add(&a, "%s", p.val[i]);
     if (resume) exp_argv_add(&a, "--resume");
-    if (c->o->threads > 0) exp_argv_add(&a, "--threads"), exp_argv_add(&a, "%d", c->o->threads);
+    if (c->threads > 0) exp_argv_add(&a, "--threads"), exp_argv_add(&a, "%d", c->threads);
     exp_argv_add(&a, "--quiet");
     exp_argv_add(&a, "-o");
     exp_argv_add(&a, "%s", run);
@@ -483,7 +484,7 @@ static int final_one(exp_ctx *c, const char *method, int64_t seed, cb_err *e) {
     if (rc) return rc;
     exp_say(c, "final run %s, seed %lld", method, (long long)seed);
     double t0 = cb_now();
-    if ((rc = cb_mkdirs(sdir, e)) || (rc = train_run(c, run, 0, method, seed, e))) return rc;
+    if ((rc = cb_mkdirs(sdir, e)) || (rc = step_train(c, run, 0, method, seed, e))) return rc;
     if ((rc = eval_to(c, sdir, "eval.json", run, 2, NULL, NULL, e))) return rc;
     if (c->spec.rollout && !exists(sdir, "rollout.json")) {
         char out[EXP_PATH];
@@ -496,7 +497,7 @@ static int final_one(exp_ctx *c, const char *method, int64_t seed, cb_err *e) {
         exp_argv_add(&a, "%d-%d", c->spec.roll_lo, c->spec.roll_hi);
         exp_argv_add(&a, "--mode");
         exp_argv_add(&a, "%s", c->spec.hard ? "hard" : "easy");
-        if (c->o->threads > 0) exp_argv_add(&a, "--threads"), exp_argv_add(&a, "%d", c->o->threads);
+        if (c->threads > 0) exp_argv_add(&a, "--threads"), exp_argv_add(&a, "%d", c->threads);
         exp_argv_add(&a, "--json");
         exp_argv_add(&a, "--quiet");
         if ((rc = exp_run(c, &a, out, e))) return rc;
@@ -518,7 +519,7 @@ static int final_one(exp_ctx *c, const char *method, int64_t seed, cb_err *e) {
         exp_argv_add(&a, "%d", c->spec.app_donors);
         exp_argv_add(&a, "--seed");
         exp_argv_add(&a, "%lld", (long long)c->spec.app_seed);
-        if (c->o->threads > 0) exp_argv_add(&a, "--threads"), exp_argv_add(&a, "%d", c->o->threads);
+        if (c->threads > 0) exp_argv_add(&a, "--threads"), exp_argv_add(&a, "%d", c->threads);
         exp_argv_add(&a, "--json");
         if ((rc = exp_run(c, &a, out, e))) return rc;
     }
@@ -542,7 +543,7 @@ static int probe_one(exp_ctx *c, const char *method, int64_t seed, cb_err *e) {
     if (rc) return rc;
     exp_say(c, "memorization probe %s, seed %lld", method, (long long)seed);
     double t0 = cb_now();
-    if ((rc = cb_mkdirs(sdir, e)) || (rc = train_run(c, run, 3, method, seed, e))) return rc;
+    if ((rc = cb_mkdirs(sdir, e)) || (rc = step_train(c, run, 3, method, seed, e))) return rc;
     /* the final weights: memorization is what the training ends with */
     char ckpt[EXP_PATH], relab[64], truth[64];
     exp_path(ckpt, run, "latest.ckpt");
@@ -555,6 +556,53 @@ static int probe_one(exp_ctx *c, const char *method, int64_t seed, cb_err *e) {
     if ((rc = summary(run, sdir, e))) return rc;
     snprintf(name, sizeof name, "probe-%s-%lld", method, (long long)seed);
     return exp_log_step(c, name, cb_now() - t0, e);
+}
+
+/* ---- final runs and probes, J at once ----------------------------------- */
+
+typedef struct {
+    int probe;
+    const char *method;
+    int64_t seed;
+} run_item;
+
+static int run_item_one(exp_ctx *c, const void *p, cb_err *e) {
+    const run_item *it = p;
+    return it->probe ? probe_one(c, it->method, it->seed, e) : final_one(c, it->method, it->seed, e);
+}
+
+/* The final runs, then the probes, still to do: in order with one job, else
+ * in --jobs workers (jobs.c) with the threads split between them */
+static int runs_and_probes(exp_ctx *c, cb_err *e) {
+    const exp_compare_opts *o = c->o;
+    int cap = c->spec.nmethods * (c->spec.nseeds + c->spec.nprobe_seeds), n = 0;
+    run_item *items = calloc((size_t)(cap > 0 ? cap : 1), sizeof *items);
+    if (!items) return cb_fail(e, CB_ENOMEM, "compare: out of memory");
+    char name[128];
+    for (int i = 0; (o->stages & EXP_FINAL) && i < c->spec.nmethods; i++)
+        for (int s = 0; s < c->spec.nseeds; s++) {
+            snprintf(name, sizeof name, "runs/%s-%lld/done", c->spec.m[i].name, (long long)c->spec.seeds[s]);
+            if (!exists(o->dir, name)) items[n++] = (run_item){0, c->spec.m[i].name, c->spec.seeds[s]};
+        }
+    for (int i = 0; c->spec.probe && (o->stages & EXP_PROBE) && i < c->spec.nmethods; i++)
+        for (int s = 0; s < c->spec.nprobe_seeds; s++) {
+            probe_name(name, sizeof name, c->spec.m[i].name, c->spec.probe_seeds[s]);
+            strcat(name, "/done");
+            if (!exists(o->dir, name)) items[n++] = (run_item){1, c->spec.m[i].name, c->spec.probe_seeds[s]};
+        }
+    int total = o->threads > 0 ? o->threads : cb_default_threads();
+    int jobs = train_tune_jobs(o->jobs, total);
+    if (jobs > n) jobs = n;
+    if (jobs > EXP_MAX_JOBS) jobs = EXP_MAX_JOBS;
+    int threads = jobs > 1 ? (total / jobs > 0 ? total / jobs : 1) : o->threads;
+    if (jobs > 1)
+        exp_say(c, "%d final runs and probes to do, %d at once with %d thread%s each%s", n, jobs, threads,
+                threads == 1 ? "" : "s",
+                o->jobs ? "" : " (--jobs 0, the default: two at once where there are two threads or more; --jobs 1 "
+                               "for one at a time)");
+    int rc = exp_jobs_run(c, jobs, threads, run_item_one, items, sizeof *items, n, e);
+    free(items);
+    return rc;
 }
 
 /* ---- the table ---------------------------------------------------------- */
@@ -685,6 +733,7 @@ int exp_compare_run(const exp_compare_opts *o, char **table, cb_err *e) {
     exp_ctx *c = calloc(1, sizeof *c);
     if (!c) return cb_fail(e, CB_ENOMEM, "compare: out of memory");
     c->o = o;
+    c->threads = o->threads;
     c->deadline = o->hours > 0 ? cb_now() + o->hours * 3600 : 0;
     int rc = setup(c, e);
     if (!rc && (o->stages & EXP_DATA)) rc = stage_data(c, e);
@@ -692,11 +741,7 @@ int exp_compare_run(const exp_compare_opts *o, char **table, cb_err *e) {
         rc = probe_levels(c, e);
     if (!rc && (o->stages & EXP_TUNE)) rc = stage_tune(c, e);
     for (int i = 0; !rc && (o->stages & EXP_TOP) && i < c->spec.nmethods; i++) rc = top_one(c, &c->spec.m[i], e);
-    for (int i = 0; !rc && (o->stages & EXP_FINAL) && i < c->spec.nmethods; i++)
-        for (int s = 0; !rc && s < c->spec.nseeds; s++) rc = final_one(c, c->spec.m[i].name, c->spec.seeds[s], e);
-    for (int i = 0; !rc && c->spec.probe && (o->stages & EXP_PROBE) && i < c->spec.nmethods; i++)
-        for (int s = 0; !rc && s < c->spec.nprobe_seeds; s++)
-            rc = probe_one(c, c->spec.m[i].name, c->spec.probe_seeds[s], e);
+    if (!rc) rc = runs_and_probes(c, e);
     if (!rc && (o->stages & EXP_TABLE)) rc = stage_table(c, table, e);
     if (!rc) {
         int left = missing(c);

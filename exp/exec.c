@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "exp/internal.h"
 
@@ -80,7 +83,27 @@ int exp_run(const exp_ctx *c, exp_argv *a, const char *out_file, cb_err *e) {
     return rc;
 }
 
+static int log_step_locked(const exp_ctx *c, const char *step, double seconds, cb_err *e);
+
+/* steps.log is read, extended and written again: the folder's lock keeps
+ * two --jobs workers from losing each other's lines */
 int exp_log_step(const exp_ctx *c, const char *step, double seconds, cb_err *e) {
+    int fd = open(c->o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return cb_fail(e, CB_EIO, "%s: cannot open the folder: %s", c->o->dir, strerror(errno));
+    int rc;
+    while ((rc = flock(fd, LOCK_EX)) != 0 && errno == EINTR) {
+    }
+    if (rc) {
+        rc = cb_fail(e, CB_EIO, "%s: cannot lock the folder: %s", c->o->dir, strerror(errno));
+        close(fd);
+        return rc;
+    }
+    rc = log_step_locked(c, step, seconds, e);
+    close(fd); /* and the lock with it */
+    return rc;
+}
+
+static int log_step_locked(const exp_ctx *c, const char *step, double seconds, cb_err *e) {
     char path[EXP_PATH], line[256];
     exp_path(path, c->o->dir, "steps.log");
     time_t now = time(NULL);

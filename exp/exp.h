@@ -29,7 +29,9 @@ typedef struct {
     const char *coinbc; /* the program every step runs */
     double hours;       /* time budget of this piece (0: none) */
     unsigned stages;    /* EXP_* mask */
-    int threads;        /* --threads for the children (0: their default) */
+    int threads;        /* threads in all (0: every core); with one job, each step's --threads */
+    int jobs;           /* final runs and probes at once, the threads split between them (0: 2 where there
+                           are 2 or more threads, else 1; never more than EXP_MAX_JOBS) */
     const volatile int *stop;
     void (*say)(void *ctx, const char *line); /* progress lines */
     void *say_ctx;

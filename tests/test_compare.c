@@ -158,6 +158,83 @@ static void test_budget_and_kill_then_resumed(void **st) {
     assert_string_equal(out, table_a);
 }
 
+/* DIR/NAME/state/FILE with NAME's folder names replaced by a's: the same
+ * record as a's when the runs gave the same results */
+static char *record_as_a(const char *name, const char *file) {
+    char sd[4300];
+    snprintf(sd, sizeof sd, "%s/%s/state", dir, name);
+    char *t = slurp("%s/%s", sd, file);
+    char from[64];
+    snprintf(from, sizeof from, "/%s/work/", name);
+    for (char *p = strstr(t, from); p; p = strstr(p, from)) {
+        memmove(p + 8, p + strlen(from), strlen(p + strlen(from)) + 1);
+        memcpy(p, "/a/work/", 8);
+    }
+    return t;
+}
+
+/* --jobs: one at a time and three at once give a's table and records (the
+ * evaluations, rollouts and probe figures; the runs differ only in their
+ * paths and timings); a worker whose item fails stops the command with that
+ * item's message, and a SIGTERM to the runner stops its workers; both go on
+ * to the same table */
+static void test_jobs(void **st) {
+    (void)st;
+    static char out[65536], err[65536];
+    static const char *const records[] = {"runs/mean-1/eval.json", "runs/and-2/eval.json", "runs/mean-2/rollout.json",
+                                          "runs/and-1/rollout.json", "probe/mean/relabeled.json", "probe/and/true.json",
+                                          "probe/and/test.json"};
+    static const char *const names[] = {"j1", "j3"}, *const opts[] = {"--jobs 1", "--jobs 3 --threads 3"};
+    for (int k = 0; k < 2; k++) {
+        int rc = compare(quick, names[k], opts[k], out, sizeof out, err, sizeof err);
+        if (rc != 0) fail_msg("compare %s exited %d:\n%s", opts[k], rc, err);
+        assert_string_equal(out, table_a);
+        if (k == 1) assert_non_null(strstr(err, "6 final runs and probes to do, 3 at once with 1 thread each"));
+        else assert_null(strstr(err, "at once"));
+        for (size_t i = 0; i < sizeof records / sizeof *records; i++) {
+            char ad[4300];
+            snprintf(ad, sizeof ad, "%s/a/state", dir);
+            char *mine = record_as_a(names[k], records[i]), *theirs = slurp("%s/%s", ad, records[i]);
+            if (strcmp(mine, theirs)) fail_msg("%s %s differs from the one-job run's:\n%s\n%s", opts[k], records[i], mine, theirs);
+            free(mine);
+            free(theirs);
+        }
+    }
+    /* a failing item: runs/and-1 is a file, so its folder cannot be made */
+    char cmd[8600];
+    int rc = compare(quick, "f", "--stage data", out, sizeof out, err, sizeof err);
+    assert_int_equal(rc, 0);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/f/state/runs' && : > '%s/f/state/runs/and-1'", dir, dir);
+    assert_int_equal(system(cmd), 0);
+    rc = compare(quick, "f", "--jobs 2 --threads 2", out, sizeof out, err, sizeof err);
+    if (rc != 1 || !strstr(err, "runs/and-1: exists and is not a folder"))
+        fail_msg("a failing item: exit %d, wanted 1 and its message:\n%s", rc, err);
+    assert_false(exists("%s/f/state/%s", dir, "table.md"));
+    assert_false(exists("%s/f/state/%s", dir, "runs/and-1/done"));
+    snprintf(cmd, sizeof cmd, "rm '%s/f/state/runs/and-1'", dir);
+    assert_int_equal(system(cmd), 0);
+    /* SIGTERM to the runner alone, once a final run is recorded: it stops (143) */
+    char errfile[4200];
+    snprintf(errfile, sizeof errfile, "%s/g.err", dir);
+    snprintf(cmd, sizeof cmd, "compare '%s' -o '%s/g/state' --work '%s/g/work' --jobs 2 --threads 2", quick, dir, dir);
+    pid_t pid = test_spawn(errfile, "%s", cmd);
+    assert_true(pid > 0);
+    for (int i = 0; i < 60000 && !step_logged("g", "final-mean-1") && !step_logged("g", "final-mean-2"); i++)
+        usleep(1000);
+    kill(pid, SIGTERM);
+    rc = test_wait(pid);
+    assert_int_equal(rc, 143);
+    assert_false(exists("%s/g/state/%s", dir, "table.md"));
+    snprintf(cmd, sizeof cmd, "pgrep -f '[c]oinbc .*%s/g/' >/dev/null", dir);
+    assert_int_not_equal(system(cmd), 0); /* nothing left running */
+    const char *again[] = {"f", "g"};
+    for (int k = 0; k < 2; k++) {
+        rc = compare(quick, again[k], "--jobs 2 --threads 2", out, sizeof out, err, sizeof err);
+        if (rc != 0) fail_msg("%s again exited %d:\n%s", again[k], rc, err);
+        assert_string_equal(out, table_a);
+    }
+}
+
 static void test_other_spec_refused(void **st) {
     (void)st;
     static char out[65536], err[65536];
@@ -352,7 +429,7 @@ static int teardown(void **st) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quick_end_to_end),    cmocka_unit_test(test_budget_and_kill_then_resumed),
-        cmocka_unit_test(test_other_spec_refused),  cmocka_unit_test(test_broken_specs),
+        cmocka_unit_test(test_jobs),                cmocka_unit_test(test_other_spec_refused),  cmocka_unit_test(test_broken_specs),
         cmocka_unit_test(test_tuned_method_with_real_tune), cmocka_unit_test(test_user_data),
         cmocka_unit_test(test_committed_hard_table),
     };
