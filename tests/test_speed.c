@@ -22,6 +22,7 @@
 
 #include "model/kernels.h"
 #include "model/model.h"
+#include "tests/support/blas.h"
 #include "train/train.h"
 
 /* tand's sign moment (train/'s optimizer state, no longer a model array): the
@@ -142,10 +143,11 @@ static void test_backward_groups(void **st) {
     model_forward_u8(&a, frames, N, NULL);
     model_backward(&a, labels, L, B, ga);
     for (int l = 0; l < L; l++) {
-        /* one level at a time, one thread: the same bits as two levels on two threads */
+        /* one level at a time, one thread: the same bits as two levels on two
+         * threads, where the BLAS rounds alike whatever the shape (blas.h) */
         model_forward_u8(&b, frames + (size_t)l * B * CB_FRAME_BYTES, B, NULL);
         model_backward(&b, labels + l * B, 1, B, gb);
-        assert_memory_equal(gb, ga + (size_t)l * P, sizeof(float) * P);
+        if (test_blas_shape_exact()) assert_memory_equal(gb, ga + (size_t)l * P, sizeof(float) * P);
         /* and the level's gradient is the mean of its two halves' gradients (24 frames each) */
         assert_int_equal(model_set_batch_levels(&h, 2, B / 2, &e), 0);
         model_forward_u8(&h, frames + (size_t)l * B * CB_FRAME_BYTES, B, NULL);
@@ -164,9 +166,10 @@ static void test_backward_groups(void **st) {
     model_forward_u8(&a, frames, N, NULL);
     model_backward(&a, labels, L, B, gh);
     assert_memory_equal(gh, ga, sizeof(float) * P);
-    /* model_backward with fewer levels than the batch was set for */
+    /* model_backward with fewer levels than the batch was set for (another
+     * shape of the same products: blas.h) */
     model_backward(&a, labels, 1, B, gb);
-    assert_memory_equal(gb, ga, sizeof(float) * P);
+    if (test_blas_shape_exact()) assert_memory_equal(gb, ga, sizeof(float) * P);
     model_free(&a), model_free(&b), model_free(&h);
     free(frames), free(ga), free(gb), free(gh);
 }
@@ -285,8 +288,10 @@ static void test_single_chunk_two_workers(void **st) {
              * fc layer in column halves here, whole there: it rests on OpenBLAS
              * summing each output in the same order whatever the columns) */
             joint_pass_level0(nets[n], B, frames, labels, z3, g3);
-            assert_memory_equal(z3, z1, sizeof(float) * B * 15);
-            assert_memory_equal(g3, g1, sizeof(float) * P);
+            if (test_blas_shape_exact()) {
+                assert_memory_equal(z3, z1, sizeof(float) * B * 15);
+                assert_memory_equal(g3, g1, sizeof(float) * P);
+            }
             double mx = 0;
             for (size_t i = 0; i < P; i++) mx = fmax(mx, fabs(g1[i]));
             assert_true(mx > 0);
