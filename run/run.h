@@ -677,7 +677,8 @@ const char *run_tune_state_name(int state);
 /* The driver's stdout (JSON, docs/FORMATS.md). */
 int run_tune_result_parse(run_tune_result *out, const char *json, size_t n, cb_err *e);
 void run_tune_result_free(run_tune_result *r);
-/* index of the best COMPLETE trial (highest value, or lowest under RUN_TUNE_VAL_LOSS; lowest number on ties),
+/* index of the best finished trial, COMPLETE or PRUNED, by its best epoch's
+ * value (highest, or lowest under RUN_TUNE_VAL_LOSS; lowest number on ties),
  * or -1 */
 int run_tune_best(const run_tune_result *r);
 

@@ -613,7 +613,10 @@ int run_tune_best(const run_tune_result *r) {
     int best = -1;
     for (int i = 0; i < r->ntrials; i++) {
         const run_tune_trial *t = &r->trials[i];
-        if (t->state != RUN_TUNE_COMPLETE || isnan(t->value)) continue;
+        /* a pruned trial counts by its best epoch: a trial's epochs do not
+         * depend on how many it is given (the schedule follows --epochs), so
+         * its full run would have reached that figure too */
+        if (t->state == RUN_TUNE_FAIL || isnan(t->value)) continue;
         if (best < 0) {
             best = i;
             continue;
@@ -765,7 +768,7 @@ int run_tune_trials_read(run_tune_result *r, const char *path, cb_err *e) {
 /* ---- best.json -------------------------------------------------------------- */
 
 int run_tune_best_write(const char *path, const run_tune_spec *s, const run_tune_result *r, int best, cb_err *e) {
-    if (best < 0 || best >= r->ntrials) return cb_fail(e, CB_EARG, "%s: no completed trial to write", path);
+    if (best < 0 || best >= r->ntrials) return cb_fail(e, CB_EARG, "%s: no finished trial to write", path);
     const run_tune_trial *t = &r->trials[best];
     json_t *o = json_object();
     if (!o) return cb_fail(e, CB_ENOMEM, "%s: out of memory", path);

@@ -505,9 +505,12 @@ static void test_tune_best_by_objective(void **st) {
     for (int i = 0; i < 4; i++) t[i].number = i, t[i].state = RUN_TUNE_COMPLETE, t[i].value = v[i];
     t[3].state = RUN_TUNE_PRUNED;
     run_tune_result r = {.objective = RUN_TUNE_VAL_LOSS, .ntrials = 4, .trials = t};
-    assert_int_equal(run_tune_best(&r), 1); /* the lowest; a tie keeps the earlier trial; a pruned one never */
+    assert_int_equal(run_tune_best(&r), 1); /* the lowest; a tie keeps the earlier trial */
     r.objective = RUN_TUNE_VAL_ACC;
-    assert_int_equal(run_tune_best(&r), 0); /* the highest completed */
+    assert_int_equal(run_tune_best(&r), 3); /* the highest, a pruned trial by its best epoch */
+    t[3].state = RUN_TUNE_FAIL;
+    assert_int_equal(run_tune_best(&r), 0); /* a failed trial never */
+    t[3].state = RUN_TUNE_PRUNED;
     /* trials.csv names the objective in its value column and reads it back */
     char *root = test_tmpdir(), path[4200];
     snprintf(path, sizeof path, "%s/trials.csv", root);
@@ -519,7 +522,7 @@ static void test_tune_best_by_objective(void **st) {
         run_tune_result back;
         assert_int_equal(run_tune_trials_read(&back, path, &e), 0);
         assert_int_equal(back.objective, obj);
-        assert_int_equal(run_tune_best(&back), obj ? 1 : 0);
+        assert_int_equal(run_tune_best(&back), obj ? 1 : 3);
         run_tune_result_free(&back);
     }
     test_rmtree(root);
@@ -584,7 +587,7 @@ static void test_tune_val_loss_study(void **st) {
     assert_true(best >= 0);
     for (int i = 0; i < r.ntrials; i++) {
         const run_tune_trial *t = &r.trials[i];
-        if (t->state != RUN_TUNE_COMPLETE) continue;
+        if (t->state == RUN_TUNE_FAIL) continue; /* complete and pruned: value = the best epoch's */
         char run[8400];
         snprintf(run, sizeof run, "%s/%s", d, t->run);
         run_metrics mt;
