@@ -38,7 +38,7 @@ static const char DETAILS[] =
 static void print_result(const train_tune_opts *o, const train_tune_result *r) {
     printf("tune: study %s: %d trials (%d complete, %d pruned, %d failed) -> %s/trials.csv\n", r->study, r->res.ntrials,
            r->nstate[0], r->nstate[1], r->nstate[2], o->out);
-    if (r->best < 0) printf("tune: no trial completed, so no best.json\n");
+    if (r->best < 0) printf("tune: no trial finished, so no best.json\n");
     else
         printf("tune: best trial %d: %s %.4f -> %s/best.json\n  coinbc train %s --val %s %s -o RUN\n",
                r->res.trials[r->best].number, r->objective == RUN_TUNE_VAL_LOSS ? "val loss" : "val acc",
