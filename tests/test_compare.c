@@ -145,7 +145,7 @@ static void test_budget_and_kill_then_resumed(void **st) {
     snprintf(cmd, sizeof cmd, "compare '%s' -o '%s/b/state' --work '%s/b/work'", quick, dir, dir);
     pid_t pid = test_spawn(errfile, "%s", cmd);
     assert_true(pid > 0);
-    for (int i = 0; i < 60000 && !step_logged("b", "final-mean-1"); i++) usleep(1000);
+    for (int i = 0; i < 60000 && !step_logged("b", "final-mean-1"); i++) usleep(10000); /* up to 10 min: sanitizers, a loaded machine */
     assert_true(step_logged("b", "final-mean-1"));
     kill(pid, SIGKILL);
     test_wait(pid);
@@ -220,7 +220,7 @@ static void test_jobs(void **st) {
     pid_t pid = test_spawn(errfile, "%s", cmd);
     assert_true(pid > 0);
     for (int i = 0; i < 60000 && !step_logged("g", "final-mean-1") && !step_logged("g", "final-mean-2"); i++)
-        usleep(1000);
+        usleep(10000);
     kill(pid, SIGTERM);
     rc = test_wait(pid);
     assert_int_equal(rc, 143);
