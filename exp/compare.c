@@ -571,25 +571,37 @@ static int run_item_one(exp_ctx *c, const void *p, cb_err *e) {
     return it->probe ? probe_one(c, it->method, it->seed, e) : final_one(c, it->method, it->seed, e);
 }
 
+/* The final runs, then the probes, of the stages asked for whose summary
+ * is not done yet, into items (when not NULL); their count */
+static int runs_todo(const exp_ctx *c, unsigned stages, run_item *items) {
+    int n = 0;
+    char name[128];
+    for (int i = 0; (stages & EXP_FINAL) && i < c->spec.nmethods; i++)
+        for (int s = 0; s < c->spec.nseeds; s++) {
+            snprintf(name, sizeof name, "runs/%s-%lld/done", c->spec.m[i].name, (long long)c->spec.seeds[s]);
+            if (exists(c->o->dir, name)) continue;
+            if (items) items[n] = (run_item){0, c->spec.m[i].name, c->spec.seeds[s]};
+            n++;
+        }
+    for (int i = 0; c->spec.probe && (stages & EXP_PROBE) && i < c->spec.nmethods; i++)
+        for (int s = 0; s < c->spec.nprobe_seeds; s++) {
+            probe_name(name, sizeof name, c->spec.m[i].name, c->spec.probe_seeds[s]);
+            strcat(name, "/done");
+            if (exists(c->o->dir, name)) continue;
+            if (items) items[n] = (run_item){1, c->spec.m[i].name, c->spec.probe_seeds[s]};
+            n++;
+        }
+    return n;
+}
+
 /* The final runs, then the probes, still to do: in order with one job, else
  * in --jobs workers (jobs.c) with the threads split between them */
 static int runs_and_probes(exp_ctx *c, cb_err *e) {
     const exp_compare_opts *o = c->o;
-    int cap = c->spec.nmethods * (c->spec.nseeds + c->spec.nprobe_seeds), n = 0;
+    int cap = c->spec.nmethods * (c->spec.nseeds + c->spec.nprobe_seeds);
     run_item *items = calloc((size_t)(cap > 0 ? cap : 1), sizeof *items);
     if (!items) return cb_fail(e, CB_ENOMEM, "compare: out of memory");
-    char name[128];
-    for (int i = 0; (o->stages & EXP_FINAL) && i < c->spec.nmethods; i++)
-        for (int s = 0; s < c->spec.nseeds; s++) {
-            snprintf(name, sizeof name, "runs/%s-%lld/done", c->spec.m[i].name, (long long)c->spec.seeds[s]);
-            if (!exists(o->dir, name)) items[n++] = (run_item){0, c->spec.m[i].name, c->spec.seeds[s]};
-        }
-    for (int i = 0; c->spec.probe && (o->stages & EXP_PROBE) && i < c->spec.nmethods; i++)
-        for (int s = 0; s < c->spec.nprobe_seeds; s++) {
-            probe_name(name, sizeof name, c->spec.m[i].name, c->spec.probe_seeds[s]);
-            strcat(name, "/done");
-            if (!exists(o->dir, name)) items[n++] = (run_item){1, c->spec.m[i].name, c->spec.probe_seeds[s]};
-        }
+    int n = runs_todo(c, o->stages, items);
     int total = o->threads > 0 ? o->threads : cb_default_threads();
     int jobs = train_tune_jobs(o->jobs, total);
     if (jobs > n) jobs = n;
@@ -706,25 +718,15 @@ static int setup(exp_ctx *c, cb_err *e) {
     return 0;
 }
 
-/* runs and probes still to do */
+/* runs, probes and top-N figures still to do */
 static int missing(const exp_ctx *c) {
-    int n = 0;
+    int n = runs_todo(c, EXP_FINAL | EXP_PROBE, NULL);
     char name[128];
-    for (int i = 0; i < c->spec.nmethods; i++) {
+    for (int i = 0; i < c->spec.nmethods; i++)
         if (c->spec.m[i].tuned && c->spec.m[i].top) {
             snprintf(name, sizeof name, "top/%s/done", c->spec.m[i].name);
             n += !exists(c->o->dir, name);
         }
-        for (int s = 0; s < c->spec.nseeds; s++) {
-            snprintf(name, sizeof name, "runs/%s-%lld/done", c->spec.m[i].name, (long long)c->spec.seeds[s]);
-            n += !exists(c->o->dir, name);
-        }
-        for (int s = 0; c->spec.probe && s < c->spec.nprobe_seeds; s++) {
-            probe_name(name, sizeof name, c->spec.m[i].name, c->spec.probe_seeds[s]);
-            strcat(name, "/done");
-            n += !exists(c->o->dir, name);
-        }
-    }
     return n;
 }
 

@@ -22,10 +22,8 @@
 
 #include "exp/internal.h"
 
-enum { ITEM_TODO = 0, ITEM_RUNNING = 1, ITEM_DONE = 2 };
-
 typedef struct {
-    int state, rc;
+    int done, rc; /* done: rc and e are the item's */
     cb_err e;
 } job_item;
 
@@ -42,12 +40,11 @@ static void worker(exp_ctx *c, job_shared *sh, int w, int n, exp_item_fn fn, con
         int i = __atomic_fetch_add(&sh->next, 1, __ATOMIC_SEQ_CST);
         if (i >= n) break;
         sh->current[w] = i;
-        __atomic_store_n(&sh->item[i].state, ITEM_RUNNING, __ATOMIC_SEQ_CST);
         cb_err e = {0};
         int rc = fn(c, (const char *)items + (size_t)i * size, &e);
         sh->item[i].e = e;
         sh->item[i].rc = rc;
-        __atomic_store_n(&sh->item[i].state, ITEM_DONE, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&sh->item[i].done, 1, __ATOMIC_SEQ_CST);
         sh->current[w] = -1;
         if (rc) {
             __atomic_store_n(&sh->abort, 1, __ATOMIC_SEQ_CST);
@@ -69,13 +66,13 @@ static int combine(const job_shared *sh, int n, const int *died, const int *died
                            w + 1, jobs, -died[w], what);
         }
     for (int i = 0; i < n; i++)
-        if (sh->item[i].state == ITEM_DONE && sh->item[i].rc < 0) {
+        if (sh->item[i].done && sh->item[i].rc < 0) {
             *e = sh->item[i].e;
             return sh->item[i].rc;
         }
     int rc = 0;
     for (int i = 0; i < n; i++)
-        if (sh->item[i].state == ITEM_DONE && sh->item[i].rc > 0) {
+        if (sh->item[i].done && sh->item[i].rc > 0) {
             if (sh->item[i].rc == EXP_INTERRUPTED) return EXP_INTERRUPTED;
             rc = sh->item[i].rc;
         }
