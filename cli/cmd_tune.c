@@ -80,6 +80,9 @@ int cli_cmd_tune(int argc, char **argv) {
          "ran, and check that its per-epoch figures are the ones the study recorded; prints one JSON line", 0},
         {"retrain-tolerance", CLI_F64, &o.retrain_tolerance, "R", "with --retrain: accept figures within R of the "
          "study's, relative (default 0: bit for bit; a trial run on another kind of CPU cannot come back exactly)", 0},
+        {"retrain-keep", CLI_FLAG, &o.retrain_keep, NULL, "with --retrain: keep the trial trained again even when its "
+         "figures come back further apart than the tolerance (over as many epochs), rather than refuse it; its JSON "
+         "line's max_rel_diff then exceeds its tolerance, and the caller reports it as a network trained here", 0},
     };
     cli_cmd_info info = {
         CMD, "Hyperparameter search over coinbc train (Optuna TPE; docs/TUNE.md). Every trial trains for the same\n"

@@ -160,7 +160,11 @@ static int read_again(eval_compare_method *m, const char *dir, const char *file,
     if (rc) return rc;
     m->top_again++;
     if (r.exact) m->top_again_exact++; /* -1: its checkpoint was there after all */
-    else if (r.max_rel_diff > m->top_again_rel) m->top_again_rel = r.max_rel_diff;
+    else if (r.max_rel_diff > r.tolerance && m->top_outside < EVAL_CMP_MAXTOP) { /* kept by --retrain-keep */
+        m->top_outside_trial[m->top_outside] = trial;
+        m->top_outside_rel[m->top_outside++] = r.max_rel_diff;
+        m->top_outside_tol = r.tolerance;
+    } else if (r.max_rel_diff > m->top_again_rel) m->top_again_rel = r.max_rel_diff;
     return 0;
 }
 
@@ -331,9 +335,17 @@ static void top_table(FILE *f, const eval_compare_method *ms, int nm) {
         if (!m->top_again) continue;
         fprintf(f, "\n%s: %d of these trials were trained again here from the study's record (their checkpoints were "
                    "not on this machine), %d of them bit for bit", m->name, m->top_again, m->top_again_exact);
-        if (m->top_again > m->top_again_exact)
+        if (m->top_again > m->top_again_exact + m->top_outside)
             fprintf(f, "; the others' per-epoch validation figures came back within %.2g of the study's, relative "
                        "(trained on another kind of CPU)", m->top_again_rel);
+        if (m->top_outside) {
+            fprintf(f, "; %d came back further apart than the tolerance of %.2g (", m->top_outside, m->top_outside_tol);
+            for (int k = 0; k < m->top_outside; k++)
+                fprintf(f, "%strial %d: %.2g", k ? ", " : "", m->top_outside_trial[k], m->top_outside_rel[k]);
+            fputs("; the study ran on several kinds of CPU): their test figures are of the networks trained here, "
+                  "with the study's configuration, not of the study's own",
+                  f);
+        }
         fputs(".\n", f);
     }
 }

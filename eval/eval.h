@@ -63,6 +63,9 @@ typedef struct {
     double top_val[EVAL_CMP_MAXTOP], top_loss[EVAL_CMP_MAXTOP], top_acc[EVAL_CMP_MAXTOP];
     int top_again, top_again_exact; /* of them, trained again (top/M/trial-NNNN.retrained), and bit for bit */
     double top_again_rel;           /* the largest relative difference of those not bit for bit */
+    int top_outside;                /* of them, how many came back beyond their tolerance (kept as trained here) */
+    int top_outside_trial[EVAL_CMP_MAXTOP];
+    double top_outside_rel[EVAL_CMP_MAXTOP], top_outside_tol; /* their differences, and the tolerance */
 } eval_compare_method;
 /* Reads METHOD's figures from the comparison folder `state`: runs/METHOD-S/
  * (eval.json with training figures, rollout.json and appearance.json if any

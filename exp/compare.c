@@ -238,9 +238,12 @@ static int train_options(exp_ctx *c, const char *method, int64_t seed, pairs *p,
 
 /* A picked trial trained again on another kind of CPU than the study's
  * cannot give its figures bit for bit (OpenBLAS's kernels round
- * differently); its per-epoch validation figures are accepted within this
- * relative difference, and DIR/top/M/trial-NNNN.retrained records by how
- * much they came back apart. */
+ * differently, and training carries the difference on). Its per-epoch
+ * validation figures within this relative difference count as the study's
+ * trial; further apart (a study that ran on several kinds of CPU), the
+ * trial is kept (--retrain-keep) and the table names it as a network
+ * trained here. DIR/top/M/trial-NNNN.retrained records by how much they
+ * came back apart. */
 #define EXP_RETRAIN_TOLERANCE 0.05
 
 /* The method's `coinbc tune` command (in ap; with retrain >= 0 the one that
@@ -287,6 +290,7 @@ static int tune_argv(exp_ctx *c, const run_compare_method *m, exp_argv *ap, int 
         exp_argv_add(ap, "%d", retrain);
         exp_argv_add(ap, "--retrain-tolerance");
         exp_argv_add(ap, "%g", EXP_RETRAIN_TOLERANCE);
+        exp_argv_add(ap, "--retrain-keep");
     }
     exp_argv_add(ap, "-o");
     exp_argv_add(ap, "%s", wdir);

@@ -719,6 +719,26 @@ static void test_retrain(void **state) {
     assert_int_equal(rc, 0);
     assert_non_null(strstr(out, "\"exact\": false"));
     assert_non_null(strstr(err, "not bit for bit"));
+    /* beyond the tolerance: refused, unless --retrain-keep, whose line then
+     * says how far apart (0.1%, more than the 0.01% allowed) */
+    assert_int_equal(cb_remove_tree(kept), 0);
+    rc = retrain_cmd(d, complete, "--retrain-tolerance 0.0001");
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(err, "but the study recorded"));
+    assert_int_equal(cb_remove_tree(kept), 0);
+    rc = retrain_cmd(d, complete, "--retrain-tolerance 0.0001 --retrain-keep");
+    if (rc) fprintf(stderr, "%s", err);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(err, "kept (--retrain-keep)"));
+    assert_true(exists("%s/trials/%04d/best.ckpt", d, complete));
+    run_retrained rt;
+    cb_err re = {0};
+    assert_int_equal(run_retrained_parse(&rt, out, strlen(out), complete, "out", &re), 0);
+    assert_int_equal(rt.exact, 0);
+    assert_true(rt.max_rel_diff > 0.0009 && rt.max_rel_diff < 0.0011 && rt.tolerance == 0.0001);
+    /* --retrain-keep alone, without a trial to train again, is refused */
+    rc = retrain_cmd(d, -1, "--retrain-keep");
+    assert_int_equal(rc, 2);
 }
 
 /* the report's tune section from the two studies above (5 and 1 trials) */

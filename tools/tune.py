@@ -7,9 +7,10 @@ Run by coinbc (never by hand): `tune.py SPEC.json` runs the study described by
 the spec (written by `coinbc tune`, format in docs/FORMATS.md) and prints the
 study's trials as one JSON object on stdout; `tune.py --check -` validates a
 spec read from stdin and connects to its storage, writing nothing locally;
-`tune.py --retrain N [--tolerance R] SPEC.json` trains finished trial N
-again into its folder and checks that it gives the figures the study
-recorded (exactly, or within R relative), printing one JSON line.
+`tune.py --retrain N [--keep] [--tolerance R] SPEC.json` trains finished
+trial N again into its folder and checks that it gives the figures the
+study recorded (exactly, or within R relative; with --keep, a trial further
+apart is kept and said to be), printing one JSON line.
 Progress goes to stderr. Exit status: 0 done, 1 failure (one line on stderr),
 3 python3-optuna is missing, 4 the spec or the storage failed before anything
 was written (one line). Never a traceback.
@@ -561,7 +562,7 @@ def move_aside(run):
         os.rename(run + ".log", "%s.old-%d.log" % (run, stamp))
 
 
-def retrain(spec, study, number, tolerance=0.0):
+def retrain(spec, study, number, tolerance=0.0, keep=False):
     """Train finished trial `number` of the study again into its folder (for
     its best.ckpt, which only the machine that ran the study kept): the same
     command, stopped after its best epoch (best_epoch; --max-steps, found
@@ -569,9 +570,11 @@ def retrain(spec, study, number, tolerance=0.0):
     its per-epoch figures are those the study recorded: exactly, or each within
     `tolerance` of it relative to its size (a trial the study ran on another
     kind of CPU, whose OpenBLAS kernels round differently, cannot come back
-    bit for bit). Prints one JSON line on stdout: the trial, whether it came
-    back exactly, and the largest relative difference. Returns an exit
-    status."""
+    bit for bit). With `keep`, a trial that comes back further apart (over
+    as many epochs) is kept too, and its line says by how much: the caller
+    reports it as trained here rather than as the study's. Prints one JSON
+    line on stdout: the trial, whether it came back exactly, and the largest
+    relative difference. Returns an exit status."""
     found = [t for t in study.get_trials(deepcopy=False) if t.number == number]
     if not found or VOID in found[0].user_attrs or found[0].state not in (TrialState.COMPLETE, TrialState.PRUNED):
         sys.stderr.write("study %s: trial %d is not a finished trial (COMPLETE or PRUNED) of it\n" %
@@ -627,6 +630,12 @@ def retrain(spec, study, number, tolerance=0.0):
         log("trial %d: trained again in %s, its %d epochs' %s within %.3g of the study's (at most %.3g apart, "
             "relative): not bit for bit (another kind of CPU?)" % (number, run, len(got), spec["objective"], tolerance,
                                                                    rel))
+        print(json.dumps({"trial": number, "exact": False, "max_rel_diff": rel, "tolerance": tolerance}))
+        return 0
+    if got != want and len(got) == len(want) and keep:
+        log("trial %d: trained again in %s, its %d epochs' %s up to %.3g apart from the study's (relative), beyond "
+            "the tolerance %.3g: kept (--retrain-keep) as a network trained here, not the study's" %
+            (number, run, len(got), spec["objective"], rel, tolerance))
         print(json.dumps({"trial": number, "exact": False, "max_rel_diff": rel, "tolerance": tolerance}))
         return 0
     if got != want:
@@ -855,17 +864,21 @@ def result(study, spec):
 
 def main(argv):
     check = len(argv) == 3 and argv[1] == "--check"
-    again = len(argv) in (4, 6) and argv[1] == "--retrain" and argv[2].isdigit()
-    tolerance = 0.0
-    if again and len(argv) == 6:
-        try:
-            tolerance = float(argv[4]) if argv[3] == "--tolerance" else float("nan")
-        except ValueError:
-            tolerance = float("nan")
+    again = len(argv) >= 4 and argv[1] == "--retrain" and argv[2].isdigit()
+    tolerance, keep = 0.0, False
+    if again:
+        rest = argv[3:-1]
+        if rest[:1] == ["--keep"]:
+            keep, rest = True, rest[1:]
+        if rest:
+            try:
+                tolerance = float(rest[1]) if len(rest) == 2 and rest[0] == "--tolerance" else float("nan")
+            except ValueError:
+                tolerance = float("nan")
         again = math.isfinite(tolerance) and tolerance >= 0
     if not check and not again and len(argv) != 2:
-        sys.stderr.write("usage: tune.py SPEC.json | tune.py --check SPEC.json | tune.py --retrain N [--tolerance R] "
-                         "SPEC.json (run by coinbc tune)\n")
+        sys.stderr.write("usage: tune.py SPEC.json | tune.py --check SPEC.json | tune.py --retrain N [--keep] "
+                         "[--tolerance R] SPEC.json (run by coinbc tune)\n")
         return 2
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -891,7 +904,7 @@ def main(argv):
             sys.stderr.write("storage %s: no study %s to train a trial of again (%s)\n" %
                              (spec["storage"], spec["study"], one_line(err)))
             return 1
-        return retrain(spec, study, int(argv[2]), tolerance)
+        return retrain(spec, study, int(argv[2]), tolerance, keep)
     # the sampler's seed moves on with the study's size, so a resumed study
     # does not draw its first trials' parameters again
     pruner = (optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)

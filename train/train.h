@@ -291,6 +291,7 @@ typedef struct {
     int trials, epochs, jobs, threads;      /* jobs 0: train_tune_jobs chooses */
     int retrain;                            /* >= 0: train that finished trial again (tools/tune.py --retrain), -1: the study */
     double retrain_tolerance;               /* the relative difference of its figures accepted (0: bit for bit) */
+    int retrain_keep;                       /* keep it even beyond the tolerance (its line says by how much) */
     int64_t seed;
     int nfixed;
     char *const *fixed;                     /* the train options after --, as argv words */

@@ -187,6 +187,7 @@ static int check_opts(const train_tune_opts *o, int *objective, cb_err *e) {
         return cb_fail(e, CB_EARG, "--trials %d: at most %d (the most trials.csv may hold)", o->trials, RUN_TUNE_MAX_TRIALS);
     if (o->epochs <= 0) return cb_fail(e, CB_EARG, "--epochs must be > 0");
     if (o->retrain < -1) return cb_fail(e, CB_EARG, "--retrain takes a trial number >= 0");
+    if (o->retrain_keep && o->retrain < 0) return cb_fail(e, CB_EARG, "--retrain-keep goes with --retrain K");
     if (!(o->retrain_tolerance >= 0 && o->retrain_tolerance <= 1))
         return cb_fail(e, CB_EARG, "--retrain-tolerance is in 0..1 (a relative difference)");
     if (o->jobs < 0 || o->jobs > 256) return cb_fail(e, CB_EARG, "--jobs must be in 0..256 (0: the default choice)");
@@ -363,7 +364,11 @@ int train_tune_run(const train_tune_opts *o, train_tune_result *r, cb_err *e) {
     snprintf(knum, sizeof knum, "%d", o->retrain);
     snprintf(tol, sizeof tol, "%.17g", o->retrain_tolerance);
     char *run_argv[] = {(char *)python_path(), driver, path, NULL};
-    char *again_argv[] = {(char *)python_path(), driver, "--retrain", knum, "--tolerance", tol, path, NULL};
+    char *again_argv[] = {(char *)python_path(), driver, "--retrain", knum, "--tolerance", tol, path, NULL, NULL};
+    if (o->retrain_keep) { /* tune.py --retrain N --keep --tolerance R SPEC */
+        memmove(again_argv + 5, again_argv + 4, 4 * sizeof *again_argv);
+        again_argv[4] = "--keep";
+    }
     int ws = spawn(o->retrain >= 0 ? again_argv : run_argv, NULL, &drv_out, &drv_n, NULL);
     if (ws < 0 || !WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
         rc = cb_fail(e, CB_EARG, "the tune driver %s", ws >= 0 && WIFEXITED(ws) ? "failed (its message is above)"
