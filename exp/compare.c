@@ -576,19 +576,22 @@ static int run_item_one(exp_ctx *c, const void *p, cb_err *e) {
 }
 
 /* The final runs, then the probes, of the stages asked for whose summary
- * is not done yet, into items (when not NULL); their count */
+ * is not done yet, into items (when not NULL); their count. Each list goes
+ * seed by seed (every method's seed 1, then every method's seed 2): a run
+ * stopped by its time budget leaves the methods with the same seeds done,
+ * so the table's columns compare like with like. */
 static int runs_todo(const exp_ctx *c, unsigned stages, run_item *items) {
     int n = 0;
     char name[128];
-    for (int i = 0; (stages & EXP_FINAL) && i < c->spec.nmethods; i++)
-        for (int s = 0; s < c->spec.nseeds; s++) {
+    for (int s = 0; (stages & EXP_FINAL) && s < c->spec.nseeds; s++)
+        for (int i = 0; i < c->spec.nmethods; i++) {
             snprintf(name, sizeof name, "runs/%s-%lld/done", c->spec.m[i].name, (long long)c->spec.seeds[s]);
             if (exists(c->o->dir, name)) continue;
             if (items) items[n] = (run_item){0, c->spec.m[i].name, c->spec.seeds[s]};
             n++;
         }
-    for (int i = 0; c->spec.probe && (stages & EXP_PROBE) && i < c->spec.nmethods; i++)
-        for (int s = 0; s < c->spec.nprobe_seeds; s++) {
+    for (int s = 0; c->spec.probe && (stages & EXP_PROBE) && s < c->spec.nprobe_seeds; s++)
+        for (int i = 0; i < c->spec.nmethods; i++) {
             probe_name(name, sizeof name, c->spec.m[i].name, c->spec.probe_seeds[s]);
             strcat(name, "/done");
             if (exists(c->o->dir, name)) continue;
