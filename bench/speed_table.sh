@@ -26,6 +26,29 @@ STEPS=${STEPS:-20}
 OUT=${OUT:-speed_table.log}
 PEER="$(dirname "$0")/torch_peer_train.py"
 : > "$OUT"
+TMP=$(mktemp)
+trap 'rm -f "$TMP"' EXIT
+
+# run a command into $TMP; a failure, or no line matching PATTERN, stops the
+# table (a pipeline's status would be only its last command's)
+run() {
+  pattern=$1
+  shift
+  if ! "$@" > "$TMP"; then
+    echo "speed_table.sh: failed (exit status $?): $*" >&2
+    exit 1
+  fi
+  if ! grep -q "$pattern" "$TMP"; then
+    echo "speed_table.sh: no '$pattern' line from: $*" >&2
+    exit 1
+  fi
+}
+
+[ -x "$COINBC" ] || { echo "speed_table.sh: $COINBC is not an executable coinbc (make build/coinbc, or set COINBC)" >&2; exit 2; }
+if ! "$PYTHON" -c 'import torch' 2>/dev/null; then
+  echo "speed_table.sh: $PYTHON cannot import torch, so there is no PyTorch peer (apt-get install python3-torch, or set PYTHON)" >&2
+  exit 2
+fi
 
 for c in $CASES; do
   case $c in
@@ -39,14 +62,16 @@ for c in $CASES; do
   esac
   r=1
   while [ "$r" -le "$ROUNDS" ]; do
-    "$COINBC" bench train --net $net --batch-levels $L --batch-frames $B --threads "$THREADS" --steps "$STEPS" \
-      --naive 0 --variants $v | grep '^result' | sed "s/^/case=$c round=$r /" >> "$OUT"
+    run '^result variant' "$COINBC" bench train --net $net --batch-levels $L --batch-frames $B --threads "$THREADS" \
+      --steps "$STEPS" --naive 0 --variants $v
+    grep '^result' "$TMP" | sed "s/^/case=$c round=$r /" >> "$OUT"
     if [ -n "${BEFORE:-}" ]; then
-      "$BEFORE" bench train --net $net --batch-levels $L --batch-frames $B --threads "$THREADS" --steps "$STEPS" \
-        --naive 0 --variants $v | grep '^result variant' | sed "s/^/case=$c round=$r /; s/variant=/variant=before-/" >> "$OUT"
+      run '^result variant' "$BEFORE" bench train --net $net --batch-levels $L --batch-frames $B --threads "$THREADS" \
+        --steps "$STEPS" --naive 0 --variants $v
+      grep '^result variant' "$TMP" | sed "s/^/case=$c round=$r /; s/variant=/variant=before-/" >> "$OUT"
     fi
-    "$PYTHON" "$PEER" --net $net --levels $L --frames $B --threads "$THREADS" --steps "$STEPS" --variants $pv \
-      | grep '^peer' | sed "s/^/case=$c round=$r /" >> "$OUT"
+    run '^peer' "$PYTHON" "$PEER" --net $net --levels $L --frames $B --threads "$THREADS" --steps "$STEPS" --variants $pv
+    grep '^peer' "$TMP" | sed "s/^/case=$c round=$r /" >> "$OUT"
     r=$((r + 1))
   done
 done
