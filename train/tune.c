@@ -333,6 +333,28 @@ static int driver_check(const char *driver, const char *spec_text, cb_err *e) {
     return rc;
 }
 
+/* The driver on the study's spec (tune.py SPEC), or with --retrain K on
+ * that trial alone (tune.py --retrain K [--keep] --tolerance R SPEC), its
+ * stdout into out; the wait status (spawn) */
+static int driver_run(const train_tune_opts *o, char *driver, char *spec, char **out, size_t *n) {
+    char knum[24], tol[40], *argv[9];
+    snprintf(knum, sizeof knum, "%d", o->retrain);
+    snprintf(tol, sizeof tol, "%.17g", o->retrain_tolerance);
+    int k = 0;
+    argv[k++] = (char *)python_path();
+    argv[k++] = driver;
+    if (o->retrain >= 0) {
+        argv[k++] = "--retrain";
+        argv[k++] = knum;
+        if (o->retrain_keep) argv[k++] = "--keep";
+        argv[k++] = "--tolerance";
+        argv[k++] = tol;
+    }
+    argv[k++] = spec;
+    argv[k] = NULL;
+    return spawn(argv, NULL, out, n, NULL);
+}
+
 int train_tune_run(const train_tune_opts *o, train_tune_result *r, cb_err *e) {
     memset(r, 0, sizeof *r);
     r->best = -1;
@@ -360,16 +382,7 @@ int train_tune_run(const train_tune_opts *o, train_tune_result *r, cb_err *e) {
          o->trials, o->epochs, s->jobs, s->threads, s->threads == 1 ? "" : "s",
          o->jobs ? "" : " (--jobs 0, the default: two trials at once where there are two threads or more, faster "
                         "than one on both; --jobs 1 for one at a time)");
-    char knum[24], tol[40];
-    snprintf(knum, sizeof knum, "%d", o->retrain);
-    snprintf(tol, sizeof tol, "%.17g", o->retrain_tolerance);
-    char *run_argv[] = {(char *)python_path(), driver, path, NULL};
-    char *again_argv[] = {(char *)python_path(), driver, "--retrain", knum, "--tolerance", tol, path, NULL, NULL};
-    if (o->retrain_keep) { /* tune.py --retrain N --keep --tolerance R SPEC */
-        memmove(again_argv + 5, again_argv + 4, 4 * sizeof *again_argv);
-        again_argv[4] = "--keep";
-    }
-    int ws = spawn(o->retrain >= 0 ? again_argv : run_argv, NULL, &drv_out, &drv_n, NULL);
+    int ws = driver_run(o, driver, path, &drv_out, &drv_n);
     if (ws < 0 || !WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
         rc = cb_fail(e, CB_EARG, "the tune driver %s", ws >= 0 && WIFEXITED(ws) ? "failed (its message is above)"
                                                                                  : "was killed");
