@@ -14,6 +14,39 @@
 
 #define MAXP (PATH_MAX + 1)
 
+/* The longest prefix comp[0..k) of the path that exists, resolved into base
+ * (through realpath). A name after it that is there but does not resolve (a
+ * dangling or looping symlink) is refused: a write would follow it to
+ * somewhere unknown. A folder that another process creates between the two
+ * looks the same for a moment (realpath said missing, lstat finds it): then
+ * the search starts again, and only a name that still does not resolve is
+ * refused. */
+static int longest_prefix(const char *opt, const char *p, char *const *comp, int nc, char *base, int *kp, cb_err *e) {
+    char pre[2 * MAXP];
+    for (int attempt = 0;; attempt++) {
+        int k = nc, rerr = 0; /* rerr: why the prefix of k + 1 components did not resolve */
+        for (;; k--) {
+            size_t len = 0;
+            pre[0] = 0;
+            for (int i = 0; i < k; i++) len += (size_t)snprintf(pre + len, sizeof pre - len, "/%s", comp[i]);
+            if (k == 0) snprintf(pre, sizeof pre, "/");
+            if (len < sizeof pre && realpath(pre, base)) break;
+            rerr = errno;
+            if (k == 0) return cb_fail(e, CB_EIO, "%s %s: cannot resolve the path: %s", opt, p, strerror(errno));
+        }
+        *kp = k;
+        if (k == nc) return 0;
+        char here[2 * MAXP], again[MAXP];
+        struct stat st;
+        snprintf(here, sizeof here, "%s/%s", strcmp(base, "/") ? base : "", comp[k]);
+        if (lstat(here, &st) != 0) return 0; /* comp[k] is missing: the output is made from here on */
+        if (attempt < 3 && realpath(here, again)) continue; /* made by another process meanwhile */
+        return cb_fail(e, CB_EARG, "%s %s: %s is there but cannot be resolved (%s: a symbolic link to a missing "
+                                   "target, a loop of links or a folder that cannot be searched); give a path that "
+                                   "does not go through it", opt, p, here, strerror(rerr));
+    }
+}
+
 /* Resolves p into out (absolute, no symlinks, `.` or `..`, no trailing '/').
  * *exists: the whole path exists. 0, or CB_EARG with a message naming p
  * (opt is the option that gave it, for the message). */
@@ -41,30 +74,9 @@ static int resolve(const char *opt, const char *p, char *out, int *exists, cb_er
         if (*s) *s++ = 0;
         if (strcmp(c, ".")) comp[nc++] = c;
     }
-    /* the longest prefix that exists, through realpath */
-    char pre[2 * MAXP], base[MAXP];
-    int k = nc, rerr = 0; /* rerr: why the prefix of k + 1 components did not resolve */
-    for (;; k--) {
-        size_t len = 0;
-        pre[0] = 0;
-        for (int i = 0; i < k; i++) len += (size_t)snprintf(pre + len, sizeof pre - len, "/%s", comp[i]);
-        if (k == 0) snprintf(pre, sizeof pre, "/");
-        if (len < sizeof pre && realpath(pre, base)) break;
-        rerr = errno;
-        if (k == 0) return cb_fail(e, CB_EIO, "%s %s: cannot resolve the path: %s", opt, p, strerror(errno));
-    }
-    if (k < nc) {
-        /* comp[k] is missing; but a name that is there and cannot be
-         * resolved (a dangling or looping symlink) would be followed by the
-         * write to somewhere unknown */
-        char here[2 * MAXP];
-        struct stat st;
-        snprintf(here, sizeof here, "%s/%s", strcmp(base, "/") ? base : "", comp[k]);
-        if (lstat(here, &st) == 0)
-            return cb_fail(e, CB_EARG, "%s %s: %s is there but cannot be resolved (%s: a symbolic link to a missing "
-                                       "target, a loop of links or a folder that cannot be searched); give a path that "
-                                       "does not go through it", opt, p, here, strerror(rerr));
-    }
+    char base[MAXP];
+    int k = 0, rc = longest_prefix(opt, p, comp, nc, base, &k, e);
+    if (rc) return rc;
     size_t len = (size_t)snprintf(out, cap, "%s", base);
     for (int i = k; i < nc; i++) {
         if (!strcmp(comp[i], ".."))

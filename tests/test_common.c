@@ -3,6 +3,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
@@ -371,11 +372,77 @@ static void test_lock(void **st) {
     rmdir(dir);
 }
 
+/* Two commands that make outputs under one new folder at once (compare's
+ * two final runs make WORK/runs/M-1): while one creates the folder, the
+ * other's check of its own output below it saw the folder missing to
+ * realpath and present to lstat, and refused it as a dangling link. A
+ * thread makes folders 0, 1, 2, ... while this one checks OUT/i/run as fast
+ * as it can until i is there: every check must pass. A real dangling link
+ * is still refused. */
+typedef struct {
+    const char *dir;
+    int n;
+} mkdir_job;
+
+static void *make_folders(void *p) {
+    const mkdir_job *j = p;
+    for (int i = 0; i < j->n; i++) {
+        char d[4200];
+        snprintf(d, sizeof d, "%s/%d", j->dir, i);
+        for (volatile int spin = 0; spin < 20000 * (i % 7); spin++) {
+        }
+        if (mkdir(d, 0755) != 0) return (void *)1;
+        usleep(200);
+    }
+    return NULL;
+}
+
+static void test_output_check_races_mkdir(void **st) {
+    (void)st;
+    char dir[] = "/tmp/coinbc_paths_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    enum { N = 300 };
+    mkdir_job j = {dir, N};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, make_folders, &j), 0);
+    int refused = 0;
+    char msg[4400] = "";
+    for (int i = 0; i < N; i++) {
+        char run[4200], d[4200];
+        snprintf(run, sizeof run, "%s/%d/run", dir, i);
+        snprintf(d, sizeof d, "%s/%d", dir, i);
+        struct stat sb;
+        for (int seen = 0; !seen;) {
+            seen = stat(d, &sb) == 0; /* one more check after it appears */
+            cb_err e = {0};
+            if (cb_path_check_output("-o", run, CB_OUT_RUN, NULL, 0, &e) != 0) {
+                refused++;
+                snprintf(msg, sizeof msg, "%s", e.msg);
+            }
+        }
+    }
+    void *r;
+    pthread_join(th, &r);
+    assert_null(r);
+    if (refused) fail_msg("%d checks refused a folder being made, the last: %s", refused, msg);
+    char link[4200], run[4300];
+    snprintf(link, sizeof link, "%s/dangling", dir);
+    assert_int_equal(symlink("/nonexistent/coinbc", link), 0);
+    snprintf(run, sizeof run, "%s/run", link);
+    cb_err e = {0};
+    assert_int_equal(cb_path_check_output("-o", run, CB_OUT_RUN, NULL, 0, &e), CB_EARG);
+    assert_non_null(strstr(e.msg, "is there but cannot be resolved"));
+    char cmd[4300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_err),      cmocka_unit_test(test_lock),     cmocka_unit_test(test_rng),
         cmocka_unit_test(test_atomic),   cmocka_unit_test(test_parse),    cmocka_unit_test(test_parallel),
         cmocka_unit_test(test_argmax), cmocka_unit_test(test_read_regular),
+        cmocka_unit_test(test_output_check_races_mkdir),
     };
     return cmocka_run_group_tests_name("common", tests, NULL, NULL);
 }

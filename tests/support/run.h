@@ -25,4 +25,18 @@ void test_rmtree(const char *dir);
  * replaced by `to`, malloc'd; NULL when either is not in s (or out of memory). */
 char *test_replace_after(const char *s, const char *after, const char *from, const char *to);
 int test_json_variant(const char *tmpdir, const char *src, const char *dst, const char *edit);
+/* cmocka keeps only the first 1024 bytes of a fail_msg message, and a child's
+ * error is often further on than that: the whole message goes to stderr
+ * first, then cmocka fails the test as usual. */
+#include <stdio.h>
+#ifdef fail_msg
+#undef fail_msg
+#define fail_msg(...)                                                                                                  \
+    do {                                                                                                               \
+        fprintf(stderr, "[ MESSAGE  ] ");                                                                              \
+        fprintf(stderr, __VA_ARGS__);                                                                                  \
+        fputc('\n', stderr);                                                                                           \
+        fail();                                                                                                        \
+    } while (0)
+#endif
 #endif
