@@ -52,12 +52,16 @@ typedef struct {
 
 /* variant: 0 mean, 1 and, 2 sand, 3 and done reference-style, 4 tand (mean, then tand's masked Adam) */
 static double time_steps(model *m, int variant, const uint8_t *frames, const uint8_t *labels, int L, int B, int steps,
-                         float *grads, float *g, float *dens, phases *ph) {
+                         float *grads, float *g, float *dens, model_level_sums *sums, phases *ph) {
     train_combine_opts co = {.method = TRAIN_MEAN, .tau = 0, .sand_k = 1, .rescale = 1};
     if (variant == 1 || variant == 3) co = (train_combine_opts){.method = TRAIN_AND, .tau = 0.8, .sand_k = 1, .rescale = 1};
     if (variant == 2) co = (train_combine_opts){.method = TRAIN_SAND, .tau = 0.8, .sand_k = 1, .rescale = 1};
     if (variant == 4) co = (train_combine_opts){.method = TRAIN_TAND, .tau = 0.5, .sand_k = 1, .rescale = 1, .tand_beta = 0.9};
     co.threads = m->threads;
+    /* the first linear layer's weight gradient reduced over the levels in
+     * the backward, as train does it (not for the reference-style step, nor
+     * for a method that needs every level's value) */
+    model_level_sums *ls = variant != 3 && train_combine_takes_sums(co.method) ? sums : NULL;
     memset(ph, 0, sizeof *ph);
     float *sign = variant == 4 ? calloc(m->nparams, sizeof(float)) : NULL; /* tand's sign moment (train/'s state) */
     if (variant == 4 && !sign) return 0;
@@ -74,10 +78,10 @@ static double time_steps(model *m, int variant, const uint8_t *frames, const uin
              * by L full backward passes. */
             for (int l = 0; l < L; l++) model_backward(m, labels, L, B, grads);
         } else {
-            model_backward(m, labels, L, B, grads);
+            model_backward_sums(m, labels, L, B, grads, ls);
         }
         double t2 = cb_now();
-        train_combine(g, dens, grads, L, m->nparams, m->tensors, m->ntensors, &co, &e);
+        train_combine_sums(g, dens, grads, L, m->nparams, m->tensors, m->ntensors, &co, ls, &e);
         double t3 = cb_now();
         if (variant == 4)
             train_tand_step(m, sign, dens, g, 1e-6, s + 2, 0, TRAIN_WD_L2, co.tau, co.tand_beta);
@@ -116,7 +120,7 @@ static int has_variant(const char *list, const char *name) {
 /* bench train's options, as parsed and checked */
 typedef struct {
     const char *net, *variants;
-    int L, B, steps, threads, naive;
+    int L, B, steps, threads, naive, level_sums;
     int64_t tile;
     model_net_desc cfg; /* --net's */
 } train_args;
@@ -126,12 +130,14 @@ typedef struct {
     model m;
     uint8_t *frames, *labels; /* L*B frames and their labels */
     float *grads, *g, *dens;  /* per-level gradients, the combined one, the densities */
+    model_level_sums sums;    /* the reduced tensor's sums (--level-sums 1 where the batch allows it) */
+    model_level_sums *ls;     /* &sums, or NULL */
 } train_batch;
 
 /* the options into *a: -1 to go on, else the exit status (0 after --help) */
 static int parse_train_args(int argc, char **argv, train_args *a) {
     *a = (train_args){.net = "impala", .variants = "mean,tand,and,sand,predict", .L = 16, .B = 8, .steps = 5,
-                      .threads = cb_default_threads(), .naive = 1, .tile = MODEL_TILE_FLOATS};
+                      .threads = cb_default_threads(), .naive = 1, .tile = MODEL_TILE_FLOATS, .level_sums = 1};
     cb_opt opts[] = {
         {"net", CB_OPT_STR, &a->net, "NET", "impala (default) or nature", 0},
         {"batch-levels", CB_OPT_INT, &a->L, "L", "levels per batch (default 16)", 0},
@@ -140,6 +146,9 @@ static int parse_train_args(int argc, char **argv, train_args *a) {
         {"threads", CB_OPT_INT, &a->threads, "T", "threads (default: all cores)", 0},
         {"naive", CB_OPT_INT, &a->naive, "0|1", "also time the reference-style AND-mask step (default 1)", 0},
         {"tile", CB_OPT_I64, &a->tile, "F", "im2col tile limit in floats (default 65536; 0: one tile per chunk)", 0},
+        {"level-sums", CB_OPT_INT, &a->level_sums, "0|1",
+         "mean, tand, and: reduce the first linear layer's weight gradient over the levels in the backward, as train "
+         "does (default 1; 0: every level's gradient written and combined)", 0},
         {"variants", CB_OPT_STR, &a->variants, "LIST",
          "comma-separated steps to time: mean, tand, and, sand, predict (default all; --naive adds the reference-style one)", 0},
     };
@@ -162,12 +171,14 @@ static int parse_train_args(int argc, char **argv, train_args *a) {
 /* the batch's buffers and the model */
 static void free_batch(train_batch *t) {
     free(t->frames), free(t->labels), free(t->grads), free(t->g), free(t->dens);
+    free(t->sums.sum), free(t->sums.ssum);
     model_free(&t->m);
 }
 
 /* the model (weights from seed 1) and its batch: 0, or the exit status after a message */
 static int setup_batch(const train_args *a, train_batch *t) {
     cb_err e = {0};
+    memset(t, 0, sizeof *t);
     if (model_init(&t->m, &a->cfg, &e)) return bench_fail("bench train", &e);
     model *m = &t->m;
     model_set_threads(m, a->threads);
@@ -182,6 +193,16 @@ static int setup_batch(const train_args *a, train_batch *t) {
     if (!t->frames || !t->labels || !t->grads || !t->g || !t->dens || model_set_batch_levels(m, L, a->B, &e)) {
         free_batch(t);
         return bench_error("bench train", "out of memory");
+    }
+    t->sums.tensor = a->level_sums ? model_level_sums_tensor(m, L, a->B) : -1;
+    if (t->sums.tensor >= 0) {
+        size_t n = m->tensors[t->sums.tensor].size;
+        t->sums.sum = malloc(sizeof(double) * n), t->sums.ssum = malloc(sizeof(int32_t) * n);
+        if (!t->sums.sum || !t->sums.ssum) {
+            free_batch(t);
+            return bench_error("bench train", "out of memory");
+        }
+        t->ls = &t->sums;
     }
     /* frames with some structure (smooth gradients plus noise), labels random */
     for (int s = 0; s < N; s++)
@@ -225,7 +246,7 @@ static void time_variants(const train_args *a, train_batch *t, double ff, double
         if (v == 3 ? !a->naive : !has_variant(a->variants, keys[v])) continue;
         phases ph;
         rate[v] = time_steps(&t->m, v, t->frames, t->labels, L, B, v == 3 ? (steps + 1) / 2 : steps, t->grads, t->g,
-                             t->dens, &ph);
+                             t->dens, t->ls, &ph);
         double flops = ff * N * (v == 3 ? 1 + 2.0 * L : 3.0);
         double step = ph.fwd + ph.bwd + ph.comb + ph.adam;
         printf("  %-40s %7.1f samples/s  %6.3f s/step (forward %.3f, backward %.3f, combine %.3f, adam %.3f)  %.1f GFLOP/s\n",

@@ -8,6 +8,8 @@
  * so the im2col matrix of a tile stays in the core's cache between being
  * written and being read by sgemm. */
 #include <cblas.h>
+#include <float.h>
+#include <math.h>
 #include <string.h>
 #ifdef __AVX__
 #include <immintrin.h>
@@ -584,10 +586,129 @@ void k_linear_backward_params(float *gw, float *gb, const float *dout, const flo
     }
 #endif
     linear_params_rows(gw, dout, in, N, Din, Dout, o4, Dout, acc);
+    k_linear_backward_bias(gb, dout, N, Dout, acc);
+}
+
+void k_linear_backward_bias(float *gb, const float *dout, int N, int Dout, int acc) {
     for (int o = 0; o < Dout; o++) {
         float sb = acc ? gb[o] : 0.0f;
         for (int q = 0; q < N; q++) sb += dout[(size_t)q * Dout + o];
         gb[o] = sb;
+    }
+}
+
+/* ---- the first linear layer's weight gradient reduced over levels ----
+ * For L levels of B rows each (rows l*B .. l*B + B - 1 of dout and in), each
+ * level's value of gw[o][d] is made as k_linear_backward_params makes it
+ * (dout[l*B][o] * in[l*B][d], then + dout[r][o] * in[r][d] for the level's
+ * rows in order, a product and a sum each), and only its running sum over
+ * the levels (in double, from 0.0, in level order: what the combiners add)
+ * and its sign count are kept. The L per-level matrices are never written. */
+
+/* records (i, l, v) when it comes before what *bi, *bl hold (element index
+ * first, then level; *bl < 0: nothing yet) */
+static void first_bad(int64_t *bi, int *bl, float *bv, int64_t i, int l, float v) {
+    if (*bl < 0 || i < *bi || (i == *bi && l < *bl)) *bi = i, *bl = l, *bv = v;
+}
+
+#define LS_TILE 16 /* a tile: 4 outputs x 16 inputs */
+
+void k_linear_params_level_pack(float *pin, float *pdo, const float *in, const float *dout, int N, int Din, int Dout,
+                                int d0, int d1, int o0, int o1) {
+    for (int d = d0; d < d1; d += LS_TILE)
+        for (int r = 0; r < N; r++) memcpy(pin + ((size_t)(d / LS_TILE) * N + r) * LS_TILE, in + (size_t)r * Din + d, sizeof(float) * LS_TILE);
+    for (int o = o0; o < o1; o += 4)
+        for (int r = 0; r < N; r++) memcpy(pdo + ((size_t)(o / 4) * N + r) * 4, dout + (size_t)r * Dout + o, sizeof(float) * 4);
+}
+
+/* level l's value of the tile's 4 x 16 elements into v: x (B rows of 16
+ * inputs), a (B rows of 4 output gradients), packed */
+static inline void level_tile(float v[4][LS_TILE], const float *x, const float *a, int B) {
+#ifdef __AVX__
+    __m256 c[4][2];
+    __m256 x0 = _mm256_loadu_ps(x), x1 = _mm256_loadu_ps(x + 8);
+    for (int i = 0; i < 4; i++) {
+        __m256 ai = _mm256_broadcast_ss(a + i);
+        c[i][0] = _mm256_mul_ps(ai, x0);
+        c[i][1] = _mm256_mul_ps(ai, x1);
+    }
+    for (int r = 1; r < B; r++) {
+        x0 = _mm256_loadu_ps(x + r * LS_TILE);
+        x1 = _mm256_loadu_ps(x + r * LS_TILE + 8);
+        for (int i = 0; i < 4; i++) {
+            __m256 ai = _mm256_broadcast_ss(a + r * 4 + i);
+            c[i][0] = _mm256_add_ps(c[i][0], _mm256_mul_ps(ai, x0));
+            c[i][1] = _mm256_add_ps(c[i][1], _mm256_mul_ps(ai, x1));
+        }
+    }
+    for (int i = 0; i < 4; i++) {
+        _mm256_storeu_ps(v[i], c[i][0]);
+        _mm256_storeu_ps(v[i] + 8, c[i][1]);
+    }
+#else
+    for (int i = 0; i < 4; i++)
+        for (int t = 0; t < LS_TILE; t++) {
+            float y = a[i] * x[t];
+            for (int r = 1; r < B; r++) y += a[r * 4 + i] * x[r * LS_TILE + t];
+            v[i][t] = y;
+        }
+#endif
+}
+
+/* the tile of rows [o, o+4), columns [d, d+16) over all levels, from the
+ * packed inputs */
+static void level_sums_tile(double *sum, int32_t *ssum, int64_t *bi, int *bl, float *bv, const float *pin,
+                            const float *pdo, int L, int B, int Din, int o, int d) {
+    double acc[4][LS_TILE] = {{0}};
+    float cnt[4][LS_TILE] = {{0}}; /* sign sums, exact in float */
+    const int N = L * B;
+    const float *x = pin + (size_t)(d / LS_TILE) * N * LS_TILE, *a = pdo + (size_t)(o / 4) * N * 4;
+    for (int l = 0; l < L; l++) {
+        float v[4][LS_TILE];
+        level_tile(v, x + (size_t)l * B * LS_TILE, a + (size_t)l * B * 4, B);
+        int bad = 0;
+#ifdef __AVX__
+        const __m256 big = _mm256_set1_ps(FLT_MAX), absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+        const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+        __m256 ok = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+        for (int i = 0; i < 4; i++)
+            for (int h = 0; h < LS_TILE; h += 8) {
+                __m256 y = _mm256_loadu_ps(v[i] + h);
+                ok = _mm256_and_ps(ok, _mm256_cmp_ps(_mm256_and_ps(y, absm), big, _CMP_LE_OQ));
+                __m256 k = _mm256_add_ps(_mm256_loadu_ps(cnt[i] + h), _mm256_and_ps(_mm256_cmp_ps(y, zero, _CMP_GT_OQ), one));
+                _mm256_storeu_ps(cnt[i] + h, _mm256_sub_ps(k, _mm256_and_ps(_mm256_cmp_ps(y, zero, _CMP_LT_OQ), one)));
+                _mm256_storeu_pd(acc[i] + h, _mm256_add_pd(_mm256_loadu_pd(acc[i] + h), _mm256_cvtps_pd(_mm256_castps256_ps128(y))));
+                _mm256_storeu_pd(acc[i] + h + 4,
+                                 _mm256_add_pd(_mm256_loadu_pd(acc[i] + h + 4), _mm256_cvtps_pd(_mm256_extractf128_ps(y, 1))));
+            }
+        bad = _mm256_movemask_ps(ok) != 0xff;
+#else
+        for (int i = 0; i < 4; i++)
+            for (int t = 0; t < LS_TILE; t++) {
+                float y = v[i][t];
+                bad |= !(fabsf(y) <= FLT_MAX);
+                cnt[i][t] += (float)((y > 0) - (y < 0));
+                acc[i][t] += y;
+            }
+#endif
+        if (bad)
+            for (int i = 0; i < 4; i++)
+                for (int t = 0; t < LS_TILE; t++)
+                    if (!(fabsf(v[i][t]) <= FLT_MAX)) first_bad(bi, bl, bv, (int64_t)(o + i) * Din + d + t, l, v[i][t]);
+    }
+    for (int i = 0; i < 4; i++) {
+        memcpy(sum + (size_t)(o + i) * Din + d, acc[i], sizeof acc[i]);
+        for (int t = 0; t < LS_TILE; t++) ssum[(size_t)(o + i) * Din + d + t] = (int32_t)cnt[i][t];
+    }
+}
+
+void k_linear_params_level_sums(double *sum, int32_t *ssum, int64_t *bad_i, int *bad_l, float *bad_v, const float *pin,
+                                const float *pdo, int L, int B, int Din, int o0, int o1) {
+    const int DB = 512; /* columns of a block: its packed inputs (L*B rows) stay in L2 across the outputs */
+    for (int d0 = 0; d0 < Din; d0 += DB) {
+        int d1 = d0 + DB < Din ? d0 + DB : Din;
+        for (int o = o0; o < o1; o += 4)
+            for (int d = d0; d < d1; d += LS_TILE) level_sums_tile(sum, ssum, bad_i, bad_l, bad_v, pin, pdo, L, B, Din, o, d);
     }
 }
 

@@ -55,6 +55,23 @@ void k_unflatten(float *din, const float *dout, int C, int N, int HW, int acc);
 void k_linear_forward(float *out, const float *in, const float *w, const float *b, int N, int Din, int Dout);
 /* gw (Dout, Din) (+)= dout^T x in, gb (Dout) (+)= column sums of dout (N rows) */
 void k_linear_backward_params(float *gw, float *gb, const float *dout, const float *in, int N, int Din, int Dout, int acc);
+/* its bias part alone: gb (Dout) (+)= column sums of dout (N rows) */
+void k_linear_backward_bias(float *gb, const float *dout, int N, int Dout, int acc);
+/* The weight gradient of L levels of B rows each (level l: rows l*B ..
+ * l*B + B - 1 of dout and in), reduced over the levels: first the inputs
+ * packed (k_linear_params_level_pack: in's columns [d0, d1) into pin, as
+ * tiles of 16 columns x N rows, and dout's columns [o0, o1) into pdo, as
+ * quads x N rows; N = L * B; multiples of 16 and 4), then for output rows
+ * [o0, o1) sum (Dout, Din) gets the sum over levels, in double from 0.0 and
+ * in level order, of each level's value as k_linear_backward_params
+ * computes it over the level's rows (acc 0), and ssum the sum of their signs
+ * (sign(0) = 0). The first non-finite level value in element order, then
+ * level order, goes into *bad_i, *bad_l, *bad_v when it comes before what they
+ * hold (*bad_l < 0: none yet). Needs Din % 16 == 0 and o0, o1 multiples of 4. */
+void k_linear_params_level_pack(float *pin, float *pdo, const float *in, const float *dout, int N, int Din, int Dout,
+                                int d0, int d1, int o0, int o1);
+void k_linear_params_level_sums(double *sum, int32_t *ssum, int64_t *bad_i, int *bad_l, float *bad_v, const float *pin,
+                                const float *pdo, int L, int B, int Din, int o0, int o1);
 /* din (N, Din) (+)= dout x w */
 void k_linear_backward_data(float *din, const float *dout, const float *w, int N, int Din, int Dout, int acc);
 /* The same two products for output columns [d0, d1) only (of out, or of

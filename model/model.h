@@ -125,6 +125,7 @@ typedef struct {
      * them) and is added to the first's in model_backward */
     float *gspare;
     int nspare;
+    float *ls_pack; /* trainable: the first linear layer's inputs and output gradients packed (model_backward_sums) */
 } model;
 
 /* The default description of a net ("impala" or "nature"); returns 0 or
@@ -180,6 +181,27 @@ double model_loss(const model *m, const uint8_t *labels, int n, int *correct);
  * only the parameter-gradient GEMMs and bias sums are split by level.
  * Needs model_set_batch_levels(m, L', B) with L' >= L. */
 void model_backward(model *m, const uint8_t *labels, int L, int B, float *grads);
+/* The same, with one weight tensor reduced over the levels instead of
+ * written per level: for ls->tensor (model_level_sums_tensor's, the first
+ * linear layer's weights, most of the parameters) grads holds nothing, and
+ * ls->sum gets each element's sum over the levels (in double, from 0.0, in
+ * level order, of the very floats model_backward writes) and ls->ssum the
+ * sum of their signs (sign(0) = 0): all a combiner whose reduction splits
+ * (mean, tand, AND) reads, without the L per-level matrices. ls->bad_level
+ * is the level of the first non-finite value in element order (-1: none),
+ * ls->bad_i its element and ls->bad_v the value. */
+typedef struct {
+    int tensor;       /* set by the caller: model_level_sums_tensor(m, L, B) */
+    double *sum;      /* (its size) */
+    int32_t *ssum;    /* (its size) */
+    int64_t bad_i;
+    int bad_level;
+    float bad_v;
+} model_level_sums;
+/* The tensor model_backward_sums can reduce for L levels x B frames, or -1
+ * (one level; a level of several chunks; shapes the kernel does not take). */
+int model_level_sums_tensor(const model *m, int L, int B);
+void model_backward_sums(model *m, const uint8_t *labels, int L, int B, float *grads, model_level_sums *ls);
 /* The one batched forward, for evaluation and play: runs the policy over
  * any number of frames in chunks of m->batch (whatever batch is set, e.g. the
  * training batch; an inference batch of MODEL_PREDICT_BATCH if none is). What

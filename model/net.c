@@ -219,7 +219,8 @@ static void free_batch(model *m) {
     free(m->probs);
     free(m->wflip);
     free(m->gspare);
-    m->act_mem = m->ws = m->probs = m->wflip = m->gspare = NULL;
+    free(m->ls_pack);
+    m->act_mem = m->ws = m->probs = m->wflip = m->gspare = m->ls_pack = NULL;
     m->nspare = 0;
     m->act = m->dact = NULL;
     m->pool_mem = NULL;
@@ -304,8 +305,12 @@ static int alloc_batch(model *m, int n, int chunk, int trainable, cb_err *e) {
      * (at least 2 chunks), whatever L x B the batch is later cut into */
     int nspare = trainable ? n / (MODEL_LEVEL_GROUPS * chunk) : 0;
     m->gspare = nspare ? malloc(sizeof(float) * m->nparams * (size_t)nspare * (MODEL_LEVEL_GROUPS - 1)) : NULL;
+    size_t pack = 0; /* model_backward_sums: the first linear layer's inputs and output gradients, packed */
+    for (int i = 0; i < m->nops && trainable && !pack; i++)
+        if (m->ops[i].type == OP_LINEAR) pack = (size_t)n * (m->ops[i].din + m->ops[i].dout);
+    m->ls_pack = pack ? malloc(sizeof(float) * pack) : NULL;
     if (!m->act_mem || !m->act || !m->pool_mem || !m->pool_idx || !m->ws || !m->probs || !m->wflip ||
-        (nspare && !m->gspare)) {
+        (nspare && !m->gspare) || (pack && !m->ls_pack)) {
         free_batch(m);
         return cb_fail(e, CB_ENOMEM, "model: out of memory for a batch of %d (%.0f MB of activations)", n,
                        (double)total * (trainable ? 8 : 4) / 1e6);
@@ -352,6 +357,8 @@ int model_set_batch_levels(model *m, int L, int B, cb_err *e) {
 
 /* ---- forward ---------------------------------------------------------------- */
 
+#define LS_TASKS 32 /* tasks of the level-sums pass (at most) */
+
 typedef struct {
     model *m;
     int n;
@@ -365,6 +372,8 @@ typedef struct {
     int tile_op; /* forward_single: the conv whose tiles are shared out */
     int done;    /* backward_split: the data path has finished ops [done, nops) (atomic) */
     int claim, half_pending; /* backward_split: the first linear layer's second half claimed, and not yet done (atomic) */
+    model_level_sums *ls;    /* model_backward_sums: the tensor given as level sums, or NULL */
+    struct { int64_t i; int l; float v; } bad[LS_TASKS]; /* the level-sums tasks' first non-finite values */
 } run_ctx;
 
 static float *chunk_ptr(float *base, const model *m, int a, int j) { return base + (size_t)j * m->chunk * per_sample(m, a); }
@@ -766,13 +775,16 @@ static void backward_ops(model *m, int j, int s, float *g, int first, int w, int
  * pass over them adds row after row in the order the chunks would have,
  * the same bits, with the weight gradient read and written once a group
  * instead of once a chunk. */
-static void linear_params(model *m, int j, int s, float *g) {
+static void linear_params(model *m, int j, int s, float *g, const model_level_sums *ls) {
     for (int i = 0; i < m->nops; i++) {
         const model_op *o = &m->ops[i];
         if (o->type != OP_LINEAR) continue;
         const model_tensor *tw = &m->tensors[o->wt], *tb = &m->tensors[o->wt + 1];
         const float *in = chunk_ptr(m->act[o->in], m, o->in, j), *dout = chunk_ptr(m->dact[o->out], m, o->out, j);
-        k_linear_backward_params(g + tw->off, g + tb->off, dout, in, s, o->din, o->dout, 0);
+        if (ls && ls->tensor == o->wt) /* its weights come from the level-sums pass */
+            k_linear_backward_bias(g + tb->off, dout, s, o->dout, 0);
+        else
+            k_linear_backward_params(g + tw->off, g + tb->off, dout, in, s, o->din, o->dout, 0);
     }
 }
 
@@ -828,7 +840,7 @@ static int backward_task(void *vctx, int64_t t, int w) {
         logits_grad(m, j, m->chunk, c->labels, c->B, have);
         backward_ops(m, j, m->chunk, g, j == j0, w, hi, m->nops, have, BW_ALL);
     }
-    if (hi == 0) linear_params(m, j0, (j1 - j0) * m->chunk, g);
+    if (hi == 0) linear_params(m, j0, (j1 - j0) * m->chunk, g, NULL);
     return 0;
 }
 
@@ -854,7 +866,7 @@ static int backward_head_task(void *vctx, int64_t t, int w) {
         have_after(m, have, c->lo, m->nops);
         backward_ops(m, j, m->chunk, g, j == j0, w, 0, c->lo, have, BW_ALL);
     }
-    linear_params(m, j0, (j1 - j0) * m->chunk, g);
+    linear_params(m, j0, (j1 - j0) * m->chunk, g, c->ls);
     return 0;
 }
 
@@ -935,7 +947,7 @@ static int backward_split_task(void *vctx, int64_t t, int w) {
             }
             __atomic_store_n(&c->done, i, __ATOMIC_RELEASE);
         }
-        linear_params(m, 0, s, g); /* their output gradients are complete */
+        linear_params(m, 0, s, g, NULL); /* their output gradients are complete */
         return 0;
     }
     wait_le(&c->done, c->lo + 1); /* the first linear layer's output gradient is complete */
@@ -970,7 +982,70 @@ static int group_add_task(void *vctx, int64_t b) {
     return 0;
 }
 
+/* the first linear layer (the first op of the row ops) */
+static const model_op *first_linear(const model *m) {
+    int lo, hi;
+    row_ops(m, &lo, &hi);
+    return lo < hi ? &m->ops[lo] : NULL;
+}
+
+int model_level_sums_tensor(const model *m, int L, int B) {
+    const model_op *o = first_linear(m);
+    if (!m->trainable || L < 2 || L * B > m->batch || B != m->chunk || !o) return -1;
+    return o->din % 16 == 0 && o->dout % 4 == 0 ? o->wt : -1;
+}
+
+/* the level-sums pass is cut into T tasks by output quads */
+static int level_sums_tasks(const model_op *o) { return o->dout / 4 < LS_TASKS ? o->dout / 4 : LS_TASKS; }
+
+/* task t of packing the first linear layer's inputs (a stretch of its
+ * 16-column tiles) and output gradients (a stretch of its quads) */
+static int level_pack_task(void *vctx, int64_t t, int w) {
+    run_ctx *c = vctx;
+    const model *m = c->m;
+    const model_op *o = first_linear(m);
+    int T = level_sums_tasks(o), tiles = o->din / 16, quads = o->dout / 4, N = c->L * c->B;
+    (void)w;
+    k_linear_params_level_pack(m->ls_pack, m->ls_pack + (size_t)N * o->din, m->act[o->in], m->dact[o->out], N, o->din,
+                               o->dout, 16 * (int)(tiles * t / T), 16 * (int)(tiles * (t + 1) / T),
+                               4 * (int)(quads * t / T), 4 * (int)(quads * (t + 1) / T));
+    return 0;
+}
+
+/* task t of the level-sums pass: a stretch of the first linear layer's
+ * output rows, in quads */
+static int level_sums_task(void *vctx, int64_t t, int w) {
+    run_ctx *c = vctx;
+    const model *m = c->m;
+    const model_op *o = first_linear(m);
+    int T = level_sums_tasks(o), quads = o->dout / 4, N = c->L * c->B;
+    (void)w;
+    c->bad[t].l = -1;
+    k_linear_params_level_sums(c->ls->sum, c->ls->ssum, &c->bad[t].i, &c->bad[t].l, &c->bad[t].v, m->ls_pack,
+                               m->ls_pack + (size_t)N * o->din, c->L, c->B, o->din, 4 * (int)(quads * t / T),
+                               4 * (int)(quads * (t + 1) / T));
+    return 0;
+}
+
+/* the level-sums pass over all tasks, and their first non-finite value */
+static void level_sums(run_ctx *c) {
+    int T = level_sums_tasks(first_linear(c->m));
+    cb_parallel_for_w(T, c->m->ws_workers, level_pack_task, c);
+    cb_parallel_for_w(T, c->m->ws_workers, level_sums_task, c);
+    c->ls->bad_level = -1;
+    for (int t = 0; t < T; t++)
+        if (c->bad[t].l >= 0 && (c->ls->bad_level < 0 || c->bad[t].i < c->ls->bad_i)) {
+            c->ls->bad_i = c->bad[t].i;
+            c->ls->bad_level = c->bad[t].l;
+            c->ls->bad_v = c->bad[t].v;
+        }
+}
+
 void model_backward(model *m, const uint8_t *labels, int L, int B, float *grads) {
+    model_backward_sums(m, labels, L, B, grads, NULL);
+}
+
+void model_backward_sums(model *m, const uint8_t *labels, int L, int B, float *grads, model_level_sums *ls) {
     assert(m->trainable && L * B <= m->batch && B % m->chunk == 0);
     int G = level_groups(m, B);
     assert(G == 1 || L <= m->nspare);
@@ -979,7 +1054,8 @@ void model_backward(model *m, const uint8_t *labels, int L, int B, float *grads)
         if (o->type == OP_CONV && flip_data_grad(o))
             k_conv_flip(m->wflip + o->flip_off, m->params + m->tensors[o->wt].off, o->cout, o->cin, o->k);
     }
-    run_ctx c = {.m = m, .n = L * B, .labels = labels, .L = L, .B = B, .grads = grads};
+    assert(!ls || (ls->tensor >= 0 && ls->tensor == model_level_sums_tensor(m, L, B)));
+    run_ctx c = {.m = m, .n = L * B, .labels = labels, .L = L, .B = B, .grads = grads, .ls = ls};
     row_ops(m, &c.lo, &c.hi);
     if (L * G == 1 && c.lo < c.hi) {
         c.done = m->nops;
@@ -992,6 +1068,7 @@ void model_backward(model *m, const uint8_t *labels, int L, int B, float *grads)
         int chunks = L * B / m->chunk, bc = block_chunks(m, chunks);
         cb_parallel_for_w((chunks + bc - 1) / bc, m->ws_workers, backward_rows_task, &c);
         cb_parallel_for_w((int64_t)L * G, m->ws_workers, backward_head_task, &c);
+        if (ls) level_sums(&c);
     }
     if (G > 1) {
         int64_t nb = (int64_t)((m->nparams + GROUP_ADD_BLOCK - 1) / GROUP_ADD_BLOCK);

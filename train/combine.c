@@ -125,6 +125,7 @@ typedef struct {
     const model_tensor *tensors;
     const train_combine_opts *o;
     comb_block *blocks;
+    const model_level_sums *ls; /* one tensor as level sums, or NULL */
 } comb_ctx;
 
 /* The methods whose reduction splits (mean, tand, AND: the sums of the
@@ -173,10 +174,18 @@ static int combine_block(void *vctx, int64_t b) {
             return 0;
         }
     }
+    const model_level_sums *ls = c->ls && c->ls->tensor == k->t ? c->ls : NULL;
+    if (ls && ls->bad_level >= 0 && (size_t)ls->bad_i >= k->i0 && (size_t)ls->bad_i < k->i1) {
+        k->bad_level = ls->bad_level;
+        k->bad_i = (size_t)ls->bad_i;
+        return 0;
+    }
     for (size_t i0 = k->i0; i0 < k->i1; i0 += SUB) {
         int n = (int)(k->i1 - i0 < SUB ? k->i1 - i0 : SUB), bad = 0;
         const float *g0 = c->grads + T->off + i0;
-        if (split) {
+        if (ls) { /* the same sums, made as the level gradients were (model_backward_sums) */
+            for (int i = 0; i < n; i++) sum[i] = ls->sum[i0 + i], ssum[i] = ls->ssum[i0 + i];
+        } else if (split) {
             for (int i = 0; i < n; i++) sum[i] = 0, ssum[i] = 0;
             for (int l = 0; l < L; l++) {
                 const float *g = g0 + (size_t)l * c->P;
@@ -215,9 +224,18 @@ static int combine_block(void *vctx, int64_t b) {
     return 0;
 }
 
+int train_combine_takes_sums(int m) { return run_method(m) && run_method(m)->split; }
+
 int train_combine(float *out, float *density, const float *grads, int L, size_t P, const model_tensor *tensors, int nt,
                   const train_combine_opts *o, cb_err *e) {
+    return train_combine_sums(out, density, grads, L, P, tensors, nt, o, NULL, e);
+}
+
+int train_combine_sums(float *out, float *density, const float *grads, int L, size_t P, const model_tensor *tensors,
+                       int nt, const train_combine_opts *o, const model_level_sums *ls, cb_err *e) {
     if (!train_method(o->method)) return cb_fail(e, CB_EARG, "combine: %d is not a method (0..%d)", o->method, TRAIN_NMETHODS - 1);
+    if (ls && (!train_combine_takes_sums(o->method) || L < 2 || ls->tensor < 0 || ls->tensor >= nt))
+        return cb_fail(e, CB_EARG, "combine: level sums need a method whose reduction splits, two levels or more and a tensor");
     size_t nb = 0;
     for (int t = 0; t < nt; t++) nb += (tensors[t].size + COMB_BLOCK - 1) / COMB_BLOCK;
     comb_block *blocks = malloc(sizeof *blocks * (nb ? nb : 1));
@@ -226,15 +244,15 @@ int train_combine(float *out, float *density, const float *grads, int L, size_t 
     for (int t = 0; t < nt; t++)
         for (size_t i = 0; i < tensors[t].size; i += COMB_BLOCK)
             blocks[nb++] = (comb_block){t, i, i + COMB_BLOCK < tensors[t].size ? i + COMB_BLOCK : tensors[t].size, 0, -1, 0};
-    comb_ctx c = {out, grads, L, P, tensors, o, blocks};
+    comb_ctx c = {out, grads, L, P, tensors, o, blocks, ls};
     cb_parallel_for((int64_t)nb, o->threads > 1 ? o->threads : 1, combine_block, &c);
     for (size_t b = 0; b < nb; b++)
         if (blocks[b].bad_level >= 0) {
             const model_tensor *T = &tensors[blocks[b].t];
             size_t i = blocks[b].bad_i;
             int l = blocks[b].bad_level;
-            int rc = cb_fail(e, CB_ERANGE, "gradient of level %d is not finite (%g) in tensor %s", l,
-                             (double)grads[(size_t)l * P + T->off + i], T->name);
+            double v = ls && blocks[b].t == ls->tensor ? (double)ls->bad_v : (double)grads[(size_t)l * P + T->off + i];
+            int rc = cb_fail(e, CB_ERANGE, "gradient of level %d is not finite (%g) in tensor %s", l, v, T->name);
             free(blocks);
             return rc;
         }

@@ -68,6 +68,8 @@ typedef struct {
     int rank, R, l0, nl, dist_stop;
     double *dsum;
     int32_t *dcnt;
+    int ls_tensor;      /* one process, a method whose reduction splits: the tensor the backward reduces over
+                           the levels into dsum, dcnt (model_backward_sums), or -1 */
     ds_level *cache;
     int created_dir;    /* the run folder did not exist before this call */
     char ckpath[4200];
@@ -330,7 +332,14 @@ static int setup(trainer *t, cb_err *e) {
     t->dens_sum = t->density + t->m.ntensors;
     if ((rc = encode_config(t, e))) return rc;
     if ((rc = setup_agreement(t, e))) return rc;
-    return model_set_batch_levels(&t->m, t->nl, t->B, e);
+    if ((rc = model_set_batch_levels(&t->m, t->nl, t->B, e))) return rc;
+    t->ls_tensor = t->R == 1 && train_combine_takes_sums(o->comb.method) ? model_level_sums_tensor(&t->m, t->L, t->B) : -1;
+    if (t->ls_tensor >= 0) {
+        size_t n = t->m.tensors[t->ls_tensor].size;
+        if (!(t->dsum = malloc(sizeof(double) * n)) || !(t->dcnt = malloc(sizeof(int32_t) * n)))
+            return cb_fail(e, CB_ENOMEM, "train: out of memory for a batch of %d x %d", t->L, t->B);
+    }
+    return 0;
 }
 
 /* a training level's frames: in memory, or read on first use (o->reader) */
@@ -460,10 +469,14 @@ static int step(trainer *t, int64_t epoch, epoch_acc *a, cb_err *e) {
     if (!isfinite(loss))
         return cb_fail(e, CB_ERANGE, "training diverged: the loss is %g at step %lld (epoch %lld); %s; try a smaller --lr",
                        loss, (long long)t->st.step + 1, (long long)epoch + 1, keeps);
-    model_backward(&t->m, t->labels, nl, B, t->grads + (size_t)l0 * t->m.nparams);
+    /* the agreement histogram (first step, each epoch's last) reads every level's gradient */
+    int agree_step = t->st.step + 1 == 1 || (t->st.step + 1) % t->steps_per_epoch == 0;
+    model_level_sums ls = {.tensor = t->ls_tensor, .sum = t->dsum, .ssum = t->dcnt}, *lsp = t->ls_tensor >= 0 && !agree_step ? &ls : NULL;
+    model_backward_sums(&t->m, t->labels, nl, B, t->grads + (size_t)l0 * t->m.nparams, lsp);
     train_combine_opts co = t->o->comb;
     co.threads = t->m.threads;
-    int rc = t->R == 1 ? train_combine(t->g, t->density, t->grads, L, t->m.nparams, t->m.tensors, t->m.ntensors, &co, e)
+    int rc = t->R == 1 ? train_combine_sums(t->g, t->density, t->grads, L, t->m.nparams, t->m.tensors, t->m.ntensors, &co,
+                                            lsp, e)
                        : train_combine_dist(t->g, t->density, t->grads, L, l0, nl, t->m.nparams, t->m.tensors,
                                             t->m.ntensors, &co, t->dsum, t->dcnt, e);
     if (rc)
@@ -475,7 +488,7 @@ static int step(trainer *t, int64_t epoch, epoch_acc *a, cb_err *e) {
                           co.tau, tand_beta(t->o)};
     train_method_fns_of(co.method)->step(&sa); /* Adam, or the method's own (tand) */
     for (int k = 0; k < t->m.ntensors; k++) t->dens_sum[k] += t->density[k];
-    if (t->st.step == 1 || t->st.step % t->steps_per_epoch == 0) {
+    if (agree_step) {
         int64_t count[MODEL_MAX_TENSORS][RUN_AGREE_BINS];
         run_agreement_snap snap;
         memset(&snap, 0, sizeof snap);

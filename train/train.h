@@ -55,6 +55,16 @@ typedef struct {
  * non-finite input with CB_ERANGE naming the level and tensor. */
 int train_combine(float *out, float *density, const float *grads, int L, size_t P, const model_tensor *tensors, int nt,
                   const train_combine_opts *o, cb_err *e);
+/* The same where model_backward_sums reduced one tensor over the levels:
+ * tensor ls->tensor is read from ls->sum and ls->ssum (grads holds nothing
+ * there), the rest from grads; out, density and the refusal of a
+ * non-finite gradient are train_combine's on the per-level gradients, bit
+ * for bit. Only for methods whose reduction splits (mean, tand, AND: see
+ * train_combine_takes_sums) and L >= 2; ls NULL is train_combine. */
+int train_combine_sums(float *out, float *density, const float *grads, int L, size_t P, const model_tensor *tensors,
+                       int nt, const train_combine_opts *o, const model_level_sums *ls, cb_err *e);
+/* whether method m can combine from level sums (its reduction splits) */
+int train_combine_takes_sums(int m);
 
 /* The same under mpirun (cb_dist_size() > 1), where this rank holds levels
  * [l0, l0 + nl) of the L at grads + l0 * P (grads has room for L x P).
