@@ -41,6 +41,9 @@ _Static_assert(CB_FRAME_C * CB_FRAME_H * CB_FRAME_W == CB_FRAME_BYTES, "the netw
 /* rows per block of the hidden linear layers in a forward (whole chunks;
  * model/net.c row_ops): their weights are packed once a block */
 #define MODEL_ROW_BLOCK 32
+/* the same for inference buffers (model_set_batch: validation, eval, play),
+ * where a batch of MODEL_PREDICT_BATCH is two such blocks */
+#define MODEL_PREDICT_ROW_BLOCK 128
 
 enum { MODEL_IMPALA = 0, MODEL_NATURE = 1 };
 

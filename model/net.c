@@ -406,7 +406,8 @@ static void row_ops(const model *m, int *lo, int *hi) {
  * MODEL_ROW_BLOCK rows, and at most half the chunks, so that a batch of two
  * or more chunks keeps both workers busy; a function of the batch only */
 static int block_chunks(const model *m, int chunks) {
-    int bc = m->chunk >= MODEL_ROW_BLOCK ? 1 : MODEL_ROW_BLOCK / m->chunk, half = (chunks + 1) / 2;
+    int rb = m->trainable ? MODEL_ROW_BLOCK : MODEL_PREDICT_ROW_BLOCK;
+    int bc = m->chunk >= rb ? 1 : rb / m->chunk, half = (chunks + 1) / 2;
     if (bc > half) bc = half;
     return bc > 1 ? bc : 1;
 }
