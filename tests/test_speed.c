@@ -11,7 +11,8 @@
  * updates give the bits of a scalar double-precision Adam written here; the
  * one-level combine keeps the level's gradient as train_combine's general
  * path would; the register-blocked fc weight gradient gives the bits of
- * its definition. */
+ * its definition; the inference forward's larger row blocks give the
+ * training forward's probabilities. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -535,6 +536,48 @@ static void test_combine_one_level(void **st) {
     free(g2), free(o1), free(o2);
 }
 
+/* ---- inference blocks ----------------------------------------------------------
+ * The inference buffers take the hidden linear layers in blocks of up to
+ * MODEL_PREDICT_ROW_BLOCK rows (training: MODEL_ROW_BLOCK): model_predict
+ * over a full batch gives the probabilities of the training buffers'
+ * forward, bit for bit where the BLAS rounds independently of the row count
+ * (blas.h), and the same bits on 1 and 2 threads everywhere. */
+static void test_predict_row_blocks(void **st) {
+    (void)st;
+    model_net_desc cfg;
+    cb_err e = {0};
+    assert_int_equal(model_net_default(&cfg, "nature"), 0);
+    model a, b;
+    assert_int_equal(model_init(&a, &cfg, &e), 0);
+    assert_int_equal(model_init(&b, &cfg, &e), 0);
+    cb_rng r;
+    cb_rng_seed(&r, 17);
+    model_init_params(&a, &r);
+    memcpy(b.params, a.params, sizeof(float) * a.nparams);
+    const int n = MODEL_PREDICT_BATCH;
+    uint8_t *frames = malloc((size_t)n * CB_FRAME_BYTES);
+    float *p1 = malloc(sizeof(float) * n * CB_NUM_ACTIONS), *p2 = malloc(sizeof(float) * n * CB_NUM_ACTIONS);
+    assert_non_null(frames), assert_non_null(p1), assert_non_null(p2);
+    for (size_t i = 0; i < (size_t)n * CB_FRAME_BYTES; i++) frames[i] = (uint8_t)cb_rng_below(&r, 256);
+    for (int threads = 1; threads <= 2; threads++) {
+        model_set_threads(&a, threads);
+        model_predict_io io = {.probs = threads == 1 ? p1 : p2};
+        assert_int_equal(model_predict(&a, frames, n, &io, &e), 0);
+    }
+    assert_memory_equal(p1, p2, sizeof(float) * n * CB_NUM_ACTIONS);
+    model_set_threads(&b, 2);
+    assert_int_equal(model_set_batch_levels(&b, n / 8, 8, &e), 0); /* training buffers: blocks of 32 rows */
+    model_forward_u8(&b, frames, n, NULL);
+    if (test_blas_shape_exact()) {
+        assert_memory_equal(p1, b.probs, sizeof(float) * n * CB_NUM_ACTIONS);
+    } else {
+        for (int i = 0; i < n * CB_NUM_ACTIONS; i++) assert_true(fabsf(p1[i] - b.probs[i]) <= 1e-5f);
+    }
+    free(frames), free(p1), free(p2);
+    model_free(&a);
+    model_free(&b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_im2col_phased),
@@ -546,6 +589,7 @@ int main(void) {
         cmocka_unit_test(test_tand_matches_scalar),
         cmocka_unit_test(test_combine_one_level),
         cmocka_unit_test(test_combine_split_matches_definition),
+        cmocka_unit_test(test_predict_row_blocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
