@@ -384,7 +384,12 @@ static float *chunk_ptr(float *base, const model *m, int a, int j) { return base
  * chunks in one call: a linear layer then packs its weights once per block
  * instead of once per chunk, with the same result for every row (its GEMM
  * sums each output over the same inputs in the same order whatever the
- * row count). The last linear layer (the logits) stays per chunk: OpenBLAS
+ * row count). The first of them (op *lo) goes further: its forward and its
+ * data gradient run over all the batch's rows at once in two halves of
+ * their output columns (forward_fc_task, fc_data_task), each half packing
+ * only its half of the weights, once a batch, so with two workers the
+ * weights are packed once in all (an element's sum is the same whatever
+ * the column count too). The last linear layer (the logits) stays per chunk: OpenBLAS
  * takes another kernel for its small shapes at other row counts. *lo == *hi
  * where there are none (a net with other ops there). */
 static void row_ops(const model *m, int *lo, int *hi) {
@@ -544,7 +549,8 @@ static int forward_task(void *vctx, int64_t jj, int w) {
     return 0;
 }
 
-/* block b of chunks: the row ops over all its rows at once, then each
+/* block b of chunks: the row ops after the first linear layer (done by
+ * forward_fc_task over the whole batch) over all its rows at once, then each
  * chunk's last ops */
 static int forward_block_task(void *vctx, int64_t b, int w) {
     run_ctx *c = vctx;
@@ -552,7 +558,7 @@ static int forward_block_task(void *vctx, int64_t b, int w) {
     int chunks = (c->n + m->chunk - 1) / m->chunk, bc = block_chunks(m, chunks);
     int j0 = (int)b * bc, j1 = j0 + bc < chunks ? j0 + bc : chunks;
     int rows = (j1 - 1) * m->chunk + chunk_len(m, c->n, j1 - 1) - j0 * m->chunk;
-    forward_ops(m, j0, rows, w, c->lo, c->hi);
+    forward_ops(m, j0, rows, w, c->lo + 1, c->hi);
     for (int j = j0; j < j1; j++) forward_finish(c, j, w, c->hi);
     return 0;
 }
@@ -584,9 +590,9 @@ static int forward_convert_task(void *vctx, int64_t t, int w) {
     return 0;
 }
 
-/* half t of the first linear layer's output columns over the single chunk's
- * rows: at a few rows its time is the packing of its weights, and each half
- * packs only its own */
+/* half t of the first linear layer's output columns over all the batch's
+ * rows: at a few dozen rows its time is the packing of its weights, and
+ * each half packs only its own, once a batch */
 static int forward_fc_task(void *vctx, int64_t t, int w) {
     run_ctx *c = vctx;
     model *m = c->m;
@@ -595,7 +601,7 @@ static int forward_fc_task(void *vctx, int64_t t, int w) {
     (void)w;
     half_range(o->dout, (int)t, &d0, &d1);
     k_linear_forward_cols(m->act[o->out], m->act[o->in], m->params + m->tensors[o->wt].off,
-                          m->params + m->tensors[o->wt + 1].off, chunk_len(m, c->n, 0), o->din, o->dout, d0, d1);
+                          m->params + m->tensors[o->wt + 1].off, c->n, o->din, o->dout, d0, d1);
     return 0;
 }
 
@@ -639,6 +645,7 @@ static void run_forward(model *m, const uint8_t *u8, const float *f32, int n, fl
     }
     cb_parallel_for_w(chunks, m->ws_workers, forward_task, &c);
     if (c.lo < c.hi) {
+        cb_parallel_for_w(2, m->ws_workers, forward_fc_task, &c);
         int bc = block_chunks(m, chunks);
         cb_parallel_for_w((chunks + bc - 1) / bc, m->ws_workers, forward_block_task, &c);
     }
@@ -852,7 +859,20 @@ static int backward_rows_task(void *vctx, int64_t b, int w) {
     uint8_t have[MODEL_MAX_OPS + 1] = {0};
     have[m->nacts - 1] = 1;
     have_after(m, have, c->hi, m->nops);
-    backward_ops(m, j0, (j1 - j0) * m->chunk, NULL, 1, w, c->lo, c->hi, have, BW_ALL);
+    backward_ops(m, j0, (j1 - j0) * m->chunk, NULL, 1, w, c->lo + 1, c->hi, have, BW_ALL);
+    return 0;
+}
+
+static int fc_data_acc(const run_ctx *c);
+static void fc_data_half(run_ctx *c, int h, int acc);
+
+/* half t of the first linear layer's data gradient columns over all the
+ * batch's rows (after backward_rows_task: each half packs its own half of
+ * the weights, once a batch) */
+static int fc_data_task(void *vctx, int64_t t, int w) {
+    run_ctx *c = vctx;
+    (void)w;
+    fc_data_half(c, (int)t, fc_data_acc(c));
     return 0;
 }
 
@@ -904,14 +924,14 @@ static void wait_le(const int *v, int x) {
             sched_yield();
 }
 
-/* half h of the first linear layer's (op c->lo) data gradient over the
- * chunk's rows; acc: add into its input's gradient */
+/* half h of the first linear layer's (op c->lo) data gradient columns over
+ * the batch's rows; acc: add into its input's gradient */
 static void fc_data_half(run_ctx *c, int h, int acc) {
     model *m = c->m;
     const model_op *o = &m->ops[c->lo];
     int d0, d1;
     half_range(o->din, h, &d0, &d1);
-    k_linear_backward_data_cols(m->dact[o->in], m->dact[o->out], m->params + m->tensors[o->wt].off, m->chunk, o->din,
+    k_linear_backward_data_cols(m->dact[o->in], m->dact[o->out], m->params + m->tensors[o->wt].off, c->n, o->din,
                                 o->dout, d0, d1, acc);
 }
 
@@ -1068,6 +1088,7 @@ void model_backward_sums(model *m, const uint8_t *labels, int L, int B, float *g
     if (c.lo < c.hi) {
         int chunks = L * B / m->chunk, bc = block_chunks(m, chunks);
         cb_parallel_for_w((chunks + bc - 1) / bc, m->ws_workers, backward_rows_task, &c);
+        cb_parallel_for_w(2, m->ws_workers, fc_data_task, &c);
         cb_parallel_for_w((int64_t)L * G, m->ws_workers, backward_head_task, &c);
         if (ls) level_sums(&c);
     }
