@@ -616,9 +616,11 @@ static void first_bad(int64_t *bi, int *bl, float *bv, int64_t i, int l, float v
 void k_linear_params_level_pack(float *pin, float *pdo, const float *in, const float *dout, int N, int Din, int Dout,
                                 int d0, int d1, int o0, int o1) {
     for (int d = d0; d < d1; d += LS_TILE)
-        for (int r = 0; r < N; r++) memcpy(pin + ((size_t)(d / LS_TILE) * N + r) * LS_TILE, in + (size_t)r * Din + d, sizeof(float) * LS_TILE);
+        for (int r = 0; r < N; r++)
+            memcpy(pin + ((size_t)(d / LS_TILE) * N + r) * LS_TILE, in + (size_t)r * Din + d, sizeof(float) * LS_TILE);
     for (int o = o0; o < o1; o += 4)
-        for (int r = 0; r < N; r++) memcpy(pdo + ((size_t)(o / 4) * N + r) * 4, dout + (size_t)r * Dout + o, sizeof(float) * 4);
+        for (int r = 0; r < N; r++)
+            memcpy(pdo + ((size_t)(o / 4) * N + r) * 4, dout + (size_t)r * Dout + o, sizeof(float) * 4);
 }
 
 /* level l's value of the tile's 4 x 16 elements into v: x (B rows of 16
@@ -675,9 +677,11 @@ static void level_sums_tile(double *sum, int32_t *ssum, int64_t *bi, int *bl, fl
             for (int h = 0; h < LS_TILE; h += 8) {
                 __m256 y = _mm256_loadu_ps(v[i] + h);
                 ok = _mm256_and_ps(ok, _mm256_cmp_ps(_mm256_and_ps(y, absm), big, _CMP_LE_OQ));
-                __m256 k = _mm256_add_ps(_mm256_loadu_ps(cnt[i] + h), _mm256_and_ps(_mm256_cmp_ps(y, zero, _CMP_GT_OQ), one));
+                __m256 gt = _mm256_and_ps(_mm256_cmp_ps(y, zero, _CMP_GT_OQ), one);
+                __m256 k = _mm256_add_ps(_mm256_loadu_ps(cnt[i] + h), gt);
                 _mm256_storeu_ps(cnt[i] + h, _mm256_sub_ps(k, _mm256_and_ps(_mm256_cmp_ps(y, zero, _CMP_LT_OQ), one)));
-                _mm256_storeu_pd(acc[i] + h, _mm256_add_pd(_mm256_loadu_pd(acc[i] + h), _mm256_cvtps_pd(_mm256_castps256_ps128(y))));
+                __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(y));
+                _mm256_storeu_pd(acc[i] + h, _mm256_add_pd(_mm256_loadu_pd(acc[i] + h), lo));
                 _mm256_storeu_pd(acc[i] + h + 4,
                                  _mm256_add_pd(_mm256_loadu_pd(acc[i] + h + 4), _mm256_cvtps_pd(_mm256_extractf128_ps(y, 1))));
             }

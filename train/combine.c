@@ -128,6 +128,39 @@ typedef struct {
     const model_level_sums *ls; /* one tensor as level sums, or NULL */
 } comb_ctx;
 
+/* One level (the single-level step): its gradient is the sum, its sign
+ * the sign count, so one pass in floats gives the values of the general
+ * path of combine_block: its sum 0.0 + v is v except that -0.0 turns to
+ * +0.0, the mean of one is that sum, and a mask's value is mask * sum with
+ * the mask of the sign sum -1, 0 or 1. Returns 0 (nothing written) when the
+ * block holds a non-finite value, which the general path reports. */
+static int one_level_block(const comb_ctx *c, comb_block *k) {
+    const model_tensor *T = &c->tensors[k->t];
+    const train_mask_fn mask_of = FNS[c->o->method].mask;
+    const float *g0 = c->grads + T->off + k->i0;
+    float *dst = c->out + T->off + k->i0;
+    size_t n = k->i1 - k->i0;
+    double on = 0;
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) bad |= !(fabsf(g0[i]) <= FLT_MAX);
+    if (bad) return 0;
+    if (!mask_of) {
+        for (size_t i = 0; i < n; i++) dst[i] = g0[i] + 0.0f;
+        on = (double)n;
+    } else {
+        const int signs[3] = {-1, 0, 1};
+        double m3[3];
+        mask_of(m3, signs, 3, 1, c->o);
+        for (size_t i = 0; i < n; i++) {
+            double mask = m3[(g0[i] > 0) - (g0[i] < 0) + 1];
+            dst[i] = (float)(mask * (0.0 + (double)g0[i]));
+            on += mask;
+        }
+    }
+    k->on = on;
+    return 1;
+}
+
 /* The methods whose reduction splits (mean, tand, AND: the sums of the
  * gradients and of their signs are all they need) run level-major over
  * sub-blocks of SUB parameters (each level's stretch read contiguously, the
@@ -145,35 +178,7 @@ static int combine_block(void *vctx, int64_t b) {
     const train_mask_fn mask_of = FNS[c->o->method].mask;
     double on = 0, sum[SUB], maskv[SUB];
     int ssum[SUB];
-    if (L == 1 && split) {
-        /* one level (the single-level step): its gradient is the sum, its
-         * sign the sign count, so one pass in floats gives the values of the
-         * general path below: its sum 0.0 + v is v except that -0.0 turns
-         * to +0.0, the mean of one is that sum, and a mask's value is mask *
-         * sum with the mask of the sign sum -1, 0 or 1 */
-        const float *g0 = c->grads + T->off + k->i0;
-        float *dst = c->out + T->off + k->i0;
-        size_t n = k->i1 - k->i0;
-        int bad = 0;
-        for (size_t i = 0; i < n; i++) bad |= !(fabsf(g0[i]) <= FLT_MAX);
-        if (!bad) {
-            if (!mask_of) {
-                for (size_t i = 0; i < n; i++) dst[i] = g0[i] + 0.0f;
-                on = (double)n;
-            } else {
-                const int signs[3] = {-1, 0, 1};
-                double m3[3];
-                mask_of(m3, signs, 3, 1, c->o);
-                for (size_t i = 0; i < n; i++) {
-                    double mask = m3[(g0[i] > 0) - (g0[i] < 0) + 1];
-                    dst[i] = (float)(mask * (0.0 + (double)g0[i]));
-                    on += mask;
-                }
-            }
-            k->on = on;
-            return 0;
-        }
-    }
+    if (L == 1 && split && one_level_block(c, k)) return 0;
     const model_level_sums *ls = c->ls && c->ls->tensor == k->t ? c->ls : NULL;
     if (ls && ls->bad_level >= 0 && (size_t)ls->bad_i >= k->i0 && (size_t)ls->bad_i < k->i1) {
         k->bad_level = ls->bad_level;

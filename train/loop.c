@@ -255,6 +255,19 @@ static int setup_agreement(trainer *t, cb_err *e) {
     return 0;
 }
 
+/* one process, a method whose reduction splits, a level of one chunk: the
+ * backward reduces the first linear layer's weight gradient over the levels
+ * into dsum and dcnt (model_backward_sums) */
+static int setup_level_sums(trainer *t, cb_err *e) {
+    int method = t->o->comb.method;
+    t->ls_tensor = t->R == 1 && train_combine_takes_sums(method) ? model_level_sums_tensor(&t->m, t->L, t->B) : -1;
+    if (t->ls_tensor < 0) return 0;
+    size_t n = t->m.tensors[t->ls_tensor].size;
+    if (!(t->dsum = malloc(sizeof(double) * n)) || !(t->dcnt = malloc(sizeof(int32_t) * n)))
+        return cb_fail(e, CB_ENOMEM, "train: out of memory for a batch of %d x %d", t->L, t->B);
+    return 0;
+}
+
 static int setup(trainer *t, cb_err *e) {
     const train_opts *o = t->o;
     struct stat sb;
@@ -333,13 +346,7 @@ static int setup(trainer *t, cb_err *e) {
     if ((rc = encode_config(t, e))) return rc;
     if ((rc = setup_agreement(t, e))) return rc;
     if ((rc = model_set_batch_levels(&t->m, t->nl, t->B, e))) return rc;
-    t->ls_tensor = t->R == 1 && train_combine_takes_sums(o->comb.method) ? model_level_sums_tensor(&t->m, t->L, t->B) : -1;
-    if (t->ls_tensor >= 0) {
-        size_t n = t->m.tensors[t->ls_tensor].size;
-        if (!(t->dsum = malloc(sizeof(double) * n)) || !(t->dcnt = malloc(sizeof(int32_t) * n)))
-            return cb_fail(e, CB_ENOMEM, "train: out of memory for a batch of %d x %d", t->L, t->B);
-    }
-    return 0;
+    return setup_level_sums(t, e);
 }
 
 /* a training level's frames: in memory, or read on first use (o->reader) */
@@ -471,7 +478,8 @@ static int step(trainer *t, int64_t epoch, epoch_acc *a, cb_err *e) {
                        loss, (long long)t->st.step + 1, (long long)epoch + 1, keeps);
     /* the agreement histogram (first step, each epoch's last) reads every level's gradient */
     int agree_step = t->st.step + 1 == 1 || (t->st.step + 1) % t->steps_per_epoch == 0;
-    model_level_sums ls = {.tensor = t->ls_tensor, .sum = t->dsum, .ssum = t->dcnt}, *lsp = t->ls_tensor >= 0 && !agree_step ? &ls : NULL;
+    model_level_sums ls = {.tensor = t->ls_tensor, .sum = t->dsum, .ssum = t->dcnt};
+    model_level_sums *lsp = t->ls_tensor >= 0 && !agree_step ? &ls : NULL;
     model_backward_sums(&t->m, t->labels, nl, B, t->grads + (size_t)l0 * t->m.nparams, lsp);
     train_combine_opts co = t->o->comb;
     co.threads = t->m.threads;
