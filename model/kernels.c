@@ -597,6 +597,57 @@ void k_linear_backward_bias(float *gb, const float *dout, int N, int Dout, int a
     }
 }
 
+/* ---- frames ------------------------------------------------------------------ */
+
+void k_frame_row_phased4(float *out, size_t cstride, const uint8_t *src) {
+    const float k = 1.0f / 255.0f;
+#if COINBC_HAVE_AVX2
+    /* In groups of 4 output columns q (48 bytes: pixels 4q + d, d = 0..3,
+     * channels 0..2), one vector per channel gathers, by byte shuffles, the
+     * 4 phases x 4 columns of that channel: lane 4d + j = byte 12j + 3d + ch
+     * of the group. A 4 x 4 transpose of 32-bit pieces over the 4 groups
+     * then gives each phase's 16 bytes in column order, converted as the
+     * scalar loop converts them ((float)byte * (1/255)). */
+    static const int8_t mask[3][3][16] = { /* [channel][source vector][lane]: 12j + 3d + ch - 16v, or -128 (zero) */
+        {{0, 12, -128, -128, 3, 15, -128, -128, 6, -128, -128, -128, 9, -128, -128, -128},
+         {-128, -128, 8, -128, -128, -128, 11, -128, -128, 2, 14, -128, -128, 5, -128, -128},
+         {-128, -128, -128, 4, -128, -128, -128, 7, -128, -128, -128, 10, -128, -128, 1, 13}},
+        {{1, 13, -128, -128, 4, -128, -128, -128, 7, -128, -128, -128, 10, -128, -128, -128},
+         {-128, -128, 9, -128, -128, 0, 12, -128, -128, 3, 15, -128, -128, 6, -128, -128},
+         {-128, -128, -128, 5, -128, -128, -128, 8, -128, -128, -128, 11, -128, -128, 2, 14}},
+        {{2, 14, -128, -128, 5, -128, -128, -128, 8, -128, -128, -128, 11, -128, -128, -128},
+         {-128, -128, 10, -128, -128, 1, 13, -128, -128, 4, -128, -128, -128, 7, -128, -128},
+         {-128, -128, -128, 6, -128, -128, -128, 9, -128, -128, 0, 12, -128, -128, 3, 15}}};
+    __m128i grp[3][4]; /* [channel][group] */
+    for (int g = 0; g < 4; g++) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(src + 48 * g)), b = _mm_loadu_si128((const __m128i *)(src + 48 * g + 16)),
+                c = _mm_loadu_si128((const __m128i *)(src + 48 * g + 32));
+        for (int ch = 0; ch < 3; ch++)
+            grp[ch][g] = _mm_or_si128(_mm_or_si128(_mm_shuffle_epi8(a, _mm_loadu_si128((const __m128i *)mask[ch][0])),
+                                                   _mm_shuffle_epi8(b, _mm_loadu_si128((const __m128i *)mask[ch][1]))),
+                                      _mm_shuffle_epi8(c, _mm_loadu_si128((const __m128i *)mask[ch][2])));
+    }
+    const __m256 vk = _mm256_set1_ps(k);
+    for (int ch = 0; ch < 3; ch++) {
+        __m128i t0 = _mm_unpacklo_epi32(grp[ch][0], grp[ch][1]), t1 = _mm_unpacklo_epi32(grp[ch][2], grp[ch][3]);
+        __m128i t2 = _mm_unpackhi_epi32(grp[ch][0], grp[ch][1]), t3 = _mm_unpackhi_epi32(grp[ch][2], grp[ch][3]);
+        __m128i ph[4] = {_mm_unpacklo_epi64(t0, t1), _mm_unpackhi_epi64(t0, t1), _mm_unpacklo_epi64(t2, t3),
+                         _mm_unpackhi_epi64(t2, t3)};
+        float *o = out + (size_t)ch * cstride;
+        for (int d = 0; d < 4; d++) {
+            __m256 lo = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(ph[d]));
+            __m256 hi = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(ph[d], 8)));
+            _mm256_storeu_ps(o + 16 * d, _mm256_mul_ps(lo, vk));
+            _mm256_storeu_ps(o + 16 * d + 8, _mm256_mul_ps(hi, vk));
+        }
+    }
+#else
+    for (int ch = 0; ch < 3; ch++)
+        for (int d = 0; d < 4; d++)
+            for (int q = 0; q < 16; q++) out[(size_t)ch * cstride + 16 * d + q] = (float)src[(4 * q + d) * 3 + ch] * k;
+#endif
+}
+
 /* ---- the first linear layer's weight gradient reduced over levels ----
  * For L levels of B rows each (rows l*B .. l*B + B - 1 of dout and in), each
  * level's value of gw[o][d] is made as k_linear_backward_params makes it

@@ -57,6 +57,11 @@ void k_linear_forward(float *out, const float *in, const float *w, const float *
 void k_linear_backward_params(float *gw, float *gb, const float *dout, const float *in, int N, int Din, int Dout, int acc);
 /* its bias part alone: gb (Dout) (+)= column sums of dout (N rows) */
 void k_linear_backward_bias(float *gb, const float *dout, int N, int Dout, int acc);
+/* One 64-pixel frame row (HWC bytes) into its three channel rows in phases
+ * of 4 (out + ch * cstride; column x at (x % 4) * 16 + x / 4), each value
+ * (float)byte * (1 / 255.0f): what convert_frames writes for Nature's first
+ * convolution. */
+void k_frame_row_phased4(float *out, size_t cstride, const uint8_t *src);
 /* The weight gradient of L levels of B rows each (level l: rows l*B ..
  * l*B + B - 1 of dout and in), reduced over the levels: first the inputs
  * packed (k_linear_params_level_pack: in's columns [d0, d1) into pin, as

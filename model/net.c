@@ -510,7 +510,13 @@ static void convert_frames(run_ctx *c, int j, int f0, int f1) {
     int S = 1;
     for (int i = 0; i < m->nops; i++)
         if (m->ops[i].in == 0 && phased_input(&m->ops[i])) S = m->ops[i].stride;
-    for (int r = f0; r < f1; r++)
+    for (int r = f0; r < f1; r++) {
+        if (c->u8 && S == 4 && CB_FRAME_W == 64) { /* Nature's first convolution */
+            const uint8_t *f = c->u8 + (size_t)(s0 + r) * HW * 3;
+            for (int y = 0; y < CB_FRAME_H; y++)
+                k_frame_row_phased4(x + (size_t)r * HW + (size_t)y * CB_FRAME_W, (size_t)s * HW, f + (size_t)y * CB_FRAME_W * 3);
+            continue;
+        }
         for (int ch = 0; ch < 3; ch++) {
             float *dst = x + ((size_t)ch * s + r) * HW;
             if (c->u8) {
@@ -532,6 +538,7 @@ static void convert_frames(run_ctx *c, int j, int f0, int f1) {
                     for (int k = 0; k < HW; k++) dst[k - k % CB_FRAME_W + phase_pos(k % CB_FRAME_W, CB_FRAME_W, S)] = src[k];
             }
         }
+    }
 }
 
 /* chunk j: its frames converted, then its ops up to the row ops (all of

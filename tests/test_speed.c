@@ -12,7 +12,8 @@
  * one-level combine keeps the level's gradient as train_combine's general
  * path would; the register-blocked fc weight gradient gives the bits of
  * its definition; the inference forward's larger row blocks give the
- * training forward's probabilities. */
+ * training forward's probabilities; the phased frame conversion gives
+ * its definition's floats. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -536,6 +537,23 @@ static void test_combine_one_level(void **st) {
     free(g2), free(o1), free(o2);
 }
 
+/* ---- the frame conversion of Nature's first convolution --------------------
+ * k_frame_row_phased4 against its definition: every byte value, in every
+ * channel and column */
+static void test_frame_row_phased4(void **st) {
+    (void)st;
+    uint8_t row[64 * 3];
+    float got[3 * 80], want[3 * 80];
+    for (int rep = 0; rep < 4; rep++) {
+        for (int i = 0; i < 64 * 3; i++) row[i] = (uint8_t)((i * 67 + rep * 192) & 255); /* 4 x 192 covers 0..255 */
+        memset(got, 0x55, sizeof got), memset(want, 0x55, sizeof want);
+        for (int ch = 0; ch < 3; ch++)
+            for (int x = 0; x < 64; x++) want[ch * 80 + (x % 4) * 16 + x / 4] = (float)row[x * 3 + ch] * (1.0f / 255.0f);
+        k_frame_row_phased4(got, 80, row); /* channel rows 80 floats apart: the gaps stay untouched */
+        assert_memory_equal(got, want, sizeof got);
+    }
+}
+
 /* ---- inference blocks ----------------------------------------------------------
  * The inference buffers take the hidden linear layers in blocks of up to
  * MODEL_PREDICT_ROW_BLOCK rows (training: MODEL_ROW_BLOCK): model_predict
@@ -590,6 +608,7 @@ int main(void) {
         cmocka_unit_test(test_combine_one_level),
         cmocka_unit_test(test_combine_split_matches_definition),
         cmocka_unit_test(test_predict_row_blocks),
+        cmocka_unit_test(test_frame_row_phased4),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
