@@ -133,9 +133,9 @@ check: test
 # shadow memory on kernels that randomize more than 28 bits.
 THREAD_TESTS := test_common test_model test_speed test_level_sums
 test-threads: deps
-	@$(MAKE) --no-print-directory SANITIZE=thread $(THREAD_TESTS:%=$(BUILD)-tsan/tests/%)
+	@$(MAKE) --no-print-directory SANITIZE=thread $(THREAD_TESTS:%=$(BUILD)-tsan/tests/%) $(BUILD)-tsan/coinbc
 	@norand=""; setarch "$$(uname -m)" -R true 2>/dev/null && norand="setarch $$(uname -m) -R"; \
-	  TSAN_OPTIONS="die_after_fork=0 halt_on_error=1 exitcode=66" $$norand sh tests/run_tests.sh $(THREAD_TESTS:%=$(BUILD)-tsan/tests/%)
+	  COINBC=$(BUILD)-tsan/coinbc TSAN_OPTIONS="die_after_fork=0 halt_on_error=1 exitcode=66" $$norand sh tests/run_tests.sh $(THREAD_TESTS:%=$(BUILD)-tsan/tests/%)
 
 test-mpi: deps
 	@$(MAKE) --no-print-directory $(BUILD)/coinbc $(BUILD)/tests/test_mpi

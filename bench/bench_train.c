@@ -164,6 +164,8 @@ static int parse_train_args(int argc, char **argv, train_args *a) {
     if (rc) return rc > 0 ? 0 : 2;
     if (a->L < 1 || a->B < 1 || a->steps < 1 || a->threads < 1 || a->tile < 0)
         return bench_error("bench train", "sizes must be positive"), 2;
+    if ((a->naive != 0 && a->naive != 1) || (a->level_sums != 0 && a->level_sums != 1))
+        return bench_error("bench train", "--naive and --level-sums take 0 or 1"), 2;
     if (model_net_default(&a->cfg, a->net)) return bench_error("bench train", "unknown --net '%s'", a->net), 2;
     return -1;
 }

@@ -1031,7 +1031,7 @@ static int level_sums_tasks(const model_op *o) { return o->dout / 4 < LS_TASKS ?
 static int level_pack_task(void *vctx, int64_t t, int w) {
     run_ctx *c = vctx;
     const model *m = c->m;
-    const model_op *o = first_linear(m);
+    const model_op *o = &m->ops[c->lo];
     int T = level_sums_tasks(o), tiles = o->din / 16, quads = o->dout / 4, N = c->L * c->B;
     (void)w;
     k_linear_params_level_pack(m->ls_pack, m->ls_pack + (size_t)N * o->din, m->act[o->in], m->dact[o->out], N, o->din,
@@ -1045,7 +1045,7 @@ static int level_pack_task(void *vctx, int64_t t, int w) {
 static int level_sums_task(void *vctx, int64_t t, int w) {
     run_ctx *c = vctx;
     const model *m = c->m;
-    const model_op *o = first_linear(m);
+    const model_op *o = &m->ops[c->lo];
     int T = level_sums_tasks(o), quads = o->dout / 4, N = c->L * c->B;
     (void)w;
     c->bad[t].l = -1;
@@ -1057,7 +1057,7 @@ static int level_sums_task(void *vctx, int64_t t, int w) {
 
 /* the level-sums pass over all tasks, and their first non-finite value */
 static void level_sums(run_ctx *c) {
-    int T = level_sums_tasks(first_linear(c->m));
+    int T = level_sums_tasks(&c->m->ops[c->lo]);
     cb_parallel_for_w(T, c->m->ws_workers, level_pack_task, c);
     cb_parallel_for_w(T, c->m->ws_workers, level_sums_task, c);
     c->ls->bad_level = -1;

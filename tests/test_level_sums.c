@@ -10,7 +10,7 @@
  * mean, AND and tand on 1 and 2 threads, and train_combine's refusal of a
  * non-finite gradient word for word; the tensor is offered only where a
  * level is one chunk, and train_combine_sums refuses a method whose
- * reduction does not split. */
+ * reduction does not split; bench train's --level-sums. */
 #include <float.h>
 #include <math.h>
 #include <setjmp.h>
@@ -23,6 +23,7 @@
 
 #include "model/kernels.h"
 #include "model/model.h"
+#include "tests/support/run.h"
 #include "train/train.h"
 
 /* ---- the kernel against its definition -------------------------------------- */
@@ -300,11 +301,29 @@ static void test_combine_refusal(void **st) {
     model_free(&m);
 }
 
+/* bench train --level-sums: both paths time and print their result lines;
+ * a value other than 0 or 1 is refused */
+static void test_bench_option(void **st) {
+    (void)st;
+    static char out[16384], err[4096];
+    for (int v = 0; v <= 1; v++) {
+        assert_int_equal(test_run(out, sizeof out, err, sizeof err,
+                                  "bench train --net nature --batch-levels 4 --batch-frames 8 --steps 1 --naive 0 "
+                                  "--variants mean,and --level-sums %d",
+                                  v),
+                         0);
+        assert_non_null(strstr(out, "result variant=mean "));
+        assert_non_null(strstr(out, "result variant=and "));
+    }
+    assert_int_equal(test_run(out, sizeof out, err, sizeof err, "bench train --level-sums 2"), 2);
+    assert_non_null(strstr(err, "--level-sums take 0 or 1"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kernel_definition), cmocka_unit_test(test_kernel_first_bad),
         cmocka_unit_test(test_backward_sums),     cmocka_unit_test(test_tensor_offered),
-        cmocka_unit_test(test_combine_refusal),
+        cmocka_unit_test(test_combine_refusal),   cmocka_unit_test(test_bench_option),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

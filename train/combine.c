@@ -188,9 +188,11 @@ static int combine_block(void *vctx, int64_t b) {
     for (size_t i0 = k->i0; i0 < k->i1; i0 += SUB) {
         int n = (int)(k->i1 - i0 < SUB ? k->i1 - i0 : SUB), bad = 0;
         const float *g0 = c->grads + T->off + i0;
-        if (ls) { /* the same sums, made as the level gradients were (model_backward_sums) */
-            for (int i = 0; i < n; i++) sum[i] = ls->sum[i0 + i], ssum[i] = ls->ssum[i0 + i];
-        } else if (split) {
+        /* the sums: read where model_backward_sums made them (as the level
+         * gradients' would have been), or made here */
+        const double *sp = ls ? ls->sum + i0 : sum;
+        const int *kp = ls ? ls->ssum + i0 : ssum;
+        if (split && !ls) {
             for (int i = 0; i < n; i++) sum[i] = 0, ssum[i] = 0;
             for (int l = 0; l < L; l++) {
                 const float *g = g0 + (size_t)l * c->P;
@@ -203,13 +205,13 @@ static int combine_block(void *vctx, int64_t b) {
             }
         }
         if (split && !mask_of && !bad) {
-            for (int i = 0; i < n; i++) c->out[T->off + i0 + i] = (float)(sum[i] / L);
+            for (int i = 0; i < n; i++) c->out[T->off + i0 + i] = (float)(sp[i] / L);
             on += n;
         } else if (split && !bad) {
             float *dst = c->out + T->off + i0;
-            mask_of(maskv, ssum, n, L, c->o);
+            mask_of(maskv, kp, n, L, c->o);
             for (int i = 0; i < n; i++) {
-                dst[i] = (float)(maskv[i] * (sum[i] / L));
+                dst[i] = (float)(maskv[i] * (sp[i] / L));
                 on += maskv[i];
             }
         } else {
