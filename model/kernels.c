@@ -572,7 +572,10 @@ void k_linear_backward_params(float *gw, float *gb, const float *dout, const flo
     o4 = Dout / 4 * 4;
     int d16 = Din / 16 * 16;
     for (int o = 0; o < o4; o += 4) {
-        for (int d = 0; d < d16; d += 16) linear_params_tile(gw, dout, in, N, Din, Dout, o, d, acc);
+        if (k512_available())
+            k512_linear_params_rows4(gw, dout, in, N, Din, Dout, o, d16, acc);
+        else
+            for (int d = 0; d < d16; d += 16) linear_params_tile(gw, dout, in, N, Din, Dout, o, d, acc);
         if (d16 < Din) { /* the last Din % 16 columns of these rows, row by row */
             for (int i = 0; i < 4; i++) {
                 float *row = gw + (size_t)(o + i) * Din;
@@ -716,6 +719,8 @@ static void level_sums_tile(double *sum, int32_t *ssum, int64_t *bi, int *bl, fl
     float cnt[4][LS_TILE] = {{0}}; /* sign sums, exact in float */
     const int N = L * B;
     const float *x = pin + (size_t)(d / LS_TILE) * N * LS_TILE, *a = pdo + (size_t)(o / 4) * N * 4;
+    if (k512_available() && !k512_level_sums_tile(sum + (size_t)o * Din + d, ssum + (size_t)o * Din + d, x, a, L, B, (size_t)Din))
+        return;
     for (int l = 0; l < L; l++) {
         float v[4][LS_TILE];
         level_tile(v, x + (size_t)l * B * LS_TILE, a + (size_t)l * B * 4, B);

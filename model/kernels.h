@@ -6,6 +6,7 @@
 #ifndef COINBC_MODEL_KERNELS_H
 #define COINBC_MODEL_KERNELS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* col (C*K*K, (r1-r0)*Wo) = the K x K patches (stride S, zero padding P) of
@@ -77,6 +78,15 @@ void k_linear_params_level_pack(float *pin, float *pdo, const float *in, const f
                                 int d0, int d1, int o0, int o1);
 void k_linear_params_level_sums(double *sum, int32_t *ssum, int64_t *bad_i, int *bad_l, float *bad_v, const float *pin,
                                 const float *pdo, int L, int B, int Din, int o0, int o1);
+/* AVX-512 forms (kernels512.c), the same bits as the AVX ones, used where
+ * k512_available() (the CPU has AVX-512F): gw rows [o, o+4) up to column
+ * d16 as linear_params_tile makes them; one level-sums tile (4 rows x 16
+ * columns at sum and ssum, rows row apart) from its packed inputs x and a,
+ * returning 1 without the result when a level value is not finite. */
+int k512_available(void);
+void k512_linear_params_rows4(float *gw, const float *dout, const float *in, int N, int Din, int Dout, int o, int d16,
+                              int acc);
+int k512_level_sums_tile(double *sum, int32_t *ssum, const float *x, const float *a, int L, int B, size_t row);
 /* din (N, Din) (+)= dout x w */
 void k_linear_backward_data(float *din, const float *dout, const float *w, int N, int Din, int Dout, int acc);
 /* The same two products for output columns [d0, d1) only (of out, or of
