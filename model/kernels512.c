@@ -18,11 +18,9 @@
 #include <immintrin.h>
 #define K512 __attribute__((target("avx512f")))
 
-int k512_available(void) {
-    static int have = -1;
-    if (have < 0) have = __builtin_cpu_supports("avx512f") ? 1 : 0;
-    return have;
-}
+/* no cached flag: the workers call this at once, and libgcc's CPU model is
+ * set up before main, so reading it is race-free and cheap */
+int k512_available(void) { return __builtin_cpu_supports("avx512f") ? 1 : 0; }
 
 /* gw rows [o, o+4), columns [d, d+16*H) (H = 1 or 2 vectors per row) */
 K512 static inline void params_tile(float *gw, const float *dout, const float *in, int N, int Din,
