@@ -715,12 +715,12 @@ static inline void level_tile(float v[4][LS_TILE], const float *x, const float *
  * packed inputs */
 static void level_sums_tile(double *sum, int32_t *ssum, int64_t *bi, int *bl, float *bv, const float *pin,
                             const float *pdo, int L, int B, int Din, int o, int d) {
-    double acc[4][LS_TILE] = {{0}};
-    float cnt[4][LS_TILE] = {{0}}; /* sign sums, exact in float */
     const int N = L * B;
     const float *x = pin + (size_t)(d / LS_TILE) * N * LS_TILE, *a = pdo + (size_t)(o / 4) * N * 4;
     if (k512_available() && !k512_level_sums_tile(sum + (size_t)o * Din + d, ssum + (size_t)o * Din + d, x, a, L, B, (size_t)Din))
         return;
+    double acc[4][LS_TILE] = {{0}};
+    float cnt[4][LS_TILE] = {{0}}; /* sign sums, exact in float */
     for (int l = 0; l < L; l++) {
         float v[4][LS_TILE];
         level_tile(v, x + (size_t)l * B * LS_TILE, a + (size_t)l * B * 4, B);
