@@ -346,10 +346,18 @@ void k_col2im_add(float *dx, size_t cstride, const float *col, int C, int H, int
 }
 
 void k_matmul(float *c, int ldc, const float *a, const float *b, int M, int N, int K, int acc) {
+    if (k512_gemm_ok(M, N, K)) {
+        k512_gemm(c, ldc, a, K, 0, b, N, M, N, K, acc, NULL);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a, K, b, N, acc ? 1.0f : 0.0f, c, ldc);
 }
 
 void k_conv_forward(float *out, int ldo, const float *col, const float *w, const float *b, int Cout, int CKK, int cols) {
+    if (k512_gemm_ok(Cout, cols, CKK)) { /* the bias as C0: the same sums as filling out with it first */
+        k512_gemm(out, ldo, w, CKK, 0, col, cols, Cout, cols, CKK, 1, b);
+        return;
+    }
     for (int co = 0; co < Cout; co++) {
         float *o = out + (size_t)co * ldo;
         for (int j = 0; j < cols; j++) o[j] = b[co];
@@ -376,6 +384,10 @@ void k_bias_backward(float *gb, const float *dout, int Cout, int NHW, int acc) {
 }
 
 void k_conv_backward_data(float *dcol, const float *w, const float *dout, int ldd, int Cout, int CKK, int cols) {
+    if (k512_gemm_ok(CKK, cols, Cout)) {
+        k512_gemm(dcol, cols, w, CKK, 1, dout, ldd, CKK, cols, Cout, 0, NULL);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CKK, cols, Cout, 1.0f, w, CKK, dout, ldd, 0.0f, dcol, cols);
 }
 

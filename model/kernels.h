@@ -87,6 +87,21 @@ int k512_available(void);
 void k512_linear_params_rows4(float *gw, const float *dout, const float *in, int N, int Din, int Dout, int o, int d16,
                               int acc);
 int k512_level_sums_tile(double *sum, int32_t *ssum, const float *x, const float *a, int L, int B, size_t row);
+/* The AVX-512 GEMM of gemm512.c: c (M x N, ldc) = c0 + op(a) x b (K x N,
+ * ldb), op(a) = a (M x K, lda) or, ta, a^T (a: K x M, lda), c0 = bias[row]
+ * if bias, else c (beta 1) or 0, with
+ * the bits OpenBLAS 0.3.21's SkylakeX sgemm gives the same call.
+ * k512_gemm_ok(M, N, K): it may stand in for cblas_sgemm there (the CPU has
+ * AVX-512F, OpenBLAS is that version with those kernels, the call is not on
+ * its small-matrix path, COINBC_OWN_GEMM is not 0); k512_gemm_enabled: the
+ * first three. k512_gemm_use(0) sends every call to OpenBLAS, (1) back
+ * where the machine allows (returns what holds now); call it only while no
+ * other thread runs kernels (tests, bench train --own-gemm). */
+int k512_gemm_enabled(void);
+int k512_gemm_use(int on);
+int k512_gemm_ok(int M, int N, int K);
+void k512_gemm(float *c, int ldc, const float *a, int lda, int ta, const float *b, int ldb, int M, int N, int K,
+               int beta, const float *bias);
 /* din (N, Din) (+)= dout x w */
 void k_linear_backward_data(float *din, const float *dout, const float *w, int N, int Din, int Dout, int acc);
 /* The same two products for output columns [d0, d1) only (of out, or of
