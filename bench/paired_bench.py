@@ -13,7 +13,14 @@ e.g. a build of an earlier commit against this one on the level-wise step:
     /usr/bin/python3 bench/paired_bench.py 8 \\
         "--net nature --batch-levels 16 --batch-frames 8 --steps 40 --naive 0 --variants mean,and" \\
         /tmp/old/build/coinbc build/coinbc
+
+A build may carry environment settings before it, NAME=VALUE,...:BINARY,
+e.g. one build with and without its own AVX-512 GEMM:
+
+    /usr/bin/python3 bench/paired_bench.py 6 "--net nature --batch-levels 1 --batch-frames 64 --steps 60 --naive 0" \\
+        COINBC_OWN_GEMM=0:build/coinbc build/coinbc
 """
+import os
 import re
 import statistics
 import subprocess
@@ -22,7 +29,14 @@ import sys
 
 def run(binary, args):
     """one `bench train` run: {variant: (samples/s, share of sgemm)}"""
-    p = subprocess.run([binary, "bench", "train"] + args, capture_output=True, text=True)
+    env = dict(os.environ)
+    m = re.fullmatch(r"((?:[A-Za-z_][A-Za-z0-9_]*=[^,:]*,?)+):(.+)", binary)
+    if m:
+        for kv in filter(None, m.group(1).split(",")):
+            k, v = kv.split("=", 1)
+            env[k] = v
+        binary = m.group(2)
+    p = subprocess.run([binary, "bench", "train"] + args, capture_output=True, text=True, env=env)
     if p.returncode != 0:
         sys.exit(f"paired_bench.py: {binary} bench train {' '.join(args)} failed (exit {p.returncode}):\n{p.stderr}")
     out = {}

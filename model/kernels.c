@@ -793,11 +793,19 @@ void k_linear_forward_cols(float *out, const float *in, const float *w, const fl
 
 void k_linear_backward_data_cols(float *din, const float *dout, const float *w, int N, int Din, int Dout, int d0, int d1,
                                  int acc) {
+    if (k512_gemm_ok(N, d1 - d0, Dout)) {
+        k512_gemm(din + d0, Din, dout, Dout, 0, w + d0, Din, N, d1 - d0, Dout, acc, NULL);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, d1 - d0, Dout, 1.0f, dout, Dout, w + d0, Din,
                 acc ? 1.0f : 0.0f, din + d0, Din);
 }
 
 void k_linear_backward_data(float *din, const float *dout, const float *w, int N, int Din, int Dout, int acc) {
+    if (k512_gemm_ok(N, Din, Dout)) {
+        k512_gemm(din, Din, dout, Dout, 0, w, Din, N, Din, Dout, acc, NULL);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, Din, Dout, 1.0f, dout, Dout, w, Din, acc ? 1.0f : 0.0f, din,
                 Din);
 }
