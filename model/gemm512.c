@@ -90,7 +90,11 @@ K512 static inline __m512 start(const float *cr, __mmask16 m, const float *bias,
         if (NV > 2) c##r##2 = _mm512_fmadd_ps(ar, b2, c##r##2);                                                       \
     }
 #define OUT_ROW(r)                                                                                                    \
-    {                                                                                                                 \
+    if (CT) {                                                                                                         \
+        _mm512_storeu_ps(t[r], c##r##0);                                                                              \
+        if (NV > 1) _mm512_storeu_ps(t[r] + 16, c##r##1);                                                             \
+        if (NV > 2) _mm512_storeu_ps(t[r] + 32, c##r##2);                                                             \
+    } else {                                                                                                          \
         float *cr = c + (size_t)(r) * ldc;                                                                            \
         _mm512_mask_storeu_ps(cr, m0, _mm512_add_ps(start(cr, m0, bias, r, beta, first), c##r##0));                   \
         if (NV > 1) _mm512_mask_storeu_ps(cr + 16, m1, _mm512_add_ps(start(cr + 16, m1, bias, r, beta, first), c##r##1)); \
@@ -100,7 +104,8 @@ K512 static inline __m512 start(const float *cr, __mmask16 m, const float *bias,
 /* rows [0, 8) x columns [0, 16 NV) of c (lanes past the masks untouched) */
 K512 static inline __attribute__((always_inline)) void tile8(float *c, int ldc, const float *a, int lda, const float *b,
                                                              int ldb, int K, int beta, const float *bias, int NV, int TA,
-                                                             __mmask16 m0, __mmask16 m1, __mmask16 m2) {
+                                                             int CT, int w, __mmask16 m0, __mmask16 m1, __mmask16 m2) {
+    float t[8][48]; /* CT: the tile, stored transposed from here */
     for (int k0 = 0, first = 1; k0 < K; first = 0) {
         int kl = chunk_len(K - k0);
         ACC_ROW(0) ACC_ROW(1) ACC_ROW(2) ACC_ROW(3) ACC_ROW(4) ACC_ROW(5) ACC_ROW(6) ACC_ROW(7)
@@ -113,80 +118,112 @@ K512 static inline __attribute__((always_inline)) void tile8(float *c, int ldc, 
             FMA_ROW(0) FMA_ROW(1) FMA_ROW(2) FMA_ROW(3) FMA_ROW(4) FMA_ROW(5) FMA_ROW(6) FMA_ROW(7)
         }
         OUT_ROW(0) OUT_ROW(1) OUT_ROW(2) OUT_ROW(3) OUT_ROW(4) OUT_ROW(5) OUT_ROW(6) OUT_ROW(7)
+        if (CT)
+            for (int n = 0; n < w; n++)
+                for (int r = 0; r < 8; r++) {
+                    float *p = c + (size_t)n * ldc + r;
+                    *p = (first && !beta ? 0.0f : *p) + t[r][n];
+                }
         k0 += kl;
     }
 }
 
-#define TILE_FORMS(TA, SFX)                                                                                           \
+#define TILE_FORMS(TA, CT, SFX)                                                                                       \
     K512 static void tile8x3##SFX(float *c, int ldc, const float *a, int lda, const float *b, int ldb, int K, int beta, \
-                                  const float *bias, __mmask16 m0, __mmask16 m1, __mmask16 m2) {                      \
-        tile8(c, ldc, a, lda, b, ldb, K, beta, bias, 3, TA, m0, m1, m2);                                              \
+                                  const float *bias, int w, __mmask16 m0, __mmask16 m1, __mmask16 m2) {               \
+        tile8(c, ldc, a, lda, b, ldb, K, beta, bias, 3, TA, CT, w, m0, m1, m2);                                       \
     }                                                                                                                 \
     K512 static void tile8x2##SFX(float *c, int ldc, const float *a, int lda, const float *b, int ldb, int K, int beta, \
-                                  const float *bias, __mmask16 m0, __mmask16 m1) {                                    \
-        tile8(c, ldc, a, lda, b, ldb, K, beta, bias, 2, TA, m0, m1, 0);                                               \
+                                  const float *bias, int w, __mmask16 m0, __mmask16 m1) {                             \
+        tile8(c, ldc, a, lda, b, ldb, K, beta, bias, 2, TA, CT, w, m0, m1, 0);                                        \
     }                                                                                                                 \
     K512 static void tile8x1##SFX(float *c, int ldc, const float *a, int lda, const float *b, int ldb, int K, int beta, \
-                                  const float *bias, __mmask16 m0) {                                                  \
-        tile8(c, ldc, a, lda, b, ldb, K, beta, bias, 1, TA, m0, 0, 0);                                                \
+                                  const float *bias, int w, __mmask16 m0) {                                           \
+        tile8(c, ldc, a, lda, b, ldb, K, beta, bias, 1, TA, CT, w, m0, 0, 0);                                         \
     }
-TILE_FORMS(0, _n)
-TILE_FORMS(1, _t)
+TILE_FORMS(0, 0, _n)
+TILE_FORMS(1, 0, _t)
+TILE_FORMS(0, 1, _nc)
 
 /* one row x 16 columns (the rows past the last multiple of 8) */
-K512 static void tile1(float *c, const float *a, size_t aks, const float *b, int ldb, int K, int beta,
-                       const float *bias, __mmask16 m) {
+K512 static void tile1(float *c, int ldc, int ct, const float *a, size_t aks, const float *b, int ldb, int K,
+                       int beta, const float *bias, int w) {
+    __mmask16 m = lanes(w);
     for (int k0 = 0, first = 1; k0 < K; first = 0) {
         int kl = chunk_len(K - k0);
         __m512 s = _mm512_setzero_ps();
         for (int k = k0; k < k0 + kl; k++)
             s = _mm512_fmadd_ps(_mm512_set1_ps(a[(size_t)k * aks]), _mm512_maskz_loadu_ps(m, b + (size_t)k * ldb), s);
-        _mm512_mask_storeu_ps(c, m, _mm512_add_ps(start(c, m, bias, 0, beta, first), s));
+        if (ct) {
+            float t[16];
+            _mm512_storeu_ps(t, s);
+            for (int n = 0; n < w; n++) c[(size_t)n * ldc] = (first && !beta ? 0.0f : c[(size_t)n * ldc]) + t[n];
+        } else
+            _mm512_mask_storeu_ps(c, m, _mm512_add_ps(start(c, m, bias, 0, beta, first), s));
         k0 += kl;
     }
 }
 
-/* the 8-row blocks of columns [n, n + 48) (w of them there) */
-K512 static void strip(float *c, int ldc, const float *a, int lda, int ta, const float *b, int ldb, int m8, int K,
+/* the 8-row blocks of columns [n, n + min(w, 48)); form: 0 plain, 1 A
+ * transposed, 2 C transposed */
+K512 static void strip(float *c, int ldc, const float *a, int lda, int form, const float *b, int ldb, int m8, int K,
                        int beta, const float *bias, int w) {
+    __mmask16 m0 = lanes(w), m1 = lanes(w - 16), m2 = lanes(w - 32);
+    if (w > 48) w = 48;
     for (int m = 0; m < m8; m += 8) {
-        float *cm = c + (size_t)m * ldc;
-        const float *am = ta ? a + m : a + (size_t)m * lda, *bm = bias ? bias + m : NULL;
-        if (w >= 48) {
-            if (ta)
-                tile8x3_t(cm, ldc, am, lda, b, ldb, K, beta, bm, 0xffff, 0xffff, 0xffff);
+        float *cm = form == 2 ? c + m : c + (size_t)m * ldc;
+        const float *am = form == 1 ? a + m : a + (size_t)m * lda, *bm = bias ? bias + m : NULL;
+        if (w > 32) {
+            if (form == 1)
+                tile8x3_t(cm, ldc, am, lda, b, ldb, K, beta, bm, w, m0, m1, m2);
+            else if (form == 2)
+                tile8x3_nc(cm, ldc, am, lda, b, ldb, K, beta, bm, w, m0, m1, m2);
             else
-                tile8x3_n(cm, ldc, am, lda, b, ldb, K, beta, bm, 0xffff, 0xffff, 0xffff);
-        } else if (w > 32) {
-            if (ta)
-                tile8x3_t(cm, ldc, am, lda, b, ldb, K, beta, bm, 0xffff, 0xffff, lanes(w - 32));
-            else
-                tile8x3_n(cm, ldc, am, lda, b, ldb, K, beta, bm, 0xffff, 0xffff, lanes(w - 32));
+                tile8x3_n(cm, ldc, am, lda, b, ldb, K, beta, bm, w, m0, m1, m2);
         } else if (w > 16) {
-            if (ta)
-                tile8x2_t(cm, ldc, am, lda, b, ldb, K, beta, bm, 0xffff, lanes(w - 16));
+            if (form == 1)
+                tile8x2_t(cm, ldc, am, lda, b, ldb, K, beta, bm, w, m0, m1);
+            else if (form == 2)
+                tile8x2_nc(cm, ldc, am, lda, b, ldb, K, beta, bm, w, m0, m1);
             else
-                tile8x2_n(cm, ldc, am, lda, b, ldb, K, beta, bm, 0xffff, lanes(w - 16));
-        } else if (ta)
-            tile8x1_t(cm, ldc, am, lda, b, ldb, K, beta, bm, lanes(w));
+                tile8x2_n(cm, ldc, am, lda, b, ldb, K, beta, bm, w, m0, m1);
+        } else if (form == 1)
+            tile8x1_t(cm, ldc, am, lda, b, ldb, K, beta, bm, w, m0);
+        else if (form == 2)
+            tile8x1_nc(cm, ldc, am, lda, b, ldb, K, beta, bm, w, m0);
         else
-            tile8x1_n(cm, ldc, am, lda, b, ldb, K, beta, bm, lanes(w));
+            tile8x1_n(cm, ldc, am, lda, b, ldb, K, beta, bm, w, m0);
     }
 }
 
 /* column strips outermost: a strip of b (K x 48) serves every row block
  * while it is in cache */
+K512 static void gemm_form(float *c, int ldc, const float *a, int lda, int form, const float *b, int ldb, int M, int N,
+                      int K, int beta, const float *bias) {
+    int m8 = M / 8 * 8;
+    for (int n = 0; n < N; n += 48) strip(form == 2 ? c + (size_t)n * ldc : c + n, ldc, a, lda, form, b + n, ldb, m8, K, beta, bias, N - n);
+    for (int m = m8; m < M; m++)
+        for (int n = 0; n < N; n += 16) {
+            float *cm = form == 2 ? c + (size_t)n * ldc + m : c + (size_t)m * ldc + n;
+            tile1(cm, ldc, form == 2, form == 1 ? a + m : a + (size_t)m * lda, form == 1 ? (size_t)lda : 1, b + n, ldb, K,
+                  beta, bias ? bias + m : NULL, N - n < 16 ? N - n : 16);
+        }
+}
+
 K512 void k512_gemm(float *c, int ldc, const float *a, int lda, int ta, const float *b, int ldb, int M, int N, int K,
                     int beta, const float *bias) {
-    int m8 = M / 8 * 8;
-    for (int n = 0; n < N; n += 48) strip(c + n, ldc, a, lda, ta, b + n, ldb, m8, K, beta, bias, N - n);
-    for (int m = m8; m < M; m++)
-        for (int n = 0; n < N; n += 16)
-            tile1(c + (size_t)m * ldc + n, ta ? a + m : a + (size_t)m * lda, ta ? (size_t)lda : 1, b + n, ldb, K, beta,
-                  bias ? bias + m : NULL, lanes(N - n));
+    gemm_form(c, ldc, a, lda, ta ? 1 : 0, b, ldb, M, N, K, beta, bias);
+}
+
+K512 void k512_gemm_ct(float *c, int ldc, const float *a, int lda, const float *b, int ldb, int M, int N, int K,
+                       int beta) {
+    gemm_form(c, ldc, a, lda, 2, b, ldb, M, N, K, beta, NULL);
 }
 #else
 int k512_gemm_enabled(void) { return 0; }
+void k512_gemm_ct(float *c, int ldc, const float *a, int lda, const float *b, int ldb, int M, int N, int K, int beta) {
+    (void)c, (void)ldc, (void)a, (void)lda, (void)b, (void)ldb, (void)M, (void)N, (void)K, (void)beta;
+}
 int k512_gemm_use(int on) {
     (void)on;
     return 0;

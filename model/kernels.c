@@ -365,7 +365,19 @@ void k_conv_forward(float *out, int ldo, const float *col, const float *w, const
     k_matmul(out, ldo, w, col, Cout, cols, CKK, 1);
 }
 
-void k_conv_backward_params(float *gw, const float *dout, int ldd, const float *col, int Cout, int CKK, int cols, int acc) {
+void k_conv_backward_params(float *gw, const float *dout, int ldd, const float *col, int Cout, int CKK, int cols, int acc,
+                            float *scratch, size_t scratch_n) {
+    if (scratch && (size_t)Cout * cols <= scratch_n && k512_gemm_ok(Cout, CKK, cols)) {
+        for (int j0 = 0; j0 < cols; j0 += 64) { /* scratch = dout^T (cols, Cout), in blocks that stay in L1 */
+            int j1 = j0 + 64 < cols ? j0 + 64 : cols;
+            for (int co = 0; co < Cout; co++) {
+                const float *d = dout + (size_t)co * ldd;
+                for (int j = j0; j < j1; j++) scratch[(size_t)j * Cout + co] = d[j];
+            }
+        }
+        k512_gemm_ct(gw, CKK, col, cols, scratch, Cout, CKK, Cout, cols, acc);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Cout, CKK, cols, 1.0f, dout, ldd, col, cols, acc ? 1.0f : 0.0f, gw,
                 CKK);
 }

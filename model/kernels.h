@@ -27,8 +27,13 @@ void k_col2im_add(float *dx, size_t cstride, const float *col, int C, int H, int
 void k_matmul(float *c, int ldc, const float *a, const float *b, int M, int N, int K, int acc);
 /* out (Cout, cols; row stride ldo) = w (Cout, Cin*K*K) x col + b */
 void k_conv_forward(float *out, int ldo, const float *col, const float *w, const float *b, int Cout, int CKK, int cols);
-/* gw (Cout, CKK) (+)= dout (Cout, cols; row stride ldd) x col^T */
-void k_conv_backward_params(float *gw, const float *dout, int ldd, const float *col, int Cout, int CKK, int cols, int acc);
+/* gw (Cout, CKK) (+)= dout (Cout, cols; row stride ldd) x col^T. With
+ * scratch (room for scratch_n floats, Cout x cols of them used) and the
+ * AVX-512 GEMM allowed, computed as gw^T = col x dout^T (the same products
+ * summed in the same order, so the same bits) stored transposed; else
+ * cblas_sgemm. */
+void k_conv_backward_params(float *gw, const float *dout, int ldd, const float *col, int Cout, int CKK, int cols, int acc,
+                            float *scratch, size_t scratch_n);
 /* gb (Cout) (+)= row sums of dout (Cout, NHW) */
 void k_bias_backward(float *gb, const float *dout, int Cout, int NHW, int acc);
 /* dcol (CKK, cols) = w^T x dout (Cout, cols; row stride ldd) */
@@ -102,6 +107,9 @@ int k512_gemm_use(int on);
 int k512_gemm_ok(int M, int N, int K);
 void k512_gemm(float *c, int ldc, const float *a, int lda, int ta, const float *b, int ldb, int M, int N, int K,
                int beta, const float *bias);
+/* the same with c stored transposed: element (m, n) of op(a) b at
+ * c[n * ldc + m] (c0 = that element, beta 1, or 0); a not transposed */
+void k512_gemm_ct(float *c, int ldc, const float *a, int lda, const float *b, int ldb, int M, int N, int K, int beta);
 /* din (N, Din) (+)= dout x w */
 void k_linear_backward_data(float *din, const float *dout, const float *w, int N, int Din, int Dout, int acc);
 /* The same two products for output columns [d0, d1) only (of out, or of

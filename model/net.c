@@ -734,7 +734,8 @@ static void backward_ops(model *m, int j, int s, float *g, int first, int w, int
                     if (part & BW_DATA)
                         k_matmul(din + (size_t)r0 * o->w, (int)in_c, m->wflip + o->flip_off, col, o->cin, tc, DKK, acc);
                     if (part & BW_PARAMS)
-                        k_conv_backward_params(gt, in + (size_t)r0 * o->w, (int)in_c, col, o->cin, DKK, tc, r0 > 0);
+                        k_conv_backward_params(gt, in + (size_t)r0 * o->w, (int)in_c, col, o->cin, DKK, tc, r0 > 0, dcol,
+                                               m->col_size);
                 }
                 if (part & BW_PARAMS) k_conv_unflip(g + tw->off, gt, o->cout, o->cin, o->k, !first);
                 break;
@@ -746,7 +747,7 @@ static void backward_ops(model *m, int j, int s, float *g, int first, int w, int
                 else
                     k_im2col(col, in, in_c, o->cin, o->h, o->w, o->k, o->stride, o->pad, o->ho, o->wo, r0, r1);
                 k_conv_backward_params(g + tw->off, dout + (size_t)r0 * o->wo, NHW, col, o->cout, CKK, (r1 - r0) * o->wo,
-                                       !first || r0 > 0);
+                                       !first || r0 > 0, dcol, m->col_size);
             }
             if (o->in == 0 || !(part & BW_DATA)) break; /* no gradient for the input image */
             /* strided: dcol = w^T dout, scattered back by col2im */

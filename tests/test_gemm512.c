@@ -3,7 +3,9 @@
  * (the nets' own convolution shapes and a sweep of M, N and K across
  * OpenBLAS's K chunk boundaries 448 and 896, plain and transposed A, beta 0
  * and 1, a bias, leading dimensions wider than the matrix, data with zeros
- * and negative zeros), each element has cblas_sgemm's bits; the small-matrix
+ * and negative zeros), each element has cblas_sgemm's bits; so do the
+ * convolutions' weight gradients made as gw^T = col dout^T, stored
+ * transposed; the small-matrix
  * path (M N K up to 100^3), and K above 448 while OpenBLAS runs on more
  * than one thread, are left to OpenBLAS; and whole Nature and IMPALA
  * steps (forward, backward, inference) give the same logits and gradients
@@ -113,6 +115,47 @@ static void test_sweep(void **st) {
     assert_int_equal(bad, 0);
 }
 
+/* k_conv_backward_params with scratch (gw^T = col dout^T on the AVX-512
+ * GEMM, stored transposed) against it without (cblas_sgemm's gw = dout
+ * col^T): the nets' weight-gradient tiles and a sweep, written (acc 0) and
+ * added to (acc 1); returns the number of differing elements */
+static long params_case(int Cout, int CKK, int cols, int acc, cb_rng *r) {
+    int ldd = cols + 11;
+    float *dout = malloc(sizeof(float) * (size_t)Cout * ldd), *col = malloc(sizeof(float) * (size_t)CKK * cols);
+    float *g1 = malloc(sizeof(float) * (size_t)Cout * CKK), *g2 = malloc(sizeof(float) * (size_t)Cout * CKK);
+    float *scratch = malloc(sizeof(float) * (size_t)Cout * cols);
+    assert_non_null(dout), assert_non_null(col), assert_non_null(g1), assert_non_null(g2), assert_non_null(scratch);
+    fill(dout, (size_t)Cout * ldd, r), fill(col, (size_t)CKK * cols, r), fill(g1, (size_t)Cout * CKK, r);
+    memcpy(g2, g1, sizeof(float) * (size_t)Cout * CKK);
+    k_conv_backward_params(g1, dout, ldd, col, Cout, CKK, cols, acc, NULL, 0);
+    k_conv_backward_params(g2, dout, ldd, col, Cout, CKK, cols, acc, scratch, (size_t)Cout * cols);
+    long d = 0;
+    for (size_t i = 0; i < (size_t)Cout * CKK; i++) d += memcmp(&g1[i], &g2[i], sizeof(float)) != 0;
+    if (d) fprintf(stderr, "weight gradient Cout=%d CKK=%d cols=%d acc=%d: %ld differ\n", Cout, CKK, cols, acc, d);
+    free(dout), free(col), free(g1), free(g2), free(scratch);
+    return d;
+}
+
+static void test_weight_gradients(void **st) {
+    (void)st;
+    if (!enabled()) skip();
+    static const int shapes[][3] = {
+        /* Cout, CKK, cols */
+        {32, 192, 330}, {32, 192, 300}, {64, 512, 126}, {64, 512, 72}, {64, 576, 108}, {64, 576, 36},
+        {16, 27, 2368}, {16, 144, 1024}, {32, 144, 455}, {32, 288, 512}, {64, 576, 960}, {13, 77, 1200},
+        {40, 100, 449}, {24, 33, 2000},
+    };
+    cb_rng r;
+    cb_rng_seed(&r, 13);
+    long bad = 0, ran = 0;
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        if (!k512_gemm_ok(shapes[i][0], shapes[i][1], shapes[i][2])) continue;
+        for (int acc = 0; acc < 2; acc++) bad += params_case(shapes[i][0], shapes[i][1], shapes[i][2], acc, &r), ran++;
+    }
+    assert_true(ran >= 20);
+    assert_int_equal(bad, 0);
+}
+
 /* where OpenBLAS takes its small-matrix path the kernel is not used */
 static void test_small_path_left_to_openblas(void **st) {
     (void)st;
@@ -202,6 +245,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_net_shapes),
         cmocka_unit_test(test_sweep),
+        cmocka_unit_test(test_weight_gradients),
         cmocka_unit_test(test_small_path_left_to_openblas),
         cmocka_unit_test(test_nature_step_same_bits),
         cmocka_unit_test(test_impala_step_same_bits),
