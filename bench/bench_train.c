@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "bench/bench.h"
+#include "model/kernels.h"
 #include "train/train.h"
 
 /* forward FLOPs per frame (2 per multiply-add), convolutions and linears */
@@ -156,7 +157,10 @@ static int parse_train_args(int argc, char **argv, train_args *a) {
                          "Training step speed: mean, tand, AND-mask and SAND-mask steps (forward, one backward pass\n"
                          "with per-level parameter gradients, combine, Adam) and the AND-mask step done reference-style\n"
                          "(one full backward pass per level), the inference forward of 256-frame batches, next to the\n"
-                         "machine's sgemm rate. Lines starting 'result ' carry the figures as KEY=VALUE for scripts.",
+                         "machine's sgemm rate. Lines starting 'result ' carry the figures as KEY=VALUE for scripts.\n"
+                         "With the environment variable COINBC_OWN_GEMM=0 every product runs on OpenBLAS (on AVX-512\n"
+                         "machines with OpenBLAS 0.3.21's SkylakeX kernels coinbc's own GEMM takes most of them, with\n"
+                         "the same bits): a build compared with itself.",
                          "coinbc bench train [--net impala|nature] [--batch-levels L] [--batch-frames B] [--steps N]\n"
                          "                   [--variants mean,tand,and,sand,predict]",
                          NULL};
@@ -221,6 +225,9 @@ static int setup_batch(const train_args *a, train_batch *t) {
 static double print_machine_rates(const train_args *a, const model *m, double *ff) {
     bench_print_machine();
     printf("openblas: %s\n", openblas_get_config());
+    printf("gemm: %s\n", k512_gemm_enabled() ? "coinbc's AVX-512 GEMM (OpenBLAS's bits) for the convolutions and the linear data "
+                                               "gradients, OpenBLAS for the rest (COINBC_OWN_GEMM=0: OpenBLAS only)"
+                                             : "OpenBLAS for every product");
     int maxc = a->cfg.channels[1] > a->cfg.channels[0] ? a->cfg.channels[1] : a->cfg.channels[0];
     double r1 = sgemm_rate(maxc, 8 * 1024, maxc * 9, 1), r_big = sgemm_rate(1024, 1024, 1024, a->threads);
     double r_big1 = sgemm_rate(1024, 1024, 1024, 1);
