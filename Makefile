@@ -131,7 +131,7 @@ check: test
 # which TSan allows only with die_after_fork=0. They run with address-space
 # randomization off where setarch allows it: GCC 12's TSan cannot map its
 # shadow memory on kernels that randomize more than 28 bits.
-THREAD_TESTS := test_common test_model test_speed test_level_sums
+THREAD_TESTS := test_common test_model test_speed test_level_sums test_gemm512
 test-threads: deps
 	@$(MAKE) --no-print-directory SANITIZE=thread $(THREAD_TESTS:%=$(BUILD)-tsan/tests/%) $(BUILD)-tsan/coinbc
 	@norand=""; setarch "$$(uname -m)" -R true 2>/dev/null && norand="setarch $$(uname -m) -R"; \
