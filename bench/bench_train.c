@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "bench/bench.h"
-#include "model/kernels.h"
 #include "train/train.h"
 
 /* forward FLOPs per frame (2 per multiply-add), convolutions and linears */
@@ -225,7 +224,7 @@ static int setup_batch(const train_args *a, train_batch *t) {
 static double print_machine_rates(const train_args *a, const model *m, double *ff) {
     bench_print_machine();
     printf("openblas: %s\n", openblas_get_config());
-    printf("gemm: %s\n", k512_gemm_enabled() ? "coinbc's AVX-512 GEMM (OpenBLAS's bits) for the convolutions and the linear data "
+    printf("gemm: %s\n", model_own_gemm() ? "coinbc's AVX-512 GEMM (OpenBLAS's bits) for the convolutions and the linear data "
                                                "gradients, OpenBLAS for the rest (COINBC_OWN_GEMM=0: OpenBLAS only)"
                                              : "OpenBLAS for every product");
     int maxc = a->cfg.channels[1] > a->cfg.channels[0] ? a->cfg.channels[1] : a->cfg.channels[0];

@@ -161,6 +161,11 @@ void model_init_params(model *m, cb_rng *r);
 /* Threads for forward/backward (>= 1). Changing it drops the batch buffers
  * (call model_set_batch again). Outputs do not depend on it. */
 void model_set_threads(model *m, int threads);
+/* 1 when coinbc's AVX-512 GEMM (model/gemm512.c: OpenBLAS's bits) takes the
+ * convolutions' and the linear data gradients' products on this machine, 0
+ * when every product runs on OpenBLAS (COINBC_OWN_GEMM=0, or the CPU or
+ * library is not the one it reproduces) */
+int model_own_gemm(void);
 /* Inference buffers for batches of up to n samples (no gradients). A no-op
  * when they already hold exactly that. */
 int model_set_batch(model *m, int n, cb_err *e);

@@ -235,6 +235,8 @@ void model_free(model *m) {
     memset(m, 0, sizeof *m);
 }
 
+int model_own_gemm(void) { return k512_gemm_enabled(); }
+
 void model_set_threads(model *m, int threads) {
     if (threads < 1) threads = 1;
     if (threads > 64) threads = 64;
